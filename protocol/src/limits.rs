@@ -1,0 +1,17 @@
+//! Named limits. Nothing unbounded crosses the network: every decoder, queue and
+//! message is bounded by one of these constants (TigerBeetle style: units last).
+
+/// Largest validator set a chain may have; bounds signer bitmaps and certificates.
+pub const VALIDATORS_MAX: usize = 256;
+/// Longest chain identifier, in bytes.
+pub const CHAIN_ID_LEN_MAX: usize = 32;
+/// Largest encoded message any decoder in this crate accepts.
+pub const MESSAGE_SIZE_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Largest encoded transaction.
+pub const TRANSACTION_SIZE_MAX_BYTES: usize = 64 * 1024;
+/// Most transactions in one block.
+pub const BLOCK_TXS_MAX: usize = 10_000;
+/// Deepest ordered Merkle proof (2^32 leaves).
+pub const MERKLE_PROOF_DEPTH_MAX: usize = 32;
+/// Longest validator display name, in bytes.
+pub const VALIDATOR_NAME_LEN_MAX: usize = 64;

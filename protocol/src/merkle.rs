@@ -1,0 +1,210 @@
+//! Ordered Merkle trees (RFC 9162 §2.1 shape) for the transaction and receipt roots
+//! of a block, with inclusion proofs.
+//!
+//! Leaves are hashed by the caller with their own [`Domain`] (`ReceiptLeaf`,
+//! `TransactionLeaf`); inner nodes use `Domain::MerkleNode`, so a leaf can never be
+//! passed off as an inner node. Unlike Bitcoin's tree, odd nodes are not duplicated,
+//! so two different leaf lists never share a root. Verification follows RFC 9162
+//! §2.1.3.2 and never panics on a malformed proof.
+//!
+//! One departure from RFC 9162: the committed root also binds the number of leaves,
+//! `H(MerkleRoot, count || tree hash)`. In a plain RFC 9162 tree the same audit path can
+//! verify for another `(index, size)` pair (leaf 4 of 5 and leaf 1 of 2 share a path);
+//! fault evidence names a position, so positions must be unforgeable.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{hash, Domain, Hash32};
+use crate::limits::MERKLE_PROOF_DEPTH_MAX;
+
+/// Why an inclusion proof was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MerkleError {
+    #[error("leaf index {index} is outside a tree of {leaf_count} leaves")]
+    IndexOutOfRange { index: u64, leaf_count: u64 },
+    #[error("proof has {0} hashes, more than the path to any leaf can have")]
+    TooLong(usize),
+    #[error("proof does not lead to the expected root")]
+    RootMismatch,
+}
+
+/// Inclusion proof of leaf `index` in a tree of `leaf_count` leaves; `siblings` go
+/// from the leaf up to the root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerkleProof {
+    pub index: u64,
+    pub leaf_count: u64,
+    pub siblings: Vec<Hash32>,
+}
+
+fn node(left: &Hash32, right: &Hash32) -> Hash32 {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(&left.0);
+    buf[32..].copy_from_slice(&right.0);
+    hash(Domain::MerkleNode, &buf)
+}
+
+/// Largest power of two strictly less than `n` (n ≥ 2).
+fn split_point(n: usize) -> usize {
+    debug_assert!(n >= 2);
+    let mut k = 1;
+    while k << 1 < n {
+        k <<= 1;
+    }
+    k
+}
+
+/// Root over already-hashed leaves, binding their count.
+pub fn root(leaves: &[Hash32]) -> Hash32 {
+    bind_count(leaves.len() as u64, &tree_hash(leaves))
+}
+
+fn bind_count(leaf_count: u64, tree_hash: &Hash32) -> Hash32 {
+    let mut buf = [0u8; 40];
+    buf[..8].copy_from_slice(&leaf_count.to_le_bytes());
+    buf[8..].copy_from_slice(&tree_hash.0);
+    hash(Domain::MerkleRoot, &buf)
+}
+
+/// RFC 9162 Merkle tree hash; the empty tree hashes to `hash(MerkleEmpty, "")`.
+fn tree_hash(leaves: &[Hash32]) -> Hash32 {
+    match leaves.len() {
+        0 => hash(Domain::MerkleEmpty, &[]),
+        1 => leaves[0],
+        n => {
+            let k = split_point(n);
+            node(&tree_hash(&leaves[..k]), &tree_hash(&leaves[k..]))
+        }
+    }
+}
+
+/// Proof that `leaves[index]` is in `root(leaves)`; `None` if `index` is out of range.
+pub fn prove(leaves: &[Hash32], index: usize) -> Option<MerkleProof> {
+    if index >= leaves.len() {
+        return None;
+    }
+    let mut siblings = Vec::new();
+    path(leaves, index, &mut siblings);
+    Some(MerkleProof { index: index as u64, leaf_count: leaves.len() as u64, siblings })
+}
+
+fn path(leaves: &[Hash32], index: usize, out: &mut Vec<Hash32>) {
+    if leaves.len() <= 1 {
+        return;
+    }
+    let k = split_point(leaves.len());
+    if index < k {
+        path(&leaves[..k], index, out);
+        out.push(tree_hash(&leaves[k..]));
+    } else {
+        path(&leaves[k..], index - k, out);
+        out.push(tree_hash(&leaves[..k]));
+    }
+}
+
+impl MerkleProof {
+    /// Checks that `leaf` sits at `self.index` in a tree with root `expected_root`.
+    pub fn verify(&self, leaf: &Hash32, expected_root: &Hash32) -> Result<(), MerkleError> {
+        if self.index >= self.leaf_count {
+            return Err(MerkleError::IndexOutOfRange { index: self.index, leaf_count: self.leaf_count });
+        }
+        if self.siblings.len() > MERKLE_PROOF_DEPTH_MAX {
+            return Err(MerkleError::TooLong(self.siblings.len()));
+        }
+        // RFC 9162 §2.1.3.2.
+        let mut f = self.index;
+        let mut s = self.leaf_count - 1;
+        let mut r = *leaf;
+        for p in &self.siblings {
+            if s == 0 {
+                return Err(MerkleError::RootMismatch);
+            }
+            if f & 1 == 1 || f == s {
+                r = node(p, &r);
+                while f & 1 == 0 && f != 0 {
+                    f >>= 1;
+                    s >>= 1;
+                }
+            } else {
+                r = node(&r, p);
+            }
+            f >>= 1;
+            s >>= 1;
+        }
+        if s == 0 && bind_count(self.leaf_count, &r) == *expected_root {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash32> {
+        (0..n).map(|i| hash(Domain::TransactionLeaf, &(i as u64).to_le_bytes())).collect()
+    }
+
+    #[test]
+    fn every_leaf_of_every_small_tree_proves() {
+        for n in 1..=33 {
+            let l = leaves(n);
+            let r = root(&l);
+            for i in 0..n {
+                let p = prove(&l, i).unwrap();
+                p.verify(&l[i], &r).unwrap_or_else(|e| panic!("n={n} i={i}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn proof_for_another_leaf_or_position_fails() {
+        let l = leaves(7);
+        let r = root(&l);
+        let p = prove(&l, 3).unwrap();
+        assert_eq!(p.verify(&l[4], &r), Err(MerkleError::RootMismatch));
+        let moved = MerkleProof { index: 2, ..p.clone() };
+        assert_eq!(moved.verify(&l[3], &r), Err(MerkleError::RootMismatch));
+        let resized = MerkleProof { leaf_count: 8, ..p };
+        assert_eq!(resized.verify(&l[3], &r), Err(MerkleError::RootMismatch));
+    }
+
+    #[test]
+    fn proof_relabelled_to_another_index_and_size_fails() {
+        // In plain RFC 9162, leaf 4 of 5 and leaf 1 of 2 have the same one-hash path.
+        let l = leaves(5);
+        let r = root(&l);
+        let p = prove(&l, 4).unwrap();
+        p.verify(&l[4], &r).unwrap();
+        let relabelled = MerkleProof { index: 1, leaf_count: 2, siblings: p.siblings };
+        assert_eq!(relabelled.verify(&l[4], &r), Err(MerkleError::RootMismatch));
+    }
+
+    #[test]
+    fn out_of_range_index_is_an_error_not_a_panic() {
+        let l = leaves(3);
+        assert!(prove(&l, 3).is_none());
+        let p = MerkleProof { index: 5, leaf_count: 3, siblings: vec![] };
+        assert!(matches!(p.verify(&l[0], &root(&l)), Err(MerkleError::IndexOutOfRange { .. })));
+        let p = MerkleProof { index: 0, leaf_count: 0, siblings: vec![] };
+        assert!(p.verify(&l[0], &root(&l)).is_err());
+    }
+
+    #[test]
+    fn leaf_list_with_duplicated_last_leaf_has_another_root() {
+        // The Bitcoin CVE-2012-2459 shape: [a, b, c] vs [a, b, c, c].
+        let mut l = leaves(3);
+        let r3 = root(&l);
+        l.push(l[2]);
+        assert_ne!(r3, root(&l));
+    }
+
+    #[test]
+    fn empty_tree_has_a_fixed_root_distinct_from_any_leaf() {
+        assert_eq!(root(&[]), root(&[]));
+        assert!(!leaves(4).contains(&root(&[])));
+        assert_ne!(root(&[]), root(&leaves(1)));
+    }
+}

@@ -1,0 +1,243 @@
+//! Authenticated state: a Jellyfish Merkle Tree (the `jmt` crate, as in Diem, Aptos and
+//! Penumbra) whose root is the header's `state_root`.
+//!
+//! Proofs show either that a key holds a value (membership) or that it holds nothing
+//! (non-membership), and verify anywhere this crate builds, including the browser.
+//! Keys are typed ([`StateKey`]); their tree position is the domain-separated hash of
+//! their canonical bytes. Values are BCS bytes of the entry's type.
+//!
+//! [`StateTree`] keeps the tree in memory with every version; the node persists the same
+//! nodes in redb through jmt's `TreeReader` trait and `NodeBatch`es, which
+//! [`MemoryTreeStore`] shows in the simplest form.
+
+use std::collections::BTreeMap;
+
+use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
+use jmt::{proof::SparseMerkleProof, JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, Version};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::address::Address;
+use crate::encoding;
+use crate::hash::{hash, Domain, Hash32};
+
+/// Why a state read or proof failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("proof does not show that the key holds this value under this root: {0}")]
+    BadProof(String),
+    #[error("state version {0} does not exist")]
+    UnknownVersion(u64),
+    #[error("state tree: {0}")]
+    Tree(String),
+}
+
+/// A key in the authenticated state. Capabilities add variants at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum StateKey {
+    /// An account's balance and nonce.
+    Account(Address),
+    /// The chain's consensus configuration (mode, jailed validators).
+    Consensus,
+}
+
+impl StateKey {
+    /// Position in the tree.
+    pub fn key_hash(&self) -> KeyHash {
+        KeyHash(hash(Domain::StateKey, &encoding::to_bytes(self)).0)
+    }
+}
+
+/// A membership or non-membership proof for one key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StateProof(SparseMerkleProof<Sha256>);
+
+impl StateProof {
+    /// Verifies that under `root`, `key` holds `value` (`Some`) or nothing (`None`).
+    pub fn verify(&self, root: &Hash32, key: &StateKey, value: Option<&[u8]>) -> Result<(), StateError> {
+        self.0.verify(RootHash(root.0), key.key_hash(), value).map_err(|e| StateError::BadProof(e.to_string()))
+    }
+}
+
+/// The simplest [`TreeReader`]/[`TreeWriter`]: every node of every version, in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryTreeStore {
+    nodes: BTreeMap<NodeKey, Node>,
+    /// Value history per key, ascending by version.
+    values: BTreeMap<KeyHash, Vec<(Version, Option<OwnedValue>)>>,
+}
+
+impl TreeReader for MemoryTreeStore {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.nodes.get(node_key).cloned())
+    }
+
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self
+            .values
+            .get(&key_hash)
+            .and_then(|history| history.iter().rev().find(|(v, _)| *v <= max_version))
+            .and_then(|(_, value)| value.clone()))
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(self
+            .nodes
+            .iter()
+            .filter_map(|(k, n)| match n {
+                Node::Leaf(leaf) => Some((k.clone(), leaf.clone())),
+                _ => None,
+            })
+            .max_by_key(|(_, leaf)| leaf.key_hash()))
+    }
+}
+
+impl MemoryTreeStore {
+    fn write(&mut self, batch: &NodeBatch) {
+        for (k, n) in batch.nodes() {
+            self.nodes.insert(k.clone(), n.clone());
+        }
+        for ((version, key_hash), value) in batch.values() {
+            let history = self.values.entry(*key_hash).or_default();
+            history.push((*version, value.clone()));
+            history.sort_by_key(|(v, _)| *v);
+        }
+    }
+}
+
+/// An in-memory, versioned authenticated state.
+#[derive(Debug, Default, Clone)]
+pub struct StateTree {
+    store: MemoryTreeStore,
+    latest: Option<Version>,
+}
+
+impl StateTree {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The newest version written, if any.
+    pub fn latest_version(&self) -> Option<u64> {
+        self.latest
+    }
+
+    /// Writes `changes` (`None` deletes) as `version`, which must be newer than the last,
+    /// and returns the new root.
+    pub fn apply(
+        &mut self,
+        version: u64,
+        changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
+    ) -> Result<Hash32, StateError> {
+        if self.latest.is_some_and(|latest| version <= latest) {
+            return Err(StateError::Tree(format!("version {version} is not newer than {:?}", self.latest)));
+        }
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
+        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
+        let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
+        self.store.write(&batch.node_batch);
+        self.latest = Some(version);
+        Ok(Hash32(root.0))
+    }
+
+    /// Root at `version`.
+    pub fn root(&self, version: u64) -> Result<Hash32, StateError> {
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
+        match tree.get_root_hash_option(version) {
+            Ok(Some(root)) => Ok(Hash32(root.0)),
+            Ok(None) => Err(StateError::UnknownVersion(version)),
+            Err(e) => Err(StateError::Tree(e.to_string())),
+        }
+    }
+
+    /// The value of `key` at `version` with a proof against that version's root.
+    pub fn get_with_proof(&self, key: &StateKey, version: u64) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
+        self.root(version)?;
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
+        let (value, proof) = tree.get_with_proof(key.key_hash(), version).map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok((value, StateProof(proof)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(i: u8) -> StateKey {
+        StateKey::Account(Address([i; 20]))
+    }
+
+    #[test]
+    fn membership_proof_verifies_and_binds_the_value() {
+        let mut t = StateTree::new();
+        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i; 3])))).unwrap();
+        let (value, proof) = t.get_with_proof(&account(4), 0).unwrap();
+        assert_eq!(value.as_deref(), Some(&[4u8, 4, 4][..]));
+        proof.verify(&root, &account(4), Some(&[4, 4, 4])).unwrap();
+        assert!(proof.verify(&root, &account(4), Some(&[5, 5, 5])).is_err());
+        assert!(proof.verify(&root, &account(4), None).is_err());
+        assert!(proof.verify(&root, &account(5), Some(&[4, 4, 4])).is_err());
+    }
+
+    #[test]
+    fn non_membership_proof_verifies_and_cannot_hide_a_present_key() {
+        let mut t = StateTree::new();
+        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i])))).unwrap();
+        let (value, proof) = t.get_with_proof(&account(200), 0).unwrap();
+        assert_eq!(value, None);
+        proof.verify(&root, &account(200), None).unwrap();
+        // The same proof can't claim an existing key is absent.
+        let (_, present) = t.get_with_proof(&account(3), 0).unwrap();
+        assert!(present.verify(&root, &account(3), None).is_err());
+    }
+
+    #[test]
+    fn empty_tree_proves_absence() {
+        let mut t = StateTree::new();
+        let root = t.apply(0, std::iter::empty()).unwrap();
+        let (value, proof) = t.get_with_proof(&StateKey::Consensus, 0).unwrap();
+        assert_eq!(value, None);
+        proof.verify(&root, &StateKey::Consensus, None).unwrap();
+    }
+
+    #[test]
+    fn old_versions_keep_their_roots_and_proofs() {
+        let mut t = StateTree::new();
+        let r0 = t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
+        let r1 = t.apply(1, [(account(1), Some(vec![2])), (account(2), Some(vec![9]))]).unwrap();
+        assert_ne!(r0, r1);
+        assert_eq!(t.root(0).unwrap(), r0);
+        let (v, p) = t.get_with_proof(&account(1), 0).unwrap();
+        assert_eq!(v, Some(vec![1]));
+        p.verify(&r0, &account(1), Some(&[1])).unwrap();
+        assert!(p.verify(&r1, &account(1), Some(&[1])).is_err());
+    }
+
+    #[test]
+    fn deleting_a_key_makes_it_provably_absent() {
+        let mut t = StateTree::new();
+        t.apply(0, [(account(1), Some(vec![1])), (account(2), Some(vec![2]))]).unwrap();
+        let r1 = t.apply(1, [(account(1), None)]).unwrap();
+        let (v, p) = t.get_with_proof(&account(1), 1).unwrap();
+        assert_eq!(v, None);
+        p.verify(&r1, &account(1), None).unwrap();
+    }
+
+    #[test]
+    fn rewriting_an_old_version_is_refused() {
+        let mut t = StateTree::new();
+        t.apply(3, [(account(1), Some(vec![1]))]).unwrap();
+        assert!(t.apply(3, [(account(1), Some(vec![2]))]).is_err());
+        assert_eq!(t.root(7), Err(StateError::UnknownVersion(7)));
+    }
+
+    #[test]
+    fn same_contents_give_the_same_root_regardless_of_insert_order() {
+        let mut a = StateTree::new();
+        let mut b = StateTree::new();
+        let ra = a.apply(0, (0..20u8).map(|i| (account(i), Some(vec![i])))).unwrap();
+        let rb = b.apply(0, (0..20u8).rev().map(|i| (account(i), Some(vec![i])))).unwrap();
+        assert_eq!(ra, rb);
+    }
+}

@@ -1,0 +1,162 @@
+//! Transactions: what an account asks the chain to do, signed by the account's key.
+//!
+//! The signed bytes are `Domain::TransactionSignature || 0 || BCS(Transaction)`, and the
+//! transaction carries the chain id and the sender's nonce, so a signature is valid
+//! once, on one chain. The transaction's id ([`TxHash`]) is the hash of the same body.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature};
+use crate::encoding::{self, DecodeError};
+use crate::evidence::FaultEvidence;
+use crate::hash::{hash_value, Domain, TxHash};
+use crate::ids::{Amount, ChainId, Nonce};
+use crate::limits::TRANSACTION_SIZE_MAX_BYTES;
+
+/// Why a transaction is not acceptable, before any state is consulted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransactionError {
+    #[error("transaction signature does not verify for its sender")]
+    BadSignature,
+    #[error("transaction is for chain `{found}`, this is `{expected}`")]
+    WrongChain { expected: ChainId, found: ChainId },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Move `amount` from the sender to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub to: Address,
+    pub amount: Amount,
+}
+
+/// What a transaction does. New capabilities add variants at the end (BCS encodes
+/// the variant index, so existing variants keep their encoding).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    Transfer(Transfer),
+    /// Proof that a validator misbehaved; once committed, the chain switches to Bft
+    /// mode and jails the offender.
+    FaultEvidence(Box<FaultEvidence>),
+}
+
+/// The signed body of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub chain_id: ChainId,
+    pub sender: PublicKey,
+    pub nonce: Nonce,
+    pub fee: Amount,
+    pub payload: Payload,
+}
+
+impl Transaction {
+    /// The transaction's id.
+    pub fn hash(&self) -> TxHash {
+        hash_value(Domain::Transaction, self)
+    }
+
+    pub fn sender_address(&self) -> Address {
+        Address::from_public_key(&self.sender)
+    }
+
+    /// Signs with `key`. The caller is responsible for `key` matching `self.sender`;
+    /// a mismatch yields a transaction that [`SignedTransaction::verify`] rejects.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        let signature = key.sign(Domain::TransactionSignature, &encoding::to_bytes(&self));
+        SignedTransaction { tx: self, signature }
+    }
+}
+
+/// A transaction with its sender's signature: what clients submit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    pub fn hash(&self) -> TxHash {
+        self.tx.hash()
+    }
+
+    /// Checks the signature against the sender key inside the transaction.
+    pub fn verify(&self) -> Result<(), TransactionError> {
+        self.tx
+            .sender
+            .verify(Domain::TransactionSignature, &encoding::to_bytes(&self.tx), &self.signature)
+            .map_err(|_: CryptoError| TransactionError::BadSignature)
+    }
+
+    /// Checks the chain id, then the signature.
+    pub fn verify_for_chain(&self, chain_id: &ChainId) -> Result<(), TransactionError> {
+        if &self.tx.chain_id != chain_id {
+            return Err(TransactionError::WrongChain { expected: chain_id.clone(), found: self.tx.chain_id.clone() });
+        }
+        self.verify()
+    }
+
+    /// Decodes a submitted transaction, refusing anything over the transaction size limit.
+    pub fn decode(bytes: &[u8]) -> Result<Self, TransactionError> {
+        Ok(encoding::from_bytes_limited(bytes, TRANSACTION_SIZE_MAX_BYTES)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{chain, transfer};
+
+    #[test]
+    fn signed_transfer_verifies() {
+        let (tx, _) = transfer(1, 0);
+        tx.verify_for_chain(&chain()).unwrap();
+    }
+
+    #[test]
+    fn changing_any_signed_field_breaks_the_signature() {
+        let (tx, _) = transfer(1, 0);
+        let mut t = tx.clone();
+        t.tx.nonce = Nonce(1);
+        assert_eq!(t.verify(), Err(TransactionError::BadSignature));
+        let mut t = tx.clone();
+        t.tx.fee = Amount(0);
+        assert_eq!(t.verify(), Err(TransactionError::BadSignature));
+        let mut t = tx;
+        t.tx.chain_id = ChainId::new("other").unwrap();
+        assert_eq!(t.verify(), Err(TransactionError::BadSignature));
+    }
+
+    #[test]
+    fn transaction_for_another_chain_is_rejected() {
+        let (tx, _) = transfer(1, 0);
+        let other = ChainId::new("vigil-mainnet").unwrap();
+        assert!(matches!(tx.verify_for_chain(&other), Err(TransactionError::WrongChain { .. })));
+    }
+
+    #[test]
+    fn signature_by_another_key_is_rejected() {
+        let (tx, _) = transfer(1, 0);
+        let forged = tx.tx.clone().sign(&SecretKey::from_seed([99; 32]));
+        assert_eq!(forged.verify(), Err(TransactionError::BadSignature));
+    }
+
+    #[test]
+    fn oversized_transaction_bytes_are_refused_before_decoding() {
+        let bytes = vec![0u8; TRANSACTION_SIZE_MAX_BYTES + 1];
+        assert!(matches!(
+            SignedTransaction::decode(&bytes),
+            Err(TransactionError::Decode(DecodeError::TooLarge { .. }))
+        ));
+    }
+
+    #[test]
+    fn tx_hash_ignores_the_signature_but_covers_the_body() {
+        let (a, _) = transfer(1, 0);
+        let (b, _) = transfer(1, 1);
+        assert_ne!(a.hash(), b.hash());
+        assert_eq!(a.hash(), a.tx.hash());
+    }
+}
