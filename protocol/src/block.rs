@@ -28,7 +28,10 @@ pub enum BlockError {
     #[error("certificate is for another block or height")]
     CertificateForOtherBlock,
     #[error("certificate is a {found:?} quorum; a committed {mode} block needs a commit quorum of its own mode")]
-    CertificateKind { found: crate::vote::VoteKind, mode: ConsensusMode },
+    CertificateKind {
+        found: crate::vote::VoteKind,
+        mode: ConsensusMode,
+    },
     #[error("certificate is for chain `{found}`, header is for `{expected}`")]
     WrongChain { expected: ChainId, found: ChainId },
     #[error(transparent)]
@@ -69,7 +72,10 @@ pub struct Block {
 impl Block {
     /// Merkle root over the transactions' ids, in block order.
     pub fn tx_root(txs: &[SignedTransaction]) -> Hash32 {
-        let leaves: Vec<Hash32> = txs.iter().map(|t| crate::hash::hash(Domain::TransactionLeaf, &t.hash().0)).collect();
+        let leaves: Vec<Hash32> = txs
+            .iter()
+            .map(|t| crate::hash::hash(Domain::TransactionLeaf, &t.hash().0))
+            .collect();
         merkle::root(&leaves)
     }
 
@@ -107,13 +113,19 @@ impl CertifiedHeader {
             return Err(BlockError::ValidatorSetMismatch);
         }
         if d.chain_id != h.chain_id {
-            return Err(BlockError::WrongChain { expected: h.chain_id.clone(), found: d.chain_id.clone() });
+            return Err(BlockError::WrongChain {
+                expected: h.chain_id.clone(),
+                found: d.chain_id.clone(),
+            });
         }
         if d.block_hash != h.hash() || d.height != h.height || d.view != h.view {
             return Err(BlockError::CertificateForOtherBlock);
         }
         if !d.kind.commits() || d.kind.mode() != h.mode {
-            return Err(BlockError::CertificateKind { found: d.kind, mode: h.mode });
+            return Err(BlockError::CertificateKind {
+                found: d.kind,
+                mode: h.mode,
+            });
         }
         self.cert.verify(set)?;
         Ok(())
@@ -158,7 +170,13 @@ mod tests {
         let mut cert = ch.cert.clone();
         cert.data.block_hash = header.hash();
         let bad = CertifiedHeader { header, cert };
-        assert!(matches!(bad.verify(&set), Err(BlockError::CertificateKind { found: VoteKind::Ack, .. })));
+        assert!(matches!(
+            bad.verify(&set),
+            Err(BlockError::CertificateKind {
+                found: VoteKind::Ack,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -166,7 +184,10 @@ mod tests {
         let (set, keys) = validators(4);
         let ch = certified_header(&set, &keys, Height(1), ConsensusMode::Fast, 3);
         let (tx, _) = crate::testutil::transfer(1, 0);
-        let block = Block { header: ch.header, txs: vec![tx] };
+        let block = Block {
+            header: ch.header,
+            txs: vec![tx],
+        };
         assert_eq!(block.check_body(), Err(BlockError::TxRootMismatch));
     }
 }

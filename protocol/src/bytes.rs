@@ -25,7 +25,8 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             let mut out = [0u8; N];
-            hex::decode_to_slice(v, &mut out).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))?;
+            hex::decode_to_slice(v, &mut out)
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))?;
             Ok(out)
         }
         fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {

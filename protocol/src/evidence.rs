@@ -58,8 +58,14 @@ pub enum SignedStatement {
 /// What a statement must be unique for: two statements for one slot must agree.
 #[derive(Debug, PartialEq, Eq)]
 enum Slot<'a> {
-    Receipt { tx_hash: &'a TxHash },
-    Vote { height: Height, view: View, kind: VoteKind },
+    Receipt {
+        tx_hash: &'a TxHash,
+    },
+    Vote {
+        height: Height,
+        view: View,
+        kind: VoteKind,
+    },
 }
 
 impl SignedStatement {
@@ -87,8 +93,14 @@ impl SignedStatement {
 
     fn slot(&self) -> Slot<'_> {
         match self {
-            SignedStatement::Receipt(r) => Slot::Receipt { tx_hash: &r.receipt.entry.tx_hash },
-            SignedStatement::Vote(v) => Slot::Vote { height: v.data.height, view: v.data.view, kind: v.data.kind },
+            SignedStatement::Receipt(r) => Slot::Receipt {
+                tx_hash: &r.receipt.entry.tx_hash,
+            },
+            SignedStatement::Vote(v) => Slot::Vote {
+                height: v.data.height,
+                view: v.data.view,
+                kind: v.data.kind,
+            },
         }
     }
 
@@ -96,14 +108,19 @@ impl SignedStatement {
     fn same_content(&self, other: &Self) -> bool {
         match (self, other) {
             (SignedStatement::Receipt(a), SignedStatement::Receipt(b)) => a.receipt == b.receipt,
-            (SignedStatement::Vote(a), SignedStatement::Vote(b)) => a.data == b.data && a.voter == b.voter,
+            (SignedStatement::Vote(a), SignedStatement::Vote(b)) => {
+                a.data == b.data && a.voter == b.voter
+            }
             _ => false,
         }
     }
 
     fn verify_signature(&self, set: &ValidatorSet) -> Result<(), EvidenceError> {
         let signer = self.signer();
-        let key = set.get(&signer).ok_or(EvidenceError::UnknownValidator(signer))?.consensus_key;
+        let key = set
+            .get(&signer)
+            .ok_or(EvidenceError::UnknownValidator(signer))?
+            .consensus_key;
         let ok = match self {
             SignedStatement::Receipt(r) => r.verify(&key),
             SignedStatement::Vote(v) => v.verify_with_key(&key),
@@ -128,7 +145,10 @@ pub struct ContradictedReceipt {
 /// Proof that one validator is faulty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultEvidence {
-    Equivocation { first: SignedStatement, second: SignedStatement },
+    Equivocation {
+        first: SignedStatement,
+        second: SignedStatement,
+    },
     ReceiptContradictsBlock(Box<ContradictedReceipt>),
 }
 
@@ -156,7 +176,10 @@ impl FaultEvidence {
             FaultEvidence::Equivocation { first, second } => {
                 for s in [first, second] {
                     if s.chain_id() != chain_id {
-                        return Err(EvidenceError::WrongChain { expected: chain_id.clone(), found: s.chain_id().clone() });
+                        return Err(EvidenceError::WrongChain {
+                            expected: chain_id.clone(),
+                            found: s.chain_id().clone(),
+                        });
                     }
                 }
                 if first.signer() != second.signer() {
@@ -178,19 +201,29 @@ impl FaultEvidence {
             FaultEvidence::ReceiptContradictsBlock(c) => {
                 let r = &c.receipt.receipt;
                 if &r.chain_id != chain_id {
-                    return Err(EvidenceError::WrongChain { expected: chain_id.clone(), found: r.chain_id.clone() });
+                    return Err(EvidenceError::WrongChain {
+                        expected: chain_id.clone(),
+                        found: r.chain_id.clone(),
+                    });
                 }
                 let statement = SignedStatement::Receipt(c.receipt.clone());
                 statement.verify_signature(set)?;
                 let header = &c.certified.header;
                 if r.height != header.height {
-                    return Err(EvidenceError::HeightMismatch { receipt: r.height, header: header.height });
+                    return Err(EvidenceError::HeightMismatch {
+                        receipt: r.height,
+                        header: header.height,
+                    });
                 }
                 if c.proof.index != u64::from(r.tx_index) {
-                    return Err(EvidenceError::PositionMismatch { proof: c.proof.index, receipt: r.tx_index });
+                    return Err(EvidenceError::PositionMismatch {
+                        proof: c.proof.index,
+                        receipt: r.tx_index,
+                    });
                 }
                 c.certified.verify(set)?;
-                c.proof.verify(&c.certified_entry.leaf_hash(), &header.receipts_root)?;
+                c.proof
+                    .verify(&c.certified_entry.leaf_hash(), &header.receipts_root)?;
                 if c.certified_entry == r.entry {
                     return Err(EvidenceError::ReceiptAgreesWithBlock);
                 }
@@ -212,16 +245,39 @@ mod tests {
     use crate::vote::VoteData;
 
     fn entry(tx: u8, status: TxStatus) -> ReceiptEntry {
-        ReceiptEntry { tx_hash: Hash32([tx; 32]), status, result_hash: Hash32([tx ^ 0xff; 32]) }
+        ReceiptEntry {
+            tx_hash: Hash32([tx; 32]),
+            status,
+            result_hash: Hash32([tx ^ 0xff; 32]),
+        }
     }
 
-    fn receipt(node: NodeId, key: &SecretKey, height: u64, index: u32, e: ReceiptEntry) -> SignedReceipt {
-        Receipt { chain_id: chain(), height: Height(height), tx_index: index, entry: e, node }.sign(key)
+    fn receipt(
+        node: NodeId,
+        key: &SecretKey,
+        height: u64,
+        index: u32,
+        e: ReceiptEntry,
+    ) -> SignedReceipt {
+        Receipt {
+            chain_id: chain(),
+            height: Height(height),
+            tx_index: index,
+            entry: e,
+            node,
+        }
+        .sign(key)
     }
 
     fn vote(node: NodeId, key: &SecretKey, block: u8) -> Vote {
-        VoteData { chain_id: chain(), height: Height(9), view: View(1), block_hash: Hash32([block; 32]), kind: VoteKind::Prevote }
-            .sign(node, key)
+        VoteData {
+            chain_id: chain(),
+            height: Height(9),
+            view: View(1),
+            block_hash: Hash32([block; 32]),
+            kind: VoteKind::Prevote,
+        }
+        .sign(node, key)
     }
 
     #[test]
@@ -230,8 +286,17 @@ mod tests {
         let node = set.validators()[1].id;
         let key = key_of(&keys, node);
         let a = receipt(node, key, 4, 0, entry(1, TxStatus::Success));
-        let b = receipt(node, key, 4, 0, entry(1, TxStatus::Failed(FailureCode::InsufficientBalance)));
-        let ev = FaultEvidence::Equivocation { first: SignedStatement::Receipt(a), second: SignedStatement::Receipt(b) };
+        let b = receipt(
+            node,
+            key,
+            4,
+            0,
+            entry(1, TxStatus::Failed(FailureCode::InsufficientBalance)),
+        );
+        let ev = FaultEvidence::Equivocation {
+            first: SignedStatement::Receipt(a),
+            second: SignedStatement::Receipt(b),
+        };
         assert_eq!(ev.verify(&chain(), &set), Ok(node));
     }
 
@@ -253,9 +318,21 @@ mod tests {
         let node = set.validators()[1].id;
         let a = receipt(node, key_of(&keys, node), 4, 0, entry(1, TxStatus::Success));
         // Signed by someone else but naming `node`.
-        let b = receipt(node, &SecretKey::from_seed([77; 32]), 4, 0, entry(1, TxStatus::Failed(FailureCode::InvalidNonce)));
-        let ev = FaultEvidence::Equivocation { first: SignedStatement::Receipt(a), second: SignedStatement::Receipt(b) };
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::ForgedSignature));
+        let b = receipt(
+            node,
+            &SecretKey::from_seed([77; 32]),
+            4,
+            0,
+            entry(1, TxStatus::Failed(FailureCode::InvalidNonce)),
+        );
+        let ev = FaultEvidence::Equivocation {
+            first: SignedStatement::Receipt(a),
+            second: SignedStatement::Receipt(b),
+        };
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::ForgedSignature)
+        );
     }
 
     #[test]
@@ -263,8 +340,14 @@ mod tests {
         let (set, keys) = validators(4);
         let node = set.validators()[0].id;
         let a = receipt(node, key_of(&keys, node), 4, 0, entry(1, TxStatus::Success));
-        let ev = FaultEvidence::Equivocation { first: SignedStatement::Receipt(a.clone()), second: SignedStatement::Receipt(a) };
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::IdenticalStatements));
+        let ev = FaultEvidence::Equivocation {
+            first: SignedStatement::Receipt(a.clone()),
+            second: SignedStatement::Receipt(a),
+        };
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::IdenticalStatements)
+        );
     }
 
     #[test]
@@ -276,7 +359,10 @@ mod tests {
             first: SignedStatement::Vote(vote(id, &outsider, 1)),
             second: SignedStatement::Vote(vote(id, &outsider, 2)),
         };
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::UnknownValidator(id)));
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::UnknownValidator(id))
+        );
     }
 
     #[test]
@@ -287,7 +373,10 @@ mod tests {
             first: SignedStatement::Vote(vote(n0, key_of(&keys, n0), 1)),
             second: SignedStatement::Vote(vote(n1, key_of(&keys, n1), 2)),
         };
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::DifferentSigners));
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::DifferentSigners)
+        );
     }
 
     #[test]
@@ -298,11 +387,21 @@ mod tests {
         let mut second = vote(node, key, 2);
         second.data.view = View(2);
         let second = second.data.sign(node, key);
-        let ev = FaultEvidence::Equivocation { first: SignedStatement::Vote(vote(node, key, 1)), second: SignedStatement::Vote(second) };
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::NotConflicting));
+        let ev = FaultEvidence::Equivocation {
+            first: SignedStatement::Vote(vote(node, key, 1)),
+            second: SignedStatement::Vote(second),
+        };
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::NotConflicting)
+        );
     }
 
-    fn certified_block(set: &ValidatorSet, keys: &[SecretKey], entries: &[ReceiptEntry]) -> CertifiedHeader {
+    fn certified_block(
+        set: &ValidatorSet,
+        keys: &[SecretKey],
+        entries: &[ReceiptEntry],
+    ) -> CertifiedHeader {
         let header = BlockHeader {
             chain_id: chain(),
             height: Height(4),
@@ -320,8 +419,16 @@ mod tests {
         certify(set, keys, header, 3)
     }
 
-    fn contradiction(set: &ValidatorSet, keys: &[SecretKey], lie: ReceiptEntry) -> (FaultEvidence, NodeId) {
-        let entries = vec![entry(1, TxStatus::Success), entry(2, TxStatus::Success), entry(3, TxStatus::Success)];
+    fn contradiction(
+        set: &ValidatorSet,
+        keys: &[SecretKey],
+        lie: ReceiptEntry,
+    ) -> (FaultEvidence, NodeId) {
+        let entries = vec![
+            entry(1, TxStatus::Success),
+            entry(2, TxStatus::Success),
+            entry(3, TxStatus::Success),
+        ];
         let certified = certified_block(set, keys, &entries);
         let leaves: Vec<_> = entries.iter().map(ReceiptEntry::leaf_hash).collect();
         let proof = crate::merkle::prove(&leaves, 1).unwrap();
@@ -339,7 +446,11 @@ mod tests {
     #[test]
     fn receipt_contradicting_a_certified_block_proves_a_fault() {
         let (set, keys) = validators(4);
-        let (ev, liar) = contradiction(&set, &keys, entry(2, TxStatus::Failed(FailureCode::InsufficientBalance)));
+        let (ev, liar) = contradiction(
+            &set,
+            &keys,
+            entry(2, TxStatus::Failed(FailureCode::InsufficientBalance)),
+        );
         assert_eq!(ev.verify(&chain(), &set), Ok(liar));
     }
 
@@ -347,7 +458,10 @@ mod tests {
     fn receipt_agreeing_with_the_block_is_not_a_fault() {
         let (set, keys) = validators(4);
         let (ev, _) = contradiction(&set, &keys, entry(2, TxStatus::Success));
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::ReceiptAgreesWithBlock));
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::ReceiptAgreesWithBlock)
+        );
     }
 
     #[test]
@@ -357,21 +471,36 @@ mod tests {
         if let FaultEvidence::ReceiptContradictsBlock(c) = &mut ev {
             c.certified_entry = entry(2, TxStatus::Failed(FailureCode::Overflow));
         }
-        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::Proof(MerkleError::RootMismatch)));
+        assert_eq!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::Proof(MerkleError::RootMismatch))
+        );
     }
 
     #[test]
     fn contradiction_with_an_uncertified_header_is_rejected() {
         let (set, keys) = validators(4);
-        let (mut ev, _) = contradiction(&set, &keys, entry(2, TxStatus::Failed(FailureCode::Overflow)));
+        let (mut ev, _) = contradiction(
+            &set,
+            &keys,
+            entry(2, TxStatus::Failed(FailureCode::Overflow)),
+        );
         if let FaultEvidence::ReceiptContradictsBlock(c) = &mut ev {
             c.certified.cert.signatures.truncate(2);
             c.certified.cert.signers = {
                 let mut b = crate::vote::SignerBitmap::empty(4);
-                c.certified.cert.signers.indices().take(2).for_each(|i| b.set(i));
+                c.certified
+                    .cert
+                    .signers
+                    .indices()
+                    .take(2)
+                    .for_each(|i| b.set(i));
                 b
             };
         }
-        assert!(matches!(ev.verify(&chain(), &set), Err(EvidenceError::Certificate(_))));
+        assert!(matches!(
+            ev.verify(&chain(), &set),
+            Err(EvidenceError::Certificate(_))
+        ));
     }
 }

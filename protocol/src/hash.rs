@@ -107,9 +107,20 @@ mod tests {
     fn domains_have_distinct_tags() {
         use Domain::*;
         let all = [
-            Transaction, TransactionSignature, BlockHeader, VoteSignature, ReceiptSignature,
-            ReceiptLeaf, TransactionLeaf, MerkleNode, MerkleEmpty, MerkleRoot, ValidatorSet, Address,
-            NodeId, StateKey,
+            Transaction,
+            TransactionSignature,
+            BlockHeader,
+            VoteSignature,
+            ReceiptSignature,
+            ReceiptLeaf,
+            TransactionLeaf,
+            MerkleNode,
+            MerkleEmpty,
+            MerkleRoot,
+            ValidatorSet,
+            Address,
+            NodeId,
+            StateKey,
         ];
         let mut tags: Vec<_> = all.iter().map(|d| d.tag()).collect();
         tags.sort();
@@ -119,7 +130,10 @@ mod tests {
 
     #[test]
     fn same_content_hashes_differently_per_domain() {
-        assert_ne!(hash(Domain::Transaction, b"x"), hash(Domain::BlockHeader, b"x"));
+        assert_ne!(
+            hash(Domain::Transaction, b"x"),
+            hash(Domain::BlockHeader, b"x")
+        );
     }
 
     #[test]

@@ -39,8 +39,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod address;
-mod bytes;
 pub mod block;
+mod bytes;
 pub mod crypto;
 pub mod encoding;
 pub mod evidence;
@@ -63,7 +63,7 @@ pub use crypto::{CryptoError, EncryptionKey, PublicKey, SecretKey, Signature};
 pub use encoding::DecodeError;
 pub use evidence::{EvidenceError, FaultEvidence, SignedStatement};
 pub use hash::{BlockHash, Domain, Hash32, TxHash};
-pub use ids::{Amount, ChainId, ChainIdError, Height, Nonce, NodeId, View};
+pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
 pub use state::{StateError, StateKey, StateProof, StateTree};

@@ -55,8 +55,15 @@ pub struct StateProof(SparseMerkleProof<Sha256>);
 
 impl StateProof {
     /// Verifies that under `root`, `key` holds `value` (`Some`) or nothing (`None`).
-    pub fn verify(&self, root: &Hash32, key: &StateKey, value: Option<&[u8]>) -> Result<(), StateError> {
-        self.0.verify(RootHash(root.0), key.key_hash(), value).map_err(|e| StateError::BadProof(e.to_string()))
+    pub fn verify(
+        &self,
+        root: &Hash32,
+        key: &StateKey,
+        value: Option<&[u8]>,
+    ) -> Result<(), StateError> {
+        self.0
+            .verify(RootHash(root.0), key.key_hash(), value)
+            .map_err(|e| StateError::BadProof(e.to_string()))
     }
 }
 
@@ -73,7 +80,11 @@ impl TreeReader for MemoryTreeStore {
         Ok(self.nodes.get(node_key).cloned())
     }
 
-    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
         Ok(self
             .values
             .get(&key_hash)
@@ -131,11 +142,19 @@ impl StateTree {
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<Hash32, StateError> {
         if self.latest.is_some_and(|latest| version <= latest) {
-            return Err(StateError::Tree(format!("version {version} is not newer than {:?}", self.latest)));
+            return Err(StateError::Tree(format!(
+                "version {version} is not newer than {:?}",
+                self.latest
+            )));
         }
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
-        let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
+        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes
+            .into_iter()
+            .map(|(k, v)| (k.key_hash(), v))
+            .collect();
+        let (root, batch) = tree
+            .put_value_set(set, version)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
         self.store.write(&batch.node_batch);
         self.latest = Some(version);
         Ok(Hash32(root.0))
@@ -152,10 +171,16 @@ impl StateTree {
     }
 
     /// The value of `key` at `version` with a proof against that version's root.
-    pub fn get_with_proof(&self, key: &StateKey, version: u64) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
+    pub fn get_with_proof(
+        &self,
+        key: &StateKey,
+        version: u64,
+    ) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
         self.root(version)?;
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let (value, proof) = tree.get_with_proof(key.key_hash(), version).map_err(|e| StateError::Tree(e.to_string()))?;
+        let (value, proof) = tree
+            .get_with_proof(key.key_hash(), version)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
         Ok((value, StateProof(proof)))
     }
 }
@@ -171,7 +196,9 @@ mod tests {
     #[test]
     fn membership_proof_verifies_and_binds_the_value() {
         let mut t = StateTree::new();
-        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i; 3])))).unwrap();
+        let root = t
+            .apply(0, (0..10u8).map(|i| (account(i), Some(vec![i; 3]))))
+            .unwrap();
         let (value, proof) = t.get_with_proof(&account(4), 0).unwrap();
         assert_eq!(value.as_deref(), Some(&[4u8, 4, 4][..]));
         proof.verify(&root, &account(4), Some(&[4, 4, 4])).unwrap();
@@ -183,7 +210,9 @@ mod tests {
     #[test]
     fn non_membership_proof_verifies_and_cannot_hide_a_present_key() {
         let mut t = StateTree::new();
-        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i])))).unwrap();
+        let root = t
+            .apply(0, (0..10u8).map(|i| (account(i), Some(vec![i]))))
+            .unwrap();
         let (value, proof) = t.get_with_proof(&account(200), 0).unwrap();
         assert_eq!(value, None);
         proof.verify(&root, &account(200), None).unwrap();
@@ -205,7 +234,12 @@ mod tests {
     fn old_versions_keep_their_roots_and_proofs() {
         let mut t = StateTree::new();
         let r0 = t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
-        let r1 = t.apply(1, [(account(1), Some(vec![2])), (account(2), Some(vec![9]))]).unwrap();
+        let r1 = t
+            .apply(
+                1,
+                [(account(1), Some(vec![2])), (account(2), Some(vec![9]))],
+            )
+            .unwrap();
         assert_ne!(r0, r1);
         assert_eq!(t.root(0).unwrap(), r0);
         let (v, p) = t.get_with_proof(&account(1), 0).unwrap();
@@ -217,7 +251,11 @@ mod tests {
     #[test]
     fn deleting_a_key_makes_it_provably_absent() {
         let mut t = StateTree::new();
-        t.apply(0, [(account(1), Some(vec![1])), (account(2), Some(vec![2]))]).unwrap();
+        t.apply(
+            0,
+            [(account(1), Some(vec![1])), (account(2), Some(vec![2]))],
+        )
+        .unwrap();
         let r1 = t.apply(1, [(account(1), None)]).unwrap();
         let (v, p) = t.get_with_proof(&account(1), 1).unwrap();
         assert_eq!(v, None);
@@ -236,8 +274,12 @@ mod tests {
     fn same_contents_give_the_same_root_regardless_of_insert_order() {
         let mut a = StateTree::new();
         let mut b = StateTree::new();
-        let ra = a.apply(0, (0..20u8).map(|i| (account(i), Some(vec![i])))).unwrap();
-        let rb = b.apply(0, (0..20u8).rev().map(|i| (account(i), Some(vec![i])))).unwrap();
+        let ra = a
+            .apply(0, (0..20u8).map(|i| (account(i), Some(vec![i]))))
+            .unwrap();
+        let rb = b
+            .apply(0, (0..20u8).rev().map(|i| (account(i), Some(vec![i]))))
+            .unwrap();
         assert_eq!(ra, rb);
     }
 }

@@ -1,1 +1,43 @@
-fn main(){}
+//! `cargo xtask <verb>`: the one way in for building, testing, benchmarking and running
+//! Vigil. No scattered shell scripts: CI (`.ci/run`) installs tools and then calls
+//! `cargo xtask test`, exactly as a developer does.
+
+mod bench;
+mod demo;
+mod test;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test              fmt check, clippy (native + wasm), native tests, wasm tests in
+                    headless Chromium; ends with `xtask test: N passed, M failed`
+  demo              run the main job as far as it exists (see README)
+  bench <name>      run a benchmark side by side with its anchor; names: protocol
+  help              this text
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test::run(&rest),
+        Some("demo") => demo::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask bench <name>`: each benchmark runs Vigil and its anchor side by side in
+//! the same run, prints a table, and ends with one line `bench <name>: key=value …`.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::util::{cargo, exec, output, require, require_wasm_bindgen, root};
+
+const NAMES: &str = "protocol";
+
+pub fn run(args: &[&str]) -> Result<()> {
+    match args {
+        ["protocol", rest @ ..] => protocol(rest),
+        [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
+        [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
+    }
+}
+
+/// Installs the JS anchors' exact locked versions if they are missing.
+pub fn npm_ci(dir: &str) -> Result<()> {
+    let dir = root().join(dir);
+    if !dir.join("node_modules").is_dir() {
+        require("npm", "install Node.js 20+ and npm")?;
+        exec(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+        )?;
+    }
+    Ok(())
+}
+
+/// Builds vigil-wallet for wasm32 (release: opt-level 3, LTO) and binds it for Node.
+fn build_wallet_for_node(out_dir: &std::path::Path) -> Result<()> {
+    require_wasm_bindgen("wasm-bindgen")?;
+    exec(cargo().args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "vigil-wallet",
+    ]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/release/vigil_wallet.wasm");
+    exec(
+        Command::new("wasm-bindgen")
+            .arg("--target")
+            .arg("nodejs")
+            .arg("--out-dir")
+            .arg(out_dir)
+            .arg(wasm),
+    )
+}
+
+fn field(row: &Value, key: &str) -> Result<f64> {
+    row.get(key)
+        .and_then(Value::as_f64)
+        .with_context(|| format!("bench output lacks `{key}`"))
+}
+
+fn protocol(args: &[&str]) -> Result<()> {
+    let min_ms = match args {
+        [] => "1000".to_string(),
+        ["--min-ms", ms] => ms.to_string(),
+        _ => bail!("usage: cargo xtask bench protocol [--min-ms MS]"),
+    };
+    let bench_dir = root().join("target/bench");
+    let fixtures = bench_dir.join("protocol-fixtures.json");
+    let wasm_dir = bench_dir.join("wasm-node");
+
+    let native = output(
+        cargo()
+            .args([
+                "bench",
+                "-q",
+                "-p",
+                "vigil-protocol",
+                "--bench",
+                "qc",
+                "--",
+                "--fixtures",
+            ])
+            .arg(&fixtures)
+            .args(["--min-ms", &min_ms]),
+    )?;
+    build_wallet_for_node(&wasm_dir)?;
+    npm_ci("tests/bench")?;
+    let js = output(
+        Command::new(require("node", "install Node.js 20+")?)
+            .current_dir(root().join("tests/bench"))
+            .arg("protocol.mjs")
+            .arg("--fixtures")
+            .arg(&fixtures)
+            .arg("--wasm")
+            .arg(&wasm_dir)
+            .args(["--min-ms", &min_ms]),
+    )?;
+    let last_json = |s: &str| -> Result<Value> {
+        let line = s
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .context("no JSON line in bench output")?;
+        Ok(serde_json::from_str(line)?)
+    };
+    let native = last_json(&native)?;
+    let js = last_json(&js)?;
+    let native_rows = native["native"].as_array().context("native rows")?;
+    let js_rows = js["js"].as_array().context("js rows")?;
+
+    println!(
+        "\nQuorum-certificate verification, signatures per second (one core; Node {})",
+        js["node"].as_str().unwrap_or("?")
+    );
+    println!(
+        "{:>10} | {:>14} {:>14} | {:>14} | {:>14} {:>14} {:>14} | {:>9}",
+        "validators",
+        "native batch",
+        "native strict",
+        "wasm batch",
+        "libsodium.js",
+        "@noble/curves",
+        "WebCrypto",
+        "wasm/sodium"
+    );
+    let mut last = None;
+    for (n, j) in native_rows.iter().zip(js_rows) {
+        let wasm = field(j, "wasm_batch_sig_s")?;
+        let sodium = field(j, "libsodium_sig_s")?;
+        println!(
+            "{:>10} | {:>14.0} {:>14.0} | {:>14.0} | {:>14.0} {:>14.0} {:>14.0} | {:>8.2}×",
+            field(n, "validators")?,
+            field(n, "native_batch_sig_s")?,
+            field(n, "native_strict_sig_s")?,
+            wasm,
+            sodium,
+            field(j, "noble_sig_s")?,
+            field(j, "webcrypto_sig_s")?,
+            wasm / sodium
+        );
+        last = Some((wasm, sodium));
+    }
+    let (wasm, sodium) = last.context("no benchmark rows")?;
+    println!(
+        "bench protocol: wasm_sig_s={wasm:.0} libsodium_sig_s={sodium:.0} ratio={:.2}",
+        wasm / sodium
+    );
+    Ok(())
+}

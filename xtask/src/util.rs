@@ -1,0 +1,126 @@
+//! Running commands, finding the workspace, and checking that tools are installed
+//! with a message that says how to install them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs `cmd`, streaming its output, and fails if it fails.
+pub fn exec(cmd: &mut Command) -> Result<()> {
+    let shown = describe(cmd);
+    eprintln!("$ {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs `cmd`, streaming stdout line by line to ours and to `on_line`.
+pub fn exec_streaming(cmd: &mut Command, mut on_line: impl FnMut(&str)) -> Result<()> {
+    let shown = describe(cmd);
+    eprintln!("$ {shown}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            on_line(&line);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs `cmd` and returns its stdout.
+pub fn output(cmd: &mut Command) -> Result<String> {
+    let shown = describe(cmd);
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !out.status.success() {
+        bail!("`{shown}` failed ({})", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Finds `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The `wasm-bindgen` version pinned in Cargo.lock.
+pub fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+            {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// Checks that `wasm-bindgen` tools match the locked version (they refuse to work
+/// otherwise, with a less helpful message).
+pub fn require_wasm_bindgen(tool: &str) -> Result<()> {
+    let want = locked_wasm_bindgen_version()?;
+    let Some(path) = which(tool) else {
+        bail!("`{tool}` not found: run `cargo install wasm-bindgen-cli --version {want}` (or `bash .ci/run`)");
+    };
+    let have = output(Command::new(&path).arg("--version"))?;
+    if !have.split_whitespace().any(|w| w == want) {
+        bail!("`{tool}` is {}, Cargo.lock wants {want}: run `cargo install wasm-bindgen-cli --version {want} --force`", have.trim());
+    }
+    Ok(())
+}
+
+pub fn require(tool: &str, install_hint: &str) -> Result<PathBuf> {
+    which(tool).with_context(|| {
+        format!(
+            "`{tool}` not found: {install_hint} (or run `bash .ci/run`, which installs everything)"
+        )
+    })
+}
