@@ -143,6 +143,9 @@ pub struct ContradictedReceipt {
 }
 
 /// Proof that one validator is faulty.
+// Evidence is rare and travels boxed inside `Payload`, so the unboxed equivocation
+// variant's size costs nothing where it matters.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultEvidence {
     Equivocation {

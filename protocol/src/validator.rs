@@ -101,7 +101,7 @@ impl ValidatorSet {
         if validators.is_empty() || validators.len() > VALIDATORS_MAX {
             return Err(ValidatorSetError::Size(validators.len()));
         }
-        validators.sort_by(|a, b| a.id.cmp(&b.id));
+        validators.sort_by_key(|v| v.id);
         let mut total_power: u64 = 0;
         for (i, v) in validators.iter().enumerate() {
             if i > 0 && validators[i - 1].id == v.id {
