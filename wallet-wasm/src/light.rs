@@ -65,3 +65,78 @@ impl TrustedSet {
         Ok(ch)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_protocol::encoding::to_bytes;
+    use vigil_protocol::{
+        ChainId, EncryptionKey, Height, NodeId, SecretKey, ValidatorInfo, View, VoteData, VoteKind,
+    };
+
+    fn fixture() -> (ValidatorSet, Vec<SecretKey>, VoteData) {
+        let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let set = ValidatorSet::new(
+            keys.iter()
+                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32])))
+                .collect(),
+        )
+        .unwrap();
+        let data = VoteData {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            height: Height(1),
+            view: View(0),
+            block_hash: Hash32([5; 32]),
+            kind: VoteKind::Precommit,
+        };
+        (set, keys, data)
+    }
+
+    fn qc(set: &ValidatorSet, keys: &[SecretKey], data: &VoteData, signers: usize) -> QuorumCert {
+        let votes: Vec<_> = keys[..signers]
+            .iter()
+            .map(|k| data.sign(NodeId::from_public_key(&k.public_key()), k))
+            .collect();
+        QuorumCert::from_votes(data.clone(), &votes, set).unwrap()
+    }
+
+    #[test]
+    fn pinned_set_with_another_hash_is_refused() {
+        let (set, _, _) = fixture();
+        let bytes = to_bytes(&set);
+        TrustedSet::from_bytes_pinned(&bytes, &set.hash()).unwrap();
+        let wrong = Hash32([0; 32]);
+        assert!(matches!(
+            TrustedSet::from_bytes_pinned(&bytes, &wrong),
+            Err(LightError::UntrustedSet { .. })
+        ));
+    }
+
+    #[test]
+    fn trusted_set_verifies_a_quorum_and_rejects_a_tampered_one() {
+        let (set, keys, data) = fixture();
+        let trusted = TrustedSet::from_bytes_pinned(&to_bytes(&set), &set.hash()).unwrap();
+        let good = qc(&set, &keys, &data, 3);
+        assert_eq!(trusted.verify_quorum_cert(&to_bytes(&good)).unwrap(), good);
+        let mut bad = good;
+        bad.data.height = Height(2);
+        assert_eq!(
+            trusted.verify_quorum_cert(&to_bytes(&bad)),
+            Err(LightError::Certificate(QcError::BadSignature))
+        );
+    }
+
+    #[test]
+    fn garbage_bytes_are_a_decode_error() {
+        let (set, _, _) = fixture();
+        let trusted = TrustedSet::from_bytes_unpinned(&to_bytes(&set)).unwrap();
+        assert!(matches!(
+            trusted.verify_quorum_cert(&[1, 2, 3]),
+            Err(LightError::Decode(_))
+        ));
+        assert!(matches!(
+            TrustedSet::from_bytes_unpinned(&[0xff; 10]),
+            Err(LightError::Decode(_))
+        ));
+    }
+}
