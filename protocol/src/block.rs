@@ -118,7 +118,9 @@ impl CertifiedHeader {
                 found: d.chain_id.clone(),
             });
         }
-        if d.block_hash != h.hash() || d.height != h.height || d.view != h.view {
+        // The certificate's view may be later than the header's: a block proposed in one
+        // view can be re-proposed (unchanged) and committed in a later one.
+        if d.block_hash != h.hash() || d.height != h.height || d.view < h.view {
             return Err(BlockError::CertificateForOtherBlock);
         }
         if !d.kind.commits() || d.kind.mode() != h.mode {

@@ -51,9 +51,33 @@ pub enum Domain {
     NodeId,
     /// Key of an entry in the authenticated state.
     StateKey,
+    /// What executing one transaction changed (a receipt's `result_hash`).
+    ExecutionResult,
+    /// Hash of a genesis configuration: the parent of block 1.
+    Genesis,
 }
 
 impl Domain {
+    /// Every domain, for checks that tags are distinct.
+    pub const ALL: [Domain; 16] = [
+        Domain::Transaction,
+        Domain::TransactionSignature,
+        Domain::BlockHeader,
+        Domain::VoteSignature,
+        Domain::ReceiptSignature,
+        Domain::ReceiptLeaf,
+        Domain::TransactionLeaf,
+        Domain::MerkleNode,
+        Domain::MerkleEmpty,
+        Domain::MerkleRoot,
+        Domain::ValidatorSet,
+        Domain::Address,
+        Domain::NodeId,
+        Domain::StateKey,
+        Domain::ExecutionResult,
+        Domain::Genesis,
+    ];
+
     /// The tag hashed before the content.
     pub const fn tag(self) -> &'static str {
         match self {
@@ -71,6 +95,8 @@ impl Domain {
             Domain::Address => "vigil/v1/address",
             Domain::NodeId => "vigil/v1/node-id",
             Domain::StateKey => "vigil/v1/state-key",
+            Domain::ExecutionResult => "vigil/v1/execution-result",
+            Domain::Genesis => "vigil/v1/genesis",
         }
     }
 
@@ -105,23 +131,7 @@ mod tests {
 
     #[test]
     fn domains_have_distinct_tags() {
-        use Domain::*;
-        let all = [
-            Transaction,
-            TransactionSignature,
-            BlockHeader,
-            VoteSignature,
-            ReceiptSignature,
-            ReceiptLeaf,
-            TransactionLeaf,
-            MerkleNode,
-            MerkleEmpty,
-            MerkleRoot,
-            ValidatorSet,
-            Address,
-            NodeId,
-            StateKey,
-        ];
+        let all = Domain::ALL;
         let mut tags: Vec<_> = all.iter().map(|d| d.tag()).collect();
         tags.sort();
         tags.dedup();

@@ -20,6 +20,10 @@ pub enum FailureCode {
     InvalidEvidence,
     UnknownAccount,
     Overflow,
+    /// The evidence is valid but its offender is already jailed.
+    DuplicateEvidence,
+    /// Jailing would leave fewer validators than the chain needs.
+    ValidatorSetTooSmall,
 }
 
 /// Outcome of executing one transaction.

@@ -160,6 +160,30 @@ impl StateTree {
         Ok(Hash32(root.0))
     }
 
+    /// The root `apply(version, changes)` would give, without writing anything: how a
+    /// node checks a proposed block's state root before voting for it.
+    pub fn preview(
+        &self,
+        version: u64,
+        changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
+    ) -> Result<Hash32, StateError> {
+        if self.latest.is_some_and(|latest| version <= latest) {
+            return Err(StateError::Tree(format!(
+                "version {version} is not newer than {:?}",
+                self.latest
+            )));
+        }
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
+        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes
+            .into_iter()
+            .map(|(k, v)| (k.key_hash(), v))
+            .collect();
+        let (root, _) = tree
+            .put_value_set(set, version)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok(Hash32(root.0))
+    }
+
     /// Root at `version`.
     pub fn root(&self, version: u64) -> Result<Hash32, StateError> {
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
@@ -260,6 +284,19 @@ mod tests {
         let (v, p) = t.get_with_proof(&account(1), 1).unwrap();
         assert_eq!(v, None);
         p.verify(&r1, &account(1), None).unwrap();
+    }
+
+    #[test]
+    fn preview_gives_the_root_apply_will_give_and_writes_nothing() {
+        let mut t = StateTree::new();
+        t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
+        let previewed = t.preview(1, [(account(2), Some(vec![2]))]).unwrap();
+        assert_eq!(t.latest_version(), Some(0));
+        assert!(t.root(1).is_err());
+        assert_eq!(
+            t.apply(1, [(account(2), Some(vec![2]))]).unwrap(),
+            previewed
+        );
     }
 
     #[test]
