@@ -203,12 +203,24 @@ impl QuorumCert {
     /// Aggregates votes into a certificate, verifying each vote strictly. Duplicate
     /// votes from one voter count once. Fails without a quorum.
     pub fn from_votes(data: VoteData, votes: &[Vote], set: &ValidatorSet) -> Result<Self, QcError> {
+        for vote in votes {
+            vote.verify(set)?;
+        }
+        Self::from_verified_votes(data, votes, set)
+    }
+
+    /// Aggregates votes whose signatures the caller has already verified strictly (as a
+    /// node does once per incoming vote). Still checks data, membership and quorum.
+    pub fn from_verified_votes(
+        data: VoteData,
+        votes: &[Vote],
+        set: &ValidatorSet,
+    ) -> Result<Self, QcError> {
         let mut by_index: Vec<Option<Signature>> = vec![None; set.len()];
         for vote in votes {
             if vote.data != data {
                 return Err(QcError::DataMismatch);
             }
-            vote.verify(set)?;
             let index = set
                 .index_of(&vote.voter)
                 .ok_or(QcError::UnknownVoter(vote.voter))?;

@@ -1,0 +1,396 @@
+//! Deterministic execution: the state transition every node runs for every block.
+//!
+//! Accounts hold a balance and a nonce; a transfer moves funds and bumps the sender's
+//! nonce; committed fault evidence jails the offender and switches the chain to Bft
+//! mode from the next height. The resulting state lives in the authenticated
+//! [`StateTree`] (one version per height) whose root goes in the block header.
+//!
+//! Must not read clocks, randomness or anything but its inputs: two nodes that execute
+//! the same block on the same state get the same roots, byte for byte.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use vigil_protocol::crypto::verify_batch;
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::hash::{hash_value, Domain};
+use vigil_protocol::{
+    Address, Amount, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode,
+    FaultEvidence, Genesis, Hash32, Height, NodeId, Nonce, Payload, ReceiptEntry,
+    SignedTransaction, StateKey, StateProof, StateTree, TxStatus, ValidatorSet, View,
+};
+
+/// Fewest validators the chain keeps: jailing below this is refused.
+pub const VALIDATORS_MIN: usize = 1;
+
+/// An account's entry in the state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub balance: Amount,
+    pub nonce: Nonce,
+}
+
+/// The consensus configuration in the state (key [`StateKey::Consensus`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusState {
+    pub mode: ConsensusMode,
+    /// The active validator set.
+    pub validators: ValidatorSet,
+    /// Validators removed for a proven fault, in the order they were jailed.
+    pub jailed: Vec<NodeId>,
+}
+
+/// Why a block cannot be accepted (as opposed to a transaction that fails inside it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockInvalid {
+    #[error("block is for height {found}, expected {expected}")]
+    Height { expected: Height, found: Height },
+    #[error("block does not extend the last committed block")]
+    Parent,
+    #[error("block header field `{0}` does not match this node's execution")]
+    Mismatch(&'static str),
+    #[error("block body: {0}")]
+    Body(#[from] vigil_protocol::BlockError),
+    #[error("a transaction in the block has a bad signature or another chain's id")]
+    BadTransaction,
+    #[error("proposer {0} is not a validator")]
+    UnknownProposer(NodeId),
+}
+
+/// Why the ledger could not be built or updated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("genesis lists account {0} twice")]
+    DuplicateGenesisAccount(Address),
+    #[error("state tree: {0}")]
+    State(#[from] vigil_protocol::StateError),
+    #[error("block {height} does not match the execution it was committed with")]
+    ExecutionMismatch { height: Height },
+}
+
+/// The result of executing a block's transactions on the committed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub height: Height,
+    pub entries: Vec<ReceiptEntry>,
+    pub state_root: Hash32,
+    pub receipts_root: Hash32,
+    /// Consensus configuration for the next height.
+    pub next: ConsensusState,
+    accounts: BTreeMap<Address, AccountState>,
+    changes: BTreeMap<StateKey, Option<Vec<u8>>>,
+}
+
+/// The committed state of one node.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    chain_id: ChainId,
+    height: Height,
+    last_hash: BlockHash,
+    accounts: BTreeMap<Address, AccountState>,
+    consensus: ConsensusState,
+    /// `(first height, set)`: which set certified which heights, for judging evidence.
+    set_history: Vec<(Height, ValidatorSet)>,
+    tree: StateTree,
+}
+
+fn encode_change<T: Serialize>(value: &T) -> Option<Vec<u8>> {
+    Some(to_bytes(value))
+}
+
+impl Ledger {
+    /// The state before block 1.
+    pub fn genesis(genesis: &Genesis) -> Result<Self, LedgerError> {
+        let mut accounts = BTreeMap::new();
+        for (address, balance) in &genesis.accounts {
+            if accounts
+                .insert(
+                    *address,
+                    AccountState {
+                        balance: *balance,
+                        nonce: Nonce(0),
+                    },
+                )
+                .is_some()
+            {
+                return Err(LedgerError::DuplicateGenesisAccount(*address));
+            }
+        }
+        let consensus = ConsensusState {
+            mode: genesis.mode,
+            validators: genesis.validators.clone(),
+            jailed: vec![],
+        };
+        let mut tree = StateTree::new();
+        let mut changes: Vec<(StateKey, Option<Vec<u8>>)> = accounts
+            .iter()
+            .map(|(a, s)| (StateKey::Account(*a), encode_change(s)))
+            .collect();
+        changes.push((StateKey::Consensus, encode_change(&consensus)));
+        tree.apply(0, changes)?;
+        Ok(Self {
+            chain_id: genesis.chain_id.clone(),
+            height: Height(0),
+            last_hash: genesis.hash(),
+            accounts,
+            set_history: vec![(Height(1), consensus.validators.clone())],
+            consensus,
+            tree,
+        })
+    }
+
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+    /// Height of the last committed block (0 before block 1).
+    pub fn height(&self) -> Height {
+        self.height
+    }
+    pub fn last_hash(&self) -> BlockHash {
+        self.last_hash
+    }
+    pub fn mode(&self) -> ConsensusMode {
+        self.consensus.mode
+    }
+    /// The set that certifies the next block.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.consensus.validators
+    }
+    pub fn consensus_state(&self) -> &ConsensusState {
+        &self.consensus
+    }
+    pub fn account(&self, address: &Address) -> AccountState {
+        self.accounts.get(address).copied().unwrap_or_default()
+    }
+    pub fn state_root(&self) -> Result<Hash32, LedgerError> {
+        Ok(self.tree.root(self.height.0)?)
+    }
+
+    /// The set that certified (or will certify) blocks at `height`.
+    pub fn validators_at(&self, height: Height) -> &ValidatorSet {
+        self.set_history
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= height)
+            .map(|(_, set)| set)
+            .unwrap_or(&self.consensus.validators)
+    }
+
+    /// A state entry at the committed height with its proof against that height's root.
+    pub fn prove(&self, key: &StateKey) -> Result<(Option<Vec<u8>>, StateProof), LedgerError> {
+        Ok(self.tree.get_with_proof(key, self.height.0)?)
+    }
+
+    /// Executes `txs` as the next block on the committed state, without changing it.
+    /// Signatures must already be checked (see [`Ledger::check_block`]).
+    pub fn execute(&self, txs: &[SignedTransaction]) -> Result<Execution, LedgerError> {
+        let height = self.height.next();
+        let mut accounts: BTreeMap<Address, AccountState> = BTreeMap::new();
+        let mut next = self.consensus.clone();
+        let mut changes: BTreeMap<StateKey, Option<Vec<u8>>> = BTreeMap::new();
+        let mut entries = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let mut touched: Vec<(StateKey, Option<Vec<u8>>)> = Vec::new();
+            let status = self.apply_tx(tx, &mut accounts, &mut next, &mut touched);
+            let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
+            changes.extend(touched);
+            entries.push(ReceiptEntry {
+                tx_hash: tx.hash(),
+                status,
+                result_hash,
+            });
+        }
+        let state_root = self.tree.preview(height.0, changes.clone())?;
+        Ok(Execution {
+            height,
+            receipts_root: Block::receipts_root(&entries),
+            entries,
+            state_root,
+            next,
+            accounts,
+            changes,
+        })
+    }
+
+    fn apply_tx(
+        &self,
+        signed: &SignedTransaction,
+        accounts: &mut BTreeMap<Address, AccountState>,
+        next: &mut ConsensusState,
+        touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
+    ) -> TxStatus {
+        let tx = &signed.tx;
+        let from = tx.sender_address();
+        let mut sender = accounts
+            .get(&from)
+            .copied()
+            .unwrap_or_else(|| self.account(&from));
+        if tx.nonce != sender.nonce {
+            return TxStatus::Failed(FailureCode::InvalidNonce);
+        }
+        let Some(after_fee) = sender.balance.checked_sub(tx.fee) else {
+            return TxStatus::Failed(FailureCode::InsufficientBalance);
+        };
+        let status = match &tx.payload {
+            Payload::Transfer(t) => {
+                let Some(after) = after_fee.checked_sub(t.amount) else {
+                    return TxStatus::Failed(FailureCode::InsufficientBalance);
+                };
+                sender.balance = after;
+                if t.to != from {
+                    let mut to = accounts
+                        .get(&t.to)
+                        .copied()
+                        .unwrap_or_else(|| self.account(&t.to));
+                    let Some(credited) = to.balance.checked_add(t.amount) else {
+                        return TxStatus::Failed(FailureCode::Overflow);
+                    };
+                    to.balance = credited;
+                    accounts.insert(t.to, to);
+                    touched.push((StateKey::Account(t.to), encode_change(&to)));
+                } else {
+                    sender.balance = after_fee;
+                }
+                TxStatus::Success
+            }
+            Payload::FaultEvidence(evidence) => {
+                sender.balance = after_fee;
+                let status = self.apply_evidence(evidence, next);
+                if status == TxStatus::Success {
+                    touched.push((StateKey::Consensus, encode_change(&*next)));
+                }
+                status
+            }
+        };
+        sender.nonce = Nonce(sender.nonce.0.saturating_add(1));
+        accounts.insert(from, sender);
+        touched.push((StateKey::Account(from), encode_change(&sender)));
+        status
+    }
+
+    /// Validates evidence against the set in force at its height; on success jails the
+    /// offender and makes the next height run in Bft mode.
+    fn apply_evidence(&self, evidence: &FaultEvidence, next: &mut ConsensusState) -> TxStatus {
+        let set = self.validators_at(evidence.height());
+        let offender = match evidence.verify(&self.chain_id, set) {
+            Ok(offender) => offender,
+            Err(_) => return TxStatus::Failed(FailureCode::InvalidEvidence),
+        };
+        if next.jailed.contains(&offender) || next.validators.get(&offender).is_none() {
+            return TxStatus::Failed(FailureCode::DuplicateEvidence);
+        }
+        match next.validators.without(&offender) {
+            Ok(smaller) if smaller.len() >= VALIDATORS_MIN => {
+                next.validators = smaller;
+                next.jailed.push(offender);
+                next.mode = ConsensusMode::Bft;
+                TxStatus::Success
+            }
+            _ => TxStatus::Failed(FailureCode::ValidatorSetTooSmall),
+        }
+    }
+
+    /// The header a proposer builds for `txs` executed as `exec`.
+    pub fn build_header(
+        &self,
+        txs: &[SignedTransaction],
+        exec: &Execution,
+        view: View,
+        proposer: NodeId,
+        time_ms: u64,
+    ) -> BlockHeader {
+        BlockHeader {
+            chain_id: self.chain_id.clone(),
+            height: exec.height,
+            view,
+            parent_hash: self.last_hash,
+            tx_root: Block::tx_root(txs),
+            receipts_root: exec.receipts_root,
+            state_root: exec.state_root,
+            validator_set_hash: self.consensus.validators.hash(),
+            next_validator_set_hash: exec.next.validators.hash(),
+            mode: self.consensus.mode,
+            proposer,
+            time_ms,
+        }
+    }
+
+    /// Checks a proposed block completely: position, body, every signature, and that
+    /// re-executing it gives exactly the roots, set and mode its header claims.
+    pub fn check_block(&self, block: &Block) -> Result<Execution, BlockInvalid> {
+        let h = &block.header;
+        let expected = self.height.next();
+        if h.height != expected {
+            return Err(BlockInvalid::Height {
+                expected,
+                found: h.height,
+            });
+        }
+        if h.parent_hash != self.last_hash {
+            return Err(BlockInvalid::Parent);
+        }
+        if h.chain_id != self.chain_id {
+            return Err(BlockInvalid::Mismatch("chain_id"));
+        }
+        if h.mode != self.consensus.mode {
+            return Err(BlockInvalid::Mismatch("mode"));
+        }
+        if h.validator_set_hash != self.consensus.validators.hash() {
+            return Err(BlockInvalid::Mismatch("validator_set_hash"));
+        }
+        if self.consensus.validators.get(&h.proposer).is_none() {
+            return Err(BlockInvalid::UnknownProposer(h.proposer));
+        }
+        block.check_body()?;
+        if block.txs.iter().any(|t| t.tx.chain_id != self.chain_id) {
+            return Err(BlockInvalid::BadTransaction);
+        }
+        if !block.txs.is_empty() {
+            let bodies: Vec<Vec<u8>> = block.txs.iter().map(|t| to_bytes(&t.tx)).collect();
+            let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+            let signatures: Vec<_> = block.txs.iter().map(|t| t.signature).collect();
+            let keys: Vec<_> = block.txs.iter().map(|t| t.tx.sender).collect();
+            verify_batch(Domain::TransactionSignature, &messages, &signatures, &keys)
+                .map_err(|_| BlockInvalid::BadTransaction)?;
+        }
+        let exec = self
+            .execute(&block.txs)
+            .map_err(|_| BlockInvalid::Mismatch("state_root"))?;
+        if exec.state_root != h.state_root {
+            return Err(BlockInvalid::Mismatch("state_root"));
+        }
+        if exec.receipts_root != h.receipts_root {
+            return Err(BlockInvalid::Mismatch("receipts_root"));
+        }
+        if exec.next.validators.hash() != h.next_validator_set_hash {
+            return Err(BlockInvalid::Mismatch("next_validator_set_hash"));
+        }
+        Ok(exec)
+    }
+
+    /// Commits a block with the execution [`Ledger::check_block`] or
+    /// [`Ledger::execute`] produced for it.
+    pub fn commit(&mut self, block: &Block, exec: Execution) -> Result<(), LedgerError> {
+        let height = block.header.height;
+        if height != self.height.next()
+            || exec.height != height
+            || exec.state_root != block.header.state_root
+        {
+            return Err(LedgerError::ExecutionMismatch { height });
+        }
+        let root = self.tree.apply(height.0, exec.changes)?;
+        debug_assert_eq!(root, exec.state_root);
+        self.accounts.extend(exec.accounts);
+        if exec.next.validators != self.consensus.validators {
+            self.set_history
+                .push((height.next(), exec.next.validators.clone()));
+        }
+        self.consensus = exec.next;
+        self.height = height;
+        self.last_hash = block.header.hash();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
