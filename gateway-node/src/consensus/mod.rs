@@ -1,1 +1,754 @@
+//! Consensus: a sans-io state machine in the style of raft-rs.
+//!
+//! The caller feeds [`Input`]s to [`Node::step`] together with the current time, and
+//! carries out the returned [`Output`]s **in order**: send and broadcast messages, set
+//! timers, persist the safety state, commit blocks. Nothing in here touches sockets,
+//! clocks, threads or randomness, which is what lets the simulator ([`crate::sim`]) run
+//! the very same code under a seeded, faulty virtual network.
+//!
+//! Two modes, chosen per height by the committed state ([`Ledger::mode`]):
+//! - **Fast** ([`fast`]): a stable leader (Multi-Paxos / Viewstamped-Replication
+//!   shape). The leader proposes, followers re-execute and broadcast a signed `Ack`; a
+//!   majority of acks is the block's certificate. A follower that suspects the leader
+//!   moves to the next view and promises the new leader what it acked; the new leader
+//!   re-proposes the highest-view acked block it hears of. Crash-fault tolerant.
+//! - **Bft** ([`bft`]): Tendermint (Buchman, Kwon, Milosevic 2018), with the paper's line
+//!   numbers in comments. 2f+1 `Precommit`s form the block's certificate.
+//!
+//! The switch: every vote a node sees goes through the [`detector::Detector`]; two
+//! conflicting votes by one validator become [`FaultEvidence`], which the node submits
+//! as a transaction. Once a block carrying it commits, execution jails the offender and
+//! the next height runs in Bft mode.
+//!
+//! Safety state ([`SafetyState`]) is emitted as [`Output::Persist`] **before** any
+//! message that depends on it: a node that restarts never signs two different votes for
+//! one slot and never forgets what it acknowledged.
 
+pub mod bft;
+pub mod detector;
+pub mod fast;
+pub mod mempool;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use vigil_protocol::{
+    Address, Amount, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis,
+    Height, NodeId, Nonce, Payload, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction,
+    Transaction, ValidatorSet, View, Vote, VoteData, VoteKind,
+};
+
+use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError};
+use detector::Detector;
+use mempool::Mempool;
+
+/// Most committed blocks sent in one sync response.
+pub const SYNC_BATCH_BLOCKS_MAX: usize = 32;
+/// Most messages for the next height held until this node gets there.
+pub const FUTURE_MESSAGES_MAX: usize = 1_024;
+/// Most transactions pending in the mempool.
+pub const MEMPOOL_TXS_MAX: usize = 50_000;
+/// A vote for no block (Tendermint's `nil`).
+pub const NIL: BlockHash = vigil_protocol::Hash32([0; 32]);
+
+/// Timing, in milliseconds of the caller's clock. Defaults suit a LAN devnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// How long a proposer collects transactions before proposing.
+    pub propose_delay_ms: u64,
+    /// Fast mode: how long followers wait for a commit before changing view.
+    pub fast_view_ms: u64,
+    /// Bft mode: Tendermint's timeoutPropose, timeoutPrevote/Precommit (round 0).
+    pub bft_propose_ms: u64,
+    pub bft_vote_ms: u64,
+    /// Bft mode: added per round, so rounds lengthen until the network keeps up.
+    pub bft_round_increment_ms: u64,
+    /// Retry interval for block sync requests.
+    pub sync_retry_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            propose_delay_ms: 20,
+            fast_view_ms: 600,
+            bft_propose_ms: 400,
+            bft_vote_ms: 200,
+            bft_round_increment_ms: 100,
+            sync_retry_ms: 300,
+        }
+    }
+}
+
+/// A node's consensus configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub key: SecretKey,
+    pub timeouts: Timeouts,
+    pub block_txs_max: usize,
+}
+
+impl Config {
+    pub fn new(key: SecretKey) -> Self {
+        Self {
+            key,
+            timeouts: Timeouts::default(),
+            block_txs_max: 2_000,
+        }
+    }
+}
+
+/// A timer the caller must fire as [`Input::Timeout`] after the requested delay.
+/// Stale timers (for an old height or view) are ignored, so callers never cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timer {
+    pub kind: TimerKind,
+    pub height: Height,
+    pub view: View,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// The proposer's batching delay is over: propose now.
+    Propose,
+    /// Fast mode: no commit at this height and view in time: change view.
+    FastView,
+    /// Bft mode: Tendermint's three timeouts, and a round timer that always fires.
+    BftPropose,
+    BftPrevote,
+    BftPrecommit,
+    BftRound,
+    /// Retry block sync.
+    Sync,
+}
+
+/// A committed block with its certificate: what sync sends and storage keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedBlock {
+    pub block: Block,
+    pub cert: QuorumCert,
+}
+
+/// A block proposed for `(height, view)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub view: View,
+    pub block: Block,
+    /// Bft: the round of the proof-of-lock the proposer re-proposes (Tendermint's `vr`).
+    pub valid_round: Option<View>,
+    /// Fast: the leader's own signed `Ack` of the block. A leader that signs two
+    /// different proposals for one view has signed two conflicting votes.
+    pub leader_ack: Option<Vote>,
+}
+
+/// Fast mode: a promise to the leader of `view` to ack nothing of a lower view, with
+/// the highest-view block this node acked at `height`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewChange {
+    pub height: Height,
+    pub view: View,
+    pub acked: Option<(View, Block)>,
+}
+
+/// Node-to-node messages (BCS on the wire; peers are authenticated by the transport).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    Proposal(Box<Proposal>),
+    /// A vote; Fast-mode acks carry the leader's ack they answer, so that anyone who
+    /// holds a different one can prove the leader equivocated.
+    Vote {
+        vote: Vote,
+        leader_ack: Option<Vote>,
+    },
+    ViewChange(Box<ViewChange>),
+    Transactions(Vec<SignedTransaction>),
+    SyncRequest {
+        from_height: Height,
+    },
+    SyncResponse(Vec<CommittedBlock>),
+}
+
+impl Message {
+    /// The consensus height a message is about, if any.
+    fn height(&self) -> Option<Height> {
+        match self {
+            Message::Proposal(p) => Some(p.block.header.height),
+            Message::Vote { vote, .. } => Some(vote.data.height),
+            Message::ViewChange(vc) => Some(vc.height),
+            _ => None,
+        }
+    }
+}
+
+/// What the caller feeds the state machine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Start (or resume after a restart).
+    Start,
+    Message {
+        from: NodeId,
+        message: Message,
+    },
+    Timeout(Timer),
+    /// Transactions from clients (already size-checked by the shell).
+    Transactions(Vec<SignedTransaction>),
+}
+
+/// What the caller must do, in order.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Send {
+        to: NodeId,
+        message: Message,
+    },
+    Broadcast(Message),
+    SetTimer {
+        timer: Timer,
+        after_ms: u64,
+    },
+    /// Write durably before carrying out any later output.
+    Persist(Box<SafetyState>),
+    /// A block is committed (the ledger already applied it): store it durably, then
+    /// answer clients waiting for these receipts.
+    Commit {
+        committed: Box<CommittedBlock>,
+        receipts: Vec<ReceiptEntry>,
+    },
+    /// This node proved a validator faulty and submitted the evidence.
+    EvidenceSubmitted {
+        offender: NodeId,
+    },
+}
+
+/// What a node must remember across a crash to stay safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyState {
+    /// The height in progress (committed + 1).
+    pub height: Height,
+    /// Every vote signed at `height`; a node never signs a different one for the same slot.
+    pub signed: Vec<Vote>,
+    /// Fast: the view promised (never ack below it).
+    pub fast_view: View,
+    /// Fast: the highest-view block acked at `height`.
+    pub fast_acked: Option<(View, Block)>,
+    /// Bft: round, and Tendermint's locked and valid values (with their rounds).
+    pub bft_round: View,
+    pub bft_locked: Option<(View, Block)>,
+    pub bft_valid: Option<(View, Block)>,
+}
+
+/// Why a restart from persisted data failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("persisted block {0} is invalid: {1}")]
+    Block(Height, BlockInvalid),
+}
+
+/// Status for APIs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub height: Height,
+    pub mode: ConsensusMode,
+    pub view: View,
+    pub mempool_len: usize,
+}
+
+/// One validator's (or observer's) consensus state machine.
+pub struct Node {
+    cfg: Config,
+    me: NodeId,
+    ledger: Ledger,
+    committed: Vec<CommittedBlock>,
+    mempool: Mempool,
+    detector: Detector,
+    reported: BTreeSet<NodeId>,
+    safety: SafetyState,
+    /// Blocks seen for the height in progress, with the result of checking them.
+    candidates: BTreeMap<BlockHash, (Block, Result<Execution, BlockInvalid>)>,
+    future: Vec<(NodeId, Message)>,
+    sync_pending: bool,
+    sync_served: BTreeMap<NodeId, Height>,
+    /// Hashes of votes already handled at this height (relayed copies skip verification).
+    seen_votes: BTreeSet<(NodeId, View, VoteKind, BlockHash, [u8; 64])>,
+    fast: fast::FastState,
+    bft: bft::BftState,
+    now_ms: u64,
+    out: Vec<Output>,
+}
+
+impl Node {
+    /// A node at genesis.
+    pub fn new(cfg: Config, genesis: &Genesis) -> Result<Self, RestoreError> {
+        Self::restore(cfg, genesis, Vec::new(), None)
+    }
+
+    /// A node rebuilt from what it persisted: committed blocks (re-executed) and the
+    /// safety state of the height it was working on.
+    pub fn restore(
+        cfg: Config,
+        genesis: &Genesis,
+        blocks: Vec<CommittedBlock>,
+        safety: Option<SafetyState>,
+    ) -> Result<Self, RestoreError> {
+        let mut ledger = Ledger::genesis(genesis)?;
+        for cb in &blocks {
+            let exec = ledger
+                .check_block(&cb.block)
+                .map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
+            ledger.commit(&cb.block, exec)?;
+        }
+        let me = NodeId::from_public_key(&cfg.key.public_key());
+        let height = ledger.height().next();
+        let last_view = blocks.last().map(|cb| cb.cert.data.view).unwrap_or(View(0));
+        let safety = match safety {
+            Some(s) if s.height == height => s,
+            Some(s) => SafetyState {
+                fast_view: s.fast_view.max(last_view),
+                ..SafetyState::fresh(height, last_view)
+            },
+            None => SafetyState::fresh(height, last_view),
+        };
+        let mut node = Self {
+            me,
+            mempool: Mempool::new(MEMPOOL_TXS_MAX),
+            detector: Detector::default(),
+            reported: BTreeSet::new(),
+            candidates: BTreeMap::new(),
+            future: Vec::new(),
+            sync_pending: false,
+            sync_served: BTreeMap::new(),
+            seen_votes: BTreeSet::new(),
+            fast: fast::FastState::default(),
+            bft: bft::BftState::default(),
+            now_ms: 0,
+            out: Vec::new(),
+            committed: blocks,
+            safety,
+            ledger,
+            cfg,
+        };
+        node.fast.active_view = (node.safety.fast_view == View(0)).then_some(View(0));
+        for (_, block) in [
+            node.safety.fast_acked.clone(),
+            node.safety.bft_locked.clone(),
+            node.safety.bft_valid.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            node.add_candidate(block);
+        }
+        Ok(node)
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    pub fn committed(&self) -> &[CommittedBlock] {
+        &self.committed
+    }
+    pub fn status(&self) -> Status {
+        Status {
+            height: self.ledger.height(),
+            mode: self.ledger.mode(),
+            view: match self.ledger.mode() {
+                ConsensusMode::Fast => self.safety.fast_view,
+                ConsensusMode::Bft => self.bft.round,
+            },
+            mempool_len: self.mempool.len(),
+        }
+    }
+
+    /// Feeds one input; returns what to do, in order.
+    pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+        self.now_ms = now_ms;
+        match input {
+            Input::Start => self.enter_height(),
+            Input::Message { from, message } => self.on_message(from, message),
+            Input::Timeout(timer) => self.on_timeout(timer),
+            Input::Transactions(txs) => {
+                let accepted = self.admit(txs);
+                if !accepted.is_empty() {
+                    self.out
+                        .push(Output::Broadcast(Message::Transactions(accepted)));
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn height(&self) -> Height {
+        self.ledger.height().next()
+    }
+
+    fn set(&self) -> &ValidatorSet {
+        self.ledger.validators()
+    }
+
+    fn is_validator(&self) -> bool {
+        self.set().get(&self.me).is_some()
+    }
+
+    fn timer(&mut self, kind: TimerKind, view: View, after_ms: u64) {
+        let timer = Timer {
+            kind,
+            height: self.height(),
+            view,
+        };
+        self.out.push(Output::SetTimer { timer, after_ms });
+    }
+
+    fn persist(&mut self) {
+        self.out
+            .push(Output::Persist(Box::new(self.safety.clone())));
+    }
+
+    /// Signs a vote unless that would contradict one already signed for the slot.
+    /// Persists before returning, so the caller may send the vote right away.
+    fn sign_vote(&mut self, kind: VoteKind, view: View, block_hash: BlockHash) -> Option<Vote> {
+        if !self.is_validator() {
+            return None;
+        }
+        let data = VoteData {
+            chain_id: self.ledger.chain_id().clone(),
+            height: self.height(),
+            view,
+            block_hash,
+            kind,
+        };
+        if let Some(prev) = self
+            .safety
+            .signed
+            .iter()
+            .find(|v| v.data.view == view && v.data.kind == kind)
+        {
+            return (prev.data == data).then(|| prev.clone());
+        }
+        let vote = data.sign(self.me, &self.cfg.key);
+        self.safety.signed.push(vote.clone());
+        self.persist();
+        Some(vote)
+    }
+
+    /// Starts the height in progress (after genesis, a commit, or a restart).
+    fn enter_height(&mut self) {
+        let height = self.height();
+        self.detector
+            .prune_below(Height(height.0.saturating_sub(1)));
+        match self.ledger.mode() {
+            ConsensusMode::Fast => self.fast_enter_height(),
+            ConsensusMode::Bft => self.bft_enter_height(),
+        }
+        let future = std::mem::take(&mut self.future);
+        for (from, message) in future {
+            if message.height() == Some(height) {
+                self.on_message(from, message);
+            }
+        }
+    }
+
+    fn on_timeout(&mut self, timer: Timer) {
+        if timer.kind == TimerKind::Sync {
+            self.sync_pending = false;
+            return;
+        }
+        if timer.height != self.height() {
+            return;
+        }
+        match (self.ledger.mode(), timer.kind) {
+            (ConsensusMode::Fast, TimerKind::Propose) => self.fast_propose(timer.view),
+            (ConsensusMode::Fast, TimerKind::FastView) => self.fast_view_timeout(timer.view),
+            (ConsensusMode::Bft, _) => self.bft_timeout(timer),
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, from: NodeId, message: Message) {
+        if let Some(h) = message.height() {
+            let mine = self.height();
+            if h > mine {
+                self.request_sync(from);
+                if h == mine.next() && self.future.len() < FUTURE_MESSAGES_MAX {
+                    self.future.push((from, message));
+                }
+                return;
+            }
+            if h < mine {
+                self.serve_lagging_peer(from, h);
+                return;
+            }
+        }
+        match message {
+            Message::Transactions(txs) => {
+                self.admit(txs);
+            }
+            Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
+            Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
+            Message::Proposal(p) => match self.ledger.mode() {
+                ConsensusMode::Fast => self.fast_on_proposal(from, *p),
+                ConsensusMode::Bft => self.bft_on_proposal(from, *p),
+            },
+            Message::Vote { vote, leader_ack } => {
+                // Bft votes are relayed once by each node that gets them from their voter
+                // (gossip): a vote lost on one link arrives by another, and a validator
+                // that sends different votes to different peers is seen doing so.
+                let relay = self.ledger.mode() == ConsensusMode::Bft
+                    && from == vote.voter
+                    && from != self.me;
+                for v in leader_ack.into_iter().chain(std::iter::once(vote)) {
+                    let key = (
+                        v.voter,
+                        v.data.view,
+                        v.data.kind,
+                        v.data.block_hash,
+                        v.signature.to_bytes(),
+                    );
+                    if !self.seen_votes.insert(key) {
+                        continue;
+                    }
+                    if self.check_vote(&v) {
+                        if relay {
+                            self.out.push(Output::Broadcast(Message::Vote {
+                                vote: v.clone(),
+                                leader_ack: None,
+                            }));
+                        }
+                        match self.ledger.mode() {
+                            ConsensusMode::Fast => self.fast_on_ack(v),
+                            ConsensusMode::Bft => self.bft_on_vote(v),
+                        }
+                    }
+                }
+            }
+            Message::ViewChange(vc) => {
+                if self.ledger.mode() == ConsensusMode::Fast {
+                    self.fast_on_view_change(from, *vc);
+                }
+            }
+        }
+    }
+
+    /// Verifies a vote for the height in progress and feeds it to the detector.
+    fn check_vote(&mut self, vote: &Vote) -> bool {
+        if vote.data.height != self.height() || &vote.data.chain_id != self.ledger.chain_id() {
+            return false;
+        }
+        if vote.verify(self.set()).is_err() {
+            return false;
+        }
+        if let Some(evidence) = self.detector.observe(vote) {
+            self.submit_evidence(evidence);
+        }
+        true
+    }
+
+    /// Adds a block to the candidates of the height in progress, checking it once.
+    fn add_candidate(&mut self, block: Block) -> BlockHash {
+        let hash = block.header.hash();
+        if !self.candidates.contains_key(&hash) {
+            let checked = self.ledger.check_block(&block);
+            self.candidates.insert(hash, (block, checked));
+        }
+        hash
+    }
+
+    fn candidate_is_valid(&self, hash: &BlockHash) -> bool {
+        matches!(self.candidates.get(hash), Some((_, Ok(_))))
+    }
+
+    /// Builds a new block from the mempool on the committed state.
+    fn build_block(&mut self, view: View) -> Option<Block> {
+        let txs = self.mempool.peek(self.cfg.block_txs_max);
+        let exec = self.ledger.execute(&txs).ok()?;
+        let header = self
+            .ledger
+            .build_header(&txs, &exec, view, self.me, self.now_ms);
+        let block = Block { header, txs };
+        self.candidates
+            .insert(block.header.hash(), (block.clone(), Ok(exec)));
+        Some(block)
+    }
+
+    /// Commits a candidate with its certificate and moves to the next height.
+    fn commit(&mut self, hash: BlockHash, cert: QuorumCert) {
+        let Some((block, Ok(exec))) = self.candidates.remove(&hash) else {
+            return;
+        };
+        debug_assert!(CertifiedHeader {
+            header: block.header.clone(),
+            cert: cert.clone()
+        }
+        .verify(self.set())
+        .is_ok());
+        let receipts = exec.entries.clone();
+        if self.ledger.commit(&block, exec).is_err() {
+            return;
+        }
+        self.after_commit(CommittedBlock { block, cert }, receipts);
+    }
+
+    fn after_commit(&mut self, committed: CommittedBlock, receipts: Vec<ReceiptEntry>) {
+        self.mempool.remove_committed(
+            committed
+                .block
+                .txs
+                .iter()
+                .map(|t| t.hash())
+                .collect::<Vec<_>>()
+                .iter(),
+        );
+        let cert_view = committed.cert.data.view;
+        self.committed.push(committed.clone());
+        self.out.push(Output::Commit {
+            committed: Box::new(committed),
+            receipts,
+        });
+        self.candidates.clear();
+        self.seen_votes.clear();
+        let fast_view = self.safety.fast_view.max(cert_view);
+        self.safety = SafetyState {
+            fast_view,
+            ..SafetyState::fresh(self.height(), fast_view)
+        };
+        self.persist();
+        self.fast.reset_height();
+        self.bft = bft::BftState::default();
+        self.enter_height();
+    }
+
+    /// Verifies and admits transactions to the mempool; returns those newly accepted.
+    fn admit(&mut self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
+        let mut accepted = Vec::new();
+        for tx in txs {
+            if self.mempool.contains(&tx.hash())
+                || tx.verify_for_chain(self.ledger.chain_id()).is_err()
+            {
+                continue;
+            }
+            let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
+            if self.mempool.insert(tx.clone(), priority).is_ok() {
+                accepted.push(tx);
+            }
+        }
+        accepted
+    }
+
+    /// Turns proven misbehaviour into a transaction from this node's account.
+    fn submit_evidence(&mut self, evidence: FaultEvidence) {
+        let offender = evidence.accused();
+        if !self.is_validator()
+            || self.reported.contains(&offender)
+            || self.set().get(&offender).is_none()
+        {
+            return;
+        }
+        if evidence.verify(self.ledger.chain_id(), self.set()).is_err() {
+            return;
+        }
+        self.reported.insert(offender);
+        let account = Address::from_public_key(&self.cfg.key.public_key());
+        let tx = Transaction {
+            chain_id: self.ledger.chain_id().clone(),
+            sender: self.cfg.key.public_key(),
+            nonce: Nonce(self.ledger.account(&account).nonce.0),
+            fee: Amount(0),
+            payload: Payload::FaultEvidence(Box::new(evidence)),
+        }
+        .sign(&self.cfg.key);
+        if self.mempool.insert(tx.clone(), true).is_ok() {
+            self.out
+                .push(Output::Broadcast(Message::Transactions(vec![tx])));
+            self.out.push(Output::EvidenceSubmitted { offender });
+        }
+    }
+
+    fn request_sync(&mut self, from: NodeId) {
+        if self.sync_pending {
+            return;
+        }
+        self.sync_pending = true;
+        let from_height = self.height();
+        self.out.push(Output::Send {
+            to: from,
+            message: Message::SyncRequest { from_height },
+        });
+        let retry = self.cfg.timeouts.sync_retry_ms;
+        self.timer(TimerKind::Sync, View(0), retry);
+    }
+
+    fn serve_sync(&mut self, to: NodeId, from_height: Height) {
+        let start = from_height.0.saturating_sub(1) as usize;
+        if start >= self.committed.len() {
+            return;
+        }
+        let end = (start + SYNC_BATCH_BLOCKS_MAX).min(self.committed.len());
+        let blocks = self.committed[start..end].to_vec();
+        self.out.push(Output::Send {
+            to,
+            message: Message::SyncResponse(blocks),
+        });
+    }
+
+    /// A peer is still working on a height this node committed: send it the blocks.
+    fn serve_lagging_peer(&mut self, peer: NodeId, height: Height) {
+        if self.sync_served.get(&peer) == Some(&height) {
+            return;
+        }
+        self.sync_served.insert(peer, height);
+        self.serve_sync(peer, height);
+    }
+
+    fn apply_sync(&mut self, from: NodeId, blocks: Vec<CommittedBlock>) {
+        let mut applied = false;
+        let full = blocks.len() == SYNC_BATCH_BLOCKS_MAX;
+        for cb in blocks {
+            if cb.block.header.height != self.height() {
+                continue;
+            }
+            let certified = CertifiedHeader {
+                header: cb.block.header.clone(),
+                cert: cb.cert.clone(),
+            };
+            if certified.verify(self.set()).is_err() {
+                return;
+            }
+            let Ok(exec) = self.ledger.check_block(&cb.block) else {
+                return;
+            };
+            let receipts = exec.entries.clone();
+            if self.ledger.commit(&cb.block, exec).is_err() {
+                return;
+            }
+            applied = true;
+            self.after_commit(cb, receipts);
+        }
+        if applied {
+            self.sync_pending = false;
+            if full {
+                self.request_sync(from);
+            }
+        }
+    }
+}
+
+impl SafetyState {
+    fn fresh(height: Height, fast_view: View) -> Self {
+        Self {
+            height,
+            signed: Vec::new(),
+            fast_view,
+            fast_acked: None,
+            bft_round: View(0),
+            bft_locked: None,
+            bft_valid: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,707 @@
+//! Deterministic simulation of a whole network running the real [`consensus::Node`]
+//! code (TigerBeetle's VOPR idea): virtual time, a seeded RNG, and a network that
+//! drops, delays, reorders, duplicates and partitions messages, crashes nodes and
+//! restarts them from what they persisted, with one Byzantine validator.
+//!
+//! Invariants are checked after every event; a failing seed prints a readable trace,
+//! and running the same seed again replays it exactly (no clock, no thread, no
+//! hash-map order anywhere in the loop).
 
+mod byzantine;
+mod trace;
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use vigil_protocol::{
+    Address, Amount, BlockHash, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Genesis,
+    Height, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction, Transfer, TxHash,
+    ValidatorInfo, ValidatorSet,
+};
+
+use crate::consensus::{
+    self, CommittedBlock, Input, Message, Output, SafetyState, Timeouts, Timer,
+};
+pub use trace::TraceEvent;
+
+/// Virtual milliseconds during which faults may happen; then the network heals.
+pub const FAULT_PHASE_MS: u64 = 3_000;
+/// Healthy virtual time after the heal, within which every honest node must progress.
+pub const HEALED_PHASE_MS: u64 = 5_000;
+/// Blocks every honest node must commit after the heal.
+pub const PROGRESS_AFTER_HEAL_BLOCKS: u64 = 2;
+const CLIENTS: usize = 4;
+const CLIENT_TX_INTERVAL_MS: u64 = 40;
+
+/// How the Byzantine validator misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Byzantine {
+    /// Fast mode: as leader, sends half the followers a block with forged results.
+    LyingLeader,
+    /// Bft mode: proposes two blocks and casts conflicting votes to different peers.
+    Equivocator,
+}
+
+/// The randomly chosen scenario of one seed.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub seed: u64,
+    pub nodes: usize,
+    pub mode: ConsensusMode,
+    pub byzantine: Option<(usize, Byzantine)>,
+    pub drop_p: f64,
+    pub duplicate_p: f64,
+    pub delay_max_ms: u64,
+    pub long_delay_p: f64,
+    pub partitions: Vec<(u64, u64, BTreeSet<usize>)>,
+    pub crashes: Vec<(u64, u64, usize)>,
+}
+
+/// Which faults a run actually exercised (counted across seeds by the CLI).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FaultCounts {
+    pub dropped: u64,
+    pub delayed_long: u64,
+    pub duplicated: u64,
+    pub partitioned: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub lies: u64,
+    pub equivocations: u64,
+    pub mode_switches: u64,
+    pub jailed: u64,
+}
+
+/// Result of one seed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub scenario: Scenario,
+    pub violations: Vec<String>,
+    pub blocks_committed: u64,
+    pub faults: FaultCounts,
+    /// The last events before the end (or the violation), with their virtual time.
+    pub trace: Vec<(u64, TraceEvent)>,
+}
+
+#[derive(Debug)]
+enum Event {
+    Deliver {
+        to: usize,
+        from: usize,
+        message: Message,
+    },
+    Timer {
+        node: usize,
+        incarnation: u32,
+        timer: Timer,
+    },
+    ClientTx {
+        client: usize,
+    },
+    Crash(usize),
+    Restart(usize),
+}
+
+struct Scheduled {
+    at_ms: u64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at_ms, self.seq) == (o.at_ms, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // BinaryHeap is a max-heap: earliest first, then insertion order.
+        (o.at_ms, o.seq).cmp(&(self.at_ms, self.seq))
+    }
+}
+
+/// What a node wrote to its (simulated) disk.
+#[derive(Default, Clone)]
+struct Disk {
+    blocks: Vec<CommittedBlock>,
+    safety: Option<SafetyState>,
+}
+
+struct SimNode {
+    key: SecretKey,
+    id: NodeId,
+    node: Option<consensus::Node>,
+    disk: Disk,
+    incarnation: u32,
+    /// Committed tx hashes reported before the last crash.
+    committed_txs: BTreeSet<TxHash>,
+}
+
+struct Client {
+    key: SecretKey,
+    nonce: u64,
+}
+
+pub(crate) struct World {
+    sc: Scenario,
+    rng: ChaCha8Rng,
+    now_ms: u64,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    nodes: Vec<SimNode>,
+    clients: Vec<Client>,
+    genesis: Genesis,
+    chain: BTreeMap<Height, BlockHash>,
+    violations: Vec<String>,
+    faults: FaultCounts,
+    trace: trace::Trace,
+    lie_after_heal: bool,
+}
+
+impl Scenario {
+    /// Draws a scenario from the seed: everything about a run follows from it.
+    pub fn from_seed(seed: u64, nodes: usize) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5eed);
+        let mode = if rng.gen_bool(0.65) {
+            ConsensusMode::Fast
+        } else {
+            ConsensusMode::Bft
+        };
+        let byzantine = rng.gen_bool(0.5).then(|| match mode {
+            // The view-0 leader lies, so the lie happens while faults are going on.
+            ConsensusMode::Fast => (0, Byzantine::LyingLeader),
+            ConsensusMode::Bft => (rng.gen_range(0..nodes), Byzantine::Equivocator),
+        });
+        let calm = rng.gen_bool(0.15);
+        let drop_p = if calm { 0.0 } else { rng.gen_range(0.0..0.12) };
+        let duplicate_p = if calm { 0.0 } else { rng.gen_range(0.0..0.05) };
+        let mut partitions = Vec::new();
+        for _ in 0..if calm { 0 } else { rng.gen_range(0..3) } {
+            let start = rng.gen_range(0..FAULT_PHASE_MS);
+            let end = (start + rng.gen_range(200..2_000)).min(FAULT_PHASE_MS);
+            let side: BTreeSet<usize> = (0..nodes).filter(|_| rng.gen_bool(0.5)).collect();
+            partitions.push((start, end, side));
+        }
+        let mut crashes = Vec::new();
+        for _ in 0..if calm { 0 } else { rng.gen_range(0..3) } {
+            let node = rng.gen_range(0..nodes);
+            if byzantine.is_some_and(|(b, _)| b == node) {
+                continue;
+            }
+            let at = rng.gen_range(0..FAULT_PHASE_MS);
+            let back = (at + rng.gen_range(100..2_500)).min(FAULT_PHASE_MS);
+            crashes.push((at, back, node));
+        }
+        Self {
+            seed,
+            nodes,
+            mode,
+            byzantine,
+            drop_p,
+            duplicate_p,
+            delay_max_ms: rng.gen_range(5..80),
+            long_delay_p: if calm { 0.0 } else { rng.gen_range(0.0..0.03) },
+            partitions,
+            crashes,
+        }
+    }
+}
+
+fn seed_key(seed: u64, purpose: u8, index: usize) -> SecretKey {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&seed.to_le_bytes());
+    s[8] = purpose;
+    s[9..17].copy_from_slice(&(index as u64).to_le_bytes());
+    SecretKey::from_seed(s)
+}
+
+/// Sim timeouts: short blocks of virtual time keep a seed cheap.
+pub fn sim_timeouts() -> Timeouts {
+    Timeouts {
+        propose_delay_ms: 50,
+        fast_view_ms: 500,
+        bft_propose_ms: 300,
+        bft_vote_ms: 150,
+        bft_round_increment_ms: 50,
+        sync_retry_ms: 200,
+    }
+}
+
+/// Runs one seed to the end.
+pub fn run(sc: Scenario) -> Outcome {
+    let mut world = World::new(sc);
+    world.run();
+    world.finish()
+}
+
+impl World {
+    fn new(sc: Scenario) -> Self {
+        let keys: Vec<SecretKey> = (0..sc.nodes).map(|i| seed_key(sc.seed, 1, i)).collect();
+        let validators = ValidatorSet::new(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    ValidatorInfo::new(
+                        format!("node-{i}"),
+                        k.public_key(),
+                        EncryptionKey([i as u8; 32]),
+                    )
+                })
+                .collect(),
+        )
+        .unwrap_or_else(|e| unreachable!("simulated validator set is valid: {e}"));
+        // Node i is the validator at index i of the canonical order, so "node 0" is the
+        // view-0 leader.
+        let mut nodes: Vec<SimNode> = validators
+            .validators()
+            .iter()
+            .map(|v| {
+                let key = keys
+                    .iter()
+                    .find(|k| NodeId::from_public_key(&k.public_key()) == v.id)
+                    .cloned()
+                    .unwrap_or_else(|| unreachable!("every validator has a key"));
+                SimNode {
+                    id: v.id,
+                    key,
+                    node: None,
+                    disk: Disk::default(),
+                    incarnation: 0,
+                    committed_txs: BTreeSet::new(),
+                }
+            })
+            .collect();
+        let clients: Vec<Client> = (0..CLIENTS)
+            .map(|i| Client {
+                key: seed_key(sc.seed, 2, i),
+                nonce: 0,
+            })
+            .collect();
+        let mut accounts: Vec<(Address, Amount)> = clients
+            .iter()
+            .map(|c| {
+                (
+                    Address::from_public_key(&c.key.public_key()),
+                    Amount(1_000_000),
+                )
+            })
+            .collect();
+        accounts.sort();
+        let genesis = Genesis {
+            chain_id: ChainId::new("vigil-sim").unwrap_or_else(|e| unreachable!("{e}")),
+            validators,
+            accounts,
+            mode: sc.mode,
+            time_ms: 0,
+        };
+        for n in &mut nodes {
+            n.node = Some(Self::boot(&genesis, n, Vec::new(), None));
+        }
+        let rng = ChaCha8Rng::seed_from_u64(sc.seed);
+        let mut world = Self {
+            sc,
+            rng,
+            now_ms: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            clients,
+            genesis,
+            chain: BTreeMap::new(),
+            violations: Vec::new(),
+            faults: FaultCounts::default(),
+            trace: trace::Trace::default(),
+            lie_after_heal: false,
+        };
+        for (at, back, node) in world.sc.crashes.clone() {
+            world.schedule(at, Event::Crash(node));
+            world.schedule(back, Event::Restart(node));
+        }
+        for c in 0..CLIENTS {
+            let at = world
+                .rng
+                .gen_range(0..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
+            world.schedule(at, Event::ClientTx { client: c });
+        }
+        for i in 0..world.nodes.len() {
+            world.input(i, Input::Start);
+        }
+        world
+    }
+
+    fn boot(
+        genesis: &Genesis,
+        n: &SimNode,
+        blocks: Vec<CommittedBlock>,
+        safety: Option<SafetyState>,
+    ) -> consensus::Node {
+        let mut cfg = consensus::Config::new(n.key.clone());
+        cfg.timeouts = sim_timeouts();
+        consensus::Node::restore(cfg, genesis, blocks, safety)
+            .unwrap_or_else(|e| unreachable!("a node restores from its own disk: {e}"))
+    }
+
+    fn schedule(&mut self, at_ms: u64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at_ms,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    fn healed(&self) -> bool {
+        self.now_ms >= FAULT_PHASE_MS
+    }
+
+    fn is_honest(&self, i: usize) -> bool {
+        self.sc.byzantine.is_none_or(|(b, _)| b != i)
+    }
+
+    fn partitioned(&self, a: usize, b: usize) -> bool {
+        self.sc.partitions.iter().any(|(start, end, side)| {
+            (*start..*end).contains(&self.now_ms) && side.contains(&a) != side.contains(&b)
+        })
+    }
+
+    fn index_of(&self, id: &NodeId) -> Option<usize> {
+        self.nodes.iter().position(|n| &n.id == id)
+    }
+
+    fn run(&mut self) {
+        let end = FAULT_PHASE_MS + HEALED_PHASE_MS;
+        let mut heal_height = None;
+        while let Some(s) = self.queue.pop() {
+            if s.at_ms > end {
+                break;
+            }
+            if heal_height.is_none() && s.at_ms >= FAULT_PHASE_MS {
+                heal_height = Some(self.max_honest_height());
+                self.heal();
+            }
+            self.now_ms = s.at_ms;
+            self.handle(s.event);
+        }
+        self.check_liveness(heal_height.unwrap_or(0));
+    }
+
+    /// At the heal: every crashed node comes back.
+    fn heal(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].node.is_none() {
+                self.schedule(FAULT_PHASE_MS, Event::Restart(i));
+            }
+        }
+    }
+
+    fn max_honest_height(&self) -> u64 {
+        (0..self.nodes.len())
+            .filter(|i| self.is_honest(*i))
+            .filter_map(|i| self.nodes[i].node.as_ref().map(|n| n.ledger().height().0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Deliver { to, from, message } => {
+                if self.nodes[to].node.is_none() {
+                    return;
+                }
+                self.trace
+                    .push(self.now_ms, TraceEvent::deliver(to, from, &message));
+                let from_id = self.nodes[from].id;
+                self.input(
+                    to,
+                    Input::Message {
+                        from: from_id,
+                        message,
+                    },
+                );
+            }
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+            } => {
+                if self.nodes[node].node.is_none() || self.nodes[node].incarnation != incarnation {
+                    return;
+                }
+                self.trace
+                    .push(self.now_ms, TraceEvent::Timer { node, timer });
+                self.input(node, Input::Timeout(timer));
+            }
+            Event::ClientTx { client } => {
+                let tx = self.client_tx(client);
+                let node = self.rng.gen_range(0..self.nodes.len());
+                self.trace
+                    .push(self.now_ms, TraceEvent::ClientTx { node, client });
+                if self.nodes[node].node.is_some() {
+                    self.input(node, Input::Transactions(vec![tx]));
+                } else {
+                    // The client retries its next transaction elsewhere; this nonce is lost,
+                    // so rewind it.
+                    self.clients[client].nonce -= 1;
+                }
+                let next = self.now_ms
+                    + self
+                        .rng
+                        .gen_range(1..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
+                self.schedule(next, Event::ClientTx { client });
+            }
+            Event::Crash(i) => {
+                if self.nodes[i].node.take().is_some() {
+                    self.faults.crashes += 1;
+                    self.trace.push(self.now_ms, TraceEvent::Crash(i));
+                }
+            }
+            Event::Restart(i) => {
+                if self.nodes[i].node.is_some() {
+                    return;
+                }
+                self.faults.restarts += 1;
+                self.trace.push(self.now_ms, TraceEvent::Restart(i));
+                let n = &self.nodes[i];
+                let node = Self::boot(
+                    &self.genesis,
+                    n,
+                    n.disk.blocks.clone(),
+                    n.disk.safety.clone(),
+                );
+                // Durability: nothing reported committed before the crash is missing now.
+                let restored: BTreeSet<TxHash> = node
+                    .committed()
+                    .iter()
+                    .flat_map(|cb| cb.block.txs.iter().map(|t| t.hash()))
+                    .collect();
+                if let Some(lost) = n.committed_txs.iter().find(|h| !restored.contains(h)) {
+                    self.violate(format!(
+                        "node {i} lost committed transaction {lost} across a restart"
+                    ));
+                }
+                self.nodes[i].incarnation += 1;
+                self.nodes[i].node = Some(node);
+                self.input(i, Input::Start);
+            }
+        }
+    }
+
+    fn client_tx(&mut self, client: usize) -> SignedTransaction {
+        let c = &mut self.clients[client];
+        let to = Address([client as u8; 20]);
+        let tx = Transaction {
+            chain_id: self.genesis.chain_id.clone(),
+            sender: c.key.public_key(),
+            nonce: Nonce(c.nonce),
+            fee: Amount(1),
+            payload: Payload::Transfer(Transfer {
+                to,
+                amount: Amount(1),
+            }),
+        }
+        .sign(&c.key);
+        c.nonce += 1;
+        tx
+    }
+
+    fn input(&mut self, i: usize, input: Input) {
+        let Some(node) = self.nodes[i].node.as_mut() else {
+            return;
+        };
+        let outputs = node.step(self.now_ms, input);
+        for out in outputs {
+            self.output(i, out);
+        }
+    }
+
+    fn output(&mut self, i: usize, out: Output) {
+        match out {
+            Output::Send { to, message } => {
+                if let Some(to) = self.index_of(&to) {
+                    self.send(i, to, message);
+                }
+            }
+            Output::Broadcast(message) => {
+                if !self.is_honest(i) {
+                    self.byzantine_broadcast(i, message);
+                    return;
+                }
+                for to in 0..self.nodes.len() {
+                    if to != i {
+                        self.send(i, to, message.clone());
+                    }
+                }
+            }
+            Output::SetTimer { timer, after_ms } => {
+                let incarnation = self.nodes[i].incarnation;
+                self.schedule(
+                    self.now_ms + after_ms,
+                    Event::Timer {
+                        node: i,
+                        incarnation,
+                        timer,
+                    },
+                );
+            }
+            Output::Persist(safety) => self.nodes[i].disk.safety = Some(*safety),
+            Output::Commit { committed, .. } => self.on_commit(i, *committed),
+            Output::EvidenceSubmitted { offender } => {
+                self.trace.push(
+                    self.now_ms,
+                    TraceEvent::Evidence {
+                        node: i,
+                        offender: self.index_of(&offender),
+                    },
+                );
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, message: Message) {
+        if !self.healed() {
+            if self.partitioned(from, to) {
+                self.faults.partitioned += 1;
+                return;
+            }
+            if self.rng.gen_bool(self.sc.drop_p) {
+                self.faults.dropped += 1;
+                return;
+            }
+        }
+        let mut delay = self.rng.gen_range(1..=self.sc.delay_max_ms);
+        if !self.healed() && self.rng.gen_bool(self.sc.long_delay_p) {
+            self.faults.delayed_long += 1;
+            delay += self.rng.gen_range(200..1_000);
+        }
+        if !self.healed() && self.rng.gen_bool(self.sc.duplicate_p) {
+            self.faults.duplicated += 1;
+            let again = delay + self.rng.gen_range(1..=self.sc.delay_max_ms);
+            self.schedule(
+                self.now_ms + again,
+                Event::Deliver {
+                    to,
+                    from,
+                    message: message.clone(),
+                },
+            );
+        }
+        self.schedule(self.now_ms + delay, Event::Deliver { to, from, message });
+    }
+
+    fn on_commit(&mut self, i: usize, cb: CommittedBlock) {
+        let height = cb.block.header.height;
+        let hash = cb.block.header.hash();
+        self.trace.push(
+            self.now_ms,
+            TraceEvent::Commit {
+                node: i,
+                height,
+                hash,
+                mode: cb.block.header.mode,
+            },
+        );
+        let Some(node) = self.nodes[i].node.as_ref() else {
+            return;
+        };
+        let mode_before = cb.block.header.mode;
+        let set = node.ledger().validators_at(height).clone();
+        let mode_after = node.ledger().mode();
+        let jailed = node.ledger().consensus_state().jailed.len();
+        self.nodes[i].disk.blocks.push(cb.clone());
+        if !self.is_honest(i) {
+            return;
+        }
+        self.nodes[i]
+            .committed_txs
+            .extend(cb.block.txs.iter().map(|t| t.hash()));
+        // Agreement: one block per height across all honest nodes.
+        match self.chain.get(&height) {
+            Some(existing) if *existing != hash => {
+                self.violate(format!("fork at height {height}: node {i} committed {hash}, another honest node {existing}"));
+            }
+            Some(_) => {}
+            None => {
+                self.chain.insert(height, hash);
+                if mode_before == ConsensusMode::Fast && mode_after == ConsensusMode::Bft {
+                    self.faults.mode_switches += 1;
+                }
+                self.faults.jailed = self.faults.jailed.max(jailed as u64);
+            }
+        }
+        // Every committed block carries a valid certificate of its mode.
+        if let Err(e) = (CertifiedHeader {
+            header: cb.block.header.clone(),
+            cert: cb.cert,
+        })
+        .verify(&set)
+        {
+            self.violate(format!(
+                "node {i} committed block {height} with an invalid certificate: {e}"
+            ));
+        }
+    }
+
+    fn violate(&mut self, what: String) {
+        self.trace
+            .push(self.now_ms, TraceEvent::Violation(what.clone()));
+        self.violations.push(format!("t={}ms {what}", self.now_ms));
+    }
+
+    fn check_liveness(&mut self, heal_height: u64) {
+        let target = heal_height + PROGRESS_AFTER_HEAL_BLOCKS;
+        for i in 0..self.nodes.len() {
+            if !self.is_honest(i) {
+                continue;
+            }
+            let h = self.nodes[i]
+                .node
+                .as_ref()
+                .map(|n| n.ledger().height().0)
+                .unwrap_or(0);
+            if h < target {
+                self.violate(format!(
+                    "liveness: honest node {i} is at height {h}, expected at least {target} after the network healed"
+                ));
+            }
+        }
+        if let Some((b, Byzantine::LyingLeader)) = self.sc.byzantine {
+            if self.lie_after_heal {
+                let liar = self.nodes[b].id;
+                let honest: Vec<usize> = (0..self.nodes.len())
+                    .filter(|i| self.is_honest(*i))
+                    .collect();
+                for i in honest {
+                    let jailed = self.nodes[i].node.as_ref().is_some_and(|n| {
+                        n.ledger().consensus_state().jailed.contains(&liar)
+                            && n.ledger().mode() == ConsensusMode::Bft
+                    });
+                    if !jailed {
+                        self.violate(format!(
+                            "node {i} did not jail lying leader {b} nor switch to Bft"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Outcome {
+        Outcome {
+            blocks_committed: self.chain.len() as u64,
+            scenario: self.sc,
+            violations: self.violations,
+            faults: self.faults,
+            trace: self.trace.into_events(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

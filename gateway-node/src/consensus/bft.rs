@@ -1,0 +1,371 @@
+//! Bft mode: Tendermint ("The latest gossip on BFT consensus", Buchman, Kwon,
+//! Milosevic 2018). Comments cite the paper's Algorithm 1 line numbers.
+//!
+//! Every "upon" rule is re-evaluated after each event ([`Node::bft_progress`]), so the
+//! order in which messages arrive does not matter. Two additions for a network that
+//! loses messages: a round timer that always fires (moving to a new round is always
+//! safe in Tendermint; locks carry safety), and re-broadcast of this node's votes of the
+//! current round when a timeout fires.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use vigil_protocol::{BlockHash, ConsensusMode, NodeId, QuorumCert, View, Vote, VoteKind};
+
+use super::{Message, Node, Output, Proposal, Timer, TimerKind, NIL};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Step {
+    #[default]
+    Propose,
+    Prevote,
+    Precommit,
+}
+
+/// Per-height Tendermint state; locked/valid values are mirrored in `SafetyState`.
+#[derive(Debug, Default, Clone)]
+pub struct BftState {
+    pub(super) round: View,
+    step: Step,
+    proposals: BTreeMap<View, (BlockHash, Option<View>)>,
+    prevotes: BTreeMap<View, BTreeMap<NodeId, Vote>>,
+    precommits: BTreeMap<View, BTreeMap<NodeId, Vote>>,
+    /// Highest round each validator has sent anything for (rule L55).
+    max_round_of: BTreeMap<NodeId, View>,
+    prevote_timer: BTreeSet<View>,
+    precommit_timer: BTreeSet<View>,
+    line36_done: BTreeSet<View>,
+}
+
+/// Which prevotes or precommits to weigh.
+#[derive(Clone, Copy)]
+enum For {
+    Block(BlockHash),
+    Any,
+}
+
+impl Node {
+    fn proposer(&self, round: View) -> NodeId {
+        let set = self.set();
+        let h = self.height().0;
+        set.validators()[((h.wrapping_add(round.0)) % set.len() as u64) as usize].id
+    }
+
+    fn power(&self, votes: Option<&BTreeMap<NodeId, Vote>>, which: For) -> u64 {
+        let Some(votes) = votes else { return 0 };
+        let set = self.set();
+        set.power_of(
+            votes
+                .values()
+                .filter(|v| match which {
+                    For::Block(h) => v.data.block_hash == h,
+                    For::Any => true,
+                })
+                .filter_map(|v| set.index_of(&v.voter)),
+        )
+    }
+
+    fn round_timeout_ms(&self, base: u64, round: View) -> u64 {
+        base + self.cfg.timeouts.bft_round_increment_ms * round.0.min(50)
+    }
+
+    pub(super) fn bft_enter_height(&mut self) {
+        let round = self.safety.bft_round;
+        self.bft_start_round(round);
+    }
+
+    /// L11 StartRound.
+    fn bft_start_round(&mut self, round: View) {
+        self.bft.round = round;
+        self.bft.step = Step::Propose;
+        if self.safety.bft_round != round {
+            self.safety.bft_round = round;
+            self.persist();
+        }
+        let t = self.cfg.timeouts;
+        if self.proposer(round) == self.me {
+            self.timer(TimerKind::Propose, round, t.propose_delay_ms);
+        }
+        // L21: schedule OnTimeoutPropose (also for the proposer, in case it crashes).
+        let propose = self.round_timeout_ms(t.bft_propose_ms, round);
+        self.timer(TimerKind::BftPropose, round, propose);
+        let whole_round = 2 * (propose + 2 * self.round_timeout_ms(t.bft_vote_ms, round));
+        self.timer(TimerKind::BftRound, round, whole_round);
+        self.bft_progress();
+    }
+
+    /// L14-L19: propose the valid value if there is one, else a new block.
+    fn bft_propose(&mut self, round: View) {
+        if round != self.bft.round
+            || self.bft.step != Step::Propose
+            || self.proposer(round) != self.me
+        {
+            return;
+        }
+        let (block, valid_round) = match self.safety.bft_valid.clone() {
+            Some((vr, block)) => (block, Some(vr)),
+            None => match self.build_block(round) {
+                Some(b) => (b, None),
+                None => return,
+            },
+        };
+        let proposal = Proposal {
+            view: round,
+            block,
+            valid_round,
+            leader_ack: None,
+        };
+        self.out.push(Output::Broadcast(Message::Proposal(Box::new(
+            proposal.clone(),
+        ))));
+        let me = self.me;
+        self.bft_on_proposal(me, proposal);
+    }
+
+    pub(super) fn bft_on_proposal(&mut self, from: NodeId, p: Proposal) {
+        if from != self.proposer(p.view) || self.bft.proposals.contains_key(&p.view) {
+            return;
+        }
+        if p.valid_round.is_some_and(|vr| vr >= p.view) {
+            return;
+        }
+        let hash = self.add_candidate(p.block);
+        self.bft.proposals.insert(p.view, (hash, p.valid_round));
+        self.note_round(from, p.view);
+        self.bft_progress();
+    }
+
+    pub(super) fn bft_on_vote(&mut self, vote: Vote) {
+        let round = vote.data.view;
+        let map = match vote.data.kind {
+            VoteKind::Prevote => &mut self.bft.prevotes,
+            VoteKind::Precommit => &mut self.bft.precommits,
+            VoteKind::Ack => return,
+        };
+        // The first vote of each validator per round counts; a second, different one
+        // is equivocation, already turned into evidence by the detector.
+        map.entry(round)
+            .or_default()
+            .entry(vote.voter)
+            .or_insert(vote.clone());
+        self.note_round(vote.voter, round);
+        self.bft_progress();
+    }
+
+    fn note_round(&mut self, who: NodeId, round: View) {
+        let r = self.bft.max_round_of.entry(who).or_insert(round);
+        *r = (*r).max(round);
+    }
+
+    fn bft_vote(&mut self, kind: VoteKind, hash: BlockHash) {
+        let round = self.bft.round;
+        if let Some(vote) = self.sign_vote(kind, round, hash) {
+            self.out.push(Output::Broadcast(Message::Vote {
+                vote: vote.clone(),
+                leader_ack: None,
+            }));
+            self.bft_on_vote(vote);
+        }
+    }
+
+    fn set_locked(&mut self, round: View, hash: BlockHash) {
+        if let Some((block, _)) = self.candidates.get(&hash) {
+            self.safety.bft_locked = Some((round, block.clone()));
+        }
+    }
+
+    fn set_valid(&mut self, round: View, hash: BlockHash) {
+        if let Some((block, _)) = self.candidates.get(&hash) {
+            self.safety.bft_valid = Some((round, block.clone()));
+            self.persist();
+        }
+    }
+
+    fn locked(&self) -> Option<(View, BlockHash)> {
+        self.safety
+            .bft_locked
+            .as_ref()
+            .map(|(r, b)| (*r, b.header.hash()))
+    }
+
+    /// Evaluates every rule until none fires.
+    fn bft_progress(&mut self) {
+        let height = self.height();
+        let quorum = self.set().quorum_power(ConsensusMode::Bft);
+        loop {
+            if self.height() != height {
+                return;
+            }
+            let round = self.bft.round;
+
+            // L49: a proposal and 2f+1 precommits for it in any round: decide.
+            let decision = self.bft.precommits.iter().find_map(|(r, votes)| {
+                let hashes: BTreeSet<BlockHash> =
+                    votes.values().map(|v| v.data.block_hash).collect();
+                hashes
+                    .into_iter()
+                    .filter(|h| *h != NIL)
+                    .find(|h| self.power(Some(votes), For::Block(*h)) >= quorum)
+                    .map(|h| (*r, h))
+            });
+            if let Some((r, hash)) = decision {
+                if self.candidate_is_valid(&hash) {
+                    let votes: Vec<Vote> = self.bft.precommits[&r]
+                        .values()
+                        .filter(|v| v.data.block_hash == hash)
+                        .cloned()
+                        .collect();
+                    let data = votes[0].data.clone();
+                    if let Ok(cert) = QuorumCert::from_verified_votes(data, &votes, self.set()) {
+                        self.commit(hash, cert);
+                        return;
+                    }
+                } else if let Some(peer) = self.bft.precommits[&r]
+                    .keys()
+                    .copied()
+                    .find(|p| *p != self.me)
+                {
+                    self.request_sync(peer);
+                }
+            }
+
+            // L55: f+1 validators are in a higher round: join them.
+            if let Some(r) = self.skip_round_target() {
+                self.bft_start_round(r);
+                continue;
+            }
+
+            // L22 / L28: prevote on the proposal of this round.
+            if self.bft.step == Step::Propose {
+                if let Some(&(hash, vr)) = self.bft.proposals.get(&round) {
+                    let valid = self.candidate_is_valid(&hash);
+                    let choice = match vr {
+                        None => Some(valid && self.locked().is_none_or(|(_, l)| l == hash)),
+                        Some(vr)
+                            if self.power(self.bft.prevotes.get(&vr), For::Block(hash))
+                                >= quorum =>
+                        {
+                            Some(valid && self.locked().is_none_or(|(lr, l)| lr <= vr || l == hash))
+                        }
+                        Some(_) => None,
+                    };
+                    if let Some(yes) = choice {
+                        self.bft.step = Step::Prevote;
+                        self.bft_vote(VoteKind::Prevote, if yes { hash } else { NIL });
+                        continue;
+                    }
+                }
+            }
+
+            // L34: 2f+1 prevotes of any kind: start the prevote timer.
+            if self.bft.step == Step::Prevote
+                && !self.bft.prevote_timer.contains(&round)
+                && self.power(self.bft.prevotes.get(&round), For::Any) >= quorum
+            {
+                self.bft.prevote_timer.insert(round);
+                let t = self.round_timeout_ms(self.cfg.timeouts.bft_vote_ms, round);
+                self.timer(TimerKind::BftPrevote, round, t);
+            }
+
+            // L36: the proposal has 2f+1 prevotes: lock (if still prevoting) and precommit.
+            if let Some(&(hash, _)) = self.bft.proposals.get(&round) {
+                if self.bft.step >= Step::Prevote
+                    && !self.bft.line36_done.contains(&round)
+                    && self.candidate_is_valid(&hash)
+                    && self.power(self.bft.prevotes.get(&round), For::Block(hash)) >= quorum
+                {
+                    self.bft.line36_done.insert(round);
+                    if self.bft.step == Step::Prevote {
+                        self.set_locked(round, hash);
+                        self.bft.step = Step::Precommit;
+                        self.bft_vote(VoteKind::Precommit, hash);
+                    }
+                    self.set_valid(round, hash);
+                    continue;
+                }
+            }
+
+            // L44: 2f+1 prevotes for nil: precommit nil.
+            if self.bft.step == Step::Prevote
+                && self.power(self.bft.prevotes.get(&round), For::Block(NIL)) >= quorum
+            {
+                self.bft.step = Step::Precommit;
+                self.bft_vote(VoteKind::Precommit, NIL);
+                continue;
+            }
+
+            // L47: 2f+1 precommits of any kind: start the precommit timer.
+            if !self.bft.precommit_timer.contains(&round)
+                && self.power(self.bft.precommits.get(&round), For::Any) >= quorum
+            {
+                self.bft.precommit_timer.insert(round);
+                let t = self.round_timeout_ms(self.cfg.timeouts.bft_vote_ms, round);
+                self.timer(TimerKind::BftPrecommit, round, t);
+            }
+            return;
+        }
+    }
+
+    /// The highest round above ours that validators holding f+1 power have reached.
+    fn skip_round_target(&self) -> Option<View> {
+        let set = self.set();
+        let needed = set.fault_tolerance_power() + 1;
+        let mut rounds: Vec<(View, u64)> = self
+            .bft
+            .max_round_of
+            .iter()
+            .filter_map(|(id, r)| set.get(id).map(|v| (*r, v.power)))
+            .filter(|(r, _)| *r > self.bft.round)
+            .collect();
+        rounds.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut power = 0u64;
+        for (r, p) in rounds {
+            power += p;
+            if power >= needed {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    pub(super) fn bft_timeout(&mut self, timer: Timer) {
+        let round = timer.view;
+        match timer.kind {
+            TimerKind::Propose => self.bft_propose(round),
+            // L57: OnTimeoutPropose.
+            TimerKind::BftPropose if round == self.bft.round && self.bft.step == Step::Propose => {
+                self.bft.step = Step::Prevote;
+                self.bft_vote(VoteKind::Prevote, NIL);
+                self.bft_progress();
+            }
+            // L61: OnTimeoutPrevote.
+            TimerKind::BftPrevote if round == self.bft.round && self.bft.step == Step::Prevote => {
+                self.bft.step = Step::Precommit;
+                self.bft_vote(VoteKind::Precommit, NIL);
+                self.bft_progress();
+            }
+            // L65: OnTimeoutPrecommit.
+            TimerKind::BftPrecommit if round == self.bft.round => {
+                self.bft_start_round(round.next())
+            }
+            // Always-on round timer: re-send this round's votes (they may have been lost),
+            // then move on.
+            TimerKind::BftRound if round == self.bft.round => {
+                let mine: Vec<Vote> = self
+                    .safety
+                    .signed
+                    .iter()
+                    .filter(|v| v.data.view == round)
+                    .cloned()
+                    .collect();
+                for vote in mine {
+                    self.out.push(Output::Broadcast(Message::Vote {
+                        vote,
+                        leader_ack: None,
+                    }));
+                }
+                self.bft_start_round(round.next());
+            }
+            _ => {}
+        }
+    }
+}

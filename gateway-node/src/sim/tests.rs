@@ -1,0 +1,87 @@
+use super::*;
+
+fn calm(
+    seed: u64,
+    nodes: usize,
+    mode: ConsensusMode,
+    byzantine: Option<(usize, Byzantine)>,
+) -> Scenario {
+    Scenario {
+        seed,
+        nodes,
+        mode,
+        byzantine,
+        drop_p: 0.0,
+        duplicate_p: 0.0,
+        delay_max_ms: 10,
+        long_delay_p: 0.0,
+        partitions: vec![],
+        crashes: vec![],
+    }
+}
+
+fn assert_clean(o: &Outcome) {
+    if !o.violations.is_empty() {
+        for (t, e) in o.trace.iter().rev().take(60).rev() {
+            eprintln!("{t:>6}ms {e}");
+        }
+        panic!("seed {}: {:?}", o.scenario.seed, o.violations);
+    }
+}
+
+#[test]
+fn calm_fast_network_commits_blocks() {
+    let o = run(calm(1, 4, ConsensusMode::Fast, None));
+    assert_clean(&o);
+    assert!(
+        o.blocks_committed > 20,
+        "only {} blocks",
+        o.blocks_committed
+    );
+}
+
+#[test]
+fn calm_bft_network_commits_blocks() {
+    let o = run(calm(2, 4, ConsensusMode::Bft, None));
+    assert_clean(&o);
+    assert!(
+        o.blocks_committed > 10,
+        "only {} blocks",
+        o.blocks_committed
+    );
+}
+
+#[test]
+fn lying_fast_leader_is_caught_jailed_and_the_chain_switches_to_bft() {
+    let o = run(calm(
+        3,
+        4,
+        ConsensusMode::Fast,
+        Some((0, Byzantine::LyingLeader)),
+    ));
+    assert_clean(&o);
+    assert!(o.faults.lies > 0, "the leader never lied");
+    assert_eq!(o.faults.mode_switches, 1);
+    assert_eq!(o.faults.jailed, 1);
+}
+
+#[test]
+fn bft_equivocator_is_jailed_and_progress_continues() {
+    let o = run(calm(
+        4,
+        4,
+        ConsensusMode::Bft,
+        Some((1, Byzantine::Equivocator)),
+    ));
+    assert_clean(&o);
+    assert!(o.faults.equivocations > 0);
+    assert_eq!(o.faults.jailed, 1);
+}
+
+#[test]
+fn same_seed_replays_exactly() {
+    let a = run(Scenario::from_seed(77, 4));
+    let b = run(Scenario::from_seed(77, 4));
+    assert_eq!(a.blocks_committed, b.blocks_committed);
+    assert_eq!(format!("{:?}", a.trace), format!("{:?}", b.trace));
+}
