@@ -6,11 +6,7 @@ use clap::{Parser, Subcommand};
 mod walkthrough;
 
 #[derive(Parser)]
-#[command(
-    name = "vigil",
-    version,
-    about = "Vigil consortium chain: node, gateway and devnet tools"
-)]
+#[command(name = "vigil", version, about = "Vigil consortium chain: node, gateway and devnet tools")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -42,14 +42,8 @@ fn rate(min: Duration, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let fixtures_path =
-        arg("--fixtures").unwrap_or_else(|| "target/bench/protocol-fixtures.json".into());
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let fixtures_path = arg("--fixtures").unwrap_or_else(|| "target/bench/protocol-fixtures.json".into());
     let min = Duration::from_millis(arg("--min-ms").and_then(|s| s.parse().ok()).unwrap_or(1000));
     let chain = ChainId::new("vigil-bench").expect("valid chain id");
 
@@ -68,10 +62,7 @@ fn main() {
             .validators()
             .iter()
             .map(|v| {
-                let key = keys
-                    .iter()
-                    .find(|k| NodeId::from_public_key(&k.public_key()) == v.id)
-                    .expect("key");
+                let key = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).expect("key");
                 data.sign(v.id, key)
             })
             .collect();
@@ -82,9 +73,7 @@ fn main() {
         let message = data.signing_bytes();
         let one_by_one_qc_s = rate(min, || {
             for (v, sig) in set.validators().iter().zip(&qc.signatures) {
-                v.consensus_key
-                    .verify(Domain::VoteSignature, &message, sig)
-                    .expect("verifies");
+                v.consensus_key.verify(Domain::VoteSignature, &message, sig).expect("verifies");
             }
         });
         results.push(serde_json::json!({
@@ -111,10 +100,6 @@ fn main() {
     if let Some(dir) = std::path::Path::new(&fixtures_path).parent() {
         std::fs::create_dir_all(dir).expect("create fixtures dir");
     }
-    std::fs::write(
-        &fixtures_path,
-        serde_json::to_string(&fixtures).expect("json"),
-    )
-    .expect("write fixtures");
+    std::fs::write(&fixtures_path, serde_json::to_string(&fixtures).expect("json")).expect("write fixtures");
     println!("{}", serde_json::json!({ "native": results }));
 }

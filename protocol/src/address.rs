@@ -37,16 +37,12 @@ impl Address {
 
     /// Parses the bech32m form, checking prefix, checksum and length.
     pub fn parse(s: &str) -> Result<Self, AddressError> {
-        let checked = CheckedHrpstring::new::<Bech32m>(s)
-            .map_err(|e| AddressError::Checksum(e.to_string()))?;
+        let checked = CheckedHrpstring::new::<Bech32m>(s).map_err(|e| AddressError::Checksum(e.to_string()))?;
         if checked.hrp().as_str() != ADDRESS_HRP {
             return Err(AddressError::WrongPrefix(checked.hrp().to_string()));
         }
         let data: Vec<u8> = checked.byte_iter().collect();
-        let bytes: [u8; 20] = data
-            .as_slice()
-            .try_into()
-            .map_err(|_| AddressError::WrongLength(data.len()))?;
+        let bytes: [u8; 20] = data.as_slice().try_into().map_err(|_| AddressError::WrongLength(data.len()))?;
         Ok(Self(bytes))
     }
 }
@@ -55,10 +51,7 @@ impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The HRP is a valid constant and 20 bytes are far below bech32m's length limit,
         // so encoding cannot fail; fall back to hex rather than panic regardless.
-        match Hrp::parse(ADDRESS_HRP)
-            .ok()
-            .and_then(|hrp| bech32::encode::<Bech32m>(hrp, &self.0).ok())
-        {
+        match Hrp::parse(ADDRESS_HRP).ok().and_then(|hrp| bech32::encode::<Bech32m>(hrp, &self.0).ok()) {
             Some(s) => f.write_str(&s),
             None => write!(f, "0x{}", hex::encode(self.0)),
         }
@@ -123,36 +116,25 @@ mod tests {
         let i = chars.len() - 3;
         chars[i] = if chars[i] == 'q' { 'p' } else { 'q' };
         let typo: String = chars.into_iter().collect();
-        assert!(matches!(
-            Address::parse(&typo),
-            Err(AddressError::Checksum(_))
-        ));
+        assert!(matches!(Address::parse(&typo), Err(AddressError::Checksum(_))));
     }
 
     #[test]
     fn bech32_with_another_prefix_is_rejected() {
         let other = bech32::encode::<Bech32m>(Hrp::parse("cosmos").unwrap(), &[0u8; 20]).unwrap();
-        assert_eq!(
-            Address::parse(&other),
-            Err(AddressError::WrongPrefix("cosmos".into()))
-        );
+        assert_eq!(Address::parse(&other), Err(AddressError::WrongPrefix("cosmos".into())));
     }
 
     #[test]
     fn wrong_length_payload_is_rejected() {
-        let short =
-            bech32::encode::<Bech32m>(Hrp::parse(ADDRESS_HRP).unwrap(), &[0u8; 19]).unwrap();
+        let short = bech32::encode::<Bech32m>(Hrp::parse(ADDRESS_HRP).unwrap(), &[0u8; 19]).unwrap();
         assert_eq!(Address::parse(&short), Err(AddressError::WrongLength(19)));
     }
 
     #[test]
     fn legacy_bech32_checksum_is_rejected() {
-        let legacy =
-            bech32::encode::<bech32::Bech32>(Hrp::parse(ADDRESS_HRP).unwrap(), &[0u8; 20]).unwrap();
-        assert!(matches!(
-            Address::parse(&legacy),
-            Err(AddressError::Checksum(_))
-        ));
+        let legacy = bech32::encode::<bech32::Bech32>(Hrp::parse(ADDRESS_HRP).unwrap(), &[0u8; 20]).unwrap();
+        assert!(matches!(Address::parse(&legacy), Err(AddressError::Checksum(_))));
     }
 
     #[test]

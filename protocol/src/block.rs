@@ -28,10 +28,7 @@ pub enum BlockError {
     #[error("certificate is for another block or height")]
     CertificateForOtherBlock,
     #[error("certificate is a {found:?} quorum; a committed {mode} block needs a commit quorum of its own mode")]
-    CertificateKind {
-        found: crate::vote::VoteKind,
-        mode: ConsensusMode,
-    },
+    CertificateKind { found: crate::vote::VoteKind, mode: ConsensusMode },
     #[error("certificate is for chain `{found}`, header is for `{expected}`")]
     WrongChain { expected: ChainId, found: ChainId },
     #[error(transparent)]
@@ -72,10 +69,7 @@ pub struct Block {
 impl Block {
     /// Merkle root over the transactions' ids, in block order.
     pub fn tx_root(txs: &[SignedTransaction]) -> Hash32 {
-        let leaves: Vec<Hash32> = txs
-            .iter()
-            .map(|t| crate::hash::hash(Domain::TransactionLeaf, &t.hash().0))
-            .collect();
+        let leaves: Vec<Hash32> = txs.iter().map(|t| crate::hash::hash(Domain::TransactionLeaf, &t.hash().0)).collect();
         merkle::root(&leaves)
     }
 
@@ -113,10 +107,7 @@ impl CertifiedHeader {
             return Err(BlockError::ValidatorSetMismatch);
         }
         if d.chain_id != h.chain_id {
-            return Err(BlockError::WrongChain {
-                expected: h.chain_id.clone(),
-                found: d.chain_id.clone(),
-            });
+            return Err(BlockError::WrongChain { expected: h.chain_id.clone(), found: d.chain_id.clone() });
         }
         // The certificate's view may be later than the header's: a block proposed in one
         // view can be re-proposed (unchanged) and committed in a later one.
@@ -124,10 +115,7 @@ impl CertifiedHeader {
             return Err(BlockError::CertificateForOtherBlock);
         }
         if !d.kind.commits() || d.kind.mode() != h.mode {
-            return Err(BlockError::CertificateKind {
-                found: d.kind,
-                mode: h.mode,
-            });
+            return Err(BlockError::CertificateKind { found: d.kind, mode: h.mode });
         }
         self.cert.verify(set)?;
         Ok(())
@@ -172,13 +160,7 @@ mod tests {
         let mut cert = ch.cert.clone();
         cert.data.block_hash = header.hash();
         let bad = CertifiedHeader { header, cert };
-        assert!(matches!(
-            bad.verify(&set),
-            Err(BlockError::CertificateKind {
-                found: VoteKind::Ack,
-                ..
-            })
-        ));
+        assert!(matches!(bad.verify(&set), Err(BlockError::CertificateKind { found: VoteKind::Ack, .. })));
     }
 
     #[test]
@@ -186,10 +168,7 @@ mod tests {
         let (set, keys) = validators(4);
         let ch = certified_header(&set, &keys, Height(1), ConsensusMode::Fast, 3);
         let (tx, _) = crate::testutil::transfer(1, 0);
-        let block = Block {
-            header: ch.header,
-            txs: vec![tx],
-        };
+        let block = Block { header: ch.header, txs: vec![tx] };
         assert_eq!(block.check_body(), Err(BlockError::TxRootMismatch));
     }
 }

@@ -3,10 +3,7 @@
 
 use serde::{de, Deserializer, Serializer};
 
-pub(crate) fn serialize<S: Serializer, const N: usize>(
-    bytes: &[u8; N],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], serializer: S) -> Result<S::Ok, S::Error> {
     if serializer.is_human_readable() {
         serializer.serialize_str(&hex::encode(bytes))
     } else {
@@ -14,9 +11,7 @@ pub(crate) fn serialize<S: Serializer, const N: usize>(
     }
 }
 
-pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-    deserializer: D,
-) -> Result<[u8; N], D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(deserializer: D) -> Result<[u8; N], D::Error> {
     struct Visitor<const N: usize>;
     impl<const N: usize> de::Visitor<'_> for Visitor<N> {
         type Value = [u8; N];
@@ -25,8 +20,7 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             let mut out = [0u8; N];
-            hex::decode_to_slice(v, &mut out)
-                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))?;
+            hex::decode_to_slice(v, &mut out).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))?;
             Ok(out)
         }
         fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {

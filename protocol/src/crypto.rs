@@ -23,11 +23,7 @@ pub enum CryptoError {
     #[error("signature does not verify for this key and message")]
     BadSignature,
     #[error("batch has {keys} keys, {messages} messages and {signatures} signatures")]
-    BatchShape {
-        keys: usize,
-        messages: usize,
-        signatures: usize,
-    },
+    BatchShape { keys: usize, messages: usize, signatures: usize },
 }
 
 /// An Ed25519 public key, checked to decompress on construction.
@@ -53,15 +49,8 @@ impl PublicKey {
     }
 
     /// Strictly verifies `signature` over `domain`-framed `message`.
-    pub fn verify(
-        &self,
-        domain: Domain,
-        message: &[u8],
-        signature: &Signature,
-    ) -> Result<(), CryptoError> {
-        self.0
-            .verify_strict(&domain.framed(message), &signature.0)
-            .map_err(|_| CryptoError::BadSignature)
+    pub fn verify(&self, domain: Domain, message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
+        self.0.verify_strict(&domain.framed(message), &signature.0).map_err(|_| CryptoError::BadSignature)
     }
 }
 
@@ -224,29 +213,19 @@ mod tests {
     fn signature_verifies_only_in_its_domain() {
         let key = SecretKey::from_seed([1; 32]);
         let sig = key.sign(Domain::VoteSignature, b"m");
-        key.public_key()
-            .verify(Domain::VoteSignature, b"m", &sig)
-            .unwrap();
-        assert_eq!(
-            key.public_key()
-                .verify(Domain::ReceiptSignature, b"m", &sig),
-            Err(CryptoError::BadSignature)
-        );
+        key.public_key().verify(Domain::VoteSignature, b"m", &sig).unwrap();
+        assert_eq!(key.public_key().verify(Domain::ReceiptSignature, b"m", &sig), Err(CryptoError::BadSignature));
     }
 
     #[test]
     fn rfc8032_test_vector_1_matches() {
         // RFC 8032 §7.1 TEST 1: our keys are plain Ed25519; only the signed bytes are framed.
-        let seed: [u8; 32] =
-            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-                .unwrap()
-                .try_into()
-                .unwrap();
+        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap();
         let key = SecretKey::from_seed(seed);
-        assert_eq!(
-            key.public_key().to_string(),
-            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-        );
+        assert_eq!(key.public_key().to_string(), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
     }
 
     #[test]
@@ -254,29 +233,18 @@ mod tests {
         // The identity point (y = 1) has order 1.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert_eq!(
-            PublicKey::from_bytes(&identity),
-            Err(CryptoError::WeakPublicKey)
-        );
+        assert_eq!(PublicKey::from_bytes(&identity), Err(CryptoError::WeakPublicKey));
     }
 
     #[test]
     fn batch_rejects_one_bad_signature() {
-        let keys: Vec<_> = (0..5u8)
-            .map(|i| SecretKey::from_seed([i + 1; 32]))
-            .collect();
+        let keys: Vec<_> = (0..5u8).map(|i| SecretKey::from_seed([i + 1; 32])).collect();
         let msgs: Vec<&[u8]> = vec![b"block"; 5];
-        let mut sigs: Vec<_> = keys
-            .iter()
-            .map(|k| k.sign(Domain::VoteSignature, b"block"))
-            .collect();
+        let mut sigs: Vec<_> = keys.iter().map(|k| k.sign(Domain::VoteSignature, b"block")).collect();
         let pks: Vec<_> = keys.iter().map(SecretKey::public_key).collect();
         verify_batch(Domain::VoteSignature, &msgs, &sigs, &pks).unwrap();
         sigs[3] = keys[3].sign(Domain::VoteSignature, b"other");
-        assert_eq!(
-            verify_batch(Domain::VoteSignature, &msgs, &sigs, &pks),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(verify_batch(Domain::VoteSignature, &msgs, &sigs, &pks), Err(CryptoError::BadSignature));
     }
 
     #[test]

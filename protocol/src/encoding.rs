@@ -13,15 +13,9 @@ const CONTAINER_DEPTH_MAX: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("input of {size_bytes} bytes exceeds the limit of {limit_bytes} bytes")]
-    TooLarge {
-        size_bytes: usize,
-        limit_bytes: usize,
-    },
+    TooLarge { size_bytes: usize, limit_bytes: usize },
     #[error("malformed {type_name}: {reason}")]
-    Malformed {
-        type_name: &'static str,
-        reason: String,
-    },
+    Malformed { type_name: &'static str, reason: String },
 }
 
 /// Encodes a value canonically.
@@ -40,20 +34,12 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
 }
 
 /// Decodes canonical bytes, refusing inputs longer than `limit_bytes`.
-pub fn from_bytes_limited<T: DeserializeOwned>(
-    bytes: &[u8],
-    limit_bytes: usize,
-) -> Result<T, DecodeError> {
+pub fn from_bytes_limited<T: DeserializeOwned>(bytes: &[u8], limit_bytes: usize) -> Result<T, DecodeError> {
     if bytes.len() > limit_bytes {
-        return Err(DecodeError::TooLarge {
-            size_bytes: bytes.len(),
-            limit_bytes,
-        });
+        return Err(DecodeError::TooLarge { size_bytes: bytes.len(), limit_bytes });
     }
-    bcs::from_bytes_with_limit(bytes, CONTAINER_DEPTH_MAX).map_err(|e| DecodeError::Malformed {
-        type_name: short_type_name::<T>(),
-        reason: e.to_string(),
-    })
+    bcs::from_bytes_with_limit(bytes, CONTAINER_DEPTH_MAX)
+        .map_err(|e| DecodeError::Malformed { type_name: short_type_name::<T>(), reason: e.to_string() })
 }
 
 fn short_type_name<T>() -> &'static str {

@@ -58,14 +58,8 @@ pub enum SignedStatement {
 /// What a statement must be unique for: two statements for one slot must agree.
 #[derive(Debug, PartialEq, Eq)]
 enum Slot<'a> {
-    Receipt {
-        tx_hash: &'a TxHash,
-    },
-    Vote {
-        height: Height,
-        view: View,
-        kind: VoteKind,
-    },
+    Receipt { tx_hash: &'a TxHash },
+    Vote { height: Height, view: View, kind: VoteKind },
 }
 
 impl SignedStatement {
@@ -93,14 +87,8 @@ impl SignedStatement {
 
     fn slot(&self) -> Slot<'_> {
         match self {
-            SignedStatement::Receipt(r) => Slot::Receipt {
-                tx_hash: &r.receipt.entry.tx_hash,
-            },
-            SignedStatement::Vote(v) => Slot::Vote {
-                height: v.data.height,
-                view: v.data.view,
-                kind: v.data.kind,
-            },
+            SignedStatement::Receipt(r) => Slot::Receipt { tx_hash: &r.receipt.entry.tx_hash },
+            SignedStatement::Vote(v) => Slot::Vote { height: v.data.height, view: v.data.view, kind: v.data.kind },
         }
     }
 
@@ -108,19 +96,14 @@ impl SignedStatement {
     fn same_content(&self, other: &Self) -> bool {
         match (self, other) {
             (SignedStatement::Receipt(a), SignedStatement::Receipt(b)) => a.receipt == b.receipt,
-            (SignedStatement::Vote(a), SignedStatement::Vote(b)) => {
-                a.data == b.data && a.voter == b.voter
-            }
+            (SignedStatement::Vote(a), SignedStatement::Vote(b)) => a.data == b.data && a.voter == b.voter,
             _ => false,
         }
     }
 
     fn verify_signature(&self, set: &ValidatorSet) -> Result<(), EvidenceError> {
         let signer = self.signer();
-        let key = set
-            .get(&signer)
-            .ok_or(EvidenceError::UnknownValidator(signer))?
-            .consensus_key;
+        let key = set.get(&signer).ok_or(EvidenceError::UnknownValidator(signer))?.consensus_key;
         let ok = match self {
             SignedStatement::Receipt(r) => r.verify(&key),
             SignedStatement::Vote(v) => v.verify_with_key(&key),
@@ -148,10 +131,7 @@ pub struct ContradictedReceipt {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultEvidence {
-    Equivocation {
-        first: SignedStatement,
-        second: SignedStatement,
-    },
+    Equivocation { first: SignedStatement, second: SignedStatement },
     ReceiptContradictsBlock(Box<ContradictedReceipt>),
 }
 
@@ -204,29 +184,19 @@ impl FaultEvidence {
             FaultEvidence::ReceiptContradictsBlock(c) => {
                 let r = &c.receipt.receipt;
                 if &r.chain_id != chain_id {
-                    return Err(EvidenceError::WrongChain {
-                        expected: chain_id.clone(),
-                        found: r.chain_id.clone(),
-                    });
+                    return Err(EvidenceError::WrongChain { expected: chain_id.clone(), found: r.chain_id.clone() });
                 }
                 let statement = SignedStatement::Receipt(c.receipt.clone());
                 statement.verify_signature(set)?;
                 let header = &c.certified.header;
                 if r.height != header.height {
-                    return Err(EvidenceError::HeightMismatch {
-                        receipt: r.height,
-                        header: header.height,
-                    });
+                    return Err(EvidenceError::HeightMismatch { receipt: r.height, header: header.height });
                 }
                 if c.proof.index != u64::from(r.tx_index) {
-                    return Err(EvidenceError::PositionMismatch {
-                        proof: c.proof.index,
-                        receipt: r.tx_index,
-                    });
+                    return Err(EvidenceError::PositionMismatch { proof: c.proof.index, receipt: r.tx_index });
                 }
                 c.certified.verify(set)?;
-                c.proof
-                    .verify(&c.certified_entry.leaf_hash(), &header.receipts_root)?;
+                c.proof.verify(&c.certified_entry.leaf_hash(), &header.receipts_root)?;
                 if c.certified_entry == r.entry {
                     return Err(EvidenceError::ReceiptAgreesWithBlock);
                 }
@@ -248,28 +218,11 @@ mod tests {
     use crate::vote::VoteData;
 
     fn entry(tx: u8, status: TxStatus) -> ReceiptEntry {
-        ReceiptEntry {
-            tx_hash: Hash32([tx; 32]),
-            status,
-            result_hash: Hash32([tx ^ 0xff; 32]),
-        }
+        ReceiptEntry { tx_hash: Hash32([tx; 32]), status, result_hash: Hash32([tx ^ 0xff; 32]) }
     }
 
-    fn receipt(
-        node: NodeId,
-        key: &SecretKey,
-        height: u64,
-        index: u32,
-        e: ReceiptEntry,
-    ) -> SignedReceipt {
-        Receipt {
-            chain_id: chain(),
-            height: Height(height),
-            tx_index: index,
-            entry: e,
-            node,
-        }
-        .sign(key)
+    fn receipt(node: NodeId, key: &SecretKey, height: u64, index: u32, e: ReceiptEntry) -> SignedReceipt {
+        Receipt { chain_id: chain(), height: Height(height), tx_index: index, entry: e, node }.sign(key)
     }
 
     fn vote(node: NodeId, key: &SecretKey, block: u8) -> Vote {
@@ -289,17 +242,9 @@ mod tests {
         let node = set.validators()[1].id;
         let key = key_of(&keys, node);
         let a = receipt(node, key, 4, 0, entry(1, TxStatus::Success));
-        let b = receipt(
-            node,
-            key,
-            4,
-            0,
-            entry(1, TxStatus::Failed(FailureCode::InsufficientBalance)),
-        );
-        let ev = FaultEvidence::Equivocation {
-            first: SignedStatement::Receipt(a),
-            second: SignedStatement::Receipt(b),
-        };
+        let b = receipt(node, key, 4, 0, entry(1, TxStatus::Failed(FailureCode::InsufficientBalance)));
+        let ev =
+            FaultEvidence::Equivocation { first: SignedStatement::Receipt(a), second: SignedStatement::Receipt(b) };
         assert_eq!(ev.verify(&chain(), &set), Ok(node));
     }
 
@@ -321,21 +266,11 @@ mod tests {
         let node = set.validators()[1].id;
         let a = receipt(node, key_of(&keys, node), 4, 0, entry(1, TxStatus::Success));
         // Signed by someone else but naming `node`.
-        let b = receipt(
-            node,
-            &SecretKey::from_seed([77; 32]),
-            4,
-            0,
-            entry(1, TxStatus::Failed(FailureCode::InvalidNonce)),
-        );
-        let ev = FaultEvidence::Equivocation {
-            first: SignedStatement::Receipt(a),
-            second: SignedStatement::Receipt(b),
-        };
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::ForgedSignature)
-        );
+        let b =
+            receipt(node, &SecretKey::from_seed([77; 32]), 4, 0, entry(1, TxStatus::Failed(FailureCode::InvalidNonce)));
+        let ev =
+            FaultEvidence::Equivocation { first: SignedStatement::Receipt(a), second: SignedStatement::Receipt(b) };
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::ForgedSignature));
     }
 
     #[test]
@@ -347,10 +282,7 @@ mod tests {
             first: SignedStatement::Receipt(a.clone()),
             second: SignedStatement::Receipt(a),
         };
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::IdenticalStatements)
-        );
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::IdenticalStatements));
     }
 
     #[test]
@@ -362,10 +294,7 @@ mod tests {
             first: SignedStatement::Vote(vote(id, &outsider, 1)),
             second: SignedStatement::Vote(vote(id, &outsider, 2)),
         };
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::UnknownValidator(id))
-        );
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::UnknownValidator(id)));
     }
 
     #[test]
@@ -376,10 +305,7 @@ mod tests {
             first: SignedStatement::Vote(vote(n0, key_of(&keys, n0), 1)),
             second: SignedStatement::Vote(vote(n1, key_of(&keys, n1), 2)),
         };
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::DifferentSigners)
-        );
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::DifferentSigners));
     }
 
     #[test]
@@ -394,17 +320,10 @@ mod tests {
             first: SignedStatement::Vote(vote(node, key, 1)),
             second: SignedStatement::Vote(second),
         };
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::NotConflicting)
-        );
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::NotConflicting));
     }
 
-    fn certified_block(
-        set: &ValidatorSet,
-        keys: &[SecretKey],
-        entries: &[ReceiptEntry],
-    ) -> CertifiedHeader {
+    fn certified_block(set: &ValidatorSet, keys: &[SecretKey], entries: &[ReceiptEntry]) -> CertifiedHeader {
         let header = BlockHeader {
             chain_id: chain(),
             height: Height(4),
@@ -422,16 +341,8 @@ mod tests {
         certify(set, keys, header, 3)
     }
 
-    fn contradiction(
-        set: &ValidatorSet,
-        keys: &[SecretKey],
-        lie: ReceiptEntry,
-    ) -> (FaultEvidence, NodeId) {
-        let entries = vec![
-            entry(1, TxStatus::Success),
-            entry(2, TxStatus::Success),
-            entry(3, TxStatus::Success),
-        ];
+    fn contradiction(set: &ValidatorSet, keys: &[SecretKey], lie: ReceiptEntry) -> (FaultEvidence, NodeId) {
+        let entries = vec![entry(1, TxStatus::Success), entry(2, TxStatus::Success), entry(3, TxStatus::Success)];
         let certified = certified_block(set, keys, &entries);
         let leaves: Vec<_> = entries.iter().map(ReceiptEntry::leaf_hash).collect();
         let proof = crate::merkle::prove(&leaves, 1).unwrap();
@@ -449,11 +360,7 @@ mod tests {
     #[test]
     fn receipt_contradicting_a_certified_block_proves_a_fault() {
         let (set, keys) = validators(4);
-        let (ev, liar) = contradiction(
-            &set,
-            &keys,
-            entry(2, TxStatus::Failed(FailureCode::InsufficientBalance)),
-        );
+        let (ev, liar) = contradiction(&set, &keys, entry(2, TxStatus::Failed(FailureCode::InsufficientBalance)));
         assert_eq!(ev.verify(&chain(), &set), Ok(liar));
     }
 
@@ -461,10 +368,7 @@ mod tests {
     fn receipt_agreeing_with_the_block_is_not_a_fault() {
         let (set, keys) = validators(4);
         let (ev, _) = contradiction(&set, &keys, entry(2, TxStatus::Success));
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::ReceiptAgreesWithBlock)
-        );
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::ReceiptAgreesWithBlock));
     }
 
     #[test]
@@ -474,36 +378,21 @@ mod tests {
         if let FaultEvidence::ReceiptContradictsBlock(c) = &mut ev {
             c.certified_entry = entry(2, TxStatus::Failed(FailureCode::Overflow));
         }
-        assert_eq!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::Proof(MerkleError::RootMismatch))
-        );
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::Proof(MerkleError::RootMismatch)));
     }
 
     #[test]
     fn contradiction_with_an_uncertified_header_is_rejected() {
         let (set, keys) = validators(4);
-        let (mut ev, _) = contradiction(
-            &set,
-            &keys,
-            entry(2, TxStatus::Failed(FailureCode::Overflow)),
-        );
+        let (mut ev, _) = contradiction(&set, &keys, entry(2, TxStatus::Failed(FailureCode::Overflow)));
         if let FaultEvidence::ReceiptContradictsBlock(c) = &mut ev {
             c.certified.cert.signatures.truncate(2);
             c.certified.cert.signers = {
                 let mut b = crate::vote::SignerBitmap::empty(4);
-                c.certified
-                    .cert
-                    .signers
-                    .indices()
-                    .take(2)
-                    .for_each(|i| b.set(i));
+                c.certified.cert.signers.indices().take(2).for_each(|i| b.set(i));
                 b
             };
         }
-        assert!(matches!(
-            ev.verify(&chain(), &set),
-            Err(EvidenceError::Certificate(_))
-        ));
+        assert!(matches!(ev.verify(&chain(), &set), Err(EvidenceError::Certificate(_))));
     }
 }

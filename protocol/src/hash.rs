@@ -140,10 +140,7 @@ mod tests {
 
     #[test]
     fn same_content_hashes_differently_per_domain() {
-        assert_ne!(
-            hash(Domain::Transaction, b"x"),
-            hash(Domain::BlockHeader, b"x")
-        );
+        assert_ne!(hash(Domain::Transaction, b"x"), hash(Domain::BlockHeader, b"x"));
     }
 
     #[test]

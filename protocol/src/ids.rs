@@ -100,10 +100,7 @@ impl ChainId {
         if s.is_empty() || s.len() > CHAIN_ID_LEN_MAX {
             return Err(ChainIdError::Length(s.len()));
         }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(ChainIdError::Charset(s));
         }
         Ok(Self(s))
@@ -140,10 +137,7 @@ mod tests {
     fn chain_id_rejects_bad_names() {
         assert!(ChainId::new("vigil-devnet-1").is_ok());
         assert_eq!(ChainId::new(""), Err(ChainIdError::Length(0)));
-        assert!(matches!(
-            ChainId::new("Vigil"),
-            Err(ChainIdError::Charset(_))
-        ));
+        assert!(matches!(ChainId::new("Vigil"), Err(ChainIdError::Charset(_))));
         assert_eq!(ChainId::new("a".repeat(33)), Err(ChainIdError::Length(33)));
     }
 

@@ -85,11 +85,7 @@ pub fn prove(leaves: &[Hash32], index: usize) -> Option<MerkleProof> {
     }
     let mut siblings = Vec::new();
     path(leaves, index, &mut siblings);
-    Some(MerkleProof {
-        index: index as u64,
-        leaf_count: leaves.len() as u64,
-        siblings,
-    })
+    Some(MerkleProof { index: index as u64, leaf_count: leaves.len() as u64, siblings })
 }
 
 fn path(leaves: &[Hash32], index: usize, out: &mut Vec<Hash32>) {
@@ -110,10 +106,7 @@ impl MerkleProof {
     /// Checks that `leaf` sits at `self.index` in a tree with root `expected_root`.
     pub fn verify(&self, leaf: &Hash32, expected_root: &Hash32) -> Result<(), MerkleError> {
         if self.index >= self.leaf_count {
-            return Err(MerkleError::IndexOutOfRange {
-                index: self.index,
-                leaf_count: self.leaf_count,
-            });
+            return Err(MerkleError::IndexOutOfRange { index: self.index, leaf_count: self.leaf_count });
         }
         if self.siblings.len() > MERKLE_PROOF_DEPTH_MAX {
             return Err(MerkleError::TooLong(self.siblings.len()));
@@ -151,9 +144,7 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash32> {
-        (0..n)
-            .map(|i| hash(Domain::TransactionLeaf, &(i as u64).to_le_bytes()))
-            .collect()
+        (0..n).map(|i| hash(Domain::TransactionLeaf, &(i as u64).to_le_bytes())).collect()
     }
 
     #[test]
@@ -163,8 +154,7 @@ mod tests {
             let r = root(&l);
             for i in 0..n {
                 let p = prove(&l, i).unwrap();
-                p.verify(&l[i], &r)
-                    .unwrap_or_else(|e| panic!("n={n} i={i}: {e}"));
+                p.verify(&l[i], &r).unwrap_or_else(|e| panic!("n={n} i={i}: {e}"));
             }
         }
     }
@@ -175,10 +165,7 @@ mod tests {
         let r = root(&l);
         let p = prove(&l, 3).unwrap();
         assert_eq!(p.verify(&l[4], &r), Err(MerkleError::RootMismatch));
-        let moved = MerkleProof {
-            index: 2,
-            ..p.clone()
-        };
+        let moved = MerkleProof { index: 2, ..p.clone() };
         assert_eq!(moved.verify(&l[3], &r), Err(MerkleError::RootMismatch));
         let resized = MerkleProof { leaf_count: 8, ..p };
         assert_eq!(resized.verify(&l[3], &r), Err(MerkleError::RootMismatch));
@@ -191,11 +178,7 @@ mod tests {
         let r = root(&l);
         let p = prove(&l, 4).unwrap();
         p.verify(&l[4], &r).unwrap();
-        let relabelled = MerkleProof {
-            index: 1,
-            leaf_count: 2,
-            siblings: p.siblings,
-        };
+        let relabelled = MerkleProof { index: 1, leaf_count: 2, siblings: p.siblings };
         assert_eq!(relabelled.verify(&l[4], &r), Err(MerkleError::RootMismatch));
     }
 
@@ -203,20 +186,9 @@ mod tests {
     fn out_of_range_index_is_an_error_not_a_panic() {
         let l = leaves(3);
         assert!(prove(&l, 3).is_none());
-        let p = MerkleProof {
-            index: 5,
-            leaf_count: 3,
-            siblings: vec![],
-        };
-        assert!(matches!(
-            p.verify(&l[0], &root(&l)),
-            Err(MerkleError::IndexOutOfRange { .. })
-        ));
-        let p = MerkleProof {
-            index: 0,
-            leaf_count: 0,
-            siblings: vec![],
-        };
+        let p = MerkleProof { index: 5, leaf_count: 3, siblings: vec![] };
+        assert!(matches!(p.verify(&l[0], &root(&l)), Err(MerkleError::IndexOutOfRange { .. })));
+        let p = MerkleProof { index: 0, leaf_count: 0, siblings: vec![] };
         assert!(p.verify(&l[0], &root(&l)).is_err());
     }
 

@@ -64,10 +64,7 @@ pub struct Receipt {
 impl Receipt {
     pub fn sign(self, key: &SecretKey) -> SignedReceipt {
         let signature = key.sign(Domain::ReceiptSignature, &encoding::to_bytes(&self));
-        SignedReceipt {
-            receipt: self,
-            signature,
-        }
+        SignedReceipt { receipt: self, signature }
     }
 }
 
@@ -81,11 +78,7 @@ pub struct SignedReceipt {
 impl SignedReceipt {
     /// Checks the signature against the node's consensus key (from a trusted set).
     pub fn verify(&self, node_key: &PublicKey) -> Result<(), CryptoError> {
-        node_key.verify(
-            Domain::ReceiptSignature,
-            &encoding::to_bytes(&self.receipt),
-            &self.signature,
-        )
+        node_key.verify(Domain::ReceiptSignature, &encoding::to_bytes(&self.receipt), &self.signature)
     }
 }
 
@@ -98,29 +91,12 @@ mod tests {
     fn receipt_signature_binds_the_outcome() {
         let (set, keys) = validators(4);
         let node = set.validators()[0].id;
-        let key = keys
-            .iter()
-            .find(|k| NodeId::from_public_key(&k.public_key()) == node)
-            .unwrap();
-        let entry = ReceiptEntry {
-            tx_hash: Hash32([1; 32]),
-            status: TxStatus::Success,
-            result_hash: Hash32([2; 32]),
-        };
-        let signed = Receipt {
-            chain_id: chain(),
-            height: Height(5),
-            tx_index: 0,
-            entry,
-            node,
-        }
-        .sign(key);
+        let key = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == node).unwrap();
+        let entry = ReceiptEntry { tx_hash: Hash32([1; 32]), status: TxStatus::Success, result_hash: Hash32([2; 32]) };
+        let signed = Receipt { chain_id: chain(), height: Height(5), tx_index: 0, entry, node }.sign(key);
         signed.verify(&key.public_key()).unwrap();
         let mut lie = signed.clone();
         lie.receipt.entry.status = TxStatus::Failed(FailureCode::InsufficientBalance);
-        assert_eq!(
-            lie.verify(&key.public_key()),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(lie.verify(&key.public_key()), Err(CryptoError::BadSignature));
     }
 }

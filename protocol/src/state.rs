@@ -28,6 +28,8 @@ pub enum StateError {
     BadProof(String),
     #[error("state version {0} does not exist")]
     UnknownVersion(u64),
+    #[error("state version {found} cannot be written next; versions are contiguous and the next is {expected}")]
+    VersionGap { expected: u64, found: u64 },
     #[error("state tree: {0}")]
     Tree(String),
 }
@@ -55,15 +57,8 @@ pub struct StateProof(SparseMerkleProof<Sha256>);
 
 impl StateProof {
     /// Verifies that under `root`, `key` holds `value` (`Some`) or nothing (`None`).
-    pub fn verify(
-        &self,
-        root: &Hash32,
-        key: &StateKey,
-        value: Option<&[u8]>,
-    ) -> Result<(), StateError> {
-        self.0
-            .verify(RootHash(root.0), key.key_hash(), value)
-            .map_err(|e| StateError::BadProof(e.to_string()))
+    pub fn verify(&self, root: &Hash32, key: &StateKey, value: Option<&[u8]>) -> Result<(), StateError> {
+        self.0.verify(RootHash(root.0), key.key_hash(), value).map_err(|e| StateError::BadProof(e.to_string()))
     }
 }
 
@@ -80,11 +75,7 @@ impl TreeReader for MemoryTreeStore {
         Ok(self.nodes.get(node_key).cloned())
     }
 
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
         Ok(self
             .values
             .get(&key_hash)
@@ -129,32 +120,32 @@ impl StateTree {
         Self::default()
     }
 
+    /// jmt builds version `v` on the root of `v - 1`; a gap would silently start from an
+    /// empty tree, so versions must be 0, 1, 2, … with no gap.
+    fn check_next(&self, version: u64) -> Result<(), StateError> {
+        let expected = self.latest.map_or(0, |latest| latest + 1);
+        if version != expected {
+            return Err(StateError::VersionGap { expected, found: version });
+        }
+        Ok(())
+    }
+
     /// The newest version written, if any.
     pub fn latest_version(&self) -> Option<u64> {
         self.latest
     }
 
-    /// Writes `changes` (`None` deletes) as `version`, which must be newer than the last,
-    /// and returns the new root.
+    /// Writes `changes` (`None` deletes) as `version`, which must be the next one
+    /// (0 first), and returns the new root.
     pub fn apply(
         &mut self,
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<Hash32, StateError> {
-        if self.latest.is_some_and(|latest| version <= latest) {
-            return Err(StateError::Tree(format!(
-                "version {version} is not newer than {:?}",
-                self.latest
-            )));
-        }
+        self.check_next(version)?;
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes
-            .into_iter()
-            .map(|(k, v)| (k.key_hash(), v))
-            .collect();
-        let (root, batch) = tree
-            .put_value_set(set, version)
-            .map_err(|e| StateError::Tree(e.to_string()))?;
+        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
+        let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
         self.store.write(&batch.node_batch);
         self.latest = Some(version);
         Ok(Hash32(root.0))
@@ -167,20 +158,10 @@ impl StateTree {
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<Hash32, StateError> {
-        if self.latest.is_some_and(|latest| version <= latest) {
-            return Err(StateError::Tree(format!(
-                "version {version} is not newer than {:?}",
-                self.latest
-            )));
-        }
+        self.check_next(version)?;
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes
-            .into_iter()
-            .map(|(k, v)| (k.key_hash(), v))
-            .collect();
-        let (root, _) = tree
-            .put_value_set(set, version)
-            .map_err(|e| StateError::Tree(e.to_string()))?;
+        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
+        let (root, _) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
         Ok(Hash32(root.0))
     }
 
@@ -195,16 +176,11 @@ impl StateTree {
     }
 
     /// The value of `key` at `version` with a proof against that version's root.
-    pub fn get_with_proof(
-        &self,
-        key: &StateKey,
-        version: u64,
-    ) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
+    pub fn get_with_proof(&self, key: &StateKey, version: u64) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
         self.root(version)?;
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let (value, proof) = tree
-            .get_with_proof(key.key_hash(), version)
-            .map_err(|e| StateError::Tree(e.to_string()))?;
+        let (value, proof) =
+            tree.get_with_proof(key.key_hash(), version).map_err(|e| StateError::Tree(e.to_string()))?;
         Ok((value, StateProof(proof)))
     }
 }
@@ -220,9 +196,7 @@ mod tests {
     #[test]
     fn membership_proof_verifies_and_binds_the_value() {
         let mut t = StateTree::new();
-        let root = t
-            .apply(0, (0..10u8).map(|i| (account(i), Some(vec![i; 3]))))
-            .unwrap();
+        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i; 3])))).unwrap();
         let (value, proof) = t.get_with_proof(&account(4), 0).unwrap();
         assert_eq!(value.as_deref(), Some(&[4u8, 4, 4][..]));
         proof.verify(&root, &account(4), Some(&[4, 4, 4])).unwrap();
@@ -234,9 +208,7 @@ mod tests {
     #[test]
     fn non_membership_proof_verifies_and_cannot_hide_a_present_key() {
         let mut t = StateTree::new();
-        let root = t
-            .apply(0, (0..10u8).map(|i| (account(i), Some(vec![i]))))
-            .unwrap();
+        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i])))).unwrap();
         let (value, proof) = t.get_with_proof(&account(200), 0).unwrap();
         assert_eq!(value, None);
         proof.verify(&root, &account(200), None).unwrap();
@@ -258,12 +230,7 @@ mod tests {
     fn old_versions_keep_their_roots_and_proofs() {
         let mut t = StateTree::new();
         let r0 = t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
-        let r1 = t
-            .apply(
-                1,
-                [(account(1), Some(vec![2])), (account(2), Some(vec![9]))],
-            )
-            .unwrap();
+        let r1 = t.apply(1, [(account(1), Some(vec![2])), (account(2), Some(vec![9]))]).unwrap();
         assert_ne!(r0, r1);
         assert_eq!(t.root(0).unwrap(), r0);
         let (v, p) = t.get_with_proof(&account(1), 0).unwrap();
@@ -275,11 +242,7 @@ mod tests {
     #[test]
     fn deleting_a_key_makes_it_provably_absent() {
         let mut t = StateTree::new();
-        t.apply(
-            0,
-            [(account(1), Some(vec![1])), (account(2), Some(vec![2]))],
-        )
-        .unwrap();
+        t.apply(0, [(account(1), Some(vec![1])), (account(2), Some(vec![2]))]).unwrap();
         let r1 = t.apply(1, [(account(1), None)]).unwrap();
         let (v, p) = t.get_with_proof(&account(1), 1).unwrap();
         assert_eq!(v, None);
@@ -293,17 +256,14 @@ mod tests {
         let previewed = t.preview(1, [(account(2), Some(vec![2]))]).unwrap();
         assert_eq!(t.latest_version(), Some(0));
         assert!(t.root(1).is_err());
-        assert_eq!(
-            t.apply(1, [(account(2), Some(vec![2]))]).unwrap(),
-            previewed
-        );
+        assert_eq!(t.apply(1, [(account(2), Some(vec![2]))]).unwrap(), previewed);
     }
 
     #[test]
     fn rewriting_an_old_version_is_refused() {
         let mut t = StateTree::new();
-        t.apply(3, [(account(1), Some(vec![1]))]).unwrap();
-        assert!(t.apply(3, [(account(1), Some(vec![2]))]).is_err());
+        t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
+        assert_eq!(t.apply(0, [(account(1), Some(vec![2]))]), Err(StateError::VersionGap { expected: 1, found: 0 }));
         assert_eq!(t.root(7), Err(StateError::UnknownVersion(7)));
     }
 
@@ -311,12 +271,8 @@ mod tests {
     fn same_contents_give_the_same_root_regardless_of_insert_order() {
         let mut a = StateTree::new();
         let mut b = StateTree::new();
-        let ra = a
-            .apply(0, (0..20u8).map(|i| (account(i), Some(vec![i]))))
-            .unwrap();
-        let rb = b
-            .apply(0, (0..20u8).rev().map(|i| (account(i), Some(vec![i]))))
-            .unwrap();
+        let ra = a.apply(0, (0..20u8).map(|i| (account(i), Some(vec![i])))).unwrap();
+        let rb = b.apply(0, (0..20u8).rev().map(|i| (account(i), Some(vec![i])))).unwrap();
         assert_eq!(ra, rb);
     }
 }

@@ -25,52 +25,27 @@ pub fn validators(n: usize) -> (ValidatorSet, Vec<SecretKey>) {
     let infos = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| {
-            ValidatorInfo::new(
-                format!("v{i}"),
-                k.public_key(),
-                EncryptionKey([i as u8; 32]),
-            )
-        })
+        .map(|(i, k)| ValidatorInfo::new(format!("v{i}"), k.public_key(), EncryptionKey([i as u8; 32])))
         .collect();
     (ValidatorSet::new(infos).unwrap(), keys)
 }
 
 pub fn key_of(keys: &[SecretKey], id: NodeId) -> &SecretKey {
-    keys.iter()
-        .find(|k| NodeId::from_public_key(&k.public_key()) == id)
-        .unwrap()
+    keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == id).unwrap()
 }
 
 /// A certificate on `data` signed by the first `signers` validators of `set`.
-pub fn quorum_cert(
-    set: &ValidatorSet,
-    keys: &[SecretKey],
-    data: VoteData,
-    signers: usize,
-) -> QuorumCert {
-    let votes: Vec<_> = set.validators()[..signers]
-        .iter()
-        .map(|v| data.sign(v.id, key_of(keys, v.id)))
-        .collect();
+pub fn quorum_cert(set: &ValidatorSet, keys: &[SecretKey], data: VoteData, signers: usize) -> QuorumCert {
+    let votes: Vec<_> = set.validators()[..signers].iter().map(|v| data.sign(v.id, key_of(keys, v.id))).collect();
     QuorumCert::from_votes(data.clone(), &votes, set).unwrap_or_else(|_| {
         // Below quorum on purpose: build it by hand so tests can check verification.
         let mut signers_bitmap = crate::vote::SignerBitmap::empty(set.len());
         (0..signers).for_each(|i| signers_bitmap.set(i));
-        QuorumCert {
-            data,
-            signers: signers_bitmap,
-            signatures: votes.iter().map(|v| v.signature).collect(),
-        }
+        QuorumCert { data, signers: signers_bitmap, signatures: votes.iter().map(|v| v.signature).collect() }
     })
 }
 
-pub fn certify(
-    set: &ValidatorSet,
-    keys: &[SecretKey],
-    header: BlockHeader,
-    signers: usize,
-) -> CertifiedHeader {
+pub fn certify(set: &ValidatorSet, keys: &[SecretKey], header: BlockHeader, signers: usize) -> CertifiedHeader {
     let kind = match header.mode {
         ConsensusMode::Fast => VoteKind::Ack,
         ConsensusMode::Bft => VoteKind::Precommit,
@@ -118,10 +93,7 @@ pub fn transfer(seed: u8, nonce: u64) -> (SignedTransaction, SecretKey) {
         sender: key.public_key(),
         nonce: Nonce(nonce),
         fee: Amount(1),
-        payload: Payload::Transfer(Transfer {
-            to: Address([9; 20]),
-            amount: Amount(100),
-        }),
+        payload: Payload::Transfer(Transfer { to: Address([9; 20]), amount: Amount(100) }),
     };
     (tx.sign(&key), key)
 }

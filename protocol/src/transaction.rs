@@ -66,10 +66,7 @@ impl Transaction {
     /// a mismatch yields a transaction that [`SignedTransaction::verify`] rejects.
     pub fn sign(self, key: &SecretKey) -> SignedTransaction {
         let signature = key.sign(Domain::TransactionSignature, &encoding::to_bytes(&self));
-        SignedTransaction {
-            tx: self,
-            signature,
-        }
+        SignedTransaction { tx: self, signature }
     }
 }
 
@@ -89,31 +86,21 @@ impl SignedTransaction {
     pub fn verify(&self) -> Result<(), TransactionError> {
         self.tx
             .sender
-            .verify(
-                Domain::TransactionSignature,
-                &encoding::to_bytes(&self.tx),
-                &self.signature,
-            )
+            .verify(Domain::TransactionSignature, &encoding::to_bytes(&self.tx), &self.signature)
             .map_err(|_: CryptoError| TransactionError::BadSignature)
     }
 
     /// Checks the chain id, then the signature.
     pub fn verify_for_chain(&self, chain_id: &ChainId) -> Result<(), TransactionError> {
         if &self.tx.chain_id != chain_id {
-            return Err(TransactionError::WrongChain {
-                expected: chain_id.clone(),
-                found: self.tx.chain_id.clone(),
-            });
+            return Err(TransactionError::WrongChain { expected: chain_id.clone(), found: self.tx.chain_id.clone() });
         }
         self.verify()
     }
 
     /// Decodes a submitted transaction, refusing anything over the transaction size limit.
     pub fn decode(bytes: &[u8]) -> Result<Self, TransactionError> {
-        Ok(encoding::from_bytes_limited(
-            bytes,
-            TRANSACTION_SIZE_MAX_BYTES,
-        )?)
+        Ok(encoding::from_bytes_limited(bytes, TRANSACTION_SIZE_MAX_BYTES)?)
     }
 }
 
@@ -146,10 +133,7 @@ mod tests {
     fn transaction_for_another_chain_is_rejected() {
         let (tx, _) = transfer(1, 0);
         let other = ChainId::new("vigil-mainnet").unwrap();
-        assert!(matches!(
-            tx.verify_for_chain(&other),
-            Err(TransactionError::WrongChain { .. })
-        ));
+        assert!(matches!(tx.verify_for_chain(&other), Err(TransactionError::WrongChain { .. })));
     }
 
     #[test]

@@ -52,11 +52,7 @@ pub struct ValidatorInfo {
 
 impl ValidatorInfo {
     /// A validator with power 1 whose id and account are derived from its key.
-    pub fn new(
-        name: impl Into<String>,
-        consensus_key: PublicKey,
-        encryption_key: EncryptionKey,
-    ) -> Self {
+    pub fn new(name: impl Into<String>, consensus_key: PublicKey, encryption_key: EncryptionKey) -> Self {
         Self {
             id: NodeId::from_public_key(&consensus_key),
             name: name.into(),
@@ -116,14 +112,9 @@ impl ValidatorSet {
             if v.name.len() > VALIDATOR_NAME_LEN_MAX {
                 return Err(ValidatorSetError::NameTooLong(v.id));
             }
-            total_power = total_power
-                .checked_add(v.power)
-                .ok_or(ValidatorSetError::PowerOverflow)?;
+            total_power = total_power.checked_add(v.power).ok_or(ValidatorSetError::PowerOverflow)?;
         }
-        Ok(Self {
-            validators,
-            total_power,
-        })
+        Ok(Self { validators, total_power })
     }
 
     pub fn validators(&self) -> &[ValidatorInfo] {
@@ -182,22 +173,12 @@ impl ValidatorSet {
 
     /// Voting power of the validators whose indices are given (unknown indices count 0).
     pub fn power_of(&self, indices: impl IntoIterator<Item = usize>) -> u64 {
-        indices
-            .into_iter()
-            .filter_map(|i| self.validators.get(i))
-            .map(|v| v.power)
-            .fold(0u64, u64::saturating_add)
+        indices.into_iter().filter_map(|i| self.validators.get(i)).map(|v| v.power).fold(0u64, u64::saturating_add)
     }
 
     /// A new set without `id` (for jailing). Errors if that would leave it empty.
     pub fn without(&self, id: &NodeId) -> Result<Self, ValidatorSetError> {
-        Self::new(
-            self.validators
-                .iter()
-                .filter(|v| &v.id != id)
-                .cloned()
-                .collect(),
-        )
+        Self::new(self.validators.iter().filter(|v| &v.id != id).cloned().collect())
     }
 }
 
@@ -272,10 +253,7 @@ mod tests {
         let (set, _) = validators(3);
         let mut list = set.validators().to_vec();
         list.push(list[0].clone());
-        assert!(matches!(
-            ValidatorSet::new(list),
-            Err(ValidatorSetError::Duplicate(_))
-        ));
+        assert!(matches!(ValidatorSet::new(list), Err(ValidatorSetError::Duplicate(_))));
     }
 
     #[test]
@@ -283,10 +261,7 @@ mod tests {
         let (set, _) = validators(2);
         let mut list = set.validators().to_vec();
         list[0].id = NodeId([0xab; 32]);
-        assert!(matches!(
-            ValidatorSet::new(list),
-            Err(ValidatorSetError::IdMismatch(_))
-        ));
+        assert!(matches!(ValidatorSet::new(list), Err(ValidatorSetError::IdMismatch(_))));
     }
 
     #[test]
@@ -302,10 +277,7 @@ mod tests {
         let bytes = crate::encoding::to_bytes(&list);
         assert!(crate::encoding::from_bytes::<ValidatorSet>(&bytes).is_err());
         let good = crate::encoding::to_bytes(&set);
-        assert_eq!(
-            crate::encoding::from_bytes::<ValidatorSet>(&good).unwrap(),
-            set
-        );
+        assert_eq!(crate::encoding::from_bytes::<ValidatorSet>(&good).unwrap(), set);
     }
 
     #[test]

@@ -58,11 +58,7 @@ impl VoteData {
     }
 
     pub fn sign(&self, voter: NodeId, key: &SecretKey) -> Vote {
-        Vote {
-            data: self.clone(),
-            voter,
-            signature: key.sign(Domain::VoteSignature, &self.signing_bytes()),
-        }
+        Vote { data: self.clone(), voter, signature: key.sign(Domain::VoteSignature, &self.signing_bytes()) }
     }
 }
 
@@ -77,20 +73,13 @@ pub struct Vote {
 impl Vote {
     /// Strictly verifies the signature with the voter's key.
     pub fn verify_with_key(&self, key: &PublicKey) -> Result<(), CryptoError> {
-        key.verify(
-            Domain::VoteSignature,
-            &self.data.signing_bytes(),
-            &self.signature,
-        )
+        key.verify(Domain::VoteSignature, &self.data.signing_bytes(), &self.signature)
     }
 
     /// Verifies against a validator set: the voter must be a member.
     pub fn verify(&self, set: &ValidatorSet) -> Result<(), QcError> {
-        let v = set
-            .get(&self.voter)
-            .ok_or(QcError::UnknownVoter(self.voter))?;
-        self.verify_with_key(&v.consensus_key)
-            .map_err(|_| QcError::BadSignature)
+        let v = set.get(&self.voter).ok_or(QcError::UnknownVoter(self.voter))?;
+        self.verify_with_key(&v.consensus_key).map_err(|_| QcError::BadSignature)
     }
 }
 
@@ -98,21 +87,13 @@ impl Vote {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QcError {
     #[error("signer bitmap is {found} bytes, a set of {validators} validators needs {expected}")]
-    BitmapLength {
-        found: usize,
-        expected: usize,
-        validators: usize,
-    },
+    BitmapLength { found: usize, expected: usize, validators: usize },
     #[error("signer bitmap names validator index {0}, beyond the set")]
     BitmapOutOfRange(usize),
     #[error("bitmap names {signers} signers but the certificate carries {signatures} signatures")]
     SignatureCount { signers: usize, signatures: usize },
     #[error("signers hold {power} voting power, {mode} mode needs {quorum}")]
-    NoQuorum {
-        power: u64,
-        quorum: u64,
-        mode: ConsensusMode,
-    },
+    NoQuorum { power: u64, quorum: u64, mode: ConsensusMode },
     #[error("a signature in the certificate does not verify")]
     BadSignature,
     #[error("voter {0} is not in the validator set")]
@@ -139,9 +120,7 @@ impl SignerBitmap {
     }
 
     pub fn contains(&self, index: usize) -> bool {
-        self.0
-            .get(index / 8)
-            .is_some_and(|b| b & (1 << (index % 8)) != 0)
+        self.0.get(index / 8).is_some_and(|b| b & (1 << (index % 8)) != 0)
     }
 
     pub fn count(&self) -> usize {
@@ -156,11 +135,7 @@ impl SignerBitmap {
     fn check(&self, validators: usize) -> Result<(), QcError> {
         let expected = validators.div_ceil(8);
         if self.0.len() != expected {
-            return Err(QcError::BitmapLength {
-                found: self.0.len(),
-                expected,
-                validators,
-            });
+            return Err(QcError::BitmapLength { found: self.0.len(), expected, validators });
         }
         match self.indices().find(|&i| i >= validators) {
             Some(i) => Err(QcError::BitmapOutOfRange(i)),
@@ -174,11 +149,7 @@ impl TryFrom<Vec<u8>> for SignerBitmap {
     fn try_from(v: Vec<u8>) -> Result<Self, Self::Error> {
         let max = VALIDATORS_MAX.div_ceil(8);
         if v.len() > max {
-            return Err(QcError::BitmapLength {
-                found: v.len(),
-                expected: max,
-                validators: VALIDATORS_MAX,
-            });
+            return Err(QcError::BitmapLength { found: v.len(), expected: max, validators: VALIDATORS_MAX });
         }
         Ok(Self(v))
     }
@@ -211,19 +182,13 @@ impl QuorumCert {
 
     /// Aggregates votes whose signatures the caller has already verified strictly (as a
     /// node does once per incoming vote). Still checks data, membership and quorum.
-    pub fn from_verified_votes(
-        data: VoteData,
-        votes: &[Vote],
-        set: &ValidatorSet,
-    ) -> Result<Self, QcError> {
+    pub fn from_verified_votes(data: VoteData, votes: &[Vote], set: &ValidatorSet) -> Result<Self, QcError> {
         let mut by_index: Vec<Option<Signature>> = vec![None; set.len()];
         for vote in votes {
             if vote.data != data {
                 return Err(QcError::DataMismatch);
             }
-            let index = set
-                .index_of(&vote.voter)
-                .ok_or(QcError::UnknownVoter(vote.voter))?;
+            let index = set.index_of(&vote.voter).ok_or(QcError::UnknownVoter(vote.voter))?;
             by_index[index] = Some(vote.signature);
         }
         let mut signers = SignerBitmap::empty(set.len());
@@ -234,11 +199,7 @@ impl QuorumCert {
                 signatures.push(sig);
             }
         }
-        let qc = Self {
-            data,
-            signers,
-            signatures,
-        };
+        let qc = Self { data, signers, signatures };
         qc.check_quorum(set)?;
         Ok(qc)
     }
@@ -247,20 +208,13 @@ impl QuorumCert {
         self.signers.check(set.len())?;
         let signers = self.signers.count();
         if signers != self.signatures.len() {
-            return Err(QcError::SignatureCount {
-                signers,
-                signatures: self.signatures.len(),
-            });
+            return Err(QcError::SignatureCount { signers, signatures: self.signatures.len() });
         }
         let mode = self.data.kind.mode();
         let power = set.power_of(self.signers.indices());
         let quorum = set.quorum_power(mode);
         if power < quorum {
-            return Err(QcError::NoQuorum {
-                power,
-                quorum,
-                mode,
-            });
+            return Err(QcError::NoQuorum { power, quorum, mode });
         }
         Ok(())
     }
@@ -270,22 +224,14 @@ impl QuorumCert {
         self.check_quorum(set)?;
         let message = self.data.signing_bytes();
         let messages = vec![message.as_slice(); self.signatures.len()];
-        let keys: Vec<PublicKey> = self
-            .signers
-            .indices()
-            .filter_map(|i| set.by_index(i))
-            .map(|v| v.consensus_key)
-            .collect();
-        verify_batch(Domain::VoteSignature, &messages, &self.signatures, &keys)
-            .map_err(|_| QcError::BadSignature)
+        let keys: Vec<PublicKey> =
+            self.signers.indices().filter_map(|i| set.by_index(i)).map(|v| v.consensus_key).collect();
+        verify_batch(Domain::VoteSignature, &messages, &self.signatures, &keys).map_err(|_| QcError::BadSignature)
     }
 
     /// The validators that signed, in index order.
     pub fn signer_ids<'a>(&'a self, set: &'a ValidatorSet) -> impl Iterator<Item = NodeId> + 'a {
-        self.signers
-            .indices()
-            .filter_map(|i| set.by_index(i))
-            .map(|v| v.id)
+        self.signers.indices().filter_map(|i| set.by_index(i)).map(|v| v.id)
     }
 }
 
@@ -296,13 +242,7 @@ mod tests {
     use crate::testutil::{chain, quorum_cert, validators};
 
     fn data(kind: VoteKind) -> VoteData {
-        VoteData {
-            chain_id: chain(),
-            height: Height(3),
-            view: View(0),
-            block_hash: Hash32([7; 32]),
-            kind,
-        }
+        VoteData { chain_id: chain(), height: Height(3), view: View(0), block_hash: Hash32([7; 32]), kind }
     }
 
     #[test]
@@ -322,42 +262,21 @@ mod tests {
             let last = qc.signers.indices().last().unwrap();
             qc.signers = {
                 let mut b = SignerBitmap::empty(4);
-                qc.signers
-                    .indices()
-                    .filter(|&i| i != last)
-                    .for_each(|i| b.set(i));
+                qc.signers.indices().filter(|&i| i != last).for_each(|i| b.set(i));
                 b
             };
             qc.signatures.pop();
-            assert!(matches!(
-                qc.verify(&set),
-                Err(QcError::NoQuorum {
-                    power: 2,
-                    quorum: 3,
-                    ..
-                })
-            ));
+            assert!(matches!(qc.verify(&set), Err(QcError::NoQuorum { power: 2, quorum: 3, .. })));
         }
     }
 
     #[test]
     fn fast_mode_needs_a_majority_and_bft_two_thirds_of_seven() {
         let (set, keys) = validators(7);
-        quorum_cert(&set, &keys, data(VoteKind::Ack), 4)
-            .verify(&set)
-            .unwrap();
+        quorum_cert(&set, &keys, data(VoteKind::Ack), 4).verify(&set).unwrap();
         let qc = quorum_cert(&set, &keys, data(VoteKind::Precommit), 4);
-        assert!(matches!(
-            qc.verify(&set),
-            Err(QcError::NoQuorum {
-                power: 4,
-                quorum: 5,
-                ..
-            })
-        ));
-        quorum_cert(&set, &keys, data(VoteKind::Precommit), 5)
-            .verify(&set)
-            .unwrap();
+        assert!(matches!(qc.verify(&set), Err(QcError::NoQuorum { power: 4, quorum: 5, .. })));
+        quorum_cert(&set, &keys, data(VoteKind::Precommit), 5).verify(&set).unwrap();
     }
 
     #[test]
@@ -390,16 +309,10 @@ mod tests {
         let (set, keys) = validators(4);
         let d = data(VoteKind::Precommit);
         let v0 = set.validators()[0].id;
-        let k0 = keys
-            .iter()
-            .find(|k| NodeId::from_public_key(&k.public_key()) == v0)
-            .unwrap();
+        let k0 = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v0).unwrap();
         let vote = d.sign(v0, k0);
         let votes = vec![vote.clone(), vote.clone(), vote];
-        assert!(matches!(
-            QuorumCert::from_votes(d, &votes, &set),
-            Err(QcError::NoQuorum { power: 1, .. })
-        ));
+        assert!(matches!(QuorumCert::from_votes(d, &votes, &set), Err(QcError::NoQuorum { power: 1, .. })));
     }
 
     #[test]
@@ -409,9 +322,6 @@ mod tests {
         let id = NodeId::from_public_key(&outsider.public_key());
         let d = data(VoteKind::Precommit);
         let vote = d.sign(id, &outsider);
-        assert_eq!(
-            QuorumCert::from_votes(d, &[vote], &set),
-            Err(QcError::UnknownVoter(id))
-        );
+        assert_eq!(QuorumCert::from_votes(d, &[vote], &set), Err(QcError::UnknownVoter(id)));
     }
 }

@@ -100,11 +100,7 @@ fn consensus_mode() -> impl Strategy<Value = ConsensusMode> {
 }
 
 fn vote_kind() -> impl Strategy<Value = VoteKind> {
-    prop_oneof![
-        Just(VoteKind::Ack),
-        Just(VoteKind::Prevote),
-        Just(VoteKind::Precommit)
-    ]
+    prop_oneof![Just(VoteKind::Ack), Just(VoteKind::Prevote), Just(VoteKind::Precommit)]
 }
 
 fn failure_code() -> impl Strategy<Value = FailureCode> {
@@ -120,10 +116,7 @@ fn failure_code() -> impl Strategy<Value = FailureCode> {
 }
 
 fn tx_status() -> impl Strategy<Value = TxStatus> {
-    prop_oneof![
-        Just(TxStatus::Success),
-        failure_code().prop_map(TxStatus::Failed)
-    ]
+    prop_oneof![Just(TxStatus::Success), failure_code().prop_map(TxStatus::Failed)]
 }
 
 prop_compose! {
@@ -148,9 +141,8 @@ prop_compose! {
 }
 
 fn signer_bitmap() -> impl Strategy<Value = SignerBitmap> {
-    vec_of(any::<u8>(), 0..=32).prop_map(|bytes| {
-        SignerBitmap::try_from(bytes).expect("at most 32 bytes is within the bitmap limit")
-    })
+    vec_of(any::<u8>(), 0..=32)
+        .prop_map(|bytes| SignerBitmap::try_from(bytes).expect("at most 32 bytes is within the bitmap limit"))
 }
 
 prop_compose! {
@@ -270,24 +262,13 @@ impl Committee {
             power += self.set.validators()[i].power;
             votes.push(self.vote(i, &data));
         }
-        QuorumCert::from_votes(data, &votes, &self.set)
-            .expect("honest votes holding a quorum certify")
+        QuorumCert::from_votes(data, &votes, &self.set).expect("honest votes holding a quorum certify")
     }
 
     /// `header`, re-targeted to this committee and committed by a certificate of its
     /// mode, possibly from a later view.
-    fn certify_header(
-        &self,
-        header: BlockHeader,
-        later_view: u64,
-        order: &[usize],
-        extra: usize,
-    ) -> CertifiedHeader {
-        let header = BlockHeader {
-            chain_id: self.chain.clone(),
-            validator_set_hash: self.set.hash(),
-            ..header
-        };
+    fn certify_header(&self, header: BlockHeader, later_view: u64, order: &[usize], extra: usize) -> CertifiedHeader {
+        let header = BlockHeader { chain_id: self.chain.clone(), validator_set_hash: self.set.hash(), ..header };
         let kind = match header.mode {
             ConsensusMode::Fast => VoteKind::Ack,
             ConsensusMode::Bft => VoteKind::Precommit,
@@ -355,10 +336,7 @@ fn vote() -> impl Strategy<Value = Vote> {
 }
 
 fn signed_statement() -> impl Strategy<Value = SignedStatement> {
-    prop_oneof![
-        signed_receipt().prop_map(SignedStatement::Receipt),
-        vote().prop_map(SignedStatement::Vote),
-    ]
+    prop_oneof![signed_receipt().prop_map(SignedStatement::Receipt), vote().prop_map(SignedStatement::Vote),]
 }
 
 prop_compose! {
@@ -477,12 +455,8 @@ prop_compose! {
 fn fault_evidence_with_committee() -> impl Strategy<Value = (Committee, FaultEvidence)> {
     prop_oneof![
         equivocation(),
-        contradiction().prop_map(|(c, contradicted)| {
-            (
-                c,
-                FaultEvidence::ReceiptContradictsBlock(Box::new(contradicted)),
-            )
-        }),
+        contradiction()
+            .prop_map(|(c, contradicted)| { (c, FaultEvidence::ReceiptContradictsBlock(Box::new(contradicted)),) }),
     ]
 }
 
@@ -573,25 +547,38 @@ struct ProvenState {
     proof: StateProof,
 }
 
+/// Values stored in the state tree.
+fn state_value() -> impl Strategy<Value = Vec<u8>> {
+    vec_of(any::<u8>(), 0..8)
+}
+
 prop_compose! {
-    /// A membership proof (of a written key) or a non-membership proof (of a random key,
-    /// usually absent) from a small tree.
+    /// A membership proof (of a written key) or a non-membership proof (of a deleted or
+    /// random key) from a small tree with two versions, against either version's root.
+    ///
+    /// Versions are 0 and 1: see `state_written_before_a_version_gap_survives_it` for
+    /// why not arbitrary increasing versions.
     fn proven_state()(
-        entries in vec_of((state_key(), vec_of(any::<u8>(), 0..8)), 0..6),
+        first in vec_of((state_key(), state_value()), 0..6),
+        second in vec_of((state_key(), proptest::option::of(state_value())), 0..4),
         written in any::<bool>(),
         pick in any::<Index>(),
         other in state_key(),
-        version in 0..1_000u64,
+        at_first_version in any::<bool>(),
     ) -> ProvenState {
-        let key = if written && !entries.is_empty() {
-            entries[pick.index(entries.len())].0.clone()
+        let written_keys: Vec<StateKey> =
+            first.iter().map(|(k, _)| k).chain(second.iter().map(|(k, _)| k)).cloned().collect();
+        let key = if written && !written_keys.is_empty() {
+            written_keys[pick.index(written_keys.len())].clone()
         } else {
             other
         };
         let mut tree = StateTree::new();
-        let root = tree
-            .apply(version, entries.into_iter().map(|(k, v)| (k, Some(v))))
-            .expect("a fresh tree accepts any version");
+        let root0 = tree
+            .apply(0, first.into_iter().map(|(k, v)| (k, Some(v))))
+            .expect("a fresh tree accepts version 0");
+        let root1 = tree.apply(1, second).expect("version 1 follows version 0");
+        let (version, root) = if at_first_version { (0, root0) } else { (1, root1) };
         let (value, proof) = tree.get_with_proof(&key, version).expect("the version exists");
         ProvenState { root, key, value, proof }
     }
@@ -669,30 +656,20 @@ fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn flips() -> impl Strategy<Value = Vec<Mutation>> {
-    vec_of(
-        (any::<Index>(), any::<u8>()).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        MUTATIONS_PER_CASE,
-    )
+    vec_of((any::<Index>(), any::<u8>()).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }), MUTATIONS_PER_CASE)
 }
 
 fn replacements() -> impl Strategy<Value = Vec<Mutation>> {
-    vec_of(
-        (any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Replace { at, byte }),
-        MUTATIONS_PER_CASE,
-    )
+    vec_of((any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Replace { at, byte }), MUTATIONS_PER_CASE)
 }
 
 fn insertions() -> impl Strategy<Value = Vec<Mutation>> {
-    vec_of(
-        (any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
-        MUTATIONS_PER_CASE,
-    )
+    vec_of((any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }), MUTATIONS_PER_CASE)
 }
 
 fn splices() -> impl Strategy<Value = Vec<Mutation>> {
     vec_of(
-        (any::<Index>(), vec_of(any::<u8>(), 0..64))
-            .prop_map(|(at, tail)| Mutation::Splice { at, tail }),
+        (any::<Index>(), vec_of(any::<u8>(), 0..64)).prop_map(|(at, tail)| Mutation::Splice { at, tail }),
         MUTATIONS_PER_CASE,
     )
 }
@@ -732,8 +709,7 @@ where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
     let bytes = to_bytes(value);
-    let decoded = from_bytes::<T>(&bytes)
-        .map_err(|e| TestCaseError::fail(format!("own encoding rejected: {e}")))?;
+    let decoded = from_bytes::<T>(&bytes).map_err(|e| TestCaseError::fail(format!("own encoding rejected: {e}")))?;
     prop_assert_eq!(&decoded, value);
     prop_assert_eq!(hex::encode(to_bytes(&decoded)), hex::encode(&bytes));
     Ok(())
@@ -743,13 +719,12 @@ fn check_json_round_trip<T>(value: &T) -> Result<(), TestCaseError>
 where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let json = serde_json::to_string(value)
-        .map_err(|e| TestCaseError::fail(format!("JSON encoding failed: {e}")))?;
+    let json = serde_json::to_string(value).map_err(|e| TestCaseError::fail(format!("JSON encoding failed: {e}")))?;
     let decoded = serde_json::from_str::<T>(&json)
         .map_err(|e| TestCaseError::fail(format!("own JSON rejected: {e}\n  {json}")))?;
     prop_assert_eq!(&decoded, value);
-    let again = serde_json::to_string(&decoded)
-        .map_err(|e| TestCaseError::fail(format!("JSON encoding failed: {e}")))?;
+    let again =
+        serde_json::to_string(&decoded).map_err(|e| TestCaseError::fail(format!("JSON encoding failed: {e}")))?;
     prop_assert_eq!(again, json);
     Ok(())
 }
@@ -761,12 +736,7 @@ where
     let bytes = to_bytes(value);
     for len in 0..bytes.len() {
         let result = from_bytes::<T>(&bytes[..len]);
-        prop_assert!(
-            result.is_err(),
-            "the first {len} of {} bytes decoded: {:?}",
-            bytes.len(),
-            result
-        );
+        prop_assert!(result.is_err(), "the first {len} of {} bytes decoded: {:?}", bytes.len(), result);
     }
     Ok(())
 }
@@ -778,17 +748,11 @@ where
     let mut bytes = to_bytes(value);
     bytes.push(byte);
     let result = from_bytes::<T>(&bytes);
-    prop_assert!(
-        result.is_err(),
-        "trailing byte {byte:#04x} accepted: {result:?}"
-    );
+    prop_assert!(result.is_err(), "trailing byte {byte:#04x} accepted: {result:?}");
     Ok(())
 }
 
-fn check_mutants_decode_canonically<T>(
-    value: &T,
-    mutations: &[Mutation],
-) -> Result<(), TestCaseError>
+fn check_mutants_decode_canonically<T>(value: &T, mutations: &[Mutation]) -> Result<(), TestCaseError>
 where
     T: Serialize + DeserializeOwned + Debug,
 {
@@ -1125,5 +1089,45 @@ proptest! {
                 );
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// State versions: jmt builds version `v` on the root stored at `v - 1`, so a gap would
+// silently start from an empty tree. `StateTree` refuses gaps with a typed error.
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_version_gap_is_refused_and_changes_nothing(
+        first in vec_of((state_key(), state_value()), 1..6),
+        second in vec_of((state_key(), state_value()), 0..4),
+        version in 2..1_000u64,
+    ) {
+        let mut tree = StateTree::new();
+        let root0 = tree.apply(0, first.iter().map(|(k, v)| (k.clone(), Some(v.clone())))).expect("v0");
+        let changes = || second.iter().map(|(k, v)| (k.clone(), Some(v.clone())));
+        prop_assert_eq!(tree.preview(version, changes()), Err(StateError::VersionGap { expected: 1, found: version }));
+        prop_assert_eq!(tree.apply(version, changes()), Err(StateError::VersionGap { expected: 1, found: version }));
+        prop_assert_eq!(tree.latest_version(), Some(0));
+        prop_assert_eq!(tree.root(0), Ok(root0));
+        for (key, value) in &first {
+            let (now, proof) = tree.get_with_proof(key, 0).expect("v0 readable");
+            prop_assert!(now.is_some());
+            prop_assert!(proof.verify(&root0, key, now.as_deref()).is_ok(), "{:?} / {:?}", key, value);
+        }
+    }
+
+    #[test]
+    fn a_first_write_must_be_version_zero(version in 1..1_000u64) {
+        let mut tree = StateTree::new();
+        prop_assert_eq!(tree.apply(version, std::iter::empty()), Err(StateError::VersionGap { expected: 0, found: version }));
+        prop_assert_eq!(tree.latest_version(), None);
+        let root = tree.apply(0, std::iter::empty()).expect("v0");
+        let (value, proof) = tree.get_with_proof(&StateKey::Consensus, 0).expect("proof at v0");
+        prop_assert_eq!(value, None);
+        prop_assert_eq!(proof.verify(&root, &StateKey::Consensus, None), Ok(()));
     }
 }

@@ -24,10 +24,7 @@ fn generate() -> Vectors {
         sender: account.public_key(),
         nonce: Nonce(7),
         fee: Amount(2),
-        payload: Payload::Transfer(Transfer {
-            to,
-            amount: Amount(1_000),
-        }),
+        payload: Payload::Transfer(Transfer { to, amount: Amount(1_000) }),
     };
     let signed = tx.clone().sign(&account);
 
@@ -35,13 +32,7 @@ fn generate() -> Vectors {
     let set = ValidatorSet::new(
         keys.iter()
             .enumerate()
-            .map(|(i, k)| {
-                ValidatorInfo::new(
-                    format!("org-{i}"),
-                    k.public_key(),
-                    EncryptionKey([i as u8 + 1; 32]),
-                )
-            })
+            .map(|(i, k)| ValidatorInfo::new(format!("org-{i}"), k.public_key(), EncryptionKey([i as u8 + 1; 32])))
             .collect(),
     )
     .unwrap();
@@ -50,13 +41,7 @@ fn generate() -> Vectors {
     let present_key = StateKey::Account(signed.tx.sender_address());
     let present_value = vec![1, 2, 3, 4];
     let state_root = state
-        .apply(
-            0,
-            [
-                (present_key.clone(), Some(present_value.clone())),
-                (StateKey::Account(to), Some(vec![9])),
-            ],
-        )
+        .apply(0, [(present_key.clone(), Some(present_value.clone())), (StateKey::Account(to), Some(vec![9]))])
         .unwrap();
     let (_, present_proof) = state.get_with_proof(&present_key, 0).unwrap();
     let absent_key = StateKey::Account(Address([0xab; 20]));
@@ -83,25 +68,13 @@ fn generate() -> Vectors {
         block_hash: header.hash(),
         kind: VoteKind::Precommit,
     };
-    let key_of = |id: NodeId| {
-        keys.iter()
-            .find(|k| NodeId::from_public_key(&k.public_key()) == id)
-            .unwrap()
-    };
-    let votes: Vec<Vote> = set.validators()[..3]
-        .iter()
-        .map(|v| data.sign(v.id, key_of(v.id)))
-        .collect();
+    let key_of = |id: NodeId| keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == id).unwrap();
+    let votes: Vec<Vote> = set.validators()[..3].iter().map(|v| data.sign(v.id, key_of(v.id))).collect();
     let cert = QuorumCert::from_votes(data.clone(), &votes, &set).unwrap();
     let certified = CertifiedHeader { header, cert };
     let mut bad = certified.clone();
-    let other = VoteData {
-        block_hash: Hash32([0x22; 32]),
-        ..data
-    };
-    bad.cert.signatures[1] = other
-        .sign(set.validators()[1].id, key_of(set.validators()[1].id))
-        .signature;
+    let other = VoteData { block_hash: Hash32([0x22; 32]), ..data };
+    bad.cert.signatures[1] = other.sign(set.validators()[1].id, key_of(set.validators()[1].id)).signature;
 
     Vectors {
         account_seed_hex: hex::encode(seed(100)),
@@ -131,24 +104,17 @@ fn committed_vectors_match_what_native_code_produces() {
         return;
     }
     let committed: Vectors = serde_json::from_str(VECTORS_JSON).unwrap();
-    assert_eq!(
-        committed, fresh,
-        "protocol encoding changed: rerun with UPDATE_VECTORS=1 if that is intended"
-    );
+    assert_eq!(committed, fresh, "protocol encoding changed: rerun with UPDATE_VECTORS=1 if that is intended");
 }
 
 #[test]
 fn committed_vectors_verify_natively() {
     let v: Vectors = serde_json::from_str(VECTORS_JSON).unwrap();
-    let set: ValidatorSet =
-        encoding::from_bytes(&hex::decode(&v.validator_set_hex).unwrap()).unwrap();
-    let ch: CertifiedHeader =
-        encoding::from_bytes(&hex::decode(&v.certified_header_hex).unwrap()).unwrap();
+    let set: ValidatorSet = encoding::from_bytes(&hex::decode(&v.validator_set_hex).unwrap()).unwrap();
+    let ch: CertifiedHeader = encoding::from_bytes(&hex::decode(&v.certified_header_hex).unwrap()).unwrap();
     ch.verify(&set).unwrap();
-    let bad: CertifiedHeader =
-        encoding::from_bytes(&hex::decode(&v.bad_certified_header_hex).unwrap()).unwrap();
+    let bad: CertifiedHeader = encoding::from_bytes(&hex::decode(&v.bad_certified_header_hex).unwrap()).unwrap();
     assert!(bad.verify(&set).is_err());
-    let tx: SignedTransaction =
-        encoding::from_bytes(&hex::decode(&v.signed_tx_hex).unwrap()).unwrap();
+    let tx: SignedTransaction = encoding::from_bytes(&hex::decode(&v.signed_tx_hex).unwrap()).unwrap();
     tx.verify().unwrap();
 }

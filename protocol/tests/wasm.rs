@@ -52,10 +52,7 @@ fn four_validator_quorum_cert_verifies_in_wasm() {
     certified.verify(&set).unwrap();
     assert_eq!(certified.cert.signer_ids(&set).count(), 3);
     let bad: CertifiedHeader = from_bytes(&bytes(&v.bad_certified_header_hex)).unwrap();
-    assert_eq!(
-        bad.verify(&set),
-        Err(BlockError::Certificate(QcError::BadSignature))
-    );
+    assert_eq!(bad.verify(&set), Err(BlockError::Certificate(QcError::BadSignature)));
 }
 
 #[wasm_bindgen_test]
@@ -64,9 +61,7 @@ fn state_proofs_verify_in_wasm() {
     let root: Hash32 = v.state_root_hex.parse().unwrap();
     let present: StateKey = from_bytes(&bytes(&v.present_key_hex)).unwrap();
     let proof: StateProof = from_bytes(&bytes(&v.present_proof_hex)).unwrap();
-    proof
-        .verify(&root, &present, Some(&bytes(&v.present_value_hex)))
-        .unwrap();
+    proof.verify(&root, &present, Some(&bytes(&v.present_value_hex))).unwrap();
     assert!(proof.verify(&root, &present, Some(&[0xff])).is_err());
     let absent: StateKey = from_bytes(&bytes(&v.absent_key_hex)).unwrap();
     let proof: StateProof = from_bytes(&bytes(&v.absent_proof_hex)).unwrap();
@@ -80,13 +75,8 @@ fn fresh_keys_from_the_browser_rng_sign_and_verify() {
     let b = SecretKey::generate();
     assert_ne!(a.public_key(), b.public_key());
     let sig = a.sign(Domain::TransactionSignature, b"hello");
-    a.public_key()
-        .verify(Domain::TransactionSignature, b"hello", &sig)
-        .unwrap();
-    assert!(b
-        .public_key()
-        .verify(Domain::TransactionSignature, b"hello", &sig)
-        .is_err());
+    a.public_key().verify(Domain::TransactionSignature, b"hello", &sig).unwrap();
+    assert!(b.public_key().verify(Domain::TransactionSignature, b"hello", &sig).is_err());
 }
 
 #[wasm_bindgen_test]

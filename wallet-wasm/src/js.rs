@@ -24,22 +24,13 @@ impl JsTrustedSet {
     /// Decodes BCS bytes of a validator set; with `pinnedHashHex`, accepts it only if
     /// it has that hash.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(
-        bytes: &[u8],
-        pinned_hash_hex: Option<String>,
-    ) -> Result<JsTrustedSet, JsError> {
+    pub fn from_bytes(bytes: &[u8], pinned_hash_hex: Option<String>) -> Result<JsTrustedSet, JsError> {
         match pinned_hash_hex {
             Some(hex) => {
-                let pinned = hex
-                    .parse()
-                    .map_err(|_| JsError::new("BAD_HASH: pinned hash must be 64 hex digits"))?;
-                TrustedSet::from_bytes_pinned(bytes, &pinned)
-                    .map(Self)
-                    .map_err(js_error)
+                let pinned = hex.parse().map_err(|_| JsError::new("BAD_HASH: pinned hash must be 64 hex digits"))?;
+                TrustedSet::from_bytes_pinned(bytes, &pinned).map(Self).map_err(js_error)
             }
-            None => TrustedSet::from_bytes_unpinned(bytes)
-                .map(Self)
-                .map_err(js_error),
+            None => TrustedSet::from_bytes_unpinned(bytes).map(Self).map_err(js_error),
         }
     }
 
@@ -52,9 +43,6 @@ impl JsTrustedSet {
     /// Verifies BCS bytes of a quorum certificate; returns the number of signers.
     #[wasm_bindgen(js_name = verifyQuorumCert)]
     pub fn verify_quorum_cert(&self, qc_bytes: &[u8]) -> Result<usize, JsError> {
-        self.0
-            .verify_quorum_cert(qc_bytes)
-            .map(|qc| qc.signatures.len())
-            .map_err(js_error)
+        self.0.verify_quorum_cert(qc_bytes).map(|qc| qc.signatures.len()).map_err(js_error)
     }
 }

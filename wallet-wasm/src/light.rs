@@ -32,19 +32,14 @@ impl TrustedSet {
     pub fn from_bytes_pinned(bytes: &[u8], pinned: &Hash32) -> Result<Self, LightError> {
         let set: ValidatorSet = encoding::from_bytes(bytes)?;
         if &set.hash() != pinned {
-            return Err(LightError::UntrustedSet {
-                expected: *pinned,
-                found: set.hash(),
-            });
+            return Err(LightError::UntrustedSet { expected: *pinned, found: set.hash() });
         }
         Ok(Self { set })
     }
 
     /// Decodes a set without a pin (for tools and benchmarks that built the set themselves).
     pub fn from_bytes_unpinned(bytes: &[u8]) -> Result<Self, LightError> {
-        Ok(Self {
-            set: encoding::from_bytes(bytes)?,
-        })
+        Ok(Self { set: encoding::from_bytes(bytes)? })
     }
 
     pub fn set(&self) -> &ValidatorSet {
@@ -70,16 +65,12 @@ impl TrustedSet {
 mod tests {
     use super::*;
     use vigil_protocol::encoding::to_bytes;
-    use vigil_protocol::{
-        ChainId, EncryptionKey, Height, NodeId, SecretKey, ValidatorInfo, View, VoteData, VoteKind,
-    };
+    use vigil_protocol::{ChainId, EncryptionKey, Height, NodeId, SecretKey, ValidatorInfo, View, VoteData, VoteKind};
 
     fn fixture() -> (ValidatorSet, Vec<SecretKey>, VoteData) {
         let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
         let set = ValidatorSet::new(
-            keys.iter()
-                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32])))
-                .collect(),
+            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
         )
         .unwrap();
         let data = VoteData {
@@ -93,10 +84,8 @@ mod tests {
     }
 
     fn qc(set: &ValidatorSet, keys: &[SecretKey], data: &VoteData, signers: usize) -> QuorumCert {
-        let votes: Vec<_> = keys[..signers]
-            .iter()
-            .map(|k| data.sign(NodeId::from_public_key(&k.public_key()), k))
-            .collect();
+        let votes: Vec<_> =
+            keys[..signers].iter().map(|k| data.sign(NodeId::from_public_key(&k.public_key()), k)).collect();
         QuorumCert::from_votes(data.clone(), &votes, set).unwrap()
     }
 
@@ -106,10 +95,7 @@ mod tests {
         let bytes = to_bytes(&set);
         TrustedSet::from_bytes_pinned(&bytes, &set.hash()).unwrap();
         let wrong = Hash32([0; 32]);
-        assert!(matches!(
-            TrustedSet::from_bytes_pinned(&bytes, &wrong),
-            Err(LightError::UntrustedSet { .. })
-        ));
+        assert!(matches!(TrustedSet::from_bytes_pinned(&bytes, &wrong), Err(LightError::UntrustedSet { .. })));
     }
 
     #[test]
@@ -120,23 +106,14 @@ mod tests {
         assert_eq!(trusted.verify_quorum_cert(&to_bytes(&good)).unwrap(), good);
         let mut bad = good;
         bad.data.height = Height(2);
-        assert_eq!(
-            trusted.verify_quorum_cert(&to_bytes(&bad)),
-            Err(LightError::Certificate(QcError::BadSignature))
-        );
+        assert_eq!(trusted.verify_quorum_cert(&to_bytes(&bad)), Err(LightError::Certificate(QcError::BadSignature)));
     }
 
     #[test]
     fn garbage_bytes_are_a_decode_error() {
         let (set, _, _) = fixture();
         let trusted = TrustedSet::from_bytes_unpinned(&to_bytes(&set)).unwrap();
-        assert!(matches!(
-            trusted.verify_quorum_cert(&[1, 2, 3]),
-            Err(LightError::Decode(_))
-        ));
-        assert!(matches!(
-            TrustedSet::from_bytes_unpinned(&[0xff; 10]),
-            Err(LightError::Decode(_))
-        ));
+        assert!(matches!(trusted.verify_quorum_cert(&[1, 2, 3]), Err(LightError::Decode(_))));
+        assert!(matches!(TrustedSet::from_bytes_unpinned(&[0xff; 10]), Err(LightError::Decode(_))));
     }
 }

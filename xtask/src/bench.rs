@@ -23,11 +23,7 @@ pub fn npm_ci(dir: &str) -> Result<()> {
     let dir = root().join(dir);
     if !dir.join("node_modules").is_dir() {
         require("npm", "install Node.js 20+ and npm")?;
-        exec(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
-        )?;
+        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
     }
     Ok(())
 }
@@ -35,29 +31,13 @@ pub fn npm_ci(dir: &str) -> Result<()> {
 /// Builds vigil-wallet for wasm32 (release: opt-level 3, LTO) and binds it for Node.
 fn build_wallet_for_node(out_dir: &std::path::Path) -> Result<()> {
     require_wasm_bindgen("wasm-bindgen")?;
-    exec(cargo().args([
-        "build",
-        "--release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "vigil-wallet",
-    ]))?;
+    exec(cargo().args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "vigil-wallet"]))?;
     let wasm = root().join("target/wasm32-unknown-unknown/release/vigil_wallet.wasm");
-    exec(
-        Command::new("wasm-bindgen")
-            .arg("--target")
-            .arg("nodejs")
-            .arg("--out-dir")
-            .arg(out_dir)
-            .arg(wasm),
-    )
+    exec(Command::new("wasm-bindgen").arg("--target").arg("nodejs").arg("--out-dir").arg(out_dir).arg(wasm))
 }
 
 fn field(row: &Value, key: &str) -> Result<f64> {
-    row.get(key)
-        .and_then(Value::as_f64)
-        .with_context(|| format!("bench output lacks `{key}`"))
+    row.get(key).and_then(Value::as_f64).with_context(|| format!("bench output lacks `{key}`"))
 }
 
 fn protocol(args: &[&str]) -> Result<()> {
@@ -72,16 +52,7 @@ fn protocol(args: &[&str]) -> Result<()> {
 
     let native = output(
         cargo()
-            .args([
-                "bench",
-                "-q",
-                "-p",
-                "vigil-protocol",
-                "--bench",
-                "qc",
-                "--",
-                "--fixtures",
-            ])
+            .args(["bench", "-q", "-p", "vigil-protocol", "--bench", "qc", "--", "--fixtures"])
             .arg(&fixtures)
             .args(["--min-ms", &min_ms]),
     )?;
@@ -98,11 +69,7 @@ fn protocol(args: &[&str]) -> Result<()> {
             .args(["--min-ms", &min_ms]),
     )?;
     let last_json = |s: &str| -> Result<Value> {
-        let line = s
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .context("no JSON line in bench output")?;
+        let line = s.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
         Ok(serde_json::from_str(line)?)
     };
     let native = last_json(&native)?;
@@ -143,9 +110,6 @@ fn protocol(args: &[&str]) -> Result<()> {
         last = Some((wasm, sodium));
     }
     let (wasm, sodium) = last.context("no benchmark rows")?;
-    println!(
-        "bench protocol: wasm_sig_s={wasm:.0} libsodium_sig_s={sodium:.0} ratio={:.2}",
-        wasm / sodium
-    );
+    println!("bench protocol: wasm_sig_s={wasm:.0} libsodium_sig_s={sodium:.0} ratio={:.2}", wasm / sodium);
     Ok(())
 }

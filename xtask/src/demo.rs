@@ -9,15 +9,5 @@ pub fn run(args: &[&str]) -> Result<()> {
     if let Some(a) = args.first() {
         bail!("`cargo xtask demo` takes no arguments yet, got `{a}`");
     }
-    exec(cargo().args([
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "vigil-node",
-        "--bin",
-        "vigil",
-        "--",
-        "walkthrough",
-    ]))
+    exec(cargo().args(["run", "--release", "--quiet", "-p", "vigil-node", "--bin", "vigil", "--", "walkthrough"]))
 }

@@ -41,21 +41,9 @@ pub fn run(args: &[&str]) -> Result<()> {
     let mut tally = Tally::default();
 
     exec(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    exec(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let mut wasm_clippy = cargo();
-    wasm_clippy.args([
-        "clippy",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--all-targets",
-    ]);
+    wasm_clippy.args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"]);
     for c in WASM_CRATES {
         wasm_clippy.args(["-p", c]);
     }
@@ -65,33 +53,16 @@ pub fn run(args: &[&str]) -> Result<()> {
 
     // Browser tests: the real Debian Chromium, headless, through chromedriver.
     require_wasm_bindgen("wasm-bindgen-test-runner")?;
-    let driver = require(
-        "chromedriver",
-        "install Debian's `chromium` and `chromium-driver` with apt-get",
-    )?;
+    let driver = require("chromedriver", "install Debian's `chromium` and `chromium-driver` with apt-get")?;
     require("chromium", "install Debian's `chromium` with apt-get")?;
     let mut wasm = cargo();
-    wasm.args([
-        "test",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "vigil-protocol",
-        "--test",
-        "wasm",
-    ])
-    .env("CHROMEDRIVER", driver)
-    .env(
-        "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-        util::root().join("webdriver.json"),
-    )
-    .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+    wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "vigil-protocol", "--test", "wasm"])
+        .env("CHROMEDRIVER", driver)
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", util::root().join("webdriver.json"))
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
     exec_streaming(&mut wasm, |l| tally.add_line(l))?;
 
-    println!(
-        "xtask test: {} passed, {} failed",
-        tally.passed, tally.failed
-    );
+    println!("xtask test: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {
         bail!("{} tests failed", tally.failed);
     }
@@ -106,9 +77,7 @@ mod tests {
     fn tally_sums_libtest_summaries() {
         let mut t = Tally::default();
         t.add_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.1s");
-        t.add_line(
-            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 filtered out; finished in 0.05s",
-        );
+        t.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 filtered out; finished in 0.05s");
         t.add_line("running 5 tests");
         assert_eq!((t.passed, t.failed), (15, 2));
     }

@@ -9,10 +9,7 @@ use anyhow::{bail, Context, Result};
 
 /// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
 pub fn cargo() -> Command {
@@ -34,9 +31,7 @@ fn describe(cmd: &Command) -> String {
 pub fn exec(cmd: &mut Command) -> Result<()> {
     let shown = describe(cmd);
     eprintln!("$ {shown}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start `{shown}`"))?;
+    let status = cmd.status().with_context(|| format!("could not start `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
@@ -47,10 +42,7 @@ pub fn exec(cmd: &mut Command) -> Result<()> {
 pub fn exec_streaming(cmd: &mut Command, mut on_line: impl FnMut(&str)) -> Result<()> {
     let shown = describe(cmd);
     eprintln!("$ {shown}");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start `{shown}`"))?;
+    let mut child = cmd.stdout(Stdio::piped()).spawn().with_context(|| format!("could not start `{shown}`"))?;
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
             let line = line?;
@@ -68,10 +60,7 @@ pub fn exec_streaming(cmd: &mut Command, mut on_line: impl FnMut(&str)) -> Resul
 /// Runs `cmd` and returns its stdout.
 pub fn output(cmd: &mut Command) -> Result<String> {
     let shown = describe(cmd);
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("could not start `{shown}`"))?;
+    let out = cmd.stderr(Stdio::inherit()).output().with_context(|| format!("could not start `{shown}`"))?;
     if !out.status.success() {
         bail!("`{shown}` failed ({})", out.status);
     }
@@ -81,9 +70,7 @@ pub fn output(cmd: &mut Command) -> Result<String> {
 /// Finds `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// The `wasm-bindgen` version pinned in Cargo.lock.
@@ -92,10 +79,7 @@ pub fn locked_wasm_bindgen_version() -> Result<String> {
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines
-                .next()
-                .and_then(|l| l.trim().strip_prefix("version = \""))
-            {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")) {
                 return Ok(v.trim_end_matches('"').to_string());
             }
         }
@@ -112,15 +96,16 @@ pub fn require_wasm_bindgen(tool: &str) -> Result<()> {
     };
     let have = output(Command::new(&path).arg("--version"))?;
     if !have.split_whitespace().any(|w| w == want) {
-        bail!("`{tool}` is {}, Cargo.lock wants {want}: run `cargo install wasm-bindgen-cli --version {want} --force`", have.trim());
+        bail!(
+            "`{tool}` is {}, Cargo.lock wants {want}: run `cargo install wasm-bindgen-cli --version {want} --force`",
+            have.trim()
+        );
     }
     Ok(())
 }
 
 pub fn require(tool: &str, install_hint: &str) -> Result<PathBuf> {
     which(tool).with_context(|| {
-        format!(
-            "`{tool}` not found: {install_hint} (or run `bash .ci/run`, which installs everything)"
-        )
+        format!("`{tool}` not found: {install_hint} (or run `bash .ci/run`, which installs everything)")
     })
 }

@@ -32,9 +32,7 @@ fn parse_nodes(s: &str) -> Result<usize, String> {
     match s {
         "4" => Ok(4),
         "7" => Ok(7),
-        _ => Err(format!(
-            "`{s}`: the simulator runs networks of 4 or 7 validators"
-        )),
+        _ => Err(format!("`{s}`: the simulator runs networks of 4 or 7 validators")),
     }
 }
 
@@ -88,10 +86,7 @@ fn tally(t: &mut Totals, o: Outcome) {
 
 fn print_failure(o: &Outcome, events: usize) {
     let sc = &o.scenario;
-    println!(
-        "\nFAILED seed {} ({} nodes, {} mode, byzantine {:?})",
-        sc.seed, sc.nodes, sc.mode, sc.byzantine
-    );
+    println!("\nFAILED seed {} ({} nodes, {} mode, byzantine {:?})", sc.seed, sc.nodes, sc.mode, sc.byzantine);
     for v in &o.violations {
         println!("  violation: {v}");
     }
@@ -99,10 +94,7 @@ fn print_failure(o: &Outcome, events: usize) {
     for (t, e) in o.trace.iter().rev().take(events).rev() {
         println!("  {t:>6}ms  {e}");
     }
-    println!(
-        "  replay: cargo xtask sim --seed {} --nodes {}",
-        sc.seed, sc.nodes
-    );
+    println!("  replay: cargo xtask sim --seed {} --nodes {}", sc.seed, sc.nodes);
 }
 
 fn main() {
@@ -110,10 +102,7 @@ fn main() {
     if let Some(seed) = args.seed {
         let o = sim::run(Scenario::from_seed(seed, args.nodes));
         let sc = &o.scenario;
-        println!(
-            "seed {seed}: {} nodes, {} mode, byzantine {:?}",
-            sc.nodes, sc.mode, sc.byzantine
-        );
+        println!("seed {seed}: {} nodes, {} mode, byzantine {:?}", sc.nodes, sc.mode, sc.byzantine);
         println!(
             "  drop {:.3}, duplicate {:.3}, delay ≤{}ms, long delays {:.3}, partitions {:?}, crashes {:?}",
             sc.drop_p, sc.duplicate_p, sc.delay_max_ms, sc.long_delay_p, sc.partitions, sc.crashes
@@ -132,11 +121,7 @@ fn main() {
         std::process::exit(i32::from(violations > 0));
     }
 
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let next = AtomicU64::new(args.start);
     let end = args.start + args.seeds;
     let totals = Mutex::new(Totals::default());
@@ -169,21 +154,12 @@ fn main() {
     for o in &t.failing {
         print_failure(o, 80);
     }
-    println!(
-        "\nseeds that exercised each fault ({} validators):",
-        args.nodes
-    );
+    println!("\nseeds that exercised each fault ({} validators):", args.nodes);
     for (name, hit) in FAULTS.iter().zip(t.hit) {
         println!("  {name:<22} {hit:>7}");
     }
-    println!(
-        "  time: {:.1}s on {threads} thread(s)",
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "sim: {} seeds, {} violations, {} blocks committed",
-        t.seeds, t.violations, t.blocks
-    );
+    println!("  time: {:.1}s on {threads} thread(s)", started.elapsed().as_secs_f64());
+    println!("sim: {} seeds, {} violations, {} blocks committed", t.seeds, t.violations, t.blocks);
     if t.violations > 0 {
         std::process::exit(1);
     }

@@ -27,13 +27,33 @@ pub struct BftState {
     pub(super) round: View,
     step: Step,
     proposals: BTreeMap<View, (BlockHash, Option<View>)>,
-    prevotes: BTreeMap<View, BTreeMap<NodeId, Vote>>,
-    precommits: BTreeMap<View, BTreeMap<NodeId, Vote>>,
+    prevotes: BTreeMap<View, Votes>,
+    precommits: BTreeMap<View, Votes>,
     /// Highest round each validator has sent anything for (rule L55).
     max_round_of: BTreeMap<NodeId, View>,
     prevote_timer: BTreeSet<View>,
     precommit_timer: BTreeSet<View>,
     line36_done: BTreeSet<View>,
+}
+
+/// Most different votes kept per validator and round. An honest validator casts one; an
+/// equivocator's votes count for each block they name (as in Tendermint's vote sets),
+/// which is safe because quorums are sized for f of them, and bounded here.
+const VOTES_PER_VALIDATOR_ROUND_MAX: usize = 3;
+
+/// One round's prevotes or precommits, keyed by voter and block.
+type Votes = BTreeMap<(NodeId, BlockHash), Vote>;
+
+fn insert_vote(votes: &mut Votes, vote: Vote) {
+    let key = (vote.voter, vote.data.block_hash);
+    if votes.contains_key(&key) {
+        return;
+    }
+    if votes.range((vote.voter, NIL)..).take_while(|((v, _), _)| *v == vote.voter).count()
+        < VOTES_PER_VALIDATOR_ROUND_MAX
+    {
+        votes.insert(key, vote);
+    }
 }
 
 /// Which prevotes or precommits to weigh.
@@ -50,18 +70,19 @@ impl Node {
         set.validators()[((h.wrapping_add(round.0)) % set.len() as u64) as usize].id
     }
 
-    fn power(&self, votes: Option<&BTreeMap<NodeId, Vote>>, which: For) -> u64 {
+    /// Voting power of the distinct validators with a vote matching `which`.
+    fn power(&self, votes: Option<&Votes>, which: For) -> u64 {
         let Some(votes) = votes else { return 0 };
         let set = self.set();
-        set.power_of(
-            votes
-                .values()
-                .filter(|v| match which {
-                    For::Block(h) => v.data.block_hash == h,
-                    For::Any => true,
-                })
-                .filter_map(|v| set.index_of(&v.voter)),
-        )
+        let voters: BTreeSet<NodeId> = votes
+            .keys()
+            .filter(|(_, h)| match which {
+                For::Block(b) => *h == b,
+                For::Any => true,
+            })
+            .map(|(v, _)| *v)
+            .collect();
+        set.power_of(voters.iter().filter_map(|v| set.index_of(v)))
     }
 
     fn round_timeout_ms(&self, base: u64, round: View) -> u64 {
@@ -95,28 +116,18 @@ impl Node {
 
     /// L14-L19: propose the valid value if there is one, else a new block.
     fn bft_propose(&mut self, round: View) {
-        if round != self.bft.round
-            || self.bft.step != Step::Propose
-            || self.proposer(round) != self.me
-        {
+        if round != self.bft.round || self.bft.step != Step::Propose || self.proposer(round) != self.me {
             return;
         }
-        let (block, valid_round) = match self.safety.bft_valid.clone() {
-            Some((vr, block)) => (block, Some(vr)),
+        let (block, valid_round, pol) = match self.safety.bft_valid.clone() {
+            Some((vr, block)) => (block, Some(vr), self.safety.bft_valid_pol.clone()),
             None => match self.build_block(round) {
-                Some(b) => (b, None),
+                Some(b) => (b, None, Vec::new()),
                 None => return,
             },
         };
-        let proposal = Proposal {
-            view: round,
-            block,
-            valid_round,
-            leader_ack: None,
-        };
-        self.out.push(Output::Broadcast(Message::Proposal(Box::new(
-            proposal.clone(),
-        ))));
+        let proposal = Proposal { view: round, block, valid_round, leader_ack: None, pol };
+        self.out.push(Output::Broadcast(Message::Proposal(Box::new(proposal.clone()))));
         let me = self.me;
         self.bft_on_proposal(me, proposal);
     }
@@ -129,6 +140,17 @@ impl Node {
             return;
         }
         let hash = self.add_candidate(p.block);
+        // The proof of lock: prevotes of the valid round for this block.
+        for vote in p.pol {
+            let d = &vote.data;
+            if Some(d.view) == p.valid_round
+                && d.kind == VoteKind::Prevote
+                && d.block_hash == hash
+                && self.check_vote(&vote)
+            {
+                insert_vote(self.bft.prevotes.entry(d.view).or_default(), vote);
+            }
+        }
         self.bft.proposals.insert(p.view, (hash, p.valid_round));
         self.note_round(from, p.view);
         self.bft_progress();
@@ -141,12 +163,9 @@ impl Node {
             VoteKind::Precommit => &mut self.bft.precommits,
             VoteKind::Ack => return,
         };
-        // The first vote of each validator per round counts; a second, different one
-        // is equivocation, already turned into evidence by the detector.
-        map.entry(round)
-            .or_default()
-            .entry(vote.voter)
-            .or_insert(vote.clone());
+        // A second, different vote of one validator is equivocation, already turned into
+        // evidence by the detector; it still counts for the block it names.
+        insert_vote(map.entry(round).or_default(), vote.clone());
         self.note_round(vote.voter, round);
         self.bft_progress();
     }
@@ -159,10 +178,7 @@ impl Node {
     fn bft_vote(&mut self, kind: VoteKind, hash: BlockHash) {
         let round = self.bft.round;
         if let Some(vote) = self.sign_vote(kind, round, hash) {
-            self.out.push(Output::Broadcast(Message::Vote {
-                vote: vote.clone(),
-                leader_ack: None,
-            }));
+            self.out.push(Output::Broadcast(Message::Vote { vote: vote.clone(), leader_ack: None }));
             self.bft_on_vote(vote);
         }
     }
@@ -176,15 +192,18 @@ impl Node {
     fn set_valid(&mut self, round: View, hash: BlockHash) {
         if let Some((block, _)) = self.candidates.get(&hash) {
             self.safety.bft_valid = Some((round, block.clone()));
+            self.safety.bft_valid_pol = self
+                .bft
+                .prevotes
+                .get(&round)
+                .map(|votes| votes.values().filter(|v| v.data.block_hash == hash).cloned().collect())
+                .unwrap_or_default();
             self.persist();
         }
     }
 
     fn locked(&self) -> Option<(View, BlockHash)> {
-        self.safety
-            .bft_locked
-            .as_ref()
-            .map(|(r, b)| (*r, b.header.hash()))
+        self.safety.bft_locked.as_ref().map(|(r, b)| (*r, b.header.hash()))
     }
 
     /// Evaluates every rule until none fires.
@@ -199,8 +218,7 @@ impl Node {
 
             // L49: a proposal and 2f+1 precommits for it in any round: decide.
             let decision = self.bft.precommits.iter().find_map(|(r, votes)| {
-                let hashes: BTreeSet<BlockHash> =
-                    votes.values().map(|v| v.data.block_hash).collect();
+                let hashes: BTreeSet<BlockHash> = votes.values().map(|v| v.data.block_hash).collect();
                 hashes
                     .into_iter()
                     .filter(|h| *h != NIL)
@@ -209,21 +227,14 @@ impl Node {
             });
             if let Some((r, hash)) = decision {
                 if self.candidate_is_valid(&hash) {
-                    let votes: Vec<Vote> = self.bft.precommits[&r]
-                        .values()
-                        .filter(|v| v.data.block_hash == hash)
-                        .cloned()
-                        .collect();
+                    let votes: Vec<Vote> =
+                        self.bft.precommits[&r].values().filter(|v| v.data.block_hash == hash).cloned().collect();
                     let data = votes[0].data.clone();
                     if let Ok(cert) = QuorumCert::from_verified_votes(data, &votes, self.set()) {
                         self.commit(hash, cert);
                         return;
                     }
-                } else if let Some(peer) = self.bft.precommits[&r]
-                    .keys()
-                    .copied()
-                    .find(|p| *p != self.me)
-                {
+                } else if let Some(peer) = self.bft.precommits[&r].keys().map(|(v, _)| *v).find(|p| *p != self.me) {
                     self.request_sync(peer);
                 }
             }
@@ -240,10 +251,7 @@ impl Node {
                     let valid = self.candidate_is_valid(&hash);
                     let choice = match vr {
                         None => Some(valid && self.locked().is_none_or(|(_, l)| l == hash)),
-                        Some(vr)
-                            if self.power(self.bft.prevotes.get(&vr), For::Block(hash))
-                                >= quorum =>
-                        {
+                        Some(vr) if self.power(self.bft.prevotes.get(&vr), For::Block(hash)) >= quorum => {
                             Some(valid && self.locked().is_none_or(|(lr, l)| lr <= vr || l == hash))
                         }
                         Some(_) => None,
@@ -285,9 +293,7 @@ impl Node {
             }
 
             // L44: 2f+1 prevotes for nil: precommit nil.
-            if self.bft.step == Step::Prevote
-                && self.power(self.bft.prevotes.get(&round), For::Block(NIL)) >= quorum
-            {
+            if self.bft.step == Step::Prevote && self.power(self.bft.prevotes.get(&round), For::Block(NIL)) >= quorum {
                 self.bft.step = Step::Precommit;
                 self.bft_vote(VoteKind::Precommit, NIL);
                 continue;
@@ -344,24 +350,13 @@ impl Node {
                 self.bft_progress();
             }
             // L65: OnTimeoutPrecommit.
-            TimerKind::BftPrecommit if round == self.bft.round => {
-                self.bft_start_round(round.next())
-            }
+            TimerKind::BftPrecommit if round == self.bft.round => self.bft_start_round(round.next()),
             // Always-on round timer: re-send this round's votes (they may have been lost),
             // then move on.
             TimerKind::BftRound if round == self.bft.round => {
-                let mine: Vec<Vote> = self
-                    .safety
-                    .signed
-                    .iter()
-                    .filter(|v| v.data.view == round)
-                    .cloned()
-                    .collect();
+                let mine: Vec<Vote> = self.safety.signed.iter().filter(|v| v.data.view == round).cloned().collect();
                 for vote in mine {
-                    self.out.push(Output::Broadcast(Message::Vote {
-                        vote,
-                        leader_ack: None,
-                    }));
+                    self.out.push(Output::Broadcast(Message::Vote { vote, leader_ack: None }));
                 }
                 self.bft_start_round(round.next());
             }

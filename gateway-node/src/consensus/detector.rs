@@ -34,8 +34,6 @@ impl Detector {
 
     /// Forgets votes below `height`.
     pub fn prune_below(&mut self, height: Height) {
-        self.seen = self
-            .seen
-            .split_off(&(height, NodeId::default(), View(0), VoteKind::Ack));
+        self.seen = self.seen.split_off(&(height, NodeId::default(), View(0), VoteKind::Ack));
     }
 }

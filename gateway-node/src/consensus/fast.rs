@@ -16,9 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use vigil_protocol::{
-    BlockHash, ConsensusMode, NodeId, QuorumCert, View, Vote, VoteData, VoteKind,
-};
+use vigil_protocol::{BlockHash, ConsensusMode, NodeId, QuorumCert, View, Vote, VoteData, VoteKind};
 
 use super::{Message, Node, Proposal, TimerKind, ViewChange};
 
@@ -48,10 +46,7 @@ impl Node {
     }
 
     fn view_timeout_ms(&self, view: View) -> u64 {
-        let failures = view
-            .0
-            .saturating_sub(self.fast.view_at_height_start.0)
-            .min(8);
+        let failures = view.0.saturating_sub(self.fast.view_at_height_start.0).min(3);
         self.cfg.timeouts.fast_view_ms * (1 + failures)
     }
 
@@ -79,19 +74,14 @@ impl Node {
         self.safety.fast_view = view;
         self.fast.promises.clear();
         self.persist();
-        let promise = ViewChange {
-            height: self.height(),
-            view,
-            acked: self.safety.fast_acked.clone(),
-        };
-        let leader = self.leader(view);
-        if leader == self.me {
+        let promise = ViewChange { height: self.height(), view, acked: self.safety.fast_acked.clone() };
+        if send_promise && self.is_validator() {
+            // Broadcast, not just to the new leader: every node that hears of a higher
+            // view jumps to it, so views converge in one message delay after a heal.
+            self.out.push(super::Output::Broadcast(Message::ViewChange(Box::new(promise.clone()))));
+        }
+        if self.leader(view) == self.me {
             self.fast_on_view_change(self.me, promise);
-        } else if send_promise && self.is_validator() {
-            self.out.push(super::Output::Send {
-                to: leader,
-                message: Message::ViewChange(Box::new(promise)),
-            });
         }
         self.fast_arm(view);
     }
@@ -106,9 +96,7 @@ impl Node {
         if vc.view > self.safety.fast_view {
             self.fast_adopt_view(vc.view, true);
         }
-        if vc.view != self.safety.fast_view
-            || self.leader(vc.view) != self.me
-            || self.fast.active_view == Some(vc.view)
+        if vc.view != self.safety.fast_view || self.leader(vc.view) != self.me || self.fast.active_view == Some(vc.view)
         {
             return;
         }
@@ -117,12 +105,7 @@ impl Node {
         }
         let view = vc.view;
         self.fast.promises.insert(from, vc);
-        let power = self.set().power_of(
-            self.fast
-                .promises
-                .keys()
-                .filter_map(|id| self.set().index_of(id)),
-        );
+        let power = self.set().power_of(self.fast.promises.keys().filter_map(|id| self.set().index_of(id)));
         if power >= self.set().quorum_power(ConsensusMode::Fast) {
             // Adopt the highest-view block acked at this height by anyone who promised.
             let height = self.height();
@@ -170,16 +153,8 @@ impl Node {
         self.fast.proposed = Some(view);
         self.safety.fast_acked = Some((view, block.clone()));
         self.persist();
-        let proposal = Proposal {
-            view,
-            block,
-            valid_round: None,
-            leader_ack: Some(ack.clone()),
-        };
-        self.out
-            .push(super::Output::Broadcast(Message::Proposal(Box::new(
-                proposal,
-            ))));
+        let proposal = Proposal { view, block, valid_round: None, leader_ack: Some(ack.clone()), pol: Vec::new() };
+        self.out.push(super::Output::Broadcast(Message::Proposal(Box::new(proposal))));
         self.fast_on_ack(ack);
     }
 
@@ -208,10 +183,7 @@ impl Node {
         if !self.candidate_is_valid(&hash) {
             // Forward the leader's signed ack of a block we refuse: if it sent others a
             // different one, someone now holds two conflicting acks.
-            self.out.push(super::Output::Broadcast(Message::Vote {
-                vote: leader_ack,
-                leader_ack: None,
-            }));
+            self.out.push(super::Output::Broadcast(Message::Vote { vote: leader_ack, leader_ack: None }));
             return;
         }
         let Some(ack) = self.sign_vote(VoteKind::Ack, p.view, hash) else {
@@ -219,10 +191,7 @@ impl Node {
         };
         self.safety.fast_acked = Some((p.view, p.block));
         self.persist();
-        self.out.push(super::Output::Broadcast(Message::Vote {
-            vote: ack.clone(),
-            leader_ack: Some(leader_ack),
-        }));
+        self.out.push(super::Output::Broadcast(Message::Vote { vote: ack.clone(), leader_ack: Some(leader_ack) }));
         self.fast_on_ack(ack);
     }
 
@@ -235,11 +204,7 @@ impl Node {
         if data.view > self.safety.fast_view {
             self.fast_adopt_view(data.view, true);
         }
-        let acks = self
-            .fast
-            .acks
-            .entry((data.view, data.block_hash))
-            .or_default();
+        let acks = self.fast.acks.entry((data.view, data.block_hash)).or_default();
         acks.entry(vote.voter).or_insert(vote);
         let votes: Vec<Vote> = acks.values().cloned().collect();
         let set = self.set();

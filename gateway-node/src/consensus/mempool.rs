@@ -23,11 +23,7 @@ pub enum MempoolError {
 
 impl Mempool {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            txs: BTreeMap::new(),
-            order: VecDeque::new(),
-            capacity,
-        }
+        Self { txs: BTreeMap::new(), order: VecDeque::new(), capacity }
     }
 
     pub fn len(&self) -> usize {
@@ -62,12 +58,7 @@ impl Mempool {
 
     /// The first `n` pending transactions, oldest first (evidence first of all).
     pub fn peek(&self, n: usize) -> Vec<SignedTransaction> {
-        self.order
-            .iter()
-            .filter_map(|h| self.txs.get(h))
-            .take(n)
-            .cloned()
-            .collect()
+        self.order.iter().filter_map(|h| self.txs.get(h)).take(n).cloned().collect()
     }
 
     /// Forgets transactions that were committed.

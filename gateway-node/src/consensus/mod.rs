@@ -33,9 +33,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use vigil_protocol::{
-    Address, Amount, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis,
-    Height, NodeId, Nonce, Payload, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction,
-    Transaction, ValidatorSet, View, Vote, VoteData, VoteKind,
+    Address, Amount, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height, NodeId, Nonce,
+    Payload, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction, Transaction, ValidatorSet, View, Vote, VoteData,
+    VoteKind,
 };
 
 use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError};
@@ -90,11 +90,7 @@ pub struct Config {
 
 impl Config {
     pub fn new(key: SecretKey) -> Self {
-        Self {
-            key,
-            timeouts: Timeouts::default(),
-            block_txs_max: 2_000,
-        }
+        Self { key, timeouts: Timeouts::default(), block_txs_max: 2_000 }
     }
 }
 
@@ -139,6 +135,9 @@ pub struct Proposal {
     /// Fast: the leader's own signed `Ack` of the block. A leader that signs two
     /// different proposals for one view has signed two conflicting votes.
     pub leader_ack: Option<Vote>,
+    /// Bft: the 2f+1 prevotes of `valid_round` for this block (the proof of lock), so
+    /// that peers who missed them can still accept the re-proposal.
+    pub pol: Vec<Vote>,
 }
 
 /// Fast mode: a promise to the leader of `view` to ack nothing of a lower view, with
@@ -235,6 +234,8 @@ pub struct SafetyState {
     pub bft_round: View,
     pub bft_locked: Option<(View, Block)>,
     pub bft_valid: Option<(View, Block)>,
+    /// The prevotes that made `bft_valid` valid (its proof of lock).
+    pub bft_valid_pol: Vec<Vote>,
 }
 
 /// Why a restart from persisted data failed.
@@ -294,9 +295,7 @@ impl Node {
     ) -> Result<Self, RestoreError> {
         let mut ledger = Ledger::genesis(genesis)?;
         for cb in &blocks {
-            let exec = ledger
-                .check_block(&cb.block)
-                .map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
+            let exec = ledger.check_block(&cb.block).map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
             ledger.commit(&cb.block, exec)?;
         }
         let me = NodeId::from_public_key(&cfg.key.public_key());
@@ -304,10 +303,7 @@ impl Node {
         let last_view = blocks.last().map(|cb| cb.cert.data.view).unwrap_or(View(0));
         let safety = match safety {
             Some(s) if s.height == height => s,
-            Some(s) => SafetyState {
-                fast_view: s.fast_view.max(last_view),
-                ..SafetyState::fresh(height, last_view)
-            },
+            Some(s) => SafetyState { fast_view: s.fast_view.max(last_view), ..SafetyState::fresh(height, last_view) },
             None => SafetyState::fresh(height, last_view),
         };
         let mut node = Self {
@@ -330,13 +326,10 @@ impl Node {
             cfg,
         };
         node.fast.active_view = (node.safety.fast_view == View(0)).then_some(View(0));
-        for (_, block) in [
-            node.safety.fast_acked.clone(),
-            node.safety.bft_locked.clone(),
-            node.safety.bft_valid.clone(),
-        ]
-        .into_iter()
-        .flatten()
+        for (_, block) in
+            [node.safety.fast_acked.clone(), node.safety.bft_locked.clone(), node.safety.bft_valid.clone()]
+                .into_iter()
+                .flatten()
         {
             node.add_candidate(block);
         }
@@ -364,6 +357,22 @@ impl Node {
         }
     }
 
+    /// One line about where this node stands, for traces and logs.
+    pub fn describe(&self) -> String {
+        let short = |b: &Block| b.header.hash().to_string()[..8].to_string();
+        format!(
+            "height {} mode {} view {} round {} locked {:?} valid {:?} fast-acked {:?} mempool {}",
+            self.ledger.height(),
+            self.ledger.mode(),
+            self.safety.fast_view,
+            self.bft.round,
+            self.safety.bft_locked.as_ref().map(|(r, b)| (r.0, short(b))),
+            self.safety.bft_valid.as_ref().map(|(r, b)| (r.0, short(b))),
+            self.safety.fast_acked.as_ref().map(|(r, b)| (r.0, short(b))),
+            self.mempool.len(),
+        )
+    }
+
     /// Feeds one input; returns what to do, in order.
     pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
         self.now_ms = now_ms;
@@ -374,8 +383,7 @@ impl Node {
             Input::Transactions(txs) => {
                 let accepted = self.admit(txs);
                 if !accepted.is_empty() {
-                    self.out
-                        .push(Output::Broadcast(Message::Transactions(accepted)));
+                    self.out.push(Output::Broadcast(Message::Transactions(accepted)));
                 }
             }
         }
@@ -395,17 +403,12 @@ impl Node {
     }
 
     fn timer(&mut self, kind: TimerKind, view: View, after_ms: u64) {
-        let timer = Timer {
-            kind,
-            height: self.height(),
-            view,
-        };
+        let timer = Timer { kind, height: self.height(), view };
         self.out.push(Output::SetTimer { timer, after_ms });
     }
 
     fn persist(&mut self) {
-        self.out
-            .push(Output::Persist(Box::new(self.safety.clone())));
+        self.out.push(Output::Persist(Box::new(self.safety.clone())));
     }
 
     /// Signs a vote unless that would contradict one already signed for the slot.
@@ -414,19 +417,8 @@ impl Node {
         if !self.is_validator() {
             return None;
         }
-        let data = VoteData {
-            chain_id: self.ledger.chain_id().clone(),
-            height: self.height(),
-            view,
-            block_hash,
-            kind,
-        };
-        if let Some(prev) = self
-            .safety
-            .signed
-            .iter()
-            .find(|v| v.data.view == view && v.data.kind == kind)
-        {
+        let data = VoteData { chain_id: self.ledger.chain_id().clone(), height: self.height(), view, block_hash, kind };
+        if let Some(prev) = self.safety.signed.iter().find(|v| v.data.view == view && v.data.kind == kind) {
             return (prev.data == data).then(|| prev.clone());
         }
         let vote = data.sign(self.me, &self.cfg.key);
@@ -438,8 +430,7 @@ impl Node {
     /// Starts the height in progress (after genesis, a commit, or a restart).
     fn enter_height(&mut self) {
         let height = self.height();
-        self.detector
-            .prune_below(Height(height.0.saturating_sub(1)));
+        self.detector.prune_below(Height(height.0.saturating_sub(1)));
         match self.ledger.mode() {
             ConsensusMode::Fast => self.fast_enter_height(),
             ConsensusMode::Bft => self.bft_enter_height(),
@@ -497,26 +488,15 @@ impl Node {
                 // Bft votes are relayed once by each node that gets them from their voter
                 // (gossip): a vote lost on one link arrives by another, and a validator
                 // that sends different votes to different peers is seen doing so.
-                let relay = self.ledger.mode() == ConsensusMode::Bft
-                    && from == vote.voter
-                    && from != self.me;
+                let relay = self.ledger.mode() == ConsensusMode::Bft && from == vote.voter && from != self.me;
                 for v in leader_ack.into_iter().chain(std::iter::once(vote)) {
-                    let key = (
-                        v.voter,
-                        v.data.view,
-                        v.data.kind,
-                        v.data.block_hash,
-                        v.signature.to_bytes(),
-                    );
+                    let key = (v.voter, v.data.view, v.data.kind, v.data.block_hash, v.signature.to_bytes());
                     if !self.seen_votes.insert(key) {
                         continue;
                     }
                     if self.check_vote(&v) {
                         if relay {
-                            self.out.push(Output::Broadcast(Message::Vote {
-                                vote: v.clone(),
-                                leader_ack: None,
-                            }));
+                            self.out.push(Output::Broadcast(Message::Vote { vote: v.clone(), leader_ack: None }));
                         }
                         match self.ledger.mode() {
                             ConsensusMode::Fast => self.fast_on_ack(v),
@@ -565,12 +545,9 @@ impl Node {
     fn build_block(&mut self, view: View) -> Option<Block> {
         let txs = self.mempool.peek(self.cfg.block_txs_max);
         let exec = self.ledger.execute(&txs).ok()?;
-        let header = self
-            .ledger
-            .build_header(&txs, &exec, view, self.me, self.now_ms);
+        let header = self.ledger.build_header(&txs, &exec, view, self.me, self.now_ms);
         let block = Block { header, txs };
-        self.candidates
-            .insert(block.header.hash(), (block.clone(), Ok(exec)));
+        self.candidates.insert(block.header.hash(), (block.clone(), Ok(exec)));
         Some(block)
     }
 
@@ -579,12 +556,7 @@ impl Node {
         let Some((block, Ok(exec))) = self.candidates.remove(&hash) else {
             return;
         };
-        debug_assert!(CertifiedHeader {
-            header: block.header.clone(),
-            cert: cert.clone()
-        }
-        .verify(self.set())
-        .is_ok());
+        debug_assert!(CertifiedHeader { header: block.header.clone(), cert: cert.clone() }.verify(self.set()).is_ok());
         let receipts = exec.entries.clone();
         if self.ledger.commit(&block, exec).is_err() {
             return;
@@ -593,28 +565,14 @@ impl Node {
     }
 
     fn after_commit(&mut self, committed: CommittedBlock, receipts: Vec<ReceiptEntry>) {
-        self.mempool.remove_committed(
-            committed
-                .block
-                .txs
-                .iter()
-                .map(|t| t.hash())
-                .collect::<Vec<_>>()
-                .iter(),
-        );
+        self.mempool.remove_committed(committed.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>().iter());
         let cert_view = committed.cert.data.view;
         self.committed.push(committed.clone());
-        self.out.push(Output::Commit {
-            committed: Box::new(committed),
-            receipts,
-        });
+        self.out.push(Output::Commit { committed: Box::new(committed), receipts });
         self.candidates.clear();
         self.seen_votes.clear();
         let fast_view = self.safety.fast_view.max(cert_view);
-        self.safety = SafetyState {
-            fast_view,
-            ..SafetyState::fresh(self.height(), fast_view)
-        };
+        self.safety = SafetyState { fast_view, ..SafetyState::fresh(self.height(), fast_view) };
         self.persist();
         self.fast.reset_height();
         self.bft = bft::BftState::default();
@@ -625,9 +583,7 @@ impl Node {
     fn admit(&mut self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
         let mut accepted = Vec::new();
         for tx in txs {
-            if self.mempool.contains(&tx.hash())
-                || tx.verify_for_chain(self.ledger.chain_id()).is_err()
-            {
+            if self.mempool.contains(&tx.hash()) || tx.verify_for_chain(self.ledger.chain_id()).is_err() {
                 continue;
             }
             let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
@@ -641,10 +597,7 @@ impl Node {
     /// Turns proven misbehaviour into a transaction from this node's account.
     fn submit_evidence(&mut self, evidence: FaultEvidence) {
         let offender = evidence.accused();
-        if !self.is_validator()
-            || self.reported.contains(&offender)
-            || self.set().get(&offender).is_none()
-        {
+        if !self.is_validator() || self.reported.contains(&offender) || self.set().get(&offender).is_none() {
             return;
         }
         if evidence.verify(self.ledger.chain_id(), self.set()).is_err() {
@@ -661,8 +614,7 @@ impl Node {
         }
         .sign(&self.cfg.key);
         if self.mempool.insert(tx.clone(), true).is_ok() {
-            self.out
-                .push(Output::Broadcast(Message::Transactions(vec![tx])));
+            self.out.push(Output::Broadcast(Message::Transactions(vec![tx])));
             self.out.push(Output::EvidenceSubmitted { offender });
         }
     }
@@ -673,10 +625,7 @@ impl Node {
         }
         self.sync_pending = true;
         let from_height = self.height();
-        self.out.push(Output::Send {
-            to: from,
-            message: Message::SyncRequest { from_height },
-        });
+        self.out.push(Output::Send { to: from, message: Message::SyncRequest { from_height } });
         let retry = self.cfg.timeouts.sync_retry_ms;
         self.timer(TimerKind::Sync, View(0), retry);
     }
@@ -688,10 +637,7 @@ impl Node {
         }
         let end = (start + SYNC_BATCH_BLOCKS_MAX).min(self.committed.len());
         let blocks = self.committed[start..end].to_vec();
-        self.out.push(Output::Send {
-            to,
-            message: Message::SyncResponse(blocks),
-        });
+        self.out.push(Output::Send { to, message: Message::SyncResponse(blocks) });
     }
 
     /// A peer is still working on a height this node committed: send it the blocks.
@@ -710,10 +656,7 @@ impl Node {
             if cb.block.header.height != self.height() {
                 continue;
             }
-            let certified = CertifiedHeader {
-                header: cb.block.header.clone(),
-                cert: cb.cert.clone(),
-            };
+            let certified = CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() };
             if certified.verify(self.set()).is_err() {
                 return;
             }
@@ -746,6 +689,7 @@ impl SafetyState {
             bft_round: View(0),
             bft_locked: None,
             bft_valid: None,
+            bft_valid_pol: Vec::new(),
         }
     }
 }

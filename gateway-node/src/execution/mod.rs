@@ -15,9 +15,9 @@ use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
 use vigil_protocol::{
-    Address, Amount, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode,
-    FaultEvidence, Genesis, Hash32, Height, NodeId, Nonce, Payload, ReceiptEntry,
-    SignedTransaction, StateKey, StateProof, StateTree, TxStatus, ValidatorSet, View,
+    Address, Amount, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis,
+    Hash32, Height, NodeId, Nonce, Payload, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree, TxStatus,
+    ValidatorSet, View,
 };
 
 /// Fewest validators the chain keeps: jailing below this is refused.
@@ -103,29 +103,14 @@ impl Ledger {
     pub fn genesis(genesis: &Genesis) -> Result<Self, LedgerError> {
         let mut accounts = BTreeMap::new();
         for (address, balance) in &genesis.accounts {
-            if accounts
-                .insert(
-                    *address,
-                    AccountState {
-                        balance: *balance,
-                        nonce: Nonce(0),
-                    },
-                )
-                .is_some()
-            {
+            if accounts.insert(*address, AccountState { balance: *balance, nonce: Nonce(0) }).is_some() {
                 return Err(LedgerError::DuplicateGenesisAccount(*address));
             }
         }
-        let consensus = ConsensusState {
-            mode: genesis.mode,
-            validators: genesis.validators.clone(),
-            jailed: vec![],
-        };
+        let consensus = ConsensusState { mode: genesis.mode, validators: genesis.validators.clone(), jailed: vec![] };
         let mut tree = StateTree::new();
-        let mut changes: Vec<(StateKey, Option<Vec<u8>>)> = accounts
-            .iter()
-            .map(|(a, s)| (StateKey::Account(*a), encode_change(s)))
-            .collect();
+        let mut changes: Vec<(StateKey, Option<Vec<u8>>)> =
+            accounts.iter().map(|(a, s)| (StateKey::Account(*a), encode_change(s))).collect();
         changes.push((StateKey::Consensus, encode_change(&consensus)));
         tree.apply(0, changes)?;
         Ok(Self {
@@ -194,11 +179,7 @@ impl Ledger {
             let status = self.apply_tx(tx, &mut accounts, &mut next, &mut touched);
             let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
             changes.extend(touched);
-            entries.push(ReceiptEntry {
-                tx_hash: tx.hash(),
-                status,
-                result_hash,
-            });
+            entries.push(ReceiptEntry { tx_hash: tx.hash(), status, result_hash });
         }
         let state_root = self.tree.preview(height.0, changes.clone())?;
         Ok(Execution {
@@ -221,10 +202,7 @@ impl Ledger {
     ) -> TxStatus {
         let tx = &signed.tx;
         let from = tx.sender_address();
-        let mut sender = accounts
-            .get(&from)
-            .copied()
-            .unwrap_or_else(|| self.account(&from));
+        let mut sender = accounts.get(&from).copied().unwrap_or_else(|| self.account(&from));
         if tx.nonce != sender.nonce {
             return TxStatus::Failed(FailureCode::InvalidNonce);
         }
@@ -238,10 +216,7 @@ impl Ledger {
                 };
                 sender.balance = after;
                 if t.to != from {
-                    let mut to = accounts
-                        .get(&t.to)
-                        .copied()
-                        .unwrap_or_else(|| self.account(&t.to));
+                    let mut to = accounts.get(&t.to).copied().unwrap_or_else(|| self.account(&t.to));
                     let Some(credited) = to.balance.checked_add(t.amount) else {
                         return TxStatus::Failed(FailureCode::Overflow);
                     };
@@ -321,10 +296,7 @@ impl Ledger {
         let h = &block.header;
         let expected = self.height.next();
         if h.height != expected {
-            return Err(BlockInvalid::Height {
-                expected,
-                found: h.height,
-            });
+            return Err(BlockInvalid::Height { expected, found: h.height });
         }
         if h.parent_hash != self.last_hash {
             return Err(BlockInvalid::Parent);
@@ -353,9 +325,7 @@ impl Ledger {
             verify_batch(Domain::TransactionSignature, &messages, &signatures, &keys)
                 .map_err(|_| BlockInvalid::BadTransaction)?;
         }
-        let exec = self
-            .execute(&block.txs)
-            .map_err(|_| BlockInvalid::Mismatch("state_root"))?;
+        let exec = self.execute(&block.txs).map_err(|_| BlockInvalid::Mismatch("state_root"))?;
         if exec.state_root != h.state_root {
             return Err(BlockInvalid::Mismatch("state_root"));
         }
@@ -372,18 +342,14 @@ impl Ledger {
     /// [`Ledger::execute`] produced for it.
     pub fn commit(&mut self, block: &Block, exec: Execution) -> Result<(), LedgerError> {
         let height = block.header.height;
-        if height != self.height.next()
-            || exec.height != height
-            || exec.state_root != block.header.state_root
-        {
+        if height != self.height.next() || exec.height != height || exec.state_root != block.header.state_root {
             return Err(LedgerError::ExecutionMismatch { height });
         }
         let root = self.tree.apply(height.0, exec.changes)?;
         debug_assert_eq!(root, exec.state_root);
         self.accounts.extend(exec.accounts);
         if exec.next.validators != self.consensus.validators {
-            self.set_history
-                .push((height.next(), exec.next.validators.clone()));
+            self.set_history.push((height.next(), exec.next.validators.clone()));
         }
         self.consensus = exec.next;
         self.height = height;

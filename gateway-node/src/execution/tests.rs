@@ -1,7 +1,5 @@
 use vigil_protocol::evidence::SignedStatement;
-use vigil_protocol::{
-    EncryptionKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind,
-};
+use vigil_protocol::{EncryptionKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind};
 
 use super::*;
 
@@ -15,21 +13,13 @@ struct Fixture {
 fn fixture() -> Fixture {
     let validator_keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
     let validators = ValidatorSet::new(
-        validator_keys
-            .iter()
-            .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32])))
-            .collect(),
+        validator_keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
     )
     .unwrap();
     let alice = SecretKey::from_seed([50; 32]);
     let bob = Address::from_public_key(&SecretKey::from_seed([51; 32]).public_key());
     let mut accounts = vec![(Address::from_public_key(&alice.public_key()), Amount(1_000))];
-    accounts.extend(
-        validators
-            .validators()
-            .iter()
-            .map(|v| (v.account, Amount(0))),
-    );
+    accounts.extend(validators.validators().iter().map(|v| (v.account, Amount(0))));
     accounts.sort();
     let genesis = Genesis {
         chain_id: ChainId::new("vigil-test").unwrap(),
@@ -38,12 +28,7 @@ fn fixture() -> Fixture {
         mode: ConsensusMode::Fast,
         time_ms: 0,
     };
-    Fixture {
-        genesis,
-        validator_keys,
-        alice,
-        bob,
-    }
+    Fixture { genesis, validator_keys, alice, bob }
 }
 
 fn tx(f: &Fixture, key: &SecretKey, nonce: u64, payload: Payload) -> SignedTransaction {
@@ -58,15 +43,7 @@ fn tx(f: &Fixture, key: &SecretKey, nonce: u64, payload: Payload) -> SignedTrans
 }
 
 fn transfer(f: &Fixture, nonce: u64, amount: u64) -> SignedTransaction {
-    tx(
-        f,
-        &f.alice,
-        nonce,
-        Payload::Transfer(Transfer {
-            to: f.bob,
-            amount: Amount(amount),
-        }),
-    )
+    tx(f, &f.alice, nonce, Payload::Transfer(Transfer { to: f.bob, amount: Amount(amount) }))
 }
 
 fn block(ledger: &Ledger, txs: Vec<SignedTransaction>) -> (Block, Execution) {
@@ -78,11 +55,7 @@ fn block(ledger: &Ledger, txs: Vec<SignedTransaction>) -> (Block, Execution) {
 
 fn equivocation(f: &Fixture, ledger: &Ledger, offender_index: usize) -> FaultEvidence {
     let v = &ledger.validators().validators()[offender_index];
-    let key = f
-        .validator_keys
-        .iter()
-        .find(|k| NodeId::from_public_key(&k.public_key()) == v.id)
-        .unwrap();
+    let key = f.validator_keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap();
     let vote = |b: u8| {
         VoteData {
             chain_id: f.genesis.chain_id.clone(),
@@ -93,10 +66,7 @@ fn equivocation(f: &Fixture, ledger: &Ledger, offender_index: usize) -> FaultEvi
         }
         .sign(v.id, key)
     };
-    FaultEvidence::Equivocation {
-        first: SignedStatement::Vote(vote(1)),
-        second: SignedStatement::Vote(vote(2)),
-    }
+    FaultEvidence::Equivocation { first: SignedStatement::Vote(vote(1)), second: SignedStatement::Vote(vote(2)) }
 }
 
 #[test]
@@ -107,13 +77,7 @@ fn transfer_moves_funds_charges_the_fee_and_bumps_the_nonce() {
     assert_eq!(exec.entries[0].status, TxStatus::Success);
     ledger.commit(&b, exec).unwrap();
     let alice = ledger.account(&Address::from_public_key(&f.alice.public_key()));
-    assert_eq!(
-        alice,
-        AccountState {
-            balance: Amount(899),
-            nonce: Nonce(1)
-        }
-    );
+    assert_eq!(alice, AccountState { balance: Amount(899), nonce: Nonce(1) });
     assert_eq!(ledger.account(&f.bob).balance, Amount(100));
     assert_eq!(ledger.height(), Height(1));
 }
@@ -122,17 +86,9 @@ fn transfer_moves_funds_charges_the_fee_and_bumps_the_nonce() {
 fn overspending_and_wrong_nonces_fail_without_changing_state() {
     let f = fixture();
     let ledger = Ledger::genesis(&f.genesis).unwrap();
-    let exec = ledger
-        .execute(&[transfer(&f, 0, 1_000), transfer(&f, 5, 1)])
-        .unwrap();
-    assert_eq!(
-        exec.entries[0].status,
-        TxStatus::Failed(FailureCode::InsufficientBalance)
-    );
-    assert_eq!(
-        exec.entries[1].status,
-        TxStatus::Failed(FailureCode::InvalidNonce)
-    );
+    let exec = ledger.execute(&[transfer(&f, 0, 1_000), transfer(&f, 5, 1)]).unwrap();
+    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InsufficientBalance));
+    assert_eq!(exec.entries[1].status, TxStatus::Failed(FailureCode::InvalidNonce));
     assert_eq!(exec.state_root, ledger.state_root().unwrap());
 }
 
@@ -142,33 +98,17 @@ fn committed_evidence_jails_the_offender_and_switches_to_bft() {
     let mut ledger = Ledger::genesis(&f.genesis).unwrap();
     let offender = ledger.validators().validators()[2].id;
     let ev = equivocation(&f, &ledger, 2);
-    let (b, exec) = block(
-        &ledger,
-        vec![tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(ev)))],
-    );
+    let (b, exec) = block(&ledger, vec![tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(ev)))]);
     assert_eq!(exec.entries[0].status, TxStatus::Success);
-    assert_eq!(
-        b.header.mode,
-        ConsensusMode::Fast,
-        "the block carrying evidence is still Fast"
-    );
-    assert_ne!(
-        b.header.next_validator_set_hash,
-        b.header.validator_set_hash
-    );
+    assert_eq!(b.header.mode, ConsensusMode::Fast, "the block carrying evidence is still Fast");
+    assert_ne!(b.header.next_validator_set_hash, b.header.validator_set_hash);
     ledger.commit(&b, exec).unwrap();
     assert_eq!(ledger.mode(), ConsensusMode::Bft);
     assert_eq!(ledger.consensus_state().jailed, vec![offender]);
     assert!(ledger.validators().get(&offender).is_none());
     // The jailing is in the authenticated state, provable to a light client.
     let (value, proof) = ledger.prove(&StateKey::Consensus).unwrap();
-    proof
-        .verify(
-            &ledger.state_root().unwrap(),
-            &StateKey::Consensus,
-            value.as_deref(),
-        )
-        .unwrap();
+    proof.verify(&ledger.state_root().unwrap(), &StateKey::Consensus, value.as_deref()).unwrap();
     let state: ConsensusState = vigil_protocol::encoding::from_bytes(&value.unwrap()).unwrap();
     assert_eq!(state.mode, ConsensusMode::Bft);
     // Old evidence is still judged by the set of its height.
@@ -180,45 +120,18 @@ fn repeated_evidence_is_a_duplicate_and_forged_evidence_is_invalid() {
     let f = fixture();
     let mut ledger = Ledger::genesis(&f.genesis).unwrap();
     let ev = equivocation(&f, &ledger, 1);
-    let first = tx(
-        &f,
-        &f.alice,
-        0,
-        Payload::FaultEvidence(Box::new(ev.clone())),
-    );
-    let second = tx(
-        &f,
-        &f.alice,
-        1,
-        Payload::FaultEvidence(Box::new(ev.clone())),
-    );
+    let first = tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(ev.clone())));
+    let second = tx(&f, &f.alice, 1, Payload::FaultEvidence(Box::new(ev.clone())));
     let (b, exec) = block(&ledger, vec![first, second]);
-    assert_eq!(
-        exec.entries[1].status,
-        TxStatus::Failed(FailureCode::DuplicateEvidence)
-    );
+    assert_eq!(exec.entries[1].status, TxStatus::Failed(FailureCode::DuplicateEvidence));
     ledger.commit(&b, exec).unwrap();
 
     let mut forged = equivocation(&f, &ledger, 0);
-    if let FaultEvidence::Equivocation {
-        second: SignedStatement::Vote(v),
-        ..
-    } = &mut forged
-    {
+    if let FaultEvidence::Equivocation { second: SignedStatement::Vote(v), .. } = &mut forged {
         v.data.block_hash = Hash32([9; 32]);
     }
-    let exec = ledger
-        .execute(&[tx(
-            &f,
-            &f.alice,
-            2,
-            Payload::FaultEvidence(Box::new(forged)),
-        )])
-        .unwrap();
-    assert_eq!(
-        exec.entries[0].status,
-        TxStatus::Failed(FailureCode::InvalidEvidence)
-    );
+    let exec = ledger.execute(&[tx(&f, &f.alice, 2, Payload::FaultEvidence(Box::new(forged)))]).unwrap();
+    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InvalidEvidence));
     assert_eq!(exec.next.mode, ConsensusMode::Bft);
     assert_eq!(exec.next.jailed.len(), 1);
 }
@@ -230,10 +143,7 @@ fn block_with_a_lying_state_root_is_rejected() {
     let (mut b, _) = block(&ledger, vec![transfer(&f, 0, 10)]);
     ledger.check_block(&b).unwrap();
     b.header.state_root = Hash32([0xaa; 32]);
-    assert_eq!(
-        ledger.check_block(&b),
-        Err(BlockInvalid::Mismatch("state_root"))
-    );
+    assert_eq!(ledger.check_block(&b), Err(BlockInvalid::Mismatch("state_root")));
 }
 
 #[test]
@@ -244,10 +154,7 @@ fn block_with_a_lying_receipt_is_rejected() {
     let mut entries = exec.entries.clone();
     entries[0].status = TxStatus::Failed(FailureCode::InsufficientBalance);
     b.header.receipts_root = Block::receipts_root(&entries);
-    assert_eq!(
-        ledger.check_block(&b),
-        Err(BlockInvalid::Mismatch("receipts_root"))
-    );
+    assert_eq!(ledger.check_block(&b), Err(BlockInvalid::Mismatch("receipts_root")));
 }
 
 #[test]
@@ -267,33 +174,12 @@ fn receipt_contradicting_a_block_is_judged_by_execution() {
     let f = fixture();
     let ledger = Ledger::genesis(&f.genesis).unwrap();
     let v = &ledger.validators().validators()[0];
-    let key = f
-        .validator_keys
-        .iter()
-        .find(|k| NodeId::from_public_key(&k.public_key()) == v.id)
-        .unwrap();
-    let entry = ReceiptEntry {
-        tx_hash: Hash32([1; 32]),
-        status: TxStatus::Success,
-        result_hash: Hash32([2; 32]),
-    };
-    let r = Receipt {
-        chain_id: f.genesis.chain_id.clone(),
-        height: Height(1),
-        tx_index: 0,
-        entry,
-        node: v.id,
-    }
-    .sign(key);
-    let same = FaultEvidence::Equivocation {
-        first: SignedStatement::Receipt(r.clone()),
-        second: SignedStatement::Receipt(r),
-    };
-    let exec = ledger
-        .execute(&[tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(same)))])
-        .unwrap();
-    assert_eq!(
-        exec.entries[0].status,
-        TxStatus::Failed(FailureCode::InvalidEvidence)
-    );
+    let key = f.validator_keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap();
+    let entry = ReceiptEntry { tx_hash: Hash32([1; 32]), status: TxStatus::Success, result_hash: Hash32([2; 32]) };
+    let r =
+        Receipt { chain_id: f.genesis.chain_id.clone(), height: Height(1), tx_index: 0, entry, node: v.id }.sign(key);
+    let same =
+        FaultEvidence::Equivocation { first: SignedStatement::Receipt(r.clone()), second: SignedStatement::Receipt(r) };
+    let exec = ledger.execute(&[tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(same)))]).unwrap();
+    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InvalidEvidence));
 }

@@ -41,29 +41,16 @@ impl World {
                 if vote.voter == self.nodes[me].id && vote.data.kind != VoteKind::Ack =>
             {
                 self.faults.equivocations += 1;
-                let other = if vote.data.block_hash == NIL {
-                    Hash32([0xee; 32])
-                } else {
-                    NIL
-                };
-                let data = VoteData {
-                    block_hash: other,
-                    ..vote.data.clone()
-                };
+                let other = if vote.data.block_hash == NIL { Hash32([0xee; 32]) } else { NIL };
+                let data = VoteData { block_hash: other, ..vote.data.clone() };
                 let forged_vote = data.sign(vote.voter, &self.nodes[me].key);
-                Some(Message::Vote {
-                    vote: forged_vote,
-                    leader_ack: None,
-                })
+                Some(Message::Vote { vote: forged_vote, leader_ack: None })
             }
             _ => None,
         };
         let (honest, lied_to) = match forged {
             Some(_) => self.split_peers(me),
-            None => (
-                (0..self.nodes.len()).filter(|p| *p != me).collect(),
-                Vec::new(),
-            ),
+            None => ((0..self.nodes.len()).filter(|p| *p != me).collect(), Vec::new()),
         };
         for to in honest {
             self.send(me, to, message.clone());
@@ -85,10 +72,7 @@ impl World {
         let mut forged = p.clone();
         change(&mut forged.block.header);
         if let Some(ack) = &p.leader_ack {
-            let data = VoteData {
-                block_hash: forged.block.header.hash(),
-                ..ack.data.clone()
-            };
+            let data = VoteData { block_hash: forged.block.header.hash(), ..ack.data.clone() };
             forged.leader_ack = Some(data.sign(ack.voter, &self.nodes[me].key));
         }
         Message::Proposal(Box::new(forged))

@@ -15,14 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vigil_protocol::{
-    Address, Amount, BlockHash, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Genesis,
-    Height, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction, Transfer, TxHash,
-    ValidatorInfo, ValidatorSet,
+    Address, Amount, BlockHash, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Genesis, Height, NodeId, Nonce,
+    Payload, SecretKey, SignedTransaction, Transaction, Transfer, TxHash, ValidatorInfo, ValidatorSet,
 };
 
-use crate::consensus::{
-    self, CommittedBlock, Input, Message, Output, SafetyState, Timeouts, Timer,
-};
+use crate::consensus::{self, CommittedBlock, Input, Message, Output, SafetyState, Timeouts, Timer};
 pub use trace::TraceEvent;
 
 /// Virtual milliseconds during which faults may happen; then the network heals.
@@ -86,19 +83,9 @@ pub struct Outcome {
 
 #[derive(Debug)]
 enum Event {
-    Deliver {
-        to: usize,
-        from: usize,
-        message: Message,
-    },
-    Timer {
-        node: usize,
-        incarnation: u32,
-        timer: Timer,
-    },
-    ClientTx {
-        client: usize,
-    },
+    Deliver { to: usize, from: usize, message: Message },
+    Timer { node: usize, incarnation: u32, timer: Timer },
+    ClientTx { client: usize },
     Crash(usize),
     Restart(usize),
 }
@@ -169,11 +156,7 @@ impl Scenario {
     /// Draws a scenario from the seed: everything about a run follows from it.
     pub fn from_seed(seed: u64, nodes: usize) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5eed);
-        let mode = if rng.gen_bool(0.65) {
-            ConsensusMode::Fast
-        } else {
-            ConsensusMode::Bft
-        };
+        let mode = if rng.gen_bool(0.65) { ConsensusMode::Fast } else { ConsensusMode::Bft };
         let byzantine = rng.gen_bool(0.5).then(|| match mode {
             // The view-0 leader lies, so the lie happens while faults are going on.
             ConsensusMode::Fast => (0, Byzantine::LyingLeader),
@@ -247,13 +230,7 @@ impl World {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| {
-                    ValidatorInfo::new(
-                        format!("node-{i}"),
-                        k.public_key(),
-                        EncryptionKey([i as u8; 32]),
-                    )
-                })
+                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i as u8; 32])))
                 .collect(),
         )
         .unwrap_or_else(|e| unreachable!("simulated validator set is valid: {e}"));
@@ -278,21 +255,9 @@ impl World {
                 }
             })
             .collect();
-        let clients: Vec<Client> = (0..CLIENTS)
-            .map(|i| Client {
-                key: seed_key(sc.seed, 2, i),
-                nonce: 0,
-            })
-            .collect();
-        let mut accounts: Vec<(Address, Amount)> = clients
-            .iter()
-            .map(|c| {
-                (
-                    Address::from_public_key(&c.key.public_key()),
-                    Amount(1_000_000),
-                )
-            })
-            .collect();
+        let clients: Vec<Client> = (0..CLIENTS).map(|i| Client { key: seed_key(sc.seed, 2, i), nonce: 0 }).collect();
+        let mut accounts: Vec<(Address, Amount)> =
+            clients.iter().map(|c| (Address::from_public_key(&c.key.public_key()), Amount(1_000_000))).collect();
         accounts.sort();
         let genesis = Genesis {
             chain_id: ChainId::new("vigil-sim").unwrap_or_else(|e| unreachable!("{e}")),
@@ -325,9 +290,7 @@ impl World {
             world.schedule(back, Event::Restart(node));
         }
         for c in 0..CLIENTS {
-            let at = world
-                .rng
-                .gen_range(0..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
+            let at = world.rng.gen_range(0..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
             world.schedule(at, Event::ClientTx { client: c });
         }
         for i in 0..world.nodes.len() {
@@ -350,11 +313,7 @@ impl World {
 
     fn schedule(&mut self, at_ms: u64, event: Event) {
         self.seq += 1;
-        self.queue.push(Scheduled {
-            at_ms,
-            seq: self.seq,
-            event,
-        });
+        self.queue.push(Scheduled { at_ms, seq: self.seq, event });
     }
 
     fn healed(&self) -> bool {
@@ -366,9 +325,10 @@ impl World {
     }
 
     fn partitioned(&self, a: usize, b: usize) -> bool {
-        self.sc.partitions.iter().any(|(start, end, side)| {
-            (*start..*end).contains(&self.now_ms) && side.contains(&a) != side.contains(&b)
-        })
+        self.sc
+            .partitions
+            .iter()
+            .any(|(start, end, side)| (*start..*end).contains(&self.now_ms) && side.contains(&a) != side.contains(&b))
     }
 
     fn index_of(&self, id: &NodeId) -> Option<usize> {
@@ -415,34 +375,21 @@ impl World {
                 if self.nodes[to].node.is_none() {
                     return;
                 }
-                self.trace
-                    .push(self.now_ms, TraceEvent::deliver(to, from, &message));
+                self.trace.push(self.now_ms, TraceEvent::deliver(to, from, &message));
                 let from_id = self.nodes[from].id;
-                self.input(
-                    to,
-                    Input::Message {
-                        from: from_id,
-                        message,
-                    },
-                );
+                self.input(to, Input::Message { from: from_id, message });
             }
-            Event::Timer {
-                node,
-                incarnation,
-                timer,
-            } => {
+            Event::Timer { node, incarnation, timer } => {
                 if self.nodes[node].node.is_none() || self.nodes[node].incarnation != incarnation {
                     return;
                 }
-                self.trace
-                    .push(self.now_ms, TraceEvent::Timer { node, timer });
+                self.trace.push(self.now_ms, TraceEvent::Timer { node, timer });
                 self.input(node, Input::Timeout(timer));
             }
             Event::ClientTx { client } => {
                 let tx = self.client_tx(client);
                 let node = self.rng.gen_range(0..self.nodes.len());
-                self.trace
-                    .push(self.now_ms, TraceEvent::ClientTx { node, client });
+                self.trace.push(self.now_ms, TraceEvent::ClientTx { node, client });
                 if self.nodes[node].node.is_some() {
                     self.input(node, Input::Transactions(vec![tx]));
                 } else {
@@ -450,10 +397,7 @@ impl World {
                     // so rewind it.
                     self.clients[client].nonce -= 1;
                 }
-                let next = self.now_ms
-                    + self
-                        .rng
-                        .gen_range(1..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
+                let next = self.now_ms + self.rng.gen_range(1..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
                 self.schedule(next, Event::ClientTx { client });
             }
             Event::Crash(i) => {
@@ -469,22 +413,12 @@ impl World {
                 self.faults.restarts += 1;
                 self.trace.push(self.now_ms, TraceEvent::Restart(i));
                 let n = &self.nodes[i];
-                let node = Self::boot(
-                    &self.genesis,
-                    n,
-                    n.disk.blocks.clone(),
-                    n.disk.safety.clone(),
-                );
+                let node = Self::boot(&self.genesis, n, n.disk.blocks.clone(), n.disk.safety.clone());
                 // Durability: nothing reported committed before the crash is missing now.
-                let restored: BTreeSet<TxHash> = node
-                    .committed()
-                    .iter()
-                    .flat_map(|cb| cb.block.txs.iter().map(|t| t.hash()))
-                    .collect();
+                let restored: BTreeSet<TxHash> =
+                    node.committed().iter().flat_map(|cb| cb.block.txs.iter().map(|t| t.hash())).collect();
                 if let Some(lost) = n.committed_txs.iter().find(|h| !restored.contains(h)) {
-                    self.violate(format!(
-                        "node {i} lost committed transaction {lost} across a restart"
-                    ));
+                    self.violate(format!("node {i} lost committed transaction {lost} across a restart"));
                 }
                 self.nodes[i].incarnation += 1;
                 self.nodes[i].node = Some(node);
@@ -501,10 +435,7 @@ impl World {
             sender: c.key.public_key(),
             nonce: Nonce(c.nonce),
             fee: Amount(1),
-            payload: Payload::Transfer(Transfer {
-                to,
-                amount: Amount(1),
-            }),
+            payload: Payload::Transfer(Transfer { to, amount: Amount(1) }),
         }
         .sign(&c.key);
         c.nonce += 1;
@@ -541,25 +472,12 @@ impl World {
             }
             Output::SetTimer { timer, after_ms } => {
                 let incarnation = self.nodes[i].incarnation;
-                self.schedule(
-                    self.now_ms + after_ms,
-                    Event::Timer {
-                        node: i,
-                        incarnation,
-                        timer,
-                    },
-                );
+                self.schedule(self.now_ms + after_ms, Event::Timer { node: i, incarnation, timer });
             }
             Output::Persist(safety) => self.nodes[i].disk.safety = Some(*safety),
             Output::Commit { committed, .. } => self.on_commit(i, *committed),
             Output::EvidenceSubmitted { offender } => {
-                self.trace.push(
-                    self.now_ms,
-                    TraceEvent::Evidence {
-                        node: i,
-                        offender: self.index_of(&offender),
-                    },
-                );
+                self.trace.push(self.now_ms, TraceEvent::Evidence { node: i, offender: self.index_of(&offender) });
             }
         }
     }
@@ -583,14 +501,7 @@ impl World {
         if !self.healed() && self.rng.gen_bool(self.sc.duplicate_p) {
             self.faults.duplicated += 1;
             let again = delay + self.rng.gen_range(1..=self.sc.delay_max_ms);
-            self.schedule(
-                self.now_ms + again,
-                Event::Deliver {
-                    to,
-                    from,
-                    message: message.clone(),
-                },
-            );
+            self.schedule(self.now_ms + again, Event::Deliver { to, from, message: message.clone() });
         }
         self.schedule(self.now_ms + delay, Event::Deliver { to, from, message });
     }
@@ -598,15 +509,7 @@ impl World {
     fn on_commit(&mut self, i: usize, cb: CommittedBlock) {
         let height = cb.block.header.height;
         let hash = cb.block.header.hash();
-        self.trace.push(
-            self.now_ms,
-            TraceEvent::Commit {
-                node: i,
-                height,
-                hash,
-                mode: cb.block.header.mode,
-            },
-        );
+        self.trace.push(self.now_ms, TraceEvent::Commit { node: i, height, hash, mode: cb.block.header.mode });
         let Some(node) = self.nodes[i].node.as_ref() else {
             return;
         };
@@ -618,13 +521,13 @@ impl World {
         if !self.is_honest(i) {
             return;
         }
-        self.nodes[i]
-            .committed_txs
-            .extend(cb.block.txs.iter().map(|t| t.hash()));
+        self.nodes[i].committed_txs.extend(cb.block.txs.iter().map(|t| t.hash()));
         // Agreement: one block per height across all honest nodes.
         match self.chain.get(&height) {
             Some(existing) if *existing != hash => {
-                self.violate(format!("fork at height {height}: node {i} committed {hash}, another honest node {existing}"));
+                self.violate(format!(
+                    "fork at height {height}: node {i} committed {hash}, another honest node {existing}"
+                ));
             }
             Some(_) => {}
             None => {
@@ -636,35 +539,27 @@ impl World {
             }
         }
         // Every committed block carries a valid certificate of its mode.
-        if let Err(e) = (CertifiedHeader {
-            header: cb.block.header.clone(),
-            cert: cb.cert,
-        })
-        .verify(&set)
-        {
-            self.violate(format!(
-                "node {i} committed block {height} with an invalid certificate: {e}"
-            ));
+        if let Err(e) = (CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert }).verify(&set) {
+            self.violate(format!("node {i} committed block {height} with an invalid certificate: {e}"));
         }
     }
 
     fn violate(&mut self, what: String) {
-        self.trace
-            .push(self.now_ms, TraceEvent::Violation(what.clone()));
+        self.trace.push(self.now_ms, TraceEvent::Violation(what.clone()));
         self.violations.push(format!("t={}ms {what}", self.now_ms));
     }
 
     fn check_liveness(&mut self, heal_height: u64) {
+        for i in 0..self.nodes.len() {
+            let line = self.nodes[i].node.as_ref().map_or("crashed".to_string(), |n| n.describe());
+            self.trace.push(self.now_ms, TraceEvent::State { node: i, line });
+        }
         let target = heal_height + PROGRESS_AFTER_HEAL_BLOCKS;
         for i in 0..self.nodes.len() {
             if !self.is_honest(i) {
                 continue;
             }
-            let h = self.nodes[i]
-                .node
-                .as_ref()
-                .map(|n| n.ledger().height().0)
-                .unwrap_or(0);
+            let h = self.nodes[i].node.as_ref().map(|n| n.ledger().height().0).unwrap_or(0);
             if h < target {
                 self.violate(format!(
                     "liveness: honest node {i} is at height {h}, expected at least {target} after the network healed"
@@ -674,18 +569,13 @@ impl World {
         if let Some((b, Byzantine::LyingLeader)) = self.sc.byzantine {
             if self.lie_after_heal {
                 let liar = self.nodes[b].id;
-                let honest: Vec<usize> = (0..self.nodes.len())
-                    .filter(|i| self.is_honest(*i))
-                    .collect();
+                let honest: Vec<usize> = (0..self.nodes.len()).filter(|i| self.is_honest(*i)).collect();
                 for i in honest {
                     let jailed = self.nodes[i].node.as_ref().is_some_and(|n| {
-                        n.ledger().consensus_state().jailed.contains(&liar)
-                            && n.ledger().mode() == ConsensusMode::Bft
+                        n.ledger().consensus_state().jailed.contains(&liar) && n.ledger().mode() == ConsensusMode::Bft
                     });
                     if !jailed {
-                        self.violate(format!(
-                            "node {i} did not jail lying leader {b} nor switch to Bft"
-                        ));
+                        self.violate(format!("node {i} did not jail lying leader {b} nor switch to Bft"));
                     }
                 }
             }

@@ -1,11 +1,6 @@
 use super::*;
 
-fn calm(
-    seed: u64,
-    nodes: usize,
-    mode: ConsensusMode,
-    byzantine: Option<(usize, Byzantine)>,
-) -> Scenario {
+fn calm(seed: u64, nodes: usize, mode: ConsensusMode, byzantine: Option<(usize, Byzantine)>) -> Scenario {
     Scenario {
         seed,
         nodes,
@@ -33,32 +28,19 @@ fn assert_clean(o: &Outcome) {
 fn calm_fast_network_commits_blocks() {
     let o = run(calm(1, 4, ConsensusMode::Fast, None));
     assert_clean(&o);
-    assert!(
-        o.blocks_committed > 20,
-        "only {} blocks",
-        o.blocks_committed
-    );
+    assert!(o.blocks_committed > 20, "only {} blocks", o.blocks_committed);
 }
 
 #[test]
 fn calm_bft_network_commits_blocks() {
     let o = run(calm(2, 4, ConsensusMode::Bft, None));
     assert_clean(&o);
-    assert!(
-        o.blocks_committed > 10,
-        "only {} blocks",
-        o.blocks_committed
-    );
+    assert!(o.blocks_committed > 10, "only {} blocks", o.blocks_committed);
 }
 
 #[test]
 fn lying_fast_leader_is_caught_jailed_and_the_chain_switches_to_bft() {
-    let o = run(calm(
-        3,
-        4,
-        ConsensusMode::Fast,
-        Some((0, Byzantine::LyingLeader)),
-    ));
+    let o = run(calm(3, 4, ConsensusMode::Fast, Some((0, Byzantine::LyingLeader))));
     assert_clean(&o);
     assert!(o.faults.lies > 0, "the leader never lied");
     assert_eq!(o.faults.mode_switches, 1);
@@ -67,12 +49,7 @@ fn lying_fast_leader_is_caught_jailed_and_the_chain_switches_to_bft() {
 
 #[test]
 fn bft_equivocator_is_jailed_and_progress_continues() {
-    let o = run(calm(
-        4,
-        4,
-        ConsensusMode::Bft,
-        Some((1, Byzantine::Equivocator)),
-    ));
+    let o = run(calm(4, 4, ConsensusMode::Bft, Some((1, Byzantine::Equivocator))));
     assert_clean(&o);
     assert!(o.faults.equivocations > 0);
     assert_eq!(o.faults.jailed, 1);

@@ -12,53 +12,22 @@ const TRACE_EVENTS_MAX: usize = 600;
 
 #[derive(Debug, Clone)]
 pub enum TraceEvent {
-    Deliver {
-        to: usize,
-        from: usize,
-        what: MessageSummary,
-    },
-    Timer {
-        node: usize,
-        timer: Timer,
-    },
-    ClientTx {
-        node: usize,
-        client: usize,
-    },
+    Deliver { to: usize, from: usize, what: MessageSummary },
+    Timer { node: usize, timer: Timer },
+    ClientTx { node: usize, client: usize },
     Crash(usize),
     Restart(usize),
-    Commit {
-        node: usize,
-        height: Height,
-        hash: BlockHash,
-        mode: ConsensusMode,
-    },
-    Evidence {
-        node: usize,
-        offender: Option<usize>,
-    },
+    Commit { node: usize, height: Height, hash: BlockHash, mode: ConsensusMode },
+    Evidence { node: usize, offender: Option<usize> },
     Violation(String),
+    State { node: usize, line: String },
 }
 
 #[derive(Debug, Clone)]
 pub enum MessageSummary {
-    Proposal {
-        height: Height,
-        view: View,
-        hash: BlockHash,
-    },
-    Vote {
-        height: Height,
-        view: View,
-        kind: VoteKind,
-        hash: BlockHash,
-        voter: NodeId,
-    },
-    ViewChange {
-        height: Height,
-        view: View,
-        acked: bool,
-    },
+    Proposal { height: Height, view: View, hash: BlockHash },
+    Vote { height: Height, view: View, kind: VoteKind, hash: BlockHash, voter: NodeId },
+    ViewChange { height: Height, view: View, acked: bool },
     Transactions(usize),
     SyncRequest(Height),
     SyncResponse(usize),
@@ -67,11 +36,9 @@ pub enum MessageSummary {
 impl TraceEvent {
     pub(super) fn deliver(to: usize, from: usize, m: &Message) -> Self {
         let what = match m {
-            Message::Proposal(p) => MessageSummary::Proposal {
-                height: p.block.header.height,
-                view: p.view,
-                hash: p.block.header.hash(),
-            },
+            Message::Proposal(p) => {
+                MessageSummary::Proposal { height: p.block.header.height, view: p.view, hash: p.block.header.hash() }
+            }
             Message::Vote { vote, .. } => MessageSummary::Vote {
                 height: vote.data.height,
                 view: vote.data.view,
@@ -79,11 +46,9 @@ impl TraceEvent {
                 hash: vote.data.block_hash,
                 voter: vote.voter,
             },
-            Message::ViewChange(vc) => MessageSummary::ViewChange {
-                height: vc.height,
-                view: vc.view,
-                acked: vc.acked.is_some(),
-            },
+            Message::ViewChange(vc) => {
+                MessageSummary::ViewChange { height: vc.height, view: vc.view, acked: vc.acked.is_some() }
+            }
             Message::Transactions(t) => MessageSummary::Transactions(t.len()),
             Message::SyncRequest { from_height } => MessageSummary::SyncRequest(*from_height),
             Message::SyncResponse(b) => MessageSummary::SyncResponse(b.len()),
@@ -105,25 +70,10 @@ impl fmt::Display for TraceEvent {
                     MessageSummary::Proposal { height, view, hash } => {
                         write!(f, "proposal h={height} v={view} block {}", short(hash))
                     }
-                    MessageSummary::Vote {
-                        height,
-                        view,
-                        kind,
-                        hash,
-                        voter,
-                    } => {
-                        write!(
-                            f,
-                            "{kind:?} h={height} v={view} block {} by {}",
-                            short(hash),
-                            voter.short()
-                        )
+                    MessageSummary::Vote { height, view, kind, hash, voter } => {
+                        write!(f, "{kind:?} h={height} v={view} block {} by {}", short(hash), voter.short())
                     }
-                    MessageSummary::ViewChange {
-                        height,
-                        view,
-                        acked,
-                    } => {
+                    MessageSummary::ViewChange { height, view, acked } => {
                         write!(f, "view-change h={height} to v={view} (acked: {acked})")
                     }
                     MessageSummary::Transactions(n) => write!(f, "{n} transaction(s)"),
@@ -132,33 +82,21 @@ impl fmt::Display for TraceEvent {
                 }
             }
             TraceEvent::Timer { node, timer } => {
-                write!(
-                    f,
-                    "n{node} timer {:?} h={} v={}",
-                    timer.kind, timer.height, timer.view
-                )
+                write!(f, "n{node} timer {:?} h={} v={}", timer.kind, timer.height, timer.view)
             }
             TraceEvent::ClientTx { node, client } => {
                 write!(f, "client {client} → n{node} transfer")
             }
             TraceEvent::Crash(n) => write!(f, "n{n} CRASHES"),
             TraceEvent::Restart(n) => write!(f, "n{n} restarts from disk"),
-            TraceEvent::Commit {
-                node,
-                height,
-                hash,
-                mode,
-            } => {
-                write!(
-                    f,
-                    "n{node} COMMITS h={height} block {} ({mode})",
-                    short(hash)
-                )
+            TraceEvent::Commit { node, height, hash, mode } => {
+                write!(f, "n{node} COMMITS h={height} block {} ({mode})", short(hash))
             }
             TraceEvent::Evidence { node, offender } => {
                 write!(f, "n{node} submits evidence against n{offender:?}")
             }
             TraceEvent::Violation(v) => write!(f, "VIOLATION: {v}"),
+            TraceEvent::State { node, line } => write!(f, "n{node} at the end: {line}"),
         }
     }
 }
