@@ -8,11 +8,12 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol";
+const NAMES: &str = "protocol, consensus";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
         ["protocol", rest @ ..] => protocol(rest),
+        ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-node", "--bench", "consensus"])),
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod sim;
 mod test;
 mod util;
 
@@ -16,7 +17,9 @@ commands:
   test              fmt check, clippy (native + wasm), native tests, wasm tests in
                     headless Chromium; ends with `xtask test: N passed, M failed`
   demo              run the main job as far as it exists (see README)
-  bench <name>      run a benchmark side by side with its anchor; names: protocol
+  sim [--seeds N] [--nodes 4|7] [--seed S]
+                    deterministic consensus simulation; `--seed S` replays one seed
+  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus
   help              this text
 ";
 
@@ -34,6 +37,7 @@ fn run() -> Result<()> {
         Some("test") => test::run(&rest),
         Some("demo") => demo::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("sim") => sim::run(&rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{USAGE}");
             Ok(())

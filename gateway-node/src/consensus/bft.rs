@@ -322,7 +322,7 @@ impl Node {
             .filter_map(|(id, r)| set.get(id).map(|v| (*r, v.power)))
             .filter(|(r, _)| *r > self.bft.round)
             .collect();
-        rounds.sort_by(|a, b| b.0.cmp(&a.0));
+        rounds.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
         let mut power = 0u64;
         for (r, p) in rounds {
             power += p;

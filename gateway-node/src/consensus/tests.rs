@@ -1,1 +1,261 @@
+//! Unit tests of the state machine on a tiny in-memory network that delivers every
+//! message at once and fires timers only when a test says so.
 
+use std::collections::{BTreeSet, VecDeque};
+
+use vigil_protocol::{Amount, ChainId, EncryptionKey, ValidatorInfo};
+
+use super::*;
+
+struct Net {
+    nodes: Vec<Node>,
+    keys: Vec<SecretKey>,
+    genesis: Genesis,
+    queue: VecDeque<(usize, usize, Message)>,
+    timers: Vec<(usize, Timer)>,
+    disk: Vec<(Vec<CommittedBlock>, Option<SafetyState>)>,
+    down: BTreeSet<usize>,
+    now_ms: u64,
+}
+
+impl Net {
+    fn new(n: usize, mode: ConsensusMode) -> Self {
+        let keys: Vec<SecretKey> = (0..n).map(|i| SecretKey::from_seed([i as u8 + 1; 32])).collect();
+        let validators = ValidatorSet::new(
+            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+        )
+        .unwrap();
+        // Node i is validator i in canonical order (node 0 leads view 0).
+        let keys: Vec<SecretKey> = validators
+            .validators()
+            .iter()
+            .map(|v| keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap().clone())
+            .collect();
+        let genesis = Genesis {
+            chain_id: ChainId::new("vigil-unit").unwrap(),
+            validators,
+            accounts: vec![(Address([1; 20]), Amount(10))],
+            mode,
+            time_ms: 0,
+        };
+        let nodes: Vec<Node> = keys.iter().map(|k| Node::new(Config::new(k.clone()), &genesis).unwrap()).collect();
+        let mut net = Self {
+            disk: vec![(Vec::new(), None); n],
+            nodes,
+            keys,
+            genesis,
+            queue: VecDeque::new(),
+            timers: Vec::new(),
+            down: BTreeSet::new(),
+            now_ms: 0,
+        };
+        for i in 0..n {
+            net.input(i, Input::Start);
+        }
+        net
+    }
+
+    fn id(&self, i: usize) -> NodeId {
+        self.nodes[i].id()
+    }
+
+    fn input(&mut self, i: usize, input: Input) {
+        if self.down.contains(&i) {
+            return;
+        }
+        let outs = self.nodes[i].step(self.now_ms, input);
+        for out in outs {
+            match out {
+                Output::Send { to, message } => {
+                    let to = (0..self.nodes.len()).find(|j| self.id(*j) == to).unwrap();
+                    self.queue.push_back((i, to, message));
+                }
+                Output::Broadcast(message) => {
+                    for to in (0..self.nodes.len()).filter(|j| *j != i) {
+                        self.queue.push_back((i, to, message.clone()));
+                    }
+                }
+                Output::SetTimer { timer, .. } => self.timers.push((i, timer)),
+                Output::Persist(s) => self.disk[i].1 = Some(*s),
+                Output::Commit { committed, .. } => self.disk[i].0.push(*committed),
+                Output::EvidenceSubmitted { .. } => {}
+            }
+        }
+    }
+
+    fn deliver_all(&mut self) {
+        while let Some((from, to, message)) = self.queue.pop_front() {
+            if self.down.contains(&from) || self.down.contains(&to) {
+                continue;
+            }
+            let from = self.id(from);
+            self.input(to, Input::Message { from, message });
+        }
+    }
+
+    /// Fires node `i`'s most recent pending timer of `kind`.
+    fn fire(&mut self, i: usize, kind: TimerKind) {
+        let pos = self.timers.iter().rposition(|(n, t)| *n == i && t.kind == kind).expect("timer was set");
+        let (_, timer) = self.timers.remove(pos);
+        self.now_ms += 10;
+        self.input(i, Input::Timeout(timer));
+    }
+
+    fn height(&self, i: usize) -> u64 {
+        self.nodes[i].ledger().height().0
+    }
+}
+
+#[test]
+fn fast_mode_commits_with_a_majority_of_acks_in_one_round_trip() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    net.fire(0, TimerKind::Propose);
+    net.deliver_all();
+    for i in 0..4 {
+        assert_eq!(net.height(i), 1, "node {i}");
+        let cb = net.disk[i].0.last().unwrap();
+        assert_eq!(cb.cert.data.kind, VoteKind::Ack);
+        assert!(cb.cert.signatures.len() >= 3);
+        CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() }
+            .verify(&net.genesis.validators)
+            .unwrap();
+    }
+}
+
+#[test]
+fn fast_view_change_after_a_leader_crash_keeps_the_acked_block() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    net.fire(0, TimerKind::Propose);
+    // Only follower 1 hears the proposal before the leader crashes.
+    let (_, _, proposal) = net.queue.iter().find(|(_, to, _)| *to == 1).cloned().unwrap();
+    let proposed = match &proposal {
+        Message::Proposal(p) => p.block.header.hash(),
+        _ => unreachable!(),
+    };
+    net.queue.clear();
+    net.down.insert(0);
+    let leader = net.id(0);
+    net.input(1, Input::Message { from: leader, message: proposal });
+    net.queue.retain(|(from, _, m)| *from != 1 || !matches!(m, Message::Vote { .. }));
+    // Everyone else times out: view 1, led by node 1, which holds the ack.
+    for i in 1..4 {
+        net.fire(i, TimerKind::FastView);
+    }
+    net.deliver_all();
+    net.fire(1, TimerKind::Propose);
+    net.deliver_all();
+    for i in 1..4 {
+        assert_eq!(net.height(i), 1, "node {i}");
+        let cb = net.disk[i].0.last().unwrap();
+        assert_eq!(cb.block.header.hash(), proposed, "the possibly-committed block survives the view change");
+        assert_eq!(cb.cert.data.view, View(1));
+    }
+}
+
+#[test]
+fn a_restarted_node_never_acks_a_different_block_for_the_same_view() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    net.fire(0, TimerKind::Propose);
+    let (_, _, first) = net.queue.iter().find(|(_, to, _)| *to == 2).cloned().unwrap();
+    net.queue.clear();
+    let leader = net.id(0);
+    net.input(2, Input::Message { from: leader, message: first.clone() });
+    let acks_before = net.disk[2].1.as_ref().unwrap().signed.len();
+    // Node 2 crashes and restarts from disk.
+    let (blocks, safety) = net.disk[2].clone();
+    net.nodes[2] = Node::restore(Config::new(net.keys[2].clone()), &net.genesis, blocks, safety).unwrap();
+    net.input(2, Input::Start);
+    // A different block for the same view (as a lying leader would send).
+    let Message::Proposal(mut p) = first else { unreachable!() };
+    p.block.header.time_ms += 1;
+    let data = VoteData { block_hash: p.block.header.hash(), ..p.leader_ack.as_ref().unwrap().data.clone() };
+    p.leader_ack = Some(data.sign(leader, &net.keys[0]));
+    net.queue.clear();
+    net.input(2, Input::Message { from: leader, message: Message::Proposal(p) });
+    let safety = net.disk[2].1.as_ref().unwrap();
+    assert_eq!(safety.signed.len(), acks_before, "no second ack was signed");
+    assert!(!net.queue.iter().any(|(from, _, m)| *from == 2 && matches!(m, Message::Vote { .. })));
+}
+
+#[test]
+fn bft_mode_commits_with_a_precommit_certificate() {
+    let mut net = Net::new(4, ConsensusMode::Bft);
+    // Height 1, round 0: proposer is validators[(1 + 0) % 4].
+    net.fire(1, TimerKind::Propose);
+    net.deliver_all();
+    for i in 0..4 {
+        assert_eq!(net.height(i), 1, "node {i}");
+        let cb = net.disk[i].0.last().unwrap();
+        assert_eq!(cb.cert.data.kind, VoteKind::Precommit);
+        assert!(cb.cert.signatures.len() >= 3);
+        assert_eq!(cb.block.header.mode, ConsensusMode::Bft);
+    }
+}
+
+#[test]
+fn bft_round_change_after_a_silent_proposer() {
+    let mut net = Net::new(4, ConsensusMode::Bft);
+    net.down.insert(1); // proposer of round 0 at height 1
+    for i in [0, 2, 3] {
+        net.fire(i, TimerKind::BftPropose);
+    }
+    net.deliver_all();
+    for i in [0, 2, 3] {
+        net.fire(i, TimerKind::BftPrevote);
+    }
+    net.deliver_all();
+    for i in [0, 2, 3] {
+        net.fire(i, TimerKind::BftPrecommit);
+    }
+    net.deliver_all();
+    // Round 1: proposer is validators[(1 + 1) % 4] = node 2.
+    net.fire(2, TimerKind::Propose);
+    net.deliver_all();
+    for i in [0, 2, 3] {
+        assert_eq!(net.height(i), 1, "node {i}");
+        assert_eq!(net.disk[i].0.last().unwrap().cert.data.view, View(1));
+    }
+}
+
+#[test]
+fn equivocating_votes_become_evidence_and_a_switch_to_bft() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    let liar = net.id(3);
+    let vote = |b: u8| {
+        VoteData {
+            chain_id: net.genesis.chain_id.clone(),
+            height: Height(1),
+            view: View(0),
+            block_hash: vigil_protocol::Hash32([b; 32]),
+            kind: VoteKind::Ack,
+        }
+        .sign(liar, &net.keys[3])
+    };
+    let (a, b) = (vote(1), vote(2));
+    net.input(0, Input::Message { from: liar, message: Message::Vote { vote: a, leader_ack: None } });
+    net.input(0, Input::Message { from: liar, message: Message::Vote { vote: b, leader_ack: None } });
+    assert!(net.nodes[0].status().mempool_len == 1, "evidence transaction is pending");
+    net.deliver_all();
+    net.fire(0, TimerKind::Propose);
+    net.deliver_all();
+    for i in 0..3 {
+        let ledger = net.nodes[i].ledger();
+        assert_eq!(ledger.height().0, 1);
+        assert_eq!(ledger.mode(), ConsensusMode::Bft, "node {i} switched");
+        assert_eq!(ledger.consensus_state().jailed, vec![liar]);
+        assert_eq!(ledger.validators().len(), 3);
+    }
+    // Progress continues: the next block is certified in Bft mode by the 3 remaining
+    // validators (height 2, round 0: proposer is the new set's validator (2 + 0) mod 3).
+    let proposer_id = net.nodes[0].ledger().validators().validators()[2].id;
+    let proposer = (0..4).find(|i| net.id(*i) == proposer_id).unwrap();
+    net.fire(proposer, TimerKind::Propose);
+    net.deliver_all();
+    for i in 0..3 {
+        assert_eq!(net.height(i), 2, "node {i}");
+        let cb = net.disk[i].0.last().unwrap();
+        assert_eq!(cb.block.header.mode, ConsensusMode::Bft);
+        assert_eq!(cb.cert.data.kind, VoteKind::Precommit);
+        assert!(!cb.cert.signer_ids(net.nodes[0].ledger().validators()).any(|id| id == liar));
+    }
+}

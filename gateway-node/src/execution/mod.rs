@@ -94,6 +94,18 @@ pub struct Ledger {
     tree: StateTree,
 }
 
+/// Batch-verifies transaction signatures (true if all are valid, or there are none).
+pub fn verify_transactions(txs: &[&SignedTransaction]) -> bool {
+    if txs.is_empty() {
+        return true;
+    }
+    let bodies: Vec<Vec<u8>> = txs.iter().map(|t| to_bytes(&t.tx)).collect();
+    let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
+    let keys: Vec<_> = txs.iter().map(|t| t.tx.sender).collect();
+    verify_batch(Domain::TransactionSignature, &messages, &signatures, &keys).is_ok()
+}
+
 fn encode_change<T: Serialize>(value: &T) -> Option<Vec<u8>> {
     Some(to_bytes(value))
 }
@@ -293,6 +305,17 @@ impl Ledger {
     /// Checks a proposed block completely: position, body, every signature, and that
     /// re-executing it gives exactly the roots, set and mode its header claims.
     pub fn check_block(&self, block: &Block) -> Result<Execution, BlockInvalid> {
+        self.check_block_skipping(block, |_| false)
+    }
+
+    /// [`Ledger::check_block`], trusting the signatures of transactions for which
+    /// `already_verified` says so (a node's own mempool, whose entries it verified on
+    /// admission), so each node checks each signature once.
+    pub fn check_block_skipping(
+        &self,
+        block: &Block,
+        already_verified: impl Fn(&vigil_protocol::TxHash) -> bool,
+    ) -> Result<Execution, BlockInvalid> {
         let h = &block.header;
         let expected = self.height.next();
         if h.height != expected {
@@ -317,13 +340,9 @@ impl Ledger {
         if block.txs.iter().any(|t| t.tx.chain_id != self.chain_id) {
             return Err(BlockInvalid::BadTransaction);
         }
-        if !block.txs.is_empty() {
-            let bodies: Vec<Vec<u8>> = block.txs.iter().map(|t| to_bytes(&t.tx)).collect();
-            let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-            let signatures: Vec<_> = block.txs.iter().map(|t| t.signature).collect();
-            let keys: Vec<_> = block.txs.iter().map(|t| t.tx.sender).collect();
-            verify_batch(Domain::TransactionSignature, &messages, &signatures, &keys)
-                .map_err(|_| BlockInvalid::BadTransaction)?;
+        let unverified: Vec<&SignedTransaction> = block.txs.iter().filter(|t| !already_verified(&t.hash())).collect();
+        if !verify_transactions(&unverified) {
+            return Err(BlockInvalid::BadTransaction);
         }
         let exec = self.execute(&block.txs).map_err(|_| BlockInvalid::Mismatch("state_root"))?;
         if exec.state_root != h.state_root {

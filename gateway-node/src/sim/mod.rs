@@ -29,7 +29,7 @@ pub const HEALED_PHASE_MS: u64 = 5_000;
 /// Blocks every honest node must commit after the heal.
 pub const PROGRESS_AFTER_HEAL_BLOCKS: u64 = 2;
 const CLIENTS: usize = 4;
-const CLIENT_TX_INTERVAL_MS: u64 = 40;
+const CLIENT_TX_INTERVAL_MS: u64 = 150;
 
 /// How the Byzantine validator misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,7 @@ pub struct Outcome {
     pub trace: Vec<(u64, TraceEvent)>,
 }
 
+#[allow(clippy::large_enum_variant)] // see `consensus::Message`
 #[derive(Debug)]
 enum Event {
     Deliver { to: usize, from: usize, message: Message },
