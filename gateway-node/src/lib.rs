@@ -6,9 +6,22 @@
 //! - [`sim`]: the deterministic simulator that runs the real consensus code under a
 //!   seeded, faulty virtual network.
 //!
-//! The binary `vigil` (node, gateway, devnet) and `vigil-sim` are thin shells on top.
-#![forbid(unsafe_code)]
+//! - [`service`]: the node process — [`storage`] (redb), [`net`] (Noise links),
+//!   [`api`] (axum), [`metrics`] — around the consensus state machine.
+//! - [`devnet`]: writes a whole network's keys, genesis and configs and runs it.
+//!
+//! The binaries `vigil` (node, devnet, keygen) and `vigil-sim` are thin shells on top.
+#![deny(unsafe_code)]
 
+pub mod api;
+pub mod config;
 pub mod consensus;
+pub mod devnet;
 pub mod execution;
+pub mod keys;
+pub mod metrics;
+pub mod net;
+mod openapi;
+pub mod service;
 pub mod sim;
+pub mod storage;

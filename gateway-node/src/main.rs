@@ -1,21 +1,80 @@
-//! `vigil`: the operator's binary. Today it runs the protocol walkthrough; the node,
-//! gateway, devnet and keygen commands arrive with their issues (see ARCHITECTURE.md).
+//! `vigil`: the operator's binary — run a node, run a local devnet, make keys.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use vigil_node::config::NodeConfig;
+use vigil_node::devnet::{self, DevnetOptions};
+use vigil_node::keys;
+use vigil_protocol::ConsensusMode;
 
 mod walkthrough;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Vigil consortium chain: node, gateway and devnet tools")]
+#[command(name = "vigil", version, about = "Vigil consortium chain: node, devnet and key tools")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Fast,
+    Bft,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyKind {
+    Node,
+    Account,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Walk through one round of the protocol with real keys, certificates and proofs:
-    /// a signed transfer, a certified block, a state proof, and a lying node caught.
+    /// Run a full node.
+    Node {
+        /// Node configuration (TOML). Env overrides: VIGIL_API_LISTEN, VIGIL_P2P_LISTEN, VIGIL_DATA_DIR.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write keys, genesis and configs for a whole network, then run every node as its
+    /// own process until Ctrl-C.
+    Devnet {
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// Where the network lives; an existing network there is resumed.
+        #[arg(long, default_value = ".vigil/devnet")]
+        dir: PathBuf,
+        /// Make the last K nodes sign wrong receipts (fault injection, for demos and tests).
+        #[arg(long, default_value_t = 0)]
+        byzantine: usize,
+        /// Consensus mode at genesis.
+        #[arg(long, value_enum, default_value = "fast")]
+        mode: Mode,
+        /// First port: node i listens on base+i (p2p) and base+100+i (API).
+        #[arg(long, default_value_t = 7700)]
+        base_port: u16,
+        /// Only write the files (for a deployment on several machines).
+        #[arg(long)]
+        write_only: bool,
+        /// Comma-separated host of each node, for configs used on several machines.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Option<Vec<String>>,
+        /// Delete an existing network in --dir first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Make a node key (Ed25519 + X25519) or an account key, written with owner-only permissions.
+    Keygen {
+        #[arg(long, value_enum, default_value = "account")]
+        kind: KeyKind,
+        /// Where to write the key file (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Walk through one round of the protocol with real keys, certificates and proofs.
     Walkthrough {
         /// Validators in the example set (4 to 100).
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=100))]
@@ -23,8 +82,69 @@ enum Command {
     },
 }
 
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Node { config } => {
+            init_logs();
+            let cfg = NodeConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(vigil_node::service::run(cfg))
+        }
+        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset } => {
+            if reset && dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
+            let mode = match mode {
+                Mode::Fast => ConsensusMode::Fast,
+                Mode::Bft => ConsensusMode::Bft,
+            };
+            let opts = DevnetOptions { nodes, dir, byzantine, hosts, base_port, mode, chain_id: "vigil-devnet".into() };
+            let net = devnet::write(&opts)?;
+            println!("devnet in {} (genesis {}, faucet key {})", net.dir.display(), net.genesis.display(), net.faucet_key.display());
+            for n in &net.nodes {
+                let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
+                println!("  {}  id {}  api {}  p2p {}{lie}", n.name, n.id.short(), n.api_url, n.p2p);
+            }
+            if write_only {
+                println!("configs written; start each node with `vigil node --config <dir>/node-i/node.toml`");
+                return Ok(());
+            }
+            let exe = std::env::current_exe()?;
+            let mut running = net.start(&exe)?;
+            println!("running; logs in <dir>/node-i/node.log. Ctrl-C stops every node.");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            println!("stopping…");
+            running.stop(Duration::from_secs(10));
+            Ok(())
+        }
+        Command::Keygen { kind, out } => match kind {
+            KeyKind::Node => {
+                let k = keys::NodeKeys::generate();
+                keys::save_node_keys(&out, &k)?;
+                println!("node key written to {}", out.display());
+                println!("  node id         {}", k.id());
+                println!("  consensus key   {}", k.consensus.public_key());
+                println!("  encryption key  {}", k.encryption_public());
+                Ok(())
+            }
+            KeyKind::Account => {
+                let k = vigil_protocol::SecretKey::generate();
+                keys::save_account_key(&out, &k)?;
+                let (pk, address) = keys::account_public(&k);
+                println!("account key written to {}", out.display());
+                println!("  address     {address}");
+                println!("  public key  {pk}");
+                Ok(())
+            }
+        },
         Command::Walkthrough { validators } => walkthrough::run(usize::from(validators)),
     }
 }

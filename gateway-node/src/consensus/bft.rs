@@ -121,6 +121,7 @@ impl Node {
         }
         let (block, valid_round, pol) = match self.safety.bft_valid.clone() {
             Some((vr, block)) => (block, Some(vr), self.safety.bft_valid_pol.clone()),
+            None if self.hold_empty_proposal(round) => return,
             None => match self.build_block(round) {
                 Some(b) => (b, None, Vec::new()),
                 None => return,

@@ -138,6 +138,7 @@ impl Node {
         // Re-propose what may already be committed; otherwise a new block.
         let block = match self.safety.fast_acked.clone() {
             Some((_, block)) => block,
+            None if self.hold_empty_proposal(view) => return,
             None => match self.build_block(view) {
                 Some(b) => b,
                 None => return,

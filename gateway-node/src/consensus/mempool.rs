@@ -1,9 +1,9 @@
 //! The pending-transaction pool that proposers draw from: deduplicated by hash, FIFO,
 //! bounded. Fault evidence jumps the queue, since it changes who may vote.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use vigil_protocol::{SignedTransaction, TxHash};
+use vigil_protocol::{Address, SignedTransaction, TxHash};
 
 #[derive(Debug, Clone)]
 pub struct Mempool {
@@ -19,6 +19,55 @@ pub enum MempoolError {
     Duplicate,
     #[error("mempool is full ({0} transactions); retry later")]
     Full(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_protocol::{Amount, ChainId, Nonce, Payload, SecretKey, Transaction, Transfer};
+
+    fn tx(key: &SecretKey, nonce: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            sender: key.public_key(),
+            nonce: Nonce(nonce),
+            fee: Amount(1),
+            payload: Payload::Transfer(Transfer { to: Address([0; 20]), amount: Amount(1) }),
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn proposals_take_each_senders_nonces_in_order_and_skip_gaps() {
+        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
+        let mut m = Mempool::new(100);
+        for t in [tx(&a, 2), tx(&b, 0), tx(&a, 0), tx(&a, 1), tx(&b, 2)] {
+            m.insert(t, false).unwrap();
+        }
+        let picked: Vec<(Address, u64)> =
+            m.peek_ready(10, |_| 0).iter().map(|t| (t.tx.sender_address(), t.tx.nonce.0)).collect();
+        let (aa, ba) = (Address::from_public_key(&a.public_key()), Address::from_public_key(&b.public_key()));
+        assert_eq!(picked, vec![(aa, 0), (aa, 1), (aa, 2), (ba, 0)], "b's nonce 2 waits for nonce 1");
+    }
+
+    #[test]
+    fn duplicates_and_overflow_are_refused() {
+        let a = SecretKey::from_seed([1; 32]);
+        let mut m = Mempool::new(1);
+        m.insert(tx(&a, 0), false).unwrap();
+        assert_eq!(m.insert(tx(&a, 0), false), Err(MempoolError::Duplicate));
+        assert_eq!(m.insert(tx(&a, 1), false), Err(MempoolError::Full(1)));
+    }
+
+    #[test]
+    fn used_nonces_are_pruned() {
+        let a = SecretKey::from_seed([1; 32]);
+        let mut m = Mempool::new(10);
+        m.insert(tx(&a, 0), false).unwrap();
+        m.insert(tx(&a, 1), false).unwrap();
+        m.prune_stale(|_| 1);
+        assert_eq!(m.len(), 1);
+    }
 }
 
 impl Mempool {
@@ -56,9 +105,50 @@ impl Mempool {
         Ok(())
     }
 
-    /// The first `n` pending transactions, oldest first (evidence first of all).
-    pub fn peek(&self, n: usize) -> Vec<SignedTransaction> {
-        self.order.iter().filter_map(|h| self.txs.get(h)).take(n).cloned().collect()
+    /// Up to `n` transactions a block can execute: for each sender (in order of its
+    /// oldest pending transaction) the run of consecutive nonces starting at the
+    /// account's next nonce, so one account's transactions never fail on ordering.
+    pub fn peek_ready(&self, n: usize, next_nonce: impl Fn(&Address) -> u64) -> Vec<SignedTransaction> {
+        let mut by_sender: BTreeMap<Address, BTreeMap<u64, &SignedTransaction>> = BTreeMap::new();
+        for tx in self.txs.values() {
+            by_sender.entry(tx.tx.sender_address()).or_default().insert(tx.tx.nonce.0, tx);
+        }
+        let mut out = Vec::new();
+        let mut done: BTreeSet<Address> = BTreeSet::new();
+        for hash in &self.order {
+            if out.len() >= n {
+                break;
+            }
+            let Some(tx) = self.txs.get(hash) else { continue };
+            let sender = tx.tx.sender_address();
+            if !done.insert(sender) {
+                continue;
+            }
+            let mut next = next_nonce(&sender);
+            if let Some(run) = by_sender.get(&sender) {
+                while out.len() < n {
+                    let Some(tx) = run.get(&next) else { break };
+                    out.push((*tx).clone());
+                    next += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Pending transactions from `sender`.
+    pub fn pending_from(&self, sender: &Address) -> usize {
+        self.txs.values().filter(|t| &t.tx.sender_address() == sender).count()
+    }
+
+    /// Drops transactions whose nonce the account has already used.
+    pub fn prune_stale(&mut self, next_nonce: impl Fn(&Address) -> u64) {
+        let before = self.txs.len();
+        self.txs.retain(|_, t| t.tx.nonce.0 >= next_nonce(&t.tx.sender_address()));
+        if self.txs.len() != before {
+            let txs = &self.txs;
+            self.order.retain(|h| txs.contains_key(h));
+        }
     }
 
     /// Forgets transactions that were committed.

@@ -65,6 +65,10 @@ pub struct Timeouts {
     pub bft_round_increment_ms: u64,
     /// Retry interval for block sync requests.
     pub sync_retry_ms: u64,
+    /// With an empty mempool a proposer waits this long after the last commit before
+    /// proposing an empty block (0: never wait). Must stay below the view/propose
+    /// timeouts, or followers would suspect an idle leader.
+    pub empty_block_interval_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -76,6 +80,7 @@ impl Default for Timeouts {
             bft_vote_ms: 200,
             bft_round_increment_ms: 100,
             sync_retry_ms: 300,
+            empty_block_interval_ms: 250,
         }
     }
 }
@@ -242,6 +247,28 @@ pub struct SafetyState {
     pub bft_valid_pol: Vec<Vote>,
 }
 
+/// How far ahead of its account's next nonce a client may queue transactions.
+pub const NONCE_AHEAD_MAX: u64 = 64;
+
+/// Why a client's transaction was not accepted (reaches the client as a typed error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("transaction is for chain `{found}`, this network is `{expected}`")]
+    WrongChain { expected: vigil_protocol::ChainId, found: vigil_protocol::ChainId },
+    #[error("signature does not verify for the sender's key")]
+    BadSignature,
+    #[error("nonce {found} is already used; the account's next nonce is {expected}")]
+    StaleNonce { expected: u64, found: u64 },
+    #[error("nonce {found} is too far ahead; the account's next nonce is {expected}")]
+    FutureNonce { expected: u64, found: u64 },
+    #[error("balance {balance} cannot pay {needed} (amount plus fee)")]
+    InsufficientBalance { balance: u64, needed: u64 },
+    #[error("this transaction is already pending")]
+    Duplicate,
+    #[error("the mempool is full; retry later")]
+    MempoolFull,
+}
+
 /// Why a restart from persisted data failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -280,6 +307,7 @@ pub struct Node {
     fast: fast::FastState,
     bft: bft::BftState,
     now_ms: u64,
+    last_commit_ms: u64,
     out: Vec<Output>,
 }
 
@@ -323,6 +351,7 @@ impl Node {
             fast: fast::FastState::default(),
             bft: bft::BftState::default(),
             now_ms: 0,
+            last_commit_ms: 0,
             out: Vec::new(),
             committed: blocks,
             safety,
@@ -548,7 +577,8 @@ impl Node {
 
     /// Builds a new block from the mempool on the committed state.
     fn build_block(&mut self, view: View) -> Option<Block> {
-        let txs = self.mempool.peek(self.cfg.block_txs_max);
+        let ledger = &self.ledger;
+        let txs = self.mempool.peek_ready(self.cfg.block_txs_max, |a| ledger.account(a).nonce.0);
         let exec = self.ledger.execute(&txs).ok()?;
         let header = self.ledger.build_header(&txs, &exec, view, self.me, self.now_ms);
         let block = Block { header, txs };
@@ -569,8 +599,23 @@ impl Node {
         self.after_commit(CommittedBlock { block, cert }, receipts);
     }
 
+    /// Whether a proposer with nothing to propose should wait a little longer; if so,
+    /// re-arms its proposal timer.
+    fn hold_empty_proposal(&mut self, view: View) -> bool {
+        let interval = self.cfg.timeouts.empty_block_interval_ms;
+        if !self.mempool.is_empty() || self.now_ms >= self.last_commit_ms.saturating_add(interval) {
+            return false;
+        }
+        let delay = self.cfg.timeouts.propose_delay_ms.max(1);
+        self.timer(TimerKind::Propose, view, delay);
+        true
+    }
+
     fn after_commit(&mut self, committed: CommittedBlock, receipts: Vec<ReceiptEntry>) {
+        self.last_commit_ms = self.now_ms;
         self.mempool.remove_committed(committed.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>().iter());
+        let ledger = &self.ledger;
+        self.mempool.prune_stale(|a| ledger.account(a).nonce.0);
         let cert_view = committed.cert.data.view;
         self.committed.push(committed.clone());
         self.out.push(Output::Commit { committed: Box::new(committed), receipts });
@@ -584,12 +629,60 @@ impl Node {
         self.enter_height();
     }
 
+    /// A client's transaction: checked against the committed state with a typed answer,
+    /// then pooled and gossiped. Returns the outputs to carry out.
+    pub fn submit(&mut self, now_ms: u64, tx: SignedTransaction) -> Result<Vec<Output>, Rejection> {
+        self.now_ms = now_ms;
+        let chain = self.ledger.chain_id();
+        if &tx.tx.chain_id != chain {
+            return Err(Rejection::WrongChain { expected: chain.clone(), found: tx.tx.chain_id.clone() });
+        }
+        if tx.verify().is_err() {
+            return Err(Rejection::BadSignature);
+        }
+        if self.mempool.contains(&tx.hash()) {
+            return Err(Rejection::Duplicate);
+        }
+        let sender = tx.tx.sender_address();
+        let account = self.ledger.account(&sender);
+        let expected = account.nonce.0;
+        let found = tx.tx.nonce.0;
+        if found < expected {
+            return Err(Rejection::StaleNonce { expected, found });
+        }
+        let pending = self.mempool.pending_from(&sender) as u64;
+        if found > expected + pending + NONCE_AHEAD_MAX {
+            return Err(Rejection::FutureNonce { expected, found });
+        }
+        let amount = match &tx.tx.payload {
+            Payload::Transfer(t) => t.amount.0,
+            Payload::FaultEvidence(_) => 0,
+        };
+        let needed = amount.saturating_add(tx.tx.fee.0);
+        if account.balance.0 < needed {
+            return Err(Rejection::InsufficientBalance { balance: account.balance.0, needed });
+        }
+        let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
+        self.mempool.insert(tx.clone(), priority).map_err(|e| match e {
+            mempool::MempoolError::Duplicate => Rejection::Duplicate,
+            mempool::MempoolError::Full(_) => Rejection::MempoolFull,
+        })?;
+        self.out.push(Output::Broadcast(Message::Transactions(vec![tx])));
+        Ok(std::mem::take(&mut self.out))
+    }
+
     /// Verifies and admits transactions to the mempool; returns those newly accepted.
     /// Signatures are batch-verified; only if a batch fails is each checked alone.
     fn admit(&mut self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
-        let chain = self.ledger.chain_id();
-        let fresh: Vec<SignedTransaction> =
-            txs.into_iter().filter(|t| &t.tx.chain_id == chain && !self.mempool.contains(&t.hash())).collect();
+        let ledger = &self.ledger;
+        let fresh: Vec<SignedTransaction> = txs
+            .into_iter()
+            .filter(|t| {
+                &t.tx.chain_id == ledger.chain_id()
+                    && t.tx.nonce >= ledger.account(&t.tx.sender_address()).nonce
+                    && !self.mempool.contains(&t.hash())
+            })
+            .collect();
         let batch_ok = crate::execution::verify_transactions(&fresh.iter().collect::<Vec<_>>());
         let mut accepted = Vec::new();
         for tx in fresh {

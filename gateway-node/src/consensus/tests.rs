@@ -7,6 +7,13 @@ use vigil_protocol::{Amount, ChainId, EncryptionKey, ValidatorInfo};
 
 use super::*;
 
+/// Proposers propose at once, even empty blocks (tests fire timers by hand).
+fn config(key: &SecretKey) -> Config {
+    let mut cfg = Config::new(key.clone());
+    cfg.timeouts.empty_block_interval_ms = 0;
+    cfg
+}
+
 struct Net {
     nodes: Vec<Node>,
     keys: Vec<SecretKey>,
@@ -38,7 +45,7 @@ impl Net {
             mode,
             time_ms: 0,
         };
-        let nodes: Vec<Node> = keys.iter().map(|k| Node::new(Config::new(k.clone()), &genesis).unwrap()).collect();
+        let nodes: Vec<Node> = keys.iter().map(|k| Node::new(config(k), &genesis).unwrap()).collect();
         let mut net = Self {
             disk: vec![(Vec::new(), None); n],
             nodes,
@@ -163,7 +170,7 @@ fn a_restarted_node_never_acks_a_different_block_for_the_same_view() {
     let acks_before = net.disk[2].1.as_ref().unwrap().signed.len();
     // Node 2 crashes and restarts from disk.
     let (blocks, safety) = net.disk[2].clone();
-    net.nodes[2] = Node::restore(Config::new(net.keys[2].clone()), &net.genesis, blocks, safety).unwrap();
+    net.nodes[2] = Node::restore(config(&net.keys[2]), &net.genesis, blocks, safety).unwrap();
     net.input(2, Input::Start);
     // A different block for the same view (as a lying leader would send).
     let Message::Proposal(mut p) = first else { unreachable!() };

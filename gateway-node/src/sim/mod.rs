@@ -25,7 +25,7 @@ pub use trace::TraceEvent;
 /// Virtual milliseconds during which faults may happen; then the network heals.
 pub const FAULT_PHASE_MS: u64 = 3_000;
 /// Healthy virtual time after the heal, within which every honest node must progress.
-pub const HEALED_PHASE_MS: u64 = 5_000;
+pub const HEALED_PHASE_MS: u64 = 8_000;
 /// Blocks every honest node must commit after the heal.
 pub const PROGRESS_AFTER_HEAL_BLOCKS: u64 = 2;
 const CLIENTS: usize = 4;
@@ -215,6 +215,7 @@ pub fn sim_timeouts() -> Timeouts {
         bft_vote_ms: 150,
         bft_round_increment_ms: 50,
         sync_retry_ms: 200,
+        empty_block_interval_ms: 0,
     }
 }
 

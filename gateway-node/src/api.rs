@@ -1,0 +1,300 @@
+//! The public HTTP API (axum). Handlers are thin; errors map once to a status and a
+//! stable code (`{"error": {"code": "STALE_NONCE", "message": "…"}}`). JSON is for
+//! humans; every signed or certified object also comes as BCS hex (`*_bcs`), the exact
+//! bytes a light client verifies. Transactions are accepted as JSON or as BCS
+//! (`Content-Type: application/octet-stream`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
+use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
+use vigil_protocol::{Address, ConsensusMode, Height, SignedTransaction, StateKey, TxHash};
+
+use crate::consensus::Rejection;
+use crate::metrics::Gauges;
+use crate::service::{Event, Shared};
+
+/// Longest a client may ask to wait for a commit.
+pub const WAIT_MAX_MS: u64 = 30_000;
+
+/// One error type for the whole API.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+    fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", what)
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        let (status, code) = match &r {
+            Rejection::WrongChain { .. } => (StatusCode::BAD_REQUEST, "WRONG_CHAIN"),
+            Rejection::BadSignature => (StatusCode::BAD_REQUEST, "BAD_SIGNATURE"),
+            Rejection::StaleNonce { .. } => (StatusCode::BAD_REQUEST, "STALE_NONCE"),
+            Rejection::FutureNonce { .. } => (StatusCode::BAD_REQUEST, "FUTURE_NONCE"),
+            Rejection::InsufficientBalance { .. } => (StatusCode::BAD_REQUEST, "INSUFFICIENT_BALANCE"),
+            Rejection::Duplicate => (StatusCode::CONFLICT, "DUPLICATE"),
+            Rejection::MempoolFull => (StatusCode::SERVICE_UNAVAILABLE, "MEMPOOL_FULL"),
+        };
+        Self::new(status, code, r.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/tx", post(submit_tx))
+        .route("/v1/tx/{hash}", get(get_tx))
+        .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/accounts/{address}", get(get_account))
+        .route("/v1/validators", get(get_validators))
+        .route("/v1/status", get(get_status))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        // Room for JSON's hex encoding of the largest BCS transaction.
+        .layer(DefaultBodyLimit::max(TRANSACTION_SIZE_MAX_BYTES * 3))
+        .with_state(shared)
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    #[serde(default = "yes")]
+    wait: bool,
+    #[serde(default = "default_wait_ms")]
+    timeout_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_wait_ms() -> u64 {
+    10_000
+}
+
+fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
+    let is_bcs = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    if is_bcs {
+        if body.len() > TRANSACTION_SIZE_MAX_BYTES {
+            return Err(too_large(body.len()));
+        }
+        from_bytes_limited(body, TRANSACTION_SIZE_MAX_BYTES)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a BCS signed transaction: {e}")))
+    } else {
+        let tx: SignedTransaction = serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a JSON signed transaction: {e}")))?;
+        let size = to_bytes(&tx).len();
+        if size > TRANSACTION_SIZE_MAX_BYTES {
+            return Err(too_large(size));
+        }
+        Ok(tx)
+    }
+}
+
+fn too_large(size: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "TOO_LARGE",
+        format!("transaction of {size} bytes exceeds the limit of {TRANSACTION_SIZE_MAX_BYTES} bytes"),
+    )
+}
+
+fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Value>> {
+    let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
+    let signed = shared.sign_receipt(&record);
+    Ok(Some(json!({
+        "receipt": signed,
+        "receipt_bcs": hex::encode(to_bytes(&signed)),
+    })))
+}
+
+async fn submit_tx(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<WaitQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", "request body exceeds the size limit")
+        }
+        other => ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", other.to_string()),
+    })?;
+    let tx = decode_tx(&headers, &body)?;
+    let hash = tx.hash();
+    if shared.store.tx(&hash).map_err(ApiError::internal)?.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "ALREADY_COMMITTED", format!("transaction {hash} is already committed")));
+    }
+    let committed = shared.wait_for(hash);
+    let (reply_tx, reply_rx) = oneshot::channel();
+    shared
+        .events
+        .try_send(Event::Submit(Box::new(tx), reply_tx))
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "the node is overloaded; retry later"))?;
+    let admitted = reply_rx.await.map_err(|_| ApiError::internal("the node is shutting down"))?;
+    if let Err(r) = admitted {
+        shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(r.into());
+    }
+    if q.wait {
+        let wait = Duration::from_millis(q.timeout_ms.min(WAIT_MAX_MS));
+        if tokio::time::timeout(wait, committed).await.is_ok() {
+            if let Some(receipt) = receipt_json(&shared, &hash)? {
+                let mut body = json!({ "tx_hash": hash, "status": "committed" });
+                body.as_object_mut().map(|o| o.extend(receipt.as_object().cloned().unwrap_or_default()));
+                return Ok((StatusCode::OK, Json(body)).into_response());
+            }
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "tx_hash": hash, "status": "pending" }))).into_response())
+}
+
+async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<Value>> {
+    let hash: TxHash = hash
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "transaction hash must be 64 hex digits"))?;
+    match receipt_json(&shared, &hash)? {
+        Some(mut r) => {
+            r.as_object_mut().map(|o| {
+                o.insert("tx_hash".into(), json!(hash));
+                o.insert("status".into(), json!("committed"));
+            });
+            Ok(Json(r))
+        }
+        None => Err(ApiError::not_found(format!("transaction {hash} is not committed (yet)"))),
+    }
+}
+
+async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<Value>> {
+    let height = if height == "latest" {
+        shared.lock_node().ledger().height()
+    } else {
+        Height(height.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "height must be a number or `latest`"))?)
+    };
+    let cb = shared
+        .store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no committed block at height {height}")))?;
+    let certified = vigil_protocol::CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() };
+    Ok(Json(json!({
+        "height": height,
+        "hash": cb.block.header.hash(),
+        "header": cb.block.header,
+        "cert": cb.cert,
+        "tx_hashes": cb.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
+        "certified_header_bcs": hex::encode(to_bytes(&certified)),
+    })))
+}
+
+async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
+    let address = Address::parse(&address)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", e.to_string()))?;
+    let key = StateKey::Account(address);
+    let (height, account, value, proof) = {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        let (value, proof) = ledger.prove(&key).map_err(ApiError::internal)?;
+        (ledger.height(), ledger.account(&address), value, proof)
+    };
+    let certified = match shared.store.block(height).map_err(ApiError::internal)? {
+        Some(cb) => Some(hex::encode(to_bytes(&vigil_protocol::CertifiedHeader { header: cb.block.header, cert: cb.cert }))),
+        None => None,
+    };
+    Ok(Json(json!({
+        "address": address,
+        "balance": account.balance,
+        "nonce": account.nonce,
+        "height": height,
+        "state_key_bcs": hex::encode(to_bytes(&key)),
+        "value_bcs": value.map(hex::encode),
+        "proof_bcs": hex::encode(to_bytes(&proof)),
+        "certified_header_bcs": certified,
+    })))
+}
+
+async fn get_validators(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let node = shared.lock_node();
+    let ledger = node.ledger();
+    let state = ledger.consensus_state();
+    Json(json!({
+        "height": ledger.height(),
+        "hash": state.validators.hash(),
+        "mode": state.mode,
+        "validators": state.validators,
+        "jailed": state.jailed,
+        "validators_bcs": hex::encode(to_bytes(&state.validators)),
+        "genesis_validator_set_hash": shared.genesis.validators.hash(),
+    }))
+}
+
+async fn get_status(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let node = shared.lock_node();
+    let status = node.status();
+    let ledger = node.ledger();
+    Json(json!({
+        "name": shared.name,
+        "node_id": shared.keys.id(),
+        "chain_id": shared.chain_id(),
+        "height": status.height,
+        "mode": status.mode,
+        "view": status.view,
+        "mempool_txs": status.mempool_len,
+        "jailed": ledger.consensus_state().jailed,
+        "peers_connected": shared.network.connected_peers(),
+        "fault_injection": shared.byzantine_receipts,
+    }))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let gauges = {
+        let node = shared.lock_node();
+        let status = node.status();
+        Gauges {
+            height: status.height.0,
+            bft_mode: status.mode == ConsensusMode::Bft,
+            mempool_txs: status.mempool_len,
+            peers_connected: shared.network.connected_peers().len(),
+            dropped_frames: shared.network.dropped_frames.load(std::sync::atomic::Ordering::Relaxed),
+            jailed: node.ledger().consensus_state().jailed.len(),
+        }
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.metrics.render(&gauges))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}

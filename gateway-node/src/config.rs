@@ -1,0 +1,145 @@
+//! Node configuration: a TOML file, with environment overrides for what differs per
+//! deployment (`VIGIL_API_LISTEN`, `VIGIL_P2P_LISTEN`, `VIGIL_DATA_DIR`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::consensus::Timeouts;
+
+/// Environment variable that must also be set for fault injection to start.
+pub const FAULT_INJECTION_ENV: &str = "VIGIL_ALLOW_FAULT_INJECTION";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: &'static str, reason: String },
+    #[error(
+        "[testing] byzantine_receipts is on but {FAULT_INJECTION_ENV}=1 is not set: fault injection is for tests and demos only"
+    )]
+    FaultInjectionNotAllowed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Display name (logs).
+    pub name: String,
+    /// Directory for the database; relative paths are relative to the config file.
+    pub data_dir: PathBuf,
+    /// Node key file (from `vigil keygen --kind node`).
+    pub key_file: PathBuf,
+    /// Genesis file (JSON), identical on every node.
+    pub genesis_file: PathBuf,
+    /// Node-to-node listener (Noise).
+    pub p2p_listen: SocketAddr,
+    /// Public HTTP API listener.
+    pub api_listen: SocketAddr,
+    /// Every other validator's p2p address.
+    #[serde(default)]
+    pub peers: Vec<PeerEntry>,
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
+    #[serde(default)]
+    pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// Node id (hex), as in the genesis validator set.
+    pub id: String,
+    /// `host:port` of its p2p listener.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusConfig {
+    pub propose_delay_ms: u64,
+    pub fast_view_ms: u64,
+    pub bft_propose_ms: u64,
+    pub bft_vote_ms: u64,
+    pub empty_block_interval_ms: u64,
+    pub block_txs_max: usize,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        let t = Timeouts::default();
+        Self {
+            propose_delay_ms: t.propose_delay_ms,
+            fast_view_ms: t.fast_view_ms,
+            bft_propose_ms: t.bft_propose_ms,
+            bft_vote_ms: t.bft_vote_ms,
+            empty_block_interval_ms: t.empty_block_interval_ms,
+            block_txs_max: 2_000,
+        }
+    }
+}
+
+impl ConsensusConfig {
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            propose_delay_ms: self.propose_delay_ms,
+            fast_view_ms: self.fast_view_ms,
+            bft_propose_ms: self.bft_propose_ms,
+            bft_vote_ms: self.bft_vote_ms,
+            empty_block_interval_ms: self.empty_block_interval_ms,
+            ..Timeouts::default()
+        }
+    }
+}
+
+/// Fault injection for tests and demos. Needs `VIGIL_ALLOW_FAULT_INJECTION=1` as well.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// Sign receipts with a wrong result hash, so wallets have a lie to catch.
+    pub byzantine_receipts: bool,
+}
+
+impl NodeConfig {
+    /// Reads the file, resolves relative paths against its directory, applies env overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
+        let mut cfg: NodeConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown, reason: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.data_dir, &mut cfg.key_file, &mut cfg.genesis_file] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        cfg.apply_env()?;
+        if cfg.testing.byzantine_receipts && std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
+            return Err(ConfigError::FaultInjectionNotAllowed);
+        }
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self) -> Result<(), ConfigError> {
+        fn addr(var: &'static str) -> Result<Option<SocketAddr>, ConfigError> {
+            match std::env::var(var) {
+                Ok(v) => v.parse().map(Some).map_err(|e| ConfigError::Env { var, reason: format!("{e}") }),
+                Err(_) => Ok(None),
+            }
+        }
+        if let Some(a) = addr("VIGIL_API_LISTEN")? {
+            self.api_listen = a;
+        }
+        if let Some(a) = addr("VIGIL_P2P_LISTEN")? {
+            self.p2p_listen = a;
+        }
+        if let Ok(dir) = std::env::var("VIGIL_DATA_DIR") {
+            self.data_dir = PathBuf::from(dir);
+        }
+        Ok(())
+    }
+}

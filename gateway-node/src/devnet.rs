@@ -1,0 +1,214 @@
+//! A whole network on one machine (or configs for several): keys, genesis and node
+//! configs written to a directory, then every node started as its own process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use vigil_protocol::{Address, Amount, ChainId, ConsensusMode, Genesis, NodeId, SecretKey, ValidatorInfo, ValidatorSet};
+
+use crate::config::{ConsensusConfig, NodeConfig, PeerEntry, TestingConfig, FAULT_INJECTION_ENV};
+use crate::keys::{load_account_key, load_node_keys, save_account_key, save_node_keys, NodeKeys};
+
+/// Balance of the devnet's faucet account (its key is `faucet.key` in the directory).
+pub const FAUCET_BALANCE: u64 = 1_000_000_000_000;
+
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    pub nodes: usize,
+    pub dir: PathBuf,
+    /// The last `byzantine` nodes sign wrong receipts (fault injection).
+    pub byzantine: usize,
+    /// One host per node for a multi-machine deployment; `None` = all on 127.0.0.1.
+    pub hosts: Option<Vec<String>>,
+    pub base_port: u16,
+    pub mode: ConsensusMode,
+    pub chain_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevnetNode {
+    pub name: String,
+    pub id: NodeId,
+    pub config: PathBuf,
+    pub api_url: String,
+    pub p2p: String,
+    pub byzantine: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Devnet {
+    pub dir: PathBuf,
+    pub genesis: PathBuf,
+    pub faucet_key: PathBuf,
+    pub nodes: Vec<DevnetNode>,
+}
+
+fn port(base: u16, offset: usize) -> anyhow::Result<u16> {
+    u16::try_from(usize::from(base) + offset).context("port out of range: lower --base-port")
+}
+
+/// Writes (or, if the directory already holds a network of the same size, reuses) the
+/// devnet's files.
+pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
+    if opts.nodes == 0 || opts.nodes > 64 {
+        bail!("--nodes must be between 1 and 64");
+    }
+    if opts.byzantine >= opts.nodes {
+        bail!("--byzantine must be smaller than --nodes");
+    }
+    if let Some(h) = &opts.hosts {
+        if h.len() != opts.nodes {
+            bail!("--hosts lists {} hosts for {} nodes", h.len(), opts.nodes);
+        }
+    }
+    std::fs::create_dir_all(&opts.dir).with_context(|| format!("creating {}", opts.dir.display()))?;
+    let genesis_path = opts.dir.join("genesis.json");
+    let faucet_path = opts.dir.join("faucet.key");
+    let key_path = |i: usize| opts.dir.join(format!("node-{i}")).join("node.key");
+
+    let keys: Vec<NodeKeys> = if genesis_path.exists() {
+        (0..opts.nodes).map(|i| load_node_keys(&key_path(i))).collect::<Result<_, _>>().with_context(|| {
+            format!("{} holds another network; delete it or pass --reset", opts.dir.display())
+        })?
+    } else {
+        let keys: Vec<NodeKeys> = (0..opts.nodes).map(|_| NodeKeys::generate()).collect();
+        for (i, k) in keys.iter().enumerate() {
+            save_node_keys(&key_path(i), k)?;
+        }
+        let faucet = SecretKey::generate();
+        save_account_key(&faucet_path, &faucet)?;
+        let validators = ValidatorSet::new(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.consensus.public_key(), k.encryption_public()))
+                .collect(),
+        )?;
+        let genesis = Genesis {
+            chain_id: ChainId::new(opts.chain_id.clone())?,
+            validators,
+            accounts: vec![(Address::from_public_key(&faucet.public_key()), Amount(FAUCET_BALANCE))],
+            mode: opts.mode,
+            time_ms: crate::service::now_ms(),
+        };
+        std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)? + "\n")?;
+        keys
+    };
+    let host = |i: usize| opts.hosts.as_ref().map_or("127.0.0.1".to_string(), |h| h[i].clone());
+    let bind = if opts.hosts.is_some() { "0.0.0.0" } else { "127.0.0.1" };
+    let mut nodes = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let p2p_port = port(opts.base_port, i)?;
+        let api_port = port(opts.base_port, 100 + i)?;
+        let byzantine = i >= opts.nodes - opts.byzantine;
+        let peers = keys
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(j, pk)| -> anyhow::Result<PeerEntry> {
+                Ok(PeerEntry { id: pk.id().to_string(), address: format!("{}:{}", host(j), port(opts.base_port, j)?) })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let cfg = NodeConfig {
+            name: format!("node-{i}"),
+            data_dir: PathBuf::from("data"),
+            key_file: PathBuf::from("node.key"),
+            genesis_file: PathBuf::from("../genesis.json"),
+            p2p_listen: format!("{bind}:{p2p_port}").parse()?,
+            api_listen: format!("{bind}:{api_port}").parse()?,
+            peers,
+            consensus: ConsensusConfig::default(),
+            testing: TestingConfig { byzantine_receipts: byzantine },
+        };
+        let config = opts.dir.join(format!("node-{i}")).join("node.toml");
+        std::fs::write(&config, toml::to_string_pretty(&cfg)?)?;
+        nodes.push(DevnetNode {
+            name: cfg.name.clone(),
+            id: k.id(),
+            config,
+            api_url: format!("http://{}:{api_port}", host(i)),
+            p2p: format!("{}:{p2p_port}", host(i)),
+            byzantine,
+        });
+    }
+    Ok(Devnet { dir: opts.dir.clone(), genesis: genesis_path, faucet_key: faucet_path, nodes })
+}
+
+/// Running node processes; stopped (SIGTERM, then SIGKILL after a grace period) on drop.
+pub struct Running {
+    pub children: Vec<(String, Child)>,
+}
+
+impl Devnet {
+    /// Starts every node as a child process of `exe` (the `vigil` binary), logging to
+    /// `node-i/node.log`.
+    pub fn start(&self, exe: &Path) -> anyhow::Result<Running> {
+        let mut children = Vec::new();
+        for n in &self.nodes {
+            children.push((n.name.clone(), self.spawn_node(exe, n)?));
+        }
+        Ok(Running { children })
+    }
+
+    pub fn spawn_node(&self, exe: &Path, n: &DevnetNode) -> anyhow::Result<Child> {
+        let dir = n.config.parent().unwrap_or(Path::new("."));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("node").arg("--config").arg(&n.config).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        if n.byzantine {
+            cmd.env(FAULT_INJECTION_ENV, "1");
+        }
+        cmd.spawn().with_context(|| format!("starting {}", exe.display()))
+    }
+
+    pub fn faucet(&self) -> anyhow::Result<SecretKey> {
+        Ok(load_account_key(&self.faucet_key)?)
+    }
+}
+
+/// Asks a process to stop (SIGTERM on Unix).
+pub fn terminate(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            return;
+        }
+    }
+    let _ = child.kill();
+}
+
+impl Running {
+    /// Stops every node cleanly; kills those that do not stop within `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        for (_, c) in &mut self.children {
+            terminate(c);
+        }
+        let deadline = Instant::now() + grace;
+        for (name, c) in &mut self.children {
+            loop {
+                match c.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        eprintln!("{name} did not stop in time; killing it");
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,64 @@
+//! Prometheus metrics, rendered by hand in the text exposition format (a handful of
+//! gauges, counters and one histogram do not need a metrics framework).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds of the commit-latency histogram buckets, in milliseconds.
+pub const COMMIT_LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000];
+
+#[derive(Default)]
+pub struct Metrics {
+    pub txs_committed: AtomicU64,
+    pub blocks_committed: AtomicU64,
+    pub txs_rejected: AtomicU64,
+    latency_buckets: [AtomicU64; COMMIT_LATENCY_BUCKETS_MS.len()],
+    latency_count: AtomicU64,
+    latency_sum_ms: AtomicU64,
+}
+
+/// Point-in-time values read from the node for one scrape.
+pub struct Gauges {
+    pub height: u64,
+    pub bft_mode: bool,
+    pub mempool_txs: usize,
+    pub peers_connected: usize,
+    pub dropped_frames: u64,
+    pub jailed: usize,
+}
+
+impl Metrics {
+    /// Records one block's commit latency (proposal time to local commit).
+    pub fn observe_commit(&self, latency_ms: u64, txs: usize) {
+        for (bucket, le) in self.latency_buckets.iter().zip(COMMIT_LATENCY_BUCKETS_MS) {
+            if latency_ms <= le {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ms.fetch_add(latency_ms, Ordering::Relaxed);
+        self.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        self.txs_committed.fetch_add(txs as u64, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut s = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(s, "# HELP vigil_height Height of the last committed block.\n# TYPE vigil_height gauge\nvigil_height {}", g.height);
+        let _ = writeln!(s, "# HELP vigil_mode_bft 1 when the chain runs in Bft mode, 0 in Fast mode.\n# TYPE vigil_mode_bft gauge\nvigil_mode_bft {}", u8::from(g.bft_mode));
+        let _ = writeln!(s, "# HELP vigil_mempool_txs Pending transactions.\n# TYPE vigil_mempool_txs gauge\nvigil_mempool_txs {}", g.mempool_txs);
+        let _ = writeln!(s, "# HELP vigil_peers_connected Peers with an outbound link up.\n# TYPE vigil_peers_connected gauge\nvigil_peers_connected {}", g.peers_connected);
+        let _ = writeln!(s, "# HELP vigil_validators_jailed Validators jailed for a proven fault.\n# TYPE vigil_validators_jailed gauge\nvigil_validators_jailed {}", g.jailed);
+        let _ = writeln!(s, "# HELP vigil_dropped_frames_total Frames dropped because a peer queue was full.\n# TYPE vigil_dropped_frames_total counter\nvigil_dropped_frames_total {}", g.dropped_frames);
+        let _ = writeln!(s, "# HELP vigil_txs_committed_total Transactions committed.\n# TYPE vigil_txs_committed_total counter\nvigil_txs_committed_total {}", load(&self.txs_committed));
+        let _ = writeln!(s, "# HELP vigil_txs_rejected_total Client transactions rejected at admission.\n# TYPE vigil_txs_rejected_total counter\nvigil_txs_rejected_total {}", load(&self.txs_rejected));
+        let _ = writeln!(s, "# HELP vigil_commit_latency_ms From proposal to local commit.\n# TYPE vigil_commit_latency_ms histogram");
+        for (bucket, le) in self.latency_buckets.iter().zip(COMMIT_LATENCY_BUCKETS_MS) {
+            let _ = writeln!(s, "vigil_commit_latency_ms_bucket{{le=\"{le}\"}} {}", load(bucket));
+        }
+        let _ = writeln!(s, "vigil_commit_latency_ms_bucket{{le=\"+Inf\"}} {}", load(&self.latency_count));
+        let _ = writeln!(s, "vigil_commit_latency_ms_sum {}", load(&self.latency_sum_ms));
+        let _ = writeln!(s, "vigil_commit_latency_ms_count {}", load(&self.latency_count));
+        s
+    }
+}

@@ -1,0 +1,71 @@
+//! The API described as OpenAPI 3.1, served at `/v1/openapi.json`.
+
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Vigil node API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Submit signed transactions and read certified, provable chain data. Every signed or certified object is also returned as BCS hex (`*_bcs`), the exact bytes a light client verifies."
+        },
+        "paths": {
+            "/v1/tx": { "post": {
+                "summary": "Submit a signed transaction; by default wait for its commit and return this node's signed receipt",
+                "parameters": [
+                    { "name": "wait", "in": "query", "schema": { "type": "boolean", "default": true } },
+                    { "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "default": 10000, "maximum": 30000 } }
+                ],
+                "requestBody": { "required": true, "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/SignedTransaction" } },
+                    "application/octet-stream": { "schema": { "type": "string", "format": "binary", "description": "BCS-encoded SignedTransaction" } }
+                }},
+                "responses": {
+                    "200": { "description": "Committed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReceiptResponse" } } } },
+                    "202": { "description": "Accepted, not committed within the wait" },
+                    "400": error_response("MALFORMED, WRONG_CHAIN, BAD_SIGNATURE, STALE_NONCE, FUTURE_NONCE or INSUFFICIENT_BALANCE"),
+                    "409": error_response("DUPLICATE or ALREADY_COMMITTED"),
+                    "413": error_response("TOO_LARGE"),
+                    "503": error_response("MEMPOOL_FULL or BUSY")
+                }
+            }},
+            "/v1/tx/{hash}": { "get": {
+                "summary": "This node's signed receipt for a committed transaction",
+                "parameters": [{ "name": "hash", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }],
+                "responses": { "200": { "description": "Receipt", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReceiptResponse" } } } }, "404": error_response("NOT_FOUND") }
+            }},
+            "/v1/blocks/{height}": { "get": {
+                "summary": "A committed block's header with its quorum certificate",
+                "parameters": [{ "name": "height", "in": "path", "required": true, "schema": { "type": "string", "description": "a number or `latest`" } }],
+                "responses": { "200": { "description": "Certified header (`certified_header_bcs` is a BCS CertifiedHeader)" }, "404": error_response("NOT_FOUND") }
+            }},
+            "/v1/accounts/{address}": { "get": {
+                "summary": "Balance and nonce with a Merkle proof against the certified header of the same height",
+                "parameters": [{ "name": "address", "in": "path", "required": true, "schema": { "type": "string", "description": "bech32m, vigil1…" } }],
+                "responses": { "200": { "description": "Account state, `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_response("BAD_ADDRESS") }
+            }},
+            "/v1/validators": { "get": { "summary": "Active validator set (Ed25519 consensus and X25519 encryption keys), mode and jailed validators", "responses": { "200": { "description": "Validator set" } } } },
+            "/v1/status": { "get": { "summary": "Height, mode, view, mempool, jailed validators, connected peers", "responses": { "200": { "description": "Status" } } } },
+            "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text/plain exposition format" } } } }
+        },
+        "components": { "schemas": {
+            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
+            "SignedTransaction": { "type": "object", "required": ["tx", "signature"], "properties": {
+                "tx": { "type": "object", "required": ["chain_id", "sender", "nonce", "fee", "payload"], "properties": {
+                    "chain_id": { "type": "string" }, "sender": { "type": "string", "description": "Ed25519 public key, hex" },
+                    "nonce": { "type": "integer" }, "fee": { "type": "integer" },
+                    "payload": { "type": "object", "description": "{\"Transfer\": {\"to\": \"vigil1…\", \"amount\": n}} or {\"FaultEvidence\": …}" } } },
+                "signature": { "type": "string", "description": "Ed25519 signature over \"vigil/v1/sign/tx\" ‖ 0 ‖ BCS(tx), hex" } } },
+            "ReceiptResponse": { "type": "object", "properties": {
+                "tx_hash": { "type": "string" }, "status": { "type": "string", "enum": ["committed"] },
+                "receipt": { "type": "object", "description": "SignedReceipt" },
+                "receipt_bcs": { "type": "string", "description": "BCS SignedReceipt, hex" } } }
+        }}
+    })
+}

@@ -1,0 +1,257 @@
+//! The node process: wires the sans-io consensus [`Node`] to the real world — redb
+//! storage, the Noise transport, timers, and the HTTP API.
+//!
+//! One OS thread owns the consensus state machine and carries out its outputs in order
+//! (persist before send, commit durably before answering clients). Everything else —
+//! peer links, timers, HTTP — runs on tokio and talks to that thread through one
+//! bounded channel.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use tokio::sync::{mpsc, oneshot};
+use vigil_protocol::{
+    ChainId, Genesis, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash,
+};
+
+use crate::config::NodeConfig;
+use crate::consensus::{self, Input, Message, Node, Output, Rejection, Timer};
+use crate::keys::{load_node_keys, NodeKeys};
+use crate::metrics::Metrics;
+use crate::net::{Network, NetworkConfig, PeerAddress};
+use crate::storage::{Store, TxRecord};
+
+/// Events queued for the consensus thread.
+pub const EVENTS_MAX: usize = 16_384;
+
+pub enum Event {
+    Peer(NodeId, Message),
+    Timer(Timer),
+    Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
+    Shutdown,
+}
+
+/// State shared by the consensus thread and the API.
+pub struct Shared {
+    pub name: String,
+    pub node: Mutex<Node>,
+    pub store: Store,
+    pub keys: NodeKeys,
+    pub genesis: Genesis,
+    pub network: Network,
+    pub events: mpsc::Sender<Event>,
+    pub metrics: Metrics,
+    /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
+    pub byzantine_receipts: bool,
+    waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub fn read_genesis(path: &PathBuf) -> anyhow::Result<Genesis> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading genesis {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a valid genesis file", path.display()))
+}
+
+impl Shared {
+    pub fn chain_id(&self) -> &ChainId {
+        &self.genesis.chain_id
+    }
+
+    pub fn lock_node(&self) -> std::sync::MutexGuard<'_, Node> {
+        self.node.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers interest in a transaction's commit before it is submitted.
+    pub fn wait_for(&self, hash: TxHash) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).entry(hash).or_default().push(tx);
+        rx
+    }
+
+    fn notify(&self, hashes: impl Iterator<Item = TxHash>) {
+        let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        for h in hashes {
+            for tx in w.remove(&h).unwrap_or_default() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    /// This node's signed receipt for a committed transaction.
+    pub fn sign_receipt(&self, record: &TxRecord) -> SignedReceipt {
+        let mut entry = record.entry.clone();
+        if self.byzantine_receipts {
+            tracing::warn!(tx = %entry.tx_hash, "FAULT INJECTION: signing a receipt with a wrong result hash");
+            entry.result_hash = vigil_protocol::hash::hash(vigil_protocol::Domain::ExecutionResult, b"byzantine");
+        }
+        Receipt { chain_id: self.chain_id().clone(), height: record.height, tx_index: record.index, entry, node: self.keys.id() }
+            .sign(&self.keys.consensus)
+    }
+}
+
+/// Runs a node until SIGINT/SIGTERM.
+pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
+    let keys = load_node_keys(&cfg.key_file)?;
+    let genesis = read_genesis(&cfg.genesis_file)?;
+    let me = keys.id();
+    let Some(info) = genesis.validators.get(&me) else {
+        bail!("this node's key ({}) is not a validator in {}", me, cfg.genesis_file.display());
+    };
+    if info.encryption_key != keys.encryption_public() {
+        bail!("the X25519 key in {} differs from the one published in genesis", cfg.key_file.display());
+    }
+    if cfg.testing.byzantine_receipts {
+        tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
+    }
+    let store = Store::open(&cfg.data_dir.join("vigil.redb"))?;
+    let (blocks, safety) = store.load()?;
+    let resumed = blocks.len();
+    let mut ccfg = consensus::Config::new(keys.consensus.clone());
+    ccfg.timeouts = cfg.consensus.timeouts();
+    ccfg.block_txs_max = cfg.consensus.block_txs_max;
+    let node = Node::restore(ccfg, &genesis, blocks, safety).context("restoring from the database")?;
+    tracing::info!(name = %cfg.name, id = %me, height = resumed, "node starting");
+
+    let (events_tx, mut events_rx) = mpsc::channel::<Event>(EVENTS_MAX);
+    let (inbound_tx, mut inbound_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
+    let mut peers = Vec::new();
+    for p in &cfg.peers {
+        let id: NodeId = p.id.parse().with_context(|| format!("peer id `{}` is not 64 hex digits", p.id))?;
+        peers.push(PeerAddress { id, address: p.address.clone() });
+    }
+    let network = Network::start(
+        NetworkConfig {
+            me,
+            secret: keys.encryption.to_bytes(),
+            listen: cfg.p2p_listen,
+            peers,
+            keys: genesis.validators.validators().iter().map(|v| (v.id, v.encryption_key)).collect(),
+            prologue: format!("vigil/v1/p2p/{}", genesis.chain_id).into_bytes(),
+        },
+        inbound_tx,
+    )
+    .await
+    .with_context(|| format!("binding the p2p listener {}", cfg.p2p_listen))?;
+    {
+        let events = events_tx.clone();
+        tokio::spawn(async move {
+            while let Some((from, m)) = inbound_rx.recv().await {
+                if events.send(Event::Peer(from, m)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    let shared = Arc::new(Shared {
+        name: cfg.name.clone(),
+        node: Mutex::new(node),
+        store,
+        keys,
+        genesis,
+        network,
+        events: events_tx.clone(),
+        metrics: Metrics::default(),
+        byzantine_receipts: cfg.testing.byzantine_receipts,
+        waiters: Mutex::new(HashMap::new()),
+    });
+
+    let runtime = tokio::runtime::Handle::current();
+    let consensus_shared = shared.clone();
+    let consensus_thread = std::thread::Builder::new().name("consensus".into()).spawn(move || {
+        let first = consensus_shared.lock_node().step(now_ms(), Input::Start);
+        carry_out(&consensus_shared, &runtime, first);
+        while let Some(event) = events_rx.blocking_recv() {
+            let now = now_ms();
+            let outputs = match event {
+                Event::Shutdown => return,
+                Event::Peer(from, message) => consensus_shared.lock_node().step(now, Input::Message { from, message }),
+                Event::Timer(t) => consensus_shared.lock_node().step(now, Input::Timeout(t)),
+                Event::Submit(tx, reply) => {
+                    let result = consensus_shared.lock_node().submit(now, *tx);
+                    match result {
+                        Ok(outs) => {
+                            let _ = reply.send(Ok(()));
+                            outs
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                            Vec::new()
+                        }
+                    }
+                }
+            };
+            carry_out(&consensus_shared, &runtime, outputs);
+        }
+    })?;
+
+    let listener = tokio::net::TcpListener::bind(cfg.api_listen)
+        .await
+        .with_context(|| format!("binding the API listener {}", cfg.api_listen))?;
+    tracing::info!(api = %cfg.api_listen, p2p = %cfg.p2p_listen, "listening");
+    axum::serve(listener, crate::api::router(shared.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shutting down");
+    let _ = events_tx.send(Event::Shutdown).await;
+    let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Carries out consensus outputs in order. Storage failures stop the process: a node
+/// that cannot persist must not vote.
+fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Vec<Output>) {
+    for out in outputs {
+        match out {
+            Output::Send { to, message } => shared.network.send(&to, &message),
+            Output::Broadcast(message) => shared.network.broadcast(&message),
+            Output::SetTimer { timer, after_ms } => {
+                let events = shared.events.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                    let _ = events.send(Event::Timer(timer)).await;
+                });
+            }
+            Output::Persist(safety) => {
+                if let Err(e) = shared.store.persist_safety(&safety) {
+                    tracing::error!(error = %e, "cannot persist the safety state; stopping");
+                    std::process::exit(2);
+                }
+            }
+            Output::Commit { committed, receipts } => {
+                if let Err(e) = shared.store.commit_block(&committed, &receipts) {
+                    tracing::error!(error = %e, "cannot persist a committed block; stopping");
+                    std::process::exit(2);
+                }
+                let header = &committed.block.header;
+                shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), committed.block.txs.len());
+                tracing::debug!(height = %header.height, txs = committed.block.txs.len(), mode = %header.mode, "committed");
+                shared.notify(receipts.iter().map(|r| r.tx_hash));
+            }
+            Output::EvidenceSubmitted { offender } => {
+                tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
+            }
+        }
+    }
+}
+

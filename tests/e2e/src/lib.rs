@@ -1,0 +1,117 @@
+//! Helpers for the end-to-end tests: find the `vigil` binary, start a devnet on free
+//! loopback ports, talk to its nodes over HTTP.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+use vigil_node::devnet::{self, Devnet, DevnetOptions, Running};
+use vigil_protocol::ConsensusMode;
+
+/// The `vigil` binary: `$VIGIL_BIN`, or `target/debug/vigil` of this workspace
+/// (`cargo xtask test` builds it first).
+pub fn vigil_bin() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("VIGIL_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let p = target.join("debug/vigil");
+    if !p.is_file() {
+        bail!("{} not found: run `cargo build -p vigil-node --bin vigil` first (cargo xtask test does)", p.display());
+    }
+    Ok(p)
+}
+
+/// A base port with `2 * 100 + nodes` free ports above it (p2p at base+i, API at base+100+i).
+pub fn free_base_port(nodes: usize) -> u16 {
+    let start = 20_000 + (std::process::id() % 200) as u16 * 100;
+    for attempt in 0..100u16 {
+        let base = start.wrapping_add(attempt * 211) % 40_000 + 20_000;
+        let free = (0..nodes).all(|i| {
+            std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i as u16)).is_ok()
+        });
+        if free {
+            return base;
+        }
+    }
+    start
+}
+
+pub struct TestNet {
+    pub devnet: Devnet,
+    pub running: Running,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestNet {
+    pub async fn start(nodes: usize, byzantine: usize, mode: ConsensusMode) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("vigil-e2e-{}-{}", std::process::id(), vigil_node::service::now_ms()));
+        let opts = DevnetOptions {
+            nodes,
+            dir: dir.clone(),
+            byzantine,
+            hosts: None,
+            base_port: free_base_port(nodes),
+            mode,
+            chain_id: "vigil-e2e".into(),
+        };
+        let devnet = devnet::write(&opts)?;
+        let running = devnet.start(&vigil_bin()?)?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        let net = Self { devnet, running, http, _dir: TempDir(dir) };
+        net.wait_until_connected(Duration::from_secs(30)).await?;
+        Ok(net)
+    }
+
+    pub fn url(&self, node: usize, path: &str) -> String {
+        format!("{}{}", self.devnet.nodes[node].api_url, path)
+    }
+
+    pub async fn get(&self, node: usize, path: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.get(self.url(node, path)).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Waits until every node answers and has links up to every peer.
+    pub async fn wait_until_connected(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        let n = self.devnet.nodes.len();
+        for i in 0..n {
+            loop {
+                let ok = match self.get(i, "/v1/status").await {
+                    Ok((200, s)) => s["peers_connected"].as_array().map_or(0, Vec::len) == n - 1,
+                    _ => false,
+                };
+                if ok {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let log = std::fs::read_to_string(self.devnet.dir.join(format!("node-{i}/node.log"))).unwrap_or_default();
+                    bail!("node {i} not connected within {limit:?}; its log:\n{log}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Height of node `i`'s last committed block.
+    pub async fn height(&self, i: usize) -> anyhow::Result<u64> {
+        let (_, s) = self.get(i, "/v1/status").await?;
+        s["height"].as_u64().context("status without height")
+    }
+}
