@@ -111,11 +111,13 @@ fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
         if body.len() > TRANSACTION_SIZE_MAX_BYTES {
             return Err(too_large(body.len()));
         }
-        from_bytes_limited(body, TRANSACTION_SIZE_MAX_BYTES)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a BCS signed transaction: {e}")))
+        from_bytes_limited(body, TRANSACTION_SIZE_MAX_BYTES).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a BCS signed transaction: {e}"))
+        })
     } else {
-        let tx: SignedTransaction = serde_json::from_slice(body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a JSON signed transaction: {e}")))?;
+        let tx: SignedTransaction = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a JSON signed transaction: {e}"))
+        })?;
         let size = to_bytes(&tx).len();
         if size > TRANSACTION_SIZE_MAX_BYTES {
             return Err(too_large(size));
@@ -132,10 +134,13 @@ fn too_large(size: usize) -> ApiError {
     )
 }
 
+/// `{tx_hash, status: "committed", receipt, receipt_bcs}` if the transaction is committed.
 fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Value>> {
     let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
     let signed = shared.sign_receipt(&record);
     Ok(Some(json!({
+        "tx_hash": hash,
+        "status": "committed",
         "receipt": signed,
         "receipt_bcs": hex::encode(to_bytes(&signed)),
     })))
@@ -156,7 +161,11 @@ async fn submit_tx(
     let tx = decode_tx(&headers, &body)?;
     let hash = tx.hash();
     if shared.store.tx(&hash).map_err(ApiError::internal)?.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "ALREADY_COMMITTED", format!("transaction {hash} is already committed")));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ALREADY_COMMITTED",
+            format!("transaction {hash} is already committed"),
+        ));
     }
     let committed = shared.wait_for(hash);
     let (reply_tx, reply_rx) = oneshot::channel();
@@ -173,9 +182,7 @@ async fn submit_tx(
         let wait = Duration::from_millis(q.timeout_ms.min(WAIT_MAX_MS));
         if tokio::time::timeout(wait, committed).await.is_ok() {
             if let Some(receipt) = receipt_json(&shared, &hash)? {
-                let mut body = json!({ "tx_hash": hash, "status": "committed" });
-                body.as_object_mut().map(|o| o.extend(receipt.as_object().cloned().unwrap_or_default()));
-                return Ok((StatusCode::OK, Json(body)).into_response());
+                return Ok((StatusCode::OK, Json(receipt)).into_response());
             }
         }
     }
@@ -186,24 +193,20 @@ async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> 
     let hash: TxHash = hash
         .parse()
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "transaction hash must be 64 hex digits"))?;
-    match receipt_json(&shared, &hash)? {
-        Some(mut r) => {
-            r.as_object_mut().map(|o| {
-                o.insert("tx_hash".into(), json!(hash));
-                o.insert("status".into(), json!("committed"));
-            });
-            Ok(Json(r))
-        }
-        None => Err(ApiError::not_found(format!("transaction {hash} is not committed (yet)"))),
-    }
+    receipt_json(&shared, &hash)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed (yet)")))
 }
 
 async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<Value>> {
-    let height = if height == "latest" {
-        shared.lock_node().ledger().height()
-    } else {
-        Height(height.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "height must be a number or `latest`"))?)
-    };
+    let height =
+        if height == "latest" {
+            shared.lock_node().ledger().height()
+        } else {
+            Height(height.parse().map_err(|_| {
+                ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "height must be a number or `latest`")
+            })?)
+        };
     let cb = shared
         .store
         .block(height)
@@ -221,8 +224,8 @@ async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
 }
 
 async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
-    let address = Address::parse(&address)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", e.to_string()))?;
+    let address =
+        Address::parse(&address).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", e.to_string()))?;
     let key = StateKey::Account(address);
     let (height, account, value, proof) = {
         let node = shared.lock_node();
@@ -231,7 +234,9 @@ async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<Stri
         (ledger.height(), ledger.account(&address), value, proof)
     };
     let certified = match shared.store.block(height).map_err(ApiError::internal)? {
-        Some(cb) => Some(hex::encode(to_bytes(&vigil_protocol::CertifiedHeader { header: cb.block.header, cert: cb.cert }))),
+        Some(cb) => {
+            Some(hex::encode(to_bytes(&vigil_protocol::CertifiedHeader { header: cb.block.header, cert: cb.cert })))
+        }
         None => None,
     };
     Ok(Json(json!({

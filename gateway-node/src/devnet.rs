@@ -6,7 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use vigil_protocol::{Address, Amount, ChainId, ConsensusMode, Genesis, NodeId, SecretKey, ValidatorInfo, ValidatorSet};
+use vigil_protocol::{
+    Address, Amount, ChainId, ConsensusMode, Genesis, NodeId, SecretKey, ValidatorInfo, ValidatorSet,
+};
 
 use crate::config::{ConsensusConfig, NodeConfig, PeerEntry, TestingConfig, FAULT_INJECTION_ENV};
 use crate::keys::{load_account_key, load_node_keys, save_account_key, save_node_keys, NodeKeys};
@@ -69,9 +71,10 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
     let key_path = |i: usize| opts.dir.join(format!("node-{i}")).join("node.key");
 
     let keys: Vec<NodeKeys> = if genesis_path.exists() {
-        (0..opts.nodes).map(|i| load_node_keys(&key_path(i))).collect::<Result<_, _>>().with_context(|| {
-            format!("{} holds another network; delete it or pass --reset", opts.dir.display())
-        })?
+        (0..opts.nodes)
+            .map(|i| load_node_keys(&key_path(i)))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{} holds another network; delete it or pass --reset", opts.dir.display()))?
     } else {
         let keys: Vec<NodeKeys> = (0..opts.nodes).map(|_| NodeKeys::generate()).collect();
         for (i, k) in keys.iter().enumerate() {

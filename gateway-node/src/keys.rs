@@ -79,14 +79,17 @@ fn write_secret_file(path: &Path, contents: &str) -> Result<(), KeyError> {
 
 fn read_key_file(path: &Path) -> Result<KeyFile, KeyError> {
     let shown = path.display().to_string();
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?);
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?);
     serde_json::from_str(&text).map_err(|e| KeyError::Format { path: shown, reason: e.to_string() })
 }
 
 fn hex32(path: &Path, field: &str, s: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     let mut out = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(s, out.as_mut())
-        .map_err(|_| KeyError::Format { path: path.display().to_string(), reason: format!("{field} is not 64 hex digits") })?;
+    hex::decode_to_slice(s, out.as_mut()).map_err(|_| KeyError::Format {
+        path: path.display().to_string(),
+        reason: format!("{field} is not 64 hex digits"),
+    })?;
     Ok(out)
 }
 

@@ -84,7 +84,8 @@ enum Command {
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
 }
 
 fn main() -> anyhow::Result<()> {
@@ -105,7 +106,12 @@ fn main() -> anyhow::Result<()> {
             };
             let opts = DevnetOptions { nodes, dir, byzantine, hosts, base_port, mode, chain_id: "vigil-devnet".into() };
             let net = devnet::write(&opts)?;
-            println!("devnet in {} (genesis {}, faucet key {})", net.dir.display(), net.genesis.display(), net.faucet_key.display());
+            println!(
+                "devnet in {} (genesis {}, faucet key {})",
+                net.dir.display(),
+                net.genesis.display(),
+                net.faucet_key.display()
+            );
             for n in &net.nodes {
                 let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
                 println!("  {}  id {}  api {}  p2p {}{lie}", n.name, n.id.short(), n.api_url, n.p2p);

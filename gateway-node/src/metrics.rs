@@ -44,15 +44,26 @@ impl Metrics {
     pub fn render(&self, g: &Gauges) -> String {
         let mut s = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let _ = writeln!(s, "# HELP vigil_height Height of the last committed block.\n# TYPE vigil_height gauge\nvigil_height {}", g.height);
+        let _ = writeln!(
+            s,
+            "# HELP vigil_height Height of the last committed block.\n# TYPE vigil_height gauge\nvigil_height {}",
+            g.height
+        );
         let _ = writeln!(s, "# HELP vigil_mode_bft 1 when the chain runs in Bft mode, 0 in Fast mode.\n# TYPE vigil_mode_bft gauge\nvigil_mode_bft {}", u8::from(g.bft_mode));
-        let _ = writeln!(s, "# HELP vigil_mempool_txs Pending transactions.\n# TYPE vigil_mempool_txs gauge\nvigil_mempool_txs {}", g.mempool_txs);
+        let _ = writeln!(
+            s,
+            "# HELP vigil_mempool_txs Pending transactions.\n# TYPE vigil_mempool_txs gauge\nvigil_mempool_txs {}",
+            g.mempool_txs
+        );
         let _ = writeln!(s, "# HELP vigil_peers_connected Peers with an outbound link up.\n# TYPE vigil_peers_connected gauge\nvigil_peers_connected {}", g.peers_connected);
         let _ = writeln!(s, "# HELP vigil_validators_jailed Validators jailed for a proven fault.\n# TYPE vigil_validators_jailed gauge\nvigil_validators_jailed {}", g.jailed);
         let _ = writeln!(s, "# HELP vigil_dropped_frames_total Frames dropped because a peer queue was full.\n# TYPE vigil_dropped_frames_total counter\nvigil_dropped_frames_total {}", g.dropped_frames);
         let _ = writeln!(s, "# HELP vigil_txs_committed_total Transactions committed.\n# TYPE vigil_txs_committed_total counter\nvigil_txs_committed_total {}", load(&self.txs_committed));
         let _ = writeln!(s, "# HELP vigil_txs_rejected_total Client transactions rejected at admission.\n# TYPE vigil_txs_rejected_total counter\nvigil_txs_rejected_total {}", load(&self.txs_rejected));
-        let _ = writeln!(s, "# HELP vigil_commit_latency_ms From proposal to local commit.\n# TYPE vigil_commit_latency_ms histogram");
+        let _ = writeln!(
+            s,
+            "# HELP vigil_commit_latency_ms From proposal to local commit.\n# TYPE vigil_commit_latency_ms histogram"
+        );
         for (bucket, le) in self.latency_buckets.iter().zip(COMMIT_LATENCY_BUCKETS_MS) {
             let _ = writeln!(s, "vigil_commit_latency_ms_bucket{{le=\"{le}\"}} {}", load(bucket));
         }

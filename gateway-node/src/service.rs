@@ -13,9 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, oneshot};
-use vigil_protocol::{
-    ChainId, Genesis, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash,
-};
+use vigil_protocol::{ChainId, Genesis, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash};
 
 use crate::config::NodeConfig;
 use crate::consensus::{self, Input, Message, Node, Output, Rejection, Timer};
@@ -27,6 +25,7 @@ use crate::storage::{Store, TxRecord};
 /// Events queued for the consensus thread.
 pub const EVENTS_MAX: usize = 16_384;
 
+#[allow(clippy::large_enum_variant)] // see `consensus::Message`
 pub enum Event {
     Peer(NodeId, Message),
     Timer(Timer),
@@ -90,8 +89,14 @@ impl Shared {
             tracing::warn!(tx = %entry.tx_hash, "FAULT INJECTION: signing a receipt with a wrong result hash");
             entry.result_hash = vigil_protocol::hash::hash(vigil_protocol::Domain::ExecutionResult, b"byzantine");
         }
-        Receipt { chain_id: self.chain_id().clone(), height: record.height, tx_index: record.index, entry, node: self.keys.id() }
-            .sign(&self.keys.consensus)
+        Receipt {
+            chain_id: self.chain_id().clone(),
+            height: record.height,
+            tx_index: record.index,
+            entry,
+            node: self.keys.id(),
+        }
+        .sign(&self.keys.consensus)
     }
 }
 
@@ -254,4 +259,3 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
         }
     }
 }
-

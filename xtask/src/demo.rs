@@ -1,13 +1,29 @@
-//! `cargo xtask demo`: the README's main command. Today: the protocol walkthrough,
-//! built in release mode. It grows into devnet + gateway + web wallet.
+//! `cargo xtask demo`: the README's main command. Builds `vigil` in release mode and
+//! runs a 4-node devnet in `.vigil/devnet` until Ctrl-C (an existing network there is
+//! resumed; `--reset` starts a new one; `--byzantine K` makes K nodes sign wrong
+//! receipts). Grows into devnet + gateway + web wallet.
 
 use anyhow::{bail, Result};
 
 use crate::util::{cargo, exec};
 
 pub fn run(args: &[&str]) -> Result<()> {
-    if let Some(a) = args.first() {
-        bail!("`cargo xtask demo` takes no arguments yet, got `{a}`");
+    let mut devnet: Vec<&str> = vec!["devnet", "--nodes", "4", "--dir", ".vigil/devnet"];
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "--reset" => devnet.push("--reset"),
+            "--byzantine" => match it.next() {
+                Some(k) => devnet.extend(["--byzantine", k]),
+                None => bail!("--byzantine needs a number"),
+            },
+            other => bail!("unknown option `{other}`; `cargo xtask demo [--reset] [--byzantine K]`"),
+        }
     }
-    exec(cargo().args(["run", "--release", "--quiet", "-p", "vigil-node", "--bin", "vigil", "--", "walkthrough"]))
+    exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    exec(
+        std::process::Command::new(crate::util::root().join("target/release/vigil"))
+            .current_dir(crate::util::root())
+            .args(devnet),
+    )
 }

@@ -53,6 +53,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     }
     exec(wasm_clippy.args(["--", "-D", "warnings"]))?;
 
+    // The end-to-end tests start real `vigil` processes.
+    exec(cargo().args(["build", "-p", "vigil-node", "--bin", "vigil"]))?;
     exec_streaming(cargo().args(["test", "--workspace"]), |l| tally.add_line(l))?;
 
     // Browser tests: the real Debian Chromium, headless, through chromedriver.

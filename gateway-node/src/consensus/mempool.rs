@@ -21,55 +21,6 @@ pub enum MempoolError {
     Full(usize),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vigil_protocol::{Amount, ChainId, Nonce, Payload, SecretKey, Transaction, Transfer};
-
-    fn tx(key: &SecretKey, nonce: u64) -> SignedTransaction {
-        Transaction {
-            chain_id: ChainId::new("vigil-test").unwrap(),
-            sender: key.public_key(),
-            nonce: Nonce(nonce),
-            fee: Amount(1),
-            payload: Payload::Transfer(Transfer { to: Address([0; 20]), amount: Amount(1) }),
-        }
-        .sign(key)
-    }
-
-    #[test]
-    fn proposals_take_each_senders_nonces_in_order_and_skip_gaps() {
-        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
-        let mut m = Mempool::new(100);
-        for t in [tx(&a, 2), tx(&b, 0), tx(&a, 0), tx(&a, 1), tx(&b, 2)] {
-            m.insert(t, false).unwrap();
-        }
-        let picked: Vec<(Address, u64)> =
-            m.peek_ready(10, |_| 0).iter().map(|t| (t.tx.sender_address(), t.tx.nonce.0)).collect();
-        let (aa, ba) = (Address::from_public_key(&a.public_key()), Address::from_public_key(&b.public_key()));
-        assert_eq!(picked, vec![(aa, 0), (aa, 1), (aa, 2), (ba, 0)], "b's nonce 2 waits for nonce 1");
-    }
-
-    #[test]
-    fn duplicates_and_overflow_are_refused() {
-        let a = SecretKey::from_seed([1; 32]);
-        let mut m = Mempool::new(1);
-        m.insert(tx(&a, 0), false).unwrap();
-        assert_eq!(m.insert(tx(&a, 0), false), Err(MempoolError::Duplicate));
-        assert_eq!(m.insert(tx(&a, 1), false), Err(MempoolError::Full(1)));
-    }
-
-    #[test]
-    fn used_nonces_are_pruned() {
-        let a = SecretKey::from_seed([1; 32]);
-        let mut m = Mempool::new(10);
-        m.insert(tx(&a, 0), false).unwrap();
-        m.insert(tx(&a, 1), false).unwrap();
-        m.prune_stale(|_| 1);
-        assert_eq!(m.len(), 1);
-    }
-}
-
 impl Mempool {
     pub fn new(capacity: usize) -> Self {
         Self { txs: BTreeMap::new(), order: VecDeque::new(), capacity }
@@ -161,5 +112,54 @@ impl Mempool {
             let txs = &self.txs;
             self.order.retain(|h| txs.contains_key(h));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_protocol::{Amount, ChainId, Nonce, Payload, SecretKey, Transaction, Transfer};
+
+    fn tx(key: &SecretKey, nonce: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            sender: key.public_key(),
+            nonce: Nonce(nonce),
+            fee: Amount(1),
+            payload: Payload::Transfer(Transfer { to: Address([0; 20]), amount: Amount(1) }),
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn proposals_take_each_senders_nonces_in_order_and_skip_gaps() {
+        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
+        let mut m = Mempool::new(100);
+        for t in [tx(&a, 2), tx(&b, 0), tx(&a, 0), tx(&a, 1), tx(&b, 2)] {
+            m.insert(t, false).unwrap();
+        }
+        let picked: Vec<(Address, u64)> =
+            m.peek_ready(10, |_| 0).iter().map(|t| (t.tx.sender_address(), t.tx.nonce.0)).collect();
+        let (aa, ba) = (Address::from_public_key(&a.public_key()), Address::from_public_key(&b.public_key()));
+        assert_eq!(picked, vec![(aa, 0), (aa, 1), (aa, 2), (ba, 0)], "b's nonce 2 waits for nonce 1");
+    }
+
+    #[test]
+    fn duplicates_and_overflow_are_refused() {
+        let a = SecretKey::from_seed([1; 32]);
+        let mut m = Mempool::new(1);
+        m.insert(tx(&a, 0), false).unwrap();
+        assert_eq!(m.insert(tx(&a, 0), false), Err(MempoolError::Duplicate));
+        assert_eq!(m.insert(tx(&a, 1), false), Err(MempoolError::Full(1)));
+    }
+
+    #[test]
+    fn used_nonces_are_pruned() {
+        let a = SecretKey::from_seed([1; 32]);
+        let mut m = Mempool::new(10);
+        m.insert(tx(&a, 0), false).unwrap();
+        m.insert(tx(&a, 1), false).unwrap();
+        m.prune_stale(|_| 1);
+        assert_eq!(m.len(), 1);
     }
 }

@@ -192,14 +192,16 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
-            let mut link = respond(s, &b_sec, b"vigil-test", |k| (k == &a_pub).then_some(NodeId([0xa; 32]))).await.unwrap();
+            let mut link =
+                respond(s, &b_sec, b"vigil-test", |k| (k == &a_pub).then_some(NodeId([0xa; 32]))).await.unwrap();
             assert_eq!(link.peer, NodeId([0xa; 32]));
             let small = link.recv().await.unwrap();
             let big = link.recv().await.unwrap();
             (small, big)
         });
         let s = TcpStream::connect(addr).await.unwrap();
-        let mut link = initiate(s, &a_sec, b"vigil-test", |k| (k == &b_pub).then_some(NodeId([0xb; 32]))).await.unwrap();
+        let mut link =
+            initiate(s, &a_sec, b"vigil-test", |k| (k == &b_pub).then_some(NodeId([0xb; 32]))).await.unwrap();
         let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         link.send(b"hello").await.unwrap();
         link.send(&big).await.unwrap();

@@ -58,7 +58,8 @@ impl Drop for TempDir {
 
 impl TestNet {
     pub async fn start(nodes: usize, byzantine: usize, mode: ConsensusMode) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("vigil-e2e-{}-{}", std::process::id(), vigil_node::service::now_ms()));
+        let dir =
+            std::env::temp_dir().join(format!("vigil-e2e-{}-{}", std::process::id(), vigil_node::service::now_ms()));
         let opts = DevnetOptions {
             nodes,
             dir: dir.clone(),
@@ -100,7 +101,8 @@ impl TestNet {
                     break;
                 }
                 if Instant::now() > deadline {
-                    let log = std::fs::read_to_string(self.devnet.dir.join(format!("node-{i}/node.log"))).unwrap_or_default();
+                    let log =
+                        std::fs::read_to_string(self.devnet.dir.join(format!("node-{i}/node.log"))).unwrap_or_default();
                     bail!("node {i} not connected within {limit:?}; its log:\n{log}");
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
