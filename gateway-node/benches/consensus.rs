@@ -64,6 +64,19 @@ fn transactions(chain: &ChainId, accounts: &[SecretKey]) -> Vec<SignedTransactio
     txs
 }
 
+/// Counts what node 0 commits (every node commits the same blocks).
+fn count_commits(node: usize, outs: &[Output], txs: &mut usize, blocks: &mut u64) {
+    if node != 0 {
+        return;
+    }
+    for o in outs {
+        if let Output::Commit { committed, .. } = o {
+            *txs += committed.block.txs.len();
+            *blocks += 1;
+        }
+    }
+}
+
 fn run(n: usize, mode: ConsensusMode, accounts: &[SecretKey], txs: &[SignedTransaction]) -> Run {
     let (g, keys) = genesis(n, mode, accounts);
     let mut nodes: Vec<Node> = keys
@@ -116,26 +129,12 @@ fn run(n: usize, mode: ConsensusMode, accounts: &[SecretKey], txs: &[SignedTrans
     while committed_txs < target {
         if let Some((from, to, message)) = queue.pop_front() {
             let outs = nodes[to].step(now, Input::Message { from: ids[from], message });
-            if to == 0 {
-                for o in &outs {
-                    if let Output::Commit { committed, .. } = o {
-                        committed_txs += committed.block.txs.len();
-                        blocks += 1;
-                    }
-                }
-            }
+            count_commits(to, &outs, &mut committed_txs, &mut blocks);
             handle(to, outs, &mut queue, &mut timers);
         } else if let Some((i, timer)) = timers.pop_front() {
             now += 1;
             let outs = nodes[i].step(now, Input::Timeout(timer));
-            if i == 0 {
-                for o in &outs {
-                    if let Output::Commit { committed, .. } = o {
-                        committed_txs += committed.block.txs.len();
-                        blocks += 1;
-                    }
-                }
-            }
+            count_commits(i, &outs, &mut committed_txs, &mut blocks);
             handle(i, outs, &mut queue, &mut timers);
         } else {
             panic!("consensus stalled at {committed_txs}/{target} transactions");

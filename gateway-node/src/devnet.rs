@@ -27,6 +27,8 @@ pub struct DevnetOptions {
     pub base_port: u16,
     pub mode: ConsensusMode,
     pub chain_id: String,
+    /// Extra funded accounts at genesis (load generators, tests).
+    pub accounts: Vec<(Address, Amount)>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,7 +93,13 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
         let genesis = Genesis {
             chain_id: ChainId::new(opts.chain_id.clone())?,
             validators,
-            accounts: vec![(Address::from_public_key(&faucet.public_key()), Amount(FAUCET_BALANCE))],
+            accounts: {
+                let mut a = opts.accounts.clone();
+                a.push((Address::from_public_key(&faucet.public_key()), Amount(FAUCET_BALANCE)));
+                a.sort();
+                a.dedup_by_key(|(address, _)| *address);
+                a
+            },
             mode: opts.mode,
             time_ms: crate::service::now_ms(),
         };

@@ -104,7 +104,16 @@ fn main() -> anyhow::Result<()> {
                 Mode::Fast => ConsensusMode::Fast,
                 Mode::Bft => ConsensusMode::Bft,
             };
-            let opts = DevnetOptions { nodes, dir, byzantine, hosts, base_port, mode, chain_id: "vigil-devnet".into() };
+            let opts = DevnetOptions {
+                nodes,
+                dir,
+                byzantine,
+                hosts,
+                base_port,
+                mode,
+                chain_id: "vigil-devnet".into(),
+                accounts: vec![],
+            };
             let net = devnet::write(&opts)?;
             println!(
                 "devnet in {} (genesis {}, faucet key {})",

@@ -135,6 +135,19 @@ impl StateTree {
         self.latest
     }
 
+    /// Computes `version` from `changes` on top of the previous version, without writing.
+    fn compute(
+        &self,
+        version: u64,
+        changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
+    ) -> Result<(Hash32, NodeBatch), StateError> {
+        self.check_next(version)?;
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
+        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
+        let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok((Hash32(root.0), batch.node_batch))
+    }
+
     /// Writes `changes` (`None` deletes) as `version`, which must be the next one
     /// (0 first), and returns the new root.
     pub fn apply(
@@ -142,13 +155,10 @@ impl StateTree {
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<Hash32, StateError> {
-        self.check_next(version)?;
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
-        let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
-        self.store.write(&batch.node_batch);
+        let (root, batch) = self.compute(version, changes)?;
+        self.store.write(&batch);
         self.latest = Some(version);
-        Ok(Hash32(root.0))
+        Ok(root)
     }
 
     /// The root `apply(version, changes)` would give, without writing anything: how a
@@ -158,11 +168,7 @@ impl StateTree {
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<Hash32, StateError> {
-        self.check_next(version)?;
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
-        let (root, _) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
-        Ok(Hash32(root.0))
+        Ok(self.compute(version, changes)?.0)
     }
 
     /// Root at `version`.

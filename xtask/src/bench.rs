@@ -8,12 +8,20 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus";
+const NAMES: &str = "protocol, consensus, devnet";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
         ["protocol", rest @ ..] => protocol(rest),
         ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-node", "--bench", "consensus"])),
+        ["devnet"] => {
+            exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+            exec(
+                cargo()
+                    .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "devnet"])
+                    .env("VIGIL_BIN", root().join("target/release/vigil")),
+            )
+        }
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }

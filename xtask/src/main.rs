@@ -19,7 +19,7 @@ commands:
   demo              run the main job as far as it exists (see README)
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
-  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus
+  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet
   help              this text
 ";
 

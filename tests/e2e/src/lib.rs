@@ -25,20 +25,23 @@ pub fn vigil_bin() -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-/// A base port with `2 * 100 + nodes` free ports above it (p2p at base+i, API at base+100+i).
+/// A base port with free ports at base+i and base+100+i for `nodes` nodes. Each call in
+/// this process gets its own range (tests run in parallel threads).
 pub fn free_base_port(nodes: usize) -> u16 {
-    let start = 20_000 + (std::process::id() % 200) as u16 * 100;
-    for attempt in 0..100u16 {
-        let base = start.wrapping_add(attempt * 211) % 40_000 + 20_000;
-        let free = (0..nodes).all(|i| {
-            std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i as u16)).is_ok()
+    static NEXT_SLOT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let pid_offset = (std::process::id() % 50) as u16 * 400;
+    for _ in 0..200 {
+        let slot = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 50;
+        let base = 20_000 + (pid_offset + slot * 200) % 40_000;
+        let free = (0..nodes as u16).all(|i| {
+            std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
         });
         if free {
             return base;
         }
     }
-    start
+    panic!("no free loopback port range found for a {nodes}-node devnet");
 }
 
 pub struct TestNet {
@@ -58,6 +61,16 @@ impl Drop for TempDir {
 
 impl TestNet {
     pub async fn start(nodes: usize, byzantine: usize, mode: ConsensusMode) -> anyhow::Result<Self> {
+        Self::start_with(nodes, byzantine, mode, Vec::new()).await
+    }
+
+    /// A devnet whose genesis also funds `accounts`.
+    pub async fn start_with(
+        nodes: usize,
+        byzantine: usize,
+        mode: ConsensusMode,
+        accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
+    ) -> anyhow::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("vigil-e2e-{}-{}", std::process::id(), vigil_node::service::now_ms()));
         let opts = DevnetOptions {
@@ -68,6 +81,7 @@ impl TestNet {
             base_port: free_base_port(nodes),
             mode,
             chain_id: "vigil-e2e".into(),
+            accounts,
         };
         let devnet = devnet::write(&opts)?;
         let running = devnet.start(&vigil_bin()?)?;

@@ -153,3 +153,30 @@ async fn devnet_commits_signs_receipts_survives_sigkill_and_refuses_bad_input() 
     assert!(api["paths"]["/v1/tx"].is_object());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byzantine_node_signs_a_receipt_that_contradicts_the_others() -> anyhow::Result<()> {
+    let net = TestNet::start(4, 1, ConsensusMode::Fast).await?;
+    let (_, status) = net.get(3, "/v1/status").await?;
+    assert_eq!(status["fault_injection"], true, "the last node runs with fault injection");
+    let faucet = net.devnet.faucet()?;
+    let chain = ChainId::new("vigil-e2e")?;
+    let set = validators(&net).await?;
+    let tx = transfer(&chain, &faucet, 0, Address([7; 20]), 5);
+    let (s, body) = post_bcs(&net, 0, to_bytes(&tx), true).await?;
+    assert_eq!(s, 200, "{body}");
+    let mut receipts = Vec::new();
+    for i in 0..4 {
+        let (_, body) = net.get(i, &format!("/v1/tx/{}", tx.hash())).await?;
+        let r: SignedReceipt = from_bytes(&hex::decode(body["receipt_bcs"].as_str().unwrap_or(""))?)?;
+        r.verify(&set.get(&r.receipt.node).expect("validator").consensus_key).expect("validly signed, even when false");
+        receipts.push(r);
+    }
+    assert!(receipts[..3].windows(2).all(|w| w[0].receipt.entry == w[1].receipt.entry), "honest nodes agree");
+    assert_ne!(
+        receipts[3].receipt.entry.result_hash, receipts[0].receipt.entry.result_hash,
+        "the liar's result differs"
+    );
+    assert_eq!(receipts[3].receipt.entry.tx_hash, receipts[0].receipt.entry.tx_hash);
+    Ok(())
+}

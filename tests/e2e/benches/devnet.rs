@@ -1,0 +1,172 @@
+//! `cargo xtask bench devnet`: a bounded load generator against a real 4-node devnet
+//! (release `vigil` processes on 127.0.0.1), in Fast and in Bft mode. Every request is
+//! a signed transfer submitted with `wait=true`, so its latency is submit-to-commit as a
+//! client sees it. Anchor, same run: Ed25519 verifications per second on all cores,
+//! divided by the number of nodes (every node verifies every transaction).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use vigil_e2e::TestNet;
+use vigil_protocol::crypto::verify_batch;
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::{
+    Address, Amount, ChainId, ConsensusMode, Domain, Nonce, Payload, SecretKey, SignedTransaction, Transaction,
+    Transfer,
+};
+
+const NODES: usize = 4;
+const ACCOUNTS: usize = 256;
+const TXS_PER_ACCOUNT: u64 = 40;
+const IN_FLIGHT_MAX: usize = 512;
+
+fn account(i: usize) -> SecretKey {
+    let mut s = [0x5au8; 32];
+    s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    SecretKey::from_seed(s)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Outcome {
+    tx_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failed: usize,
+}
+
+async fn load(mode: ConsensusMode, keys: &[SecretKey]) -> anyhow::Result<Outcome> {
+    let funded = keys.iter().map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000_000))).collect();
+    let net = Arc::new(TestNet::start_with(NODES, 0, mode, funded).await?);
+    let chain = ChainId::new("vigil-e2e")?;
+    let mut work: Vec<(usize, SignedTransaction)> = Vec::new();
+    for nonce in 0..TXS_PER_ACCOUNT {
+        for (i, k) in keys.iter().enumerate() {
+            let tx = Transaction {
+                chain_id: chain.clone(),
+                sender: k.public_key(),
+                nonce: Nonce(nonce),
+                fee: Amount(1),
+                payload: Payload::Transfer(Transfer { to: Address([(i % 250) as u8; 20]), amount: Amount(1) }),
+            };
+            work.push((i % NODES, tx.sign(k)));
+        }
+    }
+    let total = work.len();
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for (node, tx) in work {
+        let permit = permits.clone().acquire_owned().await?;
+        let net = net.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let sent = Instant::now();
+            let r = net
+                .http
+                .post(net.url(node, "/v1/tx?wait=true&timeout_ms=30000"))
+                .header("content-type", "application/octet-stream")
+                .body(to_bytes(&tx))
+                .send()
+                .await;
+            let ok = matches!(&r, Ok(resp) if resp.status().as_u16() == 200);
+            (ok, sent.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut failed = 0;
+    for t in tasks {
+        let (ok, ms) = t.await?;
+        if ok {
+            latencies.push(ms);
+        } else {
+            failed += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(Outcome {
+        tx_s: latencies.len() as f64 / secs,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        failed,
+    })
+}
+
+/// Ed25519 batch verifications per second on all cores.
+fn verify_rate_all_cores(keys: &[SecretKey]) -> f64 {
+    let chain = ChainId::new("vigil-e2e").expect("id");
+    let txs: Vec<SignedTransaction> = (0..512)
+        .map(|i| {
+            let k = &keys[i % keys.len()];
+            Transaction {
+                chain_id: chain.clone(),
+                sender: k.public_key(),
+                nonce: Nonce(i as u64),
+                fee: Amount(1),
+                payload: Payload::Transfer(Transfer { to: Address([1; 20]), amount: Amount(1) }),
+            }
+            .sign(k)
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let per_thread: Vec<f64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let bodies: Vec<Vec<u8>> = txs.iter().map(|t| to_bytes(&t.tx)).collect();
+                    let msgs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+                    let sigs: Vec<_> = txs.iter().map(|t| t.signature).collect();
+                    let pks: Vec<_> = txs.iter().map(|t| t.tx.sender).collect();
+                    let start = Instant::now();
+                    let mut n = 0usize;
+                    while start.elapsed() < Duration::from_millis(800) {
+                        verify_batch(Domain::TransactionSignature, &msgs, &sigs, &pks).expect("valid");
+                        n += txs.len();
+                    }
+                    n as f64 / start.elapsed().as_secs_f64()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0.0)).collect()
+    });
+    per_thread.iter().sum()
+}
+
+fn main() -> anyhow::Result<()> {
+    let keys: Vec<SecretKey> = (0..ACCOUNTS).map(account).collect();
+    let verify = verify_rate_all_cores(&keys);
+    let limit = verify / NODES as f64;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!(
+        "{NODES}-node devnet, {} signed transfers per mode, {IN_FLIGHT_MAX} in flight, wait=true",
+        ACCOUNTS as u64 * TXS_PER_ACCOUNT
+    );
+    println!("Ed25519 batch verification, all cores: {verify:.0}/s → limit {limit:.0} tx/s for {NODES} nodes");
+    println!("{:>6} | {:>9} {:>9} {:>9} {:>7} | {:>9}", "mode", "tx/s", "p50 ms", "p99 ms", "failed", "of limit");
+    let mut results = Vec::new();
+    for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
+        let o = rt.block_on(load(mode, &keys))?;
+        println!(
+            "{:>6} | {:>9.0} {:>9.1} {:>9.1} {:>7} | {:>8.2}",
+            mode.to_string(),
+            o.tx_s,
+            o.p50_ms,
+            o.p99_ms,
+            o.failed,
+            o.tx_s / limit
+        );
+        results.push(o);
+    }
+    println!(
+        "bench devnet: fast_tx_s={:.0} bft_tx_s={:.0} limit_tx_s={limit:.0} fast_p50_ms={:.1} bft_p50_ms={:.1}",
+        results[0].tx_s, results[1].tx_s, results[0].p50_ms, results[1].p50_ms
+    );
+    Ok(())
+}
