@@ -172,27 +172,21 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let consensus_thread = std::thread::Builder::new().name("consensus".into()).spawn(move || {
         let first = consensus_shared.lock_node().step(now_ms(), Input::Start);
         carry_out(&consensus_shared, &runtime, first);
-        while let Some(event) = events_rx.blocking_recv() {
-            let now = now_ms();
-            let outputs = match event {
-                Event::Shutdown => return,
-                Event::Peer(from, message) => consensus_shared.lock_node().step(now, Input::Message { from, message }),
-                Event::Timer(t) => consensus_shared.lock_node().step(now, Input::Timeout(t)),
-                Event::Submit(tx, reply) => {
-                    let result = consensus_shared.lock_node().submit(now, *tx);
-                    match result {
-                        Ok(outs) => {
-                            let _ = reply.send(Ok(()));
-                            outs
-                        }
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                            Vec::new()
-                        }
-                    }
+        while let Some(first) = events_rx.blocking_recv() {
+            // Take whatever else is already queued, so that transactions admitted together
+            // are gossiped in one message.
+            let mut outputs = Vec::new();
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(event) = next.take() {
+                let Some(outs) = handle_event(&consensus_shared, event) else { return };
+                outputs.extend(outs);
+                taken += 1;
+                if taken < EVENTS_PER_BATCH_MAX {
+                    next = events_rx.try_recv().ok();
                 }
-            };
-            carry_out(&consensus_shared, &runtime, outputs);
+            }
+            carry_out(&consensus_shared, &runtime, coalesce_gossip(outputs));
         }
     })?;
 
@@ -205,6 +199,49 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let _ = events_tx.send(Event::Shutdown).await;
     let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
     Ok(())
+}
+
+/// Most events handled before their outputs are carried out.
+const EVENTS_PER_BATCH_MAX: usize = 256;
+
+/// Steps the state machine for one event; `None` means shut down.
+fn handle_event(shared: &Shared, event: Event) -> Option<Vec<Output>> {
+    let now = now_ms();
+    Some(match event {
+        Event::Shutdown => return None,
+        Event::Peer(from, message) => shared.lock_node().step(now, Input::Message { from, message }),
+        Event::Timer(t) => shared.lock_node().step(now, Input::Timeout(t)),
+        Event::Submit(tx, reply) => {
+            let result = shared.lock_node().submit(now, *tx);
+            match result {
+                Ok(outs) => {
+                    let _ = reply.send(Ok(()));
+                    outs
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    Vec::new()
+                }
+            }
+        }
+    })
+}
+
+/// Merges transaction broadcasts into one, placed after everything else. Moving a send
+/// later never breaks "persist before send".
+fn coalesce_gossip(outputs: Vec<Output>) -> Vec<Output> {
+    let mut txs = Vec::new();
+    let mut rest = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        match o {
+            Output::Broadcast(Message::Transactions(t)) => txs.extend(t),
+            other => rest.push(other),
+        }
+    }
+    if !txs.is_empty() {
+        rest.push(Output::Broadcast(Message::Transactions(txs)));
+    }
+    rest
 }
 
 async fn shutdown_signal() {

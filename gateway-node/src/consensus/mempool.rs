@@ -7,7 +7,9 @@ use vigil_protocol::{Address, SignedTransaction, TxHash};
 
 #[derive(Debug, Clone)]
 pub struct Mempool {
-    txs: BTreeMap<TxHash, SignedTransaction>,
+    txs: BTreeMap<TxHash, (SignedTransaction, Address)>,
+    /// Pending nonces of each sender.
+    by_sender: BTreeMap<Address, BTreeMap<u64, TxHash>>,
     order: VecDeque<TxHash>,
     capacity: usize,
 }
@@ -15,7 +17,7 @@ pub struct Mempool {
 /// Why a transaction was not added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
-    #[error("transaction is already pending")]
+    #[error("this transaction, or another with the same sender and nonce, is already pending")]
     Duplicate,
     #[error("mempool is full ({0} transactions); retry later")]
     Full(usize),
@@ -23,7 +25,7 @@ pub enum MempoolError {
 
 impl Mempool {
     pub fn new(capacity: usize) -> Self {
-        Self { txs: BTreeMap::new(), order: VecDeque::new(), capacity }
+        Self { txs: BTreeMap::new(), by_sender: BTreeMap::new(), order: VecDeque::new(), capacity }
     }
 
     pub fn len(&self) -> usize {
@@ -41,13 +43,16 @@ impl Mempool {
     /// Adds at the back (or the front, for evidence).
     pub fn insert(&mut self, tx: SignedTransaction, priority: bool) -> Result<(), MempoolError> {
         let hash = tx.hash();
-        if self.txs.contains_key(&hash) {
+        let sender = tx.tx.sender_address();
+        let nonce = tx.tx.nonce.0;
+        if self.txs.contains_key(&hash) || self.by_sender.get(&sender).is_some_and(|n| n.contains_key(&nonce)) {
             return Err(MempoolError::Duplicate);
         }
         if self.txs.len() >= self.capacity {
             return Err(MempoolError::Full(self.capacity));
         }
-        self.txs.insert(hash, tx);
+        self.txs.insert(hash, (tx, sender));
+        self.by_sender.entry(sender).or_default().insert(nonce, hash);
         if priority {
             self.order.push_front(hash);
         } else {
@@ -60,28 +65,22 @@ impl Mempool {
     /// oldest pending transaction) the run of consecutive nonces starting at the
     /// account's next nonce, so one account's transactions never fail on ordering.
     pub fn peek_ready(&self, n: usize, next_nonce: impl Fn(&Address) -> u64) -> Vec<SignedTransaction> {
-        let mut by_sender: BTreeMap<Address, BTreeMap<u64, &SignedTransaction>> = BTreeMap::new();
-        for tx in self.txs.values() {
-            by_sender.entry(tx.tx.sender_address()).or_default().insert(tx.tx.nonce.0, tx);
-        }
         let mut out = Vec::new();
         let mut done: BTreeSet<Address> = BTreeSet::new();
         for hash in &self.order {
             if out.len() >= n {
                 break;
             }
-            let Some(tx) = self.txs.get(hash) else { continue };
-            let sender = tx.tx.sender_address();
-            if !done.insert(sender) {
+            let Some((_, sender)) = self.txs.get(hash) else { continue };
+            if !done.insert(*sender) {
                 continue;
             }
-            let mut next = next_nonce(&sender);
-            if let Some(run) = by_sender.get(&sender) {
-                while out.len() < n {
-                    let Some(tx) = run.get(&next) else { break };
-                    out.push((*tx).clone());
-                    next += 1;
-                }
+            let Some(nonces) = self.by_sender.get(sender) else { continue };
+            let mut next = next_nonce(sender);
+            while out.len() < n {
+                let Some((tx, _)) = nonces.get(&next).and_then(|h| self.txs.get(h)) else { break };
+                out.push(tx.clone());
+                next += 1;
             }
         }
         out
@@ -89,29 +88,44 @@ impl Mempool {
 
     /// Pending transactions from `sender`.
     pub fn pending_from(&self, sender: &Address) -> usize {
-        self.txs.values().filter(|t| &t.tx.sender_address() == sender).count()
+        self.by_sender.get(sender).map_or(0, BTreeMap::len)
+    }
+
+    fn forget(&mut self, hashes: Vec<TxHash>) {
+        if hashes.is_empty() {
+            return;
+        }
+        for h in &hashes {
+            if let Some((tx, sender)) = self.txs.remove(h) {
+                if let Some(nonces) = self.by_sender.get_mut(&sender) {
+                    nonces.remove(&tx.tx.nonce.0);
+                    if nonces.is_empty() {
+                        self.by_sender.remove(&sender);
+                    }
+                }
+            }
+        }
+        let txs = &self.txs;
+        self.order.retain(|h| txs.contains_key(h));
     }
 
     /// Drops transactions whose nonce the account has already used.
     pub fn prune_stale(&mut self, next_nonce: impl Fn(&Address) -> u64) {
-        let before = self.txs.len();
-        self.txs.retain(|_, t| t.tx.nonce.0 >= next_nonce(&t.tx.sender_address()));
-        if self.txs.len() != before {
-            let txs = &self.txs;
-            self.order.retain(|h| txs.contains_key(h));
-        }
+        let stale: Vec<TxHash> = self
+            .by_sender
+            .iter()
+            .flat_map(|(sender, nonces)| {
+                let next = next_nonce(sender);
+                nonces.range(..next).map(|(_, h)| *h).collect::<Vec<_>>()
+            })
+            .collect();
+        self.forget(stale);
     }
 
     /// Forgets transactions that were committed.
     pub fn remove_committed<'a>(&mut self, hashes: impl IntoIterator<Item = &'a TxHash>) {
-        let mut removed = false;
-        for h in hashes {
-            removed |= self.txs.remove(h).is_some();
-        }
-        if removed {
-            let txs = &self.txs;
-            self.order.retain(|h| txs.contains_key(h));
-        }
+        let present: Vec<TxHash> = hashes.into_iter().filter(|h| self.txs.contains_key(h)).copied().collect();
+        self.forget(present);
     }
 }
 

@@ -71,8 +71,13 @@ impl TestNet {
         mode: ConsensusMode,
         accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
     ) -> anyhow::Result<Self> {
-        let dir =
-            std::env::temp_dir().join(format!("vigil-e2e-{}-{}", std::process::id(), vigil_node::service::now_ms()));
+        static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "vigil-e2e-{}-{}-{n}",
+            std::process::id(),
+            vigil_node::service::now_ms()
+        ));
         let opts = DevnetOptions {
             nodes,
             dir: dir.clone(),
