@@ -168,6 +168,25 @@ async fn submit_tx(
         ));
     }
     let committed = shared.wait_for(hash);
+    let outcome = submit_and_wait(&shared, tx, committed, &q).await;
+    shared.forget_closed_waiters(&hash);
+    if outcome? {
+        if let Some(receipt) = receipt_json(&shared, &hash)? {
+            return Ok((StatusCode::OK, Json(receipt)).into_response());
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "tx_hash": hash, "status": "pending" }))).into_response())
+}
+
+/// Hands the transaction to the consensus thread; with `wait`, waits for its commit.
+/// Returns whether it committed within the wait. Consumes `committed`, so that the
+/// caller can clean up the waiter afterwards.
+async fn submit_and_wait(
+    shared: &Shared,
+    tx: SignedTransaction,
+    committed: oneshot::Receiver<()>,
+    q: &WaitQuery,
+) -> ApiResult<bool> {
     let (reply_tx, reply_rx) = oneshot::channel();
     shared
         .events
@@ -178,15 +197,11 @@ async fn submit_tx(
         shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(r.into());
     }
-    if q.wait {
-        let wait = Duration::from_millis(q.timeout_ms.min(WAIT_MAX_MS));
-        if tokio::time::timeout(wait, committed).await.is_ok() {
-            if let Some(receipt) = receipt_json(&shared, &hash)? {
-                return Ok((StatusCode::OK, Json(receipt)).into_response());
-            }
-        }
+    if !q.wait {
+        return Ok(false);
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "tx_hash": hash, "status": "pending" }))).into_response())
+    let wait = Duration::from_millis(q.timeout_ms.min(WAIT_MAX_MS));
+    Ok(tokio::time::timeout(wait, committed).await.is_ok())
 }
 
 async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<Value>> {

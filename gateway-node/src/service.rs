@@ -73,6 +73,18 @@ impl Shared {
         rx
     }
 
+    /// Drops waiters for `hash` that nobody listens to any more (rejected or timed out),
+    /// so failed submissions leave nothing behind.
+    pub fn forget_closed_waiters(&self, hash: &TxHash) {
+        let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = w.get_mut(hash) {
+            list.retain(|s| !s.is_closed());
+            if list.is_empty() {
+                w.remove(hash);
+            }
+        }
+    }
+
     fn notify(&self, hashes: impl Iterator<Item = TxHash>) {
         let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         for h in hashes {

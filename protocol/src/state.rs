@@ -108,6 +108,23 @@ impl MemoryTreeStore {
     }
 }
 
+/// A state version computed but not yet written (see [`StateTree::prepare`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedVersion {
+    version: u64,
+    root: Hash32,
+    batch: NodeBatch,
+}
+
+impl PreparedVersion {
+    pub fn root(&self) -> Hash32 {
+        self.root
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 /// An in-memory, versioned authenticated state.
 #[derive(Debug, Default, Clone)]
 pub struct StateTree {
@@ -161,8 +178,26 @@ impl StateTree {
         Ok(root)
     }
 
-    /// The root `apply(version, changes)` would give, without writing anything: how a
-    /// node checks a proposed block's state root before voting for it.
+    /// Computes the next version without writing it: how a node checks a proposed
+    /// block's state root before voting, keeping the work to write it if it commits.
+    pub fn prepare(
+        &self,
+        version: u64,
+        changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
+    ) -> Result<PreparedVersion, StateError> {
+        let (root, batch) = self.compute(version, changes)?;
+        Ok(PreparedVersion { version, root, batch })
+    }
+
+    /// Writes a version made by [`StateTree::prepare`] on this tree's latest version.
+    pub fn write(&mut self, prepared: PreparedVersion) -> Result<Hash32, StateError> {
+        self.check_next(prepared.version)?;
+        self.store.write(&prepared.batch);
+        self.latest = Some(prepared.version);
+        Ok(prepared.root)
+    }
+
+    /// The root `apply(version, changes)` would give, without writing anything.
     pub fn preview(
         &self,
         version: u64,
@@ -263,6 +298,21 @@ mod tests {
         assert_eq!(t.latest_version(), Some(0));
         assert!(t.root(1).is_err());
         assert_eq!(t.apply(1, [(account(2), Some(vec![2]))]).unwrap(), previewed);
+    }
+
+    #[test]
+    fn a_prepared_version_writes_the_root_it_promised() {
+        let mut t = StateTree::new();
+        t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
+        let a = t.prepare(1, [(account(2), Some(vec![2]))]).unwrap();
+        let b = t.prepare(1, [(account(3), Some(vec![3]))]).unwrap();
+        assert_ne!(a.root(), b.root());
+        assert_eq!(t.write(b.clone()).unwrap(), b.root());
+        assert_eq!(t.root(1).unwrap(), b.root());
+        // The other candidate for the same version can no longer be written.
+        assert_eq!(t.write(a), Err(StateError::VersionGap { expected: 2, found: 1 }));
+        let (v, p) = t.get_with_proof(&account(3), 1).unwrap();
+        p.verify(&b.root(), &account(3), v.as_deref()).unwrap();
     }
 
     #[test]

@@ -16,8 +16,8 @@ use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
 use vigil_protocol::{
     Address, Amount, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis,
-    Hash32, Height, NodeId, Nonce, Payload, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree, TxStatus,
-    ValidatorSet, View,
+    Hash32, Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof,
+    StateTree, TxStatus, ValidatorSet, View,
 };
 
 /// Fewest validators the chain keeps: jailing below this is refused.
@@ -78,7 +78,8 @@ pub struct Execution {
     /// Consensus configuration for the next height.
     pub next: ConsensusState,
     accounts: BTreeMap<Address, AccountState>,
-    changes: BTreeMap<StateKey, Option<Vec<u8>>>,
+    /// The state version, computed once here and written as is on commit.
+    prepared: PreparedVersion,
 }
 
 /// The committed state of one node.
@@ -193,7 +194,8 @@ impl Ledger {
             changes.extend(touched);
             entries.push(ReceiptEntry { tx_hash: tx.hash(), status, result_hash });
         }
-        let state_root = self.tree.preview(height.0, changes.clone())?;
+        let prepared = self.tree.prepare(height.0, changes)?;
+        let state_root = prepared.root();
         Ok(Execution {
             height,
             receipts_root: Block::receipts_root(&entries),
@@ -201,7 +203,7 @@ impl Ledger {
             state_root,
             next,
             accounts,
-            changes,
+            prepared,
         })
     }
 
@@ -364,7 +366,7 @@ impl Ledger {
         if height != self.height.next() || exec.height != height || exec.state_root != block.header.state_root {
             return Err(LedgerError::ExecutionMismatch { height });
         }
-        let root = self.tree.apply(height.0, exec.changes)?;
+        let root = self.tree.write(exec.prepared)?;
         debug_assert_eq!(root, exec.state_root);
         self.accounts.extend(exec.accounts);
         if exec.next.validators != self.consensus.validators {

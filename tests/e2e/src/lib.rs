@@ -135,4 +135,26 @@ impl TestNet {
         let (_, s) = self.get(i, "/v1/status").await?;
         s["height"].as_u64().context("status without height")
     }
+
+    /// Node `i`'s signed receipt for `hash`, waiting up to `limit` for the node to
+    /// commit it (other nodes may commit a moment after the one that answered).
+    pub async fn signed_receipt(
+        &self,
+        i: usize,
+        hash: &vigil_protocol::TxHash,
+        limit: Duration,
+    ) -> anyhow::Result<vigil_protocol::SignedReceipt> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (status, body) = self.get(i, &format!("/v1/tx/{hash}")).await?;
+            if status == 200 {
+                let hex = body["receipt_bcs"].as_str().context("receipt without receipt_bcs")?;
+                return Ok(vigil_protocol::encoding::from_bytes(&hex::decode(hex)?)?);
+            }
+            if Instant::now() > deadline {
+                bail!("node {i} has no receipt for {hash} after {limit:?}: {status} {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }

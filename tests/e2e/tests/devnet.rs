@@ -8,8 +8,8 @@ use serde_json::Value;
 use vigil_e2e::TestNet;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
-    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Nonce, Payload, SecretKey, SignedReceipt,
-    SignedTransaction, StateKey, StateProof, Transaction, Transfer, TxHash, ValidatorSet,
+    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Nonce, Payload, SecretKey, SignedTransaction, StateKey,
+    StateProof, Transaction, Transfer, TxHash, ValidatorSet,
 };
 
 fn transfer(chain: &ChainId, key: &SecretKey, nonce: u64, to: Address, amount: u64) -> SignedTransaction {
@@ -85,9 +85,7 @@ async fn devnet_commits_signs_receipts_survives_sigkill_and_refuses_bad_input() 
     for hash in &hashes {
         let mut entries = Vec::new();
         for i in 0..4 {
-            let (status, body) = net.get(i, &format!("/v1/tx/{hash}")).await?;
-            assert_eq!(status, 200, "node {i} lost committed tx {hash}: {body}");
-            let receipt: SignedReceipt = from_bytes(&hex::decode(body["receipt_bcs"].as_str().unwrap_or(""))?)?;
+            let receipt = net.signed_receipt(i, hash, Duration::from_secs(5)).await?;
             let signer = set.get(&receipt.receipt.node).expect("receipt from a validator");
             receipt.verify(&signer.consensus_key).expect("receipt signature verifies");
             assert_eq!(receipt.receipt.node, net.devnet.nodes[i].id);
@@ -167,8 +165,7 @@ async fn a_byzantine_node_signs_a_receipt_that_contradicts_the_others() -> anyho
     assert_eq!(s, 200, "{body}");
     let mut receipts = Vec::new();
     for i in 0..4 {
-        let (_, body) = net.get(i, &format!("/v1/tx/{}", tx.hash())).await?;
-        let r: SignedReceipt = from_bytes(&hex::decode(body["receipt_bcs"].as_str().unwrap_or(""))?)?;
+        let r = net.signed_receipt(i, &tx.hash(), Duration::from_secs(10)).await?;
         r.verify(&set.get(&r.receipt.node).expect("validator").consensus_key).expect("validly signed, even when false");
         receipts.push(r);
     }
