@@ -17,6 +17,7 @@ use vigil_protocol::{ChainId, Genesis, NodeId, Receipt, SignedReceipt, SignedTra
 
 use crate::config::NodeConfig;
 use crate::consensus::{self, Input, Message, Node, Output, Rejection, Timer};
+use crate::execution::Ledger;
 use crate::keys::{load_node_keys, NodeKeys};
 use crate::metrics::Metrics;
 use crate::net::{Network, NetworkConfig, PeerAddress};
@@ -127,13 +128,24 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
     let store = Store::open(&cfg.data_dir.join("vigil.redb"))?;
-    let (blocks, safety) = store.load()?;
-    let resumed = blocks.len();
+    let stored = store.load().context("reading the database")?;
+    let resumed = stored.blocks.len();
+    let had_state = stored.state.is_some();
+    let ledger = match stored.state {
+        Some((meta, tree)) => Some(Ledger::restore(&genesis, meta, tree).context("restoring the stored state")?),
+        None => None,
+    };
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
     ccfg.timeouts = cfg.consensus.timeouts();
     ccfg.block_txs_max = cfg.consensus.block_txs_max;
-    let node = Node::restore(ccfg, &genesis, blocks, safety).context("restoring from the database")?;
-    tracing::info!(name = %cfg.name, id = %me, height = resumed, "node starting");
+    let node =
+        Node::restore(ccfg, &genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
+    if !had_state {
+        let (meta, records) = node.ledger().snapshot();
+        store.write_state(&meta, &records).context("writing the state to the database")?;
+    }
+    let state = if had_state { "read from disk" } else { "rebuilt from genesis" };
+    tracing::info!(name = %cfg.name, id = %me, height = resumed, state, "node starting");
 
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(EVENTS_MAX);
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
@@ -292,8 +304,8 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
                     std::process::exit(2);
                 }
             }
-            Output::Commit { committed, receipts } => {
-                if let Err(e) = shared.store.commit_block(&committed, &receipts) {
+            Output::Commit { committed, receipts, state } => {
+                if let Err(e) = shared.store.commit_block(&committed, &receipts, &state) {
                     tracing::error!(error = %e, "cannot persist a committed block; stopping");
                     std::process::exit(2);
                 }

@@ -32,6 +32,8 @@ pub enum StateError {
     VersionGap { expected: u64, found: u64 },
     #[error("state tree: {0}")]
     Tree(String),
+    #[error("stored state is corrupt: {0}")]
+    Corrupt(String),
 }
 
 /// A key in the authenticated state. Capabilities add variants at the end.
@@ -123,6 +125,48 @@ impl PreparedVersion {
     pub fn version(&self) -> u64 {
         self.version
     }
+    /// What writing this version adds, in the form a node stores on disk.
+    pub fn records(&self) -> StateRecords {
+        StateRecords::of_batch(&self.batch)
+    }
+}
+
+/// Length of a stored value's key: the entry's key hash, then the version (big-endian),
+/// so that a key-ordered store lists each entry's history in version order.
+pub const VALUE_KEY_LEN: usize = 40;
+
+/// Tree nodes and value history as opaque byte records: what a node writes to its
+/// database for each version, and reads back with [`StateTree::restore`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateRecords {
+    /// `(BCS of the node key, BCS of the node)`.
+    pub nodes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `(key hash ‖ version, BCS of the value or of its deletion)`.
+    pub values: Vec<([u8; VALUE_KEY_LEN], Vec<u8>)>,
+}
+
+impl StateRecords {
+    fn of_batch(batch: &NodeBatch) -> Self {
+        Self {
+            nodes: batch.nodes().iter().map(|(k, n)| (encoding::to_bytes(k), encoding::to_bytes(n))).collect(),
+            values: batch
+                .values()
+                .iter()
+                .map(|((version, key_hash), value)| (value_key(*version, key_hash), encoding::to_bytes(value)))
+                .collect(),
+        }
+    }
+}
+
+fn value_key(version: Version, key_hash: &KeyHash) -> [u8; VALUE_KEY_LEN] {
+    let mut k = [0u8; VALUE_KEY_LEN];
+    k[..32].copy_from_slice(&key_hash.0);
+    k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StateError {
+    StateError::Corrupt(format!("{what}: {e}"))
 }
 
 /// An in-memory, versioned authenticated state.
@@ -145,6 +189,55 @@ impl StateTree {
             return Err(StateError::VersionGap { expected, found: version });
         }
         Ok(())
+    }
+
+    /// Rebuilds a tree from stored records (every version's, in any order), whose newest
+    /// version is `latest`. Fails if a record does not decode or `latest` has no root.
+    pub fn restore(
+        latest: u64,
+        nodes: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        values: impl IntoIterator<Item = ([u8; VALUE_KEY_LEN], Vec<u8>)>,
+    ) -> Result<Self, StateError> {
+        let mut store = MemoryTreeStore::default();
+        for (k, n) in nodes {
+            let key: NodeKey = encoding::from_bytes(&k).map_err(|e| corrupt("node key", e))?;
+            let node: Node = encoding::from_bytes(&n).map_err(|e| corrupt("node", e))?;
+            store.nodes.insert(key, node);
+        }
+        for (k, v) in values {
+            let key_hash = KeyHash(k[..32].try_into().unwrap_or_default());
+            let version = u64::from_be_bytes(k[32..].try_into().unwrap_or_default());
+            let value: Option<OwnedValue> = encoding::from_bytes(&v).map_err(|e| corrupt("value", e))?;
+            store.values.entry(key_hash).or_default().push((version, value));
+        }
+        for history in store.values.values_mut() {
+            history.sort_by_key(|(v, _)| *v);
+        }
+        let tree = Self { store, latest: Some(latest) };
+        tree.root(latest)?;
+        Ok(tree)
+    }
+
+    /// Every record of every version, for a store that starts persisting a tree built
+    /// in memory.
+    pub fn records(&self) -> StateRecords {
+        let values = self
+            .store
+            .values
+            .iter()
+            .flat_map(|(key_hash, history)| {
+                history.iter().map(move |(version, value)| (value_key(*version, key_hash), encoding::to_bytes(value)))
+            })
+            .collect();
+        StateRecords {
+            nodes: self.store.nodes.iter().map(|(k, n)| (encoding::to_bytes(k), encoding::to_bytes(n))).collect(),
+            values,
+        }
+    }
+
+    /// The value of `key` at `version`, without a proof (the node's own reads).
+    pub fn get(&self, key: &StateKey, version: u64) -> Option<Vec<u8>> {
+        self.store.get_value_option(version, key.key_hash()).ok().flatten()
     }
 
     /// The newest version written, if any.
@@ -190,7 +283,8 @@ impl StateTree {
     }
 
     /// Writes a version made by [`StateTree::prepare`] on this tree's latest version.
-    pub fn write(&mut self, prepared: PreparedVersion) -> Result<Hash32, StateError> {
+    /// The caller keeps `prepared`, e.g. to store its [`PreparedVersion::records`].
+    pub fn write(&mut self, prepared: &PreparedVersion) -> Result<Hash32, StateError> {
         self.check_next(prepared.version)?;
         self.store.write(&prepared.batch);
         self.latest = Some(prepared.version);
@@ -307,12 +401,61 @@ mod tests {
         let a = t.prepare(1, [(account(2), Some(vec![2]))]).unwrap();
         let b = t.prepare(1, [(account(3), Some(vec![3]))]).unwrap();
         assert_ne!(a.root(), b.root());
-        assert_eq!(t.write(b.clone()).unwrap(), b.root());
+        assert_eq!(t.write(&b).unwrap(), b.root());
         assert_eq!(t.root(1).unwrap(), b.root());
         // The other candidate for the same version can no longer be written.
-        assert_eq!(t.write(a), Err(StateError::VersionGap { expected: 2, found: 1 }));
+        assert_eq!(t.write(&a), Err(StateError::VersionGap { expected: 2, found: 1 }));
         let (v, p) = t.get_with_proof(&account(3), 1).unwrap();
         p.verify(&b.root(), &account(3), v.as_deref()).unwrap();
+    }
+
+    #[test]
+    fn a_tree_restored_from_its_records_has_every_version_and_proof() {
+        let mut t = StateTree::new();
+        let mut stored = StateRecords::default();
+        let mut roots = Vec::new();
+        for v in 0..20u64 {
+            let changes: Vec<_> = (0..5u8)
+                .map(|i| (account(i.wrapping_mul(v as u8 + 1)), if v % 7 == 3 { None } else { Some(vec![v as u8, i]) }))
+                .collect();
+            let p = t.prepare(v, changes).unwrap();
+            let r = p.records();
+            stored.nodes.extend(r.nodes);
+            stored.values.extend(r.values);
+            roots.push(t.write(&p).unwrap());
+        }
+        assert_eq!(t.records(), {
+            let mut all = stored.clone();
+            all.nodes.sort();
+            all.values.sort();
+            all
+        });
+        // Records come back from a key-ordered store in another order.
+        stored.nodes.reverse();
+        stored.values.reverse();
+        let back = StateTree::restore(19, stored.nodes, stored.values).unwrap();
+        for (v, root) in roots.iter().enumerate() {
+            assert_eq!(back.root(v as u64).unwrap(), *root);
+            for i in 0..30u8 {
+                assert_eq!(back.get(&account(i), v as u64), t.get(&account(i), v as u64));
+                let (value, proof) = back.get_with_proof(&account(i), v as u64).unwrap();
+                proof.verify(root, &account(i), value.as_deref()).unwrap();
+            }
+        }
+        // It goes on exactly where the original did.
+        let next = [(account(99), Some(vec![9]))];
+        assert_eq!(back.preview(20, next.clone()).unwrap(), t.preview(20, next).unwrap());
+    }
+
+    #[test]
+    fn restoring_corrupt_or_missing_records_fails_cleanly() {
+        let mut t = StateTree::new();
+        t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
+        let r = t.records();
+        let mut bad = r.nodes.clone();
+        bad[0].1.truncate(3);
+        assert!(matches!(StateTree::restore(0, bad, r.values.clone()), Err(StateError::Corrupt(_))));
+        assert!(matches!(StateTree::restore(1, r.nodes, r.values), Err(StateError::UnknownVersion(1))));
     }
 
     #[test]

@@ -174,6 +174,12 @@ impl Node {
             return;
         }
         if p.view < self.safety.fast_view {
+            // Too late to ack; but if the leader lied in that view, still show others
+            // its signed ack of a block this node refuses, so that the lie is caught.
+            self.add_candidate(p.block);
+            if !self.candidate_is_valid(&hash) {
+                self.out.push(super::Output::Broadcast(Message::Vote { vote: leader_ack, leader_ack: None }));
+            }
             return;
         }
         // A proposal from the leader of a higher view means that leader holds a

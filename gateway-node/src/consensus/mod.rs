@@ -38,7 +38,7 @@ use vigil_protocol::{
     VoteKind,
 };
 
-use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError};
+use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError, StateCommit};
 use detector::Detector;
 use mempool::Mempool;
 
@@ -221,6 +221,8 @@ pub enum Output {
     Commit {
         committed: Box<CommittedBlock>,
         receipts: Vec<ReceiptEntry>,
+        /// The state version and ledger metadata after the block, stored with it.
+        state: Box<StateCommit>,
     },
     /// This node proved a validator faulty and submitted the evidence.
     EvidenceSubmitted {
@@ -276,6 +278,10 @@ pub enum RestoreError {
     Ledger(#[from] LedgerError),
     #[error("persisted block {0} is invalid: {1}")]
     Block(Height, BlockInvalid),
+    #[error("the stored state is at height {state} but the stored blocks end at {blocks}")]
+    StateBehindBlocks { state: Height, blocks: Height },
+    #[error("the stored state at height {0} does not match the stored block there")]
+    StateMismatch(Height),
 }
 
 /// Status for APIs and tests.
@@ -314,22 +320,44 @@ pub struct Node {
 impl Node {
     /// A node at genesis.
     pub fn new(cfg: Config, genesis: &Genesis) -> Result<Self, RestoreError> {
-        Self::restore(cfg, genesis, Vec::new(), None)
+        Self::restore(cfg, genesis, Vec::new(), None, None)
     }
 
-    /// A node rebuilt from what it persisted: committed blocks (re-executed) and the
-    /// safety state of the height it was working on.
+    /// A node rebuilt from what it persisted: committed blocks, the ledger stored with
+    /// them (without one, the blocks are re-executed from genesis), and the safety
+    /// state of the height it was working on.
     pub fn restore(
         cfg: Config,
         genesis: &Genesis,
         blocks: Vec<CommittedBlock>,
         safety: Option<SafetyState>,
+        stored: Option<Ledger>,
     ) -> Result<Self, RestoreError> {
-        let mut ledger = Ledger::genesis(genesis)?;
-        for cb in &blocks {
-            let exec = ledger.check_block(&cb.block).map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
-            ledger.commit(&cb.block, exec)?;
-        }
+        let ledger = match stored {
+            Some(ledger) => {
+                let blocks_end = Height(blocks.len() as u64);
+                if ledger.height() != blocks_end {
+                    return Err(RestoreError::StateBehindBlocks { state: ledger.height(), blocks: blocks_end });
+                }
+                let (hash, root) = match blocks.last() {
+                    Some(cb) => (cb.block.header.hash(), Some(cb.block.header.state_root)),
+                    None => (genesis.hash(), None),
+                };
+                if ledger.last_hash() != hash || root.is_some_and(|r| ledger.state_root().ok() != Some(r)) {
+                    return Err(RestoreError::StateMismatch(ledger.height()));
+                }
+                ledger
+            }
+            None => {
+                let mut ledger = Ledger::genesis(genesis)?;
+                for cb in &blocks {
+                    let exec =
+                        ledger.check_block(&cb.block).map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
+                    ledger.commit(&cb.block, exec)?;
+                }
+                ledger
+            }
+        };
         let me = NodeId::from_public_key(&cfg.key.public_key());
         let height = ledger.height().next();
         let last_view = blocks.last().map(|cb| cb.cert.data.view).unwrap_or(View(0));
@@ -593,10 +621,10 @@ impl Node {
         };
         debug_assert!(CertifiedHeader { header: block.header.clone(), cert: cert.clone() }.verify(self.set()).is_ok());
         let receipts = exec.entries.clone();
-        if self.ledger.commit(&block, exec).is_err() {
+        let Ok(state) = self.ledger.commit(&block, exec) else {
             return;
-        }
-        self.after_commit(CommittedBlock { block, cert }, receipts);
+        };
+        self.after_commit(CommittedBlock { block, cert }, receipts, state);
     }
 
     /// Whether a proposer with nothing to propose should wait a little longer; if so,
@@ -611,14 +639,14 @@ impl Node {
         true
     }
 
-    fn after_commit(&mut self, committed: CommittedBlock, receipts: Vec<ReceiptEntry>) {
+    fn after_commit(&mut self, committed: CommittedBlock, receipts: Vec<ReceiptEntry>, state: StateCommit) {
         self.last_commit_ms = self.now_ms;
         self.mempool.remove_committed(committed.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>().iter());
         let ledger = &self.ledger;
         self.mempool.prune_stale(|a| ledger.account(a).nonce.0);
         let cert_view = committed.cert.data.view;
         self.committed.push(committed.clone());
-        self.out.push(Output::Commit { committed: Box::new(committed), receipts });
+        self.out.push(Output::Commit { committed: Box::new(committed), receipts, state: Box::new(state) });
         self.candidates.clear();
         self.seen_votes.clear();
         let fast_view = self.safety.fast_view.max(cert_view);
@@ -767,11 +795,11 @@ impl Node {
                 return;
             };
             let receipts = exec.entries.clone();
-            if self.ledger.commit(&cb.block, exec).is_err() {
+            let Ok(state) = self.ledger.commit(&cb.block, exec) else {
                 return;
-            }
+            };
             applied = true;
-            self.after_commit(cb, receipts);
+            self.after_commit(cb, receipts, state);
         }
         if applied {
             self.sync_pending = false;

@@ -170,7 +170,7 @@ fn a_restarted_node_never_acks_a_different_block_for_the_same_view() {
     let acks_before = net.disk[2].1.as_ref().unwrap().signed.len();
     // Node 2 crashes and restarts from disk.
     let (blocks, safety) = net.disk[2].clone();
-    net.nodes[2] = Node::restore(config(&net.keys[2]), &net.genesis, blocks, safety).unwrap();
+    net.nodes[2] = Node::restore(config(&net.keys[2]), &net.genesis, blocks, safety, None).unwrap();
     net.input(2, Input::Start);
     // A different block for the same view (as a lying leader would send).
     let Message::Proposal(mut p) = first else { unreachable!() };
@@ -182,6 +182,38 @@ fn a_restarted_node_never_acks_a_different_block_for_the_same_view() {
     let safety = net.disk[2].1.as_ref().unwrap();
     assert_eq!(safety.signed.len(), acks_before, "no second ack was signed");
     assert!(!net.queue.iter().any(|(from, _, m)| *from == 2 && matches!(m, Message::Vote { .. })));
+}
+
+#[test]
+fn a_node_restores_from_its_stored_state_only_if_it_fits_its_blocks() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    for _ in 0..3 {
+        let h = net.height(0);
+        net.now_ms += 60_000;
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+        assert_eq!(net.height(0), h + 1);
+    }
+    let (blocks, safety) = net.disk[1].clone();
+    let stored = net.nodes[1].ledger().clone();
+    let root = stored.state_root().unwrap();
+    let back = Node::restore(config(&net.keys[1]), &net.genesis, blocks.clone(), safety.clone(), Some(stored.clone()))
+        .unwrap();
+    assert_eq!(back.ledger().state_root().unwrap(), root);
+    assert_eq!(back.ledger().height(), Height(3));
+    // A database whose state is behind or ahead of its blocks, or belongs to another
+    // chain of blocks, is refused rather than run on.
+    let short = blocks[..2].to_vec();
+    assert!(matches!(
+        Node::restore(config(&net.keys[1]), &net.genesis, short, safety.clone(), Some(stored.clone())),
+        Err(RestoreError::StateBehindBlocks { .. })
+    ));
+    let mut other = blocks.clone();
+    other[2].block.header.time_ms += 1;
+    assert!(matches!(
+        Node::restore(config(&net.keys[1]), &net.genesis, other, safety, Some(stored)),
+        Err(RestoreError::StateMismatch(Height(3)))
+    ));
 }
 
 #[test]

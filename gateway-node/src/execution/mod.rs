@@ -66,6 +66,8 @@ pub enum LedgerError {
     State(#[from] vigil_protocol::StateError),
     #[error("block {height} does not match the execution it was committed with")]
     ExecutionMismatch { height: Height },
+    #[error("stored state does not fit: {0}")]
+    StoredStateMismatch(&'static str),
 }
 
 /// The result of executing a block's transactions on the committed state.
@@ -77,21 +79,35 @@ pub struct Execution {
     pub receipts_root: Hash32,
     /// Consensus configuration for the next height.
     pub next: ConsensusState,
-    accounts: BTreeMap<Address, AccountState>,
     /// The state version, computed once here and written as is on commit.
     prepared: PreparedVersion,
 }
 
-/// The committed state of one node.
+/// What the ledger keeps besides the state tree; stored with every commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerMeta {
+    /// Height of the last committed block (0 before block 1).
+    pub height: Height,
+    pub last_hash: BlockHash,
+    /// `(first height, set)`: which set certified which heights, for judging evidence.
+    pub set_history: Vec<(Height, ValidatorSet)>,
+}
+
+/// What one commit adds to a node's database besides the block: the new state version
+/// and the ledger's metadata after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateCommit {
+    pub version: PreparedVersion,
+    pub meta: LedgerMeta,
+}
+
+/// The committed state of one node. Accounts and the consensus configuration are read
+/// from the authenticated tree itself, so what is proven is what is used.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     chain_id: ChainId,
-    height: Height,
-    last_hash: BlockHash,
-    accounts: BTreeMap<Address, AccountState>,
+    meta: LedgerMeta,
     consensus: ConsensusState,
-    /// `(first height, set)`: which set certified which heights, for judging evidence.
-    set_history: Vec<(Height, ValidatorSet)>,
     tree: StateTree,
 }
 
@@ -128,13 +144,35 @@ impl Ledger {
         tree.apply(0, changes)?;
         Ok(Self {
             chain_id: genesis.chain_id.clone(),
-            height: Height(0),
-            last_hash: genesis.hash(),
-            accounts,
-            set_history: vec![(Height(1), consensus.validators.clone())],
+            meta: LedgerMeta {
+                height: Height(0),
+                last_hash: genesis.hash(),
+                set_history: vec![(Height(1), consensus.validators.clone())],
+            },
             consensus,
             tree,
         })
+    }
+
+    /// The ledger as a node stored it: its metadata and its state tree (restored from
+    /// the database's records). Checks that they fit together and fit `genesis`.
+    pub fn restore(genesis: &Genesis, meta: LedgerMeta, tree: StateTree) -> Result<Self, LedgerError> {
+        if tree.latest_version() != Some(meta.height.0) {
+            return Err(LedgerError::StoredStateMismatch("the state tree's newest version is not the stored height"));
+        }
+        if meta.set_history.first().map(|(h, set)| (*h, set)) != Some((Height(1), &genesis.validators)) {
+            return Err(LedgerError::StoredStateMismatch("the validator-set history does not start at genesis"));
+        }
+        let consensus = tree
+            .get(&StateKey::Consensus, meta.height.0)
+            .and_then(|bytes| vigil_protocol::encoding::from_bytes::<ConsensusState>(&bytes).ok())
+            .ok_or(LedgerError::StoredStateMismatch("the state holds no readable consensus configuration"))?;
+        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree })
+    }
+
+    /// Everything to store for this ledger at once (a database that held only blocks).
+    pub fn snapshot(&self) -> (LedgerMeta, vigil_protocol::StateRecords) {
+        (self.meta.clone(), self.tree.records())
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -142,10 +180,10 @@ impl Ledger {
     }
     /// Height of the last committed block (0 before block 1).
     pub fn height(&self) -> Height {
-        self.height
+        self.meta.height
     }
     pub fn last_hash(&self) -> BlockHash {
-        self.last_hash
+        self.meta.last_hash
     }
     pub fn mode(&self) -> ConsensusMode {
         self.consensus.mode
@@ -157,16 +195,21 @@ impl Ledger {
     pub fn consensus_state(&self) -> &ConsensusState {
         &self.consensus
     }
+    /// An account at the committed height (all zero if it never received anything).
     pub fn account(&self, address: &Address) -> AccountState {
-        self.accounts.get(address).copied().unwrap_or_default()
+        self.tree
+            .get(&StateKey::Account(*address), self.height().0)
+            .and_then(|bytes| vigil_protocol::encoding::from_bytes(&bytes).ok())
+            .unwrap_or_default()
     }
     pub fn state_root(&self) -> Result<Hash32, LedgerError> {
-        Ok(self.tree.root(self.height.0)?)
+        Ok(self.tree.root(self.height().0)?)
     }
 
     /// The set that certified (or will certify) blocks at `height`.
     pub fn validators_at(&self, height: Height) -> &ValidatorSet {
-        self.set_history
+        self.meta
+            .set_history
             .iter()
             .rev()
             .find(|(from, _)| *from <= height)
@@ -176,13 +219,13 @@ impl Ledger {
 
     /// A state entry at the committed height with its proof against that height's root.
     pub fn prove(&self, key: &StateKey) -> Result<(Option<Vec<u8>>, StateProof), LedgerError> {
-        Ok(self.tree.get_with_proof(key, self.height.0)?)
+        Ok(self.tree.get_with_proof(key, self.height().0)?)
     }
 
     /// Executes `txs` as the next block on the committed state, without changing it.
     /// Signatures must already be checked (see [`Ledger::check_block`]).
     pub fn execute(&self, txs: &[SignedTransaction]) -> Result<Execution, LedgerError> {
-        let height = self.height.next();
+        let height = self.height().next();
         let mut accounts: BTreeMap<Address, AccountState> = BTreeMap::new();
         let mut next = self.consensus.clone();
         let mut changes: BTreeMap<StateKey, Option<Vec<u8>>> = BTreeMap::new();
@@ -196,15 +239,7 @@ impl Ledger {
         }
         let prepared = self.tree.prepare(height.0, changes)?;
         let state_root = prepared.root();
-        Ok(Execution {
-            height,
-            receipts_root: Block::receipts_root(&entries),
-            entries,
-            state_root,
-            next,
-            accounts,
-            prepared,
-        })
+        Ok(Execution { height, receipts_root: Block::receipts_root(&entries), entries, state_root, next, prepared })
     }
 
     fn apply_tx(
@@ -292,7 +327,7 @@ impl Ledger {
             chain_id: self.chain_id.clone(),
             height: exec.height,
             view,
-            parent_hash: self.last_hash,
+            parent_hash: self.meta.last_hash,
             tx_root: Block::tx_root(txs),
             receipts_root: exec.receipts_root,
             state_root: exec.state_root,
@@ -319,11 +354,11 @@ impl Ledger {
         already_verified: impl Fn(&vigil_protocol::TxHash) -> bool,
     ) -> Result<Execution, BlockInvalid> {
         let h = &block.header;
-        let expected = self.height.next();
+        let expected = self.height().next();
         if h.height != expected {
             return Err(BlockInvalid::Height { expected, found: h.height });
         }
-        if h.parent_hash != self.last_hash {
+        if h.parent_hash != self.meta.last_hash {
             return Err(BlockInvalid::Parent);
         }
         if h.chain_id != self.chain_id {
@@ -360,22 +395,21 @@ impl Ledger {
     }
 
     /// Commits a block with the execution [`Ledger::check_block`] or
-    /// [`Ledger::execute`] produced for it.
-    pub fn commit(&mut self, block: &Block, exec: Execution) -> Result<(), LedgerError> {
+    /// [`Ledger::execute`] produced for it; returns what to store for it.
+    pub fn commit(&mut self, block: &Block, exec: Execution) -> Result<StateCommit, LedgerError> {
         let height = block.header.height;
-        if height != self.height.next() || exec.height != height || exec.state_root != block.header.state_root {
+        if height != self.height().next() || exec.height != height || exec.state_root != block.header.state_root {
             return Err(LedgerError::ExecutionMismatch { height });
         }
-        let root = self.tree.write(exec.prepared)?;
+        let root = self.tree.write(&exec.prepared)?;
         debug_assert_eq!(root, exec.state_root);
-        self.accounts.extend(exec.accounts);
         if exec.next.validators != self.consensus.validators {
-            self.set_history.push((height.next(), exec.next.validators.clone()));
+            self.meta.set_history.push((height.next(), exec.next.validators.clone()));
         }
         self.consensus = exec.next;
-        self.height = height;
-        self.last_hash = block.header.hash();
-        Ok(())
+        self.meta.height = height;
+        self.meta.last_hash = block.header.hash();
+        Ok(StateCommit { version: exec.prepared, meta: self.meta.clone() })
     }
 }
 

@@ -16,10 +16,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vigil_protocol::{
     Address, Amount, BlockHash, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Genesis, Height, NodeId, Nonce,
-    Payload, SecretKey, SignedTransaction, Transaction, Transfer, TxHash, ValidatorInfo, ValidatorSet,
+    Payload, SecretKey, SignedTransaction, StateTree, Transaction, Transfer, TxHash, ValidatorInfo, ValidatorSet,
 };
 
 use crate::consensus::{self, CommittedBlock, Input, Message, Output, SafetyState, Timeouts, Timer};
+use crate::execution::{Ledger, LedgerError, StateCommit};
 pub use trace::TraceEvent;
 
 /// Virtual milliseconds during which faults may happen; then the network heals.
@@ -120,6 +121,27 @@ impl Ord for Scheduled {
 struct Disk {
     blocks: Vec<CommittedBlock>,
     safety: Option<SafetyState>,
+    /// The state stored with each block, as the node's database keeps it.
+    state: Vec<StateCommit>,
+}
+
+impl Disk {
+    /// The ledger as a real node reads it back: the state tree rebuilt from its stored
+    /// records (genesis, then every committed version) and the last stored metadata.
+    fn ledger(&self, genesis: &Genesis) -> Ledger {
+        let fresh = Ledger::genesis(genesis).unwrap_or_else(|e| unreachable!("the sim's genesis is valid: {e}"));
+        let (genesis_meta, mut records) = fresh.snapshot();
+        for commit in &self.state {
+            let r = commit.version.records();
+            records.nodes.extend(r.nodes);
+            records.values.extend(r.values);
+        }
+        let meta = self.state.last().map_or(genesis_meta, |c| c.meta.clone());
+        StateTree::restore(meta.height.0, records.nodes, records.values)
+            .map_err(LedgerError::from)
+            .and_then(|tree| Ledger::restore(genesis, meta, tree))
+            .unwrap_or_else(|e| unreachable!("a node reads back the state it stored: {e}"))
+    }
 }
 
 struct SimNode {
@@ -269,7 +291,7 @@ impl World {
             time_ms: 0,
         };
         for n in &mut nodes {
-            n.node = Some(Self::boot(&genesis, n, Vec::new(), None));
+            n.node = Some(Self::boot(&genesis, n));
         }
         let rng = ChaCha8Rng::seed_from_u64(sc.seed);
         let mut world = Self {
@@ -301,15 +323,11 @@ impl World {
         world
     }
 
-    fn boot(
-        genesis: &Genesis,
-        n: &SimNode,
-        blocks: Vec<CommittedBlock>,
-        safety: Option<SafetyState>,
-    ) -> consensus::Node {
+    fn boot(genesis: &Genesis, n: &SimNode) -> consensus::Node {
         let mut cfg = consensus::Config::new(n.key.clone());
         cfg.timeouts = sim_timeouts();
-        consensus::Node::restore(cfg, genesis, blocks, safety)
+        let ledger = n.disk.ledger(genesis);
+        consensus::Node::restore(cfg, genesis, n.disk.blocks.clone(), n.disk.safety.clone(), Some(ledger))
             .unwrap_or_else(|e| unreachable!("a node restores from its own disk: {e}"))
     }
 
@@ -415,7 +433,7 @@ impl World {
                 self.faults.restarts += 1;
                 self.trace.push(self.now_ms, TraceEvent::Restart(i));
                 let n = &self.nodes[i];
-                let node = Self::boot(&self.genesis, n, n.disk.blocks.clone(), n.disk.safety.clone());
+                let node = Self::boot(&self.genesis, n);
                 // Durability: nothing reported committed before the crash is missing now.
                 let restored: BTreeSet<TxHash> =
                     node.committed().iter().flat_map(|cb| cb.block.txs.iter().map(|t| t.hash())).collect();
@@ -477,7 +495,10 @@ impl World {
                 self.schedule(self.now_ms + after_ms, Event::Timer { node: i, incarnation, timer });
             }
             Output::Persist(safety) => self.nodes[i].disk.safety = Some(*safety),
-            Output::Commit { committed, .. } => self.on_commit(i, *committed),
+            Output::Commit { committed, state, .. } => {
+                self.nodes[i].disk.state.push(*state);
+                self.on_commit(i, *committed)
+            }
             Output::EvidenceSubmitted { offender } => {
                 self.trace.push(self.now_ms, TraceEvent::Evidence { node: i, offender: self.index_of(&offender) });
             }

@@ -8,7 +8,7 @@ use vigil_protocol::{BlockHash, ConsensusMode, Height, NodeId, View, VoteKind};
 use crate::consensus::{Message, Timer};
 
 /// Events kept for the failure report.
-const TRACE_EVENTS_MAX: usize = 600;
+const TRACE_EVENTS_MAX: usize = 6000;
 
 #[derive(Debug, Clone)]
 pub enum TraceEvent {

@@ -80,6 +80,11 @@ async fn devnet_commits_signs_receipts_survives_sigkill_and_refuses_bad_input() 
         assert!(Instant::now() < deadline, "node 3 did not catch up to height {target}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // It read its state back from redb instead of re-executing its blocks.
+    let log = std::fs::read_to_string(net.devnet.dir.join("node-3/node.log"))?;
+    let starts: Vec<&str> = log.lines().filter(|l| l.contains("node starting")).collect();
+    assert_eq!(starts.len(), 2, "{log}");
+    assert!(starts[0].contains("rebuilt from genesis") && starts[1].contains("read from disk"), "{starts:?}");
 
     // Every committed transaction has a valid signed receipt from every node, and all agree.
     for hash in &hashes {
