@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
 use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
-use vigil_protocol::{Address, ConsensusMode, Height, SignedTransaction, StateKey, TxHash};
+use vigil_protocol::{Address, CertifiedHeader, ConsensusMode, Height, SetChange, SignedTransaction, StateKey, TxHash};
 
 use crate::consensus::Rejection;
 use crate::metrics::Gauges;
@@ -160,17 +160,19 @@ async fn submit_tx(
     })?;
     let tx = decode_tx(&headers, &body)?;
     let hash = tx.hash();
-    if shared.store.tx(&hash).map_err(ApiError::internal)?.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_COMMITTED",
-            format!("transaction {hash} is already committed"),
-        ));
+    if let Some(mut receipt) = receipt_json(&shared, &hash)? {
+        // A replay changes nothing; the answer still carries this node's signed receipt,
+        // so a client that submitted through several nodes gets one from each.
+        receipt["error"] =
+            json!({ "code": "ALREADY_COMMITTED", "message": format!("transaction {hash} is already committed") });
+        return Ok((StatusCode::CONFLICT, Json(receipt)).into_response());
     }
     let committed = shared.wait_for(hash);
     let outcome = submit_and_wait(&shared, tx, committed, &q).await;
     shared.forget_closed_waiters(&hash);
-    if outcome? {
+    outcome?;
+    if q.wait {
+        // Also covers a commit that landed between the check above and the wait.
         if let Some(receipt) = receipt_json(&shared, &hash)? {
             return Ok((StatusCode::OK, Json(receipt)).into_response());
         }
@@ -193,9 +195,15 @@ async fn submit_and_wait(
         .try_send(Event::Submit(Box::new(tx), reply_tx))
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "the node is overloaded; retry later"))?;
     let admitted = reply_rx.await.map_err(|_| ApiError::internal("the node is shutting down"))?;
-    if let Err(r) = admitted {
-        shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Err(r.into());
+    match admitted {
+        Ok(()) => {}
+        // Already pending here (gossiped from a peer, or sent before): waiting for it is
+        // what the client asked, and submitting it again is harmless.
+        Err(Rejection::Duplicate) if q.wait => {}
+        Err(r) => {
+            shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(r.into());
+        }
     }
     if !q.wait {
         return Ok(false);
@@ -266,19 +274,34 @@ async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<Stri
     })))
 }
 
-async fn get_validators(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    let node = shared.lock_node();
-    let ledger = node.ledger();
-    let state = ledger.consensus_state();
-    Json(json!({
-        "height": ledger.height(),
+async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
+    let (height, state, history) = {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        (ledger.height(), ledger.consensus_state().clone(), ledger.set_history().to_vec())
+    };
+    // Each later set took effect at `from`; block `from - 1` committed it, certified by
+    // the set before: the chain of changes a light client follows from genesis.
+    let mut changes = Vec::new();
+    for (from, next) in history.into_iter().skip(1) {
+        let at = Height(from.0.saturating_sub(1));
+        let cb = shared
+            .store
+            .block(at)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("block {at} that changed the set is not stored")))?;
+        changes.push(SetChange { certified: CertifiedHeader { header: cb.block.header, cert: cb.cert }, next });
+    }
+    Ok(Json(json!({
+        "height": height,
         "hash": state.validators.hash(),
         "mode": state.mode,
         "validators": state.validators,
         "jailed": state.jailed,
         "validators_bcs": hex::encode(to_bytes(&state.validators)),
         "genesis_validator_set_hash": shared.genesis.validators.hash(),
-    }))
+        "changes_bcs": hex::encode(to_bytes(&changes)),
+    })))
 }
 
 async fn get_status(State(shared): State<Arc<Shared>>) -> Json<Value> {

@@ -11,6 +11,7 @@ use vigil_protocol::{
 };
 
 use crate::config::{ConsensusConfig, NodeConfig, PeerEntry, TestingConfig, FAULT_INJECTION_ENV};
+use crate::gateway::config::{GatewayConfig, LimitsConfig, NodeEntry};
 use crate::keys::{load_account_key, load_node_keys, save_account_key, save_node_keys, NodeKeys};
 
 /// Balance of the devnet's faucet account (its key is `faucet.key` in the directory).
@@ -29,6 +30,17 @@ pub struct DevnetOptions {
     pub chain_id: String,
     /// Extra funded accounts at genesis (load generators, tests).
     pub accounts: Vec<(Address, Amount)>,
+    /// Directory the gateway serves the web wallet from (e.g. `www/dist`).
+    pub static_dir: Option<PathBuf>,
+}
+
+/// The devnet's gateway: HTTPS on `base_port + 200` with a certificate from a local CA.
+#[derive(Debug, Clone)]
+pub struct DevnetGateway {
+    pub config: PathBuf,
+    pub url: String,
+    /// The local CA's certificate: trust it to reach the gateway without warnings.
+    pub ca_cert: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +59,7 @@ pub struct Devnet {
     pub genesis: PathBuf,
     pub faucet_key: PathBuf,
     pub nodes: Vec<DevnetNode>,
+    pub gateway: DevnetGateway,
 }
 
 fn port(base: u16, offset: usize) -> anyhow::Result<u16> {
@@ -143,7 +156,31 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             byzantine,
         });
     }
-    Ok(Devnet { dir: opts.dir.clone(), genesis: genesis_path, faucet_key: faucet_path, nodes })
+    let gateway = write_gateway(opts, &nodes, bind)?;
+    Ok(Devnet { dir: opts.dir.clone(), genesis: genesis_path, faucet_key: faucet_path, nodes, gateway })
+}
+
+/// The gateway's config and TLS files (a local CA and a `localhost` certificate, made
+/// once and kept).
+fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyhow::Result<DevnetGateway> {
+    let dir = opts.dir.join("gateway");
+    let tls = crate::gateway::tls::LocalTls::in_dir(&dir.join("tls"));
+    let tls = if tls.exists() { tls } else { crate::gateway::tls::make_local_tls(&dir.join("tls"))? };
+    let port = port(opts.base_port, 200)?;
+    let cfg = GatewayConfig {
+        listen: format!("{bind}:{port}").parse()?,
+        genesis_file: PathBuf::from("../genesis.json"),
+        tls_cert: Some(PathBuf::from("tls/gateway.pem")),
+        tls_key: Some(PathBuf::from("tls/gateway.key")),
+        plain_http_on_loopback: false,
+        static_dir: opts.static_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
+        cors_origins: vec![],
+        limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
+        nodes: nodes.iter().map(|n| NodeEntry { id: n.id.to_string(), url: n.api_url.clone() }).collect(),
+    };
+    let config = dir.join("gateway.toml");
+    cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
+    Ok(DevnetGateway { config, url: format!("https://localhost:{port}"), ca_cert: tls.ca_cert })
 }
 
 /// Running node processes; stopped (SIGTERM, then SIGKILL after a grace period) on drop.
@@ -159,7 +196,24 @@ impl Devnet {
         for n in &self.nodes {
             children.push((n.name.clone(), self.spawn_node(exe, n)?));
         }
+        children.push(("gateway".to_string(), self.spawn_gateway(exe)?));
         Ok(Running { children })
+    }
+
+    /// Starts the gateway, logging to `gateway/gateway.log`.
+    pub fn spawn_gateway(&self, exe: &Path) -> anyhow::Result<Child> {
+        let dir = self.gateway.config.parent().unwrap_or(Path::new("."));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("gateway.log"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("gateway")
+            .arg("--config")
+            .arg(&self.gateway.config)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log));
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        cmd.spawn().with_context(|| format!("starting the gateway ({})", exe.display()))
     }
 
     pub fn spawn_node(&self, exe: &Path, n: &DevnetNode) -> anyhow::Result<Child> {

@@ -1,5 +1,9 @@
 //! Key files: a node's Ed25519 consensus key and X25519 transport/encryption key, or
 //! an account's Ed25519 key, as JSON written with owner-only permissions.
+//!
+//! A node's X25519 key pair is derived from a 32-byte seed with HPKE's `DeriveKeyPair`
+//! (RFC 9180 §7.1.3), so that the same published key is the node's Noise static key and
+//! the recipient key of sealed requests (OHTTP, whose server keys are made that way).
 
 use std::path::Path;
 
@@ -22,8 +26,11 @@ struct KeyFile {
     kind: String,
     /// Ed25519 seed, hex.
     ed25519_seed: String,
-    /// X25519 secret, hex (node keys only).
+    /// Seed of the X25519 key pair, hex (node keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    x25519_seed: Option<String>,
+    /// Written by earlier versions; refused with a hint.
+    #[serde(default, skip_serializing)]
     x25519_secret: Option<String>,
     /// Public parts, for humans; recomputed on load.
     public: serde_json::Value,
@@ -33,15 +40,29 @@ struct KeyFile {
 #[derive(Clone)]
 pub struct NodeKeys {
     pub consensus: SecretKey,
+    /// Seed of the X25519 key pair (see the module docs).
+    encryption_seed: Zeroizing<[u8; 32]>,
     pub encryption: x25519_dalek::StaticSecret,
 }
 
 impl NodeKeys {
     pub fn generate() -> Self {
-        Self {
-            consensus: SecretKey::generate(),
-            encryption: x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng),
-        }
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, seed.as_mut());
+        Self::from_seeds(SecretKey::generate(), seed)
+    }
+
+    pub fn from_seeds(consensus: SecretKey, encryption_seed: Zeroizing<[u8; 32]>) -> Self {
+        use hpke::{Kem as _, Serializable as _};
+        let (sk, _) = hpke::kem::X25519HkdfSha256::derive_keypair(encryption_seed.as_ref());
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(&sk.to_bytes());
+        Self { consensus, encryption_seed, encryption: x25519_dalek::StaticSecret::from(*bytes) }
+    }
+
+    /// The OHTTP server configuration for sealed requests to this node.
+    pub fn sealed_config(&self) -> Result<ohttp::KeyConfig, vigil_protocol::sealed::SealError> {
+        vigil_protocol::sealed::server_config(&self.encryption_seed)
     }
     pub fn id(&self) -> NodeId {
         NodeId::from_public_key(&self.consensus.public_key())
@@ -97,7 +118,8 @@ pub fn save_node_keys(path: &Path, keys: &NodeKeys) -> Result<(), KeyError> {
     let file = KeyFile {
         kind: "node".into(),
         ed25519_seed: hex::encode(*keys.consensus.to_seed()),
-        x25519_secret: Some(hex::encode(keys.encryption.to_bytes())),
+        x25519_seed: Some(hex::encode(*keys.encryption_seed)),
+        x25519_secret: None,
         public: serde_json::json!({
             "node_id": keys.id().to_string(),
             "consensus_key": keys.consensus.public_key().to_string(),
@@ -115,15 +137,23 @@ pub fn load_node_keys(path: &Path) -> Result<NodeKeys, KeyError> {
         return Err(KeyError::Format { path: shown, reason: format!("kind is `{}`, expected `node`", file.kind) });
     }
     let seed = hex32(path, "ed25519_seed", &file.ed25519_seed)?;
-    let x = file.x25519_secret.ok_or(KeyError::Format { path: shown, reason: "x25519_secret missing".into() })?;
-    let x = hex32(path, "x25519_secret", &x)?;
-    Ok(NodeKeys { consensus: SecretKey::from_seed(*seed), encryption: x25519_dalek::StaticSecret::from(*x) })
+    let Some(x) = file.x25519_seed else {
+        let reason = if file.x25519_secret.is_some() {
+            "written by an older vigil (x25519_secret); make new keys with `vigil keygen` or `vigil devnet --reset`"
+        } else {
+            "x25519_seed missing"
+        };
+        return Err(KeyError::Format { path: shown, reason: reason.into() });
+    };
+    let x = hex32(path, "x25519_seed", &x)?;
+    Ok(NodeKeys::from_seeds(SecretKey::from_seed(*seed), x))
 }
 
 pub fn save_account_key(path: &Path, key: &SecretKey) -> Result<(), KeyError> {
     let file = KeyFile {
         kind: "account".into(),
         ed25519_seed: hex::encode(*key.to_seed()),
+        x25519_seed: None,
         x25519_secret: None,
         public: serde_json::json!({
             "address": Address::from_public_key(&key.public_key()).to_string(),
@@ -150,4 +180,41 @@ pub fn load_account_key(path: &Path) -> Result<SecretKey, KeyError> {
 pub fn account_public(key: &SecretKey) -> (PublicKey, Address) {
     let pk = key.public_key();
     (pk, Address::from_public_key(&pk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_noise_key_and_the_sealed_request_key_are_one_published_key() {
+        let keys = NodeKeys::generate();
+        let config = keys.sealed_config().unwrap().encode().unwrap();
+        assert_eq!(config, vigil_protocol::sealed::key_config(&keys.encryption_public()));
+    }
+
+    #[test]
+    fn node_keys_round_trip_through_their_file_and_old_files_get_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        let keys = NodeKeys::generate();
+        save_node_keys(&path, &keys).unwrap();
+        assert!(matches!(save_node_keys(&path, &keys), Err(KeyError::Exists(_))));
+        let back = load_node_keys(&path).unwrap();
+        assert_eq!(back.id(), keys.id());
+        assert_eq!(back.encryption_public(), keys.encryption_public());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let old = dir.path().join("old.key");
+        std::fs::write(
+            &old,
+            format!(r#"{{"kind":"node","ed25519_seed":"{0}","x25519_secret":"{0}","public":{{}}}}"#, "11".repeat(32)),
+        )
+        .unwrap();
+        let err = load_node_keys(&old).expect_err("refused").to_string();
+        assert!(err.contains("vigil devnet --reset"), "{err}");
+    }
 }

@@ -39,8 +39,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Write keys, genesis and configs for a whole network, then run every node as its
-    /// own process until Ctrl-C.
+    /// Run a forwarding gateway: TLS for clients, requests sealed (HPKE) to the named node.
+    Gateway {
+        /// Gateway configuration (TOML). Env overrides: VIGIL_GATEWAY_LISTEN, VIGIL_GATEWAY_STATIC_DIR.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write keys, genesis and configs for a whole network, then run every node and a
+    /// gateway as their own processes until Ctrl-C.
     Devnet {
         #[arg(long, default_value_t = 4)]
         nodes: usize,
@@ -65,6 +71,9 @@ enum Command {
         /// Delete an existing network in --dir first.
         #[arg(long)]
         reset: bool,
+        /// Serve the web wallet from this directory on the gateway's origin.
+        #[arg(long)]
+        www: Option<PathBuf>,
     },
     /// Make a node key (Ed25519 + X25519) or an account key, written with owner-only permissions.
     Keygen {
@@ -96,7 +105,13 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(vigil_node::service::run(cfg))
         }
-        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset } => {
+        Command::Gateway { config } => {
+            init_logs();
+            let cfg = vigil_node::gateway::config::GatewayConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(vigil_node::gateway::run(cfg))
+        }
+        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www } => {
             if reset && dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             }
@@ -113,6 +128,7 @@ fn main() -> anyhow::Result<()> {
                 mode,
                 chain_id: "vigil-devnet".into(),
                 accounts: vec![],
+                static_dir: www,
             };
             let net = devnet::write(&opts)?;
             println!(
@@ -125,13 +141,16 @@ fn main() -> anyhow::Result<()> {
                 let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
                 println!("  {}  id {}  api {}  p2p {}{lie}", n.name, n.id.short(), n.api_url, n.p2p);
             }
+            let g = &net.gateway;
+            println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
+            println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
             if write_only {
-                println!("configs written; start each node with `vigil node --config <dir>/node-i/node.toml`");
+                println!("configs written; start each node with `vigil node --config <dir>/node-i/node.toml` and the gateway with `vigil gateway --config <dir>/gateway/gateway.toml`");
                 return Ok(());
             }
             let exe = std::env::current_exe()?;
             let mut running = net.start(&exe)?;
-            println!("running; logs in <dir>/node-i/node.log. Ctrl-C stops every node.");
+            println!("running; logs in <dir>/node-i/node.log and <dir>/gateway/gateway.log. Ctrl-C stops everything.");
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -4,17 +4,23 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Upper bounds of the commit-latency histogram buckets, in milliseconds.
-pub const COMMIT_LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000];
+/// Upper bounds of the latency histograms' buckets, in milliseconds.
+pub const LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000];
 
 #[derive(Default)]
 pub struct Metrics {
     pub txs_committed: AtomicU64,
     pub blocks_committed: AtomicU64,
     pub txs_rejected: AtomicU64,
-    latency_buckets: [AtomicU64; COMMIT_LATENCY_BUCKETS_MS.len()],
-    latency_count: AtomicU64,
-    latency_sum_ms: AtomicU64,
+    commit_latency: Histogram,
+    /// Sealed requests (from the gateway or relayed) opened and refused.
+    pub sealed: std::sync::Arc<SealedCounters>,
+}
+
+#[derive(Default)]
+pub struct SealedCounters {
+    pub opened: AtomicU64,
+    pub refused: AtomicU64,
 }
 
 /// Point-in-time values read from the node for one scrape.
@@ -30,13 +36,7 @@ pub struct Gauges {
 impl Metrics {
     /// Records one block's commit latency (proposal time to local commit).
     pub fn observe_commit(&self, latency_ms: u64, txs: usize) {
-        for (bucket, le) in self.latency_buckets.iter().zip(COMMIT_LATENCY_BUCKETS_MS) {
-            if latency_ms <= le {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ms.fetch_add(latency_ms, Ordering::Relaxed);
+        self.commit_latency.observe(latency_ms);
         self.blocks_committed.fetch_add(1, Ordering::Relaxed);
         self.txs_committed.fetch_add(txs as u64, Ordering::Relaxed);
     }
@@ -64,12 +64,44 @@ impl Metrics {
             s,
             "# HELP vigil_commit_latency_ms From proposal to local commit.\n# TYPE vigil_commit_latency_ms histogram"
         );
-        for (bucket, le) in self.latency_buckets.iter().zip(COMMIT_LATENCY_BUCKETS_MS) {
-            let _ = writeln!(s, "vigil_commit_latency_ms_bucket{{le=\"{le}\"}} {}", load(bucket));
-        }
-        let _ = writeln!(s, "vigil_commit_latency_ms_bucket{{le=\"+Inf\"}} {}", load(&self.latency_count));
-        let _ = writeln!(s, "vigil_commit_latency_ms_sum {}", load(&self.latency_sum_ms));
-        let _ = writeln!(s, "vigil_commit_latency_ms_count {}", load(&self.latency_count));
+        self.commit_latency.render(&mut s, "vigil_commit_latency_ms", "");
+        let _ = writeln!(s, "# HELP vigil_sealed_requests_total Sealed requests, by outcome (opened, or refused: another key or altered).\n# TYPE vigil_sealed_requests_total counter");
+        let _ = writeln!(s, "vigil_sealed_requests_total{{outcome=\"opened\"}} {}", load(&self.sealed.opened));
+        let _ = writeln!(s, "vigil_sealed_requests_total{{outcome=\"refused\"}} {}", load(&self.sealed.refused));
         s
+    }
+}
+
+/// A latency histogram (milliseconds, buckets [`LATENCY_BUCKETS_MS`]) in the Prometheus
+/// text format: cumulative buckets, sum, count.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
+    count: AtomicU64,
+    sum: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, value_ms: u64) {
+        for (bucket, le) in self.buckets.iter().zip(LATENCY_BUCKETS_MS) {
+            if value_ms <= le {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(value_ms, Ordering::Relaxed);
+    }
+
+    /// Appends the series of `name` with `labels` (e.g. `node="…"`, or empty).
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bucket, le) in self.buckets.iter().zip(LATENCY_BUCKETS_MS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {}", load(bucket));
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", load(&self.count));
+        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{braces} {}", load(&self.sum));
+        let _ = writeln!(out, "{name}_count{braces} {}", load(&self.count));
     }
 }

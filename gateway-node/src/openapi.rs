@@ -29,7 +29,7 @@ pub fn document() -> Value {
                     "200": { "description": "Committed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReceiptResponse" } } } },
                     "202": { "description": "Accepted, not committed within the wait" },
                     "400": error_response("MALFORMED, WRONG_CHAIN, BAD_SIGNATURE, STALE_NONCE, FUTURE_NONCE or INSUFFICIENT_BALANCE"),
-                    "409": error_response("DUPLICATE or ALREADY_COMMITTED"),
+                    "409": error_response("DUPLICATE (already pending, without wait) or ALREADY_COMMITTED (the body also carries this node's signed receipt)"),
                     "413": error_response("TOO_LARGE"),
                     "503": error_response("MEMPOOL_FULL or BUSY")
                 }
@@ -49,8 +49,10 @@ pub fn document() -> Value {
                 "parameters": [{ "name": "address", "in": "path", "required": true, "schema": { "type": "string", "description": "bech32m, vigil1…" } }],
                 "responses": { "200": { "description": "Account state, `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_response("BAD_ADDRESS") }
             }},
-            "/v1/validators": { "get": { "summary": "Active validator set (Ed25519 consensus and X25519 encryption keys), mode and jailed validators", "responses": { "200": { "description": "Validator set" } } } },
+            "/v1/validators": { "get": { "summary": "Active validator set (Ed25519 consensus and X25519 encryption keys), mode, jailed validators, and `changes_bcs`: every set change since genesis as BCS Vec<SetChange> (the certified header that committed it and the new set), for light clients to follow", "responses": { "200": { "description": "Validator set" } } } },
             "/v1/status": { "get": { "summary": "Height, mode, view, mempool, jailed validators, connected peers", "responses": { "200": { "description": "Status" } } } },
+            "/v1/ohttp-keys": { "get": { "summary": "Key configuration for sealed requests (RFC 9458); its key is this node's X25519 key in the validator set", "responses": { "200": { "description": "application/ohttp-keys" } } } },
+            "/v1/sealed": { "post": { "summary": "A request to this API sealed to this node (Oblivious HTTP: HPKE X25519-HKDF-SHA256 / HKDF-SHA256 / ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed", "requestBody": { "content": { "message/ohttp-req": {} } }, "responses": { "200": { "description": "message/ohttp-res" }, "400": { "description": "Does not open with this node's key (another key, or altered in transit)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not message/ohttp-req" } } } },
             "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text/plain exposition format" } } } }
         },

@@ -218,7 +218,10 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the API listener {}", cfg.api_listen))?;
     tracing::info!(api = %cfg.api_listen, p2p = %cfg.p2p_listen, "listening");
-    axum::serve(listener, crate::api::router(shared.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    let api = crate::api::router(shared.clone());
+    let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
+    let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down");
     let _ = events_tx.send(Event::Shutdown).await;
     let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
@@ -268,7 +271,7 @@ fn coalesce_gossip(outputs: Vec<Output>) -> Vec<Output> {
     rest
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -122,11 +122,57 @@ impl CertifiedHeader {
     }
 }
 
+/// A certified change of validator set: the header that committed it (its
+/// `next_validator_set_hash` is the new set's hash) with its certificate by the old set,
+/// and the new set. A light client follows these from the genesis set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetChange {
+    pub certified: CertifiedHeader,
+    pub next: ValidatorSet,
+}
+
+/// Why a chain of validator-set changes cannot be followed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetChangeError {
+    #[error("set change at height {height}: {source}")]
+    Header { height: Height, source: BlockError },
+    #[error("set change at height {0} does not lead to the set it names")]
+    WrongNextSet(Height),
+    #[error("set change at height {0} changes nothing")]
+    NoChange(Height),
+    #[error("set changes are not in increasing height order at height {0}")]
+    OutOfOrder(Height),
+}
+
+/// Follows certified set changes from `trusted` (the genesis set, or one already
+/// followed); returns the newest set. Each change must be certified by the set before it.
+pub fn follow_set_changes(trusted: &ValidatorSet, changes: &[SetChange]) -> Result<ValidatorSet, SetChangeError> {
+    let mut current = trusted.clone();
+    let mut last = None;
+    for change in changes {
+        let h = &change.certified.header;
+        if last.is_some_and(|l| h.height <= l) {
+            return Err(SetChangeError::OutOfOrder(h.height));
+        }
+        change.certified.verify(&current).map_err(|source| SetChangeError::Header { height: h.height, source })?;
+        if change.next.hash() != h.next_validator_set_hash {
+            return Err(SetChangeError::WrongNextSet(h.height));
+        }
+        if h.next_validator_set_hash == h.validator_set_hash {
+            return Err(SetChangeError::NoChange(h.height));
+        }
+        current = change.next.clone();
+        last = Some(h.height);
+    }
+    Ok(current)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{certified_header, validators};
     use crate::vote::VoteKind;
+    use crate::SecretKey;
 
     #[test]
     fn certified_header_verifies_against_its_set() {
@@ -170,5 +216,35 @@ mod tests {
         let (tx, _) = crate::testutil::transfer(1, 0);
         let block = Block { header: ch.header, txs: vec![tx] };
         assert_eq!(block.check_body(), Err(BlockError::TxRootMismatch));
+    }
+
+    fn change(set: &ValidatorSet, keys: &[SecretKey], height: u64, next: &ValidatorSet) -> SetChange {
+        let mut header = certified_header(set, keys, Height(height), ConsensusMode::Bft, keys.len()).header;
+        header.next_validator_set_hash = next.hash();
+        SetChange { certified: crate::testutil::certify(set, keys, header, keys.len()), next: next.clone() }
+    }
+
+    #[test]
+    fn set_changes_are_followed_only_when_each_is_certified_by_the_set_before() {
+        let (set, keys) = validators(4);
+        let smaller = set.without(&set.validators()[3].id).unwrap();
+        let signers: Vec<SecretKey> =
+            keys.iter().filter(|k| smaller.get(&NodeId::from_public_key(&k.public_key())).is_some()).cloned().collect();
+        let smallest = smaller.without(&smaller.validators()[0].id).unwrap();
+        let chain = vec![change(&set, &keys, 5, &smaller), change(&smaller, &signers, 9, &smallest)];
+        assert_eq!(follow_set_changes(&set, &chain).unwrap(), smallest);
+        assert_eq!(follow_set_changes(&set, &[]).unwrap(), set);
+        // Skipping the first change: the second is not certified by the trusted set.
+        assert!(matches!(follow_set_changes(&set, &chain[1..]), Err(SetChangeError::Header { .. })));
+        // A validator that invents a set of its own, "certified" by itself alone.
+        let (mine, my_keys) = validators(1);
+        let forged = change(&mine, &my_keys, 6, &mine);
+        assert!(matches!(follow_set_changes(&set, &[forged]), Err(SetChangeError::Header { .. })));
+        // The right certificate, another set.
+        let mut swapped = chain[0].clone();
+        swapped.next = smallest.clone();
+        assert_eq!(follow_set_changes(&set, &[swapped]), Err(SetChangeError::WrongNextSet(Height(5))));
+        let reordered = vec![chain[0].clone(), chain[0].clone()];
+        assert_eq!(follow_set_changes(&set, &reordered), Err(SetChangeError::OutOfOrder(Height(5))));
     }
 }

@@ -50,6 +50,7 @@ pub mod ids;
 pub mod limits;
 pub mod merkle;
 pub mod receipt;
+pub mod sealed;
 pub mod state;
 pub mod transaction;
 pub mod validator;
@@ -59,7 +60,7 @@ pub mod vote;
 mod testutil;
 
 pub use address::{Address, AddressError};
-pub use block::{Block, BlockError, BlockHeader, CertifiedHeader};
+pub use block::{follow_set_changes, Block, BlockError, BlockHeader, CertifiedHeader, SetChange, SetChangeError};
 pub use crypto::{CryptoError, EncryptionKey, PublicKey, SecretKey, Signature};
 pub use encoding::DecodeError;
 pub use evidence::{ContradictedReceipt, EvidenceError, FaultEvidence, SignedStatement};

@@ -206,6 +206,11 @@ impl Ledger {
         Ok(self.tree.root(self.height().0)?)
     }
 
+    /// `(first height, set)` for every set the chain has had, oldest first.
+    pub fn set_history(&self) -> &[(Height, ValidatorSet)] {
+        &self.meta.set_history
+    }
+
     /// The set that certified (or will certify) blocks at `height`.
     pub fn validators_at(&self, height: Height) -> &ValidatorSet {
         self.meta

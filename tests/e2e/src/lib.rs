@@ -25,18 +25,19 @@ pub fn vigil_bin() -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-/// A base port with free ports at base+i and base+100+i for `nodes` nodes. Each call in
-/// this process gets its own range (tests run in parallel threads).
+/// A base port with free ports at base+i and base+100+i for `nodes` nodes and base+200
+/// for the gateway. Each call in this process gets its own range (tests run in
+/// parallel threads).
 pub fn free_base_port(nodes: usize) -> u16 {
     static NEXT_SLOT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let pid_offset = (std::process::id() % 50) as u16 * 400;
+    let pid_offset = (std::process::id() % 50) as u16 * 900;
     for _ in 0..200 {
         let slot = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 50;
-        let base = 20_000 + (pid_offset + slot * 200) % 40_000;
+        let base = 20_000 + (pid_offset + slot * 300) % 40_000;
         let free = (0..nodes as u16).all(|i| {
             std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
                 && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
-        });
+        }) && std::net::TcpListener::bind(("127.0.0.1", base + 200)).is_ok();
         if free {
             return base;
         }
@@ -87,6 +88,7 @@ impl TestNet {
             mode,
             chain_id: "vigil-e2e".into(),
             accounts,
+            static_dir: None,
         };
         let devnet = devnet::write(&opts)?;
         let running = devnet.start(&vigil_bin()?)?;

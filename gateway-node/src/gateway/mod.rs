@@ -1,0 +1,617 @@
+//! The forwarding gateway (`vigil gateway`): clients reach it over TLS by its domain
+//! name and name the node they want; it seals each request to that node's published
+//! X25519 key and forwards it, or relays requests the client sealed itself.
+//!
+//! Two modes, both ending at the node's `/v1/sealed` endpoint (Oblivious HTTP):
+//! - **Forwarding** (`POST /v1/forward`): the client sends the request in the clear
+//!   over TLS; the gateway seals it with HPKE to each target node, forwards it over
+//!   pooled connections, opens each sealed answer and returns it. The gateway sees the
+//!   content; nodes' signatures inside answers (receipts) pass through untouched, so the
+//!   client still checks every answer against the validator set itself.
+//! - **Oblivious relay** (`POST /v1/relay/{node}`): the client seals the request to the
+//!   node itself (key configuration at `GET /v1/relay/{node}/ohttp-keys`, built from
+//!   the followed validator set); the gateway routes bytes it cannot read, and learns
+//!   only which node is asked, when, and how much. Standard OHTTP clients work here.
+//!
+//! Only validators of the set followed from genesis are reachable (see [`registry`]).
+//! Operator features: body-size limit (413), per-client rate limit (429 with
+//! `Retry-After`), per-node timeouts, health checks and circuit breaking (503 for that
+//! node only), CORS, `/healthz`, `/metrics`, access logs without content, and optional
+//! static serving of the web wallet with the security headers a wallet page needs.
+
+pub mod config;
+pub mod registry;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
+use vigil_protocol::{Genesis, NodeId};
+
+use crate::metrics::Histogram;
+use config::GatewayConfig;
+use registry::{Registry, Target, Unavailable};
+
+/// Content-Security-Policy of served pages: only this origin, wasm allowed to compile.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'";
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A gateway error as clients see it: a status and a typed, stable code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl GatewayError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    fn json(&self) -> Value {
+        json!({ "code": self.code, "message": self.message })
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({ "error": self.json() }))).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        r
+    }
+}
+
+fn unavailable(id: &NodeId, why: Unavailable) -> GatewayError {
+    match why {
+        Unavailable::Unknown => GatewayError::new(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_NODE",
+            format!("node {id} is not a validator reachable through this gateway; GET /v1/nodes lists them"),
+        ),
+        Unavailable::CircuitOpen(after) => GatewayError {
+            retry_after: Some(after),
+            ..GatewayError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "NODE_UNAVAILABLE",
+                format!("node {id} is not answering; the gateway retries it shortly, other nodes are served"),
+            )
+        },
+    }
+}
+
+/// Per-node request counters and latencies.
+#[derive(Default)]
+struct NodeMetrics {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    latency: Histogram,
+}
+
+#[derive(Default)]
+struct GatewayMetrics {
+    nodes: BTreeMap<NodeId, NodeMetrics>,
+    rate_limited: AtomicU64,
+    too_large: AtomicU64,
+    bad_requests: AtomicU64,
+}
+
+impl GatewayMetrics {
+    fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(s, "# HELP vigil_gateway_requests_total Requests forwarded or relayed, per target node.");
+        let _ = writeln!(s, "# TYPE vigil_gateway_requests_total counter");
+        for (id, m) in &self.nodes {
+            let _ = writeln!(s, "vigil_gateway_requests_total{{node=\"{id}\"}} {}", load(&m.requests));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP vigil_gateway_errors_total Requests that got no answer from the node, per target node."
+        );
+        let _ = writeln!(s, "# TYPE vigil_gateway_errors_total counter");
+        for (id, m) in &self.nodes {
+            let _ = writeln!(s, "vigil_gateway_errors_total{{node=\"{id}\"}} {}", load(&m.errors));
+        }
+        let _ = writeln!(s, "# HELP vigil_gateway_latency_ms Time to the node's answer, per target node.");
+        let _ = writeln!(s, "# TYPE vigil_gateway_latency_ms histogram");
+        for (id, m) in &self.nodes {
+            m.latency.render(&mut s, "vigil_gateway_latency_ms", &format!("node=\"{id}\""));
+        }
+        for (name, help, v) in [
+            ("vigil_gateway_rate_limited_total", "Requests refused by the per-client rate limit.", &self.rate_limited),
+            ("vigil_gateway_too_large_total", "Requests refused for their body size.", &self.too_large),
+            ("vigil_gateway_bad_requests_total", "Malformed requests.", &self.bad_requests),
+        ] {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", load(v));
+        }
+        s
+    }
+}
+
+struct Gateway {
+    registry: Registry,
+    http: reqwest::Client,
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    metrics: GatewayMetrics,
+    node_timeout: Duration,
+}
+
+/// What came back from one node.
+type NodeResult = Result<PlainResponse, GatewayError>;
+
+impl Gateway {
+    /// POSTs sealed bytes to a node's `/v1/sealed`; records health and metrics.
+    async fn post_sealed(&self, target: &Target, sealed: Vec<u8>) -> Result<(StatusCode, Bytes), GatewayError> {
+        let started = Instant::now();
+        let metrics = self.metrics.nodes.get(&target.id);
+        if let Some(m) = metrics {
+            m.requests.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = self
+            .http
+            .post(format!("{}/v1/sealed", target.url))
+            .header(header::CONTENT_TYPE, REQUEST_MEDIA_TYPE)
+            .timeout(self.node_timeout)
+            .body(sealed)
+            .send()
+            .await;
+        let answer = match result {
+            Ok(r) => {
+                let status = r.status();
+                match r.bytes().await {
+                    Ok(b) => Ok((StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY), b)),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let elapsed = started.elapsed();
+        match answer {
+            Ok((status, body)) if !status.is_server_error() => {
+                self.registry.record(&target.id, Ok(()));
+                if let Some(m) = metrics {
+                    m.latency.observe(elapsed.as_millis() as u64);
+                }
+                Ok((status, body))
+            }
+            other => {
+                let (status, code, what) = match &other {
+                    Ok((s, _)) => (StatusCode::BAD_GATEWAY, "NODE_ERROR", format!("answered {s}")),
+                    Err(e) if e.is_timeout() => (
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "NODE_TIMEOUT",
+                        format!("did not answer within {} ms", self.node_timeout.as_millis()),
+                    ),
+                    Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", "cannot be reached".to_string()),
+                };
+                self.registry.record(&target.id, Err(what.clone()));
+                if let Some(m) = metrics {
+                    m.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::warn!(node = %target.id.short(), error = %what, "node request failed");
+                Err(GatewayError::new(status, code, format!("node {} {what}", target.id)))
+            }
+        }
+    }
+
+    /// Seals `request` to node `id`, forwards it, opens the answer.
+    async fn forward_one(&self, id: NodeId, request: &PlainRequest) -> NodeResult {
+        let target = self.registry.target(&id).map_err(|e| unavailable(&id, e))?;
+        let (bytes, opener) = sealed::seal(&target.key, request)
+            .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "CANNOT_SEAL", e.to_string()))?;
+        let (status, body) = self.post_sealed(&target, bytes).await?;
+        if status != StatusCode::OK {
+            let detail = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+            return Err(GatewayError::new(
+                StatusCode::BAD_GATEWAY,
+                "NODE_REFUSED",
+                format!("node {id} refused the sealed request ({status}): {}", detail.unwrap_or_default()),
+            ));
+        }
+        opener.open(&body).map_err(|e| {
+            GatewayError::new(StatusCode::BAD_GATEWAY, "CANNOT_OPEN_ANSWER", format!("answer of node {id}: {e}"))
+        })
+    }
+}
+
+/// Runs a gateway until SIGINT/SIGTERM.
+pub async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
+    let genesis: Genesis = {
+        let path = &cfg.genesis_file;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a genesis file", path.display()))?
+    };
+    let (app, gateway) = app(&cfg, &genesis)?;
+    tokio::spawn(health_loop(gateway, cfg.limits.health_interval_ms));
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            crate::service::shutdown_signal().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        });
+    }
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = tls::server_config(cert, key).await?;
+            tracing::info!(listen = %cfg.listen, "gateway listening (https)");
+            axum_server::bind_rustls(cfg.listen, tls).handle(handle).serve(make).await?;
+        }
+        _ => {
+            tracing::warn!(listen = %cfg.listen, "gateway listening on plain http (loopback only)");
+            axum_server::bind(cfg.listen).handle(handle).serve(make).await?;
+        }
+    }
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+/// The gateway's routes and state (without health checks running).
+fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Gateway>)> {
+    let registry = Registry::new(genesis, &cfg.nodes, cfg.limits.clone())?;
+    let per_second = NonZeroU32::new(cfg.limits.rate_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(cfg.limits.rate_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let metrics = GatewayMetrics {
+        nodes: registry.configured().iter().map(|(id, _)| (*id, NodeMetrics::default())).collect(),
+        ..GatewayMetrics::default()
+    };
+    let gateway = Arc::new(Gateway {
+        registry,
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(32)
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .context("building the HTTP client")?,
+        limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        metrics,
+        node_timeout: Duration::from_millis(cfg.limits.node_timeout_ms),
+    });
+
+    let api = Router::new()
+        .route("/v1/forward", post(forward))
+        .route("/v1/relay/{node}", post(relay))
+        .route("/v1/relay/{node}/ohttp-keys", get(relay_keys))
+        .route("/v1/nodes", get(nodes))
+        .route(
+            "/v1/{*rest}",
+            any(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such gateway endpoint") }),
+        )
+        .layer(middleware::from_fn_with_state(gateway.clone(), rate_limit))
+        .layer(DefaultBodyLimit::max(cfg.limits.body_max_bytes));
+    let mut router = Router::new()
+        .merge(api)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_text))
+        .with_state(gateway.clone());
+    if let Some(dir) = &cfg.static_dir {
+        let index = dir.join("index.html");
+        let serve = tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index));
+        router = router.fallback_service(serve);
+    }
+    let router = router
+        .layer(cors(&cfg.cors_origins))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(access_log));
+    Ok((router, gateway))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER]);
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer.allow_origin(AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
+    }
+}
+
+/// Headers a wallet page needs; `index.html` (any HTML) is never cached.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut r = next.run(request).await;
+    let h = r.headers_mut();
+    h.insert("content-security-policy", HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    let html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if html {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    r
+}
+
+/// One line per request: who, what, outcome, time. Never content.
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let r = next.run(request).await;
+    tracing::info!(
+        target: "vigil::access",
+        client = ?client,
+        %method,
+        path,
+        status = r.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    r
+}
+
+async fn rate_limit(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    let ip =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    if let Err(not_until) = gw.limiter.check_key(&ip) {
+        gw.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        return GatewayError {
+            retry_after: Some(wait),
+            ..GatewayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "too many requests from this address; wait for Retry-After seconds",
+            )
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn body_or_error(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Bytes, GatewayError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            gw.metrics.too_large.fetch_add(1, Ordering::Relaxed);
+            GatewayError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                format!("the request body is too large: {e}"),
+            )
+        } else {
+            GatewayError::new(e.status(), "BAD_BODY", e.body_text())
+        }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Targets {
+    All(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InnerRequest {
+    #[serde(default = "get_method")]
+    method: String,
+    path: String,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    body_base64: Option<String>,
+}
+
+fn get_method() -> String {
+    "GET".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForwardRequest {
+    /// One node: the answer is the body; errors are the HTTP status.
+    #[serde(default)]
+    target: Option<String>,
+    /// Several nodes, or `"all"`: every node's answer or error, separately.
+    #[serde(default)]
+    targets: Option<Targets>,
+    request: InnerRequest,
+}
+
+fn bad_request(gw: &Gateway, message: impl Into<String>) -> GatewayError {
+    gw.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
+    GatewayError::new(StatusCode::BAD_REQUEST, "MALFORMED", message)
+}
+
+fn parse_id(gw: &Gateway, s: &str) -> Result<NodeId, GatewayError> {
+    s.parse().map_err(|_| bad_request(gw, format!("node id `{s}` is not 64 hex digits")))
+}
+
+fn answer_json(id: &NodeId, name: Option<&str>, result: &NodeResult) -> Value {
+    match result {
+        Ok(r) => {
+            let content_type = r.header("content-type");
+            let parsed = content_type
+                .filter(|c| c.starts_with("application/json"))
+                .and_then(|_| serde_json::from_slice::<Value>(&r.body).ok());
+            let mut v = json!({
+                "node": id,
+                "name": name,
+                "status": r.status,
+                "content_type": content_type,
+                "body_base64": B64.encode(&r.body),
+            });
+            if let Some(p) = parsed {
+                v["json"] = p;
+            }
+            v
+        }
+        Err(e) => json!({ "node": id, "name": name, "status": e.status.as_u16(), "error": e.json() }),
+    }
+}
+
+/// `POST /v1/forward`: `{"target": id | "targets": [ids] | "all", "request": {…}}`.
+async fn forward(
+    State(gw): State<Arc<Gateway>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, GatewayError> {
+    let body = body_or_error(&gw, body)?;
+    let req: ForwardRequest =
+        serde_json::from_slice(&body).map_err(|e| bad_request(&gw, format!("not a forward request: {e}")))?;
+    let inner = &req.request;
+    if !matches!(inner.method.as_str(), "GET" | "POST") {
+        return Err(bad_request(&gw, format!("method {} is not forwarded; use GET or POST", inner.method)));
+    }
+    if !inner.path.starts_with("/v1/") {
+        return Err(bad_request(&gw, "request.path must be a node API path starting with /v1/"));
+    }
+    let content = match &inner.body_base64 {
+        Some(b) => B64.decode(b).map_err(|_| bad_request(&gw, "request.body_base64 is not base64"))?,
+        None => Vec::new(),
+    };
+    let plain = PlainRequest::new(&inner.method, &inner.path, inner.content_type.as_deref(), content);
+    let snapshot = gw.registry.snapshot();
+    let name = |id: &NodeId| snapshot.targets.get(id).map(|t| t.name.clone());
+    match (&req.target, &req.targets) {
+        (Some(one), None) => {
+            let id = parse_id(&gw, one)?;
+            let answer = gw.forward_one(id, &plain).await?;
+            Ok(Json(answer_json(&id, name(&id).as_deref(), &Ok(answer))).into_response())
+        }
+        (None, Some(targets)) => {
+            let ids: Vec<NodeId> = match targets {
+                Targets::All(a) if a == "all" => snapshot.targets.keys().copied().collect(),
+                Targets::All(other) => {
+                    return Err(bad_request(&gw, format!("targets is a list of ids or \"all\", not `{other}`")))
+                }
+                Targets::List(list) => {
+                    let mut ids = Vec::new();
+                    for s in list {
+                        let id = parse_id(&gw, s)?;
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                    ids
+                }
+            };
+            if ids.is_empty() {
+                return Err(bad_request(&gw, "no target nodes"));
+            }
+            let results = futures::future::join_all(ids.iter().map(|id| gw.forward_one(*id, &plain))).await;
+            let answers: Vec<Value> =
+                ids.iter().zip(&results).map(|(id, r)| answer_json(id, name(id).as_deref(), r)).collect();
+            Ok(Json(json!({ "answers": answers })).into_response())
+        }
+        _ => Err(bad_request(&gw, "give exactly one of `target` (one node id) or `targets` (ids or \"all\")")),
+    }
+}
+
+/// `POST /v1/relay/{node}`: bytes sealed by the client, relayed unread.
+async fn relay(
+    State(gw): State<Arc<Gateway>>,
+    Path(node): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, GatewayError> {
+    let body = body_or_error(&gw, body)?;
+    let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !media.starts_with(REQUEST_MEDIA_TYPE) {
+        return Err(GatewayError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!("relay carries {REQUEST_MEDIA_TYPE} only"),
+        ));
+    }
+    let id = parse_id(&gw, &node)?;
+    let target = gw.registry.target(&id).map_err(|e| unavailable(&id, e))?;
+    let (status, answer) = gw.post_sealed(&target, body.to_vec()).await?;
+    let content_type = if status == StatusCode::OK { RESPONSE_MEDIA_TYPE } else { "application/json" };
+    Ok((status, [(header::CONTENT_TYPE, content_type)], Body::from(answer)).into_response())
+}
+
+/// `GET /v1/relay/{node}/ohttp-keys`: the node's key configuration, built from the
+/// validator set this gateway followed (clients that trust a set can check the key).
+async fn relay_keys(State(gw): State<Arc<Gateway>>, Path(node): Path<String>) -> Result<Response, GatewayError> {
+    let id = parse_id(&gw, &node)?;
+    let target =
+        gw.registry.snapshot().targets.get(&id).cloned().ok_or_else(|| unavailable(&id, Unavailable::Unknown))?;
+    Ok(([(header::CONTENT_TYPE, sealed::KEYS_MEDIA_TYPE)], sealed::key_config_list(&target.key)).into_response())
+}
+
+/// `GET /v1/nodes`: the reachable nodes, their keys and health.
+async fn nodes(State(gw): State<Arc<Gateway>>) -> Json<Value> {
+    let snapshot = gw.registry.snapshot();
+    Json(json!({
+        "validator_set_hash": snapshot.set.hash(),
+        "set_changes_followed": snapshot.changes,
+        "nodes": gw.registry.view(),
+    }))
+}
+
+async fn metrics_text(State(gw): State<Arc<Gateway>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.render()).into_response()
+}
+
+/// Health checks and registry refreshes, until the process ends.
+async fn health_loop(gw: Arc<Gateway>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let checks = gw.registry.configured().iter().map(|(id, url)| {
+            let gw = gw.clone();
+            let (id, url) = (*id, url.clone());
+            async move {
+                let r = gw.http.get(format!("{url}/v1/validators")).timeout(Duration::from_secs(2)).send().await;
+                let body = match r {
+                    Ok(r) if r.status().is_success() => r.json::<Value>().await.map_err(|e| e.to_string()),
+                    Ok(r) => Err(format!("health check answered {}", r.status())),
+                    Err(e) => Err(format!("health check failed: {}", if e.is_timeout() { "timeout" } else { "unreachable" })),
+                };
+                match body {
+                    Ok(v) => {
+                        gw.registry.record(&id, Ok(()));
+                        let changes = v["changes_bcs"].as_str().and_then(|h| hex::decode(h).ok());
+                        if let Some(bytes) = changes {
+                            if let Err(e) = gw.registry.offer_changes(&bytes) {
+                                tracing::warn!(node = %id.short(), error = %e, "node offered set changes that do not verify");
+                            }
+                        }
+                    }
+                    Err(e) => gw.registry.record(&id, Err(e)),
+                }
+            }
+        });
+        futures::future::join_all(checks).await;
+        gw.limiter.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests;

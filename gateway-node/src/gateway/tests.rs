@@ -1,0 +1,258 @@
+//! The gateway against in-process nodes (each a real HTTP server with the real sealed
+//! endpoint in front of a small API), over real loopback sockets.
+
+use std::net::SocketAddr;
+
+use vigil_protocol::{ChainId, ConsensusMode, EncryptionKey, SecretKey, ValidatorInfo, ValidatorSet};
+
+use super::config::{LimitsConfig, NodeEntry};
+use super::*;
+
+struct Fixture {
+    gateway: String,
+    ids: Vec<NodeId>,
+    keys: Vec<EncryptionKey>,
+    http: reqwest::Client,
+    _static: Option<tempfile::TempDir>,
+}
+
+/// An address nothing listens on.
+fn dead_address() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+async fn start_node(seed: u8, name: &'static str) -> (SocketAddr, EncryptionKey) {
+    let config = sealed::server_config(&[seed; 32]).unwrap();
+    let key = EncryptionKey(config.encode().unwrap()[3..35].try_into().unwrap());
+    let api = Router::new()
+        .route("/v1/status", get(move || async move { Json(json!({ "name": name })) }))
+        .route("/v1/echo", post(|body: Bytes| async move { body }));
+    let app = crate::sealed::routes(config, api, Default::default()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, key)
+}
+
+/// Two live nodes and one that is down, behind a plain-HTTP loopback gateway.
+async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
+    let (a, ka) = start_node(1, "node-0").await;
+    let (b, kb) = start_node(2, "node-1").await;
+    let down = dead_address();
+    let kd = EncryptionKey(sealed::server_config(&[3; 32]).unwrap().encode().unwrap()[3..35].try_into().unwrap());
+    let consensus: Vec<SecretKey> = (1..=3u8).map(|i| SecretKey::from_seed([i; 32])).collect();
+    let infos: Vec<ValidatorInfo> = consensus
+        .iter()
+        .zip([ka, kb, kd])
+        .enumerate()
+        .map(|(i, (k, e))| ValidatorInfo::new(format!("node-{i}"), k.public_key(), e))
+        .collect();
+    let ids: Vec<NodeId> = infos.iter().map(|v| v.id).collect();
+    let genesis = Genesis {
+        chain_id: ChainId::new("vigil-test").unwrap(),
+        validators: ValidatorSet::new(infos).unwrap(),
+        accounts: vec![],
+        mode: ConsensusMode::Fast,
+        time_ms: 0,
+    };
+    let static_dir = with_static.then(|| {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("index.html"), "<!doctype html><title>wallet</title>").unwrap();
+        std::fs::write(d.path().join("app.wasm"), b"\0asm").unwrap();
+        d
+    });
+    let cfg = GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        genesis_file: "unused".into(),
+        tls_cert: None,
+        tls_key: None,
+        plain_http_on_loopback: true,
+        static_dir: static_dir.as_ref().map(|d| d.path().to_path_buf()),
+        cors_origins: vec!["https://wallet.example".into()],
+        limits,
+        nodes: [a, b, down]
+            .iter()
+            .zip(&ids)
+            .map(|(addr, id)| NodeEntry { id: id.to_string(), url: format!("http://{addr}") })
+            .collect(),
+    };
+    let (router, _) = app(&cfg, &genesis).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await },
+    );
+    Fixture {
+        gateway: format!("http://{addr}"),
+        ids,
+        keys: vec![ka, kb, kd],
+        http: reqwest::Client::new(),
+        _static: static_dir,
+    }
+}
+
+impl Fixture {
+    async fn forward(&self, body: Value) -> (u16, Value, HeaderMap) {
+        let r = self.http.post(format!("{}/v1/forward", self.gateway)).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+}
+
+fn status_request() -> Value {
+    json!({ "method": "GET", "path": "/v1/status" })
+}
+
+#[tokio::test]
+async fn a_forwarded_request_reaches_the_named_node_and_only_it() {
+    let f = fixture(LimitsConfig::default(), false).await;
+    for (i, name) in ["node-0", "node-1"].iter().enumerate() {
+        let (status, body, _) = f.forward(json!({ "target": f.ids[i].to_string(), "request": status_request() })).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], 200);
+        assert_eq!(body["json"]["name"], *name);
+        assert_eq!(body["node"], f.ids[i].to_string());
+    }
+    let echo = B64.encode([7u8; 300]);
+    let (_, body, _) = f
+        .forward(json!({ "target": f.ids[1].to_string(), "request": { "method": "POST", "path": "/v1/echo", "content_type": "application/octet-stream", "body_base64": echo } }))
+        .await;
+    assert_eq!(body["body_base64"], echo);
+}
+
+#[tokio::test]
+async fn fan_out_returns_each_answer_or_error_separately() {
+    let f = fixture(LimitsConfig { node_timeout_ms: 2_000, ..LimitsConfig::default() }, false).await;
+    let (status, body, _) = f.forward(json!({ "targets": "all", "request": status_request() })).await;
+    assert_eq!(status, 200, "{body}");
+    let answers = body["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 3);
+    let by_node = |id: &NodeId| answers.iter().find(|a| a["node"] == id.to_string()).unwrap().clone();
+    assert_eq!(by_node(&f.ids[0])["json"]["name"], "node-0");
+    assert_eq!(by_node(&f.ids[1])["json"]["name"], "node-1");
+    let down = by_node(&f.ids[2]);
+    assert_eq!(down["status"], 503, "{down}");
+    assert_eq!(down["error"]["code"], "NODE_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn unknown_ids_malformed_requests_and_big_bodies_get_typed_errors() {
+    let f = fixture(LimitsConfig { body_max_bytes: 2_000, ..LimitsConfig::default() }, false).await;
+    let stranger = NodeId::from_public_key(&SecretKey::from_seed([50; 32]).public_key());
+    let (status, body, _) = f.forward(json!({ "target": stranger.to_string(), "request": status_request() })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("UNKNOWN_NODE")));
+    let (status, body, _) = f.forward(json!({ "target": "nope", "request": status_request() })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("MALFORMED")));
+    let (status, body, _) =
+        f.forward(json!({ "target": f.ids[0].to_string(), "request": { "path": "http://evil.example/" } })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("MALFORMED")));
+    let big = json!({ "target": f.ids[0].to_string(), "request": { "method": "POST", "path": "/v1/echo", "body_base64": B64.encode([0u8; 4_000]) } });
+    let (status, body, _) = f.forward(big).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("BODY_TOO_LARGE")));
+    let r = f.http.get(format!("{}/v1/nowhere", f.gateway)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let f = fixture(LimitsConfig { rate_per_second: 1, rate_burst: 3, ..LimitsConfig::default() }, false).await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let (status, body, headers) =
+            f.forward(json!({ "target": f.ids[0].to_string(), "request": status_request() })).await;
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "RATE_LIMITED");
+            retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert_eq!(retry_after.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_down_node_opens_its_circuit_while_others_are_served() {
+    let f =
+        fixture(LimitsConfig { breaker_failures: 2, breaker_open_ms: 60_000, ..LimitsConfig::default() }, false).await;
+    let down = json!({ "target": f.ids[2].to_string(), "request": status_request() });
+    for _ in 0..2 {
+        let (status, body, _) = f.forward(down.clone()).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("NODE_UNAVAILABLE")), "{body}");
+    }
+    // Open: refused at once, with a time to come back.
+    let (status, _, headers) = f.forward(down).await;
+    assert_eq!(status, 503);
+    assert!(headers.contains_key("retry-after"));
+    let (status, _, _) = f.forward(json!({ "target": f.ids[0].to_string(), "request": status_request() })).await;
+    assert_eq!(status, 200, "the other nodes are still served");
+    let nodes: Value = f.http.get(format!("{}/v1/nodes", f.gateway)).send().await.unwrap().json().await.unwrap();
+    let view = nodes["nodes"].as_array().unwrap();
+    assert_eq!(view.iter().filter(|n| n["healthy"] == false).count(), 1);
+    let metrics = f.http.get(format!("{}/metrics", f.gateway)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&format!("vigil_gateway_errors_total{{node=\"{}\"}} 2", f.ids[2])), "{metrics}");
+    assert!(metrics.contains(&format!("vigil_gateway_requests_total{{node=\"{}\"}} 1", f.ids[0])));
+}
+
+#[tokio::test]
+async fn the_relay_carries_client_sealed_bytes_it_cannot_read() {
+    let f = fixture(LimitsConfig::default(), false).await;
+    let keys_url = format!("{}/v1/relay/{}/ohttp-keys", f.gateway, f.ids[1]);
+    let keys = f.http.get(keys_url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(keys.as_ref(), sealed::key_config_list(&f.keys[1]).as_slice());
+    let secret = b"only node-1 may read this".to_vec();
+    let (bytes, opener) =
+        sealed::seal(&f.keys[1], &PlainRequest::new("POST", "/v1/echo", None, secret.clone())).unwrap();
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()));
+    let r = f
+        .http
+        .post(format!("{}/v1/relay/{}", f.gateway, f.ids[1]))
+        .header("content-type", REQUEST_MEDIA_TYPE)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], RESPONSE_MEDIA_TYPE);
+    assert_eq!(opener.open(&r.bytes().await.unwrap()).unwrap().body, secret);
+    // Relayed to another node, the same bytes do not open there.
+    let r = f
+        .http
+        .post(format!("{}/v1/relay/{}", f.gateway, f.ids[0]))
+        .header("content-type", REQUEST_MEDIA_TYPE)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "CANNOT_OPEN");
+}
+
+#[tokio::test]
+async fn the_wallet_page_is_served_with_its_security_headers() {
+    let f = fixture(LimitsConfig::default(), true).await;
+    for path in ["/", "/index.html", "/send"] {
+        let r = f.http.get(format!("{}{path}", f.gateway)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-security-policy"], CONTENT_SECURITY_POLICY);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        assert!(r.text().await.unwrap().contains("<title>wallet</title>"));
+    }
+    let r = f.http.get(format!("{}/app.wasm", f.gateway)).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/wasm");
+    assert!(r.headers().get("cache-control").is_none());
+    let r = f
+        .http
+        .request(Method::OPTIONS, format!("{}/v1/forward", f.gateway))
+        .header("origin", "https://wallet.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://wallet.example");
+}
