@@ -32,6 +32,7 @@ pub mod mempool;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
     Address, Amount, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height, NodeId, Nonce,
     Payload, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction, Transaction, ValidatorSet, View, Vote, VoteData,
@@ -177,6 +178,17 @@ pub enum Message {
 
 impl Message {
     /// The consensus height a message is about, if any.
+    /// The votes a message carries (a proposal's leader ack, a vote and its leader ack).
+    fn signed_votes(&self) -> Vec<Vote> {
+        match self {
+            Message::Proposal(p) => p.leader_ack.iter().cloned().collect(),
+            Message::Vote { vote, leader_ack } => {
+                leader_ack.iter().cloned().chain(std::iter::once(vote.clone())).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn height(&self) -> Option<Height> {
         match self {
             Message::Proposal(p) => Some(p.block.header.height),
@@ -306,6 +318,9 @@ pub struct Node {
     /// Blocks seen for the height in progress, with the result of checking them.
     candidates: BTreeMap<BlockHash, (Block, Result<Execution, BlockInvalid>)>,
     future: Vec<(NodeId, Message)>,
+    /// Signed votes for heights beyond the next, kept (unverified) until this node
+    /// commits that height, to be checked against its certificate.
+    early_votes: Vec<Vote>,
     sync_pending: bool,
     sync_served: BTreeMap<NodeId, Height>,
     /// Hashes of votes already handled at this height (relayed copies skip verification).
@@ -373,6 +388,7 @@ impl Node {
             reported: BTreeSet::new(),
             candidates: BTreeMap::new(),
             future: Vec::new(),
+            early_votes: Vec::new(),
             sync_pending: false,
             sync_served: BTreeMap::new(),
             seen_votes: BTreeSet::new(),
@@ -502,6 +518,18 @@ impl Node {
                 self.on_message(from, message);
             }
         }
+        // Votes that arrived early: those for this height go to the detector like any
+        // other; those for heights committed meanwhile (by sync) meet their certificate.
+        let early = std::mem::take(&mut self.early_votes);
+        for vote in early {
+            match vote.data.height.cmp(&height) {
+                std::cmp::Ordering::Equal => {
+                    self.check_vote(&vote);
+                }
+                std::cmp::Ordering::Less => self.check_against_certificate(&vote),
+                std::cmp::Ordering::Greater => self.early_votes.push(vote),
+            }
+        }
     }
 
     fn on_timeout(&mut self, timer: Timer) {
@@ -527,10 +555,15 @@ impl Node {
                 self.request_sync(from);
                 if h == mine.next() && self.future.len() < FUTURE_MESSAGES_MAX {
                     self.future.push((from, message));
+                } else if self.early_votes.len() < FUTURE_MESSAGES_MAX {
+                    self.early_votes.extend(message.signed_votes());
                 }
                 return;
             }
             if h < mine {
+                for vote in message.signed_votes() {
+                    self.check_against_certificate(&vote);
+                }
                 self.serve_lagging_peer(from, h);
                 return;
             }
@@ -726,12 +759,38 @@ impl Node {
     }
 
     /// Turns proven misbehaviour into a transaction from this node's account.
+    /// A vote for a committed height that contradicts the vote its voter put in that
+    /// height's certificate (same view and kind, another block) proves an equivocation,
+    /// however late it arrives: a lie seen only after this node moved on is still caught.
+    fn check_against_certificate(&mut self, vote: &Vote) {
+        let h = vote.data.height;
+        let Some(cb) = h.0.checked_sub(1).and_then(|i| self.committed.get(i as usize)) else { return };
+        let cert = &cb.cert;
+        let d = &vote.data;
+        if d.view != cert.data.view || d.kind != cert.data.kind || d.block_hash == cert.data.block_hash {
+            return;
+        }
+        let set = self.ledger.validators_at(h);
+        let Some(index) = set.index_of(&vote.voter) else { return };
+        if !cert.signers.contains(index) || vote.verify(set).is_err() {
+            return;
+        }
+        let position = cert.signers.indices().take_while(|i| *i < index).count();
+        let Some(signature) = cert.signatures.get(position) else { return };
+        let certified = Vote { data: cert.data.clone(), voter: vote.voter, signature: *signature };
+        self.submit_evidence(FaultEvidence::Equivocation {
+            first: SignedStatement::Vote(certified),
+            second: SignedStatement::Vote(vote.clone()),
+        });
+    }
+
     fn submit_evidence(&mut self, evidence: FaultEvidence) {
         let offender = evidence.accused();
         if !self.is_validator() || self.reported.contains(&offender) || self.set().get(&offender).is_none() {
             return;
         }
-        if evidence.verify(self.ledger.chain_id(), self.set()).is_err() {
+        let judged_by = self.ledger.validators_at(evidence.height());
+        if evidence.verify(self.ledger.chain_id(), judged_by).is_err() {
             return;
         }
         self.reported.insert(offender);
