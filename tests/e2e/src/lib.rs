@@ -159,4 +159,44 @@ impl TestNet {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
+    /// A client for the devnet's gateway, trusting only the devnet's local CA (so the
+    /// gateway's certificate is checked for `localhost` as a browser would).
+    pub fn gateway_client(&self) -> anyhow::Result<reqwest::Client> {
+        let ca = std::fs::read(&self.devnet.gateway.ca_cert)?;
+        Ok(reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
+            .timeout(Duration::from_secs(30))
+            .build()?)
+    }
+
+    /// Waits until the gateway answers over TLS and lists every node as healthy.
+    pub async fn wait_for_gateway(&self, client: &reqwest::Client, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        let n = self.devnet.nodes.len();
+        loop {
+            if let Ok(r) = client.get(format!("{}/v1/nodes", self.devnet.gateway.url)).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    let healthy =
+                        v["nodes"].as_array().map_or(0, |a| a.iter().filter(|x| x["healthy"] == true).count());
+                    if healthy == n {
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.devnet.dir.join("gateway/gateway.log")).unwrap_or_default();
+                bail!("gateway not ready within {limit:?}; its log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A Prometheus counter's value in node `i`'s `/metrics`.
+    pub async fn metric(&self, i: usize, series: &str) -> anyhow::Result<f64> {
+        let text = self.http.get(self.url(i, "/metrics")).send().await?.text().await?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .with_context(|| format!("no series {series} in node {i}'s metrics"))
+    }
 }
