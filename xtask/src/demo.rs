@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: the README's main command. Builds `vigil` in release mode and
-//! runs a 4-node devnet in `.vigil/devnet` until Ctrl-C (an existing network there is
-//! resumed; `--reset` starts a new one; `--byzantine K` makes K nodes sign wrong
-//! receipts). Grows into devnet + gateway + web wallet.
+//! runs a 4-node devnet and its gateway (HTTPS with a local CA) in `.vigil/devnet` until
+//! Ctrl-C (an existing network there is resumed; `--reset` starts a new one;
+//! `--byzantine K` makes K nodes sign wrong receipts). The gateway serves `www/dist`
+//! when it has been built. Grows into devnet + gateway + web wallet.
 
 use anyhow::{bail, Result};
 
@@ -19,6 +20,10 @@ pub fn run(args: &[&str]) -> Result<()> {
             },
             other => bail!("unknown option `{other}`; `cargo xtask demo [--reset] [--byzantine K]`"),
         }
+    }
+    let dist = crate::util::root().join("www/dist");
+    if dist.join("index.html").exists() {
+        devnet.extend(["--www", "www/dist"]);
     }
     exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
     exec(
