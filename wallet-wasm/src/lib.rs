@@ -2,10 +2,13 @@
 //! wasm-bindgen layer in [`js`] that the npm package and the web wallet are built from.
 //!
 //! The core must not touch browser APIs, sockets or clocks directly, so it is tested
-//! natively and in wasm alike (smoldot's split). Today it holds the light client's first
-//! piece — a trusted validator set that checks quorum certificates; keys, keystore,
-//! fault detector and gateway client arrive with the wallet issue.
+//! natively and in wasm alike (smoldot's split): [`keys`] (BIP39 + SLIP-10 Ed25519),
+//! [`keystore`] (Argon2id + XChaCha20-Poly1305, versioned JSON), [`light`] (a trusted
+//! validator set that checks certificates). Fault detector and gateway client arrive
+//! with the rest of the wallet issue.
 
+pub mod keys;
+pub mod keystore;
 pub mod light;
 
 #[cfg(target_arch = "wasm32")]
