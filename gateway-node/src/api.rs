@@ -76,6 +76,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/tx", post(submit_tx))
         .route("/v1/tx/{hash}", get(get_tx))
         .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/blocks/{height}/receipts/{index}", get(get_receipt_proof))
         .route("/v1/accounts/{address}", get(get_account))
         .route("/v1/validators", get(get_validators))
         .route("/v1/status", get(get_status))
@@ -242,6 +243,43 @@ async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         "header": cb.block.header,
         "cert": cb.cert,
         "tx_hashes": cb.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
+        "certified_header_bcs": hex::encode(to_bytes(&certified)),
+    })))
+}
+
+/// The receipt entry a block certifies at `index`, with its Merkle proof against the
+/// header's receipts root: what a client needs to prove that a node's signed receipt
+/// contradicts the certified block.
+async fn get_receipt_proof(
+    State(shared): State<Arc<Shared>>,
+    Path((height, index)): Path<(u64, usize)>,
+) -> ApiResult<Json<Value>> {
+    let cb = shared
+        .store
+        .block(Height(height))
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no committed block at height {height}")))?;
+    if index >= cb.block.txs.len() {
+        return Err(ApiError::not_found(format!("block {height} holds {} transactions", cb.block.txs.len())));
+    }
+    let mut entries = Vec::with_capacity(cb.block.txs.len());
+    for tx in &cb.block.txs {
+        let record = shared
+            .store
+            .tx(&tx.hash())
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("receipt of committed tx {} is not stored", tx.hash())))?;
+        entries.push(record.entry);
+    }
+    let proof = vigil_protocol::Block::receipt_proof(&entries, index)
+        .ok_or_else(|| ApiError::internal("cannot build the receipt proof"))?;
+    let certified = CertifiedHeader { header: cb.block.header, cert: cb.cert };
+    Ok(Json(json!({
+        "height": height,
+        "index": index,
+        "entry": entries[index],
+        "entry_bcs": hex::encode(to_bytes(&entries[index])),
+        "proof_bcs": hex::encode(to_bytes(&proof)),
         "certified_header_bcs": hex::encode(to_bytes(&certified)),
     })))
 }

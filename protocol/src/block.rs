@@ -79,6 +79,12 @@ impl Block {
         merkle::root(&leaves)
     }
 
+    /// Proof of the entry at `index` against [`Block::receipts_root`] of `entries`.
+    pub fn receipt_proof(entries: &[ReceiptEntry], index: usize) -> Option<merkle::MerkleProof> {
+        let leaves: Vec<Hash32> = entries.iter().map(ReceiptEntry::leaf_hash).collect();
+        merkle::prove(&leaves, index)
+    }
+
     /// Checks the body against the header (size bound and tx root).
     pub fn check_body(&self) -> Result<(), BlockError> {
         if self.txs.len() > crate::limits::BLOCK_TXS_MAX {

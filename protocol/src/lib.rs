@@ -69,7 +69,7 @@ pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
-pub use state::{PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateTree};
+pub use state::{AccountState, PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateTree};
 pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError, Transfer};
 pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetError};
 pub use vote::{QcError, QuorumCert, SignerBitmap, Vote, VoteData, VoteKind};

@@ -36,6 +36,13 @@ pub enum StateError {
     Corrupt(String),
 }
 
+/// An account's entry in the state (value of [`StateKey::Account`], BCS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub balance: crate::ids::Amount,
+    pub nonce: crate::ids::Nonce,
+}
+
 /// A key in the authenticated state. Capabilities add variants at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum StateKey {

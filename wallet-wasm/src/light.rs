@@ -4,8 +4,17 @@
 //! a third of a signature check; a wallet decodes its trusted set once and keeps it, so
 //! [`TrustedSet`] is the unit the wallet (and the QC benchmark) works with.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use vigil_protocol::encoding::{self, DecodeError};
-use vigil_protocol::{BlockError, CertifiedHeader, Hash32, QcError, QuorumCert, ValidatorSet};
+use vigil_protocol::{
+    follow_set_changes, AccountState, Address, BlockError, CertifiedHeader, ChainId, Hash32, Height, NodeId, QcError,
+    QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey, StateProof, ValidatorSet,
+};
+
+/// Verified headers kept (the newest ones).
+pub const HEADERS_CACHED_MAX: usize = 256;
 
 /// Why a light-client check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +27,175 @@ pub enum LightError {
     Header(#[from] BlockError),
     #[error("validator set hash is {found}, the pinned hash is {expected}")]
     UntrustedSet { expected: Hash32, found: Hash32 },
+    #[error("the header is for chain `{found}`, this wallet follows `{expected}`")]
+    WrongChain { expected: ChainId, found: ChainId },
+    #[error("the header was certified by validator set {0}, which this client has not followed to; follow the set changes first")]
+    UnknownSet(Hash32),
+    #[error("validator-set changes rejected: {0}")]
+    SetChanges(#[from] SetChangeError),
+    #[error("state proof rejected: {0}")]
+    Proof(#[from] StateError),
+    #[error("the proven state value is not an account")]
+    NotAnAccount,
+    #[error("receipt signature is not valid for node {0}")]
+    BadReceiptSignature(NodeId),
+    #[error("node {0} is not a validator of the trusted set")]
+    NotAValidator(NodeId),
+    #[error("these validator-set changes contradict the ones already followed")]
+    ConflictingSetHistory,
+}
+
+/// How a result was verified: shown to users next to the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// What was checked, in words.
+    pub method: String,
+    /// Height of the certified header the result rests on (if any).
+    pub height: Option<Height>,
+    /// Hash of the validator set whose signatures were checked.
+    pub validator_set_hash: Hash32,
+    /// Validators whose signatures were verified.
+    pub signers: Vec<NodeId>,
+}
+
+/// An account state proven against a certified header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedAccount {
+    pub address: Address,
+    pub balance: u64,
+    pub nonce: u64,
+    pub verification: Verification,
+}
+
+/// A light client: trusts a pinned genesis validator set, follows certified set
+/// changes, accepts headers only with a valid certificate of their set, and state only
+/// with a proof against an accepted header.
+#[derive(Debug, Clone)]
+pub struct LightClient {
+    chain_id: ChainId,
+    genesis: ValidatorSet,
+    /// Every set followed, oldest first (genesis at 0); the last is current.
+    sets: Vec<ValidatorSet>,
+    headers: BTreeMap<Height, CertifiedHeader>,
+}
+
+impl LightClient {
+    /// Starts from the genesis validator set (BCS), accepted only if it hashes to `pinned`.
+    pub fn new(chain_id: ChainId, genesis_set_bcs: &[u8], pinned: &Hash32) -> Result<Self, LightError> {
+        let trusted = TrustedSet::from_bytes_pinned(genesis_set_bcs, pinned)?;
+        Ok(Self { chain_id, genesis: trusted.set.clone(), sets: vec![trusted.set], headers: BTreeMap::new() })
+    }
+
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    /// The newest validator set followed.
+    pub fn current_set(&self) -> &ValidatorSet {
+        self.sets.last().unwrap_or(&self.genesis)
+    }
+
+    /// Follows the chain's set changes since genesis (BCS `Vec<SetChange>`, as a node's
+    /// `/v1/validators` gives them). Each must be certified by the set before it. A
+    /// shorter list than already followed changes nothing. Returns whether the set moved.
+    pub fn follow(&mut self, changes_bcs: &[u8]) -> Result<bool, LightError> {
+        let changes: Vec<SetChange> = encoding::from_bytes(changes_bcs)?;
+        let followed = self.sets.len() - 1;
+        if changes.len() < followed {
+            return Ok(false);
+        }
+        let mut sets = vec![self.genesis.clone()];
+        for change in &changes {
+            let next = follow_set_changes(sets.last().unwrap_or(&self.genesis), std::slice::from_ref(change))?;
+            sets.push(next);
+        }
+        // What was followed before must be a prefix of what is followed now.
+        if sets[..self.sets.len()] != self.sets[..] {
+            return Err(LightError::ConflictingSetHistory);
+        }
+        let moved = sets.len() > self.sets.len();
+        self.sets = sets;
+        Ok(moved)
+    }
+
+    fn set_by_hash(&self, hash: &Hash32) -> Option<&ValidatorSet> {
+        self.sets.iter().rev().find(|s| &s.hash() == hash)
+    }
+
+    /// Verifies a certified header (BCS) against the followed set that certified it
+    /// (batch Ed25519) and caches it.
+    pub fn accept_header(&mut self, certified_bcs: &[u8]) -> Result<(CertifiedHeader, Verification), LightError> {
+        let ch: CertifiedHeader = encoding::from_bytes(certified_bcs)?;
+        if ch.header.chain_id != self.chain_id {
+            return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: ch.header.chain_id.clone() });
+        }
+        let set = self
+            .set_by_hash(&ch.header.validator_set_hash)
+            .ok_or(LightError::UnknownSet(ch.header.validator_set_hash))?;
+        ch.verify(set)?;
+        let verification = Verification {
+            method: format!(
+                "{:?} quorum certificate of {} of {} validators on header {} (batch Ed25519)",
+                ch.cert.data.kind,
+                ch.cert.signatures.len(),
+                set.len(),
+                ch.header.height
+            ),
+            height: Some(ch.header.height),
+            validator_set_hash: set.hash(),
+            signers: ch.cert.signer_ids(set).collect(),
+        };
+        self.headers.insert(ch.header.height, ch.clone());
+        while self.headers.len() > HEADERS_CACHED_MAX {
+            self.headers.pop_first();
+        }
+        Ok((ch, verification))
+    }
+
+    /// A verified header from the cache.
+    pub fn header(&self, height: Height) -> Option<&CertifiedHeader> {
+        self.headers.get(&height)
+    }
+
+    pub fn latest_header(&self) -> Option<&CertifiedHeader> {
+        self.headers.last_key_value().map(|(_, h)| h)
+    }
+
+    /// Verifies an account's state: the certified header, then the Merkle proof of the
+    /// value (or of its absence: a new account) against the header's state root.
+    pub fn verify_account(
+        &mut self,
+        address: &Address,
+        value_bcs: Option<&[u8]>,
+        proof_bcs: &[u8],
+        certified_bcs: &[u8],
+    ) -> Result<VerifiedAccount, LightError> {
+        let (ch, mut verification) = self.accept_header(certified_bcs)?;
+        let proof: StateProof = encoding::from_bytes(proof_bcs)?;
+        proof.verify(&ch.header.state_root, &StateKey::Account(*address), value_bcs)?;
+        let state: AccountState = match value_bcs {
+            Some(v) => encoding::from_bytes(v).map_err(|_| LightError::NotAnAccount)?,
+            None => AccountState::default(),
+        };
+        verification.method = format!(
+            "{}; Merkle {} proof against its state root",
+            verification.method,
+            if value_bcs.is_some() { "membership" } else { "non-membership" }
+        );
+        Ok(VerifiedAccount { address: *address, balance: state.balance.0, nonce: state.nonce.0, verification })
+    }
+
+    /// Verifies a node's signed receipt (BCS) against the current set.
+    pub fn verify_receipt(&self, receipt_bcs: &[u8]) -> Result<SignedReceipt, LightError> {
+        let r: SignedReceipt = encoding::from_bytes(receipt_bcs)?;
+        let node = r.receipt.node;
+        let info = self.current_set().get(&node).ok_or(LightError::NotAValidator(node))?;
+        r.verify(&info.consensus_key).map_err(|_| LightError::BadReceiptSignature(node))?;
+        if r.receipt.chain_id != self.chain_id {
+            return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: r.receipt.chain_id.clone() });
+        }
+        Ok(r)
+    }
 }
 
 /// A validator set the wallet has decided to trust (pinned by hash at genesis, then
@@ -65,7 +243,7 @@ impl TrustedSet {
 mod tests {
     use super::*;
     use vigil_protocol::encoding::to_bytes;
-    use vigil_protocol::{ChainId, EncryptionKey, Height, NodeId, SecretKey, ValidatorInfo, View, VoteData, VoteKind};
+    use vigil_protocol::{EncryptionKey, SecretKey, ValidatorInfo, View, VoteData, VoteKind};
 
     fn fixture() -> (ValidatorSet, Vec<SecretKey>, VoteData) {
         let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
@@ -107,6 +285,150 @@ mod tests {
         let mut bad = good;
         bad.data.height = Height(2);
         assert_eq!(trusted.verify_quorum_cert(&to_bytes(&bad)), Err(LightError::Certificate(QcError::BadSignature)));
+    }
+
+    fn header(set: &ValidatorSet, height: u64, state_root: Hash32, next: &ValidatorSet) -> vigil_protocol::BlockHeader {
+        vigil_protocol::BlockHeader {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            height: Height(height),
+            view: View(0),
+            parent_hash: Hash32([1; 32]),
+            tx_root: Hash32([2; 32]),
+            receipts_root: Hash32([3; 32]),
+            state_root,
+            validator_set_hash: set.hash(),
+            next_validator_set_hash: next.hash(),
+            mode: vigil_protocol::ConsensusMode::Bft,
+            proposer: set.validators()[0].id,
+            time_ms: 0,
+        }
+    }
+
+    fn certify(
+        set: &ValidatorSet,
+        keys: &[SecretKey],
+        header: vigil_protocol::BlockHeader,
+        signers: usize,
+    ) -> CertifiedHeader {
+        let data = VoteData {
+            chain_id: header.chain_id.clone(),
+            height: header.height,
+            view: header.view,
+            block_hash: header.hash(),
+            kind: VoteKind::Precommit,
+        };
+        let votes: Vec<_> = set.validators()[..signers]
+            .iter()
+            .map(|v| {
+                let k = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap();
+                data.sign(v.id, k)
+            })
+            .collect();
+        let cert = QuorumCert::from_votes(data.clone(), &votes, set).unwrap_or_else(|_| {
+            let mut bitmap = vigil_protocol::SignerBitmap::empty(set.len());
+            (0..signers).for_each(|i| bitmap.set(i));
+            QuorumCert { data, signers: bitmap, signatures: votes.iter().map(|v| v.signature).collect() }
+        });
+        CertifiedHeader { header, cert }
+    }
+
+    fn client(set: &ValidatorSet) -> LightClient {
+        LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(set), &set.hash()).unwrap()
+    }
+
+    #[test]
+    fn headers_need_a_quorum_of_the_set_that_certified_them() {
+        let (set, keys, _) = fixture();
+        let mut lc = client(&set);
+        let good = certify(&set, &keys, header(&set, 5, Hash32([9; 32]), &set), 3);
+        let (_, v) = lc.accept_header(&to_bytes(&good)).unwrap();
+        assert_eq!(v.signers.len(), 3);
+        assert_eq!(v.height, Some(Height(5)));
+        assert!(lc.header(Height(5)).is_some());
+        let few = certify(&set, &keys, header(&set, 6, Hash32([9; 32]), &set), 2);
+        assert!(matches!(lc.accept_header(&to_bytes(&few)), Err(LightError::Header(BlockError::Certificate(_)))));
+        let mut changed = good;
+        changed.header.state_root = Hash32([8; 32]);
+        assert!(matches!(lc.accept_header(&to_bytes(&changed)), Err(LightError::Header(_))));
+        assert!(lc.header(Height(6)).is_none(), "rejected headers are not cached");
+    }
+
+    #[test]
+    fn a_new_set_is_trusted_only_through_a_certified_change() {
+        let (set, keys, _) = fixture();
+        let smaller = set.without(&set.validators()[3].id).unwrap();
+        let mut lc = client(&set);
+        let by_new = certify(&smaller, &keys, header(&smaller, 9, Hash32([9; 32]), &smaller), 3);
+        assert!(matches!(lc.accept_header(&to_bytes(&by_new)), Err(LightError::UnknownSet(_))));
+        let change = SetChange {
+            certified: certify(&set, &keys, header(&set, 4, Hash32([7; 32]), &smaller), 3),
+            next: smaller.clone(),
+        };
+        assert!(lc.follow(&to_bytes(&vec![change.clone()])).unwrap());
+        assert_eq!(lc.current_set(), &smaller);
+        lc.accept_header(&to_bytes(&by_new)).unwrap();
+        assert!(!lc.follow(&to_bytes(&Vec::<SetChange>::new())).unwrap(), "a shorter history changes nothing");
+        let mut forged = change;
+        forged.next = set.without(&set.validators()[0].id).unwrap();
+        assert!(lc.follow(&to_bytes(&vec![forged])).is_err());
+        assert_eq!(lc.current_set(), &smaller);
+    }
+
+    #[test]
+    fn account_state_is_accepted_only_with_a_proof_against_a_certified_root() {
+        let (set, keys, _) = fixture();
+        let alice = Address([0xa1; 20]);
+        let value = to_bytes(&AccountState { balance: vigil_protocol::Amount(500), nonce: vigil_protocol::Nonce(3) });
+        let mut tree = vigil_protocol::StateTree::new();
+        let root = tree.apply(0, [(StateKey::Account(alice), Some(value.clone()))]).unwrap();
+        let certified = to_bytes(&certify(&set, &keys, header(&set, 1, root, &set), 3));
+        let (_, proof) = tree.get_with_proof(&StateKey::Account(alice), 0).unwrap();
+        let mut lc = client(&set);
+        let a = lc.verify_account(&alice, Some(&value), &to_bytes(&proof), &certified).unwrap();
+        assert_eq!((a.balance, a.nonce), (500, 3));
+        assert!(a.verification.method.contains("membership"));
+        // A node claiming another balance, or hiding the account, is caught by the proof.
+        let more = to_bytes(&AccountState { balance: vigil_protocol::Amount(5_000), nonce: vigil_protocol::Nonce(3) });
+        assert!(matches!(
+            lc.verify_account(&alice, Some(&more), &to_bytes(&proof), &certified),
+            Err(LightError::Proof(_))
+        ));
+        assert!(matches!(lc.verify_account(&alice, None, &to_bytes(&proof), &certified), Err(LightError::Proof(_))));
+        let bob = Address([0xb0; 20]);
+        let (none, absent) = tree.get_with_proof(&StateKey::Account(bob), 0).unwrap();
+        assert_eq!(none, None);
+        let b = lc.verify_account(&bob, None, &to_bytes(&absent), &certified).unwrap();
+        assert_eq!(b.balance, 0);
+        assert!(b.verification.method.contains("non-membership"));
+    }
+
+    #[test]
+    fn receipts_must_be_signed_by_a_trusted_validator() {
+        let (set, keys, _) = fixture();
+        let lc = client(&set);
+        let node = NodeId::from_public_key(&keys[0].public_key());
+        let receipt = vigil_protocol::Receipt {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            height: Height(3),
+            tx_index: 0,
+            entry: vigil_protocol::ReceiptEntry {
+                tx_hash: Hash32([4; 32]),
+                status: vigil_protocol::TxStatus::Success,
+                result_hash: Hash32([5; 32]),
+            },
+            node,
+        };
+        let signed = receipt.clone().sign(&keys[0]);
+        assert_eq!(lc.verify_receipt(&to_bytes(&signed)).unwrap(), signed);
+        let forged = vigil_protocol::SignedReceipt {
+            receipt: receipt.clone(),
+            signature: receipt.clone().sign(&keys[1]).signature,
+        };
+        assert_eq!(lc.verify_receipt(&to_bytes(&forged)), Err(LightError::BadReceiptSignature(node)));
+        let outsider = SecretKey::from_seed([77; 32]);
+        let mut r = receipt;
+        r.node = NodeId::from_public_key(&outsider.public_key());
+        assert!(matches!(lc.verify_receipt(&to_bytes(&r.sign(&outsider))), Err(LightError::NotAValidator(_))));
     }
 
     #[test]

@@ -15,20 +15,15 @@ use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
 use vigil_protocol::{
-    Address, Amount, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis,
-    Hash32, Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof,
-    StateTree, TxStatus, ValidatorSet, View,
+    Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis, Hash32,
+    Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree,
+    TxStatus, ValidatorSet, View,
 };
 
 /// Fewest validators the chain keeps: jailing below this is refused.
 pub const VALIDATORS_MIN: usize = 1;
 
-/// An account's entry in the state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountState {
-    pub balance: Amount,
-    pub nonce: Nonce,
-}
+pub use vigil_protocol::AccountState;
 
 /// The consensus configuration in the state (key [`StateKey::Consensus`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
