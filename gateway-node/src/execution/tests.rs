@@ -1,5 +1,7 @@
 use vigil_protocol::evidence::SignedStatement;
-use vigil_protocol::{EncryptionKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind};
+use vigil_protocol::{
+    Amount, EncryptionKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind,
+};
 
 use super::*;
 
