@@ -7,6 +7,7 @@
 //! validator set that checks certificates). Fault detector and gateway client arrive
 //! with the rest of the wallet issue.
 
+pub mod detector;
 pub mod keys;
 pub mod keystore;
 pub mod light;

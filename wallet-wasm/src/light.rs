@@ -76,6 +76,8 @@ pub struct LightClient {
     genesis: ValidatorSet,
     /// Every set followed, oldest first (genesis at 0); the last is current.
     sets: Vec<ValidatorSet>,
+    /// The first height each set in `sets` certifies.
+    set_from: Vec<Height>,
     headers: BTreeMap<Height, CertifiedHeader>,
 }
 
@@ -83,7 +85,13 @@ impl LightClient {
     /// Starts from the genesis validator set (BCS), accepted only if it hashes to `pinned`.
     pub fn new(chain_id: ChainId, genesis_set_bcs: &[u8], pinned: &Hash32) -> Result<Self, LightError> {
         let trusted = TrustedSet::from_bytes_pinned(genesis_set_bcs, pinned)?;
-        Ok(Self { chain_id, genesis: trusted.set.clone(), sets: vec![trusted.set], headers: BTreeMap::new() })
+        Ok(Self {
+            chain_id,
+            genesis: trusted.set.clone(),
+            sets: vec![trusted.set],
+            set_from: vec![Height(1)],
+            headers: BTreeMap::new(),
+        })
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -105,9 +113,17 @@ impl LightClient {
             return Ok(false);
         }
         let mut sets = vec![self.genesis.clone()];
+        let mut set_from = vec![Height(1)];
+        let mut last = None;
         for change in &changes {
+            let h = change.certified.header.height;
+            if last.is_some_and(|l| h <= l) {
+                return Err(LightError::SetChanges(SetChangeError::OutOfOrder(h)));
+            }
             let next = follow_set_changes(sets.last().unwrap_or(&self.genesis), std::slice::from_ref(change))?;
             sets.push(next);
+            set_from.push(h.next());
+            last = Some(h);
         }
         // What was followed before must be a prefix of what is followed now.
         if sets[..self.sets.len()] != self.sets[..] {
@@ -115,7 +131,13 @@ impl LightClient {
         }
         let moved = sets.len() > self.sets.len();
         self.sets = sets;
+        self.set_from = set_from;
         Ok(moved)
+    }
+
+    /// The followed set that certifies blocks at `height`.
+    pub fn set_at(&self, height: Height) -> Option<&ValidatorSet> {
+        self.set_from.iter().rposition(|from| *from <= height).and_then(|i| self.sets.get(i))
     }
 
     fn set_by_hash(&self, hash: &Hash32) -> Option<&ValidatorSet> {
