@@ -7,10 +7,12 @@
 //! validator set that checks certificates). Fault detector and gateway client arrive
 //! with the rest of the wallet issue.
 
+pub mod client;
 pub mod detector;
 pub mod keys;
 pub mod keystore;
 pub mod light;
+pub mod session;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;

@@ -1,0 +1,381 @@
+//! The gateway client: how the wallet reaches nodes. Forwarding (`/v1/forward`, one
+//! node or fan-out) and oblivious relay (`/v1/relay/{node}`, sealed here with HPKE to
+//! the node's key from the trusted validator set), over a list of gateways with
+//! failover, timeouts, retries with backoff on idempotent calls, and `Retry-After`.
+//!
+//! The HTTP itself is a [`Transport`] (fetch in the browser and in Node; reqwest in
+//! native tests), so this logic is the same everywhere and tested natively.
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
+use vigil_protocol::{EncryptionKey, NodeId};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// One HTTP exchange, as simple as fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub content_type: Option<&'static str>,
+    pub body: Vec<u8>,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// `Retry-After` in seconds, if the server sent one.
+    pub retry_after_s: Option<u64>,
+    pub body: Vec<u8>,
+}
+
+/// Why an exchange produced no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    #[error("cannot reach {0}")]
+    Unreachable(String),
+}
+
+/// The platform's HTTP and timers.
+#[allow(async_fn_in_trait)] // used through generics, never as `dyn`
+pub trait Transport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+    async fn sleep(&self, ms: u64);
+}
+
+/// Why a gateway call failed, with a stable code for JS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("{code}: {message}")]
+    Gateway { status: u16, code: String, message: String },
+    #[error("no gateway could be reached ({0})")]
+    AllGatewaysDown(String),
+    #[error("the answer could not be read: {0}")]
+    BadAnswer(String),
+    #[error("sealing failed: {0}")]
+    Seal(#[from] sealed::SealError),
+}
+
+impl ClientError {
+    /// The stable code (`UNKNOWN_NODE`, `RATE_LIMITED`, `NODE_UNAVAILABLE`, …).
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Gateway { code, .. } => code,
+            ClientError::AllGatewaysDown(_) => "GATEWAYS_DOWN",
+            ClientError::BadAnswer(_) => "BAD_ANSWER",
+            ClientError::Seal(_) => "SEAL",
+        }
+    }
+}
+
+/// A node's answer through the gateway: its HTTP status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeAnswer {
+    pub node: NodeId,
+    pub result: Result<PlainResponse, ClientError>,
+}
+
+impl NodeAnswer {
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<Value> {
+        self.result.as_ref().ok().and_then(|r| serde_json::from_slice(&r.body).ok())
+    }
+}
+
+/// Settings of a [`GatewayClient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Gateway base URLs, tried in order (failover to the next when one is down).
+    pub gateways: Vec<String>,
+    pub timeout_ms: u64,
+    /// Attempts for idempotent calls (reads), with exponential backoff between them.
+    pub attempts: u32,
+    pub backoff_ms: u64,
+    /// Longest `Retry-After` honoured before giving up with `RATE_LIMITED`.
+    pub retry_after_max_s: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self { gateways: vec![], timeout_ms: 20_000, attempts: 3, backoff_ms: 200, retry_after_max_s: 10 }
+    }
+}
+
+pub struct GatewayClient<T: Transport> {
+    cfg: ClientConfig,
+    transport: T,
+}
+
+fn gateway_error(status: u16, body: &[u8]) -> ClientError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    ClientError::Gateway {
+        status,
+        code: v["error"]["code"].as_str().unwrap_or("GATEWAY_ERROR").to_string(),
+        message: v["error"]["message"].as_str().unwrap_or("the gateway refused the request").to_string(),
+    }
+}
+
+fn answer_of(v: &Value) -> Result<(NodeId, Result<PlainResponse, ClientError>), ClientError> {
+    let node: NodeId = v["node"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ClientError::BadAnswer("an answer without a node id".into()))?;
+    if let Some(e) = v.get("error") {
+        let status = v["status"].as_u64().unwrap_or(502) as u16;
+        return Ok((
+            node,
+            Err(ClientError::Gateway {
+                status,
+                code: e["code"].as_str().unwrap_or("NODE_ERROR").to_string(),
+                message: e["message"].as_str().unwrap_or("").to_string(),
+            }),
+        ));
+    }
+    let status = v["status"].as_u64().ok_or_else(|| ClientError::BadAnswer("an answer without a status".into()))?;
+    let body = B64
+        .decode(v["body_base64"].as_str().unwrap_or(""))
+        .map_err(|_| ClientError::BadAnswer("body_base64 is not base64".into()))?;
+    let headers =
+        v["content_type"].as_str().map(|c| vec![("content-type".to_string(), c.to_string())]).unwrap_or_default();
+    Ok((node, Ok(PlainResponse { status: status as u16, headers, body })))
+}
+
+fn inner_json(request: &PlainRequest) -> Value {
+    let mut inner = json!({ "method": request.method, "path": request.path });
+    if let Some(c) = request.header("content-type") {
+        inner["content_type"] = json!(c);
+    }
+    if !request.body.is_empty() {
+        inner["body_base64"] = json!(B64.encode(&request.body));
+    }
+    inner
+}
+
+impl<T: Transport> GatewayClient<T> {
+    pub fn new(cfg: ClientConfig, transport: T) -> Self {
+        Self { cfg, transport }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// Sends `path` with `body` to the gateways in turn: a gateway that cannot be
+    /// reached (or answers 502/503 itself) passes the call to the next; `429` is waited
+    /// out for its `Retry-After` (bounded); idempotent calls are retried with backoff.
+    async fn call(
+        &self,
+        path: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+        idempotent: bool,
+    ) -> Result<HttpResponse, ClientError> {
+        if self.cfg.gateways.is_empty() {
+            return Err(ClientError::AllGatewaysDown("no gateway configured".into()));
+        }
+        let attempts = if idempotent { self.cfg.attempts.max(1) } else { 1 };
+        let mut last = String::new();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                self.transport.sleep(self.cfg.backoff_ms.saturating_mul(1 << (attempt - 1).min(6))).await;
+            }
+            for gateway in &self.cfg.gateways {
+                let request = HttpRequest {
+                    method: "POST",
+                    url: format!("{}{path}", gateway.trim_end_matches('/')),
+                    content_type: Some(content_type),
+                    body: body.clone(),
+                    timeout_ms: self.cfg.timeout_ms,
+                };
+                let mut response = self.transport.send(request.clone()).await;
+                if let Ok(r) = &response {
+                    if r.status == 429 {
+                        let wait = r.retry_after_s.unwrap_or(1);
+                        if wait > self.cfg.retry_after_max_s {
+                            return Err(gateway_error(r.status, &r.body));
+                        }
+                        self.transport.sleep(wait * 1000).await;
+                        response = self.transport.send(request).await;
+                    }
+                }
+                match response {
+                    // The gateway itself is failing (not a node behind it): try the next.
+                    Ok(r) if (r.status == 502 || r.status == 503) && !is_node_error(&r.body) => {
+                        last = format!("{gateway} answered {}", r.status);
+                    }
+                    Ok(r) => return Ok(r),
+                    Err(e) => last = format!("{gateway}: {e}"),
+                }
+            }
+        }
+        Err(ClientError::AllGatewaysDown(last))
+    }
+
+    /// Forwards `request` to one node (the gateway seals it to that node).
+    pub async fn forward(&self, node: &NodeId, request: &PlainRequest) -> Result<PlainResponse, ClientError> {
+        let body = json!({ "target": node.to_string(), "request": inner_json(request) });
+        let r = self
+            .call("/v1/forward", "application/json", body.to_string().into_bytes(), request.method == "GET")
+            .await?;
+        if r.status != 200 {
+            return Err(gateway_error(r.status, &r.body));
+        }
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        answer_of(&v)?.1
+    }
+
+    /// Forwards `request` to several nodes at once; each node's answer or error.
+    pub async fn fan_out(&self, nodes: &[NodeId], request: &PlainRequest) -> Result<Vec<NodeAnswer>, ClientError> {
+        let targets: Vec<String> = nodes.iter().map(ToString::to_string).collect();
+        let body = json!({ "targets": targets, "request": inner_json(request) });
+        let r = self
+            .call("/v1/forward", "application/json", body.to_string().into_bytes(), request.method == "GET")
+            .await?;
+        if r.status != 200 {
+            return Err(gateway_error(r.status, &r.body));
+        }
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let answers = v["answers"].as_array().ok_or_else(|| ClientError::BadAnswer("no answers".into()))?;
+        answers.iter().map(|a| answer_of(a).map(|(node, result)| NodeAnswer { node, result })).collect()
+    }
+
+    /// Oblivious mode: seals `request` here to `key` (the node's published key) and has
+    /// the gateway relay bytes it cannot read.
+    pub async fn relay(
+        &self,
+        node: &NodeId,
+        key: &EncryptionKey,
+        request: &PlainRequest,
+    ) -> Result<PlainResponse, ClientError> {
+        let (bytes, opener) = sealed::seal(key, request)?;
+        let r = self.call(&format!("/v1/relay/{node}"), REQUEST_MEDIA_TYPE, bytes, request.method == "GET").await?;
+        if r.status != 200 {
+            return Err(gateway_error(r.status, &r.body));
+        }
+        opener.open(&r.body).map_err(ClientError::Seal)
+    }
+}
+
+/// Whether a 502/503 body names a node error (the gateway is fine; that node is not).
+fn is_node_error(body: &[u8]) -> bool {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    matches!(v["error"]["code"].as_str(), Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR" | "NODE_REFUSED"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A scripted transport: answers in order, records requests and sleeps.
+    #[derive(Default)]
+    struct Script {
+        answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
+        requests: RefCell<Vec<HttpRequest>>,
+        slept: RefCell<Vec<u64>>,
+    }
+
+    impl Transport for &Script {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            self.requests.borrow_mut().push(request);
+            self.answers.borrow_mut().pop_front().unwrap_or(Err(TransportError::Unreachable("script ended".into())))
+        }
+        async fn sleep(&self, ms: u64) {
+            self.slept.borrow_mut().push(ms);
+        }
+    }
+
+    fn ok(status: u16, body: Value) -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse { status, retry_after_s: None, body: body.to_string().into_bytes() })
+    }
+
+    fn node() -> NodeId {
+        NodeId::from_public_key(&vigil_protocol::SecretKey::from_seed([1; 32]).public_key())
+    }
+
+    fn answer() -> Value {
+        json!({ "node": node().to_string(), "status": 200, "content_type": "application/json", "body_base64": B64.encode(b"{\"height\":3}") })
+    }
+
+    fn client(script: &Script) -> GatewayClient<&Script> {
+        let cfg = ClientConfig {
+            gateways: vec!["https://a.example".into(), "https://b.example/".into()],
+            ..ClientConfig::default()
+        };
+        GatewayClient::new(cfg, script)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        // The scripted transport never pends.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn a_down_gateway_fails_over_to_the_next() {
+        let script = Script::default();
+        script.answers.borrow_mut().extend([Err(TransportError::Unreachable("a".into())), ok(200, answer())]);
+        let c = client(&script);
+        let r = block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(r.body, b"{\"height\":3}");
+        let urls: Vec<String> = script.requests.borrow().iter().map(|r| r.url.clone()).collect();
+        assert_eq!(urls, ["https://a.example/v1/forward", "https://b.example/v1/forward"]);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_a_node_error_is_not_a_gateway_failure() {
+        let script = Script::default();
+        script.answers.borrow_mut().extend([
+            Ok(HttpResponse { status: 429, retry_after_s: Some(2), body: b"{}".to_vec() }),
+            ok(200, answer()),
+            ok(503, json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } })),
+        ]);
+        let c = client(&script);
+        block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(*script.slept.borrow(), [2000]);
+        let e = block_on(c.forward(&node(), &PlainRequest::new("POST", "/v1/tx", None, vec![1]))).unwrap_err();
+        assert_eq!(e.code(), "NODE_UNAVAILABLE");
+        assert_eq!(script.requests.borrow().len(), 3, "the other gateway was not asked about a down node");
+    }
+
+    #[test]
+    fn reads_are_retried_with_backoff_and_writes_are_not() {
+        let script = Script::default();
+        let c = client(&script);
+        let e = block_on(c.forward(&node(), &PlainRequest::new("POST", "/v1/tx", None, vec![1]))).unwrap_err();
+        assert_eq!(e.code(), "GATEWAYS_DOWN");
+        assert_eq!(script.requests.borrow().len(), 2, "one try per gateway for a write");
+        script.requests.borrow_mut().clear();
+        let e = block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap_err();
+        assert_eq!(e.code(), "GATEWAYS_DOWN");
+        assert_eq!(script.requests.borrow().len(), 6);
+        assert_eq!(*script.slept.borrow(), [200, 400]);
+    }
+
+    #[test]
+    fn fan_out_keeps_each_nodes_answer_or_error() {
+        let script = Script::default();
+        let other = NodeId::from_public_key(&vigil_protocol::SecretKey::from_seed([2; 32]).public_key());
+        script.answers.borrow_mut().push_back(ok(
+            200,
+            json!({ "answers": [answer(), { "node": other.to_string(), "status": 504, "error": { "code": "NODE_TIMEOUT", "message": "slow" } }] }),
+        ));
+        let c = client(&script);
+        let answers =
+            block_on(c.fan_out(&[node(), other], &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(answers[0].json().unwrap()["height"], 3);
+        assert_eq!(answers[1].result.as_ref().unwrap_err().code(), "NODE_TIMEOUT");
+    }
+}

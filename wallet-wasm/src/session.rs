@@ -1,0 +1,307 @@
+//! What a user does with the wallet, end to end: sync the trusted validator set, read a
+//! verified balance, send a transfer to every node at once, judge their signed
+//! receipts, and prove a liar to the chain. Built from the light client, the gateway
+//! client and the detector; the only state is the light client's.
+
+use serde::Serialize;
+use serde_json::Value;
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::sealed::PlainRequest;
+use vigil_protocol::{
+    Address, Amount, ChainId, FaultEvidence, Hash32, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction,
+    Transfer, TxHash,
+};
+
+use crate::client::{ClientError, GatewayClient, Transport};
+use crate::detector::{self, Answer, DetectorError, NodeReport, Verdict};
+use crate::light::{LightClient, LightError, VerifiedAccount};
+
+/// Why a wallet operation failed; `code()` is stable for JS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalletError {
+    #[error(transparent)]
+    Light(#[from] LightError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Detector(#[from] DetectorError),
+    #[error("node answered {status}: {message}")]
+    Node { status: u16, code: String, message: String },
+    #[error("the answer of the node is not what the API promises: {0}")]
+    BadAnswer(String),
+    #[error("no validator answered")]
+    NoValidator,
+}
+
+impl WalletError {
+    pub fn code(&self) -> String {
+        match self {
+            WalletError::Light(e) => match e {
+                LightError::Decode(_) => "DECODE",
+                LightError::Certificate(_) | LightError::Header(_) => "BAD_CERTIFICATE",
+                LightError::UntrustedSet { .. } | LightError::UnknownSet(_) => "UNTRUSTED_SET",
+                LightError::WrongChain { .. } => "WRONG_CHAIN",
+                LightError::SetChanges(_) | LightError::ConflictingSetHistory => "BAD_SET_CHANGE",
+                LightError::Proof(_) | LightError::NotAnAccount => "BAD_PROOF",
+                LightError::BadReceiptSignature(_) | LightError::NotAValidator(_) => "BAD_RECEIPT",
+            }
+            .to_string(),
+            WalletError::Client(e) => e.code().to_string(),
+            WalletError::Detector(_) => "EVIDENCE".to_string(),
+            WalletError::Node { code, .. } => code.clone(),
+            WalletError::BadAnswer(_) => "BAD_ANSWER".to_string(),
+            WalletError::NoValidator => "NO_VALIDATOR".to_string(),
+        }
+    }
+}
+
+/// Evidence the wallet built and submitted against one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvidenceReport {
+    pub offender: NodeId,
+    pub evidence_tx: TxHash,
+    /// Whether the evidence transaction committed (and so the offender is jailed).
+    pub committed: bool,
+    pub detail: String,
+}
+
+/// Everything the user sees after a transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferReport {
+    pub tx_hash: TxHash,
+    pub nonce: u64,
+    /// Every asked node's verdict.
+    pub nodes: Vec<NodeReport>,
+    pub evidence: Vec<EvidenceReport>,
+    pub how_verified: String,
+}
+
+pub struct Session<T: Transport> {
+    pub client: GatewayClient<T>,
+    pub light: LightClient,
+}
+
+fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
+    v[field]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| WalletError::BadAnswer(format!("missing or non-hex `{field}`")))
+}
+
+impl<T: Transport> Session<T> {
+    pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
+        Self { client, light }
+    }
+
+    pub fn chain_id(&self) -> &ChainId {
+        self.light.chain_id()
+    }
+
+    /// The validators to ask: the current trusted set.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.light.current_set().validators().iter().map(|v| v.id).collect()
+    }
+
+    /// A GET to the first validator that answers, as JSON.
+    async fn read(&self, path: &str) -> Result<(NodeId, Value), WalletError> {
+        let mut last = WalletError::NoValidator;
+        for node in self.nodes() {
+            match self.client.forward(&node, &PlainRequest::new("GET", path, None, vec![])).await {
+                Ok(r) if r.status == 200 => {
+                    let v = serde_json::from_slice(&r.body).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
+                    return Ok((node, v));
+                }
+                Ok(r) => last = node_error(r.status, &r.body),
+                Err(e) => last = e.into(),
+            }
+        }
+        Err(last)
+    }
+
+    /// Follows the validator set to the chain's current one (certified changes only).
+    pub async fn sync(&mut self) -> Result<bool, WalletError> {
+        let (_, v) = self.read("/v1/validators").await?;
+        Ok(self.light.follow(&hex_field(&v, "changes_bcs")?)?)
+    }
+
+    /// An account's balance and nonce, proven against a certified header.
+    pub async fn account(&mut self, address: &Address) -> Result<VerifiedAccount, WalletError> {
+        let (_, v) = self.read(&format!("/v1/accounts/{address}")).await?;
+        let value = match v["value_bcs"].as_str() {
+            Some(h) => Some(hex::decode(h).map_err(|_| WalletError::BadAnswer("value_bcs is not hex".into()))?),
+            None => None,
+        };
+        let account = self.light.verify_account(
+            address,
+            value.as_deref(),
+            &hex_field(&v, "proof_bcs")?,
+            &hex_field(&v, "certified_header_bcs")?,
+        )?;
+        Ok(account)
+    }
+
+    /// Builds and signs a transaction for `key` with the nonce from its verified state.
+    pub async fn sign(
+        &mut self,
+        key: &SecretKey,
+        payload: Payload,
+        fee: u64,
+    ) -> Result<SignedTransaction, WalletError> {
+        let from = Address::from_public_key(&key.public_key());
+        let account = self.account(&from).await?;
+        Ok(Transaction {
+            chain_id: self.chain_id().clone(),
+            sender: key.public_key(),
+            nonce: Nonce(account.nonce),
+            fee: Amount(fee),
+            payload,
+        }
+        .sign(key))
+    }
+
+    /// Sends `tx` to every validator at once, waits for their signed receipts, judges
+    /// them, and proves and reports any node whose receipt contradicts the block.
+    pub async fn submit_everywhere(
+        &mut self,
+        key: &SecretKey,
+        tx: &SignedTransaction,
+    ) -> Result<TransferReport, WalletError> {
+        let nodes = self.nodes();
+        let request = PlainRequest::new(
+            "POST",
+            "/v1/tx?wait=true&timeout_ms=15000",
+            Some("application/octet-stream"),
+            to_bytes(tx),
+        );
+        let answers = self.client.fan_out(&nodes, &request).await?;
+        let judged: Vec<(NodeId, Answer)> = answers
+            .iter()
+            .map(|a| {
+                let answer = match (&a.result, a.json()) {
+                    (Ok(_), Some(v)) if v["receipt_bcs"].is_string() => {
+                        Answer::Receipt(hex::decode(v["receipt_bcs"].as_str().unwrap_or("")).unwrap_or_default())
+                    }
+                    (Ok(r), v) => Answer::Error {
+                        code: v.as_ref().and_then(|v| v["error"]["code"].as_str()).unwrap_or("NO_RECEIPT").to_string(),
+                        message: format!("answered {} without a receipt", r.status),
+                    },
+                    (Err(e), _) => Answer::Error { code: e.code().to_string(), message: e.to_string() },
+                };
+                (a.node, answer)
+            })
+            .collect();
+        let classification = detector::classify(&self.light, &tx.hash(), &judged);
+        let mut evidence = Vec::new();
+        let liars: Vec<_> = classification.disagreeing().cloned().collect();
+        if let Some(honest) = classification.agreeing().cloned() {
+            for liar in liars {
+                let proven = self.prove(&honest.receipt.node, &liar).await;
+                let report = match proven {
+                    Ok(ev) => self.submit_evidence(key, ev, &liar.receipt.node).await?,
+                    Err(e) => EvidenceReport {
+                        offender: liar.receipt.node,
+                        evidence_tx: Hash32([0; 32]),
+                        committed: false,
+                        detail: format!("not proven: {e}"),
+                    },
+                };
+                evidence.push(report);
+            }
+        }
+        let agreeing = classification.reports.iter().filter(|r| r.verdict == Verdict::Agrees).count();
+        Ok(TransferReport {
+            tx_hash: tx.hash(),
+            nonce: tx.tx.nonce.0,
+            how_verified: format!(
+                "{agreeing} of {} receipts signed by validators of set {} (Ed25519) and equal; a differing receipt is proven false with the block's quorum certificate and a Merkle proof of its receipts root",
+                nodes.len(),
+                self.light.current_set().hash()
+            ),
+            nodes: classification.reports,
+            evidence,
+        })
+    }
+
+    /// Transfers `amount` to `to`: verified nonce, signed here, sent to every node.
+    pub async fn transfer(
+        &mut self,
+        key: &SecretKey,
+        to: Address,
+        amount: u64,
+        fee: u64,
+    ) -> Result<TransferReport, WalletError> {
+        let tx = self.sign(key, Payload::Transfer(Transfer { to, amount: Amount(amount) }), fee).await?;
+        self.submit_everywhere(key, &tx).await
+    }
+
+    /// Fetches what the certified block holds at the liar's position from `honest`
+    /// and builds the evidence (checked as the chain checks it).
+    async fn prove(
+        &mut self,
+        honest: &NodeId,
+        liar: &vigil_protocol::SignedReceipt,
+    ) -> Result<FaultEvidence, WalletError> {
+        let r = &liar.receipt;
+        let path = format!("/v1/blocks/{}/receipts/{}", r.height, r.tx_index);
+        let answer = self.client.forward(honest, &PlainRequest::new("GET", &path, None, vec![])).await?;
+        if answer.status != 200 {
+            return Err(node_error(answer.status, &answer.body));
+        }
+        let v: Value = serde_json::from_slice(&answer.body).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
+        Ok(detector::contradiction(
+            &mut self.light,
+            liar,
+            &hex_field(&v, "certified_header_bcs")?,
+            &hex_field(&v, "entry_bcs")?,
+            &hex_field(&v, "proof_bcs")?,
+        )?)
+    }
+
+    async fn submit_evidence(
+        &mut self,
+        key: &SecretKey,
+        evidence: FaultEvidence,
+        offender: &NodeId,
+    ) -> Result<EvidenceReport, WalletError> {
+        let tx = self.sign(key, Payload::FaultEvidence(Box::new(evidence)), 1).await?;
+        let honest: Vec<NodeId> = self.nodes().into_iter().filter(|n| n != offender).collect();
+        let request = PlainRequest::new(
+            "POST",
+            "/v1/tx?wait=true&timeout_ms=15000",
+            Some("application/octet-stream"),
+            to_bytes(&tx),
+        );
+        let mut detail = String::from("no honest node took the evidence");
+        let mut committed = false;
+        for node in honest {
+            match self.client.forward(&node, &request).await {
+                Ok(r) if r.status == 200 || r.status == 409 => {
+                    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                    let receipt = self.light.verify_receipt(&hex_field(&v, "receipt_bcs")?)?;
+                    committed = receipt.receipt.entry.status == vigil_protocol::TxStatus::Success;
+                    detail = if committed {
+                        format!("evidence committed at height {} (receipt signed by {})", receipt.receipt.height, node)
+                    } else {
+                        format!("evidence refused by the chain: {:?}", receipt.receipt.entry.status)
+                    };
+                    break;
+                }
+                Ok(r) => detail = node_error(r.status, &r.body).to_string(),
+                Err(e) => detail = e.to_string(),
+            }
+        }
+        if committed {
+            self.sync().await?;
+        }
+        Ok(EvidenceReport { offender: *offender, evidence_tx: tx.hash(), committed, detail })
+    }
+}
+
+fn node_error(status: u16, body: &[u8]) -> WalletError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    WalletError::Node {
+        status,
+        code: v["error"]["code"].as_str().unwrap_or("NODE_ERROR").to_string(),
+        message: v["error"]["message"].as_str().unwrap_or("").to_string(),
+    }
+}
