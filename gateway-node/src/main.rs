@@ -74,6 +74,9 @@ enum Command {
         /// Serve the web wallet from this directory on the gateway's origin.
         #[arg(long)]
         www: Option<PathBuf>,
+        /// Fund an account at genesis: ADDRESS:AMOUNT (repeatable; new networks only).
+        #[arg(long, value_name = "ADDRESS:AMOUNT")]
+        fund: Vec<String>,
     },
     /// Make a node key (Ed25519 + X25519) or an account key, written with owner-only permissions.
     Keygen {
@@ -111,7 +114,17 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(vigil_node::gateway::run(cfg))
         }
-        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www } => {
+        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www, fund } => {
+            let mut accounts = Vec::new();
+            for f in &fund {
+                let (address, amount) =
+                    f.split_once(':').with_context(|| format!("--fund `{f}`: write ADDRESS:AMOUNT"))?;
+                let address = vigil_protocol::Address::parse(address)
+                    .with_context(|| format!("--fund `{f}`: not a vigil1… address"))?;
+                let amount: u64 =
+                    amount.parse().with_context(|| format!("--fund `{f}`: AMOUNT must be a whole number"))?;
+                accounts.push((address, vigil_protocol::Amount(amount)));
+            }
             if reset && dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             }
@@ -127,7 +140,7 @@ fn main() -> anyhow::Result<()> {
                 base_port,
                 mode,
                 chain_id: "vigil-devnet".into(),
-                accounts: vec![],
+                accounts,
                 static_dir: www,
             };
             let net = devnet::write(&opts)?;

@@ -1,18 +1,142 @@
-//! The only module with `#[wasm_bindgen]`: camelCase names, errors as JS `Error`s whose
-//! message starts with a stable code. Grows into the npm package's API.
+//! The only module with `#[wasm_bindgen]`: the npm package's API. camelCase names,
+//! Promises for network calls, errors as JS `Error`s whose `code` field is stable and
+//! whose message says what to do. Nothing here touches a browser global until a
+//! network call is made (`fetch`, `AbortController`, `setTimeout` are looked up on the
+//! global object at call time), so importing the package is safe under SSR and in Node.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::light::{LightError, TrustedSet};
+use vigil_protocol::encoding::{from_bytes, to_bytes};
+use vigil_protocol::{Address, Amount, ChainId, Hash32, Nonce, Payload, Transaction, Transfer, ValidatorSet};
 
-fn js_error(e: LightError) -> JsError {
-    let code = match &e {
-        LightError::Decode(_) => "DECODE",
-        LightError::Certificate(_) => "BAD_CERTIFICATE",
-        LightError::Header(_) => "BAD_HEADER",
-        LightError::UntrustedSet { .. } => "UNTRUSTED_SET",
+use crate::client::{ClientConfig, GatewayClient, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::keys::{KeyError, WalletSeed};
+use crate::keystore::{Keystore, KeystoreError};
+use crate::light::{LightClient, LightError, TrustedSet};
+use crate::session::{Session, WalletError};
+
+/// A JS `Error` with a stable `code` property.
+fn error(code: &str, message: impl std::fmt::Display) -> JsValue {
+    let e = js_sys::Error::new(&format!("{code}: {message}"));
+    let _ = Reflect::set(&e, &"code".into(), &code.into());
+    e.into()
+}
+
+fn light_error(e: LightError) -> JsValue {
+    let code = WalletError::Light(e.clone()).code();
+    error(&code, e)
+}
+
+fn key_error(e: KeyError) -> JsValue {
+    let code = match e {
+        KeyError::WordCount(_) => "WORD_COUNT",
+        KeyError::UnknownWord(_) => "UNKNOWN_WORD",
+        KeyError::BadChecksum => "BAD_CHECKSUM",
+        KeyError::AccountIndex(_) => "ACCOUNT_INDEX",
+        KeyError::Invalid(_) | KeyError::Derivation(_) => "BAD_PHRASE",
     };
-    JsError::new(&format!("{code}: {e}"))
+    error(code, e)
+}
+
+fn keystore_error(e: KeystoreError) -> JsValue {
+    let code = match e {
+        KeystoreError::WrongPassword => "WRONG_PASSWORD",
+        KeystoreError::WeakPassword => "WEAK_PASSWORD",
+        KeystoreError::Format(_) => "BAD_KEYSTORE",
+        KeystoreError::Version(_) => "KEYSTORE_VERSION",
+        KeystoreError::Parameters(_) => "BAD_KEYSTORE",
+    };
+    error(code, e)
+}
+
+fn wallet_error(e: WalletError) -> JsValue {
+    error(&e.code(), e)
+}
+
+/// A JS number that must be a whole amount (up to 2^53, the safe integers).
+fn whole(name: &str, v: f64) -> Result<u64, JsValue> {
+    if v.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&v) {
+        Ok(v as u64)
+    } else {
+        Err(error("BAD_AMOUNT", format!("{name} must be a whole number from 0 to 2^53 - 1, not {v}")))
+    }
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value).map_err(|e| error("INTERNAL", e))
+}
+
+/// A wallet: the seed behind a 24-word recovery phrase and the accounts derived from it.
+#[wasm_bindgen]
+pub struct Wallet(WalletSeed);
+
+#[wasm_bindgen]
+impl Wallet {
+    /// A new wallet from the platform's CSPRNG.
+    pub fn generate() -> Wallet {
+        Wallet(WalletSeed::generate())
+    }
+
+    /// Imports a 24-word recovery phrase (checksum verified).
+    #[wasm_bindgen(js_name = fromPhrase)]
+    pub fn from_phrase(phrase: &str) -> Result<Wallet, JsValue> {
+        WalletSeed::from_phrase(phrase).map(Wallet).map_err(key_error)
+    }
+
+    /// Opens an encrypted keystore (JSON) with its password.
+    pub fn unlock(keystore_json: &str, password: &str) -> Result<Wallet, JsValue> {
+        let ks = Keystore::from_json(keystore_json).map_err(keystore_error)?;
+        ks.open(password).map(Wallet).map_err(keystore_error)
+    }
+
+    /// The recovery phrase, to show once and have the user write down.
+    pub fn phrase(&self) -> String {
+        self.0.phrase().to_string()
+    }
+
+    /// The address of account `index` (bech32m `vigil1…`).
+    pub fn address(&self, index: u32) -> Result<String, JsValue> {
+        self.0.account(index).map(|a| a.address().to_string()).map_err(key_error)
+    }
+
+    /// The encrypted keystore (JSON); `memoryKib` / `passes` override Argon2id's defaults.
+    pub fn seal(&self, password: &str, memory_kib: Option<u32>, passes: Option<u32>) -> Result<String, JsValue> {
+        let m = memory_kib.unwrap_or(crate::keystore::DEFAULT_M_COST_KIB);
+        let t = passes.unwrap_or(crate::keystore::DEFAULT_T_COST);
+        Keystore::seal_with(&self.0, password, m, t).map(|k| k.to_json()).map_err(keystore_error)
+    }
+
+    /// Signs a transfer from account `index`; returns the signed transaction (BCS).
+    #[wasm_bindgen(js_name = signTransfer)]
+    pub fn sign_transfer(
+        &self,
+        index: u32,
+        chain_id: &str,
+        nonce: f64,
+        to: &str,
+        amount: f64,
+        fee: f64,
+    ) -> Result<Vec<u8>, JsValue> {
+        let (nonce, amount, fee) = (whole("nonce", nonce)?, whole("amount", amount)?, whole("fee", fee)?);
+        let account = self.0.account(index).map_err(key_error)?;
+        let chain_id = ChainId::new(chain_id).map_err(|e| error("BAD_CHAIN_ID", e))?;
+        let to = Address::parse(to).map_err(|e| error("BAD_ADDRESS", e))?;
+        let tx = Transaction {
+            chain_id,
+            sender: account.public_key(),
+            nonce: Nonce(nonce),
+            fee: Amount(fee),
+            payload: Payload::Transfer(Transfer { to, amount: Amount(amount) }),
+        };
+        Ok(to_bytes(&tx.sign(&account.key)))
+    }
 }
 
 /// A decoded, trusted validator set.
@@ -24,13 +148,13 @@ impl JsTrustedSet {
     /// Decodes BCS bytes of a validator set; with `pinnedHashHex`, accepts it only if
     /// it has that hash.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8], pinned_hash_hex: Option<String>) -> Result<JsTrustedSet, JsError> {
+    pub fn from_bytes(bytes: &[u8], pinned_hash_hex: Option<String>) -> Result<JsTrustedSet, JsValue> {
         match pinned_hash_hex {
             Some(hex) => {
-                let pinned = hex.parse().map_err(|_| JsError::new("BAD_HASH: pinned hash must be 64 hex digits"))?;
-                TrustedSet::from_bytes_pinned(bytes, &pinned).map(Self).map_err(js_error)
+                let pinned: Hash32 = hex.parse().map_err(|_| error("BAD_HASH", "pinned hash must be 64 hex digits"))?;
+                TrustedSet::from_bytes_pinned(bytes, &pinned).map(Self).map_err(light_error)
             }
-            None => TrustedSet::from_bytes_unpinned(bytes).map(Self).map_err(js_error),
+            None => TrustedSet::from_bytes_unpinned(bytes).map(Self).map_err(light_error),
         }
     }
 
@@ -40,9 +164,269 @@ impl JsTrustedSet {
         self.0.set().len()
     }
 
-    /// Verifies BCS bytes of a quorum certificate; returns the number of signers.
+    /// Verifies BCS bytes of a quorum certificate (batch Ed25519); returns the number of signers.
     #[wasm_bindgen(js_name = verifyQuorumCert)]
-    pub fn verify_quorum_cert(&self, qc_bytes: &[u8]) -> Result<usize, JsError> {
-        self.0.verify_quorum_cert(qc_bytes).map(|qc| qc.signatures.len()).map_err(js_error)
+    pub fn verify_quorum_cert(&self, qc_bytes: &[u8]) -> Result<usize, JsValue> {
+        self.0.verify_quorum_cert(qc_bytes).map(|qc| qc.signatures.len()).map_err(light_error)
     }
+}
+
+/// `fetch` on the JS global object, looked up when a call is made.
+struct Fetch;
+
+fn global_fn(name: &str) -> Result<Function, TransportError> {
+    Reflect::get(&js_sys::global(), &name.into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or_else(|| TransportError::Unreachable(format!("this platform has no global `{name}`")))
+}
+
+fn sleep_promise(ms: u64) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        if let Ok(set_timeout) = global_fn("setTimeout") {
+            let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from_f64(ms as f64));
+        } else {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    })
+}
+
+impl Transport for Fetch {
+    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let unreachable = |_| TransportError::Unreachable(r.url.clone());
+        let fetch = global_fn("fetch")?;
+        let init = Object::new();
+        let _ = Reflect::set(&init, &"method".into(), &r.method.into());
+        if let Some(c) = r.content_type {
+            let headers = Object::new();
+            let _ = Reflect::set(&headers, &"content-type".into(), &c.into());
+            let _ = Reflect::set(&init, &"headers".into(), &headers);
+        }
+        if r.method != "GET" {
+            let _ = Reflect::set(&init, &"body".into(), &Uint8Array::from(r.body.as_slice()));
+        }
+        // A timeout aborts the request (AbortSignal.timeout exists in browsers and Node).
+        if let Ok(signal_class) = Reflect::get(&js_sys::global(), &"AbortSignal".into()) {
+            if let Some(timeout) =
+                Reflect::get(&signal_class, &"timeout".into()).ok().and_then(|f| f.dyn_into::<Function>().ok())
+            {
+                if let Ok(signal) = timeout.call1(&signal_class, &JsValue::from_f64(r.timeout_ms as f64)) {
+                    let _ = Reflect::set(&init, &"signal".into(), &signal);
+                }
+            }
+        }
+        let promise: Promise =
+            fetch.call2(&JsValue::NULL, &r.url.as_str().into(), &init).map_err(unreachable)?.unchecked_into();
+        let response = match JsFuture::from(promise).await {
+            Ok(v) => v,
+            Err(e) => {
+                let name = Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+                return Err(if name == "TimeoutError" || name == "AbortError" {
+                    TransportError::Timeout(r.timeout_ms)
+                } else {
+                    TransportError::Unreachable(r.url.clone())
+                });
+            }
+        };
+        let status = Reflect::get(&response, &"status".into()).ok().and_then(|s| s.as_f64()).unwrap_or(0.0) as u16;
+        let retry_after_s = Reflect::get(&response, &"headers".into())
+            .ok()
+            .and_then(|h| {
+                let get = Reflect::get(&h, &"get".into()).ok()?.dyn_into::<Function>().ok()?;
+                get.call1(&h, &"retry-after".into()).ok()?.as_string()
+            })
+            .and_then(|v| v.trim().parse().ok());
+        let array_buffer = Reflect::get(&response, &"arrayBuffer".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or_else(|| TransportError::Unreachable(r.url.clone()))?;
+        let body_promise: Promise = array_buffer.call0(&response).map_err(unreachable)?.unchecked_into();
+        let buffer = JsFuture::from(body_promise).await.map_err(unreachable)?;
+        Ok(HttpResponse { status, retry_after_s, body: Uint8Array::new(&buffer).to_vec() })
+    }
+
+    async fn sleep(&self, ms: u64) {
+        let _ = JsFuture::from(sleep_promise(ms)).await;
+    }
+}
+
+/// Options of a [`VigilClient`] (a plain JS object).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientOptions {
+    gateways: Vec<String>,
+    /// The chain's genesis file (JSON text), shipped with the app: the trust root.
+    #[serde(default)]
+    genesis_json: Option<String>,
+    /// Or, instead of `genesisJson`: the chain id, …
+    #[serde(default)]
+    chain_id: Option<String>,
+    /// … the BCS of the genesis validator set (hex) …
+    #[serde(default)]
+    genesis_validators_hex: Option<String>,
+    /// … and the hash it must have (pinned in the app, hex).
+    #[serde(default)]
+    pinned_hash: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+fn light_client(o: &ClientOptions) -> Result<LightClient, JsValue> {
+    if let Some(text) = &o.genesis_json {
+        let genesis: vigil_protocol::Genesis =
+            serde_json::from_str(text).map_err(|e| error("BAD_GENESIS", format!("genesisJson: {e}")))?;
+        let set = &genesis.validators;
+        return LightClient::new(genesis.chain_id.clone(), &to_bytes(set), &set.hash()).map_err(light_error);
+    }
+    let missing = || error("BAD_OPTIONS", "give genesisJson, or chainId, genesisValidatorsHex and pinnedHash");
+    let chain_id = ChainId::new(o.chain_id.clone().ok_or_else(missing)?).map_err(|e| error("BAD_CHAIN_ID", e))?;
+    let pinned: Hash32 = o
+        .pinned_hash
+        .as_deref()
+        .ok_or_else(missing)?
+        .parse()
+        .map_err(|_| error("BAD_HASH", "pinnedHash must be 64 hex digits"))?;
+    let genesis = hex::decode(o.genesis_validators_hex.as_deref().ok_or_else(missing)?)
+        .map_err(|_| error("BAD_OPTIONS", "genesisValidatorsHex is not hex"))?;
+    LightClient::new(chain_id, &genesis, &pinned).map_err(light_error)
+}
+
+/// A client of the chain through one or more gateways, with a light client that
+/// verifies everything it returns.
+#[wasm_bindgen]
+pub struct VigilClient {
+    /// Taken out for the length of a call, so that calls never overlap.
+    session: Rc<RefCell<Option<Session<Fetch>>>>,
+}
+
+type Shared = Rc<RefCell<Option<Session<Fetch>>>>;
+
+fn take(shared: &Shared) -> Result<Session<Fetch>, JsValue> {
+    shared
+        .borrow_mut()
+        .take()
+        .ok_or_else(|| error("BUSY", "another call on this client is in progress; await it first"))
+}
+
+#[wasm_bindgen]
+impl VigilClient {
+    /// `{ gateways: [url…], genesisJson, timeoutMs? }`, or `chainId`,
+    /// `genesisValidatorsHex` and `pinnedHash` instead of `genesisJson`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<VigilClient, JsValue> {
+        let o: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| error("BAD_OPTIONS", e))?;
+        let light = light_client(&o)?;
+        let cfg = ClientConfig {
+            gateways: o.gateways,
+            timeout_ms: o.timeout_ms.unwrap_or(ClientConfig::default().timeout_ms),
+            ..ClientConfig::default()
+        };
+        Ok(VigilClient { session: Rc::new(RefCell::new(Some(Session::new(GatewayClient::new(cfg, Fetch), light)))) })
+    }
+
+    /// Node ids of the trusted validator set.
+    pub fn nodes(&self) -> Result<Vec<String>, JsValue> {
+        let s = self.session.borrow();
+        let s = s.as_ref().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        Ok(s.nodes().iter().map(ToString::to_string).collect())
+    }
+
+    /// Follows certified validator-set changes; resolves to whether the set changed.
+    pub fn sync(&self) -> Promise {
+        let shared = self.session.clone();
+        future_to_promise(async move {
+            let mut s = take(&shared)?;
+            let r = s.sync().await;
+            *shared.borrow_mut() = Some(s);
+            r.map(JsValue::from_bool).map_err(wallet_error)
+        })
+    }
+
+    /// `{ address, balance, nonce, verification }`, proven against a certified header.
+    pub fn account(&self, address: String) -> Promise {
+        let shared = self.session.clone();
+        future_to_promise(async move {
+            let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
+            let mut s = take(&shared)?;
+            let r = s.account(&a).await;
+            *shared.borrow_mut() = Some(s);
+            to_js(&r.map_err(wallet_error)?)
+        })
+    }
+
+    /// Sends a transfer from `wallet`'s account `index` to every node; resolves to the
+    /// report: each node's verdict on its signed receipt, and the evidence submitted
+    /// against any node that lied.
+    pub fn transfer(&self, wallet: &Wallet, index: u32, to: String, amount: f64, fee: f64) -> Promise {
+        let shared = self.session.clone();
+        let account = wallet.0.account(index);
+        future_to_promise(async move {
+            let (amount, fee) = (whole("amount", amount)?, whole("fee", fee)?);
+            let account = account.map_err(key_error)?;
+            let to = Address::parse(&to).map_err(|e| error("BAD_ADDRESS", e))?;
+            let mut s = take(&shared)?;
+            let r = s.transfer(&account.key, to, amount, fee).await;
+            *shared.borrow_mut() = Some(s);
+            to_js(&r.map_err(wallet_error)?)
+        })
+    }
+
+    /// The trusted set's hash and size, and the newest verified header's height.
+    pub fn trust(&self) -> Result<JsValue, JsValue> {
+        let s = self.session.borrow();
+        let s = s.as_ref().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let set: &ValidatorSet = s.light.current_set();
+        to_js(&serde_json::json!({
+            "validatorSetHash": set.hash(),
+            "validators": set.len(),
+            "latestVerifiedHeight": s.light.latest_header().map(|h| h.header.height),
+        }))
+    }
+
+    /// Verifies a certified header (BCS) with the light client; resolves nothing, throws
+    /// `BAD_CERTIFICATE` (e.g. too few signatures) or `UNTRUSTED_SET`.
+    #[wasm_bindgen(js_name = verifyHeader)]
+    pub fn verify_header(&self, certified_bcs: &[u8]) -> Result<JsValue, JsValue> {
+        let mut s = self.session.borrow_mut();
+        let s = s.as_mut().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let (ch, verification) = s.light.accept_header(certified_bcs).map_err(light_error)?;
+        to_js(&serde_json::json!({ "height": ch.header.height, "verification": verification }))
+    }
+
+    /// Verifies a signed receipt (BCS) against the trusted set; throws `BAD_RECEIPT`.
+    #[wasm_bindgen(js_name = verifyReceipt)]
+    pub fn verify_receipt(&self, receipt_bcs: &[u8]) -> Result<JsValue, JsValue> {
+        let s = self.session.borrow();
+        let s = s.as_ref().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let r = s.light.verify_receipt(receipt_bcs).map_err(light_error)?;
+        to_js(&r.receipt)
+    }
+
+    /// Verifies an account proof (as `/v1/accounts/{address}` returns it, hex fields)
+    /// against its certified header; throws `BAD_PROOF` for a wrong proof.
+    #[wasm_bindgen(js_name = verifyAccountProof)]
+    pub fn verify_account_proof(
+        &self,
+        address: &str,
+        value_hex: Option<String>,
+        proof_hex: &str,
+        certified_header_hex: &str,
+    ) -> Result<JsValue, JsValue> {
+        let a = Address::parse(address).map_err(|e| error("BAD_ADDRESS", e))?;
+        let bad_hex = |_| error("BAD_HEX", "a field is not hex");
+        let value = value_hex.map(hex::decode).transpose().map_err(bad_hex)?;
+        let proof = hex::decode(proof_hex).map_err(bad_hex)?;
+        let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
+        let mut s = self.session.borrow_mut();
+        let s = s.as_mut().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
+        to_js(&v)
+    }
+}
+
+/// Decodes a signed transaction (BCS) to its hash, so apps can show it before sending.
+#[wasm_bindgen(js_name = transactionHash)]
+pub fn transaction_hash(signed_tx: &[u8]) -> Result<String, JsValue> {
+    let tx: vigil_protocol::SignedTransaction = from_bytes(signed_tx).map_err(|e| error("DECODE", e))?;
+    Ok(tx.hash().to_string())
 }
