@@ -69,8 +69,9 @@ fn whole(name: &str, v: f64) -> Result<u64, JsValue> {
     }
 }
 
+/// Plain JS objects (not `Map`s), as JSON would give them.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(value).map_err(|e| error("INTERNAL", e))
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| error("INTERNAL", e))
 }
 
 /// A wallet: the seed behind a 24-word recovery phrase and the accounts derived from it.

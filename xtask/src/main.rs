@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod npm;
 mod sim;
 mod test;
 mod util;
@@ -17,6 +18,7 @@ commands:
   test              fmt check, clippy (native + wasm), native tests, wasm tests in
                     headless Chromium; ends with `xtask test: N passed, M failed`
   demo              run the main job as far as it exists (see README)
+  build-npm         build the npm package vigil-wallet into target/npm/vigil-wallet
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
   bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet
@@ -36,6 +38,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test::run(&rest),
         Some("demo") => demo::run(&rest),
+        Some("build-npm") => npm::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("sim") => sim::run(&rest),
         Some("help") | Some("--help") | Some("-h") | None => {

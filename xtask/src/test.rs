@@ -1,4 +1,6 @@
-//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest: fmt,
+//! clippy (native and wasm), native and end-to-end tests, the npm package under
+//! `node --test`, wasm tests in headless Chromium, simulator seeds.
 
 use anyhow::{bail, Result};
 
@@ -18,6 +20,20 @@ struct Tally {
 }
 
 impl Tally {
+    /// Adds `node --test` TAP totals: `# pass 4`, `# fail 0`.
+    fn add_tap_line(&mut self, line: &str) {
+        let mut words = line.split_whitespace();
+        if let (Some("#"), Some(kind), Some(n)) = (words.next(), words.next(), words.next()) {
+            if let Ok(n) = n.parse::<u64>() {
+                match kind {
+                    "pass" => self.passed += n,
+                    "fail" => self.failed += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Adds a libtest summary line: `test result: ok. 12 passed; 0 failed; …`.
     fn add_line(&mut self, line: &str) {
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
@@ -57,6 +73,18 @@ pub fn run(args: &[&str]) -> Result<()> {
     exec(cargo().args(["build", "-p", "vigil-node", "--bin", "vigil"]))?;
     exec_streaming(cargo().args(["test", "--workspace"]), |l| tally.add_line(l))?;
 
+    // The npm package, built as users get it, under `node --test` against a live devnet
+    // with a lying node.
+    let npm_dir = crate::npm::build()?;
+    crate::bench::npm_ci("tests/npm")?;
+    let mut node_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
+    node_tests
+        .current_dir(util::root().join("tests/npm"))
+        .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
+        .env("VIGIL_BIN", util::root().join("target/debug/vigil"))
+        .env("VIGIL_NPM_DIR", &npm_dir);
+    exec_streaming(&mut node_tests, |l| tally.add_tap_line(l))?;
+
     // Browser tests: the real Debian Chromium, headless, through chromedriver.
     require_wasm_bindgen("wasm-bindgen-test-runner")?;
     let driver = require("chromedriver", "install Debian's `chromium` and `chromium-driver` with apt-get")?;
@@ -91,5 +119,9 @@ mod tests {
         t.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 filtered out; finished in 0.05s");
         t.add_line("running 5 tests");
         assert_eq!((t.passed, t.failed), (15, 2));
+        t.add_tap_line("# pass 4");
+        t.add_tap_line("# fail 1");
+        t.add_tap_line("# tests 5");
+        assert_eq!((t.passed, t.failed), (19, 3));
     }
 }

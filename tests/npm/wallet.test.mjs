@@ -1,0 +1,173 @@
+// The built npm package `vigil-wallet` against a live devnet with one lying node:
+// `vigil devnet --byzantine 1` as real processes, the gateway over TLS (its local CA
+// trusted here only), the wallet in WebAssembly. Run by `cargo xtask test` with
+// VIGIL_BIN (the vigil binary) and VIGIL_NPM_DIR (target/npm/vigil-wallet).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Agent, setGlobalDispatcher } from 'undici';
+
+const VIGIL = process.env.VIGIL_BIN;
+const PKG = process.env.VIGIL_NPM_DIR;
+assert.ok(VIGIL && PKG, 'set VIGIL_BIN and VIGIL_NPM_DIR (cargo xtask test does)');
+const { init, Wallet, VigilClient } = await import(pathToFileURL(join(PKG, 'node.js')).href);
+
+const ABANDON = `${'abandon '.repeat(23)}art`;
+let dir, devnet, port, gateway, genesisJson, liar, client;
+
+function free(p) {
+  return new Promise((resolve) => {
+    const s = createServer().once('error', () => resolve(false)).once('listening', () => s.close(() => resolve(true)));
+    s.listen(p, '127.0.0.1');
+  });
+}
+
+async function freeBase() {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 21000 + Math.floor(Math.random() * 400) * 100;
+    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200].map((o) => base + o);
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range');
+}
+
+const api = (i, path) => fetch(`http://127.0.0.1:${port + 100 + i}${path}`).then((r) => r.json());
+
+before(async () => {
+  await init();
+  const funded = Wallet.fromPhrase(ABANDON).address(0);
+  dir = mkdtempSync(join(tmpdir(), 'vigil-npm-'));
+  port = await freeBase();
+  const args = ['devnet', '--dir', dir, '--byzantine', '1', '--base-port', String(port)];
+  execFileSync(VIGIL, [...args, '--write-only', '--fund', `${funded}:1000000`], { stdio: 'ignore' });
+  // Trust the devnet's local CA, and nothing else, for fetch in this process.
+  setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(join(dir, 'gateway/tls/ca.pem')) } }));
+  devnet = spawn(VIGIL, args, { stdio: 'ignore' });
+  gateway = `https://localhost:${port + 200}`;
+  genesisJson = readFileSync(join(dir, 'genesis.json'), 'utf8');
+  liar = JSON.parse(readFileSync(join(dir, 'node-3/node.key'), 'utf8')).public.node_id;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const nodes = await fetch(`${gateway}/v1/nodes`).then((r) => r.json());
+      if (nodes.nodes.filter((n) => n.healthy).length === 4) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error('devnet and gateway not ready within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  client = new VigilClient({ gateways: [gateway], genesisJson });
+});
+
+after(async () => {
+  if (devnet) {
+    devnet.kill('SIGINT');
+    await new Promise((r) => devnet.once('exit', r));
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a transfer gets 4 verified receipts; the liar is caught, proven and jailed; transfers go on', async () => {
+  assert.equal(await client.sync(), false);
+  const wallet = Wallet.fromPhrase(ABANDON);
+  const to = Wallet.generate().address(0);
+  const mine = await client.account(wallet.address(0));
+  assert.equal(mine.balance, 1_000_000);
+  assert.match(mine.verification.method, /quorum certificate .* Merkle membership proof/);
+
+  const report = await client.transfer(wallet, 0, to, 1000, 1);
+  assert.equal(report.nodes.length, 4);
+  for (const n of report.nodes) assert.equal(n.verdict, n.node === liar ? 'disagrees' : 'agrees', JSON.stringify(n));
+  assert.equal(report.evidence.length, 1);
+  assert.equal(report.evidence[0].offender, liar);
+  assert.equal(report.evidence[0].committed, true, report.evidence[0].detail);
+
+  const status = await api(0, '/v1/status');
+  assert.equal(status.mode, 'Bft');
+  assert.deepEqual(status.jailed, [liar]);
+  assert.equal(client.trust().validators, 3, 'the wallet followed the certified set change');
+
+  const theirs = await client.account(to);
+  assert.equal(theirs.balance, 1000);
+  const again = await client.transfer(wallet, 0, to, 5, 1);
+  assert.equal(again.nodes.length, 3);
+  assert.ok(again.nodes.every((n) => n.verdict === 'agrees'), JSON.stringify(again.nodes));
+  assert.equal((await client.account(to)).balance, 1005);
+});
+
+test('forged receipts, a header with too few signatures and a wrong proof are rejected with their codes', async () => {
+  const wallet = Wallet.fromPhrase(ABANDON);
+  const latest = await api(0, '/v1/blocks/latest');
+  // A real receipt, then one byte of its signature changed.
+  const block = await (async () => {
+    for (let h = latest.height; h > 0; h--) {
+      const b = await api(0, `/v1/blocks/${h}`);
+      if (b.tx_hashes.length > 0) return b;
+    }
+    throw new Error('no block with a transaction');
+  })();
+  const tx = await api(0, `/v1/tx/${block.tx_hashes[0]}`);
+  const receipt = Buffer.from(tx.receipt_bcs, 'hex');
+  assert.equal(client.verifyReceipt(receipt).height, block.height);
+  receipt[receipt.length - 1] ^= 1;
+  assert.throws(() => client.verifyReceipt(receipt), { code: 'BAD_RECEIPT' });
+
+  // The certified header with one signature (and one signer bit) left: below quorum.
+  // BCS ends with: bitmap length (1), bitmap byte, signature count, signatures (each a
+  // length byte and 64 bytes).
+  const header = Buffer.from(latest.certified_header_bcs, 'hex');
+  client.verifyHeader(header);
+  const count = latest.cert.signatures.length;
+  const sigStart = header.length - 65 * count;
+  assert.equal(header[sigStart - 1], count);
+  assert.equal(header[sigStart - 3], 1);
+  const bitmap = header[sigStart - 2];
+  const lowest = bitmap & -bitmap;
+  const fewer = Buffer.concat([header.subarray(0, sigStart - 2), Buffer.from([lowest, 1]), header.subarray(sigStart, sigStart + 65)]);
+  assert.throws(() => client.verifyHeader(fewer), { code: 'BAD_CERTIFICATE' });
+
+  // An account proof used for another balance, or for another account.
+  const me = wallet.address(0);
+  const acc = await api(0, `/v1/accounts/${me}`);
+  const ok = client.verifyAccountProof(me, acc.value_bcs, acc.proof_bcs, acc.certified_header_bcs);
+  assert.equal(ok.balance, acc.balance);
+  const other = Wallet.generate().address(0);
+  assert.throws(() => client.verifyAccountProof(other, acc.value_bcs, acc.proof_bcs, acc.certified_header_bcs), { code: 'BAD_PROOF' });
+  const value = Buffer.from(acc.value_bcs, 'hex');
+  value[0] ^= 1;
+  assert.throws(() => client.verifyAccountProof(me, value.toString('hex'), acc.proof_bcs, acc.certified_header_bcs), { code: 'BAD_PROOF' });
+});
+
+test('keystore round trip, wrong password, and a bad phrase each have their code', () => {
+  const w = Wallet.generate();
+  const ks = w.seal('correct horse battery staple', 1024, 1);
+  assert.equal(Wallet.unlock(ks, 'correct horse battery staple').address(3), w.address(3));
+  assert.throws(() => Wallet.unlock(ks, 'correct horse battery stapler'), { code: 'WRONG_PASSWORD' });
+  assert.throws(() => w.seal('short'), { code: 'WEAK_PASSWORD' });
+  // 24 × "abandon" is all zeros with the wrong checksum word ("art" is right).
+  assert.throws(() => Wallet.fromPhrase('abandon '.repeat(24)), { code: 'BAD_CHECKSUM' });
+  assert.throws(() => Wallet.fromPhrase(`${'abandon '.repeat(23)}artt`), { code: 'UNKNOWN_WORD' });
+  assert.throws(() => Wallet.fromPhrase('abandon art'), { code: 'WORD_COUNT' });
+});
+
+test("the README's example runs as written", () => {
+  const readme = readFileSync(join(PKG, 'README.md'), 'utf8');
+  const example = readme.match(/```js\n([\s\S]*?)```/)[1];
+  assert.ok(example.split('\n').filter((l) => l.trim()).length <= 10, 'ten lines');
+  const script = join(dir, 'example.mjs');
+  const code = example
+    .replace("from 'vigil-wallet'", `from ${JSON.stringify(pathToFileURL(join(PKG, 'node.js')).href)}`)
+    .replace('GATEWAY_URL', JSON.stringify(gateway))
+    .replace('GENESIS_JSON', JSON.stringify(genesisJson));
+  writeFileSync(script, code);
+  const out = execFileSync(process.execPath, [script], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'gateway/tls/ca.pem') },
+    encoding: 'utf8',
+  });
+  assert.match(out, /^vigil1\w+ 0 .*non-membership proof/);
+});

@@ -1,0 +1,16 @@
+// vigil-wallet for browsers and bundlers: the wasm module is fetched next to this file
+// (bundlers such as Vite and webpack understand `new URL(…, import.meta.url)`).
+// Importing touches no global; `init()` loads the module once.
+import initWasm from './dist/vigil_wallet.js';
+
+export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
+
+let loading;
+
+/** Loads the WebAssembly module (once). `source` may be a URL, a Response or bytes. */
+export function init(source) {
+  if (!loading) {
+    loading = initWasm({ module_or_path: source ?? new URL('./dist/vigil_wallet_bg.wasm', import.meta.url) });
+  }
+  return loading;
+}
