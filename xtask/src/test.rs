@@ -90,10 +90,20 @@ pub fn run(args: &[&str]) -> Result<()> {
     let driver = require("chromedriver", "install Debian's `chromium` and `chromium-driver` with apt-get")?;
     require("chromium", "install Debian's `chromium` with apt-get")?;
     let mut wasm = cargo();
-    wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "vigil-protocol", "--test", "wasm"])
-        .env("CHROMEDRIVER", driver)
-        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", util::root().join("webdriver.json"))
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+    wasm.args([
+        "test",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "vigil-protocol",
+        "-p",
+        "vigil-wallet",
+        "--test",
+        "wasm",
+    ])
+    .env("CHROMEDRIVER", driver)
+    .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", util::root().join("webdriver.json"))
+    .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
     exec_streaming(&mut wasm, |l| tally.add_line(l))?;
 
     // Consensus under faults: every seed is a whole network run with invariants checked
