@@ -1,13 +1,17 @@
-// JS side of `cargo xtask bench protocol`. Verifies the quorum certificates written by
-// protocol/benches/qc.rs: with Vigil's wasm (batch verification, vigil-wallet built with
-// wasm-bindgen --target nodejs), and the same signatures one by one with libsodium.js,
-// @noble/curves and WebCrypto Ed25519. Prints one JSON object on stdout.
+// JS side of `cargo xtask bench protocol` and `cargo xtask bench wallet`. Verifies the
+// quorum certificates written by protocol/benches/qc.rs: with Vigil's wasm (batch
+// verification; vigil-wallet built with wasm-bindgen --target nodejs, or the npm
+// package itself), and the same signatures one by one with libsodium.js,
+// @noble/curves and WebCrypto Ed25519. With --unlock, also times unlocking a keystore
+// made with the package's default Argon2id parameters. Prints one JSON object.
 //
-// usage: node protocol.mjs --fixtures FILE --wasm DIR [--min-ms MS]
+// usage: node protocol.mjs --fixtures FILE (--wasm DIR | --package DIR)
+//                          [--only VALIDATORS] [--unlock] [--min-ms MS]
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { webcrypto } from 'node:crypto';
 import sodium from 'libsodium-wrappers';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -19,9 +23,11 @@ function arg(name, fallback) {
 
 const fixturesPath = arg('--fixtures');
 const wasmDir = arg('--wasm');
+const packageDir = arg('--package');
+const only = arg('--only');
 const minMs = Number(arg('--min-ms', '1000'));
-if (!fixturesPath || !wasmDir) {
-  console.error('usage: node protocol.mjs --fixtures FILE --wasm DIR [--min-ms MS]');
+if (!fixturesPath || !(wasmDir || packageDir)) {
+  console.error('usage: node protocol.mjs --fixtures FILE (--wasm DIR | --package DIR) [--only N] [--unlock] [--min-ms MS]');
   process.exit(2);
 }
 
@@ -39,11 +45,16 @@ async function rate(f) {
   return (calls * 1000) / (performance.now() - start);
 }
 
-const require = createRequire(import.meta.url);
-const wasm = require(resolve(wasmDir, 'vigil_wallet.js'));
+let wasm;
+if (packageDir) {
+  wasm = await import(pathToFileURL(resolve(packageDir, 'node.js')).href);
+  await wasm.init();
+} else {
+  wasm = createRequire(import.meta.url)(resolve(wasmDir, 'vigil_wallet.js'));
+}
 await sodium.ready;
 
-const fixtures = JSON.parse(readFileSync(fixturesPath, 'utf8'));
+const fixtures = JSON.parse(readFileSync(fixturesPath, 'utf8')).filter((f) => !only || f.validators === Number(only));
 const results = [];
 for (const fx of fixtures) {
   const n = fx.validators;
@@ -87,4 +98,18 @@ for (const fx of fixtures) {
     webcrypto_sig_s: webcryptoQcS * n,
   });
 }
-console.log(JSON.stringify({ js: results, node: process.version }));
+const out = { js: results, node: process.version };
+if (process.argv.includes('--unlock')) {
+  // Unlock as users do: a keystore sealed with the default parameters.
+  const wallet = wasm.Wallet.generate();
+  const keystore = wallet.seal('correct horse battery staple');
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    wasm.Wallet.unlock(keystore, 'correct horse battery staple').free();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  out.unlock_ms = times[2];
+}
+console.log(JSON.stringify(out));

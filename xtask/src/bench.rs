@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet";
+const NAMES: &str = "protocol, consensus, devnet, wallet";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -22,6 +22,7 @@ pub fn run(args: &[&str]) -> Result<()> {
                     .env("VIGIL_BIN", root().join("target/release/vigil")),
             )
         }
+        ["wallet", rest @ ..] => wallet(rest),
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
@@ -120,5 +121,55 @@ fn protocol(args: &[&str]) -> Result<()> {
     }
     let (wasm, sodium) = last.context("no benchmark rows")?;
     println!("bench protocol: wasm_sig_s={wasm:.0} libsodium_sig_s={sodium:.0} ratio={:.2}", wasm / sodium);
+    Ok(())
+}
+
+/// The npm package as users get it, in Node: batch QC verification of 100 validators'
+/// signatures against libsodium.js, @noble/curves and WebCrypto on the same signatures,
+/// keystore unlock time with the default Argon2id parameters, and the wasm's size.
+fn wallet(args: &[&str]) -> Result<()> {
+    let min_ms = match args {
+        [] => "1000".to_string(),
+        ["--min-ms", ms] => ms.to_string(),
+        _ => bail!("usage: cargo xtask bench wallet [--min-ms MS]"),
+    };
+    let fixtures = root().join("target/bench/protocol-fixtures.json");
+    // Writes the fixtures (the native figures it prints are `bench protocol`'s business).
+    output(
+        cargo()
+            .args(["bench", "-q", "-p", "vigil-protocol", "--bench", "qc", "--", "--fixtures"])
+            .arg(&fixtures)
+            .args(["--min-ms", "10"]),
+    )?;
+    let package = crate::npm::build()?;
+    npm_ci("tests/bench")?;
+    let js = output(
+        Command::new(require("node", "install Node.js 20+")?)
+            .current_dir(root().join("tests/bench"))
+            .arg("protocol.mjs")
+            .arg("--fixtures")
+            .arg(&fixtures)
+            .arg("--package")
+            .arg(&package)
+            .args(["--only", "100", "--unlock", "--min-ms", &min_ms]),
+    )?;
+    let line = js.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
+    let v: Value = serde_json::from_str(line)?;
+    let row = v["js"].as_array().and_then(|r| r.first()).context("no 100-validator row")?;
+    let (wasm, sodium) = (field(row, "wasm_batch_sig_s")?, field(row, "libsodium_sig_s")?);
+    let (noble, webcrypto) = (field(row, "noble_sig_s")?, field(row, "webcrypto_sig_s")?);
+    let unlock = field(&v, "unlock_ms")?;
+    let wasm_file = package.join("dist/vigil_wallet_bg.wasm");
+    let raw_kb = std::fs::metadata(&wasm_file)?.len() as f64 / 1024.0;
+    let gz_kb = crate::npm::gzip_len(&wasm_file)? as f64 / 1024.0;
+    println!("\nvigil-wallet (npm package) in Node {}, 100-validator quorum certificate", v["node"].as_str().unwrap_or("?"));
+    println!("  signatures/s   wasm batch {wasm:.0} | libsodium.js {sodium:.0} | @noble/curves {noble:.0} | WebCrypto {webcrypto:.0}");
+    println!("  ratio          wasm / libsodium.js = {:.2}× (target ≥ 1.5×)", wasm / sodium);
+    println!("  keystore       unlock {unlock:.0} ms (Argon2id 64 MiB, t = 3)");
+    println!("  size           {raw_kb:.0} KB raw, {gz_kb:.0} KB gzipped (target ≤ 250 KB)");
+    println!(
+        "bench wallet: wasm_sig_s={wasm:.0} libsodium_sig_s={sodium:.0} ratio={:.2} wasm_gz_kb={gz_kb:.0} unlock_ms={unlock:.0}",
+        wasm / sodium
+    );
     Ok(())
 }

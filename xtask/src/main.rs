@@ -21,7 +21,7 @@ commands:
   build-npm         build the npm package vigil-wallet into target/npm/vigil-wallet
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
-  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet
+  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, wallet
   help              this text
 ";
 
