@@ -86,6 +86,8 @@ test('a transfer gets 4 verified receipts; the liar is caught, proven and jailed
   assert.equal(report.evidence.length, 1);
   assert.equal(report.evidence[0].offender, liar);
   assert.equal(report.evidence[0].committed, true, report.evidence[0].detail);
+  assert.equal(report.evidence[0].jailed, true);
+  assert.equal(report.evidence[0].mode_after, 'Bft');
 
   const status = await api(0, '/v1/status');
   assert.equal(status.mode, 'Bft');
@@ -170,4 +172,18 @@ test("the README's example runs as written", () => {
     encoding: 'utf8',
   });
   assert.match(out, /^vigil1\w+ 0 .*non-membership proof/);
+});
+
+test('importing the package touches no global; a call without fetch fails with a code', async () => {
+  const script = join(dir, 'ssr.mjs');
+  writeFileSync(
+    script,
+    `delete globalThis.fetch;
+     const m = await import(${JSON.stringify(pathToFileURL(join(PKG, 'node.js')).href)});
+     await m.init();
+     const c = new m.VigilClient({ gateways: ['https://localhost:1'], genesisJson: ${JSON.stringify(genesisJson)} });
+     try { await c.sync(); console.log('no error'); } catch (e) { console.log(e.code); }`,
+  );
+  const out = execFileSync(process.execPath, [script], { encoding: 'utf8' });
+  assert.equal(out.trim(), 'GATEWAYS_DOWN');
 });

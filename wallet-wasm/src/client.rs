@@ -164,6 +164,11 @@ impl<T: Transport> GatewayClient<T> {
         &self.cfg
     }
 
+    /// Waits on the platform's timer.
+    pub async fn sleep(&self, ms: u64) {
+        self.transport.sleep(ms).await;
+    }
+
     /// Sends `path` with `body` to the gateways in turn: a gateway that cannot be
     /// reached (or answers 502/503 itself) passes the call to the next; `429` is waited
     /// out for its `Retry-After` (bounded); idempotent calls are retried with backoff.

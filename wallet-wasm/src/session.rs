@@ -60,8 +60,12 @@ impl WalletError {
 pub struct EvidenceReport {
     pub offender: NodeId,
     pub evidence_tx: TxHash,
-    /// Whether the evidence transaction committed (and so the offender is jailed).
+    /// Whether the evidence transaction committed.
     pub committed: bool,
+    /// The offender is out of the validator set this wallet followed (certified change).
+    pub jailed: bool,
+    /// Mode of the first certified header after the evidence (`Bft` once switched).
+    pub mode_after: Option<vigil_protocol::ConsensusMode>,
     pub detail: String,
 }
 
@@ -202,6 +206,8 @@ impl<T: Transport> Session<T> {
                         offender: liar.receipt.node,
                         evidence_tx: Hash32([0; 32]),
                         committed: false,
+                        jailed: false,
+                        mode_after: None,
                         detail: format!("not proven: {e}"),
                     },
                 };
@@ -273,12 +279,14 @@ impl<T: Transport> Session<T> {
         );
         let mut detail = String::from("no honest node took the evidence");
         let mut committed = false;
+        let mut evidence_height = None;
         for node in honest {
             match self.client.forward(&node, &request).await {
                 Ok(r) if r.status == 200 || r.status == 409 => {
                     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                     let receipt = self.light.verify_receipt(&hex_field(&v, "receipt_bcs")?)?;
                     committed = receipt.receipt.entry.status == vigil_protocol::TxStatus::Success;
+                    evidence_height = Some(receipt.receipt.height);
                     detail = if committed {
                         format!("evidence committed at height {} (receipt signed by {})", receipt.receipt.height, node)
                     } else {
@@ -290,10 +298,28 @@ impl<T: Transport> Session<T> {
                 Err(e) => detail = e.to_string(),
             }
         }
+        let mut mode_after = None;
         if committed {
             self.sync().await?;
+            if let Some(h) = evidence_height {
+                mode_after = self.certified_mode_after(h).await;
+            }
         }
-        Ok(EvidenceReport { offender: *offender, evidence_tx: tx.hash(), committed, detail })
+        let jailed = committed && self.light.current_set().get(offender).is_none();
+        Ok(EvidenceReport { offender: *offender, evidence_tx: tx.hash(), committed, jailed, mode_after, detail })
+    }
+
+    /// The mode of the first certified header above `height` (verified by its
+    /// certificate), waiting a few seconds for it to be committed.
+    async fn certified_mode_after(&mut self, height: vigil_protocol::Height) -> Option<vigil_protocol::ConsensusMode> {
+        for _ in 0..20 {
+            if let Ok((_, v)) = self.read(&format!("/v1/blocks/{}", height.next())).await {
+                let bytes = hex_field(&v, "certified_header_bcs").ok()?;
+                return self.light.accept_header(&bytes).ok().map(|(ch, _)| ch.header.mode);
+            }
+            self.client.sleep(250).await;
+        }
+        None
     }
 }
 

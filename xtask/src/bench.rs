@@ -162,7 +162,10 @@ fn wallet(args: &[&str]) -> Result<()> {
     let wasm_file = package.join("dist/vigil_wallet_bg.wasm");
     let raw_kb = std::fs::metadata(&wasm_file)?.len() as f64 / 1024.0;
     let gz_kb = crate::npm::gzip_len(&wasm_file)? as f64 / 1024.0;
-    println!("\nvigil-wallet (npm package) in Node {}, 100-validator quorum certificate", v["node"].as_str().unwrap_or("?"));
+    println!(
+        "\nvigil-wallet (npm package) in Node {}, 100-validator quorum certificate",
+        v["node"].as_str().unwrap_or("?")
+    );
     println!("  signatures/s   wasm batch {wasm:.0} | libsodium.js {sodium:.0} | @noble/curves {noble:.0} | WebCrypto {webcrypto:.0}");
     println!("  ratio          wasm / libsodium.js = {:.2}× (target ≥ 1.5×)", wasm / sodium);
     println!("  keystore       unlock {unlock:.0} ms (Argon2id 64 MiB, t = 3)");

@@ -73,6 +73,8 @@ async fn the_wallet_catches_a_lying_node_proves_it_and_keeps_working() -> anyhow
     assert_eq!(report.evidence.len(), 1, "{report:#?}");
     assert_eq!(report.evidence[0].offender, liar);
     assert!(report.evidence[0].committed, "{report:#?}");
+    assert!(report.evidence[0].jailed);
+    assert_eq!(report.evidence[0].mode_after, Some(ConsensusMode::Bft), "verified by the next certified header");
 
     // The wallet now trusts the smaller set it followed through the certified change.
     assert_eq!(session.light.current_set().len(), 3);
