@@ -21,7 +21,15 @@ pub fn build() -> Result<PathBuf> {
     std::fs::create_dir_all(&out)?;
     exec(
         Command::new("wasm-bindgen")
-            .args(["--target", "web", "--out-name", "vigil_wallet", "--out-dir"])
+            .args([
+                "--target",
+                "web",
+                "--out-name",
+                "vigil_wallet",
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
+            .arg("--out-dir")
             .arg(out.join("dist"))
             .arg(&wasm),
     )?;
