@@ -110,13 +110,18 @@ pub struct GatewayClient<T: Transport> {
     transport: T,
 }
 
-fn gateway_error(status: u16, body: &[u8]) -> ClientError {
+/// The `{"error": {"code", "message"}}` of a JSON error body, with defaults.
+pub fn error_fields(body: &[u8], default_code: &str, default_message: &str) -> (String, String) {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    ClientError::Gateway {
-        status,
-        code: v["error"]["code"].as_str().unwrap_or("GATEWAY_ERROR").to_string(),
-        message: v["error"]["message"].as_str().unwrap_or("the gateway refused the request").to_string(),
-    }
+    (
+        v["error"]["code"].as_str().unwrap_or(default_code).to_string(),
+        v["error"]["message"].as_str().unwrap_or(default_message).to_string(),
+    )
+}
+
+fn gateway_error(status: u16, body: &[u8]) -> ClientError {
+    let (code, message) = error_fields(body, "GATEWAY_ERROR", "the gateway refused the request");
+    ClientError::Gateway { status, code, message }
 }
 
 fn answer_of(v: &Value) -> Result<(NodeId, Result<PlainResponse, ClientError>), ClientError> {
@@ -220,30 +225,29 @@ impl<T: Transport> GatewayClient<T> {
         Err(ClientError::AllGatewaysDown(last))
     }
 
-    /// Forwards `request` to one node (the gateway seals it to that node).
-    pub async fn forward(&self, node: &NodeId, request: &PlainRequest) -> Result<PlainResponse, ClientError> {
-        let body = json!({ "target": node.to_string(), "request": inner_json(request) });
-        let r = self
-            .call("/v1/forward", "application/json", body.to_string().into_bytes(), request.method == "GET")
-            .await?;
+    /// POSTs a forward request (`{"target" | "targets", "request"}`) and parses the
+    /// gateway's JSON answer.
+    async fn post_forward(&self, targets: Value, request: &PlainRequest) -> Result<Value, ClientError> {
+        let mut body = targets;
+        body["request"] = inner_json(request);
+        let idempotent = request.method == "GET";
+        let r = self.call("/v1/forward", "application/json", body.to_string().into_bytes(), idempotent).await?;
         if r.status != 200 {
             return Err(gateway_error(r.status, &r.body));
         }
-        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        serde_json::from_slice(&r.body).map_err(|e| ClientError::BadAnswer(e.to_string()))
+    }
+
+    /// Forwards `request` to one node (the gateway seals it to that node).
+    pub async fn forward(&self, node: &NodeId, request: &PlainRequest) -> Result<PlainResponse, ClientError> {
+        let v = self.post_forward(json!({ "target": node.to_string() }), request).await?;
         answer_of(&v)?.1
     }
 
     /// Forwards `request` to several nodes at once; each node's answer or error.
     pub async fn fan_out(&self, nodes: &[NodeId], request: &PlainRequest) -> Result<Vec<NodeAnswer>, ClientError> {
         let targets: Vec<String> = nodes.iter().map(ToString::to_string).collect();
-        let body = json!({ "targets": targets, "request": inner_json(request) });
-        let r = self
-            .call("/v1/forward", "application/json", body.to_string().into_bytes(), request.method == "GET")
-            .await?;
-        if r.status != 200 {
-            return Err(gateway_error(r.status, &r.body));
-        }
-        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let v = self.post_forward(json!({ "targets": targets }), request).await?;
         let answers = v["answers"].as_array().ok_or_else(|| ClientError::BadAnswer("no answers".into()))?;
         answers.iter().map(|a| answer_of(a).map(|(node, result)| NodeAnswer { node, result })).collect()
     }

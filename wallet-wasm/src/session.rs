@@ -324,10 +324,6 @@ impl<T: Transport> Session<T> {
 }
 
 fn node_error(status: u16, body: &[u8]) -> WalletError {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    WalletError::Node {
-        status,
-        code: v["error"]["code"].as_str().unwrap_or("NODE_ERROR").to_string(),
-        message: v["error"]["message"].as_str().unwrap_or("").to_string(),
-    }
+    let (code, message) = crate::client::error_fields(body, "NODE_ERROR", "");
+    WalletError::Node { status, code, message }
 }

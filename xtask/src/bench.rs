@@ -46,6 +46,31 @@ fn build_wallet_for_node(out_dir: &std::path::Path) -> Result<()> {
     exec(Command::new("wasm-bindgen").arg("--target").arg("nodejs").arg("--out-dir").arg(out_dir).arg(wasm))
 }
 
+/// Writes the QC fixtures (100, 64, 16 and 4 validators) with the native bench; returns its output.
+fn qc_fixtures(fixtures: &std::path::Path, min_ms: &str) -> Result<String> {
+    output(
+        cargo()
+            .args(["bench", "-q", "-p", "vigil-protocol", "--bench", "qc", "--", "--fixtures"])
+            .arg(fixtures)
+            .args(["--min-ms", min_ms]),
+    )
+}
+
+/// Runs `tests/bench/protocol.mjs` on the fixtures with `args`; returns its JSON line.
+fn protocol_js(fixtures: &std::path::Path, args: &[&std::ffi::OsStr]) -> Result<Value> {
+    npm_ci("tests/bench")?;
+    let out = output(
+        Command::new(require("node", "install Node.js 20+")?)
+            .current_dir(root().join("tests/bench"))
+            .arg("protocol.mjs")
+            .arg("--fixtures")
+            .arg(fixtures)
+            .args(args),
+    )?;
+    let line = out.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
+    Ok(serde_json::from_str(line)?)
+}
+
 fn field(row: &Value, key: &str) -> Result<f64> {
     row.get(key).and_then(Value::as_f64).with_context(|| format!("bench output lacks `{key}`"))
 }
@@ -60,30 +85,11 @@ fn protocol(args: &[&str]) -> Result<()> {
     let fixtures = bench_dir.join("protocol-fixtures.json");
     let wasm_dir = bench_dir.join("wasm-node");
 
-    let native = output(
-        cargo()
-            .args(["bench", "-q", "-p", "vigil-protocol", "--bench", "qc", "--", "--fixtures"])
-            .arg(&fixtures)
-            .args(["--min-ms", &min_ms]),
-    )?;
+    let native = qc_fixtures(&fixtures, &min_ms)?;
     build_wallet_for_node(&wasm_dir)?;
-    npm_ci("tests/bench")?;
-    let js = output(
-        Command::new(require("node", "install Node.js 20+")?)
-            .current_dir(root().join("tests/bench"))
-            .arg("protocol.mjs")
-            .arg("--fixtures")
-            .arg(&fixtures)
-            .arg("--wasm")
-            .arg(&wasm_dir)
-            .args(["--min-ms", &min_ms]),
-    )?;
-    let last_json = |s: &str| -> Result<Value> {
-        let line = s.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
-        Ok(serde_json::from_str(line)?)
-    };
-    let native = last_json(&native)?;
-    let js = last_json(&js)?;
+    let js = protocol_js(&fixtures, &["--wasm".as_ref(), wasm_dir.as_os_str(), "--min-ms".as_ref(), min_ms.as_ref()])?;
+    let line = native.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
+    let native: Value = serde_json::from_str(line)?;
     let native_rows = native["native"].as_array().context("native rows")?;
     let js_rows = js["js"].as_array().context("js rows")?;
 
@@ -135,26 +141,20 @@ fn wallet(args: &[&str]) -> Result<()> {
     };
     let fixtures = root().join("target/bench/protocol-fixtures.json");
     // Writes the fixtures (the native figures it prints are `bench protocol`'s business).
-    output(
-        cargo()
-            .args(["bench", "-q", "-p", "vigil-protocol", "--bench", "qc", "--", "--fixtures"])
-            .arg(&fixtures)
-            .args(["--min-ms", "10"]),
-    )?;
+    qc_fixtures(&fixtures, "10")?;
     let package = crate::npm::build()?;
-    npm_ci("tests/bench")?;
-    let js = output(
-        Command::new(require("node", "install Node.js 20+")?)
-            .current_dir(root().join("tests/bench"))
-            .arg("protocol.mjs")
-            .arg("--fixtures")
-            .arg(&fixtures)
-            .arg("--package")
-            .arg(&package)
-            .args(["--only", "100", "--unlock", "--min-ms", &min_ms]),
+    let v = protocol_js(
+        &fixtures,
+        &[
+            "--package".as_ref(),
+            package.as_os_str(),
+            "--only".as_ref(),
+            "100".as_ref(),
+            "--unlock".as_ref(),
+            "--min-ms".as_ref(),
+            min_ms.as_ref(),
+        ],
     )?;
-    let line = js.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
-    let v: Value = serde_json::from_str(line)?;
     let row = v["js"].as_array().and_then(|r| r.first()).context("no 100-validator row")?;
     let (wasm, sodium) = (field(row, "wasm_batch_sig_s")?, field(row, "libsodium_sig_s")?);
     let (noble, webcrypto) = (field(row, "noble_sig_s")?, field(row, "webcrypto_sig_s")?);
