@@ -190,6 +190,11 @@ async fn submit_and_wait(
     committed: oneshot::Receiver<()>,
     q: &WaitQuery,
 ) -> ApiResult<bool> {
+    // The signature is checked here, on the API's threads, not on the consensus thread.
+    if tx.verify().is_err() {
+        shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(Rejection::BadSignature.into());
+    }
     let (reply_tx, reply_rx) = oneshot::channel();
     shared
         .events

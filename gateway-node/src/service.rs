@@ -30,7 +30,10 @@ pub const EVENTS_MAX: usize = 16_384;
 pub enum Event {
     Peer(NodeId, Message),
     Timer(Timer),
+    /// A client's transaction, its signature already verified strictly.
     Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
+    /// Gossiped transactions whose signatures verified (the invalid ones are dropped).
+    PeerTransactions(Vec<SignedTransaction>),
     Shutdown,
 }
 
@@ -171,7 +174,13 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         let events = events_tx.clone();
         tokio::spawn(async move {
             while let Some((from, m)) = inbound_rx.recv().await {
-                if events.send(Event::Peer(from, m)).await.is_err() {
+                // Gossiped transactions are verified here, in parallel with the consensus
+                // thread, which then only pools them.
+                let event = match m {
+                    Message::Transactions(txs) => Event::PeerTransactions(verified(txs)),
+                    other => Event::Peer(from, other),
+                };
+                if events.send(event).await.is_err() {
                     return;
                 }
             }
@@ -228,6 +237,15 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The transactions whose signatures verify: one batch check, and one by one only if
+/// the batch fails.
+fn verified(txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
+    if crate::execution::verify_transactions(&txs.iter().collect::<Vec<_>>()) {
+        return txs;
+    }
+    txs.into_iter().filter(|t| t.verify().is_ok()).collect()
+}
+
 /// Most events handled before their outputs are carried out.
 const EVENTS_PER_BATCH_MAX: usize = 256;
 
@@ -238,8 +256,9 @@ fn handle_event(shared: &Shared, event: Event) -> Option<Vec<Output>> {
         Event::Shutdown => return None,
         Event::Peer(from, message) => shared.lock_node().step(now, Input::Message { from, message }),
         Event::Timer(t) => shared.lock_node().step(now, Input::Timeout(t)),
+        Event::PeerTransactions(txs) => shared.lock_node().admit_verified(now, txs),
         Event::Submit(tx, reply) => {
-            let result = shared.lock_node().submit(now, *tx);
+            let result = shared.lock_node().submit_verified(now, *tx);
             match result {
                 Ok(outs) => {
                     let _ = reply.send(Ok(()));

@@ -30,12 +30,29 @@ pub enum CryptoError {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PublicKey(VerifyingKey);
 
+/// Keys parsed before. Decompressing a point costs about a third of a signature check,
+/// and a node decodes the same senders' and validators' keys again and again (client
+/// submissions, gossip, proposals, votes), so valid keys are remembered. Bounded: the
+/// map is emptied when full. A miss computes exactly what a hit returns.
+static PARSED_KEYS: std::sync::Mutex<std::collections::BTreeMap<[u8; 32], VerifyingKey>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+const PARSED_KEYS_MAX: usize = 16_384;
+
 impl PublicKey {
     /// Parses 32 bytes, refusing points that do not decompress or that have small order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, CryptoError> {
+        if let Some(key) = PARSED_KEYS.lock().ok().and_then(|m| m.get(bytes).copied()) {
+            return Ok(Self(key));
+        }
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| CryptoError::InvalidPublicKey)?;
         if key.is_weak() {
             return Err(CryptoError::WeakPublicKey);
+        }
+        if let Ok(mut m) = PARSED_KEYS.lock() {
+            if m.len() >= PARSED_KEYS_MAX {
+                m.clear();
+            }
+            m.insert(*bytes, key);
         }
         Ok(Self(key))
     }
@@ -226,6 +243,17 @@ mod tests {
             .unwrap();
         let key = SecretKey::from_seed(seed);
         assert_eq!(key.public_key().to_string(), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+    }
+
+    #[test]
+    fn remembered_keys_parse_as_before_and_bad_keys_are_never_remembered() {
+        let good = SecretKey::from_seed([42; 32]).public_key().to_bytes();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for _ in 0..3 {
+            assert_eq!(PublicKey::from_bytes(&good).unwrap().to_bytes(), good);
+            assert_eq!(PublicKey::from_bytes(&identity), Err(CryptoError::WeakPublicKey));
+        }
     }
 
     #[test]

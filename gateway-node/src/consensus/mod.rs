@@ -458,7 +458,7 @@ impl Node {
             Input::Message { from, message } => self.on_message(from, message),
             Input::Timeout(timer) => self.on_timeout(timer),
             Input::Transactions(txs) => {
-                let accepted = self.admit(txs);
+                let accepted = self.admit(txs, false);
                 if !accepted.is_empty() {
                     self.out.push(Output::Broadcast(Message::Transactions(accepted)));
                 }
@@ -570,7 +570,7 @@ impl Node {
         }
         match message {
             Message::Transactions(txs) => {
-                self.admit(txs);
+                self.admit(txs, false);
             }
             Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
             Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
@@ -693,13 +693,19 @@ impl Node {
     /// A client's transaction: checked against the committed state with a typed answer,
     /// then pooled and gossiped. Returns the outputs to carry out.
     pub fn submit(&mut self, now_ms: u64, tx: SignedTransaction) -> Result<Vec<Output>, Rejection> {
+        if tx.verify().is_err() {
+            return Err(Rejection::BadSignature);
+        }
+        self.submit_verified(now_ms, tx)
+    }
+
+    /// [`Node::submit`] for a transaction whose signature the caller has verified
+    /// strictly (the node process does it on its API threads, off the consensus thread).
+    pub fn submit_verified(&mut self, now_ms: u64, tx: SignedTransaction) -> Result<Vec<Output>, Rejection> {
         self.now_ms = now_ms;
         let chain = self.ledger.chain_id();
         if &tx.tx.chain_id != chain {
             return Err(Rejection::WrongChain { expected: chain.clone(), found: tx.tx.chain_id.clone() });
-        }
-        if tx.verify().is_err() {
-            return Err(Rejection::BadSignature);
         }
         if self.mempool.contains(&tx.hash()) {
             return Err(Rejection::Duplicate);
@@ -734,7 +740,15 @@ impl Node {
 
     /// Verifies and admits transactions to the mempool; returns those newly accepted.
     /// Signatures are batch-verified; only if a batch fails is each checked alone.
-    fn admit(&mut self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
+    /// Gossiped transactions whose signatures the caller verified (the node process does
+    /// it on its network threads, off the consensus thread). Returns the outputs.
+    pub fn admit_verified(&mut self, now_ms: u64, txs: Vec<SignedTransaction>) -> Vec<Output> {
+        self.now_ms = now_ms;
+        self.admit(txs, true);
+        std::mem::take(&mut self.out)
+    }
+
+    fn admit(&mut self, txs: Vec<SignedTransaction>, verified: bool) -> Vec<SignedTransaction> {
         let ledger = &self.ledger;
         let fresh: Vec<SignedTransaction> = txs
             .into_iter()
@@ -744,7 +758,7 @@ impl Node {
                     && !self.mempool.contains(&t.hash())
             })
             .collect();
-        let batch_ok = crate::execution::verify_transactions(&fresh.iter().collect::<Vec<_>>());
+        let batch_ok = verified || crate::execution::verify_transactions(&fresh.iter().collect::<Vec<_>>());
         let mut accepted = Vec::new();
         for tx in fresh {
             if !batch_ok && tx.verify().is_err() {
@@ -758,7 +772,6 @@ impl Node {
         accepted
     }
 
-    /// Turns proven misbehaviour into a transaction from this node's account.
     /// A vote for a committed height that contradicts the vote its voter put in that
     /// height's certificate (same view and kind, another block) proves an equivocation,
     /// however late it arrives: a lie seen only after this node moved on is still caught.
@@ -784,6 +797,7 @@ impl Node {
         });
     }
 
+    /// Turns proven misbehaviour into a transaction from this node's account.
     fn submit_evidence(&mut self, evidence: FaultEvidence) {
         let offender = evidence.accused();
         if !self.is_validator() || self.reported.contains(&offender) || self.set().get(&offender).is_none() {

@@ -23,6 +23,11 @@ const ACCOUNTS: usize = 256;
 const TXS_PER_ACCOUNT: u64 = 40;
 const IN_FLIGHT_MAX: usize = 512;
 
+/// `VIGIL_BENCH_TXS_PER_ACCOUNT` lengthens a run (e.g. to attach a profiler).
+fn txs_per_account() -> u64 {
+    std::env::var("VIGIL_BENCH_TXS_PER_ACCOUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(TXS_PER_ACCOUNT)
+}
+
 fn account(i: usize) -> SecretKey {
     let mut s = [0x5au8; 32];
     s[..8].copy_from_slice(&(i as u64).to_le_bytes());
@@ -48,7 +53,7 @@ async fn load(mode: ConsensusMode, keys: &[SecretKey]) -> anyhow::Result<Outcome
     let net = Arc::new(TestNet::start_with(NODES, 0, mode, funded).await?);
     let chain = ChainId::new("vigil-e2e")?;
     let mut work: Vec<(usize, SignedTransaction)> = Vec::new();
-    for nonce in 0..TXS_PER_ACCOUNT {
+    for nonce in 0..txs_per_account() {
         for (i, k) in keys.iter().enumerate() {
             let tx = Transaction {
                 chain_id: chain.clone(),
@@ -148,7 +153,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!(
         "{NODES}-node devnet, {} signed transfers per mode, {IN_FLIGHT_MAX} in flight, wait=true",
-        ACCOUNTS as u64 * TXS_PER_ACCOUNT
+        ACCOUNTS as u64 * txs_per_account()
     );
     println!("Ed25519 batch verification, all cores: {verify:.0}/s → limit {limit:.0} tx/s for {NODES} nodes");
     println!("{:>6} | {:>9} {:>9} {:>9} {:>7} | {:>9}", "mode", "tx/s", "p50 ms", "p99 ms", "failed", "of limit");
