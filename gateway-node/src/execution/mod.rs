@@ -20,6 +20,9 @@ use vigil_protocol::{
     TxStatus, ValidatorSet, View,
 };
 
+/// Accounts kept in the ledger's read cache before it starts over.
+const RECENT_ACCOUNTS_MAX: usize = 1 << 20;
+
 /// Fewest validators the chain keeps: jailing below this is refused.
 pub const VALIDATORS_MIN: usize = 1;
 
@@ -74,6 +77,8 @@ pub struct Execution {
     pub receipts_root: Hash32,
     /// Consensus configuration for the next height.
     pub next: ConsensusState,
+    /// Accounts after the block (also written in `prepared`).
+    accounts: BTreeMap<Address, AccountState>,
     /// The state version, computed once here and written as is on commit.
     prepared: PreparedVersion,
 }
@@ -104,6 +109,9 @@ pub struct Ledger {
     meta: LedgerMeta,
     consensus: ConsensusState,
     tree: StateTree,
+    /// Accounts written since this ledger was built, as the tree holds them at the
+    /// committed height: a read cache (every read on the hot path goes through it).
+    recent: BTreeMap<Address, AccountState>,
 }
 
 /// Batch-verifies transaction signatures (true if all are valid, or there are none).
@@ -146,6 +154,7 @@ impl Ledger {
             },
             consensus,
             tree,
+            recent: BTreeMap::new(),
         })
     }
 
@@ -162,7 +171,7 @@ impl Ledger {
             .get(&StateKey::Consensus, meta.height.0)
             .and_then(|bytes| vigil_protocol::encoding::from_bytes::<ConsensusState>(&bytes).ok())
             .ok_or(LedgerError::StoredStateMismatch("the state holds no readable consensus configuration"))?;
-        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree })
+        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, recent: BTreeMap::new() })
     }
 
     /// Everything to store for this ledger at once (a database that held only blocks).
@@ -192,6 +201,9 @@ impl Ledger {
     }
     /// An account at the committed height (all zero if it never received anything).
     pub fn account(&self, address: &Address) -> AccountState {
+        if let Some(a) = self.recent.get(address) {
+            return *a;
+        }
         self.tree
             .get(&StateKey::Account(*address), self.height().0)
             .and_then(|bytes| vigil_protocol::encoding::from_bytes(&bytes).ok())
@@ -239,7 +251,15 @@ impl Ledger {
         }
         let prepared = self.tree.prepare(height.0, changes)?;
         let state_root = prepared.root();
-        Ok(Execution { height, receipts_root: Block::receipts_root(&entries), entries, state_root, next, prepared })
+        Ok(Execution {
+            height,
+            receipts_root: Block::receipts_root(&entries),
+            entries,
+            state_root,
+            next,
+            accounts,
+            prepared,
+        })
     }
 
     fn apply_tx(
@@ -403,6 +423,10 @@ impl Ledger {
         }
         let root = self.tree.write(&exec.prepared)?;
         debug_assert_eq!(root, exec.state_root);
+        if self.recent.len() > RECENT_ACCOUNTS_MAX {
+            self.recent.clear();
+        }
+        self.recent.extend(exec.accounts);
         if exec.next.validators != self.consensus.validators {
             self.meta.set_history.push((height.next(), exec.next.validators.clone()));
         }
