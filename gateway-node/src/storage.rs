@@ -234,7 +234,7 @@ mod tests {
         .sign(&alice);
         let exec = ledger.execute(std::slice::from_ref(&tx)).unwrap();
         let proposer = genesis.validators.validators()[0].id;
-        let header = ledger.build_header(std::slice::from_ref(&tx), &exec, View(0), proposer, 1);
+        let header = ledger.build_header(&exec, View(0), proposer, 1);
         let block = Block { header, txs: vec![tx] };
         let receipts = exec.entries.clone();
         let state = ledger.commit(&block, exec).unwrap();

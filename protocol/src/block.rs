@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{hash_value, BlockHash, Domain, Hash32};
+use crate::hash::{hash_value, BlockHash, Domain, Hash32, TxHash};
 use crate::ids::{ChainId, Height, NodeId, View};
 use crate::merkle;
 use crate::receipt::ReceiptEntry;
@@ -69,7 +69,12 @@ pub struct Block {
 impl Block {
     /// Merkle root over the transactions' ids, in block order.
     pub fn tx_root(txs: &[SignedTransaction]) -> Hash32 {
-        let leaves: Vec<Hash32> = txs.iter().map(|t| crate::hash::hash(Domain::TransactionLeaf, &t.hash().0)).collect();
+        Self::tx_root_of(&txs.iter().map(SignedTransaction::hash).collect::<Vec<_>>())
+    }
+
+    /// [`Block::tx_root`] from the transactions' ids, for callers that have them.
+    pub fn tx_root_of(hashes: &[TxHash]) -> Hash32 {
+        let leaves: Vec<Hash32> = hashes.iter().map(|h| crate::hash::hash(Domain::TransactionLeaf, &h.0)).collect();
         merkle::root(&leaves)
     }
 
@@ -87,10 +92,15 @@ impl Block {
 
     /// Checks the body against the header (size bound and tx root).
     pub fn check_body(&self) -> Result<(), BlockError> {
+        self.check_body_hashed(&self.txs.iter().map(SignedTransaction::hash).collect::<Vec<_>>())
+    }
+
+    /// [`Block::check_body`] with the transactions' ids already computed (in order).
+    pub fn check_body_hashed(&self, hashes: &[TxHash]) -> Result<(), BlockError> {
         if self.txs.len() > crate::limits::BLOCK_TXS_MAX {
             return Err(BlockError::TooManyTransactions(self.txs.len()));
         }
-        if Self::tx_root(&self.txs) != self.header.tx_root {
+        if hashes.len() != self.txs.len() || Self::tx_root_of(hashes) != self.header.tx_root {
             return Err(BlockError::TxRootMismatch);
         }
         Ok(())

@@ -641,7 +641,7 @@ impl Node {
         let ledger = &self.ledger;
         let txs = self.mempool.peek_ready(self.cfg.block_txs_max, |a| ledger.account(a).nonce.0);
         let exec = self.ledger.execute(&txs).ok()?;
-        let header = self.ledger.build_header(&txs, &exec, view, self.me, self.now_ms);
+        let header = self.ledger.build_header(&exec, view, self.me, self.now_ms);
         let block = Block { header, txs };
         self.candidates.insert(block.header.hash(), (block.clone(), Ok(exec)));
         Some(block)
@@ -674,7 +674,8 @@ impl Node {
 
     fn after_commit(&mut self, committed: CommittedBlock, receipts: Vec<ReceiptEntry>, state: StateCommit) {
         self.last_commit_ms = self.now_ms;
-        self.mempool.remove_committed(committed.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>().iter());
+        // The receipts carry each transaction's id, in block order.
+        self.mempool.remove_committed(receipts.iter().map(|r| &r.tx_hash));
         let ledger = &self.ledger;
         self.mempool.prune_stale(|a| ledger.account(a).nonce.0);
         let cert_view = committed.cert.data.view;

@@ -17,7 +17,7 @@ use vigil_protocol::hash::{hash_value, Domain};
 use vigil_protocol::{
     Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis, Hash32,
     Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree,
-    TxStatus, ValidatorSet, View,
+    TxHash, TxStatus, ValidatorSet, View,
 };
 
 /// Accounts kept in the ledger's read cache before it starts over.
@@ -237,17 +237,22 @@ impl Ledger {
     /// Executes `txs` as the next block on the committed state, without changing it.
     /// Signatures must already be checked (see [`Ledger::check_block`]).
     pub fn execute(&self, txs: &[SignedTransaction]) -> Result<Execution, LedgerError> {
+        self.execute_hashed(txs, &txs.iter().map(SignedTransaction::hash).collect::<Vec<_>>())
+    }
+
+    /// [`Ledger::execute`] with the transactions' ids already computed (in order).
+    fn execute_hashed(&self, txs: &[SignedTransaction], hashes: &[TxHash]) -> Result<Execution, LedgerError> {
         let height = self.height().next();
         let mut accounts: BTreeMap<Address, AccountState> = BTreeMap::new();
         let mut next = self.consensus.clone();
         let mut changes: BTreeMap<StateKey, Option<Vec<u8>>> = BTreeMap::new();
         let mut entries = Vec::with_capacity(txs.len());
-        for tx in txs {
+        for (tx, tx_hash) in txs.iter().zip(hashes) {
             let mut touched: Vec<(StateKey, Option<Vec<u8>>)> = Vec::new();
             let status = self.apply_tx(tx, &mut accounts, &mut next, &mut touched);
             let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
             changes.extend(touched);
-            entries.push(ReceiptEntry { tx_hash: tx.hash(), status, result_hash });
+            entries.push(ReceiptEntry { tx_hash: *tx_hash, status, result_hash });
         }
         let prepared = self.tree.prepare(height.0, changes)?;
         let state_root = prepared.root();
@@ -334,21 +339,14 @@ impl Ledger {
         }
     }
 
-    /// The header a proposer builds for `txs` executed as `exec`.
-    pub fn build_header(
-        &self,
-        txs: &[SignedTransaction],
-        exec: &Execution,
-        view: View,
-        proposer: NodeId,
-        time_ms: u64,
-    ) -> BlockHeader {
+    /// The header a proposer builds for the transactions executed as `exec`.
+    pub fn build_header(&self, exec: &Execution, view: View, proposer: NodeId, time_ms: u64) -> BlockHeader {
         BlockHeader {
             chain_id: self.chain_id.clone(),
             height: exec.height,
             view,
             parent_hash: self.meta.last_hash,
-            tx_root: Block::tx_root(txs),
+            tx_root: Block::tx_root_of(&exec.entries.iter().map(|e| e.tx_hash).collect::<Vec<_>>()),
             receipts_root: exec.receipts_root,
             state_root: exec.state_root,
             validator_set_hash: self.consensus.validators.hash(),
@@ -393,15 +391,17 @@ impl Ledger {
         if self.consensus.validators.get(&h.proposer).is_none() {
             return Err(BlockInvalid::UnknownProposer(h.proposer));
         }
-        block.check_body()?;
+        let hashes: Vec<TxHash> = block.txs.iter().map(SignedTransaction::hash).collect();
+        block.check_body_hashed(&hashes)?;
         if block.txs.iter().any(|t| t.tx.chain_id != self.chain_id) {
             return Err(BlockInvalid::BadTransaction);
         }
-        let unverified: Vec<&SignedTransaction> = block.txs.iter().filter(|t| !already_verified(&t.hash())).collect();
+        let unverified: Vec<&SignedTransaction> =
+            block.txs.iter().zip(&hashes).filter(|(_, h)| !already_verified(h)).map(|(t, _)| t).collect();
         if !verify_transactions(&unverified) {
             return Err(BlockInvalid::BadTransaction);
         }
-        let exec = self.execute(&block.txs).map_err(|_| BlockInvalid::Mismatch("state_root"))?;
+        let exec = self.execute_hashed(&block.txs, &hashes).map_err(|_| BlockInvalid::Mismatch("state_root"))?;
         if exec.state_root != h.state_root {
             return Err(BlockInvalid::Mismatch("state_root"));
         }

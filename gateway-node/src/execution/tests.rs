@@ -51,7 +51,7 @@ fn transfer(f: &Fixture, nonce: u64, amount: u64) -> SignedTransaction {
 fn block(ledger: &Ledger, txs: Vec<SignedTransaction>) -> (Block, Execution) {
     let exec = ledger.execute(&txs).unwrap();
     let proposer = ledger.validators().validators()[0].id;
-    let header = ledger.build_header(&txs, &exec, View(0), proposer, 0);
+    let header = ledger.build_header(&exec, View(0), proposer, 0);
     (Block { header, txs }, exec)
 }
 
