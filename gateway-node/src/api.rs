@@ -84,8 +84,24 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         // Room for JSON's hex encoding of the largest BCS transaction.
-        .layer(DefaultBodyLimit::max(TRANSACTION_SIZE_MAX_BYTES * 3))
+        .layer(axum::middleware::from_fn(reject_oversized))
+        .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .with_state(shared)
+}
+
+/// Largest request body: room for JSON's hex encoding of the largest BCS transaction.
+const API_BODY_MAX_BYTES: usize = TRANSACTION_SIZE_MAX_BYTES * 3;
+
+async fn reject_oversized(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match crate::http::refuse_oversized(request, API_BODY_MAX_BYTES).await {
+        Ok(request) => next.run(request).await,
+        Err(len) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "TOO_LARGE",
+            format!("the request body is {len} bytes; the limit is {API_BODY_MAX_BYTES}"),
+        )
+        .into_response(),
+    }
 }
 
 #[derive(Deserialize)]

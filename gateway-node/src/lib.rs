@@ -19,6 +19,7 @@ pub mod consensus;
 pub mod devnet;
 pub mod execution;
 pub mod gateway;
+mod http;
 pub mod keys;
 pub mod metrics;
 pub mod net;

@@ -164,6 +164,7 @@ struct Gateway {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     metrics: GatewayMetrics,
     node_timeout: Duration,
+    body_max_bytes: usize,
 }
 
 /// What came back from one node.
@@ -298,6 +299,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
         limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
         metrics,
         node_timeout: Duration::from_millis(cfg.limits.node_timeout_ms),
+        body_max_bytes: cfg.limits.body_max_bytes,
     });
 
     let api = Router::new()
@@ -310,6 +312,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
             any(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such gateway endpoint") }),
         )
         .layer(middleware::from_fn_with_state(gateway.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(gateway.clone(), reject_oversized))
         .layer(DefaultBodyLimit::max(cfg.limits.body_max_bytes));
     let mut router = Router::new()
         .merge(api)
@@ -372,6 +375,22 @@ async fn access_log(request: Request, next: Next) -> Response {
         "request"
     );
     r
+}
+
+/// A body announced larger than the limit gets 413 without reaching a handler.
+async fn reject_oversized(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    match crate::http::refuse_oversized(request, gw.body_max_bytes).await {
+        Ok(request) => next.run(request).await,
+        Err(len) => {
+            gw.metrics.too_large.fetch_add(1, Ordering::Relaxed);
+            GatewayError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                format!("the request body is {len} bytes; this gateway takes at most {}", gw.body_max_bytes),
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn rate_limit(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {

@@ -16,7 +16,12 @@ use vigil_protocol::{
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 async fn forward(client: &reqwest::Client, net: &TestNet, body: Value) -> anyhow::Result<(u16, Value)> {
-    let r = client.post(format!("{}/v1/forward", net.devnet.gateway.url)).json(&body).send().await?;
+    let r = client
+        .post(format!("{}/v1/forward", net.devnet.gateway.url))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("forward failed: {e:?}"))?;
     Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
 }
 
