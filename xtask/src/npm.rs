@@ -1,5 +1,5 @@
 //! `cargo xtask build-npm`: the npm package `vigil-wallet` in `target/npm/vigil-wallet`:
-//! vigil-wallet built for wasm32 (release), bound with wasm-bindgen `--target web` (one
+//! vigil-wallet built for wasm32 (profile `wasm-size`), bound with wasm-bindgen `--target web` (one
 //! ES module for browsers, bundlers and Node), and the package files in
 //! `wallet-wasm/npm/` (entry points, types, README).
 
@@ -12,8 +12,17 @@ use crate::util::{cargo, exec, require, require_wasm_bindgen, root};
 
 pub fn build() -> Result<PathBuf> {
     require_wasm_bindgen("wasm-bindgen")?;
-    exec(cargo().args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "vigil-wallet"]))?;
-    let wasm = root().join("target/wasm32-unknown-unknown/release/vigil_wallet.wasm");
+    // Size-optimised, with the signature and KDF arithmetic at full speed (Cargo.toml).
+    exec(cargo().args([
+        "build",
+        "--profile",
+        "wasm-size",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "vigil-wallet",
+    ]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/wasm-size/vigil_wallet.wasm");
     let out = root().join("target/npm/vigil-wallet");
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
