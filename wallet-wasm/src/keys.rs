@@ -124,9 +124,12 @@ impl WalletSeed {
         if index >= ACCOUNTS_MAX {
             return Err(KeyError::AccountIndex(index));
         }
-        let mnemonic = bip39::Mnemonic::from_entropy_in(bip39::Language::English, self.entropy.as_ref())
-            .map_err(|e| KeyError::Invalid(e.to_string()))?;
-        let seed = Zeroizing::new(mnemonic.to_seed_normalized(""));
+        // The BIP39 seed: PBKDF2-HMAC-SHA512 of the phrase, salt "mnemonic" (empty
+        // passphrase), 2048 rounds. English words are ASCII, so the phrase is already in
+        // NFKD. (Computed with `sha2`, which signing already links, not bip39's own SHA-2.)
+        let phrase = self.phrase();
+        let mut seed = Zeroizing::new([0u8; 64]);
+        pbkdf2::pbkdf2_hmac::<sha2::Sha512>(phrase.as_bytes(), b"mnemonic", 2048, seed.as_mut());
         let path: DerivationPath = format!("m/44'/{COIN_TYPE}'/{index}'/0'/0'").parse().map_err(
             |e: ed25519_dalek_bip32::derivation_path::DerivationPathParseError| KeyError::Derivation(e.to_string()),
         )?;
