@@ -86,7 +86,10 @@ impl WalletSeed {
     /// Imports a recovery phrase: 24 English BIP39 words, checksum verified. Case and
     /// surrounding whitespace are forgiven; anything else is a clear error.
     pub fn from_phrase(phrase: &str) -> Result<Self, KeyError> {
-        let normalized = Zeroizing::new(phrase.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" "));
+        // The English list is ASCII: ASCII case folding is all a phrase needs (and keeps
+        // Unicode's case tables out of the wasm). Anything else is an unknown word.
+        let normalized =
+            Zeroizing::new(phrase.split_whitespace().map(str::to_ascii_lowercase).collect::<Vec<_>>().join(" "));
         let count = normalized.split(' ').filter(|w| !w.is_empty()).count();
         if count != MNEMONIC_WORDS {
             return Err(KeyError::WordCount(count));
