@@ -302,11 +302,12 @@ pub struct VigilClient {
 
 type Shared = Rc<RefCell<Option<Session<Fetch>>>>;
 
+fn busy() -> JsValue {
+    error("BUSY", "another call on this client is in progress; await it first")
+}
+
 fn take(shared: &Shared) -> Result<Session<Fetch>, JsValue> {
-    shared
-        .borrow_mut()
-        .take()
-        .ok_or_else(|| error("BUSY", "another call on this client is in progress; await it first"))
+    shared.borrow_mut().take().ok_or_else(busy)
 }
 
 #[wasm_bindgen]
@@ -328,7 +329,7 @@ impl VigilClient {
     /// Node ids of the trusted validator set.
     pub fn nodes(&self) -> Result<Vec<String>, JsValue> {
         let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let s = s.as_ref().ok_or_else(busy)?;
         Ok(s.nodes().iter().map(ToString::to_string).collect())
     }
 
@@ -375,7 +376,7 @@ impl VigilClient {
     /// The trusted set's hash and size, and the newest verified header's height.
     pub fn trust(&self) -> Result<JsValue, JsValue> {
         let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let s = s.as_ref().ok_or_else(busy)?;
         let set: &ValidatorSet = s.light.current_set();
         to_js(&serde_json::json!({
             "validatorSetHash": set.hash(),
@@ -389,7 +390,7 @@ impl VigilClient {
     #[wasm_bindgen(js_name = verifyHeader)]
     pub fn verify_header(&self, certified_bcs: &[u8]) -> Result<JsValue, JsValue> {
         let mut s = self.session.borrow_mut();
-        let s = s.as_mut().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let s = s.as_mut().ok_or_else(busy)?;
         let (ch, verification) = s.light.accept_header(certified_bcs).map_err(light_error)?;
         to_js(&serde_json::json!({ "height": ch.header.height, "verification": verification }))
     }
@@ -398,7 +399,7 @@ impl VigilClient {
     #[wasm_bindgen(js_name = verifyReceipt)]
     pub fn verify_receipt(&self, receipt_bcs: &[u8]) -> Result<JsValue, JsValue> {
         let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let s = s.as_ref().ok_or_else(busy)?;
         let r = s.light.verify_receipt(receipt_bcs).map_err(light_error)?;
         to_js(&r.receipt)
     }
@@ -419,7 +420,7 @@ impl VigilClient {
         let proof = hex::decode(proof_hex).map_err(bad_hex)?;
         let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
         let mut s = self.session.borrow_mut();
-        let s = s.as_mut().ok_or_else(|| error("BUSY", "a call is in progress"))?;
+        let s = s.as_mut().ok_or_else(busy)?;
         let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
         to_js(&v)
     }

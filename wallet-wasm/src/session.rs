@@ -171,12 +171,7 @@ impl<T: Transport> Session<T> {
         tx: &SignedTransaction,
     ) -> Result<TransferReport, WalletError> {
         let nodes = self.nodes();
-        let request = PlainRequest::new(
-            "POST",
-            "/v1/tx?wait=true&timeout_ms=15000",
-            Some("application/octet-stream"),
-            to_bytes(tx),
-        );
+        let request = submit_request(to_bytes(tx));
         let answers = self.client.fan_out(&nodes, &request).await?;
         let judged: Vec<(NodeId, Answer)> = answers
             .iter()
@@ -271,12 +266,7 @@ impl<T: Transport> Session<T> {
     ) -> Result<EvidenceReport, WalletError> {
         let tx = self.sign(key, Payload::FaultEvidence(Box::new(evidence)), 1).await?;
         let honest: Vec<NodeId> = self.nodes().into_iter().filter(|n| n != offender).collect();
-        let request = PlainRequest::new(
-            "POST",
-            "/v1/tx?wait=true&timeout_ms=15000",
-            Some("application/octet-stream"),
-            to_bytes(&tx),
-        );
+        let request = submit_request(to_bytes(&tx));
         let mut detail = String::from("no honest node took the evidence");
         let mut committed = false;
         let mut evidence_height = None;
@@ -321,6 +311,11 @@ impl<T: Transport> Session<T> {
         }
         None
     }
+}
+
+/// A signed transaction (BCS) submitted to a node's API, waiting for its commit.
+fn submit_request(tx_bcs: Vec<u8>) -> PlainRequest {
+    PlainRequest::new("POST", "/v1/tx?wait=true&timeout_ms=15000", Some("application/octet-stream"), tx_bcs)
 }
 
 fn node_error(status: u16, body: &[u8]) -> WalletError {
