@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::util::{cargo, exec, output, require, require_wasm_bindgen, root};
+use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
 const NAMES: &str = "protocol, consensus, devnet, wallet";
 
@@ -26,16 +26,6 @@ pub fn run(args: &[&str]) -> Result<()> {
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
-}
-
-/// Installs the JS anchors' exact locked versions if they are missing.
-pub fn npm_ci(dir: &str) -> Result<()> {
-    let dir = root().join(dir);
-    if !dir.join("node_modules").is_dir() {
-        require("npm", "install Node.js 20+ and npm")?;
-        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
-    }
-    Ok(())
 }
 
 /// Builds vigil-wallet for wasm32 (release: opt-level 3, LTO) and binds it for Node.

@@ -48,6 +48,7 @@ pub fn build() -> Result<PathBuf> {
         std::fs::copy(entry.path(), out.join(entry.file_name()))?;
     }
     let bg = out.join("dist/vigil_wallet_bg.wasm");
+    crate::util::wasm_opt(&bg)?;
     let raw = std::fs::metadata(&bg)?.len();
     let gz = gzip_len(&bg)?;
     println!("npm package in {} (wasm {} KB raw, {} KB gzipped)", out.display(), raw / 1024, gz / 1024);

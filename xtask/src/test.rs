@@ -76,7 +76,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     // The npm package, built as users get it, under `node --test` against a live devnet
     // with a lying node.
     let npm_dir = crate::npm::build()?;
-    crate::bench::npm_ci("tests/npm")?;
+    util::npm_ci("tests/npm")?;
     let mut node_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
     node_tests
         .current_dir(util::root().join("tests/npm"))

@@ -109,3 +109,37 @@ pub fn require(tool: &str, install_hint: &str) -> Result<PathBuf> {
         format!("`{tool}` not found: {install_hint} (or run `bash .ci/run`, which installs everything)")
     })
 }
+
+/// Installs a folder's npm packages at their locked versions if they are missing.
+pub fn npm_ci(dir: &str) -> Result<()> {
+    let dir = root().join(dir);
+    if !dir.join("node_modules").is_dir() {
+        require("npm", "install Node.js 20+ and npm")?;
+        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+    }
+    Ok(())
+}
+
+/// Shrinks a wasm-bindgen output in place with binaryen's `wasm-opt -Oz` (the npm build of
+/// binaryen, pinned in `xtask/node`; Debian's is too old). The features are those rustc's
+/// wasm32 target emits, so the optimiser may keep but never add any.
+pub fn wasm_opt(wasm: &Path) -> Result<()> {
+    npm_ci("xtask/node")?;
+    let tool = root().join("xtask/node/node_modules/binaryen/bin/wasm-opt");
+    exec(
+        Command::new("node")
+            .arg(tool)
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+                "--enable-multivalue",
+            ])
+            .arg(wasm)
+            .arg("-o")
+            .arg(wasm),
+    )
+}
