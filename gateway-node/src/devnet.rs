@@ -12,8 +12,11 @@ use vigil_protocol::{
 
 use crate::config::{ConsensusConfig, NodeConfig, PeerEntry, TestingConfig, FAULT_INJECTION_ENV};
 use crate::gateway::config::{GatewayConfig, LimitsConfig, NodeEntry};
+use crate::gateway::faucet::FaucetConfig;
 use crate::keys::{load_account_key, load_node_keys, save_account_key, save_node_keys, NodeKeys};
 
+/// Units the devnet gateway's faucet gives per request (`POST /v1/faucet`).
+pub const FAUCET_GIFT: u64 = 100_000;
 /// Balance of the devnet's faucet account (its key is `faucet.key` in the directory).
 pub const FAUCET_BALANCE: u64 = 1_000_000_000_000;
 
@@ -176,6 +179,7 @@ fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyh
         static_dir: opts.static_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
         cors_origins: vec![],
         limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
+        faucet: Some(FaucetConfig { key_file: PathBuf::from("../faucet.key"), amount: FAUCET_GIFT }),
         nodes: nodes.iter().map(|n| NodeEntry { id: n.id.to_string(), url: n.api_url.clone() }).collect(),
     };
     let config = dir.join("gateway.toml");

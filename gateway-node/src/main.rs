@@ -157,6 +157,20 @@ fn main() -> anyhow::Result<()> {
             let g = &net.gateway;
             println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
             println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
+            println!(
+                "  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units",
+                g.url,
+                devnet::FAUCET_GIFT
+            );
+            if opts.static_dir.is_some() {
+                println!();
+                println!("  web wallet → open {}/ in a browser", g.url);
+                println!(
+                    "  (the certificate is from this devnet's local CA: accept it once, or trust {})",
+                    g.ca_cert.display()
+                );
+                println!();
+            }
             if write_only {
                 println!("configs written; start each node with `vigil node --config <dir>/node-i/node.toml` and the gateway with `vigil gateway --config <dir>/gateway/gateway.toml`");
                 return Ok(());

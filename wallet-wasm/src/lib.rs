@@ -15,4 +15,8 @@ pub mod light;
 pub mod session;
 
 #[cfg(target_arch = "wasm32")]
+pub mod fetch;
+/// The npm package's JS API (feature `js-api`, on by default; the web wallet, a Rust
+/// user of this crate, leaves it off so its wasm exports only its own entry point).
+#[cfg(all(target_arch = "wasm32", feature = "js-api"))]
 pub mod js;

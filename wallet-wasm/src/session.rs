@@ -83,6 +83,9 @@ pub struct TransferReport {
 pub struct Session<T: Transport> {
     pub client: GatewayClient<T>,
     pub light: LightClient,
+    /// Validators to cross-check (`None`: all of the trusted set). Ids not in the set
+    /// are ignored, so a jailed node drops out by itself.
+    pub cross_check: Option<Vec<NodeId>>,
 }
 
 fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
@@ -94,20 +97,26 @@ fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
 
 impl<T: Transport> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
-        Self { client, light }
+        Self { client, light, cross_check: None }
     }
 
     pub fn chain_id(&self) -> &ChainId {
         self.light.chain_id()
     }
 
-    /// The validators to ask: the current trusted set.
+    /// The validators to ask: the current trusted set, narrowed to `cross_check`.
     pub fn nodes(&self) -> Vec<NodeId> {
-        self.light.current_set().validators().iter().map(|v| v.id).collect()
+        let all = self.light.current_set().validators().iter().map(|v| v.id);
+        match &self.cross_check {
+            Some(chosen) if all.clone().any(|id| chosen.contains(&id)) => {
+                all.filter(|id| chosen.contains(id)).collect()
+            }
+            _ => all.collect(),
+        }
     }
 
     /// A GET to the first validator that answers, as JSON.
-    async fn read(&self, path: &str) -> Result<(NodeId, Value), WalletError> {
+    pub async fn read(&self, path: &str) -> Result<(NodeId, Value), WalletError> {
         let mut last = WalletError::NoValidator;
         for node in self.nodes() {
             match self.client.forward(&node, &PlainRequest::new("GET", path, None, vec![])).await {
@@ -278,7 +287,11 @@ impl<T: Transport> Session<T> {
                     committed = receipt.receipt.entry.status == vigil_protocol::TxStatus::Success;
                     evidence_height = Some(receipt.receipt.height);
                     detail = if committed {
-                        format!("evidence committed at height {} (receipt signed by {})", receipt.receipt.height, node)
+                        format!(
+                            "evidence committed at height {} (receipt signed by {})",
+                            receipt.receipt.height,
+                            node.short()
+                        )
                     } else {
                         format!("evidence refused by the chain: {:?}", receipt.receipt.entry.status)
                     };

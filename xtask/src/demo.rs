@@ -1,8 +1,8 @@
-//! `cargo xtask demo`: the README's main command. Builds `vigil` in release mode and
-//! runs a 4-node devnet and its gateway (HTTPS with a local CA) in `.vigil/devnet` until
-//! Ctrl-C (an existing network there is resumed; `--reset` starts a new one;
-//! `--byzantine K` makes K nodes sign wrong receipts). The gateway serves `www/dist`
-//! when it has been built. Grows into devnet + gateway + web wallet.
+//! `cargo xtask demo`: the README's main command. Builds the web wallet into `www/dist`
+//! and `vigil` in release mode, then runs a 4-node devnet and its gateway (HTTPS with a
+//! local CA, serving the web wallet and a test faucet) in `.vigil/devnet` until Ctrl-C
+//! (an existing network there is resumed; `--reset` starts a new one; `--byzantine K`
+//! makes K nodes sign wrong receipts, for the wallet to catch).
 
 use anyhow::{bail, Result};
 
@@ -21,10 +21,8 @@ pub fn run(args: &[&str]) -> Result<()> {
             other => bail!("unknown option `{other}`; `cargo xtask demo [--reset] [--byzantine K]`"),
         }
     }
-    let dist = crate::util::root().join("www/dist");
-    if dist.join("index.html").exists() {
-        devnet.extend(["--www", "www/dist"]);
-    }
+    crate::web::build()?;
+    devnet.extend(["--www", "www/dist"]);
     exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
     exec(
         std::process::Command::new(crate::util::root().join("target/release/vigil"))

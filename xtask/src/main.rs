@@ -8,6 +8,7 @@ mod npm;
 mod sim;
 mod test;
 mod util;
+mod web;
 
 use anyhow::{bail, Result};
 
@@ -17,8 +18,11 @@ usage: cargo xtask <command>
 commands:
   test              fmt check, clippy (native + wasm), native tests, wasm tests in
                     headless Chromium; ends with `xtask test: N passed, M failed`
-  demo              run the main job as far as it exists (see README)
+  demo [--reset] [--byzantine K]
+                    build the web wallet, run a 4-node devnet and the gateway serving
+                    it; prints the URL to open; Ctrl-C stops everything
   build-npm         build the npm package vigil-wallet into target/npm/vigil-wallet
+  build-web         build the web wallet (Yew) into www/dist
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
   bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, wallet
@@ -39,6 +43,7 @@ fn run() -> Result<()> {
         Some("test") => test::run(&rest),
         Some("demo") => demo::run(&rest),
         Some("build-npm") => npm::run(&rest),
+        Some("build-web") => web::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("sim") => sim::run(&rest),
         Some("help") | Some("--help") | Some("-h") | None => {

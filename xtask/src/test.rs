@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest: fmt,
 //! clippy (native and wasm), native and end-to-end tests, the npm package under
-//! `node --test`, wasm tests in headless Chromium, simulator seeds.
+//! `node --test`, the web wallet end to end in headless Chromium, wasm tests in headless
+//! Chromium, simulator seeds.
 
 use anyhow::{bail, Result};
 
@@ -11,7 +12,7 @@ const SIM_SEEDS_4: &str = "500";
 const SIM_SEEDS_7: &str = "100";
 
 /// Crates that must build and pass clippy for the browser.
-const WASM_CRATES: &[&str] = &["vigil-protocol", "vigil-wallet"];
+const WASM_CRATES: &[&str] = &["vigil-protocol", "vigil-wallet", "vigil-web"];
 
 #[derive(Default)]
 struct Tally {
@@ -84,6 +85,21 @@ pub fn run(args: &[&str]) -> Result<()> {
         .env("VIGIL_BIN", util::root().join("target/debug/vigil"))
         .env("VIGIL_NPM_DIR", &npm_dir);
     exec_streaming(&mut node_tests, |l| tally.add_tap_line(l))?;
+
+    // The web wallet, built as the demo serves it, in Debian's Chromium (headless,
+    // playwright-core) against a live devnet with a lying node; screenshots in target/e2e.
+    require("chromium", "install Debian's `chromium` with apt-get")?;
+    let www = crate::web::build()?;
+    util::npm_ci("tests/web")?;
+    let mut web_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
+    web_tests
+        .current_dir(util::root().join("tests/web"))
+        .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
+        .env("VIGIL_BIN", util::root().join("target/debug/vigil"))
+        .env("VIGIL_WWW", &www)
+        .env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
+    exec_streaming(&mut web_tests, |l| tally.add_tap_line(l))?;
+    println!("browser e2e screenshots in {}", util::root().join("target/e2e").display());
 
     // Browser tests: the real Debian Chromium, headless, through chromedriver.
     require_wasm_bindgen("wasm-bindgen-test-runner")?;

@@ -32,6 +32,9 @@ pub struct GatewayConfig {
     pub cors_origins: Vec<String>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// A test-network faucet (`POST /v1/faucet`); leave out on a real chain.
+    #[serde(default)]
+    pub faucet: Option<super::faucet::FaucetConfig>,
     /// The nodes this gateway forwards to: where to reach each validator. Only those in
     /// the validator set followed from genesis are reachable.
     pub nodes: Vec<NodeEntry>,
@@ -97,6 +100,9 @@ impl GatewayConfig {
         for p in [&mut cfg.tls_cert, &mut cfg.tls_key, &mut cfg.static_dir].into_iter().flatten() {
             resolve(p);
         }
+        if let Some(f) = &mut cfg.faucet {
+            resolve(&mut f.key_file);
+        }
         if let Ok(v) = std::env::var("VIGIL_GATEWAY_LISTEN") {
             cfg.listen =
                 v.parse().map_err(|e| ConfigError::Env { var: "VIGIL_GATEWAY_LISTEN", reason: format!("{e}") })?;
@@ -142,6 +148,7 @@ mod tests {
             static_dir: None,
             cors_origins: vec![],
             limits: LimitsConfig::default(),
+            faucet: None,
             nodes: vec![],
         }
     }

@@ -20,6 +20,7 @@
 //! static serving of the web wallet with the security headers a wallet page needs.
 
 pub mod config;
+pub mod faucet;
 pub mod registry;
 pub mod tls;
 
@@ -165,6 +166,7 @@ struct Gateway {
     metrics: GatewayMetrics,
     node_timeout: Duration,
     body_max_bytes: usize,
+    faucet: Option<faucet::Faucet>,
 }
 
 /// What came back from one node.
@@ -300,13 +302,22 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
         metrics,
         node_timeout: Duration::from_millis(cfg.limits.node_timeout_ms),
         body_max_bytes: cfg.limits.body_max_bytes,
+        faucet: match &cfg.faucet {
+            Some(f) => Some(faucet::Faucet::new(f, genesis.chain_id.clone()).context("starting the faucet")?),
+            None => None,
+        },
     });
 
+    // The genesis this gateway follows the validator set from, for a web wallet on this
+    // origin to pin on first use (an app shipped elsewhere pins its own copy).
+    let genesis_json = Json(serde_json::to_value(genesis).context("encoding the genesis")?);
     let api = Router::new()
         .route("/v1/forward", post(forward))
         .route("/v1/relay/{node}", post(relay))
         .route("/v1/relay/{node}/ohttp-keys", get(relay_keys))
         .route("/v1/nodes", get(nodes))
+        .route("/v1/faucet", get(faucet_info).post(faucet_fund))
+        .route("/v1/genesis", get(move || std::future::ready(genesis_json.clone())))
         .route(
             "/v1/{*rest}",
             any(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such gateway endpoint") }),
@@ -591,6 +602,29 @@ async fn nodes(State(gw): State<Arc<Gateway>>) -> Json<Value> {
         "set_changes_followed": snapshot.changes,
         "nodes": gw.registry.view(),
     }))
+}
+
+fn no_faucet() -> GatewayError {
+    GatewayError::new(StatusCode::NOT_FOUND, "NO_FAUCET", "this gateway has no faucet (only test networks do)")
+}
+
+async fn faucet_info(State(gw): State<Arc<Gateway>>) -> Result<Json<Value>, GatewayError> {
+    gw.faucet.as_ref().map(|f| Json(f.describe())).ok_or_else(no_faucet)
+}
+
+#[derive(Deserialize)]
+struct FaucetRequest {
+    address: String,
+}
+
+async fn faucet_fund(
+    State(gw): State<Arc<Gateway>>,
+    body: Result<Json<FaucetRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, GatewayError> {
+    let faucet = gw.faucet.as_ref().ok_or_else(no_faucet)?;
+    let Json(req) = body.map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "MALFORMED", e.body_text()))?;
+    let nodes: Vec<String> = gw.registry.configured().iter().map(|(_, url)| url.clone()).collect();
+    faucet.fund(&gw.http, &nodes, &req.address).await.map(Json)
 }
 
 async fn metrics_text(State(gw): State<Arc<Gateway>>) -> Response {

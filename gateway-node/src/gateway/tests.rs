@@ -71,6 +71,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         static_dir: static_dir.as_ref().map(|d| d.path().to_path_buf()),
         cors_origins: vec!["https://wallet.example".into()],
         limits,
+        faucet: None,
         nodes: [a, b, down]
             .iter()
             .zip(&ids)

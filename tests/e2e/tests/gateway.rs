@@ -116,6 +116,30 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     }
     assert!(entries.windows(2).all(|w| w[0] == w[1]), "nodes agree: {entries:?}");
 
+    // The genesis the gateway follows, for a web wallet on its origin to pin.
+    let gw = &net.devnet.gateway.url;
+    let genesis: Value = client.get(format!("{gw}/v1/genesis")).send().await?.json().await?;
+    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&net.devnet.genesis)?)?;
+    assert_eq!(genesis, on_disk);
+
+    // The devnet's faucet: a bad address is refused; a good one is funded (committed,
+    // proven by the node's balance), once per cooldown.
+    let faucet_url = format!("{gw}/v1/faucet");
+    let r = client.post(&faucet_url).json(&json!({ "address": "vigil1nope" })).send().await?;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await?["error"]["code"], "BAD_ADDRESS");
+    let newcomer = Address([0x5e; 20]);
+    let r = client.post(&faucet_url).json(&json!({ "address": newcomer })).send().await?;
+    assert_eq!(r.status(), 200);
+    let gift = r.json::<Value>().await?;
+    assert!(gift["height"].as_u64().is_some_and(|h| h > 0), "{gift}");
+    let (_, account) = net.get(1, &format!("/v1/accounts/{newcomer}")).await?;
+    assert_eq!(account["balance"], gift["amount"]);
+    let r = client.post(&faucet_url).json(&json!({ "address": newcomer })).send().await?;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await?["error"]["code"], "FAUCET_COOLDOWN");
+
     // A stopped node gets its own 503; the others are still served.
     vigil_node::devnet::terminate(&mut net.running.children[3].1);
     net.running.children[3].1.wait()?;

@@ -1,0 +1,86 @@
+// Shared by the browser e2e test and `cargo xtask bench web`: a real devnet (`vigil
+// devnet` as processes on 127.0.0.1) whose gateway serves the built web wallet over TLS,
+// and Debian's Chromium, headless, that trusts exactly that gateway's certificate.
+// Env: VIGIL_BIN (the vigil binary), VIGIL_WWW (www/dist), VIGIL_E2E_DIR (screenshots).
+
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import { chromium } from 'playwright-core';
+
+export const VIGIL = process.env.VIGIL_BIN;
+export const WWW = process.env.VIGIL_WWW;
+assert.ok(VIGIL && WWW, 'set VIGIL_BIN and VIGIL_WWW (cargo xtask test and bench web do)');
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+function free(p) {
+  return new Promise((resolve) => {
+    const s = createServer().once('error', () => resolve(false)).once('listening', () => s.close(() => resolve(true)));
+    s.listen(p, '127.0.0.1');
+  });
+}
+
+async function freeBase() {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 31000 + Math.floor(Math.random() * 300) * 100;
+    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200].map((o) => base + o);
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range');
+}
+
+/** Starts a 4-node devnet (`byzantine` lying nodes) with the gateway serving the wallet. */
+export async function startDevnet({ byzantine = 0 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-web-'));
+  const port = await freeBase();
+  const args = ['devnet', '--dir', dir, '--byzantine', String(byzantine), '--base-port', String(port), '--www', WWW];
+  execFileSync(VIGIL, [...args, '--write-only'], { stdio: 'ignore' });
+  const child = spawn(VIGIL, args, { stdio: 'ignore' });
+  const url = `https://localhost:${port + 200}`;
+  const ca = readFileSync(join(dir, 'gateway/tls/ca.pem'));
+  const dispatcher = new Agent({ connect: { ca } });
+  const get = (path) => fetch(`${url}${path}`, { dispatcher }).then((r) => r.json());
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const nodes = await get('/v1/nodes');
+      if (nodes.nodes.filter((n) => n.healthy).length === 4) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error('devnet and gateway not ready within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Chromium trusts this gateway's key only (not the whole machine's CA store).
+  const cert = new X509Certificate(readFileSync(join(dir, 'gateway/tls/gateway.pem')));
+  const spki = createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, url, spki, get, stop };
+}
+
+/** Debian's Chromium, headless, as the machine's probe starts it. */
+export function launchChromium(spki) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${spki}`,
+    ],
+  });
+}

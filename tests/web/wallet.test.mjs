@@ -1,0 +1,167 @@
+// The web wallet in a real headless Chromium against a live devnet with one lying node:
+// onboarding (create, confirm words, password) → faucet → send → signed receipts from
+// every node, the liar named in a banner, the chain in BFT mode with the liar jailed →
+// a second transfer verified by all remaining nodes → explorer, settings, lock/unlock.
+// A screenshot of every step goes to target/e2e/ (PNG). No console errors allowed (a
+// CSP violation would be one). Run by `cargo xtask test`.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDevnet, launchChromium } from './harness.mjs';
+
+const SHOTS = process.env.VIGIL_E2E_DIR ?? new URL('../../target/e2e', import.meta.url).pathname;
+const PASSWORD = 'correct horse battery staple';
+let net, browser, page, liarName, recipient;
+const problems = [];
+
+async function shot(name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  net = await startDevnet({ byzantine: 1 });
+  browser = await launchChromium(net.spki);
+  page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.setDefaultTimeout(30_000);
+  liarName = 'node-3';
+  recipient = (await net.get('/v1/faucet')).address;
+});
+
+after(async () => {
+  await browser?.close();
+  await net?.stop();
+});
+
+test('onboarding: create a wallet, confirm three words, set a password', async () => {
+  await page.goto(net.url);
+  await page.getByRole('heading', { name: 'Welcome to Vigil' }).waitFor();
+  await shot('01-welcome');
+  await page.getByRole('button', { name: 'Create a new wallet' }).click();
+  const words = await page.locator('ol.phrase li').allTextContents();
+  assert.equal(words.length, 24, 'a 24-word phrase is shown');
+  await shot('02-phrase');
+  await page.getByRole('button', { name: 'I have written it down' }).click();
+  const labels = await page.locator('label[for^="word-"]').allTextContents();
+  assert.equal(labels.length, 3);
+  // A wrong word is refused with a message, and nothing is stored.
+  const first = Number(labels[0].replace('Word #', ''));
+  await page.getByLabel(labels[0], { exact: true }).fill(words[first % 24]);
+  for (const l of labels.slice(1)) await page.getByLabel(l, { exact: true }).fill(words[Number(l.replace('Word #', '')) - 1]);
+  await page.getByLabel('Password for this browser').fill(PASSWORD);
+  await page.getByLabel('Repeat the password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create wallet' }).click();
+  await page.getByRole('alert').filter({ hasText: 'do not match' }).waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem('vigil.keystore')), null);
+  await page.getByLabel(labels[0], { exact: true }).fill(words[first - 1]);
+  await shot('03-confirm');
+  await page.getByRole('button', { name: 'Create wallet' }).click();
+  await page.locator('#verified').waitFor();
+  const keystore = JSON.parse(await page.evaluate(() => localStorage.getItem('vigil.keystore')));
+  assert.equal(keystore.kdf.name, 'argon2id');
+  assert.equal(keystore.kdf.m_cost_kib, 65536);
+  assert.match(keystore.cipher.name, /xchacha20-?poly1305/i);
+  // Nothing in the browser's storage holds the phrase (any three words of it in a row).
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+  for (let i = 0; i + 3 <= 24; i++) assert.ok(!stored.includes(words.slice(i, i + 3).join(' ')), 'the phrase is not stored');
+});
+
+test('dashboard: a balance verified at a height, test funds from the faucet', async () => {
+  assert.equal(await page.locator('#balance').innerText().then((t) => t.split(' ')[0]), '0');
+  await page.getByRole('button', { name: /Get 100,000 test units/ }).click();
+  await page.locator('#balance', { hasText: '100,000' }).waitFor();
+  assert.match(await page.locator('#verified').innerText(), /verified at height \d+/);
+  assert.equal(await page.locator('#mode').innerText(), 'Fast mode');
+  const rows = page.locator('table tbody tr');
+  assert.equal(await rows.count(), 4, 'four nodes listed');
+  await shot('04-dashboard');
+});
+
+test('send: a mistyped address is refused; the liar is caught, proven, jailed; BFT mode', async () => {
+  await page.getByRole('button', { name: 'Send', exact: true }).first().click();
+  const typo = recipient.slice(0, -1) + (recipient.endsWith('q') ? 'p' : 'q');
+  await page.getByLabel('Recipient address').fill(typo);
+  await page.locator('#recipient-error', { hasText: 'checksum' }).waitFor();
+  await page.getByLabel('Recipient address').fill(recipient);
+  await page.getByLabel('Amount (units)').fill('2500');
+  await page.getByRole('button', { name: 'Sign and send' }).click();
+  await page.locator('#receipts').waitFor({ timeout: 60_000 });
+  const rows = page.locator('#receipts tbody tr');
+  assert.equal(await rows.count(), 4, 'a signed receipt asked of every node');
+  assert.equal(await page.locator('#receipts tr.row-ok').count(), 3);
+  const bad = page.locator('#receipts tr.row-bad');
+  assert.equal(await bad.count(), 1);
+  assert.match(await bad.innerText(), new RegExp(`${liarName}[\\s\\S]*lied`));
+  const banner = page.locator('.banner.danger');
+  await banner.waitFor();
+  const text = await banner.innerText();
+  assert.match(text, new RegExp(`${liarName} signed a receipt that contradicts`));
+  assert.match(text, /evidence committed at height \d+/);
+  assert.match(text, new RegExp(`${liarName} is jailed`));
+  assert.match(text, /switched to BFT mode/);
+  // 100,000 − 2,500 − fee 1 − the evidence transaction's fee 1.
+  await page.locator('.muted', { hasText: 'Available: 97,498 units' }).waitFor();
+  await shot('05-send-liar-caught');
+
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  assert.equal(await page.locator('#mode').innerText(), 'BFT mode');
+  assert.match(await page.locator('.card', { hasText: 'Consensus' }).innerText(), new RegExp(`Jailed: ${liarName}`));
+  await shot('06-dashboard-bft');
+});
+
+test('send again: every remaining node signs the same receipt', async () => {
+  await page.getByRole('button', { name: 'Send', exact: true }).first().click();
+  await page.getByLabel('Recipient address').fill(recipient);
+  await page.getByLabel('Amount (units)').fill('100');
+  await page.getByRole('button', { name: 'Sign and send' }).click();
+  await page.locator('#receipts tbody tr').first().waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('#receipts tr.row-ok').length === 3, null, { timeout: 60_000 });
+  assert.equal(await page.locator('#receipts tr.row-bad').count(), 0);
+  assert.match(await page.locator('#receipts').innerText(), /3 of 3 receipts signed by validators/);
+  await shot('07-send-verified');
+});
+
+test('explorer: recent blocks with their verified certificates and mode', async () => {
+  await page.getByRole('button', { name: 'Explorer' }).click();
+  await page.locator('#blocks tbody tr').first().waitFor();
+  const rows = await page.locator('#blocks tbody tr').allInnerTexts();
+  assert.ok(rows.length >= 3, rows.join('\n'));
+  assert.match(rows[0], /bft/);
+  assert.ok(rows.every((r) => /✓ \d signers/.test(r)), rows.join('\n'));
+  await shot('08-explorer');
+});
+
+test('settings, lock on demand, wrong password refused, unlock', async () => {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  assert.equal(await page.locator('input[name=cross-check]').count(), 3, 'the jailed node is no longer offered');
+  await shot('09-settings');
+  await page.getByRole('button', { name: 'Lock' }).click();
+  await page.getByRole('heading', { name: 'Unlock your wallet' }).waitFor();
+  await page.getByLabel('Password').fill('not my password');
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Wrong password' }).waitFor();
+  await shot('10-unlock-wrong-password');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await page.locator('#balance', { hasText: '97,397' }).waitFor();
+});
+
+test('narrow screen and dark theme render the dashboard', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot('11-dashboard-narrow');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 1200, height: 860 });
+  await shot('12-dashboard-dark');
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.notEqual(bg, 'rgb(246, 247, 251)', 'the dark theme applies');
+});
+
+test('no console errors and no CSP violations', () => {
+  assert.deepEqual(problems, []);
+});

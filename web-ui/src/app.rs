@@ -1,0 +1,939 @@
+//! The web wallet: one Yew component in the Elm shape (state, messages, view), with
+//! pages as view functions. Keys live only in this wasm instance's memory while
+//! unlocked; the browser stores the encrypted keystore and nothing else secret.
+
+use std::rc::Rc;
+
+use gloo::events::EventListener;
+use gloo::timers::callback::Interval;
+use gloo::timers::future::TimeoutFuture;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use vigil_protocol::{ConsensusMode, NodeId};
+use vigil_wallet::keys::WalletSeed;
+use vigil_wallet::keystore::Keystore;
+use vigil_wallet::session::TransferReport;
+
+use crate::chain::{BlockRow, Chain, Overview, PIN_KEY};
+use crate::model::{self, Settings};
+use crate::storage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Dashboard,
+    Send,
+    Explorer,
+    Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Welcome,
+    /// The new phrase is shown; the user writes it down.
+    CreateShow,
+    /// The user retypes three words and sets a password.
+    CreateConfirm,
+    Import,
+    Unlock,
+    Wallet(Page),
+}
+
+pub enum Msg {
+    Go(Screen),
+    NewWallet,
+    Create,
+    Import,
+    Seal { seed: Rc<WalletSeed>, password: String },
+    Sealed(Result<String, String>, Rc<WalletSeed>),
+    Unlock,
+    Unlocked(Result<Rc<WalletSeed>, String>),
+    Lock,
+    Connected(Result<Chain, String>),
+    Refresh,
+    Fund,
+    Funded(Result<u64, String>),
+    Refreshed(Result<Overview, String>),
+    RecipientInput,
+    Send,
+    Sent(Result<TransferReport, String>),
+    LoadBlocks,
+    Blocks(Result<Vec<BlockRow>, String>),
+    SaveSettings,
+    ExportKeystore,
+    ResetTrust,
+    Forget,
+    DismissError,
+    Activity,
+    IdleTick,
+}
+
+#[derive(Default)]
+struct Inputs {
+    password: NodeRef,
+    password2: NodeRef,
+    phrase: NodeRef,
+    confirm: [NodeRef; 3],
+    recipient: NodeRef,
+    amount: NodeRef,
+    fee: NodeRef,
+    gateway: NodeRef,
+}
+
+pub struct App {
+    screen: Screen,
+    seed: Option<Rc<WalletSeed>>,
+    /// A new wallet being created and the word positions to confirm.
+    pending: Option<(Rc<WalletSeed>, [usize; 3])>,
+    chain: Option<Chain>,
+    settings: Settings,
+    busy: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+    overview: Option<Overview>,
+    report: Option<TransferReport>,
+    /// Evidence reports from this session: the banner stays until the wallet locks.
+    caught: Vec<String>,
+    blocks: Option<Vec<BlockRow>>,
+    recipient_error: Option<String>,
+    confirm_forget: bool,
+    inputs: Inputs,
+    last_activity: f64,
+    _listeners: Vec<EventListener>,
+    _idle: Interval,
+}
+
+fn value(r: &NodeRef) -> String {
+    if let Some(i) = r.cast::<HtmlInputElement>() {
+        return i.value();
+    }
+    r.cast::<HtmlTextAreaElement>().map(|t| t.value()).unwrap_or_default()
+}
+
+fn clear(r: &NodeRef) {
+    if let Some(i) = r.cast::<HtmlInputElement>() {
+        i.set_value("");
+    } else if let Some(t) = r.cast::<HtmlTextAreaElement>() {
+        t.set_value("");
+    }
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+fn origin() -> String {
+    web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default()
+}
+
+impl App {
+    fn address(&self) -> Option<String> {
+        self.seed.as_ref()?.account(0).ok().map(|a| a.address().to_string())
+    }
+
+    fn name(&self, id: &NodeId) -> String {
+        match &self.chain {
+            Some(c) => c.name(id),
+            None => model::short(&id.to_string()),
+        }
+    }
+
+    fn gateway(&self) -> String {
+        if self.settings.gateway.trim().is_empty() {
+            origin()
+        } else {
+            self.settings.gateway.trim().to_string()
+        }
+    }
+
+    fn cross_check(&self) -> Option<Vec<NodeId>> {
+        let ids: Vec<NodeId> = self.settings.cross_check.iter().filter_map(|h| h.parse().ok()).collect();
+        (!ids.is_empty()).then_some(ids)
+    }
+
+    fn connect(&mut self, ctx: &Context<Self>) {
+        self.busy = Some("Connecting to the gateway and checking the chain's genesis…".into());
+        let (gateway, cross) = (self.gateway(), self.cross_check());
+        ctx.link().send_future(async move { Msg::Connected(Chain::connect(gateway, cross).await) });
+    }
+
+    fn refresh(&mut self, ctx: &Context<Self>) {
+        let (Some(chain), Some(me)) = (self.chain.clone(), self.seed.as_ref().and_then(|s| s.account(0).ok())) else {
+            return;
+        };
+        self.busy = Some("Verifying your balance against a certified header…".into());
+        let me = me.address();
+        ctx.link().send_future(async move { Msg::Refreshed(chain.overview(&me).await) });
+    }
+
+    fn open_wallet(&mut self, ctx: &Context<Self>, seed: Rc<WalletSeed>) {
+        self.seed = Some(seed);
+        self.screen = Screen::Wallet(Page::Dashboard);
+        self.last_activity = now();
+        for r in [&self.inputs.password, &self.inputs.password2, &self.inputs.phrase] {
+            clear(r);
+        }
+        self.connect(ctx);
+    }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let settings = storage::get(storage::SETTINGS_KEY)
+            .and_then(|s| serde_json::from_str::<Settings>(&s).ok())
+            .unwrap_or_default();
+        let screen = if storage::get(storage::KEYSTORE_KEY).is_some() { Screen::Unlock } else { Screen::Welcome };
+        let mut listeners = Vec::new();
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            for event in ["keydown", "pointerdown"] {
+                let link = ctx.link().clone();
+                listeners.push(EventListener::new(&doc, event, move |_| link.send_message(Msg::Activity)));
+            }
+        }
+        let link = ctx.link().clone();
+        let idle = Interval::new(10_000, move || link.send_message(Msg::IdleTick));
+        App {
+            screen,
+            seed: None,
+            pending: None,
+            chain: None,
+            settings,
+            busy: None,
+            error: None,
+            notice: None,
+            overview: None,
+            report: None,
+            caught: Vec::new(),
+            blocks: None,
+            recipient_error: None,
+            confirm_forget: false,
+            inputs: Inputs::default(),
+            last_activity: now(),
+            _listeners: listeners,
+            _idle: idle,
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Activity => {
+                self.last_activity = now();
+                return false;
+            }
+            Msg::IdleTick => {
+                let idle_ms = f64::from(model::IDLE_LOCK_MINUTES) * 60_000.0;
+                if self.seed.is_none() || now() - self.last_activity < idle_ms {
+                    return false;
+                }
+                ctx.link().send_message(Msg::Lock);
+                self.notice = Some(format!("Locked after {} idle minutes.", model::IDLE_LOCK_MINUTES));
+            }
+            Msg::DismissError => self.error = None,
+            Msg::Go(screen) => {
+                self.error = None;
+                self.notice = None;
+                self.confirm_forget = false;
+                if screen == Screen::Wallet(Page::Explorer) && self.blocks.is_none() {
+                    ctx.link().send_message(Msg::LoadBlocks);
+                }
+                self.screen = screen;
+            }
+            Msg::NewWallet => {
+                let seed = Rc::new(WalletSeed::generate());
+                let mut r = [0u8; 3];
+                let _ = getrandom_fill(&mut r);
+                self.pending = Some((seed, model::confirm_positions(r)));
+                self.screen = Screen::CreateShow;
+                self.error = None;
+            }
+            Msg::Create => {
+                let Some((seed, positions)) = self.pending.clone() else { return false };
+                let typed = self.inputs.confirm.each_ref().map(value);
+                if !model::words_confirmed(&seed.phrase(), &positions, &typed) {
+                    self.error = Some("Those words do not match your recovery phrase. Go back and check it.".into());
+                    return true;
+                }
+                let (p1, p2) = (value(&self.inputs.password), value(&self.inputs.password2));
+                if let Err(e) = model::new_password(&p1, &p2) {
+                    self.error = Some(e);
+                    return true;
+                }
+                ctx.link().send_message(Msg::Seal { seed, password: p1 });
+            }
+            Msg::Import => {
+                let seed = match WalletSeed::from_phrase(&value(&self.inputs.phrase)) {
+                    Ok(s) => Rc::new(s),
+                    Err(e) => {
+                        self.error = Some(format!("This recovery phrase cannot be imported: {e}."));
+                        return true;
+                    }
+                };
+                let (p1, p2) = (value(&self.inputs.password), value(&self.inputs.password2));
+                if let Err(e) = model::new_password(&p1, &p2) {
+                    self.error = Some(e);
+                    return true;
+                }
+                ctx.link().send_message(Msg::Seal { seed, password: p1 });
+            }
+            Msg::Seal { seed, password } => {
+                self.error = None;
+                self.busy = Some("Encrypting your keystore (Argon2id, 64 MiB)…".into());
+                // Let the browser paint the progress before the KDF holds the thread.
+                ctx.link().send_future(async move {
+                    TimeoutFuture::new(30).await;
+                    let sealed = Keystore::seal(&seed, &password).map(|k| k.to_json()).map_err(|e| e.to_string());
+                    Msg::Sealed(sealed, seed)
+                });
+            }
+            Msg::Sealed(result, seed) => {
+                self.busy = None;
+                match result {
+                    Ok(json) => {
+                        storage::set(storage::KEYSTORE_KEY, &json);
+                        self.pending = None;
+                        self.open_wallet(ctx, seed);
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            Msg::Unlock => {
+                let password = value(&self.inputs.password);
+                let Some(json) = storage::get(storage::KEYSTORE_KEY) else {
+                    self.screen = Screen::Welcome;
+                    return true;
+                };
+                self.error = None;
+                self.notice = None;
+                self.busy = Some("Unlocking (Argon2id)…".into());
+                ctx.link().send_future(async move {
+                    TimeoutFuture::new(30).await;
+                    let opened =
+                        Keystore::from_json(&json).and_then(|k| k.open(&password)).map(Rc::new).map_err(|e| match e {
+                            vigil_wallet::keystore::KeystoreError::WrongPassword => {
+                                "Wrong password. Try again, or import your recovery phrase.".to_string()
+                            }
+                            e => e.to_string(),
+                        });
+                    Msg::Unlocked(opened)
+                });
+            }
+            Msg::Unlocked(result) => {
+                self.busy = None;
+                match result {
+                    Ok(seed) => self.open_wallet(ctx, seed),
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            Msg::Lock => {
+                self.seed = None;
+                self.chain = None;
+                self.overview = None;
+                self.report = None;
+                self.blocks = None;
+                self.caught.clear();
+                self.busy = None;
+                self.screen =
+                    if storage::get(storage::KEYSTORE_KEY).is_some() { Screen::Unlock } else { Screen::Welcome };
+            }
+            Msg::Connected(result) => {
+                self.busy = None;
+                match result {
+                    Ok(chain) => {
+                        self.chain = Some(chain);
+                        self.refresh(ctx);
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            Msg::Refresh => {
+                if self.chain.is_none() {
+                    self.connect(ctx);
+                } else {
+                    self.refresh(ctx);
+                }
+            }
+            Msg::Fund => {
+                let (Some(chain), Some(me)) = (self.chain.clone(), self.seed.as_ref().and_then(|s| s.account(0).ok()))
+                else {
+                    return false;
+                };
+                self.busy = Some("Asking the test faucet and waiting for the transfer to commit…".into());
+                let me = me.address();
+                ctx.link().send_future(async move { Msg::Funded(chain.fund(&me).await) });
+            }
+            Msg::Funded(result) => {
+                self.busy = None;
+                match result {
+                    Ok(h) => {
+                        self.notice = Some(format!("Test funds arrived in block {h}."));
+                        self.refresh(ctx);
+                    }
+                    Err(e) => self.error = Some(format!("The faucet did not send funds: {e}")),
+                }
+            }
+            Msg::Refreshed(result) => {
+                self.busy = None;
+                match result {
+                    Ok(o) => {
+                        self.overview = Some(o);
+                        self.error = None;
+                    }
+                    Err(e) => self.error = Some(format!("Could not verify your account: {e}")),
+                }
+            }
+            Msg::RecipientInput => {
+                let text = value(&self.inputs.recipient);
+                self.recipient_error = if text.trim().is_empty() { None } else { model::recipient(&text).err() };
+            }
+            Msg::Send => {
+                let (Some(chain), Some(seed)) = (self.chain.clone(), self.seed.clone()) else {
+                    self.error = Some("Not connected to a gateway yet; open Settings to check its URL.".into());
+                    return true;
+                };
+                let to = match model::recipient(&value(&self.inputs.recipient)) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        self.recipient_error = Some(e);
+                        return true;
+                    }
+                };
+                let amount = model::amount(&value(&self.inputs.amount), "amount", false);
+                let fee = model::amount(&value(&self.inputs.fee), "fee", true);
+                let (amount, fee) = match (amount, fee) {
+                    (Ok(a), Ok(f)) => (a, f),
+                    (Err(e), _) | (_, Err(e)) => {
+                        self.error = Some(e);
+                        return true;
+                    }
+                };
+                let nodes = chain.validators().len();
+                self.error = None;
+                self.report = None;
+                self.busy = Some(format!("Sending to {nodes} nodes and checking each signed receipt…"));
+                ctx.link().send_future(async move {
+                    let result = match seed.account(0) {
+                        Ok(account) => chain.transfer(&account.key, to, amount, fee).await,
+                        Err(e) => Err(e.to_string()),
+                    };
+                    Msg::Sent(result)
+                });
+            }
+            Msg::Sent(result) => {
+                self.busy = None;
+                match result {
+                    Ok(report) => {
+                        for ev in &report.evidence {
+                            let name = self.name(&ev.offender);
+                            self.caught.push(evidence_line(&name, ev));
+                        }
+                        self.report = Some(report);
+                        clear(&self.inputs.amount);
+                        self.refresh(ctx);
+                    }
+                    Err(e) => self.error = Some(format!("The transfer was not sent: {e}")),
+                }
+            }
+            Msg::LoadBlocks => {
+                let Some(chain) = self.chain.clone() else { return false };
+                self.busy = Some("Fetching recent blocks and verifying their certificates…".into());
+                ctx.link().send_future(async move { Msg::Blocks(chain.recent_blocks(model::EXPLORER_BLOCKS).await) });
+            }
+            Msg::Blocks(result) => {
+                self.busy = None;
+                match result {
+                    Ok(rows) => self.blocks = Some(rows),
+                    Err(e) => self.error = Some(format!("Could not load blocks: {e}")),
+                }
+            }
+            Msg::SaveSettings => {
+                let gateway = value(&self.inputs.gateway).trim().to_string();
+                if !gateway.is_empty() && !gateway.starts_with("https://") && !gateway.starts_with("http://localhost") {
+                    self.error = Some("The gateway URL must start with https:// (http:// only for localhost).".into());
+                    return true;
+                }
+                let mut chosen = Vec::new();
+                if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                    if let Ok(boxes) = doc.query_selector_all("input[name=cross-check]:checked") {
+                        for i in 0..boxes.length() {
+                            if let Some(b) = boxes.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) {
+                                chosen.push(b.value());
+                            }
+                        }
+                    }
+                }
+                let all = self.chain.as_ref().map(|c| c.validators().len()).unwrap_or(0);
+                if chosen.is_empty() {
+                    self.error = Some("Choose at least one node to cross-check.".into());
+                    return true;
+                }
+                let gateway_changed = gateway != self.settings.gateway;
+                self.settings = Settings { gateway, cross_check: if chosen.len() == all { vec![] } else { chosen } };
+                if let Ok(json) = serde_json::to_string(&self.settings) {
+                    storage::set(storage::SETTINGS_KEY, &json);
+                }
+                self.error = None;
+                self.notice = Some("Settings saved.".into());
+                if gateway_changed {
+                    self.chain = None;
+                    self.connect(ctx);
+                } else if let Some(c) = &self.chain {
+                    c.set_cross_check(self.cross_check());
+                }
+            }
+            Msg::ExportKeystore => {
+                if let Some(json) = storage::get(storage::KEYSTORE_KEY) {
+                    if let Err(e) = download("vigil-keystore.json", &json) {
+                        self.error = Some(format!("The download did not start: {e}"));
+                    }
+                }
+            }
+            Msg::ResetTrust => {
+                storage::remove(PIN_KEY);
+                self.chain = None;
+                self.notice = Some("The trusted chain was reset; the gateway's genesis is pinned again.".into());
+                self.connect(ctx);
+            }
+            Msg::Forget => {
+                if !self.confirm_forget {
+                    self.confirm_forget = true;
+                    return true;
+                }
+                storage::remove(storage::KEYSTORE_KEY);
+                self.confirm_forget = false;
+                ctx.link().send_message(Msg::Lock);
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let unlocked = matches!(self.screen, Screen::Wallet(_));
+        let nav = |page: Page, label: &'static str| {
+            let current = self.screen == Screen::Wallet(page);
+            html! {
+                <button class={classes!("tab", current.then_some("current"))}
+                    aria-current={current.then_some("page")}
+                    onclick={link.callback(move |_| Msg::Go(Screen::Wallet(page)))}>{label}</button>
+            }
+        };
+        html! {
+            <div class="app">
+                <header class="top">
+                    <span class="logo" aria-hidden="true">{"◆"}</span>
+                    <span class="brand">{"Vigil"}</span>
+                    if unlocked {
+                        <nav aria-label="Wallet">
+                            {nav(Page::Dashboard, "Dashboard")}
+                            {nav(Page::Send, "Send")}
+                            {nav(Page::Explorer, "Explorer")}
+                            {nav(Page::Settings, "Settings")}
+                        </nav>
+                        <button class="lock" onclick={link.callback(|_| Msg::Lock)}>{"Lock"}</button>
+                    }
+                </header>
+                if unlocked {
+                    { for self.caught.iter().map(|line| html! {
+                        <div class="banner danger" role="alert">
+                            <strong>{"Faulty node caught. "}</strong>{line}
+                        </div>
+                    }) }
+                }
+                if let Some(e) = &self.error {
+                    <div class="alert" role="alert">
+                        <span>{e}</span>
+                        <button class="link" aria-label="Dismiss" onclick={link.callback(|_| Msg::DismissError)}>{"×"}</button>
+                    </div>
+                }
+                if let Some(n) = &self.notice {
+                    <div class="notice" role="status">{n}</div>
+                }
+                if let Some(b) = &self.busy {
+                    <div class="busy" role="status" aria-live="polite">
+                        <progress aria-label={b.clone()}></progress><span>{b}</span>
+                    </div>
+                }
+                <main>{ self.view_screen(ctx) }</main>
+                <footer>{"Every balance, block and receipt shown here is verified in this browser."}</footer>
+            </div>
+        }
+    }
+}
+
+impl App {
+    fn view_screen(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let busy = self.busy.is_some();
+        let passwords = |label: &str| {
+            html! {
+                <>
+                    <label for="password">{label}</label>
+                    <input id="password" type="password" autocomplete="new-password" ref={self.inputs.password.clone()} />
+                    <label for="password2">{"Repeat the password"}</label>
+                    <input id="password2" type="password" autocomplete="new-password" ref={self.inputs.password2.clone()} />
+                </>
+            }
+        };
+        let submit = |msg: fn() -> Msg| {
+            link.callback(move |e: SubmitEvent| {
+                e.prevent_default();
+                msg()
+            })
+        };
+        match &self.screen {
+            Screen::Welcome => html! {
+                <section class="card narrow">
+                    <h1>{"Welcome to Vigil"}</h1>
+                    <p>{"A wallet that checks every node: each transfer goes to all validators, their signed receipts are compared in your browser, and a node that lies is proven faulty to the chain."}</p>
+                    <div class="actions">
+                        <button class="primary" onclick={link.callback(|_| Msg::NewWallet)}>{"Create a new wallet"}</button>
+                        <button onclick={link.callback(|_| Msg::Go(Screen::Import))}>{"Import a recovery phrase"}</button>
+                    </div>
+                </section>
+            },
+            Screen::CreateShow => {
+                let phrase = self.pending.as_ref().map(|(s, _)| s.phrase().to_string()).unwrap_or_default();
+                html! {
+                    <section class="card">
+                        <h1>{"Your recovery phrase"}</h1>
+                        <p>{"Write these 24 words down, in order, and keep them offline. Anyone with them controls your funds; without them a lost password cannot be recovered."}</p>
+                        <ol class="phrase" aria-label="Recovery phrase">
+                            { for phrase.split_whitespace().map(|w| html! { <li>{w}</li> }) }
+                        </ol>
+                        <div class="actions">
+                            <button onclick={link.callback(|_| Msg::Go(Screen::Welcome))}>{"Back"}</button>
+                            <button class="primary" onclick={link.callback(|_| Msg::Go(Screen::CreateConfirm))}>{"I have written it down"}</button>
+                        </div>
+                    </section>
+                }
+            }
+            Screen::CreateConfirm => {
+                let positions = self.pending.as_ref().map(|(_, p)| *p).unwrap_or([0, 1, 2]);
+                html! {
+                    <section class="card narrow">
+                        <h1>{"Confirm and protect"}</h1>
+                        <form onsubmit={submit(|| Msg::Create)}>
+                            { for positions.iter().zip(self.inputs.confirm.iter()).map(|(p, r)| {
+                                let id = format!("word-{}", p + 1);
+                                html! {
+                                    <>
+                                        <label for={id.clone()}>{format!("Word #{}", p + 1)}</label>
+                                        <input id={id} autocomplete="off" autocapitalize="none" spellcheck="false" ref={r.clone()} />
+                                    </>
+                                }
+                            }) }
+                            {passwords("Password for this browser (at least 8 characters)")}
+                            <div class="actions">
+                                <button type="button" onclick={link.callback(|_| Msg::Go(Screen::CreateShow))}>{"Show the phrase again"}</button>
+                                <button class="primary" type="submit" disabled={busy}>{"Create wallet"}</button>
+                            </div>
+                        </form>
+                    </section>
+                }
+            }
+            Screen::Import => html! {
+                <section class="card narrow">
+                    <h1>{"Import a wallet"}</h1>
+                    <form onsubmit={submit(|| Msg::Import)}>
+                        <label for="phrase">{"Recovery phrase (24 words)"}</label>
+                        <textarea id="phrase" rows="4" autocomplete="off" autocapitalize="none" spellcheck="false" ref={self.inputs.phrase.clone()} />
+                        {passwords("Password for this browser (at least 8 characters)")}
+                        <div class="actions">
+                            <button type="button" onclick={link.callback(|_| Msg::Go(Screen::Welcome))}>{"Back"}</button>
+                            <button class="primary" type="submit" disabled={busy}>{"Import"}</button>
+                        </div>
+                    </form>
+                </section>
+            },
+            Screen::Unlock => html! {
+                <section class="card narrow">
+                    <h1>{"Unlock your wallet"}</h1>
+                    <form onsubmit={submit(|| Msg::Unlock)}>
+                        <label for="password">{"Password"}</label>
+                        <input id="password" type="password" autocomplete="current-password" ref={self.inputs.password.clone()} />
+                        <div class="actions">
+                            <button class="primary" type="submit" disabled={busy}>{"Unlock"}</button>
+                        </div>
+                    </form>
+                    <p class="muted">{"Forgot the password? "}
+                        <button class="link" onclick={link.callback(|_| Msg::Go(Screen::Import))}>{"Import your recovery phrase"}</button>
+                        {" (it replaces the wallet stored in this browser)."}</p>
+                </section>
+            },
+            Screen::Wallet(Page::Dashboard) => self.view_dashboard(ctx),
+            Screen::Wallet(Page::Send) => self.view_send(ctx),
+            Screen::Wallet(Page::Explorer) => self.view_explorer(ctx),
+            Screen::Wallet(Page::Settings) => self.view_settings(ctx),
+        }
+    }
+
+    fn view_dashboard(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let address = self.address().unwrap_or_default();
+        let last = |id: &NodeId| -> Html {
+            let r = self.report.as_ref().and_then(|r| r.nodes.iter().find(|n| n.node == *id));
+            match r {
+                Some(n) => {
+                    let (ok, label, why) = model::verdict(&n.verdict);
+                    html! { <span class={if ok { "ok" } else { "bad" }} title={why}>{if ok { "✓ " } else { "✗ " }}{label}</span> }
+                }
+                None => html! { <span class="muted">{"—"}</span> },
+            }
+        };
+        html! {
+            <section class="grid">
+                <div class="card">
+                    <h2>{"Balance"}</h2>
+                    if let Some(o) = &self.overview {
+                        <p class="balance" id="balance">{model::units(o.account.balance)}<span class="unit">{" units"}</span></p>
+                        <p class="verified" id="verified">
+                            {"✓ verified at height "}{o.account.verification.height.map(|h| h.0.to_string()).unwrap_or_else(|| "—".into())}
+                        </p>
+                        <details>
+                            <summary>{"How this was verified"}</summary>
+                            <p>{&o.account.verification.method}</p>
+                            <p>{format!("Signed by {} of {} validators; nonce {}.", o.account.verification.signers.len(), o.set.len(), o.account.nonce)}</p>
+                        </details>
+                    } else {
+                        <p class="muted">{"Not verified yet."}</p>
+                    }
+                    <label for="address">{"Your address"}</label>
+                    <input id="address" readonly=true value={address} />
+                    <div class="actions">
+                        <button onclick={link.callback(|_| Msg::Refresh)} disabled={self.busy.is_some()}>{"Refresh"}</button>
+                        <button class="primary" onclick={link.callback(|_| Msg::Go(Screen::Wallet(Page::Send)))}>{"Send"}</button>
+                        if let Some(amount) = self.overview.as_ref().and_then(|o| o.faucet) {
+                            <button onclick={link.callback(|_| Msg::Fund)} disabled={self.busy.is_some()}>
+                                {format!("Get {} test units", model::units(amount))}
+                            </button>
+                        }
+                    </div>
+                </div>
+                <div class="card">
+                    <h2>{"Consensus"}</h2>
+                    if let Some(o) = &self.overview {
+                        <p class="mode" id="mode">{match o.mode {
+                            Some(ConsensusMode::Bft) => "BFT mode",
+                            Some(ConsensusMode::Fast) => "Fast mode",
+                            None => "—",
+                        }}</p>
+                        <p class="muted">{match o.mode {
+                            Some(ConsensusMode::Bft) => "Byzantine fault tolerant: more than two thirds of the validators sign each block.",
+                            _ => "Crash fault tolerant: a majority signs each block. A proven fault switches the chain to BFT.",
+                        }}</p>
+                        if !o.jailed.is_empty() {
+                            <p class="bad">{"Jailed: "}{o.jailed.join(", ")}</p>
+                        }
+                    }
+                </div>
+                <div class="card wide">
+                    <h2>{"Nodes"}</h2>
+                    if let Some(o) = &self.overview {
+                        <table>
+                            <thead><tr><th scope="col">{"Node"}</th><th scope="col">{"Gateway sees it"}</th><th scope="col">{"Last verdict"}</th></tr></thead>
+                            <tbody>
+                                { for o.health.iter().map(|h| {
+                                    let jailed = o.set.get(&h.id).is_none();
+                                    html! {
+                                        <tr key={h.id.to_string()}>
+                                            <td>{&h.name}{if jailed { " (jailed)" } else { "" }}</td>
+                                            <td>{if h.healthy {
+                                                html! { <span class="ok">{"● up"}</span> }
+                                            } else {
+                                                html! { <span class="bad" title={h.last_error.clone().unwrap_or_default()}>{"● down"}</span> }
+                                            }}</td>
+                                            <td>{last(&h.id)}</td>
+                                        </tr>
+                                    }
+                                }) }
+                            </tbody>
+                        </table>
+                    }
+                </div>
+            </section>
+        }
+    }
+
+    fn view_send(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let busy = self.busy.is_some();
+        let name = |id: &NodeId| self.name(id);
+        html! {
+            <section class="stack">
+                <div class="card narrow">
+                    <h1>{"Send"}</h1>
+                    if let Some(o) = &self.overview {
+                        <p class="muted">{format!("Available: {} units (verified at height {})", model::units(o.account.balance), o.account.verification.height.map(|h| h.0).unwrap_or(0))}</p>
+                    }
+                    <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Send })}>
+                        <label for="recipient">{"Recipient address"}</label>
+                        <input id="recipient" autocomplete="off" spellcheck="false" placeholder="vigil1…"
+                            aria-invalid={self.recipient_error.is_some().then_some("true")}
+                            aria-describedby="recipient-error"
+                            oninput={link.callback(|_| Msg::RecipientInput)} ref={self.inputs.recipient.clone()} />
+                        <p id="recipient-error" class="field-error">{self.recipient_error.clone().unwrap_or_default()}</p>
+                        <label for="amount">{"Amount (units)"}</label>
+                        <input id="amount" inputmode="numeric" autocomplete="off" ref={self.inputs.amount.clone()} />
+                        <label for="fee">{"Fee (units)"}</label>
+                        <input id="fee" inputmode="numeric" value="1" ref={self.inputs.fee.clone()} />
+                        <div class="actions">
+                            <button class="primary" type="submit" disabled={busy}>{"Sign and send"}</button>
+                        </div>
+                    </form>
+                </div>
+                if let Some(r) = &self.report {
+                    <div class="card wide" id="receipts">
+                        <h2>{"Signed receipts"}</h2>
+                        <p class="muted">{format!("Transaction {} (nonce {}). {}", model::short(&r.tx_hash.to_string()), r.nonce, r.how_verified)}</p>
+                        <table>
+                            <thead><tr><th scope="col">{"Node"}</th><th scope="col">{"Receipt"}</th><th scope="col">{"Why"}</th></tr></thead>
+                            <tbody>
+                                { for r.nodes.iter().map(|n| {
+                                    let (ok, label, why) = model::verdict(&n.verdict);
+                                    html! {
+                                        <tr key={n.node.to_string()} class={if ok { "row-ok" } else { "row-bad" }}>
+                                            <td>{name(&n.node)}</td>
+                                            <td><span class={if ok { "ok" } else { "bad" }} aria-label={label}>{if ok { "✓" } else { "✗" }}</span>{" "}{label}</td>
+                                            <td>{why}</td>
+                                        </tr>
+                                    }
+                                }) }
+                            </tbody>
+                        </table>
+                        { for r.evidence.iter().map(|e| html! {
+                            <p class="evidence">{format!("Evidence {}: {}", model::short(&e.evidence_tx.to_string()), e.detail)}</p>
+                        }) }
+                    </div>
+                }
+            </section>
+        }
+    }
+
+    fn view_explorer(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        html! {
+            <section class="card wide">
+                <h1>{"Recent blocks"}</h1>
+                <p class="muted">{"Each header below was checked against its quorum certificate in this browser, and its transaction list against the header's transaction root."}</p>
+                <div class="actions">
+                    <button onclick={link.callback(|_| Msg::LoadBlocks)} disabled={self.busy.is_some()}>{"Refresh"}</button>
+                </div>
+                if let Some(rows) = &self.blocks {
+                    <div class="scroll">
+                        <table id="blocks">
+                            <thead><tr>
+                                <th scope="col">{"Height"}</th><th scope="col">{"Mode"}</th><th scope="col">{"Proposer"}</th>
+                                <th scope="col">{"Txs"}</th><th scope="col">{"Certificate"}</th><th scope="col">{"Time"}</th>
+                            </tr></thead>
+                            <tbody>
+                                { for rows.iter().map(|b| {
+                                    let proposer = self.name(&b.header.proposer);
+                                    html! {
+                                        <tr key={b.header.height.0}>
+                                            <td title={b.hash.to_string()}>{b.header.height.0}</td>
+                                            <td>{b.header.mode.to_string()}</td>
+                                            <td>{proposer}</td>
+                                            <td>{b.txs}{if b.txs_match_root { html!{ <span class="ok" title="matches the tx root">{" ✓"}</span> } } else { html!{ <span class="bad" title="does not match the tx root">{" ✗"}</span> } }}</td>
+                                            <td><span class="ok">{"✓ "}</span>{format!("{} signers: {}", b.signers.len(), b.signers.join(", "))}</td>
+                                            <td>{model::clock(b.header.time_ms)}</td>
+                                        </tr>
+                                    }
+                                }) }
+                            </tbody>
+                        </table>
+                    </div>
+                }
+            </section>
+        }
+    }
+
+    fn view_settings(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let validators = self.chain.as_ref().map(|c| c.validators()).unwrap_or_default();
+        let checked =
+            |id: &NodeId| self.settings.cross_check.is_empty() || self.settings.cross_check.contains(&id.to_string());
+        html! {
+            <section class="stack">
+                <div class="card narrow">
+                    <h1>{"Settings"}</h1>
+                    <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::SaveSettings })}>
+                        <label for="gateway">{"Gateway URL"}</label>
+                        <input id="gateway" type="url" placeholder={origin()} value={self.settings.gateway.clone()} ref={self.inputs.gateway.clone()} />
+                        <p class="muted">{"Empty: the gateway that served this page."}</p>
+                        <fieldset>
+                            <legend>{"Nodes to cross-check on every transfer"}</legend>
+                            { for validators.iter().map(|(id, name)| {
+                                let key = format!("cc-{id}");
+                                html! {
+                                    <div class="check">
+                                        <input type="checkbox" name="cross-check" id={key.clone()} value={id.to_string()} checked={checked(id)} />
+                                        <label for={key}>{name}</label>
+                                    </div>
+                                }
+                            }) }
+                        </fieldset>
+                        <div class="actions"><button class="primary" type="submit">{"Save"}</button></div>
+                    </form>
+                </div>
+                <div class="card narrow">
+                    <h2>{"Keystore"}</h2>
+                    <p class="muted">{"The encrypted keystore (Argon2id + XChaCha20-Poly1305). It opens only with your password."}</p>
+                    <div class="actions">
+                        <button onclick={link.callback(|_| Msg::ExportKeystore)}>{"Export encrypted keystore"}</button>
+                    </div>
+                    <h2>{"Trusted chain"}</h2>
+                    <p class="muted">{storage::get(PIN_KEY).unwrap_or_default()}</p>
+                    <div class="actions">
+                        <button onclick={link.callback(|_| Msg::ResetTrust)}>{"Reset trusted chain"}</button>
+                        <button class="danger" onclick={link.callback(|_| Msg::Forget)}>
+                            {if self.confirm_forget { "Click again to forget this wallet" } else { "Forget this wallet" }}
+                        </button>
+                    </div>
+                </div>
+            </section>
+        }
+    }
+}
+
+fn evidence_line(name: &str, ev: &vigil_wallet::session::EvidenceReport) -> String {
+    let mut s = format!("{name} signed a receipt that contradicts the certified block. ");
+    if ev.committed {
+        s.push_str(&format!("The wallet proved it to the chain: {}. ", ev.detail));
+        if ev.jailed {
+            s.push_str(&format!("{name} is jailed. "));
+        }
+        match ev.mode_after {
+            Some(ConsensusMode::Bft) => s.push_str("The chain has switched to BFT mode."),
+            Some(ConsensusMode::Fast) => s.push_str("The chain is still in Fast mode."),
+            None => {}
+        }
+    } else {
+        s.push_str(&format!("The evidence did not commit: {}.", ev.detail));
+    }
+    s
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> Result<(), String> {
+    let crypto = web_sys::window().ok_or("no window")?.crypto().map_err(|_| "no crypto")?;
+    crypto.get_random_values_with_u8_array(buf).map(|_| ()).map_err(|_| "no random values".to_string())
+}
+
+fn download(name: &str, text: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&text.into());
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(|_| "cannot make a file")?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "cannot make a link")?;
+    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement =
+        doc.create_element("a").map_err(|_| "no link")?.dyn_into().map_err(|_| "no link")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The web wallet's link to the chain: a wallet session (light client + gateway client
+//! over `fetch`) shared by the pages, and the reads each page needs, every one verified
+//! in this tab before it is shown.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::{
+    Address, Block, BlockHeader, ConsensusMode, Genesis, Hash32, NodeId, SecretKey, TxHash, ValidatorSet,
+};
+use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest, Transport};
+use vigil_wallet::fetch::Fetch;
+use vigil_wallet::light::{LightClient, VerifiedAccount};
+use vigil_wallet::session::{Session, TransferReport};
+
+/// Where the pinned chain is remembered (validator-set hash of genesis and chain id).
+pub const PIN_KEY: &str = "vigil.pinned-genesis";
+
+/// A session shared by the pages; one call at a time (the others wait their turn).
+#[derive(Clone)]
+pub struct Chain {
+    session: Rc<RefCell<Option<Session<Fetch>>>>,
+    pub gateway: String,
+    pub genesis: Rc<Genesis>,
+}
+
+impl PartialEq for Chain {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.session, &other.session)
+    }
+}
+
+/// The gateway's view of one node (not verified: its health as the gateway sees it).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NodeHealth {
+    pub id: NodeId,
+    pub name: String,
+    pub healthy: bool,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// What the dashboard shows, all of it checked here except the gateway's health view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    pub account: VerifiedAccount,
+    pub mode: Option<ConsensusMode>,
+    pub set: ValidatorSet,
+    pub jailed: Vec<String>,
+    pub health: Vec<NodeHealth>,
+    /// Units the gateway's test faucet gives, if it has one.
+    pub faucet: Option<u64>,
+}
+
+/// One verified block for the explorer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockRow {
+    pub header: BlockHeader,
+    pub hash: Hash32,
+    pub signers: Vec<String>,
+    pub txs: usize,
+    /// The transaction list the node sent hashes to the certified header's tx root.
+    pub txs_match_root: bool,
+}
+
+async fn sleep(ms: u32) {
+    gloo::timers::future::TimeoutFuture::new(ms).await;
+}
+
+fn message(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Chain {
+    /// Fetches the gateway's genesis, checks it against the pin this browser keeps
+    /// (first use pins it), and starts a session trusting it.
+    pub async fn connect(gateway: String, cross_check: Option<Vec<NodeId>>) -> Result<Chain, String> {
+        let gateway = gateway.trim_end_matches('/').to_string();
+        let r = Fetch
+            .send(HttpRequest {
+                method: "GET",
+                url: format!("{gateway}/v1/genesis"),
+                content_type: None,
+                body: vec![],
+                timeout_ms: 10_000,
+            })
+            .await
+            .map_err(|e| format!("The gateway at {gateway} cannot be reached ({e}). Check its URL in Settings."))?;
+        if r.status != 200 {
+            return Err(format!(
+                "The gateway at {gateway} answered {} for its genesis; is it a Vigil gateway?",
+                r.status
+            ));
+        }
+        let genesis: Genesis = serde_json::from_slice(&r.body)
+            .map_err(|e| format!("The gateway's genesis is not valid ({e}); this gateway cannot be used."))?;
+        let set_hash = genesis.validators.hash();
+        let pin = format!("{}:{}", genesis.chain_id, set_hash);
+        match crate::storage::get(PIN_KEY) {
+            Some(pinned) if pinned != pin => {
+                return Err(format!(
+                    "This gateway serves another chain ({pin}) than the one this wallet trusts ({pinned}). \
+                     If you trust the new one, reset the trusted chain in Settings."
+                ))
+            }
+            Some(_) => {}
+            None => crate::storage::set(PIN_KEY, &pin),
+        }
+        let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &set_hash)
+            .map_err(|e| format!("The genesis validator set does not verify: {e}"))?;
+        let cfg = ClientConfig { gateways: vec![gateway.clone()], ..ClientConfig::default() };
+        let mut session = Session::new(GatewayClient::new(cfg, Fetch), light);
+        session.cross_check = cross_check;
+        Ok(Chain { session: Rc::new(RefCell::new(Some(session))), gateway, genesis: Rc::new(genesis) })
+    }
+
+    async fn take(&self) -> Session<Fetch> {
+        loop {
+            if let Some(s) = self.session.borrow_mut().take() {
+                return s;
+            }
+            sleep(20).await;
+        }
+    }
+
+    fn put(&self, s: Session<Fetch>) {
+        *self.session.borrow_mut() = Some(s);
+    }
+
+    /// Validator set, verified balance and the latest certified mode.
+    pub async fn overview(&self, me: &Address) -> Result<Overview, String> {
+        let mut health = self.health().await.unwrap_or_default();
+        let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
+        health.sort_by_key(|h| order(&h.id));
+        let faucet = self.gateway_json("GET", "/v1/faucet", None).await.ok().and_then(|v| v["amount"].as_u64());
+        let mut s = self.take().await;
+        let result = async {
+            s.sync().await.map_err(message)?;
+            let account = s.account(me).await.map_err(message)?;
+            let set = s.light.current_set().clone();
+            let mode = s.light.latest_header().map(|h| h.header.mode);
+            Ok::<_, String>((account, set, mode))
+        }
+        .await;
+        self.put(s);
+        let (account, set, mode) = result?;
+        let jailed = self
+            .genesis
+            .validators
+            .validators()
+            .iter()
+            .filter(|v| set.get(&v.id).is_none())
+            .map(|v| v.name.clone())
+            .collect();
+        Ok(Overview { account, mode, set, jailed, health, faucet })
+    }
+
+    /// A call to the gateway itself (not forwarded to a node), as JSON; an error
+    /// answer becomes its message.
+    async fn gateway_json(&self, method: &'static str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let r = Fetch
+            .send(HttpRequest {
+                method,
+                url: format!("{}{path}", self.gateway),
+                content_type: body.as_ref().map(|_| "application/json"),
+                body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+                timeout_ms: 15_000,
+            })
+            .await
+            .map_err(message)?;
+        let v: Value = serde_json::from_slice(&r.body).map_err(message)?;
+        if r.status != 200 {
+            return Err(v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string());
+        }
+        Ok(v)
+    }
+
+    /// The gateway's health view of each node.
+    pub async fn health(&self) -> Result<Vec<NodeHealth>, String> {
+        let v = self.gateway_json("GET", "/v1/nodes", None).await?;
+        serde_json::from_value(v["nodes"].clone()).map_err(message)
+    }
+
+    /// Asks the test faucet for funds; resolves to the height they landed at.
+    pub async fn fund(&self, me: &Address) -> Result<u64, String> {
+        let v = self.gateway_json("POST", "/v1/faucet", Some(serde_json::json!({ "address": me }))).await?;
+        Ok(v["height"].as_u64().unwrap_or(0))
+    }
+
+    /// Signs a transfer with the verified nonce and sends it to every cross-checked node.
+    pub async fn transfer(
+        &self,
+        key: &SecretKey,
+        to: Address,
+        amount: u64,
+        fee: u64,
+    ) -> Result<TransferReport, String> {
+        let mut s = self.take().await;
+        let r = s.transfer(key, to, amount, fee).await;
+        self.put(s);
+        r.map_err(|e| match e.code().as_str() {
+            "INSUFFICIENT_BALANCE" => "Your verified balance does not cover the amount and fee.".to_string(),
+            _ => e.to_string(),
+        })
+    }
+
+    /// The newest blocks, each header checked against its certificate and its
+    /// transaction list against the header's tx root.
+    pub async fn recent_blocks(&self, count: u64) -> Result<Vec<BlockRow>, String> {
+        let mut s = self.take().await;
+        let result = async {
+            s.sync().await.map_err(message)?;
+            let (_, status) = s.read("/v1/status").await.map_err(message)?;
+            let top = status["height"].as_u64().ok_or("the node's status has no height")?;
+            let mut rows = Vec::new();
+            for h in (1..=top).rev().take(count as usize) {
+                let (_, v) = s.read(&format!("/v1/blocks/{h}")).await.map_err(message)?;
+                let bytes = v["certified_header_bcs"]
+                    .as_str()
+                    .and_then(|x| hex::decode(x).ok())
+                    .ok_or("a block without its certified header")?;
+                let (ch, verification) = s.light.accept_header(&bytes).map_err(message)?;
+                let hashes: Vec<TxHash> = serde_json::from_value(v["tx_hashes"].clone()).unwrap_or_default();
+                rows.push(BlockRow {
+                    hash: ch.header.hash(),
+                    txs: hashes.len(),
+                    txs_match_root: Block::tx_root_of(&hashes) == ch.header.tx_root,
+                    signers: verification.signers.iter().map(|id| self.name(id)).collect(),
+                    header: ch.header,
+                });
+            }
+            Ok::<_, String>(rows)
+        }
+        .await;
+        self.put(s);
+        result
+    }
+
+    /// The node ids of the trusted set with their names.
+    pub fn validators(&self) -> Vec<(NodeId, String)> {
+        match self.session.borrow().as_ref() {
+            Some(s) => s.light.current_set().validators().iter().map(|v| (v.id, v.name.clone())).collect(),
+            None => self.genesis.validators.validators().iter().map(|v| (v.id, v.name.clone())).collect(),
+        }
+    }
+
+    /// A validator's name: from the current set, else from genesis (a jailed node keeps
+    /// its name), else a short id.
+    pub fn name(&self, id: &NodeId) -> String {
+        if let Some(s) = self.session.borrow().as_ref() {
+            if let Some(v) = s.light.current_set().get(id) {
+                return v.name.clone();
+            }
+        }
+        crate::model::node_name(&self.genesis.validators, id)
+    }
+
+    pub fn set_cross_check(&self, nodes: Option<Vec<NodeId>>) {
+        if let Some(s) = self.session.borrow_mut().as_mut() {
+            s.cross_check = nodes;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! What the web wallet decides without a browser: input checks with the messages users
+//! see, amounts, labels for verdicts, settings. Plain Rust, tested natively.
+
+use serde::{Deserialize, Serialize};
+use vigil_protocol::{Address, NodeId, ValidatorSet};
+use vigil_wallet::detector::Verdict;
+
+/// Minutes without a key press or click before the wallet locks itself.
+pub const IDLE_LOCK_MINUTES: u32 = 5;
+/// Blocks the explorer shows.
+pub const EXPLORER_BLOCKS: u64 = 10;
+
+/// What the user chose in Settings (kept in the browser's storage, no secrets).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Gateway base URL; empty means this page's own origin.
+    #[serde(default)]
+    pub gateway: String,
+    /// Node ids (hex) to cross-check; empty means every validator.
+    #[serde(default)]
+    pub cross_check: Vec<String>,
+}
+
+/// Checks a recipient address as it is typed; the message says what is wrong.
+pub fn recipient(text: &str) -> Result<Address, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("Enter the recipient's address (it starts with vigil1).".into());
+    }
+    if !text.starts_with("vigil1") {
+        return Err("A Vigil address starts with vigil1.".into());
+    }
+    Address::parse(text)
+        .map_err(|_| "This is not a valid Vigil address: check for a typo (the checksum does not match).".into())
+}
+
+/// A whole, positive amount.
+pub fn amount(text: &str, what: &str, allow_zero: bool) -> Result<u64, String> {
+    let clean: String = text.trim().chars().filter(|c| *c != '_' && *c != ',' && *c != ' ').collect();
+    if clean.is_empty() {
+        return Err(format!("Enter the {what}."));
+    }
+    let v: u64 = clean.parse().map_err(|_| format!("The {what} must be a whole number of units."))?;
+    if v == 0 && !allow_zero {
+        return Err(format!("The {what} must be more than 0."));
+    }
+    Ok(v)
+}
+
+/// Checks a new password and its repetition.
+pub fn new_password(password: &str, again: &str) -> Result<(), String> {
+    let min = vigil_wallet::keystore::PASSWORD_MIN_CHARS;
+    if password.chars().count() < min {
+        return Err(format!("Use a password of at least {min} characters."));
+    }
+    if password != again {
+        return Err("The two passwords differ.".into());
+    }
+    Ok(())
+}
+
+/// `1234567` → `1,234,567`.
+pub fn units(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Three distinct word positions (0-based, ascending) the user must confirm.
+pub fn confirm_positions(random: [u8; 3]) -> [usize; 3] {
+    let mut picked: Vec<usize> = Vec::with_capacity(3);
+    for r in random {
+        let mut p = r as usize % 24;
+        while picked.contains(&p) {
+            p = (p + 1) % 24;
+        }
+        picked.push(p);
+    }
+    picked.sort_unstable();
+    [picked[0], picked[1], picked[2]]
+}
+
+/// Whether the typed words are the phrase's words at `positions`.
+pub fn words_confirmed(phrase: &str, positions: &[usize; 3], typed: &[String; 3]) -> bool {
+    let words: Vec<&str> = phrase.split_whitespace().collect();
+    positions.iter().zip(typed).all(|(p, t)| words.get(*p).is_some_and(|w| w.eq_ignore_ascii_case(t.trim())))
+}
+
+/// A validator's display name from the trusted set, else a short id.
+pub fn node_name(set: &ValidatorSet, id: &NodeId) -> String {
+    set.get(id).map(|v| v.name.clone()).unwrap_or_else(|| short(&id.to_string()))
+}
+
+/// The first 10 characters of a long hex id, with an ellipsis.
+pub fn short(hex: &str) -> String {
+    if hex.len() <= 12 {
+        hex.to_string()
+    } else {
+        format!("{}…", &hex[..10])
+    }
+}
+
+/// A verdict as the receipts table shows it: passed, label, why.
+pub fn verdict(v: &Verdict) -> (bool, &'static str, String) {
+    match v {
+        Verdict::Agrees => (true, "agrees", "signed receipt verified; same result as the certified block".into()),
+        Verdict::Disagrees => (false, "lied", "signed a result that contradicts the others".into()),
+        Verdict::BadSignature(why) => (false, "bad signature", why.clone()),
+        Verdict::Silent(why) => (false, "no receipt", why.clone()),
+        Verdict::TimedOut => (false, "timed out", "did not answer in time".into()),
+    }
+}
+
+/// Milliseconds since the epoch as `HH:MM:SS` UTC.
+pub fn clock(time_ms: u64) -> String {
+    let s = time_ms / 1000;
+    format!("{:02}:{:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_protocol::SecretKey;
+
+    #[test]
+    fn recipient_checks_prefix_and_checksum() {
+        let a = Address::from_public_key(&SecretKey::from_seed([7; 32]).public_key()).to_string();
+        assert_eq!(recipient(&format!("  {a} ")).map(|x| x.to_string()), Ok(a.clone()));
+        assert!(recipient("").unwrap_err().contains("Enter"));
+        assert!(recipient("bc1qxyz").unwrap_err().contains("starts with vigil1"));
+        let mut typo = a.into_bytes();
+        let last = typo.len() - 1;
+        typo[last] = if typo[last] == b'q' { b'p' } else { b'q' };
+        assert!(recipient(&String::from_utf8(typo).unwrap()).unwrap_err().contains("checksum"));
+    }
+
+    #[test]
+    fn amounts_are_whole_and_positive() {
+        assert_eq!(amount("1,000", "amount", false), Ok(1000));
+        assert_eq!(amount("0", "fee", true), Ok(0));
+        assert!(amount("0", "amount", false).is_err());
+        assert!(amount("1.5", "amount", false).unwrap_err().contains("whole"));
+        assert!(amount("-3", "amount", false).is_err());
+        assert!(amount("99999999999999999999999", "amount", false).is_err());
+    }
+
+    #[test]
+    fn passwords_need_length_and_match() {
+        assert!(new_password("short", "short").is_err());
+        assert!(new_password("long enough", "long enougH").unwrap_err().contains("differ"));
+        assert_eq!(new_password("long enough", "long enough"), Ok(()));
+    }
+
+    #[test]
+    fn units_group_thousands() {
+        assert_eq!(units(0), "0");
+        assert_eq!(units(999), "999");
+        assert_eq!(units(1_000), "1,000");
+        assert_eq!(units(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn confirmation_asks_three_distinct_words() {
+        for r in [[0, 0, 0], [23, 47, 71], [5, 200, 5]] {
+            let p = confirm_positions(r);
+            assert!(p[0] < p[1] && p[1] < p[2] && p[2] < 24, "{p:?}");
+        }
+        let phrase = (0..24).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let p = [1, 5, 9];
+        assert!(words_confirmed(&phrase, &p, &["w1".into(), " W5".into(), "w9".into()]));
+        assert!(!words_confirmed(&phrase, &p, &["w1".into(), "w6".into(), "w9".into()]));
+    }
+}

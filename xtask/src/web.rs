@@ -1,0 +1,50 @@
+//! `cargo xtask build-web`: the Yew web wallet (`web-ui/`, crate vigil-web) built for
+//! wasm32 (profile `wasm-size`), bound with wasm-bindgen `--target web`, shrunk with
+//! wasm-opt, and bundled with the static shell of `www/` into `www/dist/`, which the
+//! gateway serves on the same origin as the API.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::util::{cargo, exec, require_wasm_bindgen, root, wasm_opt};
+
+/// Files of the static shell copied next to the wasm.
+const SHELL: &[&str] = &["index.html", "boot.js", "style.css", "icon.svg"];
+
+pub fn build() -> Result<PathBuf> {
+    require_wasm_bindgen("wasm-bindgen")?;
+    exec(cargo().args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", "vigil-web"]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/wasm-size/vigil-web.wasm");
+    let dist = root().join("www/dist");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&dist)?;
+    exec(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--out-name", "vigil_web", "--no-typescript"])
+            .args(["--remove-name-section", "--remove-producers-section"])
+            .arg("--out-dir")
+            .arg(&dist)
+            .arg(&wasm),
+    )?;
+    let bg = dist.join("vigil_web_bg.wasm");
+    wasm_opt(&bg)?;
+    for f in SHELL {
+        let from = root().join("www").join(f);
+        std::fs::copy(&from, dist.join(f)).with_context(|| format!("copying {}", from.display()))?;
+    }
+    let raw = std::fs::metadata(&bg)?.len();
+    let gz = crate::npm::gzip_len(&bg)?;
+    println!("web wallet in {} (wasm {} KB raw, {} KB gzipped)", dist.display(), raw / 1024, gz / 1024);
+    Ok(dist)
+}
+
+pub fn run(args: &[&str]) -> Result<()> {
+    if let Some(a) = args.first() {
+        anyhow::bail!("`cargo xtask build-web` takes no arguments, got `{a}`");
+    }
+    build().map(|_| ())
+}
