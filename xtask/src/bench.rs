@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, wallet";
+const NAMES: &str = "protocol, consensus, devnet, wallet, web";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -23,6 +23,7 @@ pub fn run(args: &[&str]) -> Result<()> {
             )
         }
         ["wallet", rest @ ..] => wallet(rest),
+        ["web"] => web(),
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
@@ -165,4 +166,20 @@ fn wallet(args: &[&str]) -> Result<()> {
         wasm / sodium
     );
     Ok(())
+}
+
+/// The web wallet as the demo serves it, in Debian's headless Chromium: gzipped wasm size
+/// and navigation → verified dashboard, against the static shell's first paint.
+fn web() -> Result<()> {
+    require("chromium", "install Debian's `chromium` with apt-get")?;
+    exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    let www = crate::web::build()?;
+    npm_ci("tests/web")?;
+    exec(
+        Command::new(require("node", "install Node.js 20+")?)
+            .current_dir(root().join("tests/web"))
+            .arg("bench.mjs")
+            .env("VIGIL_BIN", root().join("target/release/vigil"))
+            .env("VIGIL_WWW", www),
+    )
 }
