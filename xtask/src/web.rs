@@ -36,6 +36,11 @@ pub fn build() -> Result<PathBuf> {
         let from = root().join("www").join(f);
         std::fs::copy(&from, dist.join(f)).with_context(|| format!("copying {}", from.display()))?;
     }
+    // Pre-compressed copies the gateway sends to browsers that accept gzip.
+    crate::util::require("gzip", "install gzip")?;
+    for f in ["vigil_web_bg.wasm", "vigil_web.js", "style.css", "boot.js", "index.html"] {
+        exec(Command::new("gzip").args(["-9", "-k", "-f", "-n"]).arg(dist.join(f)))?;
+    }
     let raw = std::fs::metadata(&bg)?.len();
     let gz = crate::npm::gzip_len(&bg)?;
     println!("web wallet in {} (wasm {} KB raw, {} KB gzipped)", dist.display(), raw / 1024, gz / 1024);

@@ -332,7 +332,10 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
         .with_state(gateway.clone());
     if let Some(dir) = &cfg.static_dir {
         let index = dir.join("index.html");
-        let serve = tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index));
+        // `cargo xtask build-web` writes `.gz` beside each file; sent when accepted.
+        let serve = tower_http::services::ServeDir::new(dir)
+            .precompressed_gzip()
+            .fallback(tower_http::services::ServeFile::new(index).precompressed_gzip());
         router = router.fallback_service(serve);
     }
     let router = router

@@ -60,6 +60,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("index.html"), "<!doctype html><title>wallet</title>").unwrap();
         std::fs::write(d.path().join("app.wasm"), b"\0asm").unwrap();
+        std::fs::write(d.path().join("app.wasm.gz"), b"gzipped wasm").unwrap();
         d
     });
     let cfg = GatewayConfig {
@@ -247,6 +248,13 @@ async fn the_wallet_page_is_served_with_its_security_headers() {
     let r = f.http.get(format!("{}/app.wasm", f.gateway)).send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/wasm");
     assert!(r.headers().get("cache-control").is_none());
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"\0asm");
+    // The pre-compressed copy goes to a browser that accepts gzip.
+    let r = f.http.get(format!("{}/app.wasm", f.gateway)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/wasm");
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"gzipped wasm");
     let r = f
         .http
         .request(Method::OPTIONS, format!("{}/v1/forward", f.gateway))
