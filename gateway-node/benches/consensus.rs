@@ -42,6 +42,7 @@ fn genesis(n: usize, mode: ConsensusMode, accounts: &[SecretKey]) -> (Genesis, V
         accounts: balances,
         mode,
         time_ms: 0,
+        vault: Default::default(),
     };
     (g, keys)
 }

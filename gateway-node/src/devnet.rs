@@ -118,6 +118,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             },
             mode: opts.mode,
             time_ms: crate::service::now_ms(),
+            vault: Default::default(),
         };
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)? + "\n")?;
         keys

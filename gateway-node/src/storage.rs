@@ -217,6 +217,7 @@ mod tests {
             accounts: vec![(Address::from_public_key(&alice.public_key()), Amount(100))],
             mode: ConsensusMode::Fast,
             time_ms: 0,
+            vault: Default::default(),
         };
         let mut ledger = Ledger::genesis(&genesis).unwrap();
         let store = Store::open(&path).unwrap();

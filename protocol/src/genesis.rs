@@ -18,6 +18,9 @@ pub struct Genesis {
     /// Mode of block 1; normally `Fast`.
     pub mode: ConsensusMode,
     pub time_ms: u64,
+    /// The vault's serialization factor (n, k, shard size, …).
+    #[serde(default)]
+    pub vault: crate::vault::VaultConfig,
 }
 
 impl Genesis {

@@ -55,11 +55,17 @@ pub enum Domain {
     ExecutionResult,
     /// Hash of a genesis configuration: the parent of block 1.
     Genesis,
+    /// Hash of one vault fragment (what a manifest lists).
+    VaultFragment,
+    /// Message a user signs to store fragments.
+    VaultStoreSignature,
+    /// Message a user signs to fetch fragments.
+    VaultFetchSignature,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 16] = [
+    pub const ALL: [Domain; 19] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -76,6 +82,9 @@ impl Domain {
         Domain::StateKey,
         Domain::ExecutionResult,
         Domain::Genesis,
+        Domain::VaultFragment,
+        Domain::VaultStoreSignature,
+        Domain::VaultFetchSignature,
     ];
 
     /// The tag hashed before the content.
@@ -97,6 +106,9 @@ impl Domain {
             Domain::StateKey => "vigil/v1/state-key",
             Domain::ExecutionResult => "vigil/v1/execution-result",
             Domain::Genesis => "vigil/v1/genesis",
+            Domain::VaultFragment => "vigil/v1/vault/fragment",
+            Domain::VaultStoreSignature => "vigil/v1/sign/vault-store",
+            Domain::VaultFetchSignature => "vigil/v1/sign/vault-fetch",
         }
     }
 

@@ -54,6 +54,7 @@ pub mod sealed;
 pub mod state;
 pub mod transaction;
 pub mod validator;
+pub mod vault;
 pub mod vote;
 
 #[cfg(test)]
@@ -72,4 +73,5 @@ pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
 pub use state::{AccountState, PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateTree};
 pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError, Transfer};
 pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetError};
+pub use vault::{FetchRequest, FragmentRef, StoreRequest, UserId, UserRecord, VaultConfig, VaultError, VaultManifest};
 pub use vote::{QcError, QuorumCert, SignerBitmap, Vote, VoteData, VoteKind};

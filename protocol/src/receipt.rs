@@ -24,6 +24,16 @@ pub enum FailureCode {
     DuplicateEvidence,
     /// Jailing would leave fewer validators than the chain needs.
     ValidatorSetTooSmall,
+    /// The user id is registered to another account.
+    UserIdTaken,
+    /// The manifest's user id is not registered to the sender.
+    UnknownUser,
+    /// The manifest does not fit the chain's vault configuration or validator set.
+    BadManifest,
+    /// An object with this id is already recorded.
+    DuplicateObject,
+    /// The account holds as many objects as it may.
+    TooManyObjects,
 }
 
 /// Outcome of executing one transaction.

@@ -50,6 +50,14 @@ pub enum StateKey {
     Account(Address),
     /// The chain's consensus configuration (mode, jailed validators).
     Consensus,
+    /// The vault's serialization factor ([`crate::VaultConfig`]).
+    VaultConfig,
+    /// The account a user id is registered to ([`crate::UserRecord`]).
+    User(crate::UserId),
+    /// A stored object's manifest ([`crate::VaultManifest`]), by object id.
+    Manifest(crate::Hash32),
+    /// The object ids an account holds, oldest first (`Vec<Hash32>`).
+    Objects(Address),
 }
 
 impl StateKey {

@@ -40,6 +40,10 @@ pub enum Payload {
     /// Proof that a validator misbehaved; once committed, the chain switches to Bft
     /// mode and jails the offender.
     FaultEvidence(Box<FaultEvidence>),
+    /// Binds a user id to the sender's account and key (for the vault).
+    RegisterUser(crate::UserId),
+    /// Records a stored object's manifest (the sender must own it and its user id).
+    CommitManifest(Box<crate::VaultManifest>),
 }
 
 /// The signed body of a transaction.

@@ -724,7 +724,7 @@ impl Node {
         }
         let amount = match &tx.tx.payload {
             Payload::Transfer(t) => t.amount.0,
-            Payload::FaultEvidence(_) => 0,
+            Payload::FaultEvidence(_) | Payload::RegisterUser(_) | Payload::CommitManifest(_) => 0,
         };
         let needed = amount.saturating_add(tx.tx.fee.0);
         if account.balance.0 < needed {

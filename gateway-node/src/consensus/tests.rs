@@ -44,6 +44,7 @@ impl Net {
             accounts: vec![(Address([1; 20]), Amount(10))],
             mode,
             time_ms: 0,
+            vault: Default::default(),
         };
         let nodes: Vec<Node> = keys.iter().map(|k| Node::new(config(k), &genesis).unwrap()).collect();
         let mut net = Self {

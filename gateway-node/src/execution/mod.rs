@@ -17,7 +17,7 @@ use vigil_protocol::hash::{hash_value, Domain};
 use vigil_protocol::{
     Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis, Hash32,
     Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree,
-    TxHash, TxStatus, ValidatorSet, View,
+    TxHash, TxStatus, UserRecord, ValidatorSet, VaultConfig, VaultManifest, View,
 };
 
 /// Accounts kept in the ledger's read cache before it starts over.
@@ -144,6 +144,7 @@ impl Ledger {
         let mut changes: Vec<(StateKey, Option<Vec<u8>>)> =
             accounts.iter().map(|(a, s)| (StateKey::Account(*a), encode_change(s))).collect();
         changes.push((StateKey::Consensus, encode_change(&consensus)));
+        changes.push((StateKey::VaultConfig, encode_change(&genesis.vault)));
         tree.apply(0, changes)?;
         Ok(Self {
             chain_id: genesis.chain_id.clone(),
@@ -249,7 +250,7 @@ impl Ledger {
         let mut entries = Vec::with_capacity(txs.len());
         for (tx, tx_hash) in txs.iter().zip(hashes) {
             let mut touched: Vec<(StateKey, Option<Vec<u8>>)> = Vec::new();
-            let status = self.apply_tx(tx, &mut accounts, &mut next, &mut touched);
+            let status = self.apply_tx(tx, &mut accounts, &mut next, &changes, &mut touched);
             let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
             changes.extend(touched);
             entries.push(ReceiptEntry { tx_hash: *tx_hash, status, result_hash });
@@ -272,6 +273,7 @@ impl Ledger {
         signed: &SignedTransaction,
         accounts: &mut BTreeMap<Address, AccountState>,
         next: &mut ConsensusState,
+        earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
         touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
     ) -> TxStatus {
         let tx = &signed.tx;
@@ -310,11 +312,77 @@ impl Ledger {
                 }
                 status
             }
+            Payload::RegisterUser(user_id) => {
+                sender.balance = after_fee;
+                let key = StateKey::User(user_id.clone());
+                match self.read::<UserRecord>(&key, earlier, touched) {
+                    Some(r) if r.account != from => TxStatus::Failed(FailureCode::UserIdTaken),
+                    _ => {
+                        touched.push((key, encode_change(&UserRecord { account: from, key: tx.sender })));
+                        TxStatus::Success
+                    }
+                }
+            }
+            Payload::CommitManifest(m) => {
+                sender.balance = after_fee;
+                self.apply_manifest(m, (from, tx.sender), next, earlier, touched)
+            }
         };
         sender.nonce = Nonce(sender.nonce.0.saturating_add(1));
         accounts.insert(from, sender);
         touched.push((StateKey::Account(from), encode_change(&sender)));
         status
+    }
+
+    /// A state entry as this block has left it so far: this transaction's changes
+    /// (`touched`, newest last), then earlier transactions' (`earlier`), then committed.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &StateKey,
+        earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
+        touched: &[(StateKey, Option<Vec<u8>>)],
+    ) -> Option<T> {
+        let bytes = match touched.iter().rev().find(|(k, _)| k == key) {
+            Some((_, v)) => v.clone(),
+            None => match earlier.get(key) {
+                Some(v) => v.clone(),
+                None => self.tree.get(key, self.height().0),
+            },
+        }?;
+        vigil_protocol::encoding::from_bytes(&bytes).ok()
+    }
+
+    /// Records a manifest: the sender owns it and its user id, it fits the chain's vault
+    /// configuration, its stores are validators, its id is new, the owner has room.
+    fn apply_manifest(
+        &self,
+        m: &VaultManifest,
+        (from, sender): (Address, vigil_protocol::PublicKey),
+        next: &ConsensusState,
+        earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
+        touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
+    ) -> TxStatus {
+        let user = self.read::<UserRecord>(&StateKey::User(m.user_id.clone()), earlier, touched);
+        if m.owner != from || user != Some(UserRecord { account: from, key: sender }) {
+            return TxStatus::Failed(FailureCode::UnknownUser);
+        }
+        let cfg = self.read::<VaultConfig>(&StateKey::VaultConfig, earlier, touched).unwrap_or_default();
+        if m.check(&cfg).is_err() || m.stores.iter().any(|id| next.validators.get(id).is_none()) {
+            return TxStatus::Failed(FailureCode::BadManifest);
+        }
+        let key = StateKey::Manifest(m.object_id);
+        if self.read::<VaultManifest>(&key, earlier, touched).is_some() {
+            return TxStatus::Failed(FailureCode::DuplicateObject);
+        }
+        let list_key = StateKey::Objects(from);
+        let mut objects = self.read::<Vec<Hash32>>(&list_key, earlier, touched).unwrap_or_default();
+        if objects.len() >= vigil_protocol::vault::OBJECTS_PER_ACCOUNT_MAX {
+            return TxStatus::Failed(FailureCode::TooManyObjects);
+        }
+        objects.push(m.object_id);
+        touched.push((key, encode_change(m)));
+        touched.push((list_key, encode_change(&objects)));
+        TxStatus::Success
     }
 
     /// Validates evidence against the set in force at its height; on success jails the

@@ -29,6 +29,7 @@ fn fixture() -> Fixture {
         accounts,
         mode: ConsensusMode::Fast,
         time_ms: 0,
+        vault: Default::default(),
     };
     Fixture { genesis, validator_keys, alice, bob }
 }
@@ -184,4 +185,81 @@ fn receipt_contradicting_a_block_is_judged_by_execution() {
         FaultEvidence::Equivocation { first: SignedStatement::Receipt(r.clone()), second: SignedStatement::Receipt(r) };
     let exec = ledger.execute(&[tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(same)))]).unwrap();
     assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InvalidEvidence));
+}
+
+fn manifest(f: &Fixture, ledger: &Ledger, owner: Address, user: &str, id: u8) -> VaultManifest {
+    let cfg = f.genesis.vault;
+    let object_id = Hash32([id; 32]);
+    let len = 1000u64;
+    VaultManifest {
+        object_id,
+        owner,
+        user_id: vigil_protocol::UserId::new(user).unwrap(),
+        threshold: cfg.threshold,
+        fragments: cfg.fragments,
+        shard_bytes: cfg.shard_bytes,
+        plaintext_len: 900,
+        ciphertext_len: len,
+        stores: cfg.stores(&object_id, ledger.validators()).unwrap(),
+        fragment_hashes: vec![Hash32([1; 32]); cfg.stripes(len) as usize * usize::from(cfg.fragments)],
+        label: "notes.txt".into(),
+    }
+}
+
+#[test]
+fn vault_users_and_manifests_are_recorded_only_for_their_owner() {
+    let f = fixture();
+    let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+    let alice = Address::from_public_key(&f.alice.public_key());
+    let carol_key = SecretKey::from_seed([52; 32]);
+    let carol = Address::from_public_key(&carol_key.public_key());
+    // Carol needs funds for fees.
+    let (b, exec) =
+        block(&ledger, vec![tx(&f, &f.alice, 0, Payload::Transfer(Transfer { to: carol, amount: Amount(10) }))]);
+    ledger.commit(&b, exec).unwrap();
+
+    let register = |key: &SecretKey, nonce, user: &str| {
+        tx(&f, key, nonce, Payload::RegisterUser(vigil_protocol::UserId::new(user).unwrap()))
+    };
+    let good = manifest(&f, &ledger, alice, "alice", 7);
+    let mut wrong_shape = manifest(&f, &ledger, alice, "alice", 8);
+    wrong_shape.fragment_hashes.pop();
+    let txs = vec![
+        // Registration and manifest in one block: the second sees the first.
+        register(&f.alice, 1, "alice"),
+        tx(&f, &f.alice, 2, Payload::CommitManifest(Box::new(good.clone()))),
+        // Carol cannot take Alice's id, nor record a manifest under it or for Alice.
+        register(&carol_key, 0, "alice"),
+        tx(&f, &carol_key, 1, Payload::CommitManifest(Box::new(manifest(&f, &ledger, carol, "alice", 9)))),
+        tx(&f, &carol_key, 2, Payload::CommitManifest(Box::new(manifest(&f, &ledger, alice, "alice", 10)))),
+        // The same object twice, and a manifest that does not fit the configuration.
+        tx(&f, &f.alice, 3, Payload::CommitManifest(Box::new(good.clone()))),
+        tx(&f, &f.alice, 4, Payload::CommitManifest(Box::new(wrong_shape))),
+        // Re-registering one's own id is harmless.
+        register(&f.alice, 5, "alice"),
+    ];
+    let (b, exec) = block(&ledger, txs);
+    let statuses: Vec<TxStatus> = exec.entries.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            TxStatus::Success,
+            TxStatus::Success,
+            TxStatus::Failed(FailureCode::UserIdTaken),
+            TxStatus::Failed(FailureCode::UnknownUser),
+            TxStatus::Failed(FailureCode::UnknownUser),
+            TxStatus::Failed(FailureCode::DuplicateObject),
+            TxStatus::Failed(FailureCode::BadManifest),
+            TxStatus::Success,
+        ]
+    );
+    ledger.commit(&b, exec).unwrap();
+    let (value, proof) = ledger.prove(&StateKey::Manifest(good.object_id)).unwrap();
+    let root = ledger.state_root().unwrap();
+    proof.verify(&root, &StateKey::Manifest(good.object_id), value.as_deref()).unwrap();
+    assert_eq!(vigil_protocol::encoding::from_bytes::<VaultManifest>(&value.unwrap()).unwrap(), good);
+    let (list, _) = ledger.prove(&StateKey::Objects(alice)).unwrap();
+    assert_eq!(vigil_protocol::encoding::from_bytes::<Vec<Hash32>>(&list.unwrap()).unwrap(), vec![good.object_id]);
+    let (cfg, _) = ledger.prove(&StateKey::VaultConfig).unwrap();
+    assert_eq!(vigil_protocol::encoding::from_bytes::<VaultConfig>(&cfg.unwrap()).unwrap(), f.genesis.vault);
 }

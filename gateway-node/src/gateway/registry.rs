@@ -235,6 +235,7 @@ mod tests {
             accounts: vec![],
             mode: ConsensusMode::Fast,
             time_ms: 0,
+            vault: Default::default(),
         };
         (genesis, keys)
     }

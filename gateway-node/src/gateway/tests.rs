@@ -55,6 +55,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         accounts: vec![],
         mode: ConsensusMode::Fast,
         time_ms: 0,
+        vault: Default::default(),
     };
     let static_dir = with_static.then(|| {
         let d = tempfile::tempdir().unwrap();

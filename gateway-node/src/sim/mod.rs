@@ -289,6 +289,7 @@ impl World {
             accounts,
             mode: sc.mode,
             time_ms: 0,
+            vault: Default::default(),
         };
         for n in &mut nodes {
             n.node = Some(Self::boot(&genesis, n));
