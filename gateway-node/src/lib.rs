@@ -28,3 +28,4 @@ pub mod sealed;
 pub mod service;
 pub mod sim;
 pub mod storage;
+pub mod vault;

@@ -1,0 +1,254 @@
+//! A node's ciphertext database for vault fragments, apart from the chain's database:
+//! a `FragmentStore` with an embedded default (its own redb file) and an `object_store`
+//! backend (S3-compatible storage, or a local directory) for operators who keep bulk
+//! data elsewhere. Per-account usage is kept next to it, for quotas.
+//!
+//! Only ciphertext arrives here: the wallet encrypts and erasure-codes before upload.
+//! Every store and fetch is authenticated against the chain (see `api::vault_*`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use vigil_protocol::{Address, Hash32};
+
+const SHARDS: TableDefinition<&str, &[u8]> = TableDefinition::new("shards");
+const USAGE: TableDefinition<&[u8; 20], u64> = TableDefinition::new("usage");
+
+/// Where a node keeps fragments (`[vault]` in node.toml).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultStoreConfig {
+    /// `None`: the embedded store (`fragments.redb` in the data directory). Otherwise an
+    /// object-store URL: `s3://bucket/prefix` (credentials and endpoint from the usual
+    /// `AWS_*` environment variables) or `file:///absolute/dir`.
+    #[serde(default)]
+    pub object_store_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FragmentStoreError {
+    #[error("fragment database: {0}")]
+    Db(String),
+    #[error("object store: {0}")]
+    Objects(String),
+    #[error("the account's vault quota ({quota} bytes) would be exceeded")]
+    Quota { quota: u64 },
+}
+
+fn db<E: std::fmt::Display>(e: E) -> FragmentStoreError {
+    FragmentStoreError::Db(e.to_string())
+}
+
+enum Backend {
+    Embedded,
+    Objects(Arc<dyn ObjectStore>),
+}
+
+/// Shard `index` of stripe `stripe` of one object of one owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardKey {
+    pub owner: Address,
+    pub object_id: Hash32,
+    pub index: u8,
+    pub stripe: u32,
+}
+
+impl ShardKey {
+    fn name(&self) -> String {
+        format!("{}/{}/{}/{:08}", self.owner, self.object_id, self.index, self.stripe)
+    }
+}
+
+pub struct FragmentStore {
+    /// Usage per account (always), and the shards themselves (embedded backend).
+    index: redb::Database,
+    backend: Backend,
+}
+
+impl FragmentStore {
+    /// Opens (or creates) the store in `data_dir` as `cfg` says.
+    pub fn open(data_dir: &Path, cfg: &VaultStoreConfig) -> Result<Self, FragmentStoreError> {
+        let index = redb::Database::create(data_dir.join("fragments.redb")).map_err(db)?;
+        let tx = index.begin_write().map_err(db)?;
+        tx.open_table(SHARDS).map_err(db)?;
+        tx.open_table(USAGE).map_err(db)?;
+        tx.commit().map_err(db)?;
+        let backend = match &cfg.object_store_url {
+            None => Backend::Embedded,
+            Some(url) => {
+                let parsed = url::Url::parse(url).map_err(|e| FragmentStoreError::Objects(format!("{url}: {e}")))?;
+                let env = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
+                let (store, prefix) = object_store::parse_url_opts(&parsed, env)
+                    .map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
+                let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+                    Arc::from(store)
+                } else {
+                    Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+                };
+                Backend::Objects(store)
+            }
+        };
+        Ok(Self { index, backend })
+    }
+
+    /// Bytes stored for `owner`.
+    pub fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError> {
+        let tx = self.index.begin_read().map_err(db)?;
+        let t = tx.open_table(USAGE).map_err(db)?;
+        Ok(t.get(&owner.0).map_err(db)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Size of a stored shard, if any (to account for replacements).
+    async fn size(&self, key: &ShardKey) -> Result<Option<u64>, FragmentStoreError> {
+        match &self.backend {
+            Backend::Embedded => {
+                let tx = self.index.begin_read().map_err(db)?;
+                let t = tx.open_table(SHARDS).map_err(db)?;
+                Ok(t.get(key.name().as_str()).map_err(db)?.map(|v| v.value().len() as u64))
+            }
+            Backend::Objects(s) => match s.head(&ObjectPath::from(key.name())).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(FragmentStoreError::Objects(e.to_string())),
+            },
+        }
+    }
+
+    /// Stores `shards` for stripes `first.stripe ..`, within `quota` bytes per owner.
+    pub async fn put(&self, first: ShardKey, shards: &[Vec<u8>], quota: u64) -> Result<(), FragmentStoreError> {
+        let keys: Vec<ShardKey> =
+            (0..shards.len()).map(|i| ShardKey { stripe: first.stripe.saturating_add(i as u32), ..first }).collect();
+        let mut replaced = 0u64;
+        for k in &keys {
+            replaced += self.size(k).await?.unwrap_or(0);
+        }
+        let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
+        let usage = self.usage(&first.owner)?;
+        let after = usage.saturating_sub(replaced).saturating_add(added);
+        if after > quota {
+            return Err(FragmentStoreError::Quota { quota });
+        }
+        if let Backend::Objects(s) = &self.backend {
+            for (k, bytes) in keys.iter().zip(shards) {
+                s.put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone()))
+                    .await
+                    .map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
+            }
+        }
+        let tx = self.index.begin_write().map_err(db)?;
+        {
+            if matches!(self.backend, Backend::Embedded) {
+                let mut t = tx.open_table(SHARDS).map_err(db)?;
+                for (k, bytes) in keys.iter().zip(shards) {
+                    t.insert(k.name().as_str(), bytes.as_slice()).map_err(db)?;
+                }
+            }
+            let mut u = tx.open_table(USAGE).map_err(db)?;
+            u.insert(&first.owner.0, after).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(())
+    }
+
+    /// The shards of stripes `first.stripe .. + count` that this store holds, in order,
+    /// stopping at the first missing one.
+    pub async fn get(&self, first: ShardKey, count: u32) -> Result<Vec<Vec<u8>>, FragmentStoreError> {
+        let mut out = Vec::new();
+        for i in 0..count {
+            let k = ShardKey { stripe: first.stripe.saturating_add(i), ..first };
+            let bytes = match &self.backend {
+                Backend::Embedded => {
+                    let tx = self.index.begin_read().map_err(db)?;
+                    let t = tx.open_table(SHARDS).map_err(db)?;
+                    t.get(k.name().as_str()).map_err(db)?.map(|v| v.value().to_vec())
+                }
+                Backend::Objects(s) => match s.get(&ObjectPath::from(k.name())).await {
+                    Ok(r) => Some(r.bytes().await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?.to_vec()),
+                    Err(object_store::Error::NotFound { .. }) => None,
+                    Err(e) => return Err(FragmentStoreError::Objects(e.to_string())),
+                },
+            };
+            match bytes {
+                Some(b) => out.push(b),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored byte of every shard (tests check that no plaintext is among them).
+    pub async fn dump(&self) -> Result<Vec<u8>, FragmentStoreError> {
+        let mut all = Vec::new();
+        match &self.backend {
+            Backend::Embedded => {
+                let tx = self.index.begin_read().map_err(db)?;
+                let t = tx.open_table(SHARDS).map_err(db)?;
+                for row in t.iter().map_err(db)? {
+                    all.extend_from_slice(row.map_err(db)?.1.value());
+                }
+            }
+            Backend::Objects(s) => {
+                use futures::TryStreamExt;
+                let metas: Vec<_> =
+                    s.list(None).try_collect().await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
+                for m in metas {
+                    let r = s.get(&m.location).await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
+                    all.extend_from_slice(&r.bytes().await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?);
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(stripe: u32) -> ShardKey {
+        ShardKey { owner: Address([1; 20]), object_id: Hash32([2; 32]), index: 3, stripe }
+    }
+
+    async fn round_trip(store: FragmentStore) {
+        store.put(key(0), &[vec![1; 10], vec![2; 10]], 100).await.unwrap();
+        assert_eq!(store.get(key(0), 5).await.unwrap(), vec![vec![1; 10], vec![2; 10]], "stops at the first gap");
+        assert_eq!(store.get(key(1), 1).await.unwrap(), vec![vec![2; 10]]);
+        assert_eq!(store.usage(&Address([1; 20])).unwrap(), 20);
+        // Replacing a shard counts once; going over the quota changes nothing.
+        store.put(key(1), &[vec![3; 30]], 100).await.unwrap();
+        assert_eq!(store.usage(&Address([1; 20])).unwrap(), 40);
+        assert!(matches!(store.put(key(2), &[vec![4; 61]], 100).await, Err(FragmentStoreError::Quota { quota: 100 })));
+        assert_eq!(store.get(key(2), 1).await.unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(store.usage(&Address([1; 20])).unwrap(), 40);
+        let dump = store.dump().await.unwrap();
+        assert_eq!(dump.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn embedded_store_keeps_shards_and_quotas() {
+        let dir = tempfile::tempdir().unwrap();
+        round_trip(FragmentStore::open(dir.path(), &VaultStoreConfig::default()).unwrap()).await;
+        // Reopened from disk: still there.
+        let again = FragmentStore::open(dir.path(), &VaultStoreConfig::default()).unwrap();
+        assert_eq!(again.usage(&Address([1; 20])).unwrap(), 40);
+        assert_eq!(again.get(key(0), 1).await.unwrap(), vec![vec![1; 10]]);
+    }
+
+    #[tokio::test]
+    async fn object_store_backend_keeps_shards_and_quotas() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = tempfile::tempdir().unwrap();
+        let cfg = VaultStoreConfig { object_store_url: Some(format!("file://{}", objects.path().display())) };
+        round_trip(FragmentStore::open(dir.path(), &cfg).unwrap()).await;
+        let files = walk(objects.path());
+        assert_eq!(files, 2, "one object per shard in the object store");
+    }
+
+    fn walk(p: &Path) -> usize {
+        std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).map(|p| if p.is_dir() { walk(&p) } else { 1 }).sum()
+    }
+}
