@@ -37,13 +37,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
     fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", what)
     }
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
     }
 }
@@ -69,7 +69,7 @@ impl From<Rejection> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -81,11 +81,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/validators", get(get_validators))
         .route("/v1/status", get(get_status))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/state/{key}", get(get_state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         // Room for JSON's hex encoding of the largest BCS transaction.
         .layer(axum::middleware::from_fn(reject_oversized))
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
+        .merge(crate::vault::api::router())
         .with_state(shared)
 }
 
@@ -302,6 +304,31 @@ async fn get_receipt_proof(
         "entry_bcs": hex::encode(to_bytes(&entries[index])),
         "proof_bcs": hex::encode(to_bytes(&proof)),
         "certified_header_bcs": hex::encode(to_bytes(&certified)),
+    })))
+}
+
+/// `{height, state_key_bcs, value_bcs, proof_bcs, certified_header_bcs}` for any state
+/// key (BCS hex): what a light client needs to check it against a certified header.
+async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "BAD_STATE_KEY", why);
+    let bytes = hex::decode(&key).map_err(|_| bad("the state key must be BCS in hex".into()))?;
+    let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
+    let (height, value, proof) = {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        let (value, proof) = ledger.prove(&key).map_err(ApiError::internal)?;
+        (ledger.height(), value, proof)
+    };
+    let certified = match shared.store.block(height).map_err(ApiError::internal)? {
+        Some(cb) => Some(hex::encode(to_bytes(&CertifiedHeader { header: cb.block.header, cert: cb.cert }))),
+        None => None,
+    };
+    Ok(Json(json!({
+        "height": height,
+        "state_key_bcs": hex::encode(to_bytes(&key)),
+        "value_bcs": value.map(hex::encode),
+        "proof_bcs": hex::encode(to_bytes(&proof)),
+        "certified_header_bcs": certified,
     })))
 }
 

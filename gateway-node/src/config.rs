@@ -47,6 +47,9 @@ pub struct NodeConfig {
     pub consensus: ConsensusConfig,
     #[serde(default)]
     pub testing: TestingConfig,
+    /// Where vault fragments are kept (default: `fragments.redb` in `data_dir`).
+    #[serde(default)]
+    pub vault: crate::vault::VaultStoreConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -148,6 +148,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             peers,
             consensus: ConsensusConfig::default(),
             testing: TestingConfig { byzantine_receipts: byzantine },
+            vault: Default::default(),
         };
         let config = opts.dir.join(format!("node-{i}")).join("node.toml");
         std::fs::write(&config, toml::to_string_pretty(&cfg)?)?;

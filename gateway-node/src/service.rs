@@ -49,6 +49,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
     pub byzantine_receipts: bool,
+    /// Vault fragments: this node's own ciphertext database.
+    pub vault: crate::vault::FragmentStore,
     waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
 }
 
@@ -131,6 +133,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
     let store = Store::open(&cfg.data_dir.join("vigil.redb"))?;
+    let vault = crate::vault::FragmentStore::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let stored = store.load().context("reading the database")?;
     let resumed = stored.blocks.len();
     let had_state = stored.state.is_some();
@@ -197,6 +200,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         events: events_tx.clone(),
         metrics: Metrics::default(),
         byzantine_receipts: cfg.testing.byzantine_receipts,
+        vault,
         waiters: Mutex::new(HashMap::new()),
     });
 

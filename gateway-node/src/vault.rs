@@ -205,6 +205,133 @@ impl FragmentStore {
     }
 }
 
+/// The vault's node API: `POST /v1/vault/store` and `POST /v1/vault/fetch`, each a BCS
+/// request signed by the key registered on chain for its user id and address.
+pub mod api {
+    use std::sync::Arc;
+
+    use axum::body::Bytes;
+    use axum::extract::{DefaultBodyLimit, State};
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use serde_json::json;
+    use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
+    use vigil_protocol::{FetchRequest, FragmentRef, PublicKey, StateKey, StoreRequest, UserRecord, VaultConfig};
+
+    use super::{FragmentStoreError, ShardKey};
+    use crate::api::{ApiError, ApiResult};
+    use crate::service::Shared;
+
+    /// Largest store request (shards of up to 1 MiB in all, plus their envelope).
+    pub const VAULT_BODY_MAX_BYTES: usize = 1024 * 1024 + 4096;
+    /// Shard bytes one request may carry or ask for.
+    const SHARD_BYTES_PER_REQUEST: u64 = 1024 * 1024;
+    /// How far a fetch request's time may be from this node's clock.
+    pub const FETCH_SKEW_MS: u64 = 10 * 60 * 1000;
+
+    pub fn router() -> Router<Arc<Shared>> {
+        Router::new()
+            .route("/v1/vault/store", post(store))
+            .route("/v1/vault/fetch", post(fetch))
+            .layer(DefaultBodyLimit::max(VAULT_BODY_MAX_BYTES))
+    }
+
+    fn bad(code: &'static str, why: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, why)
+    }
+
+    /// The chain's vault configuration, once `at` names a user id registered to
+    /// `at.owner` with `signer`'s key.
+    fn authenticate(shared: &Shared, at: &FragmentRef, signer: &PublicKey) -> ApiResult<VaultConfig> {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        let Some(user) = ledger.state::<UserRecord>(&StateKey::User(at.user_id.clone())) else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "UNKNOWN_USER",
+                format!("user id `{}` is not registered; register it with a RegisterUser transaction", at.user_id),
+            ));
+        };
+        if user.account != at.owner || user.key != *signer {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "WRONG_USER",
+                format!("user id `{}` is registered to another account or key", at.user_id),
+            ));
+        }
+        let cfg = ledger.state::<VaultConfig>(&StateKey::VaultConfig).unwrap_or_default();
+        if at.index >= cfg.fragments {
+            return Err(bad("BAD_FRAGMENT", format!("fragment index {} is not below n = {}", at.index, cfg.fragments)));
+        }
+        Ok(cfg)
+    }
+
+    fn most_per_request(cfg: &VaultConfig) -> u64 {
+        (SHARD_BYTES_PER_REQUEST / u64::from(cfg.shard_bytes.max(1))).max(1)
+    }
+
+    fn store_error(e: FragmentStoreError) -> ApiError {
+        match e {
+            FragmentStoreError::Quota { .. } => ApiError::new(StatusCode::FORBIDDEN, "QUOTA_EXCEEDED", e.to_string()),
+            e => ApiError::internal(e),
+        }
+    }
+
+    async fn store(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
+        let req: StoreRequest =
+            from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad("MALFORMED", e.to_string()))?;
+        req.verify().map_err(|_| bad("BAD_SIGNATURE", "the store request's signature does not verify"))?;
+        let cfg = authenticate(&shared, &req.at, &req.signer)?;
+        let count = req.shards.len() as u64;
+        if count == 0 || count > most_per_request(&cfg) {
+            return Err(bad("BAD_FRAGMENT", format!("send 1 to {} shards per request", most_per_request(&cfg))));
+        }
+        if req.shards.iter().any(|s| s.len() != cfg.shard_bytes as usize) {
+            return Err(bad("BAD_FRAGMENT", format!("every shard must be {} bytes", cfg.shard_bytes)));
+        }
+        let last = u64::from(req.at.first_stripe) + count;
+        if last > cfg.stripes(cfg.object_bytes_max) {
+            return Err(bad("BAD_FRAGMENT", "stripe beyond the largest object the chain allows"));
+        }
+        let first = ShardKey {
+            owner: req.at.owner,
+            object_id: req.at.object_id,
+            index: req.at.index,
+            stripe: req.at.first_stripe,
+        };
+        shared.vault.put(first, &req.shards, cfg.quota_bytes_per_account).await.map_err(store_error)?;
+        let hashes: Vec<_> = req.shards.iter().map(|s| vigil_protocol::vault::fragment_hash(s)).collect();
+        Ok(Json(json!({ "stored": count, "hashes": hashes })))
+    }
+
+    async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+        let req: FetchRequest = from_bytes_limited(&body, 4096).map_err(|e| bad("MALFORMED", e.to_string()))?;
+        req.verify().map_err(|_| bad("BAD_SIGNATURE", "the fetch request's signature does not verify"))?;
+        if crate::service::now_ms().abs_diff(req.issued_ms) > FETCH_SKEW_MS {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "STALE_REQUEST",
+                "the fetch request's time is more than 10 minutes from this node's clock; check the device clock",
+            ));
+        }
+        let cfg = authenticate(&shared, &req.at, &req.signer)?;
+        let count = u64::from(req.count).clamp(1, most_per_request(&cfg)) as u32;
+        let first = ShardKey {
+            owner: req.at.owner,
+            object_id: req.at.object_id,
+            index: req.at.index,
+            stripe: req.at.first_stripe,
+        };
+        let shards = shared.vault.get(first, count).await.map_err(store_error)?;
+        if shards.is_empty() {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "this node holds no such fragment"));
+        }
+        Ok(([(header::CONTENT_TYPE, "application/octet-stream")], to_bytes(&shards)).into_response())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

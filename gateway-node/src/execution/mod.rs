@@ -230,6 +230,11 @@ impl Ledger {
             .unwrap_or(&self.consensus.validators)
     }
 
+    /// A state entry at the committed height, decoded (`None` if absent or unreadable).
+    pub fn state<T: serde::de::DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
+        self.tree.get(key, self.height().0).and_then(|b| vigil_protocol::encoding::from_bytes(&b).ok())
+    }
+
     /// A state entry at the committed height with its proof against that height's root.
     pub fn prove(&self, key: &StateKey) -> Result<(Option<Vec<u8>>, StateProof), LedgerError> {
         Ok(self.tree.get_with_proof(key, self.height().0)?)
