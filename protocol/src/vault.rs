@@ -111,8 +111,8 @@ impl Default for VaultConfig {
 
 impl VaultConfig {
     pub fn check(&self) -> Result<(), VaultError> {
-        if self.threshold == 0 || self.threshold > self.fragments {
-            return Err(VaultError::Config("need 1 ≤ threshold ≤ fragments"));
+        if self.threshold == 0 || self.threshold >= self.fragments {
+            return Err(VaultError::Config("need 1 ≤ threshold < fragments"));
         }
         if self.shard_bytes == 0 || self.shard_bytes % 2 != 0 || self.shard_bytes > 1024 * 1024 {
             return Err(VaultError::Config("shard_bytes must be even, from 2 to 1 MiB"));

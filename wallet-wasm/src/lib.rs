@@ -13,6 +13,7 @@ pub mod keys;
 pub mod keystore;
 pub mod light;
 pub mod session;
+pub mod vault;
 
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;

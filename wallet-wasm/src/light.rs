@@ -192,19 +192,31 @@ impl LightClient {
         proof_bcs: &[u8],
         certified_bcs: &[u8],
     ) -> Result<VerifiedAccount, LightError> {
-        let (ch, mut verification) = self.accept_header(certified_bcs)?;
-        let proof: StateProof = encoding::from_bytes(proof_bcs)?;
-        proof.verify(&ch.header.state_root, &StateKey::Account(*address), value_bcs)?;
+        let verification = self.verify_state(&StateKey::Account(*address), value_bcs, proof_bcs, certified_bcs)?;
         let state: AccountState = match value_bcs {
             Some(v) => encoding::from_bytes(v).map_err(|_| LightError::NotAnAccount)?,
             None => AccountState::default(),
         };
+        Ok(VerifiedAccount { address: *address, balance: state.balance.0, nonce: state.nonce.0, verification })
+    }
+
+    /// Verifies that a certified header's state holds `value_bcs` (or nothing) at `key`.
+    pub fn verify_state(
+        &mut self,
+        key: &StateKey,
+        value_bcs: Option<&[u8]>,
+        proof_bcs: &[u8],
+        certified_bcs: &[u8],
+    ) -> Result<Verification, LightError> {
+        let (ch, mut verification) = self.accept_header(certified_bcs)?;
+        let proof: StateProof = encoding::from_bytes(proof_bcs)?;
+        proof.verify(&ch.header.state_root, key, value_bcs)?;
         verification.method = format!(
             "{}; Merkle {} proof against its state root",
             verification.method,
             if value_bcs.is_some() { "membership" } else { "non-membership" }
         );
-        Ok(VerifiedAccount { address: *address, balance: state.balance.0, nonce: state.nonce.0, verification })
+        Ok(verification)
     }
 
     /// Verifies a node's signed receipt (BCS) against the current set.

@@ -60,6 +60,8 @@ pub enum BlockInvalid {
 pub enum LedgerError {
     #[error("genesis lists account {0} twice")]
     DuplicateGenesisAccount(Address),
+    #[error("genesis: {0}")]
+    BadGenesis(String),
     #[error("state tree: {0}")]
     State(#[from] vigil_protocol::StateError),
     #[error("block {height} does not match the execution it was committed with")]
@@ -133,6 +135,7 @@ fn encode_change<T: Serialize>(value: &T) -> Option<Vec<u8>> {
 impl Ledger {
     /// The state before block 1.
     pub fn genesis(genesis: &Genesis) -> Result<Self, LedgerError> {
+        genesis.vault.check().map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
         let mut accounts = BTreeMap::new();
         for (address, balance) in &genesis.accounts {
             if accounts.insert(*address, AccountState { balance: *balance, nonce: Nonce(0) }).is_some() {
