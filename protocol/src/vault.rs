@@ -164,6 +164,8 @@ pub struct VaultManifest {
     pub threshold: u8,
     pub fragments: u8,
     pub shard_bytes: u32,
+    /// Plaintext bytes per AEAD chunk the object was encrypted with.
+    pub chunk_bytes: u32,
     pub plaintext_len: u64,
     pub ciphertext_len: u64,
     /// Store of shard `i` of every stripe (n distinct validators).
@@ -304,6 +306,7 @@ mod tests {
             threshold: cfg.threshold,
             fragments: cfg.fragments,
             shard_bytes: cfg.shard_bytes,
+            chunk_bytes: cfg.chunk_bytes,
             plaintext_len: len.saturating_sub(40),
             ciphertext_len: len,
             stores: set(4).validators().iter().map(|v| v.id).collect(),

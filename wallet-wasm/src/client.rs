@@ -40,6 +40,18 @@ pub enum TransportError {
     Unreachable(String),
 }
 
+/// Milliseconds since the Unix epoch (signed fetch requests carry it).
+pub fn now_ms() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() as u64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+}
+
 /// The platform's HTTP and timers.
 #[allow(async_fn_in_trait)] // used through generics, never as `dyn`
 pub trait Transport {

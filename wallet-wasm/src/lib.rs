@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod light;
 pub mod session;
 pub mod vault;
+pub mod vault_client;
 
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;

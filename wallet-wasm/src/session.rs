@@ -31,6 +31,8 @@ pub enum WalletError {
     BadAnswer(String),
     #[error("no validator answered")]
     NoValidator,
+    #[error("vault: {0}")]
+    Vault(String),
 }
 
 impl WalletError {
@@ -51,6 +53,7 @@ impl WalletError {
             WalletError::Node { code, .. } => code.clone(),
             WalletError::BadAnswer(_) => "BAD_ANSWER".to_string(),
             WalletError::NoValidator => "NO_VALIDATOR".to_string(),
+            WalletError::Vault(_) => "VAULT".to_string(),
         }
     }
 }
@@ -88,7 +91,7 @@ pub struct Session<T: Transport> {
     pub cross_check: Option<Vec<NodeId>>,
 }
 
-fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
+pub(crate) fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
     v[field]
         .as_str()
         .and_then(|h| hex::decode(h).ok())
@@ -331,7 +334,7 @@ fn submit_request(tx_bcs: Vec<u8>) -> PlainRequest {
     PlainRequest::new("POST", "/v1/tx?wait=true&timeout_ms=15000", Some("application/octet-stream"), tx_bcs)
 }
 
-fn node_error(status: u16, body: &[u8]) -> WalletError {
+pub(crate) fn node_error(status: u16, body: &[u8]) -> WalletError {
     let (code, message) = crate::client::error_fields(body, "NODE_ERROR", "");
     WalletError::Node { status, code, message }
 }

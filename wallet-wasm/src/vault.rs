@@ -160,6 +160,7 @@ pub fn manifest(
         threshold: cfg.threshold,
         fragments: cfg.fragments,
         shard_bytes: cfg.shard_bytes,
+        chunk_bytes: cfg.chunk_bytes,
         plaintext_len,
         ciphertext_len,
         stores,

@@ -198,6 +198,7 @@ fn manifest(f: &Fixture, ledger: &Ledger, owner: Address, user: &str, id: u8) ->
         threshold: cfg.threshold,
         fragments: cfg.fragments,
         shard_bytes: cfg.shard_bytes,
+        chunk_bytes: cfg.chunk_bytes,
         plaintext_len: 900,
         ciphertext_len: len,
         stores: cfg.stores(&object_id, ledger.validators()).unwrap(),

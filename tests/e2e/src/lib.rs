@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use vigil_node::devnet::{self, Devnet, DevnetOptions, Running};
 use vigil_protocol::ConsensusMode;
+use vigil_wallet::client::{HttpRequest, HttpResponse, Transport, TransportError};
 
 /// The `vigil` binary: `$VIGIL_BIN`, or `target/debug/vigil` of this workspace
 /// (`cargo xtask test` builds it first).
@@ -198,5 +199,33 @@ impl TestNet {
         text.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
             .with_context(|| format!("no series {series} in node {i}'s metrics"))
+    }
+}
+
+/// The native transport: reqwest with rustls, trusting the devnet's CA only.
+pub struct Native(pub reqwest::Client);
+
+impl Transport for Native {
+    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut b = self.0.request(method, &r.url).timeout(Duration::from_millis(r.timeout_ms)).body(r.body);
+        if let Some(c) = r.content_type {
+            b = b.header("content-type", c);
+        }
+        match b.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after_s =
+                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                let body = resp.bytes().await.map_err(|_| TransportError::Unreachable(r.url.clone()))?.to_vec();
+                Ok(HttpResponse { status, retry_after_s, body })
+            }
+            Err(e) if e.is_timeout() => Err(TransportError::Timeout(r.timeout_ms)),
+            Err(_) => Err(TransportError::Unreachable(r.url)),
+        }
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }

@@ -5,12 +5,20 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use vigil_e2e::TestNet;
+use vigil_e2e::{Native, TestNet};
+use vigil_node::vault::{FragmentStore, ShardKey, VaultStoreConfig};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
-    Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Hash32, Nonce, Payload, SecretKey, StateKey,
-    StoreRequest, Transaction, TxStatus, UserId, VaultConfig, VaultManifest,
+    Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Genesis, Hash32, Nonce, Payload, SecretKey,
+    StateKey, StoreRequest, Transaction, TxStatus, UserId, VaultConfig, VaultManifest,
 };
+use vigil_wallet::client::{ClientConfig, GatewayClient};
+use vigil_wallet::keys::WalletSeed;
+use vigil_wallet::light::LightClient;
+use vigil_wallet::session::Session;
+use vigil_wallet::vault;
+use vigil_wallet::vault_client::Phase;
+use zeroize::Zeroizing;
 
 async fn submit(net: &TestNet, key: &SecretKey, nonce: u64, payload: Payload) -> anyhow::Result<TxStatus> {
     let tx = Transaction {
@@ -109,6 +117,7 @@ async fn only_the_registered_user_stores_and_fetches_fragments() -> anyhow::Resu
         threshold: cfg.threshold,
         fragments: cfg.fragments,
         shard_bytes: cfg.shard_bytes,
+        chunk_bytes: cfg.chunk_bytes,
         plaintext_len: len - 100,
         ciphertext_len: len,
         stores: cfg.stores(&at.object_id, &set)?,
@@ -135,5 +144,137 @@ async fn only_the_registered_user_stores_and_fetches_fragments() -> anyhow::Resu
     assert_eq!(from_bytes::<VaultManifest>(&value)?, manifest);
     let (status, v) = net.get(0, "/v1/state/zz").await?;
     assert_eq!((status, v["error"]["code"].as_str()), (400, Some("BAD_STATE_KEY")));
+    Ok(())
+}
+
+/// A wallet session through the devnet's gateway (native build of the wasm core).
+fn session(net: &TestNet, http: reqwest::Client) -> anyhow::Result<Session<Native>> {
+    let genesis: Genesis = serde_json::from_str(&std::fs::read_to_string(&net.devnet.genesis)?)?;
+    let light =
+        LightClient::new(ChainId::new("vigil-e2e")?, &to_bytes(&genesis.validators), &genesis.validators.hash())?;
+    let cfg = ClientConfig { gateways: vec![net.devnet.gateway.url.clone()], ..ClientConfig::default() };
+    Ok(Session::new(GatewayClient::new(cfg, Native(http)), light))
+}
+
+fn node_of(net: &TestNet, id: &vigil_protocol::NodeId) -> usize {
+    net.devnet.nodes.iter().position(|n| n.id == *id).expect("a devnet node")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> anyhow::Result<()> {
+    let seed = WalletSeed::from_entropy(Zeroizing::new([21; 32]));
+    let me = seed.account(0)?;
+    let mut net = TestNet::start_with(4, 0, ConsensusMode::Fast, vec![(me.address(), Amount(10_000))]).await?;
+    let http = net.gateway_client()?;
+    net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
+    let mut s = session(&net, http)?;
+    let user = UserId::new("carol@vigil")?;
+    let mut none = |_: Phase, _: u64, _: u64| {};
+
+    // 0 B, 1 B and 10 MiB (not compressible, with a marker to look for at the nodes).
+    let mut big = vec![0u8; 10 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let objects = [Vec::new(), vec![0x42], big];
+    let mut ids = Vec::new();
+    for plain in &objects {
+        let mut phases = Vec::new();
+        let report = s.vault_upload(&seed, 0, &user, "file", plain, &mut |p, d, t| phases.push((p, d, t))).await?;
+        assert_eq!((report.k, report.n, report.plaintext_len), (2, 4, plain.len() as u64));
+        assert!(phases.iter().any(|(p, d, t)| *p == Phase::Upload && d == t), "upload progress reaches the end");
+        ids.push(report.object_id);
+    }
+    assert_eq!(s.vault_list(&me.address()).await?.iter().map(|m| m.object_id).collect::<Vec<_>>(), ids);
+    for (id, plain) in ids.iter().zip(&objects) {
+        let (got, report) = s.vault_download(&seed, 0, id, &mut none).await?;
+        assert_eq!(got.as_slice(), plain.as_slice());
+        assert_eq!(report.tampered_shards, 0);
+    }
+
+    // Another wallet cannot read it (the object belongs to another account; its key is not ours).
+    let stranger = WalletSeed::from_entropy(Zeroizing::new([22; 32]));
+    assert!(s.vault_download(&stranger, 0, &ids[2], &mut none).await.is_err());
+
+    // A manifest whose hashes do not match what the stores hold: every shard refused.
+    let cfg = s.vault_config().await?;
+    let (_, v) = net.get(0, "/v1/validators").await?;
+    let set: vigil_protocol::ValidatorSet = from_bytes(&hex::decode(v["validators_bcs"].as_str().unwrap_or(""))?)?;
+    let bogus_id = Hash32([0x77; 32]);
+    let key = vault::object_key(&seed, &bogus_id);
+    let real = vault::split(&cfg, &vault::encrypt(&key, &bogus_id, cfg.chunk_bytes, b"real", |_, _| {})?)?;
+    let other = vault::split(&cfg, &vault::encrypt(&key, &bogus_id, cfg.chunk_bytes, b"fake", |_, _| {})?)?;
+    let stores = cfg.stores(&bogus_id, &set)?;
+    for (i, node) in stores.iter().enumerate() {
+        let at = FragmentRef {
+            user_id: user.clone(),
+            owner: me.address(),
+            object_id: bogus_id,
+            index: i as u8,
+            first_stripe: 0,
+        };
+        let (status, _) = post(
+            &net,
+            node_of(&net, node),
+            "/v1/vault/store",
+            to_bytes(&StoreRequest::sign(at, vec![real[0][i].clone()], &me.key)),
+        )
+        .await?;
+        assert_eq!(status, 200);
+    }
+    let len = vault::ciphertext_len(4, cfg.chunk_bytes);
+    let m = vault::manifest(&cfg, bogus_id, me.address(), user.clone(), stores, 4, len, &other, String::new());
+    let tx = s.sign(&me.key, Payload::CommitManifest(Box::new(m)), 1).await?;
+    s.submit_everywhere(&me.key, &tx).await?;
+    let err = s.vault_download(&seed, 0, &bogus_id, &mut none).await.unwrap_err();
+    assert_eq!(err.code(), "VAULT");
+    // (Only the all-zero padding shard of this tiny object matches by chance.)
+    assert!(err.to_string().contains("of the 2 shards needed are intact"), "{err}");
+
+    // A tampered shard at one store is detected and another store's used instead.
+    let manifest = s.vault_list(&me.address()).await?.into_iter().find(|m| m.object_id == ids[2]).expect("listed");
+    let first = node_of(&net, &manifest.stores[0]);
+    vigil_node::devnet::terminate(&mut net.running.children[first].1);
+    net.running.children[first].1.wait()?;
+    let data = net.devnet.nodes[first].config.parent().expect("node dir").join("data");
+    {
+        let store = FragmentStore::open(&data, &VaultStoreConfig::default())?;
+        let k = ShardKey { owner: me.address(), object_id: ids[2], index: 0, stripe: 3 };
+        store.put(k, &[vec![0xee; cfg.shard_bytes as usize]], u64::MAX).await?;
+    }
+    let node = net.devnet.nodes[first].clone();
+    net.running.children[first].1 = net.devnet.spawn_node(&vigil_e2e::vigil_bin()?, &node)?;
+    net.wait_until_connected(Duration::from_secs(30)).await?;
+    let (got, report) = s.vault_download(&seed, 0, &ids[2], &mut none).await?;
+    assert_eq!(got.as_slice(), objects[2].as_slice());
+    assert_eq!(report.tampered_shards, 1, "{report:?}");
+
+    // n − k = 2 stores stopped: any 2 of the 4 still rebuild it.
+    for id in [&manifest.stores[0], &manifest.stores[1]] {
+        let i = node_of(&net, id);
+        vigil_node::devnet::terminate(&mut net.running.children[i].1);
+        net.running.children[i].1.wait()?;
+    }
+    let (got, report) = s.vault_download(&seed, 0, &ids[2], &mut none).await?;
+    assert_eq!(got.as_slice(), objects[2].as_slice());
+    assert!(report.stores.iter().filter(|u| u.problem.is_some()).count() >= 2, "{report:?}");
+
+    // No node ever saw plaintext: look for 64-byte pieces of the 10 MiB object in every
+    // node's ciphertext database.
+    net.running.stop(Duration::from_secs(10));
+    for n in &net.devnet.nodes {
+        let store =
+            FragmentStore::open(&n.config.parent().expect("node dir").join("data"), &VaultStoreConfig::default())?;
+        let stored = store.dump().await?;
+        assert!(stored.len() > 1 << 20, "{} holds shards", n.name);
+        for at in [0, 4096, 5 << 20, (10 << 20) - 64] {
+            let piece = &objects[2][at..at + 64];
+            assert!(!stored.windows(64).any(|w| w == piece), "{} holds plaintext", n.name);
+        }
+    }
     Ok(())
 }

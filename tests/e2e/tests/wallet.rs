@@ -5,42 +5,15 @@
 
 use std::time::Duration;
 
+use vigil_e2e::Native;
 use vigil_e2e::TestNet;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{ChainId, ConsensusMode, Genesis};
-use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest, HttpResponse, Transport, TransportError};
+use vigil_wallet::client::{ClientConfig, GatewayClient};
 use vigil_wallet::detector::Verdict;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::LightClient;
 use vigil_wallet::session::Session;
-
-/// The native transport: reqwest with rustls, trusting the devnet's CA only.
-struct Native(reqwest::Client);
-
-impl Transport for Native {
-    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut b = self.0.request(method, &r.url).timeout(Duration::from_millis(r.timeout_ms)).body(r.body);
-        if let Some(c) = r.content_type {
-            b = b.header("content-type", c);
-        }
-        match b.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after_s =
-                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-                let body = resp.bytes().await.map_err(|_| TransportError::Unreachable(r.url.clone()))?.to_vec();
-                Ok(HttpResponse { status, retry_after_s, body })
-            }
-            Err(e) if e.is_timeout() => Err(TransportError::Timeout(r.timeout_ms)),
-            Err(_) => Err(TransportError::Unreachable(r.url)),
-        }
-    }
-
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wallet_catches_a_lying_node_proves_it_and_keeps_working() -> anyhow::Result<()> {
