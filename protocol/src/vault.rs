@@ -98,8 +98,10 @@ pub struct VaultConfig {
 
 impl Default for VaultConfig {
     fn default() -> Self {
+        // 3 of a 4-validator consortium hold each object, so it survives one jailed
+        // validator; any 2 rebuild it.
         Self {
-            fragments: 4,
+            fragments: 3,
             threshold: 2,
             shard_bytes: 128 * 1024,
             chunk_bytes: 64 * 1024,
@@ -309,7 +311,7 @@ mod tests {
             chunk_bytes: cfg.chunk_bytes,
             plaintext_len: len.saturating_sub(40),
             ciphertext_len: len,
-            stores: set(4).validators().iter().map(|v| v.id).collect(),
+            stores: set(4).validators().iter().take(usize::from(cfg.fragments)).map(|v| v.id).collect(),
             fragment_hashes: vec![Hash32([0; 32]); stripes * usize::from(cfg.fragments)],
             label: String::new(),
         }
@@ -330,13 +332,13 @@ mod tests {
         let s = set(7);
         let a = cfg.stores(&Hash32([0; 32]), &s).unwrap();
         let b = cfg.stores(&Hash32([3; 32]), &s).unwrap();
-        assert_eq!(a.len(), 4);
+        assert_eq!(a.len(), 3);
         assert_ne!(a, b, "objects start at different validators");
         let mut d = a.clone();
         d.sort();
         d.dedup();
-        assert_eq!(d.len(), 4);
-        assert_eq!(cfg.stores(&Hash32([0; 32]), &set(3)), Err(VaultError::TooFewStores { have: 3, need: 4 }));
+        assert_eq!(d.len(), 3);
+        assert_eq!(cfg.stores(&Hash32([0; 32]), &set(2)), Err(VaultError::TooFewStores { have: 2, need: 3 }));
     }
 
     #[test]
@@ -348,9 +350,9 @@ mod tests {
         let good = manifest(&cfg, len);
         assert_eq!(good.check(&cfg), Ok(()));
         assert_eq!(good.stripes(), 4);
-        assert_eq!(good.fragment_hash(3, 3), Some(Hash32([0; 32])));
+        assert_eq!(good.fragment_hash(3, 2), Some(Hash32([0; 32])));
         assert_eq!(good.fragment_hash(4, 0), None);
-        assert_eq!(good.fragment_hash(0, 4), None);
+        assert_eq!(good.fragment_hash(0, 3), None);
         let mut m = good.clone();
         m.fragment_hashes.pop();
         assert!(m.check(&cfg).is_err());
@@ -358,13 +360,13 @@ mod tests {
         m.stores[1] = m.stores[0];
         assert!(m.check(&cfg).is_err());
         let mut m = good.clone();
-        m.threshold = 3;
+        m.threshold = 1;
         assert!(m.check(&cfg).is_err());
         let mut m = good;
         m.ciphertext_len = cfg.object_bytes_max + 1;
         assert!(m.check(&cfg).is_err());
         assert!(VaultConfig { shard_bytes: 3, ..cfg }.check().is_err());
-        assert!(VaultConfig { threshold: 5, ..cfg }.check().is_err());
+        assert!(VaultConfig { threshold: 3, ..cfg }.check().is_err());
     }
 
     #[test]

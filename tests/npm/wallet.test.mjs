@@ -157,6 +157,31 @@ test('keystore round trip, wrong password, and a bad phrase each have their code
   assert.throws(() => Wallet.fromPhrase('abandon art'), { code: 'WORD_COUNT' });
 });
 
+test('vault: encrypt, split and upload in wasm, then download and rebuild, with progress', async () => {
+  const wallet = Wallet.fromPhrase(ABANDON);
+  const bytes = new Uint8Array(300_000).map((_, i) => (i * 31) % 251);
+  const phases = new Set();
+  const up = await client.vaultUpload(wallet, 0, 'abandon@npm', 'photo.jpg', bytes, (phase, done, total) => {
+    assert.ok(done <= total);
+    phases.add(phase);
+  });
+  assert.deepEqual([...phases], ['encrypt', 'encode', 'upload', 'commit']);
+  assert.equal(up.plaintext_len, bytes.length);
+  assert.equal(up.stores.length, up.n);
+  const listed = await client.vaultList(wallet.address(0));
+  const mine = listed.find((m) => m.object_id === up.object_id);
+  assert.equal(mine.label, 'photo.jpg');
+  assert.equal(mine.fragment_hashes.length % up.n, 0);
+  const down = await client.vaultDownload(wallet, 0, up.object_id);
+  assert.deepEqual(down.bytes, bytes);
+  assert.equal(down.report.tampered_shards, 0);
+  assert.match(down.report.how_verified, /manifest proven/);
+  // Another wallet cannot take it; a malformed id or user id has its code.
+  await assert.rejects(client.vaultDownload(Wallet.generate(), 0, up.object_id), { code: 'VAULT' });
+  await assert.rejects(client.vaultDownload(wallet, 0, 'xyz'), { code: 'BAD_HASH' });
+  await assert.rejects(client.vaultUpload(wallet, 0, 'Not A User', '', bytes), { code: 'BAD_USER_ID' });
+});
+
 test("the README's example runs as written", () => {
   const readme = readFileSync(join(PKG, 'README.md'), 'utf8');
   const example = readme.match(/```js\n([\s\S]*?)```/)[1];

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Promise, Reflect};
+use js_sys::{Function, Object, Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -294,6 +294,70 @@ impl VigilClient {
         })
     }
 
+    /// Encrypts `bytes` here, splits the ciphertext into n shards per stripe (any k
+    /// rebuild it), uploads shard i to store i, and commits the manifest; registers
+    /// `userId` to the account first if needed. `onProgress(phase, done, total)` follows
+    /// it (`encrypt`, `encode`, `upload`, `commit`). Resolves to the upload report.
+    #[wasm_bindgen(js_name = vaultUpload)]
+    pub fn vault_upload(
+        &self,
+        wallet: &Wallet,
+        index: u32,
+        user_id: String,
+        label: String,
+        bytes: Vec<u8>,
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let shared = self.session.clone();
+        let seed = wallet.0.duplicate();
+        future_to_promise(async move {
+            let user = vigil_protocol::UserId::new(user_id).map_err(|e| error("BAD_USER_ID", e))?;
+            let mut s = take(&shared)?;
+            let r = s.vault_upload(&seed, index, &user, &label, &bytes, &mut progress(on_progress)).await;
+            *shared.borrow_mut() = Some(s);
+            to_js(&r.map_err(wallet_error)?)
+        })
+    }
+
+    /// Object `objectId` (hex) of `wallet`'s account `index`: shards from any k stores,
+    /// each checked against the manifest proven on chain, rebuilt and decrypted here.
+    /// Resolves to `{ bytes: Uint8Array, report }`.
+    #[wasm_bindgen(js_name = vaultDownload)]
+    pub fn vault_download(
+        &self,
+        wallet: &Wallet,
+        index: u32,
+        object_id: String,
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let shared = self.session.clone();
+        let seed = wallet.0.duplicate();
+        future_to_promise(async move {
+            let id: Hash32 = object_id.parse().map_err(|_| error("BAD_HASH", "objectId must be 64 hex digits"))?;
+            let mut s = take(&shared)?;
+            let r = s.vault_download(&seed, index, &id, &mut progress(on_progress)).await;
+            *shared.borrow_mut() = Some(s);
+            let (bytes, report) = r.map_err(wallet_error)?;
+            let out = Object::new();
+            let _ = Reflect::set(&out, &"bytes".into(), &js_sys::Uint8Array::from(bytes.as_slice()));
+            let _ = Reflect::set(&out, &"report".into(), &to_js(&report)?);
+            Ok(out.into())
+        })
+    }
+
+    /// The manifests of `address`'s stored objects, each proven against a certified header.
+    #[wasm_bindgen(js_name = vaultList)]
+    pub fn vault_list(&self, address: String) -> Promise {
+        let shared = self.session.clone();
+        future_to_promise(async move {
+            let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
+            let mut s = take(&shared)?;
+            let r = s.vault_list(&a).await;
+            *shared.borrow_mut() = Some(s);
+            to_js(&r.map_err(wallet_error)?)
+        })
+    }
+
     /// The trusted set's hash and size, and the newest verified header's height.
     pub fn trust(&self) -> Result<JsValue, JsValue> {
         let s = self.session.borrow();
@@ -344,6 +408,22 @@ impl VigilClient {
         let s = s.as_mut().ok_or_else(busy)?;
         let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
         to_js(&v)
+    }
+}
+
+/// A progress callback for the vault from an optional JS function `(phase, done, total)`.
+fn progress(f: Option<Function>) -> impl FnMut(crate::vault_client::Phase, u64, u64) {
+    move |phase, done, total| {
+        if let Some(f) = &f {
+            let name =
+                serde_json::to_value(phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let _ = f.call3(
+                &JsValue::NULL,
+                &name.into(),
+                &JsValue::from_f64(done as f64),
+                &JsValue::from_f64(total as f64),
+            );
+        }
     }
 }
 

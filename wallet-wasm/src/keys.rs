@@ -79,6 +79,11 @@ impl WalletSeed {
         Self { entropy }
     }
 
+    /// A second handle on the same seed (for work that outlives a borrow).
+    pub fn duplicate(&self) -> Self {
+        Self { entropy: Zeroizing::new(*self.entropy) }
+    }
+
     pub fn entropy(&self) -> &[u8; 32] {
         &self.entropy
     }

@@ -272,8 +272,8 @@ mod tests {
         let (seed, id, plain, ct) = sealed(1000);
         let stripes = split(&c, &ct).unwrap();
         assert_eq!(stripes.len() as u64, c.stripes(ct.len() as u64));
-        assert!(stripes.iter().all(|s| s.len() == 4 && s.iter().all(|x| x.len() == 64)));
-        let stores = (0..4).map(|i| NodeId([i; 32])).collect();
+        assert!(stripes.iter().all(|s| s.len() == 3 && s.iter().all(|x| x.len() == 64)));
+        let stores = (0..3).map(|i| NodeId([i; 32])).collect();
         let m = manifest(
             &c,
             id,
@@ -287,9 +287,9 @@ mod tests {
         );
         assert_eq!(m.check(&c), Ok(()));
         let key = object_key(&seed, &id);
-        // Every pair of the four stores is enough.
-        for a in 0..4u8 {
-            for b in (a + 1)..4u8 {
+        // Every pair of the three stores is enough.
+        for a in 0..3u8 {
+            for b in (a + 1)..3u8 {
                 let have: BTreeMap<u32, BTreeMap<u8, Vec<u8>>> = (0..stripes.len() as u32)
                     .map(|s| (s, [a, b].iter().map(|i| (*i, stripes[s as usize][*i as usize].clone())).collect()))
                     .collect();

@@ -185,7 +185,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     for plain in &objects {
         let mut phases = Vec::new();
         let report = s.vault_upload(&seed, 0, &user, "file", plain, &mut |p, d, t| phases.push((p, d, t))).await?;
-        assert_eq!((report.k, report.n, report.plaintext_len), (2, 4, plain.len() as u64));
+        assert_eq!((report.k, report.n, report.plaintext_len), (2, 3, plain.len() as u64));
         assert!(phases.iter().any(|(p, d, t)| *p == Phase::Upload && d == t), "upload progress reaches the end");
         ids.push(report.object_id);
     }
@@ -253,15 +253,15 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     assert_eq!(got.as_slice(), objects[2].as_slice());
     assert_eq!(report.tampered_shards, 1, "{report:?}");
 
-    // n − k = 2 stores stopped: any 2 of the 4 still rebuild it.
-    for id in [&manifest.stores[0], &manifest.stores[1]] {
+    // n − k stores stopped: any k of the n still rebuild it.
+    for id in &manifest.stores[..usize::from(manifest.fragments - manifest.threshold)] {
         let i = node_of(&net, id);
         vigil_node::devnet::terminate(&mut net.running.children[i].1);
         net.running.children[i].1.wait()?;
     }
     let (got, report) = s.vault_download(&seed, 0, &ids[2], &mut none).await?;
     assert_eq!(got.as_slice(), objects[2].as_slice());
-    assert!(report.stores.iter().filter(|u| u.problem.is_some()).count() >= 2, "{report:?}");
+    assert!(report.stores.iter().any(|u| u.problem.is_some()), "the stopped store is reported: {report:?}");
 
     // No node ever saw plaintext: look for 64-byte pieces of the 10 MiB object in every
     // node's ciphertext database.
@@ -270,7 +270,9 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
         let store =
             FragmentStore::open(&n.config.parent().expect("node dir").join("data"), &VaultStoreConfig::default())?;
         let stored = store.dump().await?;
-        assert!(stored.len() > 1 << 20, "{} holds shards", n.name);
+        if manifest.stores.contains(&n.id) {
+            assert!(stored.len() > 4 << 20, "{} holds its shards of the 10 MiB object", n.name);
+        }
         for at in [0, 4096, 5 << 20, (10 << 20) - 64] {
             let piece = &objects[2][at..at + 64];
             assert!(!stored.windows(64).any(|w| w == piece), "{} holds plaintext", n.name);
