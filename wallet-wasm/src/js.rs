@@ -411,6 +411,31 @@ impl VigilClient {
     }
 }
 
+/// Encrypts `bytes` for a new object of `wallet` and codes the ciphertext into
+/// `n` shards per stripe (any `k` rebuild it) without uploading: the local half of
+/// `vaultUpload`, for offline preparation and for measuring. Returns
+/// `{ objectId, ciphertextLen, stripes, shards }`.
+#[wasm_bindgen(js_name = vaultPrepare)]
+pub fn vault_prepare(wallet: &Wallet, bytes: &[u8], k: u8, n: u8) -> Result<JsValue, JsValue> {
+    let cfg = vigil_protocol::VaultConfig {
+        threshold: k,
+        fragments: n,
+        object_bytes_max: u64::MAX,
+        ..vigil_protocol::VaultConfig::default()
+    };
+    cfg.check().map_err(|e| error("VAULT", e))?;
+    let id = crate::vault::new_object_id();
+    let key = crate::vault::object_key(&wallet.0, &id);
+    let ct = crate::vault::encrypt(&key, &id, cfg.chunk_bytes, bytes, |_, _| {}).map_err(|e| error("VAULT", e))?;
+    let stripes = crate::vault::split(&cfg, &ct).map_err(|e| error("VAULT", e))?;
+    to_js(&serde_json::json!({
+        "objectId": id,
+        "ciphertextLen": ct.len(),
+        "stripes": stripes.len(),
+        "shards": stripes.iter().map(Vec::len).sum::<usize>(),
+    }))
+}
+
 /// A progress callback for the vault from an optional JS function `(phase, done, total)`.
 fn progress(f: Option<Function>) -> impl FnMut(crate::vault_client::Phase, u64, u64) {
     move |phase, done, total| {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, wallet, web";
+const NAMES: &str = "protocol, consensus, devnet, wallet, web, vault";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -24,6 +24,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         }
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),
+        ["vault"] => vault(),
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
@@ -182,4 +183,44 @@ fn web() -> Result<()> {
             .env("VIGIL_BIN", root().join("target/release/vigil"))
             .env("VIGIL_WWW", www),
     )
+}
+
+/// The vault's client-side work on 64 MiB: encryption + erasure coding natively and in
+/// wasm (the npm package in Node), and `shamir-secret-sharing` splitting the same bytes
+/// k-of-n, in one run.
+fn vault() -> Result<()> {
+    let native_out = output(cargo().args(["bench", "-q", "-p", "vigil-wallet", "--bench", "vault"]))?;
+    let native: Value = json_line(&native_out)?;
+    let package = crate::npm::build()?;
+    npm_ci("tests/bench")?;
+    let js_out = output(
+        Command::new(require("node", "install Node.js 20+")?)
+            .current_dir(root().join("tests/bench"))
+            .arg("vault.mjs")
+            .arg("--package")
+            .arg(&package)
+            .args(["--mb", "64", "--k", "2", "--n", "3"]),
+    )?;
+    let js: Value = json_line(&js_out)?;
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let (wasm, nat, shamir) = (f(&js, "wasm_mb_s"), f(&native, "native_mb_s"), f(&js, "shamir_js_mb_s"));
+    println!("\nvault: 64 MiB, XChaCha20-Poly1305 STREAM + Reed–Solomon 2-of-3 (what the wallet does before upload)");
+    println!("  native         {nat:>8.1} MB/s");
+    println!("  wasm (Node)    {wasm:>8.1} MB/s   (target ≥ 100; {:.2}× native)", wasm / nat);
+    println!(
+        "  shamir (JS)    {shamir:>8.2} MB/s   (shamir-secret-sharing 2-of-3 on the first {} MiB; wasm is {:.0}× faster)",
+        f(&js, "shamir_mb"),
+        wasm / shamir
+    );
+    println!(
+        "bench vault: wasm_mb_s={wasm:.1} native_mb_s={nat:.1} shamir_js_mb_s={shamir:.2} ratio={:.0}",
+        wasm / shamir
+    );
+    Ok(())
+}
+
+/// The last line of `out` that is a JSON object.
+fn json_line(out: &str) -> Result<Value> {
+    let line = out.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
+    Ok(serde_json::from_str(line)?)
 }

@@ -25,7 +25,7 @@ commands:
   build-web         build the web wallet (Yew) into www/dist
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
-  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, wallet, web
+  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, wallet, web, vault
   help              this text
 ";
 
