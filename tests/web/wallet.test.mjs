@@ -1,13 +1,14 @@
 // The web wallet in a real headless Chromium against a live devnet with one lying node:
 // onboarding (create, confirm words, password) → faucet → send → signed receipts from
 // every node, the liar named in a banner, the chain in BFT mode with the liar jailed →
-// a second transfer verified by all remaining nodes → explorer, settings, lock/unlock.
+// a second transfer verified by all remaining nodes → vault upload and download →
+// explorer, settings, lock/unlock.
 // A screenshot of every step goes to target/e2e/ (PNG). No console errors allowed (a
 // CSP violation would be one). Run by `cargo xtask test`.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevnet, launchChromium } from './harness.mjs';
 
@@ -125,6 +126,30 @@ test('send again: every remaining node signs the same receipt', async () => {
   await shot('07-send-verified');
 });
 
+test('vault: a file encrypted and split in the browser, uploaded, listed by store, downloaded intact', async () => {
+  await page.getByRole('button', { name: 'Vault' }).click();
+  await page.getByRole('heading', { name: 'Vault' }).waitFor();
+  const content = Buffer.from(Array.from({ length: 400_000 }, (_, i) => (i * 7919) % 256));
+  await page.getByLabel('User id').fill('e2e@vigil');
+  await page.setInputFiles('#file', { name: 'ledger.bin', mimeType: 'application/octet-stream', buffer: content });
+  await page.getByRole('button', { name: 'Encrypt and upload' }).click();
+  await page.locator('#vault-note', { hasText: 'manifest committed' }).waitFor({ timeout: 60_000 }).catch(async (e) => {
+    await shot('failed-vault-upload');
+    throw e;
+  });
+  const row = page.locator('#objects tbody tr', { hasText: 'ledger.bin' });
+  await row.waitFor();
+  assert.match(await row.innerText(), /400,000 B[\s\S]*2 of 3: #1 node-\d, #2 node-\d, #3 node-\d/);
+  assert.doesNotMatch(await row.innerText(), new RegExp(liarName), 'the jailed node holds nothing new');
+  await shot('08-vault');
+  const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download' }).click()]);
+  assert.equal(download.suggestedFilename(), 'ledger.bin');
+  const got = readFileSync(await download.path());
+  assert.ok(got.equals(content), 'the downloaded file is the uploaded one');
+  await page.locator('#vault-note', { hasText: 'rebuilt from' }).waitFor();
+  await shot('09-vault-downloaded');
+});
+
 test('explorer: recent blocks with their verified certificates and mode', async () => {
   await page.getByRole('button', { name: 'Explorer' }).click();
   await page.locator('#blocks tbody tr').first().waitFor();
@@ -132,32 +157,33 @@ test('explorer: recent blocks with their verified certificates and mode', async 
   assert.ok(rows.length >= 3, rows.join('\n'));
   assert.match(rows[0], /bft/);
   assert.ok(rows.every((r) => /✓ \d signers/.test(r)), rows.join('\n'));
-  await shot('08-explorer');
+  await shot('10-explorer');
 });
 
 test('settings, lock on demand, wrong password refused, unlock', async () => {
   await page.getByRole('button', { name: 'Settings' }).click();
   assert.equal(await page.locator('input[name=cross-check]').count(), 3, 'the jailed node is no longer offered');
-  await shot('09-settings');
+  await shot('11-settings');
   await page.getByRole('button', { name: 'Lock' }).click();
   await page.getByRole('heading', { name: 'Unlock your wallet' }).waitFor();
   await page.getByLabel('Password').fill('not my password');
   await page.getByRole('button', { name: 'Unlock' }).click();
   await page.getByRole('alert').filter({ hasText: 'Wrong password' }).waitFor();
-  await shot('10-unlock-wrong-password');
+  await shot('12-unlock-wrong-password');
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Unlock' }).click();
-  await page.locator('#balance', { hasText: '97,397' }).waitFor();
+  // 97,397 after the transfers, less the vault's two transactions (register, manifest).
+  await page.locator('#balance', { hasText: '97,395' }).waitFor();
 });
 
 test('narrow screen and dark theme render the dashboard', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
-  await shot('11-dashboard-narrow');
+  await shot('13-dashboard-narrow');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.setViewportSize({ width: 1200, height: 860 });
-  await shot('12-dashboard-dark');
+  await shot('14-dashboard-dark');
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.notEqual(bg, 'rgb(246, 247, 251)', 'the dark theme applies');
 });

@@ -11,19 +11,24 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use vigil_protocol::{ConsensusMode, NodeId};
+use vigil_protocol::{ConsensusMode, Hash32, NodeId, UserId, VaultManifest};
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::keystore::Keystore;
 use vigil_wallet::session::TransferReport;
+use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 
 use crate::chain::{BlockRow, Chain, Overview, PIN_KEY};
 use crate::model::{self, Settings};
 use crate::storage;
 
+/// The user id last used for the vault (not secret).
+const USER_ID_KEY: &str = "vigil.vault-user";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     Dashboard,
     Send,
+    Vault,
     Explorer,
     Settings,
 }
@@ -60,6 +65,14 @@ pub enum Msg {
     Sent(Result<TransferReport, String>),
     LoadBlocks,
     Blocks(Result<Vec<BlockRow>, String>),
+    LoadVault,
+    VaultListed(Result<Vec<VaultManifest>, String>),
+    Upload,
+    UploadFile(UserId, Result<(String, Vec<u8>), String>),
+    Uploaded(Result<UploadReport, String>),
+    Download(Hash32),
+    Downloaded(Result<(String, Vec<u8>, DownloadReport), String>),
+    Progress(Phase, u64, u64),
     SaveSettings,
     ExportKeystore,
     ResetTrust,
@@ -79,6 +92,8 @@ struct Inputs {
     amount: NodeRef,
     fee: NodeRef,
     gateway: NodeRef,
+    user_id: NodeRef,
+    file: NodeRef,
 }
 
 pub struct App {
@@ -98,6 +113,10 @@ pub struct App {
     blocks: Option<Vec<BlockRow>>,
     recipient_error: Option<String>,
     confirm_forget: bool,
+    objects: Option<Vec<VaultManifest>>,
+    /// The vault operation under way: phase, done, total.
+    progress: Option<(Phase, u64, u64)>,
+    vault_note: Option<String>,
     inputs: Inputs,
     last_activity: f64,
     _listeners: Vec<EventListener>,
@@ -211,6 +230,9 @@ impl Component for App {
             blocks: None,
             recipient_error: None,
             confirm_forget: false,
+            objects: None,
+            progress: None,
+            vault_note: None,
             inputs: Inputs::default(),
             last_activity: now(),
             _listeners: listeners,
@@ -239,6 +261,9 @@ impl Component for App {
                 self.confirm_forget = false;
                 if screen == Screen::Wallet(Page::Explorer) && self.blocks.is_none() {
                     ctx.link().send_message(Msg::LoadBlocks);
+                }
+                if screen == Screen::Wallet(Page::Vault) && self.objects.is_none() {
+                    ctx.link().send_message(Msg::LoadVault);
                 }
                 self.screen = screen;
             }
@@ -334,6 +359,8 @@ impl Component for App {
                 self.overview = None;
                 self.report = None;
                 self.blocks = None;
+                self.objects = None;
+                self.vault_note = None;
                 self.caught.clear();
                 self.busy = None;
                 self.screen =
@@ -402,7 +429,8 @@ impl Component for App {
                     }
                 };
                 let amount = model::amount(&value(&self.inputs.amount), "amount", false);
-                let fee = model::amount(&value(&self.inputs.fee), "fee", true);
+                let fee_text = value(&self.inputs.fee);
+                let fee = model::amount(if fee_text.trim().is_empty() { "1" } else { &fee_text }, "fee", true);
                 let (amount, fee) = match (amount, fee) {
                     (Ok(a), Ok(f)) => (a, f),
                     (Err(e), _) | (_, Err(e)) => {
@@ -447,6 +475,135 @@ impl Component for App {
                 match result {
                     Ok(rows) => self.blocks = Some(rows),
                     Err(e) => self.error = Some(format!("Could not load blocks: {e}")),
+                }
+            }
+            Msg::LoadVault => {
+                let (Some(chain), Some(me)) = (self.chain.clone(), self.seed.as_ref().and_then(|s| s.account(0).ok()))
+                else {
+                    return false;
+                };
+                self.busy = Some("Reading your stored objects (each manifest proven)…".into());
+                let me = me.address();
+                ctx.link().send_future(async move { Msg::VaultListed(chain.vault_list(&me).await) });
+            }
+            Msg::VaultListed(result) => {
+                self.busy = None;
+                match result {
+                    Ok(list) => self.objects = Some(list),
+                    Err(e) => self.error = Some(format!("Could not read your vault: {e}")),
+                }
+            }
+            Msg::Upload => {
+                let user = match UserId::new(value(&self.inputs.user_id).trim()) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        self.error = Some(format!("User id: {e}."));
+                        return true;
+                    }
+                };
+                // Remembered now: the field shows the stored id on every render.
+                storage::set(USER_ID_KEY, user.as_str());
+                let Some(file) =
+                    self.inputs.file.cast::<HtmlInputElement>().and_then(|i| i.files()).and_then(|f| f.get(0))
+                else {
+                    self.error = Some("Choose a file to upload.".into());
+                    return true;
+                };
+                self.error = None;
+                self.busy = Some(format!("Reading {}…", file.name()));
+                let file = gloo::file::File::from(file);
+                ctx.link().send_future(async move {
+                    let name = file.name();
+                    let bytes = gloo::file::futures::read_as_bytes(&file).await.map_err(|e| e.to_string());
+                    Msg::UploadFile(user, bytes.map(|b| (name, b)))
+                });
+            }
+            Msg::UploadFile(user, result) => {
+                let (Some(chain), Some(seed)) = (self.chain.clone(), self.seed.clone()) else { return false };
+                let (name, bytes) = match result {
+                    Ok(x) => x,
+                    Err(e) => {
+                        self.busy = None;
+                        self.error = Some(format!("The file could not be read: {e}"));
+                        return true;
+                    }
+                };
+                self.busy = Some(format!("Encrypting and splitting {name} in your browser, then uploading…"));
+                self.progress = Some((Phase::Encrypt, 0, bytes.len() as u64));
+                let link = ctx.link().clone();
+                ctx.link().send_future(async move {
+                    let mut progress = |p, d, t| link.send_message(Msg::Progress(p, d, t));
+                    Msg::Uploaded(chain.vault_upload(&seed, &user, &name, &bytes, &mut progress).await)
+                });
+            }
+            Msg::Progress(phase, done, total) => self.progress = Some((phase, done, total)),
+            Msg::Uploaded(result) => {
+                self.busy = None;
+                self.progress = None;
+                match result {
+                    Ok(r) => {
+                        self.vault_note = Some(format!(
+                            "Stored {} bytes as {} shards per stripe on {} nodes (any {} rebuild it); manifest committed.",
+                            model::units(r.plaintext_len), r.n, r.stores.len(), r.k
+                        ));
+                        if let Some(f) = self.inputs.file.cast::<HtmlInputElement>() {
+                            f.set_value("");
+                        }
+                        ctx.link().send_message(Msg::LoadVault);
+                    }
+                    Err(e) => self.error = Some(format!("The upload failed: {e}")),
+                }
+            }
+            Msg::Download(id) => {
+                let (Some(chain), Some(seed)) = (self.chain.clone(), self.seed.clone()) else { return false };
+                let label = self
+                    .objects
+                    .as_ref()
+                    .and_then(|l| l.iter().find(|m| m.object_id == id))
+                    .map(|m| {
+                        if m.label.is_empty() {
+                            format!("{}.bin", model::short(&id.to_string()))
+                        } else {
+                            m.label.clone()
+                        }
+                    })
+                    .unwrap_or_default();
+                self.error = None;
+                self.busy = Some(format!("Fetching, checking and decrypting {label}…"));
+                self.progress = Some((Phase::Download, 0, 1));
+                let link = ctx.link().clone();
+                ctx.link().send_future(async move {
+                    let mut progress = |p, d, t| link.send_message(Msg::Progress(p, d, t));
+                    let r = chain.vault_download(&seed, &id, &mut progress).await;
+                    Msg::Downloaded(r.map(|(bytes, report)| (label, bytes, report)))
+                });
+            }
+            Msg::Downloaded(result) => {
+                self.busy = None;
+                self.progress = None;
+                match result {
+                    Ok((label, bytes, report)) => {
+                        let used: Vec<String> = report
+                            .stores
+                            .iter()
+                            .filter(|u| u.shards > 0 && u.problem.is_none())
+                            .map(|u| self.name(&u.node))
+                            .collect();
+                        self.vault_note = Some(format!(
+                            "{label}: {} bytes rebuilt from {} and verified{}.",
+                            model::units(bytes.len() as u64),
+                            used.join(" and "),
+                            if report.tampered_shards > 0 {
+                                format!("; {} tampered shards refused", report.tampered_shards)
+                            } else {
+                                String::new()
+                            }
+                        ));
+                        if let Err(e) = download_bytes(&label, &bytes) {
+                            self.error = Some(format!("The download did not start: {e}"));
+                        }
+                    }
+                    Err(e) => self.error = Some(format!("The download failed: {e}")),
                 }
             }
             Msg::SaveSettings => {
@@ -530,6 +687,7 @@ impl Component for App {
                         <nav aria-label="Wallet">
                             {nav(Page::Dashboard, "Dashboard")}
                             {nav(Page::Send, "Send")}
+                            {nav(Page::Vault, "Vault")}
                             {nav(Page::Explorer, "Explorer")}
                             {nav(Page::Settings, "Settings")}
                         </nav>
@@ -666,6 +824,7 @@ impl App {
             },
             Screen::Wallet(Page::Dashboard) => self.view_dashboard(ctx),
             Screen::Wallet(Page::Send) => self.view_send(ctx),
+            Screen::Wallet(Page::Vault) => self.view_vault(ctx),
             Screen::Wallet(Page::Explorer) => self.view_explorer(ctx),
             Screen::Wallet(Page::Settings) => self.view_settings(ctx),
         }
@@ -778,8 +937,8 @@ impl App {
                         <p id="recipient-error" class="field-error">{self.recipient_error.clone().unwrap_or_default()}</p>
                         <label for="amount">{"Amount (units)"}</label>
                         <input id="amount" inputmode="numeric" autocomplete="off" ref={self.inputs.amount.clone()} />
-                        <label for="fee">{"Fee (units)"}</label>
-                        <input id="fee" inputmode="numeric" value="1" ref={self.inputs.fee.clone()} />
+                        <label for="fee">{"Fee (units; 1 if empty)"}</label>
+                        <input id="fee" inputmode="numeric" placeholder="1" autocomplete="off" ref={self.inputs.fee.clone()} />
                         <div class="actions">
                             <button class="primary" type="submit" disabled={busy}>{"Sign and send"}</button>
                         </div>
@@ -809,6 +968,67 @@ impl App {
                         }) }
                     </div>
                 }
+            </section>
+        }
+    }
+
+    fn view_vault(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let busy = self.busy.is_some();
+        let user = storage::get(USER_ID_KEY).unwrap_or_default();
+        html! {
+            <section class="stack">
+                <div class="card narrow">
+                    <h1>{"Vault"}</h1>
+                    <p class="muted">{"Files are encrypted in this browser with a key derived from your recovery phrase, split into shards (any two of three rebuild a file), and each shard goes to a different node's ciphertext database. No node sees your data."}</p>
+                    <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Upload })}>
+                        <label for="user-id">{"User id (registered on chain to this account)"}</label>
+                        <input id="user-id" autocomplete="username" value={user} placeholder="alice@example" ref={self.inputs.user_id.clone()} />
+                        <label for="file">{"File"}</label>
+                        <input id="file" type="file" ref={self.inputs.file.clone()} />
+                        <div class="actions">
+                            <button class="primary" type="submit" disabled={busy}>{"Encrypt and upload"}</button>
+                        </div>
+                    </form>
+                    if let Some((phase, done, total)) = self.progress {
+                        <label for="vault-progress">{phase_label(phase)}</label>
+                        <progress id="vault-progress" max={total.max(1).to_string()} value={done.to_string()}></progress>
+                    }
+                    if let Some(n) = &self.vault_note {
+                        <p class="ok" id="vault-note" role="status">{n}</p>
+                    }
+                </div>
+                <div class="card wide">
+                    <h2>{"Stored objects"}</h2>
+                    if let Some(list) = &self.objects {
+                        if list.is_empty() {
+                            <p class="muted">{"Nothing stored yet."}</p>
+                        } else {
+                            <div class="scroll">
+                                <table id="objects">
+                                    <thead><tr>
+                                        <th scope="col">{"Name"}</th><th scope="col">{"Size"}</th>
+                                        <th scope="col">{"Shards (which node holds which)"}</th><th scope="col"></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        { for list.iter().map(|m| {
+                                            let id = m.object_id;
+                                            let holders: Vec<String> = m.stores.iter().enumerate().map(|(i, n)| format!("#{} {}", i + 1, self.name(n))).collect();
+                                            html! {
+                                                <tr key={id.to_string()}>
+                                                    <td title={id.to_string()}>{if m.label.is_empty() { model::short(&id.to_string()) } else { m.label.clone() }}</td>
+                                                    <td>{format!("{} B", model::units(m.plaintext_len))}</td>
+                                                    <td>{format!("{} of {}: {}", m.threshold, m.fragments, holders.join(", "))}</td>
+                                                    <td><button onclick={link.callback(move |_| Msg::Download(id))} disabled={busy}>{"Download"}</button></td>
+                                                </tr>
+                                            }
+                                        }) }
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                    }
+                </div>
             </section>
         }
     }
@@ -922,11 +1142,30 @@ fn getrandom_fill(buf: &mut [u8]) -> Result<(), String> {
     crypto.get_random_values_with_u8_array(buf).map(|_| ()).map_err(|_| "no random values".to_string())
 }
 
+fn phase_label(p: Phase) -> &'static str {
+    match p {
+        Phase::Encrypt => "Encrypting in your browser",
+        Phase::Encode => "Splitting into shards",
+        Phase::Upload => "Uploading shards to the nodes",
+        Phase::Commit => "Committing the manifest on chain",
+        Phase::Download => "Fetching and checking shards",
+        Phase::Decrypt => "Decrypting",
+    }
+}
+
+fn download_bytes(name: &str, bytes: &[u8]) -> Result<(), String> {
+    let array = js_sys::Uint8Array::from(bytes);
+    save(name, &js_sys::Array::of1(&array), "application/octet-stream")
+}
+
 fn download(name: &str, text: &str) -> Result<(), String> {
-    let parts = js_sys::Array::of1(&text.into());
+    save(name, &js_sys::Array::of1(&text.into()), "application/json")
+}
+
+fn save(name: &str, parts: &js_sys::Array, mime: &str) -> Result<(), String> {
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/json");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(|_| "cannot make a file")?;
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(parts, &opts).map_err(|_| "cannot make a file")?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "cannot make a link")?;
     let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let a: web_sys::HtmlAnchorElement =

@@ -11,10 +11,13 @@ use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{
     Address, Block, BlockHeader, ConsensusMode, Genesis, Hash32, NodeId, SecretKey, TxHash, ValidatorSet,
 };
+use vigil_protocol::{UserId, VaultManifest};
 use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest, Transport};
 use vigil_wallet::fetch::Fetch;
+use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, VerifiedAccount};
 use vigil_wallet::session::{Session, TransferReport};
+use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 
 /// Where the pinned chain is remembered (validator-set hash of genesis and chain id).
 pub const PIN_KEY: &str = "vigil.pinned-genesis";
@@ -237,6 +240,42 @@ impl Chain {
         .await;
         self.put(s);
         result
+    }
+
+    /// Encrypts, splits and uploads `bytes`; `progress(phase, done, total)` as it goes.
+    pub async fn vault_upload(
+        &self,
+        seed: &WalletSeed,
+        user_id: &UserId,
+        label: &str,
+        bytes: &[u8],
+        progress: &mut dyn FnMut(Phase, u64, u64),
+    ) -> Result<UploadReport, String> {
+        let mut s = self.take().await;
+        let r = s.vault_upload(seed, 0, user_id, label, bytes, progress).await;
+        self.put(s);
+        r.map_err(message)
+    }
+
+    /// This account's stored objects, each manifest proven.
+    pub async fn vault_list(&self, owner: &Address) -> Result<Vec<VaultManifest>, String> {
+        let mut s = self.take().await;
+        let r = s.vault_list(owner).await;
+        self.put(s);
+        r.map_err(message)
+    }
+
+    /// Fetches, checks, rebuilds and decrypts one object.
+    pub async fn vault_download(
+        &self,
+        seed: &WalletSeed,
+        object_id: &Hash32,
+        progress: &mut dyn FnMut(Phase, u64, u64),
+    ) -> Result<(Vec<u8>, DownloadReport), String> {
+        let mut s = self.take().await;
+        let r = s.vault_download(seed, 0, object_id, progress).await;
+        self.put(s);
+        r.map(|(bytes, report)| (bytes.to_vec(), report)).map_err(message)
     }
 
     /// The node ids of the trusted set with their names.
