@@ -131,7 +131,66 @@ fn state_key() -> impl Strategy<Value = StateKey> {
     prop_oneof![
         3 => address().prop_map(StateKey::Account),
         1 => Just(StateKey::Consensus),
+        1 => Just(StateKey::VaultConfig),
+        1 => user_id().prop_map(StateKey::User),
+        1 => hash32().prop_map(StateKey::Manifest),
+        1 => address().prop_map(StateKey::Objects),
     ]
+}
+
+fn user_id() -> impl Strategy<Value = UserId> {
+    "[a-z0-9.@_-]{1,64}".prop_map(|s| UserId::new(s).expect("the pattern is a valid user id"))
+}
+
+prop_compose! {
+    fn vault_config()(
+        fragments in any::<u8>(), threshold in any::<u8>(), shard_bytes in any::<u32>(),
+        chunk_bytes in any::<u32>(), object_bytes_max in any::<u64>(), quota in any::<u64>(),
+    ) -> VaultConfig {
+        VaultConfig { fragments, threshold, shard_bytes, chunk_bytes, object_bytes_max, quota_bytes_per_account: quota }
+    }
+}
+
+prop_compose! {
+    fn vault_manifest()(
+        object_id in hash32(), owner in address(), user_id in user_id(),
+        threshold in any::<u8>(), fragments in any::<u8>(), shard_bytes in any::<u32>(), chunk_bytes in any::<u32>(),
+        plaintext_len in any::<u64>(), ciphertext_len in any::<u64>(),
+        stores in vec_of(node_id(), 0..5), fragment_hashes in vec_of(hash32(), 0..8), label in "[a-z. ]{0,12}",
+    ) -> VaultManifest {
+        VaultManifest {
+            object_id, owner, user_id, threshold, fragments, shard_bytes, chunk_bytes, plaintext_len, ciphertext_len,
+            stores, fragment_hashes, label,
+        }
+    }
+}
+
+prop_compose! {
+    fn fragment_ref()(
+        user_id in user_id(), owner in address(), object_id in hash32(), index in any::<u8>(), first_stripe in any::<u32>(),
+    ) -> FragmentRef {
+        FragmentRef { user_id, owner, object_id, index, first_stripe }
+    }
+}
+
+prop_compose! {
+    fn store_request()(at in fragment_ref(), shards in vec_of(vec_of(any::<u8>(), 0..40), 0..4), key in secret_key())
+        -> StoreRequest {
+        StoreRequest::sign(at, shards, &key)
+    }
+}
+
+prop_compose! {
+    fn fetch_request()(at in fragment_ref(), count in any::<u32>(), issued_ms in any::<u64>(), key in secret_key())
+        -> FetchRequest {
+        FetchRequest::sign(at, count, issued_ms, &key)
+    }
+}
+
+prop_compose! {
+    fn user_record()(account in address(), key in public_key()) -> UserRecord {
+        UserRecord { account, key }
+    }
 }
 
 prop_compose! {
@@ -468,6 +527,8 @@ fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
         3 => transfer().prop_map(Payload::Transfer),
         1 => fault_evidence().prop_map(|evidence| Payload::FaultEvidence(Box::new(evidence))),
+        1 => user_id().prop_map(Payload::RegisterUser),
+        1 => vault_manifest().prop_map(|m| Payload::CommitManifest(Box::new(m))),
     ]
 }
 
@@ -875,6 +936,13 @@ codec_properties! {
     public_key: PublicKey = public_key();
     signature: Signature = signature();
     encryption_key: EncryptionKey = encryption_key();
+    user_id: UserId = user_id();
+    user_record: UserRecord = user_record();
+    vault_config: VaultConfig = vault_config();
+    vault_manifest: VaultManifest = vault_manifest();
+    fragment_ref: FragmentRef = fragment_ref();
+    store_request: StoreRequest = store_request();
+    fetch_request: FetchRequest = fetch_request();
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeBase } from '../ports.mjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,21 +21,6 @@ const { init, Wallet, VigilClient } = await import(pathToFileURL(join(PKG, 'node
 const ABANDON = `${'abandon '.repeat(23)}art`;
 let dir, devnet, port, gateway, genesisJson, liar, client;
 
-function free(p) {
-  return new Promise((resolve) => {
-    const s = createServer().once('error', () => resolve(false)).once('listening', () => s.close(() => resolve(true)));
-    s.listen(p, '127.0.0.1');
-  });
-}
-
-async function freeBase() {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 21000 + Math.floor(Math.random() * 400) * 100;
-    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200].map((o) => base + o);
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
 
 const api = (i, path) => fetch(`http://127.0.0.1:${port + 100 + i}${path}`).then((r) => r.json());
 
@@ -43,7 +28,7 @@ before(async () => {
   await init();
   const funded = Wallet.fromPhrase(ABANDON).address(0);
   dir = mkdtempSync(join(tmpdir(), 'vigil-npm-'));
-  port = await freeBase();
+  port = await freeBase(21000, 400);
   const args = ['devnet', '--dir', dir, '--byzantine', '1', '--base-port', String(port)];
   execFileSync(VIGIL, [...args, '--write-only', '--fund', `${funded}:1000000`], { stdio: 'ignore' });
   // Trust the devnet's local CA, and nothing else, for fetch in this process.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeBase } from '../ports.mjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
@@ -18,26 +18,11 @@ export const WWW = process.env.VIGIL_WWW;
 assert.ok(VIGIL && WWW, 'set VIGIL_BIN and VIGIL_WWW (cargo xtask test and bench web do)');
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
-function free(p) {
-  return new Promise((resolve) => {
-    const s = createServer().once('error', () => resolve(false)).once('listening', () => s.close(() => resolve(true)));
-    s.listen(p, '127.0.0.1');
-  });
-}
-
-async function freeBase() {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 31000 + Math.floor(Math.random() * 300) * 100;
-    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200].map((o) => base + o);
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
 
 /** Starts a 4-node devnet (`byzantine` lying nodes) with the gateway serving the wallet. */
 export async function startDevnet({ byzantine = 0 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-web-'));
-  const port = await freeBase();
+  const port = await freeBase(31000, 300);
   const args = ['devnet', '--dir', dir, '--byzantine', String(byzantine), '--base-port', String(port), '--www', WWW];
   execFileSync(VIGIL, [...args, '--write-only'], { stdio: 'ignore' });
   const child = spawn(VIGIL, args, { stdio: 'ignore' });

@@ -1,0 +1,21 @@
+// Free loopback ports for a devnet started by the JS tests (tests/npm, tests/web): a
+// base port whose node, API and gateway offsets (`vigil devnet --base-port`) are all
+// free. `from` and `span` keep the two suites apart when they run at once.
+
+import { createServer } from 'node:net';
+
+function free(p) {
+  return new Promise((resolve) => {
+    const s = createServer().once('error', () => resolve(false)).once('listening', () => s.close(() => resolve(true)));
+    s.listen(p, '127.0.0.1');
+  });
+}
+
+export async function freeBase(from, span) {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = from + Math.floor(Math.random() * span) * 100;
+    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200].map((o) => base + o);
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range');
+}
