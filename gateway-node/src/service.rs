@@ -50,7 +50,7 @@ pub struct Shared {
     /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
     pub byzantine_receipts: bool,
     /// Vault fragments: this node's own ciphertext database.
-    pub vault: crate::vault::FragmentStore,
+    pub vault: Arc<dyn crate::vault::FragmentStore>,
     waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
 }
 
@@ -133,7 +133,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
     let store = Store::open(&cfg.data_dir.join("vigil.redb"))?;
-    let vault = crate::vault::FragmentStore::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
+    let vault = crate::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let stored = store.load().context("reading the database")?;
     let resumed = stored.blocks.len();
     let had_state = stored.state.is_some();

@@ -1,12 +1,14 @@
 //! A node's ciphertext database for vault fragments, apart from the chain's database:
-//! a `FragmentStore` with an embedded default (its own redb file) and an `object_store`
+//! the [`FragmentStore`] trait with an embedded default (its own redb file) and an `object_store`
 //! backend (S3-compatible storage, or a local directory) for operators who keep bulk
 //! data elsewhere. Per-account usage is kept next to it, for quotas.
 //!
 //! Only ciphertext arrives here: the wallet encrypts and erasure-codes before upload.
 //! Every store and fetch is authenticated against the chain (see `api::vault_*`).
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
@@ -43,11 +45,6 @@ fn db<E: std::fmt::Display>(e: E) -> FragmentStoreError {
     FragmentStoreError::Db(e.to_string())
 }
 
-enum Backend {
-    Embedded,
-    Objects(Arc<dyn ObjectStore>),
-}
-
 /// Shard `index` of stripe `stripe` of one object of one owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardKey {
@@ -61,147 +58,210 @@ impl ShardKey {
     fn name(&self) -> String {
         format!("{}/{}/{}/{:08}", self.owner, self.object_id, self.index, self.stripe)
     }
-}
 
-pub struct FragmentStore {
-    /// Usage per account (always), and the shards themselves (embedded backend).
-    index: redb::Database,
-    backend: Backend,
-}
-
-impl FragmentStore {
-    /// Opens (or creates) the store in `data_dir` as `cfg` says.
-    pub fn open(data_dir: &Path, cfg: &VaultStoreConfig) -> Result<Self, FragmentStoreError> {
-        let index = redb::Database::create(data_dir.join("fragments.redb")).map_err(db)?;
-        let tx = index.begin_write().map_err(db)?;
-        tx.open_table(SHARDS).map_err(db)?;
-        tx.open_table(USAGE).map_err(db)?;
-        tx.commit().map_err(db)?;
-        let backend = match &cfg.object_store_url {
-            None => Backend::Embedded,
-            Some(url) => {
-                let parsed = url::Url::parse(url).map_err(|e| FragmentStoreError::Objects(format!("{url}: {e}")))?;
-                let env = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
-                let (store, prefix) = object_store::parse_url_opts(&parsed, env)
-                    .map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
-                let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
-                    Arc::from(store)
-                } else {
-                    Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
-                };
-                Backend::Objects(store)
-            }
-        };
-        Ok(Self { index, backend })
+    /// The keys of `count` stripes from this one on.
+    fn run(self, count: usize) -> impl Iterator<Item = ShardKey> {
+        (0..count).map(move |i| ShardKey { stripe: self.stripe.saturating_add(i as u32), ..self })
     }
+}
 
+/// What a store's async operations return.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FragmentStoreError>> + Send + 'a>>;
+
+/// A node's ciphertext database for vault shards. Implementations: [`EmbeddedStore`]
+/// (its own redb file) and [`ObjectStoreFragments`] (any `object_store`: S3-compatible
+/// services, a directory). Usage per account is kept for quotas.
+pub trait FragmentStore: Send + Sync {
+    /// Stores `shards` for stripes `first.stripe ..`, keeping `first.owner` within
+    /// `quota` bytes (a replaced shard counts once); over quota, nothing changes.
+    fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()>;
+    /// The shards of stripes `first.stripe .. + count` held here, in order, up to the
+    /// first missing one.
+    fn get(&self, first: ShardKey, count: u32) -> StoreFuture<'_, Vec<Vec<u8>>>;
     /// Bytes stored for `owner`.
-    pub fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError> {
-        let tx = self.index.begin_read().map_err(db)?;
-        let t = tx.open_table(USAGE).map_err(db)?;
-        Ok(t.get(&owner.0).map_err(db)?.map(|v| v.value()).unwrap_or(0))
-    }
+    fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError>;
+    /// Every stored byte of every shard (tests check that no plaintext is among them).
+    fn dump(&self) -> StoreFuture<'_, Vec<u8>>;
+}
 
-    /// Size of a stored shard, if any (to account for replacements).
-    async fn size(&self, key: &ShardKey) -> Result<Option<u64>, FragmentStoreError> {
-        match &self.backend {
-            Backend::Embedded => {
-                let tx = self.index.begin_read().map_err(db)?;
-                let t = tx.open_table(SHARDS).map_err(db)?;
-                Ok(t.get(key.name().as_str()).map_err(db)?.map(|v| v.value().len() as u64))
-            }
-            Backend::Objects(s) => match s.head(&ObjectPath::from(key.name())).await {
-                Ok(meta) => Ok(Some(meta.size)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(FragmentStoreError::Objects(e.to_string())),
-            },
+/// Opens (or creates) the store `cfg` names, in `data_dir`.
+pub fn open(data_dir: &Path, cfg: &VaultStoreConfig) -> Result<Arc<dyn FragmentStore>, FragmentStoreError> {
+    let index = open_index(data_dir)?;
+    Ok(match &cfg.object_store_url {
+        None => Arc::new(EmbeddedStore { db: index }),
+        Some(url) => {
+            let objects = |e: String| FragmentStoreError::Objects(format!("{url}: {e}"));
+            let parsed = url::Url::parse(url).map_err(|e| objects(e.to_string()))?;
+            let env = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
+            let (store, prefix) = object_store::parse_url_opts(&parsed, env).map_err(|e| objects(e.to_string()))?;
+            let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+                Arc::from(store)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            Arc::new(ObjectStoreFragments { usage: index, objects: store })
         }
-    }
+    })
+}
 
-    /// Stores `shards` for stripes `first.stripe ..`, within `quota` bytes per owner.
-    pub async fn put(&self, first: ShardKey, shards: &[Vec<u8>], quota: u64) -> Result<(), FragmentStoreError> {
-        let keys: Vec<ShardKey> =
-            (0..shards.len()).map(|i| ShardKey { stripe: first.stripe.saturating_add(i as u32), ..first }).collect();
-        let mut replaced = 0u64;
-        for k in &keys {
-            replaced += self.size(k).await?.unwrap_or(0);
-        }
-        let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
-        let usage = self.usage(&first.owner)?;
-        let after = usage.saturating_sub(replaced).saturating_add(added);
-        if after > quota {
-            return Err(FragmentStoreError::Quota { quota });
-        }
-        if let Backend::Objects(s) = &self.backend {
-            for (k, bytes) in keys.iter().zip(shards) {
-                s.put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone()))
-                    .await
-                    .map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
+fn open_index(data_dir: &Path) -> Result<redb::Database, FragmentStoreError> {
+    let index = redb::Database::create(data_dir.join("fragments.redb")).map_err(db)?;
+    let tx = index.begin_write().map_err(db)?;
+    tx.open_table(SHARDS).map_err(db)?;
+    tx.open_table(USAGE).map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(index)
+}
+
+fn usage_in(index: &redb::Database, owner: &Address) -> Result<u64, FragmentStoreError> {
+    let tx = index.begin_read().map_err(db)?;
+    let t = tx.open_table(USAGE).map_err(db)?;
+    Ok(t.get(&owner.0).map_err(db)?.map(|v| v.value()).unwrap_or(0))
+}
+
+/// The owner's usage after replacing `replaced` bytes with `shards`, if within `quota`.
+fn usage_after(
+    index: &redb::Database,
+    owner: &Address,
+    replaced: u64,
+    shards: &[Vec<u8>],
+    quota: u64,
+) -> Result<u64, FragmentStoreError> {
+    let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
+    let after = usage_in(index, owner)?.saturating_sub(replaced).saturating_add(added);
+    if after > quota {
+        return Err(FragmentStoreError::Quota { quota });
+    }
+    Ok(after)
+}
+
+/// The embedded default: shards and usage in the node's own `fragments.redb`.
+pub struct EmbeddedStore {
+    db: redb::Database,
+}
+
+impl EmbeddedStore {
+    fn shard(&self, k: &ShardKey) -> Result<Option<Vec<u8>>, FragmentStoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(SHARDS).map_err(db)?;
+        Ok(t.get(k.name().as_str()).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+}
+
+impl FragmentStore for EmbeddedStore {
+    fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut replaced = 0;
+            for k in first.run(shards.len()) {
+                replaced += self.shard(&k)?.map_or(0, |b| b.len() as u64);
             }
-        }
-        let tx = self.index.begin_write().map_err(db)?;
-        {
-            if matches!(self.backend, Backend::Embedded) {
+            let after = usage_after(&self.db, &first.owner, replaced, shards, quota)?;
+            let tx = self.db.begin_write().map_err(db)?;
+            {
                 let mut t = tx.open_table(SHARDS).map_err(db)?;
-                for (k, bytes) in keys.iter().zip(shards) {
+                for (k, bytes) in first.run(shards.len()).zip(shards) {
                     t.insert(k.name().as_str(), bytes.as_slice()).map_err(db)?;
                 }
+                tx.open_table(USAGE).map_err(db)?.insert(&first.owner.0, after).map_err(db)?;
             }
-            let mut u = tx.open_table(USAGE).map_err(db)?;
-            u.insert(&first.owner.0, after).map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        Ok(())
+            tx.commit().map_err(db)
+        })
     }
 
-    /// The shards of stripes `first.stripe .. + count` that this store holds, in order,
-    /// stopping at the first missing one.
-    pub async fn get(&self, first: ShardKey, count: u32) -> Result<Vec<Vec<u8>>, FragmentStoreError> {
-        let mut out = Vec::new();
-        for i in 0..count {
-            let k = ShardKey { stripe: first.stripe.saturating_add(i), ..first };
-            let bytes = match &self.backend {
-                Backend::Embedded => {
-                    let tx = self.index.begin_read().map_err(db)?;
-                    let t = tx.open_table(SHARDS).map_err(db)?;
-                    t.get(k.name().as_str()).map_err(db)?.map(|v| v.value().to_vec())
+    fn get(&self, first: ShardKey, count: u32) -> StoreFuture<'_, Vec<Vec<u8>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for k in first.run(count as usize) {
+                match self.shard(&k)? {
+                    Some(b) => out.push(b),
+                    None => break,
                 }
-                Backend::Objects(s) => match s.get(&ObjectPath::from(k.name())).await {
-                    Ok(r) => Some(r.bytes().await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?.to_vec()),
-                    Err(object_store::Error::NotFound { .. }) => None,
-                    Err(e) => return Err(FragmentStoreError::Objects(e.to_string())),
-                },
-            };
-            match bytes {
-                Some(b) => out.push(b),
-                None => break,
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
-    /// Every stored byte of every shard (tests check that no plaintext is among them).
-    pub async fn dump(&self) -> Result<Vec<u8>, FragmentStoreError> {
-        let mut all = Vec::new();
-        match &self.backend {
-            Backend::Embedded => {
-                let tx = self.index.begin_read().map_err(db)?;
-                let t = tx.open_table(SHARDS).map_err(db)?;
-                for row in t.iter().map_err(db)? {
-                    all.extend_from_slice(row.map_err(db)?.1.value());
+    fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError> {
+        usage_in(&self.db, owner)
+    }
+
+    fn dump(&self) -> StoreFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            let tx = self.db.begin_read().map_err(db)?;
+            let t = tx.open_table(SHARDS).map_err(db)?;
+            let mut all = Vec::new();
+            for row in t.iter().map_err(db)? {
+                all.extend_from_slice(row.map_err(db)?.1.value());
+            }
+            Ok(all)
+        })
+    }
+}
+
+/// Shards as objects in an `object_store` (one object per shard); usage in
+/// `fragments.redb`.
+pub struct ObjectStoreFragments {
+    usage: redb::Database,
+    objects: Arc<dyn ObjectStore>,
+}
+
+fn objects_err(e: object_store::Error) -> FragmentStoreError {
+    FragmentStoreError::Objects(e.to_string())
+}
+
+impl FragmentStore for ObjectStoreFragments {
+    fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut replaced = 0;
+            for k in first.run(shards.len()) {
+                match self.objects.head(&ObjectPath::from(k.name())).await {
+                    Ok(meta) => replaced += meta.size,
+                    Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(objects_err(e)),
                 }
             }
-            Backend::Objects(s) => {
-                use futures::TryStreamExt;
-                let metas: Vec<_> =
-                    s.list(None).try_collect().await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
-                for m in metas {
-                    let r = s.get(&m.location).await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?;
-                    all.extend_from_slice(&r.bytes().await.map_err(|e| FragmentStoreError::Objects(e.to_string()))?);
+            let after = usage_after(&self.usage, &first.owner, replaced, shards, quota)?;
+            for (k, bytes) in first.run(shards.len()).zip(shards) {
+                self.objects
+                    .put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone()))
+                    .await
+                    .map_err(objects_err)?;
+            }
+            let tx = self.usage.begin_write().map_err(db)?;
+            tx.open_table(USAGE).map_err(db)?.insert(&first.owner.0, after).map_err(db)?;
+            tx.commit().map_err(db)
+        })
+    }
+
+    fn get(&self, first: ShardKey, count: u32) -> StoreFuture<'_, Vec<Vec<u8>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for k in first.run(count as usize) {
+                match self.objects.get(&ObjectPath::from(k.name())).await {
+                    Ok(r) => out.push(r.bytes().await.map_err(objects_err)?.to_vec()),
+                    Err(object_store::Error::NotFound { .. }) => break,
+                    Err(e) => return Err(objects_err(e)),
                 }
             }
-        }
-        Ok(all)
+            Ok(out)
+        })
+    }
+
+    fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError> {
+        usage_in(&self.usage, owner)
+    }
+
+    fn dump(&self) -> StoreFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            use futures::TryStreamExt;
+            let metas: Vec<_> = self.objects.list(None).try_collect().await.map_err(objects_err)?;
+            let mut all = Vec::new();
+            for m in metas {
+                let r = self.objects.get(&m.location).await.map_err(objects_err)?;
+                all.extend_from_slice(&r.bytes().await.map_err(objects_err)?);
+            }
+            Ok(all)
+        })
     }
 }
 
@@ -340,7 +400,7 @@ mod tests {
         ShardKey { owner: Address([1; 20]), object_id: Hash32([2; 32]), index: 3, stripe }
     }
 
-    async fn round_trip(store: FragmentStore) {
+    async fn round_trip(store: Arc<dyn FragmentStore>) {
         store.put(key(0), &[vec![1; 10], vec![2; 10]], 100).await.unwrap();
         assert_eq!(store.get(key(0), 5).await.unwrap(), vec![vec![1; 10], vec![2; 10]], "stops at the first gap");
         assert_eq!(store.get(key(1), 1).await.unwrap(), vec![vec![2; 10]]);
@@ -358,9 +418,9 @@ mod tests {
     #[tokio::test]
     async fn embedded_store_keeps_shards_and_quotas() {
         let dir = tempfile::tempdir().unwrap();
-        round_trip(FragmentStore::open(dir.path(), &VaultStoreConfig::default()).unwrap()).await;
+        round_trip(open(dir.path(), &VaultStoreConfig::default()).unwrap()).await;
         // Reopened from disk: still there.
-        let again = FragmentStore::open(dir.path(), &VaultStoreConfig::default()).unwrap();
+        let again = open(dir.path(), &VaultStoreConfig::default()).unwrap();
         assert_eq!(again.usage(&Address([1; 20])).unwrap(), 40);
         assert_eq!(again.get(key(0), 1).await.unwrap(), vec![vec![1; 10]]);
     }
@@ -370,7 +430,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let objects = tempfile::tempdir().unwrap();
         let cfg = VaultStoreConfig { object_store_url: Some(format!("file://{}", objects.path().display())) };
-        round_trip(FragmentStore::open(dir.path(), &cfg).unwrap()).await;
+        round_trip(open(dir.path(), &cfg).unwrap()).await;
         let files = walk(objects.path());
         assert_eq!(files, 2, "one object per shard in the object store");
     }

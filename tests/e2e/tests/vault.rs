@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vigil_e2e::{Native, TestNet};
-use vigil_node::vault::{FragmentStore, ShardKey, VaultStoreConfig};
+use vigil_node::vault::{ShardKey, VaultStoreConfig};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
     Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Genesis, Hash32, Nonce, Payload, SecretKey,
@@ -242,7 +242,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     net.running.children[first].1.wait()?;
     let data = net.devnet.nodes[first].config.parent().expect("node dir").join("data");
     {
-        let store = FragmentStore::open(&data, &VaultStoreConfig::default())?;
+        let store = vigil_node::vault::open(&data, &VaultStoreConfig::default())?;
         let k = ShardKey { owner: me.address(), object_id: ids[2], index: 0, stripe: 3 };
         store.put(k, &[vec![0xee; cfg.shard_bytes as usize]], u64::MAX).await?;
     }
@@ -268,7 +268,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     net.running.stop(Duration::from_secs(10));
     for n in &net.devnet.nodes {
         let store =
-            FragmentStore::open(&n.config.parent().expect("node dir").join("data"), &VaultStoreConfig::default())?;
+            vigil_node::vault::open(&n.config.parent().expect("node dir").join("data"), &VaultStoreConfig::default())?;
         let stored = store.dump().await?;
         if manifest.stores.contains(&n.id) {
             assert!(stored.len() > 4 << 20, "{} holds its shards of the 10 MiB object", n.name);
