@@ -307,57 +307,50 @@ async fn get_receipt_proof(
     })))
 }
 
-/// `{height, state_key_bcs, value_bcs, proof_bcs, certified_header_bcs}` for any state
-/// key (BCS hex): what a light client needs to check it against a certified header.
-async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
-    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "BAD_STATE_KEY", why);
-    let bytes = hex::decode(&key).map_err(|_| bad("the state key must be BCS in hex".into()))?;
-    let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
-    let (height, value, proof) = {
+/// `{height, state_key_bcs, value_bcs, proof_bcs, certified_header_bcs}` for a state
+/// key at the committed height: what a light client needs to check it against a
+/// certified header. `read` takes what else the caller wants from the same ledger view.
+fn proven_state<R>(
+    shared: &Shared,
+    key: &StateKey,
+    read: impl FnOnce(&crate::execution::Ledger) -> R,
+) -> ApiResult<(serde_json::Map<String, Value>, R)> {
+    let (height, value, proof, extra) = {
         let node = shared.lock_node();
         let ledger = node.ledger();
-        let (value, proof) = ledger.prove(&key).map_err(ApiError::internal)?;
-        (ledger.height(), value, proof)
+        let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
+        (ledger.height(), value, proof, read(ledger))
     };
     let certified = match shared.store.block(height).map_err(ApiError::internal)? {
         Some(cb) => Some(hex::encode(to_bytes(&CertifiedHeader { header: cb.block.header, cert: cb.cert }))),
         None => None,
     };
-    Ok(Json(json!({
-        "height": height,
-        "state_key_bcs": hex::encode(to_bytes(&key)),
-        "value_bcs": value.map(hex::encode),
-        "proof_bcs": hex::encode(to_bytes(&proof)),
-        "certified_header_bcs": certified,
-    })))
+    let mut fields = serde_json::Map::new();
+    fields.insert("height".into(), json!(height));
+    fields.insert("state_key_bcs".into(), json!(hex::encode(to_bytes(key))));
+    fields.insert("value_bcs".into(), json!(value.map(hex::encode)));
+    fields.insert("proof_bcs".into(), json!(hex::encode(to_bytes(&proof))));
+    fields.insert("certified_header_bcs".into(), json!(certified));
+    Ok((fields, extra))
+}
+
+/// Any state entry (key as BCS hex) with its proof.
+async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "BAD_STATE_KEY", why);
+    let bytes = hex::decode(&key).map_err(|_| bad("the state key must be BCS in hex".into()))?;
+    let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
+    let (fields, ()) = proven_state(&shared, &key, |_| ())?;
+    Ok(Json(Value::Object(fields)))
 }
 
 async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
     let address =
         Address::parse(&address).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", e.to_string()))?;
-    let key = StateKey::Account(address);
-    let (height, account, value, proof) = {
-        let node = shared.lock_node();
-        let ledger = node.ledger();
-        let (value, proof) = ledger.prove(&key).map_err(ApiError::internal)?;
-        (ledger.height(), ledger.account(&address), value, proof)
-    };
-    let certified = match shared.store.block(height).map_err(ApiError::internal)? {
-        Some(cb) => {
-            Some(hex::encode(to_bytes(&vigil_protocol::CertifiedHeader { header: cb.block.header, cert: cb.cert })))
-        }
-        None => None,
-    };
-    Ok(Json(json!({
-        "address": address,
-        "balance": account.balance,
-        "nonce": account.nonce,
-        "height": height,
-        "state_key_bcs": hex::encode(to_bytes(&key)),
-        "value_bcs": value.map(hex::encode),
-        "proof_bcs": hex::encode(to_bytes(&proof)),
-        "certified_header_bcs": certified,
-    })))
+    let (mut fields, account) = proven_state(&shared, &StateKey::Account(address), |l| l.account(&address))?;
+    fields.insert("address".into(), json!(address));
+    fields.insert("balance".into(), json!(account.balance));
+    fields.insert("nonce".into(), json!(account.nonce));
+    Ok(Json(Value::Object(fields)))
 }
 
 async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {

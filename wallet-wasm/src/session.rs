@@ -91,7 +91,27 @@ pub struct Session<T: Transport> {
     pub cross_check: Option<Vec<NodeId>>,
 }
 
-pub(crate) fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
+/// The bytes of a proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`).
+pub(crate) struct StateAnswer {
+    /// `None`: the proof says the key is absent.
+    pub value: Option<Vec<u8>>,
+    pub proof: Vec<u8>,
+    pub certified_header: Vec<u8>,
+}
+
+pub(crate) fn state_answer(v: &Value) -> Result<StateAnswer, WalletError> {
+    let value = match v["value_bcs"].as_str() {
+        Some(h) => Some(hex::decode(h).map_err(|_| WalletError::BadAnswer("value_bcs is not hex".into()))?),
+        None => None,
+    };
+    Ok(StateAnswer {
+        value,
+        proof: hex_field(v, "proof_bcs")?,
+        certified_header: hex_field(v, "certified_header_bcs")?,
+    })
+}
+
+fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
     v[field]
         .as_str()
         .and_then(|h| hex::decode(h).ok())
@@ -143,17 +163,8 @@ impl<T: Transport> Session<T> {
     /// An account's balance and nonce, proven against a certified header.
     pub async fn account(&mut self, address: &Address) -> Result<VerifiedAccount, WalletError> {
         let (_, v) = self.read(&format!("/v1/accounts/{address}")).await?;
-        let value = match v["value_bcs"].as_str() {
-            Some(h) => Some(hex::decode(h).map_err(|_| WalletError::BadAnswer("value_bcs is not hex".into()))?),
-            None => None,
-        };
-        let account = self.light.verify_account(
-            address,
-            value.as_deref(),
-            &hex_field(&v, "proof_bcs")?,
-            &hex_field(&v, "certified_header_bcs")?,
-        )?;
-        Ok(account)
+        let a = state_answer(&v)?;
+        Ok(self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?)
     }
 
     /// Builds and signs a transaction for `key` with the nonce from its verified state.

@@ -19,7 +19,7 @@ use crate::client::Transport;
 use crate::detector::Verdict;
 use crate::keys::WalletSeed;
 use crate::light::Verification;
-use crate::session::{hex_field, node_error, Session, WalletError};
+use crate::session::{node_error, state_answer, Session, WalletError};
 use crate::vault::{self, VaultClientError};
 
 /// Shard bytes per call through the gateway (its body limit, after base64, is 1 MiB).
@@ -82,17 +82,9 @@ impl<T: Transport> Session<T> {
         key: &StateKey,
     ) -> Result<(Option<V>, Verification), WalletError> {
         let (_, v) = self.read(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
-        let value = match v["value_bcs"].as_str() {
-            Some(h) => Some(hex::decode(h).map_err(|_| WalletError::BadAnswer("value_bcs is not hex".into()))?),
-            None => None,
-        };
-        let verification = self.light.verify_state(
-            key,
-            value.as_deref(),
-            &hex_field(&v, "proof_bcs")?,
-            &hex_field(&v, "certified_header_bcs")?,
-        )?;
-        let decoded = match value {
+        let a = state_answer(&v)?;
+        let verification = self.light.verify_state(key, a.value.as_deref(), &a.proof, &a.certified_header)?;
+        let decoded = match a.value {
             Some(bytes) => Some(from_bytes(&bytes).map_err(|e| WalletError::BadAnswer(format!("state value: {e}")))?),
             None => None,
         };

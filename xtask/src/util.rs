@@ -143,3 +143,30 @@ pub fn wasm_opt(wasm: &Path) -> Result<()> {
             .arg(wasm),
     )
 }
+
+/// Builds `package` for wasm32 with the size profile (`wasm-size`: opt-level z, crypto at
+/// 3), binds its `artifact` with wasm-bindgen `--target web` (one ES module for browsers,
+/// bundlers and Node) as `out_name` into `out_dir`, without name and producers sections,
+/// and shrinks it with wasm-opt. Returns the `_bg.wasm` file.
+pub fn build_browser_wasm(
+    package: &str,
+    artifact: &str,
+    out_name: &str,
+    out_dir: &Path,
+    extra: &[&str],
+) -> Result<PathBuf> {
+    require_wasm_bindgen("wasm-bindgen")?;
+    exec(cargo().args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", package]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
+    exec(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--out-name", out_name, "--remove-name-section", "--remove-producers-section"])
+            .args(extra)
+            .arg("--out-dir")
+            .arg(out_dir)
+            .arg(&wasm),
+    )?;
+    let bg = out_dir.join(format!("{out_name}_bg.wasm"));
+    wasm_opt(&bg)?;
+    Ok(bg)
+}

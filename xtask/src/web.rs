@@ -8,30 +8,18 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::util::{cargo, exec, require_wasm_bindgen, root, wasm_opt};
+use crate::util::{build_browser_wasm, exec, root};
 
 /// Files of the static shell copied next to the wasm.
 const SHELL: &[&str] = &["index.html", "boot.js", "style.css", "icon.svg"];
 
 pub fn build() -> Result<PathBuf> {
-    require_wasm_bindgen("wasm-bindgen")?;
-    exec(cargo().args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", "vigil-web"]))?;
-    let wasm = root().join("target/wasm32-unknown-unknown/wasm-size/vigil-web.wasm");
     let dist = root().join("www/dist");
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist)?;
-    exec(
-        Command::new("wasm-bindgen")
-            .args(["--target", "web", "--out-name", "vigil_web", "--no-typescript"])
-            .args(["--remove-name-section", "--remove-producers-section"])
-            .arg("--out-dir")
-            .arg(&dist)
-            .arg(&wasm),
-    )?;
-    let bg = dist.join("vigil_web_bg.wasm");
-    wasm_opt(&bg)?;
+    let bg = build_browser_wasm("vigil-web", "vigil-web", "vigil_web", &dist, &["--no-typescript"])?;
     for f in SHELL {
         let from = root().join("www").join(f);
         std::fs::copy(&from, dist.join(f)).with_context(|| format!("copying {}", from.display()))?;
