@@ -99,7 +99,10 @@ pub(crate) struct StateAnswer {
     pub certified_header: Vec<u8>,
 }
 
-pub(crate) fn state_answer(v: &Value) -> Result<StateAnswer, WalletError> {
+/// Waits for a new chain's first certified block this many times, 250 ms apart.
+const FIRST_CERTIFIED_TRIES: u32 = 40;
+
+fn state_answer(v: &Value) -> Result<StateAnswer, WalletError> {
     let value = match v["value_bcs"].as_str() {
         Some(h) => Some(hex::decode(h).map_err(|_| WalletError::BadAnswer("value_bcs is not hex".into()))?),
         None => None,
@@ -154,6 +157,20 @@ impl<T: Transport> Session<T> {
         Err(last)
     }
 
+    /// A proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`) from the
+    /// first validator that answers. A chain that has not certified its first block yet
+    /// has no header to prove against: that is waited for, a few seconds at most.
+    pub(crate) async fn read_state(&self, path: &str) -> Result<StateAnswer, WalletError> {
+        for _ in 0..FIRST_CERTIFIED_TRIES {
+            let (_, v) = self.read(path).await?;
+            if !v["certified_header_bcs"].is_null() {
+                return state_answer(&v);
+            }
+            self.client.sleep(250).await;
+        }
+        Err(WalletError::BadAnswer("the chain has not certified a block yet; try again in a moment".into()))
+    }
+
     /// Follows the validator set to the chain's current one (certified changes only).
     pub async fn sync(&mut self) -> Result<bool, WalletError> {
         let (_, v) = self.read("/v1/validators").await?;
@@ -162,8 +179,7 @@ impl<T: Transport> Session<T> {
 
     /// An account's balance and nonce, proven against a certified header.
     pub async fn account(&mut self, address: &Address) -> Result<VerifiedAccount, WalletError> {
-        let (_, v) = self.read(&format!("/v1/accounts/{address}")).await?;
-        let a = state_answer(&v)?;
+        let a = self.read_state(&format!("/v1/accounts/{address}")).await?;
         Ok(self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?)
     }
 

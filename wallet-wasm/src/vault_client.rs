@@ -19,7 +19,7 @@ use crate::client::Transport;
 use crate::detector::Verdict;
 use crate::keys::WalletSeed;
 use crate::light::Verification;
-use crate::session::{node_error, state_answer, Session, WalletError};
+use crate::session::{node_error, Session, WalletError};
 use crate::vault::{self, VaultClientError};
 
 /// Shard bytes per call through the gateway (its body limit, after base64, is 1 MiB).
@@ -81,8 +81,7 @@ impl<T: Transport> Session<T> {
         &mut self,
         key: &StateKey,
     ) -> Result<(Option<V>, Verification), WalletError> {
-        let (_, v) = self.read(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
-        let a = state_answer(&v)?;
+        let a = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
         let verification = self.light.verify_state(key, a.value.as_deref(), &a.proof, &a.certified_header)?;
         let decoded = match a.value {
             Some(bytes) => Some(from_bytes(&bytes).map_err(|e| WalletError::BadAnswer(format!("state value: {e}")))?),
