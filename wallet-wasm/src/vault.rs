@@ -247,8 +247,9 @@ mod tests {
             assert_eq!(ct.len() as u64, ciphertext_len(len as u64, cfg().chunk_bytes), "len {len}");
             let key = object_key(&seed, &id);
             assert_eq!(decrypt(&key, &id, cfg().chunk_bytes, &ct).unwrap().as_slice(), plain.as_slice());
-            if len > 0 {
-                assert!(!ct.windows(len.min(16)).any(|w| w == &plain[..len.min(16)]), "no plaintext in the ciphertext");
+            // A 16-byte piece of the plaintext never shows (shorter pieces can by chance).
+            if len >= 16 {
+                assert!(!ct.windows(16).any(|w| w == &plain[..16]), "no plaintext in the ciphertext");
             }
             let mut bad = ct.clone();
             let last = bad.len() - 1;
