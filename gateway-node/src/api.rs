@@ -213,6 +213,8 @@ async fn submit_and_wait(
         shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(Rejection::BadSignature.into());
     }
+    // A wallet sends to several nodes: the copy that peers gossip here is not checked again.
+    shared.verified.insert([(tx.hash(), &tx)]);
     let (reply_tx, reply_rx) = oneshot::channel();
     shared
         .events

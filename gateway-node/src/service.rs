@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use vigil_protocol::{ChainId, Genesis, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash};
 
 use crate::config::NodeConfig;
+use crate::consensus::verified::{Checked, VerifiedTxs};
 use crate::consensus::{self, Input, Message, Node, Output, Rejection, Timer};
 use crate::execution::Ledger;
 use crate::keys::{load_node_keys, NodeKeys};
@@ -49,6 +50,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
     pub byzantine_receipts: bool,
+    /// Transactions whose signatures this node has checked (shared with consensus).
+    pub verified: Arc<VerifiedTxs>,
     /// Vault fragments: this node's own ciphertext database.
     pub vault: Arc<dyn crate::vault::FragmentStore>,
     waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
@@ -144,6 +147,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
     ccfg.timeouts = cfg.consensus.timeouts();
     ccfg.block_txs_max = cfg.consensus.block_txs_max;
+    let verified = ccfg.verified.clone();
     let node =
         Node::restore(ccfg, &genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
     if !had_state {
@@ -175,12 +179,30 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     .with_context(|| format!("binding the p2p listener {}", cfg.p2p_listen))?;
     {
         let events = events_tx.clone();
+        let verified = verified.clone();
         tokio::spawn(async move {
             while let Some((from, m)) = inbound_rx.recv().await {
-                // Gossiped transactions are verified here, in parallel with the consensus
-                // thread, which then only pools them.
+                // Transaction signatures are checked here, in parallel with the consensus
+                // thread, each once: gossip that carries only transactions seen before
+                // (often inside a proposal that came first) has nothing left to pool.
                 let event = match m {
-                    Message::Transactions(txs) => Event::PeerTransactions(verified(txs)),
+                    Message::Transactions(txs) => {
+                        let checked = verified.check(&txs);
+                        let fresh: Vec<SignedTransaction> = txs
+                            .into_iter()
+                            .zip(checked)
+                            .filter(|(_, c)| *c == Checked::Valid)
+                            .map(|(t, _)| t)
+                            .collect();
+                        if fresh.is_empty() {
+                            continue;
+                        }
+                        Event::PeerTransactions(fresh)
+                    }
+                    Message::Proposal(p) => {
+                        verified.check(&p.block.txs);
+                        Event::Peer(from, Message::Proposal(p))
+                    }
                     other => Event::Peer(from, other),
                 };
                 if events.send(event).await.is_err() {
@@ -201,6 +223,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         byzantine_receipts: cfg.testing.byzantine_receipts,
         vault,
+        verified,
         waiters: Mutex::new(HashMap::new()),
     });
 
@@ -239,15 +262,6 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let _ = events_tx.send(Event::Shutdown).await;
     let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
     Ok(())
-}
-
-/// The transactions whose signatures verify: one batch check, and one by one only if
-/// the batch fails.
-fn verified(txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
-    if crate::execution::verify_transactions(&txs.iter().collect::<Vec<_>>()) {
-        return txs;
-    }
-    txs.into_iter().filter(|t| t.verify().is_ok()).collect()
 }
 
 /// Most events handled before their outputs are carried out.

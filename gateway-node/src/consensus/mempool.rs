@@ -40,6 +40,12 @@ impl Mempool {
         self.txs.contains_key(hash)
     }
 
+    /// Whether this very transaction (same id and signature) is pending: its signature
+    /// was verified on admission.
+    pub fn holds(&self, tx: &SignedTransaction, hash: &TxHash) -> bool {
+        self.txs.get(hash).is_some_and(|(t, _)| t.signature == tx.signature)
+    }
+
     /// Adds at the back (or the front, for evidence).
     pub fn insert(&mut self, tx: SignedTransaction, priority: bool) -> Result<(), MempoolError> {
         let hash = tx.hash();

@@ -28,6 +28,7 @@ pub mod bft;
 pub mod detector;
 pub mod fast;
 pub mod mempool;
+pub mod verified;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -92,11 +93,14 @@ pub struct Config {
     pub key: SecretKey,
     pub timeouts: Timeouts,
     pub block_txs_max: usize,
+    /// Transactions whose signatures were checked already; the node process shares it
+    /// with its network task, which checks gossip and proposals before this node sees them.
+    pub verified: std::sync::Arc<verified::VerifiedTxs>,
 }
 
 impl Config {
     pub fn new(key: SecretKey) -> Self {
-        Self { key, timeouts: Timeouts::default(), block_txs_max: 2_000 }
+        Self { key, timeouts: Timeouts::default(), block_txs_max: 2_000, verified: Default::default() }
     }
 }
 
@@ -625,8 +629,12 @@ impl Node {
     fn add_candidate(&mut self, block: Block) -> BlockHash {
         let hash = block.header.hash();
         if !self.candidates.contains_key(&hash) {
-            let mempool = &self.mempool;
-            let checked = self.ledger.check_block_skipping(&block, |h| mempool.contains(h));
+            let (mempool, verified) = (&self.mempool, &self.cfg.verified);
+            let checked =
+                self.ledger.check_block_skipping(&block, |t, h| mempool.holds(t, h) || verified.contains(t, h));
+            if let Ok(exec) = &checked {
+                verified.insert(exec.entries.iter().map(|e| e.tx_hash).zip(&block.txs));
+            }
             self.candidates.insert(hash, (block, checked));
         }
         hash

@@ -436,7 +436,7 @@ impl Ledger {
     /// Checks a proposed block completely: position, body, every signature, and that
     /// re-executing it gives exactly the roots, set and mode its header claims.
     pub fn check_block(&self, block: &Block) -> Result<Execution, BlockInvalid> {
-        self.check_block_skipping(block, |_| false)
+        self.check_block_skipping(block, |_, _| false)
     }
 
     /// [`Ledger::check_block`], trusting the signatures of transactions for which
@@ -445,7 +445,7 @@ impl Ledger {
     pub fn check_block_skipping(
         &self,
         block: &Block,
-        already_verified: impl Fn(&vigil_protocol::TxHash) -> bool,
+        already_verified: impl Fn(&SignedTransaction, &TxHash) -> bool,
     ) -> Result<Execution, BlockInvalid> {
         let h = &block.header;
         let expected = self.height().next();
@@ -473,7 +473,7 @@ impl Ledger {
             return Err(BlockInvalid::BadTransaction);
         }
         let unverified: Vec<&SignedTransaction> =
-            block.txs.iter().zip(&hashes).filter(|(_, h)| !already_verified(h)).map(|(t, _)| t).collect();
+            block.txs.iter().zip(&hashes).filter(|(t, h)| !already_verified(t, h)).map(|(t, _)| t).collect();
         if !verify_transactions(&unverified) {
             return Err(BlockInvalid::BadTransaction);
         }
