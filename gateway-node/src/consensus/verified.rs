@@ -134,13 +134,13 @@ mod tests {
         let cache = VerifiedTxs::new(16);
         let (a, b) = (tx(0), tx(1));
         assert_eq!(cache.check(&[a.clone(), b.clone()]), vec![Checked::Valid, Checked::Valid]);
-        assert_eq!(cache.check(&[a.clone()]), vec![Checked::Known]);
+        assert_eq!(cache.check(std::slice::from_ref(&a)), vec![Checked::Known]);
         // The same body with another signature is not the transaction that was checked.
         let mut forged = b.clone();
         forged.signature = a.signature;
         assert_eq!(cache.check(&[forged.clone(), a]), vec![Checked::Invalid, Checked::Known]);
-        assert_eq!(cache.known(&[forged.clone()], &[forged.hash()]), vec![false]);
-        assert_eq!(cache.known(&[b.clone()], &[b.hash()]), vec![true], "the forgery did not replace the valid entry");
+        assert!(!cache.contains(&forged, &forged.hash()));
+        assert!(cache.contains(&b, &b.hash()), "the forgery did not replace the valid entry");
     }
 
     #[test]
