@@ -324,10 +324,12 @@ pub async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Carries out consensus outputs in order. Storage failures stop the process: a node
-/// that cannot persist must not vote.
+/// Carries out consensus outputs in order. A run of writes with no send between them
+/// (a commit and the safety state after it) goes to disk as one durable transaction.
+/// Storage failures stop the process: a node that cannot persist must not vote.
 fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Vec<Output>) {
-    for out in outputs {
+    let mut outputs = outputs.into_iter().peekable();
+    while let Some(out) = outputs.next() {
         match out {
             Output::Send { to, message } => shared.network.send(&to, &message),
             Output::Broadcast(message) => shared.network.broadcast(&message),
@@ -338,25 +340,39 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
                     let _ = events.send(Event::Timer(timer)).await;
                 });
             }
-            Output::Persist(safety) => {
-                if let Err(e) = shared.store.persist_safety(&safety) {
-                    tracing::error!(error = %e, "cannot persist the safety state; stopping");
-                    std::process::exit(2);
+            Output::Persist(_) | Output::Commit { .. } => {
+                let mut run = vec![out];
+                while let Some(next) = outputs.next_if(|o| matches!(o, Output::Persist(_) | Output::Commit { .. })) {
+                    run.push(next);
                 }
-            }
-            Output::Commit { committed, receipts, state } => {
-                if let Err(e) = shared.store.commit_block(&committed, &receipts, &state) {
-                    tracing::error!(error = %e, "cannot persist a committed block; stopping");
-                    std::process::exit(2);
-                }
-                let header = &committed.block.header;
-                shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), committed.block.txs.len());
-                tracing::debug!(height = %header.height, txs = committed.block.txs.len(), mode = %header.mode, "committed");
-                shared.notify(receipts.iter().map(|r| r.tx_hash));
+                write_durably(shared, run);
             }
             Output::EvidenceSubmitted { offender } => {
                 tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
             }
         }
+    }
+}
+
+/// Writes committed blocks and the newest safety state, then tells waiting clients.
+fn write_durably(shared: &Shared, run: Vec<Output>) {
+    let mut blocks = Vec::new();
+    let mut safety = None;
+    for out in &run {
+        match out {
+            Output::Commit { committed, receipts, state } => blocks.push((&**committed, receipts.as_slice(), &**state)),
+            Output::Persist(s) => safety = Some(&**s),
+            _ => {}
+        }
+    }
+    if let Err(e) = shared.store.write(&blocks, safety) {
+        tracing::error!(error = %e, "cannot persist a committed block or the safety state; stopping");
+        std::process::exit(2);
+    }
+    for (committed, receipts, _) in blocks {
+        let header = &committed.block.header;
+        shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), committed.block.txs.len());
+        tracing::debug!(height = %header.height, txs = committed.block.txs.len(), mode = %header.mode, "committed");
+        shared.notify(receipts.iter().map(|r| r.tx_hash));
     }
 }
