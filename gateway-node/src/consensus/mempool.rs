@@ -174,6 +174,21 @@ mod tests {
     }
 
     #[test]
+    fn a_pooled_body_under_another_signature_is_not_the_pooled_transaction() {
+        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
+        let mut m = Mempool::new(10);
+        let t = tx(&a, 0);
+        m.insert(t.clone(), false).unwrap();
+        assert!(m.holds(&t, &t.hash()));
+        // Same id (the id covers the body only), a signature by someone else: a block
+        // carrying it must have it checked, not waved through as already verified.
+        let mut forged = t.clone();
+        forged.signature = tx(&b, 0).signature;
+        assert_eq!(forged.hash(), t.hash());
+        assert!(!m.holds(&forged, &forged.hash()));
+    }
+
+    #[test]
     fn used_nonces_are_pruned() {
         let a = SecretKey::from_seed([1; 32]);
         let mut m = Mempool::new(10);
