@@ -71,7 +71,8 @@ fn whole(name: &str, v: f64) -> Result<u64, JsValue> {
 
 /// Plain JS objects (not `Map`s), as JSON would give them.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| error("INTERNAL", e))
+    let text = serde_json::to_string(value).map_err(|e| error("INTERNAL", e))?;
+    js_sys::JSON::parse(&text)
 }
 
 /// A wallet: the seed behind a 24-word recovery phrase and the accounts derived from it.
@@ -237,7 +238,8 @@ impl VigilClient {
     /// `genesisValidatorsHex` and `pinnedHash` instead of `genesisJson`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<VigilClient, JsValue> {
-        let o: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| error("BAD_OPTIONS", e))?;
+        let text: String = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
+        let o: ClientOptions = serde_json::from_str(&text).map_err(|e| error("BAD_OPTIONS", e))?;
         let light = light_client(&o)?;
         let cfg = ClientConfig {
             gateways: o.gateways,
