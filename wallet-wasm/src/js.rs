@@ -40,7 +40,7 @@ fn key_error(e: KeyError) -> JsValue {
         KeyError::UnknownWord(_) => "UNKNOWN_WORD",
         KeyError::BadChecksum => "BAD_CHECKSUM",
         KeyError::AccountIndex(_) => "ACCOUNT_INDEX",
-        KeyError::Invalid(_) | KeyError::Derivation(_) => "BAD_PHRASE",
+        KeyError::Derivation(_) => "BAD_PHRASE",
     };
     error(code, e)
 }

@@ -10,6 +10,8 @@ use rand_core::{OsRng, RngCore};
 use vigil_protocol::{Address, PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
+use crate::mnemonic::MnemonicError;
+
 /// SLIP-44 coin type used in Vigil's derivation path.
 pub const COIN_TYPE: u32 = 7331;
 /// Words in a Vigil mnemonic.
@@ -26,8 +28,6 @@ pub enum KeyError {
     UnknownWord(String),
     #[error("the recovery phrase's checksum does not match: a word is wrong or out of order")]
     BadChecksum,
-    #[error("the recovery phrase is not valid: {0}")]
-    Invalid(String),
     #[error("account index {0} is out of range (0 to {max})", max = ACCOUNTS_MAX - 1)]
     AccountIndex(u32),
     #[error("key derivation failed: {0}")]
@@ -99,31 +99,17 @@ impl WalletSeed {
         if count != MNEMONIC_WORDS {
             return Err(KeyError::WordCount(count));
         }
-        let mnemonic =
-            bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized).map_err(|e| match e {
-                bip39::Error::UnknownWord(i) => {
-                    KeyError::UnknownWord(normalized.split(' ').nth(i).unwrap_or_default().to_string())
-                }
-                bip39::Error::InvalidChecksum => KeyError::BadChecksum,
-                bip39::Error::BadWordCount(n) => KeyError::WordCount(n),
-                other => KeyError::Invalid(other.to_string()),
-            })?;
-        let (bytes, len) = mnemonic.to_entropy_array();
-        let mut entropy = Zeroizing::new([0u8; 32]);
-        if len != 32 {
-            return Err(KeyError::WordCount(count));
-        }
-        entropy.copy_from_slice(&bytes[..32]);
+        let entropy = crate::mnemonic::decode(&normalized).map_err(|e| match e {
+            MnemonicError::UnknownWord(w) => KeyError::UnknownWord(w),
+            MnemonicError::BadChecksum => KeyError::BadChecksum,
+            MnemonicError::WordCount(n) => KeyError::WordCount(n),
+        })?;
         Ok(Self { entropy })
     }
 
     /// The 24-word recovery phrase.
     pub fn phrase(&self) -> Zeroizing<String> {
-        match bip39::Mnemonic::from_entropy_in(bip39::Language::English, self.entropy.as_ref()) {
-            Ok(m) => Zeroizing::new(m.to_string()),
-            // 32 bytes of entropy always make a valid mnemonic.
-            Err(_) => Zeroizing::new(String::new()),
-        }
+        crate::mnemonic::encode(&self.entropy)
     }
 
     /// Account `index`: SLIP-10 Ed25519 at `m/44'/7331'/{index}'/0'/0'` from the BIP39

@@ -2,16 +2,19 @@
 //! wasm-bindgen layer in [`js`] that the npm package and the web wallet are built from.
 //!
 //! The core must not touch browser APIs, sockets or clocks directly, so it is tested
-//! natively and in wasm alike (smoldot's split): [`keys`] (BIP39 + SLIP-10 Ed25519),
-//! [`keystore`] (Argon2id + XChaCha20-Poly1305, versioned JSON), [`light`] (a trusted
-//! validator set that checks certificates). Fault detector and gateway client arrive
-//! with the rest of the wallet issue.
+//! natively and in wasm alike (smoldot's split): [`keys`] (BIP39 words from
+//! [`mnemonic`] + SLIP-10 Ed25519), [`keystore`] (Argon2id + XChaCha20-Poly1305,
+//! versioned JSON), [`light`] (pinned genesis, certificates, proofs), [`detector`]
+//! (receipts compared, evidence built), [`client`] (gateways, sealing, retries),
+//! [`session`] (all of them together), [`vault`] and [`vault_client`] (encrypted,
+//! erasure-coded storage).
 
 pub mod client;
 pub mod detector;
 pub mod keys;
 pub mod keystore;
 pub mod light;
+pub mod mnemonic;
 pub mod session;
 pub mod vault;
 pub mod vault_client;
