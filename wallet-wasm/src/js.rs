@@ -69,10 +69,41 @@ fn whole(name: &str, v: f64) -> Result<u64, JsValue> {
     }
 }
 
-/// Plain JS objects (not `Map`s), as JSON would give them.
+/// Plain JS objects, through JSON text (one serializer in the wasm, not two). Integers
+/// beyond 2^53 - 1, which JS numbers would silently round, are refused instead.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let text = serde_json::to_string(value).map_err(|e| error("INTERNAL", e))?;
+    if let Some(n) = unsafe_integer(&text) {
+        return Err(error("INTERNAL", format!("{n} can't be represented as a JavaScript number")));
+    }
     js_sys::JSON::parse(&text)
+}
+
+/// The first integer of a JSON text (outside strings) that a JS number cannot hold.
+pub fn unsafe_integer(json: &str) -> Option<&str> {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    let b = json.as_bytes();
+    let (mut i, mut in_string) = (0, false);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            c if !in_string && c.is_ascii_digit() => {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let digits = &json[start..i];
+                if digits.len() >= 16 && digits.parse::<u64>().map_or(true, |v| v > MAX_SAFE) {
+                    return Some(digits);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A wallet: the seed behind a 24-word recovery phrase and the accounts derived from it.
@@ -238,7 +269,11 @@ impl VigilClient {
     /// `genesisValidatorsHex` and `pinnedHash` instead of `genesisJson`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<VigilClient, JsValue> {
-        let text: String = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
+        let text = options
+            .is_object()
+            .then(|| js_sys::JSON::stringify(&options).ok().and_then(|s| s.as_string()))
+            .flatten()
+            .ok_or_else(|| error("BAD_OPTIONS", "options must be an object: { gateways, genesisJson, timeoutMs? }"))?;
         let o: ClientOptions = serde_json::from_str(&text).map_err(|e| error("BAD_OPTIONS", e))?;
         let light = light_client(&o)?;
         let cfg = ClientConfig {

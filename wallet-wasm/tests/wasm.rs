@@ -34,8 +34,19 @@ fn client() -> VigilClient {
         "genesisValidatorsHex": hex::encode(v("validator_set_hex")),
         "pinnedHash": hex::encode(v("validator_set_hash_hex")),
     });
-    VigilClient::new(serde::Serialize::serialize(&options, &serde_wasm_bindgen::Serializer::json_compatible()).unwrap())
-        .unwrap()
+    VigilClient::new(js_sys::JSON::parse(&options.to_string()).unwrap()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn options_that_are_not_an_object_and_numbers_js_would_round_are_refused() {
+    for bad in [JsValue::UNDEFINED, JsValue::NULL, JsValue::from_str("https://gateway.invalid")] {
+        assert_eq!(code(VigilClient::new(bad).err().unwrap()), "BAD_OPTIONS");
+    }
+    use vigil_wallet::js::unsafe_integer;
+    assert_eq!(unsafe_integer(r#"{"balance":9007199254740991,"nonce":3}"#), None);
+    assert_eq!(unsafe_integer(r#"{"balance":9007199254740992}"#), Some("9007199254740992"));
+    assert_eq!(unsafe_integer(r#"{"note":"18446744073709551615 \" 99999999999999999","h":[1,-2]}"#), None);
+    assert_eq!(unsafe_integer(r#"[18446744073709551615]"#), Some("18446744073709551615"));
 }
 
 #[wasm_bindgen_test]
