@@ -24,7 +24,7 @@ const n = Number(arg('--n', '3'));
 const shamirMb = Math.min(mb, Number(arg('--shamir-mb', '4')));
 if (!packageDir) throw new Error('usage: node vault.mjs --package DIR [--mb 64] [--k 2] [--n 3]');
 
-const { init, Wallet, vaultPrepare } = await import(pathToFileURL(resolve(packageDir, 'node.js')).href);
+const { init, Wallet, vaultPrepare } = await import(pathToFileURL(resolve(packageDir, 'vault-node.js')).href);
 await init();
 const bytes = new Uint8Array(mb << 20);
 for (let at = 0; at < bytes.length; at += 65536) randomFillSync(bytes, at, Math.min(65536, bytes.length - at));

@@ -1,4 +1,4 @@
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, vaultPrepare } from './dist/vigil_wallet.js';
+export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */
 export function init(source?: URL | string | Response | BufferSource): Promise<unknown>;

@@ -3,7 +3,7 @@
 // Importing touches no global; `init()` loads the module once.
 import initWasm from './dist/vigil_wallet.js';
 
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, vaultPrepare } from './dist/vigil_wallet.js';
+export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
 
 let loading;
 

@@ -1,7 +1,7 @@
 // vigil-wallet for Node: the same API, with the wasm module read from disk.
 import initWasm from './dist/vigil_wallet.js';
 
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, vaultPrepare } from './dist/vigil_wallet.js';
+export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
 
 let loading;
 

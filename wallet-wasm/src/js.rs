@@ -7,7 +7,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
+#[cfg(feature = "js-vault")]
+use js_sys::{Function, Object};
+use js_sys::{Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -331,6 +333,64 @@ impl VigilClient {
         })
     }
 
+    /// The trusted set's hash and size, and the newest verified header's height.
+    pub fn trust(&self) -> Result<JsValue, JsValue> {
+        let s = self.session.borrow();
+        let s = s.as_ref().ok_or_else(busy)?;
+        let set: &ValidatorSet = s.light.current_set();
+        to_js(&serde_json::json!({
+            "validatorSetHash": set.hash(),
+            "validators": set.len(),
+            "latestVerifiedHeight": s.light.latest_header().map(|h| h.header.height),
+        }))
+    }
+
+    /// Verifies a certified header (BCS) with the light client; resolves nothing, throws
+    /// `BAD_CERTIFICATE` (e.g. too few signatures) or `UNTRUSTED_SET`.
+    #[wasm_bindgen(js_name = verifyHeader)]
+    pub fn verify_header(&self, certified_bcs: &[u8]) -> Result<JsValue, JsValue> {
+        let mut s = self.session.borrow_mut();
+        let s = s.as_mut().ok_or_else(busy)?;
+        let (ch, verification) = s.light.accept_header(certified_bcs).map_err(light_error)?;
+        to_js(&serde_json::json!({ "height": ch.header.height, "verification": verification }))
+    }
+
+    /// Verifies a signed receipt (BCS) against the trusted set; throws `BAD_RECEIPT`.
+    #[wasm_bindgen(js_name = verifyReceipt)]
+    pub fn verify_receipt(&self, receipt_bcs: &[u8]) -> Result<JsValue, JsValue> {
+        let s = self.session.borrow();
+        let s = s.as_ref().ok_or_else(busy)?;
+        let r = s.light.verify_receipt(receipt_bcs).map_err(light_error)?;
+        to_js(&r.receipt)
+    }
+
+    /// Verifies an account proof (as `/v1/accounts/{address}` returns it, hex fields)
+    /// against its certified header; throws `BAD_PROOF` for a wrong proof.
+    #[wasm_bindgen(js_name = verifyAccountProof)]
+    pub fn verify_account_proof(
+        &self,
+        address: &str,
+        value_hex: Option<String>,
+        proof_hex: &str,
+        certified_header_hex: &str,
+    ) -> Result<JsValue, JsValue> {
+        let a = Address::parse(address).map_err(|e| error("BAD_ADDRESS", e))?;
+        let bad_hex = |_| error("BAD_HEX", "a field is not hex");
+        let value = value_hex.map(hex::decode).transpose().map_err(bad_hex)?;
+        let proof = hex::decode(proof_hex).map_err(bad_hex)?;
+        let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
+        let mut s = self.session.borrow_mut();
+        let s = s.as_mut().ok_or_else(busy)?;
+        let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
+        to_js(&v)
+    }
+}
+
+/// The vault (feature `js-vault`: the package's `vigil-wallet/vault` entry, a second
+/// build of this crate, so that apps that only sign and verify load a smaller module).
+#[cfg(feature = "js-vault")]
+#[wasm_bindgen]
+impl VigilClient {
     /// Encrypts `bytes` here, splits the ciphertext into n shards per stripe (any k
     /// rebuild it), uploads shard i to store i, and commits the manifest; registers
     /// `userId` to the account first if needed. `onProgress(phase, done, total)` follows
@@ -394,64 +454,13 @@ impl VigilClient {
             to_js(&r.map_err(wallet_error)?)
         })
     }
-
-    /// The trusted set's hash and size, and the newest verified header's height.
-    pub fn trust(&self) -> Result<JsValue, JsValue> {
-        let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(busy)?;
-        let set: &ValidatorSet = s.light.current_set();
-        to_js(&serde_json::json!({
-            "validatorSetHash": set.hash(),
-            "validators": set.len(),
-            "latestVerifiedHeight": s.light.latest_header().map(|h| h.header.height),
-        }))
-    }
-
-    /// Verifies a certified header (BCS) with the light client; resolves nothing, throws
-    /// `BAD_CERTIFICATE` (e.g. too few signatures) or `UNTRUSTED_SET`.
-    #[wasm_bindgen(js_name = verifyHeader)]
-    pub fn verify_header(&self, certified_bcs: &[u8]) -> Result<JsValue, JsValue> {
-        let mut s = self.session.borrow_mut();
-        let s = s.as_mut().ok_or_else(busy)?;
-        let (ch, verification) = s.light.accept_header(certified_bcs).map_err(light_error)?;
-        to_js(&serde_json::json!({ "height": ch.header.height, "verification": verification }))
-    }
-
-    /// Verifies a signed receipt (BCS) against the trusted set; throws `BAD_RECEIPT`.
-    #[wasm_bindgen(js_name = verifyReceipt)]
-    pub fn verify_receipt(&self, receipt_bcs: &[u8]) -> Result<JsValue, JsValue> {
-        let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(busy)?;
-        let r = s.light.verify_receipt(receipt_bcs).map_err(light_error)?;
-        to_js(&r.receipt)
-    }
-
-    /// Verifies an account proof (as `/v1/accounts/{address}` returns it, hex fields)
-    /// against its certified header; throws `BAD_PROOF` for a wrong proof.
-    #[wasm_bindgen(js_name = verifyAccountProof)]
-    pub fn verify_account_proof(
-        &self,
-        address: &str,
-        value_hex: Option<String>,
-        proof_hex: &str,
-        certified_header_hex: &str,
-    ) -> Result<JsValue, JsValue> {
-        let a = Address::parse(address).map_err(|e| error("BAD_ADDRESS", e))?;
-        let bad_hex = |_| error("BAD_HEX", "a field is not hex");
-        let value = value_hex.map(hex::decode).transpose().map_err(bad_hex)?;
-        let proof = hex::decode(proof_hex).map_err(bad_hex)?;
-        let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
-        let mut s = self.session.borrow_mut();
-        let s = s.as_mut().ok_or_else(busy)?;
-        let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
-        to_js(&v)
-    }
 }
 
 /// Encrypts `bytes` for a new object of `wallet` and codes the ciphertext into
 /// `n` shards per stripe (any `k` rebuild it) without uploading: the local half of
 /// `vaultUpload`, for offline preparation and for measuring. Returns
 /// `{ objectId, ciphertextLen, stripes, shards }`.
+#[cfg(feature = "js-vault")]
 #[wasm_bindgen(js_name = vaultPrepare)]
 pub fn vault_prepare(wallet: &Wallet, bytes: &[u8], k: u8, n: u8) -> Result<JsValue, JsValue> {
     let cfg = vigil_protocol::VaultConfig {
@@ -474,6 +483,7 @@ pub fn vault_prepare(wallet: &Wallet, bytes: &[u8], k: u8, n: u8) -> Result<JsVa
 }
 
 /// A progress callback for the vault from an optional JS function `(phase, done, total)`.
+#[cfg(feature = "js-vault")]
 fn progress(f: Option<Function>) -> impl FnMut(crate::vault_client::Phase, u64, u64) {
     move |phase, done, total| {
         if let Some(f) = &f {

@@ -1,7 +1,9 @@
 //! `cargo xtask build-npm`: the npm package `vigil-wallet` in `target/npm/vigil-wallet`:
 //! vigil-wallet built for wasm32 (profile `wasm-size`), bound with wasm-bindgen `--target web` (one
 //! ES module for browsers, bundlers and Node), and the package files in
-//! `wallet-wasm/npm/` (entry points, types, README).
+//! `wallet-wasm/npm/` (entry points, types, README). Two builds: the wallet core in
+//! `dist/` (the package's main entry) and the same with the vault in its API
+//! (feature `js-vault`) in `dist/vault/` (the `vigil-wallet/vault` entry).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,15 +18,27 @@ pub fn build() -> Result<PathBuf> {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
     std::fs::create_dir_all(&out)?;
-    let bg = build_browser_wasm("vigil-wallet", "vigil_wallet", "vigil_wallet", &out.join("dist"), &[])?;
+    let bg = build_browser_wasm("vigil-wallet", &[], "vigil_wallet", "vigil_wallet", &out.join("dist"), &[])?;
+    let vault = build_browser_wasm(
+        "vigil-wallet",
+        &["js-vault"],
+        "vigil_wallet",
+        "vigil_wallet",
+        &out.join("dist/vault"),
+        &[],
+    )?;
     let template = root().join("wallet-wasm/npm");
     for entry in std::fs::read_dir(&template).with_context(|| format!("reading {}", template.display()))? {
         let entry = entry?;
         std::fs::copy(entry.path(), out.join(entry.file_name()))?;
     }
-    let raw = std::fs::metadata(&bg)?.len();
-    let gz = gzip_len(&bg)?;
-    println!("npm package in {} (wasm {} KB raw, {} KB gzipped)", out.display(), raw / 1024, gz / 1024);
+    let kb =
+        |f: &std::path::Path| -> Result<(u64, u64)> { Ok((std::fs::metadata(f)?.len() / 1024, gzip_len(f)? / 1024)) };
+    let ((raw, gz), (vault_raw, vault_gz)) = (kb(&bg)?, kb(&vault)?);
+    println!(
+        "npm package in {}: wallet wasm {raw} KB raw, {gz} KB gzipped; with the vault (`vigil-wallet/vault`) {vault_raw} KB raw, {vault_gz} KB gzipped",
+        out.display()
+    );
     Ok(out)
 }
 

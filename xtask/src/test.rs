@@ -69,6 +69,16 @@ pub fn run(args: &[&str]) -> Result<()> {
         wasm_clippy.args(["-p", c]);
     }
     exec(wasm_clippy.args(["--", "-D", "warnings"]))?;
+    // The npm package's second entry builds the wallet with the vault in its JS API.
+    exec(
+        cargo().args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets", "-p", "vigil-wallet"]).args([
+            "--features",
+            "js-vault",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
 
     // The end-to-end tests start real `vigil` processes.
     exec(cargo().args(["build", "-p", "vigil-node", "--bin", "vigil"]))?;

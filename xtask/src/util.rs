@@ -144,19 +144,41 @@ pub fn wasm_opt(wasm: &Path) -> Result<()> {
     )
 }
 
-/// Builds `package` for wasm32 with the size profile (`wasm-size`: opt-level z, crypto at
+/// rustc flags that shorten the source paths compiled into panic messages (this
+/// checkout and each crate registry become empty prefixes): a smaller wasm, and no
+/// builder's home directory in what users download.
+fn short_source_paths() -> String {
+    let mut prefixes = vec![format!("{}/", root().display())];
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(src) = home.map(|h| h.join("registry/src")) {
+        if let Ok(dirs) = std::fs::read_dir(&src) {
+            prefixes.extend(dirs.flatten().map(|d| format!("{}/", d.path().display())));
+        }
+    }
+    prefixes.iter().map(|p| format!("--remap-path-prefix={p}=")).collect::<Vec<_>>().join(" ")
+}
+
+/// Builds `package` (with `features`) for wasm32 with the size profile (`wasm-size`: opt-level z, crypto at
 /// 3), binds its `artifact` with wasm-bindgen `--target web` (one ES module for browsers,
 /// bundlers and Node) as `out_name` into `out_dir`, without name and producers sections,
 /// and shrinks it with wasm-opt. Returns the `_bg.wasm` file.
 pub fn build_browser_wasm(
     package: &str,
+    features: &[&str],
     artifact: &str,
     out_name: &str,
     out_dir: &Path,
     extra: &[&str],
 ) -> Result<PathBuf> {
     require_wasm_bindgen("wasm-bindgen")?;
-    exec(cargo().args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", package]))?;
+    exec(
+        cargo()
+            .args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", package])
+            .args(features.iter().flat_map(|f| ["--features", f]))
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", short_source_paths()),
+    )?;
     let wasm = root().join("target/wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
     exec(
         Command::new("wasm-bindgen")

@@ -19,7 +19,7 @@ pub fn build() -> Result<PathBuf> {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist)?;
-    let bg = build_browser_wasm("vigil-web", "vigil-web", "vigil_web", &dist, &["--no-typescript"])?;
+    let bg = build_browser_wasm("vigil-web", &[], "vigil-web", "vigil_web", &dist, &["--no-typescript"])?;
     for f in SHELL {
         let from = root().join("www").join(f);
         std::fs::copy(&from, dist.join(f)).with_context(|| format!("copying {}", from.display()))?;
