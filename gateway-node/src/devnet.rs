@@ -242,6 +242,13 @@ impl Devnet {
 }
 
 /// Asks a process to stop (SIGTERM on Unix).
+/// The last `n` lines of a log file (for saying why a process stopped).
+pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+}
+
 pub fn terminate(child: &mut Child) {
     #[cfg(unix)]
     {
@@ -254,6 +261,11 @@ pub fn terminate(child: &mut Child) {
 }
 
 impl Running {
+    /// The first process that has stopped on its own, with how it ended.
+    pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
+        self.children.iter_mut().find_map(|(name, c)| c.try_wait().ok().flatten().map(|s| (name.clone(), s)))
+    }
+
     /// Stops every node cleanly; kills those that do not stop within `grace`.
     pub fn stop(&mut self, grace: Duration) {
         for (_, c) in &mut self.children {

@@ -179,11 +179,34 @@ fn main() -> anyhow::Result<()> {
             let mut running = net.start(&exe)?;
             println!("running; logs in <dir>/node-i/node.log and <dir>/gateway/gateway.log. Ctrl-C stops everything.");
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async {
-                let _ = tokio::signal::ctrl_c().await;
+            let stopped = rt.block_on(async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                tokio::pin!(ctrl_c);
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tokio::select! {
+                        _ = &mut ctrl_c => return None,
+                        _ = tick.tick() => {
+                            if let Some(stopped) = running.exited() {
+                                return Some(stopped);
+                            }
+                        }
+                    }
+                }
             });
             println!("stopping…");
             running.stop(Duration::from_secs(10));
+            if let Some((name, status)) = stopped {
+                let log = match net.nodes.iter().find(|n| n.name == name) {
+                    Some(n) => n.config.with_file_name("node.log"),
+                    None => net.gateway.config.with_file_name("gateway.log"),
+                };
+                eprintln!("{name} stopped on its own ({status}); the end of {}:", log.display());
+                for line in devnet::log_tail(&log, 5) {
+                    eprintln!("  {line}");
+                }
+                anyhow::bail!("{name} stopped, so the devnet was stopped; fix what its log says (an old devnet directory: start with --reset)");
+            }
             Ok(())
         }
         Command::Keygen { kind, out } => match kind {

@@ -16,6 +16,7 @@ const SHOTS = process.env.VIGIL_E2E_DIR ?? new URL('../../target/e2e', import.me
 const PASSWORD = 'correct horse battery staple';
 let net, browser, page, liarName, recipient;
 const problems = [];
+const failed = [];
 
 async function shot(name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -28,6 +29,8 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // Which request failed, for the message (the console line alone does not say).
+  page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.request().method()} ${r.url()}`));
   page.setDefaultTimeout(30_000);
   liarName = 'node-3';
   recipient = (await net.get('/v1/faucet')).address;
@@ -189,5 +192,5 @@ test('narrow screen and dark theme render the dashboard', async () => {
 });
 
 test('no console errors and no CSP violations', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(problems, [], `failed requests: ${failed.join(', ') || 'none'}`);
 });

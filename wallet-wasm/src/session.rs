@@ -345,10 +345,18 @@ impl<T: Transport> Session<T> {
     /// The mode of the first certified header above `height` (verified by its
     /// certificate), waiting a few seconds for it to be committed.
     async fn certified_mode_after(&mut self, height: vigil_protocol::Height) -> Option<vigil_protocol::ConsensusMode> {
+        let next = height.next();
         for _ in 0..20 {
-            if let Ok((_, v)) = self.read(&format!("/v1/blocks/{}", height.next())).await {
-                let bytes = hex_field(&v, "certified_header_bcs").ok()?;
-                return self.light.accept_header(&bytes).ok().map(|(ch, _)| ch.header.mode);
+            // The block is asked for only from a node that has committed it: polling for
+            // a block that does not exist yet would fill a browser's console with 404s.
+            if let Ok((node, status)) = self.read("/v1/status").await {
+                if status["height"].as_u64().is_some_and(|h| h >= next.0) {
+                    let request = PlainRequest::new("GET", &format!("/v1/blocks/{next}"), None, vec![]);
+                    let answer = self.client.forward(&node, &request).await.ok().filter(|r| r.status == 200)?;
+                    let v: Value = serde_json::from_slice(&answer.body).ok()?;
+                    let bytes = hex_field(&v, "certified_header_bcs").ok()?;
+                    return self.light.accept_header(&bytes).ok().map(|(ch, _)| ch.header.mode);
+                }
             }
             self.client.sleep(250).await;
         }
