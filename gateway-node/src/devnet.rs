@@ -242,11 +242,22 @@ impl Devnet {
 }
 
 /// Asks a process to stop (SIGTERM on Unix).
-/// The last `n` lines of a log file (for saying why a process stopped).
+/// Why a process stopped, from its log: the last error it printed (as `vigil` prints
+/// them: `Error: …` and its causes, without a backtrace), or else the last `n` lines.
 pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+    let from = match lines.iter().rposition(|l| l.starts_with("Error: ")) {
+        Some(i) => i,
+        None => lines.len().saturating_sub(n),
+    };
+    lines[from..]
+        .iter()
+        .take_while(|l| !l.starts_with("Stack backtrace:"))
+        .filter(|l| !l.trim().is_empty())
+        .take(n.max(8))
+        .map(|l| l.to_string())
+        .collect()
 }
 
 pub fn terminate(child: &mut Child) {
@@ -293,5 +304,25 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_process_is_explained_by_its_last_error_without_the_backtrace() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("node.log");
+        let text = "INFO node starting\nError: an old error\n\nINFO node starting\nError: this database was written by another version of Vigil\n\nCaused by:\n    schema 1\n\nStack backtrace:\n   0: std::backtrace\n";
+        std::fs::write(&log, text).unwrap();
+        assert_eq!(
+            log_tail(&log, 5),
+            vec!["Error: this database was written by another version of Vigil", "Caused by:", "    schema 1"]
+        );
+        std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
+        assert_eq!(log_tail(&log, 2), vec!["two", "three"], "no error line: the last lines");
+        assert!(log_tail(&dir.path().join("missing.log"), 5).is_empty());
     }
 }
