@@ -2,15 +2,9 @@
 // (bundlers such as Vite and webpack understand `new URL(…, import.meta.url)`).
 // Importing touches no global; `init()` loads the module once.
 import initWasm from './dist/vigil_wallet.js';
+import { initOnce } from './load-browser.js';
 
 export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
 
-let loading;
-
 /** Loads the WebAssembly module (once). `source` may be a URL, a Response or bytes. */
-export function init(source) {
-  if (!loading) {
-    loading = initWasm({ module_or_path: source ?? new URL('./dist/vigil_wallet_bg.wasm', import.meta.url) });
-  }
-  return loading;
-}
+export const init = initOnce(initWasm, () => new URL('./dist/vigil_wallet_bg.wasm', import.meta.url));
