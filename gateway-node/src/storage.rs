@@ -54,8 +54,8 @@ pub enum StorageError {
     State(#[from] StateError),
     #[error(
         "this database was written by another version of Vigil (storage schema {found}; this build reads \
-         schema {SCHEMA}): start the node on a fresh data directory (a new `vigil devnet --dir`, or \
-         `cargo xtask demo --reset`); it catches up from its peers"
+         schema {SCHEMA}): start the node on a fresh data directory, from which it catches up from its \
+         peers (a local devnet: `vigil devnet --reset`, or `cargo xtask demo --reset`)"
     )]
     Schema { found: u32 },
 }
