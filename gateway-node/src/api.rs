@@ -187,7 +187,7 @@ async fn submit_tx(
         return Ok((StatusCode::CONFLICT, Json(receipt)).into_response());
     }
     let committed = shared.wait_for(hash);
-    let outcome = submit_and_wait(&shared, tx, committed, &q).await;
+    let outcome = submit_and_wait(&shared, tx, hash, committed, &q).await;
     shared.forget_closed_waiters(&hash);
     outcome?;
     if q.wait {
@@ -205,6 +205,7 @@ async fn submit_tx(
 async fn submit_and_wait(
     shared: &Shared,
     tx: SignedTransaction,
+    hash: TxHash,
     committed: oneshot::Receiver<()>,
     q: &WaitQuery,
 ) -> ApiResult<bool> {
@@ -214,7 +215,7 @@ async fn submit_and_wait(
         return Err(Rejection::BadSignature.into());
     }
     // A wallet sends to several nodes: the copy that peers gossip here is not checked again.
-    shared.verified.insert([(tx.hash(), &tx)]);
+    shared.verified.insert([(hash, &tx)]);
     let (reply_tx, reply_rx) = oneshot::channel();
     shared
         .events

@@ -89,12 +89,9 @@ struct StateLog {
     values: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-impl StateLog {
-    fn of(records: &StateRecords) -> Self {
-        Self {
-            nodes: records.nodes.clone(),
-            values: records.values.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect(),
-        }
+impl From<StateRecords> for StateLog {
+    fn from(records: StateRecords) -> Self {
+        Self { nodes: records.nodes, values: records.values.into_iter().map(|(k, v)| (k.to_vec(), v)).collect() }
     }
 }
 
@@ -188,7 +185,7 @@ impl Store {
     /// Writes a whole state at once: for a database that has blocks but no state yet.
     pub fn write_state(&self, meta: &LedgerMeta, records: &StateRecords) -> Result<(), StorageError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        write_state(&txn, meta, records)?;
+        write_state(&txn, meta, records.clone().into())?;
         txn.commit().map_err(db_err)
     }
 
@@ -198,7 +195,7 @@ impl Store {
         let txn = self.db.begin_write().map_err(db_err)?;
         for (committed, receipts, state) in blocks {
             let height = committed.block.header.height;
-            write_state(&txn, &state.meta, &state.version.records())?;
+            write_state(&txn, &state.meta, state.version.records().into())?;
             let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
             table.insert(height.0, to_bytes(committed).as_slice()).map_err(db_err)?;
             let mut table = txn.open_table(RECEIPTS).map_err(db_err)?;
@@ -241,9 +238,9 @@ impl Store {
     }
 }
 
-fn write_state(txn: &redb::WriteTransaction, meta: &LedgerMeta, records: &StateRecords) -> Result<(), StorageError> {
+fn write_state(txn: &redb::WriteTransaction, meta: &LedgerMeta, log: StateLog) -> Result<(), StorageError> {
     let mut state = txn.open_table(STATE).map_err(db_err)?;
-    state.insert(meta.height.0, to_bytes(&StateLog::of(records)).as_slice()).map_err(db_err)?;
+    state.insert(meta.height.0, to_bytes(&log).as_slice()).map_err(db_err)?;
     let mut m = txn.open_table(META).map_err(db_err)?;
     m.insert(LEDGER_KEY, to_bytes(meta).as_slice()).map_err(db_err)?;
     Ok(())

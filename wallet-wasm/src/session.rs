@@ -145,16 +145,22 @@ impl<T: Transport> Session<T> {
     pub async fn read(&self, path: &str) -> Result<(NodeId, Value), WalletError> {
         let mut last = WalletError::NoValidator;
         for node in self.nodes() {
-            match self.client.forward(&node, &PlainRequest::new("GET", path, None, vec![])).await {
-                Ok(r) if r.status == 200 => {
-                    let v = serde_json::from_slice(&r.body).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
-                    return Ok((node, v));
-                }
-                Ok(r) => last = node_error(r.status, &r.body),
-                Err(e) => last = e.into(),
+            match self.read_from(&node, path).await {
+                Ok(v) => return Ok((node, v)),
+                Err(e @ WalletError::BadAnswer(_)) => return Err(e),
+                Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// A GET to `node`, as JSON: its answer if 200, else its error.
+    async fn read_from(&self, node: &NodeId, path: &str) -> Result<Value, WalletError> {
+        let r = self.client.forward(node, &PlainRequest::new("GET", path, None, vec![])).await?;
+        if r.status != 200 {
+            return Err(node_error(r.status, &r.body));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| WalletError::BadAnswer(e.to_string()))
     }
 
     /// A proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`) from the
@@ -283,11 +289,7 @@ impl<T: Transport> Session<T> {
     ) -> Result<FaultEvidence, WalletError> {
         let r = &liar.receipt;
         let path = format!("/v1/blocks/{}/receipts/{}", r.height, r.tx_index);
-        let answer = self.client.forward(honest, &PlainRequest::new("GET", &path, None, vec![])).await?;
-        if answer.status != 200 {
-            return Err(node_error(answer.status, &answer.body));
-        }
-        let v: Value = serde_json::from_slice(&answer.body).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
+        let v = self.read_from(honest, &path).await?;
         Ok(detector::contradiction(
             &mut self.light,
             liar,
@@ -351,9 +353,7 @@ impl<T: Transport> Session<T> {
             // a block that does not exist yet would fill a browser's console with 404s.
             if let Ok((node, status)) = self.read("/v1/status").await {
                 if status["height"].as_u64().is_some_and(|h| h >= next.0) {
-                    let request = PlainRequest::new("GET", &format!("/v1/blocks/{next}"), None, vec![]);
-                    let answer = self.client.forward(&node, &request).await.ok().filter(|r| r.status == 200)?;
-                    let v: Value = serde_json::from_slice(&answer.body).ok()?;
+                    let v = self.read_from(&node, &format!("/v1/blocks/{next}")).await.ok()?;
                     let bytes = hex_field(&v, "certified_header_bcs").ok()?;
                     return self.light.accept_header(&bytes).ok().map(|(ch, _)| ch.header.mode);
                 }
