@@ -151,12 +151,8 @@ fn wallet(args: &[&str]) -> Result<()> {
     let (wasm, sodium) = (field(row, "wasm_batch_sig_s")?, field(row, "libsodium_sig_s")?);
     let (noble, webcrypto) = (field(row, "noble_sig_s")?, field(row, "webcrypto_sig_s")?);
     let unlock = field(&v, "unlock_ms")?;
-    let sizes = |file: &str| -> Result<(f64, f64)> {
-        let f = package.join(file);
-        Ok((std::fs::metadata(&f)?.len() as f64 / 1024.0, crate::npm::gzip_len(&f)? as f64 / 1024.0))
-    };
-    let (raw_kb, gz_kb) = sizes("dist/vigil_wallet_bg.wasm")?;
-    let (vault_raw_kb, vault_gz_kb) = sizes("dist/vault/vigil_wallet_bg.wasm")?;
+    let (raw_kb, gz_kb) = crate::npm::size_kb(&package.join("dist/vigil_wallet_bg.wasm"))?;
+    let (vault_raw_kb, vault_gz_kb) = crate::npm::size_kb(&package.join("dist/vault/vigil_wallet_bg.wasm"))?;
     println!(
         "\nvigil-wallet (npm package) in Node {}, 100-validator quorum certificate",
         v["node"].as_str().unwrap_or("?")

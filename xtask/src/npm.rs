@@ -32,18 +32,21 @@ pub fn build() -> Result<PathBuf> {
         let entry = entry?;
         std::fs::copy(entry.path(), out.join(entry.file_name()))?;
     }
-    let kb =
-        |f: &std::path::Path| -> Result<(u64, u64)> { Ok((std::fs::metadata(f)?.len() / 1024, gzip_len(f)? / 1024)) };
-    let ((raw, gz), (vault_raw, vault_gz)) = (kb(&bg)?, kb(&vault)?);
+    let ((raw, gz), (vault_raw, vault_gz)) = (size_kb(&bg)?, size_kb(&vault)?);
     println!(
-        "npm package in {}: wallet wasm {raw} KB raw, {gz} KB gzipped; with the vault (`vigil-wallet/vault`) {vault_raw} KB raw, {vault_gz} KB gzipped",
+        "npm package in {}: wallet wasm {raw:.0} KB raw, {gz:.0} KB gzipped; with the vault (`vigil-wallet/vault`) {vault_raw:.0} KB raw, {vault_gz:.0} KB gzipped",
         out.display()
     );
     Ok(out)
 }
 
+/// Size of `path` in KB, raw and gzipped at level 9.
+pub fn size_kb(path: &std::path::Path) -> Result<(f64, f64)> {
+    Ok((std::fs::metadata(path)?.len() as f64 / 1024.0, gzip_len(path)? as f64 / 1024.0))
+}
+
 /// Size of `path` gzipped at level 9 (as a web server would send it).
-pub fn gzip_len(path: &std::path::Path) -> Result<u64> {
+fn gzip_len(path: &std::path::Path) -> Result<u64> {
     require("gzip", "install gzip")?;
     let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().context("running gzip")?;
     Ok(out.stdout.len() as u64)

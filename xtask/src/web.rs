@@ -29,9 +29,8 @@ pub fn build() -> Result<PathBuf> {
     for f in ["vigil_web_bg.wasm", "vigil_web.js", "style.css", "boot.js", "index.html"] {
         exec(Command::new("gzip").args(["-9", "-k", "-f", "-n"]).arg(dist.join(f)))?;
     }
-    let raw = std::fs::metadata(&bg)?.len();
-    let gz = crate::npm::gzip_len(&bg)?;
-    println!("web wallet in {} (wasm {} KB raw, {} KB gzipped)", dist.display(), raw / 1024, gz / 1024);
+    let (raw, gz) = crate::npm::size_kb(&bg)?;
+    println!("web wallet in {} (wasm {raw:.0} KB raw, {gz:.0} KB gzipped)", dist.display());
     Ok(dist)
 }
 
