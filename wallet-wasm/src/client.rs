@@ -288,7 +288,7 @@ fn is_node_error(body: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::RefCell;
     use std::collections::VecDeque;
 
@@ -296,10 +296,10 @@ mod tests {
 
     /// A scripted transport: answers in order, records requests and sleeps.
     #[derive(Default)]
-    struct Script {
-        answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
-        requests: RefCell<Vec<HttpRequest>>,
-        slept: RefCell<Vec<u64>>,
+    pub(crate) struct Script {
+        pub answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
+        pub requests: RefCell<Vec<HttpRequest>>,
+        pub slept: RefCell<Vec<u64>>,
     }
 
     impl Transport for &Script {
@@ -312,7 +312,7 @@ mod tests {
         }
     }
 
-    fn ok(status: u16, body: Value) -> Result<HttpResponse, TransportError> {
+    pub(crate) fn ok(status: u16, body: Value) -> Result<HttpResponse, TransportError> {
         Ok(HttpResponse { status, retry_after_s: None, body: body.to_string().into_bytes() })
     }
 
@@ -320,11 +320,11 @@ mod tests {
         NodeId::from_public_key(&vigil_protocol::SecretKey::from_seed([1; 32]).public_key())
     }
 
-    fn answer() -> Value {
+    pub(crate) fn answer() -> Value {
         json!({ "node": node().to_string(), "status": 200, "content_type": "application/json", "body_base64": B64.encode(b"{\"height\":3}") })
     }
 
-    fn client(script: &Script) -> GatewayClient<&Script> {
+    pub(crate) fn client(script: &Script) -> GatewayClient<&Script> {
         let cfg = ClientConfig {
             gateways: vec!["https://a.example".into(), "https://b.example/".into()],
             ..ClientConfig::default()
@@ -332,7 +332,7 @@ mod tests {
         GatewayClient::new(cfg, script)
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
         // The scripted transport never pends.
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);

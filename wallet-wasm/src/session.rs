@@ -1,7 +1,10 @@
 //! What a user does with the wallet, end to end: sync the trusted validator set, read a
 //! verified balance, send a transfer to every node at once, judge their signed
 //! receipts, and prove a liar to the chain. Built from the light client, the gateway
-//! client and the detector; the only state is the light client's.
+//! client and the detector. Its state: the light client, and which nodes reads ask
+//! last.
+
+use std::cell::RefCell;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -89,6 +92,12 @@ pub struct Session<T: Transport> {
     /// Validators to cross-check (`None`: all of the trusted set). Ids not in the set
     /// are ignored, so a jailed node drops out by itself.
     pub cross_check: Option<Vec<NodeId>>,
+    /// Nodes reads ask last: those this wallet proved false (a signed receipt the block
+    /// contradicts) and those the gateway said it does not route to. Their answers would
+    /// be checked anyway, but once evidence commits the gateway stops routing to the
+    /// jailed node, and asking it first would cost a refused request on every read
+    /// until the wallet follows the new set.
+    ask_last: RefCell<Vec<NodeId>>,
 }
 
 /// The bytes of a proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`).
@@ -123,7 +132,7 @@ fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
 
 impl<T: Transport> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
-        Self { client, light, cross_check: None }
+        Self { client, light, cross_check: None, ask_last: RefCell::default() }
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -141,14 +150,35 @@ impl<T: Transport> Session<T> {
         }
     }
 
+    /// The validators to read from, in the order to ask them (`ask_last` last).
+    fn read_order(&self) -> Vec<NodeId> {
+        let ask_last = self.ask_last.borrow();
+        let (mut order, last): (Vec<NodeId>, Vec<NodeId>) =
+            self.nodes().into_iter().partition(|n| !ask_last.contains(n));
+        order.extend(last);
+        order
+    }
+
+    fn ask_last(&self, node: &NodeId) {
+        let mut ask_last = self.ask_last.borrow_mut();
+        if !ask_last.contains(node) {
+            ask_last.push(*node);
+        }
+    }
+
     /// A GET to the first validator that answers, as JSON.
     pub async fn read(&self, path: &str) -> Result<(NodeId, Value), WalletError> {
         let mut last = WalletError::NoValidator;
-        for node in self.nodes() {
+        for node in self.read_order() {
             match self.read_from(&node, path).await {
                 Ok(v) => return Ok((node, v)),
                 Err(e @ WalletError::BadAnswer(_)) => return Err(e),
-                Err(e) => last = e,
+                Err(e) => {
+                    if matches!(&e, WalletError::Client(c) if c.code() == "UNKNOWN_NODE") {
+                        self.ask_last(&node);
+                    }
+                    last = e
+                }
             }
         }
         Err(last)
@@ -241,7 +271,10 @@ impl<T: Transport> Session<T> {
             for liar in liars {
                 let proven = self.prove(&honest.receipt.node, &liar).await;
                 let report = match proven {
-                    Ok(ev) => self.submit_evidence(key, ev, &liar.receipt.node).await?,
+                    Ok(ev) => {
+                        self.ask_last(&liar.receipt.node);
+                        self.submit_evidence(key, ev, &liar.receipt.node).await?
+                    }
                     Err(e) => EvidenceReport {
                         offender: liar.receipt.node,
                         evidence_tx: Hash32([0; 32]),
@@ -372,4 +405,60 @@ fn submit_request(tx_bcs: Vec<u8>) -> PlainRequest {
 pub(crate) fn node_error(status: u16, body: &[u8]) -> WalletError {
     let (code, message) = crate::client::error_fields(body, "NODE_ERROR", "");
     WalletError::Node { status, code, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use vigil_protocol::{EncryptionKey, ValidatorInfo, ValidatorSet};
+
+    use super::*;
+    use crate::client::tests::{answer, block_on, client, ok, Script};
+
+    fn session(script: &Script) -> Session<&Script> {
+        let keys: Vec<SecretKey> = (1..=4).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let set = ValidatorSet::new(
+            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+        )
+        .unwrap();
+        let light = LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(&set), &set.hash()).unwrap();
+        Session::new(client(script), light)
+    }
+
+    /// The node the gateway was asked to forward each request to.
+    fn targets(script: &Script) -> Vec<String> {
+        let requests = script.requests.borrow();
+        requests
+            .iter()
+            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["target"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_node_proven_false_or_not_routed_is_read_from_last() {
+        let script = Script::default();
+        let s = session(&script);
+        let nodes = s.nodes();
+        script.answers.borrow_mut().extend([ok(200, answer()), ok(200, answer())]);
+        block_on(s.read("/v1/status")).unwrap();
+        assert_eq!(targets(&script), [nodes[0].to_string()], "in set order while no node is suspect");
+
+        script.requests.borrow_mut().clear();
+        s.ask_last(&nodes[0]);
+        block_on(s.read("/v1/status")).unwrap();
+        assert_eq!(targets(&script), [nodes[1].to_string()], "the liar, jailed soon, is not asked first");
+        assert_eq!(s.read_order().last(), Some(&nodes[0]), "but it is still asked if nobody else answers");
+        assert_eq!(s.nodes(), nodes, "and its receipts are still cross-checked until the set drops it");
+
+        // A node the gateway no longer routes to (jailed, seen by another wallet) costs
+        // one refused request, not one per read.
+        script.requests.borrow_mut().clear();
+        let unknown = json!({ "error": { "code": "UNKNOWN_NODE", "message": "not a validator" } });
+        script.answers.borrow_mut().extend([ok(404, unknown), ok(200, answer()), ok(200, answer())]);
+        block_on(s.read("/v1/status")).unwrap();
+        block_on(s.read("/v1/status")).unwrap();
+        let asked = [&nodes[1], &nodes[2], &nodes[2]].map(ToString::to_string);
+        assert_eq!(targets(&script), asked);
+        assert_eq!(s.read_order()[2..], [nodes[0], nodes[1]]);
+    }
 }
