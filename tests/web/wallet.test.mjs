@@ -6,7 +6,7 @@
 // A screenshot of every step goes to target/e2e/ (PNG). No console errors allowed (a
 // CSP violation would be one). Run by `cargo xtask test`.
 
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,10 @@ const PASSWORD = 'correct horse battery staple';
 let net, browser, page, liarName, recipient;
 const problems = [];
 const failed = [];
+let step = '';
+beforeEach((t) => {
+  step = t.name;
+});
 
 async function shot(name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -30,7 +34,16 @@ before(async () => {
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   // Which request failed, for the message (the console line alone does not say).
-  page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.request().method()} ${r.url()}`));
+  // A forward names the node and the path it was for; the test's own data, no secret.
+  page.on('response', (r) => {
+    if (r.status() < 400) return;
+    let what = '';
+    try {
+      const f = JSON.parse(r.request().postData() ?? '');
+      what = ` (to ${f.target ?? f.targets}: ${f.request?.method} ${f.request?.path})`;
+    } catch {}
+    failed.push(`${r.status()} ${r.request().method()} ${r.url()}${what} during "${step}"`);
+  });
   page.setDefaultTimeout(30_000);
   liarName = 'node-3';
   recipient = (await net.get('/v1/faucet')).address;

@@ -92,12 +92,14 @@ pub struct Session<T: Transport> {
     /// Validators to cross-check (`None`: all of the trusted set). Ids not in the set
     /// are ignored, so a jailed node drops out by itself.
     pub cross_check: Option<Vec<NodeId>>,
-    /// Nodes reads ask last: those this wallet proved false (a signed receipt the block
-    /// contradicts) and those the gateway said it does not route to. Their answers would
-    /// be checked anyway, but once evidence commits the gateway stops routing to the
-    /// jailed node, and asking it first would cost a refused request on every read
-    /// until the wallet follows the new set.
-    ask_last: RefCell<Vec<NodeId>>,
+    /// Nodes this wallet proved false (a signed receipt the block contradicts): reads
+    /// ask them last. Their answers would be checked anyway, but once the evidence
+    /// commits the gateway stops routing to the jailed node, and asking it first would
+    /// cost a refused request on every read until the wallet follows the new set.
+    proven_false: Vec<NodeId>,
+    /// Nodes the gateway does not route to or finds down (from its node list, or a
+    /// refusal naming the node): reads ask them last too, until the list says otherwise.
+    unrouted: RefCell<Vec<NodeId>>,
 }
 
 /// The bytes of a proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`).
@@ -132,7 +134,7 @@ fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
 
 impl<T: Transport> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
-        Self { client, light, cross_check: None, ask_last: RefCell::default() }
+        Self { client, light, cross_check: None, proven_false: Vec::new(), unrouted: RefCell::default() }
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -150,20 +152,20 @@ impl<T: Transport> Session<T> {
         }
     }
 
-    /// The validators to read from, in the order to ask them (`ask_last` last).
+    /// The validators to read from, in the order to ask them: those proven false or
+    /// not routed last.
     fn read_order(&self) -> Vec<NodeId> {
-        let ask_last = self.ask_last.borrow();
+        let unrouted = self.unrouted.borrow();
         let (mut order, last): (Vec<NodeId>, Vec<NodeId>) =
-            self.nodes().into_iter().partition(|n| !ask_last.contains(n));
+            self.nodes().into_iter().partition(|n| !self.proven_false.contains(n) && !unrouted.contains(n));
         order.extend(last);
         order
     }
 
-    fn ask_last(&self, node: &NodeId) {
-        let mut ask_last = self.ask_last.borrow_mut();
-        if !ask_last.contains(node) {
-            ask_last.push(*node);
-        }
+    /// What the gateway's node list (`GET /v1/nodes`) says: the nodes it routes to and
+    /// finds healthy. Only the order of reads follows it; nothing is trusted from it.
+    pub fn gateway_routes(&self, healthy: &[NodeId]) {
+        *self.unrouted.borrow_mut() = self.nodes().into_iter().filter(|n| !healthy.contains(n)).collect();
     }
 
     /// A GET to the first validator that answers, as JSON.
@@ -175,7 +177,7 @@ impl<T: Transport> Session<T> {
                 Err(e @ WalletError::BadAnswer(_)) => return Err(e),
                 Err(e) => {
                     if matches!(&e, WalletError::Client(c) if c.code() == "UNKNOWN_NODE") {
-                        self.ask_last(&node);
+                        self.unrouted.borrow_mut().push(node);
                     }
                     last = e
                 }
@@ -272,7 +274,9 @@ impl<T: Transport> Session<T> {
                 let proven = self.prove(&honest.receipt.node, &liar).await;
                 let report = match proven {
                     Ok(ev) => {
-                        self.ask_last(&liar.receipt.node);
+                        if !self.proven_false.contains(&liar.receipt.node) {
+                            self.proven_false.push(liar.receipt.node);
+                        }
                         self.submit_evidence(key, ev, &liar.receipt.node).await?
                     }
                     Err(e) => EvidenceReport {
@@ -437,14 +441,14 @@ mod tests {
     #[test]
     fn a_node_proven_false_or_not_routed_is_read_from_last() {
         let script = Script::default();
-        let s = session(&script);
+        let mut s = session(&script);
         let nodes = s.nodes();
         script.answers.borrow_mut().extend([ok(200, answer()), ok(200, answer())]);
         block_on(s.read("/v1/status")).unwrap();
         assert_eq!(targets(&script), [nodes[0].to_string()], "in set order while no node is suspect");
 
         script.requests.borrow_mut().clear();
-        s.ask_last(&nodes[0]);
+        s.proven_false.push(nodes[0]);
         block_on(s.read("/v1/status")).unwrap();
         assert_eq!(targets(&script), [nodes[1].to_string()], "the liar, jailed soon, is not asked first");
         assert_eq!(s.read_order().last(), Some(&nodes[0]), "but it is still asked if nobody else answers");
@@ -460,5 +464,12 @@ mod tests {
         let asked = [&nodes[1], &nodes[2], &nodes[2]].map(ToString::to_string);
         assert_eq!(targets(&script), asked);
         assert_eq!(s.read_order()[2..], [nodes[0], nodes[1]]);
+
+        // None at all when the gateway's node list is read first; a node back in the
+        // list is asked in its turn again.
+        s.gateway_routes(&[nodes[0], nodes[1], nodes[3]]);
+        assert_eq!(s.read_order(), [nodes[1], nodes[3], nodes[0], nodes[2]]);
+        s.gateway_routes(&nodes);
+        assert_eq!(s.read_order(), [nodes[1], nodes[2], nodes[3], nodes[0]]);
     }
 }

@@ -135,11 +135,17 @@ impl Chain {
 
     /// Validator set, verified balance and the latest certified mode.
     pub async fn overview(&self, me: &Address) -> Result<Overview, String> {
-        let mut health = self.health().await.unwrap_or_default();
-        let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
-        health.sort_by_key(|h| order(&h.id));
+        let health = self.health().await;
         let faucet = self.gateway_json("GET", "/v1/faucet", None).await.ok().and_then(|v| v["amount"].as_u64());
         let mut s = self.take().await;
+        if let Ok(health) = &health {
+            // A node jailed since the pinned genesis, or down, is read from last.
+            let routed: Vec<NodeId> = health.iter().filter(|h| h.healthy).map(|h| h.id).collect();
+            s.gateway_routes(&routed);
+        }
+        let mut health = health.unwrap_or_default();
+        let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
+        health.sort_by_key(|h| order(&h.id));
         let result = async {
             s.sync().await.map_err(message)?;
             let account = s.account(me).await.map_err(message)?;
