@@ -251,7 +251,7 @@ async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> 
 async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<Value>> {
     let height =
         if height == "latest" {
-            shared.lock_node().ledger().height()
+            shared.durable_height()
         } else {
             Height(height.parse().map_err(|_| {
                 ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "height must be a number or `latest`")
@@ -318,16 +318,21 @@ fn proven_state<R>(
     key: &StateKey,
     read: impl FnOnce(&crate::execution::Ledger) -> R,
 ) -> ApiResult<(serde_json::Map<String, Value>, R)> {
-    let (height, value, proof, extra) = {
+    // The proof and the header it is checked against come from the same moment: the
+    // ledger's state and the block it last executed (in memory; it may not be on disk
+    // for a few more milliseconds, but a quorum certified it).
+    let (height, value, proof, header, extra) = {
         let node = shared.lock_node();
         let ledger = node.ledger();
         let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
-        (ledger.height(), value, proof, read(ledger))
+        let header = node
+            .committed()
+            .last()
+            .filter(|cb| cb.block.header.height == ledger.height())
+            .map(|cb| CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() });
+        (ledger.height(), value, proof, header, read(ledger))
     };
-    let certified = match shared.store.block(height).map_err(ApiError::internal)? {
-        Some(cb) => Some(hex::encode(to_bytes(&CertifiedHeader { header: cb.block.header, cert: cb.cert }))),
-        None => None,
-    };
+    let certified = header.map(|h| hex::encode(to_bytes(&h)));
     let mut fields = serde_json::Map::new();
     fields.insert("height".into(), json!(height));
     fields.insert("state_key_bcs".into(), json!(hex::encode(to_bytes(key))));
@@ -394,7 +399,8 @@ async fn get_status(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "name": shared.name,
         "node_id": shared.keys.id(),
         "chain_id": shared.chain_id(),
-        "height": status.height,
+        // Committed and on disk: this node serves the block at this height.
+        "height": shared.durable_height(),
         "mode": status.mode,
         "view": status.view,
         "mempool_txs": status.mempool_len,
@@ -409,7 +415,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         let node = shared.lock_node();
         let status = node.status();
         Gauges {
-            height: status.height.0,
+            height: shared.durable_height().0,
             bft_mode: status.mode == ConsensusMode::Bft,
             mempool_txs: status.mempool_len,
             peers_connected: shared.network.connected_peers().len(),

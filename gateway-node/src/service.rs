@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, oneshot};
-use vigil_protocol::{ChainId, Genesis, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash};
+use vigil_protocol::{ChainId, Genesis, Height, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash};
 
 use crate::config::NodeConfig;
 use crate::consensus::verified::{Checked, VerifiedTxs};
@@ -54,6 +55,10 @@ pub struct Shared {
     pub verified: Arc<VerifiedTxs>,
     /// Vault fragments: this node's own ciphertext database.
     pub vault: Arc<dyn crate::vault::FragmentStore>,
+    /// The highest height whose block is on disk. The ledger runs ahead of it for the
+    /// moment between executing a block and writing it; what the API says is committed
+    /// (status, `latest`) goes by this, so every height it names can be fetched.
+    durable: AtomicU64,
     waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
 }
 
@@ -69,6 +74,11 @@ pub fn read_genesis(path: &PathBuf) -> anyhow::Result<Genesis> {
 impl Shared {
     pub fn chain_id(&self) -> &ChainId {
         &self.genesis.chain_id
+    }
+
+    /// The highest committed height whose block and certificate are on disk.
+    pub fn durable_height(&self) -> Height {
+        Height(self.durable.load(Ordering::Acquire))
     }
 
     pub fn lock_node(&self) -> std::sync::MutexGuard<'_, Node> {
@@ -212,6 +222,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         });
     }
 
+    let durable = AtomicU64::new(node.ledger().height().0);
     let shared = Arc::new(Shared {
         name: cfg.name.clone(),
         node: Mutex::new(node),
@@ -224,6 +235,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         byzantine_receipts: cfg.testing.byzantine_receipts,
         vault,
         verified,
+        durable,
         waiters: Mutex::new(HashMap::new()),
     });
 
@@ -368,6 +380,9 @@ fn write_durably(shared: &Shared, run: Vec<Output>) {
     if let Err(e) = shared.store.write(&blocks, safety) {
         tracing::error!(error = %e, "cannot persist a committed block or the safety state; stopping");
         std::process::exit(2);
+    }
+    if let Some((last, _, _)) = blocks.last() {
+        shared.durable.fetch_max(last.block.header.height.0, Ordering::Release);
     }
     for (committed, receipts, _) in blocks {
         let header = &committed.block.header;

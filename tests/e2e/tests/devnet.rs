@@ -182,3 +182,64 @@ async fn a_byzantine_node_signs_a_receipt_that_contradicts_the_others() -> anyho
     assert_eq!(receipts[3].receipt.entry.tx_hash, receipts[0].receipt.entry.tx_hash);
     Ok(())
 }
+
+/// Under load, what a node says is committed can be read from it at once: the block at
+/// the height its status names, and a proven account state whose certified header is
+/// the one the state was proven at (a wallet polls exactly this way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_height_a_node_names_can_be_read_from_it_under_load() -> anyhow::Result<()> {
+    let net = TestNet::start(4, 0, ConsensusMode::Fast).await?;
+    let faucet = net.devnet.faucet()?;
+    let chain = ChainId::new("vigil-e2e")?;
+    let set = validators(&net).await?;
+    let alice = Address([0xa2; 20]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+
+    let load = async {
+        for nonce in 0..300 {
+            let tx = transfer(&chain, &faucet, nonce, alice, 1);
+            let (status, body) = post_bcs(&net, 0, to_bytes(&tx), false).await?;
+            anyhow::ensure!(status == 200 || status == 202, "tx {nonce}: {status} {body}");
+        }
+        // The last of them committed.
+        let last = transfer(&chain, &faucet, 299, alice, 1).hash();
+        net.signed_receipt(1, &last, Duration::from_secs(30)).await?;
+        done.store(true, std::sync::atomic::Ordering::Release);
+        Ok::<_, anyhow::Error>(())
+    };
+    let poll = async {
+        let (mut reads, mut heights) = (0u32, std::collections::BTreeSet::new());
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            let (_, status) = net.get(1, "/v1/status").await?;
+            let h = status["height"].as_u64().unwrap_or(0);
+            if h > 0 {
+                let (code, block) = net.get(1, &format!("/v1/blocks/{h}")).await?;
+                anyhow::ensure!(code == 200, "status named height {h}, its block is {code}: {block}");
+                let (code, block) = net.get(1, "/v1/blocks/latest").await?;
+                anyhow::ensure!(code == 200, "latest block: {code}: {block}");
+            }
+            let (_, acct) = net.get(1, &format!("/v1/accounts/{alice}")).await?;
+            if let Some(hex_header) = acct["certified_header_bcs"].as_str() {
+                let ch: CertifiedHeader = from_bytes(&hex::decode(hex_header)?)?;
+                ch.verify(&set)?;
+                anyhow::ensure!(
+                    Some(ch.header.height.0) == acct["height"].as_u64(),
+                    "header of another height: {acct}"
+                );
+                let proof: StateProof = from_bytes(&hex::decode(acct["proof_bcs"].as_str().unwrap_or(""))?)?;
+                let value = acct["value_bcs"].as_str().map(hex::decode).transpose()?;
+                proof.verify(&ch.header.state_root, &StateKey::Account(alice), value.as_deref())?;
+                heights.insert(ch.header.height.0);
+            } else {
+                anyhow::ensure!(acct["height"] == 0, "a proven read at a committed height without its header: {acct}");
+            }
+            reads += 1;
+        }
+        Ok::<_, anyhow::Error>((reads, heights.len()))
+    };
+    let (loaded, polled) = tokio::join!(load, poll);
+    loaded?;
+    let (reads, heights) = polled?;
+    assert!(reads >= 20 && heights >= 3, "the reads ran alongside the load: {reads} reads over {heights} heights");
+    Ok(())
+}
