@@ -176,8 +176,9 @@ impl<T: Transport> Session<T> {
                 Ok(v) => return Ok((node, v)),
                 Err(e @ WalletError::BadAnswer(_)) => return Err(e),
                 Err(e) => {
-                    if matches!(&e, WalletError::Client(c) if c.code() == "UNKNOWN_NODE") {
-                        self.unrouted.borrow_mut().push(node);
+                    let mut unrouted = self.unrouted.borrow_mut();
+                    if matches!(&e, WalletError::Client(c) if c.code() == "UNKNOWN_NODE") && !unrouted.contains(&node) {
+                        unrouted.push(node);
                     }
                     last = e
                 }
