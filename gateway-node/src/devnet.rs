@@ -206,10 +206,18 @@ impl Devnet {
         Ok(Running { children })
     }
 
+    /// Where the process `name` (a node's name, or `gateway`) logs: `node-i/node.log`,
+    /// `gateway/gateway.log`, beside its config.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        match self.nodes.iter().find(|n| n.name == name) {
+            Some(n) => n.config.with_file_name("node.log"),
+            None => self.gateway.config.with_file_name("gateway.log"),
+        }
+    }
+
     /// Starts the gateway, logging to `gateway/gateway.log`.
     pub fn spawn_gateway(&self, exe: &Path) -> anyhow::Result<Child> {
-        let dir = self.gateway.config.parent().unwrap_or(Path::new("."));
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("gateway.log"))?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path("gateway"))?;
         let mut cmd = Command::new(exe);
         cmd.arg("gateway")
             .arg("--config")
@@ -223,8 +231,7 @@ impl Devnet {
     }
 
     pub fn spawn_node(&self, exe: &Path, n: &DevnetNode) -> anyhow::Result<Child> {
-        let dir = n.config.parent().unwrap_or(Path::new("."));
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log"))?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(&n.name))?;
         let mut cmd = Command::new(exe);
         cmd.arg("node").arg("--config").arg(&n.config).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
         if std::env::var_os("RUST_LOG").is_none() {
@@ -241,7 +248,6 @@ impl Devnet {
     }
 }
 
-/// Asks a process to stop (SIGTERM on Unix).
 /// Why a process stopped, from its log: the last error it printed (as `vigil` prints
 /// them: `Error: …` and its causes, without a backtrace), or else the last `n` lines.
 pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
@@ -260,6 +266,7 @@ pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Asks a process to stop (SIGTERM on Unix).
 pub fn terminate(child: &mut Child) {
     #[cfg(unix)]
     {

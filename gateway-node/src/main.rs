@@ -197,10 +197,7 @@ fn main() -> anyhow::Result<()> {
             println!("stopping…");
             running.stop(Duration::from_secs(10));
             if let Some((name, status)) = stopped {
-                let log = match net.nodes.iter().find(|n| n.name == name) {
-                    Some(n) => n.config.with_file_name("node.log"),
-                    None => net.gateway.config.with_file_name("gateway.log"),
-                };
+                let log = net.log_path(&name);
                 eprintln!("{name} stopped on its own ({status}); the end of {}:", log.display());
                 for line in devnet::log_tail(&log, 5) {
                     eprintln!("  {line}");

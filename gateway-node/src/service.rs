@@ -162,7 +162,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         Node::restore(ccfg, &genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
     if !had_state {
         let (meta, records) = node.ledger().snapshot();
-        store.write_state(&meta, &records).context("writing the state to the database")?;
+        store.write_state(&meta, records).context("writing the state to the database")?;
     }
     let state = if had_state { "read from disk" } else { "rebuilt from genesis" };
     tracing::info!(name = %cfg.name, id = %me, height = resumed, state, "node starting");

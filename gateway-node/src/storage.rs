@@ -183,9 +183,9 @@ impl Store {
     }
 
     /// Writes a whole state at once: for a database that has blocks but no state yet.
-    pub fn write_state(&self, meta: &LedgerMeta, records: &StateRecords) -> Result<(), StorageError> {
+    pub fn write_state(&self, meta: &LedgerMeta, records: StateRecords) -> Result<(), StorageError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        write_state(&txn, meta, records.clone().into())?;
+        write_state(&txn, meta, records.into())?;
         txn.commit().map_err(db_err)
     }
 
@@ -277,7 +277,7 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert!(store.load().unwrap().state.is_none(), "a fresh database holds no state");
         let (meta, records) = ledger.snapshot();
-        store.write_state(&meta, &records).unwrap();
+        store.write_state(&meta, records).unwrap();
 
         let tx = Transaction {
             chain_id: genesis.chain_id.clone(),
