@@ -64,6 +64,9 @@ impl From<Rejection> for ApiError {
             Rejection::InsufficientBalance { .. } => (StatusCode::BAD_REQUEST, "INSUFFICIENT_BALANCE"),
             Rejection::Duplicate => (StatusCode::CONFLICT, "DUPLICATE"),
             Rejection::MempoolFull => (StatusCode::SERVICE_UNAVAILABLE, "MEMPOOL_FULL"),
+            Rejection::FeeTooLow { .. } => (StatusCode::BAD_REQUEST, "FEE_TOO_LOW"),
+            Rejection::InvalidEvidence(_) => (StatusCode::BAD_REQUEST, "INVALID_EVIDENCE"),
+            Rejection::OffenderNotInSet => (StatusCode::CONFLICT, "OFFENDER_NOT_IN_SET"),
         };
         Self::new(status, code, r.to_string())
     }

@@ -28,8 +28,8 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "Committed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReceiptResponse" } } } },
                     "202": { "description": "Accepted, not committed within the wait" },
-                    "400": error_response("MALFORMED, WRONG_CHAIN, BAD_SIGNATURE, STALE_NONCE, FUTURE_NONCE or INSUFFICIENT_BALANCE"),
-                    "409": error_response("DUPLICATE (already pending, without wait) or ALREADY_COMMITTED (the body also carries this node's signed receipt)"),
+                    "400": error_response("MALFORMED, WRONG_CHAIN, BAD_SIGNATURE, STALE_NONCE, FUTURE_NONCE, INSUFFICIENT_BALANCE (counting the sender's pending transactions), FEE_TOO_LOW or INVALID_EVIDENCE"),
+                    "409": error_response("DUPLICATE (already pending, without wait), ALREADY_COMMITTED (the body also carries this node's signed receipt) or OFFENDER_NOT_IN_SET (evidence against a validator already jailed)"),
                     "413": error_response("TOO_LARGE"),
                     "503": error_response("MEMPOOL_FULL or BUSY")
                 }

@@ -40,8 +40,8 @@ const SAFETY_KEY: &str = "safety";
 const LEDGER_KEY: &str = "ledger";
 const SCHEMA_KEY: &str = "schema";
 /// The layout above. Schema 1 (before 2026-12) indexed receipts and state values by
-/// hash.
-pub const SCHEMA: u32 = 2;
+/// hash; schema 2 kept a Fast-mode ack without the backing that lets a promise claim it.
+pub const SCHEMA: u32 = 3;
 
 /// Why storage failed; the node stops rather than run on a disk it cannot trust.
 #[derive(Debug, thiserror::Error)]

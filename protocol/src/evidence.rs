@@ -2,8 +2,11 @@
 //!
 //! Two shapes prove a fault without trusting whoever submits them:
 //! - **Equivocation**: two different statements signed by one validator for the same
-//!   slot — two receipts for one transaction that disagree, or two votes of one kind
-//!   at one height and view for different blocks.
+//!   slot, which an honest validator never signs: two receipts for one position of one
+//!   block (height and index) that disagree, or two votes of one kind at one height and
+//!   view for different blocks. Two receipts for one transaction at *different*
+//!   positions are not a slot conflict: the statements must be impossible for an honest
+//!   node, not merely unusual, or a replayed transaction could jail honest validators.
 //! - **Receipt contradicting a certified block**: a validator signed a receipt saying
 //!   position `i` of block `h` holds some outcome, while the block's receipts root,
 //!   certified by a quorum, holds another entry there (shown with a Merkle proof).
@@ -14,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::block::{BlockError, CertifiedHeader};
-use crate::hash::TxHash;
+use crate::fast::{self, Promise};
 use crate::ids::{ChainId, Height, NodeId, View};
 use crate::merkle::{MerkleError, MerkleProof};
 use crate::receipt::{ReceiptEntry, SignedReceipt};
@@ -53,13 +56,23 @@ pub enum EvidenceError {
 pub enum SignedStatement {
     Receipt(SignedReceipt),
     Vote(Vote),
+    /// A Fast-mode promise (view change).
+    Promise(Promise),
 }
 
 /// What a statement must be unique for: two statements for one slot must agree.
 #[derive(Debug, PartialEq, Eq)]
-enum Slot<'a> {
-    Receipt { tx_hash: &'a TxHash },
-    Vote { height: Height, view: View, kind: VoteKind },
+enum Slot {
+    /// An honest node commits one block per height and signs receipts only for it.
+    Receipt {
+        height: Height,
+        tx_index: u32,
+    },
+    Vote {
+        height: Height,
+        view: View,
+        kind: VoteKind,
+    },
 }
 
 impl SignedStatement {
@@ -67,6 +80,7 @@ impl SignedStatement {
         match self {
             SignedStatement::Receipt(r) => r.receipt.node,
             SignedStatement::Vote(v) => v.voter,
+            SignedStatement::Promise(p) => p.voter,
         }
     }
 
@@ -74,6 +88,7 @@ impl SignedStatement {
         match self {
             SignedStatement::Receipt(r) => &r.receipt.chain_id,
             SignedStatement::Vote(v) => &v.data.chain_id,
+            SignedStatement::Promise(p) => &p.data.chain_id,
         }
     }
 
@@ -82,13 +97,32 @@ impl SignedStatement {
         match self {
             SignedStatement::Receipt(r) => r.receipt.height,
             SignedStatement::Vote(v) => v.data.height,
+            SignedStatement::Promise(p) => p.data.height,
         }
     }
 
-    fn slot(&self) -> Slot<'_> {
+    fn slot(&self) -> Option<Slot> {
         match self {
-            SignedStatement::Receipt(r) => Slot::Receipt { tx_hash: &r.receipt.entry.tx_hash },
-            SignedStatement::Vote(v) => Slot::Vote { height: v.data.height, view: v.data.view, kind: v.data.kind },
+            SignedStatement::Receipt(r) => {
+                Some(Slot::Receipt { height: r.receipt.height, tx_index: r.receipt.tx_index })
+            }
+            SignedStatement::Vote(v) => {
+                Some(Slot::Vote { height: v.data.height, view: v.data.view, kind: v.data.kind })
+            }
+            SignedStatement::Promise(_) => None,
+        }
+    }
+
+    /// Whether these two statements (of one signer, with different contents) cannot
+    /// both be honest: one slot signed twice, or the Fast-mode rules of
+    /// [`crate::fast`] (acks never go back in view, a promise reports every ack below it).
+    fn conflicts_with(&self, other: &Self) -> bool {
+        use SignedStatement as S;
+        match (self, other) {
+            (S::Vote(a), S::Vote(b)) if fast::acks_regress(a, b) => true,
+            (S::Vote(ack), S::Promise(p)) | (S::Promise(p), S::Vote(ack)) => fast::ack_and_promise_conflict(ack, p),
+            (S::Promise(a), S::Promise(b)) => fast::promises_conflict(a, b),
+            _ => self.slot().is_some() && self.slot() == other.slot(),
         }
     }
 
@@ -97,6 +131,7 @@ impl SignedStatement {
         match (self, other) {
             (SignedStatement::Receipt(a), SignedStatement::Receipt(b)) => a.receipt == b.receipt,
             (SignedStatement::Vote(a), SignedStatement::Vote(b)) => a.data == b.data && a.voter == b.voter,
+            (SignedStatement::Promise(a), SignedStatement::Promise(b)) => a.data == b.data && a.voter == b.voter,
             _ => false,
         }
     }
@@ -107,6 +142,7 @@ impl SignedStatement {
         let ok = match self {
             SignedStatement::Receipt(r) => r.verify(&key),
             SignedStatement::Vote(v) => v.verify_with_key(&key),
+            SignedStatement::Promise(p) => return p.verify(set).map_err(|_| EvidenceError::ForgedSignature),
         };
         ok.map_err(|_| EvidenceError::ForgedSignature)
     }
@@ -174,7 +210,7 @@ impl FaultEvidence {
                 if first.same_content(second) {
                     return Err(EvidenceError::IdenticalStatements);
                 }
-                if first.slot() != second.slot() {
+                if !first.conflicts_with(second) {
                     return Err(EvidenceError::NotConflicting);
                 }
                 first.verify_signature(set)?;
@@ -245,6 +281,29 @@ mod tests {
         let b = receipt(node, key, 4, 0, entry(1, TxStatus::Failed(FailureCode::InsufficientBalance)));
         let ev =
             FaultEvidence::Equivocation { first: SignedStatement::Receipt(a), second: SignedStatement::Receipt(b) };
+        assert_eq!(ev.verify(&chain(), &set), Ok(node));
+    }
+
+    /// Finding 1 of the soundness review: a transaction committed twice (a replay) gets
+    /// two honest receipts at two positions. They must not prove anything, or anyone
+    /// who can get a transaction re-included jails honest validators. (On 35b51aa the
+    /// slot was the tx hash alone and this pair jailed the node.)
+    #[test]
+    fn two_receipts_for_one_transaction_at_different_positions_do_not_conflict() {
+        let (set, keys) = validators(4);
+        let node = set.validators()[1].id;
+        let key = key_of(&keys, node);
+        let failed = entry(1, TxStatus::Failed(FailureCode::InsufficientBalance));
+        let a = receipt(node, key, 4, 0, failed.clone());
+        let b = receipt(node, key, 9, 2, entry(1, TxStatus::Success));
+        let ev =
+            FaultEvidence::Equivocation { first: SignedStatement::Receipt(a), second: SignedStatement::Receipt(b) };
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::NotConflicting));
+        // One position, two outcomes: that an honest node never signs.
+        let c = receipt(node, key, 9, 2, failed);
+        let d = receipt(node, key, 9, 2, entry(1, TxStatus::Success));
+        let ev =
+            FaultEvidence::Equivocation { first: SignedStatement::Receipt(c), second: SignedStatement::Receipt(d) };
         assert_eq!(ev.verify(&chain(), &set), Ok(node));
     }
 

@@ -61,11 +61,13 @@ pub enum Domain {
     VaultStoreSignature,
     /// Message a user signs to fetch fragments.
     VaultFetchSignature,
+    /// Message a validator signs when it promises a Fast-mode view.
+    PromiseSignature,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 19] = [
+    pub const ALL: [Domain; 20] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -85,6 +87,7 @@ impl Domain {
         Domain::VaultFragment,
         Domain::VaultStoreSignature,
         Domain::VaultFetchSignature,
+        Domain::PromiseSignature,
     ];
 
     /// The tag hashed before the content.
@@ -109,6 +112,7 @@ impl Domain {
             Domain::VaultFragment => "vigil/v1/vault/fragment",
             Domain::VaultStoreSignature => "vigil/v1/sign/vault-store",
             Domain::VaultFetchSignature => "vigil/v1/sign/vault-fetch",
+            Domain::PromiseSignature => "vigil/v1/sign/promise",
         }
     }
 

@@ -44,6 +44,7 @@ mod bytes;
 pub mod crypto;
 pub mod encoding;
 pub mod evidence;
+pub mod fast;
 pub mod genesis;
 pub mod hash;
 pub mod ids;
@@ -65,6 +66,7 @@ pub use block::{follow_set_changes, Block, BlockError, BlockHeader, CertifiedHea
 pub use crypto::{CryptoError, EncryptionKey, PublicKey, SecretKey, Signature};
 pub use encoding::DecodeError;
 pub use evidence::{ContradictedReceipt, EvidenceError, FaultEvidence, SignedStatement};
+pub use fast::{Backing, FastError, Justification, Promise, PromiseData, ProposalSlot, Selection};
 pub use genesis::Genesis;
 pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, View};

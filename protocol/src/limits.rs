@@ -15,3 +15,10 @@ pub const BLOCK_TXS_MAX: usize = 10_000;
 pub const MERKLE_PROOF_DEPTH_MAX: usize = 32;
 /// Longest validator display name, in bytes.
 pub const VALIDATOR_NAME_LEN_MAX: usize = 64;
+/// Smallest fee a transaction pays (fault evidence excepted: it may be free because
+/// invalid or repeated evidence is refused at admission and never included in a block).
+/// Every included transaction pays its fee and uses its nonce, whether it succeeds or not.
+pub const FEE_MIN: u64 = 1;
+/// Fee a `RegisterUser` transaction pays at least: a user id is permanent state, so
+/// squatting ids costs something.
+pub const REGISTER_USER_FEE_MIN: u64 = 10;

@@ -12,5 +12,5 @@ export interface VigilError extends Error {
     | 'DECODE' | 'BAD_ADDRESS' | 'BAD_AMOUNT' | 'BAD_OPTIONS' | 'BAD_GENESIS' | 'BAD_HASH' | 'BAD_HEX' | 'BAD_CHAIN_ID'
     | 'GATEWAYS_DOWN' | 'RATE_LIMITED' | 'UNKNOWN_NODE' | 'NODE_UNAVAILABLE' | 'NODE_TIMEOUT' | 'BAD_ANSWER'
     | 'NO_VALIDATOR' | 'EVIDENCE' | 'BUSY' | 'VAULT' | 'BAD_USER_ID' | 'UNKNOWN_USER' | 'WRONG_USER'
-    | 'QUOTA_EXCEEDED' | string;
+    | 'QUOTA_EXCEEDED' | 'STALE_STATE' | string;
 }

@@ -9,12 +9,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use vigil_protocol::encoding::{self, DecodeError};
 use vigil_protocol::{
-    follow_set_changes, AccountState, Address, BlockError, CertifiedHeader, ChainId, Hash32, Height, NodeId, QcError,
-    QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey, StateProof, ValidatorSet,
+    follow_set_changes, AccountState, Address, BlockError, CertifiedHeader, ChainId, ConsensusMode, Hash32, Height,
+    NodeId, QcError, QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey, StateProof,
+    ValidatorSet,
 };
 
 /// Verified headers kept (the newest ones).
 pub const HEADERS_CACHED_MAX: usize = 256;
+/// How far (in blocks) proven state may be behind the newest header this client has
+/// verified. A node or gateway that answers with an older certified state (an old
+/// balance, an old nonce) is refused rather than believed.
+pub const STATE_LAG_MAX_BLOCKS: u64 = 120;
 
 /// Why a light-client check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +48,12 @@ pub enum LightError {
     NotAValidator(NodeId),
     #[error("these validator-set changes contradict the ones already followed")]
     ConflictingSetHistory,
+    #[error("header {height} is signed by set {found}, but the set in force at that height is {expected}")]
+    SetNotInForce { height: Height, expected: Hash32, found: Hash32 },
+    #[error("header {height} is in {found} mode, but the chain was in {other} mode at height {other_height}: modes only go from Fast to Bft")]
+    ModeRegression { height: Height, found: ConsensusMode, other: ConsensusMode, other_height: Height },
+    #[error("the state is from height {height}, more than {max} blocks behind height {newest} already verified; ask another node")]
+    StaleState { height: Height, newest: Height, max: u64 },
 }
 
 /// How a result was verified: shown to users next to the result.
@@ -79,6 +90,13 @@ pub struct LightClient {
     /// The first height each set in `sets` certifies.
     set_from: Vec<Height>,
     headers: BTreeMap<Height, CertifiedHeader>,
+    /// The highest Fast header and the lowest Bft header accepted: a chain goes from
+    /// Fast to Bft once, never back, so a Fast header above a Bft one is a lie.
+    fast_max: Option<Height>,
+    bft_min: Option<Height>,
+    /// The highest height verified: state older than [`STATE_LAG_MAX_BLOCKS`] below it
+    /// is refused.
+    newest: Height,
 }
 
 impl LightClient {
@@ -91,7 +109,15 @@ impl LightClient {
             sets: vec![trusted.set],
             set_from: vec![Height(1)],
             headers: BTreeMap::new(),
+            fast_max: None,
+            bft_min: None,
+            newest: Height(0),
         })
+    }
+
+    /// The highest height this client has verified a header for.
+    pub fn newest_height(&self) -> Height {
+        self.newest
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -140,20 +166,28 @@ impl LightClient {
         self.set_from.iter().rposition(|from| *from <= height).and_then(|i| self.sets.get(i))
     }
 
-    fn set_by_hash(&self, hash: &Hash32) -> Option<&ValidatorSet> {
-        self.sets.iter().rev().find(|s| &s.hash() == hash)
-    }
-
-    /// Verifies a certified header (BCS) against the followed set that certified it
-    /// (batch Ed25519) and caches it.
+    /// Verifies a certified header (BCS) against the set in force at its height
+    /// (batch Ed25519) and caches it. Only that set counts: a set retired at a height
+    /// (jailed validators among them) can certify nothing above it, and beyond the last
+    /// change followed only the current set signs. Modes go only from Fast to Bft.
     pub fn accept_header(&mut self, certified_bcs: &[u8]) -> Result<(CertifiedHeader, Verification), LightError> {
         let ch: CertifiedHeader = encoding::from_bytes(certified_bcs)?;
         if ch.header.chain_id != self.chain_id {
             return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: ch.header.chain_id.clone() });
         }
-        let set = self
-            .set_by_hash(&ch.header.validator_set_hash)
-            .ok_or(LightError::UnknownSet(ch.header.validator_set_hash))?;
+        let height = ch.header.height;
+        let set = self.set_at(height).ok_or(LightError::UnknownSet(ch.header.validator_set_hash))?;
+        let found = ch.header.validator_set_hash;
+        if set.hash() != found {
+            let beyond_followed = self.set_from.last().is_some_and(|from| height >= *from);
+            return Err(if beyond_followed && !self.sets.iter().any(|s| s.hash() == found) {
+                // Possibly a set this client has not followed to yet.
+                LightError::UnknownSet(found)
+            } else {
+                LightError::SetNotInForce { height, expected: set.hash(), found }
+            });
+        }
+        self.check_mode(height, ch.header.mode)?;
         ch.verify(set)?;
         let verification = Verification {
             method: format!(
@@ -167,11 +201,28 @@ impl LightClient {
             validator_set_hash: set.hash(),
             signers: ch.cert.signer_ids(set).collect(),
         };
+        match ch.header.mode {
+            ConsensusMode::Fast => self.fast_max = self.fast_max.max(Some(height)),
+            ConsensusMode::Bft => self.bft_min = Some(self.bft_min.map_or(height, |b| b.min(height))),
+        }
+        self.newest = self.newest.max(height);
         self.headers.insert(ch.header.height, ch.clone());
         while self.headers.len() > HEADERS_CACHED_MAX {
             self.headers.pop_first();
         }
         Ok((ch, verification))
+    }
+
+    /// A header's mode against those already accepted: Fast below every Bft header.
+    fn check_mode(&self, height: Height, mode: ConsensusMode) -> Result<(), LightError> {
+        let conflict = match mode {
+            ConsensusMode::Fast => self.bft_min.filter(|b| *b <= height).map(|b| (ConsensusMode::Bft, b)),
+            ConsensusMode::Bft => self.fast_max.filter(|f| *f >= height).map(|f| (ConsensusMode::Fast, f)),
+        };
+        match conflict {
+            Some((other, other_height)) => Err(LightError::ModeRegression { height, found: mode, other, other_height }),
+            None => Ok(()),
+        }
     }
 
     /// A verified header from the cache.
@@ -209,6 +260,10 @@ impl LightClient {
         certified_bcs: &[u8],
     ) -> Result<Verification, LightError> {
         let (ch, mut verification) = self.accept_header(certified_bcs)?;
+        let height = ch.header.height;
+        if height.0.saturating_add(STATE_LAG_MAX_BLOCKS) < self.newest.0 {
+            return Err(LightError::StaleState { height, newest: self.newest, max: STATE_LAG_MAX_BLOCKS });
+        }
         let proof: StateProof = encoding::from_bytes(proof_bcs)?;
         proof.verify(&ch.header.state_root, key, value_bcs)?;
         verification.method = format!(
@@ -349,7 +404,10 @@ mod tests {
             height: header.height,
             view: header.view,
             block_hash: header.hash(),
-            kind: VoteKind::Precommit,
+            kind: match header.mode {
+                ConsensusMode::Fast => VoteKind::Ack,
+                ConsensusMode::Bft => VoteKind::Precommit,
+            },
         };
         let votes: Vec<_> = set.validators()[..signers]
             .iter()
@@ -406,6 +464,71 @@ mod tests {
         forged.next = set.without(&set.validators()[0].id).unwrap();
         assert!(lc.follow(&to_bytes(&vec![forged])).is_err());
         assert_eq!(lc.current_set(), &smaller);
+    }
+
+    /// Finding 4 of the soundness review: on 35b51aa `accept_header` took any set it
+    /// had ever followed, so validators jailed out of the set (a majority of the old
+    /// one) certified a header at height 1,000,000 and the wallet showed it verified.
+    #[test]
+    fn a_retired_set_certifies_nothing_above_its_last_height() {
+        let (set, keys, _) = fixture();
+        let smaller = set.without(&set.validators()[3].id).unwrap();
+        let mut lc = client(&set);
+        let change = SetChange {
+            certified: certify(&set, &keys, header(&set, 4, Hash32([7; 32]), &smaller), 3),
+            next: smaller.clone(),
+        };
+        lc.follow(&to_bytes(&vec![change])).unwrap();
+        // The old set still certifies heights up to 4 (evidence and history need them).
+        lc.accept_header(&to_bytes(&certify(&set, &keys, header(&set, 3, Hash32([1; 32]), &set), 3))).unwrap();
+        let late = certify(&set, &keys, header(&set, 1_000_000, Hash32([6; 32]), &set), 4);
+        assert!(matches!(
+            lc.accept_header(&to_bytes(&late)),
+            Err(LightError::SetNotInForce { height: Height(1_000_000), .. })
+        ));
+        // Nor does the new set certify heights before it took over.
+        let early = certify(&smaller, &keys, header(&smaller, 2, Hash32([6; 32]), &smaller), 3);
+        assert!(matches!(lc.accept_header(&to_bytes(&early)), Err(LightError::SetNotInForce { .. })));
+        lc.accept_header(&to_bytes(&certify(&smaller, &keys, header(&smaller, 9, Hash32([6; 32]), &smaller), 3)))
+            .unwrap();
+    }
+
+    #[test]
+    fn modes_only_go_from_fast_to_bft() {
+        let (set, keys, _) = fixture();
+        let mut lc = client(&set);
+        let at = |height: u64, mode: ConsensusMode| {
+            let mut h = header(&set, height, Hash32([height as u8; 32]), &set);
+            h.mode = mode;
+            to_bytes(&certify(&set, &keys, h, 3))
+        };
+        lc.accept_header(&at(5, ConsensusMode::Fast)).unwrap();
+        lc.accept_header(&at(10, ConsensusMode::Bft)).unwrap();
+        lc.accept_header(&at(7, ConsensusMode::Fast)).unwrap();
+        assert!(matches!(lc.accept_header(&at(11, ConsensusMode::Fast)), Err(LightError::ModeRegression { .. })));
+        assert!(matches!(lc.accept_header(&at(4, ConsensusMode::Bft)), Err(LightError::ModeRegression { .. })));
+    }
+
+    /// Finding 5: on 35b51aa any older certified state was accepted after a newer
+    /// header, so a node could show an old balance and make the wallet sign an old nonce.
+    #[test]
+    fn state_far_behind_the_newest_verified_height_is_refused() {
+        let (set, keys, _) = fixture();
+        let alice = Address([0xa1; 20]);
+        let value = to_bytes(&AccountState { balance: vigil_protocol::Amount(500), nonce: vigil_protocol::Nonce(3) });
+        let mut tree = vigil_protocol::StateTree::new();
+        let root = tree.apply(0, [(StateKey::Account(alice), Some(value.clone()))]).unwrap();
+        let (_, proof) = tree.get_with_proof(&StateKey::Account(alice), 0).unwrap();
+        let at = |height: u64| to_bytes(&certify(&set, &keys, header(&set, height, root, &set), 3));
+        let mut lc = client(&set);
+        lc.accept_header(&at(500)).unwrap();
+        assert_eq!(lc.newest_height(), Height(500));
+        let old = 500 - STATE_LAG_MAX_BLOCKS - 1;
+        assert!(matches!(
+            lc.verify_account(&alice, Some(&value), &to_bytes(&proof), &at(old)),
+            Err(LightError::StaleState { .. })
+        ));
+        lc.verify_account(&alice, Some(&value), &to_bytes(&proof), &at(old + 1)).unwrap();
     }
 
     #[test]

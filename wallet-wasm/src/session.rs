@@ -43,7 +43,11 @@ impl WalletError {
         match self {
             WalletError::Light(e) => match e {
                 LightError::Decode(_) => "DECODE",
-                LightError::Certificate(_) | LightError::Header(_) => "BAD_CERTIFICATE",
+                LightError::Certificate(_)
+                | LightError::Header(_)
+                | LightError::SetNotInForce { .. }
+                | LightError::ModeRegression { .. } => "BAD_CERTIFICATE",
+                LightError::StaleState { .. } => "STALE_STATE",
                 LightError::UntrustedSet { .. } | LightError::UnknownSet(_) => "UNTRUSTED_SET",
                 LightError::WrongChain { .. } => "WRONG_CHAIN",
                 LightError::SetChanges(_) | LightError::ConflictingSetHistory => "BAD_SET_CHANGE",
@@ -348,9 +352,16 @@ impl<T: Transport> Session<T> {
         let request = submit_request(to_bytes(&tx));
         let mut detail = String::from("no honest node took the evidence");
         let mut committed = false;
+        let mut already_jailed = false;
         let mut evidence_height = None;
         for node in honest {
             match self.client.forward(&node, &request).await {
+                Ok(r) if r.status == 409 && crate::client::error_fields(&r.body, "", "").0 == "OFFENDER_NOT_IN_SET" => {
+                    // Someone proved it first: the chain has jailed it already.
+                    already_jailed = true;
+                    detail = format!("{} was already jailed (evidence from another reporter)", offender.short());
+                    break;
+                }
                 Ok(r) if r.status == 200 || r.status == 409 => {
                     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                     let receipt = self.light.verify_receipt(&hex_field(&v, "receipt_bcs")?)?;
@@ -372,13 +383,13 @@ impl<T: Transport> Session<T> {
             }
         }
         let mut mode_after = None;
-        if committed {
+        if committed || already_jailed {
             self.sync().await?;
             if let Some(h) = evidence_height {
                 mode_after = self.certified_mode_after(h).await;
             }
         }
-        let jailed = committed && self.light.current_set().get(offender).is_none();
+        let jailed = (committed || already_jailed) && self.light.current_set().get(offender).is_none();
         Ok(EvidenceReport { offender: *offender, evidence_tx: tx.hash(), committed, jailed, mode_after, detail })
     }
 

@@ -105,7 +105,8 @@ impl<T: Transport> Session<T> {
             Some(_) => return Err(WalletError::Vault(format!("user id `{user_id}` is registered to another account"))),
             None => {}
         }
-        let tx = self.sign(key, Payload::RegisterUser(user_id.clone()), 1).await?;
+        let fee = vigil_protocol::limits::REGISTER_USER_FEE_MIN;
+        let tx = self.sign(key, Payload::RegisterUser(user_id.clone()), fee).await?;
         self.committed(key, &tx).await.map(|_| ())
     }
 

@@ -127,14 +127,20 @@ impl Node {
                 None => return,
             },
         };
-        let proposal = Proposal { view: round, block, valid_round, leader_ack: None, pol };
+        let proposal = Proposal { view: round, block, valid_round, leader_ack: None, pol, justification: None };
         self.out.push(Output::Broadcast(Message::Proposal(Box::new(proposal.clone()))));
         let me = self.me;
         self.bft_on_proposal(me, proposal);
     }
 
+    /// Whether `round` is close enough above ours to be worth remembering anything about
+    /// (rounds below are kept: their votes may still certify a block).
+    pub(super) fn bft_in_window(&self, round: View) -> bool {
+        round.0 <= self.bft.round.0.saturating_add(super::fast::VIEW_WINDOW_MAX)
+    }
+
     pub(super) fn bft_on_proposal(&mut self, from: NodeId, p: Proposal) {
-        if from != self.proposer(p.view) || self.bft.proposals.contains_key(&p.view) {
+        if from != self.proposer(p.view) || self.bft.proposals.contains_key(&p.view) || !self.bft_in_window(p.view) {
             return;
         }
         if p.valid_round.is_some_and(|vr| vr >= p.view) {

@@ -1,34 +1,64 @@
-//! Fast mode: stable leader, majority acknowledgements, view change by promises.
+//! Fast mode: stable leader, majority acknowledgements, view change by signed promises.
 //!
-//! - The leader of view `v` is `validators[v mod n]`. It may propose once it is
-//!   *active* in `v`: at view 0 from genesis, otherwise after a majority promised `v`
-//!   ([`ViewChange`]); it then stays active for every later height (Multi-Paxos).
-//! - A follower re-executes each proposal and, if the roots match and it acked nothing
-//!   else at this height and view, broadcasts a signed `Ack` carrying the leader's ack.
-//!   Whoever sees a majority of acks for a block holds its certificate and commits.
-//! - No commit in time: the follower promises view `v+1` to its leader, reporting the
-//!   highest-view block it acked at this height; that leader re-proposes the highest
-//!   such block among a majority of promises, so a block that may have been committed
-//!   is never replaced (crash faults).
-//! - Results are checked by every follower, so a leader that lies about results gets
-//!   no honest acks; if it sends different proposals to different followers, its two
-//!   signed acks meet in some node's detector and become evidence.
+//! - The leader of view `v` is `validators[v mod n]` ([`vigil_protocol::fast::leader`]).
+//!   It proposes once it is *active* in `v`, and every proposal carries its
+//!   [`Justification`]: genesis (view 0 of height 1), the parent's certificate at `v` (the
+//!   leader stays active across heights, Multi-Paxos), or a quorum of signed promises
+//!   for `v` with the backing of the highest claims.
+//! - A follower acks a proposal only if its justification holds and it re-executes to
+//!   the same roots; the ack carries the leader's ack, so a leader that proposes two
+//!   blocks in one view is caught.
+//! - No commit in time: the follower moves to `v+1` (only if validators holding f+1
+//!   power are known to be at `v` or beyond, so one node does not run ahead alone) and
+//!   broadcasts a signed promise with its highest ack and that ack's backing; a node
+//!   jumps to a higher view only on a justified proposal, a certificate, or the word of
+//!   f+1 power — never on one message.
+//! - Views, acks and promises are only taken within [`VIEW_WINDOW_MAX`] of this node's
+//!   view, and one ack per validator and view, so memory stays bounded.
 
 use std::collections::BTreeMap;
 
-use vigil_protocol::{BlockHash, ConsensusMode, NodeId, QuorumCert, View, Vote, VoteData, VoteKind};
+use vigil_protocol::fast::{leader_ack_data, Selection};
+use vigil_protocol::{
+    Backing, Block, BlockHash, ConsensusMode, Height, Justification, NodeId, PromiseData, ProposalSlot, QuorumCert,
+    View, Vote, VoteData, VoteKind,
+};
 
 use super::{Message, Node, Proposal, TimerKind, ViewChange};
+
+/// How far above (or below) this node's view acks, promises and votes are considered.
+pub const VIEW_WINDOW_MAX: u64 = 256;
+
+/// A block this node acked at the height in progress, with the backing that lets it
+/// claim so in a promise (persisted in the safety state).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Acked {
+    pub view: View,
+    pub block: Block,
+    pub backing: Backing,
+}
+
+/// The view this node may propose in, why, and the block it must re-propose (if any).
+#[derive(Debug, Clone)]
+pub(super) struct Active {
+    view: View,
+    justification: Justification,
+    reproposal: Option<Block>,
+}
 
 /// Per-node Fast-mode state; what must survive a crash is in `SafetyState`.
 #[derive(Debug, Default, Clone)]
 pub struct FastState {
-    /// The view in which this node may propose without collecting promises.
-    pub(super) active_view: Option<View>,
+    pub(super) active: Option<Active>,
+    /// Promises for the view this node leads, verified, with their backings.
     promises: BTreeMap<NodeId, ViewChange>,
+    /// The highest view each validator is known to have reached (signed promises and
+    /// acks), for the f+1 rule. One entry per validator.
+    reached: BTreeMap<NodeId, View>,
     proposed: Option<View>,
+    /// Acks by (view, block), at most one per validator and view.
     acks: BTreeMap<(View, BlockHash), BTreeMap<NodeId, Vote>>,
-    /// Views whose timeout has already been scheduled at this height.
+    acked_by: BTreeMap<(NodeId, View), BlockHash>,
     view_at_height_start: View,
 }
 
@@ -36,13 +66,15 @@ impl FastState {
     pub(super) fn reset_height(&mut self) {
         self.proposed = None;
         self.acks.clear();
+        self.acked_by.clear();
+        self.promises.clear();
+        self.active = None;
     }
 }
 
 impl Node {
     fn leader(&self, view: View) -> NodeId {
-        let set = self.set();
-        set.validators()[(view.0 % set.len() as u64) as usize].id
+        vigil_protocol::fast::leader(self.set(), view).unwrap_or(self.me)
     }
 
     fn view_timeout_ms(&self, view: View) -> u64 {
@@ -50,20 +82,65 @@ impl Node {
         self.cfg.timeouts.fast_view_ms * (1 + failures)
     }
 
+    /// Whether `view` is close enough to ours to be worth remembering anything about.
+    pub(super) fn fast_in_window(&self, view: View) -> bool {
+        let mine = self.safety.fast_view.0;
+        view.0 <= mine.saturating_add(VIEW_WINDOW_MAX) && view.0.saturating_add(VIEW_WINDOW_MAX) >= mine
+    }
+
+    /// Chain, height and parent hash of proposals at the height in progress.
+    fn proposal_slot(&self) -> (vigil_protocol::ChainId, Height, BlockHash) {
+        (self.ledger.chain_id().clone(), self.height(), self.ledger.last_hash())
+    }
+
     pub(super) fn fast_enter_height(&mut self) {
         let view = self.safety.fast_view;
         self.fast.view_at_height_start = view;
+        // Still the leader since the previous height (its certificate is at this view),
+        // or the very first view of the chain.
+        let parent_cert = self.committed.last().map(|cb| &cb.cert).filter(|c| c.data.kind == VoteKind::Ack);
+        self.fast.active = match parent_cert {
+            Some(cert) if cert.data.view == view => {
+                Some(Active { view, justification: Justification::Parent(cert.clone()), reproposal: None })
+            }
+            None if self.height() == Height(1) && view == View(0) => {
+                Some(Active { view, justification: Justification::Genesis, reproposal: None })
+            }
+            _ => None,
+        };
         self.fast_arm(view);
+    }
+
+    fn is_active(&self, view: View) -> bool {
+        self.fast.active.as_ref().is_some_and(|a| a.view == view)
     }
 
     /// Schedules what the current view needs: the leader's proposal, everyone's timeout.
     fn fast_arm(&mut self, view: View) {
-        if self.leader(view) == self.me && self.fast.active_view == Some(view) {
+        if self.leader(view) == self.me && self.is_active(view) {
             let delay = self.cfg.timeouts.propose_delay_ms;
             self.timer(TimerKind::Propose, view, delay);
         }
         let timeout = self.view_timeout_ms(view);
         self.timer(TimerKind::FastView, view, timeout);
+    }
+
+    /// This node's signed promise for `view` with the backing of what it acked.
+    fn own_promise(&self, view: View) -> Option<ViewChange> {
+        if !self.is_validator() {
+            return None;
+        }
+        let acked = self.safety.fast_acked.as_ref();
+        let data = PromiseData {
+            chain_id: self.ledger.chain_id().clone(),
+            height: self.height(),
+            view,
+            acked: acked.map(|a| (a.view, a.block.header.hash())),
+        };
+        Some(ViewChange {
+            promise: data.sign(self.me, &self.cfg.key),
+            acked: acked.map(|a| (a.backing.clone(), a.block.clone())),
+        })
     }
 
     /// Moves to a higher view (never back), promising its leader what we acked.
@@ -73,71 +150,190 @@ impl Node {
         }
         self.safety.fast_view = view;
         self.fast.promises.clear();
+        self.fast.active = self.fast.active.take().filter(|a| a.view == view);
+        self.fast.reached.insert(self.me, view);
         self.persist();
-        let promise = ViewChange { height: self.height(), view, acked: self.safety.fast_acked.clone() };
-        if send_promise && self.is_validator() {
-            // Broadcast, not just to the new leader: every node that hears of a higher
-            // view jumps to it, so views converge in one message delay after a heal.
-            self.out.push(super::Output::Broadcast(Message::ViewChange(Box::new(promise.clone()))));
-        }
-        if self.leader(view) == self.me {
-            self.fast_on_view_change(self.me, promise);
+        let promise = self.own_promise(view);
+        if let Some(p) = &promise {
+            if send_promise {
+                self.out.push(super::Output::Broadcast(Message::ViewChange(Box::new(p.clone()))));
+            }
+            if self.leader(view) == self.me {
+                self.fast_collect_promise(self.me, p.clone());
+            }
         }
         self.fast_arm(view);
     }
 
     pub(super) fn fast_view_timeout(&mut self, view: View) {
-        if view == self.safety.fast_view {
-            self.fast_adopt_view(view.next(), true);
+        if view != self.safety.fast_view {
+            return;
+        }
+        // Move on only with company: beyond the first timeout of a height, if fewer than
+        // f+1 power is known to be at this view or beyond, repeat the promise instead of
+        // running ahead alone (the others catch up on it, and this node waits for them).
+        let alone = self.power_at_or_above(view) < self.set().fault_tolerance_power() + 1;
+        if alone && view > self.fast.view_at_height_start {
+            if let Some(p) = self.own_promise(view) {
+                self.out.push(super::Output::Broadcast(Message::ViewChange(Box::new(p))));
+            }
+            let timeout = self.view_timeout_ms(view);
+            self.timer(TimerKind::FastView, view, timeout);
+            return;
+        }
+        if let Some(next) = view.0.checked_add(1) {
+            self.fast_adopt_view(View(next), true);
         }
     }
 
-    pub(super) fn fast_on_view_change(&mut self, from: NodeId, vc: ViewChange) {
-        if vc.view > self.safety.fast_view {
-            self.fast_adopt_view(vc.view, true);
+    fn power_at_or_above(&self, view: View) -> u64 {
+        let set = self.set();
+        let mut reached: Vec<usize> =
+            self.fast.reached.iter().filter(|(_, v)| **v >= view).filter_map(|(id, _)| set.index_of(id)).collect();
+        if let Some(me) = set.index_of(&self.me).filter(|_| self.safety.fast_view >= view) {
+            reached.push(me);
         }
-        if vc.view != self.safety.fast_view || self.leader(vc.view) != self.me || self.fast.active_view == Some(vc.view)
+        reached.sort_unstable();
+        reached.dedup();
+        set.power_of(reached)
+    }
+
+    /// The highest view above ours that validators holding f+1 power have reached.
+    fn fast_skip_target(&self) -> Option<View> {
+        let set = self.set();
+        let needed = set.fault_tolerance_power() + 1;
+        let mut views: Vec<(View, u64)> = self
+            .fast
+            .reached
+            .iter()
+            .filter(|(id, v)| **v > self.safety.fast_view && **id != self.me)
+            .filter_map(|(id, v)| set.get(id).map(|info| (*v, info.power)))
+            .collect();
+        views.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+        let mut power = 0u64;
+        for (v, p) in views {
+            power = power.saturating_add(p);
+            if power >= needed {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn note_reached(&mut self, who: NodeId, view: View) {
+        if self.set().get(&who).is_none() || !self.fast_in_window(view) {
+            return;
+        }
+        let r = self.fast.reached.entry(who).or_insert(view);
+        *r = (*r).max(view);
+    }
+
+    pub(super) fn fast_on_view_change(&mut self, from: NodeId, vc: ViewChange) {
+        let p = &vc.promise;
+        if p.voter != from
+            || p.data.height != self.height()
+            || &p.data.chain_id != self.ledger.chain_id()
+            || !self.fast_in_window(p.data.view)
+            || p.verify(self.set()).is_err()
         {
             return;
         }
-        if self.set().get(&from).is_none() {
+        self.note_reached(from, p.data.view);
+        if let Some(target) = self.fast_skip_target() {
+            self.fast_adopt_view(target, true);
+        }
+        if p.data.view == self.safety.fast_view && self.leader(p.data.view) == self.me {
+            self.fast_collect_promise(from, vc);
+        }
+    }
+
+    /// Whether a promise's claim comes with a backing that holds, and the block it names.
+    fn backing_holds(&self, vc: &ViewChange) -> bool {
+        let Some((claim_view, claim_hash)) = vc.promise.data.acked else {
+            return true;
+        };
+        let Some((backing, block)) = &vc.acked else {
+            return false;
+        };
+        let (chain_id, height, parent_hash) = self.proposal_slot();
+        let expected = leader_ack_data(&chain_id, height, claim_view, claim_hash);
+        let slot =
+            ProposalSlot { chain_id: &chain_id, height, view: claim_view, parent_hash: &parent_hash, set: self.set() };
+        block.header.hash() == claim_hash
+            && backing.leader_ack.data == expected
+            && backing.leader_ack.voter == self.leader(claim_view)
+            && backing.leader_ack.verify(self.set()).is_ok()
+            && backing.justification.check(&slot, &claim_hash).is_ok()
+    }
+
+    /// A verified promise for the view this node leads: with a quorum whose claims
+    /// select a block (or none), this node becomes active in the view.
+    fn fast_collect_promise(&mut self, from: NodeId, vc: ViewChange) {
+        let view = vc.promise.data.view;
+        if view != self.safety.fast_view || self.is_active(view) || !self.backing_holds(&vc) {
             return;
         }
-        let view = vc.view;
         self.fast.promises.insert(from, vc);
-        let power = self.set().power_of(self.fast.promises.keys().filter_map(|id| self.set().index_of(id)));
-        if power >= self.set().quorum_power(ConsensusMode::Fast) {
-            // Adopt the highest-view block acked at this height by anyone who promised.
-            let height = self.height();
-            let best = self
-                .fast
-                .promises
-                .values()
-                .filter(|p| p.height == height)
-                .filter_map(|p| p.acked.clone())
-                .chain(self.safety.fast_acked.clone())
-                .max_by_key(|(v, _)| *v);
-            if let Some((acked_view, block)) = best {
-                self.add_candidate(block.clone());
-                self.safety.fast_acked = Some((acked_view, block));
+        let top = self.fast.promises.values().filter_map(|v| v.promise.data.acked.map(|(v, _)| v)).max();
+        let mut backings: Vec<Backing> = Vec::new();
+        for vc in self.fast.promises.values() {
+            if let (Some((v, _)), Some((b, _))) = (vc.promise.data.acked, &vc.acked) {
+                if Some(v) == top && !backings.iter().any(|x| x.leader_ack == b.leader_ack) {
+                    backings.push(b.clone());
+                }
             }
-            self.fast.active_view = Some(view);
-            self.fast.promises.clear();
-            self.timer(TimerKind::Propose, view, 0);
         }
+        let justification = Justification::Promises {
+            promises: self.fast.promises.values().map(|vc| vc.promise.clone()).collect(),
+            backings,
+        };
+        let (chain_id, height, parent_hash) = self.proposal_slot();
+        let slot = ProposalSlot { chain_id: &chain_id, height, view, parent_hash: &parent_hash, set: self.set() };
+        // Without a quorum yet, or with the leader of the top view proven to have
+        // equivocated and the promises not telling which block may be committed: wait.
+        let Ok(selection) = justification.selection(&slot, 0) else {
+            return;
+        };
+        let reproposal = match selection {
+            Selection::Free => None,
+            Selection::Block(hash) => {
+                let body = self
+                    .fast
+                    .promises
+                    .values()
+                    .filter_map(|vc| vc.acked.as_ref().map(|(_, b)| b))
+                    .chain(self.safety.fast_acked.as_ref().map(|a| &a.block))
+                    .find(|b| b.header.hash() == hash)
+                    .cloned();
+                match body {
+                    Some(b) => Some(b),
+                    None => return,
+                }
+            }
+        };
+        if let Some(b) = &reproposal {
+            self.add_candidate(b.clone());
+        }
+        self.fast.active = Some(Active { view, justification, reproposal });
+        self.fast.promises.clear();
+        self.timer(TimerKind::Propose, view, 0);
     }
 
     pub(super) fn fast_propose(&mut self, view: View) {
         if view != self.safety.fast_view
-            || self.fast.active_view != Some(view)
+            || !self.is_active(view)
             || self.leader(view) != self.me
             || self.fast.proposed == Some(view)
         {
             return;
         }
-        // Re-propose what may already be committed; otherwise a new block.
-        let block = match self.safety.fast_acked.clone() {
-            Some((_, block)) => block,
+        let Some(active) = self.fast.active.clone() else {
+            return;
+        };
+        // After a restart in the view it already proposed in: the same block again.
+        let mine = self.safety.fast_acked.as_ref().filter(|a| a.view == view).map(|a| a.block.clone());
+        let block = match mine.or(active.reproposal) {
+            Some(block) => block,
             None if self.hold_empty_proposal(view) => return,
             None => match self.build_block(view) {
                 Some(b) => b,
@@ -152,9 +348,17 @@ impl Node {
             return;
         };
         self.fast.proposed = Some(view);
-        self.safety.fast_acked = Some((view, block.clone()));
+        let backing = Backing { leader_ack: ack.clone(), justification: active.justification };
+        self.safety.fast_acked = Some(Acked { view, block: block.clone(), backing: backing.clone() });
         self.persist();
-        let proposal = Proposal { view, block, valid_round: None, leader_ack: Some(ack.clone()), pol: Vec::new() };
+        let proposal = Proposal {
+            view,
+            block,
+            valid_round: None,
+            leader_ack: Some(ack.clone()),
+            pol: Vec::new(),
+            justification: Some(backing.justification),
+        };
         self.out.push(super::Output::Broadcast(Message::Proposal(Box::new(proposal))));
         self.fast_on_ack(ack);
     }
@@ -182,8 +386,16 @@ impl Node {
             }
             return;
         }
-        // A proposal from the leader of a higher view means that leader holds a
-        // majority of promises for it: follow (crash-fault model).
+        // Only a justified proposal moves this node (to its view) or gets its ack.
+        let Some(justification) = p.justification else {
+            return;
+        };
+        let (chain_id, height, parent_hash) = self.proposal_slot();
+        let slot =
+            ProposalSlot { chain_id: &chain_id, height, view: p.view, parent_hash: &parent_hash, set: self.set() };
+        if justification.check(&slot, &hash).is_err() {
+            return;
+        }
         self.fast_adopt_view(p.view, false);
         self.add_candidate(p.block.clone());
         self.fast_on_ack(leader_ack.clone());
@@ -196,7 +408,8 @@ impl Node {
         let Some(ack) = self.sign_vote(VoteKind::Ack, p.view, hash) else {
             return;
         };
-        self.safety.fast_acked = Some((p.view, p.block));
+        let backing = Backing { leader_ack: leader_ack.clone(), justification };
+        self.safety.fast_acked = Some(Acked { view: p.view, block: p.block, backing });
         self.persist();
         self.out.push(super::Output::Broadcast(Message::Vote { vote: ack.clone(), leader_ack: Some(leader_ack) }));
         self.fast_on_ack(ack);
@@ -204,13 +417,20 @@ impl Node {
 
     /// Counts a verified ack; commits on a majority.
     pub(super) fn fast_on_ack(&mut self, vote: Vote) {
-        if vote.data.kind != VoteKind::Ack {
+        if vote.data.kind != VoteKind::Ack || !self.fast_in_window(vote.data.view) {
             return;
         }
         let data: VoteData = vote.data.clone();
-        if data.view > self.safety.fast_view {
-            self.fast_adopt_view(data.view, true);
+        // One ack per validator and view (a second one is equivocation, which the
+        // detector has already turned into evidence).
+        match self.fast.acked_by.get(&(vote.voter, data.view)) {
+            Some(h) if *h != data.block_hash => return,
+            Some(_) => {}
+            None => {
+                self.fast.acked_by.insert((vote.voter, data.view), data.block_hash);
+            }
         }
+        self.note_reached(vote.voter, data.view);
         let acks = self.fast.acks.entry((data.view, data.block_hash)).or_default();
         acks.entry(vote.voter).or_insert(vote);
         let votes: Vec<Vote> = acks.values().cloned().collect();

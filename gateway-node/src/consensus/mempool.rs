@@ -92,6 +92,16 @@ impl Mempool {
         out
     }
 
+    /// What `sender`'s pending transactions spend at most (amounts and fees).
+    pub fn pending_spend(&self, sender: &Address) -> u64 {
+        self.by_sender.get(sender).map_or(0, |nonces| {
+            nonces
+                .values()
+                .filter_map(|h| self.txs.get(h))
+                .fold(0u64, |sum, (tx, _)| sum.saturating_add(super::spend(&tx.tx)))
+        })
+    }
+
     /// Pending transactions from `sender`.
     pub fn pending_from(&self, sender: &Address) -> usize {
         self.by_sender.get(sender).map_or(0, BTreeMap::len)

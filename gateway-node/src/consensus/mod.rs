@@ -35,9 +35,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
-    Address, Amount, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height, NodeId, Nonce,
-    Payload, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction, Transaction, ValidatorSet, View, Vote, VoteData,
-    VoteKind,
+    Address, Amount, Backing, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height,
+    Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction,
+    Transaction, ValidatorSet, View, Vote, VoteData, VoteKind,
 };
 
 use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError, StateCommit};
@@ -148,15 +148,17 @@ pub struct Proposal {
     /// Bft: the 2f+1 prevotes of `valid_round` for this block (the proof of lock), so
     /// that peers who missed them can still accept the re-proposal.
     pub pol: Vec<Vote>,
+    /// Fast: why the leader may propose this block in this view (checked by every
+    /// follower before it acks or moves to the view).
+    pub justification: Option<Justification>,
 }
 
-/// Fast mode: a promise to the leader of `view` to ack nothing of a lower view, with
-/// the highest-view block this node acked at `height`.
+/// Fast mode: a signed promise to the leader of a view to ack nothing of a lower view,
+/// with the block of the highest-view ack it claims and that ack's backing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewChange {
-    pub height: Height,
-    pub view: View,
-    pub acked: Option<(View, Block)>,
+    pub promise: Promise,
+    pub acked: Option<(Backing, Block)>,
 }
 
 /// Node-to-node messages (BCS on the wire; peers are authenticated by the transport).
@@ -197,7 +199,7 @@ impl Message {
         match self {
             Message::Proposal(p) => Some(p.block.header.height),
             Message::Vote { vote, .. } => Some(vote.data.height),
-            Message::ViewChange(vc) => Some(vc.height),
+            Message::ViewChange(vc) => Some(vc.promise.data.height),
             _ => None,
         }
     }
@@ -255,8 +257,8 @@ pub struct SafetyState {
     pub signed: Vec<Vote>,
     /// Fast: the view promised (never ack below it).
     pub fast_view: View,
-    /// Fast: the highest-view block acked at `height`.
-    pub fast_acked: Option<(View, Block)>,
+    /// Fast: the highest-view block acked at `height`, with the backing of that ack.
+    pub fast_acked: Option<fast::Acked>,
     /// Bft: round, and Tendermint's locked and valid values (with their rounds).
     pub bft_round: View,
     pub bft_locked: Option<(View, Block)>,
@@ -285,6 +287,21 @@ pub enum Rejection {
     Duplicate,
     #[error("the mempool is full; retry later")]
     MempoolFull,
+    #[error("fee {found} is below the minimum {min} for this transaction")]
+    FeeTooLow { min: u64, found: u64 },
+    #[error("the evidence proves nothing: {0}")]
+    InvalidEvidence(String),
+    #[error("the accused validator is no longer in the set (already jailed)")]
+    OffenderNotInSet,
+}
+
+/// What a transaction takes from its sender's balance at most: its amount and its fee.
+pub fn spend(tx: &Transaction) -> u64 {
+    let amount = match &tx.payload {
+        Payload::Transfer(t) => t.amount.0,
+        Payload::FaultEvidence(_) | Payload::RegisterUser(_) | Payload::CommitManifest(_) => 0,
+    };
+    amount.saturating_add(tx.fee.0)
 }
 
 /// Why a restart from persisted data failed.
@@ -406,12 +423,9 @@ impl Node {
             ledger,
             cfg,
         };
-        node.fast.active_view = (node.safety.fast_view == View(0)).then_some(View(0));
-        for (_, block) in
-            [node.safety.fast_acked.clone(), node.safety.bft_locked.clone(), node.safety.bft_valid.clone()]
-                .into_iter()
-                .flatten()
-        {
+        let acked = node.safety.fast_acked.clone().map(|a| a.block);
+        let bft = [node.safety.bft_locked.clone(), node.safety.bft_valid.clone()].into_iter().flatten().map(|(_, b)| b);
+        for block in acked.into_iter().chain(bft) {
             node.add_candidate(block);
         }
         Ok(node)
@@ -449,7 +463,7 @@ impl Node {
             self.bft.round,
             self.safety.bft_locked.as_ref().map(|(r, b)| (r.0, short(b))),
             self.safety.bft_valid.as_ref().map(|(r, b)| (r.0, short(b))),
-            self.safety.fast_acked.as_ref().map(|(r, b)| (r.0, short(b))),
+            self.safety.fast_acked.as_ref().map(|a| (a.view.0, short(&a.block))),
             self.mempool.len(),
         )
     }
@@ -611,9 +625,18 @@ impl Node {
         }
     }
 
-    /// Verifies a vote for the height in progress and feeds it to the detector.
+    /// Verifies a vote for the height in progress and feeds it to the detector. Votes
+    /// for views or rounds far from this node's are dropped unread, so what a node
+    /// remembers per height is bounded whatever a validator sends.
     fn check_vote(&mut self, vote: &Vote) -> bool {
         if vote.data.height != self.height() || &vote.data.chain_id != self.ledger.chain_id() {
+            return false;
+        }
+        let in_window = match self.ledger.mode() {
+            ConsensusMode::Fast => self.fast_in_window(vote.data.view),
+            ConsensusMode::Bft => self.bft_in_window(vote.data.view),
+        };
+        if !in_window {
             return false;
         }
         if vote.verify(self.set()).is_err() {
@@ -647,8 +670,11 @@ impl Node {
     /// Builds a new block from the mempool on the committed state.
     fn build_block(&mut self, view: View) -> Option<Block> {
         let ledger = &self.ledger;
-        let txs = self.mempool.peek_ready(self.cfg.block_txs_max, |a| ledger.account(a).nonce.0);
-        let exec = self.ledger.execute(&txs).ok()?;
+        let ready = self.mempool.peek_ready(self.cfg.block_txs_max, |a| ledger.account(a).nonce.0);
+        let (exec, txs, left_out) = self.ledger.execute_admissible(ready).ok()?;
+        // What may not be in a block now (an unpaid fee, evidence already acted on) is
+        // dropped: kept, it would hold back its sender's later nonces for ever.
+        self.mempool.remove_committed(left_out.iter());
         let header = self.ledger.build_header(&exec, view, self.me, self.now_ms);
         let block = Block { header, txs };
         self.candidates.insert(block.header.hash(), (block.clone(), Ok(exec)));
@@ -730,14 +756,7 @@ impl Node {
         if found > expected + pending + NONCE_AHEAD_MAX {
             return Err(Rejection::FutureNonce { expected, found });
         }
-        let amount = match &tx.tx.payload {
-            Payload::Transfer(t) => t.amount.0,
-            Payload::FaultEvidence(_) | Payload::RegisterUser(_) | Payload::CommitManifest(_) => 0,
-        };
-        let needed = amount.saturating_add(tx.tx.fee.0);
-        if account.balance.0 < needed {
-            return Err(Rejection::InsufficientBalance { balance: account.balance.0, needed });
-        }
+        self.admissible(&tx, account.balance.0)?;
         let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
         self.mempool.insert(tx.clone(), priority).map_err(|e| match e {
             mempool::MempoolError::Duplicate => Rejection::Duplicate,
@@ -745,6 +764,32 @@ impl Node {
         })?;
         self.out.push(Output::Broadcast(Message::Transactions(vec![tx])));
         Ok(std::mem::take(&mut self.out))
+    }
+
+    /// What admission checks beyond nonces: the fee, what the sender can pay counting
+    /// what its pending transactions already spend, and that evidence proves a fault
+    /// of a validator still in the set (invalid or repeated evidence is never pooled,
+    /// which is what lets valid evidence be free).
+    fn admissible(&self, tx: &SignedTransaction, balance: u64) -> Result<(), Rejection> {
+        let min = crate::execution::fee_min(&tx.tx.payload);
+        if tx.tx.fee.0 < min {
+            return Err(Rejection::FeeTooLow { min, found: tx.tx.fee.0 });
+        }
+        let needed = spend(&tx.tx).saturating_add(self.mempool.pending_spend(&tx.tx.sender_address()));
+        if balance < needed {
+            return Err(Rejection::InsufficientBalance { balance, needed });
+        }
+        if let Payload::FaultEvidence(evidence) = &tx.tx.payload {
+            let offender = evidence.accused();
+            if self.set().get(&offender).is_none() {
+                return Err(Rejection::OffenderNotInSet);
+            }
+            let judged_by = self.ledger.validators_at(evidence.height());
+            evidence
+                .verify(self.ledger.chain_id(), judged_by)
+                .map_err(|e| Rejection::InvalidEvidence(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Verifies and admits transactions to the mempool; returns those newly accepted.
@@ -762,9 +807,11 @@ impl Node {
         let fresh: Vec<SignedTransaction> = txs
             .into_iter()
             .filter(|t| {
+                let account = ledger.account(&t.tx.sender_address());
                 &t.tx.chain_id == ledger.chain_id()
-                    && t.tx.nonce >= ledger.account(&t.tx.sender_address()).nonce
+                    && t.tx.nonce >= account.nonce
                     && !self.mempool.contains(&t.hash())
+                    && self.admissible(t, account.balance.0).is_ok()
             })
             .collect();
         let batch_ok = verified || crate::execution::verify_transactions(&fresh.iter().collect::<Vec<_>>());
@@ -818,10 +865,12 @@ impl Node {
         }
         self.reported.insert(offender);
         let account = Address::from_public_key(&self.cfg.key.public_key());
+        // After this node's evidence still pending, if any.
+        let nonce = self.ledger.account(&account).nonce.0 + self.mempool.pending_from(&account) as u64;
         let tx = Transaction {
             chain_id: self.ledger.chain_id().clone(),
             sender: self.cfg.key.public_key(),
-            nonce: Nonce(self.ledger.account(&account).nonce.0),
+            nonce: Nonce(nonce),
             fee: Amount(0),
             payload: Payload::FaultEvidence(Box::new(evidence)),
         }

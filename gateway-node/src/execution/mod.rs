@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
+use vigil_protocol::limits::{FEE_MIN, REGISTER_USER_FEE_MIN};
 use vigil_protocol::{
     Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis, Hash32,
     Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree,
@@ -53,6 +54,33 @@ pub enum BlockInvalid {
     BadTransaction,
     #[error("proposer {0} is not a validator")]
     UnknownProposer(NodeId),
+    #[error("transaction {index} may not be in a block: {why}")]
+    Tx { index: usize, why: TxInvalid },
+}
+
+/// Why a transaction may not be in a block at all. A block holding one is invalid, so
+/// it is never recorded: its nonce stays unused and no receipt names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxInvalid {
+    #[error("nonce {found} is not the account's next nonce {expected}")]
+    Nonce { expected: u64, found: u64 },
+    #[error("fee {found} is below the minimum {min}")]
+    FeeTooLow { min: u64, found: u64 },
+    #[error("the sender cannot pay the fee")]
+    CannotPayFee,
+    #[error("the account has used every nonce")]
+    NonceExhausted,
+    #[error("fault evidence proves nothing new: {0:?}")]
+    Evidence(FailureCode),
+}
+
+/// Why executing a list of transactions as a block failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("transaction {index} may not be in a block: {why}")]
+    Tx { index: usize, why: TxInvalid },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 /// Why the ledger could not be built or updated.
@@ -83,6 +111,62 @@ pub struct Execution {
     accounts: BTreeMap<Address, AccountState>,
     /// The state version, computed once here and written as is on commit.
     prepared: PreparedVersion,
+}
+
+/// A block being executed one transaction at a time on the committed state.
+struct BlockBuilder<'a> {
+    ledger: &'a Ledger,
+    accounts: BTreeMap<Address, AccountState>,
+    next: ConsensusState,
+    changes: BTreeMap<StateKey, Option<Vec<u8>>>,
+    entries: Vec<ReceiptEntry>,
+}
+
+impl<'a> BlockBuilder<'a> {
+    fn new(ledger: &'a Ledger) -> Self {
+        Self {
+            ledger,
+            accounts: BTreeMap::new(),
+            next: ledger.consensus.clone(),
+            changes: BTreeMap::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Applies one transaction; on `Err` nothing changed.
+    fn apply(&mut self, tx: &SignedTransaction, tx_hash: TxHash) -> Result<(), TxInvalid> {
+        // `apply_tx` changes `accounts` and `next` only once it cannot fail any more.
+        let mut touched: Vec<(StateKey, Option<Vec<u8>>)> = Vec::new();
+        let status = self.ledger.apply_tx(tx, &mut self.accounts, &mut self.next, &self.changes, &mut touched)?;
+        let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
+        self.changes.extend(touched);
+        self.entries.push(ReceiptEntry { tx_hash, status, result_hash });
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Execution, LedgerError> {
+        let height = self.ledger.height().next();
+        let prepared = self.ledger.tree.prepare(height.0, self.changes)?;
+        Ok(Execution {
+            height,
+            receipts_root: Block::receipts_root(&self.entries),
+            state_root: prepared.root(),
+            entries: self.entries,
+            next: self.next,
+            accounts: self.accounts,
+            prepared,
+        })
+    }
+}
+
+/// The smallest fee a payload pays ([`FEE_MIN`]; evidence may be free, registering a
+/// user id costs more).
+pub fn fee_min(payload: &Payload) -> u64 {
+    match payload {
+        Payload::FaultEvidence(_) => 0,
+        Payload::RegisterUser(_) => REGISTER_USER_FEE_MIN,
+        Payload::Transfer(_) | Payload::CommitManifest(_) => FEE_MIN,
+    }
 }
 
 /// What the ledger keeps besides the state tree; stored with every commit.
@@ -244,38 +328,46 @@ impl Ledger {
     }
 
     /// Executes `txs` as the next block on the committed state, without changing it.
-    /// Signatures must already be checked (see [`Ledger::check_block`]).
-    pub fn execute(&self, txs: &[SignedTransaction]) -> Result<Execution, LedgerError> {
+    /// Signatures must already be checked (see [`Ledger::check_block`]). A transaction
+    /// that may not be in a block makes the whole execution fail.
+    pub fn execute(&self, txs: &[SignedTransaction]) -> Result<Execution, ExecuteError> {
         self.execute_hashed(txs, &txs.iter().map(SignedTransaction::hash).collect::<Vec<_>>())
     }
 
-    /// [`Ledger::execute`] with the transactions' ids already computed (in order).
-    fn execute_hashed(&self, txs: &[SignedTransaction], hashes: &[TxHash]) -> Result<Execution, LedgerError> {
-        let height = self.height().next();
-        let mut accounts: BTreeMap<Address, AccountState> = BTreeMap::new();
-        let mut next = self.consensus.clone();
-        let mut changes: BTreeMap<StateKey, Option<Vec<u8>>> = BTreeMap::new();
-        let mut entries = Vec::with_capacity(txs.len());
-        for (tx, tx_hash) in txs.iter().zip(hashes) {
-            let mut touched: Vec<(StateKey, Option<Vec<u8>>)> = Vec::new();
-            let status = self.apply_tx(tx, &mut accounts, &mut next, &changes, &mut touched);
-            let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
-            changes.extend(touched);
-            entries.push(ReceiptEntry { tx_hash: *tx_hash, status, result_hash });
+    /// What a proposer can put in its next block: `candidates` in order, leaving out
+    /// each transaction that may not be in a block (wrong nonce, unpaid fee, evidence
+    /// that proves nothing new). Returns the execution of those kept, the kept ones and
+    /// the ids of those left out.
+    pub fn execute_admissible(
+        &self,
+        candidates: Vec<SignedTransaction>,
+    ) -> Result<(Execution, Vec<SignedTransaction>, Vec<TxHash>), LedgerError> {
+        let mut block = BlockBuilder::new(self);
+        let (mut kept, mut left_out) = (Vec::with_capacity(candidates.len()), Vec::new());
+        for tx in candidates {
+            let hash = tx.hash();
+            match block.apply(&tx, hash) {
+                Ok(()) => kept.push(tx),
+                Err(_) => left_out.push(hash),
+            }
         }
-        let prepared = self.tree.prepare(height.0, changes)?;
-        let state_root = prepared.root();
-        Ok(Execution {
-            height,
-            receipts_root: Block::receipts_root(&entries),
-            entries,
-            state_root,
-            next,
-            accounts,
-            prepared,
-        })
+        Ok((block.finish()?, kept, left_out))
     }
 
+    /// [`Ledger::execute`] with the transactions' ids already computed (in order).
+    fn execute_hashed(&self, txs: &[SignedTransaction], hashes: &[TxHash]) -> Result<Execution, ExecuteError> {
+        let mut block = BlockBuilder::new(self);
+        for (index, (tx, tx_hash)) in txs.iter().zip(hashes).enumerate() {
+            block.apply(tx, *tx_hash).map_err(|why| ExecuteError::Tx { index, why })?;
+        }
+        Ok(block.finish()?)
+    }
+
+    /// Applies one transaction. `Err` means the transaction may not be in a block at
+    /// all (wrong nonce, fee below the minimum or not payable, evidence that proves
+    /// nothing new): a block holding one is invalid. Otherwise the sender pays the fee
+    /// and uses the nonce whatever the payload does, so a transaction that was included
+    /// once can never be included again, failed or not.
     fn apply_tx(
         &self,
         signed: &SignedTransaction,
@@ -283,45 +375,45 @@ impl Ledger {
         next: &mut ConsensusState,
         earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
         touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
-    ) -> TxStatus {
+    ) -> Result<TxStatus, TxInvalid> {
         let tx = &signed.tx;
         let from = tx.sender_address();
         let mut sender = accounts.get(&from).copied().unwrap_or_else(|| self.account(&from));
         if tx.nonce != sender.nonce {
-            return TxStatus::Failed(FailureCode::InvalidNonce);
+            return Err(TxInvalid::Nonce { expected: sender.nonce.0, found: tx.nonce.0 });
         }
-        let Some(after_fee) = sender.balance.checked_sub(tx.fee) else {
-            return TxStatus::Failed(FailureCode::InsufficientBalance);
-        };
+        let min = fee_min(&tx.payload);
+        if tx.fee.0 < min {
+            return Err(TxInvalid::FeeTooLow { min, found: tx.fee.0 });
+        }
+        sender.balance = sender.balance.checked_sub(tx.fee).ok_or(TxInvalid::CannotPayFee)?;
+        sender.nonce = Nonce(sender.nonce.0.checked_add(1).ok_or(TxInvalid::NonceExhausted)?);
         let status = match &tx.payload {
-            Payload::Transfer(t) => {
-                let Some(after) = after_fee.checked_sub(t.amount) else {
-                    return TxStatus::Failed(FailureCode::InsufficientBalance);
-                };
-                sender.balance = after;
-                if t.to != from {
+            Payload::Transfer(t) => match sender.balance.checked_sub(t.amount) {
+                None => TxStatus::Failed(FailureCode::InsufficientBalance),
+                Some(_) if t.to == from => TxStatus::Success,
+                Some(after) => {
                     let mut to = accounts.get(&t.to).copied().unwrap_or_else(|| self.account(&t.to));
-                    let Some(credited) = to.balance.checked_add(t.amount) else {
-                        return TxStatus::Failed(FailureCode::Overflow);
-                    };
-                    to.balance = credited;
-                    accounts.insert(t.to, to);
-                    touched.push((StateKey::Account(t.to), encode_change(&to)));
-                } else {
-                    sender.balance = after_fee;
+                    match to.balance.checked_add(t.amount) {
+                        None => TxStatus::Failed(FailureCode::Overflow),
+                        Some(credited) => {
+                            sender.balance = after;
+                            to.balance = credited;
+                            accounts.insert(t.to, to);
+                            touched.push((StateKey::Account(t.to), encode_change(&to)));
+                            TxStatus::Success
+                        }
+                    }
                 }
-                TxStatus::Success
-            }
-            Payload::FaultEvidence(evidence) => {
-                sender.balance = after_fee;
-                let status = self.apply_evidence(evidence, next);
-                if status == TxStatus::Success {
+            },
+            Payload::FaultEvidence(evidence) => match self.apply_evidence(evidence, next) {
+                TxStatus::Success => {
                     touched.push((StateKey::Consensus, encode_change(&*next)));
+                    TxStatus::Success
                 }
-                status
-            }
+                TxStatus::Failed(code) => return Err(TxInvalid::Evidence(code)),
+            },
             Payload::RegisterUser(user_id) => {
-                sender.balance = after_fee;
                 let key = StateKey::User(user_id.clone());
                 match self.read::<UserRecord>(&key, earlier, touched) {
                     Some(r) if r.account != from => TxStatus::Failed(FailureCode::UserIdTaken),
@@ -331,15 +423,11 @@ impl Ledger {
                     }
                 }
             }
-            Payload::CommitManifest(m) => {
-                sender.balance = after_fee;
-                self.apply_manifest(m, (from, tx.sender), next, earlier, touched)
-            }
+            Payload::CommitManifest(m) => self.apply_manifest(m, (from, tx.sender), next, earlier, touched),
         };
-        sender.nonce = Nonce(sender.nonce.0.saturating_add(1));
         accounts.insert(from, sender);
         touched.push((StateKey::Account(from), encode_change(&sender)));
-        status
+        Ok(status)
     }
 
     /// A state entry as this block has left it so far: this transaction's changes
@@ -477,7 +565,10 @@ impl Ledger {
         if !verify_transactions(&unverified) {
             return Err(BlockInvalid::BadTransaction);
         }
-        let exec = self.execute_hashed(&block.txs, &hashes).map_err(|_| BlockInvalid::Mismatch("state_root"))?;
+        let exec = self.execute_hashed(&block.txs, &hashes).map_err(|e| match e {
+            ExecuteError::Tx { index, why } => BlockInvalid::Tx { index, why },
+            ExecuteError::Ledger(_) => BlockInvalid::Mismatch("state_root"),
+        })?;
         if exec.state_root != h.state_root {
             return Err(BlockInvalid::Mismatch("state_root"));
         }

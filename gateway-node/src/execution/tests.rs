@@ -3,6 +3,8 @@ use vigil_protocol::{
     Amount, EncryptionKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind,
 };
 
+use vigil_protocol::limits::{FEE_MIN, REGISTER_USER_FEE_MIN};
+
 use super::*;
 
 struct Fixture {
@@ -39,7 +41,7 @@ fn tx(f: &Fixture, key: &SecretKey, nonce: u64, payload: Payload) -> SignedTrans
         chain_id: f.genesis.chain_id.clone(),
         sender: key.public_key(),
         nonce: Nonce(nonce),
-        fee: Amount(1),
+        fee: Amount(fee_min(&payload).max(1)),
         payload,
     }
     .sign(key)
@@ -86,13 +88,78 @@ fn transfer_moves_funds_charges_the_fee_and_bumps_the_nonce() {
 }
 
 #[test]
-fn overspending_and_wrong_nonces_fail_without_changing_state() {
+fn a_failed_transfer_pays_its_fee_and_uses_its_nonce() {
+    let f = fixture();
+    let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+    let alice = Address::from_public_key(&f.alice.public_key());
+    let (b, exec) = block(&ledger, vec![transfer(&f, 0, 1_000)]);
+    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InsufficientBalance));
+    ledger.commit(&b, exec).unwrap();
+    assert_eq!(ledger.account(&alice), AccountState { balance: Amount(999), nonce: Nonce(1) });
+    assert_eq!(ledger.account(&f.bob).balance, Amount(0));
+}
+
+/// Finding 1 of the soundness review: on 35b51aa a failed transaction kept its nonce, so
+/// a Byzantine proposer (or a race) could commit the same signed transaction again, and
+/// the two honest receipts for it jailed honest validators. Now a block that repeats a
+/// committed transaction is invalid, failed or not.
+#[test]
+fn a_committed_transaction_can_never_be_committed_again() {
+    let f = fixture();
+    let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+    let failing = transfer(&f, 0, 5_000);
+    let (b, exec) = block(&ledger, vec![failing.clone()]);
+    ledger.commit(&b, exec).unwrap();
+    let err = ledger.execute(std::slice::from_ref(&failing)).unwrap_err();
+    assert_eq!(err, ExecuteError::Tx { index: 0, why: TxInvalid::Nonce { expected: 1, found: 0 } });
+    let mut replay = b.clone();
+    replay.header.height = Height(2);
+    replay.header.parent_hash = ledger.last_hash();
+    assert!(matches!(
+        ledger.check_block(&replay),
+        Err(BlockInvalid::Tx { index: 0, why: TxInvalid::Nonce { expected: 1, found: 0 } })
+    ));
+    // Twice in one block: the second copy has a used nonce.
+    let ledger = Ledger::genesis(&f.genesis).unwrap();
+    assert!(matches!(ledger.execute(&[failing.clone(), failing]), Err(ExecuteError::Tx { index: 1, .. })));
+}
+
+#[test]
+fn transactions_that_cannot_pay_their_fee_make_the_block_invalid() {
     let f = fixture();
     let ledger = Ledger::genesis(&f.genesis).unwrap();
-    let exec = ledger.execute(&[transfer(&f, 0, 1_000), transfer(&f, 5, 1)]).unwrap();
-    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InsufficientBalance));
-    assert_eq!(exec.entries[1].status, TxStatus::Failed(FailureCode::InvalidNonce));
-    assert_eq!(exec.state_root, ledger.state_root().unwrap());
+    let broke = SecretKey::from_seed([60; 32]);
+    let unfunded = tx(&f, &broke, 0, Payload::Transfer(Transfer { to: f.bob, amount: Amount(0) }));
+    assert_eq!(ledger.execute(&[unfunded]).unwrap_err(), ExecuteError::Tx { index: 0, why: TxInvalid::CannotPayFee });
+    let mut free = Transaction {
+        chain_id: f.genesis.chain_id.clone(),
+        sender: f.alice.public_key(),
+        nonce: Nonce(0),
+        fee: Amount(0),
+        payload: Payload::Transfer(Transfer { to: f.bob, amount: Amount(1) }),
+    };
+    let err = ledger.execute(&[free.clone().sign(&f.alice)]).unwrap_err();
+    assert_eq!(err, ExecuteError::Tx { index: 0, why: TxInvalid::FeeTooLow { min: FEE_MIN, found: 0 } });
+    // Registering a user id costs more than the minimum.
+    free.payload = Payload::RegisterUser(vigil_protocol::UserId::new("squatter").unwrap());
+    free.fee = Amount(FEE_MIN);
+    let err = ledger.execute(&[free.sign(&f.alice)]).unwrap_err();
+    assert_eq!(
+        err,
+        ExecuteError::Tx { index: 0, why: TxInvalid::FeeTooLow { min: REGISTER_USER_FEE_MIN, found: FEE_MIN } }
+    );
+}
+
+#[test]
+fn a_proposer_leaves_out_what_may_not_be_in_a_block() {
+    let f = fixture();
+    let ledger = Ledger::genesis(&f.genesis).unwrap();
+    let candidates = vec![transfer(&f, 0, 10), transfer(&f, 0, 20), transfer(&f, 5, 1), transfer(&f, 1, 10)];
+    let left_out_ids = [candidates[1].hash(), candidates[2].hash()];
+    let (exec, kept, left_out) = ledger.execute_admissible(candidates.clone()).unwrap();
+    assert_eq!(kept, vec![candidates[0].clone(), candidates[3].clone()]);
+    assert_eq!(left_out, left_out_ids);
+    assert_eq!(exec, ledger.execute(&kept).unwrap());
 }
 
 #[test]
@@ -119,24 +186,43 @@ fn committed_evidence_jails_the_offender_and_switches_to_bft() {
 }
 
 #[test]
-fn repeated_evidence_is_a_duplicate_and_forged_evidence_is_invalid() {
+fn repeated_or_forged_evidence_may_not_be_in_a_block() {
     let f = fixture();
     let mut ledger = Ledger::genesis(&f.genesis).unwrap();
     let ev = equivocation(&f, &ledger, 1);
     let first = tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(ev.clone())));
     let second = tx(&f, &f.alice, 1, Payload::FaultEvidence(Box::new(ev.clone())));
-    let (b, exec) = block(&ledger, vec![first, second]);
-    assert_eq!(exec.entries[1].status, TxStatus::Failed(FailureCode::DuplicateEvidence));
+    assert_eq!(
+        ledger.execute(&[first.clone(), second]).unwrap_err(),
+        ExecuteError::Tx { index: 1, why: TxInvalid::Evidence(FailureCode::DuplicateEvidence) }
+    );
+    let (b, exec) = block(&ledger, vec![first]);
     ledger.commit(&b, exec).unwrap();
 
     let mut forged = equivocation(&f, &ledger, 0);
     if let FaultEvidence::Equivocation { second: SignedStatement::Vote(v), .. } = &mut forged {
         v.data.block_hash = Hash32([9; 32]);
     }
-    let exec = ledger.execute(&[tx(&f, &f.alice, 2, Payload::FaultEvidence(Box::new(forged)))]).unwrap();
-    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InvalidEvidence));
-    assert_eq!(exec.next.mode, ConsensusMode::Bft);
-    assert_eq!(exec.next.jailed.len(), 1);
+    let err = ledger.execute(&[tx(&f, &f.alice, 1, Payload::FaultEvidence(Box::new(forged)))]).unwrap_err();
+    assert_eq!(err, ExecuteError::Tx { index: 0, why: TxInvalid::Evidence(FailureCode::InvalidEvidence) });
+}
+
+#[test]
+fn valid_evidence_may_be_free_even_from_an_unfunded_account() {
+    let f = fixture();
+    let ledger = Ledger::genesis(&f.genesis).unwrap();
+    let reporter = SecretKey::from_seed([61; 32]);
+    let ev = equivocation(&f, &ledger, 1);
+    let free = Transaction {
+        chain_id: f.genesis.chain_id.clone(),
+        sender: reporter.public_key(),
+        nonce: Nonce(0),
+        fee: Amount(0),
+        payload: Payload::FaultEvidence(Box::new(ev)),
+    }
+    .sign(&reporter);
+    let exec = ledger.execute(&[free]).unwrap();
+    assert_eq!(exec.entries[0].status, TxStatus::Success);
 }
 
 #[test]
@@ -183,8 +269,8 @@ fn receipt_contradicting_a_block_is_judged_by_execution() {
         Receipt { chain_id: f.genesis.chain_id.clone(), height: Height(1), tx_index: 0, entry, node: v.id }.sign(key);
     let same =
         FaultEvidence::Equivocation { first: SignedStatement::Receipt(r.clone()), second: SignedStatement::Receipt(r) };
-    let exec = ledger.execute(&[tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(same)))]).unwrap();
-    assert_eq!(exec.entries[0].status, TxStatus::Failed(FailureCode::InvalidEvidence));
+    let err = ledger.execute(&[tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(same)))]).unwrap_err();
+    assert_eq!(err, ExecuteError::Tx { index: 0, why: TxInvalid::Evidence(FailureCode::InvalidEvidence) });
 }
 
 fn manifest(f: &Fixture, ledger: &Ledger, owner: Address, user: &str, id: u8) -> VaultManifest {
@@ -216,7 +302,7 @@ fn vault_users_and_manifests_are_recorded_only_for_their_owner() {
     let carol = Address::from_public_key(&carol_key.public_key());
     // Carol needs funds for fees.
     let (b, exec) =
-        block(&ledger, vec![tx(&f, &f.alice, 0, Payload::Transfer(Transfer { to: carol, amount: Amount(10) }))]);
+        block(&ledger, vec![tx(&f, &f.alice, 0, Payload::Transfer(Transfer { to: carol, amount: Amount(100) }))]);
     ledger.commit(&b, exec).unwrap();
 
     let register = |key: &SecretKey, nonce, user: &str| {

@@ -112,14 +112,15 @@ impl Faucet {
             .await
             .map_err(down)?;
         let nonce = account["nonce"].as_u64().unwrap_or(0);
-        if account["balance"].as_u64().unwrap_or(0) < self.amount {
+        let fee = vigil_protocol::limits::FEE_MIN;
+        if account["balance"].as_u64().unwrap_or(0) < self.amount.saturating_add(fee) {
             return Err(GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "FAUCET_EMPTY", "the faucet has run dry"));
         }
         let tx = Transaction {
             chain_id: self.chain_id.clone(),
             sender: self.key.public_key(),
             nonce: Nonce(nonce),
-            fee: Amount(0),
+            fee: Amount(fee),
             payload: Payload::Transfer(Transfer { to: *to, amount: Amount(self.amount) }),
         }
         .sign(&self.key);

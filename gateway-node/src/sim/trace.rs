@@ -47,7 +47,8 @@ impl TraceEvent {
                 voter: vote.voter,
             },
             Message::ViewChange(vc) => {
-                MessageSummary::ViewChange { height: vc.height, view: vc.view, acked: vc.acked.is_some() }
+                let d = &vc.promise.data;
+                MessageSummary::ViewChange { height: d.height, view: d.view, acked: d.acked.is_some() }
             }
             Message::Transactions(t) => MessageSummary::Transactions(t.len()),
             Message::SyncRequest { from_height } => MessageSummary::SyncRequest(*from_height),

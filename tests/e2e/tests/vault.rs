@@ -25,7 +25,10 @@ async fn submit(net: &TestNet, key: &SecretKey, nonce: u64, payload: Payload) ->
         chain_id: ChainId::new("vigil-e2e")?,
         sender: key.public_key(),
         nonce: Nonce(nonce),
-        fee: Amount(1),
+        fee: Amount(vigil_protocol::limits::FEE_MIN.max(match &payload {
+            Payload::RegisterUser(_) => vigil_protocol::limits::REGISTER_USER_FEE_MIN,
+            _ => 0,
+        })),
         payload,
     }
     .sign(key);
