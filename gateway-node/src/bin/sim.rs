@@ -42,11 +42,11 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 10],
+    hit: [u64; 17],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 10] = [
+const FAULTS: [&str; 17] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -54,7 +54,14 @@ const FAULTS: [&str; 10] = [
     "crash",
     "restart from disk",
     "lying Fast leader",
-    "Bft equivocation",
+    "equivocation",
+    "lying promise",
+    "flood of far views",
+    "replayed message",
+    "re-included tx",
+    "client: replayed tx",
+    "client: free tx",
+    "client: failing tx",
     "Fast → Bft switch",
     "validator jailed",
 ];
@@ -70,6 +77,13 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.restarts,
         f.lies,
         f.equivocations,
+        f.promise_lies,
+        f.view_floods,
+        f.replays,
+        f.reinclusions,
+        f.client_replays,
+        f.free_txs,
+        f.failing_txs,
         f.mode_switches,
         f.jailed,
     ];

@@ -36,6 +36,16 @@ pub struct BftState {
     line36_done: BTreeSet<View>,
 }
 
+impl BftState {
+    /// Votes and proposals held (see [`Node::retained`]).
+    pub(super) fn retained(&self) -> usize {
+        self.proposals.len()
+            + self.max_round_of.len()
+            + self.prevotes.values().map(BTreeMap::len).sum::<usize>()
+            + self.precommits.values().map(BTreeMap::len).sum::<usize>()
+    }
+}
+
 /// Most different votes kept per validator and round. An honest validator casts one; an
 /// equivocator's votes count for each block they name (as in Tendermint's vote sets),
 /// which is safe because quorums are sized for f of them, and bounded here.

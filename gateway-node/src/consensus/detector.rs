@@ -32,6 +32,15 @@ impl Detector {
         }
     }
 
+    /// Votes remembered.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
     /// Forgets votes below `height`.
     pub fn prune_below(&mut self, height: Height) {
         self.seen = self.seen.split_off(&(height, NodeId::default(), View(0), VoteKind::Ack));

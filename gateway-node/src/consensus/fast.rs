@@ -63,6 +63,14 @@ pub struct FastState {
 }
 
 impl FastState {
+    /// Votes and promises held (see [`Node::retained`]).
+    pub(super) fn retained(&self) -> usize {
+        self.promises.len()
+            + self.reached.len()
+            + self.acked_by.len()
+            + self.acks.values().map(BTreeMap::len).sum::<usize>()
+    }
+
     pub(super) fn reset_height(&mut self) {
         self.proposed = None;
         self.acks.clear();
@@ -377,6 +385,12 @@ impl Node {
         {
             return;
         }
+        if self.fast.acked_by.get(&(from, p.view)).is_some_and(|h| *h != hash) {
+            // A second proposal of one leader in one view: the detector has its two
+            // signed acks; checking this block too would only cost time and memory.
+            return;
+        }
+        self.fast.acked_by.entry((from, p.view)).or_insert(hash);
         if p.view < self.safety.fast_view {
             // Too late to ack; but if the leader lied in that view, still show others
             // its signed ack of a block this node refuses, so that the lie is caught.

@@ -602,6 +602,9 @@ impl Node {
                 // that sends different votes to different peers is seen doing so.
                 let relay = self.ledger.mode() == ConsensusMode::Bft && from == vote.voter && from != self.me;
                 for v in leader_ack.into_iter().chain(std::iter::once(vote)) {
+                    if !self.vote_in_window(&v) {
+                        continue;
+                    }
                     let key = (v.voter, v.data.view, v.data.kind, v.data.block_hash, v.signature.to_bytes());
                     if !self.seen_votes.insert(key) {
                         continue;
@@ -632,11 +635,7 @@ impl Node {
         if vote.data.height != self.height() || &vote.data.chain_id != self.ledger.chain_id() {
             return false;
         }
-        let in_window = match self.ledger.mode() {
-            ConsensusMode::Fast => self.fast_in_window(vote.data.view),
-            ConsensusMode::Bft => self.bft_in_window(vote.data.view),
-        };
-        if !in_window {
+        if !self.vote_in_window(vote) {
             return false;
         }
         if vote.verify(self.set()).is_err() {
@@ -646,6 +645,27 @@ impl Node {
             self.submit_evidence(evidence);
         }
         true
+    }
+
+    /// Whether a vote's view (Fast) or round (Bft) is near enough to this node's.
+    fn vote_in_window(&self, vote: &Vote) -> bool {
+        match self.ledger.mode() {
+            ConsensusMode::Fast => self.fast_in_window(vote.data.view),
+            ConsensusMode::Bft => self.bft_in_window(vote.data.view),
+        }
+    }
+
+    /// How many votes, promises, blocks and messages this node holds for the height in
+    /// progress (the mempool aside): bounded whatever its peers send, which the
+    /// simulator checks under a Byzantine validator that floods far views and rounds.
+    pub fn retained(&self) -> usize {
+        self.detector.len()
+            + self.seen_votes.len()
+            + self.candidates.len()
+            + self.future.len()
+            + self.early_votes.len()
+            + self.fast.retained()
+            + self.bft.retained()
     }
 
     /// Adds a block to the candidates of the height in progress, checking it once.

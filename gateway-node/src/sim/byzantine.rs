@@ -1,11 +1,18 @@
 //! The Byzantine validator: the honest state machine runs underneath, and its
-//! broadcasts are rewritten here, signed with its real key.
+//! broadcasts are rewritten (or joined by forged messages) here, signed with its real
+//! key. It can do anything a key holder can: lie about results, equivocate, lie in
+//! promises, claim far and maximal views and rounds, replay what it heard, and
+//! re-include committed or failed transactions in its proposals.
 
 use rand::Rng;
-use vigil_protocol::{Hash32, VoteData, VoteKind};
+use vigil_protocol::fast::leader_ack_data;
+use vigil_protocol::{Backing, Block, Hash32, Justification, PromiseData, View, VoteData, VoteKind};
 
 use super::{Byzantine, World};
-use crate::consensus::{Message, Proposal, NIL};
+use crate::consensus::{Message, Proposal, ViewChange, NIL};
+
+/// Messages the replayer remembers (the newest).
+pub(super) const REPLAY_BUFFER_MAX: usize = 64;
 
 impl World {
     /// Splits the peers in two non-empty halves (when there are at least two).
@@ -21,8 +28,23 @@ impl World {
         (peers, lied_to)
     }
 
+    fn byzantine_kind(&self) -> Option<Byzantine> {
+        self.sc.byzantine.map(|(_, kind)| kind)
+    }
+
+    /// What the Byzantine node hears, for the replayer.
+    pub(super) fn byzantine_heard(&mut self, message: &Message) {
+        if self.byzantine_kind() != Some(Byzantine::Replayer) || matches!(message, Message::Transactions(_)) {
+            return;
+        }
+        if self.replay.len() >= REPLAY_BUFFER_MAX {
+            self.replay.remove(0);
+        }
+        self.replay.push(message.clone());
+    }
+
     pub(super) fn byzantine_broadcast(&mut self, me: usize, message: Message) {
-        let Some((_, kind)) = self.sc.byzantine else {
+        let Some(kind) = self.byzantine_kind() else {
             return;
         };
         let forged = match (&message, kind) {
@@ -31,26 +53,32 @@ impl World {
                 if self.healed() {
                     self.lie_after_heal = true;
                 }
-                Some(self.forge_proposal(me, p, |h| h.state_root = Hash32([0xba; 32])))
+                Some(self.forge_proposal(me, p, |b| b.header.state_root = Hash32([0xba; 32])))
             }
             (Message::Proposal(p), Byzantine::Equivocator) => {
                 self.faults.equivocations += 1;
-                Some(self.forge_proposal(me, p, |h| h.time_ms += 1))
+                Some(self.forge_proposal(me, p, |b| b.header.time_ms += 1))
             }
-            (Message::Vote { vote, .. }, Byzantine::Equivocator)
-                if vote.voter == self.nodes[me].id && vote.data.kind != VoteKind::Ack =>
-            {
+            (Message::Vote { vote, .. }, Byzantine::Equivocator) if vote.voter == self.nodes[me].id => {
                 self.faults.equivocations += 1;
                 let other = if vote.data.block_hash == NIL { Hash32([0xee; 32]) } else { NIL };
                 let data = VoteData { block_hash: other, ..vote.data.clone() };
                 let forged_vote = data.sign(vote.voter, &self.nodes[me].key);
                 Some(Message::Vote { vote: forged_vote, leader_ack: None })
             }
+            (Message::ViewChange(vc), Byzantine::LyingPromises) => {
+                self.faults.promise_lies += 1;
+                Some(self.lying_promise(me, vc))
+            }
+            (Message::Proposal(p), Byzantine::TxReplayer) => self.reinclude(me, p),
             _ => None,
         };
-        let (honest, lied_to) = match forged {
-            Some(_) => self.split_peers(me),
-            None => ((0..self.nodes.len()).filter(|p| *p != me).collect(), Vec::new()),
+        // The liar tells its lie to part of the network and the truth to the rest;
+        // the others broadcast what they forged to everyone.
+        let (honest, lied_to) = match (&forged, kind) {
+            (Some(_), Byzantine::LyingLeader | Byzantine::Equivocator) => self.split_peers(me),
+            (Some(_), _) => (Vec::new(), (0..self.nodes.len()).filter(|p| *p != me).collect()),
+            (None, _) => ((0..self.nodes.len()).filter(|p| *p != me).collect(), Vec::new()),
         };
         for to in honest {
             self.send(me, to, message.clone());
@@ -60,21 +88,104 @@ impl World {
                 self.send(me, to, forged.clone());
             }
         }
+        match kind {
+            Byzantine::ViewFlood => self.flood_views(me),
+            Byzantine::Replayer => self.replay_old(me),
+            _ => {}
+        }
     }
 
-    /// The same proposal with a changed header, and (in Fast mode) a fresh signed ack.
-    fn forge_proposal(
-        &mut self,
-        me: usize,
-        p: &Proposal,
-        change: impl FnOnce(&mut vigil_protocol::BlockHeader),
-    ) -> Message {
+    /// The same proposal with a changed block, and (in Fast mode) a fresh signed ack.
+    fn forge_proposal(&mut self, me: usize, p: &Proposal, change: impl FnOnce(&mut Block)) -> Message {
         let mut forged = p.clone();
-        change(&mut forged.block.header);
+        change(&mut forged.block);
         if let Some(ack) = &p.leader_ack {
             let data = VoteData { block_hash: forged.block.header.hash(), ..ack.data.clone() };
             forged.leader_ack = Some(data.sign(ack.voter, &self.nodes[me].key));
         }
         Message::Proposal(Box::new(forged))
+    }
+
+    /// Its own proposal with a transaction that was already committed (or failed)
+    /// appended, the header's transaction root fixed so that only execution can tell.
+    fn reinclude(&mut self, me: usize, p: &Proposal) -> Option<Message> {
+        if self.history.is_empty() {
+            return None;
+        }
+        let old = self.history[self.rng.gen_range(0..self.history.len())].clone();
+        self.faults.reinclusions += 1;
+        Some(self.forge_proposal(me, p, |b| {
+            b.txs.push(old);
+            let ids: Vec<_> = b.txs.iter().map(|t| t.hash()).collect();
+            b.header.tx_root = Block::tx_root_of(&ids);
+        }))
+    }
+
+    /// A promise that claims an ack it never signed: at the view just below the one it
+    /// promises, of a block it makes up, "backed" by its own signature.
+    fn lying_promise(&mut self, me: usize, vc: &ViewChange) -> Message {
+        let key = self.nodes[me].key.clone();
+        let id = self.nodes[me].id;
+        let d = &vc.promise.data;
+        let claim_view = View(d.view.0.saturating_sub(1));
+        let mut block = vc.acked.as_ref().map(|(_, b)| b.clone()).unwrap_or_else(|| self.fake_block(d.height));
+        block.header.time_ms = block.header.time_ms.wrapping_add(self.rng.gen_range(1..1_000));
+        let hash = block.header.hash();
+        let data = PromiseData { acked: Some((claim_view, hash)), ..d.clone() };
+        let leader_ack = leader_ack_data(&d.chain_id, d.height, claim_view, hash).sign(id, &key);
+        let justification = vc.acked.as_ref().map_or(Justification::Genesis, |(b, _)| b.justification.clone());
+        Message::ViewChange(Box::new(ViewChange {
+            promise: data.sign(id, &key),
+            acked: Some((Backing { leader_ack, justification }, block)),
+        }))
+    }
+
+    fn fake_block(&mut self, height: vigil_protocol::Height) -> Block {
+        let node = self.nodes.iter().find_map(|n| n.node.as_ref()).map(|n| n.ledger().clone());
+        let ledger = node.unwrap_or_else(|| unreachable!("some node runs"));
+        let exec = ledger.execute(&[]).unwrap_or_else(|e| unreachable!("an empty block executes: {e}"));
+        let mut header = ledger.build_header(&exec, View(0), self.nodes[0].id, self.now_ms);
+        header.height = height;
+        Block { header, txs: Vec::new() }
+    }
+
+    /// Signed acks, votes and promises at the largest views and at random far ones.
+    fn flood_views(&mut self, me: usize) {
+        let Some(height) = self.nodes[me].node.as_ref().map(|n| n.ledger().height().next()) else {
+            return;
+        };
+        self.faults.view_floods += 1;
+        let key = self.nodes[me].key.clone();
+        let id = self.nodes[me].id;
+        let chain_id = self.genesis.chain_id.clone();
+        let far = self.rng.gen_range(1_000..1u64 << 40);
+        let near = self.rng.gen_range(2..crate::consensus::fast::VIEW_WINDOW_MAX);
+        let mut messages = Vec::new();
+        for view in [View(u64::MAX), View(far), View(near)] {
+            for kind in [VoteKind::Ack, VoteKind::Prevote, VoteKind::Precommit] {
+                let block_hash = Hash32([self.rng.gen(); 32]);
+                let vote = VoteData { chain_id: chain_id.clone(), height, view, block_hash, kind }.sign(id, &key);
+                messages.push(Message::Vote { vote, leader_ack: None });
+            }
+            let promise = PromiseData { chain_id: chain_id.clone(), height, view, acked: None }.sign(id, &key);
+            messages.push(Message::ViewChange(Box::new(ViewChange { promise, acked: None })));
+        }
+        for m in messages {
+            for to in (0..self.nodes.len()).filter(|p| *p != me) {
+                self.send(me, to, m.clone());
+            }
+        }
+    }
+
+    /// Sends a message it heard earlier to everyone, as if it were new.
+    fn replay_old(&mut self, me: usize) {
+        if self.replay.is_empty() || !self.rng.gen_bool(0.5) {
+            return;
+        }
+        self.faults.replays += 1;
+        let m = self.replay[self.rng.gen_range(0..self.replay.len())].clone();
+        for to in (0..self.nodes.len()).filter(|p| *p != me) {
+            self.send(me, to, m.clone());
+        }
     }
 }

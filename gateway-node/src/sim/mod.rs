@@ -37,9 +37,39 @@ const CLIENT_TX_INTERVAL_MS: u64 = 150;
 pub enum Byzantine {
     /// Fast mode: as leader, sends half the followers a block with forged results.
     LyingLeader,
-    /// Bft mode: proposes two blocks and casts conflicting votes to different peers.
+    /// Proposes two blocks and casts conflicting votes to different peers (Bft; Fast
+    /// on 4 validators, where one equivocator is within what Fast mode tolerates).
     Equivocator,
+    /// Fast mode: every promise claims an ack it never signed, of a block it made up.
+    LyingPromises,
+    /// Signs acks, votes and promises for the largest and far-future views and rounds.
+    ViewFlood,
+    /// Sends again messages it heard earlier.
+    Replayer,
+    /// As proposer, re-includes transactions that were already committed (or failed).
+    TxReplayer,
 }
+
+/// Byzantine behaviours a seed may draw, by mode (and network size).
+fn behaviours(mode: ConsensusMode, nodes: usize) -> Vec<Byzantine> {
+    use Byzantine::*;
+    match mode {
+        ConsensusMode::Fast if nodes <= 4 => {
+            vec![LyingLeader, Equivocator, LyingPromises, ViewFlood, Replayer, TxReplayer]
+        }
+        ConsensusMode::Fast => vec![LyingLeader, LyingPromises, ViewFlood, Replayer, TxReplayer],
+        ConsensusMode::Bft => vec![Equivocator, ViewFlood, Replayer, TxReplayer],
+    }
+}
+
+/// Most items (votes, promises, blocks, queued messages) an honest node may hold for a
+/// height under any adversary: far below what a flood of views would leave without the
+/// consensus window.
+pub const RETAINED_PER_VALIDATOR_MAX: usize = 16 * crate::consensus::fast::VIEW_WINDOW_MAX as usize;
+/// Transactions the adversarial client remembers to replay.
+const HISTORY_MAX: usize = 256;
+/// How often the adversarial client acts.
+const ADVERSARY_TX_INTERVAL_MS: u64 = 120;
 
 /// The randomly chosen scenario of one seed.
 #[derive(Debug, Clone)]
@@ -69,6 +99,15 @@ pub struct FaultCounts {
     pub equivocations: u64,
     pub mode_switches: u64,
     pub jailed: u64,
+    pub promise_lies: u64,
+    pub view_floods: u64,
+    pub replays: u64,
+    pub reinclusions: u64,
+    /// The adversarial client: transactions replayed, free ones from unfunded accounts,
+    /// and ones that fail (overspending) sent to different nodes at once.
+    pub client_replays: u64,
+    pub free_txs: u64,
+    pub failing_txs: u64,
 }
 
 /// Result of one seed.
@@ -88,6 +127,7 @@ enum Event {
     Deliver { to: usize, from: usize, message: Message },
     Timer { node: usize, incarnation: u32, timer: Timer },
     ClientTx { client: usize },
+    AdversaryTx,
     Crash(usize),
     Restart(usize),
 }
@@ -173,6 +213,14 @@ pub(crate) struct World {
     faults: FaultCounts,
     trace: trace::Trace,
     lie_after_heal: bool,
+    /// What the replaying Byzantine validator heard.
+    replay: Vec<Message>,
+    /// Transactions seen committed, for the adversaries that re-send them.
+    history: Vec<SignedTransaction>,
+    /// Where each honest node committed each transaction: one place only.
+    positions: Vec<BTreeMap<TxHash, (Height, u32)>>,
+    /// The adversarial client's poor account (little balance) and its next nonce.
+    poor: (SecretKey, u64),
 }
 
 impl Scenario {
@@ -180,10 +228,13 @@ impl Scenario {
     pub fn from_seed(seed: u64, nodes: usize) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5eed);
         let mode = if rng.gen_bool(0.65) { ConsensusMode::Fast } else { ConsensusMode::Bft };
-        let byzantine = rng.gen_bool(0.5).then(|| match mode {
-            // The view-0 leader lies, so the lie happens while faults are going on.
-            ConsensusMode::Fast => (0, Byzantine::LyingLeader),
-            ConsensusMode::Bft => (rng.gen_range(0..nodes), Byzantine::Equivocator),
+        let byzantine = rng.gen_bool(0.6).then(|| {
+            let kinds = behaviours(mode, nodes);
+            match kinds[rng.gen_range(0..kinds.len())] {
+                // The view-0 leader lies, so the lie happens while faults are going on.
+                Byzantine::LyingLeader => (0, Byzantine::LyingLeader),
+                kind => (rng.gen_range(0..nodes), kind),
+            }
         });
         let calm = rng.gen_bool(0.15);
         let drop_p = if calm { 0.0 } else { rng.gen_range(0.0..0.12) };
@@ -282,6 +333,8 @@ impl World {
         let clients: Vec<Client> = (0..CLIENTS).map(|i| Client { key: seed_key(sc.seed, 2, i), nonce: 0 }).collect();
         let mut accounts: Vec<(Address, Amount)> =
             clients.iter().map(|c| (Address::from_public_key(&c.key.public_key()), Amount(1_000_000))).collect();
+        let poor = seed_key(sc.seed, 3, 0);
+        accounts.push((Address::from_public_key(&poor.public_key()), Amount(50)));
         accounts.sort();
         let genesis = Genesis {
             chain_id: ChainId::new("vigil-sim").unwrap_or_else(|e| unreachable!("{e}")),
@@ -295,6 +348,7 @@ impl World {
             n.node = Some(Self::boot(&genesis, n));
         }
         let rng = ChaCha8Rng::seed_from_u64(sc.seed);
+        let sc_nodes = sc.nodes;
         let mut world = Self {
             sc,
             rng,
@@ -309,6 +363,10 @@ impl World {
             faults: FaultCounts::default(),
             trace: trace::Trace::default(),
             lie_after_heal: false,
+            replay: Vec::new(),
+            history: Vec::new(),
+            positions: vec![BTreeMap::new(); sc_nodes],
+            poor: (poor, 0),
         };
         for (at, back, node) in world.sc.crashes.clone() {
             world.schedule(at, Event::Crash(node));
@@ -318,6 +376,8 @@ impl World {
             let at = world.rng.gen_range(0..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
             world.schedule(at, Event::ClientTx { client: c });
         }
+        let at = world.rng.gen_range(0..ADVERSARY_TX_INTERVAL_MS);
+        world.schedule(at, Event::AdversaryTx);
         for i in 0..world.nodes.len() {
             world.input(i, Input::Start);
         }
@@ -397,6 +457,9 @@ impl World {
                     return;
                 }
                 self.trace.push(self.now_ms, TraceEvent::deliver(to, from, &message));
+                if !self.is_honest(to) {
+                    self.byzantine_heard(&message);
+                }
                 let from_id = self.nodes[from].id;
                 self.input(to, Input::Message { from: from_id, message });
             }
@@ -420,6 +483,11 @@ impl World {
                 }
                 let next = self.now_ms + self.rng.gen_range(1..CLIENT_TX_INTERVAL_MS * CLIENTS as u64);
                 self.schedule(next, Event::ClientTx { client });
+            }
+            Event::AdversaryTx => {
+                self.adversary_tx();
+                let next = self.now_ms + self.rng.gen_range(1..2 * ADVERSARY_TX_INTERVAL_MS);
+                self.schedule(next, Event::AdversaryTx);
             }
             Event::Crash(i) => {
                 if self.nodes[i].node.take().is_some() {
@@ -468,9 +536,59 @@ impl World {
             return;
         };
         let outputs = node.step(self.now_ms, input);
+        let retained = node.retained();
+        let bound = RETAINED_PER_VALIDATOR_MAX * self.nodes.len();
+        if self.is_honest(i) && retained > bound {
+            self.violate(format!("node {i} holds {retained} votes and messages for one height (bound {bound})"));
+        }
         for out in outputs {
             self.output(i, out);
         }
+    }
+
+    /// The adversarial client: replays a transaction already committed, sends a free
+    /// one from an account that never had funds, or two transactions from a poor
+    /// account to two nodes at once, which together overspend.
+    fn adversary_tx(&mut self) {
+        let node = self.rng.gen_range(0..self.nodes.len());
+        let chain_id = self.genesis.chain_id.clone();
+        let txs = match self.rng.gen_range(0..3) {
+            0 if !self.history.is_empty() => {
+                self.faults.client_replays += 1;
+                vec![self.history[self.rng.gen_range(0..self.history.len())].clone()]
+            }
+            1 => {
+                self.faults.free_txs += 1;
+                let key = seed_key(self.sc.seed, 4, self.rng.gen_range(0..1_000));
+                let tx = Transaction {
+                    chain_id,
+                    sender: key.public_key(),
+                    nonce: Nonce(0),
+                    fee: Amount(0),
+                    payload: Payload::Transfer(Transfer { to: Address([9; 20]), amount: Amount(0) }),
+                };
+                vec![tx.sign(&key)]
+            }
+            _ => {
+                self.faults.failing_txs += 1;
+                let (key, nonce) = self.poor.clone();
+                let spend = |n: u64| {
+                    Transaction {
+                        chain_id: chain_id.clone(),
+                        sender: key.public_key(),
+                        nonce: Nonce(n),
+                        fee: Amount(1),
+                        payload: Payload::Transfer(Transfer { to: Address([8; 20]), amount: Amount(30) }),
+                    }
+                    .sign(&key)
+                };
+                self.poor.1 += 2;
+                let other = (node + 1) % self.nodes.len();
+                self.input(other, Input::Transactions(vec![spend(nonce + 1)]));
+                vec![spend(nonce)]
+            }
+        };
+        self.input(node, Input::Transactions(txs));
     }
 
     fn output(&mut self, i: usize, out: Output) {
@@ -546,6 +664,16 @@ impl World {
             return;
         }
         self.nodes[i].committed_txs.extend(cb.block.txs.iter().map(|t| t.hash()));
+        self.record_positions(i, &cb);
+        // No honest validator is ever jailed.
+        if let Some(node) = self.nodes[i].node.as_ref() {
+            let jailed: Vec<NodeId> = node.ledger().consensus_state().jailed.clone();
+            for id in jailed {
+                if let Some(j) = self.index_of(&id).filter(|j| self.is_honest(*j)) {
+                    self.violate(format!("honest validator {j} was jailed (seen by node {i} at height {height})"));
+                }
+            }
+        }
         // Agreement: one block per height across all honest nodes.
         match self.chain.get(&height) {
             Some(existing) if *existing != hash => {
@@ -565,6 +693,28 @@ impl World {
         // Every committed block carries a valid certificate of its mode.
         if let Err(e) = (CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert }).verify(&set) {
             self.violate(format!("node {i} committed block {height} with an invalid certificate: {e}"));
+        }
+    }
+
+    /// Remembers where node `i` committed each transaction (one place only, or a replay
+    /// got through), and keeps some for the adversaries to send again.
+    fn record_positions(&mut self, i: usize, cb: &CommittedBlock) {
+        let height = cb.block.header.height;
+        for (index, tx) in cb.block.txs.iter().enumerate() {
+            let hash = tx.hash();
+            let at = (height, index as u32);
+            match self.positions[i].insert(hash, at) {
+                Some(before) if before != at => {
+                    self.violate(format!("node {i} committed transaction {hash} twice: at {before:?} and at {at:?}"))
+                }
+                _ => {}
+            }
+            if self.history.len() < HISTORY_MAX {
+                self.history.push(tx.clone());
+            } else {
+                let k = self.rng.gen_range(0..HISTORY_MAX);
+                self.history[k] = tx.clone();
+            }
         }
     }
 
