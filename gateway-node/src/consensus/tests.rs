@@ -299,3 +299,141 @@ fn equivocating_votes_become_evidence_and_a_switch_to_bft() {
         assert!(!cb.cert.signer_ids(net.nodes[0].ledger().validators()).any(|id| id == liar));
     }
 }
+
+/// Finding 3 of the soundness review: on 35b51aa one signed ack (or one unsigned
+/// promise) at `View(u64::MAX)` moved every honest node to that view, where `View::next`
+/// saturated: Fast mode halted for ever. Now no single message moves a node's view,
+/// and the network goes on committing.
+#[test]
+fn one_message_at_the_largest_view_moves_nobody() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    let liar = net.id(3);
+    let chain_id = net.genesis.chain_id.clone();
+    let ack = VoteData {
+        chain_id: chain_id.clone(),
+        height: Height(1),
+        view: View(u64::MAX),
+        block_hash: vigil_protocol::Hash32([7; 32]),
+        kind: VoteKind::Ack,
+    }
+    .sign(liar, &net.keys[3]);
+    let promise = vigil_protocol::PromiseData { chain_id, height: Height(1), view: View(u64::MAX), acked: None }
+        .sign(liar, &net.keys[3]);
+    for i in 0..3 {
+        net.input(i, Input::Message { from: liar, message: Message::Vote { vote: ack.clone(), leader_ack: None } });
+        let vc = ViewChange { promise: promise.clone(), acked: None };
+        net.input(i, Input::Message { from: liar, message: Message::ViewChange(Box::new(vc)) });
+        assert_eq!(net.nodes[i].status().view, View(0), "node {i} stayed in its view");
+    }
+    net.queue.clear();
+    net.fire(0, TimerKind::Propose);
+    net.deliver_all();
+    for i in 0..4 {
+        assert_eq!(net.height(i), 1, "node {i} still commits");
+    }
+}
+
+/// Finding 2 of the soundness review: on 35b51aa a promise was unsigned and its claim
+/// was believed, so a Byzantine validator claiming a made-up block at a higher view made
+/// the next leader re-propose it while the first leader had already committed another:
+/// two honest nodes committed different blocks at one height. Now a claim needs the
+/// signed, justified proposal behind it; the lie is ignored and the committed block is
+/// the one re-proposed.
+#[test]
+fn a_lying_promise_does_not_fork_fast_mode() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    // View 0: the leader (node 0) proposes; nodes 1 and 2 ack; only the leader hears
+    // the acks and commits. Then it crashes.
+    net.fire(0, TimerKind::Propose);
+    let mut acks_to_leader = Vec::new();
+    while let Some((from, to, message)) = net.queue.pop_front() {
+        if to == 3 {
+            continue; // The Byzantine node 3 hears nothing it could use.
+        }
+        if matches!(message, Message::Vote { .. }) && to != 0 {
+            continue;
+        }
+        if to == 0 {
+            acks_to_leader.push((from, message));
+            continue;
+        }
+        let from_id = net.id(from);
+        net.input(to, Input::Message { from: from_id, message });
+    }
+    for (from, message) in acks_to_leader {
+        let from_id = net.id(from);
+        net.input(0, Input::Message { from: from_id, message });
+    }
+    assert_eq!(net.height(0), 1, "the leader committed");
+    let committed = net.disk[0].0[0].block.header.hash();
+    net.queue.clear();
+    net.down.insert(0);
+    // The others time out into view 1 (led by node 1).
+    for i in 1..4 {
+        net.fire(i, TimerKind::FastView);
+    }
+    // Node 3 lies first: it claims it acked another block at view 0, signed by itself
+    // (its true promise, claiming nothing, follows in the queue).
+    let liar = net.id(3);
+    let mut fake = net.disk[0].0[0].block.clone();
+    fake.header.time_ms += 1;
+    let fake_hash = fake.header.hash();
+    let chain_id = net.genesis.chain_id.clone();
+    let promise = vigil_protocol::PromiseData {
+        chain_id: chain_id.clone(),
+        height: Height(1),
+        view: View(1),
+        acked: Some((View(0), fake_hash)),
+    }
+    .sign(liar, &net.keys[3]);
+    let leader_ack =
+        vigil_protocol::fast::leader_ack_data(&chain_id, Height(1), View(0), fake_hash).sign(liar, &net.keys[3]);
+    let backing = vigil_protocol::Backing { leader_ack, justification: vigil_protocol::Justification::Genesis };
+    let lie = ViewChange { promise, acked: Some((backing, fake)) };
+    net.input(1, Input::Message { from: liar, message: Message::ViewChange(Box::new(lie)) });
+    net.deliver_all();
+    net.fire(1, TimerKind::Propose);
+    net.deliver_all();
+    for i in 1..3 {
+        assert_eq!(net.height(i), 1, "node {i}");
+        assert_eq!(net.disk[i].0[0].block.header.hash(), committed, "node {i} committed the leader's block");
+    }
+}
+
+/// Finding 6 of the soundness review: on 35b51aa a transaction with fee 0 from an
+/// account that never had funds was accepted and wrote permanent state. Admission now
+/// asks for the minimum fee, from a balance that covers it together with everything the
+/// sender already has pending.
+#[test]
+fn admission_asks_for_a_fee_and_counts_pending_spend() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    let chain_id = net.genesis.chain_id.clone();
+    let tx = |key: &SecretKey, nonce: u64, fee: u64, amount: u64| {
+        Transaction {
+            chain_id: chain_id.clone(),
+            sender: key.public_key(),
+            nonce: Nonce(nonce),
+            fee: Amount(fee),
+            payload: Payload::Transfer(vigil_protocol::Transfer { to: Address([2; 20]), amount: Amount(amount) }),
+        }
+        .sign(key)
+    };
+    let stranger = SecretKey::from_seed([90; 32]);
+    let node = &mut net.nodes[0];
+    assert_eq!(node.submit(0, tx(&stranger, 0, 0, 0)).err(), Some(Rejection::FeeTooLow { min: 1, found: 0 }));
+    assert_eq!(
+        node.submit(0, tx(&stranger, 0, 1, 0)).err(),
+        Some(Rejection::InsufficientBalance { balance: 0, needed: 1 })
+    );
+    // A funded account (10 units at genesis): 6 + 1 pending, then 3 + 1 more is too much.
+    let genesis_key = SecretKey::from_seed([91; 32]);
+    let mut g = net.genesis.clone();
+    g.accounts = vec![(Address::from_public_key(&genesis_key.public_key()), Amount(10))];
+    let mut node = Node::new(config(&net.keys[0]), &g).unwrap();
+    node.submit(0, tx(&genesis_key, 0, 1, 6)).unwrap();
+    assert_eq!(
+        node.submit(0, tx(&genesis_key, 1, 1, 3)).err(),
+        Some(Rejection::InsufficientBalance { balance: 10, needed: 11 })
+    );
+    node.submit(0, tx(&genesis_key, 1, 1, 2)).unwrap();
+}
