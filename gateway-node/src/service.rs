@@ -55,6 +55,8 @@ pub struct Shared {
     pub verified: Arc<VerifiedTxs>,
     /// Vault fragments: this node's own ciphertext database.
     pub vault: Arc<dyn crate::vault::FragmentStore>,
+    /// Vault requests already served (each is served once).
+    pub vault_seen: crate::vault::SeenRequests,
     /// The highest height whose block is on disk. The ledger runs ahead of it for the
     /// moment between executing a block and writing it; what the API says is committed
     /// (status, `latest`) goes by this, so every height it names can be fetched.
@@ -181,7 +183,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
             listen: cfg.p2p_listen,
             peers,
             keys: genesis.validators.validators().iter().map(|v| (v.id, v.encryption_key)).collect(),
-            prologue: format!("vigil/v1/p2p/{}", genesis.chain_id).into_bytes(),
+            // The chain id and the genesis hash: two networks that share a chain id (a
+            // reset devnet, a fork of a test network) cannot link up either.
+            prologue: format!("vigil/v1/p2p/{}/{}", genesis.chain_id, genesis.hash()).into_bytes(),
         },
         inbound_tx,
     )
@@ -234,6 +238,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         byzantine_receipts: cfg.testing.byzantine_receipts,
         vault,
+        vault_seen: Default::default(),
         verified,
         durable,
         waiters: Mutex::new(HashMap::new()),
@@ -383,6 +388,12 @@ fn write_durably(shared: &Shared, run: Vec<Output>) {
     }
     if let Some((last, _, _)) = blocks.last() {
         shared.durable.fetch_max(last.block.header.height.0, Ordering::Release);
+    }
+    // Links follow the set in force: a validator jailed by these blocks loses its links.
+    if blocks.iter().any(|(c, _, _)| c.block.header.next_validator_set_hash != c.block.header.validator_set_hash) {
+        let keys =
+            shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.encryption_key)).collect();
+        shared.network.set_allowed(keys);
     }
     for (committed, receipts, _) in blocks {
         let header = &committed.block.header;

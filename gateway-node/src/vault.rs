@@ -65,6 +65,41 @@ impl ShardKey {
     }
 }
 
+/// Vault requests served within the last [`vigil_protocol::vault::REQUEST_WINDOW_MS`],
+/// by (issued time, signer, nonce): a request is served once. Older entries are
+/// forgotten (the window refuses their requests anyway); the whole set is bounded.
+#[derive(Debug, Default)]
+pub struct SeenRequests {
+    seen: std::sync::Mutex<std::collections::BTreeSet<(u64, [u8; 32], u64)>>,
+}
+
+/// Vault requests remembered at once; beyond this the node asks clients to retry.
+pub const SEEN_REQUESTS_MAX: usize = 1 << 18;
+
+/// Why a vault request's binding was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    Seen,
+    Full,
+}
+
+impl SeenRequests {
+    /// Records a request; refuses one already seen.
+    pub fn admit(&self, issued_ms: u64, signer: [u8; 32], nonce: u64, now_ms: u64) -> Result<(), Replay> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let oldest = now_ms.saturating_sub(vigil_protocol::vault::REQUEST_WINDOW_MS);
+        *seen = seen.split_off(&(oldest, [0; 32], 0));
+        if seen.contains(&(issued_ms, signer, nonce)) {
+            return Err(Replay::Seen);
+        }
+        if seen.len() >= SEEN_REQUESTS_MAX {
+            return Err(Replay::Full);
+        }
+        seen.insert((issued_ms, signer, nonce));
+        Ok(())
+    }
+}
+
 /// What a store's async operations return.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FragmentStoreError>> + Send + 'a>>;
 
@@ -119,20 +154,27 @@ fn usage_in(index: &redb::Database, owner: &Address) -> Result<u64, FragmentStor
     Ok(t.get(&owner.0).map_err(db)?.map(|v| v.value()).unwrap_or(0))
 }
 
-/// The owner's usage after replacing `replaced` bytes with `shards`, if within `quota`.
-fn usage_after(
+/// Counts `shards` (replacing `replaced` bytes) against the owner's quota: checked and
+/// written in one write transaction, so concurrent stores cannot pass the check together.
+fn reserve(
     index: &redb::Database,
     owner: &Address,
     replaced: u64,
     shards: &[Vec<u8>],
     quota: u64,
-) -> Result<u64, FragmentStoreError> {
+) -> Result<(), FragmentStoreError> {
     let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
-    let after = usage_in(index, owner)?.saturating_sub(replaced).saturating_add(added);
-    if after > quota {
-        return Err(FragmentStoreError::Quota { quota });
+    let tx = index.begin_write().map_err(db)?;
+    {
+        let mut usage = tx.open_table(USAGE).map_err(db)?;
+        let before = usage.get(&owner.0).map_err(db)?.map_or(0, |u| u.value());
+        let after = before.saturating_sub(replaced).saturating_add(added);
+        if after > quota {
+            return Err(FragmentStoreError::Quota { quota });
+        }
+        usage.insert(&owner.0, after).map_err(db)?;
     }
-    Ok(after)
+    tx.commit().map_err(db)
 }
 
 /// The embedded default: shards and usage in the node's own `fragments.redb`.
@@ -151,18 +193,26 @@ impl EmbeddedStore {
 impl FragmentStore for EmbeddedStore {
     fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut replaced = 0;
-            for k in first.run(shards.len()) {
-                replaced += self.shard(&k)?.map_or(0, |b| b.len() as u64);
-            }
-            let after = usage_after(&self.db, &first.owner, replaced, shards, quota)?;
+            // Check and update in one write transaction (redb runs one at a time), so
+            // concurrent stores cannot all pass the quota check before any is counted.
             let tx = self.db.begin_write().map_err(db)?;
             {
                 let mut t = tx.open_table(SHARDS).map_err(db)?;
+                let mut replaced = 0u64;
+                for k in first.run(shards.len()) {
+                    replaced += t.get(k.name().as_str()).map_err(db)?.map_or(0, |b| b.value().len() as u64);
+                }
+                let mut usage = tx.open_table(USAGE).map_err(db)?;
+                let before = usage.get(&first.owner.0).map_err(db)?.map_or(0, |u| u.value());
+                let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
+                let after = before.saturating_sub(replaced).saturating_add(added);
+                if after > quota {
+                    return Err(FragmentStoreError::Quota { quota });
+                }
                 for (k, bytes) in first.run(shards.len()).zip(shards) {
                     t.insert(k.name().as_str(), bytes.as_slice()).map_err(db)?;
                 }
-                tx.open_table(USAGE).map_err(db)?.insert(&first.owner.0, after).map_err(db)?;
+                usage.insert(&first.owner.0, after).map_err(db)?;
             }
             tx.commit().map_err(db)
         })
@@ -220,16 +270,16 @@ impl FragmentStore for ObjectStoreFragments {
                     Err(e) => return Err(objects_err(e)),
                 }
             }
-            let after = usage_after(&self.usage, &first.owner, replaced, shards, quota)?;
+            // Counted first: a write that fails afterwards leaves the usage too high
+            // (the owner can store again), never too low.
+            reserve(&self.usage, &first.owner, replaced, shards, quota)?;
             for (k, bytes) in first.run(shards.len()).zip(shards) {
                 self.objects
                     .put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone()))
                     .await
                     .map_err(objects_err)?;
             }
-            let tx = self.usage.begin_write().map_err(db)?;
-            tx.open_table(USAGE).map_err(db)?.insert(&first.owner.0, after).map_err(db)?;
-            tx.commit().map_err(db)
+            Ok(())
         })
     }
 
@@ -278,9 +328,12 @@ pub mod api {
     use axum::{Json, Router};
     use serde_json::json;
     use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
-    use vigil_protocol::{FetchRequest, FragmentRef, PublicKey, StateKey, StoreRequest, UserRecord, VaultConfig};
+    use vigil_protocol::vault::REQUEST_WINDOW_MS;
+    use vigil_protocol::{
+        FetchRequest, FragmentRef, PublicKey, RequestBinding, StateKey, StoreRequest, UserRecord, VaultConfig,
+    };
 
-    use super::{FragmentStoreError, ShardKey};
+    use super::{FragmentStoreError, Replay, ShardKey};
     use crate::api::{ApiError, ApiResult};
     use crate::service::Shared;
 
@@ -288,8 +341,6 @@ pub mod api {
     pub const VAULT_BODY_MAX_BYTES: usize = 1024 * 1024 + 4096;
     /// Shard bytes one request may carry or ask for.
     const SHARD_BYTES_PER_REQUEST: u64 = 1024 * 1024;
-    /// How far a fetch request's time may be from this node's clock.
-    pub const FETCH_SKEW_MS: u64 = 10 * 60 * 1000;
 
     pub fn router() -> Router<Arc<Shared>> {
         Router::new()
@@ -300,6 +351,40 @@ pub mod api {
 
     fn bad(code: &'static str, why: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, why)
+    }
+
+    /// A request is for this chain and this node, made within the window of this node's
+    /// clock, and not seen before.
+    fn check_binding(shared: &Shared, b: &RequestBinding, signer: &PublicKey) -> ApiResult<()> {
+        if &b.chain_id != shared.lock_node().ledger().chain_id() {
+            return Err(bad("WRONG_CHAIN", format!("the request is for chain `{}`", b.chain_id)));
+        }
+        if b.node != shared.keys.id() {
+            return Err(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "WRONG_NODE",
+                format!("the request is signed for node {}, this is {}", b.node, shared.keys.id()),
+            ));
+        }
+        let now = crate::service::now_ms();
+        if now.abs_diff(b.issued_ms) > REQUEST_WINDOW_MS {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "STALE_REQUEST",
+                "the request's time is more than 10 minutes from this node's clock; check the device clock",
+            ));
+        }
+        match shared.vault_seen.admit(b.issued_ms, signer.to_bytes(), b.nonce, now) {
+            Ok(()) => Ok(()),
+            Err(Replay::Seen) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "REPLAYED_REQUEST",
+                "this request was already served; sign a new one (a fresh nonce)",
+            )),
+            Err(Replay::Full) => {
+                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "too many vault requests; retry later"))
+            }
+        }
     }
 
     /// The chain's vault configuration, once `at` names a user id registered to
@@ -344,6 +429,21 @@ pub mod api {
             from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad("MALFORMED", e.to_string()))?;
         req.verify().map_err(|_| bad("BAD_SIGNATURE", "the store request's signature does not verify"))?;
         let cfg = authenticate(&shared, &req.at, &req.signer)?;
+        // Only the node the chain's assignment rule names for this shard index stores it.
+        let assigned = {
+            let node = shared.lock_node();
+            cfg.stores(&req.at.object_id, node.ledger().validators())
+                .ok()
+                .and_then(|s| s.get(usize::from(req.at.index)).copied())
+        };
+        if assigned != Some(shared.keys.id()) {
+            return Err(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "WRONG_STORE",
+                format!("shard {} of this object is not assigned to this node", req.at.index),
+            ));
+        }
+        check_binding(&shared, &req.binding, &req.signer)?;
         let count = req.shards.len() as u64;
         if count == 0 || count > most_per_request(&cfg) {
             return Err(bad("BAD_FRAGMENT", format!("send 1 to {} shards per request", most_per_request(&cfg))));
@@ -369,14 +469,8 @@ pub mod api {
     async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
         let req: FetchRequest = from_bytes_limited(&body, 4096).map_err(|e| bad("MALFORMED", e.to_string()))?;
         req.verify().map_err(|_| bad("BAD_SIGNATURE", "the fetch request's signature does not verify"))?;
-        if crate::service::now_ms().abs_diff(req.issued_ms) > FETCH_SKEW_MS {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "STALE_REQUEST",
-                "the fetch request's time is more than 10 minutes from this node's clock; check the device clock",
-            ));
-        }
         let cfg = authenticate(&shared, &req.at, &req.signer)?;
+        check_binding(&shared, &req.binding, &req.signer)?;
         let count = u64::from(req.count).clamp(1, most_per_request(&cfg)) as u32;
         let first = ShardKey {
             owner: req.at.owner,

@@ -75,5 +75,7 @@ pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
 pub use state::{AccountState, PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateTree};
 pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError, Transfer};
 pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetError};
-pub use vault::{FetchRequest, FragmentRef, StoreRequest, UserId, UserRecord, VaultConfig, VaultError, VaultManifest};
+pub use vault::{
+    FetchRequest, FragmentRef, RequestBinding, StoreRequest, UserId, UserRecord, VaultConfig, VaultError, VaultManifest,
+};
 pub use vote::{QcError, QuorumCert, SignerBitmap, Vote, VoteData, VoteKind};

@@ -15,7 +15,7 @@ use crate::address::Address;
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature};
 use crate::encoding::to_bytes;
 use crate::hash::{hash, Domain, Hash32};
-use crate::ids::NodeId;
+use crate::ids::{ChainId, NodeId};
 use crate::validator::ValidatorSet;
 
 /// Longest user identifier.
@@ -233,53 +233,71 @@ pub struct FragmentRef {
     pub first_stripe: u32,
 }
 
-/// A request to store shards: who (user id, address), what, the shards, and the
-/// signature of the key registered for that user id over all of it (hashes for the
-/// shards).
+/// What binds one vault request to one use: the chain, the node it is for, when it was
+/// made (by the sender's clock) and a nonce. A node serves a request only if it is the
+/// node named, its clock is within [`REQUEST_WINDOW_MS`] of `issued_ms`, and it has not
+/// seen the nonce from that signer in the window: a captured request cannot be sent
+/// again, later, or to another node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestBinding {
+    pub chain_id: ChainId,
+    pub node: NodeId,
+    pub issued_ms: u64,
+    pub nonce: u64,
+}
+
+/// How far a vault request's `issued_ms` may be from the node's clock.
+pub const REQUEST_WINDOW_MS: u64 = 10 * 60 * 1000;
+
+/// A request to store shards: who (user id, address), what, the shards, for which node
+/// and when, and the signature of the key registered for that user id over all of it
+/// (hashes for the shards).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreRequest {
     pub at: FragmentRef,
     pub shards: Vec<Vec<u8>>,
+    pub binding: RequestBinding,
     pub signer: PublicKey,
     pub signature: Signature,
 }
 
 impl StoreRequest {
-    fn message(at: &FragmentRef, shards: &[Vec<u8>]) -> Vec<u8> {
+    fn message(at: &FragmentRef, shards: &[Vec<u8>], binding: &RequestBinding) -> Vec<u8> {
         let hashes: Vec<Hash32> = shards.iter().map(|s| fragment_hash(s)).collect();
-        to_bytes(&(at, hashes))
+        to_bytes(&(at, hashes, binding))
     }
 
-    pub fn sign(at: FragmentRef, shards: Vec<Vec<u8>>, key: &SecretKey) -> Self {
-        let signature = key.sign(Domain::VaultStoreSignature, &Self::message(&at, &shards));
-        Self { at, shards, signer: key.public_key(), signature }
+    pub fn sign(at: FragmentRef, shards: Vec<Vec<u8>>, binding: RequestBinding, key: &SecretKey) -> Self {
+        let signature = key.sign(Domain::VaultStoreSignature, &Self::message(&at, &shards, &binding));
+        Self { at, shards, binding, signer: key.public_key(), signature }
     }
 
     /// Checks the signature (not whom it belongs to: the node checks the registration).
     pub fn verify(&self) -> Result<(), VaultError> {
-        Ok(self.signer.verify(Domain::VaultStoreSignature, &Self::message(&self.at, &self.shards), &self.signature)?)
+        let message = Self::message(&self.at, &self.shards, &self.binding);
+        Ok(self.signer.verify(Domain::VaultStoreSignature, &message, &self.signature)?)
     }
 }
 
-/// A request to fetch `count` shards from `at`, signed by the registered key; `issued_ms`
-/// bounds how long a captured request can be replayed.
+/// A request to fetch `count` shards from `at`, signed by the registered key and bound
+/// to one node, one time and one nonce ([`RequestBinding`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchRequest {
     pub at: FragmentRef,
     pub count: u32,
-    pub issued_ms: u64,
+    pub binding: RequestBinding,
     pub signer: PublicKey,
     pub signature: Signature,
 }
 
 impl FetchRequest {
-    pub fn sign(at: FragmentRef, count: u32, issued_ms: u64, key: &SecretKey) -> Self {
-        let signature = key.sign(Domain::VaultFetchSignature, &to_bytes(&(&at, count, issued_ms)));
-        Self { at, count, issued_ms, signer: key.public_key(), signature }
+    pub fn sign(at: FragmentRef, count: u32, binding: RequestBinding, key: &SecretKey) -> Self {
+        let signature = key.sign(Domain::VaultFetchSignature, &to_bytes(&(&at, count, &binding)));
+        Self { at, count, binding, signer: key.public_key(), signature }
     }
 
     pub fn verify(&self) -> Result<(), VaultError> {
-        let message = to_bytes(&(&self.at, self.count, self.issued_ms));
+        let message = to_bytes(&(&self.at, self.count, &self.binding));
         Ok(self.signer.verify(Domain::VaultFetchSignature, &message, &self.signature)?)
     }
 }
@@ -379,18 +397,31 @@ mod tests {
             index: 1,
             first_stripe: 0,
         };
-        let req = StoreRequest::sign(at.clone(), vec![vec![1, 2], vec![3, 4]], &key);
+        let binding = RequestBinding {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            node: NodeId::from_public_key(&SecretKey::from_seed([6; 32]).public_key()),
+            issued_ms: 1_000,
+            nonce: 42,
+        };
+        let req = StoreRequest::sign(at.clone(), vec![vec![1, 2], vec![3, 4]], binding.clone(), &key);
         assert_eq!(req.verify(), Ok(()));
         let mut tampered = req.clone();
         tampered.shards[1][0] ^= 1;
         assert!(tampered.verify().is_err());
-        let mut moved = req;
+        let mut moved = req.clone();
         moved.at.index = 2;
         assert!(moved.verify().is_err());
-        let fetch = FetchRequest::sign(at, 2, 1_000, &key);
+        // Another node, another time, another nonce: each breaks the signature.
+        let mut elsewhere = req.clone();
+        elsewhere.binding.node = NodeId::default();
+        assert!(elsewhere.verify().is_err());
+        let mut again = req;
+        again.binding.nonce += 1;
+        assert!(again.verify().is_err());
+        let fetch = FetchRequest::sign(at, 2, binding, &key);
         assert_eq!(fetch.verify(), Ok(()));
         let mut later = fetch;
-        later.issued_ms += 1;
+        later.binding.issued_ms += 1;
         assert!(later.verify().is_err());
     }
 }

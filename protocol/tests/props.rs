@@ -174,16 +174,24 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn store_request()(at in fragment_ref(), shards in vec_of(vec_of(any::<u8>(), 0..40), 0..4), key in secret_key())
-        -> StoreRequest {
-        StoreRequest::sign(at, shards, &key)
+    fn binding()(chain_id in chain_id(), node in node_id(), issued_ms in any::<u64>(), nonce in any::<u64>())
+        -> RequestBinding {
+        RequestBinding { chain_id, node, issued_ms, nonce }
     }
 }
 
 prop_compose! {
-    fn fetch_request()(at in fragment_ref(), count in any::<u32>(), issued_ms in any::<u64>(), key in secret_key())
+    fn store_request()(at in fragment_ref(), shards in vec_of(vec_of(any::<u8>(), 0..40), 0..4), binding in binding(),
+        key in secret_key())
+        -> StoreRequest {
+        StoreRequest::sign(at, shards, binding, &key)
+    }
+}
+
+prop_compose! {
+    fn fetch_request()(at in fragment_ref(), count in any::<u32>(), binding in binding(), key in secret_key())
         -> FetchRequest {
-        FetchRequest::sign(at, count, issued_ms, &key)
+        FetchRequest::sign(at, count, binding, &key)
     }
 }
 

@@ -117,6 +117,12 @@ impl Keystore {
         Ok(ks)
     }
 
+    /// Whether this keystore's key derivation is cheaper than the defaults (an older or
+    /// imported file): a wallet re-seals it with the defaults once it is unlocked.
+    pub fn is_weaker_than_default(&self) -> bool {
+        self.kdf.m_cost_kib < DEFAULT_M_COST_KIB || self.kdf.t_cost < DEFAULT_T_COST
+    }
+
     /// Decrypts the wallet's seed.
     pub fn open(&self, password: &str) -> Result<WalletSeed, KeystoreError> {
         self.check()?;
@@ -219,6 +225,15 @@ mod tests {
         assert_eq!(opened.entropy(), seed.entropy());
         assert_eq!(ks.address, seed.account(0).unwrap().address().to_string());
         assert!(!ks.to_json().contains(&hex::encode(seed.entropy())));
+    }
+
+    #[test]
+    fn a_keystore_below_the_default_key_derivation_is_marked_for_resealing() {
+        let (_, weak) = sealed();
+        assert!(weak.is_weaker_than_default());
+        let mut strong = weak.clone();
+        (strong.kdf.m_cost_kib, strong.kdf.t_cost) = (DEFAULT_M_COST_KIB, DEFAULT_T_COST);
+        assert!(!strong.is_weaker_than_default());
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub fn new_object_id() -> Hash32 {
     Hash32(id)
 }
 
+/// A random nonce for a vault request (see `vigil_protocol::RequestBinding`).
+pub fn new_nonce() -> u64 {
+    OsRng.next_u64()
+}
+
 /// Ciphertext bytes for `plaintext_len` bytes in chunks of `chunk_bytes`.
 pub fn ciphertext_len(plaintext_len: u64, chunk_bytes: u32) -> u64 {
     let chunk = u64::from(chunk_bytes.max(1));

@@ -10,8 +10,8 @@ use serde::Serialize;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::sealed::PlainRequest;
 use vigil_protocol::{
-    FetchRequest, FragmentRef, Hash32, NodeId, Payload, SecretKey, StateKey, StoreRequest, TxHash, TxStatus, UserId,
-    UserRecord, VaultConfig, VaultManifest,
+    FetchRequest, FragmentRef, Hash32, NodeId, Payload, RequestBinding, SecretKey, StateKey, StoreRequest, TxHash,
+    TxStatus, UserId, UserRecord, VaultConfig, VaultManifest,
 };
 use zeroize::Zeroizing;
 
@@ -97,6 +97,17 @@ impl<T: Transport> Session<T> {
     }
 
     /// Makes sure `user_id` is registered to `key`'s account (registers it if free).
+    /// Binds a vault request to this chain, one node, now and a fresh nonce, so that it
+    /// is served once, by that node only.
+    fn binding(&self, node: &NodeId) -> RequestBinding {
+        RequestBinding {
+            chain_id: self.light.chain_id().clone(),
+            node: *node,
+            issued_ms: crate::client::now_ms(),
+            nonce: crate::vault::new_nonce(),
+        }
+    }
+
     pub async fn register_user(&mut self, key: &SecretKey, user_id: &UserId) -> Result<(), WalletError> {
         let me =
             UserRecord { account: vigil_protocol::Address::from_public_key(&key.public_key()), key: key.public_key() };
@@ -170,7 +181,7 @@ impl<T: Transport> Session<T> {
                     .collect();
                 let count = shards.len() as u64;
                 let at = FragmentRef { user_id: user_id.clone(), owner, object_id, index, first_stripe: first as u32 };
-                let body = to_bytes(&StoreRequest::sign(at, shards, &key));
+                let body = to_bytes(&StoreRequest::sign(at, shards, self.binding(node), &key));
                 let request = PlainRequest::new("POST", "/v1/vault/store", Some("application/octet-stream"), body);
                 let r = self.client.forward(node, &request).await?;
                 if r.status != 200 {
@@ -267,7 +278,7 @@ impl<T: Transport> Session<T> {
                     index,
                     first_stripe: first,
                 };
-                let body = to_bytes(&FetchRequest::sign(at, count, crate::client::now_ms(), &key));
+                let body = to_bytes(&FetchRequest::sign(at, count, self.binding(node), &key));
                 let request = PlainRequest::new("POST", "/v1/vault/fetch", Some("application/octet-stream"), body);
                 let answer = match self.client.forward(node, &request).await {
                     Ok(r) if r.status == 200 => from_bytes::<Vec<Vec<u8>>>(&r.body).map_err(|e| e.to_string()),

@@ -336,8 +336,20 @@ impl Component for App {
                 self.busy = Some("Unlocking (Argon2id)…".into());
                 ctx.link().send_future(async move {
                     TimeoutFuture::new(30).await;
-                    let opened =
-                        Keystore::from_json(&json).and_then(|k| k.open(&password)).map(Rc::new).map_err(|e| match e {
+                    let opened = Keystore::from_json(&json)
+                        .and_then(|k| {
+                            let seed = k.open(&password)?;
+                            // A keystore sealed with weaker key derivation than today's
+                            // defaults is sealed again with them, now that it is open.
+                            if k.is_weaker_than_default() {
+                                if let Ok(stronger) = Keystore::seal(&seed, &password) {
+                                    storage::set(storage::KEYSTORE_KEY, &stronger.to_json());
+                                }
+                            }
+                            Ok(seed)
+                        })
+                        .map(Rc::new)
+                        .map_err(|e| match e {
                             vigil_wallet::keystore::KeystoreError::WrongPassword => {
                                 "Wrong password. Try again, or import your recovery phrase.".to_string()
                             }

@@ -3,9 +3,11 @@
 //! user has something to send. `GET /v1/faucet` says whether it is on and how much it
 //! gives; `POST /v1/faucet {"address": "vigil1…"}` transfers and answers with the
 //! committed transaction's hash and height. One transfer at a time (the faucet's nonce),
-//! one per address per cooldown, on top of the gateway's per-client rate limit.
+//! one per address and one per client network (an IPv4 address, an IPv6 /64) per
+//! cooldown, on top of the gateway's per-client rate limit.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,7 +41,14 @@ pub struct Faucet {
     chain_id: ChainId,
     /// Held for a whole transfer: the faucet's transactions go out one at a time.
     sending: tokio::sync::Mutex<()>,
-    recent: Mutex<HashMap<Address, Instant>>,
+    recent: Mutex<HashMap<Asker, Instant>>,
+}
+
+/// Who asked for test funds: the address funded, and the client network asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Asker {
+    Address(Address),
+    Client(IpAddr),
 }
 
 impl Faucet {
@@ -60,33 +69,42 @@ impl Faucet {
         json!({ "address": self.address, "amount": self.amount })
     }
 
-    fn check_cooldown(&self, to: &Address) -> Result<(), GatewayError> {
+    fn check_cooldown(&self, to: &Address, client: IpAddr) -> Result<(), GatewayError> {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         recent.retain(|_, at| now.duration_since(*at) < COOLDOWN);
-        if let Some(at) = recent.get(to) {
+        let askers = [Asker::Address(*to), Asker::Client(super::client_network(client))];
+        if let Some(at) = askers.iter().filter_map(|a| recent.get(a)).max() {
             let mut e = GatewayError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "FAUCET_COOLDOWN",
-                "this address was just funded; try again in a few seconds",
+                "this address (or this client) was just funded; try again in a few seconds",
             );
             e.retry_after = Some(COOLDOWN.saturating_sub(now.duration_since(*at)));
             return Err(e);
         }
-        if recent.len() >= REMEMBERED_MAX {
-            if let Some(oldest) = recent.iter().min_by_key(|(_, at)| **at).map(|(a, _)| *a) {
-                recent.remove(&oldest);
+        for asker in askers {
+            if recent.len() >= REMEMBERED_MAX {
+                if let Some(oldest) = recent.iter().min_by_key(|(_, at)| **at).map(|(a, _)| *a) {
+                    recent.remove(&oldest);
+                }
             }
+            recent.insert(asker, now);
         }
-        recent.insert(*to, now);
         Ok(())
     }
 
     /// Sends `amount` to `to` through the first node in `nodes` that takes it.
-    pub async fn fund(&self, http: &reqwest::Client, nodes: &[String], to: &str) -> Result<Value, GatewayError> {
+    pub async fn fund(
+        &self,
+        http: &reqwest::Client,
+        nodes: &[String],
+        to: &str,
+        client: IpAddr,
+    ) -> Result<Value, GatewayError> {
         let to = Address::parse(to.trim())
             .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", format!("address: {e}")))?;
-        self.check_cooldown(&to)?;
+        self.check_cooldown(&to, client)?;
         let _one_at_a_time = self.sending.lock().await;
         let mut last = GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", "no node is configured");
         for url in nodes {

@@ -338,10 +338,12 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
             .fallback(tower_http::services::ServeFile::new(index).precompressed_gzip());
         router = router.fallback_service(serve);
     }
-    let router = router
-        .layer(cors(&cfg.cors_origins))
-        .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(access_log));
+    let mut router = router.layer(cors(&cfg.cors_origins)).layer(middleware::from_fn(security_headers));
+    if cfg.tls_cert.is_some() {
+        // Over TLS only: a browser that has seen this origin never talks to it in clear.
+        router = router.layer(middleware::from_fn(strict_transport_security));
+    }
+    let router = router.layer(middleware::from_fn(access_log));
     Ok((router, gateway))
 }
 
@@ -369,6 +371,15 @@ async fn security_headers(request: Request, next: Next) -> Response {
     if html {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
+    r
+}
+
+/// How long a browser keeps to HTTPS for this origin once it has seen it (one year).
+const HSTS: &str = "max-age=31536000";
+
+async fn strict_transport_security(request: Request, next: Next) -> Response {
+    let mut r = next.run(request).await;
+    r.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     r
 }
 
@@ -410,7 +421,7 @@ async fn reject_oversized(State(gw): State<Arc<Gateway>>, request: Request, next
 async fn rate_limit(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     let ip =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if let Err(not_until) = gw.limiter.check_key(&ip) {
+    if let Err(not_until) = gw.limiter.check_key(&client_network(ip)) {
         gw.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
         return GatewayError {
@@ -622,12 +633,25 @@ struct FaucetRequest {
 
 async fn faucet_fund(
     State(gw): State<Arc<Gateway>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Result<Json<FaucetRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, GatewayError> {
     let faucet = gw.faucet.as_ref().ok_or_else(no_faucet)?;
     let Json(req) = body.map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "MALFORMED", e.body_text()))?;
     let nodes: Vec<String> = gw.registry.configured().iter().map(|(_, url)| url.clone()).collect();
-    faucet.fund(&gw.http, &nodes, &req.address).await.map(Json)
+    faucet.fund(&gw.http, &nodes, &req.address, client.ip()).await.map(Json)
+}
+
+/// The network a client stands for in per-client limits: its IPv4 address, or the /64
+/// of its IPv6 address (one host usually holds a whole /64 and can rotate within it).
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
 }
 
 async fn metrics_text(State(gw): State<Arc<Gateway>>) -> Response {

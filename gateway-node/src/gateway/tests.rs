@@ -266,3 +266,19 @@ async fn the_wallet_page_is_served_with_its_security_headers() {
         .unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "https://wallet.example");
 }
+
+/// Finding 9 of the soundness review (in part): on 35b51aa the rate limit was keyed by
+/// exact address, so an IPv6 client rotated through its /64 and was never limited.
+#[test]
+fn clients_are_counted_by_ipv4_address_or_ipv6_64() {
+    use std::net::IpAddr;
+    let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+    let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+    let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+    assert_eq!(client_network(a), client_network(b));
+    assert_ne!(client_network(a), client_network(c));
+    let v4: IpAddr = "192.0.2.7".parse().unwrap();
+    assert_eq!(client_network(v4), v4);
+    let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+    assert_eq!(client_network(mapped), v4);
+}

@@ -2,8 +2,8 @@
 //!
 //! Noise messages are at most 65 535 bytes, so a frame (a whole BCS message, up to
 //! [`MESSAGE_SIZE_MAX_BYTES`]) is sent as a sequence of encrypted chunks whose plaintext
-//! starts with the frame's length. The prologue binds every link to one chain id, so a
-//! node of another network cannot complete a handshake.
+//! starts with the frame's length. The prologue binds every link to one chain id and
+//! genesis hash, so a node of another network cannot complete a handshake.
 
 use std::time::Duration;
 

@@ -1,9 +1,14 @@
 //! The peer set: one dialling task per peer (send side), one listener (receive side).
+//!
+//! Inbound links: at most [`HANDSHAKES_MAX`] unauthenticated handshakes at once, and
+//! [`HANDSHAKES_PER_ADDRESS_MAX`] from one address; only validators of the set in force
+//! (the allow-list follows certified set changes: a jailed validator's links close at its
+//! next frame and it cannot open new ones), and [`LINKS_PER_PEER_MAX`] links per peer.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -17,6 +22,12 @@ use crate::consensus::Message;
 
 /// Frames waiting to go to one peer; beyond this, new frames are dropped.
 pub const PEER_QUEUE_FRAMES_MAX: usize = 4_096;
+/// Unauthenticated inbound handshakes in progress at once (beyond: refused at accept).
+pub const HANDSHAKES_MAX: usize = 64;
+/// Inbound handshakes in progress from one address at once.
+pub const HANDSHAKES_PER_ADDRESS_MAX: usize = 4;
+/// Authenticated inbound links one peer may hold at once.
+pub const LINKS_PER_PEER_MAX: usize = 2;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -44,14 +55,83 @@ pub struct NetworkConfig {
 pub struct Network {
     queues: Arc<BTreeMap<NodeId, mpsc::Sender<Arc<Vec<u8>>>>>,
     connected: Arc<Mutex<BTreeMap<NodeId, bool>>>,
+    allowed: Allowed,
     pub dropped_frames: Arc<AtomicU64>,
+}
+
+/// Who may hold an inbound link: the validators of the set in force and their keys.
+type Allowed = Arc<RwLock<Vec<(NodeId, EncryptionKey)>>>;
+
+/// Counts of inbound handshakes and links, released when their guard drops.
+#[derive(Default)]
+struct Gates {
+    handshakes: usize,
+    by_address: BTreeMap<IpAddr, usize>,
+    links: BTreeMap<NodeId, usize>,
+}
+
+/// Releases one handshake (or link) slot.
+struct Slot {
+    gates: Arc<Mutex<Gates>>,
+    address: IpAddr,
+    peer: Option<NodeId>,
+    handshake: bool,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut g = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if self.handshake {
+            g.handshakes = g.handshakes.saturating_sub(1);
+            if let Some(n) = g.by_address.get_mut(&self.address) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    g.by_address.remove(&self.address);
+                }
+            }
+        }
+        if let Some(peer) = self.peer {
+            if let Some(n) = g.links.get_mut(&peer) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    g.links.remove(&peer);
+                }
+            }
+        }
+    }
+}
+
+impl Gates {
+    /// A handshake slot for `address`, if under both caps.
+    fn handshake(gates: &Arc<Mutex<Gates>>, address: IpAddr) -> Option<Slot> {
+        let mut g = gates.lock().unwrap_or_else(|p| p.into_inner());
+        let from_address = g.by_address.get(&address).copied().unwrap_or(0);
+        if g.handshakes >= HANDSHAKES_MAX || from_address >= HANDSHAKES_PER_ADDRESS_MAX {
+            return None;
+        }
+        g.handshakes += 1;
+        g.by_address.insert(address, from_address + 1);
+        Some(Slot { gates: gates.clone(), address, peer: None, handshake: true })
+    }
+
+    /// A link slot for `peer`, if under its cap.
+    fn link(gates: &Arc<Mutex<Gates>>, address: IpAddr, peer: NodeId) -> Option<Slot> {
+        let mut g = gates.lock().unwrap_or_else(|p| p.into_inner());
+        let n = g.links.get(&peer).copied().unwrap_or(0);
+        if n >= LINKS_PER_PEER_MAX {
+            return None;
+        }
+        g.links.insert(peer, n + 1);
+        Some(Slot { gates: gates.clone(), address, peer: Some(peer), handshake: false })
+    }
 }
 
 impl Network {
     /// Binds the listener and starts dialling every peer. Received messages go to `inbound`.
     pub async fn start(cfg: NetworkConfig, inbound: mpsc::Sender<(NodeId, Message)>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(cfg.listen).await?;
-        let keys = Arc::new(cfg.keys);
+        let initial = cfg.keys.clone();
+        let keys: Allowed = Arc::new(RwLock::new(cfg.keys));
         let secret = Arc::new(cfg.secret);
         let prologue = Arc::new(cfg.prologue);
         let connected = Arc::new(Mutex::new(BTreeMap::new()));
@@ -59,15 +139,21 @@ impl Network {
         for peer in cfg.peers.into_iter().filter(|p| p.id != cfg.me) {
             let (tx, rx) = mpsc::channel(PEER_QUEUE_FRAMES_MAX);
             queues.insert(peer.id, tx);
-            let key = keys.iter().find(|(id, _)| *id == peer.id).map(|(_, k)| *k);
+            let key = initial.iter().find(|(id, _)| *id == peer.id).map(|(_, k)| *k);
             let Some(key) = key else {
                 tracing::warn!(peer = %peer.id.short(), "peer is not in the validator set; not dialling it");
                 continue;
             };
             tokio::spawn(dial_loop(peer, key, secret.clone(), prologue.clone(), rx, connected.clone()));
         }
-        tokio::spawn(accept_loop(listener, keys, secret, prologue, inbound));
-        Ok(Self { queues: Arc::new(queues), connected, dropped_frames: Arc::new(AtomicU64::new(0)) })
+        tokio::spawn(accept_loop(listener, keys.clone(), secret, prologue, inbound));
+        Ok(Self { queues: Arc::new(queues), connected, allowed: keys, dropped_frames: Arc::new(AtomicU64::new(0)) })
+    }
+
+    /// The validators (and keys) that may hold inbound links from now on: the set in
+    /// force after a certified change. Links of those left out close at their next frame.
+    pub fn set_allowed(&self, keys: Vec<(NodeId, EncryptionKey)>) {
+        *self.allowed.write().unwrap_or_else(|p| p.into_inner()) = keys;
     }
 
     fn enqueue(&self, to: &NodeId, frame: Arc<Vec<u8>>) {
@@ -140,28 +226,48 @@ async fn dial_loop(
 
 async fn accept_loop(
     listener: TcpListener,
-    keys: Arc<Vec<(NodeId, EncryptionKey)>>,
+    keys: Allowed,
     secret: Arc<[u8; 32]>,
     prologue: Arc<Vec<u8>>,
     inbound: mpsc::Sender<(NodeId, Message)>,
 ) {
+    let gates = Arc::new(Mutex::new(Gates::default()));
     loop {
         let Ok((stream, addr)) = listener.accept().await else { continue };
-        let (keys, secret, prologue, inbound) = (keys.clone(), secret.clone(), prologue.clone(), inbound.clone());
+        let Some(handshake) = Gates::handshake(&gates, addr.ip()) else {
+            tracing::debug!(%addr, "too many inbound handshakes; refused");
+            continue;
+        };
+        let (keys, secret, prologue, inbound, gates) =
+            (keys.clone(), secret.clone(), prologue.clone(), inbound.clone(), gates.clone());
         tokio::spawn(async move {
-            let expect = |k: &[u8; 32]| keys.iter().find(|(_, key)| &key.0 == k).map(|(id, _)| *id);
-            let mut link = match noise::respond(stream, &secret, &prologue, expect).await {
+            let allowed = |k: &[u8; 32]| {
+                let keys = keys.read().unwrap_or_else(|p| p.into_inner());
+                keys.iter().find(|(_, key)| &key.0 == k).map(|(id, _)| *id)
+            };
+            let mut link = match noise::respond(stream, &secret, &prologue, allowed).await {
                 Ok(link) => link,
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "refused an inbound link");
                     return;
                 }
             };
+            drop(handshake);
+            let Some(_link_slot) = Gates::link(&gates, addr.ip(), link.peer) else {
+                tracing::warn!(peer = %link.peer.short(), %addr, "too many links from one peer; refused");
+                return;
+            };
+            let still_allowed =
+                |peer: &NodeId| keys.read().unwrap_or_else(|p| p.into_inner()).iter().any(|(id, _)| id == peer);
             loop {
                 let frame = match link.recv().await {
                     Ok(f) => f,
                     Err(_) => return,
                 };
+                if !still_allowed(&link.peer) {
+                    tracing::info!(peer = %link.peer.short(), "no longer in the validator set; closing its link");
+                    return;
+                }
                 match from_bytes_limited::<Message>(&frame, MESSAGE_SIZE_MAX_BYTES) {
                     Ok(message) => {
                         if inbound.send((link.peer, message)).await.is_err() {
@@ -175,5 +281,32 @@ async fn accept_loop(
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshakes_are_capped_in_all_and_per_address() {
+        let gates = Arc::new(Mutex::new(Gates::default()));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let from_a: Vec<Slot> = (0..HANDSHAKES_PER_ADDRESS_MAX).filter_map(|_| Gates::handshake(&gates, a)).collect();
+        assert_eq!(from_a.len(), HANDSHAKES_PER_ADDRESS_MAX);
+        assert!(Gates::handshake(&gates, a).is_none(), "one address cannot hold more");
+        drop(from_a);
+        let mut all = Vec::new();
+        for i in 0..HANDSHAKES_MAX {
+            let ip = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
+            all.push(Gates::handshake(&gates, ip).expect("under the cap"));
+        }
+        assert!(Gates::handshake(&gates, "192.0.2.9".parse().unwrap()).is_none(), "the global cap holds");
+        drop(all);
+        assert!(Gates::handshake(&gates, a).is_some(), "slots come back when handshakes end");
+        let peer = NodeId::default();
+        let links: Vec<Slot> = (0..LINKS_PER_PEER_MAX).filter_map(|_| Gates::link(&gates, a, peer)).collect();
+        assert_eq!(links.len(), LINKS_PER_PEER_MAX);
+        assert!(Gates::link(&gates, a, peer).is_none());
     }
 }

@@ -118,7 +118,10 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
 
     // The genesis the gateway follows, for a web wallet on its origin to pin.
     let gw = &net.devnet.gateway.url;
-    let genesis: Value = client.get(format!("{gw}/v1/genesis")).send().await?.json().await?;
+    let answer = client.get(format!("{gw}/v1/genesis")).send().await?;
+    // Over TLS, browsers are told to keep to HTTPS for this origin.
+    assert_eq!(answer.headers()["strict-transport-security"], "max-age=31536000");
+    let genesis: Value = answer.json().await?;
     let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&net.devnet.genesis)?)?;
     assert_eq!(genesis, on_disk);
 
@@ -138,6 +141,10 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     let r = client.post(&faucet_url).json(&json!({ "address": newcomer })).send().await?;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await?["error"]["code"], "FAUCET_COOLDOWN");
+    // Nor does the same client get funds for another address of its own right away.
+    let r = client.post(&faucet_url).json(&json!({ "address": Address([0x5f; 20]) })).send().await?;
+    assert_eq!(r.status(), 429);
     assert_eq!(r.json::<Value>().await?["error"]["code"], "FAUCET_COOLDOWN");
 
     // A stopped node gets its own 503; the others are still served.

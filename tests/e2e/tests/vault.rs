@@ -9,8 +9,8 @@ use vigil_e2e::{Native, TestNet};
 use vigil_node::vault::{ShardKey, VaultStoreConfig};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
-    Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Genesis, Hash32, Nonce, Payload, SecretKey,
-    StateKey, StoreRequest, Transaction, TxStatus, UserId, VaultConfig, VaultManifest,
+    Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Genesis, Hash32, Nonce, Payload,
+    RequestBinding, SecretKey, StateKey, StoreRequest, Transaction, TxStatus, UserId, VaultConfig, VaultManifest,
 };
 use vigil_wallet::client::{ClientConfig, GatewayClient};
 use vigil_wallet::keys::WalletSeed;
@@ -65,53 +65,76 @@ async fn only_the_registered_user_stores_and_fetches_fragments() -> anyhow::Resu
     let user = UserId::new("alice")?;
     assert_eq!(submit(&net, &alice, 0, Payload::RegisterUser(user.clone())).await?, TxStatus::Success);
 
-    let at = FragmentRef { user_id: user.clone(), owner: a, object_id: Hash32([7; 32]), index: 1, first_stripe: 0 };
+    let object_id = Hash32([7; 32]);
+    let at = FragmentRef { user_id: user.clone(), owner: a, object_id, index: 1, first_stripe: 0 };
     let shard = |b: u8| vec![b; cfg.shard_bytes as usize];
+    // Shard 1 of this object goes to the store the chain's assignment rule names.
+    let (_, v) = net.get(0, "/v1/validators").await?;
+    let set: vigil_protocol::ValidatorSet = from_bytes(&hex::decode(v["validators_bcs"].as_str().unwrap_or(""))?)?;
+    let stores = cfg.stores(&object_id, &set)?;
+    let (store, other) = (node_of(&net, &stores[1]), node_of(&net, &stores[2]));
+    let nonce = std::cell::Cell::new(0u64);
+    let bound = |node: usize, issued_ms: u64| {
+        nonce.set(nonce.get() + 1);
+        RequestBinding {
+            chain_id: ChainId::new("vigil-e2e").unwrap(),
+            node: net.devnet.nodes[node].id,
+            issued_ms,
+            nonce: nonce.get(),
+        }
+    };
+    let now = vigil_node::service::now_ms;
+    let store_req = |shards, node, key| StoreRequest::sign(at.clone(), shards, bound(node, now()), key);
+    let fetch_req = |count, node, key| FetchRequest::sign(at.clone(), count, bound(node, now()), key);
     // Alice stores two shards; they come back byte for byte.
-    let (status, body) =
-        post(&net, 2, "/v1/vault/store", to_bytes(&StoreRequest::sign(at.clone(), vec![shard(1), shard(2)], &alice)))
-            .await?;
+    let first = store_req(vec![shard(1), shard(2)], store, &alice);
+    let (status, body) = post(&net, store, "/v1/vault/store", to_bytes(&first)).await?;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let now = vigil_node::service::now_ms();
-    let (status, body) =
-        post(&net, 2, "/v1/vault/fetch", to_bytes(&FetchRequest::sign(at.clone(), 8, now, &alice))).await?;
+    let (status, body) = post(&net, store, "/v1/vault/fetch", to_bytes(&fetch_req(8, store, &alice))).await?;
     assert_eq!(status, 200);
     assert_eq!(from_bytes::<Vec<Vec<u8>>>(&body)?, vec![shard(1), shard(2)]);
-    // Another node holds nothing of it.
-    let (status, body) =
-        post(&net, 1, "/v1/vault/fetch", to_bytes(&FetchRequest::sign(at.clone(), 1, now, &alice))).await?;
+    // Another node holds nothing of it, and takes no shard it is not assigned.
+    let (status, body) = post(&net, other, "/v1/vault/fetch", to_bytes(&fetch_req(1, other, &alice))).await?;
     assert_eq!((status, code(&body).as_str()), (404, "NOT_FOUND"));
+    let (status, body) =
+        post(&net, other, "/v1/vault/store", to_bytes(&store_req(vec![shard(4)], other, &alice))).await?;
+    assert_eq!((status, code(&body).as_str()), (421, "WRONG_STORE"));
+
+    // Finding 7 of the soundness review: on 35b51aa a store request signed nothing about
+    // where or when, so anyone who saw one could send it again, for ever, to any node.
+    let (status, body) = post(&net, store, "/v1/vault/store", to_bytes(&first)).await?;
+    assert_eq!((status, code(&body).as_str()), (409, "REPLAYED_REQUEST"));
+    let for_other = FetchRequest::sign(at.clone(), 1, bound(other, now()), &alice);
+    let (status, body) = post(&net, store, "/v1/vault/fetch", to_bytes(&for_other)).await?;
+    assert_eq!((status, code(&body).as_str()), (421, "WRONG_NODE"));
 
     // Mallory, signing as Alice's user id or for Alice's address: refused, nothing stored.
     let (status, body) =
-        post(&net, 2, "/v1/vault/store", to_bytes(&StoreRequest::sign(at.clone(), vec![shard(9)], &mallory))).await?;
+        post(&net, store, "/v1/vault/store", to_bytes(&store_req(vec![shard(9)], store, &mallory))).await?;
     assert_eq!((status, code(&body).as_str()), (403, "WRONG_USER"));
-    let (status, body) =
-        post(&net, 2, "/v1/vault/fetch", to_bytes(&FetchRequest::sign(at.clone(), 1, now, &mallory))).await?;
+    let (status, body) = post(&net, store, "/v1/vault/fetch", to_bytes(&fetch_req(1, store, &mallory))).await?;
     assert_eq!((status, code(&body).as_str()), (403, "WRONG_USER"));
     let ghost = FragmentRef { user_id: UserId::new("nobody")?, owner: m, ..at.clone() };
-    let (status, body) =
-        post(&net, 2, "/v1/vault/store", to_bytes(&StoreRequest::sign(ghost, vec![shard(9)], &mallory))).await?;
+    let ghostly = StoreRequest::sign(ghost, vec![shard(9)], bound(store, now()), &mallory);
+    let (status, body) = post(&net, store, "/v1/vault/store", to_bytes(&ghostly)).await?;
     assert_eq!((status, code(&body).as_str()), (403, "UNKNOWN_USER"));
     // A request whose bytes changed in transit, a stale fetch, a wrong shard size, garbage.
-    let mut tampered = StoreRequest::sign(at.clone(), vec![shard(3)], &alice);
+    let mut tampered = store_req(vec![shard(3)], store, &alice);
     tampered.shards[0][5] ^= 1;
-    let (status, body) = post(&net, 2, "/v1/vault/store", to_bytes(&tampered)).await?;
+    let (status, body) = post(&net, store, "/v1/vault/store", to_bytes(&tampered)).await?;
     assert_eq!((status, code(&body).as_str()), (400, "BAD_SIGNATURE"));
-    let old = FetchRequest::sign(at.clone(), 1, now - 3_600_000, &alice);
-    let (status, body) = post(&net, 2, "/v1/vault/fetch", to_bytes(&old)).await?;
+    let old = FetchRequest::sign(at.clone(), 1, bound(store, now() - 3_600_000), &alice);
+    let (status, body) = post(&net, store, "/v1/vault/fetch", to_bytes(&old)).await?;
     assert_eq!((status, code(&body).as_str()), (401, "STALE_REQUEST"));
     let (status, body) =
-        post(&net, 2, "/v1/vault/store", to_bytes(&StoreRequest::sign(at.clone(), vec![vec![1; 10]], &alice))).await?;
+        post(&net, store, "/v1/vault/store", to_bytes(&store_req(vec![vec![1; 10]], store, &alice))).await?;
     assert_eq!((status, code(&body).as_str()), (400, "BAD_FRAGMENT"));
-    let (status, body) = post(&net, 2, "/v1/vault/store", vec![0xff; 100]).await?;
+    let (status, body) = post(&net, store, "/v1/vault/store", vec![0xff; 100]).await?;
     assert_eq!((status, code(&body).as_str()), (400, "MALFORMED"));
-    let (_, body) = post(&net, 2, "/v1/vault/fetch", to_bytes(&FetchRequest::sign(at.clone(), 8, now, &alice))).await?;
+    let (_, body) = post(&net, store, "/v1/vault/fetch", to_bytes(&fetch_req(8, store, &alice))).await?;
     assert_eq!(from_bytes::<Vec<Vec<u8>>>(&body)?, vec![shard(1), shard(2)], "refused requests changed nothing");
 
     // The manifest goes on chain and is proven by the generic state endpoint.
-    let (_, v) = net.get(0, "/v1/validators").await?;
-    let set: vigil_protocol::ValidatorSet = from_bytes(&hex::decode(v["validators_bcs"].as_str().unwrap_or(""))?)?;
     let len = 2 * cfg.stripe_bytes();
     let manifest = VaultManifest {
         object_id: at.object_id,
@@ -157,6 +180,16 @@ fn session(net: &TestNet, http: reqwest::Client) -> anyhow::Result<Session<Nativ
         LightClient::new(ChainId::new("vigil-e2e")?, &to_bytes(&genesis.validators), &genesis.validators.hash())?;
     let cfg = ClientConfig { gateways: vec![net.devnet.gateway.url.clone()], ..ClientConfig::default() };
     Ok(Session::new(GatewayClient::new(cfg, Native(http)), light))
+}
+
+/// A binding of a vault request to `node`, now, with a fresh nonce.
+fn bind(node: &vigil_protocol::NodeId) -> RequestBinding {
+    RequestBinding {
+        chain_id: ChainId::new("vigil-e2e").unwrap_or_else(|e| unreachable!("{e}")),
+        node: *node,
+        issued_ms: vigil_node::service::now_ms(),
+        nonce: vigil_wallet::vault::new_nonce(),
+    }
 }
 
 fn node_of(net: &TestNet, id: &vigil_protocol::NodeId) -> usize {
@@ -224,7 +257,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
             &net,
             node_of(&net, node),
             "/v1/vault/store",
-            to_bytes(&StoreRequest::sign(at, vec![real[0][i].clone()], &me.key)),
+            to_bytes(&StoreRequest::sign(at, vec![real[0][i].clone()], bind(node), &me.key)),
         )
         .await?;
         assert_eq!(status, 200);
