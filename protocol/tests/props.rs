@@ -402,8 +402,39 @@ fn vote() -> impl Strategy<Value = Vote> {
     vote_in_committee().prop_map(|(_, vote)| vote)
 }
 
+prop_compose! {
+    fn promise()(
+        chain_id in chain_id(),
+        height in height(),
+        view in view(),
+        acked in proptest::option::of((view(), hash32())),
+        key in secret_key(),
+    ) -> Promise {
+        let voter = NodeId::from_public_key(&key.public_key());
+        PromiseData { chain_id, height, view, acked }.sign(voter, &key)
+    }
+}
+
+fn justification() -> impl Strategy<Value = Justification> {
+    let leaf = prop_oneof![
+        Just(Justification::Genesis),
+        quorum_cert_with_committee().prop_map(|(_, qc)| Justification::Parent(qc)),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        (vec_of(promise(), 0..4), vec_of((vote(), inner), 0..2)).prop_map(|(promises, backings)| {
+            let backings =
+                backings.into_iter().map(|(leader_ack, justification)| Backing { leader_ack, justification });
+            Justification::Promises { promises, backings: backings.collect() }
+        })
+    })
+}
+
 fn signed_statement() -> impl Strategy<Value = SignedStatement> {
-    prop_oneof![signed_receipt().prop_map(SignedStatement::Receipt), vote().prop_map(SignedStatement::Vote),]
+    prop_oneof![
+        signed_receipt().prop_map(SignedStatement::Receipt),
+        vote().prop_map(SignedStatement::Vote),
+        promise().prop_map(SignedStatement::Promise),
+    ]
 }
 
 prop_compose! {
@@ -951,6 +982,9 @@ codec_properties! {
     fragment_ref: FragmentRef = fragment_ref();
     store_request: StoreRequest = store_request();
     fetch_request: FetchRequest = fetch_request();
+    request_binding: RequestBinding = binding();
+    promise: Promise = promise();
+    justification: Justification = justification();
 }
 
 // ---------------------------------------------------------------------------------------
