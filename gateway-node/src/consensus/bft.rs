@@ -330,24 +330,7 @@ impl Node {
 
     /// The highest round above ours that validators holding f+1 power have reached.
     fn skip_round_target(&self) -> Option<View> {
-        let set = self.set();
-        let needed = set.fault_tolerance_power() + 1;
-        let mut rounds: Vec<(View, u64)> = self
-            .bft
-            .max_round_of
-            .iter()
-            .filter_map(|(id, r)| set.get(id).map(|v| (*r, v.power)))
-            .filter(|(r, _)| *r > self.bft.round)
-            .collect();
-        rounds.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
-        let mut power = 0u64;
-        for (r, p) in rounds {
-            power += p;
-            if power >= needed {
-                return Some(r);
-            }
-        }
-        None
+        super::skip_target(self.set(), self.bft.max_round_of.iter(), self.bft.round)
     }
 
     pub(super) fn bft_timeout(&mut self, timer: Timer) {

@@ -208,24 +208,8 @@ impl Node {
 
     /// The highest view above ours that validators holding f+1 power have reached.
     fn fast_skip_target(&self) -> Option<View> {
-        let set = self.set();
-        let needed = set.fault_tolerance_power() + 1;
-        let mut views: Vec<(View, u64)> = self
-            .fast
-            .reached
-            .iter()
-            .filter(|(id, v)| **v > self.safety.fast_view && **id != self.me)
-            .filter_map(|(id, v)| set.get(id).map(|info| (*v, info.power)))
-            .collect();
-        views.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
-        let mut power = 0u64;
-        for (v, p) in views {
-            power = power.saturating_add(p);
-            if power >= needed {
-                return Some(v);
-            }
-        }
-        None
+        let others = self.fast.reached.iter().filter(|(id, _)| **id != self.me);
+        super::skip_target(self.set(), others, self.safety.fast_view)
     }
 
     fn note_reached(&mut self, who: NodeId, view: View) {

@@ -961,6 +961,28 @@ impl Node {
     }
 }
 
+/// The highest view (or round) above `ours` that validators holding f+1 power have
+/// reached, by what each was last seen at: at least one honest validator is there, so
+/// joining it is safe and one Byzantine validator alone moves nobody.
+fn skip_target<'a>(
+    set: &ValidatorSet,
+    reached: impl Iterator<Item = (&'a NodeId, &'a View)>,
+    ours: View,
+) -> Option<View> {
+    let needed = set.fault_tolerance_power() + 1;
+    let mut views: Vec<(View, u64)> =
+        reached.filter(|(_, v)| **v > ours).filter_map(|(id, v)| set.get(id).map(|info| (*v, info.power))).collect();
+    views.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+    let mut power = 0u64;
+    for (v, p) in views {
+        power = power.saturating_add(p);
+        if power >= needed {
+            return Some(v);
+        }
+    }
+    None
+}
+
 impl SafetyState {
     fn fresh(height: Height, fast_view: View) -> Self {
         Self {
