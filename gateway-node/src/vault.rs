@@ -356,7 +356,7 @@ pub mod api {
     /// A request is for this chain and this node, made within the window of this node's
     /// clock, and not seen before.
     fn check_binding(shared: &Shared, b: &RequestBinding, signer: &PublicKey) -> ApiResult<()> {
-        if &b.chain_id != shared.lock_node().ledger().chain_id() {
+        if b.chain_id != shared.genesis.chain_id {
             return Err(bad("WRONG_CHAIN", format!("the request is for chain `{}`", b.chain_id)));
         }
         if b.node != shared.keys.id() {
@@ -389,7 +389,13 @@ pub mod api {
 
     /// The chain's vault configuration, once `at` names a user id registered to
     /// `at.owner` with `signer`'s key.
-    fn authenticate(shared: &Shared, at: &FragmentRef, signer: &PublicKey) -> ApiResult<VaultConfig> {
+    /// Also returns the node the chain's assignment rule names for `at`'s shard index
+    /// (read under the same lock).
+    fn authenticate(
+        shared: &Shared,
+        at: &FragmentRef,
+        signer: &PublicKey,
+    ) -> ApiResult<(VaultConfig, Option<vigil_protocol::NodeId>)> {
         let node = shared.lock_node();
         let ledger = node.ledger();
         let Some(user) = ledger.state::<UserRecord>(&StateKey::User(at.user_id.clone())) else {
@@ -410,7 +416,9 @@ pub mod api {
         if at.index >= cfg.fragments {
             return Err(bad("BAD_FRAGMENT", format!("fragment index {} is not below n = {}", at.index, cfg.fragments)));
         }
-        Ok(cfg)
+        let assigned =
+            cfg.stores(&at.object_id, ledger.validators()).ok().and_then(|s| s.get(usize::from(at.index)).copied());
+        Ok((cfg, assigned))
     }
 
     fn most_per_request(cfg: &VaultConfig) -> u64 {
@@ -428,14 +436,8 @@ pub mod api {
         let req: StoreRequest =
             from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad("MALFORMED", e.to_string()))?;
         req.verify().map_err(|_| bad("BAD_SIGNATURE", "the store request's signature does not verify"))?;
-        let cfg = authenticate(&shared, &req.at, &req.signer)?;
+        let (cfg, assigned) = authenticate(&shared, &req.at, &req.signer)?;
         // Only the node the chain's assignment rule names for this shard index stores it.
-        let assigned = {
-            let node = shared.lock_node();
-            cfg.stores(&req.at.object_id, node.ledger().validators())
-                .ok()
-                .and_then(|s| s.get(usize::from(req.at.index)).copied())
-        };
         if assigned != Some(shared.keys.id()) {
             return Err(ApiError::new(
                 StatusCode::MISDIRECTED_REQUEST,
@@ -469,7 +471,7 @@ pub mod api {
     async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
         let req: FetchRequest = from_bytes_limited(&body, 4096).map_err(|e| bad("MALFORMED", e.to_string()))?;
         req.verify().map_err(|_| bad("BAD_SIGNATURE", "the fetch request's signature does not verify"))?;
-        let cfg = authenticate(&shared, &req.at, &req.signer)?;
+        let (cfg, _) = authenticate(&shared, &req.at, &req.signer)?;
         check_binding(&shared, &req.binding, &req.signer)?;
         let count = u64::from(req.count).clamp(1, most_per_request(&cfg)) as u32;
         let first = ShardKey {

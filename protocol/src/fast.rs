@@ -144,7 +144,7 @@ pub struct ProposalSlot<'a> {
     pub height: Height,
     pub view: View,
     /// The hash of the block at `height - 1` (the genesis hash at height 1).
-    pub parent_hash: &'a BlockHash,
+    pub parent_hash: BlockHash,
     /// The validator set of `height` (also the parent's: a set changes only with a
     /// jailing, after which the chain runs Bft).
     pub set: &'a ValidatorSet,
@@ -188,7 +188,7 @@ impl Justification {
                     || d.height != parent
                     || d.view != slot.view
                     || d.kind != VoteKind::Ack
-                    || d.block_hash != *slot.parent_hash
+                    || d.block_hash != slot.parent_hash
                 {
                     return Err(FastError::ParentMismatch);
                 }
@@ -230,8 +230,7 @@ fn select(
     // Who claims which block at the top view.
     let mut claimed: BTreeMap<BlockHash, BTreeSet<NodeId>> = BTreeMap::new();
     for p in promises {
-        if let Some((v, block)) = p.data.acked.filter(|(v, _)| *v == top) {
-            debug_assert_eq!(v, top);
+        if let Some((_, block)) = p.data.acked.filter(|(v, _)| *v == top) {
             claimed.entry(block).or_default().insert(p.voter);
         }
     }

@@ -96,9 +96,15 @@ impl Node {
         view.0 <= mine.saturating_add(VIEW_WINDOW_MAX) && view.0.saturating_add(VIEW_WINDOW_MAX) >= mine
     }
 
-    /// Chain, height and parent hash of proposals at the height in progress.
-    fn proposal_slot(&self) -> (vigil_protocol::ChainId, Height, BlockHash) {
-        (self.ledger.chain_id().clone(), self.height(), self.ledger.last_hash())
+    /// What a justification at `view` of the height in progress is checked against.
+    fn proposal_slot(&self, view: View) -> ProposalSlot<'_> {
+        ProposalSlot {
+            chain_id: self.ledger.chain_id(),
+            height: self.height(),
+            view,
+            parent_hash: self.ledger.last_hash(),
+            set: self.set(),
+        }
     }
 
     pub(super) fn fast_enter_height(&mut self) {
@@ -247,10 +253,8 @@ impl Node {
         let Some((backing, block)) = &vc.acked else {
             return false;
         };
-        let (chain_id, height, parent_hash) = self.proposal_slot();
-        let expected = leader_ack_data(&chain_id, height, claim_view, claim_hash);
-        let slot =
-            ProposalSlot { chain_id: &chain_id, height, view: claim_view, parent_hash: &parent_hash, set: self.set() };
+        let slot = self.proposal_slot(claim_view);
+        let expected = leader_ack_data(slot.chain_id, slot.height, claim_view, claim_hash);
         block.header.hash() == claim_hash
             && backing.leader_ack.data == expected
             && backing.leader_ack.voter == self.leader(claim_view)
@@ -279,11 +283,9 @@ impl Node {
             promises: self.fast.promises.values().map(|vc| vc.promise.clone()).collect(),
             backings,
         };
-        let (chain_id, height, parent_hash) = self.proposal_slot();
-        let slot = ProposalSlot { chain_id: &chain_id, height, view, parent_hash: &parent_hash, set: self.set() };
         // Without a quorum yet, or with the leader of the top view proven to have
         // equivocated and the promises not telling which block may be committed: wait.
-        let Ok(selection) = justification.selection(&slot, 0) else {
+        let Ok(selection) = justification.selection(&self.proposal_slot(view), 0) else {
             return;
         };
         let reproposal = match selection {
@@ -388,10 +390,7 @@ impl Node {
         let Some(justification) = p.justification else {
             return;
         };
-        let (chain_id, height, parent_hash) = self.proposal_slot();
-        let slot =
-            ProposalSlot { chain_id: &chain_id, height, view: p.view, parent_hash: &parent_hash, set: self.set() };
-        if justification.check(&slot, &hash).is_err() {
+        if justification.check(&self.proposal_slot(p.view), &hash).is_err() {
             return;
         }
         self.fast_adopt_view(p.view, false);

@@ -22,7 +22,7 @@ impl World {
             chain_id: chain_ref(),
             height: Height(height),
             view: View(view),
-            parent_hash: &self.parent,
+            parent_hash: self.parent,
             set: &self.set,
         }
     }
