@@ -81,7 +81,7 @@ impl<T: Transport> Session<T> {
         &mut self,
         key: &StateKey,
     ) -> Result<(Option<V>, Verification), WalletError> {
-        let a = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
+        let (_, a) = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
         let verification = self.light.verify_state(key, a.value.as_deref(), &a.proof, &a.certified_header)?;
         let decoded = match a.value {
             Some(bytes) => Some(from_bytes(&bytes).map_err(|e| WalletError::BadAnswer(format!("state value: {e}")))?),

@@ -863,11 +863,15 @@ impl App {
                         <p class="balance" id="balance">{model::units(o.account.balance)}<span class="unit">{" units"}</span></p>
                         <p class="verified" id="verified">
                             {"✓ verified at height "}{o.account.verification.height.map(|h| h.0.to_string()).unwrap_or_else(|| "—".into())}
+                            if let Some(t) = o.account.verification.header_time_ms {
+                                <span id="age" title={model::clock(t)}>{" · "}{model::age(now() as u64, t)}</span>
+                            }
                         </p>
                         <details>
                             <summary>{"How this was verified"}</summary>
                             <p>{&o.account.verification.method}</p>
                             <p>{format!("Signed by {} of {} validators; nonce {}.", o.account.verification.signers.len(), o.set.len(), o.account.nonce)}</p>
+                            <p id="cross-check">{model::cross_check(&o.set, o.account.verification.cross_check.as_ref())}</p>
                         </details>
                     } else {
                         <p class="muted">{"Not verified yet."}</p>

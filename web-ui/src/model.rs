@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use vigil_protocol::{Address, NodeId, ValidatorSet};
 use vigil_wallet::detector::Verdict;
+use vigil_wallet::light::CrossCheck;
 
 /// Minutes without a key press or click before the wallet locks itself.
 pub const IDLE_LOCK_MINUTES: u32 = 5;
@@ -123,6 +124,30 @@ pub fn clock(time_ms: u64) -> String {
     format!("{:02}:{:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60, s % 60)
 }
 
+/// How old a result is, from its certified header's time: "just now", "42 s old",
+/// "5 min old", "3 h old", "2 days old". A header up to a little in the future (the
+/// browser's clock behind the node's) is "just now".
+pub fn age(now_ms: u64, then_ms: u64) -> String {
+    let s = now_ms.saturating_sub(then_ms) / 1000;
+    match s {
+        0..=4 => "just now".into(),
+        5..=119 => format!("{s} s old"),
+        120..=7_199 => format!("{} min old", s / 60),
+        7_200..=172_799 => format!("{} h old", s / 3600),
+        _ => format!("{} days old", s / 86_400),
+    }
+}
+
+/// Whether a second node confirmed that the state shown is current.
+pub fn cross_check(set: &ValidatorSet, check: Option<&CrossCheck>) -> String {
+    match check {
+        Some(c) => {
+            format!("Cross-checked: {} proved height {} with its certificate.", node_name(set, &c.node), c.height)
+        }
+        None => "Not cross-checked: no second node proved its height.".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +180,17 @@ mod tests {
         assert!(new_password("short", "short").is_err());
         assert!(new_password("long enough", "long enougH").unwrap_err().contains("differ"));
         assert_eq!(new_password("long enough", "long enough"), Ok(()));
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        let now = 1_800_000_000_000;
+        assert_eq!(age(now, now), "just now");
+        assert_eq!(age(now, now + 3_000), "just now", "a node's clock slightly ahead");
+        assert_eq!(age(now, now - 42_000), "42 s old");
+        assert_eq!(age(now, now - 5 * 60_000), "5 min old");
+        assert_eq!(age(now, now - 3 * 3_600_000), "3 h old");
+        assert_eq!(age(now, now - 2 * 86_400_000), "2 days old");
     }
 
     #[test]
