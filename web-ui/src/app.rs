@@ -17,7 +17,7 @@ use vigil_wallet::keystore::Keystore;
 use vigil_wallet::session::TransferReport;
 use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 
-use crate::chain::{BlockRow, Chain, Overview, PIN_KEY};
+use crate::chain::{BlockRow, Chain, Overview, BUILT_IN_PIN, PIN_KEY};
 use crate::model::{self, Settings};
 use crate::storage;
 
@@ -1122,9 +1122,15 @@ impl App {
                         <button onclick={link.callback(|_| Msg::ExportKeystore)}>{"Export encrypted keystore"}</button>
                     </div>
                     <h2>{"Trusted chain"}</h2>
-                    <p class="muted">{storage::get(PIN_KEY).unwrap_or_default()}</p>
+                    if let Some(pin) = BUILT_IN_PIN {
+                        <p class="muted" id="pin">{pin}{" (built into this wallet)"}</p>
+                    } else {
+                        <p class="muted" id="pin">{storage::get(PIN_KEY).unwrap_or_default()}</p>
+                    }
                     <div class="actions">
-                        <button onclick={link.callback(|_| Msg::ResetTrust)}>{"Reset trusted chain"}</button>
+                        if BUILT_IN_PIN.is_none() {
+                            <button onclick={link.callback(|_| Msg::ResetTrust)}>{"Reset trusted chain"}</button>
+                        }
                         <button class="danger" onclick={link.callback(|_| Msg::Forget)}>
                             {if self.confirm_forget { "Click again to forget this wallet" } else { "Forget this wallet" }}
                         </button>

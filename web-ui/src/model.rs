@@ -124,6 +124,25 @@ pub fn clock(time_ms: u64) -> String {
     format!("{:02}:{:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60, s % 60)
 }
 
+/// The chain a gateway serves (`chain id:genesis set hash`) against the one this wallet
+/// trusts: the pin built into a production build (`cargo xtask build-web --genesis`),
+/// else the one this browser pinned on first use. `Ok(true)`: nothing pinned yet, pin it.
+pub fn check_pin(built_in: Option<&str>, stored: Option<&str>, served: &str) -> Result<bool, String> {
+    match (built_in, stored) {
+        (Some(built), _) if built != served => Err(format!(
+            "This gateway serves another chain ({served}) than the one this wallet was built for ({built}); \
+             it cannot be used. Choose one of your chain's gateways in Settings."
+        )),
+        (Some(_), _) => Ok(false),
+        (None, Some(pinned)) if pinned != served => Err(format!(
+            "This gateway serves another chain ({served}) than the one this wallet trusts ({pinned}). \
+             If you trust the new one, reset the trusted chain in Settings."
+        )),
+        (None, Some(_)) => Ok(false),
+        (None, None) => Ok(true),
+    }
+}
+
 /// How old a result is, from its certified header's time: "just now", "42 s old",
 /// "5 min old", "3 h old", "2 days old". A header up to a little in the future (the
 /// browser's clock behind the node's) is "just now".
@@ -180,6 +199,22 @@ mod tests {
         assert!(new_password("short", "short").is_err());
         assert!(new_password("long enough", "long enougH").unwrap_err().contains("differ"));
         assert_eq!(new_password("long enough", "long enough"), Ok(()));
+    }
+
+    #[test]
+    fn a_built_in_pin_is_the_only_chain_a_production_build_trusts() {
+        let ours = "vigil-main:aa";
+        let other = "vigil-main:bb";
+        assert_eq!(check_pin(Some(ours), None, ours), Ok(false), "nothing to pin: the build carries it");
+        assert!(
+            check_pin(Some(ours), None, other).unwrap_err().contains("built for"),
+            "the first gateway met is not trusted"
+        );
+        assert!(check_pin(Some(ours), Some(other), other).is_err(), "nor a pin stored before, by anyone");
+        // Development builds pin the first gateway's chain and hold to it.
+        assert_eq!(check_pin(None, None, other), Ok(true));
+        assert_eq!(check_pin(None, Some(other), other), Ok(false));
+        assert!(check_pin(None, Some(ours), other).unwrap_err().contains("reset the trusted chain"));
     }
 
     #[test]
