@@ -9,13 +9,13 @@ use std::cell::RefCell;
 use serde::Serialize;
 use serde_json::Value;
 use vigil_protocol::encoding::to_bytes;
-use vigil_protocol::sealed::PlainRequest;
+use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
     Address, Amount, ChainId, FaultEvidence, Hash32, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction,
     Transfer, TxHash,
 };
 
-use crate::client::{ClientError, GatewayClient, Transport};
+use crate::client::{ClientError, GatewayClient, NodeAnswer, Transport};
 use crate::detector::{self, Answer, DetectorError, NodeReport, Verdict};
 use crate::light::{CrossCheck, LightClient, LightError, VerifiedAccount};
 
@@ -63,6 +63,14 @@ impl WalletError {
             WalletError::Vault(_) => "VAULT".to_string(),
         }
     }
+}
+
+/// When every answer failed because no gateway could be reached: that error (and the
+/// wallet reports it as such, not as n silent nodes).
+fn gateways_down(answers: &[NodeAnswer]) -> Option<ClientError> {
+    let all_down =
+        !answers.is_empty() && answers.iter().all(|a| matches!(&a.result, Err(ClientError::AllGatewaysDown(_))));
+    all_down.then(|| answers[0].result.clone().err()).flatten()
 }
 
 /// Evidence the wallet built and submitted against one node.
@@ -195,6 +203,44 @@ impl<T: Transport> Session<T> {
         Err(last)
     }
 
+    /// Sends `request` sealed here to `node`'s published HPKE key (the oblivious relay):
+    /// the gateway passes on bytes it cannot read, so it cannot pick out a transfer, an
+    /// evidence transaction or a vault request to drop or delay. A node outside the set
+    /// this wallet follows has no key it trusts: such a request is forwarded instead.
+    pub(crate) async fn send_sealed(
+        &self,
+        node: &NodeId,
+        request: &PlainRequest,
+    ) -> Result<PlainResponse, ClientError> {
+        match self.light.current_set().get(node) {
+            Some(info) => self.client.relay(node, &info.encryption_key, request).await,
+            None => self.client.forward(node, request).await,
+        }
+    }
+
+    /// `request` to each of `nodes` at once, each sealed to its node. A node the gateway
+    /// says it does not route to (jailed since, or down) is not sent anything: its answer
+    /// is that refusal, as a fan-out through the gateway would have had it.
+    async fn send_sealed_to_all(&self, nodes: &[NodeId], request: &PlainRequest) -> Vec<NodeAnswer> {
+        let unrouted = self.unrouted.borrow().clone();
+        let sends = nodes.iter().map(|node| {
+            let routed = !unrouted.contains(node);
+            async move {
+                let result = if routed {
+                    self.send_sealed(node, request).await
+                } else {
+                    Err(ClientError::Gateway {
+                        status: 503,
+                        code: "NODE_UNAVAILABLE".into(),
+                        message: "the gateway does not route to this node".into(),
+                    })
+                };
+                NodeAnswer { node: *node, result }
+            }
+        });
+        futures_util::future::join_all(sends).await
+    }
+
     /// A GET to `node`, as JSON: its answer if 200, else its error.
     async fn read_from(&self, node: &NodeId, path: &str) -> Result<Value, WalletError> {
         let r = self.client.forward(node, &PlainRequest::new("GET", path, None, vec![])).await?;
@@ -292,7 +338,10 @@ impl<T: Transport> Session<T> {
     ) -> Result<TransferReport, WalletError> {
         let nodes = self.nodes();
         let request = submit_request(to_bytes(tx));
-        let answers = self.client.fan_out(&nodes, &request).await?;
+        let answers = self.send_sealed_to_all(&nodes, &request).await;
+        if let Some(down) = gateways_down(&answers) {
+            return Err(down.into());
+        }
         let judged: Vec<(NodeId, Answer)> = answers
             .iter()
             .map(|a| {
@@ -392,8 +441,11 @@ impl<T: Transport> Session<T> {
         let mut committed = false;
         let mut already_jailed = false;
         let mut evidence_height = None;
-        for node in honest {
-            match self.client.forward(&node, &request).await {
+        // Every honest node at once, each sealed to itself: a gateway that would drop it
+        // cannot tell evidence from any other request, and a node that drops it is one
+        // route of several.
+        for NodeAnswer { node, result } in self.send_sealed_to_all(&honest, &request).await {
+            match result {
                 Ok(r) if r.status == 409 && crate::client::error_fields(&r.body, "", "").0 == "OFFENDER_NOT_IN_SET" => {
                     // Someone proved it first: the chain has jailed it already.
                     already_jailed = true;
@@ -580,5 +632,54 @@ mod tests {
         )]);
         let a = block_on(s.account(&alice)).unwrap();
         assert_eq!((a.balance, a.verification.cross_check), (900, None));
+    }
+
+    /// Finding 8 of the soundness review: on 35b51aa every transfer, evidence and vault
+    /// request went through `/v1/forward`, where the gateway reads it (and could drop a
+    /// liar's receipt or the evidence against it). Now the wallet seals each to the
+    /// node's own published key and the gateway relays bytes it cannot read; a node the
+    /// gateway does not route to is not sent anything.
+    #[test]
+    fn submissions_are_sealed_to_each_node_and_relayed() {
+        let keys: Vec<SecretKey> = (1..=4).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let mut hpke = [0u8; 32];
+        hpke[0] = 9; // X25519's base point: a valid public key
+        let set = ValidatorSet::new(
+            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey(hpke))).collect(),
+        )
+        .unwrap();
+        let light = LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(&set), &set.hash()).unwrap();
+        let script = Script::default();
+        let mut s = Session::new(client(&script), light);
+        let nodes = s.nodes();
+        s.gateway_routes(&nodes[..3]);
+        let tx = vigil_protocol::Transaction {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            sender: keys[0].public_key(),
+            nonce: Nonce(0),
+            fee: Amount(1),
+            payload: Payload::Transfer(vigil_protocol::Transfer { to: Address([7; 20]), amount: Amount(5) }),
+        }
+        .sign(&keys[0]);
+        let down = json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } });
+        script.answers.borrow_mut().extend((0..3).map(|_| ok(503, down.clone())));
+        let report = block_on(s.submit_everywhere(&keys[0], &tx)).unwrap();
+        assert_eq!(report.nodes.len(), 4, "every node has a verdict, the unrouted one too");
+        let requests = script.requests.borrow();
+        let relayed: Vec<_> = requests.iter().filter(|r| r.url.contains("/v1/relay/")).collect();
+        assert_eq!(
+            relayed.len(),
+            3,
+            "one sealed request per routed node: {:?}",
+            requests.iter().map(|r| &r.url).collect::<Vec<_>>()
+        );
+        let tx_bytes = to_bytes(&tx);
+        for (r, node) in relayed.iter().zip(&nodes) {
+            assert!(r.url.ends_with(&format!("/v1/relay/{node}")));
+            assert_eq!(r.content_type, Some(vigil_protocol::sealed::REQUEST_MEDIA_TYPE));
+            assert!(!r.body.windows(tx_bytes.len()).any(|w| w == tx_bytes), "the gateway never sees the transaction");
+        }
+        assert!(!requests.iter().any(|r| r.url.ends_with(&format!("/v1/relay/{}", nodes[3]))));
+        assert!(requests.iter().all(|r| r.url.contains("/v1/relay/")), "nothing of the submission is forwarded");
     }
 }
