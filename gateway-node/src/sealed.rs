@@ -45,6 +45,7 @@ pub fn routes(config: ohttp::KeyConfig, api: Router, counters: Arc<SealedCounter
     Ok(Router::new()
         .route("/v1/ohttp-keys", get(ohttp_keys))
         .route("/v1/sealed", post(sealed))
+        .layer(axum::middleware::from_fn_with_state(SEALED_REQUEST_MAX_BYTES, crate::http::limit_body))
         .layer(axum::extract::DefaultBodyLimit::max(SEALED_REQUEST_MAX_BYTES))
         .with_state(state))
 }

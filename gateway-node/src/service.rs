@@ -274,12 +274,27 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let api = crate::api::router(shared.clone());
     let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
     let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);
+    // Outermost (sealed requests are served by `api` in process, inside it): a client
+    // over its limits costs nothing past this point.
+    let limits = crate::limits::ClientLimits::new(cfg.api_limits.settings(), &cfg.api_limits.unlimited);
+    let app = app.layer(axum::middleware::from_fn_with_state(limits.clone(), crate::limits::enforce));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LIMITS_RETAIN_INTERVAL);
+        loop {
+            tick.tick().await;
+            limits.retain_recent();
+        }
+    });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down");
     let _ = events_tx.send(Event::Shutdown).await;
     let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
     Ok(())
 }
+
+/// How often the API's rate limiter forgets clients whose buckets are full again.
+const LIMITS_RETAIN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Most events handled before their outputs are carried out.
 const EVENTS_PER_BATCH_MAX: usize = 256;
