@@ -45,6 +45,8 @@ pub struct DevnetGateway {
     pub url: String,
     /// The local CA's certificate: trust it to reach the gateway without warnings.
     pub ca_cert: PathBuf,
+    /// The admin listener (`/metrics`), plain HTTP on loopback.
+    pub admin_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -194,7 +196,12 @@ fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyh
     };
     let config = dir.join("gateway.toml");
     cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
-    Ok(DevnetGateway { config, url: format!("https://localhost:{port}"), ca_cert: tls.ca_cert })
+    Ok(DevnetGateway {
+        config,
+        url: format!("https://localhost:{port}"),
+        ca_cert: tls.ca_cert,
+        admin_url: format!("http://127.0.0.1:{admin_port}"),
+    })
 }
 
 /// Running node processes; stopped (SIGTERM, then SIGKILL after a grace period) on drop.
