@@ -32,7 +32,7 @@ pub const EVENTS_MAX: usize = 16_384;
 pub enum Event {
     Peer(NodeId, Message),
     Timer(Timer),
-    /// A client's transaction, its signature already verified strictly.
+    /// A client's transaction, its signature already verified.
     Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
     /// Gossiped transactions whose signatures verified (the invalid ones are dropped).
     PeerTransactions(Vec<SignedTransaction>),

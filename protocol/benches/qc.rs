@@ -3,6 +3,10 @@
 //! writes the fixtures the JS harness (`tests/bench/protocol.mjs`) verifies in wasm and
 //! with libsodium.js, @noble/curves and WebCrypto — the same signatures, same run.
 //!
+//! Beside ours (the ZIP-215 rule, `zip215.rs`), the same signatures are checked with
+//! ed25519-dalek's cofactorless `verify_strict` and its batch: the rule this one
+//! replaced, the anchor of its cost.
+//!
 //! usage: cargo bench -p vigil-protocol --bench qc -- --fixtures FILE [--min-ms MS]
 
 use std::time::{Duration, Instant};
@@ -76,10 +80,29 @@ fn main() {
                 v.consensus_key.verify(Domain::VoteSignature, &message, sig).expect("verifies");
             }
         });
+        let framed_message = Domain::VoteSignature.framed(&message);
+        let dalek_keys: Vec<_> = set
+            .validators()
+            .iter()
+            .map(|v| ed25519_dalek::VerifyingKey::from_bytes(v.consensus_key.as_bytes()).expect("key"))
+            .collect();
+        let dalek_sigs: Vec<_> =
+            qc.signatures.iter().map(|s| ed25519_dalek::Signature::from_bytes(&s.to_bytes())).collect();
+        let dalek_batch_qc_s = rate(min, || {
+            let messages = vec![framed_message.as_slice(); n];
+            ed25519_dalek::verify_batch(&messages, &dalek_sigs, &dalek_keys).expect("verifies")
+        });
+        let dalek_strict_qc_s = rate(min, || {
+            for (k, sig) in dalek_keys.iter().zip(&dalek_sigs) {
+                k.verify_strict(&framed_message, sig).expect("verifies");
+            }
+        });
         results.push(serde_json::json!({
             "validators": n,
             "native_batch_sig_s": batch_qc_s * n as f64,
-            "native_strict_sig_s": one_by_one_qc_s * n as f64,
+            "native_single_sig_s": one_by_one_qc_s * n as f64,
+            "dalek_batch_sig_s": dalek_batch_qc_s * n as f64,
+            "dalek_strict_sig_s": dalek_strict_qc_s * n as f64,
         }));
 
         let framed = hex::encode(Domain::VoteSignature.framed(&message));

@@ -71,7 +71,7 @@ pub struct Promise {
 }
 
 impl Promise {
-    /// Strictly verifies the signature with the voter's key from `set`, and that the
+    /// Verifies the signature (ZIP-215, as everywhere) with the voter's key from `set`, and that the
     /// claim is below the promised view.
     pub fn verify(&self, set: &ValidatorSet) -> Result<(), FastError> {
         if self.data.acked.is_some_and(|(v, _)| v >= self.data.view) {

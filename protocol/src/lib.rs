@@ -57,6 +57,7 @@ pub mod transaction;
 pub mod validator;
 pub mod vault;
 pub mod vote;
+mod zip215;
 
 #[cfg(test)]
 mod testutil;

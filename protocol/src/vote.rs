@@ -71,7 +71,7 @@ pub struct Vote {
 }
 
 impl Vote {
-    /// Strictly verifies the signature with the voter's key.
+    /// Verifies the signature (ZIP-215, as everywhere) with the voter's key.
     pub fn verify_with_key(&self, key: &PublicKey) -> Result<(), CryptoError> {
         key.verify(Domain::VoteSignature, &self.data.signing_bytes(), &self.signature)
     }
@@ -171,7 +171,7 @@ pub struct QuorumCert {
 }
 
 impl QuorumCert {
-    /// Aggregates votes into a certificate, verifying each vote strictly. Duplicate
+    /// Aggregates votes into a certificate, verifying each vote. Duplicate
     /// votes from one voter count once. Fails without a quorum.
     pub fn from_votes(data: VoteData, votes: &[Vote], set: &ValidatorSet) -> Result<Self, QcError> {
         for vote in votes {
@@ -180,7 +180,7 @@ impl QuorumCert {
         Self::from_verified_votes(data, votes, set)
     }
 
-    /// Aggregates votes whose signatures the caller has already verified strictly (as a
+    /// Aggregates votes whose signatures the caller has already verified (as a
     /// node does once per incoming vote). Still checks data, membership and quorum.
     pub fn from_verified_votes(data: VoteData, votes: &[Vote], set: &ValidatorSet) -> Result<Self, QcError> {
         let mut by_index: Vec<Option<Signature>> = vec![None; set.len()];

@@ -91,7 +91,9 @@ test('dashboard: a balance verified at a height, test funds from the faucet', as
   assert.equal(await page.locator('#balance').innerText().then((t) => t.split(' ')[0]), '0');
   await page.getByRole('button', { name: /Get 100,000 test units/ }).click();
   await page.locator('#balance', { hasText: '100,000' }).waitFor();
-  assert.match(await page.locator('#verified').innerText(), /verified at height \d+/);
+  assert.match(await page.locator('#verified').innerText(), /verified at height \d+ · (just now|\d+ s old|\d+ min old)/);
+  // A second node proved its height, so the balance shown is not an old one.
+  assert.match(await page.locator('#cross-check').textContent(), /^Cross-checked: .+ proved height \d+ with its certificate\.$/);
   assert.equal(await page.locator('#mode').innerText(), 'Fast mode');
   const rows = page.locator('table tbody tr');
   assert.equal(await rows.count(), 4, 'four nodes listed');

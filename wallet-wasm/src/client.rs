@@ -320,6 +320,15 @@ pub(crate) mod tests {
         NodeId::from_public_key(&vigil_protocol::SecretKey::from_seed([1; 32]).public_key())
     }
 
+    /// The gateway's answer to a forward: `node` answered `status` with `body`.
+    pub(crate) fn forwarded(node: &NodeId, status: u16, body: &Value) -> Result<HttpResponse, TransportError> {
+        let inner = body.to_string();
+        ok(
+            200,
+            json!({ "node": node.to_string(), "status": status, "content_type": "application/json", "body_base64": B64.encode(inner) }),
+        )
+    }
+
     pub(crate) fn answer() -> Value {
         json!({ "node": node().to_string(), "status": 200, "content_type": "application/json", "body_base64": B64.encode(b"{\"height\":3}") })
     }

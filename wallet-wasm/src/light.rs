@@ -67,6 +67,18 @@ pub struct Verification {
     pub validator_set_hash: Hash32,
     /// Validators whose signatures were verified.
     pub signers: Vec<NodeId>,
+    /// The certified header's own time (ms since the Unix epoch): how old the result is.
+    pub header_time_ms: Option<u64>,
+    /// A second node's newest certified height, verified, so that an old state is not
+    /// shown as current (`None`: not checked, or no other node could prove one).
+    pub cross_check: Option<CrossCheck>,
+}
+
+/// A newer (or equal) height another node proved with a certified header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrossCheck {
+    pub node: NodeId,
+    pub height: Height,
 }
 
 /// An account state proven against a certified header.
@@ -200,6 +212,8 @@ impl LightClient {
             height: Some(ch.header.height),
             validator_set_hash: set.hash(),
             signers: ch.cert.signer_ids(set).collect(),
+            header_time_ms: Some(ch.header.time_ms),
+            cross_check: None,
         };
         match ch.header.mode {
             ConsensusMode::Fast => self.fast_max = self.fast_max.max(Some(height)),
@@ -329,12 +343,12 @@ impl TrustedSet {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vigil_protocol::encoding::to_bytes;
     use vigil_protocol::{EncryptionKey, SecretKey, ValidatorInfo, View, VoteData, VoteKind};
 
-    fn fixture() -> (ValidatorSet, Vec<SecretKey>, VoteData) {
+    pub(crate) fn fixture() -> (ValidatorSet, Vec<SecretKey>, VoteData) {
         let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
         let set = ValidatorSet::new(
             keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
@@ -376,7 +390,12 @@ mod tests {
         assert_eq!(trusted.verify_quorum_cert(&to_bytes(&bad)), Err(LightError::Certificate(QcError::BadSignature)));
     }
 
-    fn header(set: &ValidatorSet, height: u64, state_root: Hash32, next: &ValidatorSet) -> vigil_protocol::BlockHeader {
+    pub(crate) fn header(
+        set: &ValidatorSet,
+        height: u64,
+        state_root: Hash32,
+        next: &ValidatorSet,
+    ) -> vigil_protocol::BlockHeader {
         vigil_protocol::BlockHeader {
             chain_id: ChainId::new("vigil-test").unwrap(),
             height: Height(height),
@@ -393,7 +412,7 @@ mod tests {
         }
     }
 
-    fn certify(
+    pub(crate) fn certify(
         set: &ValidatorSet,
         keys: &[SecretKey],
         header: vigil_protocol::BlockHeader,

@@ -9,15 +9,15 @@ use std::cell::RefCell;
 use serde::Serialize;
 use serde_json::Value;
 use vigil_protocol::encoding::to_bytes;
-use vigil_protocol::sealed::PlainRequest;
+use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
     Address, Amount, ChainId, FaultEvidence, Hash32, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction,
     Transfer, TxHash,
 };
 
-use crate::client::{ClientError, GatewayClient, Transport};
+use crate::client::{ClientError, GatewayClient, NodeAnswer, Transport};
 use crate::detector::{self, Answer, DetectorError, NodeReport, Verdict};
-use crate::light::{LightClient, LightError, VerifiedAccount};
+use crate::light::{CrossCheck, LightClient, LightError, VerifiedAccount};
 
 /// Why a wallet operation failed; `code()` is stable for JS.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +63,14 @@ impl WalletError {
             WalletError::Vault(_) => "VAULT".to_string(),
         }
     }
+}
+
+/// When every answer failed because no gateway could be reached: that error (and the
+/// wallet reports it as such, not as n silent nodes).
+fn gateways_down(answers: &[NodeAnswer]) -> Option<ClientError> {
+    let all_down =
+        !answers.is_empty() && answers.iter().all(|a| matches!(&a.result, Err(ClientError::AllGatewaysDown(_))));
+    all_down.then(|| answers[0].result.clone().err()).flatten()
 }
 
 /// Evidence the wallet built and submitted against one node.
@@ -116,6 +124,10 @@ pub(crate) struct StateAnswer {
 
 /// Waits for a new chain's first certified block this many times, 250 ms apart.
 const FIRST_CERTIFIED_TRIES: u32 = 40;
+
+/// Other nodes asked, one after another, to prove their newest height when an account
+/// is read (a node that serves old state is caught by a second one's certified header).
+const CROSS_CHECK_NODES_MAX: usize = 2;
 
 fn state_answer(v: &Value) -> Result<StateAnswer, WalletError> {
     let value = match v["value_bcs"].as_str() {
@@ -191,6 +203,44 @@ impl<T: Transport> Session<T> {
         Err(last)
     }
 
+    /// Sends `request` sealed here to `node`'s published HPKE key (the oblivious relay):
+    /// the gateway passes on bytes it cannot read, so it cannot pick out a transfer, an
+    /// evidence transaction or a vault request to drop or delay. A node outside the set
+    /// this wallet follows has no key it trusts: such a request is forwarded instead.
+    pub(crate) async fn send_sealed(
+        &self,
+        node: &NodeId,
+        request: &PlainRequest,
+    ) -> Result<PlainResponse, ClientError> {
+        match self.light.current_set().get(node) {
+            Some(info) => self.client.relay(node, &info.encryption_key, request).await,
+            None => self.client.forward(node, request).await,
+        }
+    }
+
+    /// `request` to each of `nodes` at once, each sealed to its node. A node the gateway
+    /// says it does not route to (jailed since, or down) is not sent anything: its answer
+    /// is that refusal, as a fan-out through the gateway would have had it.
+    async fn send_sealed_to_all(&self, nodes: &[NodeId], request: &PlainRequest) -> Vec<NodeAnswer> {
+        let unrouted = self.unrouted.borrow().clone();
+        let sends = nodes.iter().map(|node| {
+            let routed = !unrouted.contains(node);
+            async move {
+                let result = if routed {
+                    self.send_sealed(node, request).await
+                } else {
+                    Err(ClientError::Gateway {
+                        status: 503,
+                        code: "NODE_UNAVAILABLE".into(),
+                        message: "the gateway does not route to this node".into(),
+                    })
+                };
+                NodeAnswer { node: *node, result }
+            }
+        });
+        futures_util::future::join_all(sends).await
+    }
+
     /// A GET to `node`, as JSON: its answer if 200, else its error.
     async fn read_from(&self, node: &NodeId, path: &str) -> Result<Value, WalletError> {
         let r = self.client.forward(node, &PlainRequest::new("GET", path, None, vec![])).await?;
@@ -203,11 +253,11 @@ impl<T: Transport> Session<T> {
     /// A proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`) from the
     /// first validator that answers. A chain that has not certified its first block yet
     /// has no header to prove against: that is waited for, a few seconds at most.
-    pub(crate) async fn read_state(&self, path: &str) -> Result<StateAnswer, WalletError> {
+    pub(crate) async fn read_state(&self, path: &str) -> Result<(NodeId, StateAnswer), WalletError> {
         for _ in 0..FIRST_CERTIFIED_TRIES {
-            let (_, v) = self.read(path).await?;
+            let (node, v) = self.read(path).await?;
             if !v["certified_header_bcs"].is_null() {
-                return state_answer(&v);
+                return Ok((node, state_answer(&v)?));
             }
             self.client.sleep(250).await;
         }
@@ -220,10 +270,44 @@ impl<T: Transport> Session<T> {
         Ok(self.light.follow(&hex_field(&v, "changes_bcs")?)?)
     }
 
-    /// An account's balance and nonce, proven against a certified header.
+    /// An account's balance and nonce, proven against a certified header, and
+    /// cross-checked: a second node proves its newest height, so state more than
+    /// `STATE_LAG_MAX_BLOCKS` behind it is refused as stale and read again from that node
+    /// (a node or gateway cannot show an old balance, or have the wallet sign with an old
+    /// nonce, while another node answers).
     pub async fn account(&mut self, address: &Address) -> Result<VerifiedAccount, WalletError> {
-        let a = self.read_state(&format!("/v1/accounts/{address}")).await?;
-        Ok(self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?)
+        let path = format!("/v1/accounts/{address}");
+        let (node, a) = self.read_state(&path).await?;
+        let cross_check = self.newest_elsewhere(&node).await;
+        let verified = self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header);
+        let mut verified = match (verified, &cross_check) {
+            (Err(LightError::StaleState { .. }), Some(newer)) => {
+                let a = state_answer(&self.read_from(&newer.node, &path).await?)?;
+                self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?
+            }
+            (verified, _) => verified?,
+        };
+        verified.verification.cross_check = cross_check;
+        Ok(verified)
+    }
+
+    /// The newest height a node other than `except` proves: its status names a height,
+    /// and the certified header at that height is verified (which raises the newest
+    /// height this wallet knows). A claim without a valid certificate proves nothing and
+    /// the next node is asked; `None` if none could prove one.
+    async fn newest_elsewhere(&mut self, except: &NodeId) -> Option<CrossCheck> {
+        let others: Vec<NodeId> =
+            self.read_order().into_iter().filter(|n| n != except).take(CROSS_CHECK_NODES_MAX).collect();
+        for node in others {
+            let Ok(status) = self.read_from(&node, "/v1/status").await else { continue };
+            let Some(height) = status["height"].as_u64().filter(|h| *h > 0) else { continue };
+            let Ok(block) = self.read_from(&node, &format!("/v1/blocks/{height}")).await else { continue };
+            let Ok(certified) = hex_field(&block, "certified_header_bcs") else { continue };
+            if let Ok((header, _)) = self.light.accept_header(&certified) {
+                return Some(CrossCheck { node, height: header.header.height });
+            }
+        }
+        None
     }
 
     /// Builds and signs a transaction for `key` with the nonce from its verified state.
@@ -254,7 +338,10 @@ impl<T: Transport> Session<T> {
     ) -> Result<TransferReport, WalletError> {
         let nodes = self.nodes();
         let request = submit_request(to_bytes(tx));
-        let answers = self.client.fan_out(&nodes, &request).await?;
+        let answers = self.send_sealed_to_all(&nodes, &request).await;
+        if let Some(down) = gateways_down(&answers) {
+            return Err(down.into());
+        }
         let judged: Vec<(NodeId, Answer)> = answers
             .iter()
             .map(|a| {
@@ -354,8 +441,11 @@ impl<T: Transport> Session<T> {
         let mut committed = false;
         let mut already_jailed = false;
         let mut evidence_height = None;
-        for node in honest {
-            match self.client.forward(&node, &request).await {
+        // Every honest node at once, each sealed to itself: a gateway that would drop it
+        // cannot tell evidence from any other request, and a node that drops it is one
+        // route of several.
+        for NodeAnswer { node, result } in self.send_sealed_to_all(&honest, &request).await {
+            match result {
                 Ok(r) if r.status == 409 && crate::client::error_fields(&r.body, "", "").0 == "OFFENDER_NOT_IN_SET" => {
                     // Someone proved it first: the chain has jailed it already.
                     already_jailed = true;
@@ -429,7 +519,10 @@ mod tests {
     use vigil_protocol::{EncryptionKey, ValidatorInfo, ValidatorSet};
 
     use super::*;
-    use crate::client::tests::{answer, block_on, client, ok, Script};
+    use crate::client::tests::{answer, block_on, client, forwarded, ok, Script};
+    use crate::light::tests::{certify, fixture, header};
+    use crate::light::STATE_LAG_MAX_BLOCKS;
+    use vigil_protocol::{AccountState, Amount, Height, Nonce, StateKey, StateTree};
 
     fn session(script: &Script) -> Session<&Script> {
         let keys: Vec<SecretKey> = (1..=4).map(|i| SecretKey::from_seed([i; 32])).collect();
@@ -483,5 +576,110 @@ mod tests {
         assert_eq!(s.read_order(), [nodes[1], nodes[3], nodes[0], nodes[2]]);
         s.gateway_routes(&nodes);
         assert_eq!(s.read_order(), [nodes[1], nodes[2], nodes[3], nodes[0]]);
+    }
+
+    /// Finding 5 of the soundness review: on 35b51aa any older certified state was
+    /// accepted after a newer header, and nothing looked for a newer one, so a node (or a
+    /// gateway choosing it) could show an old balance and have the wallet sign with an
+    /// old nonce. Now a second node proves its newest height; state too far behind it is
+    /// read again from that node, and a second node's unproven claim changes nothing.
+    #[test]
+    fn an_old_state_is_caught_by_a_second_nodes_certified_height() {
+        let (set, keys, _) = fixture();
+        let alice = Address([0xa1; 20]);
+        let account = |balance, nonce| to_bytes(&AccountState { balance: Amount(balance), nonce: Nonce(nonce) });
+        let mut tree = StateTree::new();
+        let old_root = tree.apply(0, [(StateKey::Account(alice), Some(account(900, 1)))]).unwrap();
+        let (_, old_proof) = tree.get_with_proof(&StateKey::Account(alice), 0).unwrap();
+        let new_root = tree.apply(1, [(StateKey::Account(alice), Some(account(100, 7)))]).unwrap();
+        let (_, new_proof) = tree.get_with_proof(&StateKey::Account(alice), 1).unwrap();
+        let certified =
+            |height: u64, root| hex::encode(to_bytes(&certify(&set, &keys, header(&set, height, root, &set), 3)));
+        let state = |height, root, value: Vec<u8>, proof: &vigil_protocol::StateProof| json!({ "value_bcs": hex::encode(value), "proof_bcs": hex::encode(to_bytes(proof)), "certified_header_bcs": certified(height, root) });
+        let old = 10;
+        let new = old + STATE_LAG_MAX_BLOCKS + 1;
+
+        let script = Script::default();
+        let mut s = session(&script);
+        let nodes = s.nodes();
+        script.answers.borrow_mut().extend([
+            // The first node serves an old state, honestly certified at its height.
+            forwarded(&nodes[0], 200, &state(old, old_root, account(900, 1), &old_proof)),
+            // A second node claims a height it cannot prove (no such block): ignored.
+            forwarded(&nodes[1], 200, &json!({ "height": 1_000_000 })),
+            forwarded(&nodes[1], 404, &json!({ "error": { "code": "NOT_FOUND", "message": "no block" } })),
+            // A third proves a newer height with its certified header.
+            forwarded(&nodes[2], 200, &json!({ "height": new })),
+            forwarded(&nodes[2], 200, &json!({ "certified_header_bcs": certified(new, new_root) })),
+            // The wallet reads the account again from it.
+            forwarded(&nodes[2], 200, &state(new, new_root, account(100, 7), &new_proof)),
+        ]);
+        let a = block_on(s.account(&alice)).unwrap();
+        assert_eq!((a.balance, a.nonce), (100, 7), "the current balance and nonce, not the old ones");
+        assert_eq!(a.verification.height, Some(Height(new)));
+        assert_eq!(a.verification.cross_check, Some(CrossCheck { node: nodes[2], height: Height(new) }));
+        assert_eq!(targets(&script), [0, 1, 1, 2, 2, 2].map(|i| nodes[i].to_string()));
+        assert!(script.answers.borrow().is_empty());
+
+        // With no second node able to prove anything, the state is shown as it is, and
+        // its verification says it was not cross-checked.
+        let script = Script::default();
+        let mut s = session(&script);
+        script.answers.borrow_mut().extend([forwarded(
+            &nodes[0],
+            200,
+            &state(old, old_root, account(900, 1), &old_proof),
+        )]);
+        let a = block_on(s.account(&alice)).unwrap();
+        assert_eq!((a.balance, a.verification.cross_check), (900, None));
+    }
+
+    /// Finding 8 of the soundness review: on 35b51aa every transfer, evidence and vault
+    /// request went through `/v1/forward`, where the gateway reads it (and could drop a
+    /// liar's receipt or the evidence against it). Now the wallet seals each to the
+    /// node's own published key and the gateway relays bytes it cannot read; a node the
+    /// gateway does not route to is not sent anything.
+    #[test]
+    fn submissions_are_sealed_to_each_node_and_relayed() {
+        let keys: Vec<SecretKey> = (1..=4).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let mut hpke = [0u8; 32];
+        hpke[0] = 9; // X25519's base point: a valid public key
+        let set = ValidatorSet::new(
+            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey(hpke))).collect(),
+        )
+        .unwrap();
+        let light = LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(&set), &set.hash()).unwrap();
+        let script = Script::default();
+        let mut s = Session::new(client(&script), light);
+        let nodes = s.nodes();
+        s.gateway_routes(&nodes[..3]);
+        let tx = vigil_protocol::Transaction {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            sender: keys[0].public_key(),
+            nonce: Nonce(0),
+            fee: Amount(1),
+            payload: Payload::Transfer(vigil_protocol::Transfer { to: Address([7; 20]), amount: Amount(5) }),
+        }
+        .sign(&keys[0]);
+        let down = json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } });
+        script.answers.borrow_mut().extend((0..3).map(|_| ok(503, down.clone())));
+        let report = block_on(s.submit_everywhere(&keys[0], &tx)).unwrap();
+        assert_eq!(report.nodes.len(), 4, "every node has a verdict, the unrouted one too");
+        let requests = script.requests.borrow();
+        let relayed: Vec<_> = requests.iter().filter(|r| r.url.contains("/v1/relay/")).collect();
+        assert_eq!(
+            relayed.len(),
+            3,
+            "one sealed request per routed node: {:?}",
+            requests.iter().map(|r| &r.url).collect::<Vec<_>>()
+        );
+        let tx_bytes = to_bytes(&tx);
+        for (r, node) in relayed.iter().zip(&nodes) {
+            assert!(r.url.ends_with(&format!("/v1/relay/{node}")));
+            assert_eq!(r.content_type, Some(vigil_protocol::sealed::REQUEST_MEDIA_TYPE));
+            assert!(!r.body.windows(tx_bytes.len()).any(|w| w == tx_bytes), "the gateway never sees the transaction");
+        }
+        assert!(!requests.iter().any(|r| r.url.ends_with(&format!("/v1/relay/{}", nodes[3]))));
+        assert!(requests.iter().all(|r| r.url.contains("/v1/relay/")), "nothing of the submission is forwarded");
     }
 }

@@ -81,7 +81,7 @@ impl<T: Transport> Session<T> {
         &mut self,
         key: &StateKey,
     ) -> Result<(Option<V>, Verification), WalletError> {
-        let a = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
+        let (_, a) = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
         let verification = self.light.verify_state(key, a.value.as_deref(), &a.proof, &a.certified_header)?;
         let decoded = match a.value {
             Some(bytes) => Some(from_bytes(&bytes).map_err(|e| WalletError::BadAnswer(format!("state value: {e}")))?),
@@ -183,7 +183,7 @@ impl<T: Transport> Session<T> {
                 let at = FragmentRef { user_id: user_id.clone(), owner, object_id, index, first_stripe: first as u32 };
                 let body = to_bytes(&StoreRequest::sign(at, shards, self.binding(node), &key));
                 let request = PlainRequest::new("POST", "/v1/vault/store", Some("application/octet-stream"), body);
-                let r = self.client.forward(node, &request).await?;
+                let r = self.send_sealed(node, &request).await?;
                 if r.status != 200 {
                     return Err(node_error(r.status, &r.body));
                 }
@@ -280,7 +280,7 @@ impl<T: Transport> Session<T> {
                 };
                 let body = to_bytes(&FetchRequest::sign(at, count, self.binding(node), &key));
                 let request = PlainRequest::new("POST", "/v1/vault/fetch", Some("application/octet-stream"), body);
-                let answer = match self.client.forward(node, &request).await {
+                let answer = match self.send_sealed(node, &request).await {
                     Ok(r) if r.status == 200 => from_bytes::<Vec<Vec<u8>>>(&r.body).map_err(|e| e.to_string()),
                     Ok(r) => Err(node_error(r.status, &r.body).to_string()),
                     Err(e) => Err(e.to_string()),

@@ -17,7 +17,7 @@ use vigil_wallet::keystore::Keystore;
 use vigil_wallet::session::TransferReport;
 use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 
-use crate::chain::{BlockRow, Chain, Overview, PIN_KEY};
+use crate::chain::{BlockRow, Chain, Overview, BUILT_IN_PIN, PIN_KEY};
 use crate::model::{self, Settings};
 use crate::storage;
 
@@ -863,11 +863,15 @@ impl App {
                         <p class="balance" id="balance">{model::units(o.account.balance)}<span class="unit">{" units"}</span></p>
                         <p class="verified" id="verified">
                             {"✓ verified at height "}{o.account.verification.height.map(|h| h.0.to_string()).unwrap_or_else(|| "—".into())}
+                            if let Some(t) = o.account.verification.header_time_ms {
+                                <span id="age" title={model::clock(t)}>{" · "}{model::age(now() as u64, t)}</span>
+                            }
                         </p>
                         <details>
                             <summary>{"How this was verified"}</summary>
                             <p>{&o.account.verification.method}</p>
                             <p>{format!("Signed by {} of {} validators; nonce {}.", o.account.verification.signers.len(), o.set.len(), o.account.nonce)}</p>
+                            <p id="cross-check">{model::cross_check(&o.set, o.account.verification.cross_check.as_ref())}</p>
                         </details>
                     } else {
                         <p class="muted">{"Not verified yet."}</p>
@@ -1118,9 +1122,15 @@ impl App {
                         <button onclick={link.callback(|_| Msg::ExportKeystore)}>{"Export encrypted keystore"}</button>
                     </div>
                     <h2>{"Trusted chain"}</h2>
-                    <p class="muted">{storage::get(PIN_KEY).unwrap_or_default()}</p>
+                    if let Some(pin) = BUILT_IN_PIN {
+                        <p class="muted" id="pin">{pin}{" (built into this wallet)"}</p>
+                    } else {
+                        <p class="muted" id="pin">{storage::get(PIN_KEY).unwrap_or_default()}</p>
+                    }
                     <div class="actions">
-                        <button onclick={link.callback(|_| Msg::ResetTrust)}>{"Reset trusted chain"}</button>
+                        if BUILT_IN_PIN.is_none() {
+                            <button onclick={link.callback(|_| Msg::ResetTrust)}>{"Reset trusted chain"}</button>
+                        }
                         <button class="danger" onclick={link.callback(|_| Msg::Forget)}>
                             {if self.confirm_forget { "Click again to forget this wallet" } else { "Forget this wallet" }}
                         </button>

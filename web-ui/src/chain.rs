@@ -22,6 +22,11 @@ use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 /// Where the pinned chain is remembered (validator-set hash of genesis and chain id).
 pub const PIN_KEY: &str = "vigil.pinned-genesis";
 
+/// The chain a production build trusts (`chain id:genesis set hash`), set by `cargo xtask
+/// build-web --genesis FILE`: then no gateway's genesis is pinned on first use, and the
+/// trusted chain cannot be reset.
+pub const BUILT_IN_PIN: Option<&str> = option_env!("VIGIL_PINNED_CHAIN");
+
 /// A session shared by the pages; one call at a time (the others wait their turn).
 #[derive(Clone)]
 pub struct Chain {
@@ -78,8 +83,9 @@ fn message(e: impl std::fmt::Display) -> String {
 }
 
 impl Chain {
-    /// Fetches the gateway's genesis, checks it against the pin this browser keeps
-    /// (first use pins it), and starts a session trusting it.
+    /// Fetches the gateway's genesis, checks it against the pin this build carries or this
+    /// browser keeps (a development build's first use pins it), and starts a session
+    /// trusting it.
     pub async fn connect(gateway: String, cross_check: Option<Vec<NodeId>>) -> Result<Chain, String> {
         let gateway = gateway.trim_end_matches('/').to_string();
         let r = Fetch
@@ -102,15 +108,8 @@ impl Chain {
             .map_err(|e| format!("The gateway's genesis is not valid ({e}); this gateway cannot be used."))?;
         let set_hash = genesis.validators.hash();
         let pin = format!("{}:{}", genesis.chain_id, set_hash);
-        match crate::storage::get(PIN_KEY) {
-            Some(pinned) if pinned != pin => {
-                return Err(format!(
-                    "This gateway serves another chain ({pin}) than the one this wallet trusts ({pinned}). \
-                     If you trust the new one, reset the trusted chain in Settings."
-                ))
-            }
-            Some(_) => {}
-            None => crate::storage::set(PIN_KEY, &pin),
+        if crate::model::check_pin(BUILT_IN_PIN, crate::storage::get(PIN_KEY).as_deref(), &pin)? {
+            crate::storage::set(PIN_KEY, &pin);
         }
         let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &set_hash)
             .map_err(|e| format!("The genesis validator set does not verify: {e}"))?;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use vigil_protocol::{Address, NodeId, ValidatorSet};
 use vigil_wallet::detector::Verdict;
+use vigil_wallet::light::CrossCheck;
 
 /// Minutes without a key press or click before the wallet locks itself.
 pub const IDLE_LOCK_MINUTES: u32 = 5;
@@ -123,6 +124,49 @@ pub fn clock(time_ms: u64) -> String {
     format!("{:02}:{:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60, s % 60)
 }
 
+/// The chain a gateway serves (`chain id:genesis set hash`) against the one this wallet
+/// trusts: the pin built into a production build (`cargo xtask build-web --genesis`),
+/// else the one this browser pinned on first use. `Ok(true)`: nothing pinned yet, pin it.
+pub fn check_pin(built_in: Option<&str>, stored: Option<&str>, served: &str) -> Result<bool, String> {
+    match (built_in, stored) {
+        (Some(built), _) if built != served => Err(format!(
+            "This gateway serves another chain ({served}) than the one this wallet was built for ({built}); \
+             it cannot be used. Choose one of your chain's gateways in Settings."
+        )),
+        (Some(_), _) => Ok(false),
+        (None, Some(pinned)) if pinned != served => Err(format!(
+            "This gateway serves another chain ({served}) than the one this wallet trusts ({pinned}). \
+             If you trust the new one, reset the trusted chain in Settings."
+        )),
+        (None, Some(_)) => Ok(false),
+        (None, None) => Ok(true),
+    }
+}
+
+/// How old a result is, from its certified header's time: "just now", "42 s old",
+/// "5 min old", "3 h old", "2 days old". A header up to a little in the future (the
+/// browser's clock behind the node's) is "just now".
+pub fn age(now_ms: u64, then_ms: u64) -> String {
+    let s = now_ms.saturating_sub(then_ms) / 1000;
+    match s {
+        0..=4 => "just now".into(),
+        5..=119 => format!("{s} s old"),
+        120..=7_199 => format!("{} min old", s / 60),
+        7_200..=172_799 => format!("{} h old", s / 3600),
+        _ => format!("{} days old", s / 86_400),
+    }
+}
+
+/// Whether a second node confirmed that the state shown is current.
+pub fn cross_check(set: &ValidatorSet, check: Option<&CrossCheck>) -> String {
+    match check {
+        Some(c) => {
+            format!("Cross-checked: {} proved height {} with its certificate.", node_name(set, &c.node), c.height)
+        }
+        None => "Not cross-checked: no second node proved its height.".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +199,33 @@ mod tests {
         assert!(new_password("short", "short").is_err());
         assert!(new_password("long enough", "long enougH").unwrap_err().contains("differ"));
         assert_eq!(new_password("long enough", "long enough"), Ok(()));
+    }
+
+    #[test]
+    fn a_built_in_pin_is_the_only_chain_a_production_build_trusts() {
+        let ours = "vigil-main:aa";
+        let other = "vigil-main:bb";
+        assert_eq!(check_pin(Some(ours), None, ours), Ok(false), "nothing to pin: the build carries it");
+        assert!(
+            check_pin(Some(ours), None, other).unwrap_err().contains("built for"),
+            "the first gateway met is not trusted"
+        );
+        assert!(check_pin(Some(ours), Some(other), other).is_err(), "nor a pin stored before, by anyone");
+        // Development builds pin the first gateway's chain and hold to it.
+        assert_eq!(check_pin(None, None, other), Ok(true));
+        assert_eq!(check_pin(None, Some(other), other), Ok(false));
+        assert!(check_pin(None, Some(ours), other).unwrap_err().contains("reset the trusted chain"));
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        let now = 1_800_000_000_000;
+        assert_eq!(age(now, now), "just now");
+        assert_eq!(age(now, now + 3_000), "just now", "a node's clock slightly ahead");
+        assert_eq!(age(now, now - 42_000), "42 s old");
+        assert_eq!(age(now, now - 5 * 60_000), "5 min old");
+        assert_eq!(age(now, now - 3 * 3_600_000), "3 h old");
+        assert_eq!(age(now, now - 2 * 86_400_000), "2 days old");
     }
 
     #[test]

@@ -22,7 +22,8 @@ commands:
                     build the web wallet, run a 4-node devnet and the gateway serving
                     it; prints the URL to open; Ctrl-C stops everything
   build-npm         build the npm package vigil-wallet into target/npm/vigil-wallet
-  build-web         build the web wallet (Yew) into www/dist
+  build-web         build the web wallet (Yew) into www/dist [--genesis FILE: trust only
+                    that chain, for production]
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
   bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, wallet, web, vault

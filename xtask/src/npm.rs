@@ -18,13 +18,14 @@ pub fn build() -> Result<PathBuf> {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
     std::fs::create_dir_all(&out)?;
-    let bg = build_browser_wasm("vigil-wallet", &[], "vigil_wallet", "vigil_wallet", &out.join("dist"), &[])?;
+    let bg = build_browser_wasm("vigil-wallet", &[], "vigil_wallet", "vigil_wallet", &out.join("dist"), &[], &[])?;
     let vault = build_browser_wasm(
         "vigil-wallet",
         &["js-vault"],
         "vigil_wallet",
         "vigil_wallet",
         &out.join("dist/vault"),
+        &[],
         &[],
     )?;
     let template = root().join("wallet-wasm/npm");

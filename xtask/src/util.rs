@@ -164,6 +164,7 @@ fn short_source_paths() -> String {
 /// 3), binds its `artifact` with wasm-bindgen `--target web` (one ES module for browsers,
 /// bundlers and Node) as `out_name` into `out_dir`, without name and producers sections,
 /// and shrinks it with wasm-opt. Returns the `_bg.wasm` file.
+/// `env` is set for the build (`Some`) or removed from it (`None`).
 pub fn build_browser_wasm(
     package: &str,
     features: &[&str],
@@ -171,14 +172,21 @@ pub fn build_browser_wasm(
     out_name: &str,
     out_dir: &Path,
     extra: &[&str],
+    env: &[(&str, Option<&str>)],
 ) -> Result<PathBuf> {
     require_wasm_bindgen("wasm-bindgen")?;
-    exec(
-        cargo()
-            .args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", package])
-            .args(features.iter().flat_map(|f| ["--features", f]))
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", short_source_paths()),
-    )?;
+    let mut build = cargo();
+    build
+        .args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", package])
+        .args(features.iter().flat_map(|f| ["--features", f]))
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", short_source_paths());
+    for (name, value) in env {
+        match value {
+            Some(v) => build.env(name, v),
+            None => build.env_remove(name),
+        };
+    }
+    exec(&mut build)?;
     let wasm = root().join("target/wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
     exec(
         Command::new("wasm-bindgen")

@@ -755,7 +755,7 @@ impl Node {
     }
 
     /// [`Node::submit`] for a transaction whose signature the caller has verified
-    /// strictly (the node process does it on its API threads, off the consensus thread).
+    /// (the node process does it on its API threads, off the consensus thread).
     pub fn submit_verified(&mut self, now_ms: u64, tx: SignedTransaction) -> Result<Vec<Output>, Rejection> {
         self.now_ms = now_ms;
         let chain = self.ledger.chain_id();
