@@ -63,11 +63,13 @@ pub enum Domain {
     VaultFetchSignature,
     /// Message a validator signs when it promises a Fast-mode view.
     PromiseSignature,
+    /// A node's Noise static key derived from its p2p seed (apart from its HPKE key).
+    P2pStaticKey,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 20] = [
+    pub const ALL: [Domain; 21] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -88,6 +90,7 @@ impl Domain {
         Domain::VaultStoreSignature,
         Domain::VaultFetchSignature,
         Domain::PromiseSignature,
+        Domain::P2pStaticKey,
     ];
 
     /// The tag hashed before the content.
@@ -113,6 +116,7 @@ impl Domain {
             Domain::VaultStoreSignature => "vigil/v1/sign/vault-store",
             Domain::VaultFetchSignature => "vigil/v1/sign/vault-fetch",
             Domain::PromiseSignature => "vigil/v1/sign/promise",
+            Domain::P2pStaticKey => "vigil/v1/p2p-static-key",
         }
     }
 

@@ -251,11 +251,7 @@ impl Gateway {
 
 /// Runs a gateway until SIGINT/SIGTERM.
 pub async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
-    let genesis: Genesis = {
-        let path = &cfg.genesis_file;
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a genesis file", path.display()))?
-    };
+    let genesis: Genesis = crate::service::read_genesis(&cfg.genesis_file)?;
     let (app, gateway) = app(&cfg, &genesis)?;
     tokio::spawn(health_loop(gateway, cfg.limits.health_interval_ms));
     let make = app.into_make_service_with_connect_info::<SocketAddr>();

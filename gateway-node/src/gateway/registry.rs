@@ -225,7 +225,14 @@ mod tests {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i as u8; 32])))
+                .map(|(i, k)| {
+                    ValidatorInfo::new(
+                        format!("node-{i}"),
+                        k.public_key(),
+                        EncryptionKey([i as u8; 32]),
+                        vigil_protocol::P2pKey([0x80 | i as u8; 32]),
+                    )
+                })
                 .collect(),
         )
         .unwrap();
