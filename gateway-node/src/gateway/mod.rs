@@ -676,7 +676,7 @@ async fn health_loop(gw: Arc<Gateway>, interval_ms: u64) {
                         let changes = v["changes_bcs"].as_str().and_then(|h| hex::decode(h).ok());
                         if let Some(bytes) = changes {
                             if let Err(e) = gw.registry.offer_changes(&bytes) {
-                                tracing::warn!(node = %id.short(), error = %e, "node offered set changes that do not verify");
+                                tracing::warn!(node = %id.short(), error = %e, "refused set changes that do not extend the chain followed");
                             }
                         }
                     }
