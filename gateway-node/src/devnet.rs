@@ -106,7 +106,14 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.consensus.public_key(), k.encryption_public()))
+                .map(|(i, k)| {
+                    ValidatorInfo::new(
+                        format!("node-{i}"),
+                        k.consensus.public_key(),
+                        k.encryption_public(),
+                        k.p2p_public(),
+                    )
+                })
                 .collect(),
         )?;
         let genesis = Genesis {

@@ -214,7 +214,8 @@ fn main() -> anyhow::Result<()> {
                 println!("node key written to {}", out.display());
                 println!("  node id         {}", k.id());
                 println!("  consensus key   {}", k.consensus.public_key());
-                println!("  encryption key  {}", k.encryption_public());
+                println!("  encryption key  {}  (HPKE, sealed requests)", k.encryption_public());
+                println!("  p2p key         {}  (Noise, links between nodes)", k.p2p_public());
                 Ok(())
             }
             KeyKind::Account => {

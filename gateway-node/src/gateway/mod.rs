@@ -261,11 +261,7 @@ impl Gateway {
 
 /// Runs a gateway until SIGINT/SIGTERM.
 pub async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
-    let genesis: Genesis = {
-        let path = &cfg.genesis_file;
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a genesis file", path.display()))?
-    };
+    let genesis: Genesis = crate::service::read_genesis(&cfg.genesis_file)?;
     let (app, admin, gateway) = app(&cfg, &genesis)?;
     tokio::spawn(health_loop(gateway, cfg.limits.health_interval_ms));
     if let Some(addr) = cfg.admin_listen {
@@ -684,7 +680,7 @@ async fn health_loop(gw: Arc<Gateway>, interval_ms: u64) {
                         let changes = v["changes_bcs"].as_str().and_then(|h| hex::decode(h).ok());
                         if let Some(bytes) = changes {
                             if let Err(e) = gw.registry.offer_changes(&bytes) {
-                                tracing::warn!(node = %id.short(), error = %e, "node offered set changes that do not verify");
+                                tracing::warn!(node = %id.short(), error = %e, "refused set changes that do not extend the chain followed");
                             }
                         }
                     }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use vigil_protocol::{ChainId, ConsensusMode, EncryptionKey, SecretKey, ValidatorInfo, ValidatorSet};
+use vigil_protocol::{ChainId, ConsensusMode, EncryptionKey, P2pKey, SecretKey, ValidatorInfo, ValidatorSet};
 
 use super::config::{LimitsConfig, NodeEntry};
 use super::*;
@@ -65,7 +65,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         .iter()
         .zip([ka, kb, kd])
         .enumerate()
-        .map(|(i, (k, e))| ValidatorInfo::new(format!("node-{i}"), k.public_key(), e))
+        .map(|(i, (k, e))| ValidatorInfo::new(format!("node-{i}"), k.public_key(), e, P2pKey([0x80 | i as u8; 32])))
         .collect();
     let ids: Vec<NodeId> = infos.iter().map(|v| v.id).collect();
     let genesis = Genesis {
