@@ -13,7 +13,7 @@ use vigil_node::consensus::{Config, Input, Message, Node, Output, TimerKind};
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{
-    Address, Amount, ChainId, ConsensusMode, Domain, EncryptionKey, Genesis, NodeId, Nonce, Payload, SecretKey,
+    Address, Amount, ChainId, ConsensusMode, Domain, EncryptionKey, Genesis, NodeId, Nonce, P2pKey, Payload, SecretKey,
     SignedTransaction, Transaction, Transfer, ValidatorInfo, ValidatorSet,
 };
 
@@ -30,7 +30,9 @@ struct Run {
 fn genesis(n: usize, mode: ConsensusMode, accounts: &[SecretKey]) -> (Genesis, Vec<SecretKey>) {
     let keys: Vec<SecretKey> = (0..n).map(|i| SecretKey::from_seed([i as u8 + 1; 32])).collect();
     let validators = ValidatorSet::new(
-        keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+        keys.iter()
+            .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
+            .collect(),
     )
     .expect("valid set");
     let mut balances: Vec<(Address, Amount)> =

@@ -87,8 +87,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/state/{key}", get(get_state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        // Room for JSON's hex encoding of the largest BCS transaction.
-        .layer(axum::middleware::from_fn(reject_oversized))
+        .layer(axum::middleware::from_fn_with_state(API_BODY_MAX_BYTES, crate::http::limit_body))
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .merge(crate::vault::api::router())
         .with_state(shared)
@@ -96,18 +95,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// Largest request body: room for JSON's hex encoding of the largest BCS transaction.
 const API_BODY_MAX_BYTES: usize = TRANSACTION_SIZE_MAX_BYTES * 3;
-
-async fn reject_oversized(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match crate::http::refuse_oversized(request, API_BODY_MAX_BYTES).await {
-        Ok(request) => next.run(request).await,
-        Err(len) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "TOO_LARGE",
-            format!("the request body is {len} bytes; the limit is {API_BODY_MAX_BYTES}"),
-        )
-        .into_response(),
-    }
-}
 
 #[derive(Deserialize)]
 struct WaitQuery {
@@ -151,7 +138,7 @@ fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
 fn too_large(size: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "TOO_LARGE",
+        "TX_TOO_LARGE",
         format!("transaction of {size} bytes exceeds the limit of {TRANSACTION_SIZE_MAX_BYTES} bytes"),
     )
 }
@@ -175,9 +162,11 @@ async fn submit_tx(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", "request body exceeds the size limit")
-        }
+        BytesRejection::FailedToBufferBody(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::http::BODY_TOO_LARGE,
+            "request body exceeds the size limit",
+        ),
         other => ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", other.to_string()),
     })?;
     let tx = decode_tx(&headers, &body)?;

@@ -40,6 +40,9 @@ pub struct NodeConfig {
     pub p2p_listen: SocketAddr,
     /// Public HTTP API listener.
     pub api_listen: SocketAddr,
+    /// Per-client limits of the public API.
+    #[serde(default)]
+    pub api_limits: ApiLimitsConfig,
     /// Every other validator's p2p address.
     #[serde(default)]
     pub peers: Vec<PeerEntry>,
@@ -95,6 +98,48 @@ impl ConsensusConfig {
             bft_vote_ms: self.bft_vote_ms,
             empty_block_interval_ms: self.empty_block_interval_ms,
             ..Timeouts::default()
+        }
+    }
+}
+
+/// Default sustained requests per second per client network on the node API.
+pub const API_RATE_PER_SECOND: u32 = 50;
+/// Default burst of the node API's rate limit.
+pub const API_RATE_BURST: u32 = 100;
+/// Default cap on a client network's requests in flight at the node API.
+pub const API_IN_FLIGHT_PER_CLIENT_MAX: u32 = 32;
+
+/// Per-client-network limits of the node's public API (an IPv4 address or an IPv6 /64),
+/// checked before anything reads a request: 429 `RATE_LIMITED` (with `Retry-After`) or
+/// `TOO_MANY_IN_FLIGHT`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiLimitsConfig {
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    pub in_flight_per_client_max: u32,
+    /// Addresses never limited: the gateways that forward to this node (all their
+    /// clients arrive from the gateway's address). Empty by default.
+    pub unlimited: Vec<std::net::IpAddr>,
+}
+
+impl Default for ApiLimitsConfig {
+    fn default() -> Self {
+        Self {
+            rate_per_second: API_RATE_PER_SECOND,
+            rate_burst: API_RATE_BURST,
+            in_flight_per_client_max: API_IN_FLIGHT_PER_CLIENT_MAX,
+            unlimited: Vec::new(),
+        }
+    }
+}
+
+impl ApiLimitsConfig {
+    pub fn settings(&self) -> crate::limits::Settings {
+        crate::limits::Settings {
+            rate_per_second: self.rate_per_second,
+            rate_burst: self.rate_burst,
+            in_flight_max: self.in_flight_per_client_max,
         }
     }
 }

@@ -10,7 +10,7 @@ use vigil_protocol::{
     Address, Amount, ChainId, ConsensusMode, Genesis, NodeId, SecretKey, ValidatorInfo, ValidatorSet,
 };
 
-use crate::config::{ConsensusConfig, NodeConfig, PeerEntry, TestingConfig, FAULT_INJECTION_ENV};
+use crate::config::{ApiLimitsConfig, ConsensusConfig, NodeConfig, PeerEntry, TestingConfig, FAULT_INJECTION_ENV};
 use crate::gateway::config::{GatewayConfig, LimitsConfig, NodeEntry};
 use crate::gateway::faucet::FaucetConfig;
 use crate::keys::{load_account_key, load_node_keys, save_account_key, save_node_keys, NodeKeys};
@@ -37,13 +37,16 @@ pub struct DevnetOptions {
     pub static_dir: Option<PathBuf>,
 }
 
-/// The devnet's gateway: HTTPS on `base_port + 200` with a certificate from a local CA.
+/// The devnet's gateway: HTTPS on `base_port + 200` with a certificate from a local CA;
+/// its metrics on `127.0.0.1:(base_port + 201)`.
 #[derive(Debug, Clone)]
 pub struct DevnetGateway {
     pub config: PathBuf,
     pub url: String,
     /// The local CA's certificate: trust it to reach the gateway without warnings.
     pub ca_cert: PathBuf,
+    /// The admin listener (`/metrics`), plain HTTP on loopback.
+    pub admin_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -103,7 +106,14 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.consensus.public_key(), k.encryption_public()))
+                .map(|(i, k)| {
+                    ValidatorInfo::new(
+                        format!("node-{i}"),
+                        k.consensus.public_key(),
+                        k.encryption_public(),
+                        k.p2p_public(),
+                    )
+                })
                 .collect(),
         )?;
         let genesis = Genesis {
@@ -145,6 +155,11 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             genesis_file: PathBuf::from("../genesis.json"),
             p2p_listen: format!("{bind}:{p2p_port}").parse()?,
             api_listen: format!("{bind}:{api_port}").parse()?,
+            // The devnet's gateway, faucet and load generators run on this machine.
+            api_limits: ApiLimitsConfig {
+                unlimited: vec![std::net::Ipv4Addr::LOCALHOST.into(), std::net::Ipv6Addr::LOCALHOST.into()],
+                ..ApiLimitsConfig::default()
+            },
             peers,
             consensus: ConsensusConfig::default(),
             testing: TestingConfig { byzantine_receipts: byzantine },
@@ -171,6 +186,7 @@ fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyh
     let dir = opts.dir.join("gateway");
     let tls = crate::gateway::tls::LocalTls::in_dir(&dir.join("tls"));
     let tls = if tls.exists() { tls } else { crate::gateway::tls::make_local_tls(&dir.join("tls"))? };
+    let admin_port = port(opts.base_port, 201)?;
     let port = port(opts.base_port, 200)?;
     let cfg = GatewayConfig {
         listen: format!("{bind}:{port}").parse()?,
@@ -179,6 +195,7 @@ fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyh
         tls_key: Some(PathBuf::from("tls/gateway.key")),
         plain_http_on_loopback: false,
         static_dir: opts.static_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
+        admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
         cors_origins: vec![],
         limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
         faucet: Some(FaucetConfig { key_file: PathBuf::from("../faucet.key"), amount: FAUCET_GIFT }),
@@ -186,7 +203,12 @@ fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyh
     };
     let config = dir.join("gateway.toml");
     cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
-    Ok(DevnetGateway { config, url: format!("https://localhost:{port}"), ca_cert: tls.ca_cert })
+    Ok(DevnetGateway {
+        config,
+        url: format!("https://localhost:{port}"),
+        ca_cert: tls.ca_cert,
+        admin_url: format!("http://127.0.0.1:{admin_port}"),
+    })
 }
 
 /// Running node processes; stopped (SIGTERM, then SIGKILL after a grace period) on drop.

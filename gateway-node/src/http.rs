@@ -1,26 +1,176 @@
-//! HTTP helpers shared by the node API and the gateway.
+//! HTTP helpers shared by the node API and the gateway: the error body both answer
+//! with, the codes of the conditions both refuse, and a request body read under a limit
+//! as it streams.
 
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde_json::json;
 
-/// Most bytes of an oversized body read and discarded before answering 413.
-const OVERSIZED_DRAIN_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// 413: the request body is over the endpoint's limit (announced or as it arrived).
+pub const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
+/// 400: the request body broke off or was not valid HTTP framing.
+pub const BAD_BODY: &str = "BAD_BODY";
+/// 429: the client network's rate limit is spent (with `Retry-After`).
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+/// 429: the client network already has as many requests in flight as it may.
+pub const TOO_MANY_IN_FLIGHT: &str = "TOO_MANY_IN_FLIGHT";
 
-/// A request whose announced body is over `limit` is refused before anything reads it:
-/// returns the announced length, after reading and discarding the rest of the body
-/// (bounded in size and time, as nginx does), so that a client still sending sees the
-/// 413 instead of a broken pipe. Other requests come back untouched.
-pub async fn refuse_oversized(request: Request, limit: usize) -> Result<Request, u64> {
+/// Most bytes of an oversized body read and thrown away (never kept) before the 413 is
+/// sent, so that a client still sending sees the answer instead of a reset connection.
+pub const OVERSIZED_DRAIN_MAX_BYTES: usize = 1024 * 1024;
+/// Longest time spent throwing an oversized body away.
+pub const OVERSIZED_DRAIN_MAX: Duration = Duration::from_secs(2);
+
+/// `{"error": {"code", "message"}}` with `status`, and `Retry-After` (whole seconds,
+/// at least 1) when given.
+pub fn error_response(status: StatusCode, code: &str, message: &str, retry_after: Option<Duration>) -> Response {
+    let mut r = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
+    if let Some(after) = retry_after {
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
+/// Why a body was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyRefusal {
+    /// Over the limit: announced by `Content-Length` (`announced`), or found so as it
+    /// streamed (chunked, or a `Content-Length` that lied).
+    #[error("the request body is over the limit of {limit} bytes{}", announced.map(|n| format!(" ({n} bytes announced)")).unwrap_or_default())]
+    TooLarge { limit: usize, announced: Option<u64> },
+    #[error("the request body could not be read: {0}")]
+    Broken(String),
+}
+
+impl BodyRefusal {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Broken(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => BODY_TOO_LARGE,
+            Self::Broken(_) => BAD_BODY,
+        }
+    }
+}
+
+impl IntoResponse for BodyRefusal {
+    fn into_response(self) -> Response {
+        error_response(self.status(), self.code(), &self.to_string(), None)
+    }
+}
+
+/// Reads the body of `request` as it streams, keeping at most `limit` bytes: a body
+/// announced over the limit is refused before a byte is kept, one that grows over it
+/// (whatever `Content-Length` said, chunked or not) as soon as it does. What was kept is
+/// dropped and the rest thrown away as it arrives, bounded by
+/// [`OVERSIZED_DRAIN_MAX_BYTES`] and [`OVERSIZED_DRAIN_MAX`]. A body within the limit
+/// comes back in the request, whole, for the handler to take.
+pub async fn read_limited(request: Request, limit: usize) -> Result<Request, BodyRefusal> {
     let announced =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    match announced {
-        Some(len) if len > limit as u64 => {
-            let drain = axum::body::to_bytes(request.into_body(), OVERSIZED_DRAIN_MAX_BYTES);
-            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
-            Err(len)
+    let (parts, body) = request.into_parts();
+    let mut stream = body.into_data_stream();
+    if announced.is_some_and(|n| n > limit as u64) {
+        drain(stream).await;
+        return Err(BodyRefusal::TooLarge { limit, announced });
+    }
+    let mut kept: Vec<u8> = Vec::new();
+    while let Some(frame) = stream.next().await {
+        let data: Bytes = frame.map_err(|e| BodyRefusal::Broken(e.to_string()))?;
+        if kept.len() + data.len() > limit {
+            drop(kept);
+            drop(data);
+            drain(stream).await;
+            return Err(BodyRefusal::TooLarge { limit, announced });
         }
-        _ => Ok(request),
+        kept.extend_from_slice(&data);
+    }
+    Ok(Request::from_parts(parts, Body::from(kept)))
+}
+
+/// Middleware: the body read under `limit` ([`read_limited`]); refused with the typed
+/// 413 (or 400 for a broken body) before any handler runs.
+pub async fn limit_body(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match read_limited(request, limit).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Reads and discards what is left of a body, frame by frame, within the drain bounds.
+async fn drain(mut stream: axum::body::BodyDataStream) {
+    let discard = async {
+        let mut seen = 0usize;
+        while let Some(Ok(data)) = stream.next().await {
+            seen = seen.saturating_add(data.len());
+            if seen > OVERSIZED_DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(OVERSIZED_DRAIN_MAX, discard).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Body, content_length: Option<usize>) -> Request {
+        let mut b = Request::builder().method("POST").uri("/x");
+        if let Some(n) = content_length {
+            b = b.header(header::CONTENT_LENGTH, n);
+        }
+        b.body(body).unwrap()
+    }
+
+    /// A body that never ends: a limited read must stop by itself.
+    fn endless() -> Body {
+        Body::from_stream(futures::stream::repeat_with(|| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 4096]))))
+    }
+
+    #[tokio::test]
+    async fn a_body_within_the_limit_comes_back_whole() {
+        let r = read_limited(request(Body::from(vec![1u8; 100]), Some(100)), 100).await.unwrap();
+        assert_eq!(axum::body::to_bytes(r.into_body(), 1000).await.unwrap().as_ref(), &[1u8; 100][..]);
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_without_length_is_refused_without_being_kept() {
+        let started = std::time::Instant::now();
+        let refused = read_limited(request(endless(), None), 10_000).await.unwrap_err();
+        assert_eq!(refused, BodyRefusal::TooLarge { limit: 10_000, announced: None });
+        assert!(started.elapsed() <= OVERSIZED_DRAIN_MAX + Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_its_content_length_is_refused() {
+        // The announced length is within the limit; what streams in is not.
+        let refused = read_limited(request(endless(), Some(10)), 10_000).await.unwrap_err();
+        assert_eq!(refused.code(), BODY_TOO_LARGE);
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn an_announced_oversize_is_refused_before_reading() {
+        let refused = read_limited(request(endless(), Some(1 << 30)), 10_000).await.unwrap_err();
+        assert_eq!(refused, BodyRefusal::TooLarge { limit: 10_000, announced: Some(1 << 30) });
     }
 }

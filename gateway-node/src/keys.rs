@@ -1,14 +1,16 @@
-//! Key files: a node's Ed25519 consensus key and X25519 transport/encryption key, or
-//! an account's Ed25519 key, as JSON written with owner-only permissions.
+//! Key files: a node's Ed25519 consensus key and its two X25519 keys, or an account's
+//! Ed25519 key, as JSON written with owner-only permissions.
 //!
-//! A node's X25519 key pair is derived from a 32-byte seed with HPKE's `DeriveKeyPair`
-//! (RFC 9180 §7.1.3), so that the same published key is the node's Noise static key and
-//! the recipient key of sealed requests (OHTTP, whose server keys are made that way).
+//! A node has two X25519 key pairs, each from its own 32-byte seed: the HPKE key of
+//! sealed requests, derived with HPKE's `DeriveKeyPair` (RFC 9180 §7.1.3, how OHTTP
+//! servers make their keys), and the Noise static key of its links to other validators,
+//! `H(P2pStaticKey, seed)` clamped by X25519. Both are published in the validator set;
+//! a key that opens sealed requests never authenticates a link, and the other way round.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use vigil_protocol::{Address, EncryptionKey, NodeId, PublicKey, SecretKey};
+use vigil_protocol::{Address, Domain, EncryptionKey, NodeId, P2pKey, PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +28,12 @@ struct KeyFile {
     kind: String,
     /// Ed25519 seed, hex.
     ed25519_seed: String,
-    /// Seed of the X25519 key pair, hex (node keys only).
+    /// Seed of the X25519 HPKE key pair, hex (node keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     x25519_seed: Option<String>,
+    /// Seed of the X25519 Noise static key pair, hex (node keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p2p_seed: Option<String>,
     /// Written by earlier versions; refused with a hint.
     #[serde(default, skip_serializing)]
     x25519_secret: Option<String>,
@@ -40,24 +45,40 @@ struct KeyFile {
 #[derive(Clone)]
 pub struct NodeKeys {
     pub consensus: SecretKey,
-    /// Seed of the X25519 key pair (see the module docs).
+    /// Seed of the HPKE key pair (see the module docs).
     encryption_seed: Zeroizing<[u8; 32]>,
+    /// HPKE recipient key of sealed requests.
     pub encryption: x25519_dalek::StaticSecret,
+    /// Seed of the Noise static key pair.
+    p2p_seed: Zeroizing<[u8; 32]>,
+    /// Noise static key of links to other validators.
+    pub p2p: x25519_dalek::StaticSecret,
+}
+
+fn random_seed() -> Zeroizing<[u8; 32]> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, seed.as_mut());
+    seed
 }
 
 impl NodeKeys {
     pub fn generate() -> Self {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, seed.as_mut());
-        Self::from_seeds(SecretKey::generate(), seed)
+        Self::from_seeds(SecretKey::generate(), random_seed(), random_seed())
     }
 
-    pub fn from_seeds(consensus: SecretKey, encryption_seed: Zeroizing<[u8; 32]>) -> Self {
+    pub fn from_seeds(
+        consensus: SecretKey,
+        encryption_seed: Zeroizing<[u8; 32]>,
+        p2p_seed: Zeroizing<[u8; 32]>,
+    ) -> Self {
         use hpke::{Kem as _, Serializable as _};
         let (sk, _) = hpke::kem::X25519HkdfSha256::derive_keypair(encryption_seed.as_ref());
         let mut bytes = Zeroizing::new([0u8; 32]);
         bytes.copy_from_slice(&sk.to_bytes());
-        Self { consensus, encryption_seed, encryption: x25519_dalek::StaticSecret::from(*bytes) }
+        let encryption = x25519_dalek::StaticSecret::from(*bytes);
+        let p2p_bytes = Zeroizing::new(vigil_protocol::hash::hash(Domain::P2pStaticKey, p2p_seed.as_ref()).0);
+        let p2p = x25519_dalek::StaticSecret::from(*p2p_bytes);
+        Self { consensus, encryption_seed, encryption, p2p_seed, p2p }
     }
 
     /// The OHTTP server configuration for sealed requests to this node.
@@ -69,6 +90,9 @@ impl NodeKeys {
     }
     pub fn encryption_public(&self) -> EncryptionKey {
         EncryptionKey(x25519_dalek::PublicKey::from(&self.encryption).to_bytes())
+    }
+    pub fn p2p_public(&self) -> P2pKey {
+        P2pKey(x25519_dalek::PublicKey::from(&self.p2p).to_bytes())
     }
 }
 
@@ -119,11 +143,13 @@ pub fn save_node_keys(path: &Path, keys: &NodeKeys) -> Result<(), KeyError> {
         kind: "node".into(),
         ed25519_seed: hex::encode(*keys.consensus.to_seed()),
         x25519_seed: Some(hex::encode(*keys.encryption_seed)),
+        p2p_seed: Some(hex::encode(*keys.p2p_seed)),
         x25519_secret: None,
         public: serde_json::json!({
             "node_id": keys.id().to_string(),
             "consensus_key": keys.consensus.public_key().to_string(),
             "encryption_key": keys.encryption_public().to_string(),
+            "p2p_key": keys.p2p_public().to_string(),
         }),
     };
     let text = Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default());
@@ -146,7 +172,13 @@ pub fn load_node_keys(path: &Path) -> Result<NodeKeys, KeyError> {
         return Err(KeyError::Format { path: shown, reason: reason.into() });
     };
     let x = hex32(path, "x25519_seed", &x)?;
-    Ok(NodeKeys::from_seeds(SecretKey::from_seed(*seed), x))
+    let Some(p) = file.p2p_seed else {
+        let reason = "written by an older vigil (one X25519 key for Noise and HPKE, no p2p_seed); \
+                      make new keys with `vigil keygen` or `vigil devnet --reset`";
+        return Err(KeyError::Format { path: shown, reason: reason.into() });
+    };
+    let p = hex32(path, "p2p_seed", &p)?;
+    Ok(NodeKeys::from_seeds(SecretKey::from_seed(*seed), x, p))
 }
 
 pub fn save_account_key(path: &Path, key: &SecretKey) -> Result<(), KeyError> {
@@ -154,6 +186,7 @@ pub fn save_account_key(path: &Path, key: &SecretKey) -> Result<(), KeyError> {
         kind: "account".into(),
         ed25519_seed: hex::encode(*key.to_seed()),
         x25519_seed: None,
+        p2p_seed: None,
         x25519_secret: None,
         public: serde_json::json!({
             "address": Address::from_public_key(&key.public_key()).to_string(),
@@ -187,10 +220,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_noise_key_and_the_sealed_request_key_are_one_published_key() {
+    fn sealed_requests_use_the_published_hpke_key_and_noise_a_key_of_its_own() {
         let keys = NodeKeys::generate();
         let config = keys.sealed_config().unwrap().encode().unwrap();
         assert_eq!(config, vigil_protocol::sealed::key_config(&keys.encryption_public()));
+        assert_ne!(keys.p2p_public().0, keys.encryption_public().0);
+        // One seed for both would still give two keys: each derivation has its own label.
+        let same = NodeKeys::from_seeds(SecretKey::generate(), Zeroizing::new([7; 32]), Zeroizing::new([7; 32]));
+        assert_ne!(same.p2p_public().0, same.encryption_public().0);
     }
 
     #[test]
@@ -203,6 +240,7 @@ mod tests {
         let back = load_node_keys(&path).unwrap();
         assert_eq!(back.id(), keys.id());
         assert_eq!(back.encryption_public(), keys.encryption_public());
+        assert_eq!(back.p2p_public(), keys.p2p_public());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -216,5 +254,15 @@ mod tests {
         .unwrap();
         let err = load_node_keys(&old).expect_err("refused").to_string();
         assert!(err.contains("vigil devnet --reset"), "{err}");
+        // The previous format: one X25519 seed for Noise and HPKE.
+        let one_key = dir.path().join("one-key.key");
+        std::fs::write(
+            &one_key,
+            format!(r#"{{"kind":"node","ed25519_seed":"{0}","x25519_seed":"{0}","public":{{}}}}"#, "11".repeat(32)),
+        )
+        .unwrap();
+        let err = load_node_keys(&one_key).expect_err("refused");
+        assert!(matches!(err, KeyError::Format { .. }), "{err}");
+        assert!(err.to_string().contains("vigil devnet --reset"), "{err}");
     }
 }

@@ -21,6 +21,7 @@ pub mod execution;
 pub mod gateway;
 mod http;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 mod openapi;

@@ -157,6 +157,7 @@ fn main() -> anyhow::Result<()> {
             let g = &net.gateway;
             println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
             println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
+            println!("           metrics  {}/metrics  (admin listener, loopback only)", g.admin_url);
             println!(
                 "  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units",
                 g.url,
@@ -213,7 +214,8 @@ fn main() -> anyhow::Result<()> {
                 println!("node key written to {}", out.display());
                 println!("  node id         {}", k.id());
                 println!("  consensus key   {}", k.consensus.public_key());
-                println!("  encryption key  {}", k.encryption_public());
+                println!("  encryption key  {}  (HPKE, sealed requests)", k.encryption_public());
+                println!("  p2p key         {}  (Noise, links between nodes)", k.p2p_public());
                 Ok(())
             }
             KeyKind::Account => {

@@ -30,7 +30,8 @@ pub fn document() -> Value {
                     "202": { "description": "Accepted, not committed within the wait" },
                     "400": error_response("MALFORMED, WRONG_CHAIN, BAD_SIGNATURE, STALE_NONCE, FUTURE_NONCE, INSUFFICIENT_BALANCE (counting the sender's pending transactions), FEE_TOO_LOW or INVALID_EVIDENCE"),
                     "409": error_response("DUPLICATE (already pending, without wait), ALREADY_COMMITTED (the body also carries this node's signed receipt) or OFFENDER_NOT_IN_SET (evidence against a validator already jailed)"),
-                    "413": error_response("TOO_LARGE"),
+                    "413": error_response("BODY_TOO_LARGE (the request body) or TX_TOO_LARGE (the transaction's BCS encoding)"),
+                    "429": error_response("RATE_LIMITED (with Retry-After) or TOO_MANY_IN_FLIGHT, per client network"),
                     "503": error_response("MEMPOOL_FULL or BUSY")
                 }
             }},

@@ -1,7 +1,7 @@
 //! The node's end of the gateway link (Oblivious HTTP, RFC 9458).
 //!
 //! `GET /v1/ohttp-keys` publishes the node's key configuration (`application/ohttp-keys`;
-//! its key is the X25519 key in the validator set). `POST /v1/sealed` takes a
+//! its key is the validator set's `encryption_key`, never the node's p2p key). `POST /v1/sealed` takes a
 //! `message/ohttp-req` sealed to that key, by the gateway (forwarding mode) or by the
 //! client itself (oblivious mode, the gateway relaying bytes it cannot read), opens it,
 //! serves the Binary HTTP request inside with the node's own public API, in process, and
@@ -45,6 +45,7 @@ pub fn routes(config: ohttp::KeyConfig, api: Router, counters: Arc<SealedCounter
     Ok(Router::new()
         .route("/v1/ohttp-keys", get(ohttp_keys))
         .route("/v1/sealed", post(sealed))
+        .layer(axum::middleware::from_fn_with_state(SEALED_REQUEST_MAX_BYTES, crate::http::limit_body))
         .layer(axum::extract::DefaultBodyLimit::max(SEALED_REQUEST_MAX_BYTES))
         .with_state(state))
 }
@@ -192,6 +193,23 @@ mod tests {
         assert!(String::from_utf8_lossy(&body).contains("CANNOT_OPEN"));
         let (bytes, _) = seal(&EncryptionKey([9; 32]), &PlainRequest::new("GET", "/v1/status", None, vec![])).unwrap();
         assert_eq!(post_sealed(&router, bytes).await.0, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn requests_sealed_to_the_nodes_p2p_key_do_not_open() {
+        let keys = crate::keys::NodeKeys::generate();
+        let api = Router::new().route("/v1/status", get(|| async { Json(json!({ "height": 7 })) }));
+        let router = routes(keys.sealed_config().unwrap(), api, Arc::default()).unwrap();
+        let request = PlainRequest::new("GET", "/v1/status", None, vec![]);
+        // The node's Noise key is published beside its HPKE key; it opens nothing here.
+        let (bytes, _) = seal(&EncryptionKey(keys.p2p_public().0), &request).unwrap();
+        let (status, body) = post_sealed(&router, bytes).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(&body).contains("CANNOT_OPEN"));
+        let (bytes, opener) = seal(&keys.encryption_public(), &request).unwrap();
+        let (status, answer) = post_sealed(&router, bytes).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(opener.open(&answer).unwrap().status, 200);
     }
 
     #[tokio::test]

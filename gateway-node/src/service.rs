@@ -7,7 +7,7 @@
 //! bounded channel.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -68,9 +68,32 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-pub fn read_genesis(path: &PathBuf) -> anyhow::Result<Genesis> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading genesis {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a valid genesis file", path.display()))
+/// Why a genesis file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisFileError {
+    #[error("reading genesis {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path} is not a valid genesis file: {reason}")]
+    Format { path: String, reason: String },
+    #[error(
+        "{path} was written by an older vigil (validators without a p2p key: one X25519 key for Noise and HPKE); \
+         make a new genesis, or `vigil devnet --reset` for a devnet"
+    )]
+    OldFormat { path: String },
+}
+
+/// Reads a genesis file (JSON); the node and the gateway both start from one.
+pub fn read_genesis(path: &Path) -> Result<Genesis, GenesisFileError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| GenesisFileError::Io { path: shown.clone(), source })?;
+    serde_json::from_str(&text).map_err(|e| {
+        let reason = e.to_string();
+        if reason.contains("missing field `p2p_key`") {
+            GenesisFileError::OldFormat { path: shown }
+        } else {
+            GenesisFileError::Format { path: shown, reason }
+        }
+    })
 }
 
 impl Shared {
@@ -142,7 +165,10 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         bail!("this node's key ({}) is not a validator in {}", me, cfg.genesis_file.display());
     };
     if info.encryption_key != keys.encryption_public() {
-        bail!("the X25519 key in {} differs from the one published in genesis", cfg.key_file.display());
+        bail!("the HPKE key in {} differs from the one published in genesis", cfg.key_file.display());
+    }
+    if info.p2p_key != keys.p2p_public() {
+        bail!("the p2p (Noise) key in {} differs from the one published in genesis", cfg.key_file.display());
     }
     if cfg.testing.byzantine_receipts {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
@@ -179,10 +205,10 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let network = Network::start(
         NetworkConfig {
             me,
-            secret: keys.encryption.to_bytes(),
+            secret: keys.p2p.to_bytes(),
             listen: cfg.p2p_listen,
             peers,
-            keys: genesis.validators.validators().iter().map(|v| (v.id, v.encryption_key)).collect(),
+            keys: genesis.validators.validators().iter().map(|v| (v.id, v.p2p_key)).collect(),
             // The chain id and the genesis hash: two networks that share a chain id (a
             // reset devnet, a fork of a test network) cannot link up either.
             prologue: format!("vigil/v1/p2p/{}/{}", genesis.chain_id, genesis.hash()).into_bytes(),
@@ -274,12 +300,27 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let api = crate::api::router(shared.clone());
     let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
     let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);
+    // Outermost (sealed requests are served by `api` in process, inside it): a client
+    // over its limits costs nothing past this point.
+    let limits = crate::limits::ClientLimits::new(cfg.api_limits.settings(), &cfg.api_limits.unlimited);
+    let app = app.layer(axum::middleware::from_fn_with_state(limits.clone(), crate::limits::enforce));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LIMITS_RETAIN_INTERVAL);
+        loop {
+            tick.tick().await;
+            limits.retain_recent();
+        }
+    });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down");
     let _ = events_tx.send(Event::Shutdown).await;
     let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
     Ok(())
 }
+
+/// How often the API's rate limiter forgets clients whose buckets are full again.
+const LIMITS_RETAIN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Most events handled before their outputs are carried out.
 const EVENTS_PER_BATCH_MAX: usize = 256;
@@ -391,8 +432,7 @@ fn write_durably(shared: &Shared, run: Vec<Output>) {
     }
     // Links follow the set in force: a validator jailed by these blocks loses its links.
     if blocks.iter().any(|(c, _, _)| c.block.header.next_validator_set_hash != c.block.header.validator_set_hash) {
-        let keys =
-            shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.encryption_key)).collect();
+        let keys = shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
         shared.network.set_allowed(keys);
     }
     for (committed, receipts, _) in blocks {
@@ -400,5 +440,46 @@ fn write_durably(shared: &Shared, run: Vec<Output>) {
         shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), committed.block.txs.len());
         tracing::debug!(height = %header.height, txs = committed.block.txs.len(), mode = %header.mode, "committed");
         shared.notify(receipts.iter().map(|r| r.tx_hash));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::NodeKeys;
+    use vigil_protocol::{ConsensusMode, ValidatorInfo, ValidatorSet};
+
+    #[test]
+    fn a_genesis_of_one_key_validators_is_refused_with_what_to_do() {
+        let keys = NodeKeys::generate();
+        let genesis = Genesis {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            validators: ValidatorSet::new(vec![ValidatorInfo::new(
+                "v",
+                keys.consensus.public_key(),
+                keys.encryption_public(),
+                keys.p2p_public(),
+            )])
+            .unwrap(),
+            accounts: vec![],
+            mode: ConsensusMode::Fast,
+            time_ms: 0,
+            vault: Default::default(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesis.json");
+        std::fs::write(&path, serde_json::to_string(&genesis).unwrap()).unwrap();
+        assert_eq!(read_genesis(&path).unwrap(), genesis);
+        // The previous format: validators without a p2p key.
+        let mut old = serde_json::to_value(&genesis).unwrap();
+        for v in old["validators"].as_array_mut().unwrap() {
+            v.as_object_mut().unwrap().remove("p2p_key");
+        }
+        std::fs::write(&path, old.to_string()).unwrap();
+        let err = read_genesis(&path).expect_err("refused");
+        assert!(matches!(err, GenesisFileError::OldFormat { .. }), "{err}");
+        assert!(err.to_string().contains("vigil devnet --reset"), "{err}");
+        std::fs::write(&path, "{").unwrap();
+        assert!(matches!(read_genesis(&path), Err(GenesisFileError::Format { .. })));
     }
 }

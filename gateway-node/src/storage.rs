@@ -40,8 +40,9 @@ const SAFETY_KEY: &str = "safety";
 const LEDGER_KEY: &str = "ledger";
 const SCHEMA_KEY: &str = "schema";
 /// The layout above. Schema 1 (before 2026-12) indexed receipts and state values by
-/// hash; schema 2 kept a Fast-mode ack without the backing that lets a promise claim it.
-pub const SCHEMA: u32 = 3;
+/// hash; schema 2 kept a Fast-mode ack without the backing that lets a promise claim it;
+/// schema 3 stored validators with one X25519 key (no separate p2p key).
+pub const SCHEMA: u32 = 4;
 
 /// Why storage failed; the node stops rather than run on a disk it cannot trust.
 #[derive(Debug, thiserror::Error)]
@@ -249,8 +250,8 @@ fn write_state(txn: &redb::WriteTransaction, meta: &LedgerMeta, log: StateLog) -
 #[cfg(test)]
 mod tests {
     use vigil_protocol::{
-        Address, Amount, Block, ChainId, ConsensusMode, EncryptionKey, Genesis, Nonce, Payload, QuorumCert, SecretKey,
-        Transaction, Transfer, ValidatorInfo, ValidatorSet, View, VoteData, VoteKind,
+        Address, Amount, Block, ChainId, ConsensusMode, EncryptionKey, Genesis, Nonce, P2pKey, Payload, QuorumCert,
+        SecretKey, Transaction, Transfer, ValidatorInfo, ValidatorSet, View, VoteData, VoteKind,
     };
 
     use super::*;
@@ -263,8 +264,13 @@ mod tests {
         let validator = SecretKey::from_seed([1; 32]);
         let alice = SecretKey::from_seed([2; 32]);
         let bob = Address([9; 20]);
-        let validators =
-            ValidatorSet::new(vec![ValidatorInfo::new("v", validator.public_key(), EncryptionKey([0; 32]))]).unwrap();
+        let validators = ValidatorSet::new(vec![ValidatorInfo::new(
+            "v",
+            validator.public_key(),
+            EncryptionKey([0; 32]),
+            P2pKey([0xff; 32]),
+        )])
+        .unwrap();
         let genesis = Genesis {
             chain_id: ChainId::new("vigil-test").unwrap(),
             validators,

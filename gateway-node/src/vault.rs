@@ -346,6 +346,7 @@ pub mod api {
         Router::new()
             .route("/v1/vault/store", post(store))
             .route("/v1/vault/fetch", post(fetch))
+            .layer(axum::middleware::from_fn_with_state(VAULT_BODY_MAX_BYTES, crate::http::limit_body))
             .layer(DefaultBodyLimit::max(VAULT_BODY_MAX_BYTES))
     }
 

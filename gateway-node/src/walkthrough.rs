@@ -5,8 +5,8 @@ use anyhow::{ensure, Context, Result};
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
     Address, Amount, Block, BlockHeader, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, FailureCode,
-    FaultEvidence, Hash32, Height, NodeId, Nonce, Payload, QuorumCert, Receipt, ReceiptEntry, SecretKey, StateKey,
-    StateTree, Transaction, Transfer, TxStatus, ValidatorInfo, ValidatorSet, View, VoteData, VoteKind,
+    FaultEvidence, Hash32, Height, NodeId, Nonce, P2pKey, Payload, QuorumCert, Receipt, ReceiptEntry, SecretKey,
+    StateKey, StateTree, Transaction, Transfer, TxStatus, ValidatorInfo, ValidatorSet, View, VoteData, VoteKind,
 };
 
 pub fn run(validator_count: usize) -> Result<()> {
@@ -17,7 +17,9 @@ pub fn run(validator_count: usize) -> Result<()> {
     let set = ValidatorSet::new(
         keys.iter()
             .enumerate()
-            .map(|(i, k)| ValidatorInfo::new(format!("org-{i}"), k.public_key(), EncryptionKey([0; 32])))
+            .map(|(i, k)| {
+                ValidatorInfo::new(format!("org-{i}"), k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32]))
+            })
             .collect(),
     )?;
     let key_of = |id: NodeId| keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == id);

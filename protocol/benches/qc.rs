@@ -27,7 +27,7 @@ fn set_and_keys(n: usize) -> (ValidatorSet, Vec<SecretKey>) {
     let infos = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| ValidatorInfo::new(format!("v{i}"), k.public_key(), EncryptionKey([0; 32])))
+        .map(|(i, k)| ValidatorInfo::new(format!("v{i}"), k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
         .collect();
     (ValidatorSet::new(infos).expect("valid set"), keys)
 }

@@ -234,6 +234,14 @@ byte_newtype!(
     32
 );
 
+byte_newtype!(
+    /// A node's X25519 Noise static key between nodes, published in the validator set
+    /// beside (and distinct from) its [`EncryptionKey`]: a link is accepted only from a
+    /// validator's published p2p key.
+    P2pKey,
+    32
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

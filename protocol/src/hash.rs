@@ -65,11 +65,13 @@ pub enum Domain {
     PromiseSignature,
     /// Seed of a batch signature check's coefficients (a hash of the whole batch).
     BatchVerificationSeed,
+    /// A node's Noise static key derived from its p2p seed (apart from its HPKE key).
+    P2pStaticKey,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 21] = [
+    pub const ALL: [Domain; 22] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -91,6 +93,7 @@ impl Domain {
         Domain::VaultFetchSignature,
         Domain::PromiseSignature,
         Domain::BatchVerificationSeed,
+        Domain::P2pStaticKey,
     ];
 
     /// The tag hashed before the content.
@@ -117,6 +120,7 @@ impl Domain {
             Domain::VaultFetchSignature => "vigil/v1/sign/vault-fetch",
             Domain::PromiseSignature => "vigil/v1/sign/promise",
             Domain::BatchVerificationSeed => "vigil/v1/batch-verification-seed",
+            Domain::P2pStaticKey => "vigil/v1/p2p-static-key",
         }
     }
 

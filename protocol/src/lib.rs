@@ -64,7 +64,7 @@ mod testutil;
 
 pub use address::{Address, AddressError};
 pub use block::{follow_set_changes, Block, BlockError, BlockHeader, CertifiedHeader, SetChange, SetChangeError};
-pub use crypto::{CryptoError, EncryptionKey, PublicKey, SecretKey, Signature};
+pub use crypto::{CryptoError, EncryptionKey, P2pKey, PublicKey, SecretKey, Signature};
 pub use encoding::DecodeError;
 pub use evidence::{ContradictedReceipt, EvidenceError, FaultEvidence, SignedStatement};
 pub use fast::{Backing, FastError, Justification, Promise, PromiseData, ProposalSlot, Selection};

@@ -1,7 +1,7 @@
 //! Fixtures for this crate's unit tests.
 
 use crate::block::{BlockHeader, CertifiedHeader};
-use crate::crypto::{EncryptionKey, SecretKey};
+use crate::crypto::{EncryptionKey, P2pKey, SecretKey};
 use crate::hash::Hash32;
 use crate::ids::{Amount, ChainId, Height, NodeId, Nonce, View};
 use crate::transaction::{Payload, SignedTransaction, Transaction, Transfer};
@@ -25,7 +25,14 @@ pub fn validators(n: usize) -> (ValidatorSet, Vec<SecretKey>) {
     let infos = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| ValidatorInfo::new(format!("v{i}"), k.public_key(), EncryptionKey([i as u8; 32])))
+        .map(|(i, k)| {
+            ValidatorInfo::new(
+                format!("v{i}"),
+                k.public_key(),
+                EncryptionKey([i as u8; 32]),
+                P2pKey([0x80 | i as u8; 32]),
+            )
+        })
         .collect();
     (ValidatorSet::new(infos).unwrap(), keys)
 }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::crypto::{EncryptionKey, PublicKey};
+use crate::crypto::{EncryptionKey, P2pKey, PublicKey};
 use crate::hash::{hash_value, Domain, Hash32};
 use crate::ids::NodeId;
 use crate::limits::{VALIDATORS_MAX, VALIDATOR_NAME_LEN_MAX};
@@ -44,6 +44,9 @@ pub struct ValidatorInfo {
     pub consensus_key: PublicKey,
     /// X25519 key the gateway and wallets seal requests to (HPKE).
     pub encryption_key: EncryptionKey,
+    /// X25519 Noise static key of its links to other validators; never the same key
+    /// as `encryption_key` (each has its own seed).
+    pub p2p_key: P2pKey,
     /// The validator's account (fees, stake).
     pub account: Address,
     /// Voting power; equal power is the consortium default.
@@ -52,12 +55,18 @@ pub struct ValidatorInfo {
 
 impl ValidatorInfo {
     /// A validator with power 1 whose id and account are derived from its key.
-    pub fn new(name: impl Into<String>, consensus_key: PublicKey, encryption_key: EncryptionKey) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        consensus_key: PublicKey,
+        encryption_key: EncryptionKey,
+        p2p_key: P2pKey,
+    ) -> Self {
         Self {
             id: NodeId::from_public_key(&consensus_key),
             name: name.into(),
             consensus_key,
             encryption_key,
+            p2p_key,
             account: Address::from_public_key(&consensus_key),
             power: 1,
         }
@@ -81,6 +90,8 @@ pub enum ValidatorSetError {
     NotCanonicalOrder(NodeId),
     #[error("total voting power overflows")]
     PowerOverflow,
+    #[error("validator {0} publishes one key as both its p2p (Noise) key and its HPKE key")]
+    SharedKey(NodeId),
 }
 
 /// A canonical validator set.
@@ -111,6 +122,9 @@ impl ValidatorSet {
             }
             if v.name.len() > VALIDATOR_NAME_LEN_MAX {
                 return Err(ValidatorSetError::NameTooLong(v.id));
+            }
+            if v.p2p_key.0 == v.encryption_key.0 {
+                return Err(ValidatorSetError::SharedKey(v.id));
             }
             total_power = total_power.checked_add(v.power).ok_or(ValidatorSetError::PowerOverflow)?;
         }
@@ -208,6 +222,18 @@ impl From<ValidatorSet> for Vec<ValidatorInfo> {
 mod tests {
     use super::*;
     use crate::testutil::validators;
+
+    #[test]
+    fn a_validator_publishing_one_key_for_noise_and_hpke_is_refused() {
+        let (set, _) = validators(4);
+        let mut members = set.validators().to_vec();
+        members[2].p2p_key = P2pKey(members[2].encryption_key.0);
+        let id = members[2].id;
+        assert_eq!(ValidatorSet::new(members.clone()), Err(ValidatorSetError::SharedKey(id)));
+        // Decoding runs the same check: such a set cannot arrive in a genesis or a change.
+        let bytes = crate::encoding::to_bytes(&members);
+        assert!(crate::encoding::from_bytes::<ValidatorSet>(&bytes).is_err());
+    }
 
     #[test]
     fn quorum_for_four_equal_validators() {

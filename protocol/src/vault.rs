@@ -311,7 +311,12 @@ mod tests {
         let infos = (0..n)
             .map(|i| {
                 let key = SecretKey::from_seed([i as u8 + 1; 32]).public_key();
-                ValidatorInfo::new(format!("node-{i}"), key, crate::EncryptionKey([i as u8; 32]))
+                ValidatorInfo::new(
+                    format!("node-{i}"),
+                    key,
+                    crate::EncryptionKey([i as u8; 32]),
+                    crate::P2pKey([0x80 | i as u8; 32]),
+                )
             })
             .collect();
         ValidatorSet::new(infos).unwrap()

@@ -48,6 +48,10 @@ fn encryption_key() -> impl Strategy<Value = EncryptionKey> {
     bytes32().prop_map(EncryptionKey)
 }
 
+fn p2p_key() -> impl Strategy<Value = P2pKey> {
+    bytes32().prop_map(P2pKey)
+}
+
 fn address() -> impl Strategy<Value = Address> {
     any::<[u8; 20]>().prop_map(Address)
 }
@@ -283,9 +287,10 @@ prop_compose! {
         name in validator_name(),
         key in public_key(),
         encryption_key in encryption_key(),
+        p2p_key in p2p_key(),
         power in 1..=u64::MAX,
     ) -> ValidatorInfo {
-        ValidatorInfo { power, ..ValidatorInfo::new(name, key, encryption_key) }
+        ValidatorInfo { power, ..ValidatorInfo::new(name, key, encryption_key, p2p_key) }
     }
 }
 
@@ -358,18 +363,18 @@ prop_compose! {
     fn committee()(
         chain in chain_id(),
         base_seed in bytes32(),
-        members in vec_of((validator_name(), encryption_key(), 1..=3u64), 1..=COMMITTEE_MAX),
+        members in vec_of((validator_name(), encryption_key(), p2p_key(), 1..=3u64), 1..=COMMITTEE_MAX),
     ) -> Committee {
         let mut members: Vec<(ValidatorInfo, SecretKey)> = members
             .into_iter()
             .enumerate()
-            .map(|(i, (name, encryption_key, power))| {
+            .map(|(i, (name, encryption_key, p2p_key, power))| {
                 let mut seed = base_seed;
                 seed[0] = u8::try_from(i).expect("committees are small");
                 let key = SecretKey::from_seed(seed);
                 let info = ValidatorInfo {
                     power,
-                    ..ValidatorInfo::new(name, key.public_key(), encryption_key)
+                    ..ValidatorInfo::new(name, key.public_key(), encryption_key, p2p_key)
                 };
                 (info, key)
             })
@@ -975,6 +980,7 @@ codec_properties! {
     public_key: PublicKey = public_key();
     signature: Signature = signature();
     encryption_key: EncryptionKey = encryption_key();
+    p2p_key: P2pKey = p2p_key();
     user_id: UserId = user_id();
     user_record: UserRecord = user_record();
     vault_config: VaultConfig = vault_config();

@@ -32,7 +32,14 @@ fn generate() -> Vectors {
     let set = ValidatorSet::new(
         keys.iter()
             .enumerate()
-            .map(|(i, k)| ValidatorInfo::new(format!("org-{i}"), k.public_key(), EncryptionKey([i as u8 + 1; 32])))
+            .map(|(i, k)| {
+                ValidatorInfo::new(
+                    format!("org-{i}"),
+                    k.public_key(),
+                    EncryptionKey([i as u8 + 1; 32]),
+                    P2pKey([i as u8 + 0x81; 32]),
+                )
+            })
             .collect(),
     )
     .unwrap();

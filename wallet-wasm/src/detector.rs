@@ -188,8 +188,8 @@ fn check(light: &LightClient, evidence: &FaultEvidence) -> Result<(), DetectorEr
 mod tests {
     use vigil_protocol::encoding::to_bytes;
     use vigil_protocol::{
-        Block, BlockHeader, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Height, QuorumCert, Receipt,
-        SecretKey, TxStatus, ValidatorInfo, ValidatorSet, View, VoteData, VoteKind,
+        Block, BlockHeader, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Height, P2pKey, QuorumCert,
+        Receipt, SecretKey, TxStatus, ValidatorInfo, ValidatorSet, View, VoteData, VoteKind,
     };
 
     use super::*;
@@ -209,7 +209,9 @@ mod tests {
     fn world() -> World {
         let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
         let set = ValidatorSet::new(
-            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+            keys.iter()
+                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
+                .collect(),
         )
         .unwrap();
         let entries: Vec<ReceiptEntry> = (0..3u8)

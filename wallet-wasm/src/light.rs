@@ -346,12 +346,14 @@ impl TrustedSet {
 pub(crate) mod tests {
     use super::*;
     use vigil_protocol::encoding::to_bytes;
-    use vigil_protocol::{EncryptionKey, SecretKey, ValidatorInfo, View, VoteData, VoteKind};
+    use vigil_protocol::{EncryptionKey, P2pKey, SecretKey, ValidatorInfo, View, VoteData, VoteKind};
 
     pub(crate) fn fixture() -> (ValidatorSet, Vec<SecretKey>, VoteData) {
         let keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
         let set = ValidatorSet::new(
-            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+            keys.iter()
+                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
+                .collect(),
         )
         .unwrap();
         let data = VoteData {

@@ -516,7 +516,7 @@ pub(crate) fn node_error(status: u16, body: &[u8]) -> WalletError {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use vigil_protocol::{EncryptionKey, ValidatorInfo, ValidatorSet};
+    use vigil_protocol::{EncryptionKey, P2pKey, ValidatorInfo, ValidatorSet};
 
     use super::*;
     use crate::client::tests::{answer, block_on, client, forwarded, ok, Script};
@@ -527,7 +527,9 @@ mod tests {
     fn session(script: &Script) -> Session<&Script> {
         let keys: Vec<SecretKey> = (1..=4).map(|i| SecretKey::from_seed([i; 32])).collect();
         let set = ValidatorSet::new(
-            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+            keys.iter()
+                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
+                .collect(),
         )
         .unwrap();
         let light = LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(&set), &set.hash()).unwrap();
@@ -645,7 +647,9 @@ mod tests {
         let mut hpke = [0u8; 32];
         hpke[0] = 9; // X25519's base point: a valid public key
         let set = ValidatorSet::new(
-            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey(hpke))).collect(),
+            keys.iter()
+                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey(hpke), P2pKey([0xff; 32])))
+                .collect(),
         )
         .unwrap();
         let light = LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(&set), &set.hash()).unwrap();

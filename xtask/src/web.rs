@@ -72,7 +72,9 @@ mod tests {
     #[test]
     fn the_pin_names_the_genesis_chain_and_set_as_the_wallet_compares_them() {
         let key = SecretKey::from_seed([1; 32]).public_key();
-        let validators = ValidatorSet::new(vec![ValidatorInfo::new("node-0", key, EncryptionKey([2; 32]))]).unwrap();
+        let validators =
+            ValidatorSet::new(vec![ValidatorInfo::new("node-0", key, EncryptionKey([2; 32]), P2pKey([3; 32]))])
+                .unwrap();
         let genesis = Genesis {
             chain_id: ChainId::new("vigil-prod").unwrap(),
             validators: validators.clone(),

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use vigil_protocol::{Amount, ChainId, EncryptionKey, ValidatorInfo};
+use vigil_protocol::{Amount, ChainId, EncryptionKey, P2pKey, ValidatorInfo};
 
 use super::*;
 
@@ -29,7 +29,9 @@ impl Net {
     fn new(n: usize, mode: ConsensusMode) -> Self {
         let keys: Vec<SecretKey> = (0..n).map(|i| SecretKey::from_seed([i as u8 + 1; 32])).collect();
         let validators = ValidatorSet::new(
-            keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+            keys.iter()
+                .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
+                .collect(),
         )
         .unwrap();
         // Node i is validator i in canonical order (node 0 leads view 0).

@@ -1,6 +1,6 @@
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
-    Amount, EncryptionKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind,
+    Amount, EncryptionKey, P2pKey, Receipt, SecretKey, Transaction, Transfer, ValidatorInfo, VoteData, VoteKind,
 };
 
 use vigil_protocol::limits::{FEE_MIN, REGISTER_USER_FEE_MIN};
@@ -17,7 +17,10 @@ struct Fixture {
 fn fixture() -> Fixture {
     let validator_keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
     let validators = ValidatorSet::new(
-        validator_keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]))).collect(),
+        validator_keys
+            .iter()
+            .map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([0xff; 32])))
+            .collect(),
     )
     .unwrap();
     let alice = SecretKey::from_seed([50; 32]);

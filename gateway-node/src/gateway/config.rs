@@ -27,6 +27,10 @@ pub struct GatewayConfig {
     /// Serve the web wallet from this directory (e.g. `www/dist`) on the same origin.
     #[serde(default)]
     pub static_dir: Option<PathBuf>,
+    /// Where `/metrics` (and `/healthz`) are served, over plain HTTP: a loopback address
+    /// only. Without it the gateway serves no metrics; the public listener never does.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
     /// Origins allowed to call the API from a browser (`["*"]` for any).
     #[serde(default)]
     pub cors_origins: Vec<String>,
@@ -49,6 +53,9 @@ pub struct NodeEntry {
     pub url: String,
 }
 
+/// Default cap on a client network's requests (fan-out targets) in flight.
+pub const FORWARDS_IN_FLIGHT_PER_CLIENT_MAX: u32 = 32;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -56,8 +63,12 @@ pub struct LimitsConfig {
     pub body_max_bytes: usize,
     /// Requests per second allowed per client address (sustained).
     pub rate_per_second: u32,
-    /// Requests a client may send at once above the sustained rate.
+    /// Requests a client may send at once above the sustained rate. A fan-out costs
+    /// one per target.
     pub rate_burst: u32,
+    /// Requests a client network may have in flight at once (a fan-out counts one per
+    /// target); beyond it, 429 `TOO_MANY_IN_FLIGHT`.
+    pub in_flight_per_client_max: u32,
     /// Longest wait for one node's answer.
     pub node_timeout_ms: u64,
     /// Failures in a row after which a node's circuit opens.
@@ -74,6 +85,7 @@ impl Default for LimitsConfig {
             body_max_bytes: 1024 * 1024,
             rate_per_second: 50,
             rate_burst: 100,
+            in_flight_per_client_max: FORWARDS_IN_FLIGHT_PER_CLIENT_MAX,
             node_timeout_ms: 15_000,
             breaker_failures: 3,
             breaker_open_ms: 5_000,
@@ -114,8 +126,14 @@ impl GatewayConfig {
         Ok(cfg)
     }
 
-    /// TLS is the default; plain HTTP only on loopback and only when asked for.
+    /// TLS is the default; plain HTTP only on loopback and only when asked for. The
+    /// admin listener (plain HTTP) is on loopback only.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(admin) = self.admin_listen {
+            if !admin.ip().is_loopback() {
+                return Err(format!("admin_listen ({admin}) must be a loopback address: metrics are not public"));
+            }
+        }
         match (&self.tls_cert, &self.tls_key, self.plain_http_on_loopback) {
             (Some(_), Some(_), false) => Ok(()),
             (None, None, true) if self.listen.ip().is_loopback() => Ok(()),
@@ -146,6 +164,7 @@ mod tests {
             tls_key: tls.then(|| "k.pem".into()),
             plain_http_on_loopback: plain,
             static_dir: None,
+            admin_listen: None,
             cors_origins: vec![],
             limits: LimitsConfig::default(),
             faucet: None,
@@ -161,5 +180,10 @@ mod tests {
         assert!(cfg("0.0.0.0:8080", false, true).check().unwrap_err().contains("not a loopback"));
         assert!(cfg("127.0.0.1:8080", false, false).check().unwrap_err().contains("tls_cert"));
         assert!(cfg("127.0.0.1:8080", true, true).check().is_err());
+        let mut admin = cfg("0.0.0.0:443", true, false);
+        admin.admin_listen = Some("127.0.0.1:9100".parse().unwrap());
+        assert!(admin.check().is_ok());
+        admin.admin_listen = Some("0.0.0.0:9100".parse().unwrap());
+        assert!(admin.check().unwrap_err().contains("loopback"));
     }
 }

@@ -14,9 +14,11 @@
 //!   only which node is asked, when, and how much. Standard OHTTP clients work here.
 //!
 //! Only validators of the set followed from genesis are reachable (see [`registry`]).
-//! Operator features: body-size limit (413), per-client rate limit (429 with
-//! `Retry-After`), per-node timeouts, health checks and circuit breaking (503 for that
-//! node only), CORS, `/healthz`, `/metrics`, access logs without content, and optional
+//! Operator features: per-client rate limit and in-flight cap, outermost (429 with
+//! `Retry-After`; a fan-out costs one token and one in-flight slot per target), a
+//! body-size limit enforced as the body streams (413), per-node timeouts, health checks
+//! and circuit breaking (503 for that node only), CORS, `/healthz`, `/metrics` on a
+//! separate loopback admin listener only, access logs without content, and optional
 //! static serving of the web wallet with the security headers a wallet page needs.
 
 pub mod config;
@@ -25,8 +27,7 @@ pub mod registry;
 pub mod tls;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,15 +40,17 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use base64::Engine as _;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use vigil_protocol::{Genesis, NodeId};
 
+pub use crate::limits::client_network;
+use crate::limits::{ClientLimits, ClientNetwork};
 use crate::metrics::Histogram;
 use config::GatewayConfig;
 use registry::{Registry, Target, Unavailable};
@@ -80,14 +83,13 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, Json(json!({ "error": self.json() }))).into_response();
-        if let Some(after) = self.retry_after {
-            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        r
+        crate::http::error_response(self.status, self.code, &self.message, self.retry_after)
+    }
+}
+
+impl From<crate::limits::Refusal> for GatewayError {
+    fn from(r: crate::limits::Refusal) -> Self {
+        Self { retry_after: Some(r.retry_after()), ..Self::new(StatusCode::TOO_MANY_REQUESTS, r.code(), r.message()) }
     }
 }
 
@@ -120,13 +122,12 @@ struct NodeMetrics {
 #[derive(Default)]
 struct GatewayMetrics {
     nodes: BTreeMap<NodeId, NodeMetrics>,
-    rate_limited: AtomicU64,
     too_large: AtomicU64,
     bad_requests: AtomicU64,
 }
 
 impl GatewayMetrics {
-    fn render(&self) -> String {
+    fn render(&self, limits: &ClientLimits) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -149,7 +150,16 @@ impl GatewayMetrics {
             m.latency.render(&mut s, "vigil_gateway_latency_ms", &format!("node=\"{id}\""));
         }
         for (name, help, v) in [
-            ("vigil_gateway_rate_limited_total", "Requests refused by the per-client rate limit.", &self.rate_limited),
+            (
+                "vigil_gateway_rate_limited_total",
+                "Requests refused by the per-client rate limit.",
+                &limits.rate_limited,
+            ),
+            (
+                "vigil_gateway_in_flight_refused_total",
+                "Requests refused by the per-client cap on requests in flight.",
+                &limits.in_flight_refused,
+            ),
             ("vigil_gateway_too_large_total", "Requests refused for their body size.", &self.too_large),
             ("vigil_gateway_bad_requests_total", "Malformed requests.", &self.bad_requests),
         ] {
@@ -162,7 +172,7 @@ impl GatewayMetrics {
 struct Gateway {
     registry: Registry,
     http: reqwest::Client,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limits: Arc<ClientLimits>,
     metrics: GatewayMetrics,
     node_timeout: Duration,
     body_max_bytes: usize,
@@ -251,13 +261,20 @@ impl Gateway {
 
 /// Runs a gateway until SIGINT/SIGTERM.
 pub async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
-    let genesis: Genesis = {
-        let path = &cfg.genesis_file;
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a genesis file", path.display()))?
-    };
-    let (app, gateway) = app(&cfg, &genesis)?;
+    let genesis: Genesis = crate::service::read_genesis(&cfg.genesis_file)?;
+    let (app, admin, gateway) = app(&cfg, &genesis)?;
     tokio::spawn(health_loop(gateway, cfg.limits.health_interval_ms));
+    if let Some(addr) = cfg.admin_listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the admin listener {addr}"))?;
+        tracing::info!(admin = %addr, "gateway admin listener (metrics)");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, admin).with_graceful_shutdown(crate::service::shutdown_signal()).await
+            {
+                tracing::warn!(error = %e, "admin listener stopped");
+            }
+        });
+    }
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     {
@@ -282,11 +299,18 @@ pub async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The gateway's routes and state (without health checks running).
-fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Gateway>)> {
+/// The gateway's public routes, its admin routes (`/metrics`, `/healthz`: for the
+/// loopback admin listener only) and its state (without health checks running).
+fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router, Arc<Gateway>)> {
     let registry = Registry::new(genesis, &cfg.nodes, cfg.limits.clone())?;
-    let per_second = NonZeroU32::new(cfg.limits.rate_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(cfg.limits.rate_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let limits = ClientLimits::new(
+        crate::limits::Settings {
+            rate_per_second: cfg.limits.rate_per_second,
+            rate_burst: cfg.limits.rate_burst,
+            in_flight_max: cfg.limits.in_flight_per_client_max,
+        },
+        &[],
+    );
     let metrics = GatewayMetrics {
         nodes: registry.configured().iter().map(|(id, _)| (*id, NodeMetrics::default())).collect(),
         ..GatewayMetrics::default()
@@ -298,7 +322,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
             .connect_timeout(Duration::from_secs(2))
             .build()
             .context("building the HTTP client")?,
-        limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        limits: limits.clone(),
         metrics,
         node_timeout: Duration::from_millis(cfg.limits.node_timeout_ms),
         body_max_bytes: cfg.limits.body_max_bytes,
@@ -322,14 +346,10 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
             "/v1/{*rest}",
             any(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such gateway endpoint") }),
         )
-        .layer(middleware::from_fn_with_state(gateway.clone(), rate_limit))
-        .layer(middleware::from_fn_with_state(gateway.clone(), reject_oversized))
+        .layer(middleware::from_fn_with_state(gateway.clone(), limit_body))
         .layer(DefaultBodyLimit::max(cfg.limits.body_max_bytes));
-    let mut router = Router::new()
-        .merge(api)
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics_text))
-        .with_state(gateway.clone());
+    // `/metrics` is not here: it is served on the admin listener only.
+    let mut router = Router::new().merge(api).route("/healthz", get(|| async { "ok" })).with_state(gateway.clone());
     if let Some(dir) = &cfg.static_dir {
         let index = dir.join("index.html");
         // `cargo xtask build-web` writes `.gz` beside each file; sent when accepted.
@@ -343,8 +363,15 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Arc<Ga
         // Over TLS only: a browser that has seen this origin never talks to it in clear.
         router = router.layer(middleware::from_fn(strict_transport_security));
     }
-    let router = router.layer(middleware::from_fn(access_log));
-    Ok((router, gateway))
+    // Outermost: a client over its limits costs nothing past this point.
+    let router = router
+        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn_with_state(limits, crate::limits::enforce));
+    let admin = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(gateway.clone());
+    Ok((router, admin, gateway))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -402,39 +429,18 @@ async fn access_log(request: Request, next: Next) -> Response {
     r
 }
 
-/// A body announced larger than the limit gets 413 without reaching a handler.
-async fn reject_oversized(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
-    match crate::http::refuse_oversized(request, gw.body_max_bytes).await {
+/// The body is read as it streams, at most the limit kept: over it, 413 without
+/// reaching a handler (see [`crate::http::read_limited`]).
+async fn limit_body(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    match crate::http::read_limited(request, gw.body_max_bytes).await {
         Ok(request) => next.run(request).await,
-        Err(len) => {
-            gw.metrics.too_large.fetch_add(1, Ordering::Relaxed);
-            GatewayError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                format!("the request body is {len} bytes; this gateway takes at most {}", gw.body_max_bytes),
-            )
-            .into_response()
+        Err(refused) => {
+            if refused.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                gw.metrics.too_large.fetch_add(1, Ordering::Relaxed);
+            }
+            refused.into_response()
         }
     }
-}
-
-async fn rate_limit(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
-    let ip =
-        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if let Err(not_until) = gw.limiter.check_key(&client_network(ip)) {
-        gw.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        return GatewayError {
-            retry_after: Some(wait),
-            ..GatewayError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                "too many requests from this address; wait for Retry-After seconds",
-            )
-        }
-        .into_response();
-    }
-    next.run(request).await
 }
 
 fn body_or_error(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Bytes, GatewayError> {
@@ -443,11 +449,11 @@ fn body_or_error(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<By
             gw.metrics.too_large.fetch_add(1, Ordering::Relaxed);
             GatewayError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
+                crate::http::BODY_TOO_LARGE,
                 format!("the request body is too large: {e}"),
             )
         } else {
-            GatewayError::new(e.status(), "BAD_BODY", e.body_text())
+            GatewayError::new(e.status(), crate::http::BAD_BODY, e.body_text())
         }
     })
 }
@@ -522,6 +528,7 @@ fn answer_json(id: &NodeId, name: Option<&str>, result: &NodeResult) -> Value {
 /// `POST /v1/forward`: `{"target": id | "targets": [ids] | "all", "request": {…}}`.
 async fn forward(
     State(gw): State<Arc<Gateway>>,
+    Extension(ClientNetwork(client)): Extension<ClientNetwork>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
     let body = body_or_error(&gw, body)?;
@@ -567,6 +574,11 @@ async fn forward(
             if ids.is_empty() {
                 return Err(bad_request(&gw, "no target nodes"));
             }
+            // One token and one in-flight slot per target: the request itself paid for
+            // the first on the way in. Nothing is forwarded unless all are covered.
+            let extra = u32::try_from(ids.len() - 1).unwrap_or(u32::MAX);
+            gw.limits.charge(client, extra)?;
+            let _in_flight = gw.limits.enter(client, extra)?;
             let results = futures::future::join_all(ids.iter().map(|id| gw.forward_one(*id, &plain))).await;
             let answers: Vec<Value> =
                 ids.iter().zip(&results).map(|(id, r)| answer_json(id, name(id).as_deref(), r)).collect();
@@ -642,20 +654,8 @@ async fn faucet_fund(
     faucet.fund(&gw.http, &nodes, &req.address, client.ip()).await.map(Json)
 }
 
-/// The network a client stands for in per-client limits: its IPv4 address, or the /64
-/// of its IPv6 address (one host usually holds a whole /64 and can rotate within it).
-pub fn client_network(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-        },
-    }
-}
-
 async fn metrics_text(State(gw): State<Arc<Gateway>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.render()).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.render(&gw.limits)).into_response()
 }
 
 /// Health checks and registry refreshes, until the process ends.
@@ -680,7 +680,7 @@ async fn health_loop(gw: Arc<Gateway>, interval_ms: u64) {
                         let changes = v["changes_bcs"].as_str().and_then(|h| hex::decode(h).ok());
                         if let Some(bytes) = changes {
                             if let Err(e) = gw.registry.offer_changes(&bytes) {
-                                tracing::warn!(node = %id.short(), error = %e, "node offered set changes that do not verify");
+                                tracing::warn!(node = %id.short(), error = %e, "refused set changes that do not extend the chain followed");
                             }
                         }
                     }
@@ -689,7 +689,7 @@ async fn health_loop(gw: Arc<Gateway>, interval_ms: u64) {
             }
         });
         futures::future::join_all(checks).await;
-        gw.limiter.retain_recent();
+        gw.limits.retain_recent();
     }
 }
 

@@ -2,8 +2,11 @@
 //!
 //! Where a node is comes from the operator's configuration; who is a validator, and
 //! with which X25519 key, comes only from the chain: the gateway follows the certified
-//! validator-set changes (`/v1/validators`, `changes_bcs`) from the pinned genesis set,
-//! and keeps the longest chain of changes any node proves. A request names a node id;
+//! validator-set changes (`/v1/validators`, `changes_bcs`) from the pinned genesis set.
+//! A node's list is adopted only if it extends the chain already followed: the same
+//! changes up to there, then changes above the last height followed, the first of them
+//! certified by the set in force and naming it as its set; anything else is refused
+//! (logged by the caller) and the registry stays as it was. A request names a node id;
 //! it is never an address, and ids outside the followed set are unknown.
 //!
 //! Health: a circuit breaker per node opens after some failures in a row and refuses
@@ -14,7 +17,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use vigil_protocol::encoding::from_bytes_limited;
-use vigil_protocol::{follow_set_changes, EncryptionKey, Genesis, NodeId, SetChange, ValidatorSet};
+use vigil_protocol::{
+    follow_set_changes, BlockHash, EncryptionKey, Genesis, Height, NodeId, SetChange, SetChangeError, ValidatorSet,
+};
 
 use super::config::{LimitsConfig, NodeEntry};
 
@@ -38,7 +43,26 @@ pub struct Snapshot {
     pub set: ValidatorSet,
     /// Certified set changes followed from genesis.
     pub changes: usize,
+    /// The header hash of each change followed, in order: what a longer list must start with.
+    followed: Vec<BlockHash>,
+    /// Height of the last change followed.
+    last_height: Option<Height>,
     pub targets: BTreeMap<NodeId, Target>,
+}
+
+/// Why a node's list of set changes was not adopted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangesRefused {
+    #[error("changes_bcs: {0}")]
+    Decode(String),
+    #[error("set change {index} differs from the one already followed: another chain of changes")]
+    Fork { index: usize },
+    #[error("set change at height {height} is not above the last change followed (height {last})")]
+    NotAbove { height: Height, last: Height },
+    #[error("set change at height {0} names another set than the one in force")]
+    WrongPreviousSet(Height),
+    #[error(transparent)]
+    Follow(#[from] SetChangeError),
 }
 
 /// Why a node cannot be served right now.
@@ -59,7 +83,6 @@ struct Breaker {
 }
 
 pub struct Registry {
-    genesis_set: ValidatorSet,
     configured: Vec<(NodeId, String)>,
     snapshot: RwLock<Arc<Snapshot>>,
     breakers: BTreeMap<NodeId, Mutex<Breaker>>,
@@ -95,21 +118,26 @@ impl Registry {
         }
         let breakers = configured.iter().map(|(id, _)| (*id, Mutex::new(Breaker::default()))).collect();
         let registry = Self {
-            genesis_set: genesis.validators.clone(),
             configured,
             snapshot: RwLock::new(Arc::new(Snapshot {
                 set: genesis.validators.clone(),
                 changes: 0,
+                followed: Vec::new(),
+                last_height: None,
                 targets: BTreeMap::new(),
             })),
             breakers,
             limits,
         };
-        registry.install(genesis.validators.clone(), 0);
+        registry.install(genesis.validators.clone(), Vec::new(), None);
         Ok(registry)
     }
 
-    fn install(&self, set: ValidatorSet, changes: usize) {
+    fn install(&self, set: ValidatorSet, followed: Vec<BlockHash>, last_height: Option<Height>) {
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(self.build(set, followed, last_height));
+    }
+
+    fn build(&self, set: ValidatorSet, followed: Vec<BlockHash>, last_height: Option<Height>) -> Snapshot {
         let targets = self
             .configured
             .iter()
@@ -118,31 +146,50 @@ impl Registry {
                     .map(|v| (*id, Target { id: *id, name: v.name.clone(), url: url.clone(), key: v.encryption_key }))
             })
             .collect();
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Snapshot { set, changes, targets });
+        let changes = followed.len();
+        Snapshot { set, changes, followed, last_height, targets }
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Follows the changes one node reports; adopts them if they go further than what
-    /// is known. Returns whether the set changed.
-    pub fn offer_changes(&self, changes_bcs: &[u8]) -> Result<bool, String> {
+    /// Follows the changes one node reports (its whole list from genesis); adopts them
+    /// if they extend the chain followed so far (see the module docs). Returns whether
+    /// the set changed; on an error nothing changed.
+    pub fn offer_changes(&self, changes_bcs: &[u8]) -> Result<bool, ChangesRefused> {
         let changes: Vec<SetChange> =
-            from_bytes_limited(changes_bcs, CHANGES_MAX_BYTES).map_err(|e| format!("changes_bcs: {e}"))?;
-        // Health checks offer the same list every few seconds: only a longer one is
-        // worth verifying.
-        if changes.len() <= self.snapshot().changes {
+            from_bytes_limited(changes_bcs, CHANGES_MAX_BYTES).map_err(|e| ChangesRefused::Decode(e.to_string()))?;
+        // Updates are rare and made under one write lock, so two offers cannot both
+        // extend the same snapshot.
+        let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        let current = guard.clone();
+        for (index, (known, offered)) in current.followed.iter().zip(&changes).enumerate() {
+            if *known != offered.certified.header.hash() {
+                return Err(ChangesRefused::Fork { index });
+            }
+        }
+        // Health checks offer the same list every few seconds: only a longer one is new.
+        let Some(new) = changes.get(current.changes..).filter(|n| !n.is_empty()) else {
             return Ok(false);
+        };
+        let first = &new[0].certified.header;
+        if let Some(last) = current.last_height {
+            if first.height <= last {
+                return Err(ChangesRefused::NotAbove { height: first.height, last });
+            }
         }
-        let set = follow_set_changes(&self.genesis_set, &changes).map_err(|e| e.to_string())?;
-        let current = self.snapshot();
-        if changes.len() > current.changes {
-            tracing::info!(changes = changes.len(), validators = set.len(), "validator set followed to a newer set");
-            self.install(set, changes.len());
-            return Ok(true);
+        if first.validator_set_hash != current.set.hash() {
+            return Err(ChangesRefused::WrongPreviousSet(first.height));
         }
-        Ok(false)
+        // Each further change is certified by the set the one before it installed.
+        let set = follow_set_changes(&current.set, new)?;
+        let mut followed = current.followed.clone();
+        followed.extend(new.iter().map(|c| c.certified.header.hash()));
+        let last_height = new.last().map(|c| c.certified.header.height);
+        tracing::info!(changes = followed.len(), validators = set.len(), "validator set followed to a newer set");
+        *guard = Arc::new(self.build(set, followed, last_height));
+        Ok(true)
     }
 
     /// The target for `id`, if it is reachable now.
@@ -216,7 +263,88 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use vigil_protocol::encoding::to_bytes;
-    use vigil_protocol::{ChainId, ConsensusMode, SecretKey, ValidatorInfo};
+    use vigil_protocol::{
+        BlockHeader, CertifiedHeader, ChainId, ConsensusMode, Hash32, QuorumCert, SecretKey, ValidatorInfo, View,
+        VoteData, VoteKind,
+    };
+
+    /// A change at `height` from `set` to `next`, certified by the first `signers` of `set`.
+    fn change(set: &ValidatorSet, keys: &[SecretKey], height: u64, next: &ValidatorSet, signers: usize) -> SetChange {
+        let header = BlockHeader {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            height: Height(height),
+            view: View(0),
+            parent_hash: Hash32([1; 32]),
+            tx_root: Hash32([2; 32]),
+            receipts_root: Hash32([3; 32]),
+            state_root: Hash32([4; 32]),
+            validator_set_hash: set.hash(),
+            next_validator_set_hash: next.hash(),
+            mode: ConsensusMode::Bft,
+            proposer: set.validators()[0].id,
+            time_ms: 0,
+        };
+        let data = VoteData {
+            chain_id: header.chain_id.clone(),
+            height: header.height,
+            view: header.view,
+            block_hash: header.hash(),
+            kind: VoteKind::Precommit,
+        };
+        let votes: Vec<_> = set.validators()[..signers]
+            .iter()
+            .map(|v| {
+                let k = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap();
+                data.sign(v.id, k)
+            })
+            .collect();
+        let cert = QuorumCert::from_votes(data, &votes, set).unwrap();
+        SetChange { certified: CertifiedHeader { header, cert }, next: next.clone() }
+    }
+
+    #[test]
+    fn only_a_change_that_extends_the_followed_chain_is_adopted() {
+        let (g, keys) = genesis(4);
+        let r = Registry::new(&g, &entries(&g), LimitsConfig::default()).unwrap();
+        let s0 = g.validators.clone();
+        let s1 = s0.without(&s0.validators()[3].id).unwrap();
+        let s2 = s1.without(&s1.validators()[2].id).unwrap();
+        let c1 = change(&s0, &keys, 5, &s1, 3);
+        let c2 = change(&s1, &keys, 9, &s2, 3);
+        let offer = |list: &[SetChange]| r.offer_changes(&to_bytes(&list.to_vec()));
+        let unchanged = |r: &Registry, n: usize, set: &ValidatorSet| {
+            let snap = r.snapshot();
+            assert_eq!((snap.changes, snap.set.hash()), (n, set.hash()));
+        };
+
+        // Forged: the header is not the one the set in force certified.
+        let mut forged = c1.clone();
+        forged.certified.header.state_root = Hash32([9; 32]);
+        assert!(matches!(offer(&[forged]), Err(ChangesRefused::Follow(_))));
+        // Certified by a set that is not the one in force (s1 is not followed yet).
+        assert_eq!(offer(std::slice::from_ref(&c2)), Err(ChangesRefused::WrongPreviousSet(Height(9))));
+        unchanged(&r, 0, &s0);
+
+        assert_eq!(offer(std::slice::from_ref(&c1)), Ok(true));
+        unchanged(&r, 1, &s1);
+        assert_eq!(r.snapshot().targets.len(), 3, "the removed validator is no target any more");
+        // Replayed: the same list again is nothing new.
+        assert_eq!(offer(std::slice::from_ref(&c1)), Ok(false));
+        // Another first change (a different chain of changes), however long.
+        let other = change(&s0, &keys, 6, &s1, 3);
+        let longer = [other.clone(), change(&s1, &keys, 9, &s2, 3)];
+        assert_eq!(offer(&longer), Err(ChangesRefused::Fork { index: 0 }));
+        unchanged(&r, 1, &s1);
+        // Out of order: a change below the last height followed, though certified by the set in force.
+        let back = change(&s1, &keys, 4, &s2, 3);
+        assert_eq!(offer(&[c1.clone(), back]), Err(ChangesRefused::NotAbove { height: Height(4), last: Height(5) }));
+        // Replaying the first change as the second one.
+        assert!(offer(&[c1.clone(), c1.clone()]).is_err());
+        unchanged(&r, 1, &s1);
+
+        assert_eq!(offer(&[c1, c2]), Ok(true));
+        unchanged(&r, 2, &s2);
+    }
 
     use super::*;
 
@@ -225,7 +353,14 @@ mod tests {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i as u8; 32])))
+                .map(|(i, k)| {
+                    ValidatorInfo::new(
+                        format!("node-{i}"),
+                        k.public_key(),
+                        EncryptionKey([i as u8; 32]),
+                        vigil_protocol::P2pKey([0x80 | i as u8; 32]),
+                    )
+                })
                 .collect(),
         )
         .unwrap();

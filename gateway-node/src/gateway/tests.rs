@@ -3,13 +3,19 @@
 
 use std::net::SocketAddr;
 
-use vigil_protocol::{ChainId, ConsensusMode, EncryptionKey, SecretKey, ValidatorInfo, ValidatorSet};
+use vigil_protocol::{ChainId, ConsensusMode, EncryptionKey, P2pKey, SecretKey, ValidatorInfo, ValidatorSet};
 
 use super::config::{LimitsConfig, NodeEntry};
 use super::*;
 
 struct Fixture {
     gateway: String,
+    /// The admin listener (`/metrics`).
+    admin: String,
+    /// Requests to `/v1/hold` on any node wait for a permit here.
+    gate: Arc<tokio::sync::Semaphore>,
+    /// Requests to `/v1/hold` that reached a node.
+    held: Arc<AtomicU64>,
     ids: Vec<NodeId>,
     keys: Vec<EncryptionKey>,
     http: reqwest::Client,
@@ -22,11 +28,22 @@ fn dead_address() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-async fn start_node(seed: u8, name: &'static str) -> (SocketAddr, EncryptionKey) {
+async fn start_node(
+    seed: u8,
+    name: &'static str,
+    gate: Arc<tokio::sync::Semaphore>,
+    held: Arc<AtomicU64>,
+) -> (SocketAddr, EncryptionKey) {
     let config = sealed::server_config(&[seed; 32]).unwrap();
     let key = EncryptionKey(config.encode().unwrap()[3..35].try_into().unwrap());
+    let hold = move || async move {
+        held.fetch_add(1, Ordering::SeqCst);
+        gate.acquire().await.unwrap().forget();
+        "released"
+    };
     let api = Router::new()
         .route("/v1/status", get(move || async move { Json(json!({ "name": name })) }))
+        .route("/v1/hold", get(hold))
         .route("/v1/echo", post(|body: Bytes| async move { body }));
     let app = crate::sealed::routes(config, api, Default::default()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -37,8 +54,10 @@ async fn start_node(seed: u8, name: &'static str) -> (SocketAddr, EncryptionKey)
 
 /// Two live nodes and one that is down, behind a plain-HTTP loopback gateway.
 async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
-    let (a, ka) = start_node(1, "node-0").await;
-    let (b, kb) = start_node(2, "node-1").await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let held = Arc::new(AtomicU64::new(0));
+    let (a, ka) = start_node(1, "node-0", gate.clone(), held.clone()).await;
+    let (b, kb) = start_node(2, "node-1", gate.clone(), held.clone()).await;
     let down = dead_address();
     let kd = EncryptionKey(sealed::server_config(&[3; 32]).unwrap().encode().unwrap()[3..35].try_into().unwrap());
     let consensus: Vec<SecretKey> = (1..=3u8).map(|i| SecretKey::from_seed([i; 32])).collect();
@@ -46,7 +65,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         .iter()
         .zip([ka, kb, kd])
         .enumerate()
-        .map(|(i, (k, e))| ValidatorInfo::new(format!("node-{i}"), k.public_key(), e))
+        .map(|(i, (k, e))| ValidatorInfo::new(format!("node-{i}"), k.public_key(), e, P2pKey([0x80 | i as u8; 32])))
         .collect();
     let ids: Vec<NodeId> = infos.iter().map(|v| v.id).collect();
     let genesis = Genesis {
@@ -71,6 +90,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         tls_key: None,
         plain_http_on_loopback: true,
         static_dir: static_dir.as_ref().map(|d| d.path().to_path_buf()),
+        admin_listen: None,
         cors_origins: vec!["https://wallet.example".into()],
         limits,
         faucet: None,
@@ -80,14 +100,20 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
             .map(|(addr, id)| NodeEntry { id: id.to_string(), url: format!("http://{addr}") })
             .collect(),
     };
-    let (router, _) = app(&cfg, &genesis).unwrap();
+    let (router, admin, _) = app(&cfg, &genesis).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(
         async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await },
     );
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = admin_listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(admin_listener, admin).await });
     Fixture {
         gateway: format!("http://{addr}"),
+        admin: format!("http://{admin_addr}"),
+        gate,
+        held,
         ids,
         keys: vec![ka, kb, kd],
         http: reqwest::Client::new(),
@@ -194,7 +220,7 @@ async fn a_down_node_opens_its_circuit_while_others_are_served() {
     let nodes: Value = f.http.get(format!("{}/v1/nodes", f.gateway)).send().await.unwrap().json().await.unwrap();
     let view = nodes["nodes"].as_array().unwrap();
     assert_eq!(view.iter().filter(|n| n["healthy"] == false).count(), 1);
-    let metrics = f.http.get(format!("{}/metrics", f.gateway)).send().await.unwrap().text().await.unwrap();
+    let metrics = f.http.get(format!("{}/metrics", f.admin)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(&format!("vigil_gateway_errors_total{{node=\"{}\"}} 2", f.ids[2])), "{metrics}");
     assert!(metrics.contains(&format!("vigil_gateway_requests_total{{node=\"{}\"}} 1", f.ids[0])));
 }
@@ -267,18 +293,145 @@ async fn the_wallet_page_is_served_with_its_security_headers() {
     assert_eq!(r.headers()["access-control-allow-origin"], "https://wallet.example");
 }
 
-/// Finding 9 of the soundness review (in part): on 35b51aa the rate limit was keyed by
-/// exact address, so an IPv6 client rotated through its /64 and was never limited.
-#[test]
-fn clients_are_counted_by_ipv4_address_or_ipv6_64() {
-    use std::net::IpAddr;
-    let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-    let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
-    let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-    assert_eq!(client_network(a), client_network(b));
-    assert_ne!(client_network(a), client_network(c));
-    let v4: IpAddr = "192.0.2.7".parse().unwrap();
-    assert_eq!(client_network(v4), v4);
-    let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-    assert_eq!(client_network(mapped), v4);
+async fn metrics(f: &Fixture) -> String {
+    f.http.get(format!("{}/metrics", f.admin)).send().await.unwrap().text().await.unwrap()
+}
+
+fn requests_to(metrics: &str, id: &NodeId) -> u64 {
+    let prefix = format!("vigil_gateway_requests_total{{node=\"{id}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap()
+}
+
+/// Finding 9: oversized bodies are thrown away as they stream, whatever the framing: a
+/// chunked body that never ends is answered 413 while the client is still sending.
+#[tokio::test]
+async fn an_endless_chunked_body_gets_413_while_it_is_still_being_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture(LimitsConfig { body_max_bytes: 2_000, ..LimitsConfig::default() }, false).await;
+    let stream = tokio::net::TcpStream::connect(f.gateway.trim_start_matches("http://")).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let sent = Arc::new(AtomicU64::new(0));
+    let sending = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let head = "POST /v1/forward HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            write.write_all(head.as_bytes()).await?;
+            let chunk = format!("{:x}\r\n{}\r\n", 1024, "x".repeat(1024));
+            loop {
+                write.write_all(chunk.as_bytes()).await?;
+                sent.fetch_add(1024, Ordering::Relaxed);
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), std::io::Error>(())
+        })
+    };
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read_answer = async {
+        while !String::from_utf8_lossy(&answer).contains("BODY_TOO_LARGE") {
+            let n = read.read(&mut buf).await.unwrap();
+            assert!(n > 0, "connection closed without an answer: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read_answer).await.expect("a 413 arrives while the body never ends");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    // The answer came while the client was still sending (or once the gateway closed
+    // the connection on it): the body was never read to its end.
+    assert!(sent.load(Ordering::Relaxed) > 2_000);
+    assert!(!sending.is_finished() || sending.await.unwrap().is_err());
+    assert!(metrics(&f).await.contains("vigil_gateway_too_large_total 1"));
+}
+
+/// Finding 9: on 9bb76d5 the oversize check ran before the rate limit, so a flood of
+/// oversized requests was never throttled.
+#[tokio::test]
+async fn a_flood_of_oversized_requests_is_rate_limited() {
+    let f = fixture(
+        LimitsConfig { body_max_bytes: 2_000, rate_per_second: 1, rate_burst: 3, ..LimitsConfig::default() },
+        false,
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = f.http.post(format!("{}/v1/forward", f.gateway)).body(vec![b'x'; 10_000]).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        let body: Value = r.json().await.unwrap();
+        let code = if statuses.len() <= 3 { "BODY_TOO_LARGE" } else { "RATE_LIMITED" };
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    assert_eq!(statuses, [413, 413, 413, 429, 429]);
+    let m = metrics(&f).await;
+    assert!(m.contains("vigil_gateway_too_large_total 3") && m.contains("vigil_gateway_rate_limited_total 2"), "{m}");
+}
+
+/// Finding 9: on 9bb76d5 a fan-out to every node cost one token, like a request to one.
+#[tokio::test]
+async fn a_fan_out_costs_one_token_per_target() {
+    let f = fixture(
+        LimitsConfig { rate_per_second: 1, rate_burst: 5, node_timeout_ms: 2_000, ..LimitsConfig::default() },
+        false,
+    )
+    .await;
+    let (status, body, _) = f.forward(json!({ "targets": "all", "request": status_request() })).await;
+    assert_eq!(status, 200, "{body}");
+    // 2 tokens left: another fan-out to all 3 nodes pays 1 on the way in, lacks the other
+    // 2, and reaches no node.
+    let (status, body, headers) = f.forward(json!({ "targets": "all", "request": status_request() })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(requests_to(&metrics(&f).await, &f.ids[0]), 1, "the refused fan-out forwarded nothing");
+    // The one token left still pays for a request to one node; then none is left.
+    let one = json!({ "target": f.ids[0].to_string(), "request": status_request() });
+    assert_eq!(f.forward(one.clone()).await.0, 200);
+    assert_eq!(f.forward(one).await.0, 429);
+    assert_eq!(requests_to(&metrics(&f).await, &f.ids[0]), 2);
+}
+
+/// Finding 9: forwards in flight are capped per client network, and freed when they end.
+#[tokio::test]
+async fn forwards_in_flight_are_capped_per_client_and_freed_when_they_end() {
+    let f = Arc::new(fixture(LimitsConfig { in_flight_per_client_max: 2, ..LimitsConfig::default() }, false).await);
+    let hold = json!({ "target": f.ids[0].to_string(), "request": { "method": "GET", "path": "/v1/hold" } });
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let (f, hold) = (f.clone(), hold.clone());
+            tokio::spawn(async move { f.forward(hold).await })
+        })
+        .collect();
+    let both_held = async {
+        while f.held.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), both_held).await.unwrap();
+    let status = json!({ "target": f.ids[1].to_string(), "request": status_request() });
+    let (code, body, headers) = f.forward(status.clone()).await;
+    assert_eq!((code, body["error"]["code"].as_str()), (429, Some("TOO_MANY_IN_FLIGHT")), "{body}");
+    assert!(headers.contains_key("retry-after"));
+    // A fan-out to 2 nodes would need 2 slots more: refused too, and reaches nobody.
+    let fan = json!({ "targets": [f.ids[0].to_string(), f.ids[1].to_string()], "request": status_request() });
+    assert_eq!(f.forward(fan.clone()).await.0, 429);
+    f.gate.add_permits(2);
+    for h in held {
+        let (code, body, _) = h.await.unwrap();
+        assert_eq!((code, body["status"].as_u64()), (200, Some(200)), "{body}");
+    }
+    assert_eq!(f.forward(status).await.0, 200, "the slots are free again");
+    assert_eq!(f.forward(fan).await.0, 200);
+    assert!(metrics(&f).await.contains("vigil_gateway_in_flight_refused_total 2"));
+}
+
+/// Finding 9: on 9bb76d5 `/metrics` was served to anyone on the public listener.
+#[tokio::test]
+async fn metrics_are_served_on_the_admin_listener_only() {
+    let f = fixture(LimitsConfig::default(), false).await;
+    let (status, _, _) = f.forward(json!({ "target": f.ids[0].to_string(), "request": status_request() })).await;
+    assert_eq!(status, 200);
+    let r = f.http.get(format!("{}/metrics", f.gateway)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(!r.text().await.unwrap().contains("vigil_gateway"));
+    let m = metrics(&f).await;
+    assert_eq!(requests_to(&m, &f.ids[0]), 1, "{m}");
 }

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
 use vigil_protocol::limits::MESSAGE_SIZE_MAX_BYTES;
-use vigil_protocol::{EncryptionKey, NodeId};
+use vigil_protocol::{NodeId, P2pKey};
 
 use super::noise;
 use crate::consensus::Message;
@@ -40,12 +40,12 @@ pub struct PeerAddress {
 
 pub struct NetworkConfig {
     pub me: NodeId,
-    /// This node's X25519 secret (its public half is in the validator set).
+    /// This node's Noise static X25519 secret (its public half is its published p2p key).
     pub secret: [u8; 32],
     pub listen: SocketAddr,
     pub peers: Vec<PeerAddress>,
-    /// Every validator's published X25519 key: who may connect.
-    pub keys: Vec<(NodeId, EncryptionKey)>,
+    /// Every validator's published p2p (Noise) key: who may connect.
+    pub keys: Vec<(NodeId, P2pKey)>,
     /// Binds links to one chain.
     pub prologue: Vec<u8>,
 }
@@ -60,7 +60,7 @@ pub struct Network {
 }
 
 /// Who may hold an inbound link: the validators of the set in force and their keys.
-type Allowed = Arc<RwLock<Vec<(NodeId, EncryptionKey)>>>;
+type Allowed = Arc<RwLock<Vec<(NodeId, P2pKey)>>>;
 
 /// Counts of inbound handshakes and links, released when their guard drops.
 #[derive(Default)]
@@ -152,7 +152,7 @@ impl Network {
 
     /// The validators (and keys) that may hold inbound links from now on: the set in
     /// force after a certified change. Links of those left out close at their next frame.
-    pub fn set_allowed(&self, keys: Vec<(NodeId, EncryptionKey)>) {
+    pub fn set_allowed(&self, keys: Vec<(NodeId, P2pKey)>) {
         *self.allowed.write().unwrap_or_else(|p| p.into_inner()) = keys;
     }
 
@@ -184,7 +184,7 @@ impl Network {
 
 async fn dial_loop(
     peer: PeerAddress,
-    key: EncryptionKey,
+    key: P2pKey,
     secret: Arc<[u8; 32]>,
     prologue: Arc<Vec<u8>>,
     mut frames: mpsc::Receiver<Arc<Vec<u8>>>,
@@ -287,6 +287,63 @@ async fn accept_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::NodeKeys;
+    use vigil_protocol::encoding::to_bytes;
+    use vigil_protocol::Height;
+
+    /// Dials `to` with `secret` as the Noise static key, sends one message and says
+    /// whether the listening node let it through.
+    async fn delivered(
+        to: SocketAddr,
+        secret: [u8; 32],
+        to_key: P2pKey,
+        inbound: &mut mpsc::Receiver<(NodeId, Message)>,
+    ) -> Option<NodeId> {
+        let stream = tokio::net::TcpStream::connect(to).await.unwrap();
+        let mut link =
+            noise::initiate(stream, &secret, b"vigil-test", |k| (k == &to_key.0).then_some(NodeId::default()))
+                .await
+                .ok()?;
+        let _ = link.send(&to_bytes(&Message::SyncRequest { from_height: Height(1) })).await;
+        let got = tokio::time::timeout(Duration::from_millis(500), inbound.recv()).await.ok().flatten();
+        got.map(|(from, m)| {
+            assert!(matches!(m, Message::SyncRequest { from_height: Height(1) }));
+            from
+        })
+    }
+
+    #[tokio::test]
+    async fn a_peer_presenting_its_hpke_key_as_its_noise_key_is_refused() {
+        let (a, b) = (NodeKeys::generate(), NodeKeys::generate());
+        let (tx, mut inbound) = mpsc::channel(8);
+        let listen = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let _net = Network::start(
+            NetworkConfig {
+                me: b.id(),
+                secret: b.p2p.to_bytes(),
+                listen,
+                peers: vec![],
+                keys: vec![(a.id(), a.p2p_public()), (b.id(), b.p2p_public())],
+                prologue: b"vigil-test".to_vec(),
+            },
+            tx,
+        )
+        .await
+        .unwrap();
+        // A validator's HPKE key (published too, but for sealed requests) opens no link.
+        assert_eq!(delivered(listen, a.encryption.to_bytes(), b.p2p_public(), &mut inbound).await, None);
+        // Its p2p key does, and the link is attributed to it.
+        assert_eq!(delivered(listen, a.p2p.to_bytes(), b.p2p_public(), &mut inbound).await, Some(a.id()));
+        // The dialling side holds the listener to its p2p key too: B's HPKE key is not B.
+        let stream = tokio::net::TcpStream::connect(listen).await.unwrap();
+        let wrong = P2pKey(b.encryption_public().0);
+        let secret = a.p2p.to_bytes();
+        let refused = noise::initiate(stream, &secret, b"vigil-test", |k| (k == &wrong.0).then_some(b.id())).await;
+        assert!(matches!(refused, Err(noise::LinkError::UnknownPeer)));
+    }
 
     #[test]
     fn handshakes_are_capped_in_all_and_per_address() {

@@ -16,7 +16,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vigil_protocol::{
     Address, Amount, BlockHash, CertifiedHeader, ChainId, ConsensusMode, EncryptionKey, Genesis, Height, NodeId, Nonce,
-    Payload, SecretKey, SignedTransaction, StateTree, Transaction, Transfer, TxHash, ValidatorInfo, ValidatorSet,
+    P2pKey, Payload, SecretKey, SignedTransaction, StateTree, Transaction, Transfer, TxHash, ValidatorInfo,
+    ValidatorSet,
 };
 
 use crate::consensus::{self, CommittedBlock, Input, Message, Output, SafetyState, Timeouts, Timer};
@@ -305,7 +306,14 @@ impl World {
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
-                .map(|(i, k)| ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i as u8; 32])))
+                .map(|(i, k)| {
+                    ValidatorInfo::new(
+                        format!("node-{i}"),
+                        k.public_key(),
+                        EncryptionKey([i as u8; 32]),
+                        P2pKey([0x80 | i as u8; 32]),
+                    )
+                })
                 .collect(),
         )
         .unwrap_or_else(|e| unreachable!("simulated validator set is valid: {e}"));

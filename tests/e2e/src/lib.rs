@@ -27,7 +27,7 @@ pub fn vigil_bin() -> anyhow::Result<PathBuf> {
 }
 
 /// A base port with free ports at base+i and base+100+i for `nodes` nodes and base+200
-/// for the gateway. Each call in this process gets its own range (tests run in
+/// (base+201: its admin listener) for the gateway. Each call in this process gets its own range (tests run in
 /// parallel threads).
 pub fn free_base_port(nodes: usize) -> u16 {
     static NEXT_SLOT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -38,7 +38,8 @@ pub fn free_base_port(nodes: usize) -> u16 {
         let free = (0..nodes as u16).all(|i| {
             std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
                 && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
-        }) && std::net::TcpListener::bind(("127.0.0.1", base + 200)).is_ok();
+        }) && std::net::TcpListener::bind(("127.0.0.1", base + 200)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", base + 201)).is_ok();
         if free {
             return base;
         }

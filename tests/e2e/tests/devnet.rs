@@ -141,7 +141,7 @@ async fn devnet_commits_signs_receipts_survives_sigkill_and_refuses_bad_input() 
     let (s, b) = post_bcs(&net, 0, to_bytes(&too_much), false).await?;
     assert_eq!((s, error_code(&b)), (400, "INSUFFICIENT_BALANCE"));
     let (s, b) = post_bcs(&net, 0, vec![0u8; 300_000], false).await?;
-    assert_eq!((s, error_code(&b)), (413, "TOO_LARGE"));
+    assert_eq!((s, error_code(&b)), (413, "BODY_TOO_LARGE"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, after) = net.get(0, &format!("/v1/accounts/{faucet_address}")).await?;
     assert_eq!(before["balance"], after["balance"]);

@@ -159,6 +159,10 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     let served = body["answers"].as_array().map_or(0, |a| a.iter().filter(|x| x["status"] == 200).count());
     assert_eq!(served, 3, "{body}");
 
+    // Finding 9: the public listener does not serve the gateway's metrics.
+    let r = client.get(format!("{}/metrics", net.devnet.gateway.url)).send().await?;
+    assert_eq!(r.status(), 404);
+
     // Rate limit: a client that keeps going gets 429 with Retry-After (bounded loop).
     let mut limited = None;
     for _ in 0..400 {
@@ -172,5 +176,28 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     let retry: u64 = r.headers()["retry-after"].to_str()?.parse()?;
     assert!((1..=60).contains(&retry));
     assert_eq!(r.json::<Value>().await?["error"]["code"], "RATE_LIMITED");
+
+    // Finding 9: the gateway's metrics are not public; they are on its admin listener.
+    let metrics = net.http.get(format!("{}/metrics", net.devnet.gateway.admin_url)).send().await?.text().await?;
+    assert!(metrics.contains(&format!("vigil_gateway_requests_total{{node=\"{}\"}}", id(0))), "{metrics}");
+    assert!(!metrics.contains("vigil_gateway_rate_limited_total 0"), "{metrics}");
+
+    // Finding 9: a node's own API limits each client network too (the devnet lists
+    // loopback's 127.0.0.1, its gateway, as unlimited; 127.0.0.2 is another client).
+    let stranger = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build()?;
+    let mut limited = None;
+    for _ in 0..400 {
+        let r = stranger.get(net.url(0, "/v1/status")).send().await?;
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 200);
+    }
+    let r = limited.expect("the node's rate limit reached within 400 requests");
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await?["error"]["code"], "RATE_LIMITED");
+    let r = net.http.get(net.url(0, "/v1/status")).send().await?;
+    assert_eq!(r.status(), 200, "the gateway's address is not limited");
     Ok(())
 }
