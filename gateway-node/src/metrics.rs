@@ -12,6 +12,8 @@ pub struct Metrics {
     pub txs_committed: AtomicU64,
     pub blocks_committed: AtomicU64,
     pub txs_rejected: AtomicU64,
+    /// Conflicting certified blocks met (a fork beyond Fast mode's bound).
+    pub forks_proven: AtomicU64,
     commit_latency: Histogram,
     /// Sealed requests (from the gateway or relayed) opened and refused.
     pub sealed: std::sync::Arc<SealedCounters>,
@@ -60,6 +62,7 @@ impl Metrics {
         let _ = writeln!(s, "# HELP vigil_dropped_frames_total Frames dropped because a peer queue was full.\n# TYPE vigil_dropped_frames_total counter\nvigil_dropped_frames_total {}", g.dropped_frames);
         let _ = writeln!(s, "# HELP vigil_txs_committed_total Transactions committed.\n# TYPE vigil_txs_committed_total counter\nvigil_txs_committed_total {}", load(&self.txs_committed));
         let _ = writeln!(s, "# HELP vigil_txs_rejected_total Client transactions rejected at admission.\n# TYPE vigil_txs_rejected_total counter\nvigil_txs_rejected_total {}", load(&self.txs_rejected));
+        let _ = writeln!(s, "# HELP vigil_forks_proven_total Heights at which another certified block conflicts with this node's (a fork, traced to its validators).\n# TYPE vigil_forks_proven_total counter\nvigil_forks_proven_total {}", load(&self.forks_proven));
         let _ = writeln!(
             s,
             "# HELP vigil_commit_latency_ms From proposal to local commit.\n# TYPE vigil_commit_latency_ms histogram"

@@ -408,6 +408,17 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
             Output::EvidenceSubmitted { offender } => {
                 tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
             }
+            Output::ForkProven { height, theirs, offenders } => {
+                shared.metrics.forks_proven.fetch_add(1, Ordering::Relaxed);
+                let offenders: Vec<String> = offenders.iter().map(ToString::to_string).collect();
+                tracing::error!(
+                    %height,
+                    theirs = %theirs,
+                    offenders = ?offenders,
+                    "another certified block conflicts with the one committed here: the chain forked; evidence \
+                     submitted against the validators named, Fast mode stopped until it commits"
+                );
+            }
         }
     }
 }

@@ -41,8 +41,9 @@ const LEDGER_KEY: &str = "ledger";
 const SCHEMA_KEY: &str = "schema";
 /// The layout above. Schema 1 (before 2026-12) indexed receipts and state values by
 /// hash; schema 2 kept a Fast-mode ack without the backing that lets a promise claim it;
-/// schema 3 stored validators with one X25519 key (no separate p2p key).
-pub const SCHEMA: u32 = 4;
+/// schema 3 stored validators with one X25519 key (no separate p2p key); schema 4
+/// stored Fast blocks without the justification of their certified proposal.
+pub const SCHEMA: u32 = 5;
 
 /// Why storage failed; the node stops rather than run on a disk it cannot trust.
 #[derive(Debug, thiserror::Error)]
@@ -309,7 +310,7 @@ mod tests {
         };
         let vote = data.clone().sign(proposer, &validator);
         let cert = QuorumCert::from_votes(data, &[vote], &genesis.validators).unwrap();
-        let committed = CommittedBlock { block, cert };
+        let committed = CommittedBlock { block, cert, justification: None };
         store.write(&[(&committed, &receipts, &state)], None).unwrap();
         let record = store.tx(&tx_hash).unwrap().expect("the receipt is indexed once written");
         assert_eq!((record.height, record.index, &record.entry), (Height(1), 0, &receipts[0]));

@@ -126,6 +126,12 @@ impl SignedStatement {
         }
     }
 
+    /// Whether these two statements could be evidence against their signer (one signer,
+    /// different contents, a conflicting pair), before any signature is checked.
+    pub(crate) fn may_conflict_with(&self, other: &Self) -> bool {
+        self.signer() == other.signer() && !self.same_content(other) && self.conflicts_with(other)
+    }
+
     /// Whether the signed contents (not the signatures) are equal.
     fn same_content(&self, other: &Self) -> bool {
         match (self, other) {

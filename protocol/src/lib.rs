@@ -45,6 +45,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod evidence;
 pub mod fast;
+pub mod forensics;
 pub mod genesis;
 pub mod hash;
 pub mod ids;

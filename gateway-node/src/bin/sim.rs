@@ -42,11 +42,11 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 17],
+    hit: [u64; 20],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 17] = [
+const FAULTS: [&str; 20] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -64,6 +64,9 @@ const FAULTS: [&str; 17] = [
     "client: failing tx",
     "Fast → Bft switch",
     "validator jailed",
+    "two Byzantine",
+    "fork (beyond bound)",
+    "fork traced",
 ];
 
 fn tally(t: &mut Totals, o: Outcome) {
@@ -86,6 +89,9 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.failing_txs,
         f.mode_switches,
         f.jailed,
+        f.two_byzantine,
+        f.forks,
+        f.forks_traced,
     ];
     for (hit, c) in t.hit.iter_mut().zip(counts) {
         *hit += u64::from(c > 0);

@@ -24,7 +24,7 @@ use vigil_protocol::{
     View, Vote, VoteData, VoteKind,
 };
 
-use super::{Message, Node, Proposal, TimerKind, ViewChange};
+use super::{fork, CommittedBlock, Message, Node, Proposal, TimerKind, ViewChange};
 
 /// How far above (or below) this node's view acks, promises and votes are considered.
 pub const VIEW_WINDOW_MAX: u64 = 256;
@@ -59,6 +59,9 @@ pub struct FastState {
     /// Acks by (view, block), at most one per validator and view.
     acks: BTreeMap<(View, BlockHash), BTreeMap<NodeId, Vote>>,
     acked_by: BTreeMap<(NodeId, View), BlockHash>,
+    /// The justification of each proposal this node accepted at this height (at most
+    /// one per leader and view, like `acked_by`), stored with the block if it commits.
+    justifications: BTreeMap<(View, BlockHash), Justification>,
     view_at_height_start: View,
 }
 
@@ -68,13 +71,20 @@ impl FastState {
         self.promises.len()
             + self.reached.len()
             + self.acked_by.len()
+            + self.justifications.len()
             + self.acks.values().map(BTreeMap::len).sum::<usize>()
+    }
+
+    /// The justification of the proposal of `block` at `view`, if this node accepted it.
+    pub(super) fn take_justification(&mut self, view: View, block: &BlockHash) -> Option<Justification> {
+        self.justifications.remove(&(view, *block))
     }
 
     pub(super) fn reset_height(&mut self) {
         self.proposed = None;
         self.acks.clear();
         self.acked_by.clear();
+        self.justifications.clear();
         self.promises.clear();
         self.active = None;
     }
@@ -245,6 +255,15 @@ impl Node {
         }
     }
 
+    /// Whether a synced block's justification holds for its certified view (the block
+    /// is at the height in progress).
+    pub(super) fn justification_holds(&self, cb: &CommittedBlock) -> bool {
+        let (Some(j), VoteKind::Ack) = (&cb.justification, cb.cert.data.kind) else {
+            return false;
+        };
+        j.check(&self.proposal_slot(cb.cert.data.view), &cb.block.header.hash()).is_ok()
+    }
+
     /// Whether a promise's claim comes with a backing that holds, and the block it names.
     fn backing_holds(&self, vc: &ViewChange) -> bool {
         let Some((claim_view, claim_hash)) = vc.promise.data.acked else {
@@ -334,6 +353,12 @@ impl Node {
                 None => return,
             },
         };
+        if self.fork_halted() && !fork::carries_evidence(&block) {
+            // Stopped by a proven fork: propose once the evidence is in the mempool.
+            let delay = self.cfg.timeouts.propose_delay_ms.max(1);
+            self.timer(TimerKind::Propose, view, delay);
+            return;
+        }
         let hash = self.add_candidate(block.clone());
         if !self.candidate_is_valid(&hash) {
             return;
@@ -342,6 +367,7 @@ impl Node {
             return;
         };
         self.fast.proposed = Some(view);
+        self.fast.justifications.insert((view, hash), active.justification.clone());
         let backing = Backing { leader_ack: ack.clone(), justification: active.justification };
         self.safety.fast_acked = Some(Acked { view, block: block.clone(), backing: backing.clone() });
         self.persist();
@@ -393,6 +419,7 @@ impl Node {
         if justification.check(&self.proposal_slot(p.view), &hash).is_err() {
             return;
         }
+        self.fast.justifications.insert((p.view, hash), justification.clone());
         self.fast_adopt_view(p.view, false);
         self.add_candidate(p.block.clone());
         self.fast_on_ack(leader_ack.clone());
@@ -400,6 +427,11 @@ impl Node {
             // Forward the leader's signed ack of a block we refuse: if it sent others a
             // different one, someone now holds two conflicting acks.
             self.out.push(super::Output::Broadcast(Message::Vote { vote: leader_ack, leader_ack: None }));
+            return;
+        }
+        if self.fork_halted() && !fork::carries_evidence(&p.block) {
+            // A fork is proven at this chain: nothing more commits in Fast mode until
+            // the evidence does (the leader's next block must carry it).
             return;
         }
         let Some(ack) = self.sign_vote(VoteKind::Ack, p.view, hash) else {

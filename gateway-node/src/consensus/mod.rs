@@ -27,6 +27,7 @@
 pub mod bft;
 pub mod detector;
 pub mod fast;
+pub mod fork;
 pub mod mempool;
 pub mod verified;
 
@@ -133,6 +134,11 @@ pub enum TimerKind {
 pub struct CommittedBlock {
     pub block: Block,
     pub cert: QuorumCert,
+    /// Fast mode: the justification of the proposal the certificate is for (as checked
+    /// by this node), kept so that a conflicting certified block can be traced to the
+    /// validators that caused the fork ([`vigil_protocol::forensics`]). `None` for Bft
+    /// blocks, and for a Fast block whose certified proposal this node never saw.
+    pub justification: Option<Justification>,
 }
 
 /// A block proposed for `(height, view)`.
@@ -246,6 +252,16 @@ pub enum Output {
     EvidenceSubmitted {
         offender: NodeId,
     },
+    /// Another node holds a certified block at `height` that conflicts with the one this
+    /// node committed: the chain forked (possible only beyond Fast mode's bound).
+    /// `offenders` are the validators the two blocks' statements prove faulty, whose
+    /// evidence this node submits (if it is a validator); Fast mode stays stopped here
+    /// until that evidence commits.
+    ForkProven {
+        height: Height,
+        theirs: BlockHash,
+        offenders: Vec<NodeId>,
+    },
 }
 
 /// What a node must remember across a crash to stay safe.
@@ -348,6 +364,8 @@ pub struct Node {
     seen_votes: BTreeSet<(NodeId, View, VoteKind, BlockHash, [u8; 64])>,
     fast: fast::FastState,
     bft: bft::BftState,
+    fork: fork::ForkState,
+    genesis_hash: BlockHash,
     now_ms: u64,
     last_commit_ms: u64,
     out: Vec<Output>,
@@ -415,6 +433,8 @@ impl Node {
             seen_votes: BTreeSet::new(),
             fast: fast::FastState::default(),
             bft: bft::BftState::default(),
+            fork: fork::ForkState::default(),
+            genesis_hash: genesis.hash(),
             now_ms: 0,
             last_commit_ms: 0,
             out: Vec::new(),
@@ -567,6 +587,9 @@ impl Node {
     }
 
     fn on_message(&mut self, from: NodeId, message: Message) {
+        if let Message::Proposal(p) = &message {
+            self.check_parent(from, &p.block.header);
+        }
         if let Some(h) = message.height() {
             let mine = self.height();
             if h > mine {
@@ -711,7 +734,11 @@ impl Node {
         let Ok(state) = self.ledger.commit(&block, exec) else {
             return;
         };
-        self.after_commit(CommittedBlock { block, cert }, receipts, state);
+        let justification = match cert.data.kind {
+            VoteKind::Ack => self.fast.take_justification(cert.data.view, &hash),
+            _ => None,
+        };
+        self.after_commit(CommittedBlock { block, cert, justification }, receipts, state);
     }
 
     /// Whether a proposer with nothing to propose should wait a little longer; if so,
@@ -741,6 +768,7 @@ impl Node {
         self.safety = SafetyState { fast_view, ..SafetyState::fresh(self.height(), fast_view) };
         self.persist();
         self.fast.reset_height();
+        self.fork.after_commit();
         self.bft = bft::BftState::default();
         self.enter_height();
     }
@@ -934,9 +962,19 @@ impl Node {
     fn apply_sync(&mut self, from: NodeId, blocks: Vec<CommittedBlock>) {
         let mut applied = false;
         let full = blocks.len() == SYNC_BATCH_BLOCKS_MAX;
-        for cb in blocks {
-            if cb.block.header.height != self.height() {
-                continue;
+        for mut cb in blocks {
+            match cb.block.header.height.cmp(&self.height()) {
+                std::cmp::Ordering::Less => {
+                    self.check_for_fork(from, &cb);
+                    continue;
+                }
+                std::cmp::Ordering::Greater => continue,
+                std::cmp::Ordering::Equal => {}
+            }
+            if cb.block.header.parent_hash != self.ledger.last_hash() {
+                // Certified on another parent: if the certificate holds, the fork is lower.
+                self.check_parent(from, &cb.block.header);
+                return;
             }
             let certified = CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() };
             if certified.verify(self.set()).is_err() {
@@ -945,6 +983,11 @@ impl Node {
             let Ok(exec) = self.ledger.check_block(&cb.block) else {
                 return;
             };
+            // Keep the sender's justification only if it holds (it is only ever read
+            // for forensics, which trusts nothing, but it is stored and served).
+            if cb.justification.is_some() && !self.justification_holds(&cb) {
+                cb.justification = None;
+            }
             let receipts = exec.entries.clone();
             let Ok(state) = self.ledger.commit(&cb.block, exec) else {
                 return;

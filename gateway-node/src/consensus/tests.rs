@@ -88,7 +88,7 @@ impl Net {
                 Output::SetTimer { timer, .. } => self.timers.push((i, timer)),
                 Output::Persist(s) => self.disk[i].1 = Some(*s),
                 Output::Commit { committed, .. } => self.disk[i].0.push(*committed),
-                Output::EvidenceSubmitted { .. } => {}
+                Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } => {}
             }
         }
     }

@@ -6,13 +6,26 @@
 
 use rand::Rng;
 use vigil_protocol::fast::leader_ack_data;
-use vigil_protocol::{Backing, Block, Hash32, Justification, PromiseData, View, VoteData, VoteKind};
+use vigil_protocol::{Backing, Block, BlockHash, Hash32, Justification, PromiseData, View, Vote, VoteData, VoteKind};
 
 use super::{Byzantine, World};
 use crate::consensus::{Message, Proposal, ViewChange, NIL};
 
 /// Messages the replayer remembers (the newest).
 pub(super) const REPLAY_BUFFER_MAX: usize = 64;
+/// Fast leader equivocations the coalition remembers (the newest).
+pub(super) const COALITION_MAX: usize = 64;
+
+/// A Fast leader's two proposals for one view, and who got the second: what a
+/// colluding equivocator needs to ack each block to the side that got it.
+#[derive(Debug, Clone)]
+pub(crate) struct Equivocation {
+    /// The block (and the leader's signed ack of it) the truth side got.
+    original: (BlockHash, Vote),
+    /// The other block, sent to `lied_to`.
+    forged: (BlockHash, Vote),
+    lied_to: Vec<usize>,
+}
 
 impl World {
     /// Splits the peers in two non-empty halves (when there are at least two).
@@ -28,13 +41,13 @@ impl World {
         (peers, lied_to)
     }
 
-    fn byzantine_kind(&self) -> Option<Byzantine> {
-        self.sc.byzantine.map(|(_, kind)| kind)
+    fn byzantine_kind(&self, me: usize) -> Option<Byzantine> {
+        self.sc.byzantine.iter().find(|(b, _)| *b == me).map(|(_, kind)| *kind)
     }
 
-    /// What the Byzantine node hears, for the replayer.
-    pub(super) fn byzantine_heard(&mut self, message: &Message) {
-        if self.byzantine_kind() != Some(Byzantine::Replayer) || matches!(message, Message::Transactions(_)) {
+    /// What a Byzantine node hears, for the replayer.
+    pub(super) fn byzantine_heard(&mut self, me: usize, message: &Message) {
+        if self.byzantine_kind(me) != Some(Byzantine::Replayer) || matches!(message, Message::Transactions(_)) {
             return;
         }
         if self.replay.len() >= REPLAY_BUFFER_MAX {
@@ -44,9 +57,12 @@ impl World {
     }
 
     pub(super) fn byzantine_broadcast(&mut self, me: usize, message: Message) {
-        let Some(kind) = self.byzantine_kind() else {
+        let Some(kind) = self.byzantine_kind(me) else {
             return;
         };
+        if kind == Byzantine::Equivocator && self.colluding_ack(me, &message) {
+            return;
+        }
         let forged = match (&message, kind) {
             (Message::Proposal(p), Byzantine::LyingLeader) if p.leader_ack.is_some() => {
                 self.faults.lies += 1;
@@ -80,6 +96,9 @@ impl World {
             (Some(_), _) => (Vec::new(), (0..self.nodes.len()).filter(|p| *p != me).collect()),
             (None, _) => ((0..self.nodes.len()).filter(|p| *p != me).collect(), Vec::new()),
         };
+        if let (Message::Proposal(p), Some(Message::Proposal(f)), Byzantine::Equivocator) = (&message, &forged, kind) {
+            self.remember_equivocation(p, f, &lied_to);
+        }
         for to in honest {
             self.send(me, to, message.clone());
         }
@@ -93,6 +112,59 @@ impl World {
             Byzantine::Replayer => self.replay_old(me),
             _ => {}
         }
+    }
+
+    /// A Fast leader of the coalition sent two proposals: its fellow equivocators will
+    /// ack each to the side that got it.
+    fn remember_equivocation(&mut self, original: &Proposal, forged: &Proposal, lied_to: &[usize]) {
+        let (Some(a), Some(b)) = (&original.leader_ack, &forged.leader_ack) else {
+            return;
+        };
+        if self.coalition.len() >= COALITION_MAX {
+            self.coalition.pop_first();
+        }
+        let key = (original.block.header.height, original.view);
+        let entry = Equivocation {
+            original: (original.block.header.hash(), a.clone()),
+            forged: (forged.block.header.hash(), b.clone()),
+            lied_to: lied_to.to_vec(),
+        };
+        self.coalition.insert(key, entry);
+    }
+
+    /// A colluding equivocator's Fast ack of one of a coalition leader's two blocks:
+    /// sent to the side that got that block, and an ack of the other block (with the
+    /// leader's ack of it) to the other side, so that both sides can gather a quorum.
+    /// Returns whether it handled the message.
+    fn colluding_ack(&mut self, me: usize, message: &Message) -> bool {
+        let Message::Vote { vote, .. } = message else {
+            return false;
+        };
+        if vote.data.kind != VoteKind::Ack || vote.voter != self.nodes[me].id {
+            return false;
+        }
+        let Some(e) = self.coalition.get(&(vote.data.height, vote.data.view)).cloned() else {
+            return false;
+        };
+        let truth_side: Vec<usize> = (0..self.nodes.len()).filter(|p| *p != me && !e.lied_to.contains(p)).collect();
+        let ((same, same_side), (other, other_side)) = if vote.data.block_hash == e.original.0 {
+            ((e.original, truth_side), (e.forged, e.lied_to.clone()))
+        } else if vote.data.block_hash == e.forged.0 {
+            ((e.forged, e.lied_to.clone()), (e.original, truth_side))
+        } else {
+            return false;
+        };
+        self.faults.equivocations += 1;
+        let second = VoteData { block_hash: other.0, ..vote.data.clone() }.sign(vote.voter, &self.nodes[me].key);
+        let honest = Message::Vote { vote: vote.clone(), leader_ack: Some(same.1) };
+        let forged = Message::Vote { vote: second, leader_ack: Some(other.1) };
+        for to in same_side.into_iter().filter(|p| *p != me) {
+            self.send(me, to, honest.clone());
+        }
+        for to in other_side.into_iter().filter(|p| *p != me) {
+            self.send(me, to, forged.clone());
+        }
+        true
     }
 
     /// The same proposal with a changed block, and (in Fast mode) a fresh signed ack.

@@ -1,7 +1,8 @@
 //! Deterministic simulation of a whole network running the real [`consensus::Node`]
 //! code (TigerBeetle's VOPR idea): virtual time, a seeded RNG, and a network that
 //! drops, delays, reorders, duplicates and partitions messages, crashes nodes and
-//! restarts them from what they persisted, with one Byzantine validator.
+//! restarts them from what they persisted, with Byzantine validators (one, or on 7
+//! nodes sometimes two, which may collude).
 //!
 //! Invariants are checked after every event; a failing seed prints a readable trace,
 //! and running the same seed again replays it exactly (no clock, no thread, no
@@ -30,6 +31,8 @@ pub const FAULT_PHASE_MS: u64 = 3_000;
 pub const HEALED_PHASE_MS: u64 = 8_000;
 /// Blocks every honest node must commit after the heal.
 pub const PROGRESS_AFTER_HEAL_BLOCKS: u64 = 2;
+/// Virtual time within which a fork must be traced to its validators by some honest node.
+pub const FORK_TRACE_MS: u64 = 3_000;
 const CLIENTS: usize = 4;
 const CLIENT_TX_INTERVAL_MS: u64 = 150;
 
@@ -38,8 +41,10 @@ const CLIENT_TX_INTERVAL_MS: u64 = 150;
 pub enum Byzantine {
     /// Fast mode: as leader, sends half the followers a block with forged results.
     LyingLeader,
-    /// Proposes two blocks and casts conflicting votes to different peers (Bft; Fast
-    /// on 4 validators, where one equivocator is within what Fast mode tolerates).
+    /// Proposes two blocks and casts conflicting votes to different peers. On 7
+    /// validators one equivocating Fast leader can fork the chain (two Fast quorums
+    /// share one validator), and two equivocators collude: the one that is not leader
+    /// acks each of the leader's blocks to the side that got it.
     Equivocator,
     /// Fast mode: every promise claims an ack it never signed, of a block it made up.
     LyingPromises,
@@ -52,14 +57,21 @@ pub enum Byzantine {
 }
 
 /// Byzantine behaviours a seed may draw, by mode (and network size).
-fn behaviours(mode: ConsensusMode, nodes: usize) -> Vec<Byzantine> {
+fn behaviours(mode: ConsensusMode) -> Vec<Byzantine> {
     use Byzantine::*;
     match mode {
-        ConsensusMode::Fast if nodes <= 4 => {
-            vec![LyingLeader, Equivocator, LyingPromises, ViewFlood, Replayer, TxReplayer]
-        }
-        ConsensusMode::Fast => vec![LyingLeader, LyingPromises, ViewFlood, Replayer, TxReplayer],
+        ConsensusMode::Fast => vec![LyingLeader, Equivocator, LyingPromises, ViewFlood, Replayer, TxReplayer],
         ConsensusMode::Bft => vec![Equivocator, ViewFlood, Replayer, TxReplayer],
+    }
+}
+
+/// Byzantine validators a network of `nodes` may have: two only from 7 on (Bft
+/// tolerates two of 7; Fast mode forks beyond one, and must then trace the fork).
+pub fn byzantine_max(nodes: usize) -> usize {
+    if nodes >= 7 {
+        2
+    } else {
+        1
     }
 }
 
@@ -78,7 +90,8 @@ pub struct Scenario {
     pub seed: u64,
     pub nodes: usize,
     pub mode: ConsensusMode,
-    pub byzantine: Option<(usize, Byzantine)>,
+    /// The Byzantine validators (node index, behaviour): none, one, or two.
+    pub byzantine: Vec<(usize, Byzantine)>,
     pub drop_p: f64,
     pub duplicate_p: f64,
     pub delay_max_ms: u64,
@@ -109,6 +122,12 @@ pub struct FaultCounts {
     pub client_replays: u64,
     pub free_txs: u64,
     pub failing_txs: u64,
+    /// Two Byzantine validators in one run.
+    pub two_byzantine: u64,
+    /// Heights at which honest nodes committed different blocks (possible only beyond
+    /// Fast mode's bound), and those an honest node traced to their validators.
+    pub forks: u64,
+    pub forks_traced: u64,
 }
 
 /// Result of one seed.
@@ -220,6 +239,12 @@ pub(crate) struct World {
     history: Vec<SignedTransaction>,
     /// Where each honest node committed each transaction: one place only.
     positions: Vec<BTreeMap<TxHash, (Height, u32)>>,
+    /// The lowest height at which honest nodes committed different blocks, and when.
+    fork: Option<(Height, u64)>,
+    /// Heights at which an honest node proved a fork and named its validators.
+    forks_traced: BTreeSet<Height>,
+    /// The Fast leader equivocations of the Byzantine coalition, for its other members.
+    coalition: BTreeMap<(Height, vigil_protocol::View), byzantine::Equivocation>,
     /// The adversarial client's poor account (little balance) and its next nonce.
     poor: (SecretKey, u64),
 }
@@ -229,14 +254,19 @@ impl Scenario {
     pub fn from_seed(seed: u64, nodes: usize) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5eed);
         let mode = if rng.gen_bool(0.65) { ConsensusMode::Fast } else { ConsensusMode::Bft };
-        let byzantine = rng.gen_bool(0.6).then(|| {
-            let kinds = behaviours(mode, nodes);
+        let kinds = behaviours(mode);
+        let first = rng.gen_bool(0.6).then(|| {
             match kinds[rng.gen_range(0..kinds.len())] {
                 // The view-0 leader lies, so the lie happens while faults are going on.
                 Byzantine::LyingLeader => (0, Byzantine::LyingLeader),
-                kind => (rng.gen_range(0..nodes), kind),
+                // On 7, the view-0 leader equivocates: where Fast mode can fork.
+                kind => match rng.gen_range(0..nodes) {
+                    _ if kind == Byzantine::Equivocator && mode == ConsensusMode::Fast && nodes >= 7 => (0, kind),
+                    index => (index, kind),
+                },
             }
         });
+        let mut byzantine: Vec<(usize, Byzantine)> = first.into_iter().collect();
         let calm = rng.gen_bool(0.15);
         let drop_p = if calm { 0.0 } else { rng.gen_range(0.0..0.12) };
         let duplicate_p = if calm { 0.0 } else { rng.gen_range(0.0..0.05) };
@@ -250,12 +280,20 @@ impl Scenario {
         let mut crashes = Vec::new();
         for _ in 0..if calm { 0 } else { rng.gen_range(0..3) } {
             let node = rng.gen_range(0..nodes);
-            if byzantine.is_some_and(|(b, _)| b == node) {
+            if byzantine.iter().any(|(b, _)| *b == node) {
                 continue;
             }
             let at = rng.gen_range(0..FAULT_PHASE_MS);
             let back = (at + rng.gen_range(100..2_500)).min(FAULT_PHASE_MS);
             crashes.push((at, back, node));
+        }
+        // A second Byzantine validator (drawn last, so smaller networks' seeds keep
+        // their scenarios): half the time the same behaviour as the first, colluding.
+        if let Some((b, kind)) = byzantine.first().copied().filter(|_| byzantine_max(nodes) > 1 && rng.gen_bool(0.5)) {
+            let second = if rng.gen_bool(0.5) { kind } else { kinds[rng.gen_range(0..kinds.len())] };
+            let index = (b + rng.gen_range(1..nodes)) % nodes;
+            byzantine.push((index, second));
+            crashes.retain(|(_, _, node)| *node != index);
         }
         Self {
             seed,
@@ -375,7 +413,11 @@ impl World {
             history: Vec::new(),
             positions: vec![BTreeMap::new(); sc_nodes],
             poor: (poor, 0),
+            fork: None,
+            forks_traced: BTreeSet::new(),
+            coalition: BTreeMap::new(),
         };
+        world.faults.two_byzantine = u64::from(world.sc.byzantine.len() > 1);
         for (at, back, node) in world.sc.crashes.clone() {
             world.schedule(at, Event::Crash(node));
             world.schedule(back, Event::Restart(node));
@@ -410,7 +452,18 @@ impl World {
     }
 
     fn is_honest(&self, i: usize) -> bool {
-        self.sc.byzantine.is_none_or(|(b, _)| b != i)
+        !self.sc.byzantine.iter().any(|(b, _)| *b == i)
+    }
+
+    /// Whether two Fast quorums can share only Byzantine validators here, so that a
+    /// fork is possible (and must then be traced): 1 or 2 Byzantine of 7, never 1 of 4.
+    fn fast_fork_possible(&self) -> bool {
+        let set = &self.genesis.validators;
+        let total: u64 = set.validators().iter().map(|v| v.power).sum();
+        let overlap = (2 * set.quorum_power(ConsensusMode::Fast)).saturating_sub(total);
+        let byzantine_power: u64 =
+            self.sc.byzantine.iter().filter_map(|(b, _)| set.by_index(*b)).map(|v| v.power).sum();
+        byzantine_power >= overlap
     }
 
     fn partitioned(&self, a: usize, b: usize) -> bool {
@@ -466,7 +519,7 @@ impl World {
                 }
                 self.trace.push(self.now_ms, TraceEvent::deliver(to, from, &message));
                 if !self.is_honest(to) {
-                    self.byzantine_heard(&message);
+                    self.byzantine_heard(to, &message);
                 }
                 let from_id = self.nodes[from].id;
                 self.input(to, Input::Message { from: from_id, message });
@@ -627,7 +680,23 @@ impl World {
                 self.on_commit(i, *committed)
             }
             Output::EvidenceSubmitted { offender } => {
-                self.trace.push(self.now_ms, TraceEvent::Evidence { node: i, offender: self.index_of(&offender) });
+                let accused = self.index_of(&offender);
+                self.trace.push(self.now_ms, TraceEvent::Evidence { node: i, offender: accused });
+                if let Some(j) = accused.filter(|j| self.is_honest(i) && self.is_honest(*j)) {
+                    self.violate(format!("node {i} submitted evidence against honest validator {j}"));
+                }
+            }
+            Output::ForkProven { height, offenders, .. } => {
+                let accused: Vec<Option<usize>> = offenders.iter().map(|o| self.index_of(o)).collect();
+                self.trace.push(self.now_ms, TraceEvent::ForkProven { node: i, height, offenders: accused.clone() });
+                if !self.is_honest(i) {
+                    return;
+                }
+                if let Some(j) = accused.iter().flatten().find(|j| self.is_honest(**j)) {
+                    self.violate(format!("node {i} traced the fork at height {height} to honest validator {j}"));
+                } else if !accused.is_empty() {
+                    self.forks_traced.insert(height);
+                }
             }
         }
     }
@@ -682,12 +751,20 @@ impl World {
                 }
             }
         }
-        // Agreement: one block per height across all honest nodes.
+        // Agreement: one block per height across all honest nodes — unless Byzantine
+        // validators fill the overlap of two Fast quorums, and then the fork must be
+        // traced to them (checked at the end).
         match self.chain.get(&height) {
             Some(existing) if *existing != hash => {
-                self.violate(format!(
-                    "fork at height {height}: node {i} committed {hash}, another honest node {existing}"
-                ));
+                if mode_before == ConsensusMode::Fast && self.fast_fork_possible() {
+                    if self.fork.is_none_or(|(h, _)| height < h) {
+                        self.fork = Some((height, self.now_ms));
+                    }
+                } else {
+                    self.violate(format!(
+                        "fork at height {height}: node {i} committed {hash}, another honest node {existing}"
+                    ));
+                }
             }
             Some(_) => {}
             None => {
@@ -736,6 +813,20 @@ impl World {
             let line = self.nodes[i].node.as_ref().map_or("crashed".to_string(), |n| n.describe());
             self.trace.push(self.now_ms, TraceEvent::State { node: i, line });
         }
+        if let Some((height, at_ms)) = self.fork {
+            // A fork beyond the bound: no liveness is owed, but the fork must be traced
+            // to the validators that caused it (all Byzantine: checked as it happens),
+            // unless it happened too close to the end for the two sides to meet.
+            self.faults.forks += 1;
+            if self.forks_traced.contains(&height) {
+                self.faults.forks_traced += 1;
+            } else if self.now_ms.saturating_sub(at_ms) >= FORK_TRACE_MS {
+                self.violate(format!(
+                    "fork at height {height} (t={at_ms}ms) was not traced to a Byzantine validator by any honest node"
+                ));
+            }
+            return;
+        }
         let target = heal_height + PROGRESS_AFTER_HEAL_BLOCKS;
         for i in 0..self.nodes.len() {
             if !self.is_honest(i) {
@@ -748,7 +839,7 @@ impl World {
                 ));
             }
         }
-        if let Some((b, Byzantine::LyingLeader)) = self.sc.byzantine {
+        for (b, _) in self.sc.byzantine.clone().into_iter().filter(|(_, k)| *k == Byzantine::LyingLeader) {
             if self.lie_after_heal {
                 let liar = self.nodes[b].id;
                 let honest: Vec<usize> = (0..self.nodes.len()).filter(|i| self.is_honest(*i)).collect();

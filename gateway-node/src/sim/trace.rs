@@ -19,6 +19,7 @@ pub enum TraceEvent {
     Restart(usize),
     Commit { node: usize, height: Height, hash: BlockHash, mode: ConsensusMode },
     Evidence { node: usize, offender: Option<usize> },
+    ForkProven { node: usize, height: Height, offenders: Vec<Option<usize>> },
     Violation(String),
     State { node: usize, line: String },
 }
@@ -95,6 +96,9 @@ impl fmt::Display for TraceEvent {
             }
             TraceEvent::Evidence { node, offender } => {
                 write!(f, "n{node} submits evidence against n{offender:?}")
+            }
+            TraceEvent::ForkProven { node, height, offenders } => {
+                write!(f, "n{node} PROVES A FORK at h={height}, caused by {offenders:?}")
             }
             TraceEvent::Violation(v) => write!(f, "VIOLATION: {v}"),
             TraceEvent::State { node, line } => write!(f, "n{node} at the end: {line}"),
