@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use vigil_protocol::fast::leader_ack_data;
 use vigil_protocol::{Amount, ChainId, EncryptionKey, P2pKey, ValidatorInfo};
 
 use super::*;
@@ -388,8 +389,7 @@ fn a_lying_promise_does_not_fork_fast_mode() {
         acked: Some((View(0), fake_hash)),
     }
     .sign(liar, &net.keys[3]);
-    let leader_ack =
-        vigil_protocol::fast::leader_ack_data(&chain_id, Height(1), View(0), fake_hash).sign(liar, &net.keys[3]);
+    let leader_ack = leader_ack_data(&chain_id, Height(1), View(0), fake_hash).sign(liar, &net.keys[3]);
     let backing = vigil_protocol::Backing { leader_ack, justification: vigil_protocol::Justification::Genesis };
     let lie = ViewChange { promise, acked: Some((backing, fake)) };
     net.input(1, Input::Message { from: liar, message: Message::ViewChange(Box::new(lie)) });
@@ -438,4 +438,93 @@ fn admission_asks_for_a_fee_and_counts_pending_spend() {
         Some(Rejection::InsufficientBalance { balance: 10, needed: 11 })
     );
     node.submit(0, tx(&genesis_key, 1, 1, 2)).unwrap();
+}
+
+/// Two blocks certified at height 1 of 7 validators, by quorums that share validators 0
+/// and 3 (beyond Fast mode's bound), each with the justification of its proposal.
+fn forked_height_one(net: &Net) -> (CommittedBlock, CommittedBlock) {
+    let ledger = Ledger::genesis(&net.genesis).unwrap();
+    let exec = ledger.execute(&[]).unwrap();
+    let left = Block { header: ledger.build_header(&exec, View(0), net.id(0), 1_000), txs: vec![] };
+    let mut right = left.clone();
+    right.header.time_ms += 1;
+    let certify = |block: &Block, signers: &[usize]| {
+        let data = VoteData {
+            chain_id: net.genesis.chain_id.clone(),
+            height: Height(1),
+            view: View(0),
+            block_hash: block.header.hash(),
+            kind: VoteKind::Ack,
+        };
+        let votes: Vec<Vote> = signers.iter().map(|i| data.sign(net.id(*i), &net.keys[*i])).collect();
+        let cert = QuorumCert::from_votes(data, &votes, &net.genesis.validators).unwrap();
+        CommittedBlock { block: block.clone(), cert, justification: Some(Justification::Genesis) }
+    };
+    (certify(&left, &[0, 1, 2, 3]), certify(&right, &[0, 3, 4, 5]))
+}
+
+/// Beyond the bound a fork is accountable: a node that committed one block and is sent
+/// the other, certified, names the two validators in both certificates (never the honest
+/// ones that acked only one side), submits their evidence, and then acks no Fast block
+/// that does not carry evidence, while it acks one that does.
+#[test]
+fn a_conflicting_certified_block_is_traced_and_stops_fast_mode_until_evidence_commits() {
+    let net = Net::new(7, ConsensusMode::Fast);
+    let (left, right) = forked_height_one(&net);
+    let me = net.id(1);
+    let fresh = || {
+        let mut node = Node::new(config(&net.keys[1]), &net.genesis).unwrap();
+        node.step(0, Input::Start);
+        let out = node.step(10, Input::Message { from: net.id(2), message: Message::SyncResponse(vec![left.clone()]) });
+        assert!(out.iter().any(|o| matches!(o, Output::Commit { .. })), "commits the left block");
+        let out =
+            node.step(20, Input::Message { from: net.id(4), message: Message::SyncResponse(vec![right.clone()]) });
+        (node, out)
+    };
+    let (halted, out) = fresh();
+    let proven: Vec<&Vec<NodeId>> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::ForkProven { height, offenders, .. } if *height == Height(1) => Some(offenders),
+            _ => None,
+        })
+        .collect();
+    let mut expected = vec![net.id(0), net.id(3)];
+    expected.sort();
+    let mut named = proven.first().cloned().cloned().unwrap_or_default();
+    named.sort();
+    assert_eq!(named, expected, "the fork is traced to the two validators in both certificates");
+    let evidence: Vec<SignedTransaction> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Broadcast(Message::Transactions(txs)) => Some(txs.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|t| matches!(t.tx.payload, Payload::FaultEvidence(_)))
+        .collect();
+    assert_eq!(evidence.len(), 2, "evidence against each of them is gossiped");
+    assert_eq!(halted.committed().len(), 1, "its own block stays committed");
+
+    // The leader of view 0 (still in the set) proposes height 2 on the left block.
+    let propose = |node: &mut Node, txs: Vec<SignedTransaction>| {
+        let exec = node.ledger().execute(&txs).unwrap();
+        let block = Block { header: node.ledger().build_header(&exec, View(0), net.id(0), 2_000), txs };
+        let leader_ack = leader_ack_data(&net.genesis.chain_id, Height(2), View(0), block.header.hash())
+            .sign(net.id(0), &net.keys[0]);
+        let proposal = Proposal {
+            view: View(0),
+            block,
+            valid_round: None,
+            leader_ack: Some(leader_ack),
+            pol: vec![],
+            justification: Some(Justification::Parent(left.cert.clone())),
+        };
+        let out = node.step(30, Input::Message { from: net.id(0), message: Message::Proposal(Box::new(proposal)) });
+        out.iter().any(|o| matches!(o, Output::Broadcast(Message::Vote { vote, .. }) if vote.voter == me))
+    };
+    let mut halted = halted;
+    assert!(!propose(&mut halted, vec![]), "no ack for a Fast block without the evidence");
+    let (mut other, _) = fresh();
+    assert!(propose(&mut other, evidence), "an ack for the block that commits the evidence");
 }
