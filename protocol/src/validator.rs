@@ -223,6 +223,8 @@ mod tests {
     use super::*;
     use crate::testutil::validators;
 
+    /// Finding 13 of the soundness review (in part): on 35b51aa a validator had one
+    /// X25519 key for both its Noise links and its HPKE requests.
     #[test]
     fn a_validator_publishing_one_key_for_noise_and_hpke_is_refused() {
         let (set, _) = validators(4);

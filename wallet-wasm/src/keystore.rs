@@ -227,6 +227,8 @@ mod tests {
         assert!(!ks.to_json().contains(&hex::encode(seed.entropy())));
     }
 
+    /// Finding 13 of the soundness review (in part): on 35b51aa a keystore with weak KDF
+    /// parameters (from another tool or an old version) stayed weak for ever.
     #[test]
     fn a_keystore_below_the_default_key_derivation_is_marked_for_resealing() {
         let (_, weak) = sealed();

@@ -528,3 +528,28 @@ fn a_conflicting_certified_block_is_traced_and_stops_fast_mode_until_evidence_co
     let (mut other, _) = fresh();
     assert!(propose(&mut other, evidence), "an ack for the block that commits the evidence");
 }
+
+/// Finding 11 of the soundness review: on 35b51aa the detector, ack and prevote maps
+/// took any view or round at the current height from an authenticated validator, so one
+/// validator signing acks for thousands of views grew every honest node's memory without
+/// bound. Now what a node keeps for a height stays within the view window.
+#[test]
+fn acks_for_thousands_of_views_keep_memory_within_the_window() {
+    let net = Net::new(4, ConsensusMode::Fast);
+    let mut node = Node::new(config(&net.keys[1]), &net.genesis).unwrap();
+    node.step(0, Input::Start);
+    let flooder = net.id(3);
+    for view in 1..5_000u64 {
+        let data = VoteData {
+            chain_id: net.genesis.chain_id.clone(),
+            height: Height(1),
+            view: View(view),
+            block_hash: vigil_protocol::Hash32([(view % 251) as u8; 32]),
+            kind: if view % 2 == 0 { VoteKind::Ack } else { VoteKind::Prevote },
+        };
+        let vote = data.sign(flooder, &net.keys[3]);
+        node.step(view, Input::Message { from: flooder, message: Message::Vote { vote, leader_ack: None } });
+    }
+    let bound = 8 * fast::VIEW_WINDOW_MAX as usize;
+    assert!(node.retained() <= bound, "node holds {} items for one height (bound {bound})", node.retained());
+}

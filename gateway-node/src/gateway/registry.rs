@@ -302,6 +302,9 @@ mod tests {
         SetChange { certified: CertifiedHeader { header, cert }, next: next.clone() }
     }
 
+    /// Finding 13 of the soundness review (in part): on 35b51aa the gateway adopted any
+    /// node's list of set changes that verified from genesis, even one that rewrote
+    /// the history it already followed.
     #[test]
     fn only_a_change_that_extends_the_followed_chain_is_adopted() {
         let (g, keys) = genesis(4);

@@ -345,6 +345,9 @@ mod tests {
         assert!(matches!(refused, Err(noise::LinkError::UnknownPeer)));
     }
 
+    /// Finding 10 of the soundness review: on 35b51aa unauthenticated Noise handshakes
+    /// were unlimited (each costs the listener a Diffie-Hellman and a task), in all and
+    /// per address; now `HANDSHAKES_MAX` and `HANDSHAKES_PER_ADDRESS_MAX` hold.
     #[test]
     fn handshakes_are_capped_in_all_and_per_address() {
         let gates = Arc::new(Mutex::new(Gates::default()));
