@@ -262,6 +262,10 @@ async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         "cert": cb.cert,
         "tx_hashes": cb.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
         "certified_header_bcs": hex::encode(to_bytes(&certified)),
+        // Fast blocks: why the certified proposal could carry this block (BCS
+        // `Justification`), so that anyone holding a conflicting certified block can
+        // trace the fork to its validators (`vigil_protocol::forensics`).
+        "justification_bcs": cb.justification.as_ref().map(|j| hex::encode(to_bytes(j))),
     })))
 }
 

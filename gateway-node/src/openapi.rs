@@ -43,7 +43,7 @@ pub fn document() -> Value {
             "/v1/blocks/{height}": { "get": {
                 "summary": "A committed block's header with its quorum certificate",
                 "parameters": [{ "name": "height", "in": "path", "required": true, "schema": { "type": "string", "description": "a number or `latest`" } }],
-                "responses": { "200": { "description": "Certified header (`certified_header_bcs` is a BCS CertifiedHeader)" }, "404": error_response("NOT_FOUND") }
+                "responses": { "200": { "description": "Certified header (`certified_header_bcs` is a BCS CertifiedHeader; `justification_bcs`, for a Fast block, the BCS Justification of its certified proposal, else null)" }, "404": error_response("NOT_FOUND") }
             }},
             "/v1/accounts/{address}": { "get": {
                 "summary": "Balance and nonce with a Merkle proof against the certified header of the same height",

@@ -75,6 +75,10 @@ impl FastState {
             + self.acks.values().map(BTreeMap::len).sum::<usize>()
     }
 
+    pub(super) fn remember_justification(&mut self, view: View, block: BlockHash, justification: Justification) {
+        self.justifications.insert((view, block), justification);
+    }
+
     /// The justification of the proposal of `block` at `view`, if this node accepted it.
     pub(super) fn take_justification(&mut self, view: View, block: &BlockHash) -> Option<Justification> {
         self.justifications.remove(&(view, *block))
@@ -367,7 +371,7 @@ impl Node {
             return;
         };
         self.fast.proposed = Some(view);
-        self.fast.justifications.insert((view, hash), active.justification.clone());
+        self.fast.remember_justification(view, hash, active.justification.clone());
         let backing = Backing { leader_ack: ack.clone(), justification: active.justification };
         self.safety.fast_acked = Some(Acked { view, block: block.clone(), backing: backing.clone() });
         self.persist();
@@ -419,7 +423,7 @@ impl Node {
         if justification.check(&self.proposal_slot(p.view), &hash).is_err() {
             return;
         }
-        self.fast.justifications.insert((p.view, hash), justification.clone());
+        self.fast.remember_justification(p.view, hash, justification.clone());
         self.fast_adopt_view(p.view, false);
         self.add_candidate(p.block.clone());
         self.fast_on_ack(leader_ack.clone());

@@ -443,6 +443,10 @@ impl Node {
             ledger,
             cfg,
         };
+        if let Some(a) = &node.safety.fast_acked {
+            // The proposal this node acked was justified: kept with the block if it commits.
+            node.fast.remember_justification(a.view, a.block.header.hash(), a.backing.justification.clone());
+        }
         let acked = node.safety.fast_acked.clone().map(|a| a.block);
         let bft = [node.safety.bft_locked.clone(), node.safety.bft_valid.clone()].into_iter().flatten().map(|(_, b)| b);
         for block in acked.into_iter().chain(bft) {

@@ -8,8 +8,8 @@ use serde_json::Value;
 use vigil_e2e::TestNet;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
-    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Nonce, Payload, SecretKey, SignedTransaction, StateKey,
-    StateProof, Transaction, Transfer, TxHash, ValidatorSet,
+    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Justification, Nonce, Payload, ProposalSlot, SecretKey,
+    SignedTransaction, StateKey, StateProof, Transaction, Transfer, TxHash, ValidatorSet,
 };
 
 fn transfer(chain: &ChainId, key: &SecretKey, nonce: u64, to: Address, amount: u64) -> SignedTransaction {
@@ -102,13 +102,30 @@ async fn devnet_commits_signs_receipts_survives_sigkill_and_refuses_bad_input() 
     // Same certified block at the same height everywhere; certificate verifies.
     let h = net.height(3).await?.min(net.height(0).await?);
     let mut block_hashes = Vec::new();
+    let mut justified = 0;
     for i in 0..4 {
         let (_, b) = net.get(i, &format!("/v1/blocks/{h}")).await?;
         let ch: CertifiedHeader = from_bytes(&hex::decode(b["certified_header_bcs"].as_str().unwrap_or(""))?)?;
         ch.verify(&set).expect("certificate verifies against the validator set");
+        // A Fast block is served with the justification of its certified proposal
+        // (by every node that saw that proposal), which holds for it: what fork
+        // forensics walks.
+        if let (ConsensusMode::Fast, Some(hex_justification)) = (ch.header.mode, b["justification_bcs"].as_str()) {
+            justified += 1;
+            let justification: Justification = from_bytes(&hex::decode(hex_justification)?)?;
+            let slot = ProposalSlot {
+                chain_id: &ch.header.chain_id,
+                height: ch.header.height,
+                view: ch.cert.data.view,
+                parent_hash: ch.header.parent_hash,
+                set: &set,
+            };
+            justification.check(&slot, &ch.header.hash()).expect("the stored justification holds for the block");
+        }
         block_hashes.push(ch.header.hash());
     }
     assert!(block_hashes.windows(2).all(|w| w[0] == w[1]), "state roots differ: {block_hashes:?}");
+    assert!(justified > 0, "no node serves the justification of Fast block {h}");
 
     // Alice's balance, proven against a certified state root.
     let (_, acct) = net.get(1, &format!("/v1/accounts/{alice}")).await?;
