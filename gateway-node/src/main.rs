@@ -152,7 +152,14 @@ fn main() -> anyhow::Result<()> {
             );
             for n in &net.nodes {
                 let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
-                println!("  {}  id {}  api {}  p2p {}{lie}", n.name, n.id.short(), n.api_url, n.p2p);
+                println!(
+                    "  {}  id {}  api {}  p2p {}  metrics {}/metrics{lie}",
+                    n.name,
+                    n.id.short(),
+                    n.api_url,
+                    n.p2p,
+                    n.admin_url
+                );
             }
             let g = &net.gateway;
             println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());

@@ -297,6 +297,17 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the API listener {}", cfg.api_listen))?;
     tracing::info!(api = %cfg.api_listen, p2p = %cfg.p2p_listen, "listening");
+    if let Some(addr) = cfg.admin_listen {
+        let admin =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the admin listener {addr}"))?;
+        tracing::info!(admin = %addr, "admin listener (metrics)");
+        let routes = crate::api::admin_router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, routes).with_graceful_shutdown(shutdown_signal()).await {
+                tracing::warn!(error = %e, "admin listener stopped");
+            }
+        });
+    }
     let api = crate::api::router(shared.clone());
     let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
     let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);

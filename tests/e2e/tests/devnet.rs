@@ -148,12 +148,18 @@ async fn devnet_commits_signs_receipts_survives_sigkill_and_refuses_bad_input() 
     assert_eq!(before["nonce"], after["nonce"]);
     assert_eq!(after["nonce"], total);
 
-    // Operators' endpoints.
-    let metrics = net.http.get(net.url(0, "/metrics")).send().await?.text().await?;
-    assert!(metrics.contains("vigil_height ") && metrics.contains("vigil_commit_latency_ms_bucket"));
+    // Operators' endpoints. Issue 14: the node's metrics are on its loopback admin
+    // listener only; its public API answers 404 there and does not list them.
+    let r = net.http.get(net.url(0, "/metrics")).send().await?;
+    assert_eq!(r.status(), 404);
+    assert!(!r.text().await?.contains("vigil_height"));
+    let metrics = net.metrics(0).await?;
+    assert!(metrics.contains("vigil_height ") && metrics.contains("vigil_commit_latency_ms_bucket"), "{metrics}");
+    assert!(net.metric(0, "vigil_txs_committed_total").await? >= total as f64, "{metrics}");
     let (s, api) = net.get(0, "/v1/openapi.json").await?;
     assert_eq!(s, 200);
     assert!(api["paths"]["/v1/tx"].is_object());
+    assert!(api["paths"].get("/metrics").is_none(), "{}", api["paths"]);
     Ok(())
 }
 
