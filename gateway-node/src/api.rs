@@ -4,8 +4,10 @@
 //! bytes a light client verifies. Transactions are accepted as JSON or as BCS
 //! (`Content-Type: application/octet-stream`).
 //!
-//! `/metrics` is not public: [`admin_router`] serves it, on the node's loopback
-//! `admin_listen` only (the public listener answers 404 there).
+//! The node's server (`service::run`) puts the per-client limits outermost, with the
+//! shared access log around them (`limits::outermost`). `/metrics` is not public:
+//! [`admin_router`] serves it, on the node's loopback `admin_listen` only (the public
+//! listener answers 404 there).
 
 use std::sync::Arc;
 use std::time::Duration;

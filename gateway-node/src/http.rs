@@ -1,11 +1,12 @@
 //! HTTP helpers shared by the node API and the gateway: the error body both answer
-//! with, the codes of the conditions both refuse, and a request body read under a limit
-//! as it streams.
+//! with, the codes of the conditions both refuse, a request body read under a limit
+//! as it streams, and the access log.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -115,6 +116,28 @@ pub async fn limit_body(
     }
 }
 
+/// Middleware: one line per request at target `vigil::access` — client address,
+/// method, path, status, milliseconds. Never content: no body, query or header is
+/// read. Outside the per-client limits ([`crate::limits::outermost`]), so that a
+/// refused request (429) has its line too.
+pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let r = next.run(request).await;
+    tracing::info!(
+        target: "vigil::access",
+        client = %client.map_or_else(|| "-".to_string(), |ip| ip.to_string()),
+        %method,
+        path,
+        status = r.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    r
+}
+
 /// Reads and discards what is left of a body, frame by frame, within the drain bounds.
 async fn drain(mut stream: axum::body::BodyDataStream) {
     let discard = async {
@@ -127,6 +150,52 @@ async fn drain(mut stream: axum::body::BodyDataStream) {
         }
     };
     let _ = tokio::time::timeout(OVERSIZED_DRAIN_MAX, discard).await;
+}
+
+/// What `tracing` writes on this thread while the guard lives, for tests that read the
+/// log (a `#[tokio::test]` runs its tasks on its own thread).
+#[cfg(test)]
+pub(crate) mod captured_log {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+    impl CapturedLog {
+        /// Starts capturing this thread's log (every level from info up).
+        pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+            let log = Self::default();
+            let subscriber = tracing_subscriber::fmt().with_writer(log.clone()).with_ansi(false).finish();
+            (log, tracing::subscriber::set_default(subscriber))
+        }
+
+        /// The access-log lines written so far.
+        pub fn access_lines(&self) -> Vec<String> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8_lossy(&bytes).lines().filter(|l| l.contains("vigil::access")).map(String::from).collect()
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl std::io::Write for CapturedLog {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+        type Writer = CapturedLog;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -311,10 +311,11 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let api = crate::api::router(shared.clone());
     let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
     let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);
-    // Outermost (sealed requests are served by `api` in process, inside it): a client
-    // over its limits costs nothing past this point.
+    // Outermost (sealed requests are served by `api` in process, inside it, and have no
+    // line of their own in the access log: their paths are what the client sealed): a
+    // client over its limits costs nothing past this point but its access-log line.
     let limits = crate::limits::ClientLimits::new(cfg.api_limits.settings(), &cfg.api_limits.unlimited);
-    let app = app.layer(axum::middleware::from_fn_with_state(limits.clone(), crate::limits::enforce));
+    let app = crate::limits::outermost(app, limits.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(LIMITS_RETAIN_INTERVAL);
         loop {

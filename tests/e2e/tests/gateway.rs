@@ -197,6 +197,12 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     let r = limited.expect("the node's rate limit reached within 400 requests");
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(r.json::<Value>().await?["error"]["code"], "RATE_LIMITED");
+    // Issue 14: the refusal is in the node's access log (client, method, path, status).
+    let log = std::fs::read_to_string(net.devnet.log_path(&net.devnet.nodes[0].name))?;
+    let refused = log.lines().find(|l| l.contains("status=429")).expect("a 429 line in node-0's access log");
+    for part in ["client=127.0.0.2", "method=GET", "/v1/status", "ms="] {
+        assert!(refused.contains(part), "{part} is not in {refused}");
+    }
     let r = net.http.get(net.url(0, "/v1/status")).send().await?;
     assert_eq!(r.status(), 200, "the gateway's address is not limited");
     Ok(())
