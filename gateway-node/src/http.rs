@@ -152,37 +152,41 @@ async fn drain(mut stream: axum::body::BodyDataStream) {
     let _ = tokio::time::timeout(OVERSIZED_DRAIN_MAX, discard).await;
 }
 
-/// What `tracing` writes on this thread while the guard lives, for tests that read the
-/// log (a `#[tokio::test]` runs its tasks on its own thread).
+/// What `tracing` writes on this thread while a capture lives, for tests that read the
+/// log (a `#[tokio::test]` runs its tasks on its own thread). One global subscriber
+/// writes each thread's events to that thread's capture, if any: scoped subscribers
+/// (`set_default`) race with other test threads over `tracing`'s per-callsite cache
+/// and can miss events.
 #[cfg(test)]
 pub(crate) mod captured_log {
-    use std::sync::{Arc, Mutex};
+    use std::cell::RefCell;
+    use std::sync::{Arc, Mutex, Once};
 
-    #[derive(Clone, Default)]
+    thread_local! {
+        static CAPTURE: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
+    }
+
     pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
 
-    impl CapturedLog {
-        /// Starts capturing this thread's log (every level from info up).
-        pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
-            let log = Self::default();
-            let subscriber = tracing_subscriber::fmt().with_writer(log.clone()).with_ansi(false).finish();
-            (log, tracing::subscriber::set_default(subscriber))
-        }
+    /// Ends the capture on drop.
+    pub struct Capturing;
 
-        /// The access-log lines written so far.
-        pub fn access_lines(&self) -> Vec<String> {
-            let bytes = self.0.lock().unwrap().clone();
-            String::from_utf8_lossy(&bytes).lines().filter(|l| l.contains("vigil::access")).map(String::from).collect()
-        }
-
-        pub fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    impl Drop for Capturing {
+        fn drop(&mut self) {
+            CAPTURE.with(|c| c.borrow_mut().take());
         }
     }
 
-    impl std::io::Write for CapturedLog {
+    /// Appends to the current thread's capture; drops what no capture asked for.
+    struct ThreadWriter;
+
+    impl std::io::Write for ThreadWriter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            CAPTURE.with(|c| {
+                if let Some(log) = &*c.borrow() {
+                    log.lock().unwrap().extend_from_slice(buf);
+                }
+            });
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -190,10 +194,29 @@ pub(crate) mod captured_log {
         }
     }
 
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
-        type Writer = CapturedLog;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
+    impl CapturedLog {
+        /// Captures this thread's log (info and up) until the guard drops.
+        pub fn start() -> (Self, Capturing) {
+            static INSTALL: Once = Once::new();
+            INSTALL.call_once(|| {
+                let subscriber = tracing_subscriber::fmt().with_writer(|| ThreadWriter).with_ansi(false).finish();
+                tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in tests");
+            });
+            // A callsite first hit on another thread while the subscriber was installed
+            // may have cached "never"; ask again.
+            tracing::callsite::rebuild_interest_cache();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            CAPTURE.with(|c| *c.borrow_mut() = Some(log.clone()));
+            (Self(log), Capturing)
+        }
+
+        /// The access-log lines written so far.
+        pub fn access_lines(&self) -> Vec<String> {
+            self.text().lines().filter(|l| l.contains("vigil::access")).map(String::from).collect()
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
         }
     }
 }
