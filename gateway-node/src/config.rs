@@ -60,6 +60,23 @@ pub struct NodeConfig {
     /// Where vault fragments are kept (default: `fragments.redb` in `data_dir`).
     #[serde(default)]
     pub vault: crate::vault::VaultStoreConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+}
+
+/// The node database's memory bounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Most transaction positions the tx index keeps in memory before the oldest move to
+    /// its table on disk ([`crate::storage::TX_INDEX_MEMORY_MAX`] by default).
+    pub tx_index_memory_max: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { tx_index_memory_max: crate::storage::TX_INDEX_MEMORY_MAX }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

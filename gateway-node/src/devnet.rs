@@ -174,6 +174,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             consensus: ConsensusConfig::default(),
             testing: TestingConfig { byzantine_receipts: byzantine },
             vault: Default::default(),
+            storage: Default::default(),
         };
         let config = opts.dir.join(format!("node-{i}")).join("node.toml");
         cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;

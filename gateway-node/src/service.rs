@@ -173,7 +173,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     if cfg.testing.byzantine_receipts {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
-    let store = Store::open(&cfg.data_dir.join("vigil.redb"))?;
+    let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
     let vault = crate::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let stored = store.load().context("reading the database")?;
     let resumed = stored.blocks.len();
