@@ -59,7 +59,8 @@ enum Command {
         /// Consensus mode at genesis.
         #[arg(long, value_enum, default_value = "fast")]
         mode: Mode,
-        /// First port: node i listens on base+i (p2p) and base+100+i (API).
+        /// First port: node i listens on base+i (p2p), base+100+i (API) and 127.0.0.1:base+210+i
+        /// (admin: metrics); the gateway on base+200 and 127.0.0.1:base+201 (admin).
         #[arg(long, default_value_t = 7700)]
         base_port: u16,
         /// Only write the files (for a deployment on several machines).
