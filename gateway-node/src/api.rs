@@ -3,6 +3,11 @@
 //! humans; every signed or certified object also comes as BCS hex (`*_bcs`), the exact
 //! bytes a light client verifies. Transactions are accepted as JSON or as BCS
 //! (`Content-Type: application/octet-stream`).
+//!
+//! The node's server (`service::run`) puts the per-client limits outermost, with the
+//! shared access log around them (`limits::outermost`). `/metrics` is not public:
+//! [`admin_router`] serves it, on the node's loopback `admin_listen` only (the public
+//! listener answers 404 there).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,11 +91,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/state/{key}", get(get_state))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn_with_state(API_BODY_MAX_BYTES, crate::http::limit_body))
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .merge(crate::vault::api::router())
         .with_state(shared)
+}
+
+/// The operator's routes, `/metrics` (Prometheus) and `/healthz`, for the loopback
+/// admin listener only.
+pub fn admin_router(shared: Arc<Shared>) -> Router {
+    Router::new().route("/metrics", get(metrics)).route("/healthz", get(|| async { "ok" })).with_state(shared)
 }
 
 /// Largest request body: room for JSON's hex encoding of the largest BCS transaction.

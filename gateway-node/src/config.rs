@@ -23,6 +23,8 @@ pub enum ConfigError {
         "[testing] byzantine_receipts is on but {FAULT_INJECTION_ENV}=1 is not set: fault injection is for tests and demos only"
     )]
     FaultInjectionNotAllowed,
+    #[error("admin_listen ({0}) must be a loopback address: metrics are not public")]
+    AdminNotLoopback(SocketAddr),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +42,11 @@ pub struct NodeConfig {
     pub p2p_listen: SocketAddr,
     /// Public HTTP API listener.
     pub api_listen: SocketAddr,
+    /// Where `/metrics` (and `/healthz`) are served, over plain HTTP: a loopback address
+    /// only, refused at load otherwise. Without it the node serves no metrics; the public
+    /// API never does.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
     /// Per-client limits of the public API.
     #[serde(default)]
     pub api_limits: ApiLimitsConfig,
@@ -53,6 +60,23 @@ pub struct NodeConfig {
     /// Where vault fragments are kept (default: `fragments.redb` in `data_dir`).
     #[serde(default)]
     pub vault: crate::vault::VaultStoreConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+}
+
+/// The node database's memory bounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Most transaction positions the tx index keeps in memory before the oldest move to
+    /// its table on disk ([`crate::storage::TX_INDEX_MEMORY_MAX`] by default).
+    pub tx_index_memory_max: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { tx_index_memory_max: crate::storage::TX_INDEX_MEMORY_MAX }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,10 +190,26 @@ impl NodeConfig {
             }
         }
         cfg.apply_env()?;
+        cfg.check()?;
         if cfg.testing.byzantine_receipts && std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
             return Err(ConfigError::FaultInjectionNotAllowed);
         }
         Ok(cfg)
+    }
+
+    /// What the file must not ask for whatever the environment: an admin listener off
+    /// loopback.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.admin_listen {
+            Some(admin) if !admin.ip().is_loopback() => Err(ConfigError::AdminNotLoopback(admin)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the config as TOML (what [`NodeConfig::load`] reads).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = toml::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text)
     }
 
     fn apply_env(&mut self) -> Result<(), ConfigError> {
@@ -189,5 +229,33 @@ impl NodeConfig {
             self.data_dir = PathBuf::from(dir);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, admin_listen: &str) -> PathBuf {
+        let path = dir.join("node.toml");
+        let text = format!(
+            "name = \"n\"\ndata_dir = \"data\"\nkey_file = \"node.key\"\ngenesis_file = \"genesis.json\"\n\
+             p2p_listen = \"127.0.0.1:7700\"\napi_listen = \"0.0.0.0:7800\"\n{admin_listen}"
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Issue 14: the node's metrics are served on a loopback admin listener only.
+    #[test]
+    fn an_admin_listener_off_loopback_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = NodeConfig::load(&write(dir.path(), "admin_listen = \"0.0.0.0:7910\"")).unwrap_err();
+        assert!(matches!(err, ConfigError::AdminNotLoopback(a) if a.port() == 7910), "{err}");
+        assert!(err.to_string().contains("loopback"), "{err}");
+        let cfg = NodeConfig::load(&write(dir.path(), "admin_listen = \"[::1]:7910\"")).unwrap();
+        assert_eq!(cfg.admin_listen, Some("[::1]:7910".parse().unwrap()));
+        let cfg = NodeConfig::load(&write(dir.path(), "")).unwrap();
+        assert_eq!(cfg.admin_listen, None, "no admin listener unless configured");
     }
 }

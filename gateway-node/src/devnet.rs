@@ -37,6 +37,11 @@ pub struct DevnetOptions {
     pub static_dir: Option<PathBuf>,
 }
 
+/// Port offset (from the base port) of node `i`'s admin listener, which is on
+/// `127.0.0.1:(base_port + 210 + i)`: above the gateway's two ports and, for up to the
+/// devnet's 64 nodes, below the next range a test takes (300 ports apart).
+pub const NODE_ADMIN_PORT_OFFSET: usize = 210;
+
 /// The devnet's gateway: HTTPS on `base_port + 200` with a certificate from a local CA;
 /// its metrics on `127.0.0.1:(base_port + 201)`.
 #[derive(Debug, Clone)]
@@ -55,6 +60,8 @@ pub struct DevnetNode {
     pub id: NodeId,
     pub config: PathBuf,
     pub api_url: String,
+    /// The node's admin listener (`/metrics`), plain HTTP on its host's loopback.
+    pub admin_url: String,
     pub p2p: String,
     pub byzantine: bool,
 }
@@ -139,6 +146,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
     for (i, k) in keys.iter().enumerate() {
         let p2p_port = port(opts.base_port, i)?;
         let api_port = port(opts.base_port, 100 + i)?;
+        let admin_port = port(opts.base_port, NODE_ADMIN_PORT_OFFSET + i)?;
         let byzantine = i >= opts.nodes - opts.byzantine;
         let peers = keys
             .iter()
@@ -155,6 +163,8 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             genesis_file: PathBuf::from("../genesis.json"),
             p2p_listen: format!("{bind}:{p2p_port}").parse()?,
             api_listen: format!("{bind}:{api_port}").parse()?,
+            // On loopback even when the API is public (`--hosts`): metrics are not.
+            admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
             // The devnet's gateway, faucet and load generators run on this machine.
             api_limits: ApiLimitsConfig {
                 unlimited: vec![std::net::Ipv4Addr::LOCALHOST.into(), std::net::Ipv6Addr::LOCALHOST.into()],
@@ -164,14 +174,16 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             consensus: ConsensusConfig::default(),
             testing: TestingConfig { byzantine_receipts: byzantine },
             vault: Default::default(),
+            storage: Default::default(),
         };
         let config = opts.dir.join(format!("node-{i}")).join("node.toml");
-        std::fs::write(&config, toml::to_string_pretty(&cfg)?)?;
+        cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
         nodes.push(DevnetNode {
             name: cfg.name.clone(),
             id: k.id(),
             config,
             api_url: format!("http://{}:{api_port}", host(i)),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
             p2p: format!("{}:{p2p_port}", host(i)),
             byzantine,
         });

@@ -1,11 +1,12 @@
 //! HTTP helpers shared by the node API and the gateway: the error body both answer
-//! with, the codes of the conditions both refuse, and a request body read under a limit
-//! as it streams.
+//! with, the codes of the conditions both refuse, a request body read under a limit
+//! as it streams, and the access log.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -115,6 +116,28 @@ pub async fn limit_body(
     }
 }
 
+/// Middleware: one line per request at target `vigil::access` — client address,
+/// method, path, status, milliseconds. Never content: no body, query or header is
+/// read. Outside the per-client limits ([`crate::limits::outermost`]), so that a
+/// refused request (429) has its line too.
+pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let r = next.run(request).await;
+    tracing::info!(
+        target: "vigil::access",
+        client = %client.map_or_else(|| "-".to_string(), |ip| ip.to_string()),
+        %method,
+        path,
+        status = r.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    r
+}
+
 /// Reads and discards what is left of a body, frame by frame, within the drain bounds.
 async fn drain(mut stream: axum::body::BodyDataStream) {
     let discard = async {
@@ -127,6 +150,75 @@ async fn drain(mut stream: axum::body::BodyDataStream) {
         }
     };
     let _ = tokio::time::timeout(OVERSIZED_DRAIN_MAX, discard).await;
+}
+
+/// What `tracing` writes on this thread while a capture lives, for tests that read the
+/// log (a `#[tokio::test]` runs its tasks on its own thread). One global subscriber
+/// writes each thread's events to that thread's capture, if any: scoped subscribers
+/// (`set_default`) race with other test threads over `tracing`'s per-callsite cache
+/// and can miss events.
+#[cfg(test)]
+pub(crate) mod captured_log {
+    use std::cell::RefCell;
+    use std::sync::{Arc, Mutex, Once};
+
+    thread_local! {
+        static CAPTURE: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
+    }
+
+    pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+    /// Ends the capture on drop.
+    pub struct Capturing;
+
+    impl Drop for Capturing {
+        fn drop(&mut self) {
+            CAPTURE.with(|c| c.borrow_mut().take());
+        }
+    }
+
+    /// Appends to the current thread's capture; drops what no capture asked for.
+    struct ThreadWriter;
+
+    impl std::io::Write for ThreadWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            CAPTURE.with(|c| {
+                if let Some(log) = &*c.borrow() {
+                    log.lock().unwrap().extend_from_slice(buf);
+                }
+            });
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl CapturedLog {
+        /// Captures this thread's log (info and up) until the guard drops.
+        pub fn start() -> (Self, Capturing) {
+            static INSTALL: Once = Once::new();
+            INSTALL.call_once(|| {
+                let subscriber = tracing_subscriber::fmt().with_writer(|| ThreadWriter).with_ansi(false).finish();
+                tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in tests");
+            });
+            // A callsite first hit on another thread while the subscriber was installed
+            // may have cached "never"; ask again.
+            tracing::callsite::rebuild_interest_cache();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            CAPTURE.with(|c| *c.borrow_mut() = Some(log.clone()));
+            (Self(log), Capturing)
+        }
+
+        /// The access-log lines written so far.
+        pub fn access_lines(&self) -> Vec<String> {
+            self.text().lines().filter(|l| l.contains("vigil::access")).map(String::from).collect()
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
 }
 
 #[cfg(test)]

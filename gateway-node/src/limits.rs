@@ -1,8 +1,9 @@
 //! Per-client limits shared by the gateway and the node's public API: a token-bucket
 //! rate (governor) and a cap on requests in flight, both per client network (an IPv4
-//! address or an IPv6 /64: [`client_network`]). [`enforce`] is the outermost layer of
-//! either server, so a flood of oversized or malformed requests is throttled before
-//! anything reads it; work that costs more than one request (a gateway fan-out) takes
+//! address or an IPv6 /64: [`client_network`]). [`enforce`] is the outermost work of
+//! either server ([`outermost`]: only the access log is around it, so refusals are
+//! logged), so a flood of oversized or malformed requests is throttled before anything
+//! reads it; work that costs more than one request (a gateway fan-out) takes
 //! more with [`ClientLimits::charge`] and [`ClientLimits::enter`].
 
 use std::collections::HashMap;
@@ -201,7 +202,16 @@ impl Drop for InFlight {
     }
 }
 
-/// The outermost layer: a request that its client network's limits refuse gets 429
+/// The outer layers of a public server, the node API's and the gateway's alike: the
+/// access log ([`crate::http::access_log`]) around [`enforce`]. A refused client costs a
+/// log line and its 429; nothing past the limits runs for it.
+pub fn outermost(router: axum::Router, limits: Arc<ClientLimits>) -> axum::Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(limits, enforce))
+        .layer(axum::middleware::from_fn(crate::http::access_log))
+}
+
+/// The outermost work: a request that its client network's limits refuse gets 429
 /// before anything reads it; one admitted counts in flight until its answer is made.
 pub async fn enforce(State(limits): State<Arc<ClientLimits>>, mut request: Request, next: Next) -> Response {
     let ip =
@@ -252,6 +262,42 @@ mod tests {
         // Another client network has its own bucket; an unlimited one has none.
         l.charge("192.0.2.2".parse().unwrap(), 4).unwrap();
         l.charge("10.0.0.9".parse().unwrap(), 1000).unwrap();
+    }
+
+    /// Issue 14: on 211d906 the access log sat inside the limits, so a request refused
+    /// with 429 left no line in it.
+    #[tokio::test]
+    async fn a_refused_request_has_its_access_log_line_and_reaches_nothing_else() {
+        use axum::body::{Body, Bytes};
+        use tower::ServiceExt;
+
+        let (log, _guard) = crate::http::captured_log::CapturedLog::start();
+        let reached = Arc::new(AtomicU64::new(0));
+        let handler = {
+            let reached = reached.clone();
+            move |_body: Bytes| async move {
+                reached.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        };
+        let app = outermost(axum::Router::new().route("/v1/x", axum::routing::post(handler)), limits(1, 8));
+        let request = || {
+            Request::post("/v1/x")
+                .extension(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))))
+                .body(Body::from("secret content"))
+                .unwrap()
+        };
+        assert_eq!(app.clone().oneshot(request()).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(app.oneshot(request()).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(reached.load(Ordering::SeqCst), 1, "the refused request reached no handler");
+        let lines = log.access_lines();
+        assert_eq!(lines.len(), 2, "one line per request: {}", log.text());
+        for (line, status) in lines.iter().zip(["status=200", "status=429"]) {
+            for part in [status, "client=192.0.2.7", "method=POST", "/v1/x", "ms="] {
+                assert!(line.contains(part), "{part} is not in {line}");
+            }
+        }
+        assert!(!log.text().contains("secret"), "no content in the log: {}", log.text());
     }
 
     #[test]

@@ -59,7 +59,8 @@ enum Command {
         /// Consensus mode at genesis.
         #[arg(long, value_enum, default_value = "fast")]
         mode: Mode,
-        /// First port: node i listens on base+i (p2p) and base+100+i (API).
+        /// First port: node i listens on base+i (p2p), base+100+i (API) and 127.0.0.1:base+210+i
+        /// (admin: metrics); the gateway on base+200 and 127.0.0.1:base+201 (admin).
         #[arg(long, default_value_t = 7700)]
         base_port: u16,
         /// Only write the files (for a deployment on several machines).
@@ -152,7 +153,14 @@ fn main() -> anyhow::Result<()> {
             );
             for n in &net.nodes {
                 let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
-                println!("  {}  id {}  api {}  p2p {}{lie}", n.name, n.id.short(), n.api_url, n.p2p);
+                println!(
+                    "  {}  id {}  api {}  p2p {}  metrics {}/metrics{lie}",
+                    n.name,
+                    n.id.short(),
+                    n.api_url,
+                    n.p2p,
+                    n.admin_url
+                );
             }
             let g = &net.gateway;
             println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());

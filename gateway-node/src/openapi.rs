@@ -1,4 +1,5 @@
-//! The API described as OpenAPI 3.1, served at `/v1/openapi.json`.
+//! The API described as OpenAPI 3.1, served at `/v1/openapi.json`: the public routes
+//! only (`/metrics` is on the node's loopback admin listener, not part of this API).
 
 use serde_json::{json, Value};
 
@@ -55,8 +56,7 @@ pub fn document() -> Value {
             "/v1/blocks/{height}/receipts/{index}": { "get": { "summary": "The receipt entry the block certifies at this position, with its Merkle proof against the header's receipts root (for ReceiptContradictsBlock evidence)", "responses": { "200": { "description": "entry, entry_bcs, proof_bcs, certified_header_bcs" }, "404": { "description": "No such block or position" } } } },
             "/v1/ohttp-keys": { "get": { "summary": "Key configuration for sealed requests (RFC 9458); its key is this node's X25519 key in the validator set", "responses": { "200": { "description": "application/ohttp-keys" } } } },
             "/v1/sealed": { "post": { "summary": "A request to this API sealed to this node (Oblivious HTTP: HPKE X25519-HKDF-SHA256 / HKDF-SHA256 / ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed", "requestBody": { "content": { "message/ohttp-req": {} } }, "responses": { "200": { "description": "message/ohttp-res" }, "400": { "description": "Does not open with this node's key (another key, or altered in transit)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not message/ohttp-req" } } } },
-            "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } },
-            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text/plain exposition format" } } } }
+            "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } }
         },
         "components": { "schemas": {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
@@ -72,4 +72,16 @@ pub fn document() -> Value {
                 "receipt_bcs": { "type": "string", "description": "BCS SignedReceipt, hex" } } }
         }}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 14: `/metrics` is an operator's route on the admin listener, not public API.
+    #[test]
+    fn the_document_lists_public_routes_only() {
+        let doc = super::document();
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.contains_key("/v1/tx") && paths.contains_key("/healthz"));
+        assert!(!paths.contains_key("/metrics"), "{:?}", paths.keys().collect::<Vec<_>>());
+    }
 }

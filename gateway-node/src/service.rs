@@ -173,7 +173,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     if cfg.testing.byzantine_receipts {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
-    let store = Store::open(&cfg.data_dir.join("vigil.redb"))?;
+    let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
     let vault = crate::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let stored = store.load().context("reading the database")?;
     let resumed = stored.blocks.len();
@@ -297,13 +297,25 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the API listener {}", cfg.api_listen))?;
     tracing::info!(api = %cfg.api_listen, p2p = %cfg.p2p_listen, "listening");
+    if let Some(addr) = cfg.admin_listen {
+        let admin =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the admin listener {addr}"))?;
+        tracing::info!(admin = %addr, "admin listener (metrics)");
+        let routes = crate::api::admin_router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, routes).with_graceful_shutdown(shutdown_signal()).await {
+                tracing::warn!(error = %e, "admin listener stopped");
+            }
+        });
+    }
     let api = crate::api::router(shared.clone());
     let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
     let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);
-    // Outermost (sealed requests are served by `api` in process, inside it): a client
-    // over its limits costs nothing past this point.
+    // Outermost (sealed requests are served by `api` in process, inside it, and have no
+    // line of their own in the access log: their paths are what the client sealed): a
+    // client over its limits costs nothing past this point but its access-log line.
     let limits = crate::limits::ClientLimits::new(cfg.api_limits.settings(), &cfg.api_limits.unlimited);
-    let app = app.layer(axum::middleware::from_fn_with_state(limits.clone(), crate::limits::enforce));
+    let app = crate::limits::outermost(app, limits.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(LIMITS_RETAIN_INTERVAL);
         loop {

@@ -363,10 +363,9 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         // Over TLS only: a browser that has seen this origin never talks to it in clear.
         router = router.layer(middleware::from_fn(strict_transport_security));
     }
-    // Outermost: a client over its limits costs nothing past this point.
-    let router = router
-        .layer(middleware::from_fn(access_log))
-        .layer(middleware::from_fn_with_state(limits, crate::limits::enforce));
+    // Outermost: a client over its limits costs nothing past this point (but its line in
+    // the access log).
+    let router = crate::limits::outermost(router, limits);
     let admin = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok" }))
@@ -407,25 +406,6 @@ const HSTS: &str = "max-age=31536000";
 async fn strict_transport_security(request: Request, next: Next) -> Response {
     let mut r = next.run(request).await;
     r.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
-    r
-}
-
-/// One line per request: who, what, outcome, time. Never content.
-async fn access_log(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let r = next.run(request).await;
-    tracing::info!(
-        target: "vigil::access",
-        client = ?client,
-        %method,
-        path,
-        status = r.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
     r
 }
 

@@ -353,6 +353,7 @@ async fn a_flood_of_oversized_requests_is_rate_limited() {
         false,
     )
     .await;
+    let (log, _guard) = crate::http::captured_log::CapturedLog::start();
     let mut statuses = Vec::new();
     for _ in 0..5 {
         let r = f.http.post(format!("{}/v1/forward", f.gateway)).body(vec![b'x'; 10_000]).send().await.unwrap();
@@ -362,6 +363,9 @@ async fn a_flood_of_oversized_requests_is_rate_limited() {
         assert_eq!(body["error"]["code"], code, "{body}");
     }
     assert_eq!(statuses, [413, 413, 413, 429, 429]);
+    // Issue 14: the refused requests are in the access log too, one line each.
+    let logged: Vec<bool> = log.access_lines().iter().map(|l| l.contains("status=429")).collect();
+    assert_eq!(logged, [false, false, false, true, true], "{}", log.text());
     let m = metrics(&f).await;
     assert!(m.contains("vigil_gateway_too_large_total 3") && m.contains("vigil_gateway_rate_limited_total 2"), "{m}");
 }

@@ -26,9 +26,10 @@ pub fn vigil_bin() -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-/// A base port with free ports at base+i and base+100+i for `nodes` nodes and base+200
-/// (base+201: its admin listener) for the gateway. Each call in this process gets its own range (tests run in
-/// parallel threads).
+/// A base port with free ports at base+i, base+100+i and base+210+i (its admin
+/// listener) for each of `nodes` nodes and base+200 (base+201: its admin listener) for
+/// the gateway. Each call in this process gets its own range (tests run in parallel
+/// threads).
 pub fn free_base_port(nodes: usize) -> u16 {
     static NEXT_SLOT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let pid_offset = (std::process::id() % 50) as u16 * 900;
@@ -38,6 +39,7 @@ pub fn free_base_port(nodes: usize) -> u16 {
         let free = (0..nodes as u16).all(|i| {
             std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
                 && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + devnet::NODE_ADMIN_PORT_OFFSET as u16 + i)).is_ok()
         }) && std::net::TcpListener::bind(("127.0.0.1", base + 200)).is_ok()
             && std::net::TcpListener::bind(("127.0.0.1", base + 201)).is_ok();
         if free {
@@ -194,9 +196,16 @@ impl TestNet {
         }
     }
 
+    /// Node `i`'s `/metrics`, from its loopback admin listener (the public API has none).
+    pub async fn metrics(&self, i: usize) -> anyhow::Result<String> {
+        let r = self.http.get(format!("{}/metrics", self.devnet.nodes[i].admin_url)).send().await?;
+        anyhow::ensure!(r.status() == 200, "node {i}'s admin listener answered {} for /metrics", r.status());
+        Ok(r.text().await?)
+    }
+
     /// A Prometheus counter's value in node `i`'s `/metrics`.
     pub async fn metric(&self, i: usize, series: &str) -> anyhow::Result<f64> {
-        let text = self.http.get(self.url(i, "/metrics")).send().await?.text().await?;
+        let text = self.metrics(i).await?;
         text.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
             .with_context(|| format!("no series {series} in node {i}'s metrics"))
