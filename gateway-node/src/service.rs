@@ -148,6 +148,7 @@ impl Shared {
         Receipt {
             chain_id: self.chain_id().clone(),
             height: record.height,
+            block_hash: record.block_hash,
             tx_index: record.index,
             entry,
             node: self.keys.id(),

@@ -34,12 +34,15 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{Deserialize, Serialize};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::state::VALUE_KEY_LEN;
-use vigil_protocol::{Height, ReceiptEntry, StateError, StateRecords, StateTree, TxHash};
+use vigil_protocol::{BlockHash, Height, ReceiptEntry, StateError, StateRecords, StateTree, TxHash};
 
 use crate::consensus::{CommittedBlock, SafetyState};
 use crate::execution::{LedgerMeta, StateCommit};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+/// Height → the hash of the block committed there (what a receipt names), so a
+/// receipt is signed without reading its whole block.
+const BLOCK_HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("block_hashes");
 /// (height, index in the block) → BCS of the receipt entry.
 const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts_by_position");
 /// Tx hash → (height, index in the block), for the transactions of every height up to
@@ -107,6 +110,8 @@ fn db_err(e: impl std::fmt::Display) -> StorageError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxRecord {
     pub height: Height,
+    /// The block committed at `height`.
+    pub block_hash: BlockHash,
     pub index: u32,
     pub entry: ReceiptEntry,
 }
@@ -247,6 +252,7 @@ impl Store {
             txn.open_table(RECEIPTS).map_err(db_err)?;
             txn.open_table(STATE).map_err(db_err)?;
             txn.open_table(TX_INDEX).map_err(db_err)?;
+            txn.open_table(BLOCK_HASHES).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
 
@@ -346,6 +352,8 @@ impl Store {
             write_state(&txn, &state.meta, state.version.records().into())?;
             let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
             table.insert(height.0, to_bytes(committed).as_slice()).map_err(db_err)?;
+            let mut table = txn.open_table(BLOCK_HASHES).map_err(db_err)?;
+            table.insert(height.0, committed.block.header.hash().0).map_err(db_err)?;
             let mut table = txn.open_table(RECEIPTS).map_err(db_err)?;
             for (i, entry) in receipts.iter().enumerate() {
                 table.insert((height.0, i as u32), to_bytes(entry).as_slice()).map_err(db_err)?;
@@ -396,9 +404,16 @@ impl Store {
                 Some(v) => Some(from_bytes(v.value())?),
                 None => None,
             };
-        match entry {
-            Some(entry) if entry.tx_hash == *hash => Ok(Some(TxRecord { height, index, entry })),
-            other => Err(StorageError::Misindexed { hash: *hash, height, index, found: other.map(|e| e.tx_hash) }),
+        let block_hash =
+            txn.open_table(BLOCK_HASHES).map_err(db_err)?.get(height.0).map_err(db_err)?.map(|v| v.value());
+        match (entry, block_hash) {
+            (Some(entry), Some(block)) if entry.tx_hash == *hash => {
+                Ok(Some(TxRecord { height, block_hash: vigil_protocol::Hash32(block), index, entry }))
+            }
+            (entry, _) if entry.as_ref().is_some_and(|e| e.tx_hash == *hash) => {
+                Err(StorageError::Db(format!("the hash of block {height} is missing")))
+            }
+            (other, _) => Err(StorageError::Misindexed { hash: *hash, height, index, found: other.map(|e| e.tx_hash) }),
         }
     }
 
@@ -520,7 +535,8 @@ mod tests {
         for (committed, receipts, _) in written {
             for (i, entry) in receipts.iter().enumerate() {
                 let height = committed.block.header.height;
-                out.push((entry.tx_hash, TxRecord { height, index: i as u32, entry: entry.clone() }));
+                let block_hash = committed.block.header.hash();
+                out.push((entry.tx_hash, TxRecord { height, block_hash, index: i as u32, entry: entry.clone() }));
             }
         }
         out
@@ -548,6 +564,7 @@ mod tests {
         store.write(&[(&committed, &receipts, &state)], None).unwrap();
         let record = store.tx(&tx_hash).unwrap().expect("the receipt is indexed once written");
         assert_eq!((record.height, record.index, &record.entry), (Height(1), 0, &receipts[0]));
+        assert_eq!(record.block_hash, committed.block.header.hash(), "a receipt names the block it is in");
         drop(store);
 
         let store = Store::open(&path, TX_INDEX_MEMORY_MAX).unwrap();

@@ -94,11 +94,20 @@ pub fn run(validator_count: usize) -> Result<()> {
 
     let liar = set.validators()[set.len() - 1].id;
     let liar_key = key_of(liar).context("liar key missing")?;
-    let honest = Receipt { chain_id: chain.clone(), height: Height(1), tx_index: 0, entry: entry.clone(), node: liar }
-        .sign(liar_key);
+    let block_hash = certified.header.hash();
+    let honest = Receipt {
+        chain_id: chain.clone(),
+        height: Height(1),
+        block_hash,
+        tx_index: 0,
+        entry: entry.clone(),
+        node: liar,
+    }
+    .sign(liar_key);
     let lie_entry = ReceiptEntry { status: TxStatus::Failed(FailureCode::InsufficientBalance), ..entry };
-    let lie = Receipt { chain_id: chain.clone(), height: Height(1), tx_index: 0, entry: lie_entry, node: liar }
-        .sign(liar_key);
+    let lie =
+        Receipt { chain_id: chain.clone(), height: Height(1), block_hash, tx_index: 0, entry: lie_entry, node: liar }
+            .sign(liar_key);
     let evidence =
         FaultEvidence::Equivocation { first: SignedStatement::Receipt(honest), second: SignedStatement::Receipt(lie) };
     let offender = evidence.verify(&chain, &set)?;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{BlockError, CertifiedHeader};
 use crate::fast::{self, Promise};
+use crate::hash::BlockHash;
 use crate::ids::{ChainId, Height, NodeId, View};
 use crate::merkle::{MerkleError, MerkleProof};
 use crate::receipt::{ReceiptEntry, SignedReceipt};
@@ -41,6 +42,10 @@ pub enum EvidenceError {
     ForgedSignature,
     #[error("the receipt agrees with the certified block")]
     ReceiptAgreesWithBlock,
+    #[error(
+        "the receipt names block {receipt} at its height, the certified header is block {header}: a fork, not a lie"
+    )]
+    OtherBlock { receipt: BlockHash, header: BlockHash },
     #[error("the receipt is for height {receipt}, the certified header for {header}")]
     HeightMismatch { receipt: Height, header: Height },
     #[error("the proof is for position {proof}, the receipt claims {receipt}")]
@@ -234,6 +239,9 @@ impl FaultEvidence {
                 if r.height != header.height {
                     return Err(EvidenceError::HeightMismatch { receipt: r.height, header: header.height });
                 }
+                if r.block_hash != header.hash() {
+                    return Err(EvidenceError::OtherBlock { receipt: r.block_hash, header: header.hash() });
+                }
                 if c.proof.index != u64::from(r.tx_index) {
                     return Err(EvidenceError::PositionMismatch { proof: c.proof.index, receipt: r.tx_index });
                 }
@@ -264,7 +272,18 @@ mod tests {
     }
 
     fn receipt(node: NodeId, key: &SecretKey, height: u64, index: u32, e: ReceiptEntry) -> SignedReceipt {
-        Receipt { chain_id: chain(), height: Height(height), tx_index: index, entry: e, node }.sign(key)
+        receipt_in(Hash32([0xb0; 32]), node, key, height, index, e)
+    }
+
+    fn receipt_in(
+        block_hash: BlockHash,
+        node: NodeId,
+        key: &SecretKey,
+        height: u64,
+        index: u32,
+        e: ReceiptEntry,
+    ) -> SignedReceipt {
+        Receipt { chain_id: chain(), height: Height(height), block_hash, tx_index: index, entry: e, node }.sign(key)
     }
 
     fn vote(node: NodeId, key: &SecretKey, block: u8) -> Vote {
@@ -412,7 +431,7 @@ mod tests {
         let leaves: Vec<_> = entries.iter().map(ReceiptEntry::leaf_hash).collect();
         let proof = crate::merkle::prove(&leaves, 1).unwrap();
         let liar = set.validators()[3].id;
-        let receipt = receipt(liar, key_of(keys, liar), 4, 1, lie);
+        let receipt = receipt_in(certified.header.hash(), liar, key_of(keys, liar), 4, 1, lie);
         let ev = FaultEvidence::ReceiptContradictsBlock(Box::new(ContradictedReceipt {
             receipt,
             certified,
@@ -427,6 +446,23 @@ mod tests {
         let (set, keys) = validators(4);
         let (ev, liar) = contradiction(&set, &keys, entry(2, TxStatus::Failed(FailureCode::InsufficientBalance)));
         assert_eq!(ev.verify(&chain(), &set), Ok(liar));
+    }
+
+    /// Finding 2's second half: beyond Fast mode's bound two blocks can be certified at
+    /// one height, and an honest node on the losing side signs receipts for its own
+    /// block. Those differ from what the other block holds, yet prove nothing: a receipt
+    /// names its block, and only that block can prove it false. (On 35b51aa a receipt
+    /// named only a height, so the other side's certificate jailed honest validators.)
+    #[test]
+    fn a_receipt_for_another_block_at_the_height_proves_no_fault() {
+        let (set, keys) = validators(4);
+        let (mut ev, _) = contradiction(&set, &keys, entry(2, TxStatus::Failed(FailureCode::InsufficientBalance)));
+        let FaultEvidence::ReceiptContradictsBlock(c) = &mut ev else { unreachable!() };
+        let honest = set.validators()[1].id;
+        let own_block = Hash32([0x1f; 32]);
+        c.receipt = receipt_in(own_block, honest, key_of(&keys, honest), 4, 1, c.receipt.receipt.entry.clone());
+        let header = c.certified.header.hash();
+        assert_eq!(ev.verify(&chain(), &set), Err(EvidenceError::OtherBlock { receipt: own_block, header }));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature};
 use crate::encoding;
-use crate::hash::{hash_value, Domain, Hash32, TxHash};
+use crate::hash::{hash_value, BlockHash, Domain, Hash32, TxHash};
 use crate::ids::{ChainId, Height, NodeId};
 
 /// Why execution refused a transaction that was ordered into a block.
@@ -65,6 +65,11 @@ impl ReceiptEntry {
 pub struct Receipt {
     pub chain_id: ChainId,
     pub height: Height,
+    /// The block this node committed at `height`: the receipt says what *that* block
+    /// holds, so it can be proven false only against that block. (Beyond Fast mode's
+    /// bound an honest node on the losing side of a fork signs receipts for its own
+    /// block; against the other side's certified block they prove nothing.)
+    pub block_hash: BlockHash,
     /// Position of the transaction in its block (the leaf index in the receipts root).
     pub tx_index: u32,
     pub entry: ReceiptEntry,
@@ -103,7 +108,9 @@ mod tests {
         let node = set.validators()[0].id;
         let key = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == node).unwrap();
         let entry = ReceiptEntry { tx_hash: Hash32([1; 32]), status: TxStatus::Success, result_hash: Hash32([2; 32]) };
-        let signed = Receipt { chain_id: chain(), height: Height(5), tx_index: 0, entry, node }.sign(key);
+        let signed =
+            Receipt { chain_id: chain(), height: Height(5), block_hash: Hash32([3; 32]), tx_index: 0, entry, node }
+                .sign(key);
         signed.verify(&key.public_key()).unwrap();
         let mut lie = signed.clone();
         lie.receipt.entry.status = TxStatus::Failed(FailureCode::InsufficientBalance);

@@ -232,11 +232,12 @@ prop_compose! {
     fn receipt()(
         chain_id in chain_id(),
         height in height(),
+        block_hash in any::<[u8; 32]>(),
         tx_index in any::<u32>(),
         entry in receipt_entry(),
         node in node_id(),
     ) -> Receipt {
-        Receipt { chain_id, height, tx_index, entry, node }
+        Receipt { chain_id, height, block_hash: Hash32(block_hash), tx_index, entry, node }
     }
 }
 
@@ -538,6 +539,7 @@ prop_compose! {
         let receipt = Receipt {
             chain_id: c.chain.clone(),
             height: certified.header.height,
+            block_hash: certified.header.hash(),
             tx_index: u32::try_from(i).expect("few entries"),
             entry: lie,
             node: c.set.validators()[liar].id,

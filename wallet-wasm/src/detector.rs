@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use vigil_protocol::evidence::{ContradictedReceipt, SignedStatement};
 use vigil_protocol::{
-    encoding, EvidenceError, FaultEvidence, Hash32, MerkleProof, NodeId, ReceiptEntry, SignedReceipt, TxHash,
+    encoding, BlockHash, EvidenceError, FaultEvidence, Hash32, MerkleProof, NodeId, ReceiptEntry, SignedReceipt, TxHash,
 };
 
 use crate::light::{LightClient, LightError};
@@ -83,6 +83,11 @@ pub enum DetectorError {
     BadProof,
     #[error("the header is for height {found}, the receipt for {expected}")]
     WrongHeight { expected: u64, found: u64 },
+    /// The receipt speaks of another block at its height than the certified one: either
+    /// the chain forked (the node may be honest, on the other side) or the node names a
+    /// block that was never certified. Neither is proof against it.
+    #[error("the receipt names block {receipt} at its height, the certified block there is {certified}: not provable")]
+    OtherBlock { receipt: String, certified: String },
     #[error("the chain would reject this evidence: {0}")]
     Rejected(#[from] EvidenceError),
 }
@@ -108,23 +113,26 @@ pub fn classify(light: &LightClient, tx_hash: &TxHash, answers: &[(NodeId, Answe
             },
         });
     }
-    let mut counts: BTreeMap<Vec<u8>, (usize, ReceiptEntry)> = BTreeMap::new();
+    // Receipts agree when they name the same block and place the same entry in it.
+    let mut counts: BTreeMap<Vec<u8>, (usize, (BlockHash, ReceiptEntry))> = BTreeMap::new();
     for r in reports.iter().filter_map(|r| r.receipt.as_ref()) {
-        let key = encoding::to_bytes(&(r.receipt.height, r.receipt.tx_index, &r.receipt.entry));
-        counts.entry(key).or_insert((0, r.receipt.entry.clone())).0 += 1;
+        let x = &r.receipt;
+        let key = encoding::to_bytes(&(x.height, x.block_hash, x.tx_index, &x.entry));
+        counts.entry(key).or_insert((0, (x.block_hash, x.entry.clone()))).0 += 1;
     }
     let best = counts.values().map(|(n, _)| *n).max().unwrap_or(0);
-    let leaders: Vec<&ReceiptEntry> = counts.values().filter(|(n, _)| *n == best).map(|(_, e)| e).collect();
+    let leaders: Vec<&(BlockHash, ReceiptEntry)> =
+        counts.values().filter(|(n, _)| *n == best).map(|(_, e)| e).collect();
     // A tie has no majority: everyone stays provisional until the certified block decides.
     let majority = (leaders.len() == 1).then(|| leaders[0].clone());
-    if let Some(m) = &majority {
+    if let Some((block, entry)) = &majority {
         for r in &mut reports {
-            if r.receipt.as_ref().is_some_and(|x| &x.receipt.entry != m) {
+            if r.receipt.as_ref().is_some_and(|x| (&x.receipt.block_hash, &x.receipt.entry) != (block, entry)) {
                 r.verdict = Verdict::Disagrees;
             }
         }
     }
-    Classification { tx_hash: *tx_hash, reports, majority }
+    Classification { tx_hash: *tx_hash, reports, majority: majority.map(|(_, entry)| entry) }
 }
 
 /// Proves that `receipt` contradicts the certified block: `certified_bcs` is the block's
@@ -142,6 +150,12 @@ pub fn contradiction(
     let r = &receipt.receipt;
     if certified.header.height != r.height {
         return Err(DetectorError::WrongHeight { expected: r.height.0, found: certified.header.height.0 });
+    }
+    if certified.header.hash() != r.block_hash {
+        return Err(DetectorError::OtherBlock {
+            receipt: r.block_hash.to_string(),
+            certified: certified.header.hash().to_string(),
+        });
     }
     let entry: ReceiptEntry = encoding::from_bytes(entry_bcs).map_err(LightError::from)?;
     let proof: MerkleProof = encoding::from_bytes(proof_bcs).map_err(LightError::from)?;
@@ -253,11 +267,32 @@ mod tests {
         Receipt {
             chain_id: chain(),
             height: Height(7),
+            block_hash: w.certified.header.hash(),
             tx_index: 1,
             entry: entry.clone(),
             node: NodeId::from_public_key(&w.keys[signer].public_key()),
         }
         .sign(&w.keys[signer])
+    }
+
+    /// Finding 2's second half, at the wallet: beyond Fast mode's bound an honest node on
+    /// the other side of a fork signs receipts for its own block. The wallet sees it
+    /// disagree, but cannot (and must not) prove it false against this side's block.
+    #[test]
+    fn a_receipt_for_another_block_disagrees_but_is_not_proven_false() {
+        let mut w = world();
+        let truth = w.entries[1].clone();
+        let mut answers: Vec<(NodeId, Answer)> =
+            (0..3).map(|i| (id(&w, i), Answer::Receipt(to_bytes(&receipt(&w, i, &truth))))).collect();
+        let other_side = Receipt { block_hash: Hash32([0x0f; 32]), ..receipt(&w, 3, &truth).receipt }.sign(&w.keys[3]);
+        answers.push((id(&w, 3), Answer::Receipt(to_bytes(&other_side))));
+        let c = classify(&w.light, &truth.tx_hash, &answers);
+        let verdicts: Vec<&Verdict> = c.reports.iter().map(|r| &r.verdict).collect();
+        assert_eq!(verdicts, [&Verdict::Agrees, &Verdict::Agrees, &Verdict::Agrees, &Verdict::Disagrees]);
+        let proof = Block::receipt_proof(&w.entries, 1).unwrap();
+        let result =
+            contradiction(&mut w.light, &other_side, &to_bytes(&w.certified), &to_bytes(&truth), &to_bytes(&proof));
+        assert!(matches!(result, Err(DetectorError::OtherBlock { .. })), "{result:?}");
     }
 
     fn id(w: &World, i: usize) -> NodeId {

@@ -588,6 +588,7 @@ pub(crate) mod tests {
         let receipt = vigil_protocol::Receipt {
             chain_id: ChainId::new("vigil-test").unwrap(),
             height: Height(3),
+            block_hash: Hash32([6; 32]),
             tx_index: 0,
             entry: vigil_protocol::ReceiptEntry {
                 tx_hash: Hash32([4; 32]),

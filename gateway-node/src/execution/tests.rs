@@ -268,8 +268,15 @@ fn receipt_contradicting_a_block_is_judged_by_execution() {
     let v = &ledger.validators().validators()[0];
     let key = f.validator_keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap();
     let entry = ReceiptEntry { tx_hash: Hash32([1; 32]), status: TxStatus::Success, result_hash: Hash32([2; 32]) };
-    let r =
-        Receipt { chain_id: f.genesis.chain_id.clone(), height: Height(1), tx_index: 0, entry, node: v.id }.sign(key);
+    let r = Receipt {
+        chain_id: f.genesis.chain_id.clone(),
+        height: Height(1),
+        block_hash: Hash32([3; 32]),
+        tx_index: 0,
+        entry,
+        node: v.id,
+    }
+    .sign(key);
     let same =
         FaultEvidence::Equivocation { first: SignedStatement::Receipt(r.clone()), second: SignedStatement::Receipt(r) };
     let err = ledger.execute(&[tx(&f, &f.alice, 0, Payload::FaultEvidence(Box::new(same)))]).unwrap_err();
