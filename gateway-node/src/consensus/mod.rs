@@ -965,8 +965,9 @@ impl Node {
 
     fn apply_sync(&mut self, from: NodeId, blocks: Vec<CommittedBlock>) {
         let mut applied = false;
-        let full = blocks.len() == SYNC_BATCH_BLOCKS_MAX;
-        for mut cb in blocks {
+        let full = blocks.len() >= SYNC_BATCH_BLOCKS_MAX;
+        // No more than this node asks for: a peer cannot make it check more certificates.
+        for mut cb in blocks.into_iter().take(SYNC_BATCH_BLOCKS_MAX) {
             match cb.block.header.height.cmp(&self.height()) {
                 std::cmp::Ordering::Less => {
                     self.check_for_fork(from, &cb);
