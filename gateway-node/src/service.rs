@@ -423,14 +423,23 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
             }
             Output::ForkProven { height, theirs, offenders } => {
                 shared.metrics.forks_proven.fetch_add(1, Ordering::Relaxed);
-                let offenders: Vec<String> = offenders.iter().map(ToString::to_string).collect();
-                tracing::error!(
-                    %height,
-                    theirs = %theirs,
-                    offenders = ?offenders,
-                    "another certified block conflicts with the one committed here: the chain forked; evidence \
-                     submitted against the validators named, Fast mode stopped until it commits"
-                );
+                let names: Vec<String> = offenders.iter().map(ToString::to_string).collect();
+                if names.is_empty() {
+                    tracing::error!(
+                        %height,
+                        theirs = %theirs,
+                        "another certified block conflicts with the one committed here: the chain forked; the \
+                         blocks received do not show who caused it yet (a copy with its justification may)"
+                    );
+                } else {
+                    tracing::error!(
+                        %height,
+                        theirs = %theirs,
+                        offenders = ?names,
+                        "another certified block conflicts with the one committed here: the chain forked; evidence \
+                         submitted against the validators named, Fast mode stopped until it commits"
+                    );
+                }
             }
         }
     }

@@ -36,8 +36,11 @@ pub const FORK_PROBES_MAX: usize = 64;
 pub struct ForkState {
     /// Block requests already sent, by peer and first height (cleared on each commit).
     probes: BTreeSet<(NodeId, Height)>,
-    /// Heights at which a fork was proven (one entry each).
+    /// Heights at which a fork was traced to its validators (one entry each).
     proven: BTreeSet<Height>,
+    /// Conflicting blocks examined without finding who caused them (by height, hash and
+    /// whether a justification came with them), so that each is walked once.
+    examined: BTreeSet<(Height, vigil_protocol::BlockHash, bool)>,
     /// The validators proven to have caused a fork.
     offenders: BTreeSet<NodeId>,
 }
@@ -97,7 +100,8 @@ impl Node {
         let height = theirs.block.header.height;
         let Some(mine) = height.0.checked_sub(1).and_then(|i| self.committed.get(i as usize)) else { return };
         let hash = theirs.block.header.hash();
-        if mine.block.header.hash() == hash || self.fork.proven.contains(&height) {
+        let key = (height, hash, theirs.justification.is_some());
+        if mine.block.header.hash() == hash || self.fork.proven.contains(&height) || self.fork.examined.contains(&key) {
             return;
         }
         let set = self.ledger.validators_at(height);
@@ -115,7 +119,15 @@ impl Node {
         let theirs_proposal = CertifiedProposal { cert: &theirs.cert, justification: theirs.justification.as_ref() };
         let evidence = fork_evidence(self.ledger.chain_id(), set, mine_proposal, theirs_proposal);
         let offenders: Vec<NodeId> = evidence.iter().map(|e| e.accused()).collect();
-        self.fork.proven.insert(height);
+        if !offenders.is_empty() {
+            self.fork.proven.insert(height);
+        } else if self.fork.examined.len() < FORK_PROBES_MAX {
+            // Not traced from what these two blocks carry (e.g. the higher one came
+            // without its justification): another copy may carry it.
+            self.fork.examined.insert(key);
+        } else {
+            return;
+        }
         self.fork.offenders.extend(offenders.iter().copied());
         self.out.push(Output::ForkProven { height, theirs: hash, offenders });
         for e in evidence {

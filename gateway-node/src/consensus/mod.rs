@@ -256,7 +256,8 @@ pub enum Output {
     /// node committed: the chain forked (possible only beyond Fast mode's bound).
     /// `offenders` are the validators the two blocks' statements prove faulty, whose
     /// evidence this node submits (if it is a validator); Fast mode stays stopped here
-    /// until that evidence commits.
+    /// until that evidence commits. Empty if these two blocks do not carry the proof
+    /// (e.g. the higher-view one came without its justification).
     ForkProven {
         height: Height,
         theirs: BlockHash,
