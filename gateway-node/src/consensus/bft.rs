@@ -49,7 +49,7 @@ impl BftState {
 /// Most different votes kept per validator and round. An honest validator casts one; an
 /// equivocator's votes count for each block they name (as in Tendermint's vote sets),
 /// which is safe because quorums are sized for f of them, and bounded here.
-const VOTES_PER_VALIDATOR_ROUND_MAX: usize = 3;
+pub const VOTES_PER_VALIDATOR_ROUND_MAX: usize = 3;
 
 /// One round's prevotes or precommits, keyed by voter and block.
 type Votes = BTreeMap<(NodeId, BlockHash), Vote>;

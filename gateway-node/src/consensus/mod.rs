@@ -361,8 +361,10 @@ pub struct Node {
     early_votes: Vec<Vote>,
     sync_pending: bool,
     sync_served: BTreeMap<NodeId, Height>,
-    /// Hashes of votes already handled at this height (relayed copies skip verification).
-    seen_votes: BTreeSet<(NodeId, View, VoteKind, BlockHash, [u8; 64])>,
+    /// Votes verified at this height, by slot (relayed copies skip verification): at
+    /// most [`bft::VOTES_PER_VALIDATOR_ROUND_MAX`] per voter and slot, so a validator
+    /// signing ever new blocks for one round is not remembered without bound.
+    seen_votes: BTreeMap<(NodeId, View, VoteKind), Vec<(BlockHash, [u8; 64])>>,
     fast: fast::FastState,
     bft: bft::BftState,
     fork: fork::ForkState,
@@ -431,7 +433,7 @@ impl Node {
             early_votes: Vec::new(),
             sync_pending: false,
             sync_served: BTreeMap::new(),
-            seen_votes: BTreeSet::new(),
+            seen_votes: BTreeMap::new(),
             fast: fast::FastState::default(),
             bft: bft::BftState::default(),
             fork: fork::ForkState::default(),
@@ -633,11 +635,15 @@ impl Node {
                     if !self.vote_in_window(&v) {
                         continue;
                     }
-                    let key = (v.voter, v.data.view, v.data.kind, v.data.block_hash, v.signature.to_bytes());
-                    if !self.seen_votes.insert(key) {
+                    let slot = (v.voter, v.data.view, v.data.kind);
+                    let id = (v.data.block_hash, v.signature.to_bytes());
+                    let seen = self.seen_votes.get(&slot);
+                    if seen.is_some_and(|s| s.contains(&id) || s.len() >= bft::VOTES_PER_VALIDATOR_ROUND_MAX) {
                         continue;
                     }
+                    // Remembered only once verified: a forged copy cannot fill a voter's slot.
                     if self.check_vote(&v) {
+                        self.seen_votes.entry(slot).or_default().push(id);
                         if relay {
                             self.out.push(Output::Broadcast(Message::Vote { vote: v.clone(), leader_ack: None }));
                         }
@@ -688,7 +694,7 @@ impl Node {
     /// simulator checks under a Byzantine validator that floods far views and rounds.
     pub fn retained(&self) -> usize {
         self.detector.len()
-            + self.seen_votes.len()
+            + self.seen_votes.values().map(Vec::len).sum::<usize>()
             + self.candidates.len()
             + self.future.len()
             + self.early_votes.len()

@@ -31,6 +31,8 @@ pub const FAULT_PHASE_MS: u64 = 3_000;
 pub const HEALED_PHASE_MS: u64 = 8_000;
 /// Blocks every honest node must commit after the heal.
 pub const PROGRESS_AFTER_HEAL_BLOCKS: u64 = 2;
+/// Violations after which a run stops (the first ones and their trace tell the story).
+pub const VIOLATIONS_MAX: usize = 20;
 /// Virtual time within which a fork must be traced to its validators by some honest node.
 pub const FORK_TRACE_MS: u64 = 3_000;
 const CLIENTS: usize = 4;
@@ -481,7 +483,7 @@ impl World {
         let end = FAULT_PHASE_MS + HEALED_PHASE_MS;
         let mut heal_height = None;
         while let Some(s) = self.queue.pop() {
-            if s.at_ms > end {
+            if s.at_ms > end || self.violations.len() >= VIOLATIONS_MAX {
                 break;
             }
             if heal_height.is_none() && s.at_ms >= FAULT_PHASE_MS {
