@@ -334,6 +334,9 @@ pub enum RestoreError {
     StateMismatch(Height),
 }
 
+/// One voter's vote slot at the height in progress: (voter, view or round, kind).
+type VoteSlot = (NodeId, View, VoteKind);
+
 /// Status for APIs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -364,7 +367,7 @@ pub struct Node {
     /// Votes verified at this height, by slot (relayed copies skip verification): at
     /// most [`bft::VOTES_PER_VALIDATOR_ROUND_MAX`] per voter and slot, so a validator
     /// signing ever new blocks for one round is not remembered without bound.
-    seen_votes: BTreeMap<(NodeId, View, VoteKind), Vec<(BlockHash, [u8; 64])>>,
+    seen_votes: BTreeMap<VoteSlot, Vec<(BlockHash, [u8; 64])>>,
     fast: fast::FastState,
     bft: bft::BftState,
     fork: fork::ForkState,
