@@ -3,12 +3,22 @@
 //! the node's key from the trusted validator set), over a list of gateways with
 //! failover, timeouts, retries with backoff on idempotent calls, and `Retry-After`.
 //!
+//! Failover is per node too: a node that stays silent through one gateway (the gateway
+//! answers for it `NODE_UNAVAILABLE`, `NODE_TIMEOUT`, `NODE_ERROR`, or says it does not
+//! route to it) is asked through the next, and the client remembers, for this session,
+//! which gateways are down and through which a node was silent, so that later calls go
+//! through one that worked first. A gateway that drops a node's traffic is routed around
+//! as long as another gateway reaches it.
+//!
 //! The HTTP itself is a [`Transport`] (fetch in the browser and in Node; reqwest in
 //! native tests), so this logic is the same everywhere and tested natively.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
 use base64::Engine as _;
 use serde_json::{json, Value};
-use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
+use vigil_protocol::sealed::{self, Opener, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
 use vigil_protocol::{EncryptionKey, NodeId};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -120,6 +130,28 @@ impl Default for ClientConfig {
 pub struct GatewayClient<T: Transport> {
     cfg: ClientConfig,
     transport: T,
+    routes: RefCell<Routes>,
+}
+
+/// What this session learned about routes, so that calls go through a gateway that
+/// worked first. Gateways are indices into [`ClientConfig::gateways`]; nodes are those
+/// the wallet calls (validators of the set it follows), so both are bounded.
+#[derive(Debug, Default)]
+struct Routes {
+    /// Gateways that could not be reached, or failed themselves, at their last try.
+    down: BTreeSet<usize>,
+    /// For each node, the gateways through which it last stayed silent (or which said
+    /// they do not route to it); an answer through one takes it off.
+    silent: BTreeMap<NodeId, BTreeSet<usize>>,
+}
+
+/// How one gateway's answer to a call reads.
+enum Reply {
+    /// The gateway failed itself (unreachable, or 502/503/504 not about a node).
+    GatewayFailed(String),
+    /// The gateway is fine but the node gave no answer through it.
+    NodeSilent(HttpResponse),
+    Answer(HttpResponse),
 }
 
 /// The `{"error": {"code", "message"}}` of a JSON error body, with defaults.
@@ -174,7 +206,7 @@ fn inner_json(request: &PlainRequest) -> Value {
 
 impl<T: Transport> GatewayClient<T> {
     pub fn new(cfg: ClientConfig, transport: T) -> Self {
-        Self { cfg, transport }
+        Self { cfg, transport, routes: RefCell::default() }
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -186,16 +218,118 @@ impl<T: Transport> GatewayClient<T> {
         self.transport.sleep(ms).await;
     }
 
-    /// Sends `path` with `body` to the gateways in turn: a gateway that cannot be
-    /// reached (or answers 502/503 itself) passes the call to the next; `429` is waited
-    /// out for its `Retry-After` (bounded); idempotent calls are retried with backoff.
-    async fn call(
+    /// The gateways to try for `node`, in order: those that answered for it (and are
+    /// up) first, in configured order; then the rest, in configured order.
+    fn order(&self, node: Option<&NodeId>) -> Vec<usize> {
+        let routes = self.routes.borrow();
+        let failed = |i: &usize| {
+            routes.down.contains(i) || node.and_then(|n| routes.silent.get(n)).is_some_and(|s| s.contains(i))
+        };
+        let (mut order, last): (Vec<usize>, Vec<usize>) = (0..self.cfg.gateways.len()).partition(|i| !failed(i));
+        order.extend(last);
+        order
+    }
+
+    /// Whether some configured gateway is not known to leave `node` silent: a node
+    /// silent through every gateway is not worth a request until one routes it again.
+    pub fn reachable(&self, node: &NodeId) -> bool {
+        let routes = self.routes.borrow();
+        let silent = routes.silent.get(node).map_or(0, BTreeSet::len);
+        silent < self.cfg.gateways.len()
+    }
+
+    /// What gateway `gateway`'s node list (`GET /v1/nodes`) says: of `nodes`, it routes
+    /// to `routed` (and finds them healthy). Only the order of calls follows it.
+    pub fn gateway_routes(&self, gateway: usize, nodes: &[NodeId], routed: &[NodeId]) {
+        let mut routes = self.routes.borrow_mut();
+        for node in nodes {
+            let through = routes.silent.entry(*node).or_default();
+            if routed.contains(node) {
+                through.remove(&gateway);
+            } else {
+                through.insert(gateway);
+            }
+        }
+        routes.silent.retain(|_, through| !through.is_empty());
+    }
+
+    /// One exchange with gateway `i` (a `429` waited out once, for its bounded
+    /// `Retry-After`), read as a [`Reply`] and remembered in the routes.
+    async fn exchange(
         &self,
+        i: usize,
+        node: Option<&NodeId>,
         path: &str,
         content_type: &'static str,
         body: Vec<u8>,
+    ) -> Result<Reply, ClientError> {
+        let gateway = &self.cfg.gateways[i];
+        let request = HttpRequest {
+            method: "POST",
+            url: format!("{}{path}", gateway.trim_end_matches('/')),
+            content_type: Some(content_type),
+            body,
+            timeout_ms: self.cfg.timeout_ms,
+        };
+        let mut response = self.transport.send(request.clone()).await;
+        if let Ok(r) = &response {
+            if r.status == 429 {
+                let wait = r.retry_after_s.unwrap_or(1);
+                if wait > self.cfg.retry_after_max_s {
+                    return Err(gateway_error(r.status, &r.body));
+                }
+                self.transport.sleep(wait * 1000).await;
+                response = self.transport.send(request).await;
+            }
+        }
+        let reply = match response {
+            Err(e) => Reply::GatewayFailed(format!("{gateway}: {e}")),
+            Ok(r) if matches!(r.status, 502..=504) && node_error_code(&r.body).is_none() => {
+                Reply::GatewayFailed(format!("{gateway} answered {}", r.status))
+            }
+            Ok(r) if node.is_some() && is_node_silent(&r) => Reply::NodeSilent(r),
+            Ok(r) => Reply::Answer(r),
+        };
+        let mut routes = self.routes.borrow_mut();
+        if let Reply::GatewayFailed(_) = reply {
+            routes.down.insert(i);
+        } else {
+            routes.down.remove(&i);
+        }
+        if let Some(node) = node {
+            match &reply {
+                Reply::NodeSilent(_) => {
+                    routes.silent.entry(*node).or_default().insert(i);
+                }
+                Reply::Answer(_) => {
+                    if let Some(through) = routes.silent.get_mut(node) {
+                        through.remove(&i);
+                        if through.is_empty() {
+                            routes.silent.remove(node);
+                        }
+                    }
+                }
+                Reply::GatewayFailed(_) => {}
+            }
+        }
+        Ok(reply)
+    }
+
+    /// Sends `path` to the gateways in turn, with the body `make` builds for each (a
+    /// sealed request is sealed afresh per gateway, so two gateways never see the same
+    /// bytes): a gateway that cannot be reached (or fails itself) passes the call to the
+    /// next, and so does one through which `node` stays silent; `429` is waited out for
+    /// its `Retry-After` (bounded); idempotent calls are retried with backoff while no
+    /// gateway answers. When the node is silent through every gateway that answered,
+    /// that answer is returned (the node is down, not the gateways).
+    async fn call<O>(
+        &self,
+        node: Option<&NodeId>,
+        path: &str,
+        content_type: &'static str,
         idempotent: bool,
-    ) -> Result<HttpResponse, ClientError> {
+        make: impl Fn() -> Result<(Vec<u8>, O), ClientError>,
+    ) -> Result<(HttpResponse, O), ClientError> {
         if self.cfg.gateways.is_empty() {
             return Err(ClientError::AllGatewaysDown("no gateway configured".into()));
         }
@@ -205,33 +339,17 @@ impl<T: Transport> GatewayClient<T> {
             if attempt > 0 {
                 self.transport.sleep(self.cfg.backoff_ms.saturating_mul(1 << (attempt - 1).min(6))).await;
             }
-            for gateway in &self.cfg.gateways {
-                let request = HttpRequest {
-                    method: "POST",
-                    url: format!("{}{path}", gateway.trim_end_matches('/')),
-                    content_type: Some(content_type),
-                    body: body.clone(),
-                    timeout_ms: self.cfg.timeout_ms,
-                };
-                let mut response = self.transport.send(request.clone()).await;
-                if let Ok(r) = &response {
-                    if r.status == 429 {
-                        let wait = r.retry_after_s.unwrap_or(1);
-                        if wait > self.cfg.retry_after_max_s {
-                            return Err(gateway_error(r.status, &r.body));
-                        }
-                        self.transport.sleep(wait * 1000).await;
-                        response = self.transport.send(request).await;
-                    }
+            let mut silent = None;
+            for i in self.order(node) {
+                let (body, opener) = make()?;
+                match self.exchange(i, node, path, content_type, body).await? {
+                    Reply::Answer(r) => return Ok((r, opener)),
+                    Reply::NodeSilent(r) => silent = Some((r, opener)),
+                    Reply::GatewayFailed(why) => last = why,
                 }
-                match response {
-                    // The gateway itself is failing (not a node behind it): try the next.
-                    Ok(r) if (r.status == 502 || r.status == 503) && !is_node_error(&r.body) => {
-                        last = format!("{gateway} answered {}", r.status);
-                    }
-                    Ok(r) => return Ok(r),
-                    Err(e) => last = format!("{gateway}: {e}"),
-                }
+            }
+            if let Some(answer) = silent {
+                return Ok(answer);
             }
         }
         Err(ClientError::AllGatewaysDown(last))
@@ -243,7 +361,10 @@ impl<T: Transport> GatewayClient<T> {
         let mut body = targets;
         body["request"] = inner_json(request);
         let idempotent = request.method == "GET";
-        let r = self.call("/v1/forward", "application/json", body.to_string().into_bytes(), idempotent).await?;
+        let node = body["target"].as_str().and_then(|t| t.parse::<NodeId>().ok());
+        let bytes = body.to_string().into_bytes();
+        let (r, ()) =
+            self.call(node.as_ref(), "/v1/forward", "application/json", idempotent, || Ok((bytes.clone(), ()))).await?;
         if r.status != 200 {
             return Err(gateway_error(r.status, &r.body));
         }
@@ -272,19 +393,71 @@ impl<T: Transport> GatewayClient<T> {
         key: &EncryptionKey,
         request: &PlainRequest,
     ) -> Result<PlainResponse, ClientError> {
-        let (bytes, opener) = sealed::seal(key, request)?;
-        let r = self.call(&format!("/v1/relay/{node}"), REQUEST_MEDIA_TYPE, bytes, request.method == "GET").await?;
-        if r.status != 200 {
-            return Err(gateway_error(r.status, &r.body));
-        }
-        opener.open(&r.body).map_err(ClientError::Seal)
+        let (r, opener) = self
+            .call(Some(node), &format!("/v1/relay/{node}"), REQUEST_MEDIA_TYPE, request.method == "GET", || {
+                Ok(sealed::seal(key, request)?)
+            })
+            .await?;
+        open_relayed(&r, opener)
+    }
+
+    /// [`relay`](Self::relay) through every configured gateway at once, each copy
+    /// sealed on its own: what must arrive by more than one route (evidence). Each
+    /// gateway's result, in configured order.
+    pub async fn relay_everywhere(
+        &self,
+        node: &NodeId,
+        key: &EncryptionKey,
+        request: &PlainRequest,
+    ) -> Vec<Result<PlainResponse, ClientError>> {
+        let path = format!("/v1/relay/{node}");
+        let sends = (0..self.cfg.gateways.len()).map(|i| {
+            let path = &path;
+            async move {
+                let (bytes, opener) = sealed::seal(key, request)?;
+                match self.exchange(i, Some(node), path, REQUEST_MEDIA_TYPE, bytes).await? {
+                    Reply::Answer(r) | Reply::NodeSilent(r) => open_relayed(&r, opener),
+                    Reply::GatewayFailed(why) => Err(ClientError::AllGatewaysDown(why)),
+                }
+            }
+        });
+        futures_util::future::join_all(sends).await
+    }
+
+    /// How many gateways are configured.
+    pub fn gateway_count(&self) -> usize {
+        self.cfg.gateways.len()
     }
 }
 
-/// Whether a 502/503 body names a node error (the gateway is fine; that node is not).
-fn is_node_error(body: &[u8]) -> bool {
+/// A relayed answer: the node's sealed answer opened, or the gateway's refusal.
+fn open_relayed(r: &HttpResponse, opener: Opener) -> Result<PlainResponse, ClientError> {
+    if r.status != 200 {
+        return Err(gateway_error(r.status, &r.body));
+    }
+    opener.open(&r.body).map_err(ClientError::Seal)
+}
+
+/// The node error code of a gateway's error body, if it names one (the gateway is fine;
+/// that node is not).
+fn node_error_code(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    matches!(v["error"]["code"].as_str(), Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR" | "NODE_REFUSED"))
+    v["error"]["code"]
+        .as_str()
+        .filter(|c| matches!(*c, "NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR" | "NODE_REFUSED"))
+        .map(str::to_string)
+}
+
+/// Whether the gateway says `node` gave no answer through it: the node could not be
+/// reached, timed out or failed (`NODE_UNAVAILABLE`, `NODE_TIMEOUT`, `NODE_ERROR`), or
+/// the gateway does not route to it (`UNKNOWN_NODE`). Another gateway may reach it. A
+/// node that answered, even with a refusal (`NODE_REFUSED`), is not silent.
+fn is_node_silent(r: &HttpResponse) -> bool {
+    match (r.status, node_error_code(&r.body).as_deref()) {
+        (502..=504, Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR")) => true,
+        (404, _) => error_fields(&r.body, "", "").0 == "UNKNOWN_NODE",
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -353,31 +526,74 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn a_down_gateway_fails_over_to_the_next() {
-        let script = Script::default();
-        script.answers.borrow_mut().extend([Err(TransportError::Unreachable("a".into())), ok(200, answer())]);
-        let c = client(&script);
-        let r = block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
-        assert_eq!(r.body, b"{\"height\":3}");
-        let urls: Vec<String> = script.requests.borrow().iter().map(|r| r.url.clone()).collect();
-        assert_eq!(urls, ["https://a.example/v1/forward", "https://b.example/v1/forward"]);
+    fn urls(script: &Script) -> Vec<String> {
+        script.requests.borrow().iter().map(|r| r.url.clone()).collect()
     }
 
     #[test]
-    fn retry_after_is_honoured_and_a_node_error_is_not_a_gateway_failure() {
+    fn a_down_gateway_fails_over_to_the_next_and_is_asked_last_afterwards() {
         let script = Script::default();
+        script.answers.borrow_mut().extend([
+            Err(TransportError::Unreachable("a".into())),
+            ok(200, answer()),
+            ok(200, answer()),
+        ]);
+        let c = client(&script);
+        let r = block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(r.body, b"{\"height\":3}");
+        block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(
+            urls(&script),
+            ["https://a.example/v1/forward", "https://b.example/v1/forward", "https://b.example/v1/forward"]
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_a_node_silent_through_every_gateway_is_its_error() {
+        let script = Script::default();
+        let down = json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } });
         script.answers.borrow_mut().extend([
             Ok(HttpResponse { status: 429, retry_after_s: Some(2), body: b"{}".to_vec() }),
             ok(200, answer()),
-            ok(503, json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } })),
+            ok(503, down.clone()),
+            ok(503, down),
         ]);
         let c = client(&script);
         block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
         assert_eq!(*script.slept.borrow(), [2000]);
         let e = block_on(c.forward(&node(), &PlainRequest::new("POST", "/v1/tx", None, vec![1]))).unwrap_err();
-        assert_eq!(e.code(), "NODE_UNAVAILABLE");
-        assert_eq!(script.requests.borrow().len(), 3, "the other gateway was not asked about a down node");
+        assert_eq!(e.code(), "NODE_UNAVAILABLE", "the node is down, not the gateways");
+        assert_eq!(urls(&script)[2..], ["https://a.example/v1/forward", "https://b.example/v1/forward"]);
+        assert!(!c.reachable(&node()), "silent through both: not worth a request until a gateway routes it");
+        c.gateway_routes(1, &[node()], &[node()]);
+        assert!(c.reachable(&node()));
+    }
+
+    /// Issue 14, finding 8: a gateway through which a node stays silent is routed around.
+    #[test]
+    fn a_node_silent_through_one_gateway_is_asked_through_the_next_which_is_then_asked_first() {
+        let script = Script::default();
+        let other = NodeId::from_public_key(&vigil_protocol::SecretKey::from_seed([2; 32]).public_key());
+        let timeout = json!({ "error": { "code": "NODE_TIMEOUT", "message": "slow" } });
+        let unknown = json!({ "error": { "code": "UNKNOWN_NODE", "message": "not routed here" } });
+        script.answers.borrow_mut().extend([
+            ok(504, timeout),
+            ok(200, answer()),
+            ok(200, answer()),
+            ok(404, unknown),
+            ok(200, answer()),
+        ]);
+        let c = client(&script);
+        let write = PlainRequest::new("POST", "/v1/tx", None, vec![1]);
+        let r = block_on(c.forward(&node(), &write)).unwrap();
+        assert_eq!(r.body, b"{\"height\":3}", "the answer through the second gateway");
+        block_on(c.forward(&node(), &write)).unwrap();
+        // Another node is not affected, but a gateway that says it does not route to a
+        // validator is routed around like one through which it is silent.
+        block_on(c.forward(&other, &write)).unwrap();
+        let [a, b] = ["https://a.example/v1/forward", "https://b.example/v1/forward"];
+        assert_eq!(urls(&script), [a, b, b, a, b]);
+        assert!(script.answers.borrow().is_empty());
     }
 
     #[test]

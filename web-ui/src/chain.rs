@@ -140,7 +140,7 @@ impl Chain {
         if let Ok(health) = &health {
             // A node jailed since the pinned genesis, or down, is read from last.
             let routed: Vec<NodeId> = health.iter().filter(|h| h.healthy).map(|h| h.id).collect();
-            s.gateway_routes(&routed);
+            s.gateway_routes(0, &routed);
         }
         let mut health = health.unwrap_or_default();
         let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
