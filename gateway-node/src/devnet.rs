@@ -197,6 +197,7 @@ fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyh
         static_dir: opts.static_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
         admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
         cors_origins: vec![],
+        wallet_gateways: vec![],
         limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
         faucet: Some(FaucetConfig { key_file: PathBuf::from("../faucet.key"), amount: FAUCET_GIFT }),
         nodes: nodes.iter().map(|n| NodeEntry { id: n.id.to_string(), url: n.api_url.clone() }).collect(),
