@@ -87,6 +87,14 @@ fn message(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Which of the gateways in use a call to the gateways themselves goes to.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    /// The first: the faucet is one gateway's own feature (a test network's first).
+    First,
+    Only(usize),
+}
+
 /// Longest wait for a gateway's own answers (genesis, wallet configuration).
 const GATEWAY_TIMEOUT_MS: u64 = 10_000;
 
@@ -169,16 +177,20 @@ impl Chain {
 
     /// Validator set, verified balance and the latest certified mode.
     pub async fn overview(&self, me: &Address) -> Result<Overview, String> {
-        let health = self.health().await;
-        let faucet = self.gateway_json("GET", "/v1/faucet", None).await.ok().and_then(|(_, v)| v["amount"].as_u64());
+        let lists = self.node_lists().await;
+        let faucet = self
+            .gateway_json(Pick::First, "GET", "/v1/faucet", None)
+            .await
+            .ok()
+            .and_then(|(_, v)| v["amount"].as_u64());
         let mut s = self.take().await;
-        if let Ok((gateway, health)) = &health {
+        for (gateway, health) in &lists {
             // A node jailed since the pinned genesis, or down, is asked through the other
             // gateways first, and read from last if none routes to it.
             let routed: Vec<NodeId> = health.iter().filter(|h| h.healthy).map(|h| h.id).collect();
             s.gateway_routes(*gateway, &routed);
         }
-        let mut health = health.map(|(_, h)| h).unwrap_or_default();
+        let mut health = lists.into_iter().next().map(|(_, h)| h).unwrap_or_default();
         let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
         health.sort_by_key(|h| order(&h.id));
         let result = async {
@@ -207,17 +219,22 @@ impl Chain {
         self.gateways.iter().filter(|g| g.state.is_ok()).map(|g| g.url.as_str())
     }
 
-    /// A call to a gateway itself (not forwarded to a node), as JSON: to the first used
-    /// gateway that can be reached, with its index among them; an error answer becomes
-    /// its message.
+    /// A call to a gateway itself (not forwarded to a node), as JSON: to the gateways
+    /// `pick` names among those used, the first that can be reached, with its index
+    /// among them; an error answer becomes its message.
     async fn gateway_json(
         &self,
+        pick: Pick,
         method: &'static str,
         path: &str,
         body: Option<Value>,
     ) -> Result<(usize, Value), String> {
         let mut last = String::from("no gateway");
-        for (i, gateway) in self.used().enumerate() {
+        let picked = |i: usize| match pick {
+            Pick::First => i == 0,
+            Pick::Only(j) => i == j,
+        };
+        for (i, gateway) in self.used().enumerate().filter(|(i, _)| picked(*i)) {
             let sent = Fetch
                 .send(HttpRequest {
                     method,
@@ -243,16 +260,26 @@ impl Chain {
         Err(last)
     }
 
-    /// A gateway's health view of each node, and which gateway (its index among those
-    /// used) it is.
-    pub async fn health(&self) -> Result<(usize, Vec<NodeHealth>), String> {
-        let (i, v) = self.gateway_json("GET", "/v1/nodes", None).await?;
-        Ok((i, serde_json::from_value(v["nodes"].clone()).map_err(message)?))
+    /// Each used gateway's health view of each node (`GET /v1/nodes`), by its index
+    /// among them, in order; a gateway that does not answer is left out. Every list is
+    /// asked for, so that a node none of them routes to (jailed, or down) is known as
+    /// such and costs no refused request on each gateway.
+    pub async fn node_lists(&self) -> Vec<(usize, Vec<NodeHealth>)> {
+        let mut lists = Vec::new();
+        for i in 0..self.used().count() {
+            if let Ok((_, v)) = self.gateway_json(Pick::Only(i), "GET", "/v1/nodes", None).await {
+                if let Ok(health) = serde_json::from_value(v["nodes"].clone()) {
+                    lists.push((i, health));
+                }
+            }
+        }
+        lists
     }
 
     /// Asks the test faucet for funds; resolves to the height they landed at.
     pub async fn fund(&self, me: &Address) -> Result<u64, String> {
-        let (_, v) = self.gateway_json("POST", "/v1/faucet", Some(serde_json::json!({ "address": me }))).await?;
+        let body = Some(serde_json::json!({ "address": me }));
+        let (_, v) = self.gateway_json(Pick::First, "POST", "/v1/faucet", body).await?;
         Ok(v["height"].as_u64().unwrap_or(0))
     }
 
