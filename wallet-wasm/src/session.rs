@@ -752,12 +752,15 @@ mod tests {
     /// Four nodes behind two gateways, `https://a.example` and `https://b.example/`,
     /// answering for real: each relayed request is opened with its node's HPKE key and
     /// answered with that node's signed receipt for the transaction inside, sealed back
-    /// (the nodes do not judge what they are sent). Through gateway A, the nodes in
-    /// `silent_via_a` time out.
+    /// (the nodes do not judge what they are sent). A copy of a transaction a node has
+    /// committed already is answered as nodes do: 409 `ALREADY_COMMITTED`, with the
+    /// receipt. Through gateway A, the nodes in `silent_via_a` time out: the request
+    /// reaches them, their answer is lost.
     struct Network {
         nodes: Vec<(NodeId, SecretKey, ohttp::Server)>,
         set: ValidatorSet,
         silent_via_a: Vec<NodeId>,
+        committed: RefCell<Vec<(NodeId, TxHash)>>,
         requests: RefCell<Vec<HttpRequest>>,
     }
 
@@ -773,7 +776,7 @@ mod tests {
                 nodes.push((NodeId::from_public_key(&key.public_key()), key, ohttp::Server::new(config).unwrap()));
             }
             let set = ValidatorSet::new(infos).unwrap();
-            Self { nodes, set, silent_via_a: Vec::new(), requests: RefCell::default() }
+            Self { nodes, set, silent_via_a: Vec::new(), committed: RefCell::default(), requests: RefCell::default() }
         }
 
         fn session(&self) -> Session<&Network> {
@@ -799,14 +802,16 @@ mod tests {
             self.requests.borrow_mut().push(request.clone());
             let (gateway, node) = request.url.split_once("/v1/relay/").expect("only relayed requests");
             let node: NodeId = node.parse().unwrap();
-            if gateway == "https://a.example" && self.silent_via_a.contains(&node) {
-                return ok(504, json!({ "error": { "code": "NODE_TIMEOUT", "message": "did not answer" } }));
-            }
             let (_, key, server) = self.nodes.iter().find(|(id, _, _)| *id == node).unwrap();
             let (plain, responder) = server.decapsulate(&request.body).unwrap();
             let inner = PlainRequest::from_bhttp(&plain).unwrap();
             assert!(inner.path.starts_with("/v1/tx?wait=true"));
             let tx: SignedTransaction = vigil_protocol::encoding::from_bytes(&inner.body).unwrap();
+            let again = self.committed.borrow().contains(&(node, tx.hash()));
+            self.committed.borrow_mut().push((node, tx.hash()));
+            if gateway == "https://a.example" && self.silent_via_a.contains(&node) {
+                return ok(504, json!({ "error": { "code": "NODE_TIMEOUT", "message": "did not answer" } }));
+            }
             let receipt = vigil_protocol::Receipt {
                 chain_id: ChainId::new("vigil-test").unwrap(),
                 height: Height(1),
@@ -819,10 +824,14 @@ mod tests {
                 node,
             }
             .sign(key);
+            let mut body = json!({ "receipt_bcs": hex::encode(to_bytes(&receipt)) });
+            if again {
+                body["error"] = json!({ "code": "ALREADY_COMMITTED", "message": "already committed" });
+            }
             let answer = PlainResponse {
-                status: 200,
+                status: if again { 409 } else { 200 },
                 headers: vec![("content-type".into(), "application/json".into())],
-                body: json!({ "receipt_bcs": hex::encode(to_bytes(&receipt)) }).to_string().into_bytes(),
+                body: body.to_string().into_bytes(),
             };
             let sealed = responder.encapsulate(&answer.to_bhttp().unwrap()).unwrap();
             Ok(HttpResponse { status: 200, retry_after_s: None, body: sealed })
@@ -842,7 +851,9 @@ mod tests {
     }
 
     /// Issue 14, finding 8: a gateway through which a node stays silent is routed
-    /// around, and the session remembers the route that worked.
+    /// around, and the session remembers the route that worked. The copy through the
+    /// first gateway reached the node (only its answer was lost), so the second copy is
+    /// answered `ALREADY_COMMITTED` with the node's receipt: a receipt all the same.
     #[test]
     fn a_node_silent_through_one_gateway_gives_its_receipt_through_the_next() {
         let mut network = Network::new();
