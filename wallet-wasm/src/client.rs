@@ -140,17 +140,39 @@ pub struct GatewayClient<T: Transport> {
 struct Routes {
     /// Gateways that could not be reached, or failed themselves, at their last try.
     down: BTreeSet<usize>,
-    /// For each node, the gateways through which it last stayed silent (or which said
-    /// they do not route to it); an answer through one takes it off.
+    /// For each node, the gateways through which it last stayed silent (timed out,
+    /// unreachable, failing); an answer through one takes it off. Only the order of
+    /// gateways follows it: a node down now may be back at the next call.
     silent: BTreeMap<NodeId, BTreeSet<usize>>,
+    /// For each node, the gateways that say they do not route to it (`UNKNOWN_NODE`, or
+    /// their node list); an answer through one, or its list, takes it off. A node no
+    /// gateway routes to is not sent anything.
+    unrouted: BTreeMap<NodeId, BTreeSet<usize>>,
+}
+
+/// Adds (`on`) or removes gateway `i` from `node`'s set in `map`, keeping no empty set.
+fn mark(map: &mut BTreeMap<NodeId, BTreeSet<usize>>, node: &NodeId, i: usize, on: bool) {
+    let through = map.entry(*node).or_default();
+    if on {
+        through.insert(i);
+    } else {
+        through.remove(&i);
+    }
+    if through.is_empty() {
+        map.remove(node);
+    }
 }
 
 /// How one gateway's answer to a call reads.
 enum Reply {
     /// The gateway failed itself (unreachable, or 502/503/504 not about a node).
     GatewayFailed(String),
-    /// The gateway is fine but the node gave no answer through it.
-    NodeSilent(HttpResponse),
+    /// The gateway is fine but the node gave no answer through it; `unrouted`: the
+    /// gateway says it does not route to the node at all.
+    NodeSilent {
+        response: HttpResponse,
+        unrouted: bool,
+    },
     Answer(HttpResponse),
 }
 
@@ -222,35 +244,32 @@ impl<T: Transport> GatewayClient<T> {
     /// up) first, in configured order; then the rest, in configured order.
     fn order(&self, node: Option<&NodeId>) -> Vec<usize> {
         let routes = self.routes.borrow();
-        let failed = |i: &usize| {
-            routes.down.contains(i) || node.and_then(|n| routes.silent.get(n)).is_some_and(|s| s.contains(i))
+        let through = |map: &BTreeMap<NodeId, BTreeSet<usize>>, i: &usize| {
+            node.and_then(|n| map.get(n)).is_some_and(|s| s.contains(i))
         };
+        let failed = |i: &usize| routes.down.contains(i) || through(&routes.silent, i) || through(&routes.unrouted, i);
         let (mut order, last): (Vec<usize>, Vec<usize>) = (0..self.cfg.gateways.len()).partition(|i| !failed(i));
         order.extend(last);
         order
     }
 
-    /// Whether some configured gateway is not known to leave `node` silent: a node
-    /// silent through every gateway is not worth a request until one routes it again.
+    /// Whether some configured gateway may route to `node`: one that no gateway routes
+    /// to (jailed, or down as their node lists say) is not worth a request until one
+    /// routes it again.
     pub fn reachable(&self, node: &NodeId) -> bool {
         let routes = self.routes.borrow();
-        let silent = routes.silent.get(node).map_or(0, BTreeSet::len);
-        silent < self.cfg.gateways.len()
+        let unrouted = routes.unrouted.get(node).map_or(0, BTreeSet::len);
+        unrouted < self.cfg.gateways.len()
     }
 
     /// What gateway `gateway`'s node list (`GET /v1/nodes`) says: of `nodes`, it routes
-    /// to `routed` (and finds them healthy). Only the order of calls follows it.
+    /// to `routed` (and finds them healthy). Only the order of calls, and whether a node
+    /// no gateway routes to is sent anything, follow it.
     pub fn gateway_routes(&self, gateway: usize, nodes: &[NodeId], routed: &[NodeId]) {
         let mut routes = self.routes.borrow_mut();
         for node in nodes {
-            let through = routes.silent.entry(*node).or_default();
-            if routed.contains(node) {
-                through.remove(&gateway);
-            } else {
-                through.insert(gateway);
-            }
+            mark(&mut routes.unrouted, node, gateway, !routed.contains(node));
         }
-        routes.silent.retain(|_, through| !through.is_empty());
     }
 
     /// One exchange with gateway `i` (a `429` waited out once, for its bounded
@@ -287,7 +306,10 @@ impl<T: Transport> GatewayClient<T> {
             Ok(r) if matches!(r.status, 502..=504) && node_error_code(&r.body).is_none() => {
                 Reply::GatewayFailed(format!("{gateway} answered {}", r.status))
             }
-            Ok(r) if node.is_some() && is_node_silent(&r) => Reply::NodeSilent(r),
+            Ok(r) if node.is_some() => match node_silence(&r) {
+                Some(unrouted) => Reply::NodeSilent { response: r, unrouted },
+                None => Reply::Answer(r),
+            },
             Ok(r) => Reply::Answer(r),
         };
         let mut routes = self.routes.borrow_mut();
@@ -298,16 +320,11 @@ impl<T: Transport> GatewayClient<T> {
         }
         if let Some(node) = node {
             match &reply {
-                Reply::NodeSilent(_) => {
-                    routes.silent.entry(*node).or_default().insert(i);
-                }
+                Reply::NodeSilent { unrouted: true, .. } => mark(&mut routes.unrouted, node, i, true),
+                Reply::NodeSilent { unrouted: false, .. } => mark(&mut routes.silent, node, i, true),
                 Reply::Answer(_) => {
-                    if let Some(through) = routes.silent.get_mut(node) {
-                        through.remove(&i);
-                        if through.is_empty() {
-                            routes.silent.remove(node);
-                        }
-                    }
+                    mark(&mut routes.silent, node, i, false);
+                    mark(&mut routes.unrouted, node, i, false);
                 }
                 Reply::GatewayFailed(_) => {}
             }
@@ -344,7 +361,7 @@ impl<T: Transport> GatewayClient<T> {
                 let (body, opener) = make()?;
                 match self.exchange(i, node, path, content_type, body).await? {
                     Reply::Answer(r) => return Ok((r, opener)),
-                    Reply::NodeSilent(r) => silent = Some((r, opener)),
+                    Reply::NodeSilent { response, .. } => silent = Some((response, opener)),
                     Reply::GatewayFailed(why) => last = why,
                 }
             }
@@ -416,7 +433,7 @@ impl<T: Transport> GatewayClient<T> {
             async move {
                 let (bytes, opener) = sealed::seal(key, request)?;
                 match self.exchange(i, Some(node), path, REQUEST_MEDIA_TYPE, bytes).await? {
-                    Reply::Answer(r) | Reply::NodeSilent(r) => open_relayed(&r, opener),
+                    Reply::Answer(r) | Reply::NodeSilent { response: r, .. } => open_relayed(&r, opener),
                     Reply::GatewayFailed(why) => Err(ClientError::AllGatewaysDown(why)),
                 }
             }
@@ -448,15 +465,16 @@ fn node_error_code(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether the gateway says `node` gave no answer through it: the node could not be
-/// reached, timed out or failed (`NODE_UNAVAILABLE`, `NODE_TIMEOUT`, `NODE_ERROR`), or
-/// the gateway does not route to it (`UNKNOWN_NODE`). Another gateway may reach it. A
-/// node that answered, even with a refusal (`NODE_REFUSED`), is not silent.
-fn is_node_silent(r: &HttpResponse) -> bool {
+/// Whether the gateway says the node gave no answer through it: `Some(false)` if the
+/// node could not be reached, timed out or failed (`NODE_UNAVAILABLE`, `NODE_TIMEOUT`,
+/// `NODE_ERROR`), `Some(true)` if the gateway does not route to it (`UNKNOWN_NODE`).
+/// Another gateway may reach it. A node that answered, even with a refusal
+/// (`NODE_REFUSED`), is not silent: `None`.
+fn node_silence(r: &HttpResponse) -> Option<bool> {
     match (r.status, node_error_code(&r.body).as_deref()) {
-        (502..=504, Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR")) => true,
-        (404, _) => error_fields(&r.body, "", "").0 == "UNKNOWN_NODE",
-        _ => false,
+        (502..=504, Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR")) => Some(false),
+        (404, _) if error_fields(&r.body, "", "").0 == "UNKNOWN_NODE" => Some(true),
+        _ => None,
     }
 }
 
@@ -564,7 +582,12 @@ pub(crate) mod tests {
         let e = block_on(c.forward(&node(), &PlainRequest::new("POST", "/v1/tx", None, vec![1]))).unwrap_err();
         assert_eq!(e.code(), "NODE_UNAVAILABLE", "the node is down, not the gateways");
         assert_eq!(urls(&script)[2..], ["https://a.example/v1/forward", "https://b.example/v1/forward"]);
-        assert!(!c.reachable(&node()), "silent through both: not worth a request until a gateway routes it");
+        assert!(c.reachable(&node()), "a node down now is asked again at the next call");
+        // One that no gateway routes to is not, until a gateway's list routes it again.
+        for gateway in [0, 1] {
+            c.gateway_routes(gateway, &[node()], &[]);
+        }
+        assert!(!c.reachable(&node()));
         c.gateway_routes(1, &[node()], &[node()]);
         assert!(c.reachable(&node()));
     }
