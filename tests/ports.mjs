@@ -14,7 +14,7 @@ function free(p) {
 export async function freeBase(from, span) {
   for (let tries = 0; tries < 50; tries++) {
     const base = from + Math.floor(Math.random() * span) * 100;
-    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200].map((o) => base + o);
+    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200, 201, 202, 203].map((o) => base + o);
     if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
   }
   throw new Error('no free port range');

@@ -35,6 +35,9 @@ pub struct DevnetOptions {
     pub accounts: Vec<(Address, Amount)>,
     /// Directory the gateway serves the web wallet from (e.g. `www/dist`).
     pub static_dir: Option<PathBuf>,
+    /// Gateways to run (1 to [`DEVNET_GATEWAYS_MAX`]), each serving the wallet and
+    /// listing the others as the gateways it may fail over to.
+    pub gateways: usize,
 }
 
 /// Port offset (from the base port) of node `i`'s admin listener, which is on
@@ -42,10 +45,15 @@ pub struct DevnetOptions {
 /// devnet's 64 nodes, below the next range a test takes (300 ports apart).
 pub const NODE_ADMIN_PORT_OFFSET: usize = 210;
 
-/// The devnet's gateway: HTTPS on `base_port + 200` with a certificate from a local CA;
-/// its metrics on `127.0.0.1:(base_port + 201)`.
+/// Most gateways a devnet runs.
+pub const DEVNET_GATEWAYS_MAX: usize = 4;
+
+/// A devnet gateway: HTTPS on `base_port + 200` (the next on `+ 202`, …) with a
+/// certificate from a local CA; its metrics on `127.0.0.1:(base_port + 201)` (`+ 203`, …).
 #[derive(Debug, Clone)]
 pub struct DevnetGateway {
+    /// `gateway`, `gateway-1`, …: its directory and its process's name.
+    pub name: String,
     pub config: PathBuf,
     pub url: String,
     /// The local CA's certificate: trust it to reach the gateway without warnings.
@@ -72,7 +80,10 @@ pub struct Devnet {
     pub genesis: PathBuf,
     pub faucet_key: PathBuf,
     pub nodes: Vec<DevnetNode>,
+    /// The first gateway (with the faucet).
     pub gateway: DevnetGateway,
+    /// The others (`--gateways N`), each a failover for the wallet the first serves.
+    pub other_gateways: Vec<DevnetGateway>,
 }
 
 fn port(base: u16, offset: usize) -> anyhow::Result<u16> {
@@ -87,6 +98,9 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
     }
     if opts.byzantine >= opts.nodes {
         bail!("--byzantine must be smaller than --nodes");
+    }
+    if opts.gateways == 0 || opts.gateways > DEVNET_GATEWAYS_MAX {
+        bail!("--gateways must be between 1 and {DEVNET_GATEWAYS_MAX}");
     }
     if let Some(h) = &opts.hosts {
         if h.len() != opts.nodes {
@@ -188,39 +202,70 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             byzantine,
         });
     }
-    let gateway = write_gateway(opts, &nodes, bind)?;
-    Ok(Devnet { dir: opts.dir.clone(), genesis: genesis_path, faucet_key: faucet_path, nodes, gateway })
+    let mut gateways = write_gateways(opts, &nodes, bind)?.into_iter();
+    let gateway = gateways.next().context("a devnet has a gateway")?;
+    Ok(Devnet {
+        dir: opts.dir.clone(),
+        genesis: genesis_path,
+        faucet_key: faucet_path,
+        nodes,
+        gateway,
+        other_gateways: gateways.collect(),
+    })
 }
 
-/// The gateway's config and TLS files (a local CA and a `localhost` certificate, made
-/// once and kept).
-fn write_gateway(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyhow::Result<DevnetGateway> {
-    let dir = opts.dir.join("gateway");
-    let tls = crate::gateway::tls::LocalTls::in_dir(&dir.join("tls"));
-    let tls = if tls.exists() { tls } else { crate::gateway::tls::make_local_tls(&dir.join("tls"))? };
-    let admin_port = port(opts.base_port, 201)?;
-    let port = port(opts.base_port, 200)?;
-    let cfg = GatewayConfig {
-        listen: format!("{bind}:{port}").parse()?,
-        genesis_file: PathBuf::from("../genesis.json"),
-        tls_cert: Some(PathBuf::from("tls/gateway.pem")),
-        tls_key: Some(PathBuf::from("tls/gateway.key")),
-        plain_http_on_loopback: false,
-        static_dir: opts.static_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
-        admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
-        cors_origins: vec![],
-        limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
-        faucet: Some(FaucetConfig { key_file: PathBuf::from("../faucet.key"), amount: FAUCET_GIFT }),
-        nodes: nodes.iter().map(|n| NodeEntry { id: n.id.to_string(), url: n.api_url.clone() }).collect(),
-    };
-    let config = dir.join("gateway.toml");
-    cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
-    Ok(DevnetGateway {
-        config,
-        url: format!("https://localhost:{port}"),
-        ca_cert: tls.ca_cert,
-        admin_url: format!("http://127.0.0.1:{admin_port}"),
-    })
+/// The gateways' configs and TLS files (a local CA and a `localhost` certificate, made
+/// once and kept, shared by every gateway). Gateway i listens on `base_port + 200 + 2i`
+/// (its metrics on `+ 201 + 2i`); each lists the others as `wallet_gateways` and allows
+/// their origins in `cors_origins`, so the wallet served by one fails over to the others.
+/// The first has the faucet (one faucet key, one sender of its transfers).
+fn write_gateways(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> anyhow::Result<Vec<DevnetGateway>> {
+    let tls_dir = opts.dir.join("gateway").join("tls");
+    let tls = crate::gateway::tls::LocalTls::in_dir(&tls_dir);
+    let tls = if tls.exists() { tls } else { crate::gateway::tls::make_local_tls(&tls_dir)? };
+    let ports: Vec<(u16, u16)> = (0..opts.gateways)
+        .map(|i| Ok((port(opts.base_port, 200 + 2 * i)?, port(opts.base_port, 201 + 2 * i)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let origin = |port: u16| format!("https://localhost:{port}");
+    let mut gateways = Vec::new();
+    for (i, (port, admin_port)) in ports.iter().copied().enumerate() {
+        let name = if i == 0 { "gateway".to_string() } else { format!("gateway-{i}") };
+        let dir = opts.dir.join(&name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let others: Vec<String> =
+            ports.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, (p, _))| origin(*p)).collect();
+        let tls_path = |file: &str| {
+            if i == 0 {
+                PathBuf::from("tls").join(file)
+            } else {
+                PathBuf::from("../gateway/tls").join(file)
+            }
+        };
+        let cfg = GatewayConfig {
+            listen: format!("{bind}:{port}").parse()?,
+            genesis_file: PathBuf::from("../genesis.json"),
+            tls_cert: Some(tls_path("gateway.pem")),
+            tls_key: Some(tls_path("gateway.key")),
+            plain_http_on_loopback: false,
+            static_dir: opts.static_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
+            admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
+            cors_origins: others.clone(),
+            wallet_gateways: others.iter().map(|o| o.parse()).collect::<Result<_, _>>()?,
+            limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
+            faucet: (i == 0).then(|| FaucetConfig { key_file: PathBuf::from("../faucet.key"), amount: FAUCET_GIFT }),
+            nodes: nodes.iter().map(|n| NodeEntry { id: n.id.to_string(), url: n.api_url.clone() }).collect(),
+        };
+        let config = dir.join("gateway.toml");
+        cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
+        gateways.push(DevnetGateway {
+            name,
+            config,
+            url: origin(port),
+            ca_cert: tls.ca_cert.clone(),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
+        });
+    }
+    Ok(gateways)
 }
 
 /// Running node processes; stopped (SIGTERM, then SIGKILL after a grace period) on drop.
@@ -236,32 +281,49 @@ impl Devnet {
         for n in &self.nodes {
             children.push((n.name.clone(), self.spawn_node(exe, n)?));
         }
-        children.push(("gateway".to_string(), self.spawn_gateway(exe)?));
+        for g in self.gateways() {
+            let child = self.spawn_gateway(exe, g)?;
+            // Beside its log, so that a test (or an operator) can stop this one alone.
+            std::fs::write(g.config.with_file_name("gateway.pid"), child.id().to_string())?;
+            children.push((g.name.clone(), child));
+        }
         Ok(Running { children })
     }
 
-    /// Where the process `name` (a node's name, or `gateway`) logs: `node-i/node.log`,
-    /// `gateway/gateway.log`, beside its config.
+    /// Every gateway, the first one first.
+    pub fn gateways(&self) -> impl Iterator<Item = &DevnetGateway> {
+        std::iter::once(&self.gateway).chain(&self.other_gateways)
+    }
+
+    /// Where the process `name` (a node's or a gateway's name) logs: `node-i/node.log`,
+    /// `gateway/gateway.log`, `gateway-1/gateway.log`, beside its config.
     pub fn log_path(&self, name: &str) -> PathBuf {
         match self.nodes.iter().find(|n| n.name == name) {
             Some(n) => n.config.with_file_name("node.log"),
-            None => self.gateway.config.with_file_name("gateway.log"),
+            None => {
+                self.gateways().find(|g| g.name == name).unwrap_or(&self.gateway).config.with_file_name("gateway.log")
+            }
         }
     }
 
-    /// Starts the gateway, logging to `gateway/gateway.log`.
-    pub fn spawn_gateway(&self, exe: &Path) -> anyhow::Result<Child> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path("gateway"))?;
+    /// Starts a gateway, logging to `gateway.log` beside its config.
+    pub fn spawn_gateway(&self, exe: &Path, g: &DevnetGateway) -> anyhow::Result<Child> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(&g.name))?;
         let mut cmd = Command::new(exe);
         cmd.arg("gateway")
             .arg("--config")
-            .arg(&self.gateway.config)
+            .arg(&g.config)
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
-        cmd.spawn().with_context(|| format!("starting the gateway ({})", exe.display()))
+        cmd.spawn().with_context(|| format!("starting {} ({})", g.name, exe.display()))
+    }
+
+    /// Whether `name` is one of this devnet's gateways.
+    pub fn is_gateway(&self, name: &str) -> bool {
+        self.gateways().any(|g| g.name == name)
     }
 
     pub fn spawn_node(&self, exe: &Path, n: &DevnetNode) -> anyhow::Result<Child> {
@@ -313,9 +375,13 @@ pub fn terminate(child: &mut Child) {
 }
 
 impl Running {
-    /// The first process that has stopped on its own, with how it ended.
+    /// The first process that has stopped on its own, with how it ended; it is no longer
+    /// listed.
     pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
-        self.children.iter_mut().find_map(|(name, c)| c.try_wait().ok().flatten().map(|s| (name.clone(), s)))
+        let stopped =
+            self.children.iter_mut().find_map(|(name, c)| c.try_wait().ok().flatten().map(|s| (name.clone(), s)))?;
+        self.children.retain(|(name, _)| *name != stopped.0);
+        Some(stopped)
     }
 
     /// Stops every node cleanly; kills those that do not stop within `grace`.
@@ -351,6 +417,36 @@ impl Drop for Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_gateway_of_a_devnet_lists_the_others_for_its_wallet() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = DevnetOptions {
+            nodes: 4,
+            dir: dir.path().to_path_buf(),
+            byzantine: 0,
+            hosts: None,
+            base_port: 41000,
+            mode: ConsensusMode::Fast,
+            chain_id: "vigil-devnet".into(),
+            accounts: vec![],
+            static_dir: None,
+            gateways: 2,
+        };
+        let net = write(&opts).unwrap();
+        let urls: Vec<&str> = net.gateways().map(|g| g.url.as_str()).collect();
+        assert_eq!(urls, ["https://localhost:41200", "https://localhost:41202"]);
+        for (i, g) in net.gateways().enumerate() {
+            let cfg = GatewayConfig::load(&g.config).unwrap();
+            let other = urls[1 - i];
+            assert_eq!(cfg.wallet_gateways.iter().map(|o| o.as_str()).collect::<Vec<_>>(), [other], "{}", g.name);
+            assert_eq!(cfg.cors_origins, [other], "{}", g.name);
+            assert!(cfg.tls_cert.unwrap().exists(), "one certificate for both");
+            assert_eq!(cfg.faucet.is_some(), i == 0, "one faucet key, one sender");
+        }
+        assert!(write(&DevnetOptions { gateways: DEVNET_GATEWAYS_MAX + 1, ..opts.clone() }).is_err());
+        assert!(write(&DevnetOptions { gateways: 0, ..opts }).is_err());
+    }
 
     #[test]
     fn a_stopped_process_is_explained_by_its_last_error_without_the_backtrace() {

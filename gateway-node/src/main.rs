@@ -75,6 +75,10 @@ enum Command {
         /// Serve the web wallet from this directory on the gateway's origin.
         #[arg(long)]
         www: Option<PathBuf>,
+        /// Run this many gateways (ports base+200, base+202, …), each listing the others
+        /// as gateways its wallet may use; one stopping leaves the devnet running.
+        #[arg(long, default_value_t = 1)]
+        gateways: usize,
         /// Fund an account at genesis: ADDRESS:AMOUNT (repeatable; new networks only).
         #[arg(long, value_name = "ADDRESS:AMOUNT")]
         fund: Vec<String>,
@@ -115,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(vigil_node::gateway::run(cfg))
         }
-        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www, fund } => {
+        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www, gateways, fund } => {
             let mut accounts = Vec::new();
             for f in &fund {
                 let (address, amount) =
@@ -143,6 +147,7 @@ fn main() -> anyhow::Result<()> {
                 chain_id: "vigil-devnet".into(),
                 accounts,
                 static_dir: www,
+                gateways,
             };
             let net = devnet::write(&opts)?;
             println!(
@@ -166,6 +171,9 @@ fn main() -> anyhow::Result<()> {
             println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
             println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
             println!("           metrics  {}/metrics  (admin listener, loopback only)", g.admin_url);
+            for g in &net.other_gateways {
+                println!("  {}  {}  (same CA; metrics {}/metrics)", g.name, g.url, g.admin_url);
+            }
             println!(
                 "  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units",
                 g.url,
@@ -196,8 +204,14 @@ fn main() -> anyhow::Result<()> {
                     tokio::select! {
                         _ = &mut ctrl_c => return None,
                         _ = tick.tick() => {
-                            if let Some(stopped) = running.exited() {
-                                return Some(stopped);
+                            if let Some((name, status)) = running.exited() {
+                                let gateway_left = running.children.iter().any(|(n, _)| net.is_gateway(n));
+                                if net.is_gateway(&name) && gateway_left {
+                                    // What several gateways are for: wallets go on through the others.
+                                    eprintln!("{name} stopped ({status}); the other gateways still serve");
+                                    continue;
+                                }
+                                return Some((name, status));
                             }
                         }
                     }

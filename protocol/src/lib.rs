@@ -58,6 +58,7 @@ pub mod transaction;
 pub mod validator;
 pub mod vault;
 pub mod vote;
+pub mod wallet_config;
 mod zip215;
 
 #[cfg(test)]

@@ -22,3 +22,8 @@ pub const FEE_MIN: u64 = 1;
 /// Fee a `RegisterUser` transaction pays at least: a user id is permanent state, so
 /// squatting ids costs something.
 pub const REGISTER_USER_FEE_MIN: u64 = 10;
+/// Most other gateways a gateway lists for the web wallet it serves (`wallet_gateways`):
+/// each is one more origin in the page's `connect-src` and one more route for its calls.
+pub const WALLET_GATEWAYS_MAX: usize = 8;
+/// Longest gateway origin (`https://` + a 253-byte host name + `:65535`), in bytes.
+pub const ORIGIN_LEN_MAX_BYTES: usize = 267;

@@ -2,9 +2,11 @@
 // onboarding (create, confirm words, password) → faucet → send → signed receipts from
 // every node, the liar named in a banner, the chain in BFT mode with the liar jailed →
 // a second transfer verified by all remaining nodes → vault upload and download →
-// explorer, settings, lock/unlock.
+// explorer, settings, lock/unlock → the gateway that served the page killed, a transfer
+// still verified through the second gateway.
 // A screenshot of every step goes to target/e2e/ (PNG). No console errors allowed (a
-// CSP violation would be one). Run by `cargo xtask test`.
+// CSP violation would be one), except the failed requests to the killed gateway after
+// it was killed. Run by `cargo xtask test`.
 
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,12 @@ const PASSWORD = 'correct horse battery staple';
 let net, browser, page, liarName, recipient;
 const problems = [];
 const failed = [];
+// The origin of the gateway the test killed (its requests fail from then on, as they
+// should), and those failures.
+let killed = null;
+const toKilled = [];
+// Requests the page sent to each origin.
+const sentTo = new Map();
 let step = '';
 beforeEach((t) => {
   step = t.name;
@@ -28,10 +36,28 @@ async function shot(name) {
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  net = await startDevnet({ byzantine: 1 });
+  net = await startDevnet({ byzantine: 1, gateways: 2 });
   browser = await launchChromium(net.spki);
   page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const at = m.location()?.url ?? '';
+    // A request to the killed gateway fails at the network level: expected. Anything
+    // else (a CSP violation: "Refused to connect …") is a problem.
+    const network = /^Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|CONNECTION_CLOSED)/;
+    if (killed && (at.startsWith(killed) || m.text().includes(killed)) && network.test(m.text())) {
+      toKilled.push(`${m.text()} (${at})`);
+      return;
+    }
+    problems.push(`console: ${m.text()}${at ? ` (${at})` : ''}`);
+  });
+  page.on('request', (r) => {
+    const origin = new URL(r.url()).origin;
+    sentTo.set(origin, [...(sentTo.get(origin) ?? []), `${r.method()} ${new URL(r.url()).pathname}`]);
+  });
+  page.on('requestfailed', (r) => {
+    if (killed && r.url().startsWith(killed)) toKilled.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   // Which request failed, for the message (the console line alone does not say).
   // A forward names the node and the path it was for; the test's own data, no secret.
@@ -204,6 +230,31 @@ test('narrow screen and dark theme render the dashboard', async () => {
   await shot('14-dashboard-dark');
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.notEqual(bg, 'rgb(246, 247, 251)', 'the dark theme applies');
+});
+
+test('failover: the gateway that served the page is killed; a transfer is verified through the other', async () => {
+  const [first, second] = net.urls;
+  await page.getByRole('button', { name: 'Settings' }).click();
+  const used = await page.locator('#gateways li.gateway-used').allInnerTexts();
+  assert.deepEqual(used.map((t) => t.split(' ')[0]), [first, second], 'the serving gateway first, then the one it lists');
+  await shot('15-settings-gateways');
+  sentTo.clear();
+  killed = first;
+  await net.stopGateway(0);
+  await page.getByRole('button', { name: 'Send', exact: true }).first().click();
+  await page.getByLabel('Recipient address').fill(recipient);
+  await page.getByLabel('Amount (units)').fill('50');
+  await page.getByRole('button', { name: 'Sign and send' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#receipts tr.row-ok').length === 3, null, { timeout: 60_000 });
+  assert.equal(await page.locator('#receipts tr.row-bad').count(), 0);
+  assert.match(await page.locator('#receipts').innerText(), /3 of 3 receipts signed by validators/);
+  await shot('16-send-through-second-gateway');
+  const relayed = (sentTo.get(second) ?? []).filter((r) => r.startsWith('POST /v1/relay/'));
+  assert.ok(relayed.length >= 3, `the transfer went through the second gateway: ${relayed.join(', ')}`);
+  assert.ok(toKilled.length > 0, 'the killed gateway was tried, and failed');
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  // 97,386 before, less 50 and the fee.
+  await page.locator('#balance', { hasText: '97,335' }).waitFor();
 });
 
 test('no console errors and no CSP violations', () => {

@@ -3,12 +3,22 @@
 //! the node's key from the trusted validator set), over a list of gateways with
 //! failover, timeouts, retries with backoff on idempotent calls, and `Retry-After`.
 //!
+//! Failover is per node too: a node that stays silent through one gateway (the gateway
+//! answers for it `NODE_UNAVAILABLE`, `NODE_TIMEOUT`, `NODE_ERROR`, or says it does not
+//! route to it) is asked through the next, and the client remembers, for this session,
+//! which gateways are down and through which a node was silent, so that later calls go
+//! through one that worked first. A gateway that drops a node's traffic is routed around
+//! as long as another gateway reaches it.
+//!
 //! The HTTP itself is a [`Transport`] (fetch in the browser and in Node; reqwest in
 //! native tests), so this logic is the same everywhere and tested natively.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
 use base64::Engine as _;
 use serde_json::{json, Value};
-use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
+use vigil_protocol::sealed::{self, Opener, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
 use vigil_protocol::{EncryptionKey, NodeId};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -120,6 +130,50 @@ impl Default for ClientConfig {
 pub struct GatewayClient<T: Transport> {
     cfg: ClientConfig,
     transport: T,
+    routes: RefCell<Routes>,
+}
+
+/// What this session learned about routes, so that calls go through a gateway that
+/// worked first. Gateways are indices into [`ClientConfig::gateways`]; nodes are those
+/// the wallet calls (validators of the set it follows), so both are bounded.
+#[derive(Debug, Default)]
+struct Routes {
+    /// Gateways that could not be reached, or failed themselves, at their last try.
+    down: BTreeSet<usize>,
+    /// For each node, the gateways through which it last stayed silent (timed out,
+    /// unreachable, failing); an answer through one takes it off. Only the order of
+    /// gateways follows it: a node down now may be back at the next call.
+    silent: BTreeMap<NodeId, BTreeSet<usize>>,
+    /// For each node, the gateways that say they do not route to it (`UNKNOWN_NODE`, or
+    /// their node list); an answer through one, or its list, takes it off. A node no
+    /// gateway routes to is not sent anything.
+    unrouted: BTreeMap<NodeId, BTreeSet<usize>>,
+}
+
+/// Adds (`on`) or removes gateway `i` from `node`'s set in `map`, keeping no empty set.
+fn mark(map: &mut BTreeMap<NodeId, BTreeSet<usize>>, node: &NodeId, i: usize, on: bool) {
+    let through = map.entry(*node).or_default();
+    if on {
+        through.insert(i);
+    } else {
+        through.remove(&i);
+    }
+    if through.is_empty() {
+        map.remove(node);
+    }
+}
+
+/// How one gateway's answer to a call reads.
+enum Reply {
+    /// The gateway failed itself (unreachable, or 502/503/504 not about a node).
+    GatewayFailed(String),
+    /// The gateway is fine but the node gave no answer through it; `unrouted`: the
+    /// gateway says it does not route to the node at all.
+    NodeSilent {
+        response: HttpResponse,
+        unrouted: bool,
+    },
+    Answer(HttpResponse),
 }
 
 /// The `{"error": {"code", "message"}}` of a JSON error body, with defaults.
@@ -174,7 +228,7 @@ fn inner_json(request: &PlainRequest) -> Value {
 
 impl<T: Transport> GatewayClient<T> {
     pub fn new(cfg: ClientConfig, transport: T) -> Self {
-        Self { cfg, transport }
+        Self { cfg, transport, routes: RefCell::default() }
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -186,16 +240,113 @@ impl<T: Transport> GatewayClient<T> {
         self.transport.sleep(ms).await;
     }
 
-    /// Sends `path` with `body` to the gateways in turn: a gateway that cannot be
-    /// reached (or answers 502/503 itself) passes the call to the next; `429` is waited
-    /// out for its `Retry-After` (bounded); idempotent calls are retried with backoff.
-    async fn call(
+    /// The gateways to try for `node`, in order: those that answered for it (and are
+    /// up) first, in configured order; then the rest, in configured order.
+    fn order(&self, node: Option<&NodeId>) -> Vec<usize> {
+        let routes = self.routes.borrow();
+        let through = |map: &BTreeMap<NodeId, BTreeSet<usize>>, i: &usize| {
+            node.and_then(|n| map.get(n)).is_some_and(|s| s.contains(i))
+        };
+        let failed = |i: &usize| routes.down.contains(i) || through(&routes.silent, i) || through(&routes.unrouted, i);
+        let (mut order, last): (Vec<usize>, Vec<usize>) = (0..self.cfg.gateways.len()).partition(|i| !failed(i));
+        order.extend(last);
+        order
+    }
+
+    /// Whether some configured gateway may route to `node`: one that no gateway routes
+    /// to (jailed, or down as their node lists say) is not worth a request until one
+    /// routes it again.
+    pub fn reachable(&self, node: &NodeId) -> bool {
+        let routes = self.routes.borrow();
+        let unrouted = routes.unrouted.get(node).map_or(0, BTreeSet::len);
+        unrouted < self.cfg.gateways.len()
+    }
+
+    /// What gateway `gateway`'s node list (`GET /v1/nodes`) says: of `nodes`, it routes
+    /// to `routed` (and finds them healthy). Only the order of calls, and whether a node
+    /// no gateway routes to is sent anything, follow it.
+    pub fn gateway_routes(&self, gateway: usize, nodes: &[NodeId], routed: &[NodeId]) {
+        let mut routes = self.routes.borrow_mut();
+        for node in nodes {
+            mark(&mut routes.unrouted, node, gateway, !routed.contains(node));
+        }
+    }
+
+    /// One exchange with gateway `i` (a `429` waited out once, for its bounded
+    /// `Retry-After`), read as a [`Reply`] and remembered in the routes.
+    async fn exchange(
         &self,
+        i: usize,
+        node: Option<&NodeId>,
         path: &str,
         content_type: &'static str,
         body: Vec<u8>,
+    ) -> Result<Reply, ClientError> {
+        let gateway = &self.cfg.gateways[i];
+        let request = HttpRequest {
+            method: "POST",
+            url: format!("{}{path}", gateway.trim_end_matches('/')),
+            content_type: Some(content_type),
+            body,
+            timeout_ms: self.cfg.timeout_ms,
+        };
+        let mut response = self.transport.send(request.clone()).await;
+        if let Ok(r) = &response {
+            if r.status == 429 {
+                let wait = r.retry_after_s.unwrap_or(1);
+                if wait > self.cfg.retry_after_max_s {
+                    return Err(gateway_error(r.status, &r.body));
+                }
+                self.transport.sleep(wait * 1000).await;
+                response = self.transport.send(request).await;
+            }
+        }
+        let reply = match response {
+            Err(e) => Reply::GatewayFailed(format!("{gateway}: {e}")),
+            Ok(r) if matches!(r.status, 502..=504) && node_error_code(&r.body).is_none() => {
+                Reply::GatewayFailed(format!("{gateway} answered {}", r.status))
+            }
+            Ok(r) if node.is_some() => match node_silence(&r) {
+                Some(unrouted) => Reply::NodeSilent { response: r, unrouted },
+                None => Reply::Answer(r),
+            },
+            Ok(r) => Reply::Answer(r),
+        };
+        let mut routes = self.routes.borrow_mut();
+        if let Reply::GatewayFailed(_) = reply {
+            routes.down.insert(i);
+        } else {
+            routes.down.remove(&i);
+        }
+        if let Some(node) = node {
+            match &reply {
+                Reply::NodeSilent { unrouted: true, .. } => mark(&mut routes.unrouted, node, i, true),
+                Reply::NodeSilent { unrouted: false, .. } => mark(&mut routes.silent, node, i, true),
+                Reply::Answer(_) => {
+                    mark(&mut routes.silent, node, i, false);
+                    mark(&mut routes.unrouted, node, i, false);
+                }
+                Reply::GatewayFailed(_) => {}
+            }
+        }
+        Ok(reply)
+    }
+
+    /// Sends `path` to the gateways in turn, with the body `make` builds for each (a
+    /// sealed request is sealed afresh per gateway, so two gateways never see the same
+    /// bytes): a gateway that cannot be reached (or fails itself) passes the call to the
+    /// next, and so does one through which `node` stays silent; `429` is waited out for
+    /// its `Retry-After` (bounded); idempotent calls are retried with backoff while no
+    /// gateway answers. When the node is silent through every gateway that answered,
+    /// that answer is returned (the node is down, not the gateways).
+    async fn call<O>(
+        &self,
+        node: Option<&NodeId>,
+        path: &str,
+        content_type: &'static str,
         idempotent: bool,
-    ) -> Result<HttpResponse, ClientError> {
+        make: impl Fn() -> Result<(Vec<u8>, O), ClientError>,
+    ) -> Result<(HttpResponse, O), ClientError> {
         if self.cfg.gateways.is_empty() {
             return Err(ClientError::AllGatewaysDown("no gateway configured".into()));
         }
@@ -205,33 +356,17 @@ impl<T: Transport> GatewayClient<T> {
             if attempt > 0 {
                 self.transport.sleep(self.cfg.backoff_ms.saturating_mul(1 << (attempt - 1).min(6))).await;
             }
-            for gateway in &self.cfg.gateways {
-                let request = HttpRequest {
-                    method: "POST",
-                    url: format!("{}{path}", gateway.trim_end_matches('/')),
-                    content_type: Some(content_type),
-                    body: body.clone(),
-                    timeout_ms: self.cfg.timeout_ms,
-                };
-                let mut response = self.transport.send(request.clone()).await;
-                if let Ok(r) = &response {
-                    if r.status == 429 {
-                        let wait = r.retry_after_s.unwrap_or(1);
-                        if wait > self.cfg.retry_after_max_s {
-                            return Err(gateway_error(r.status, &r.body));
-                        }
-                        self.transport.sleep(wait * 1000).await;
-                        response = self.transport.send(request).await;
-                    }
+            let mut silent = None;
+            for i in self.order(node) {
+                let (body, opener) = make()?;
+                match self.exchange(i, node, path, content_type, body).await? {
+                    Reply::Answer(r) => return Ok((r, opener)),
+                    Reply::NodeSilent { response, .. } => silent = Some((response, opener)),
+                    Reply::GatewayFailed(why) => last = why,
                 }
-                match response {
-                    // The gateway itself is failing (not a node behind it): try the next.
-                    Ok(r) if (r.status == 502 || r.status == 503) && !is_node_error(&r.body) => {
-                        last = format!("{gateway} answered {}", r.status);
-                    }
-                    Ok(r) => return Ok(r),
-                    Err(e) => last = format!("{gateway}: {e}"),
-                }
+            }
+            if let Some(answer) = silent {
+                return Ok(answer);
             }
         }
         Err(ClientError::AllGatewaysDown(last))
@@ -243,7 +378,10 @@ impl<T: Transport> GatewayClient<T> {
         let mut body = targets;
         body["request"] = inner_json(request);
         let idempotent = request.method == "GET";
-        let r = self.call("/v1/forward", "application/json", body.to_string().into_bytes(), idempotent).await?;
+        let node = body["target"].as_str().and_then(|t| t.parse::<NodeId>().ok());
+        let bytes = body.to_string().into_bytes();
+        let (r, ()) =
+            self.call(node.as_ref(), "/v1/forward", "application/json", idempotent, || Ok((bytes.clone(), ()))).await?;
         if r.status != 200 {
             return Err(gateway_error(r.status, &r.body));
         }
@@ -272,19 +410,72 @@ impl<T: Transport> GatewayClient<T> {
         key: &EncryptionKey,
         request: &PlainRequest,
     ) -> Result<PlainResponse, ClientError> {
-        let (bytes, opener) = sealed::seal(key, request)?;
-        let r = self.call(&format!("/v1/relay/{node}"), REQUEST_MEDIA_TYPE, bytes, request.method == "GET").await?;
-        if r.status != 200 {
-            return Err(gateway_error(r.status, &r.body));
-        }
-        opener.open(&r.body).map_err(ClientError::Seal)
+        let (r, opener) = self
+            .call(Some(node), &format!("/v1/relay/{node}"), REQUEST_MEDIA_TYPE, request.method == "GET", || {
+                Ok(sealed::seal(key, request)?)
+            })
+            .await?;
+        open_relayed(&r, opener)
+    }
+
+    /// [`relay`](Self::relay) through every configured gateway at once, each copy
+    /// sealed on its own: what must arrive by more than one route (evidence). Each
+    /// gateway's result, in configured order.
+    pub async fn relay_everywhere(
+        &self,
+        node: &NodeId,
+        key: &EncryptionKey,
+        request: &PlainRequest,
+    ) -> Vec<Result<PlainResponse, ClientError>> {
+        let path = format!("/v1/relay/{node}");
+        let sends = (0..self.cfg.gateways.len()).map(|i| {
+            let path = &path;
+            async move {
+                let (bytes, opener) = sealed::seal(key, request)?;
+                match self.exchange(i, Some(node), path, REQUEST_MEDIA_TYPE, bytes).await? {
+                    Reply::Answer(r) | Reply::NodeSilent { response: r, .. } => open_relayed(&r, opener),
+                    Reply::GatewayFailed(why) => Err(ClientError::AllGatewaysDown(why)),
+                }
+            }
+        });
+        futures_util::future::join_all(sends).await
+    }
+
+    /// How many gateways are configured.
+    pub fn gateway_count(&self) -> usize {
+        self.cfg.gateways.len()
     }
 }
 
-/// Whether a 502/503 body names a node error (the gateway is fine; that node is not).
-fn is_node_error(body: &[u8]) -> bool {
+/// A relayed answer: the node's sealed answer opened, or the gateway's refusal.
+fn open_relayed(r: &HttpResponse, opener: Opener) -> Result<PlainResponse, ClientError> {
+    if r.status != 200 {
+        return Err(gateway_error(r.status, &r.body));
+    }
+    opener.open(&r.body).map_err(ClientError::Seal)
+}
+
+/// The node error code of a gateway's error body, if it names one (the gateway is fine;
+/// that node is not).
+fn node_error_code(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    matches!(v["error"]["code"].as_str(), Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR" | "NODE_REFUSED"))
+    v["error"]["code"]
+        .as_str()
+        .filter(|c| matches!(*c, "NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR" | "NODE_REFUSED"))
+        .map(str::to_string)
+}
+
+/// Whether the gateway says the node gave no answer through it: `Some(false)` if the
+/// node could not be reached, timed out or failed (`NODE_UNAVAILABLE`, `NODE_TIMEOUT`,
+/// `NODE_ERROR`), `Some(true)` if the gateway does not route to it (`UNKNOWN_NODE`).
+/// Another gateway may reach it. A node that answered, even with a refusal
+/// (`NODE_REFUSED`), is not silent: `None`.
+fn node_silence(r: &HttpResponse) -> Option<bool> {
+    match (r.status, node_error_code(&r.body).as_deref()) {
+        (502..=504, Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR")) => Some(false),
+        (404, _) if error_fields(&r.body, "", "").0 == "UNKNOWN_NODE" => Some(true),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -353,31 +544,79 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn a_down_gateway_fails_over_to_the_next() {
-        let script = Script::default();
-        script.answers.borrow_mut().extend([Err(TransportError::Unreachable("a".into())), ok(200, answer())]);
-        let c = client(&script);
-        let r = block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
-        assert_eq!(r.body, b"{\"height\":3}");
-        let urls: Vec<String> = script.requests.borrow().iter().map(|r| r.url.clone()).collect();
-        assert_eq!(urls, ["https://a.example/v1/forward", "https://b.example/v1/forward"]);
+    fn urls(script: &Script) -> Vec<String> {
+        script.requests.borrow().iter().map(|r| r.url.clone()).collect()
     }
 
     #[test]
-    fn retry_after_is_honoured_and_a_node_error_is_not_a_gateway_failure() {
+    fn a_down_gateway_fails_over_to_the_next_and_is_asked_last_afterwards() {
         let script = Script::default();
+        script.answers.borrow_mut().extend([
+            Err(TransportError::Unreachable("a".into())),
+            ok(200, answer()),
+            ok(200, answer()),
+        ]);
+        let c = client(&script);
+        let r = block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(r.body, b"{\"height\":3}");
+        block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
+        assert_eq!(
+            urls(&script),
+            ["https://a.example/v1/forward", "https://b.example/v1/forward", "https://b.example/v1/forward"]
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_a_node_silent_through_every_gateway_is_its_error() {
+        let script = Script::default();
+        let down = json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } });
         script.answers.borrow_mut().extend([
             Ok(HttpResponse { status: 429, retry_after_s: Some(2), body: b"{}".to_vec() }),
             ok(200, answer()),
-            ok(503, json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } })),
+            ok(503, down.clone()),
+            ok(503, down),
         ]);
         let c = client(&script);
         block_on(c.forward(&node(), &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
         assert_eq!(*script.slept.borrow(), [2000]);
         let e = block_on(c.forward(&node(), &PlainRequest::new("POST", "/v1/tx", None, vec![1]))).unwrap_err();
-        assert_eq!(e.code(), "NODE_UNAVAILABLE");
-        assert_eq!(script.requests.borrow().len(), 3, "the other gateway was not asked about a down node");
+        assert_eq!(e.code(), "NODE_UNAVAILABLE", "the node is down, not the gateways");
+        assert_eq!(urls(&script)[2..], ["https://a.example/v1/forward", "https://b.example/v1/forward"]);
+        assert!(c.reachable(&node()), "a node down now is asked again at the next call");
+        // One that no gateway routes to is not, until a gateway's list routes it again.
+        for gateway in [0, 1] {
+            c.gateway_routes(gateway, &[node()], &[]);
+        }
+        assert!(!c.reachable(&node()));
+        c.gateway_routes(1, &[node()], &[node()]);
+        assert!(c.reachable(&node()));
+    }
+
+    /// Issue 14, finding 8: a gateway through which a node stays silent is routed around.
+    #[test]
+    fn a_node_silent_through_one_gateway_is_asked_through_the_next_which_is_then_asked_first() {
+        let script = Script::default();
+        let other = NodeId::from_public_key(&vigil_protocol::SecretKey::from_seed([2; 32]).public_key());
+        let timeout = json!({ "error": { "code": "NODE_TIMEOUT", "message": "slow" } });
+        let unknown = json!({ "error": { "code": "UNKNOWN_NODE", "message": "not routed here" } });
+        script.answers.borrow_mut().extend([
+            ok(504, timeout),
+            ok(200, answer()),
+            ok(200, answer()),
+            ok(404, unknown),
+            ok(200, answer()),
+        ]);
+        let c = client(&script);
+        let write = PlainRequest::new("POST", "/v1/tx", None, vec![1]);
+        let r = block_on(c.forward(&node(), &write)).unwrap();
+        assert_eq!(r.body, b"{\"height\":3}", "the answer through the second gateway");
+        block_on(c.forward(&node(), &write)).unwrap();
+        // Another node is not affected, but a gateway that says it does not route to a
+        // validator is routed around like one through which it is silent.
+        block_on(c.forward(&other, &write)).unwrap();
+        let [a, b] = ["https://a.example/v1/forward", "https://b.example/v1/forward"];
+        assert_eq!(urls(&script), [a, b, b, a, b]);
+        assert!(script.answers.borrow().is_empty());
     }
 
     #[test]

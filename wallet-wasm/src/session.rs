@@ -2,9 +2,7 @@
 //! verified balance, send a transfer to every node at once, judge their signed
 //! receipts, and prove a liar to the chain. Built from the light client, the gateway
 //! client and the detector. Its state: the light client, and which nodes reads ask
-//! last.
-
-use std::cell::RefCell;
+//! last (the gateway client remembers which gateway reaches which node).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -109,9 +107,6 @@ pub struct Session<T: Transport> {
     /// commits the gateway stops routing to the jailed node, and asking it first would
     /// cost a refused request on every read until the wallet follows the new set.
     proven_false: Vec<NodeId>,
-    /// Nodes the gateway does not route to or finds down (from its node list, or a
-    /// refusal naming the node): reads ask them last too, until the list says otherwise.
-    unrouted: RefCell<Vec<NodeId>>,
 }
 
 /// The bytes of a proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`).
@@ -150,7 +145,7 @@ fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
 
 impl<T: Transport> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
-        Self { client, light, cross_check: None, proven_false: Vec::new(), unrouted: RefCell::default() }
+        Self { client, light, cross_check: None, proven_false: Vec::new() }
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -168,20 +163,21 @@ impl<T: Transport> Session<T> {
         }
     }
 
-    /// The validators to read from, in the order to ask them: those proven false or
-    /// not routed last.
+    /// The validators to read from, in the order to ask them: those proven false, and
+    /// those no gateway routes to (from their node lists, or refusals naming the node),
+    /// last.
     fn read_order(&self) -> Vec<NodeId> {
-        let unrouted = self.unrouted.borrow();
         let (mut order, last): (Vec<NodeId>, Vec<NodeId>) =
-            self.nodes().into_iter().partition(|n| !self.proven_false.contains(n) && !unrouted.contains(n));
+            self.nodes().into_iter().partition(|n| !self.proven_false.contains(n) && self.client.reachable(n));
         order.extend(last);
         order
     }
 
-    /// What the gateway's node list (`GET /v1/nodes`) says: the nodes it routes to and
-    /// finds healthy. Only the order of reads follows it; nothing is trusted from it.
-    pub fn gateway_routes(&self, healthy: &[NodeId]) {
-        *self.unrouted.borrow_mut() = self.nodes().into_iter().filter(|n| !healthy.contains(n)).collect();
+    /// What gateway `gateway`'s node list (`GET /v1/nodes`) says: the nodes it routes to
+    /// and finds healthy. Only the order of calls follows it (a node it does not route to
+    /// is asked through the other gateways first); nothing is trusted from it.
+    pub fn gateway_routes(&self, gateway: usize, healthy: &[NodeId]) {
+        self.client.gateway_routes(gateway, &self.nodes(), healthy);
     }
 
     /// A GET to the first validator that answers, as JSON.
@@ -191,13 +187,7 @@ impl<T: Transport> Session<T> {
             match self.read_from(&node, path).await {
                 Ok(v) => return Ok((node, v)),
                 Err(e @ WalletError::BadAnswer(_)) => return Err(e),
-                Err(e) => {
-                    let mut unrouted = self.unrouted.borrow_mut();
-                    if matches!(&e, WalletError::Client(c) if c.code() == "UNKNOWN_NODE") && !unrouted.contains(&node) {
-                        unrouted.push(node);
-                    }
-                    last = e
-                }
+                Err(e) => last = e,
             }
         }
         Err(last)
@@ -218,27 +208,35 @@ impl<T: Transport> Session<T> {
         }
     }
 
-    /// `request` to each of `nodes` at once, each sealed to its node. A node the gateway
-    /// says it does not route to (jailed since, or down) is not sent anything: its answer
-    /// is that refusal, as a fan-out through the gateway would have had it.
+    /// `request` to each of `nodes` at once, each sealed to its node; a node silent
+    /// through one gateway is asked through the next (nodes dedupe transactions by
+    /// hash, so a second copy is answered with the same receipt). A node no gateway
+    /// routes to (jailed since, or down) is not sent anything: its answer is that
+    /// refusal, as a fan-out through the gateway would have had it.
     async fn send_sealed_to_all(&self, nodes: &[NodeId], request: &PlainRequest) -> Vec<NodeAnswer> {
-        let unrouted = self.unrouted.borrow().clone();
-        let sends = nodes.iter().map(|node| {
-            let routed = !unrouted.contains(node);
-            async move {
-                let result = if routed {
-                    self.send_sealed(node, request).await
-                } else {
-                    Err(ClientError::Gateway {
-                        status: 503,
-                        code: "NODE_UNAVAILABLE".into(),
-                        message: "the gateway does not route to this node".into(),
-                    })
-                };
-                NodeAnswer { node: *node, result }
-            }
+        let sends = nodes.iter().map(|node| async move {
+            let result =
+                if self.client.reachable(node) { self.send_sealed(node, request).await } else { Err(not_routed()) };
+            NodeAnswer { node: *node, result }
         });
         futures_util::future::join_all(sends).await
+    }
+
+    /// `request` to each of `nodes` through every gateway at once, each copy sealed on
+    /// its own: evidence goes out by every route, so no one gateway can hold it back.
+    /// Every answer, node by node in the order of `nodes`, each node's in gateway order.
+    async fn send_sealed_everywhere(&self, nodes: &[NodeId], request: &PlainRequest) -> Vec<NodeAnswer> {
+        let sends = nodes.iter().map(|node| async move {
+            let results = match self.light.current_set().get(node) {
+                Some(info) if self.client.reachable(node) => {
+                    self.client.relay_everywhere(node, &info.encryption_key, request).await
+                }
+                Some(_) => vec![Err(not_routed())],
+                None => vec![self.client.forward(node, request).await],
+            };
+            results.into_iter().map(|result| NodeAnswer { node: *node, result }).collect::<Vec<_>>()
+        });
+        futures_util::future::join_all(sends).await.into_iter().flatten().collect()
     }
 
     /// A GET to `node`, as JSON: its answer if 200, else its error.
@@ -435,16 +433,31 @@ impl<T: Transport> Session<T> {
         offender: &NodeId,
     ) -> Result<EvidenceReport, WalletError> {
         let tx = self.sign(key, Payload::FaultEvidence(Box::new(evidence)), 1).await?;
+        let Delivery { detail, committed, already_jailed, evidence_height } = self.deliver(&tx, offender).await?;
+        let mut mode_after = None;
+        if committed || already_jailed {
+            self.sync().await?;
+            if let Some(h) = evidence_height {
+                mode_after = self.certified_mode_after(h).await;
+            }
+        }
+        let jailed = (committed || already_jailed) && self.light.current_set().get(offender).is_none();
+        Ok(EvidenceReport { offender: *offender, evidence_tx: tx.hash(), committed, jailed, mode_after, detail })
+    }
+
+    /// Sends signed evidence against `offender` to every other node, through every
+    /// gateway, and reads the first answer that settles it.
+    async fn deliver(&self, tx: &SignedTransaction, offender: &NodeId) -> Result<Delivery, WalletError> {
         let honest: Vec<NodeId> = self.nodes().into_iter().filter(|n| n != offender).collect();
-        let request = submit_request(to_bytes(&tx));
+        let request = submit_request(to_bytes(tx));
         let mut detail = String::from("no honest node took the evidence");
         let mut committed = false;
         let mut already_jailed = false;
         let mut evidence_height = None;
-        // Every honest node at once, each sealed to itself: a gateway that would drop it
-        // cannot tell evidence from any other request, and a node that drops it is one
-        // route of several.
-        for NodeAnswer { node, result } in self.send_sealed_to_all(&honest, &request).await {
+        // Every honest node at once, through every gateway, each copy sealed to its node:
+        // a gateway that would drop it cannot tell evidence from any other request, and a
+        // gateway or node that drops it is one route of several.
+        for NodeAnswer { node, result } in self.send_sealed_everywhere(&honest, &request).await {
             match result {
                 Ok(r) if r.status == 409 && crate::client::error_fields(&r.body, "", "").0 == "OFFENDER_NOT_IN_SET" => {
                     // Someone proved it first: the chain has jailed it already.
@@ -454,7 +467,15 @@ impl<T: Transport> Session<T> {
                 }
                 Ok(r) if r.status == 200 || r.status == 409 => {
                     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-                    let receipt = self.light.verify_receipt(&hex_field(&v, "receipt_bcs")?)?;
+                    // A copy answered without a valid receipt settles nothing: another
+                    // node, or another route, may still.
+                    let receipt = match hex_field(&v, "receipt_bcs").and_then(|b| Ok(self.light.verify_receipt(&b)?)) {
+                        Ok(receipt) => receipt,
+                        Err(e) => {
+                            detail = format!("{} answered {} without a valid receipt: {e}", node.short(), r.status);
+                            continue;
+                        }
+                    };
                     committed = receipt.receipt.entry.status == vigil_protocol::TxStatus::Success;
                     evidence_height = Some(receipt.receipt.height);
                     detail = if committed {
@@ -472,15 +493,7 @@ impl<T: Transport> Session<T> {
                 Err(e) => detail = e.to_string(),
             }
         }
-        let mut mode_after = None;
-        if committed || already_jailed {
-            self.sync().await?;
-            if let Some(h) = evidence_height {
-                mode_after = self.certified_mode_after(h).await;
-            }
-        }
-        let jailed = (committed || already_jailed) && self.light.current_set().get(offender).is_none();
-        Ok(EvidenceReport { offender: *offender, evidence_tx: tx.hash(), committed, jailed, mode_after, detail })
+        Ok(Delivery { detail, committed, already_jailed, evidence_height })
     }
 
     /// The mode of the first certified header above `height` (verified by its
@@ -503,6 +516,23 @@ impl<T: Transport> Session<T> {
     }
 }
 
+/// What came of sending evidence: the first answer that settled it.
+struct Delivery {
+    detail: String,
+    committed: bool,
+    already_jailed: bool,
+    evidence_height: Option<vigil_protocol::Height>,
+}
+
+/// The answer for a node no gateway routes to: not sent.
+fn not_routed() -> ClientError {
+    ClientError::Gateway {
+        status: 503,
+        code: "NODE_UNAVAILABLE".into(),
+        message: "no gateway routes to this node".into(),
+    }
+}
+
 /// A signed transaction (BCS) submitted to a node's API, waiting for its commit.
 fn submit_request(tx_bcs: Vec<u8>) -> PlainRequest {
     PlainRequest::new("POST", "/v1/tx?wait=true&timeout_ms=15000", Some("application/octet-stream"), tx_bcs)
@@ -515,11 +545,14 @@ pub(crate) fn node_error(status: u16, body: &[u8]) -> WalletError {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use serde_json::json;
     use vigil_protocol::{EncryptionKey, P2pKey, ValidatorInfo, ValidatorSet};
 
     use super::*;
     use crate::client::tests::{answer, block_on, client, forwarded, ok, Script};
+    use crate::client::{ClientConfig, HttpRequest, HttpResponse, TransportError};
     use crate::light::tests::{certify, fixture, header};
     use crate::light::STATE_LAG_MAX_BLOCKS;
     use vigil_protocol::{AccountState, Amount, Height, Nonce, StateKey, StateTree};
@@ -561,23 +594,42 @@ mod tests {
         assert_eq!(s.read_order().last(), Some(&nodes[0]), "but it is still asked if nobody else answers");
         assert_eq!(s.nodes(), nodes, "and its receipts are still cross-checked until the set drops it");
 
-        // A node the gateway no longer routes to (jailed, seen by another wallet) costs
-        // one refused request, not one per read.
+        // A node no gateway routes to any more (jailed, seen by another wallet) costs
+        // one refused request per gateway, not one per read.
         script.requests.borrow_mut().clear();
         let unknown = json!({ "error": { "code": "UNKNOWN_NODE", "message": "not a validator" } });
-        script.answers.borrow_mut().extend([ok(404, unknown), ok(200, answer()), ok(200, answer())]);
+        script.answers.borrow_mut().extend([
+            ok(404, unknown.clone()),
+            ok(404, unknown),
+            ok(200, answer()),
+            ok(200, answer()),
+        ]);
         block_on(s.read("/v1/status")).unwrap();
         block_on(s.read("/v1/status")).unwrap();
-        let asked = [&nodes[1], &nodes[2], &nodes[2]].map(ToString::to_string);
+        let asked = [&nodes[1], &nodes[1], &nodes[2], &nodes[2]].map(ToString::to_string);
         assert_eq!(targets(&script), asked);
         assert_eq!(s.read_order()[2..], [nodes[0], nodes[1]]);
 
-        // None at all when the gateway's node list is read first; a node back in the
-        // list is asked in its turn again.
-        s.gateway_routes(&[nodes[0], nodes[1], nodes[3]]);
+        // None at all when the gateways' node lists are read first; a node back in the
+        // lists is asked in its turn again.
+        for gateway in [0, 1] {
+            s.gateway_routes(gateway, &[nodes[0], nodes[1], nodes[3]]);
+        }
         assert_eq!(s.read_order(), [nodes[1], nodes[3], nodes[0], nodes[2]]);
-        s.gateway_routes(&nodes);
+        for gateway in [0, 1] {
+            s.gateway_routes(gateway, &nodes);
+        }
         assert_eq!(s.read_order(), [nodes[1], nodes[2], nodes[3], nodes[0]]);
+
+        // A node one gateway does not route to keeps its turn: it is asked through the
+        // other gateway first.
+        s.gateway_routes(0, &[nodes[0], nodes[1], nodes[3]]);
+        assert_eq!(s.read_order(), [nodes[1], nodes[2], nodes[3], nodes[0]]);
+        script.requests.borrow_mut().clear();
+        script.answers.borrow_mut().push_back(ok(200, answer()));
+        block_on(s.read_from(&nodes[2], "/v1/status")).unwrap();
+        let urls: Vec<String> = script.requests.borrow().iter().map(|r| r.url.clone()).collect();
+        assert_eq!(urls, ["https://b.example/v1/forward"]);
     }
 
     /// Finding 5 of the soundness review: on 35b51aa any older certified state was
@@ -656,7 +708,9 @@ mod tests {
         let script = Script::default();
         let mut s = Session::new(client(&script), light);
         let nodes = s.nodes();
-        s.gateway_routes(&nodes[..3]);
+        for gateway in [0, 1] {
+            s.gateway_routes(gateway, &nodes[..3]);
+        }
         let tx = vigil_protocol::Transaction {
             chain_id: ChainId::new("vigil-test").unwrap(),
             sender: keys[0].public_key(),
@@ -666,24 +720,184 @@ mod tests {
         }
         .sign(&keys[0]);
         let down = json!({ "error": { "code": "NODE_UNAVAILABLE", "message": "down" } });
-        script.answers.borrow_mut().extend((0..3).map(|_| ok(503, down.clone())));
+        // Each routed node is down, through one gateway and then the other.
+        script.answers.borrow_mut().extend((0..6).map(|_| ok(503, down.clone())));
         let report = block_on(s.submit_everywhere(&keys[0], &tx)).unwrap();
         assert_eq!(report.nodes.len(), 4, "every node has a verdict, the unrouted one too");
         let requests = script.requests.borrow();
         let relayed: Vec<_> = requests.iter().filter(|r| r.url.contains("/v1/relay/")).collect();
         assert_eq!(
             relayed.len(),
-            3,
-            "one sealed request per routed node: {:?}",
+            6,
+            "one sealed request per routed node and gateway: {:?}",
             requests.iter().map(|r| &r.url).collect::<Vec<_>>()
         );
         let tx_bytes = to_bytes(&tx);
-        for (r, node) in relayed.iter().zip(&nodes) {
-            assert!(r.url.ends_with(&format!("/v1/relay/{node}")));
-            assert_eq!(r.content_type, Some(vigil_protocol::sealed::REQUEST_MEDIA_TYPE));
-            assert!(!r.body.windows(tx_bytes.len()).any(|w| w == tx_bytes), "the gateway never sees the transaction");
+        for (pair, node) in relayed.chunks(2).zip(&nodes) {
+            assert_eq!(pair[0].url, format!("https://a.example/v1/relay/{node}"));
+            assert_eq!(pair[1].url, format!("https://b.example/v1/relay/{node}"));
+            assert_ne!(pair[0].body, pair[1].body, "sealed afresh for each route");
+            for r in pair {
+                assert_eq!(r.content_type, Some(vigil_protocol::sealed::REQUEST_MEDIA_TYPE));
+                assert!(
+                    !r.body.windows(tx_bytes.len()).any(|w| w == tx_bytes),
+                    "the gateway never sees the transaction"
+                );
+            }
         }
         assert!(!requests.iter().any(|r| r.url.ends_with(&format!("/v1/relay/{}", nodes[3]))));
         assert!(requests.iter().all(|r| r.url.contains("/v1/relay/")), "nothing of the submission is forwarded");
+    }
+
+    /// Four nodes behind two gateways, `https://a.example` and `https://b.example/`,
+    /// answering for real: each relayed request is opened with its node's HPKE key and
+    /// answered with that node's signed receipt for the transaction inside, sealed back
+    /// (the nodes do not judge what they are sent). A copy of a transaction a node has
+    /// committed already is answered as nodes do: 409 `ALREADY_COMMITTED`, with the
+    /// receipt. Through gateway A, the nodes in `silent_via_a` time out: the request
+    /// reaches them, their answer is lost.
+    struct Network {
+        nodes: Vec<(NodeId, SecretKey, ohttp::Server)>,
+        set: ValidatorSet,
+        silent_via_a: Vec<NodeId>,
+        committed: RefCell<Vec<(NodeId, TxHash)>>,
+        requests: RefCell<Vec<HttpRequest>>,
+    }
+
+    impl Network {
+        fn new() -> Self {
+            let mut nodes = Vec::new();
+            let mut infos = Vec::new();
+            for i in 1..=4u8 {
+                let key = SecretKey::from_seed([i; 32]);
+                let config = vigil_protocol::sealed::server_config(&[i + 100; 32]).unwrap();
+                let hpke = EncryptionKey(config.encode().unwrap()[3..35].try_into().unwrap());
+                infos.push(ValidatorInfo::new("v", key.public_key(), hpke, P2pKey([0xff; 32])));
+                nodes.push((NodeId::from_public_key(&key.public_key()), key, ohttp::Server::new(config).unwrap()));
+            }
+            let set = ValidatorSet::new(infos).unwrap();
+            Self { nodes, set, silent_via_a: Vec::new(), committed: RefCell::default(), requests: RefCell::default() }
+        }
+
+        fn session(&self) -> Session<&Network> {
+            let light =
+                LightClient::new(ChainId::new("vigil-test").unwrap(), &to_bytes(&self.set), &self.set.hash()).unwrap();
+            let cfg = ClientConfig {
+                gateways: vec!["https://a.example".into(), "https://b.example/".into()],
+                ..ClientConfig::default()
+            };
+            Session::new(GatewayClient::new(cfg, self), light)
+        }
+
+        /// The gateways each node was sent something through, in order.
+        fn routes(&self, node: &NodeId) -> Vec<String> {
+            let relay = format!("/v1/relay/{node}");
+            let requests = self.requests.borrow();
+            requests.iter().filter_map(|r| r.url.strip_suffix(&relay)).map(str::to_string).collect()
+        }
+    }
+
+    impl Transport for &Network {
+        async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            self.requests.borrow_mut().push(request.clone());
+            let (gateway, node) = request.url.split_once("/v1/relay/").expect("only relayed requests");
+            let node: NodeId = node.parse().unwrap();
+            let (_, key, server) = self.nodes.iter().find(|(id, _, _)| *id == node).unwrap();
+            let (plain, responder) = server.decapsulate(&request.body).unwrap();
+            let inner = PlainRequest::from_bhttp(&plain).unwrap();
+            assert!(inner.path.starts_with("/v1/tx?wait=true"));
+            let tx: SignedTransaction = vigil_protocol::encoding::from_bytes(&inner.body).unwrap();
+            let again = self.committed.borrow().contains(&(node, tx.hash()));
+            self.committed.borrow_mut().push((node, tx.hash()));
+            if gateway == "https://a.example" && self.silent_via_a.contains(&node) {
+                return ok(504, json!({ "error": { "code": "NODE_TIMEOUT", "message": "did not answer" } }));
+            }
+            let receipt = vigil_protocol::Receipt {
+                chain_id: ChainId::new("vigil-test").unwrap(),
+                height: Height(1),
+                block_hash: Hash32([7; 32]),
+                tx_index: 0,
+                entry: vigil_protocol::ReceiptEntry {
+                    tx_hash: tx.hash(),
+                    status: vigil_protocol::TxStatus::Success,
+                    result_hash: Hash32([5; 32]),
+                },
+                node,
+            }
+            .sign(key);
+            let mut body = json!({ "receipt_bcs": hex::encode(to_bytes(&receipt)) });
+            if again {
+                body["error"] = json!({ "code": "ALREADY_COMMITTED", "message": "already committed" });
+            }
+            let answer = PlainResponse {
+                status: if again { 409 } else { 200 },
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.to_string().into_bytes(),
+            };
+            let sealed = responder.encapsulate(&answer.to_bhttp().unwrap()).unwrap();
+            Ok(HttpResponse { status: 200, retry_after_s: None, body: sealed })
+        }
+        async fn sleep(&self, _ms: u64) {}
+    }
+
+    fn transfer(key: &SecretKey, nonce: u64) -> SignedTransaction {
+        vigil_protocol::Transaction {
+            chain_id: ChainId::new("vigil-test").unwrap(),
+            sender: key.public_key(),
+            nonce: Nonce(nonce),
+            fee: Amount(1),
+            payload: Payload::Transfer(vigil_protocol::Transfer { to: Address([7; 20]), amount: Amount(5) }),
+        }
+        .sign(key)
+    }
+
+    /// Issue 14, finding 8: a gateway through which a node stays silent is routed
+    /// around, and the session remembers the route that worked. The copy through the
+    /// first gateway reached the node (only its answer was lost), so the second copy is
+    /// answered `ALREADY_COMMITTED` with the node's receipt: a receipt all the same.
+    #[test]
+    fn a_node_silent_through_one_gateway_gives_its_receipt_through_the_next() {
+        let mut network = Network::new();
+        let silent = network.nodes[0].0;
+        network.silent_via_a.push(silent);
+        let mut s = network.session();
+        let key = SecretKey::from_seed([9; 32]);
+        let report = block_on(s.submit_everywhere(&key, &transfer(&key, 0))).unwrap();
+        let verdicts: Vec<_> = report.nodes.iter().map(|r| (r.node, r.verdict.clone())).collect();
+        let all_agree: Vec<_> = s.nodes().into_iter().map(|id| (id, Verdict::Agrees)).collect();
+        assert_eq!(verdicts, all_agree, "the silent node's receipt came through the other gateway");
+        assert_eq!(network.routes(&silent), ["https://a.example", "https://b.example"]);
+        for (other, _, _) in &network.nodes[1..] {
+            assert_eq!(network.routes(other), ["https://a.example"]);
+        }
+
+        // The next transfer goes to that node through the gateway that worked.
+        network.requests.borrow_mut().clear();
+        let report = block_on(s.submit_everywhere(&key, &transfer(&key, 1))).unwrap();
+        assert!(report.nodes.iter().all(|r| r.verdict == Verdict::Agrees));
+        assert_eq!(network.routes(&silent), ["https://b.example"]);
+    }
+
+    /// Issue 14, finding 8: evidence goes out by more than one route — to every other
+    /// node, through every gateway, each copy sealed on its own.
+    #[test]
+    fn evidence_is_sent_through_every_gateway_to_every_other_node() {
+        let mut network = Network::new();
+        let silent = network.nodes[0].0;
+        network.silent_via_a.push(silent);
+        let s = network.session();
+        let offender = network.nodes[3].0;
+        let key = SecretKey::from_seed([9; 32]);
+        let tx = transfer(&key, 0);
+        let delivery = block_on(s.deliver(&tx, &offender)).unwrap();
+        assert!(delivery.committed, "{}", delivery.detail);
+        assert_eq!(delivery.evidence_height, Some(Height(1)));
+        for (node, _, _) in &network.nodes[..3] {
+            assert_eq!(network.routes(node), ["https://a.example", "https://b.example"], "node {node}");
+        }
+        assert!(network.routes(&offender).is_empty(), "the offender is not asked to commit evidence against itself");
+        let requests = network.requests.borrow();
+        let bodies: std::collections::BTreeSet<&Vec<u8>> = requests.iter().map(|r| &r.body).collect();
+        assert_eq!(bodies.len(), requests.len(), "no two routes carry the same bytes");
     }
 }

@@ -1090,6 +1090,7 @@ impl App {
     fn view_settings(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
         let validators = self.chain.as_ref().map(|c| c.validators()).unwrap_or_default();
+        let gateways = self.chain.as_ref().map(|c| c.gateways.clone()).unwrap_or_default();
         let checked =
             |id: &NodeId| self.settings.cross_check.is_empty() || self.settings.cross_check.contains(&id.to_string());
         html! {
@@ -1100,6 +1101,15 @@ impl App {
                         <label for="gateway">{"Gateway URL"}</label>
                         <input id="gateway" type="url" placeholder={origin()} value={self.settings.gateway.clone()} ref={self.inputs.gateway.clone()} />
                         <p class="muted">{"Empty: the gateway that served this page."}</p>
+                        <p class="muted">{"Gateways in use, in order (the others it lists must serve the same chain):"}</p>
+                        <ol id="gateways">
+                            { for gateways.iter().map(|g| html! {
+                                <li class={if g.state.is_ok() { "gateway-used" } else { "gateway-refused" }}>
+                                    <code>{&g.url}</code>
+                                    {match &g.state { Ok(()) => " · used".to_string(), Err(why) => format!(" · {why}") }}
+                                </li>
+                            }) }
+                        </ol>
                         <fieldset>
                             <legend>{"Nodes to cross-check on every transfer"}</legend>
                             { for validators.iter().map(|(id, name)| {

@@ -1,6 +1,8 @@
 //! The web wallet's link to the chain: a wallet session (light client + gateway client
 //! over `fetch`) shared by the pages, and the reads each page needs, every one verified
-//! in this tab before it is shown.
+//! in this tab before it is shown. The session uses the gateway that served the page
+//! first, then the other gateways it lists (`GET /v1/wallet-config`, which its CSP lets
+//! the page reach) that serve the same pinned chain.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,6 +10,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::wallet_config::WalletConfig;
 use vigil_protocol::{
     Address, Block, BlockHeader, ConsensusMode, Genesis, Hash32, NodeId, SecretKey, TxHash, ValidatorSet,
 };
@@ -31,7 +34,9 @@ pub const BUILT_IN_PIN: Option<&str> = option_env!("VIGIL_PINNED_CHAIN");
 #[derive(Clone)]
 pub struct Chain {
     session: Rc<RefCell<Option<Session<Fetch>>>>,
-    pub gateway: String,
+    /// Every gateway the wallet was told about: those used, in order (this one first),
+    /// and those left out with why.
+    pub gateways: Rc<Vec<crate::model::GatewayUse>>,
     pub genesis: Rc<Genesis>,
 }
 
@@ -82,41 +87,79 @@ fn message(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Which of the gateways in use a call to the gateways themselves goes to.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    /// The first: the faucet is one gateway's own feature (a test network's first).
+    First,
+    Only(usize),
+}
+
+/// Longest wait for a gateway's own answers (genesis, wallet configuration).
+const GATEWAY_TIMEOUT_MS: u64 = 10_000;
+
+/// A GET to a gateway itself, as `T` from JSON.
+async fn gateway_get<T: serde::de::DeserializeOwned>(gateway: &str, path: &str) -> Result<T, String> {
+    let r = Fetch
+        .send(HttpRequest {
+            method: "GET",
+            url: format!("{gateway}{path}"),
+            content_type: None,
+            body: vec![],
+            timeout_ms: GATEWAY_TIMEOUT_MS,
+        })
+        .await
+        .map_err(|e| format!("the gateway at {gateway} cannot be reached ({e})"))?;
+    if r.status != 200 {
+        return Err(format!("the gateway at {gateway} answered {} for {path}", r.status));
+    }
+    serde_json::from_slice(&r.body).map_err(|e| format!("the gateway at {gateway} sent an invalid {path} ({e})"))
+}
+
+/// The chain a genesis is (`chain id:genesis set hash`), as pins are written.
+fn pin_of(genesis: &Genesis) -> String {
+    format!("{}:{}", genesis.chain_id, genesis.validators.hash())
+}
+
 impl Chain {
     /// Fetches the gateway's genesis, checks it against the pin this build carries or this
     /// browser keeps (a development build's first use pins it), and starts a session
-    /// trusting it.
+    /// trusting it, through this gateway and then the other gateways it lists that serve
+    /// the same chain.
     pub async fn connect(gateway: String, cross_check: Option<Vec<NodeId>>) -> Result<Chain, String> {
         let gateway = gateway.trim_end_matches('/').to_string();
-        let r = Fetch
-            .send(HttpRequest {
-                method: "GET",
-                url: format!("{gateway}/v1/genesis"),
-                content_type: None,
-                body: vec![],
-                timeout_ms: 10_000,
-            })
+        let genesis: Genesis = gateway_get(&gateway, "/v1/genesis")
             .await
-            .map_err(|e| format!("The gateway at {gateway} cannot be reached ({e}). Check its URL in Settings."))?;
-        if r.status != 200 {
-            return Err(format!(
-                "The gateway at {gateway} answered {} for its genesis; is it a Vigil gateway?",
-                r.status
-            ));
-        }
-        let genesis: Genesis = serde_json::from_slice(&r.body)
-            .map_err(|e| format!("The gateway's genesis is not valid ({e}); this gateway cannot be used."))?;
+            .map_err(|e| format!("{e}. Check the gateway's URL in Settings; is it a Vigil gateway?"))?;
         let set_hash = genesis.validators.hash();
-        let pin = format!("{}:{}", genesis.chain_id, set_hash);
+        let pin = pin_of(&genesis);
         if crate::model::check_pin(BUILT_IN_PIN, crate::storage::get(PIN_KEY).as_deref(), &pin)? {
             crate::storage::set(PIN_KEY, &pin);
         }
         let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &set_hash)
             .map_err(|e| format!("The genesis validator set does not verify: {e}"))?;
-        let cfg = ClientConfig { gateways: vec![gateway.clone()], ..ClientConfig::default() };
+        // An older gateway without the endpoint, or a list that does not check, leaves
+        // this gateway alone: nothing is lost but the failover.
+        let listed = match gateway_get::<WalletConfig>(&gateway, "/v1/wallet-config").await {
+            Ok(cfg) if cfg.check().is_ok() => cfg.gateways,
+            _ => Vec::new(),
+        };
+        let mut others = Vec::new();
+        for origin in listed {
+            let url = origin.to_string();
+            let served = gateway_get::<Genesis>(&url, "/v1/genesis").await.map(|g| pin_of(&g));
+            others.push((url, served));
+        }
+        let gateways = crate::model::gateways_to_use(BUILT_IN_PIN, &gateway, &pin, others);
+        let used: Vec<String> = gateways.iter().filter(|g| g.state.is_ok()).map(|g| g.url.clone()).collect();
+        let cfg = ClientConfig { gateways: used, ..ClientConfig::default() };
         let mut session = Session::new(GatewayClient::new(cfg, Fetch), light);
         session.cross_check = cross_check;
-        Ok(Chain { session: Rc::new(RefCell::new(Some(session))), gateway, genesis: Rc::new(genesis) })
+        Ok(Chain {
+            session: Rc::new(RefCell::new(Some(session))),
+            gateways: Rc::new(gateways),
+            genesis: Rc::new(genesis),
+        })
     }
 
     async fn take(&self) -> Session<Fetch> {
@@ -134,15 +177,20 @@ impl Chain {
 
     /// Validator set, verified balance and the latest certified mode.
     pub async fn overview(&self, me: &Address) -> Result<Overview, String> {
-        let health = self.health().await;
-        let faucet = self.gateway_json("GET", "/v1/faucet", None).await.ok().and_then(|v| v["amount"].as_u64());
+        let lists = self.node_lists().await;
+        let faucet = self
+            .gateway_json(Pick::First, "GET", "/v1/faucet", None)
+            .await
+            .ok()
+            .and_then(|(_, v)| v["amount"].as_u64());
         let mut s = self.take().await;
-        if let Ok(health) = &health {
-            // A node jailed since the pinned genesis, or down, is read from last.
+        for (gateway, health) in &lists {
+            // A node jailed since the pinned genesis, or down, is asked through the other
+            // gateways first, and read from last if none routes to it.
             let routed: Vec<NodeId> = health.iter().filter(|h| h.healthy).map(|h| h.id).collect();
-            s.gateway_routes(&routed);
+            s.gateway_routes(*gateway, &routed);
         }
-        let mut health = health.unwrap_or_default();
+        let mut health = lists.into_iter().next().map(|(_, h)| h).unwrap_or_default();
         let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
         health.sort_by_key(|h| order(&h.id));
         let result = async {
@@ -166,35 +214,72 @@ impl Chain {
         Ok(Overview { account, mode, set, jailed, health, faucet })
     }
 
-    /// A call to the gateway itself (not forwarded to a node), as JSON; an error
-    /// answer becomes its message.
-    async fn gateway_json(&self, method: &'static str, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let r = Fetch
-            .send(HttpRequest {
-                method,
-                url: format!("{}{path}", self.gateway),
-                content_type: body.as_ref().map(|_| "application/json"),
-                body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-                timeout_ms: 15_000,
-            })
-            .await
-            .map_err(message)?;
-        let v: Value = serde_json::from_slice(&r.body).map_err(message)?;
-        if r.status != 200 {
-            return Err(v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string());
-        }
-        Ok(v)
+    /// The gateways the session uses, in order.
+    fn used(&self) -> impl Iterator<Item = &str> {
+        self.gateways.iter().filter(|g| g.state.is_ok()).map(|g| g.url.as_str())
     }
 
-    /// The gateway's health view of each node.
-    pub async fn health(&self) -> Result<Vec<NodeHealth>, String> {
-        let v = self.gateway_json("GET", "/v1/nodes", None).await?;
-        serde_json::from_value(v["nodes"].clone()).map_err(message)
+    /// A call to a gateway itself (not forwarded to a node), as JSON: to the gateways
+    /// `pick` names among those used, the first that can be reached, with its index
+    /// among them; an error answer becomes its message.
+    async fn gateway_json(
+        &self,
+        pick: Pick,
+        method: &'static str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(usize, Value), String> {
+        let mut last = String::from("no gateway");
+        let picked = |i: usize| match pick {
+            Pick::First => i == 0,
+            Pick::Only(j) => i == j,
+        };
+        for (i, gateway) in self.used().enumerate().filter(|(i, _)| picked(*i)) {
+            let sent = Fetch
+                .send(HttpRequest {
+                    method,
+                    url: format!("{gateway}{path}"),
+                    content_type: body.as_ref().map(|_| "application/json"),
+                    body: body.as_ref().map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+                    timeout_ms: 15_000,
+                })
+                .await;
+            let r = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    last = format!("{gateway}: {e}");
+                    continue;
+                }
+            };
+            let v: Value = serde_json::from_slice(&r.body).map_err(message)?;
+            if r.status != 200 {
+                return Err(v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string());
+            }
+            return Ok((i, v));
+        }
+        Err(last)
+    }
+
+    /// Each used gateway's health view of each node (`GET /v1/nodes`), by its index
+    /// among them, in order; a gateway that does not answer is left out. Every list is
+    /// asked for, so that a node none of them routes to (jailed, or down) is known as
+    /// such and costs no refused request on each gateway.
+    pub async fn node_lists(&self) -> Vec<(usize, Vec<NodeHealth>)> {
+        let mut lists = Vec::new();
+        for i in 0..self.used().count() {
+            if let Ok((_, v)) = self.gateway_json(Pick::Only(i), "GET", "/v1/nodes", None).await {
+                if let Ok(health) = serde_json::from_value(v["nodes"].clone()) {
+                    lists.push((i, health));
+                }
+            }
+        }
+        lists
     }
 
     /// Asks the test faucet for funds; resolves to the height they landed at.
     pub async fn fund(&self, me: &Address) -> Result<u64, String> {
-        let v = self.gateway_json("POST", "/v1/faucet", Some(serde_json::json!({ "address": me }))).await?;
+        let body = Some(serde_json::json!({ "address": me }));
+        let (_, v) = self.gateway_json(Pick::First, "POST", "/v1/faucet", body).await?;
         Ok(v["height"].as_u64().unwrap_or(0))
     }
 

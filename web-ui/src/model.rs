@@ -143,6 +143,41 @@ pub fn check_pin(built_in: Option<&str>, stored: Option<&str>, served: &str) -> 
     }
 }
 
+/// A gateway the wallet was told about, as Settings lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayUse {
+    pub url: String,
+    /// `Ok(())`: used, in this order; `Err(why)`: left out.
+    pub state: Result<(), String>,
+}
+
+/// The gateways a session uses: the one that served the wallet first (its chain already
+/// passed [`check_pin`], `pinned` is that chain), then each other gateway it lists
+/// whose genesis is the same chain, in its order. `others` are each one's URL and the
+/// chain it serves (`chain id:genesis set hash`), or why it could not be asked. A
+/// gateway on another chain is refused by the same [`check_pin`] rule; one that could
+/// not be asked is left out too (its chain is unknown), and so is a repeat.
+pub fn gateways_to_use(
+    built_in: Option<&str>,
+    serving: &str,
+    pinned: &str,
+    others: Vec<(String, Result<String, String>)>,
+) -> Vec<GatewayUse> {
+    let mut list = vec![GatewayUse { url: serving.to_string(), state: Ok(()) }];
+    for (url, served) in others {
+        let state = if list.iter().any(|g| g.url == url) {
+            continue;
+        } else {
+            match served {
+                Ok(served) => check_pin(built_in, Some(pinned), &served).map(|_| ()),
+                Err(why) => Err(format!("not used: {why}")),
+            }
+        };
+        list.push(GatewayUse { url, state });
+    }
+    list
+}
+
 /// How old a result is, from its certified header's time: "just now", "42 s old",
 /// "5 min old", "3 h old", "2 days old". A header up to a little in the future (the
 /// browser's clock behind the node's) is "just now".
@@ -215,6 +250,29 @@ mod tests {
         assert_eq!(check_pin(None, None, other), Ok(true));
         assert_eq!(check_pin(None, Some(other), other), Ok(false));
         assert!(check_pin(None, Some(ours), other).unwrap_err().contains("reset the trusted chain"));
+    }
+
+    #[test]
+    fn every_gateway_used_serves_the_pinned_chain() {
+        let ours = "vigil-devnet:aa";
+        let others = vec![
+            ("https://b.example".to_string(), Ok(ours.to_string())),
+            ("https://evil.example".to_string(), Ok("vigil-devnet:bb".to_string())),
+            ("https://down.example".to_string(), Err("cannot be reached".to_string())),
+            ("https://a.example".to_string(), Ok(ours.to_string())),
+        ];
+        for built_in in [None, Some(ours)] {
+            let list = gateways_to_use(built_in, "https://a.example", ours, others.clone());
+            let urls: Vec<&str> = list.iter().map(|g| g.url.as_str()).collect();
+            assert_eq!(
+                urls,
+                ["https://a.example", "https://b.example", "https://evil.example", "https://down.example"]
+            );
+            assert_eq!(list[0].state, Ok(()), "the serving gateway first");
+            assert_eq!(list[1].state, Ok(()));
+            assert!(list[2].state.as_ref().unwrap_err().contains("another chain"), "{:?}", list[2]);
+            assert!(list[3].state.as_ref().unwrap_err().contains("cannot be reached"));
+        }
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     node_tests
         .current_dir(util::root().join("tests/npm"))
         .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
-        .env("VIGIL_BIN", util::root().join("target/debug/vigil"))
+        .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
         .env("VIGIL_NPM_DIR", &npm_dir);
     exec_streaming(&mut node_tests, |l| tally.add_tap_line(l))?;
 
@@ -106,7 +106,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     web_tests
         .current_dir(util::root().join("tests/web"))
         .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
-        .env("VIGIL_BIN", util::root().join("target/debug/vigil"))
+        .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
         .env("VIGIL_WWW", &www)
         .env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
     exec_streaming(&mut web_tests, |l| tally.add_tap_line(l))?;

@@ -12,6 +12,15 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR` if set (relative to the workspace, as cargo
+/// reads it), else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
@@ -187,7 +196,7 @@ pub fn build_browser_wasm(
         };
     }
     exec(&mut build)?;
-    let wasm = root().join("target/wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
+    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
     exec(
         Command::new("wasm-bindgen")
             .args(["--target", "web", "--out-name", out_name, "--remove-name-section", "--remove-producers-section"])

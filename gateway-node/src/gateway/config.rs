@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use vigil_protocol::limits::WALLET_GATEWAYS_MAX;
+use vigil_protocol::wallet_config::GatewayOrigin;
 
 use crate::config::ConfigError;
 
@@ -34,6 +36,12 @@ pub struct GatewayConfig {
     /// Origins allowed to call the API from a browser (`["*"]` for any).
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// The other gateways the served web wallet may use (`https://host[:port]`, or
+    /// `http://127.0.0.1:port` for loopback tests), in the order it tries them: its CSP
+    /// `connect-src` is this origin and exactly these, and `GET /v1/wallet-config` lists
+    /// them. Each must allow this gateway's origin in its `cors_origins`.
+    #[serde(default)]
+    pub wallet_gateways: Vec<GatewayOrigin>,
     #[serde(default)]
     pub limits: LimitsConfig,
     /// A test-network faucet (`POST /v1/faucet`); leave out on a real chain.
@@ -129,6 +137,9 @@ impl GatewayConfig {
     /// TLS is the default; plain HTTP only on loopback and only when asked for. The
     /// admin listener (plain HTTP) is on loopback only.
     pub fn check(&self) -> Result<(), String> {
+        if self.wallet_gateways.len() > WALLET_GATEWAYS_MAX {
+            return Err(format!("wallet_gateways lists {}; at most {WALLET_GATEWAYS_MAX}", self.wallet_gateways.len()));
+        }
         if let Some(admin) = self.admin_listen {
             if !admin.ip().is_loopback() {
                 return Err(format!("admin_listen ({admin}) must be a loopback address: metrics are not public"));
@@ -166,6 +177,7 @@ mod tests {
             static_dir: None,
             admin_listen: None,
             cors_origins: vec![],
+            wallet_gateways: vec![],
             limits: LimitsConfig::default(),
             faucet: None,
             nodes: vec![],
@@ -185,5 +197,23 @@ mod tests {
         assert!(admin.check().is_ok());
         admin.admin_listen = Some("0.0.0.0:9100".parse().unwrap());
         assert!(admin.check().unwrap_err().contains("loopback"));
+    }
+
+    #[test]
+    fn wallet_gateways_are_origins_and_bounded() {
+        let text = |gateways: &str| {
+            format!("listen = \"127.0.0.1:1\"\ngenesis_file = \"g.json\"\nplain_http_on_loopback = true\nwallet_gateways = {gateways}\nnodes = []\n")
+        };
+        let cfg: GatewayConfig =
+            toml::from_str(&text(r#"["https://b.example:8443", "http://127.0.0.1:9000"]"#)).unwrap();
+        assert_eq!(cfg.wallet_gateways.len(), 2);
+        assert!(cfg.check().is_ok());
+        let e = toml::from_str::<GatewayConfig>(&text(r#"["https://b.example/wallet"]"#)).unwrap_err();
+        assert!(e.to_string().contains("not a gateway origin"), "{e}");
+        let e = toml::from_str::<GatewayConfig>(&text(r#"["http://b.example"]"#)).unwrap_err();
+        assert!(e.to_string().contains("plain http"), "{e}");
+        let many: Vec<String> = (0..=WALLET_GATEWAYS_MAX).map(|i| format!("\"https://g{i}.example\"")).collect();
+        let cfg: GatewayConfig = toml::from_str(&text(&format!("[{}]", many.join(",")))).unwrap();
+        assert!(cfg.check().unwrap_err().contains("at most"));
     }
 }

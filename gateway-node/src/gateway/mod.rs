@@ -47,6 +47,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
+use vigil_protocol::wallet_config::{GatewayOrigin, WalletConfig};
 use vigil_protocol::{Genesis, NodeId};
 
 pub use crate::limits::client_network;
@@ -55,10 +56,21 @@ use crate::metrics::Histogram;
 use config::GatewayConfig;
 use registry::{Registry, Target, Unavailable};
 
-/// Content-Security-Policy of served pages: only this origin, wasm allowed to compile.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-     frame-ancestors 'none'; form-action 'self'";
+/// Content-Security-Policy of served pages: only this origin, wasm allowed to compile,
+/// and connections to this origin and the other gateways the deployment trusts
+/// (`wallet_gateways`, checked origins: nothing in them can end the directive). Built
+/// once at start-up.
+pub fn content_security_policy(wallet_gateways: &[GatewayOrigin]) -> String {
+    let mut connect = String::from("'self'");
+    for origin in wallet_gateways {
+        connect.push(' ');
+        connect.push_str(origin.as_str());
+    }
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+}
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -335,6 +347,10 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
     // The genesis this gateway follows the validator set from, for a web wallet on this
     // origin to pin on first use (an app shipped elsewhere pins its own copy).
     let genesis_json = Json(serde_json::to_value(genesis).context("encoding the genesis")?);
+    // The other gateways the served wallet may use: the same list as its CSP allows.
+    let wallet_config = Json(WalletConfig { gateways: cfg.wallet_gateways.clone() });
+    let csp = HeaderValue::from_str(&content_security_policy(&cfg.wallet_gateways))
+        .context("the Content-Security-Policy header")?;
     let api = Router::new()
         .route("/v1/forward", post(forward))
         .route("/v1/relay/{node}", post(relay))
@@ -342,6 +358,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         .route("/v1/nodes", get(nodes))
         .route("/v1/faucet", get(faucet_info).post(faucet_fund))
         .route("/v1/genesis", get(move || std::future::ready(genesis_json.clone())))
+        .route("/v1/wallet-config", get(move || std::future::ready(wallet_config.clone())))
         .route(
             "/v1/{*rest}",
             any(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such gateway endpoint") }),
@@ -358,7 +375,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
             .fallback(tower_http::services::ServeFile::new(index).precompressed_gzip());
         router = router.fallback_service(serve);
     }
-    let mut router = router.layer(cors(&cfg.cors_origins)).layer(middleware::from_fn(security_headers));
+    let mut router = router.layer(cors(&cfg.cors_origins)).layer(middleware::from_fn_with_state(csp, security_headers));
     if cfg.tls_cert.is_some() {
         // Over TLS only: a browser that has seen this origin never talks to it in clear.
         router = router.layer(middleware::from_fn(strict_transport_security));
@@ -386,10 +403,10 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Headers a wallet page needs; `index.html` (any HTML) is never cached.
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(State(csp): State<HeaderValue>, request: Request, next: Next) -> Response {
     let mut r = next.run(request).await;
     let h = r.headers_mut();
-    h.insert("content-security-policy", HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert("content-security-policy", csp);
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));

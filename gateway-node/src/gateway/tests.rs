@@ -54,6 +54,11 @@ async fn start_node(
 
 /// Two live nodes and one that is down, behind a plain-HTTP loopback gateway.
 async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
+    fixture_with(limits, with_static, vec![]).await
+}
+
+/// [`fixture`], its served wallet allowed to use `wallet_gateways`.
+async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: Vec<GatewayOrigin>) -> Fixture {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let held = Arc::new(AtomicU64::new(0));
     let (a, ka) = start_node(1, "node-0", gate.clone(), held.clone()).await;
@@ -92,6 +97,7 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
         static_dir: static_dir.as_ref().map(|d| d.path().to_path_buf()),
         admin_listen: None,
         cors_origins: vec!["https://wallet.example".into()],
+        wallet_gateways,
         limits,
         faucet: None,
         nodes: [a, b, down]
@@ -266,7 +272,8 @@ async fn the_wallet_page_is_served_with_its_security_headers() {
     for path in ["/", "/index.html", "/send"] {
         let r = f.http.get(format!("{}{path}", f.gateway)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
-        assert_eq!(r.headers()["content-security-policy"], CONTENT_SECURITY_POLICY);
+        assert_eq!(r.headers()["content-security-policy"], content_security_policy(&[]));
+        assert!(content_security_policy(&[]).contains("; connect-src 'self'; "));
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
         assert_eq!(r.headers()["referrer-policy"], "no-referrer");
         assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
@@ -438,4 +445,35 @@ async fn metrics_are_served_on_the_admin_listener_only() {
     assert!(!r.text().await.unwrap().contains("vigil_gateway"));
     let m = metrics(&f).await;
     assert_eq!(requests_to(&m, &f.ids[0]), 1, "{m}");
+}
+
+/// Issue 14, finding 8: the web wallet may use the other gateways a deployment trusts,
+/// and no other origin: the CSP's `connect-src` is `'self'` and exactly those, and the
+/// same list is served to the wallet.
+#[tokio::test]
+async fn the_csp_lets_the_wallet_connect_to_the_configured_gateways_and_nothing_else() {
+    let others: Vec<GatewayOrigin> =
+        ["https://b.example:8443", "http://127.0.0.1:9000"].iter().map(|o| o.parse().unwrap()).collect();
+    let f = fixture_with(LimitsConfig::default(), true, others.clone()).await;
+    let r = f.http.get(format!("{}/", f.gateway)).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+    let connect: Vec<&str> = directives.iter().filter(|d| d.starts_with("connect-src")).copied().collect();
+    assert_eq!(connect, ["connect-src 'self' https://b.example:8443 http://127.0.0.1:9000"]);
+    assert!(directives.contains(&"default-src 'self'"), "{csp}");
+    assert_eq!(directives.iter().filter(|d| d.contains("b.example")).count(), 1, "{csp}");
+
+    let r = f.http.get(format!("{}/v1/wallet-config", f.gateway)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let served: WalletConfig = r.json().await.unwrap();
+    assert_eq!(served, WalletConfig { gateways: others });
+
+    // Without any configured, the page connects to its own origin only.
+    let f = fixture(LimitsConfig::default(), true).await;
+    let r = f.http.get(format!("{}/", f.gateway)).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("; connect-src 'self'; "), "{csp}");
+    let served: WalletConfig =
+        f.http.get(format!("{}/v1/wallet-config", f.gateway)).send().await.unwrap().json().await.unwrap();
+    assert!(served.gateways.is_empty());
 }

@@ -93,6 +93,7 @@ impl TestNet {
             chain_id: "vigil-e2e".into(),
             accounts,
             static_dir: None,
+            gateways: 1,
         };
         let devnet = devnet::write(&opts)?;
         let running = devnet.start(&vigil_bin()?)?;
