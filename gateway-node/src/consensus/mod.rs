@@ -902,13 +902,12 @@ impl Node {
             return;
         }
         let set = self.ledger.validators_at(h);
-        let Some(index) = set.index_of(&vote.voter) else { return };
-        if !cert.signers.contains(index) || vote.verify(set).is_err() {
+        let certified =
+            vigil_protocol::forensics::certificate_votes(cert, set).into_iter().find(|v| v.voter == vote.voter);
+        let Some(certified) = certified else { return };
+        if vote.verify(set).is_err() {
             return;
         }
-        let position = cert.signers.indices().take_while(|i| *i < index).count();
-        let Some(signature) = cert.signatures.get(position) else { return };
-        let certified = Vote { data: cert.data.clone(), voter: vote.voter, signature: *signature };
         self.submit_evidence(FaultEvidence::Equivocation {
             first: SignedStatement::Vote(certified),
             second: SignedStatement::Vote(vote.clone()),
