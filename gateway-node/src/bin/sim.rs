@@ -42,11 +42,11 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 20],
+    hit: [u64; 26],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 20] = [
+const FAULTS: [&str; 26] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -56,6 +56,7 @@ const FAULTS: [&str; 20] = [
     "lying Fast leader",
     "equivocation",
     "lying promise",
+    "ack withheld",
     "flood of far views",
     "replayed message",
     "re-included tx",
@@ -67,6 +68,11 @@ const FAULTS: [&str; 20] = [
     "two Byzantine",
     "fork (beyond bound)",
     "fork traced",
+    "light: header accepted",
+    "light: forged, old set",
+    "light: retired set",
+    "light: Fast after Bft",
+    "light: other refusal",
 ];
 
 fn tally(t: &mut Totals, o: Outcome) {
@@ -81,6 +87,7 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.lies,
         f.equivocations,
         f.promise_lies,
+        f.withheld_acks,
         f.view_floods,
         f.replays,
         f.reinclusions,
@@ -92,6 +99,11 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.two_byzantine,
         f.forks,
         f.forks_traced,
+        f.light_accepted,
+        f.light_forged,
+        f.light_retired_set,
+        f.light_mode_regression,
+        f.light_refused,
     ];
     for (hit, c) in t.hit.iter_mut().zip(counts) {
         *hit += u64::from(c > 0);

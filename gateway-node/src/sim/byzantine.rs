@@ -1,7 +1,8 @@
 //! The Byzantine validator: the honest state machine runs underneath, and its
 //! broadcasts are rewritten (or joined by forged messages) here, signed with its real
 //! key. It can do anything a key holder can: lie about results, equivocate, lie in
-//! promises, claim far and maximal views and rounds, replay what it heard, and
+//! promises (after withholding its acks from all but one peer), claim far and maximal
+//! views and rounds, replay what it heard, and
 //! re-include committed or failed transactions in its proposals.
 
 use rand::Rng;
@@ -67,7 +68,7 @@ impl World {
             (Message::Proposal(p), Byzantine::LyingLeader) if p.leader_ack.is_some() => {
                 self.faults.lies += 1;
                 if self.healed() {
-                    self.lie_after_heal = true;
+                    self.lied_after_heal.insert(me);
                 }
                 Some(self.forge_proposal(me, p, |b| b.header.state_root = Hash32([0xba; 32])))
             }
@@ -81,6 +82,12 @@ impl World {
                 let data = VoteData { block_hash: other, ..vote.data.clone() };
                 let forged_vote = data.sign(vote.voter, &self.nodes[me].key);
                 Some(Message::Vote { vote: forged_vote, leader_ack: None })
+            }
+            (Message::Vote { vote, .. }, Byzantine::LyingPromises)
+                if vote.voter == self.nodes[me].id && vote.data.kind == VoteKind::Ack =>
+            {
+                self.withhold_ack(me, message);
+                return;
             }
             (Message::ViewChange(vc), Byzantine::LyingPromises) => {
                 self.faults.promise_lies += 1;
@@ -193,13 +200,26 @@ impl World {
         }))
     }
 
-    /// A promise that claims an ack it never signed: at the view just below the one it
-    /// promises, of a block it makes up, "backed" by its own signature.
+    /// Its Fast ack to one peer only: a block may then be committed by that peer alone,
+    /// and the view change that follows is where a lying promise could fork the chain
+    /// (as it did on 35b51aa: finding 2 of issue 14).
+    fn withhold_ack(&mut self, me: usize, ack: Message) {
+        self.faults.withheld_acks += 1;
+        let peers: Vec<usize> = (0..self.nodes.len()).filter(|p| *p != me).collect();
+        let to = peers[self.rng.gen_range(0..peers.len())];
+        self.send(me, to, ack);
+    }
+
+    /// A promise one view ahead of the one it moves to, claiming an ack it never signed
+    /// in the view it moves to, of a block it makes up, "backed" by its own signature:
+    /// a claim above every honest one, so that a leader trusting it re-proposes the
+    /// made-up block.
     fn lying_promise(&mut self, me: usize, vc: &ViewChange) -> Message {
         let key = self.nodes[me].key.clone();
         let id = self.nodes[me].id;
         let d = &vc.promise.data;
-        let claim_view = View(d.view.0.saturating_sub(1));
+        let claim_view = d.view;
+        let d = &PromiseData { view: View(d.view.0.saturating_add(1)), ..d.clone() };
         let mut block = vc.acked.as_ref().map(|(_, b)| b.clone()).unwrap_or_else(|| self.fake_block(d.height));
         block.header.time_ms = block.header.time_ms.wrapping_add(self.rng.gen_range(1..1_000));
         let hash = block.header.hash();

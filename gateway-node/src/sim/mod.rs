@@ -9,6 +9,7 @@
 //! hash-map order anywhere in the loop).
 
 mod byzantine;
+mod light;
 mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -48,7 +49,8 @@ pub enum Byzantine {
     /// share one validator), and two equivocators collude: the one that is not leader
     /// acks each of the leader's blocks to the side that got it.
     Equivocator,
-    /// Fast mode: every promise claims an ack it never signed, of a block it made up.
+    /// Fast mode: acks only to one peer (a commit only that peer sees), then every
+    /// promise claims an ack it never signed, of a block it made up.
     LyingPromises,
     /// Signs acks, votes and promises for the largest and far-future views and rounds.
     ViewFlood,
@@ -116,6 +118,7 @@ pub struct FaultCounts {
     pub mode_switches: u64,
     pub jailed: u64,
     pub promise_lies: u64,
+    pub withheld_acks: u64,
     pub view_floods: u64,
     pub replays: u64,
     pub reinclusions: u64,
@@ -130,6 +133,15 @@ pub struct FaultCounts {
     /// Fast mode's bound), and those an honest node traced to their validators.
     pub forks: u64,
     pub forks_traced: u64,
+    /// Headers the light client took from the malicious gateway; refused because a
+    /// set no longer in force certified them, because their mode went back to Fast,
+    /// or for another reason (a set not followed yet).
+    pub light_accepted: u64,
+    /// Headers forged with the keys of a retired set and offered to the light client.
+    pub light_forged: u64,
+    pub light_retired_set: u64,
+    pub light_mode_regression: u64,
+    pub light_refused: u64,
 }
 
 /// Result of one seed.
@@ -150,6 +162,7 @@ enum Event {
     Timer { node: usize, incarnation: u32, timer: Timer },
     ClientTx { client: usize },
     AdversaryTx,
+    LightSync,
     Crash(usize),
     Restart(usize),
 }
@@ -234,7 +247,9 @@ pub(crate) struct World {
     violations: Vec<String>,
     faults: FaultCounts,
     trace: trace::Trace,
-    lie_after_heal: bool,
+    /// The lying leaders that lied once the network had healed (a lie told during the
+    /// partition may reach no honest node, so it need not be caught).
+    lied_after_heal: BTreeSet<usize>,
     /// What the replaying Byzantine validator heard.
     replay: Vec<Message>,
     /// Transactions seen committed, for the adversaries that re-send them.
@@ -249,6 +264,8 @@ pub(crate) struct World {
     coalition: BTreeMap<(Height, vigil_protocol::View), byzantine::Equivocation>,
     /// The adversarial client's poor account (little balance) and its next nonce.
     poor: (SecretKey, u64),
+    /// A wallet's light client, fed by a malicious gateway.
+    light: light::LightFollower,
 }
 
 impl Scenario {
@@ -397,6 +414,7 @@ impl World {
         }
         let rng = ChaCha8Rng::seed_from_u64(sc.seed);
         let sc_nodes = sc.nodes;
+        let genesis_for_light = genesis.clone();
         let mut world = Self {
             sc,
             rng,
@@ -410,7 +428,7 @@ impl World {
             violations: Vec::new(),
             faults: FaultCounts::default(),
             trace: trace::Trace::default(),
-            lie_after_heal: false,
+            lied_after_heal: BTreeSet::new(),
             replay: Vec::new(),
             history: Vec::new(),
             positions: vec![BTreeMap::new(); sc_nodes],
@@ -418,6 +436,7 @@ impl World {
             fork: None,
             forks_traced: BTreeSet::new(),
             coalition: BTreeMap::new(),
+            light: light::LightFollower::new(&genesis_for_light),
         };
         world.faults.two_byzantine = u64::from(world.sc.byzantine.len() > 1);
         for (at, back, node) in world.sc.crashes.clone() {
@@ -430,6 +449,8 @@ impl World {
         }
         let at = world.rng.gen_range(0..ADVERSARY_TX_INTERVAL_MS);
         world.schedule(at, Event::AdversaryTx);
+        let at = world.rng.gen_range(0..light::LIGHT_SYNC_INTERVAL_MS);
+        world.schedule(at, Event::LightSync);
         for i in 0..world.nodes.len() {
             world.input(i, Input::Start);
         }
@@ -551,6 +572,10 @@ impl World {
                 self.adversary_tx();
                 let next = self.now_ms + self.rng.gen_range(1..2 * ADVERSARY_TX_INTERVAL_MS);
                 self.schedule(next, Event::AdversaryTx);
+            }
+            Event::LightSync => {
+                self.light_sync();
+                self.schedule(self.now_ms + light::LIGHT_SYNC_INTERVAL_MS, Event::LightSync);
             }
             Event::Crash(i) => {
                 if self.nodes[i].node.take().is_some() {
@@ -739,6 +764,7 @@ impl World {
         let mode_after = node.ledger().mode();
         let jailed = node.ledger().consensus_state().jailed.len();
         self.nodes[i].disk.blocks.push(cb.clone());
+        self.light.saw(CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() });
         if !self.is_honest(i) {
             return;
         }
@@ -811,6 +837,7 @@ impl World {
     }
 
     fn check_liveness(&mut self, heal_height: u64) {
+        self.light_check_chain();
         for i in 0..self.nodes.len() {
             let line = self.nodes[i].node.as_ref().map_or("crashed".to_string(), |n| n.describe());
             self.trace.push(self.now_ms, TraceEvent::State { node: i, line });
@@ -842,7 +869,7 @@ impl World {
             }
         }
         for (b, _) in self.sc.byzantine.clone().into_iter().filter(|(_, k)| *k == Byzantine::LyingLeader) {
-            if self.lie_after_heal {
+            if self.lied_after_heal.contains(&b) {
                 let liar = self.nodes[b].id;
                 let honest: Vec<usize> = (0..self.nodes.len()).filter(|i| self.is_honest(*i)).collect();
                 for i in honest {
@@ -850,7 +877,7 @@ impl World {
                         n.ledger().consensus_state().jailed.contains(&liar) && n.ledger().mode() == ConsensusMode::Bft
                     });
                     if !jailed {
-                        self.violate(format!("node {i} did not jail lying leader {b} nor switch to Bft"));
+                        self.violate(format!("node {i} did not both jail lying leader {b} and switch to Bft"));
                     }
                 }
             }

@@ -47,6 +47,19 @@ fn lying_fast_leader_is_caught_jailed_and_the_chain_switches_to_bft() {
     assert_eq!(o.faults.jailed, 1);
 }
 
+/// Once the liar is jailed its set retires; the gateway forges headers with every key of
+/// that set (above its retirement, or Fast above the Bft switch) and the light client
+/// refuses each one for the reason it should (finding 4 of issue 14).
+#[test]
+fn light_client_refuses_headers_forged_with_a_retired_sets_keys() {
+    let o = run(calm(3, 4, ConsensusMode::Fast, vec![(0, Byzantine::LyingLeader)]));
+    assert_clean(&o);
+    assert!(o.faults.light_forged > 0, "the gateway never forged a header");
+    assert!(o.faults.light_retired_set > 0, "no forged header was above its set's retirement");
+    assert!(o.faults.light_mode_regression > 0, "no forged header went back to Fast");
+    assert!(o.faults.light_accepted > 0, "the light client accepted no honest header");
+}
+
 #[test]
 fn bft_equivocator_is_jailed_and_progress_continues() {
     let o = run(calm(4, 4, ConsensusMode::Bft, vec![(1, Byzantine::Equivocator)]));
@@ -71,7 +84,9 @@ fn seeds_that_once_failed_pass() {
     // 101353: Bft with an equivocator converged after the old 5 s heal window.
     // 409644: the one honest node that got the true leader ack was two heights behind
     // and dropped it; early votes are now kept for the detector.
-    for (seed, nodes) in [(300617, 4), (101353, 4), (409644, 4)] {
+    // 540 (7 nodes): of two lying leaders, one lied only during the partition (its lie
+    // reached no honest node) and the other after it; only the second must be jailed.
+    for (seed, nodes) in [(300617, 4), (101353, 4), (409644, 4), (540, 7)] {
         assert_clean(&run(Scenario::from_seed(seed, nodes)));
     }
 }
