@@ -2,8 +2,8 @@
 //! broadcasts are rewritten (or joined by forged messages) here, signed with its real
 //! key. It can do anything a key holder can: lie about results, equivocate, lie in
 //! promises (after withholding its acks from all but one peer), claim far and maximal
-//! views and rounds, replay what it heard, and
-//! re-include committed or failed transactions in its proposals.
+//! views and rounds, replay what it heard, and re-include committed or failed
+//! transactions in its proposals.
 
 use rand::Rng;
 use vigil_protocol::fast::leader_ack_data;
