@@ -264,7 +264,7 @@ async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         .block(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no committed block at height {height}")))?;
-    let certified = vigil_protocol::CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() };
+    let certified = cb.certified_header();
     Ok(Json(json!({
         "height": height,
         "hash": cb.block.header.hash(),
@@ -335,7 +335,7 @@ fn proven_state<R>(
             .committed()
             .last()
             .filter(|cb| cb.block.header.height == ledger.height())
-            .map(|cb| CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() });
+            .map(crate::consensus::CommittedBlock::certified_header);
         (ledger.height(), value, proof, header, read(ledger))
     };
     let certified = header.map(|h| hex::encode(to_bytes(&h)));

@@ -23,7 +23,7 @@
 use std::collections::BTreeSet;
 
 use vigil_protocol::forensics::{fork_evidence, CertifiedProposal};
-use vigil_protocol::{Block, BlockHeader, CertifiedHeader, ConsensusMode, Height, NodeId, Payload};
+use vigil_protocol::{Block, BlockHeader, ConsensusMode, Height, NodeId, Payload};
 
 use super::{CommittedBlock, Message, Node, Output, SYNC_BATCH_BLOCKS_MAX};
 
@@ -105,7 +105,7 @@ impl Node {
             return;
         }
         let set = self.ledger.validators_at(height);
-        let certified = CertifiedHeader { header: theirs.block.header.clone(), cert: theirs.cert.clone() };
+        let certified = theirs.certified_header();
         if certified.verify(set).is_err() {
             return;
         }

@@ -141,6 +141,13 @@ pub struct CommittedBlock {
     pub justification: Option<Justification>,
 }
 
+impl CommittedBlock {
+    /// Its header with the certificate that commits it: what a light client verifies.
+    pub fn certified_header(&self) -> CertifiedHeader {
+        CertifiedHeader { header: self.block.header.clone(), cert: self.cert.clone() }
+    }
+}
+
 /// A block proposed for `(height, view)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
@@ -990,7 +997,7 @@ impl Node {
                 self.check_parent(from, &cb.block.header);
                 return;
             }
-            let certified = CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() };
+            let certified = cb.certified_header();
             if certified.verify(self.set()).is_err() {
                 return;
             }

@@ -96,7 +96,7 @@ impl World {
         }
         let mut offered = Vec::new();
         if let Some(cb) = self.nodes[source].disk.blocks.last() {
-            offered.push(CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() });
+            offered.push(cb.certified_header());
         }
         let pool: Vec<&CertifiedHeader> = self.light.pool.values().collect();
         while !pool.is_empty() && offered.len() < LIGHT_HEADERS_PER_SYNC {
@@ -182,8 +182,7 @@ impl World {
             let Some(cb) = blocks.iter().rev().find(|cb| cb.block.header.height == at) else {
                 break;
             };
-            let certified = CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() };
-            changes.push(SetChange { certified, next: next.clone() });
+            changes.push(SetChange { certified: cb.certified_header(), next: next.clone() });
         }
         changes
     }

@@ -133,12 +133,12 @@ pub struct FaultCounts {
     /// Fast mode's bound), and those an honest node traced to their validators.
     pub forks: u64,
     pub forks_traced: u64,
+    /// Headers forged with the keys of a retired set and offered to the light client.
+    pub light_forged: u64,
     /// Headers the light client took from the malicious gateway; refused because a
     /// set no longer in force certified them, because their mode went back to Fast,
     /// or for another reason (a set not followed yet).
     pub light_accepted: u64,
-    /// Headers forged with the keys of a retired set and offered to the light client.
-    pub light_forged: u64,
     pub light_retired_set: u64,
     pub light_mode_regression: u64,
     pub light_refused: u64,
@@ -414,7 +414,7 @@ impl World {
         }
         let rng = ChaCha8Rng::seed_from_u64(sc.seed);
         let sc_nodes = sc.nodes;
-        let genesis_for_light = genesis.clone();
+        let light = light::LightFollower::new(&genesis);
         let mut world = Self {
             sc,
             rng,
@@ -436,7 +436,7 @@ impl World {
             fork: None,
             forks_traced: BTreeSet::new(),
             coalition: BTreeMap::new(),
-            light: light::LightFollower::new(&genesis_for_light),
+            light,
         };
         world.faults.two_byzantine = u64::from(world.sc.byzantine.len() > 1);
         for (at, back, node) in world.sc.crashes.clone() {
@@ -764,7 +764,7 @@ impl World {
         let mode_after = node.ledger().mode();
         let jailed = node.ledger().consensus_state().jailed.len();
         self.nodes[i].disk.blocks.push(cb.clone());
-        self.light.saw(CertifiedHeader { header: cb.block.header.clone(), cert: cb.cert.clone() });
+        self.light.saw(cb.certified_header());
         if !self.is_honest(i) {
             return;
         }
