@@ -19,7 +19,10 @@
 //! committed at some view is the only block any justified proposal at a higher view can
 //! carry, so Fast mode never forks. Beyond that bound a fork is accountable: the
 //! statements of [`crate::evidence`] name a validator whose two signed statements cannot
-//! both be honest ([`conflicting`]).
+//! both be honest ([`conflicting`]). There, too, a view change never waits for ever:
+//! when the claimed view's leader equivocated and alone fills the overlap, the
+//! promises may never tell which of its blocks was committed, and the selection leaves
+//! a choice ([`Selection::OneOf`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,6 +136,10 @@ pub enum FastError {
     Ambiguous(View),
     #[error("the proposal must re-propose block {expected}")]
     WrongBlock { expected: BlockHash },
+    #[error(
+        "the leader of view {0} equivocated: the proposal must carry one of the blocks that may have been committed"
+    )]
+    NotAPossibleBlock(View),
     #[error("backings nest deeper than {JUSTIFICATION_DEPTH_MAX}")]
     TooDeep,
 }
@@ -151,12 +158,30 @@ pub struct ProposalSlot<'a> {
 }
 
 /// What a justification requires of the proposed block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     /// Nothing may have been committed at this height: any valid block.
     Free,
     /// This block (a re-proposal).
     Block(BlockHash),
+    /// One of these blocks, each of which may have been committed, the one to prefer
+    /// first (most claimed, then lowest hash). Only when the claimed view's leader is
+    /// proven (by the backings) to have equivocated and alone fills the overlap of two
+    /// Fast quorums: Fast mode's no-fork guarantee is void already, and waiting for
+    /// promises that may never come would halt the chain with the proof in hand. The
+    /// fork a pick may cause is accountable: the re-proposal carries the equivocation.
+    OneOf(Vec<BlockHash>),
+}
+
+impl Selection {
+    /// Whether a proposal of `block` meets this selection.
+    pub fn allows(&self, block: &BlockHash) -> bool {
+        match self {
+            Selection::Free => true,
+            Selection::Block(required) => required == block,
+            Selection::OneOf(possible) => possible.contains(block),
+        }
+    }
 }
 
 impl Justification {
@@ -164,6 +189,10 @@ impl Justification {
     pub fn check(&self, slot: &ProposalSlot<'_>, block: &BlockHash) -> Result<(), FastError> {
         match self.selection(slot, 0)? {
             Selection::Block(expected) if expected != *block => Err(FastError::WrongBlock { expected }),
+            Selection::OneOf(possible) if !possible.contains(block) => {
+                let view = promised_top(self).unwrap_or(slot.view);
+                Err(FastError::NotAPossibleBlock(view))
+            }
             _ => Ok(()),
         }
     }
@@ -247,11 +276,7 @@ fn select(
                 && b.leader_ack.verify(set).is_ok()
                 && {
                     let inner = ProposalSlot { view: top, ..*slot };
-                    match b.justification.selection(&inner, depth + 1) {
-                        Ok(Selection::Free) => true,
-                        Ok(Selection::Block(required)) => required == *block,
-                        Err(_) => false,
-                    }
+                    b.justification.selection(&inner, depth + 1).is_ok_and(|s| s.allows(block))
                 }
         });
         if !backed {
@@ -267,19 +292,36 @@ fn select(
     // something else, or a lower view, did not ack it.
     let silent: Vec<usize> =
         (0..set.len()).filter(|i| set.by_index(*i).is_some_and(|v| !voters.contains(&v.id))).collect();
-    let possible: Vec<BlockHash> = claimed
+    let mut possible: Vec<(u64, BlockHash)> = claimed
         .iter()
         .filter(|(_, claimers)| {
             let mut may_have_acked: BTreeSet<usize> = silent.iter().copied().collect();
             may_have_acked.extend(claimers.iter().chain(std::iter::once(&top_leader)).filter_map(|v| set.index_of(v)));
             set.power_of(may_have_acked) >= quorum
         })
-        .map(|(b, _)| *b)
+        .map(|(b, claimers)| (set.power_of(claimers.iter().filter_map(|v| set.index_of(v))), *b))
         .collect();
     match possible.as_slice() {
         [] => Ok(Selection::Free),
-        [only] => Ok(Selection::Block(*only)),
-        _ => Err(FastError::Ambiguous(top)),
+        [(_, only)] => Ok(Selection::Block(*only)),
+        _ => {
+            // Below the bound, the promises of every honest validator tell (at most one
+            // block keeps a possible quorum once they are in): wait for them.
+            let leader_power = set.get(&top_leader).map_or(0, |v| v.power);
+            if leader_power < set.fast_overlap_power() {
+                return Err(FastError::Ambiguous(top));
+            }
+            possible.sort_by(|(pa, a), (pb, b)| pb.cmp(pa).then(a.cmp(b)));
+            Ok(Selection::OneOf(possible.into_iter().map(|(_, b)| b).collect()))
+        }
+    }
+}
+
+/// The highest view claimed by a promise justification's promises.
+fn promised_top(j: &Justification) -> Option<View> {
+    match j {
+        Justification::Promises { promises, .. } => promises.iter().filter_map(|p| p.data.acked.map(|(v, _)| v)).max(),
+        _ => None,
     }
 }
 

@@ -185,6 +185,12 @@ impl ValidatorSet {
         u64::try_from(q).unwrap_or(u64::MAX)
     }
 
+    /// Least voting power any two Fast quorums share (`2·quorum − total`): Byzantine
+    /// validators holding less can never make Fast mode fork; holding this much, they can.
+    pub fn fast_overlap_power(&self) -> u64 {
+        self.quorum_power(ConsensusMode::Fast).saturating_mul(2).saturating_sub(self.total_power)
+    }
+
     /// Voting power of the validators whose indices are given (unknown indices count 0).
     pub fn power_of(&self, indices: impl IntoIterator<Item = usize>) -> u64 {
         indices.into_iter().filter_map(|i| self.validators.get(i)).map(|v| v.power).fold(0u64, u64::saturating_add)

@@ -29,6 +29,10 @@ use super::{fork, CommittedBlock, Message, Node, Proposal, TimerKind, ViewChange
 /// How far above (or below) this node's view acks, promises and votes are considered.
 pub const VIEW_WINDOW_MAX: u64 = 256;
 
+/// How much of a view's timeout a leader waits for promises that may still resolve an
+/// equivocation of the claimed view's leader before it picks (beyond the bound only).
+pub const PICK_WAIT_DIVISOR: u64 = 4;
+
 /// A block this node acked at the height in progress, with the backing that lets it
 /// claim so in a promise (persisted in the safety state).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -63,6 +67,9 @@ pub struct FastState {
     /// one per leader and view, like `acked_by`), stored with the block if it commits.
     justifications: BTreeMap<(View, BlockHash), Justification>,
     view_at_height_start: View,
+    /// Beyond the bound, the view whose promises left a choice, and whether the wait
+    /// for more ([`PICK_WAIT_DIVISOR`]) is over.
+    pick: Option<(View, bool)>,
 }
 
 impl FastState {
@@ -91,6 +98,7 @@ impl FastState {
         self.justifications.clear();
         self.promises.clear();
         self.active = None;
+        self.pick = None;
     }
 }
 
@@ -293,6 +301,20 @@ impl Node {
             return;
         }
         self.fast.promises.insert(from, vc);
+        self.fast_try_activate(view);
+    }
+
+    /// The wait for promises that may still resolve an equivocation is over: pick.
+    pub(super) fn fast_pick_timeout(&mut self, view: View) {
+        if view != self.safety.fast_view || self.is_active(view) || self.fast.pick != Some((view, false)) {
+            return;
+        }
+        self.fast.pick = Some((view, true));
+        self.fast_try_activate(view);
+    }
+
+    /// Becomes active in `view` if the promises held select what to propose.
+    fn fast_try_activate(&mut self, view: View) {
         let top = self.fast.promises.values().filter_map(|v| v.promise.data.acked.map(|(v, _)| v)).max();
         let mut backings: Vec<Backing> = Vec::new();
         for vc in self.fast.promises.values() {
@@ -311,21 +333,39 @@ impl Node {
         let Ok(selection) = justification.selection(&self.proposal_slot(view), 0) else {
             return;
         };
-        let reproposal = match selection {
-            Selection::Free => None,
-            Selection::Block(hash) => {
-                let body = self
-                    .fast
-                    .promises
-                    .values()
-                    .filter_map(|vc| vc.acked.as_ref().map(|(_, b)| b))
-                    .chain(self.safety.fast_acked.as_ref().map(|a| &a.block))
-                    .find(|b| b.header.hash() == hash)
-                    .cloned();
-                match body {
-                    Some(b) => Some(b),
-                    None => return,
+        let wanted: Vec<BlockHash> = match selection {
+            Selection::Free => Vec::new(),
+            Selection::Block(hash) => vec![hash],
+            Selection::OneOf(possible) => {
+                // Beyond the bound: give the promises that would tell a while to come
+                // (every honest one resolves it below the bound), then pick.
+                match self.fast.pick {
+                    Some((v, true)) if v == view => possible,
+                    Some((v, false)) if v == view => return,
+                    _ => {
+                        self.fast.pick = Some((view, false));
+                        let wait = self.view_timeout_ms(view) / PICK_WAIT_DIVISOR;
+                        self.timer(TimerKind::FastPick, view, wait);
+                        return;
+                    }
                 }
+            }
+        };
+        let reproposal = if wanted.is_empty() {
+            None
+        } else {
+            // The first wanted block whose body this node has (in preference order).
+            let bodies: Vec<&Block> = self
+                .fast
+                .promises
+                .values()
+                .filter_map(|vc| vc.acked.as_ref().map(|(_, b)| b))
+                .chain(self.safety.fast_acked.as_ref().map(|a| &a.block))
+                .collect();
+            let body = wanted.iter().find_map(|h| bodies.iter().find(|b| b.header.hash() == *h)).map(|b| (*b).clone());
+            match body {
+                Some(b) => Some(b),
+                None => return,
             }
         };
         if let Some(b) = &reproposal {

@@ -120,6 +120,9 @@ pub enum TimerKind {
     Propose,
     /// Fast mode: no commit at this height and view in time: change view.
     FastView,
+    /// Fast mode, beyond the bound: the leader's wait for promises that may resolve an
+    /// equivocation is over (see [`fast::PICK_WAIT_DIVISOR`]).
+    FastPick,
     /// Bft mode: Tendermint's three timeouts, and a round timer that always fires.
     BftPropose,
     BftPrevote,
@@ -598,6 +601,7 @@ impl Node {
         match (self.ledger.mode(), timer.kind) {
             (ConsensusMode::Fast, TimerKind::Propose) => self.fast_propose(timer.view),
             (ConsensusMode::Fast, TimerKind::FastView) => self.fast_view_timeout(timer.view),
+            (ConsensusMode::Fast, TimerKind::FastPick) => self.fast_pick_timeout(timer.view),
             (ConsensusMode::Bft, _) => self.bft_timeout(timer),
             _ => {}
         }

@@ -402,6 +402,53 @@ fn a_lying_promise_does_not_fork_fast_mode() {
     }
 }
 
+/// Beyond Fast mode's bound (7 validators: two quorums share one), an equivocating
+/// leader can leave both of its blocks committable whatever the promises say; the next
+/// leader waits for promises that might tell, then picks one instead of halting (the
+/// simulator's seed 1007475 halted here).
+#[test]
+fn beyond_the_bound_a_leader_picks_after_an_equivocation_no_promise_resolves() {
+    let mut net = Net::new(7, ConsensusMode::Fast);
+    net.down.extend([5, 6]);
+    net.fire(0, TimerKind::Propose);
+    let (_, _, proposal) = net.queue.iter().find(|(_, to, _)| *to == 1).cloned().unwrap();
+    net.queue.clear();
+    let Message::Proposal(a) = proposal else { unreachable!("the leader proposes") };
+    let a = *a;
+    let mut b = a.clone();
+    b.block.header.time_ms += 1;
+    let (hash_a, hash_b) = (a.block.header.hash(), b.block.header.hash());
+    let chain_id = net.genesis.chain_id.clone();
+    b.leader_ack = Some(leader_ack_data(&chain_id, Height(1), View(0), hash_b).sign(net.id(0), &net.keys[0]));
+    let leader = net.id(0);
+    for (to, p) in [(1, &a), (2, &a), (3, &b), (4, &b)] {
+        net.input(to, Input::Message { from: leader, message: Message::Proposal(Box::new(p.clone())) });
+    }
+    net.down.insert(0);
+    net.deliver_all();
+    for i in 1..5 {
+        assert_eq!(net.height(i), 0, "three acks of 7 commit nothing");
+        net.fire(i, TimerKind::FastView);
+    }
+    net.deliver_all();
+    // Node 1 leads view 1 with the promises of 1..4: two claim each block, and the
+    // leader with nodes 5 and 6 could have acked either. It waits before it picks.
+    if net.timers.iter().any(|(n, t)| *n == 1 && t.kind == TimerKind::Propose) {
+        net.fire(1, TimerKind::Propose);
+        net.deliver_all();
+    }
+    assert!((1..5).all(|i| net.height(i) == 0), "no proposal before the wait is over");
+    net.fire(1, TimerKind::FastPick);
+    net.fire(1, TimerKind::Propose);
+    net.deliver_all();
+    for i in 1..5 {
+        assert_eq!(net.height(i), 1, "node {i} committed the pick");
+        let cb = net.disk[i].0.last().unwrap();
+        assert_eq!(cb.block.header.hash(), hash_a.min(hash_b), "equal claims: the lower hash");
+        assert_eq!(cb.cert.data.view, View(1));
+    }
+}
+
 /// Finding 6 of the soundness review: on 35b51aa a transaction with fee 0 from an
 /// account that never had funds was accepted and wrote permanent state. Admission now
 /// asks for the minimum fee, from a balance that covers it together with everything the

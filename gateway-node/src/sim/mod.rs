@@ -482,8 +482,7 @@ impl World {
     /// fork is possible (and must then be traced): 1 or 2 Byzantine of 7, never 1 of 4.
     fn fast_fork_possible(&self) -> bool {
         let set = &self.genesis.validators;
-        let total: u64 = set.validators().iter().map(|v| v.power).sum();
-        let overlap = (2 * set.quorum_power(ConsensusMode::Fast)).saturating_sub(total);
+        let overlap = set.fast_overlap_power();
         let byzantine_power: u64 =
             self.sc.byzantine.iter().filter_map(|(b, _)| set.by_index(*b)).map(|v| v.power).sum();
         byzantine_power >= overlap

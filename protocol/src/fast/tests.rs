@@ -170,6 +170,52 @@ fn an_equivocating_leader_is_resolved_only_when_the_promises_tell() {
 }
 
 #[test]
+fn beyond_the_bound_an_equivocation_the_promises_cannot_resolve_leaves_a_choice() {
+    // 7 validators: two Fast quorums of 4 share one validator, so the view-0 leader
+    // alone fills the overlap, and its equivocation may leave both blocks committable
+    // whatever the promises say (the halt seed 1007475 of the simulator hit).
+    let (set, keys) = validators(7);
+    let w = World { set, keys, parent: Hash32([0x99; 32]) };
+    assert_eq!(w.set.fast_overlap_power(), 1);
+    let liar = index_of_leader(&w, 0);
+    let o: Vec<usize> = (0..7).filter(|i| *i != liar).collect();
+    let (b1, b2) = (w.proposal(0, 1, Justification::Genesis), w.proposal(0, 2, Justification::Genesis));
+    // One claims block 1, two block 2, one acked nothing; the leader and two are silent.
+    let j = Justification::Promises {
+        promises: vec![
+            w.promise(o[0], 1, Some((0, 1))),
+            w.promise(o[2], 1, Some((0, 2))),
+            w.promise(o[3], 1, Some((0, 2))),
+            w.promise(o[4], 1, None),
+        ],
+        backings: vec![b1.clone(), b2.clone()],
+    };
+    let slot = w.slot(1, 1);
+    // The more claimed block first: the one a leader picks.
+    assert_eq!(j.selection(&slot, 0), Ok(Selection::OneOf(vec![block(2), block(1)])));
+    j.check(&slot, &block(2)).unwrap();
+    j.check(&slot, &block(1)).unwrap();
+    assert_eq!(j.check(&slot, &block(3)), Err(FastError::NotAPossibleBlock(View(0))));
+    // A promise that tells (block 1 can no longer have a quorum) resolves it.
+    let mut told = j.clone();
+    if let Justification::Promises { promises, .. } = &mut told {
+        promises.push(w.promise(o[5], 1, Some((0, 2))));
+        promises.push(w.promise(o[1], 1, None));
+    }
+    assert_eq!(told.selection(&slot, 0), Ok(Selection::Block(block(2))));
+    // The pick, re-proposed at view 1, is what view 2 must carry.
+    let picked = w.proposal(1, 1, j);
+    let next = Justification::Promises {
+        promises: (0..4).map(|i| w.promise(o[i], 2, Some((1, 1)))).collect(),
+        backings: vec![picked],
+    };
+    assert_eq!(next.selection(&w.slot(1, 2), 0), Ok(Selection::Block(block(1))));
+    // On 4 validators one equivocator never fills the overlap (2): no choice is left,
+    // the leader waits for the promises that tell (see the test above).
+    assert_eq!(world().set.fast_overlap_power(), 2);
+}
+
+#[test]
 fn backings_nest_only_so_deep() {
     let w = world();
     let mut j = Justification::Genesis;
