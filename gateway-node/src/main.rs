@@ -193,10 +193,12 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             let exe = std::env::current_exe()?;
+            let started = devnet::StartClock::from_env();
             let mut running = net.start(&exe)?;
             println!("running; logs in <dir>/node-i/node.log and <dir>/gateway/gateway.log. Ctrl-C stops everything.");
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let stopped = rt.block_on(async {
+                tokio::spawn(devnet::report_ready(net.gateway.url.clone(), started));
                 let ctrl_c = tokio::signal::ctrl_c();
                 tokio::pin!(ctrl_c);
                 let mut tick = tokio::time::interval(Duration::from_millis(500));

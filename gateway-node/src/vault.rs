@@ -29,7 +29,18 @@ pub struct VaultStoreConfig {
     /// `AWS_*` environment variables) or `file:///absolute/dir`.
     #[serde(default)]
     pub object_store_url: Option<String>,
+    /// Options of that store, over the environment's: for S3, `endpoint`, `region`,
+    /// `allow_http` (`"true"` for a loopback server), `access_key_id`,
+    /// `secret_access_key` (better from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
+    #[serde(default)]
+    pub object_store_options: std::collections::BTreeMap<String, String>,
 }
+
+/// Retries of one object-store request before a store or fetch fails (the client's
+/// default is 10 over up to 3 minutes: a request would hang that long on a dead store).
+pub const OBJECT_STORE_RETRIES_MAX: usize = 2;
+/// How long one object-store request, retries included, may take.
+pub const OBJECT_STORE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FragmentStoreError {
@@ -37,6 +48,10 @@ pub enum FragmentStoreError {
     Db(String),
     #[error("object store: {0}")]
     Objects(String),
+    /// The object store did not take a write (down, refusing, timed out): nothing of
+    /// the store request is recorded.
+    #[error("the fragment store is unavailable: {0}")]
+    Unavailable(String),
     #[error("the account's vault quota ({quota} bytes) would be exceeded")]
     Quota { quota: u64 },
 }
@@ -127,8 +142,8 @@ pub fn open(data_dir: &Path, cfg: &VaultStoreConfig) -> Result<Arc<dyn FragmentS
         Some(url) => {
             let objects = |e: String| FragmentStoreError::Objects(format!("{url}: {e}"));
             let parsed = url::Url::parse(url).map_err(|e| objects(e.to_string()))?;
-            let env = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
-            let (store, prefix) = object_store::parse_url_opts(&parsed, env).map_err(|e| objects(e.to_string()))?;
+            let (store, prefix) =
+                open_objects(&parsed, &cfg.object_store_options).map_err(|e| objects(e.to_string()))?;
             let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
                 Arc::from(store)
             } else {
@@ -137,6 +152,39 @@ pub fn open(data_dir: &Path, cfg: &VaultStoreConfig) -> Result<Arc<dyn FragmentS
             Arc::new(ObjectStoreFragments { usage: index, objects: store })
         }
     })
+}
+
+/// The object store a URL names, with `options` over the environment's `AWS_*` (S3:
+/// bounded retries and request time, see [`OBJECT_STORE_RETRIES_MAX`]), and the prefix
+/// inside it.
+fn open_objects(
+    url: &url::Url,
+    options: &std::collections::BTreeMap<String, String>,
+) -> Result<(Box<dyn ObjectStore>, ObjectPath), object_store::Error> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    if url.scheme() != "s3" {
+        let env = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
+        return object_store::parse_url_opts(url, env.chain(options.clone()));
+    }
+    let retry = object_store::RetryConfig {
+        max_retries: OBJECT_STORE_RETRIES_MAX,
+        retry_timeout: OBJECT_STORE_REQUEST_TIMEOUT,
+        ..Default::default()
+    };
+    let timeout = format!("{}s", OBJECT_STORE_REQUEST_TIMEOUT.as_secs());
+    // Set as keys (not `with_client_options`, which would drop what the environment and
+    // the options set, such as `allow_http`); the operator's options come last.
+    let mut builder = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry);
+    for key in ["timeout", "connect_timeout"] {
+        builder = builder.with_config(key.parse()?, &timeout);
+    }
+    for (key, value) in options {
+        let key: AmazonS3ConfigKey = key.parse()?;
+        builder = builder.with_config(key, value);
+    }
+    let store = builder.build()?;
+    let prefix = ObjectPath::from_url_path(url.path())?;
+    Ok((Box::new(store), prefix))
 }
 
 fn open_index(data_dir: &Path) -> Result<redb::Database, FragmentStoreError> {
@@ -173,6 +221,18 @@ fn reserve(
             return Err(FragmentStoreError::Quota { quota });
         }
         usage.insert(&owner.0, after).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// Adds `delta` (negative: takes it off, down to 0) to the bytes counted for `owner`.
+fn adjust_usage(index: &redb::Database, owner: &Address, delta: i128) -> Result<(), FragmentStoreError> {
+    let tx = index.begin_write().map_err(db)?;
+    {
+        let mut usage = tx.open_table(USAGE).map_err(db)?;
+        let now = usage.get(&owner.0).map_err(db)?.map_or(0, |u| u.value());
+        let after = (i128::from(now) + delta).clamp(0, i128::from(u64::MAX));
+        usage.insert(&owner.0, after as u64).map_err(db)?;
     }
     tx.commit().map_err(db)
 }
@@ -262,22 +322,35 @@ fn objects_err(e: object_store::Error) -> FragmentStoreError {
 impl FragmentStore for ObjectStoreFragments {
     fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut replaced = 0;
+            let unavailable = |e: object_store::Error| FragmentStoreError::Unavailable(e.to_string());
+            let mut before = Vec::with_capacity(shards.len());
             for k in first.run(shards.len()) {
                 match self.objects.head(&ObjectPath::from(k.name())).await {
-                    Ok(meta) => replaced += meta.size,
-                    Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(objects_err(e)),
+                    Ok(meta) => before.push(meta.size),
+                    Err(object_store::Error::NotFound { .. }) => before.push(0),
+                    Err(e) => return Err(unavailable(e)),
                 }
             }
-            // Counted first: a write that fails afterwards leaves the usage too high
-            // (the owner can store again), never too low.
+            // Counted first, so concurrent stores cannot pass the quota together.
+            let replaced: u64 = before.iter().sum();
             reserve(&self.usage, &first.owner, replaced, shards, quota)?;
-            for (k, bytes) in first.run(shards.len()).zip(shards) {
-                self.objects
-                    .put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone()))
-                    .await
-                    .map_err(objects_err)?;
+            for (written, (k, bytes)) in first.run(shards.len()).zip(shards).enumerate() {
+                let put = self.objects.put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone())).await;
+                let Err(e) = put else { continue };
+                // Failed: remove what this request wrote, the shard in doubt included
+                // (its answer was lost, not necessarily its write), then count what the
+                // store may still hold of it: a shard that could not be removed (the
+                // store is down) stays counted, so usage is never below what is held.
+                let mut held = 0i128;
+                for (k, bytes) in first.run(written + 1).zip(shards) {
+                    if self.objects.delete(&ObjectPath::from(k.name())).await.is_err() {
+                        held += bytes.len() as i128;
+                    }
+                }
+                let reserved = shards.iter().map(|s| s.len() as i128).sum::<i128>() - replaced as i128;
+                let before_written: i128 = before[..=written].iter().map(|b| i128::from(*b)).sum();
+                adjust_usage(&self.usage, &first.owner, held - before_written - reserved)?;
+                return Err(unavailable(e));
             }
             Ok(())
         })
@@ -429,6 +502,14 @@ pub mod api {
     fn store_error(e: FragmentStoreError) -> ApiError {
         match e {
             FragmentStoreError::Quota { .. } => ApiError::new(StatusCode::FORBIDDEN, "QUOTA_EXCEEDED", e.to_string()),
+            FragmentStoreError::Unavailable(_) | FragmentStoreError::Objects(_) => {
+                tracing::warn!(error = %e, "vault: fragment store");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STORE_UNAVAILABLE",
+                    "this node's fragment store is unavailable: nothing was stored; try again later or another node",
+                )
+            }
             e => ApiError::internal(e),
         }
     }
@@ -526,7 +607,10 @@ mod tests {
     async fn object_store_backend_keeps_shards_and_quotas() {
         let dir = tempfile::tempdir().unwrap();
         let objects = tempfile::tempdir().unwrap();
-        let cfg = VaultStoreConfig { object_store_url: Some(format!("file://{}", objects.path().display())) };
+        let cfg = VaultStoreConfig {
+            object_store_url: Some(format!("file://{}", objects.path().display())),
+            ..Default::default()
+        };
         round_trip(open(dir.path(), &cfg).unwrap()).await;
         let files = walk(objects.path());
         assert_eq!(files, 2, "one object per shard in the object store");

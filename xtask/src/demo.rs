@@ -2,13 +2,18 @@
 //! and `vigil` in release mode, then runs a 4-node devnet and its gateway (HTTPS with a
 //! local CA, serving the web wallet and a test faucet) in `.vigil/devnet` until Ctrl-C
 //! (an existing network there is resumed; `--reset` starts a new one; `--byzantine K`
-//! makes K nodes sign wrong receipts, for the wallet to catch).
+//! makes K nodes sign wrong receipts, for the wallet to catch). It first provisions what
+//! it needs (`provision.rs`), and prints the time to the first URL that answers.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
 use crate::util::{cargo, exec};
 
 pub fn run(args: &[&str]) -> Result<()> {
+    let started = Instant::now();
+    let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let mut devnet: Vec<&str> = vec!["devnet", "--nodes", "4", "--dir", ".vigil/devnet"];
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -21,12 +26,23 @@ pub fn run(args: &[&str]) -> Result<()> {
             other => bail!("unknown option `{other}`; `cargo xtask demo [--reset] [--byzantine K]`"),
         }
     }
+    crate::provision::provision(crate::provision::Purpose::Demo)?;
+    let t = Instant::now();
     crate::web::build()?;
+    println!("demo: web wallet built in {:.1} s", t.elapsed().as_secs_f64());
     devnet.extend(["--www", "www/dist"]);
+    let t = Instant::now();
     exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    println!(
+        "demo: vigil built in {:.1} s; starting the devnet ({:.1} s so far)",
+        t.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    // The devnet prints when its gateway answers, counted from this command's start.
     exec(
-        std::process::Command::new(crate::util::root().join("target/release/vigil"))
+        std::process::Command::new(crate::util::target_dir().join("release/vigil"))
             .current_dir(crate::util::root())
+            .env("VIGIL_STARTED_AT_MS", started_unix_ms.to_string())
             .args(devnet),
     )
 }

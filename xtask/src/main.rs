@@ -5,6 +5,7 @@
 mod bench;
 mod demo;
 mod npm;
+mod provision;
 mod sim;
 mod test;
 mod util;
@@ -16,11 +17,17 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test              fmt check, clippy (native + wasm), native tests, wasm tests in
-                    headless Chromium; ends with `xtask test: N passed, M failed`
+  test              provision, fmt check, clippy (native + wasm), native tests, wasm
+                    tests in headless Chromium, simulator seeds; prints
+                    `xtask test: N passed, M failed` and each step's time
   demo [--reset] [--byzantine K]
                     build the web wallet, run a 4-node devnet and the gateway serving
                     it; prints the URL to open; Ctrl-C stops everything
+  provision [--tests]
+                    install what the demo (or, with --tests, the tests) needs and is
+                    missing: wasm32 target, wasm-bindgen-cli at the locked version,
+                    npm packages, Debian's chromium + chromedriver (as root); the demo
+                    and the tests run it themselves
   build-npm         build the npm package vigil-wallet into target/npm/vigil-wallet
   build-web         build the web wallet (Yew) into www/dist [--genesis FILE: trust only
                     that chain, for production]
@@ -43,6 +50,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test::run(&rest),
         Some("demo") => demo::run(&rest),
+        Some("provision") => provision::run(&rest),
         Some("build-npm") => npm::run(&rest),
         Some("build-web") => web::run(&rest),
         Some("bench") => bench::run(&rest),

@@ -3,6 +3,8 @@
 //! `node --test`, the web wallet end to end in headless Chromium, wasm tests in headless
 //! Chromium, simulator seeds.
 
+use std::time::Instant;
+
 use anyhow::{bail, Result};
 
 use crate::util::{self, cargo, exec, exec_streaming, require, require_wasm_bindgen};
@@ -56,87 +58,131 @@ impl Tally {
     }
 }
 
+/// Each step's wall time, printed as the step ends and all together at the end: CI's
+/// whole run has a budget of 45 minutes on 2 cores.
+struct Clock {
+    started: Instant,
+    steps: Vec<(&'static str, f64)>,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self { started: Instant::now(), steps: Vec::new() }
+    }
+
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let out = f();
+        let s = t.elapsed().as_secs_f64();
+        self.steps.push((name, s));
+        println!("xtask test: step `{name}` {} in {s:.0} s", if out.is_ok() { "done" } else { "FAILED" });
+        out
+    }
+
+    fn summary(&self) -> String {
+        let steps: Vec<String> = self.steps.iter().map(|(n, s)| format!("{n} {s:.0} s")).collect();
+        format!("{}; total {:.0} s", steps.join(", "), self.started.elapsed().as_secs_f64())
+    }
+}
+
 pub fn run(args: &[&str]) -> Result<()> {
     if let Some(a) = args.first() {
         bail!("`cargo xtask test` takes no arguments, got `{a}`");
     }
-    let mut tally = Tally::default();
+    let mut clock = Clock::new();
+    let result = run_steps(&mut clock);
+    println!("xtask test: times: {}", clock.summary());
+    result
+}
 
-    exec(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    let mut wasm_clippy = cargo();
-    wasm_clippy.args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"]);
-    for c in WASM_CRATES {
-        wasm_clippy.args(["-p", c]);
-    }
-    exec(wasm_clippy.args(["--", "-D", "warnings"]))?;
-    // The npm package's second entry builds the wallet with the vault in its JS API.
-    exec(
-        cargo().args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets", "-p", "vigil-wallet"]).args([
-            "--features",
-            "js-vault",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
+fn run_steps(clock: &mut Clock) -> Result<()> {
+    let mut tally = Tally::default();
+    clock.time("provision", || crate::provision::provision(crate::provision::Purpose::Tests))?;
+
+    clock.time("fmt", || exec(cargo().args(["fmt", "--all", "--", "--check"])))?;
+    clock.time("clippy", || exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])))?;
+    clock.time("clippy wasm", || {
+        let mut wasm_clippy = cargo();
+        wasm_clippy.args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"]);
+        for c in WASM_CRATES {
+            wasm_clippy.args(["-p", c]);
+        }
+        exec(wasm_clippy.args(["--", "-D", "warnings"]))?;
+        // The npm package's second entry builds the wallet with the vault in its JS API.
+        exec(
+            cargo()
+                .args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets", "-p", "vigil-wallet"])
+                .args(["--features", "js-vault", "--", "-D", "warnings"]),
+        )
+    })?;
 
     // The end-to-end tests start real `vigil` processes.
-    exec(cargo().args(["build", "-p", "vigil-node", "--bin", "vigil"]))?;
-    exec_streaming(cargo().args(["test", "--workspace"]), |l| tally.add_line(l))?;
+    clock.time("native and e2e tests", || {
+        exec(cargo().args(["build", "-p", "vigil-node", "--bin", "vigil"]))?;
+        exec_streaming(cargo().args(["test", "--workspace"]), |l| tally.add_line(l))
+    })?;
 
     // The npm package, built as users get it, under `node --test` against a live devnet
     // with a lying node.
-    let npm_dir = crate::npm::build()?;
-    util::npm_ci("tests/npm")?;
-    let mut node_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
-    node_tests
-        .current_dir(util::root().join("tests/npm"))
-        .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
-        .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
-        .env("VIGIL_NPM_DIR", &npm_dir);
-    exec_streaming(&mut node_tests, |l| tally.add_tap_line(l))?;
+    clock.time("npm package", || {
+        let npm_dir = crate::npm::build()?;
+        util::npm_ci("tests/npm")?;
+        let mut node_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
+        node_tests
+            .current_dir(util::root().join("tests/npm"))
+            .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
+            .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
+            .env("VIGIL_NPM_DIR", &npm_dir);
+        exec_streaming(&mut node_tests, |l| tally.add_tap_line(l))
+    })?;
 
     // The web wallet, built as the demo serves it, in Debian's Chromium (headless,
     // playwright-core) against a live devnet with a lying node; screenshots in target/e2e.
-    require("chromium", "install Debian's `chromium` with apt-get")?;
-    let www = crate::web::build()?;
-    util::npm_ci("tests/web")?;
-    let mut web_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
-    web_tests
-        .current_dir(util::root().join("tests/web"))
-        .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
-        .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
-        .env("VIGIL_WWW", &www)
-        .env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
-    exec_streaming(&mut web_tests, |l| tally.add_tap_line(l))?;
-    println!("browser e2e screenshots in {}", util::root().join("target/e2e").display());
+    clock.time("web wallet e2e", || {
+        require("chromium", "install Debian's `chromium` with apt-get")?;
+        let www = crate::web::build()?;
+        util::npm_ci("tests/web")?;
+        let mut web_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
+        web_tests
+            .current_dir(util::root().join("tests/web"))
+            .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
+            .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
+            .env("VIGIL_WWW", &www)
+            .env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
+        exec_streaming(&mut web_tests, |l| tally.add_tap_line(l))?;
+        println!("browser e2e screenshots in {}", util::root().join("target/e2e").display());
+        Ok(())
+    })?;
 
     // Browser tests: the real Debian Chromium, headless, through chromedriver.
-    require_wasm_bindgen("wasm-bindgen-test-runner")?;
-    let driver = require("chromedriver", "install Debian's `chromium` and `chromium-driver` with apt-get")?;
-    require("chromium", "install Debian's `chromium` with apt-get")?;
-    let mut wasm = cargo();
-    wasm.args([
-        "test",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "vigil-protocol",
-        "-p",
-        "vigil-wallet",
-        "--test",
-        "wasm",
-    ])
-    .env("CHROMEDRIVER", driver)
-    .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", util::root().join("webdriver.json"))
-    .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
-    exec_streaming(&mut wasm, |l| tally.add_line(l))?;
+    clock.time("wasm tests", || {
+        require_wasm_bindgen("wasm-bindgen-test-runner")?;
+        let driver = require("chromedriver", "install Debian's `chromium` and `chromium-driver` with apt-get")?;
+        require("chromium", "install Debian's `chromium` with apt-get")?;
+        let mut wasm = cargo();
+        wasm.args([
+            "test",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "vigil-protocol",
+            "-p",
+            "vigil-wallet",
+            "--test",
+            "wasm",
+        ])
+        .env("CHROMEDRIVER", driver)
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", util::root().join("webdriver.json"))
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+        exec_streaming(&mut wasm, |l| tally.add_line(l))
+    })?;
 
     // Consensus under faults: every seed is a whole network run with invariants checked
     // after each event (fails the build on any violation).
-    crate::sim::run(&["--seeds", SIM_SEEDS_4, "--nodes", "4"])?;
-    crate::sim::run(&["--seeds", SIM_SEEDS_7, "--nodes", "7", "--start", "1000000"])?;
+    clock.time("simulator", || {
+        crate::sim::run(&["--seeds", SIM_SEEDS_4, "--nodes", "4"])?;
+        crate::sim::run(&["--seeds", SIM_SEEDS_7, "--nodes", "7", "--start", "1000000"])
+    })?;
 
     println!("xtask test: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {

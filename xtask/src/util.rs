@@ -101,7 +101,7 @@ pub fn locked_wasm_bindgen_version() -> Result<String> {
 pub fn require_wasm_bindgen(tool: &str) -> Result<()> {
     let want = locked_wasm_bindgen_version()?;
     let Some(path) = which(tool) else {
-        bail!("`{tool}` not found: run `cargo install wasm-bindgen-cli --version {want}` (or `bash .ci/run`)");
+        bail!("`{tool}` not found: run `cargo xtask provision` (it installs wasm-bindgen-cli {want})");
     };
     let have = output(Command::new(&path).arg("--version"))?;
     if !have.split_whitespace().any(|w| w == want) {
@@ -115,18 +115,15 @@ pub fn require_wasm_bindgen(tool: &str) -> Result<()> {
 
 pub fn require(tool: &str, install_hint: &str) -> Result<PathBuf> {
     which(tool).with_context(|| {
-        format!("`{tool}` not found: {install_hint} (or run `bash .ci/run`, which installs everything)")
+        format!(
+            "`{tool}` not found: {install_hint} (or run `cargo xtask provision --tests`, which installs everything)"
+        )
     })
 }
 
-/// Installs a folder's npm packages at their locked versions if they are missing.
+/// Installs a folder's npm packages at their locked versions unless they are there.
 pub fn npm_ci(dir: &str) -> Result<()> {
-    let dir = root().join(dir);
-    if !dir.join("node_modules").is_dir() {
-        require("npm", "install Node.js 20+ and npm")?;
-        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
-    }
-    Ok(())
+    crate::provision::npm_folder(dir).map(|_| ())
 }
 
 /// Shrinks a wasm-bindgen output in place with binaryen's `wasm-opt -Oz` (the npm build of
@@ -197,15 +194,65 @@ pub fn build_browser_wasm(
     }
     exec(&mut build)?;
     let wasm = target_dir().join("wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
-    exec(
-        Command::new("wasm-bindgen")
-            .args(["--target", "web", "--out-name", out_name, "--remove-name-section", "--remove-producers-section"])
-            .args(extra)
-            .arg("--out-dir")
-            .arg(out_dir)
-            .arg(&wasm),
-    )?;
-    let bg = out_dir.join(format!("{out_name}_bg.wasm"));
-    wasm_opt(&bg)?;
-    Ok(bg)
+    // Binding and wasm-opt take seconds: their output is kept per build flavour and
+    // reused while the wasm and the options are the same (a second demo starts fast).
+    let flavour: Vec<String> =
+        std::iter::once(out_name.to_string()).chain(features.iter().map(|f| f.to_string())).collect();
+    let cache = target_dir().join("xtask-cache").join(flavour.join("+"));
+    let stamp = build_stamp(&wasm, extra, env)?;
+    let stamp_file = cache.join(".stamp");
+    if std::fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) {
+        if cache.exists() {
+            std::fs::remove_dir_all(&cache).with_context(|| format!("removing {}", cache.display()))?;
+        }
+        std::fs::create_dir_all(&cache)?;
+        exec(
+            Command::new("wasm-bindgen")
+                .args([
+                    "--target",
+                    "web",
+                    "--out-name",
+                    out_name,
+                    "--remove-name-section",
+                    "--remove-producers-section",
+                ])
+                .args(extra)
+                .arg("--out-dir")
+                .arg(&cache)
+                .arg(&wasm),
+        )?;
+        wasm_opt(&cache.join(format!("{out_name}_bg.wasm")))?;
+        std::fs::write(&stamp_file, &stamp)?;
+    } else {
+        println!("{out_name}: wasm unchanged, bound and optimised output reused from {}", cache.display());
+    }
+    copy_dir_files(&cache, out_dir)?;
+    Ok(out_dir.join(format!("{out_name}_bg.wasm")))
+}
+
+/// What the bound and optimised output depends on besides the code: the wasm file
+/// (size and modification time), the options, and the wasm-bindgen version.
+fn build_stamp(wasm: &Path, extra: &[&str], env: &[(&str, Option<&str>)]) -> Result<String> {
+    let meta = std::fs::metadata(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    Ok(format!("{} {modified} {extra:?} {env:?} wasm-bindgen {}\n", meta.len(), locked_wasm_bindgen_version()?))
+}
+
+/// Copies what `from` holds (but its dot-files) into `to`, folders (wasm-bindgen's
+/// `snippets/`) included.
+fn copy_dir_files(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir_files(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }

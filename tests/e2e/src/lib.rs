@@ -76,6 +76,18 @@ impl TestNet {
         mode: ConsensusMode,
         accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
     ) -> anyhow::Result<Self> {
+        Self::start_configured(nodes, byzantine, mode, accounts, |_| Ok(())).await
+    }
+
+    /// Like [`TestNet::start_with`], with `configure` run on the written devnet before
+    /// any process starts (to change a node's `node.toml`, as an operator would).
+    pub async fn start_configured(
+        nodes: usize,
+        byzantine: usize,
+        mode: ConsensusMode,
+        accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
+        configure: impl FnOnce(&Devnet) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
@@ -96,6 +108,7 @@ impl TestNet {
             gateways: 1,
         };
         let devnet = devnet::write(&opts)?;
+        configure(&devnet)?;
         let running = devnet.start(&vigil_bin()?)?;
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
         let net = Self { devnet, running, http, _dir: TempDir(dir) };
@@ -238,5 +251,103 @@ impl Transport for Native {
 
     async fn sleep(&self, ms: u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// A real S3-protocol server (`s3s-fs`) as a child process on a free loopback port,
+/// with SigV4 authentication, over its own directory; stopped when dropped.
+pub struct S3Server {
+    pub port: u16,
+    pub root: PathBuf,
+    pub access_key: String,
+    pub secret_key: String,
+    child: Option<std::process::Child>,
+    _dir: TempDir,
+}
+
+impl S3Server {
+    /// Starts a server holding one (empty) bucket named `bucket`.
+    pub async fn start(bucket: &str) -> anyhow::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("vigil-s3-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(root.join(bucket))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut server = Self {
+            port,
+            root: root.clone(),
+            access_key: format!("vigil-test-{n}"),
+            secret_key: format!("secret-{}-{n}", std::process::id()),
+            child: None,
+            _dir: TempDir(root),
+        };
+        server.resume().await?;
+        Ok(server)
+    }
+
+    /// The endpoint URL an operator would configure.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (SIGKILL: as a crashed or unplugged one), keeping its data.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let bin = s3s_fs_bin()?;
+        let child = std::process::Command::new(&bin)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", &self.access_key, "--secret-key", &self.secret_key])
+            .arg(&self.root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bail!("s3s-fs did not listen on 127.0.0.1:{} within 20 s", self.port)
+    }
+
+    /// Files the server holds under `bucket` (its objects, one file each).
+    pub fn objects(&self, bucket: &str) -> usize {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p)
+                .map(|d| d.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+                .unwrap_or(0)
+        }
+        walk(&self.root.join(bucket))
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `s3s-fs` on PATH or in cargo's bin directory (`cargo xtask provision --tests`
+/// installs the version it pins).
+fn s3s_fs_bin() -> anyhow::Result<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin/s3s-fs"));
+    let on_path = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("s3s-fs")).find(|p| p.is_file()));
+    match on_path.or(cargo_bin.filter(|p| p.is_file())) {
+        Some(p) => Ok(p),
+        None => bail!("s3s-fs (the S3 server the tests run) is not installed: run `cargo xtask provision --tests`"),
     }
 }

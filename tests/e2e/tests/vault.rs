@@ -316,3 +316,67 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     }
     Ok(())
 }
+
+/// One node of the devnet keeps its shards in a real S3 server (`s3s-fs`), configured
+/// in its node.toml as an operator would: the wallet's upload and download go through
+/// it like through any node, and with the S3 server gone, that node answers with a typed
+/// error and the wallet rebuilds from the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallet_round_trips_through_a_node_that_keeps_its_shards_on_s3() -> anyhow::Result<()> {
+    const BUCKET: &str = "vigil-fragments";
+    let mut s3 = vigil_e2e::S3Server::start(BUCKET).await?;
+    let seed = WalletSeed::from_entropy(Zeroizing::new([23; 32]));
+    let me = seed.account(0)?;
+    let vault_on_s3 = VaultStoreConfig {
+        object_store_url: Some(format!("s3://{BUCKET}/node-0")),
+        object_store_options: [
+            ("endpoint", s3.endpoint()),
+            ("region", "us-east-1".into()),
+            ("allow_http", "true".into()),
+            ("access_key_id", s3.access_key.clone()),
+            ("secret_access_key", s3.secret_key.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+    };
+    let net = TestNet::start_configured(4, 0, ConsensusMode::Fast, vec![(me.address(), Amount(10_000))], |d| {
+        let path = &d.nodes[0].config;
+        let mut cfg = vigil_node::config::NodeConfig::load(path)?;
+        cfg.vault = vault_on_s3;
+        cfg.save(path)?;
+        Ok(())
+    })
+    .await?;
+    let on_s3 = net.devnet.nodes[0].id;
+    let http = net.gateway_client()?;
+    net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
+    let mut s = session(&net, http)?;
+    let user = UserId::new("dave@vigil")?;
+    let mut none = |_: Phase, _: u64, _: u64| {};
+
+    // Three of the four nodes store each object: upload until node 0 is one of them.
+    let mut stored = None;
+    for i in 0..8u8 {
+        let plain: Vec<u8> = (0..200_000u32).map(|j| (j as u8) ^ i.wrapping_mul(31)).collect();
+        let report = s.vault_upload(&seed, 0, &user, "file", &plain, &mut none).await?;
+        let manifest =
+            s.vault_list(&me.address()).await?.into_iter().find(|m| m.object_id == report.object_id).expect("listed");
+        if manifest.stores.contains(&on_s3) {
+            stored = Some((report.object_id, plain));
+            break;
+        }
+    }
+    let (id, plain) = stored.expect("one of 8 objects is stored at node 0");
+    assert!(s3.objects(BUCKET) > 0, "node 0's shards are objects at the S3 server");
+    let (got, report) = s.vault_download(&seed, 0, &id, &mut none).await?;
+    assert_eq!(got.as_slice(), plain.as_slice());
+    assert_eq!(report.tampered_shards, 0);
+
+    // The S3 server gone: node 0 says its store is unavailable; the others rebuild it.
+    s3.kill();
+    let (got, report) = s.vault_download(&seed, 0, &id, &mut none).await?;
+    assert_eq!(got.as_slice(), plain.as_slice());
+    assert!(report.stores.iter().any(|u| u.problem.is_some()), "the unavailable store is reported: {report:?}");
+    Ok(())
+}
