@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, wallet, web, vault";
+const NAMES: &str = "protocol, consensus, devnet, gateway, wallet, web, vault";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -22,6 +22,7 @@ pub fn run(args: &[&str]) -> Result<()> {
                     .env("VIGIL_BIN", root().join("target/release/vigil")),
             )
         }
+        ["gateway"] => gateway(),
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),
         ["vault"] => vault(),
@@ -235,4 +236,28 @@ fn vault() -> Result<()> {
 fn json_line(out: &str) -> Result<Value> {
     let line = out.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in bench output")?;
     Ok(serde_json::from_str(line)?)
+}
+
+/// The gateway against Debian's nginx, both pinned alone to one core, the same load
+/// (`tests/e2e/benches/gateway.rs`); installs nginx when missing (as root).
+fn gateway() -> Result<()> {
+    if !["/usr/sbin/nginx", "/usr/bin/nginx"].iter().any(|p| std::path::Path::new(p).is_file()) {
+        let apt = require("apt-get", "the gateway bench compares against Debian's nginx")?;
+        exec(Command::new(&apt).args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        exec(
+            Command::new(&apt)
+                .args(["install", "-y", "-q", "--no-install-recommends", "nginx"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    require("taskset", "install util-linux (taskset pins each side to its core)")?;
+    exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    exec(
+        cargo()
+            .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "gateway"])
+            .env("VIGIL_BIN", crate::util::target_dir().join("release/vigil"))
+            // One tokio worker for the gateway (as nginx has one worker), no access log.
+            .env("TOKIO_WORKER_THREADS", "1")
+            .env("RUST_LOG", "warn"),
+    )
 }
