@@ -21,9 +21,20 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// What `cargo run` tells the program it runs about itself; a nested cargo must not
+/// inherit it: build scripts that watch these (ring watches `CARGO_MANIFEST_DIR`) would
+/// otherwise rebuild each time one switches between `cargo build` and `cargo xtask`.
+const RUN_ENV_PREFIXES: &[&str] =
+    &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE"];
+
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| RUN_ENV_PREFIXES.iter().any(|p| n.starts_with(p))) {
+            cmd.env_remove(&name);
+        }
+    }
     cmd
 }
 
