@@ -258,6 +258,22 @@ async fn main() -> anyhow::Result<()> {
     println!("\n{REQUESTS} requests of GET {PATH} at concurrency {CONCURRENCY}; proxies alone on CPU {PROXY_CPU}, node and client on CPU {NODE_CPU}");
     println!("{:>16} | {:>9} {:>9} {:>9}", "way", "req/s", "p50 ms", "p99 ms");
     let mut figures = Vec::new();
+    // `VIGIL_BENCH_WAY=forward` (or direct, nginx, relay) runs one way only, for a
+    // profiler to attach; the figures line then needs all four, so it is not printed.
+    let only = std::env::var("VIGIL_BENCH_WAY").ok();
+    if let Some(only) = &only {
+        let (name, way) =
+            ways.iter().find(|(n, _)| n.ends_with(only.as_str())).ok_or_else(|| anyhow::anyhow!("no way `{only}`"))?;
+        println!(
+            "gateway pid {}",
+            net.running.children.iter().find(|(n, _)| net.devnet.is_gateway(n)).map_or(0, |(_, c)| c.id())
+        );
+        for _ in 0..5 {
+            let f = load(&tls_client, way).await?;
+            println!("{name:>16} | {:>9.0} {:>9.2} {:>9.2}", f.rps, f.p50_ms, f.p99_ms);
+        }
+        return Ok(());
+    }
     for (name, way) in &ways {
         let client = if matches!(way, Way::Direct(_)) { &plain } else { &tls_client };
         let f = load(client, way).await?;
