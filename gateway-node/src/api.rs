@@ -181,24 +181,35 @@ async fn submit_tx(
     })?;
     let tx = decode_tx(&headers, &body)?;
     let hash = tx.hash();
-    if let Some(mut receipt) = receipt_json(&shared, &hash)? {
-        // A replay changes nothing; the answer still carries this node's signed receipt,
-        // so a client that submitted through several nodes gets one from each.
-        receipt["error"] =
-            json!({ "code": "ALREADY_COMMITTED", "message": format!("transaction {hash} is already committed") });
-        return Ok((StatusCode::CONFLICT, Json(receipt)).into_response());
+    if let Some(receipt) = already_committed(&shared, &hash)? {
+        return Ok(receipt);
     }
     let committed = shared.wait_for(hash);
     let outcome = submit_and_wait(&shared, tx, hash, committed, &q).await;
     shared.forget_closed_waiters(&hash);
-    outcome?;
-    if q.wait {
+    let committed_now = outcome?;
+    if q.wait || committed_now {
         // Also covers a commit that landed between the check above and the wait.
         if let Some(receipt) = receipt_json(&shared, &hash)? {
             return Ok((StatusCode::OK, Json(receipt)).into_response());
         }
     }
     Ok((StatusCode::ACCEPTED, Json(json!({ "tx_hash": hash, "status": "pending" }))).into_response())
+}
+
+/// How long a submission refused for a used nonce waits for that nonce's commit to be
+/// its own (see [`submit_and_wait`]).
+const STALE_NONCE_GRACE: Duration = Duration::from_millis(500);
+
+/// A replay changes nothing; the answer still carries this node's signed receipt, so a
+/// client that submitted through several nodes gets one from each.
+fn already_committed(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Response>> {
+    let Some(mut receipt) = receipt_json(shared, hash)? else {
+        return Ok(None);
+    };
+    receipt["error"] =
+        json!({ "code": "ALREADY_COMMITTED", "message": format!("transaction {hash} is already committed") });
+    Ok(Some((StatusCode::CONFLICT, Json(receipt)).into_response()))
 }
 
 /// Hands the transaction to the consensus thread; with `wait`, waits for its commit.
@@ -226,6 +237,16 @@ async fn submit_and_wait(
     let admitted = reply_rx.await.map_err(|_| ApiError::internal("the node is shutting down"))?;
     match admitted {
         Ok(()) => {}
+        // Its nonce may be used by this very transaction, committed (through another
+        // node) in the batch whose outputs the consensus thread is still carrying out:
+        // its waiter fires once that commit is durable.
+        Err(r @ Rejection::StaleNonce { .. }) => {
+            if tokio::time::timeout(STALE_NONCE_GRACE, committed).await.is_ok() {
+                return Ok(true);
+            }
+            shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(r.into());
+        }
         // Already pending here (gossiped from a peer, or sent before): waiting for it is
         // what the client asked, and submitting it again is harmless.
         Err(Rejection::Duplicate) if q.wait => {}
