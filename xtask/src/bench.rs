@@ -242,13 +242,7 @@ fn json_line(out: &str) -> Result<Value> {
 /// (`tests/e2e/benches/gateway.rs`); installs nginx when missing (as root).
 fn gateway() -> Result<()> {
     if !["/usr/sbin/nginx", "/usr/bin/nginx"].iter().any(|p| std::path::Path::new(p).is_file()) {
-        let apt = require("apt-get", "the gateway bench compares against Debian's nginx")?;
-        exec(Command::new(&apt).args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
-        exec(
-            Command::new(&apt)
-                .args(["install", "-y", "-q", "--no-install-recommends", "nginx"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
+        crate::provision::apt_install(&["nginx"])?;
     }
     require("taskset", "install util-linux (taskset pins each side to its core)")?;
     exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;

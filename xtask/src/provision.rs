@@ -151,14 +151,7 @@ fn browser() -> Result<String> {
             "Debian's chromium and chromedriver are missing and this is not root; run `sudo apt-get update && sudo {install}`, then this command again"
         );
     }
-    let apt = util::require("apt-get", "the browser tests need Debian's chromium and chromium-driver packages")?;
-    exec(Command::new(&apt).args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
-    exec(
-        Command::new(&apt)
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(DEBIAN_BROWSER)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
+    apt_install(DEBIAN_BROWSER)?;
     for tool in ["chromium", "chromedriver"] {
         if which(tool).is_none() {
             bail!("`{install}` ran, but `{tool}` is not on PATH");
@@ -177,6 +170,18 @@ fn s3s_fs() -> Result<String> {
     // No --locked, as for wasm-bindgen-cli: the registry mirror may lag its lockfile.
     exec(util::cargo().args(["install", "s3s-fs", "--version", S3S_FS_VERSION, "--features", "binary", "--force"]))?;
     Ok(format!("{S3S_FS_VERSION} installed"))
+}
+
+/// `apt-get update` and `apt-get install` of Debian `packages` (as root: say so first).
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    let apt = util::require("apt-get", &format!("this needs Debian's {}", packages.join(", ")))?;
+    exec(Command::new(&apt).args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    exec(
+        Command::new(&apt)
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 fn is_root() -> bool {
