@@ -414,6 +414,50 @@ impl Drop for Running {
     }
 }
 
+/// How long a devnet may take to answer before `report_ready` gives up waiting.
+pub const READY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Where the time to a serving devnet is counted from: `VIGIL_STARTED_AT_MS` (Unix ms,
+/// set by `cargo xtask demo` when it starts, builds included) or now.
+#[derive(Debug, Clone, Copy)]
+pub struct StartClock {
+    at_ms: u128,
+    by_xtask: bool,
+}
+
+impl StartClock {
+    pub fn from_env() -> Self {
+        let given = std::env::var("VIGIL_STARTED_AT_MS").ok().and_then(|v| v.parse::<u128>().ok());
+        Self { at_ms: given.unwrap_or_else(unix_ms), by_xtask: given.is_some() }
+    }
+
+    fn elapsed_s(&self) -> f64 {
+        unix_ms().saturating_sub(self.at_ms) as f64 / 1000.0
+    }
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// Waits until the gateway at `url` (`https://host:port`) accepts connections on
+/// loopback, then prints the time it took: the first URL a user can open.
+pub async fn report_ready(url: String, started: StartClock) {
+    let Some(port) = url.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + READY_WAIT_MAX;
+    while tokio::time::Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            let since = if started.by_xtask { "after `cargo xtask demo` started" } else { "after start" };
+            println!("serving: {url}/ answers, {:.1} s {since}", started.elapsed_s());
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    eprintln!("the gateway at {url} did not answer within {} s: see gateway/gateway.log", READY_WAIT_MAX.as_secs());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,48 +506,4 @@ mod tests {
         assert_eq!(log_tail(&log, 2), vec!["two", "three"], "no error line: the last lines");
         assert!(log_tail(&dir.path().join("missing.log"), 5).is_empty());
     }
-}
-
-/// How long a devnet may take to answer before `report_ready` gives up waiting.
-pub const READY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// Where the time to a serving devnet is counted from: `VIGIL_STARTED_AT_MS` (Unix ms,
-/// set by `cargo xtask demo` when it starts, builds included) or now.
-#[derive(Debug, Clone, Copy)]
-pub struct StartClock {
-    at_ms: u128,
-    by_xtask: bool,
-}
-
-impl StartClock {
-    pub fn from_env() -> Self {
-        let given = std::env::var("VIGIL_STARTED_AT_MS").ok().and_then(|v| v.parse::<u128>().ok());
-        Self { at_ms: given.unwrap_or_else(unix_ms), by_xtask: given.is_some() }
-    }
-
-    fn elapsed_s(&self) -> f64 {
-        unix_ms().saturating_sub(self.at_ms) as f64 / 1000.0
-    }
-}
-
-fn unix_ms() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
-}
-
-/// Waits until the gateway at `url` (`https://host:port`) accepts connections on
-/// loopback, then prints the time it took: the first URL a user can open.
-pub async fn report_ready(url: String, started: StartClock) {
-    let Some(port) = url.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) else {
-        return;
-    };
-    let deadline = tokio::time::Instant::now() + READY_WAIT_MAX;
-    while tokio::time::Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            let since = if started.by_xtask { "after `cargo xtask demo` started" } else { "after start" };
-            println!("serving: {url}/ answers, {:.1} s {since}", started.elapsed_s());
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    eprintln!("the gateway at {url} did not answer within {} s: see gateway/gateway.log", READY_WAIT_MAX.as_secs());
 }

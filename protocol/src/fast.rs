@@ -190,7 +190,11 @@ impl Justification {
         match self.selection(slot, 0)? {
             Selection::Block(expected) if expected != *block => Err(FastError::WrongBlock { expected }),
             Selection::OneOf(possible) if !possible.contains(block) => {
-                let view = promised_top(self).unwrap_or(slot.view);
+                let view = match self {
+                    Justification::Promises { promises, .. } => top_claim(promises),
+                    _ => None,
+                };
+                let view = view.unwrap_or(slot.view);
                 Err(FastError::NotAPossibleBlock(view))
             }
             _ => Ok(()),
@@ -253,7 +257,7 @@ fn select(
     if power < quorum {
         return Err(FastError::NoQuorum { power, quorum });
     }
-    let Some(top) = promises.iter().filter_map(|p| p.data.acked.map(|(v, _)| v)).max() else {
+    let Some(top) = top_claim(promises) else {
         return Ok(Selection::Free);
     };
     // Who claims which block at the top view.
@@ -317,12 +321,9 @@ fn select(
     }
 }
 
-/// The highest view claimed by a promise justification's promises.
-fn promised_top(j: &Justification) -> Option<View> {
-    match j {
-        Justification::Promises { promises, .. } => promises.iter().filter_map(|p| p.data.acked.map(|(v, _)| v)).max(),
-        _ => None,
-    }
+/// The highest view the promises claim an ack at.
+fn top_claim(promises: &[Promise]) -> Option<View> {
+    promises.iter().filter_map(|p| p.data.acked.map(|(v, _)| v)).max()
 }
 
 /// Whether two statements of one validator about one height cannot both be honest

@@ -126,14 +126,7 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
     // with a lying node.
     clock.time("npm package", || {
         let npm_dir = crate::npm::build()?;
-        util::npm_ci("tests/npm")?;
-        let mut node_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
-        node_tests
-            .current_dir(util::root().join("tests/npm"))
-            .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
-            .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
-            .env("VIGIL_NPM_DIR", &npm_dir);
-        exec_streaming(&mut node_tests, |l| tally.add_tap_line(l))
+        exec_streaming(node_test("tests/npm")?.env("VIGIL_NPM_DIR", &npm_dir), |l| tally.add_tap_line(l))
     })?;
 
     // The web wallet, built as the demo serves it, in Debian's Chromium (headless,
@@ -141,14 +134,8 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
     clock.time("web wallet e2e", || {
         require("chromium", "install Debian's `chromium` with apt-get")?;
         let www = crate::web::build()?;
-        util::npm_ci("tests/web")?;
-        let mut web_tests = std::process::Command::new(require("node", "install Node.js 20+")?);
-        web_tests
-            .current_dir(util::root().join("tests/web"))
-            .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
-            .env("VIGIL_BIN", util::target_dir().join("debug/vigil"))
-            .env("VIGIL_WWW", &www)
-            .env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
+        let mut web_tests = node_test("tests/web")?;
+        web_tests.env("VIGIL_WWW", &www).env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
         exec_streaming(&mut web_tests, |l| tally.add_tap_line(l))?;
         println!("browser e2e screenshots in {}", util::root().join("target/e2e").display());
         Ok(())
@@ -189,6 +176,16 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
         bail!("{} tests failed", tally.failed);
     }
     Ok(())
+}
+
+/// `node --test` (TAP) of `dir`'s `wallet.test.mjs`, which starts the debug `vigil`
+/// devnet itself (the folder's npm packages are installed by the provisioning step).
+fn node_test(dir: &str) -> Result<std::process::Command> {
+    let mut cmd = std::process::Command::new(require("node", "install Node.js 20+")?);
+    cmd.current_dir(util::root().join(dir))
+        .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
+        .env("VIGIL_BIN", util::target_dir().join("debug/vigil"));
+    Ok(cmd)
 }
 
 #[cfg(test)]
