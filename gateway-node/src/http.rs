@@ -11,7 +11,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
-use serde_json::json;
 
 /// 413: the request body is over the endpoint's limit (announced or as it arrived).
 pub const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
@@ -28,10 +27,28 @@ pub const OVERSIZED_DRAIN_MAX_BYTES: usize = 1024 * 1024;
 /// Longest time spent throwing an oversized body away.
 pub const OVERSIZED_DRAIN_MAX: Duration = Duration::from_secs(2);
 
-/// `{"error": {"code", "message"}}` with `status`, and `Retry-After` (whole seconds,
-/// at least 1) when given.
+/// The API's error document, `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: &str) -> Self {
+        Self { error: ErrorDetail { code: code.to_string(), message: message.to_string() } }
+    }
+}
+
+/// The [`ErrorBody`] with `status`, and `Retry-After` (whole seconds, at least 1) when
+/// given.
 pub fn error_response(status: StatusCode, code: &str, message: &str, retry_after: Option<Duration>) -> Response {
-    let mut r = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
+    let mut r = (status, Json(ErrorBody::new(code, message))).into_response();
     if let Some(after) = retry_after {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
@@ -116,26 +133,43 @@ pub async fn limit_body(
     }
 }
 
-/// Middleware: one line per request at target `vigil::access` — client address,
-/// method, path, status, milliseconds. Never content: no body, query or header is
-/// read. Outside the per-client limits ([`crate::limits::outermost`]), so that a
-/// refused request (429) has its line too.
-pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let r = next.run(request).await;
-    tracing::info!(
-        target: "vigil::access",
-        client = %client.map_or_else(|| "-".to_string(), |ip| ip.to_string()),
-        %method,
-        path,
-        status = r.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    r
+/// One line per request at target `vigil::access` — client address, method, path,
+/// status, milliseconds. Never content: no body, query or header is read. Written by
+/// the outermost middleware ([`crate::limits::outermost`]), so that a refused request
+/// (429) has its line too.
+pub struct AccessLine {
+    started: Instant,
+    method: axum::http::Method,
+    path: String,
+    client: Option<std::net::IpAddr>,
+}
+
+impl AccessLine {
+    /// The line's start, or nothing when the access log is off (e.g. `RUST_LOG=warn`):
+    /// then nothing is copied per request.
+    pub fn start(request: &Request) -> Option<Self> {
+        if !tracing::enabled!(target: "vigil::access", tracing::Level::INFO) {
+            return None;
+        }
+        Some(Self {
+            started: Instant::now(),
+            method: request.method().clone(),
+            path: request.uri().path().to_string(),
+            client: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+        })
+    }
+
+    pub fn finish(self, response: &Response) {
+        tracing::info!(
+            target: "vigil::access",
+            client = %self.client.map_or_else(|| "-".to_string(), |ip| ip.to_string()),
+            method = %self.method,
+            path = self.path,
+            status = response.status().as_u16(),
+            ms = self.started.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
 }
 
 /// Reads and discards what is left of a body, frame by frame, within the drain bounds.

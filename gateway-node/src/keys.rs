@@ -81,9 +81,9 @@ impl NodeKeys {
         Self { consensus, encryption_seed, encryption, p2p_seed, p2p }
     }
 
-    /// The OHTTP server configuration for sealed requests to this node.
-    pub fn sealed_config(&self) -> Result<ohttp::KeyConfig, vigil_protocol::sealed::SealError> {
-        vigil_protocol::sealed::server_config(&self.encryption_seed)
+    /// The seed of the node's encryption key (sealed requests and the forwarding link).
+    pub fn encryption_seed(&self) -> &[u8; 32] {
+        &self.encryption_seed
     }
     pub fn id(&self) -> NodeId {
         NodeId::from_public_key(&self.consensus.public_key())
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn sealed_requests_use_the_published_hpke_key_and_noise_a_key_of_its_own() {
         let keys = NodeKeys::generate();
-        let config = keys.sealed_config().unwrap().encode().unwrap();
+        let config = vigil_protocol::sealed::server_config(keys.encryption_seed()).unwrap().encode().unwrap();
         assert_eq!(config, vigil_protocol::sealed::key_config(&keys.encryption_public()));
         assert_ne!(keys.p2p_public().0, keys.encryption_public().0);
         // One seed for both would still give two keys: each derivation has its own label.

@@ -22,6 +22,7 @@ pub mod gateway;
 mod http;
 pub mod keys;
 pub mod limits;
+pub mod link;
 pub mod metrics;
 pub mod net;
 mod openapi;

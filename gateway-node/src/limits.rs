@@ -202,22 +202,23 @@ impl Drop for InFlight {
     }
 }
 
-/// The outer layers of a public server, the node API's and the gateway's alike: the
-/// access log ([`crate::http::access_log`]) around [`enforce`]. A refused client costs a
-/// log line and its 429; nothing past the limits runs for it.
+/// The outer layer of a public server, the node API's and the gateway's alike:
+/// [`enforce`], which writes the access line ([`crate::http::AccessLine`]) around the
+/// limits. A refused client costs a log line and its 429; nothing past the limits runs
+/// for it.
 pub fn outermost(router: axum::Router, limits: Arc<ClientLimits>) -> axum::Router {
-    router
-        .layer(axum::middleware::from_fn_with_state(limits, enforce))
-        .layer(axum::middleware::from_fn(crate::http::access_log))
+    router.layer(axum::middleware::from_fn_with_state(limits, enforce))
 }
 
-/// The outermost work: a request that its client network's limits refuse gets 429
-/// before anything reads it; one admitted counts in flight until its answer is made.
+/// The outermost work: the access line is started, and a request that its client
+/// network's limits refuse gets 429 before anything reads it; one admitted counts in
+/// flight until its answer is made.
 pub async fn enforce(State(limits): State<Arc<ClientLimits>>, mut request: Request, next: Next) -> Response {
+    let line = crate::http::AccessLine::start(&request);
     let ip =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let client = client_network(ip);
-    match limits.admit(client) {
+    let response = match limits.admit(client) {
         Ok(guard) => {
             request.extensions_mut().insert(ClientNetwork(client));
             let response = next.run(request).await;
@@ -225,7 +226,11 @@ pub async fn enforce(State(limits): State<Arc<ClientLimits>>, mut request: Reque
             response
         }
         Err(refused) => refused.into_response(),
+    };
+    if let Some(line) = line {
+        line.finish(&response);
     }
+    response
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ use vigil_protocol::ConsensusMode;
 
 mod walkthrough;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Vigil consortium chain: node, devnet and key tools")]
 struct Cli {

@@ -53,8 +53,26 @@ pub fn document() -> Value {
             }},
             "/v1/validators": { "get": { "summary": "Active validator set (Ed25519 consensus and X25519 encryption keys), mode, jailed validators, and `changes_bcs`: every set change since genesis as BCS Vec<SetChange> (the certified header that committed it and the new set), for light clients to follow", "responses": { "200": { "description": "Validator set" } } } },
             "/v1/status": { "get": { "summary": "Height (the last committed block on this node's disk: `/v1/blocks/{height}` serves it), mode, view, mempool, jailed validators, connected peers", "responses": { "200": { "description": "Status" } } } },
-            "/v1/blocks/{height}/receipts/{index}": { "get": { "summary": "The receipt entry the block certifies at this position, with its Merkle proof against the header's receipts root (for ReceiptContradictsBlock evidence)", "responses": { "200": { "description": "entry, entry_bcs, proof_bcs, certified_header_bcs" }, "404": { "description": "No such block or position" } } } },
+            "/v1/blocks/{height}/receipts/{index}": { "get": { "summary": "The receipt entry the block certifies at this position, with its Merkle proof against the header's receipts root (for ReceiptContradictsBlock evidence)", "parameters": [{ "name": "height", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }, { "name": "index", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }], "responses": { "200": { "description": "entry, entry_bcs, proof_bcs, certified_header_bcs" }, "404": { "description": "No such block or position" } } } },
+            "/v1/state/{key}": { "get": {
+                "summary": "Any state entry with its Merkle proof (present or absent) against the certified header of the same height",
+                "parameters": [{ "name": "key", "in": "path", "required": true, "schema": { "type": "string", "description": "BCS StateKey, hex" } }],
+                "responses": { "200": { "description": "`height`, `state_key_bcs`, `value_bcs` (null when absent), `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_response("BAD_STATE_KEY") }
+            }},
+            "/v1/vault/store": { "post": {
+                "summary": "Store shards of a vault object (a BCS StoreRequest signed by the key registered on chain for its user)",
+                "requestBody": { "content": { "application/octet-stream": {} } },
+                "responses": { "200": { "description": "Stored" }, "400": error_response("BAD_FRAGMENT, BAD_SIGNATURE or WRONG_CHAIN"), "403": error_response("QUOTA_EXCEEDED"), "503": error_response("BUSY or STORE_UNAVAILABLE") }
+            }},
+            "/v1/vault/fetch": { "post": {
+                "summary": "Fetch shards of a vault object (a BCS FetchRequest signed by the key registered on chain for its user)",
+                "requestBody": { "content": { "application/octet-stream": {} } },
+                "responses": { "200": { "description": "The shards, BCS" }, "400": error_response("BAD_FRAGMENT, BAD_SIGNATURE or WRONG_CHAIN"), "404": error_response("NOT_FOUND"), "503": error_response("BUSY or STORE_UNAVAILABLE") }
+            }},
+            "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3 document" } } } },
             "/v1/ohttp-keys": { "get": { "summary": "Key configuration for sealed requests (RFC 9458); its key is this node's X25519 key in the validator set", "responses": { "200": { "description": "application/ohttp-keys" } } } },
+            "/v1/link": { "post": { "summary": "Opens a forwarding-link session (a gateway's): HPKE base mode to this node's X25519 key in the validator set; the body is the 32-byte encapsulated key, the answer this node's fresh nonce and a tag only the key's holder can make", "requestBody": { "content": { "application/vigil-link-open": {} } }, "responses": { "200": { "description": "application/vigil-link-res: the confirmation" }, "400": { "description": "BAD_OPENING: not an encapsulated key to this node", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-open" } } } },
+            "/v1/link/request": { "post": { "summary": "A request to this API sealed under a link session's key (session id and counter, then ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed under the session's answer key and the same counter", "requestBody": { "content": { "application/vigil-link-req": {} } }, "responses": { "200": { "description": "application/vigil-link-res" }, "400": { "description": "CANNOT_OPEN: altered in transit, or another session's", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "404": { "description": "UNKNOWN_SESSION: expired, or this node restarted; open another (the request was not served)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "409": { "description": "REPLAYED: the counter was used or fell below the window (not served)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-req" } } } },
             "/v1/sealed": { "post": { "summary": "A request to this API sealed to this node (Oblivious HTTP: HPKE X25519-HKDF-SHA256 / HKDF-SHA256 / ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed", "requestBody": { "content": { "message/ohttp-req": {} } }, "responses": { "200": { "description": "message/ohttp-res" }, "400": { "description": "Does not open with this node's key (another key, or altered in transit)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not message/ohttp-req" } } } },
             "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } }
         },
@@ -83,5 +101,49 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.contains_key("/v1/tx") && paths.contains_key("/healthz"));
         assert!(!paths.contains_key("/metrics"), "{:?}", paths.keys().collect::<Vec<_>>());
+    }
+
+    /// OpenAPI 3 (§4.8.12.1): every template in a path is a declared, required path
+    /// parameter of each of its operations, and nothing else is declared in the path.
+    /// The node's routes with templates are all documented.
+    #[test]
+    fn every_path_template_is_a_declared_parameter() {
+        let doc = super::document();
+        let paths = doc["paths"].as_object().unwrap();
+        for route in [
+            "/v1/tx/{hash}",
+            "/v1/blocks/{height}",
+            "/v1/blocks/{height}/receipts/{index}",
+            "/v1/accounts/{address}",
+            "/v1/state/{key}",
+            "/v1/vault/store",
+            "/v1/vault/fetch",
+        ] {
+            assert!(paths.contains_key(route), "{route} is served but not documented");
+        }
+        for (path, item) in paths {
+            let templates: Vec<&str> =
+                path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect();
+            for (method, op) in item.as_object().unwrap() {
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .inspect(|p| {
+                                assert_eq!(p["required"], true, "{method} {path}: path parameters are required")
+                            })
+                            .filter_map(|p| p["name"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut want = templates.clone();
+                let mut got = declared.clone();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "{method} {path}");
+                assert!(op["responses"].is_object(), "{method} {path} has responses");
+            }
+        }
     }
 }

@@ -20,8 +20,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 use tower::ServiceExt;
 use vigil_protocol::sealed::{
     PlainRequest, PlainResponse, KEYS_MEDIA_TYPE, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE, SEALED_BODY_MAX_BYTES,
@@ -37,30 +36,47 @@ struct Sealed {
     counters: Arc<SealedCounters>,
 }
 
-/// The sealed endpoints, serving requests with `api` (the node's public routes).
-pub fn routes(config: ohttp::KeyConfig, api: Router, counters: Arc<SealedCounters>) -> anyhow::Result<Router> {
+/// The sealed endpoints (per-request OHTTP, and the gateway's forwarding link), serving
+/// requests with `api` (the node's public routes). Both answer to the key derived from
+/// the node's `encryption_seed`, the one its validator entry publishes.
+pub fn routes(encryption_seed: &[u8; 32], api: Router, counters: Arc<SealedCounters>) -> anyhow::Result<Router> {
+    let config = vigil_protocol::sealed::server_config(encryption_seed)?;
     let keys = ohttp::KeyConfig::encode_list(&[&config])?;
     let server = ohttp::Server::new(config)?;
+    let link = Arc::new(crate::link::Link {
+        sessions: crate::link::LinkSessions::new(vigil_protocol::link::LinkKey::from_seed(encryption_seed)),
+        api: api.clone(),
+        counters: counters.clone(),
+    });
     let state = Arc::new(Sealed { server, keys, api, counters });
+    let link_routes = Router::new()
+        .route("/v1/link", post(crate::link::open))
+        .route("/v1/link/request", post(crate::link::request))
+        .with_state(link);
     Ok(Router::new()
         .route("/v1/ohttp-keys", get(ohttp_keys))
         .route("/v1/sealed", post(sealed))
+        .with_state(state)
+        .merge(link_routes)
         .layer(axum::middleware::from_fn_with_state(SEALED_REQUEST_MAX_BYTES, crate::http::limit_body))
-        .layer(axum::extract::DefaultBodyLimit::max(SEALED_REQUEST_MAX_BYTES))
-        .with_state(state))
+        .layer(axum::extract::DefaultBodyLimit::max(SEALED_REQUEST_MAX_BYTES)))
 }
 
 async fn ohttp_keys(State(s): State<Arc<Sealed>>) -> Response {
     ([(header::CONTENT_TYPE, KEYS_MEDIA_TYPE), (header::CACHE_CONTROL, "max-age=3600")], s.keys.clone()).into_response()
 }
 
-fn refuse(status: StatusCode, code: &str, message: String) -> Response {
-    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+pub(crate) fn refuse(status: StatusCode, code: &str, message: String) -> Response {
+    crate::http::error_response(status, code, &message, None)
+}
+
+/// Whether the request's content type is `media`.
+pub(crate) fn media_is(headers: &HeaderMap, media: &str) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(media))
 }
 
 async fn sealed(State(s): State<Arc<Sealed>>, headers: HeaderMap, body: Bytes) -> Response {
-    let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !media.starts_with(REQUEST_MEDIA_TYPE) {
+    if !media_is(&headers, REQUEST_MEDIA_TYPE) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
@@ -90,23 +106,26 @@ async fn sealed(State(s): State<Arc<Sealed>>, headers: HeaderMap, body: Bytes) -
     }
 }
 
-fn plain_error(status: u16, code: &str, message: &str) -> PlainResponse {
+pub(crate) fn plain_error(status: u16, code: &str, message: &str) -> PlainResponse {
     PlainResponse {
         status,
         headers: vec![("content-type".into(), "application/json".into())],
-        body: json!({ "error": { "code": code, "message": message } }).to_string().into_bytes(),
+        body: serde_json::to_vec(&crate::http::ErrorBody::new(code, message)).unwrap_or_default(),
     }
 }
 
 /// Serves one opened request with the public API. Only the API's own routes are
 /// reachable: a sealed request cannot ask for another sealed request.
-async fn serve(api: &Router, request: PlainRequest) -> PlainResponse {
+pub(crate) async fn serve(api: &Router, request: PlainRequest) -> PlainResponse {
     let method = match request.method.as_str() {
         "GET" => Method::GET,
         "POST" => Method::POST,
         other => return plain_error(405, "METHOD_NOT_ALLOWED", &format!("{other} is not served sealed")),
     };
-    if !request.path.starts_with("/v1/") || request.path.starts_with("/v1/sealed") {
+    if !request.path.starts_with("/v1/")
+        || request.path.starts_with("/v1/sealed")
+        || request.path.starts_with("/v1/link")
+    {
         return plain_error(404, "NOT_FOUND", "sealed requests reach the node's /v1/ API only");
     }
     let mut builder = Request::builder().method(method).uri(request.path.as_str());
@@ -137,6 +156,8 @@ async fn serve(api: &Router, request: PlainRequest) -> PlainResponse {
 #[cfg(test)]
 mod tests {
     use axum::routing::get;
+    use axum::Json;
+    use serde_json::json;
     use vigil_protocol::sealed::{key_config, seal};
     use vigil_protocol::EncryptionKey;
 
@@ -149,7 +170,7 @@ mod tests {
         let api = Router::new()
             .route("/v1/status", get(|| async { Json(json!({ "height": 7 })) }))
             .route("/v1/echo", post(|body: Bytes| async move { body }));
-        (routes(config, api, Arc::default()).unwrap(), key)
+        (routes(&[3; 32], api, Arc::default()).unwrap(), key)
     }
 
     async fn post_sealed(router: &Router, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
@@ -199,7 +220,7 @@ mod tests {
     async fn requests_sealed_to_the_nodes_p2p_key_do_not_open() {
         let keys = crate::keys::NodeKeys::generate();
         let api = Router::new().route("/v1/status", get(|| async { Json(json!({ "height": 7 })) }));
-        let router = routes(keys.sealed_config().unwrap(), api, Arc::default()).unwrap();
+        let router = routes(keys.encryption_seed(), api, Arc::default()).unwrap();
         let request = PlainRequest::new("GET", "/v1/status", None, vec![]);
         // The node's Noise key is published beside its HPKE key; it opens nothing here.
         let (bytes, _) = seal(&EncryptionKey(keys.p2p_public().0), &request).unwrap();

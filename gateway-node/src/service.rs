@@ -310,8 +310,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         });
     }
     let api = crate::api::router(shared.clone());
-    let sealed = shared.keys.sealed_config().context("deriving the sealed-request key")?;
-    let app = api.clone().merge(crate::sealed::routes(sealed, api, shared.metrics.sealed.clone())?);
+    let sealed = crate::sealed::routes(shared.keys.encryption_seed(), api.clone(), shared.metrics.sealed.clone())
+        .context("deriving the sealed-request key")?;
+    let app = api.merge(sealed);
     // Outermost (sealed requests are served by `api` in process, inside it, and have no
     // line of their own in the access log: their paths are what the client sealed): a
     // client over its limits costs nothing past this point but its access-log line.
@@ -325,6 +326,11 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         }
     });
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // TCP_NODELAY: the gateway's pooled connections carry one small request and answer
+    // after another.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down");
     let _ = events_tx.send(Event::Shutdown).await;

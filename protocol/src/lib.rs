@@ -50,6 +50,7 @@ pub mod genesis;
 pub mod hash;
 pub mod ids;
 pub mod limits;
+pub mod link;
 pub mod merkle;
 pub mod receipt;
 pub mod sealed;

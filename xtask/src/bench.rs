@@ -245,6 +245,7 @@ fn gateway() -> Result<()> {
         crate::provision::apt_install(&["nginx"])?;
     }
     require("taskset", "install util-linux (taskset pins each side to its core)")?;
+    require("chrt", "install util-linux (chrt keeps each core awake with a SCHED_IDLE spinner)")?;
     exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
     exec(
         cargo()

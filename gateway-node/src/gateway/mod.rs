@@ -23,8 +23,11 @@
 
 pub mod config;
 pub mod faucet;
+pub mod link;
+pub mod passthrough;
 pub mod registry;
 pub mod tls;
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,10 +45,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Extension;
 use axum::{Json, Router};
+use axum_server::accept::NoDelayAcceptor;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use vigil_protocol::link::{LinkRefusal, PendingSession};
 use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use vigil_protocol::wallet_config::{GatewayOrigin, WalletConfig};
 use vigil_protocol::{Genesis, NodeId};
@@ -87,10 +92,6 @@ impl GatewayError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), retry_after: None }
     }
-
-    fn json(&self) -> Value {
-        json!({ "code": self.code, "message": self.message })
-    }
 }
 
 impl IntoResponse for GatewayError {
@@ -127,6 +128,8 @@ fn unavailable(id: &NodeId, why: Unavailable) -> GatewayError {
 #[derive(Default)]
 struct NodeMetrics {
     requests: AtomicU64,
+    /// Link sessions opened (the node confirmed its key).
+    sessions: AtomicU64,
     errors: AtomicU64,
     latency: Histogram,
 }
@@ -147,6 +150,14 @@ impl GatewayMetrics {
         let _ = writeln!(s, "# TYPE vigil_gateway_requests_total counter");
         for (id, m) in &self.nodes {
             let _ = writeln!(s, "vigil_gateway_requests_total{{node=\"{id}\"}} {}", load(&m.requests));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP vigil_gateway_link_sessions_total Link sessions opened with a node (it confirmed its registered key)."
+        );
+        let _ = writeln!(s, "# TYPE vigil_gateway_link_sessions_total counter");
+        for (id, m) in &self.nodes {
+            let _ = writeln!(s, "vigil_gateway_link_sessions_total{{node=\"{id}\"}} {}", load(&m.sessions));
         }
         let _ = writeln!(
             s,
@@ -183,6 +194,10 @@ impl GatewayMetrics {
 
 struct Gateway {
     registry: Registry,
+    links: link::Links,
+    /// The hop to nodes for forwarded and relayed requests.
+    upstream: upstream::Upstream,
+    /// Everything else (health checks, set changes, the faucet).
     http: reqwest::Client,
     limits: Arc<ClientLimits>,
     metrics: GatewayMetrics,
@@ -197,27 +212,25 @@ type NodeResult = Result<PlainResponse, GatewayError>;
 impl Gateway {
     /// POSTs sealed bytes to a node's `/v1/sealed`; records health and metrics.
     async fn post_sealed(&self, target: &Target, sealed: Vec<u8>) -> Result<(StatusCode, Bytes), GatewayError> {
+        self.post_node(target, Hop::Sealed, sealed).await
+    }
+
+    /// POSTs `body` to a node; records health and metrics (a request's, or an opening's).
+    async fn post_node(&self, target: &Target, hop: Hop, body: Vec<u8>) -> Result<(StatusCode, Bytes), GatewayError> {
         let started = Instant::now();
         let metrics = self.metrics.nodes.get(&target.id);
         if let Some(m) = metrics {
-            m.requests.fetch_add(1, Ordering::Relaxed);
-        }
-        let result = self
-            .http
-            .post(format!("{}/v1/sealed", target.url))
-            .header(header::CONTENT_TYPE, REQUEST_MEDIA_TYPE)
-            .timeout(self.node_timeout)
-            .body(sealed)
-            .send()
-            .await;
-        let answer = match result {
-            Ok(r) => {
-                let status = r.status();
-                match r.bytes().await {
-                    Ok(b) => Ok((StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY), b)),
-                    Err(e) => Err(e),
-                }
+            if !matches!(hop, Hop::LinkOpen) {
+                m.requests.fetch_add(1, Ordering::Relaxed);
             }
+        }
+        let (path, media) = match hop {
+            Hop::Sealed => ("/v1/sealed", REQUEST_MEDIA_TYPE),
+            Hop::LinkOpen => ("/v1/link", vigil_protocol::link::OPEN_MEDIA_TYPE),
+            Hop::LinkRequest => ("/v1/link/request", vigil_protocol::link::REQUEST_MEDIA_TYPE),
+        };
+        let answer = match upstream::uri(&target.url, path) {
+            Ok(uri) => self.upstream.post(uri, media, body, self.node_timeout).await,
             Err(e) => Err(e),
         };
         let elapsed = started.elapsed();
@@ -232,12 +245,19 @@ impl Gateway {
             other => {
                 let (status, code, what) = match &other {
                     Ok((s, _)) => (StatusCode::BAD_GATEWAY, "NODE_ERROR", format!("answered {s}")),
-                    Err(e) if e.is_timeout() => (
+                    Err(upstream::HopError::Timeout) => (
                         StatusCode::GATEWAY_TIMEOUT,
                         "NODE_TIMEOUT",
                         format!("did not answer within {} ms", self.node_timeout.as_millis()),
                     ),
-                    Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", "cannot be reached".to_string()),
+                    Err(upstream::HopError::TooLarge) => (
+                        StatusCode::BAD_GATEWAY,
+                        "NODE_ERROR",
+                        format!("answered more than {} bytes", upstream::ANSWER_MAX_BYTES),
+                    ),
+                    Err(upstream::HopError::Unreachable) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", "cannot be reached".to_string())
+                    }
                 };
                 self.registry.record(&target.id, Err(what.clone()));
                 if let Some(m) = metrics {
@@ -249,26 +269,106 @@ impl Gateway {
         }
     }
 
-    /// Seals `request` to node `id`, forwards it, opens the answer.
+    /// The node's link session: the current one, or one opened now (one opening at a
+    /// time per node).
+    async fn session(&self, target: &Target) -> Result<Arc<link::Current>, GatewayError> {
+        if let Some(current) = self.links.get(&target.id, &target.key) {
+            return Ok(current);
+        }
+        let lock = self.links.opening_lock(&target.id);
+        let _one_at_a_time = lock.lock().await;
+        if let Some(current) = self.links.get(&target.id, &target.key) {
+            return Ok(current);
+        }
+        let id = target.id;
+        let (pending, opening) = PendingSession::new(&target.key, &mut crate::link::os_rng())
+            .map_err(|e| GatewayError::new(StatusCode::BAD_GATEWAY, "NODE_KEY_INVALID", format!("node {id}: {e}")))?;
+        let (status, body) = self.post_node(target, Hop::LinkOpen, opening).await?;
+        if status != StatusCode::OK {
+            return Err(refused_by(&id, status, &body));
+        }
+        let session = pending.confirm(&body).map_err(|e| {
+            tracing::warn!(node = %id.short(), "node did not confirm a link session with its registered key");
+            GatewayError::new(StatusCode::BAD_GATEWAY, "NODE_NOT_CONFIRMED", format!("node {id}: {e}"))
+        })?;
+        if let Some(m) = self.metrics.nodes.get(&id) {
+            m.sessions.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(self.links.insert(id, target.key, session))
+    }
+
+    /// Seals `request` to node `id` over its link session, forwards it, opens the answer.
+    /// A session the node does not know is replaced and the request sent once more; so
+    /// is a request whose counter arrived too late for the node's window. Neither was
+    /// served: the node refuses both before it opens anything.
     async fn forward_one(&self, id: NodeId, request: &PlainRequest) -> NodeResult {
         let target = self.registry.target(&id).map_err(|e| unavailable(&id, e))?;
-        let (bytes, opener) = sealed::seal(&target.key, request)
-            .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "CANNOT_SEAL", e.to_string()))?;
-        let (status, body) = self.post_sealed(&target, bytes).await?;
-        if status != StatusCode::OK {
-            let detail = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
-            return Err(GatewayError::new(
-                StatusCode::BAD_GATEWAY,
-                "NODE_REFUSED",
-                format!("node {id} refused the sealed request ({status}): {}", detail.unwrap_or_default()),
-            ));
+        let plain =
+            request.to_bhttp().map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "CANNOT_SEAL", e.to_string()))?;
+        let mut last = None;
+        for _attempt in 0..FORWARD_ATTEMPTS {
+            let current = self.session(&target).await?;
+            let (bytes, counter) = match current.session.seal(&plain) {
+                Ok(sealed) => sealed,
+                // Other requests used its last counters since it was taken: the next one.
+                Err(vigil_protocol::link::LinkError::Exhausted) => {
+                    self.links.forget(&id, &current);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "CANNOT_SEAL", e.to_string()))
+                }
+            };
+            let (status, body) = self.post_node(&target, Hop::LinkRequest, bytes).await?;
+            if status == StatusCode::OK {
+                let answer = current.session.open_answer(counter, &body).map_err(|e| e.to_string());
+                return answer.and_then(|plain| PlainResponse::from_bhttp(&plain).map_err(|e| e.to_string())).map_err(
+                    |e| {
+                        GatewayError::new(
+                            StatusCode::BAD_GATEWAY,
+                            "CANNOT_OPEN_ANSWER",
+                            format!("answer of node {id}: {e}"),
+                        )
+                    },
+                );
+            }
+            match node_refusal(&body) {
+                Some(LinkRefusal::UnknownSession) => self.links.forget(&id, &current),
+                Some(LinkRefusal::Replayed) => {}
+                _ => return Err(refused_by(&id, status, &body)),
+            }
+            last = Some(refused_by(&id, status, &body));
         }
-        opener.open(&body).map_err(|e| {
-            GatewayError::new(StatusCode::BAD_GATEWAY, "CANNOT_OPEN_ANSWER", format!("answer of node {id}: {e}"))
-        })
+        Err(last.unwrap_or_else(|| GatewayError::new(StatusCode::BAD_GATEWAY, "NODE_REFUSED", format!("node {id}"))))
     }
+}
+
+/// What a POST to a node carries.
+#[derive(Debug, Clone, Copy)]
+enum Hop {
+    /// A request the client sealed (relay): `/v1/sealed`.
+    Sealed,
+    /// A link session's opening: `/v1/link`.
+    LinkOpen,
+    /// A request sealed over a link session: `/v1/link/request`.
+    LinkRequest,
+}
+
+/// How many times one request is sent over the link (a replaced session, once).
+const FORWARD_ATTEMPTS: usize = 2;
+
+/// The link refusal in a node's answer, if it is one.
+fn node_refusal(body: &[u8]) -> Option<LinkRefusal> {
+    serde_json::from_slice::<crate::http::ErrorBody>(body).ok().and_then(|b| LinkRefusal::from_code(&b.error.code))
+}
+
+fn refused_by(id: &NodeId, status: StatusCode, body: &[u8]) -> GatewayError {
+    let detail = serde_json::from_slice::<crate::http::ErrorBody>(body).map(|b| b.error.message).unwrap_or_default();
+    GatewayError::new(
+        StatusCode::BAD_GATEWAY,
+        "NODE_REFUSED",
+        format!("node {id} refused the sealed request ({status}): {detail}"),
+    )
 }
 
 /// Runs a gateway until SIGINT/SIGTERM.
@@ -300,11 +400,14 @@ pub async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => {
             let tls = tls::server_config(cert, key).await?;
             tracing::info!(listen = %cfg.listen, "gateway listening (https)");
-            axum_server::bind_rustls(cfg.listen, tls).handle(handle).serve(make).await?;
+            // TCP_NODELAY as nginx sets it: an answer written in two TLS records must not
+            // wait for the client's delayed ACK of the first.
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(NoDelayAcceptor::new());
+            axum_server::bind(cfg.listen).acceptor(acceptor).handle(handle).serve(make).await?;
         }
         _ => {
             tracing::warn!(listen = %cfg.listen, "gateway listening on plain http (loopback only)");
-            axum_server::bind(cfg.listen).handle(handle).serve(make).await?;
+            axum_server::bind(cfg.listen).acceptor(NoDelayAcceptor::new()).handle(handle).serve(make).await?;
         }
     }
     tracing::info!("gateway stopped");
@@ -329,8 +432,10 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
     };
     let gateway = Arc::new(Gateway {
         registry,
+        links: link::Links::default(),
+        upstream: upstream::Upstream::default(),
         http: reqwest::Client::builder()
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(8)
             .connect_timeout(Duration::from_secs(2))
             .build()
             .context("building the HTTP client")?,
@@ -353,6 +458,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         .context("the Content-Security-Policy header")?;
     let api = Router::new()
         .route("/v1/forward", post(forward))
+        .route("/v1/node/{node}/{*path}", get(passthrough::passthrough).post(passthrough::passthrough))
         .route("/v1/relay/{node}", post(relay))
         .route("/v1/relay/{node}/ohttp-keys", get(relay_keys))
         .route("/v1/nodes", get(nodes))
@@ -375,11 +481,8 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
             .fallback(tower_http::services::ServeFile::new(index).precompressed_gzip());
         router = router.fallback_service(serve);
     }
-    let mut router = router.layer(cors(&cfg.cors_origins)).layer(middleware::from_fn_with_state(csp, security_headers));
-    if cfg.tls_cert.is_some() {
-        // Over TLS only: a browser that has seen this origin never talks to it in clear.
-        router = router.layer(middleware::from_fn(strict_transport_security));
-    }
+    let headers = ResponseHeaders { csp, hsts: cfg.tls_cert.is_some() };
+    let router = router.layer(cors(&cfg.cors_origins)).layer(middleware::from_fn_with_state(headers, security_headers));
     // Outermost: a client over its limits costs nothing past this point (but its line in
     // the access log).
     let router = crate::limits::outermost(router, limits);
@@ -394,7 +497,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE])
-        .expose_headers([header::RETRY_AFTER]);
+        .expose_headers([header::RETRY_AFTER, passthrough::NODE_HEADER]);
     if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())
     } else {
@@ -402,14 +505,26 @@ fn cors(origins: &[String]) -> CorsLayer {
     }
 }
 
-/// Headers a wallet page needs; `index.html` (any HTML) is never cached.
-async fn security_headers(State(csp): State<HeaderValue>, request: Request, next: Next) -> Response {
+/// The security headers of every answer, fixed at start-up.
+#[derive(Clone)]
+struct ResponseHeaders {
+    csp: HeaderValue,
+    /// Over TLS only: a browser that has seen this origin never talks to it in clear.
+    hsts: bool,
+}
+
+/// Headers a wallet page needs; `index.html` (any HTML) is never cached. One
+/// middleware for all of them: each layer costs every request.
+async fn security_headers(State(set): State<ResponseHeaders>, request: Request, next: Next) -> Response {
     let mut r = next.run(request).await;
     let h = r.headers_mut();
-    h.insert("content-security-policy", csp);
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, set.csp);
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if set.hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     let html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     if html {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -419,12 +534,6 @@ async fn security_headers(State(csp): State<HeaderValue>, request: Request, next
 
 /// How long a browser keeps to HTTPS for this origin once it has seen it (one year).
 const HSTS: &str = "max-age=31536000";
-
-async fn strict_transport_security(request: Request, next: Next) -> Response {
-    let mut r = next.run(request).await;
-    r.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
-    r
-}
 
 /// The body is read as it streams, at most the limit kept: over it, 413 without
 /// reaching a handler (see [`crate::http::read_limited`]).
@@ -499,27 +608,52 @@ fn parse_id(gw: &Gateway, s: &str) -> Result<NodeId, GatewayError> {
     s.parse().map_err(|_| bad_request(gw, format!("node id `{s}` is not 64 hex digits")))
 }
 
-fn answer_json(id: &NodeId, name: Option<&str>, result: &NodeResult) -> Value {
-    match result {
-        Ok(r) => {
-            let content_type = r.header("content-type");
-            let parsed = content_type
-                .filter(|c| c.starts_with("application/json"))
-                .and_then(|_| serde_json::from_slice::<Value>(&r.body).ok());
-            let mut v = json!({
-                "node": id,
-                "name": name,
-                "status": r.status,
-                "content_type": content_type,
-                "body_base64": B64.encode(&r.body),
-            });
-            if let Some(p) = parsed {
-                v["json"] = p;
+/// One node's answer in a forward response: the node's status, content type and body
+/// (base64), and the body again as JSON when it is JSON (embedded as the node wrote it).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum NodeAnswer<'a> {
+    Answered {
+        node: &'a NodeId,
+        name: Option<&'a str>,
+        status: u16,
+        content_type: Option<&'a str>,
+        body_base64: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        json: Option<&'a serde_json::value::RawValue>,
+    },
+    Failed {
+        node: &'a NodeId,
+        name: Option<&'a str>,
+        status: u16,
+        error: crate::http::ErrorDetail,
+    },
+}
+
+impl<'a> NodeAnswer<'a> {
+    fn of(node: &'a NodeId, name: Option<&'a str>, result: &'a NodeResult) -> Self {
+        match result {
+            Ok(r) => {
+                let content_type = r.header("content-type");
+                let json = content_type
+                    .filter(|c| c.starts_with("application/json"))
+                    .and_then(|_| serde_json::from_slice::<&serde_json::value::RawValue>(&r.body).ok());
+                Self::Answered { node, name, status: r.status, content_type, body_base64: B64.encode(&r.body), json }
             }
-            v
+            Err(e) => Self::Failed {
+                node,
+                name,
+                status: e.status.as_u16(),
+                error: crate::http::ErrorDetail { code: e.code.to_string(), message: e.message.clone() },
+            },
         }
-        Err(e) => json!({ "node": id, "name": name, "status": e.status.as_u16(), "error": e.json() }),
     }
+}
+
+/// A fan-out's answer: each node's, in the order asked.
+#[derive(serde::Serialize)]
+struct FanOutAnswer<'a> {
+    answers: Vec<NodeAnswer<'a>>,
 }
 
 /// `POST /v1/forward`: `{"target": id | "targets": [ids] | "all", "request": {…}}`.
@@ -544,12 +678,12 @@ async fn forward(
     };
     let plain = PlainRequest::new(&inner.method, &inner.path, inner.content_type.as_deref(), content);
     let snapshot = gw.registry.snapshot();
-    let name = |id: &NodeId| snapshot.targets.get(id).map(|t| t.name.clone());
+    let name = |id: &NodeId| snapshot.targets.get(id).map(|t| t.name.as_str());
     match (&req.target, &req.targets) {
         (Some(one), None) => {
             let id = parse_id(&gw, one)?;
-            let answer = gw.forward_one(id, &plain).await?;
-            Ok(Json(answer_json(&id, name(&id).as_deref(), &Ok(answer))).into_response())
+            let answer = Ok(gw.forward_one(id, &plain).await?);
+            Ok(Json(NodeAnswer::of(&id, name(&id), &answer)).into_response())
         }
         (None, Some(targets)) => {
             let ids: Vec<NodeId> = match targets {
@@ -577,9 +711,9 @@ async fn forward(
             gw.limits.charge(client, extra)?;
             let _in_flight = gw.limits.enter(client, extra)?;
             let results = futures::future::join_all(ids.iter().map(|id| gw.forward_one(*id, &plain))).await;
-            let answers: Vec<Value> =
-                ids.iter().zip(&results).map(|(id, r)| answer_json(id, name(id).as_deref(), r)).collect();
-            Ok(Json(json!({ "answers": answers })).into_response())
+            let answers: Vec<NodeAnswer> =
+                ids.iter().zip(&results).map(|(id, r)| NodeAnswer::of(id, name(id), r)).collect();
+            Ok(Json(FanOutAnswer { answers }).into_response())
         }
         _ => Err(bad_request(&gw, "give exactly one of `target` (one node id) or `targets` (ids or \"all\")")),
     }

@@ -18,6 +18,8 @@ struct Fixture {
     held: Arc<AtomicU64>,
     ids: Vec<NodeId>,
     keys: Vec<EncryptionKey>,
+    /// The live nodes' addresses and what stops each.
+    nodes: Vec<(SocketAddr, Stop)>,
     http: reqwest::Client,
     _static: Option<tempfile::TempDir>,
 }
@@ -33,7 +35,20 @@ async fn start_node(
     name: &'static str,
     gate: Arc<tokio::sync::Semaphore>,
     held: Arc<AtomicU64>,
-) -> (SocketAddr, EncryptionKey) {
+) -> (SocketAddr, EncryptionKey, Stop) {
+    start_node_on("127.0.0.1:0".parse().unwrap(), seed, name, gate, held).await
+}
+
+/// Stops an in-process node when sent to (or dropped).
+type Stop = tokio::sync::oneshot::Sender<()>;
+
+async fn start_node_on(
+    at: SocketAddr,
+    seed: u8,
+    name: &'static str,
+    gate: Arc<tokio::sync::Semaphore>,
+    held: Arc<AtomicU64>,
+) -> (SocketAddr, EncryptionKey, Stop) {
     let config = sealed::server_config(&[seed; 32]).unwrap();
     let key = EncryptionKey(config.encode().unwrap()[3..35].try_into().unwrap());
     let hold = move || async move {
@@ -45,11 +60,18 @@ async fn start_node(
         .route("/v1/status", get(move || async move { Json(json!({ "name": name })) }))
         .route("/v1/hold", get(hold))
         .route("/v1/echo", post(|body: Bytes| async move { body }));
-    let app = crate::sealed::routes(config, api, Default::default()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = crate::sealed::routes(&[seed; 32], api, Default::default()).unwrap();
+    let listener = tokio::net::TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, key)
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (addr, key, stop)
 }
 
 /// Two live nodes and one that is down, behind a plain-HTTP loopback gateway.
@@ -61,8 +83,8 @@ async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
 async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: Vec<GatewayOrigin>) -> Fixture {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let held = Arc::new(AtomicU64::new(0));
-    let (a, ka) = start_node(1, "node-0", gate.clone(), held.clone()).await;
-    let (b, kb) = start_node(2, "node-1", gate.clone(), held.clone()).await;
+    let (a, ka, stop_a) = start_node(1, "node-0", gate.clone(), held.clone()).await;
+    let (b, kb, stop_b) = start_node(2, "node-1", gate.clone(), held.clone()).await;
     let down = dead_address();
     let kd = EncryptionKey(sealed::server_config(&[3; 32]).unwrap().encode().unwrap()[3..35].try_into().unwrap());
     let consensus: Vec<SecretKey> = (1..=3u8).map(|i| SecretKey::from_seed([i; 32])).collect();
@@ -122,6 +144,7 @@ async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: 
         held,
         ids,
         keys: vec![ka, kb, kd],
+        nodes: vec![(a, stop_a), (b, stop_b)],
         http: reqwest::Client::new(),
         _static: static_dir,
     }
@@ -155,6 +178,34 @@ async fn a_forwarded_request_reaches_the_named_node_and_only_it() {
         .forward(json!({ "target": f.ids[1].to_string(), "request": { "method": "POST", "path": "/v1/echo", "content_type": "application/octet-stream", "body_base64": echo } }))
         .await;
     assert_eq!(body["body_base64"], echo);
+}
+
+#[tokio::test]
+async fn a_restarted_node_gets_a_new_link_session_and_the_request_is_served() {
+    let mut f = fixture(LimitsConfig::default(), false).await;
+    let to_node_0 = json!({ "target": f.ids[0].to_string(), "request": status_request() });
+    for _ in 0..3 {
+        let (status, body, _) = f.forward(to_node_0.clone()).await;
+        assert_eq!((status, &body["json"]["name"]), (200, &json!("node-0")), "{body}");
+    }
+    let metrics = f.http.get(format!("{}/metrics", f.admin)).send().await.unwrap().text().await.unwrap();
+    let sessions = |n: u64| format!("vigil_gateway_link_sessions_total{{node=\"{}\"}} {n}", f.ids[0]);
+    assert!(metrics.contains(&sessions(1)), "one session carries all three: {metrics}");
+    // The node restarts on the same address: it has forgotten the session, refuses it
+    // as unknown, and the gateway opens another and sends the request again.
+    let (addr, stop) = f.nodes.remove(0);
+    stop.send(()).unwrap();
+    let restarted = loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if tokio::net::TcpListener::bind(addr).await.is_ok() {
+            break start_node_on(addr, 1, "node-0", f.gate.clone(), f.held.clone()).await;
+        }
+    };
+    f.nodes.insert(0, (restarted.0, restarted.2));
+    let (status, body, _) = f.forward(to_node_0).await;
+    assert_eq!((status, &body["json"]["name"]), (200, &json!("node-0")), "{body}");
+    let metrics = f.http.get(format!("{}/metrics", f.admin)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&sessions(2)), "{metrics}");
 }
 
 #[tokio::test]
@@ -476,4 +527,45 @@ async fn the_csp_lets_the_wallet_connect_to_the_configured_gateways_and_nothing_
     let served: WalletConfig =
         f.http.get(format!("{}/v1/wallet-config", f.gateway)).send().await.unwrap().json().await.unwrap();
     assert!(served.gateways.is_empty());
+}
+
+#[tokio::test]
+async fn a_node_api_is_served_through_its_passthrough_as_the_node_answered() {
+    let f = fixture(LimitsConfig { node_timeout_ms: 2_000, ..LimitsConfig::default() }, false).await;
+    let via = |i: usize, path: &str| format!("{}/v1/node/{}{path}", f.gateway, f.ids[i]);
+    for (i, name) in ["node-0", "node-1"].iter().enumerate() {
+        let r = f.http.get(via(i, "/v1/status")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["vigil-node"], f.ids[i].to_string().as_str(), "names who answered");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["name"], *name, "reached the named node and only it");
+    }
+    let r = f
+        .http
+        .post(via(1, "/v1/echo?x=1"))
+        .header("content-type", "application/octet-stream")
+        .body(vec![9u8; 300])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &[9u8; 300][..]);
+    // The node's own refusal passes through with its status; the gateway's own errors
+    // carry no Vigil-Node header.
+    let r = f.http.get(via(0, "/v1/nowhere")).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers().contains_key("vigil-node")), (404, true));
+    let r = f.http.get(via(2, "/v1/status")).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers().contains_key("vigil-node")), (503, false));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "NODE_UNAVAILABLE");
+    let r = f.http.get(format!("{}/v1/node/{}/metrics", f.gateway, f.ids[0])).send().await.unwrap();
+    assert_eq!(r.status(), 400, "only node API paths");
+    let r = f.http.get(format!("{}/v1/node/nope/v1/status", f.gateway)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let stranger = NodeId::from_public_key(&SecretKey::from_seed([51; 32]).public_key());
+    let r = f.http.get(format!("{}/v1/node/{stranger}/v1/status", f.gateway)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = f.http.delete(via(0, "/v1/status")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
 }
