@@ -173,6 +173,7 @@ impl SecretKey {
     }
 
     /// A fresh key from the operating system's (or browser's) CSPRNG.
+    #[cfg(feature = "os-rng")]
     pub fn generate() -> Self {
         Self(SigningKey::generate(&mut rand_core::OsRng))
     }

@@ -50,9 +50,11 @@ pub mod genesis;
 pub mod hash;
 pub mod ids;
 pub mod limits;
+#[cfg(feature = "sealed")]
 pub mod link;
 pub mod merkle;
 pub mod receipt;
+#[cfg(feature = "sealed")]
 pub mod sealed;
 pub mod state;
 pub mod transaction;

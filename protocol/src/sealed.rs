@@ -31,6 +31,9 @@ pub const RESPONSE_MEDIA_TYPE: &str = "message/ohttp-res";
 pub const KEYS_MEDIA_TYPE: &str = "application/ohttp-keys";
 /// Largest plaintext request or response carried sealed.
 pub const SEALED_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Largest sealed request a node accepts, and answer a gateway reads: the plaintext limit
+/// plus HPKE's and the framing's overhead.
+pub const SEALED_REQUEST_MAX_BYTES: usize = SEALED_BODY_MAX_BYTES + 1024;
 
 /// Why sealing, opening or decoding a sealed message failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

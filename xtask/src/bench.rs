@@ -13,9 +13,9 @@ const NAMES: &str = "protocol, consensus, devnet, gateway, wallet, web, vault";
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
         ["protocol", rest @ ..] => protocol(rest),
-        ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-node", "--bench", "consensus"])),
+        ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-core", "--bench", "consensus"])),
         ["devnet"] => {
-            exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+            exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
             exec(
                 cargo()
                     .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "devnet"])
@@ -186,7 +186,7 @@ fn wallet(args: &[&str]) -> Result<()> {
 /// and navigation → verified dashboard, against the static shell's first paint.
 fn web() -> Result<()> {
     require("chromium", "install Debian's `chromium` with apt-get")?;
-    exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
     let www = crate::web::build()?;
     npm_ci("tests/web")?;
     exec(
@@ -246,7 +246,7 @@ fn gateway() -> Result<()> {
     }
     require("taskset", "install util-linux (taskset pins each side to its core)")?;
     require("chrt", "install util-linux (chrt keeps each core awake with a SCHED_IDLE spinner)")?;
-    exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
     exec(
         cargo()
             .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "gateway"])

@@ -32,7 +32,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     println!("demo: web wallet built in {:.1} s", t.elapsed().as_secs_f64());
     devnet.extend(["--www", "www/dist"]);
     let t = Instant::now();
-    exec(cargo().args(["build", "--release", "-p", "vigil-node", "--bin", "vigil"]))?;
+    exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
     println!(
         "demo: vigil built in {:.1} s; starting the devnet ({:.1} s so far)",
         t.elapsed().as_secs_f64(),

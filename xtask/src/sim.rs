@@ -6,5 +6,5 @@ use anyhow::Result;
 use crate::util::{cargo, exec};
 
 pub fn run(args: &[&str]) -> Result<()> {
-    exec(cargo().args(["run", "--release", "--quiet", "-p", "vigil-node", "--bin", "vigil-sim", "--"]).args(args))
+    exec(cargo().args(["run", "--release", "--quiet", "-p", "vigil-sim", "--bin", "vigil-sim", "--"]).args(args))
 }

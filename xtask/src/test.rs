@@ -118,7 +118,7 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
 
     // The end-to-end tests start real `vigil` processes.
     clock.time("native and e2e tests", || {
-        exec(cargo().args(["build", "-p", "vigil-node", "--bin", "vigil"]))?;
+        exec(cargo().args(["build", "-p", "vigil", "--bin", "vigil"]))?;
         exec_streaming(cargo().args(["test", "--workspace"]), |l| tally.add_line(l))
     })?;
 

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::Semaphore;
 use vigil_e2e::TestNet;
-use vigil_node::gateway::config::GatewayConfig;
+use vigil_gateway::config::GatewayConfig;
 use vigil_protocol::sealed::{self, PlainRequest, REQUEST_MEDIA_TYPE};
 use vigil_protocol::ConsensusMode;
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::Value;
-use vigil_node::devnet::{self, Devnet, DevnetOptions, Running};
+use vigil::devnet::{self, Devnet, DevnetOptions, Running};
 use vigil_protocol::ConsensusMode;
 use vigil_wallet::client::{HttpRequest, HttpResponse, Transport, TransportError};
 
@@ -21,7 +21,7 @@ pub fn vigil_bin() -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let p = target.join("debug/vigil");
     if !p.is_file() {
-        bail!("{} not found: run `cargo build -p vigil-node --bin vigil` first (cargo xtask test does)", p.display());
+        bail!("{} not found: run `cargo build -p vigil --bin vigil` first (cargo xtask test does)", p.display());
     }
     Ok(p)
 }
@@ -90,11 +90,7 @@ impl TestNet {
     ) -> anyhow::Result<Self> {
         static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "vigil-e2e-{}-{}-{n}",
-            std::process::id(),
-            vigil_node::service::now_ms()
-        ));
+        let dir = std::env::temp_dir().join(format!("vigil-e2e-{}-{}-{n}", std::process::id(), vigil_server::now_ms()));
         let opts = DevnetOptions {
             nodes,
             dir: dir.clone(),

@@ -152,7 +152,7 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     assert_eq!(r.json::<Value>().await?["error"]["code"], "FAUCET_COOLDOWN");
 
     // A stopped node gets its own 503; the others are still served.
-    vigil_node::devnet::terminate(&mut net.running.children[3].1);
+    vigil::devnet::terminate(&mut net.running.children[3].1);
     net.running.children[3].1.wait()?;
     let (status, body) =
         forward(&client, &net, json!({ "target": id(3), "request": { "path": "/v1/status" } })).await?;

@@ -83,7 +83,7 @@ async fn only_the_registered_user_stores_and_fetches_fragments() -> anyhow::Resu
             nonce: nonce.get(),
         }
     };
-    let now = vigil_node::service::now_ms;
+    let now = vigil_server::now_ms;
     let store_req = |shards, node, key| StoreRequest::sign(at.clone(), shards, bound(node, now()), key);
     let fetch_req = |count, node, key| FetchRequest::sign(at.clone(), count, bound(node, now()), key);
     // Alice stores two shards; they come back byte for byte.
@@ -187,7 +187,7 @@ fn bind(node: &vigil_protocol::NodeId) -> RequestBinding {
     RequestBinding {
         chain_id: ChainId::new("vigil-e2e").unwrap_or_else(|e| unreachable!("{e}")),
         node: *node,
-        issued_ms: vigil_node::service::now_ms(),
+        issued_ms: vigil_server::now_ms(),
         nonce: vigil_wallet::vault::new_nonce(),
     }
 }
@@ -274,7 +274,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     // A tampered shard at one store is detected and another store's used instead.
     let manifest = s.vault_list(&me.address()).await?.into_iter().find(|m| m.object_id == ids[2]).expect("listed");
     let first = node_of(&net, &manifest.stores[0]);
-    vigil_node::devnet::terminate(&mut net.running.children[first].1);
+    vigil::devnet::terminate(&mut net.running.children[first].1);
     net.running.children[first].1.wait()?;
     let data = net.devnet.nodes[first].config.parent().expect("node dir").join("data");
     {
@@ -292,7 +292,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     // n − k stores stopped: any k of the n still rebuild it.
     for id in &manifest.stores[..usize::from(manifest.fragments - manifest.threshold)] {
         let i = node_of(&net, id);
-        vigil_node::devnet::terminate(&mut net.running.children[i].1);
+        vigil::devnet::terminate(&mut net.running.children[i].1);
         net.running.children[i].1.wait()?;
     }
     let (got, report) = s.vault_download(&seed, 0, &ids[2], &mut none).await?;

@@ -1,0 +1,10 @@
+//! `vigil-api`: the contract between Vigil's node, gateway, wallet and web wallet, as
+//! types both sides use — nothing is read by a field name in a string.
+//!
+//! - [`error`]: the error document every route answers with, and its codes.
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod error;
+
+pub use error::{ErrorBody, ErrorDetail};

@@ -1,0 +1,14 @@
+//! `vigil-core`: Vigil's consensus and execution, pure.
+//!
+//! - [`execution`]: the deterministic state transition (accounts, transfers, fault
+//!   evidence → jailing and the switch to Bft mode, the vault's records).
+//! - [`consensus`]: the sans-io consensus state machine (Fast and Bft modes).
+//!
+//! Nothing here touches sockets, files, clocks, threads or randomness: time and inputs
+//! come in, a list of what to do comes out. The node (`vigil-node`) carries the list out
+//! over redb and Noise links; the simulator (`vigil-sim`) over a seeded, faulty virtual
+//! network, running this very code.
+#![deny(unsafe_code)]
+
+pub mod consensus;
+pub mod execution;

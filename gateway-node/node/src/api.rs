@@ -1,0 +1,458 @@
+//! The public HTTP API (axum). Handlers are thin; errors map once to a status and a
+//! stable code (`{"error": {"code": "STALE_NONCE", "message": "…"}}`). JSON is for
+//! humans; every signed or certified object also comes as BCS hex (`*_bcs`), the exact
+//! bytes a light client verifies. Transactions are accepted as JSON or as BCS
+//! (`Content-Type: application/octet-stream`).
+//!
+//! The node's server (`service::run`) puts the per-client limits outermost, with the
+//! shared access log around them (`limits::outermost`). `/metrics` is not public:
+//! [`admin_router`] serves it, on the node's loopback `admin_listen` only (the public
+//! listener answers 404 there).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
+use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
+use vigil_protocol::{Address, CertifiedHeader, ConsensusMode, Height, SetChange, SignedTransaction, StateKey, TxHash};
+
+use crate::metrics::Gauges;
+use crate::service::{Event, Shared};
+use vigil_core::consensus::Rejection;
+
+/// Longest a client may ask to wait for a commit.
+pub const WAIT_MAX_MS: u64 = 30_000;
+
+/// One error type for the whole API.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+    fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", what)
+    }
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        let (status, code) = match &r {
+            Rejection::WrongChain { .. } => (StatusCode::BAD_REQUEST, "WRONG_CHAIN"),
+            Rejection::BadSignature => (StatusCode::BAD_REQUEST, "BAD_SIGNATURE"),
+            Rejection::StaleNonce { .. } => (StatusCode::BAD_REQUEST, "STALE_NONCE"),
+            Rejection::FutureNonce { .. } => (StatusCode::BAD_REQUEST, "FUTURE_NONCE"),
+            Rejection::InsufficientBalance { .. } => (StatusCode::BAD_REQUEST, "INSUFFICIENT_BALANCE"),
+            Rejection::Duplicate => (StatusCode::CONFLICT, "DUPLICATE"),
+            Rejection::MempoolFull => (StatusCode::SERVICE_UNAVAILABLE, "MEMPOOL_FULL"),
+            Rejection::FeeTooLow { .. } => (StatusCode::BAD_REQUEST, "FEE_TOO_LOW"),
+            Rejection::InvalidEvidence(_) => (StatusCode::BAD_REQUEST, "INVALID_EVIDENCE"),
+            Rejection::OffenderNotInSet => (StatusCode::CONFLICT, "OFFENDER_NOT_IN_SET"),
+        };
+        Self::new(status, code, r.to_string())
+    }
+}
+
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/tx", post(submit_tx))
+        .route("/v1/tx/{hash}", get(get_tx))
+        .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/blocks/{height}/receipts/{index}", get(get_receipt_proof))
+        .route("/v1/accounts/{address}", get(get_account))
+        .route("/v1/validators", get(get_validators))
+        .route("/v1/status", get(get_status))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/state/{key}", get(get_state))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn_with_state(API_BODY_MAX_BYTES, vigil_server::http::limit_body))
+        .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
+        .merge(crate::vault::api::router())
+        .with_state(shared)
+}
+
+/// The operator's routes, `/metrics` (Prometheus) and `/healthz`, for the loopback
+/// admin listener only.
+pub fn admin_router(shared: Arc<Shared>) -> Router {
+    Router::new().route("/metrics", get(metrics)).route("/healthz", get(|| async { "ok" })).with_state(shared)
+}
+
+/// Largest request body: room for JSON's hex encoding of the largest BCS transaction.
+const API_BODY_MAX_BYTES: usize = TRANSACTION_SIZE_MAX_BYTES * 3;
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    #[serde(default = "yes")]
+    wait: bool,
+    #[serde(default = "default_wait_ms")]
+    timeout_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_wait_ms() -> u64 {
+    10_000
+}
+
+fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
+    let is_bcs = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    if is_bcs {
+        if body.len() > TRANSACTION_SIZE_MAX_BYTES {
+            return Err(too_large(body.len()));
+        }
+        from_bytes_limited(body, TRANSACTION_SIZE_MAX_BYTES).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a BCS signed transaction: {e}"))
+        })
+    } else {
+        let tx: SignedTransaction = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a JSON signed transaction: {e}"))
+        })?;
+        let size = to_bytes(&tx).len();
+        if size > TRANSACTION_SIZE_MAX_BYTES {
+            return Err(too_large(size));
+        }
+        Ok(tx)
+    }
+}
+
+fn too_large(size: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "TX_TOO_LARGE",
+        format!("transaction of {size} bytes exceeds the limit of {TRANSACTION_SIZE_MAX_BYTES} bytes"),
+    )
+}
+
+/// `{tx_hash, status: "committed", receipt, receipt_bcs}` if the transaction is committed.
+fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Value>> {
+    let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
+    let signed = shared.sign_receipt(&record);
+    Ok(Some(json!({
+        "tx_hash": hash,
+        "status": "committed",
+        "receipt": signed,
+        "receipt_bcs": hex::encode(to_bytes(&signed)),
+    })))
+}
+
+async fn submit_tx(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<WaitQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            vigil_server::http::BODY_TOO_LARGE,
+            "request body exceeds the size limit",
+        ),
+        other => ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", other.to_string()),
+    })?;
+    let tx = decode_tx(&headers, &body)?;
+    let hash = tx.hash();
+    if let Some(receipt) = already_committed(&shared, &hash)? {
+        return Ok(receipt);
+    }
+    let committed = shared.wait_for(hash);
+    let outcome = submit_and_wait(&shared, tx, hash, committed, &q).await;
+    shared.forget_closed_waiters(&hash);
+    let committed_now = outcome?;
+    if q.wait || committed_now {
+        // Also covers a commit that landed between the check above and the wait.
+        if let Some(receipt) = receipt_json(&shared, &hash)? {
+            return Ok((StatusCode::OK, Json(receipt)).into_response());
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "tx_hash": hash, "status": "pending" }))).into_response())
+}
+
+/// How long a submission refused for a used nonce waits for that nonce's commit to be
+/// its own (see [`submit_and_wait`]).
+const STALE_NONCE_GRACE: Duration = Duration::from_millis(500);
+
+/// A replay changes nothing; the answer still carries this node's signed receipt, so a
+/// client that submitted through several nodes gets one from each.
+fn already_committed(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Response>> {
+    let Some(mut receipt) = receipt_json(shared, hash)? else {
+        return Ok(None);
+    };
+    receipt["error"] =
+        json!({ "code": "ALREADY_COMMITTED", "message": format!("transaction {hash} is already committed") });
+    Ok(Some((StatusCode::CONFLICT, Json(receipt)).into_response()))
+}
+
+/// Hands the transaction to the consensus thread; with `wait`, waits for its commit.
+/// Returns whether it committed within the wait. Consumes `committed`, so that the
+/// caller can clean up the waiter afterwards.
+async fn submit_and_wait(
+    shared: &Shared,
+    tx: SignedTransaction,
+    hash: TxHash,
+    committed: oneshot::Receiver<()>,
+    q: &WaitQuery,
+) -> ApiResult<bool> {
+    // The signature is checked here, on the API's threads, not on the consensus thread.
+    if tx.verify().is_err() {
+        shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(Rejection::BadSignature.into());
+    }
+    // A wallet sends to several nodes: the copy that peers gossip here is not checked again.
+    shared.verified.insert([(hash, &tx)]);
+    let (reply_tx, reply_rx) = oneshot::channel();
+    shared
+        .events
+        .try_send(Event::Submit(Box::new(tx), reply_tx))
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "the node is overloaded; retry later"))?;
+    let admitted = reply_rx.await.map_err(|_| ApiError::internal("the node is shutting down"))?;
+    match admitted {
+        Ok(()) => {}
+        // Its nonce may be used by this very transaction, committed (through another
+        // node) in the batch whose outputs the consensus thread is still carrying out:
+        // its waiter fires once that commit is durable.
+        Err(r @ Rejection::StaleNonce { .. }) => {
+            if tokio::time::timeout(STALE_NONCE_GRACE, committed).await.is_ok() {
+                return Ok(true);
+            }
+            shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(r.into());
+        }
+        // Already pending here (gossiped from a peer, or sent before): waiting for it is
+        // what the client asked, and submitting it again is harmless.
+        Err(Rejection::Duplicate) if q.wait => {}
+        Err(r) => {
+            shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(r.into());
+        }
+    }
+    if !q.wait {
+        return Ok(false);
+    }
+    let wait = Duration::from_millis(q.timeout_ms.min(WAIT_MAX_MS));
+    Ok(tokio::time::timeout(wait, committed).await.is_ok())
+}
+
+async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<Value>> {
+    let hash: TxHash = hash
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "transaction hash must be 64 hex digits"))?;
+    receipt_json(&shared, &hash)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed (yet)")))
+}
+
+async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<Value>> {
+    let height =
+        if height == "latest" {
+            shared.durable_height()
+        } else {
+            Height(height.parse().map_err(|_| {
+                ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "height must be a number or `latest`")
+            })?)
+        };
+    let cb = shared
+        .store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no committed block at height {height}")))?;
+    let certified = cb.certified_header();
+    Ok(Json(json!({
+        "height": height,
+        "hash": cb.block.header.hash(),
+        "header": cb.block.header,
+        "cert": cb.cert,
+        "tx_hashes": cb.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
+        "certified_header_bcs": hex::encode(to_bytes(&certified)),
+        // Fast blocks: why the certified proposal could carry this block (BCS
+        // `Justification`), so that anyone holding a conflicting certified block can
+        // trace the fork to its validators (`vigil_protocol::forensics`).
+        "justification_bcs": cb.justification.as_ref().map(|j| hex::encode(to_bytes(j))),
+    })))
+}
+
+/// The receipt entry a block certifies at `index`, with its Merkle proof against the
+/// header's receipts root: what a client needs to prove that a node's signed receipt
+/// contradicts the certified block.
+async fn get_receipt_proof(
+    State(shared): State<Arc<Shared>>,
+    Path((height, index)): Path<(u64, usize)>,
+) -> ApiResult<Json<Value>> {
+    let cb = shared
+        .store
+        .block(Height(height))
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no committed block at height {height}")))?;
+    if index >= cb.block.txs.len() {
+        return Err(ApiError::not_found(format!("block {height} holds {} transactions", cb.block.txs.len())));
+    }
+    let mut entries = Vec::with_capacity(cb.block.txs.len());
+    for tx in &cb.block.txs {
+        let record = shared
+            .store
+            .tx(&tx.hash())
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("receipt of committed tx {} is not stored", tx.hash())))?;
+        entries.push(record.entry);
+    }
+    let proof = vigil_protocol::Block::receipt_proof(&entries, index)
+        .ok_or_else(|| ApiError::internal("cannot build the receipt proof"))?;
+    let certified = CertifiedHeader { header: cb.block.header, cert: cb.cert };
+    Ok(Json(json!({
+        "height": height,
+        "index": index,
+        "entry": entries[index],
+        "entry_bcs": hex::encode(to_bytes(&entries[index])),
+        "proof_bcs": hex::encode(to_bytes(&proof)),
+        "certified_header_bcs": hex::encode(to_bytes(&certified)),
+    })))
+}
+
+/// `{height, state_key_bcs, value_bcs, proof_bcs, certified_header_bcs}` for a state
+/// key at the committed height: what a light client needs to check it against a
+/// certified header. `read` takes what else the caller wants from the same ledger view.
+fn proven_state<R>(
+    shared: &Shared,
+    key: &StateKey,
+    read: impl FnOnce(&vigil_core::execution::Ledger) -> R,
+) -> ApiResult<(serde_json::Map<String, Value>, R)> {
+    // The proof and the header it is checked against come from the same moment: the
+    // ledger's state and the block it last executed (in memory; it may not be on disk
+    // for a few more milliseconds, but a quorum certified it).
+    let (height, value, proof, header, extra) = {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
+        let header = node
+            .committed()
+            .last()
+            .filter(|cb| cb.block.header.height == ledger.height())
+            .map(vigil_core::consensus::CommittedBlock::certified_header);
+        (ledger.height(), value, proof, header, read(ledger))
+    };
+    let certified = header.map(|h| hex::encode(to_bytes(&h)));
+    let mut fields = serde_json::Map::new();
+    fields.insert("height".into(), json!(height));
+    fields.insert("state_key_bcs".into(), json!(hex::encode(to_bytes(key))));
+    fields.insert("value_bcs".into(), json!(value.map(hex::encode)));
+    fields.insert("proof_bcs".into(), json!(hex::encode(to_bytes(&proof))));
+    fields.insert("certified_header_bcs".into(), json!(certified));
+    Ok((fields, extra))
+}
+
+/// Any state entry (key as BCS hex) with its proof.
+async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "BAD_STATE_KEY", why);
+    let bytes = hex::decode(&key).map_err(|_| bad("the state key must be BCS in hex".into()))?;
+    let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
+    let (fields, ()) = proven_state(&shared, &key, |_| ())?;
+    Ok(Json(Value::Object(fields)))
+}
+
+async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
+    let address =
+        Address::parse(&address).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", e.to_string()))?;
+    let (mut fields, account) = proven_state(&shared, &StateKey::Account(address), |l| l.account(&address))?;
+    fields.insert("address".into(), json!(address));
+    fields.insert("balance".into(), json!(account.balance));
+    fields.insert("nonce".into(), json!(account.nonce));
+    Ok(Json(Value::Object(fields)))
+}
+
+async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
+    let (height, state, history) = {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        (ledger.height(), ledger.consensus_state().clone(), ledger.set_history().to_vec())
+    };
+    // Each later set took effect at `from`; block `from - 1` committed it, certified by
+    // the set before: the chain of changes a light client follows from genesis.
+    let mut changes = Vec::new();
+    for (from, next) in history.into_iter().skip(1) {
+        let at = Height(from.0.saturating_sub(1));
+        let cb = shared
+            .store
+            .block(at)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("block {at} that changed the set is not stored")))?;
+        changes.push(SetChange { certified: CertifiedHeader { header: cb.block.header, cert: cb.cert }, next });
+    }
+    Ok(Json(json!({
+        "height": height,
+        "hash": state.validators.hash(),
+        "mode": state.mode,
+        "validators": state.validators,
+        "jailed": state.jailed,
+        "validators_bcs": hex::encode(to_bytes(&state.validators)),
+        "genesis_validator_set_hash": shared.genesis.validators.hash(),
+        "changes_bcs": hex::encode(to_bytes(&changes)),
+    })))
+}
+
+async fn get_status(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let node = shared.lock_node();
+    let status = node.status();
+    let ledger = node.ledger();
+    Json(json!({
+        "name": shared.name,
+        "node_id": shared.keys.id(),
+        "chain_id": shared.chain_id(),
+        // Committed and on disk: this node serves the block at this height.
+        "height": shared.durable_height(),
+        "mode": status.mode,
+        "view": status.view,
+        "mempool_txs": status.mempool_len,
+        "jailed": ledger.consensus_state().jailed,
+        "peers_connected": shared.network.connected_peers(),
+        "fault_injection": shared.byzantine_receipts,
+    }))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let gauges = {
+        let node = shared.lock_node();
+        let status = node.status();
+        Gauges {
+            height: shared.durable_height().0,
+            bft_mode: status.mode == ConsensusMode::Bft,
+            mempool_txs: status.mempool_len,
+            peers_connected: shared.network.connected_peers().len(),
+            dropped_frames: shared.network.dropped_frames.load(std::sync::atomic::Ordering::Relaxed),
+            jailed: node.ledger().consensus_state().jailed.len(),
+        }
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.metrics.render(&gauges))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}

@@ -1,0 +1,24 @@
+//! `vigil-node`: the full node's shell around the pure core ([`vigil_core`]).
+//!
+//! - [`service`]: the node process — the consensus thread driving [`vigil_core`]'s
+//!   state machine, [`storage`] (redb), [`net`] (Noise links between validators),
+//!   [`api`] (axum), [`metrics`].
+//! - [`sealed`] and [`link`]: the node's side of sealed requests (Oblivious HTTP) and of
+//!   the gateway's forwarding link.
+//! - [`vault`]: the node's store of vault fragments (a redb table, a directory or S3).
+//! - [`config`]: the node's TOML file and its environment overrides.
+//!
+//! What the node shares with the gateway lives in `vigil-server`; the `vigil` binary is
+//! the only crate where the two meet.
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod link;
+pub mod metrics;
+pub mod net;
+mod openapi;
+pub mod sealed;
+pub mod service;
+pub mod storage;
+pub mod vault;

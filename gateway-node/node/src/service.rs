@@ -1,0 +1,435 @@
+//! The node process: wires the sans-io consensus [`Node`] to the real world — redb
+//! storage, the Noise transport, timers, and the HTTP API.
+//!
+//! One OS thread owns the consensus state machine and carries out its outputs in order
+//! (persist before send, commit durably before answering clients). Everything else —
+//! peer links, timers, HTTP — runs on tokio and talks to that thread through one
+//! bounded channel.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::sync::{mpsc, oneshot};
+use vigil_protocol::{ChainId, Genesis, Height, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash};
+
+use crate::config::NodeConfig;
+use crate::metrics::Metrics;
+use crate::net::{Network, NetworkConfig, PeerAddress};
+use crate::storage::{Store, TxRecord};
+use vigil_core::consensus::verified::{Checked, VerifiedTxs};
+use vigil_core::consensus::{self, Input, Message, Node, Output, Rejection, Timer};
+use vigil_core::execution::Ledger;
+use vigil_server::keys::{load_node_keys, NodeKeys};
+use vigil_server::{now_ms, read_genesis, shutdown_signal};
+
+/// Events queued for the consensus thread.
+pub const EVENTS_MAX: usize = 16_384;
+
+#[allow(clippy::large_enum_variant)] // see `consensus::Message`
+pub enum Event {
+    Peer(NodeId, Message),
+    Timer(Timer),
+    /// A client's transaction, its signature already verified.
+    Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
+    /// Gossiped transactions whose signatures verified (the invalid ones are dropped).
+    PeerTransactions(Vec<SignedTransaction>),
+    Shutdown,
+}
+
+/// State shared by the consensus thread and the API.
+pub struct Shared {
+    pub name: String,
+    pub node: Mutex<Node>,
+    pub store: Store,
+    pub keys: NodeKeys,
+    pub genesis: Genesis,
+    pub network: Network,
+    pub events: mpsc::Sender<Event>,
+    pub metrics: Metrics,
+    /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
+    pub byzantine_receipts: bool,
+    /// Transactions whose signatures this node has checked (shared with consensus).
+    pub verified: Arc<VerifiedTxs>,
+    /// Vault fragments: this node's own ciphertext database.
+    pub vault: Arc<dyn crate::vault::FragmentStore>,
+    /// Vault requests already served (each is served once).
+    pub vault_seen: crate::vault::SeenRequests,
+    /// The highest height whose block is on disk. The ledger runs ahead of it for the
+    /// moment between executing a block and writing it; what the API says is committed
+    /// (status, `latest`) goes by this, so every height it names can be fetched.
+    durable: AtomicU64,
+    waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
+}
+
+impl Shared {
+    pub fn chain_id(&self) -> &ChainId {
+        &self.genesis.chain_id
+    }
+
+    /// The highest committed height whose block and certificate are on disk.
+    pub fn durable_height(&self) -> Height {
+        Height(self.durable.load(Ordering::Acquire))
+    }
+
+    pub fn lock_node(&self) -> std::sync::MutexGuard<'_, Node> {
+        self.node.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers interest in a transaction's commit before it is submitted.
+    pub fn wait_for(&self, hash: TxHash) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).entry(hash).or_default().push(tx);
+        rx
+    }
+
+    /// Drops waiters for `hash` that nobody listens to any more (rejected or timed out),
+    /// so failed submissions leave nothing behind.
+    pub fn forget_closed_waiters(&self, hash: &TxHash) {
+        let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = w.get_mut(hash) {
+            list.retain(|s| !s.is_closed());
+            if list.is_empty() {
+                w.remove(hash);
+            }
+        }
+    }
+
+    fn notify(&self, hashes: impl Iterator<Item = TxHash>) {
+        let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        for h in hashes {
+            for tx in w.remove(&h).unwrap_or_default() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    /// This node's signed receipt for a committed transaction.
+    pub fn sign_receipt(&self, record: &TxRecord) -> SignedReceipt {
+        let mut entry = record.entry.clone();
+        if self.byzantine_receipts {
+            tracing::warn!(tx = %entry.tx_hash, "FAULT INJECTION: signing a receipt with a wrong result hash");
+            entry.result_hash = vigil_protocol::hash::hash(vigil_protocol::Domain::ExecutionResult, b"byzantine");
+        }
+        Receipt {
+            chain_id: self.chain_id().clone(),
+            height: record.height,
+            block_hash: record.block_hash,
+            tx_index: record.index,
+            entry,
+            node: self.keys.id(),
+        }
+        .sign(&self.keys.consensus)
+    }
+}
+
+/// Runs a node until SIGINT/SIGTERM.
+pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
+    let keys = load_node_keys(&cfg.key_file)?;
+    let genesis = read_genesis(&cfg.genesis_file)?;
+    let me = keys.id();
+    let Some(info) = genesis.validators.get(&me) else {
+        bail!("this node's key ({}) is not a validator in {}", me, cfg.genesis_file.display());
+    };
+    if info.encryption_key != keys.encryption_public() {
+        bail!("the HPKE key in {} differs from the one published in genesis", cfg.key_file.display());
+    }
+    if info.p2p_key != keys.p2p_public() {
+        bail!("the p2p (Noise) key in {} differs from the one published in genesis", cfg.key_file.display());
+    }
+    if cfg.testing.byzantine_receipts {
+        tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
+    }
+    let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
+    let vault = crate::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
+    let stored = store.load().context("reading the database")?;
+    let resumed = stored.blocks.len();
+    let had_state = stored.state.is_some();
+    let ledger = match stored.state {
+        Some((meta, tree)) => Some(Ledger::restore(&genesis, meta, tree).context("restoring the stored state")?),
+        None => None,
+    };
+    let mut ccfg = consensus::Config::new(keys.consensus.clone());
+    ccfg.timeouts = cfg.consensus.timeouts();
+    ccfg.block_txs_max = cfg.consensus.block_txs_max;
+    let verified = ccfg.verified.clone();
+    let node =
+        Node::restore(ccfg, &genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
+    if !had_state {
+        let (meta, records) = node.ledger().snapshot();
+        store.write_state(&meta, records).context("writing the state to the database")?;
+    }
+    let state = if had_state { "read from disk" } else { "rebuilt from genesis" };
+    tracing::info!(name = %cfg.name, id = %me, height = resumed, state, "node starting");
+
+    let (events_tx, mut events_rx) = mpsc::channel::<Event>(EVENTS_MAX);
+    let (inbound_tx, mut inbound_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
+    let mut peers = Vec::new();
+    for p in &cfg.peers {
+        let id: NodeId = p.id.parse().with_context(|| format!("peer id `{}` is not 64 hex digits", p.id))?;
+        peers.push(PeerAddress { id, address: p.address.clone() });
+    }
+    let network = Network::start(
+        NetworkConfig {
+            me,
+            secret: keys.p2p.to_bytes(),
+            listen: cfg.p2p_listen,
+            peers,
+            keys: genesis.validators.validators().iter().map(|v| (v.id, v.p2p_key)).collect(),
+            // The chain id and the genesis hash: two networks that share a chain id (a
+            // reset devnet, a fork of a test network) cannot link up either.
+            prologue: format!("vigil/v1/p2p/{}/{}", genesis.chain_id, genesis.hash()).into_bytes(),
+        },
+        inbound_tx,
+    )
+    .await
+    .with_context(|| format!("binding the p2p listener {}", cfg.p2p_listen))?;
+    {
+        let events = events_tx.clone();
+        let verified = verified.clone();
+        tokio::spawn(async move {
+            while let Some((from, m)) = inbound_rx.recv().await {
+                // Transaction signatures are checked here, in parallel with the consensus
+                // thread, each once: gossip that carries only transactions seen before
+                // (often inside a proposal that came first) has nothing left to pool.
+                let event = match m {
+                    Message::Transactions(txs) => {
+                        let checked = verified.check(&txs);
+                        let fresh: Vec<SignedTransaction> = txs
+                            .into_iter()
+                            .zip(checked)
+                            .filter(|(_, c)| *c == Checked::Valid)
+                            .map(|(t, _)| t)
+                            .collect();
+                        if fresh.is_empty() {
+                            continue;
+                        }
+                        Event::PeerTransactions(fresh)
+                    }
+                    Message::Proposal(p) => {
+                        verified.check(&p.block.txs);
+                        Event::Peer(from, Message::Proposal(p))
+                    }
+                    other => Event::Peer(from, other),
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    let durable = AtomicU64::new(node.ledger().height().0);
+    let shared = Arc::new(Shared {
+        name: cfg.name.clone(),
+        node: Mutex::new(node),
+        store,
+        keys,
+        genesis,
+        network,
+        events: events_tx.clone(),
+        metrics: Metrics::default(),
+        byzantine_receipts: cfg.testing.byzantine_receipts,
+        vault,
+        vault_seen: Default::default(),
+        verified,
+        durable,
+        waiters: Mutex::new(HashMap::new()),
+    });
+
+    let runtime = tokio::runtime::Handle::current();
+    let consensus_shared = shared.clone();
+    let consensus_thread = std::thread::Builder::new().name("consensus".into()).spawn(move || {
+        let first = consensus_shared.lock_node().step(now_ms(), Input::Start);
+        carry_out(&consensus_shared, &runtime, first);
+        while let Some(first) = events_rx.blocking_recv() {
+            // Take whatever else is already queued, so that transactions admitted together
+            // are gossiped in one message.
+            let mut outputs = Vec::new();
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(event) = next.take() {
+                let Some(outs) = handle_event(&consensus_shared, event) else { return };
+                outputs.extend(outs);
+                taken += 1;
+                if taken < EVENTS_PER_BATCH_MAX {
+                    next = events_rx.try_recv().ok();
+                }
+            }
+            carry_out(&consensus_shared, &runtime, coalesce_gossip(outputs));
+        }
+    })?;
+
+    let listener = tokio::net::TcpListener::bind(cfg.api_listen)
+        .await
+        .with_context(|| format!("binding the API listener {}", cfg.api_listen))?;
+    tracing::info!(api = %cfg.api_listen, p2p = %cfg.p2p_listen, "listening");
+    if let Some(addr) = cfg.admin_listen {
+        let admin =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the admin listener {addr}"))?;
+        tracing::info!(admin = %addr, "admin listener (metrics)");
+        let routes = crate::api::admin_router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, routes).with_graceful_shutdown(shutdown_signal()).await {
+                tracing::warn!(error = %e, "admin listener stopped");
+            }
+        });
+    }
+    let api = crate::api::router(shared.clone());
+    let sealed = crate::sealed::routes(shared.keys.encryption_seed(), api.clone(), shared.metrics.sealed.clone())
+        .context("deriving the sealed-request key")?;
+    let app = api.merge(sealed);
+    // Outermost (sealed requests are served by `api` in process, inside it, and have no
+    // line of their own in the access log: their paths are what the client sealed): a
+    // client over its limits costs nothing past this point but its access-log line.
+    let limits = vigil_server::limits::ClientLimits::new(cfg.api_limits.settings(), &cfg.api_limits.unlimited);
+    let app = vigil_server::limits::outermost(app, limits.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LIMITS_RETAIN_INTERVAL);
+        loop {
+            tick.tick().await;
+            limits.retain_recent();
+        }
+    });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // TCP_NODELAY: the gateway's pooled connections carry one small request and answer
+    // after another.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shutting down");
+    let _ = events_tx.send(Event::Shutdown).await;
+    let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
+    Ok(())
+}
+
+/// How often the API's rate limiter forgets clients whose buckets are full again.
+const LIMITS_RETAIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Most events handled before their outputs are carried out.
+const EVENTS_PER_BATCH_MAX: usize = 256;
+
+/// Steps the state machine for one event; `None` means shut down.
+fn handle_event(shared: &Shared, event: Event) -> Option<Vec<Output>> {
+    let now = now_ms();
+    Some(match event {
+        Event::Shutdown => return None,
+        Event::Peer(from, message) => shared.lock_node().step(now, Input::Message { from, message }),
+        Event::Timer(t) => shared.lock_node().step(now, Input::Timeout(t)),
+        Event::PeerTransactions(txs) => shared.lock_node().admit_verified(now, txs),
+        Event::Submit(tx, reply) => {
+            let result = shared.lock_node().submit_verified(now, *tx);
+            match result {
+                Ok(outs) => {
+                    let _ = reply.send(Ok(()));
+                    outs
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    Vec::new()
+                }
+            }
+        }
+    })
+}
+
+/// Merges transaction broadcasts into one, placed after everything else. Moving a send
+/// later never breaks "persist before send".
+fn coalesce_gossip(outputs: Vec<Output>) -> Vec<Output> {
+    let mut txs = Vec::new();
+    let mut rest = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        match o {
+            Output::Broadcast(Message::Transactions(t)) => txs.extend(t),
+            other => rest.push(other),
+        }
+    }
+    if !txs.is_empty() {
+        rest.push(Output::Broadcast(Message::Transactions(txs)));
+    }
+    rest
+}
+
+/// Carries out consensus outputs in order. A run of writes with no send between them
+/// (a commit and the safety state after it) goes to disk as one durable transaction.
+/// Storage failures stop the process: a node that cannot persist must not vote.
+fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Vec<Output>) {
+    let mut outputs = outputs.into_iter().peekable();
+    while let Some(out) = outputs.next() {
+        match out {
+            Output::Send { to, message } => shared.network.send(&to, &message),
+            Output::Broadcast(message) => shared.network.broadcast(&message),
+            Output::SetTimer { timer, after_ms } => {
+                let events = shared.events.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                    let _ = events.send(Event::Timer(timer)).await;
+                });
+            }
+            Output::Persist(_) | Output::Commit { .. } => {
+                let mut run = vec![out];
+                while let Some(next) = outputs.next_if(|o| matches!(o, Output::Persist(_) | Output::Commit { .. })) {
+                    run.push(next);
+                }
+                write_durably(shared, run);
+            }
+            Output::EvidenceSubmitted { offender } => {
+                tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
+            }
+            Output::ForkProven { height, theirs, offenders } => {
+                shared.metrics.forks_proven.fetch_add(1, Ordering::Relaxed);
+                let names: Vec<String> = offenders.iter().map(ToString::to_string).collect();
+                if names.is_empty() {
+                    tracing::error!(
+                        %height,
+                        theirs = %theirs,
+                        "another certified block conflicts with the one committed here: the chain forked; the \
+                         blocks received do not show who caused it yet (a copy with its justification may)"
+                    );
+                } else {
+                    tracing::error!(
+                        %height,
+                        theirs = %theirs,
+                        offenders = ?names,
+                        "another certified block conflicts with the one committed here: the chain forked; evidence \
+                         submitted against the validators named, Fast mode stopped until it commits"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Writes committed blocks and the newest safety state, then tells waiting clients.
+fn write_durably(shared: &Shared, run: Vec<Output>) {
+    let mut blocks = Vec::new();
+    let mut safety = None;
+    for out in &run {
+        match out {
+            Output::Commit { committed, receipts, state } => blocks.push((&**committed, receipts.as_slice(), &**state)),
+            Output::Persist(s) => safety = Some(&**s),
+            _ => {}
+        }
+    }
+    if let Err(e) = shared.store.write(&blocks, safety) {
+        tracing::error!(error = %e, "cannot persist a committed block or the safety state; stopping");
+        std::process::exit(2);
+    }
+    if let Some((last, _, _)) = blocks.last() {
+        shared.durable.fetch_max(last.block.header.height.0, Ordering::Release);
+    }
+    // Links follow the set in force: a validator jailed by these blocks loses its links.
+    if blocks.iter().any(|(c, _, _)| c.block.header.next_validator_set_hash != c.block.header.validator_set_hash) {
+        let keys = shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
+        shared.network.set_allowed(keys);
+    }
+    for (committed, receipts, _) in blocks {
+        let header = &committed.block.header;
+        shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), committed.block.txs.len());
+        tracing::debug!(height = %header.height, txs = committed.block.txs.len(), mode = %header.mode, "committed");
+        shared.notify(receipts.iter().map(|r| r.tx_hash));
+    }
+}

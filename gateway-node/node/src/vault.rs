@@ -1,0 +1,622 @@
+//! A node's ciphertext database for vault fragments, apart from the chain's database:
+//! the [`FragmentStore`] trait with an embedded default (its own redb file) and an `object_store`
+//! backend (S3-compatible storage, or a local directory) for operators who keep bulk
+//! data elsewhere. Per-account usage is kept next to it, for quotas.
+//!
+//! Only ciphertext arrives here: the wallet encrypts and erasure-codes before upload.
+//! Every store and fetch is authenticated against the chain (see `api::vault_*`).
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use vigil_protocol::{Address, Hash32};
+
+const SHARDS: TableDefinition<&str, &[u8]> = TableDefinition::new("shards");
+const USAGE: TableDefinition<&[u8; 20], u64> = TableDefinition::new("usage");
+
+/// Where a node keeps fragments (`[vault]` in node.toml).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultStoreConfig {
+    /// `None`: the embedded store (`fragments.redb` in the data directory). Otherwise an
+    /// object-store URL: `s3://bucket/prefix` (credentials and endpoint from the usual
+    /// `AWS_*` environment variables) or `file:///absolute/dir`.
+    #[serde(default)]
+    pub object_store_url: Option<String>,
+    /// Options of that store, over the environment's: for S3, `endpoint`, `region`,
+    /// `allow_http` (`"true"` for a loopback server), `access_key_id`,
+    /// `secret_access_key` (better from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
+    #[serde(default)]
+    pub object_store_options: std::collections::BTreeMap<String, String>,
+}
+
+/// Retries of one object-store request before a store or fetch fails (the client's
+/// default is 10 over up to 3 minutes: a request would hang that long on a dead store).
+pub const OBJECT_STORE_RETRIES_MAX: usize = 2;
+/// How long one object-store request, retries included, may take.
+pub const OBJECT_STORE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FragmentStoreError {
+    #[error("fragment database: {0}")]
+    Db(String),
+    #[error("object store: {0}")]
+    Objects(String),
+    /// The object store did not take a write (down, refusing, timed out): nothing of
+    /// the store request is recorded.
+    #[error("the fragment store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the account's vault quota ({quota} bytes) would be exceeded")]
+    Quota { quota: u64 },
+}
+
+fn db<E: std::fmt::Display>(e: E) -> FragmentStoreError {
+    FragmentStoreError::Db(e.to_string())
+}
+
+/// Shard `index` of stripe `stripe` of one object of one owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardKey {
+    pub owner: Address,
+    pub object_id: Hash32,
+    pub index: u8,
+    pub stripe: u32,
+}
+
+impl ShardKey {
+    fn name(&self) -> String {
+        format!("{}/{}/{}/{:08}", self.owner, self.object_id, self.index, self.stripe)
+    }
+
+    /// The keys of `count` stripes from this one on.
+    fn run(self, count: usize) -> impl Iterator<Item = ShardKey> {
+        (0..count).map(move |i| ShardKey { stripe: self.stripe.saturating_add(i as u32), ..self })
+    }
+}
+
+/// Vault requests served within the last [`vigil_protocol::vault::REQUEST_WINDOW_MS`],
+/// by (issued time, signer, nonce): a request is served once. Older entries are
+/// forgotten (the window refuses their requests anyway); the whole set is bounded.
+#[derive(Debug, Default)]
+pub struct SeenRequests {
+    seen: std::sync::Mutex<std::collections::BTreeSet<(u64, [u8; 32], u64)>>,
+}
+
+/// Vault requests remembered at once; beyond this the node asks clients to retry.
+pub const SEEN_REQUESTS_MAX: usize = 1 << 18;
+
+/// Why a vault request's binding was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    Seen,
+    Full,
+}
+
+impl SeenRequests {
+    /// Records a request; refuses one already seen.
+    pub fn admit(&self, issued_ms: u64, signer: [u8; 32], nonce: u64, now_ms: u64) -> Result<(), Replay> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let oldest = now_ms.saturating_sub(vigil_protocol::vault::REQUEST_WINDOW_MS);
+        *seen = seen.split_off(&(oldest, [0; 32], 0));
+        if seen.contains(&(issued_ms, signer, nonce)) {
+            return Err(Replay::Seen);
+        }
+        if seen.len() >= SEEN_REQUESTS_MAX {
+            return Err(Replay::Full);
+        }
+        seen.insert((issued_ms, signer, nonce));
+        Ok(())
+    }
+}
+
+/// What a store's async operations return.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FragmentStoreError>> + Send + 'a>>;
+
+/// A node's ciphertext database for vault shards. Implementations: [`EmbeddedStore`]
+/// (its own redb file) and [`ObjectStoreFragments`] (any `object_store`: S3-compatible
+/// services, a directory). Usage per account is kept for quotas.
+pub trait FragmentStore: Send + Sync {
+    /// Stores `shards` for stripes `first.stripe ..`, keeping `first.owner` within
+    /// `quota` bytes (a replaced shard counts once); over quota, nothing changes.
+    fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()>;
+    /// The shards of stripes `first.stripe .. + count` held here, in order, up to the
+    /// first missing one.
+    fn get(&self, first: ShardKey, count: u32) -> StoreFuture<'_, Vec<Vec<u8>>>;
+    /// Bytes stored for `owner`.
+    fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError>;
+    /// Every stored byte of every shard (tests check that no plaintext is among them).
+    fn dump(&self) -> StoreFuture<'_, Vec<u8>>;
+}
+
+/// Opens (or creates) the store `cfg` names, in `data_dir`.
+pub fn open(data_dir: &Path, cfg: &VaultStoreConfig) -> Result<Arc<dyn FragmentStore>, FragmentStoreError> {
+    let index = open_index(data_dir)?;
+    Ok(match &cfg.object_store_url {
+        None => Arc::new(EmbeddedStore { db: index }),
+        Some(url) => {
+            let objects = |e: String| FragmentStoreError::Objects(format!("{url}: {e}"));
+            let parsed = url::Url::parse(url).map_err(|e| objects(e.to_string()))?;
+            let (store, prefix) =
+                open_objects(&parsed, &cfg.object_store_options).map_err(|e| objects(e.to_string()))?;
+            let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+                Arc::from(store)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            Arc::new(ObjectStoreFragments { usage: index, objects: store })
+        }
+    })
+}
+
+/// The object store a URL names, with `options` over the environment's `AWS_*` (S3:
+/// bounded retries and request time, see [`OBJECT_STORE_RETRIES_MAX`]), and the prefix
+/// inside it.
+fn open_objects(
+    url: &url::Url,
+    options: &std::collections::BTreeMap<String, String>,
+) -> Result<(Box<dyn ObjectStore>, ObjectPath), object_store::Error> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    if url.scheme() != "s3" {
+        let env = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
+        return object_store::parse_url_opts(url, env.chain(options.clone()));
+    }
+    let retry = object_store::RetryConfig {
+        max_retries: OBJECT_STORE_RETRIES_MAX,
+        retry_timeout: OBJECT_STORE_REQUEST_TIMEOUT,
+        ..Default::default()
+    };
+    let timeout = format!("{}s", OBJECT_STORE_REQUEST_TIMEOUT.as_secs());
+    // Set as keys (not `with_client_options`, which would drop what the environment and
+    // the options set, such as `allow_http`); the operator's options come last.
+    let mut builder = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry);
+    for key in ["timeout", "connect_timeout"] {
+        builder = builder.with_config(key.parse()?, &timeout);
+    }
+    for (key, value) in options {
+        let key: AmazonS3ConfigKey = key.parse()?;
+        builder = builder.with_config(key, value);
+    }
+    let store = builder.build()?;
+    let prefix = ObjectPath::from_url_path(url.path())?;
+    Ok((Box::new(store), prefix))
+}
+
+fn open_index(data_dir: &Path) -> Result<redb::Database, FragmentStoreError> {
+    let index = redb::Database::create(data_dir.join("fragments.redb")).map_err(db)?;
+    let tx = index.begin_write().map_err(db)?;
+    tx.open_table(SHARDS).map_err(db)?;
+    tx.open_table(USAGE).map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(index)
+}
+
+fn usage_in(index: &redb::Database, owner: &Address) -> Result<u64, FragmentStoreError> {
+    let tx = index.begin_read().map_err(db)?;
+    let t = tx.open_table(USAGE).map_err(db)?;
+    Ok(t.get(&owner.0).map_err(db)?.map(|v| v.value()).unwrap_or(0))
+}
+
+/// Counts `shards` (replacing `replaced` bytes) against the owner's quota: checked and
+/// written in one write transaction, so concurrent stores cannot pass the check together.
+fn reserve(
+    index: &redb::Database,
+    owner: &Address,
+    replaced: u64,
+    shards: &[Vec<u8>],
+    quota: u64,
+) -> Result<(), FragmentStoreError> {
+    let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
+    let tx = index.begin_write().map_err(db)?;
+    {
+        let mut usage = tx.open_table(USAGE).map_err(db)?;
+        let before = usage.get(&owner.0).map_err(db)?.map_or(0, |u| u.value());
+        let after = before.saturating_sub(replaced).saturating_add(added);
+        if after > quota {
+            return Err(FragmentStoreError::Quota { quota });
+        }
+        usage.insert(&owner.0, after).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// Adds `delta` (negative: takes it off, down to 0) to the bytes counted for `owner`.
+fn adjust_usage(index: &redb::Database, owner: &Address, delta: i128) -> Result<(), FragmentStoreError> {
+    let tx = index.begin_write().map_err(db)?;
+    {
+        let mut usage = tx.open_table(USAGE).map_err(db)?;
+        let now = usage.get(&owner.0).map_err(db)?.map_or(0, |u| u.value());
+        let after = (i128::from(now) + delta).clamp(0, i128::from(u64::MAX));
+        usage.insert(&owner.0, after as u64).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// The embedded default: shards and usage in the node's own `fragments.redb`.
+pub struct EmbeddedStore {
+    db: redb::Database,
+}
+
+impl EmbeddedStore {
+    fn shard(&self, k: &ShardKey) -> Result<Option<Vec<u8>>, FragmentStoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(SHARDS).map_err(db)?;
+        Ok(t.get(k.name().as_str()).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+}
+
+impl FragmentStore for EmbeddedStore {
+    fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            // Check and update in one write transaction (redb runs one at a time), so
+            // concurrent stores cannot all pass the quota check before any is counted.
+            let tx = self.db.begin_write().map_err(db)?;
+            {
+                let mut t = tx.open_table(SHARDS).map_err(db)?;
+                let mut replaced = 0u64;
+                for k in first.run(shards.len()) {
+                    replaced += t.get(k.name().as_str()).map_err(db)?.map_or(0, |b| b.value().len() as u64);
+                }
+                let mut usage = tx.open_table(USAGE).map_err(db)?;
+                let before = usage.get(&first.owner.0).map_err(db)?.map_or(0, |u| u.value());
+                let added: u64 = shards.iter().map(|s| s.len() as u64).sum();
+                let after = before.saturating_sub(replaced).saturating_add(added);
+                if after > quota {
+                    return Err(FragmentStoreError::Quota { quota });
+                }
+                for (k, bytes) in first.run(shards.len()).zip(shards) {
+                    t.insert(k.name().as_str(), bytes.as_slice()).map_err(db)?;
+                }
+                usage.insert(&first.owner.0, after).map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+    }
+
+    fn get(&self, first: ShardKey, count: u32) -> StoreFuture<'_, Vec<Vec<u8>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for k in first.run(count as usize) {
+                match self.shard(&k)? {
+                    Some(b) => out.push(b),
+                    None => break,
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError> {
+        usage_in(&self.db, owner)
+    }
+
+    fn dump(&self) -> StoreFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            let tx = self.db.begin_read().map_err(db)?;
+            let t = tx.open_table(SHARDS).map_err(db)?;
+            let mut all = Vec::new();
+            for row in t.iter().map_err(db)? {
+                all.extend_from_slice(row.map_err(db)?.1.value());
+            }
+            Ok(all)
+        })
+    }
+}
+
+/// Shards as objects in an `object_store` (one object per shard); usage in
+/// `fragments.redb`.
+pub struct ObjectStoreFragments {
+    usage: redb::Database,
+    objects: Arc<dyn ObjectStore>,
+}
+
+fn objects_err(e: object_store::Error) -> FragmentStoreError {
+    FragmentStoreError::Objects(e.to_string())
+}
+
+impl FragmentStore for ObjectStoreFragments {
+    fn put<'a>(&'a self, first: ShardKey, shards: &'a [Vec<u8>], quota: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let unavailable = |e: object_store::Error| FragmentStoreError::Unavailable(e.to_string());
+            let mut before = Vec::with_capacity(shards.len());
+            for k in first.run(shards.len()) {
+                match self.objects.head(&ObjectPath::from(k.name())).await {
+                    Ok(meta) => before.push(meta.size),
+                    Err(object_store::Error::NotFound { .. }) => before.push(0),
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            // Counted first, so concurrent stores cannot pass the quota together.
+            let replaced: u64 = before.iter().sum();
+            reserve(&self.usage, &first.owner, replaced, shards, quota)?;
+            for (written, (k, bytes)) in first.run(shards.len()).zip(shards).enumerate() {
+                let put = self.objects.put(&ObjectPath::from(k.name()), PutPayload::from(bytes.clone())).await;
+                let Err(e) = put else { continue };
+                // Failed: remove what this request wrote, the shard in doubt included
+                // (its answer was lost, not necessarily its write), then count what the
+                // store may still hold of it: a shard that could not be removed (the
+                // store is down) stays counted, so usage is never below what is held.
+                let mut held = 0i128;
+                for (k, bytes) in first.run(written + 1).zip(shards) {
+                    if self.objects.delete(&ObjectPath::from(k.name())).await.is_err() {
+                        held += bytes.len() as i128;
+                    }
+                }
+                let reserved = shards.iter().map(|s| s.len() as i128).sum::<i128>() - replaced as i128;
+                let before_written: i128 = before[..=written].iter().map(|b| i128::from(*b)).sum();
+                adjust_usage(&self.usage, &first.owner, held - before_written - reserved)?;
+                return Err(unavailable(e));
+            }
+            Ok(())
+        })
+    }
+
+    fn get(&self, first: ShardKey, count: u32) -> StoreFuture<'_, Vec<Vec<u8>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for k in first.run(count as usize) {
+                match self.objects.get(&ObjectPath::from(k.name())).await {
+                    Ok(r) => out.push(r.bytes().await.map_err(objects_err)?.to_vec()),
+                    Err(object_store::Error::NotFound { .. }) => break,
+                    Err(e) => return Err(objects_err(e)),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn usage(&self, owner: &Address) -> Result<u64, FragmentStoreError> {
+        usage_in(&self.usage, owner)
+    }
+
+    fn dump(&self) -> StoreFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            use futures::TryStreamExt;
+            let metas: Vec<_> = self.objects.list(None).try_collect().await.map_err(objects_err)?;
+            let mut all = Vec::new();
+            for m in metas {
+                let r = self.objects.get(&m.location).await.map_err(objects_err)?;
+                all.extend_from_slice(&r.bytes().await.map_err(objects_err)?);
+            }
+            Ok(all)
+        })
+    }
+}
+
+/// The vault's node API: `POST /v1/vault/store` and `POST /v1/vault/fetch`, each a BCS
+/// request signed by the key registered on chain for its user id and address.
+pub mod api {
+    use std::sync::Arc;
+
+    use axum::body::Bytes;
+    use axum::extract::{DefaultBodyLimit, State};
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use serde_json::json;
+    use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
+    use vigil_protocol::vault::REQUEST_WINDOW_MS;
+    use vigil_protocol::{
+        FetchRequest, FragmentRef, PublicKey, RequestBinding, StateKey, StoreRequest, UserRecord, VaultConfig,
+    };
+
+    use super::{FragmentStoreError, Replay, ShardKey};
+    use crate::api::{ApiError, ApiResult};
+    use crate::service::Shared;
+
+    /// Largest store request (shards of up to 1 MiB in all, plus their envelope).
+    pub const VAULT_BODY_MAX_BYTES: usize = 1024 * 1024 + 4096;
+    /// Shard bytes one request may carry or ask for.
+    const SHARD_BYTES_PER_REQUEST: u64 = 1024 * 1024;
+
+    pub fn router() -> Router<Arc<Shared>> {
+        Router::new()
+            .route("/v1/vault/store", post(store))
+            .route("/v1/vault/fetch", post(fetch))
+            .layer(axum::middleware::from_fn_with_state(VAULT_BODY_MAX_BYTES, vigil_server::http::limit_body))
+            .layer(DefaultBodyLimit::max(VAULT_BODY_MAX_BYTES))
+    }
+
+    fn bad(code: &'static str, why: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, why)
+    }
+
+    /// A request is for this chain and this node, made within the window of this node's
+    /// clock, and not seen before.
+    fn check_binding(shared: &Shared, b: &RequestBinding, signer: &PublicKey) -> ApiResult<()> {
+        if b.chain_id != shared.genesis.chain_id {
+            return Err(bad("WRONG_CHAIN", format!("the request is for chain `{}`", b.chain_id)));
+        }
+        if b.node != shared.keys.id() {
+            return Err(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "WRONG_NODE",
+                format!("the request is signed for node {}, this is {}", b.node, shared.keys.id()),
+            ));
+        }
+        let now = vigil_server::now_ms();
+        if now.abs_diff(b.issued_ms) > REQUEST_WINDOW_MS {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "STALE_REQUEST",
+                "the request's time is more than 10 minutes from this node's clock; check the device clock",
+            ));
+        }
+        match shared.vault_seen.admit(b.issued_ms, signer.to_bytes(), b.nonce, now) {
+            Ok(()) => Ok(()),
+            Err(Replay::Seen) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "REPLAYED_REQUEST",
+                "this request was already served; sign a new one (a fresh nonce)",
+            )),
+            Err(Replay::Full) => {
+                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "too many vault requests; retry later"))
+            }
+        }
+    }
+
+    /// The chain's vault configuration, once `at` names a user id registered to
+    /// `at.owner` with `signer`'s key.
+    /// Also returns the node the chain's assignment rule names for `at`'s shard index
+    /// (read under the same lock).
+    fn authenticate(
+        shared: &Shared,
+        at: &FragmentRef,
+        signer: &PublicKey,
+    ) -> ApiResult<(VaultConfig, Option<vigil_protocol::NodeId>)> {
+        let node = shared.lock_node();
+        let ledger = node.ledger();
+        let Some(user) = ledger.state::<UserRecord>(&StateKey::User(at.user_id.clone())) else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "UNKNOWN_USER",
+                format!("user id `{}` is not registered; register it with a RegisterUser transaction", at.user_id),
+            ));
+        };
+        if user.account != at.owner || user.key != *signer {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "WRONG_USER",
+                format!("user id `{}` is registered to another account or key", at.user_id),
+            ));
+        }
+        let cfg = ledger.state::<VaultConfig>(&StateKey::VaultConfig).unwrap_or_default();
+        if at.index >= cfg.fragments {
+            return Err(bad("BAD_FRAGMENT", format!("fragment index {} is not below n = {}", at.index, cfg.fragments)));
+        }
+        let assigned =
+            cfg.stores(&at.object_id, ledger.validators()).ok().and_then(|s| s.get(usize::from(at.index)).copied());
+        Ok((cfg, assigned))
+    }
+
+    fn most_per_request(cfg: &VaultConfig) -> u64 {
+        (SHARD_BYTES_PER_REQUEST / u64::from(cfg.shard_bytes.max(1))).max(1)
+    }
+
+    fn store_error(e: FragmentStoreError) -> ApiError {
+        match e {
+            FragmentStoreError::Quota { .. } => ApiError::new(StatusCode::FORBIDDEN, "QUOTA_EXCEEDED", e.to_string()),
+            FragmentStoreError::Unavailable(_) | FragmentStoreError::Objects(_) => {
+                tracing::warn!(error = %e, "vault: fragment store");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STORE_UNAVAILABLE",
+                    "this node's fragment store is unavailable: nothing was stored; try again later or another node",
+                )
+            }
+            e => ApiError::internal(e),
+        }
+    }
+
+    async fn store(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
+        let req: StoreRequest =
+            from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad("MALFORMED", e.to_string()))?;
+        req.verify().map_err(|_| bad("BAD_SIGNATURE", "the store request's signature does not verify"))?;
+        let (cfg, assigned) = authenticate(&shared, &req.at, &req.signer)?;
+        // Only the node the chain's assignment rule names for this shard index stores it.
+        if assigned != Some(shared.keys.id()) {
+            return Err(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "WRONG_STORE",
+                format!("shard {} of this object is not assigned to this node", req.at.index),
+            ));
+        }
+        check_binding(&shared, &req.binding, &req.signer)?;
+        let count = req.shards.len() as u64;
+        if count == 0 || count > most_per_request(&cfg) {
+            return Err(bad("BAD_FRAGMENT", format!("send 1 to {} shards per request", most_per_request(&cfg))));
+        }
+        if req.shards.iter().any(|s| s.len() != cfg.shard_bytes as usize) {
+            return Err(bad("BAD_FRAGMENT", format!("every shard must be {} bytes", cfg.shard_bytes)));
+        }
+        let last = u64::from(req.at.first_stripe) + count;
+        if last > cfg.stripes(cfg.object_bytes_max) {
+            return Err(bad("BAD_FRAGMENT", "stripe beyond the largest object the chain allows"));
+        }
+        let first = ShardKey {
+            owner: req.at.owner,
+            object_id: req.at.object_id,
+            index: req.at.index,
+            stripe: req.at.first_stripe,
+        };
+        shared.vault.put(first, &req.shards, cfg.quota_bytes_per_account).await.map_err(store_error)?;
+        let hashes: Vec<_> = req.shards.iter().map(|s| vigil_protocol::vault::fragment_hash(s)).collect();
+        Ok(Json(json!({ "stored": count, "hashes": hashes })))
+    }
+
+    async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+        let req: FetchRequest = from_bytes_limited(&body, 4096).map_err(|e| bad("MALFORMED", e.to_string()))?;
+        req.verify().map_err(|_| bad("BAD_SIGNATURE", "the fetch request's signature does not verify"))?;
+        let (cfg, _) = authenticate(&shared, &req.at, &req.signer)?;
+        check_binding(&shared, &req.binding, &req.signer)?;
+        let count = u64::from(req.count).clamp(1, most_per_request(&cfg)) as u32;
+        let first = ShardKey {
+            owner: req.at.owner,
+            object_id: req.at.object_id,
+            index: req.at.index,
+            stripe: req.at.first_stripe,
+        };
+        let shards = shared.vault.get(first, count).await.map_err(store_error)?;
+        if shards.is_empty() {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "this node holds no such fragment"));
+        }
+        Ok(([(header::CONTENT_TYPE, "application/octet-stream")], to_bytes(&shards)).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(stripe: u32) -> ShardKey {
+        ShardKey { owner: Address([1; 20]), object_id: Hash32([2; 32]), index: 3, stripe }
+    }
+
+    async fn round_trip(store: Arc<dyn FragmentStore>) {
+        store.put(key(0), &[vec![1; 10], vec![2; 10]], 100).await.unwrap();
+        assert_eq!(store.get(key(0), 5).await.unwrap(), vec![vec![1; 10], vec![2; 10]], "stops at the first gap");
+        assert_eq!(store.get(key(1), 1).await.unwrap(), vec![vec![2; 10]]);
+        assert_eq!(store.usage(&Address([1; 20])).unwrap(), 20);
+        // Replacing a shard counts once; going over the quota changes nothing.
+        store.put(key(1), &[vec![3; 30]], 100).await.unwrap();
+        assert_eq!(store.usage(&Address([1; 20])).unwrap(), 40);
+        assert!(matches!(store.put(key(2), &[vec![4; 61]], 100).await, Err(FragmentStoreError::Quota { quota: 100 })));
+        assert_eq!(store.get(key(2), 1).await.unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(store.usage(&Address([1; 20])).unwrap(), 40);
+        let dump = store.dump().await.unwrap();
+        assert_eq!(dump.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn embedded_store_keeps_shards_and_quotas() {
+        let dir = tempfile::tempdir().unwrap();
+        round_trip(open(dir.path(), &VaultStoreConfig::default()).unwrap()).await;
+        // Reopened from disk: still there.
+        let again = open(dir.path(), &VaultStoreConfig::default()).unwrap();
+        assert_eq!(again.usage(&Address([1; 20])).unwrap(), 40);
+        assert_eq!(again.get(key(0), 1).await.unwrap(), vec![vec![1; 10]]);
+    }
+
+    #[tokio::test]
+    async fn object_store_backend_keeps_shards_and_quotas() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = tempfile::tempdir().unwrap();
+        let cfg = VaultStoreConfig {
+            object_store_url: Some(format!("file://{}", objects.path().display())),
+            ..Default::default()
+        };
+        round_trip(open(dir.path(), &cfg).unwrap()).await;
+        let files = walk(objects.path());
+        assert_eq!(files, 2, "one object per shard in the object store");
+    }
+
+    fn walk(p: &Path) -> usize {
+        std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).map(|p| if p.is_dir() { walk(&p) } else { 1 }).sum()
+    }
+}

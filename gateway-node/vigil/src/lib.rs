@@ -1,0 +1,8 @@
+//! `vigil`: the operator's binary, where the node (`vigil-node`) and the gateway
+//! (`vigil-gateway`) meet.
+//!
+//! - [`devnet`]: writes a whole network's keys, genesis and configs and runs it as real
+//!   processes (nodes, gateways), for `vigil devnet`, `cargo xtask demo` and the tests.
+#![deny(unsafe_code)]
+
+pub mod devnet;

@@ -1,0 +1,260 @@
+//! `vigil`: the operator's binary — run a node, run a local devnet, make keys.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use vigil::devnet::{self, DevnetOptions};
+use vigil_node::config::NodeConfig;
+use vigil_protocol::ConsensusMode;
+use vigil_server::keys;
+
+mod walkthrough;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Vigil consortium chain: node, devnet and key tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Fast,
+    Bft,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyKind {
+    Node,
+    Account,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a full node.
+    Node {
+        /// Node configuration (TOML). Env overrides: VIGIL_API_LISTEN, VIGIL_P2P_LISTEN, VIGIL_DATA_DIR.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run a forwarding gateway: TLS for clients, requests sealed (HPKE) to the named node.
+    Gateway {
+        /// Gateway configuration (TOML). Env overrides: VIGIL_GATEWAY_LISTEN, VIGIL_GATEWAY_STATIC_DIR.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write keys, genesis and configs for a whole network, then run every node and a
+    /// gateway as their own processes until Ctrl-C.
+    Devnet {
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// Where the network lives; an existing network there is resumed.
+        #[arg(long, default_value = ".vigil/devnet")]
+        dir: PathBuf,
+        /// Make the last K nodes sign wrong receipts (fault injection, for demos and tests).
+        #[arg(long, default_value_t = 0)]
+        byzantine: usize,
+        /// Consensus mode at genesis.
+        #[arg(long, value_enum, default_value = "fast")]
+        mode: Mode,
+        /// First port: node i listens on base+i (p2p), base+100+i (API) and 127.0.0.1:base+210+i
+        /// (admin: metrics); the gateway on base+200 and 127.0.0.1:base+201 (admin).
+        #[arg(long, default_value_t = 7700)]
+        base_port: u16,
+        /// Only write the files (for a deployment on several machines).
+        #[arg(long)]
+        write_only: bool,
+        /// Comma-separated host of each node, for configs used on several machines.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Option<Vec<String>>,
+        /// Delete an existing network in --dir first.
+        #[arg(long)]
+        reset: bool,
+        /// Serve the web wallet from this directory on the gateway's origin.
+        #[arg(long)]
+        www: Option<PathBuf>,
+        /// Run this many gateways (ports base+200, base+202, …), each listing the others
+        /// as gateways its wallet may use; one stopping leaves the devnet running.
+        #[arg(long, default_value_t = 1)]
+        gateways: usize,
+        /// Fund an account at genesis: ADDRESS:AMOUNT (repeatable; new networks only).
+        #[arg(long, value_name = "ADDRESS:AMOUNT")]
+        fund: Vec<String>,
+    },
+    /// Make a node key (Ed25519 + X25519) or an account key, written with owner-only permissions.
+    Keygen {
+        #[arg(long, value_enum, default_value = "account")]
+        kind: KeyKind,
+        /// Where to write the key file (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Walk through one round of the protocol with real keys, certificates and proofs.
+    Walkthrough {
+        /// Validators in the example set (4 to 100).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=100))]
+        validators: u8,
+    },
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Node { config } => {
+            init_logs();
+            let cfg = NodeConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(vigil_node::service::run(cfg))
+        }
+        Command::Gateway { config } => {
+            init_logs();
+            let cfg = vigil_gateway::config::GatewayConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(vigil_gateway::run(cfg))
+        }
+        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www, gateways, fund } => {
+            let mut accounts = Vec::new();
+            for f in &fund {
+                let (address, amount) =
+                    f.split_once(':').with_context(|| format!("--fund `{f}`: write ADDRESS:AMOUNT"))?;
+                let address = vigil_protocol::Address::parse(address)
+                    .with_context(|| format!("--fund `{f}`: not a vigil1… address"))?;
+                let amount: u64 =
+                    amount.parse().with_context(|| format!("--fund `{f}`: AMOUNT must be a whole number"))?;
+                accounts.push((address, vigil_protocol::Amount(amount)));
+            }
+            if reset && dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
+            let mode = match mode {
+                Mode::Fast => ConsensusMode::Fast,
+                Mode::Bft => ConsensusMode::Bft,
+            };
+            let opts = DevnetOptions {
+                nodes,
+                dir,
+                byzantine,
+                hosts,
+                base_port,
+                mode,
+                chain_id: "vigil-devnet".into(),
+                accounts,
+                static_dir: www,
+                gateways,
+            };
+            let net = devnet::write(&opts)?;
+            println!(
+                "devnet in {} (genesis {}, faucet key {})",
+                net.dir.display(),
+                net.genesis.display(),
+                net.faucet_key.display()
+            );
+            for n in &net.nodes {
+                let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
+                println!(
+                    "  {}  id {}  api {}  p2p {}  metrics {}/metrics{lie}",
+                    n.name,
+                    n.id.short(),
+                    n.api_url,
+                    n.p2p,
+                    n.admin_url
+                );
+            }
+            let g = &net.gateway;
+            println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
+            println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
+            println!("           metrics  {}/metrics  (admin listener, loopback only)", g.admin_url);
+            for g in &net.other_gateways {
+                println!("  {}  {}  (same CA; metrics {}/metrics)", g.name, g.url, g.admin_url);
+            }
+            println!(
+                "  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units",
+                g.url,
+                devnet::FAUCET_GIFT
+            );
+            if opts.static_dir.is_some() {
+                println!();
+                println!("  web wallet → open {}/ in a browser", g.url);
+                println!(
+                    "  (the certificate is from this devnet's local CA: accept it once, or trust {})",
+                    g.ca_cert.display()
+                );
+                println!();
+            }
+            if write_only {
+                println!("configs written; start each node with `vigil node --config <dir>/node-i/node.toml` and the gateway with `vigil gateway --config <dir>/gateway/gateway.toml`");
+                return Ok(());
+            }
+            let exe = std::env::current_exe()?;
+            let started = devnet::StartClock::from_env();
+            let mut running = net.start(&exe)?;
+            println!("running; logs in <dir>/node-i/node.log and <dir>/gateway/gateway.log. Ctrl-C stops everything.");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let stopped = rt.block_on(async {
+                tokio::spawn(devnet::report_ready(net.gateway.url.clone(), started));
+                let ctrl_c = tokio::signal::ctrl_c();
+                tokio::pin!(ctrl_c);
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tokio::select! {
+                        _ = &mut ctrl_c => return None,
+                        _ = tick.tick() => {
+                            if let Some((name, status)) = running.exited() {
+                                let gateway_left = running.children.iter().any(|(n, _)| net.is_gateway(n));
+                                if net.is_gateway(&name) && gateway_left {
+                                    // What several gateways are for: wallets go on through the others.
+                                    eprintln!("{name} stopped ({status}); the other gateways still serve");
+                                    continue;
+                                }
+                                return Some((name, status));
+                            }
+                        }
+                    }
+                }
+            });
+            println!("stopping…");
+            running.stop(Duration::from_secs(10));
+            if let Some((name, status)) = stopped {
+                let log = net.log_path(&name);
+                eprintln!("{name} stopped on its own ({status}); the end of {}:", log.display());
+                for line in devnet::log_tail(&log, 5) {
+                    eprintln!("  {line}");
+                }
+                anyhow::bail!("{name} stopped, so the devnet was stopped; fix what its log says (an old devnet directory: start with --reset)");
+            }
+            Ok(())
+        }
+        Command::Keygen { kind, out } => match kind {
+            KeyKind::Node => {
+                let k = keys::NodeKeys::generate();
+                keys::save_node_keys(&out, &k)?;
+                println!("node key written to {}", out.display());
+                println!("  node id         {}", k.id());
+                println!("  consensus key   {}", k.consensus.public_key());
+                println!("  encryption key  {}  (HPKE, sealed requests)", k.encryption_public());
+                println!("  p2p key         {}  (Noise, links between nodes)", k.p2p_public());
+                Ok(())
+            }
+            KeyKind::Account => {
+                let k = vigil_protocol::SecretKey::generate();
+                keys::save_account_key(&out, &k)?;
+                let (pk, address) = keys::account_public(&k);
+                println!("account key written to {}", out.display());
+                println!("  address     {address}");
+                println!("  public key  {pk}");
+                Ok(())
+            }
+        },
+        Command::Walkthrough { validators } => walkthrough::run(usize::from(validators)),
+    }
+}
