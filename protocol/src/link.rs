@@ -116,29 +116,8 @@ pub enum LinkRefusal {
 }
 
 impl LinkRefusal {
+    /// Every refusal (their API codes: `vigil_api::ErrorCode`, through `vigil-server`).
     pub const ALL: [Self; 4] = [Self::UnknownSession, Self::Replayed, Self::CannotOpen, Self::BadOpening];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::UnknownSession => "UNKNOWN_SESSION",
-            Self::Replayed => "REPLAYED",
-            Self::CannotOpen => "CANNOT_OPEN",
-            Self::BadOpening => "BAD_OPENING",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// The HTTP status the node answers it with.
-    pub fn status(self) -> u16 {
-        match self {
-            Self::UnknownSession => 404,
-            Self::Replayed => 409,
-            Self::CannotOpen | Self::BadOpening => 400,
-        }
-    }
 }
 
 /// A session's id: public (it names the session on the wire), derived from its secret.

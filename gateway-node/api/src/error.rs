@@ -1,6 +1,173 @@
-//! The error document: `{"error": {"code": "STALE_NONCE", "message": "…"}}`.
+//! The error document every node and gateway route answers with:
+//! `{"error": {"code": "STALE_NONCE", "message": "…"}}`, and its codes.
+//!
+//! One [`ErrorCode`] enum for the node, the gateway, the wallet and the web wallet:
+//! each code has one HTTP status ([`ErrorCode::status`]), and its spelling on the wire
+//! is its `SCREAMING_SNAKE_CASE` name ([`ErrorCode::as_str`]). A code this build does
+//! not know (from a newer node) reads as [`ErrorCode::Unknown`], so a client never fails
+//! to read an error because the other side grew a code.
 
 use serde::{Deserialize, Serialize};
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = ($wire:literal, $status:literal), )*) => {
+        /// Why a request was refused. The wire spelling is the `SCREAMING_SNAKE_CASE` name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* #[serde(rename = $wire)] $variant, )*
+            /// A code this build does not know (sent by a newer peer).
+            #[serde(other, rename = "UNKNOWN")]
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order (without [`ErrorCode::Unknown`]).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it is written on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                    ErrorCode::Unknown => "UNKNOWN",
+                }
+            }
+
+            /// The HTTP status a route answers with this code.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)*
+                    ErrorCode::Unknown => 500,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Any route.
+    /// 404: no such route, or nothing at that key.
+    NotFound = ("NOT_FOUND", 404),
+    /// 405: the route exists with another method.
+    MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405),
+    /// 400: the request does not parse (JSON, BCS, a path parameter).
+    Malformed = ("MALFORMED", 400),
+    /// 400: the request body broke off or was not valid HTTP framing.
+    BadBody = ("BAD_BODY", 400),
+    /// 413: the request body is over the route's limit (announced or as it arrived).
+    BodyTooLarge = ("BODY_TOO_LARGE", 413),
+    /// 415: the route takes another content type.
+    UnsupportedMediaType = ("UNSUPPORTED_MEDIA_TYPE", 415),
+    /// 429: the client network's rate limit is spent (with `Retry-After`).
+    RateLimited = ("RATE_LIMITED", 429),
+    /// 429: the client network already has as many requests in flight as it may.
+    TooManyInFlight = ("TOO_MANY_IN_FLIGHT", 429),
+    /// 503: the server is shedding load; try again shortly.
+    Busy = ("BUSY", 503),
+    /// 500: a fault of the server; the message says no more (details are in its log).
+    Internal = ("INTERNAL", 500),
+
+    // Transactions (`POST /v1/tx`).
+    /// 400: the transaction names another chain.
+    WrongChain = ("WRONG_CHAIN", 400),
+    /// 400: the signature does not verify.
+    BadSignature = ("BAD_SIGNATURE", 400),
+    /// 400: the sender's nonce is past this one.
+    StaleNonce = ("STALE_NONCE", 400),
+    /// 400: the sender's nonce is not yet at this one.
+    FutureNonce = ("FUTURE_NONCE", 400),
+    /// 400: the balance does not cover amount and fee.
+    InsufficientBalance = ("INSUFFICIENT_BALANCE", 400),
+    /// 400: the fee is below the chain's minimum.
+    FeeTooLow = ("FEE_TOO_LOW", 400),
+    /// 400: the fault evidence does not prove a fault.
+    InvalidEvidence = ("INVALID_EVIDENCE", 400),
+    /// 409: the evidence's offender is not in the set in force.
+    OffenderNotInSet = ("OFFENDER_NOT_IN_SET", 409),
+    /// 409: the transaction is pending already.
+    Duplicate = ("DUPLICATE", 409),
+    /// 409: the transaction is committed already (the answer carries its receipt).
+    AlreadyCommitted = ("ALREADY_COMMITTED", 409),
+    /// 503: the mempool is full.
+    MempoolFull = ("MEMPOOL_FULL", 503),
+    /// 413: the transaction's BCS encoding is over the chain's limit.
+    TxTooLarge = ("TX_TOO_LARGE", 413),
+
+    // Reads.
+    /// 400: not a `vigil1…` address.
+    BadAddress = ("BAD_ADDRESS", 400),
+    /// 400: not a state key (BCS in hex).
+    BadStateKey = ("BAD_STATE_KEY", 400),
+
+    // Sealed requests and the forwarding link (the node's end).
+    /// 400: the sealed request does not open with this node's key.
+    CannotOpen = ("CANNOT_OPEN", 400),
+    /// 400: a link opening that is not one.
+    BadOpening = ("BAD_OPENING", 400),
+    /// 404: the link session is not (or no longer) known to the node.
+    UnknownSession = ("UNKNOWN_SESSION", 404),
+    /// 409: this link counter was served already.
+    Replayed = ("REPLAYED", 409),
+    /// 400: the request inside the seal is not one the node serves.
+    BadInnerRequest = ("BAD_INNER_REQUEST", 400),
+    /// 500: the answer could not be sealed back.
+    CannotSealAnswer = ("CANNOT_SEAL_ANSWER", 500),
+    /// 502: the answer is larger than a sealed message carries.
+    AnswerTooLarge = ("ANSWER_TOO_LARGE", 502),
+
+    // The vault (`POST /v1/vault/store`, `/v1/vault/fetch`).
+    /// 400: the request is bound to another node.
+    WrongNode = ("WRONG_NODE", 400),
+    /// 400: the request was made too far from the node's clock.
+    StaleRequest = ("STALE_REQUEST", 400),
+    /// 409: this signed request was served already.
+    ReplayedRequest = ("REPLAYED_REQUEST", 409),
+    /// 404: no such vault user on chain.
+    UnknownUser = ("UNKNOWN_USER", 404),
+    /// 403: the signer is not the key the chain binds to this user.
+    WrongUser = ("WRONG_USER", 403),
+    /// 400: a fragment of the wrong shape, index or size.
+    BadFragment = ("BAD_FRAGMENT", 400),
+    /// 403: the account's quota would be exceeded.
+    QuotaExceeded = ("QUOTA_EXCEEDED", 403),
+    /// 400: the assignment rule names another store for this shard.
+    WrongStore = ("WRONG_STORE", 400),
+    /// 503: the fragment store is down.
+    StoreUnavailable = ("STORE_UNAVAILABLE", 503),
+
+    // The gateway.
+    /// 404: the named node is not a validator this gateway routes to.
+    UnknownNode = ("UNKNOWN_NODE", 404),
+    /// 503: the node cannot be reached (or its circuit is open).
+    NodeUnavailable = ("NODE_UNAVAILABLE", 503),
+    /// 504: the node did not answer in time.
+    NodeTimeout = ("NODE_TIMEOUT", 504),
+    /// 502: the node's answer was not one (an error status from its seal, or too large).
+    NodeError = ("NODE_ERROR", 502),
+    /// 502: the node's published key is not a usable X25519 key.
+    NodeKeyInvalid = ("NODE_KEY_INVALID", 502),
+    /// 502: the node did not confirm the link with the key it is registered with.
+    NodeNotConfirmed = ("NODE_NOT_CONFIRMED", 502),
+    /// 502: the node refused the sealed request.
+    NodeRefused = ("NODE_REFUSED", 502),
+    /// 500: the gateway could not seal the request.
+    CannotSeal = ("CANNOT_SEAL", 500),
+    /// 502: the node's sealed answer did not open.
+    CannotOpenAnswer = ("CANNOT_OPEN_ANSWER", 502),
+    /// 404: this gateway has no faucet.
+    NoFaucet = ("NO_FAUCET", 404),
+    /// 429: this address or network had the faucet's coins a moment ago.
+    FaucetCooldown = ("FAUCET_COOLDOWN", 429),
+    /// 503: the faucet's account is empty.
+    FaucetEmpty = ("FAUCET_EMPTY", 503),
+    /// 502: the node refused the faucet's transfer.
+    FaucetRefused = ("FAUCET_REFUSED", 502),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The API's error document, `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,12 +177,47 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ErrorBody {
-    pub fn new(code: &str, message: &str) -> Self {
-        Self { error: ErrorDetail { code: code.to_string(), message: message.to_string() } }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { error: ErrorDetail { code, message: message.into() } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_spelled_as_its_name_and_reads_back() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &code in ErrorCode::ALL {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&wire).unwrap(), code);
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(code.as_str().bytes().all(|b| b.is_ascii_uppercase() || b == b'_'), "{code}");
+            assert!((400..600).contains(&code.status()), "{code}: {}", code.status());
+        }
+    }
+
+    #[test]
+    fn a_code_from_a_newer_peer_reads_as_unknown() {
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"SOMETHING_NEW","message":"from a newer node"}}"#).unwrap();
+        assert_eq!(body.error.code, ErrorCode::Unknown);
+        assert_eq!(body.error.message, "from a newer node");
+    }
+
+    #[test]
+    fn the_document_has_the_shape_clients_read() {
+        let body = ErrorBody::new(ErrorCode::StaleNonce, "nonce 3 is below 5");
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({ "error": { "code": "STALE_NONCE", "message": "nonce 3 is below 5" } })
+        );
     }
 }

@@ -7,4 +7,4 @@
 
 pub mod error;
 
-pub use error::{ErrorBody, ErrorDetail};
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use vigil_api::ErrorCode;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{Address, Amount, ChainId, Nonce, Payload, SecretKey, Transaction, Transfer};
 
@@ -76,8 +76,7 @@ impl Faucet {
         let askers = [Asker::Address(*to), Asker::Client(super::client_network(client))];
         if let Some(at) = askers.iter().filter_map(|a| recent.get(a)).max() {
             let mut e = GatewayError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "FAUCET_COOLDOWN",
+                ErrorCode::FaucetCooldown,
                 "this address (or this client) was just funded; try again in a few seconds",
             );
             e.retry_after = Some(COOLDOWN.saturating_sub(now.duration_since(*at)));
@@ -102,11 +101,11 @@ impl Faucet {
         to: &str,
         client: IpAddr,
     ) -> Result<Value, GatewayError> {
-        let to = Address::parse(to.trim())
-            .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", format!("address: {e}")))?;
+        let to =
+            Address::parse(to.trim()).map_err(|e| GatewayError::new(ErrorCode::BadAddress, format!("address: {e}")))?;
         self.check_cooldown(&to, client)?;
         let _one_at_a_time = self.sending.lock().await;
-        let mut last = GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", "no node is configured");
+        let mut last = GatewayError::new(ErrorCode::NodeUnavailable, "no node is configured");
         for url in nodes {
             match self.fund_via(http, url, &to).await {
                 Ok(v) => return Ok(v),
@@ -117,9 +116,8 @@ impl Faucet {
     }
 
     async fn fund_via(&self, http: &reqwest::Client, url: &str, to: &Address) -> Result<Value, GatewayError> {
-        let down = |e: reqwest::Error| {
-            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", format!("faucet: node {url}: {e}"))
-        };
+        let down =
+            |e: reqwest::Error| GatewayError::new(ErrorCode::NodeUnavailable, format!("faucet: node {url}: {e}"));
         let account: Value = http
             .get(format!("{url}/v1/accounts/{}", self.address))
             .timeout(Duration::from_secs(5))
@@ -132,7 +130,7 @@ impl Faucet {
         let nonce = account["nonce"].as_u64().unwrap_or(0);
         let fee = vigil_protocol::limits::FEE_MIN;
         if account["balance"].as_u64().unwrap_or(0) < self.amount.saturating_add(fee) {
-            return Err(GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "FAUCET_EMPTY", "the faucet has run dry"));
+            return Err(GatewayError::new(ErrorCode::FaucetEmpty, "the faucet has run dry"));
         }
         let tx = Transaction {
             chain_id: self.chain_id.clone(),
@@ -154,16 +152,12 @@ impl Faucet {
         let body: Value = r.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
             let message = body["error"]["message"].as_str().unwrap_or("refused").to_string();
-            return Err(GatewayError::new(StatusCode::BAD_GATEWAY, "FAUCET_REFUSED", format!("node {url}: {message}")));
+            return Err(GatewayError::new(ErrorCode::FaucetRefused, format!("node {url}: {message}")));
         }
         let receipt = &body["receipt"]["receipt"];
         if receipt["entry"]["status"] != json!("Success") {
             let why = receipt["entry"]["status"].to_string();
-            return Err(GatewayError::new(
-                StatusCode::BAD_GATEWAY,
-                "FAUCET_REFUSED",
-                format!("the transfer failed: {why}"),
-            ));
+            return Err(GatewayError::new(ErrorCode::FaucetRefused, format!("the transfer failed: {why}")));
         }
         Ok(json!({ "tx_hash": tx.hash(), "amount": self.amount, "to": to, "height": receipt["height"] }))
     }

@@ -50,6 +50,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use vigil_api::ErrorCode;
 use vigil_protocol::link::{LinkRefusal, PendingSession};
 use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use vigil_protocol::wallet_config::{GatewayOrigin, WalletConfig};
@@ -82,42 +83,43 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// A gateway error as clients see it: a status and a typed, stable code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub retry_after: Option<Duration>,
 }
 
 impl GatewayError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        vigil_server::http::status_of(self.code)
     }
 }
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        vigil_server::http::error_response(self.status, self.code, &self.message, self.retry_after)
+        vigil_server::http::error_response(self.code, &self.message, self.retry_after)
     }
 }
 
 impl From<vigil_server::limits::Refusal> for GatewayError {
     fn from(r: vigil_server::limits::Refusal) -> Self {
-        Self { retry_after: Some(r.retry_after()), ..Self::new(StatusCode::TOO_MANY_REQUESTS, r.code(), r.message()) }
+        Self { retry_after: Some(r.retry_after()), ..Self::new(r.code(), r.message()) }
     }
 }
 
 fn unavailable(id: &NodeId, why: Unavailable) -> GatewayError {
     match why {
         Unavailable::Unknown => GatewayError::new(
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_NODE",
+            ErrorCode::UnknownNode,
             format!("node {id} is not a validator reachable through this gateway; GET /v1/nodes lists them"),
         ),
         Unavailable::CircuitOpen(after) => GatewayError {
             retry_after: Some(after),
             ..GatewayError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "NODE_UNAVAILABLE",
+                ErrorCode::NodeUnavailable,
                 format!("node {id} is not answering; the gateway retries it shortly, other nodes are served"),
             )
         },
@@ -243,20 +245,16 @@ impl Gateway {
                 Ok((status, body))
             }
             other => {
-                let (status, code, what) = match &other {
-                    Ok((s, _)) => (StatusCode::BAD_GATEWAY, "NODE_ERROR", format!("answered {s}")),
-                    Err(upstream::HopError::Timeout) => (
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "NODE_TIMEOUT",
-                        format!("did not answer within {} ms", self.node_timeout.as_millis()),
-                    ),
-                    Err(upstream::HopError::TooLarge) => (
-                        StatusCode::BAD_GATEWAY,
-                        "NODE_ERROR",
-                        format!("answered more than {} bytes", upstream::ANSWER_MAX_BYTES),
-                    ),
+                let (code, what) = match &other {
+                    Ok((s, _)) => (ErrorCode::NodeError, format!("answered {s}")),
+                    Err(upstream::HopError::Timeout) => {
+                        (ErrorCode::NodeTimeout, format!("did not answer within {} ms", self.node_timeout.as_millis()))
+                    }
+                    Err(upstream::HopError::TooLarge) => {
+                        (ErrorCode::NodeError, format!("answered more than {} bytes", upstream::ANSWER_MAX_BYTES))
+                    }
                     Err(upstream::HopError::Unreachable) => {
-                        (StatusCode::SERVICE_UNAVAILABLE, "NODE_UNAVAILABLE", "cannot be reached".to_string())
+                        (ErrorCode::NodeUnavailable, "cannot be reached".to_string())
                     }
                 };
                 self.registry.record(&target.id, Err(what.clone()));
@@ -264,7 +262,7 @@ impl Gateway {
                     m.errors.fetch_add(1, Ordering::Relaxed);
                 }
                 tracing::warn!(node = %target.id.short(), error = %what, "node request failed");
-                Err(GatewayError::new(status, code, format!("node {} {what}", target.id)))
+                Err(GatewayError::new(code, format!("node {} {what}", target.id)))
             }
         }
     }
@@ -282,14 +280,14 @@ impl Gateway {
         }
         let id = target.id;
         let (pending, opening) = PendingSession::new(&target.key, &mut vigil_server::os_rng())
-            .map_err(|e| GatewayError::new(StatusCode::BAD_GATEWAY, "NODE_KEY_INVALID", format!("node {id}: {e}")))?;
+            .map_err(|e| GatewayError::new(ErrorCode::NodeKeyInvalid, format!("node {id}: {e}")))?;
         let (status, body) = self.post_node(target, Hop::LinkOpen, opening).await?;
         if status != StatusCode::OK {
             return Err(refused_by(&id, status, &body));
         }
         let session = pending.confirm(&body).map_err(|e| {
             tracing::warn!(node = %id.short(), "node did not confirm a link session with its registered key");
-            GatewayError::new(StatusCode::BAD_GATEWAY, "NODE_NOT_CONFIRMED", format!("node {id}: {e}"))
+            GatewayError::new(ErrorCode::NodeNotConfirmed, format!("node {id}: {e}"))
         })?;
         if let Some(m) = self.metrics.nodes.get(&id) {
             m.sessions.fetch_add(1, Ordering::Relaxed);
@@ -303,8 +301,9 @@ impl Gateway {
     /// served: the node refuses both before it opens anything.
     async fn forward_one(&self, id: NodeId, request: &PlainRequest) -> NodeResult {
         let target = self.registry.target(&id).map_err(|e| unavailable(&id, e))?;
-        let plain =
-            request.to_bhttp().map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "CANNOT_SEAL", e.to_string()))?;
+        let plain = request
+            .to_bhttp()
+            .map_err(|e| GatewayError::new(ErrorCode::Malformed, format!("the request cannot be carried: {e}")))?;
         let mut last = None;
         for _attempt in 0..FORWARD_ATTEMPTS {
             let current = self.session(&target).await?;
@@ -315,22 +314,14 @@ impl Gateway {
                     self.links.forget(&id, &current);
                     continue;
                 }
-                Err(e) => {
-                    return Err(GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "CANNOT_SEAL", e.to_string()))
-                }
+                Err(e) => return Err(GatewayError::new(ErrorCode::CannotSeal, e.to_string())),
             };
             let (status, body) = self.post_node(&target, Hop::LinkRequest, bytes).await?;
             if status == StatusCode::OK {
                 let answer = current.session.open_answer(counter, &body).map_err(|e| e.to_string());
-                return answer.and_then(|plain| PlainResponse::from_bhttp(&plain).map_err(|e| e.to_string())).map_err(
-                    |e| {
-                        GatewayError::new(
-                            StatusCode::BAD_GATEWAY,
-                            "CANNOT_OPEN_ANSWER",
-                            format!("answer of node {id}: {e}"),
-                        )
-                    },
-                );
+                return answer
+                    .and_then(|plain| PlainResponse::from_bhttp(&plain).map_err(|e| e.to_string()))
+                    .map_err(|e| GatewayError::new(ErrorCode::CannotOpenAnswer, format!("answer of node {id}: {e}")));
             }
             match node_refusal(&body) {
                 Some(LinkRefusal::UnknownSession) => self.links.forget(&id, &current),
@@ -339,7 +330,7 @@ impl Gateway {
             }
             last = Some(refused_by(&id, status, &body));
         }
-        Err(last.unwrap_or_else(|| GatewayError::new(StatusCode::BAD_GATEWAY, "NODE_REFUSED", format!("node {id}"))))
+        Err(last.unwrap_or_else(|| GatewayError::new(ErrorCode::NodeRefused, format!("node {id}"))))
     }
 }
 
@@ -361,17 +352,13 @@ const FORWARD_ATTEMPTS: usize = 2;
 fn node_refusal(body: &[u8]) -> Option<LinkRefusal> {
     serde_json::from_slice::<vigil_server::http::ErrorBody>(body)
         .ok()
-        .and_then(|b| LinkRefusal::from_code(&b.error.code))
+        .and_then(|b| vigil_server::http::link_refusal(b.error.code))
 }
 
 fn refused_by(id: &NodeId, status: StatusCode, body: &[u8]) -> GatewayError {
     let detail =
         serde_json::from_slice::<vigil_server::http::ErrorBody>(body).map(|b| b.error.message).unwrap_or_default();
-    GatewayError::new(
-        StatusCode::BAD_GATEWAY,
-        "NODE_REFUSED",
-        format!("node {id} refused the sealed request ({status}): {detail}"),
-    )
+    GatewayError::new(ErrorCode::NodeRefused, format!("node {id} refused the sealed request ({status}): {detail}"))
 }
 
 /// Runs a gateway until SIGINT/SIGTERM.
@@ -474,10 +461,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         .route("/v1/faucet", get(faucet_info).post(faucet_fund))
         .route("/v1/genesis", get(move || std::future::ready(genesis_json.clone())))
         .route("/v1/wallet-config", get(move || std::future::ready(wallet_config.clone())))
-        .route(
-            "/v1/{*rest}",
-            any(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such gateway endpoint") }),
-        )
+        .route("/v1/{*rest}", any(|| async { GatewayError::new(ErrorCode::NotFound, "no such gateway endpoint") }))
         .layer(middleware::from_fn_with_state(gateway.clone(), limit_body))
         .layer(DefaultBodyLimit::max(cfg.limits.body_max_bytes));
     // `/metrics` is not here: it is served on the admin listener only.
@@ -562,13 +546,9 @@ fn body_or_error(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<By
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             gw.metrics.too_large.fetch_add(1, Ordering::Relaxed);
-            GatewayError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                vigil_server::http::BODY_TOO_LARGE,
-                format!("the request body is too large: {e}"),
-            )
+            GatewayError::new(ErrorCode::BodyTooLarge, format!("the request body is too large: {e}"))
         } else {
-            GatewayError::new(e.status(), vigil_server::http::BAD_BODY, e.body_text())
+            GatewayError::new(ErrorCode::BadBody, e.body_text())
         }
     })
 }
@@ -610,7 +590,7 @@ struct ForwardRequest {
 
 fn bad_request(gw: &Gateway, message: impl Into<String>) -> GatewayError {
     gw.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-    GatewayError::new(StatusCode::BAD_REQUEST, "MALFORMED", message)
+    GatewayError::new(ErrorCode::Malformed, message)
 }
 
 fn parse_id(gw: &Gateway, s: &str) -> Result<NodeId, GatewayError> {
@@ -652,8 +632,8 @@ impl<'a> NodeAnswer<'a> {
             Err(e) => Self::Failed {
                 node,
                 name,
-                status: e.status.as_u16(),
-                error: vigil_server::http::ErrorDetail { code: e.code.to_string(), message: e.message.clone() },
+                status: e.code.status(),
+                error: vigil_server::http::ErrorDetail { code: e.code, message: e.message.clone() },
             },
         }
     }
@@ -739,8 +719,7 @@ async fn relay(
     let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !media.starts_with(REQUEST_MEDIA_TYPE) {
         return Err(GatewayError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             format!("relay carries {REQUEST_MEDIA_TYPE} only"),
         ));
     }
@@ -771,7 +750,7 @@ async fn nodes(State(gw): State<Arc<Gateway>>) -> Json<Value> {
 }
 
 fn no_faucet() -> GatewayError {
-    GatewayError::new(StatusCode::NOT_FOUND, "NO_FAUCET", "this gateway has no faucet (only test networks do)")
+    GatewayError::new(ErrorCode::NoFaucet, "this gateway has no faucet (only test networks do)")
 }
 
 async fn faucet_info(State(gw): State<Arc<Gateway>>) -> Result<Json<Value>, GatewayError> {
@@ -789,7 +768,7 @@ async fn faucet_fund(
     body: Result<Json<FaucetRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, GatewayError> {
     let faucet = gw.faucet.as_ref().ok_or_else(no_faucet)?;
-    let Json(req) = body.map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "MALFORMED", e.body_text()))?;
+    let Json(req) = body.map_err(|e| GatewayError::new(ErrorCode::Malformed, e.body_text()))?;
     let nodes: Vec<String> = gw.registry.configured().iter().map(|(_, url)| url.clone()).collect();
     faucet.fund(&gw.http, &nodes, &req.address, client.ip()).await.map(Json)
 }

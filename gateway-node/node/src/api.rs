@@ -28,52 +28,61 @@ use vigil_protocol::{Address, CertifiedHeader, ConsensusMode, Height, SetChange,
 
 use crate::metrics::Gauges;
 use crate::service::{Event, Shared};
+use vigil_api::{ErrorCode, ErrorDetail};
 use vigil_core::consensus::Rejection;
+use vigil_server::http::error_response;
 
 /// Longest a client may ask to wait for a commit.
 pub const WAIT_MAX_MS: u64 = 30_000;
 
-/// One error type for the whole API.
+/// What a client is told of a fault of the node: the details are in the node's log.
+pub const INTERNAL_MESSAGE: &str = "internal error; the node's operator finds the details in its log";
+
+/// One error type for the whole API: a code (which fixes the status) and a message.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
     }
     fn not_found(what: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", what)
+        Self::new(ErrorCode::NotFound, what)
     }
+    /// A fault of the node: logged here, opaque to the client.
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
+        tracing::error!(error = %e, "internal error answered with 500");
+        Self::new(ErrorCode::Internal, INTERNAL_MESSAGE)
+    }
+    pub fn code(&self) -> ErrorCode {
+        self.code
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+        error_response(self.code, &self.message, None)
     }
 }
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
-        let (status, code) = match &r {
-            Rejection::WrongChain { .. } => (StatusCode::BAD_REQUEST, "WRONG_CHAIN"),
-            Rejection::BadSignature => (StatusCode::BAD_REQUEST, "BAD_SIGNATURE"),
-            Rejection::StaleNonce { .. } => (StatusCode::BAD_REQUEST, "STALE_NONCE"),
-            Rejection::FutureNonce { .. } => (StatusCode::BAD_REQUEST, "FUTURE_NONCE"),
-            Rejection::InsufficientBalance { .. } => (StatusCode::BAD_REQUEST, "INSUFFICIENT_BALANCE"),
-            Rejection::Duplicate => (StatusCode::CONFLICT, "DUPLICATE"),
-            Rejection::MempoolFull => (StatusCode::SERVICE_UNAVAILABLE, "MEMPOOL_FULL"),
-            Rejection::FeeTooLow { .. } => (StatusCode::BAD_REQUEST, "FEE_TOO_LOW"),
-            Rejection::InvalidEvidence(_) => (StatusCode::BAD_REQUEST, "INVALID_EVIDENCE"),
-            Rejection::OffenderNotInSet => (StatusCode::CONFLICT, "OFFENDER_NOT_IN_SET"),
+        let code = match &r {
+            Rejection::WrongChain { .. } => ErrorCode::WrongChain,
+            Rejection::BadSignature => ErrorCode::BadSignature,
+            Rejection::StaleNonce { .. } => ErrorCode::StaleNonce,
+            Rejection::FutureNonce { .. } => ErrorCode::FutureNonce,
+            Rejection::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
+            Rejection::Duplicate => ErrorCode::Duplicate,
+            Rejection::MempoolFull => ErrorCode::MempoolFull,
+            Rejection::FeeTooLow { .. } => ErrorCode::FeeTooLow,
+            Rejection::InvalidEvidence(_) => ErrorCode::InvalidEvidence,
+            Rejection::OffenderNotInSet => ErrorCode::OffenderNotInSet,
         };
-        Self::new(status, code, r.to_string())
+        Self::new(code, r.to_string())
     }
 }
 
@@ -130,13 +139,11 @@ fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
         if body.len() > TRANSACTION_SIZE_MAX_BYTES {
             return Err(too_large(body.len()));
         }
-        from_bytes_limited(body, TRANSACTION_SIZE_MAX_BYTES).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a BCS signed transaction: {e}"))
-        })
+        from_bytes_limited(body, TRANSACTION_SIZE_MAX_BYTES)
+            .map_err(|e| ApiError::new(ErrorCode::Malformed, format!("not a BCS signed transaction: {e}")))
     } else {
-        let tx: SignedTransaction = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("not a JSON signed transaction: {e}"))
-        })?;
+        let tx: SignedTransaction = serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(ErrorCode::Malformed, format!("not a JSON signed transaction: {e}")))?;
         let size = to_bytes(&tx).len();
         if size > TRANSACTION_SIZE_MAX_BYTES {
             return Err(too_large(size));
@@ -147,8 +154,7 @@ fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
 
 fn too_large(size: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "TX_TOO_LARGE",
+        ErrorCode::TxTooLarge,
         format!("transaction of {size} bytes exceeds the limit of {TRANSACTION_SIZE_MAX_BYTES} bytes"),
     )
 }
@@ -172,12 +178,10 @@ async fn submit_tx(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            vigil_server::http::BODY_TOO_LARGE,
-            "request body exceeds the size limit",
-        ),
-        other => ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", other.to_string()),
+        BytesRejection::FailedToBufferBody(_) => {
+            ApiError::new(ErrorCode::BodyTooLarge, "request body exceeds the size limit")
+        }
+        other => ApiError::new(ErrorCode::Malformed, other.to_string()),
     })?;
     let tx = decode_tx(&headers, &body)?;
     let hash = tx.hash();
@@ -207,8 +211,9 @@ fn already_committed(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Respons
     let Some(mut receipt) = receipt_json(shared, hash)? else {
         return Ok(None);
     };
-    receipt["error"] =
-        json!({ "code": "ALREADY_COMMITTED", "message": format!("transaction {hash} is already committed") });
+    let error =
+        ErrorDetail { code: ErrorCode::AlreadyCommitted, message: format!("transaction {hash} is already committed") };
+    receipt["error"] = serde_json::to_value(error).map_err(ApiError::internal)?;
     Ok(Some((StatusCode::CONFLICT, Json(receipt)).into_response()))
 }
 
@@ -233,7 +238,7 @@ async fn submit_and_wait(
     shared
         .events
         .try_send(Event::Submit(Box::new(tx), reply_tx))
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "the node is overloaded; retry later"))?;
+        .map_err(|_| ApiError::new(ErrorCode::Busy, "the node is overloaded; retry later"))?;
     let admitted = reply_rx.await.map_err(|_| ApiError::internal("the node is shutting down"))?;
     match admitted {
         Ok(()) => {}
@@ -263,23 +268,19 @@ async fn submit_and_wait(
 }
 
 async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<Value>> {
-    let hash: TxHash = hash
-        .parse()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "transaction hash must be 64 hex digits"))?;
+    let hash: TxHash =
+        hash.parse().map_err(|_| ApiError::new(ErrorCode::Malformed, "transaction hash must be 64 hex digits"))?;
     receipt_json(&shared, &hash)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed (yet)")))
 }
 
 async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<Value>> {
-    let height =
-        if height == "latest" {
-            shared.durable_height()
-        } else {
-            Height(height.parse().map_err(|_| {
-                ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED", "height must be a number or `latest`")
-            })?)
-        };
+    let height = if height == "latest" {
+        shared.durable_height()
+    } else {
+        Height(height.parse().map_err(|_| ApiError::new(ErrorCode::Malformed, "height must be a number or `latest`"))?)
+    };
     let cb = shared
         .store
         .block(height)
@@ -371,7 +372,7 @@ fn proven_state<R>(
 
 /// Any state entry (key as BCS hex) with its proof.
 async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
-    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "BAD_STATE_KEY", why);
+    let bad = |why: String| ApiError::new(ErrorCode::BadStateKey, why);
     let bytes = hex::decode(&key).map_err(|_| bad("the state key must be BCS in hex".into()))?;
     let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
     let (fields, ()) = proven_state(&shared, &key, |_| ())?;
@@ -379,8 +380,7 @@ async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -
 }
 
 async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
-    let address =
-        Address::parse(&address).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_ADDRESS", e.to_string()))?;
+    let address = Address::parse(&address).map_err(|e| ApiError::new(ErrorCode::BadAddress, e.to_string()))?;
     let (mut fields, account) = proven_state(&shared, &StateKey::Account(address), |l| l.account(&address))?;
     fields.insert("address".into(), json!(address));
     fields.insert("balance".into(), json!(account.balance));
@@ -455,4 +455,36 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 
 async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(e: ApiError) -> (StatusCode, vigil_api::ErrorBody) {
+        let response = e.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// A fault of the node tells the client nothing of it: the text (a path, a database
+    /// error) goes to the node's log only.
+    #[tokio::test]
+    async fn a_500_is_opaque() {
+        let (status, body) = body_of(ApiError::internal("redb: /var/lib/vigil/vigil.redb: I/O error")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body.error.code, ErrorCode::Internal);
+        assert_eq!(body.error.message, INTERNAL_MESSAGE);
+        assert!(!body.error.message.contains("redb"));
+    }
+
+    /// A rejected transaction's code fixes the status, as `vigil_api` lists it.
+    #[tokio::test]
+    async fn a_rejection_answers_its_code_with_its_status() {
+        let (status, body) = body_of(Rejection::Duplicate.into()).await;
+        assert_eq!((status, body.error.code), (StatusCode::CONFLICT, ErrorCode::Duplicate));
+        let (status, body) = body_of(Rejection::MempoolFull.into()).await;
+        assert_eq!((status, body.error.code), (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::MempoolFull));
+    }
 }

@@ -19,13 +19,15 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use vigil_protocol::link::{
     self, LinkError, LinkKey, LinkRefusal, ReceiverSession, ReplayWindow, SessionId, OPEN_MEDIA_TYPE,
     REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE, SESSION_LIFETIME_MS,
 };
 use vigil_protocol::sealed::PlainRequest;
+
+use vigil_api::ErrorCode;
 
 use crate::metrics::SealedCounters;
 use crate::sealed::{media_is, plain_error, refuse, serve};
@@ -137,14 +139,13 @@ pub struct Link {
 }
 
 fn wrong_media(media: &str) -> Response {
-    refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", format!("send it as {media}"))
+    refuse(ErrorCode::UnsupportedMediaType, format!("send it as {media}"))
 }
 
 /// A link refusal, counted, with the status its code goes with.
 fn refused(link: &Link, why: LinkRefusal, message: String) -> Response {
     link.counters.refused.fetch_add(1, Ordering::Relaxed);
-    let status = StatusCode::from_u16(why.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    refuse(status, why.code(), message)
+    refuse(vigil_server::http::link_refusal_code(why), message)
 }
 
 /// `POST /v1/link`: opens a session.
@@ -197,7 +198,7 @@ pub async fn request(State(link): State<Arc<Link>>, headers: HeaderMap, body: By
     link.counters.opened.fetch_add(1, Ordering::Relaxed);
     let answer = match PlainRequest::from_bhttp(&plain) {
         Ok(request) => serve(&link.api, request).await,
-        Err(e) => plain_error(400, "BAD_INNER_REQUEST", &e.to_string()),
+        Err(e) => plain_error(ErrorCode::BadInnerRequest, &e.to_string()),
     };
     let sealed = answer
         .to_bhttp()
@@ -205,13 +206,14 @@ pub async fn request(State(link): State<Arc<Link>>, headers: HeaderMap, body: By
         .and_then(|bytes| entry.session.seal_answer(counter, &bytes).map_err(|e| e.to_string()));
     match sealed {
         Ok(bytes) => ([(header::CONTENT_TYPE, RESPONSE_MEDIA_TYPE)], bytes).into_response(),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "CANNOT_SEAL_ANSWER", e),
+        Err(e) => refuse(ErrorCode::CannotSealAnswer, e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use vigil_protocol::link::PendingSession;
 
     fn opened(sessions: &LinkSessions, public: &vigil_protocol::EncryptionKey, now: u64) -> SessionId {
@@ -293,7 +295,7 @@ mod tests {
             PlainRequest::new("GET", "/v1/status", None, vec![]).to_bhttp().unwrap()
         }
 
-        fn code(body: &[u8]) -> String {
+        fn code(body: &[u8]) -> ErrorCode {
             serde_json::from_slice::<vigil_server::http::ErrorBody>(body).unwrap().error.code
         }
 
@@ -308,7 +310,7 @@ mod tests {
             let answer = PlainResponse::from_bhttp(&s.open_answer(counter, &answer).unwrap()).unwrap();
             assert_eq!((answer.status, answer.body.as_slice()), (200, b"height 7".as_slice()));
             let (status, body) = post(&router, "/v1/link/request", REQUEST_MEDIA_TYPE, sealed).await;
-            assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "REPLAYED".to_string()));
+            assert_eq!((status, code(&body)), (StatusCode::CONFLICT, ErrorCode::Replayed));
             assert_eq!(hits.load(Ordering::SeqCst), 1, "the replay was not served");
         }
 
@@ -323,14 +325,14 @@ mod tests {
             let last = forged.len() - 1;
             forged[last] ^= 1;
             let (status, body) = post(&router, "/v1/link/request", REQUEST_MEDIA_TYPE, forged).await;
-            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "CANNOT_OPEN".to_string()));
+            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, ErrorCode::CannotOpen));
             let (status, _) = post(&router, "/v1/link/request", REQUEST_MEDIA_TYPE, sealed).await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(hits.load(Ordering::SeqCst), 1);
             let (status, body) = post(&router, "/v1/link/request", REQUEST_MEDIA_TYPE, vec![0; 10]).await;
-            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "CANNOT_OPEN".to_string()));
+            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, ErrorCode::CannotOpen));
             let (status, body) = post(&router, "/v1/link", OPEN_MEDIA_TYPE, vec![7; 5]).await;
-            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "BAD_OPENING".to_string()));
+            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, ErrorCode::BadOpening));
             let (status, _) = post(&router, "/v1/link/request", "application/json", vec![0; 64]).await;
             assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         }
@@ -342,7 +344,7 @@ mod tests {
             let (restarted, _, hits) = node(3);
             let (sealed, _) = s.seal(&status_request()).unwrap();
             let (status, body) = post(&restarted, "/v1/link/request", REQUEST_MEDIA_TYPE, sealed).await;
-            assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "UNKNOWN_SESSION".to_string()));
+            assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, ErrorCode::UnknownSession));
             assert_eq!(hits.load(Ordering::SeqCst), 0);
             // A session opened with another node does not confirm.
             let (other, _, _) = node(4);

@@ -2,12 +2,14 @@
 //! only (`/metrics` is on the node's loopback admin listener, not part of this API).
 
 use serde_json::{json, Value};
+use vigil_api::ErrorCode;
 
 fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
 pub fn document() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -77,7 +79,7 @@ pub fn document() -> Value {
             "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } }
         },
         "components": { "schemas": {
-            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
+            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "enum": codes, "description": "vigil_api::ErrorCode: each code has one HTTP status" }, "message": { "type": "string" } } } } },
             "SignedTransaction": { "type": "object", "required": ["tx", "signature"], "properties": {
                 "tx": { "type": "object", "required": ["chain_id", "sender", "nonce", "fee", "payload"], "properties": {
                     "chain_id": { "type": "string" }, "sender": { "type": "string", "description": "Ed25519 public key, hex" },
@@ -94,6 +96,29 @@ pub fn document() -> Value {
 
 #[cfg(test)]
 mod tests {
+    use vigil_api::ErrorCode;
+
+    /// Every code a description names is one the API has, with the status it is
+    /// listed under: the prose cannot drift from `vigil_api::ErrorCode`.
+    #[test]
+    fn every_code_named_is_an_api_code_under_its_status() {
+        let doc = super::document();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    let text = response["description"].as_str().unwrap_or_default();
+                    let words = text.split(|c: char| !(c.is_ascii_uppercase() || c == '_'));
+                    for word in words.filter(|w| w.len() > 3 && w.contains('_')) {
+                        let code = ErrorCode::ALL.iter().find(|c| c.as_str() == word);
+                        let code = code.unwrap_or_else(|| panic!("{method} {path} {status}: {word} is no ErrorCode"));
+                        assert_eq!(code.status().to_string(), *status, "{method} {path}: {word}");
+                    }
+                }
+            }
+        }
+        let listed = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
+        assert_eq!(listed.as_array().unwrap().len(), ErrorCode::ALL.len());
+    }
     /// Issue 14: `/metrics` is an operator's route on the admin listener, not public API.
     #[test]
     fn the_document_lists_public_routes_only() {

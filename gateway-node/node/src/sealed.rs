@@ -17,11 +17,12 @@ use std::sync::Arc;
 use crate::metrics::SealedCounters;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceExt;
+use vigil_api::ErrorCode;
 use vigil_protocol::sealed::{
     PlainRequest, PlainResponse, KEYS_MEDIA_TYPE, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE, SEALED_BODY_MAX_BYTES,
 };
@@ -65,8 +66,8 @@ async fn ohttp_keys(State(s): State<Arc<Sealed>>) -> Response {
     ([(header::CONTENT_TYPE, KEYS_MEDIA_TYPE), (header::CACHE_CONTROL, "max-age=3600")], s.keys.clone()).into_response()
 }
 
-pub(crate) fn refuse(status: StatusCode, code: &str, message: String) -> Response {
-    vigil_server::http::error_response(status, code, &message, None)
+pub(crate) fn refuse(code: ErrorCode, message: String) -> Response {
+    vigil_server::http::error_response(code, &message, None)
 }
 
 /// Whether the request's content type is `media`.
@@ -76,17 +77,12 @@ pub(crate) fn media_is(headers: &HeaderMap, media: &str) -> bool {
 
 async fn sealed(State(s): State<Arc<Sealed>>, headers: HeaderMap, body: Bytes) -> Response {
     if !media_is(&headers, REQUEST_MEDIA_TYPE) {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            format!("send the sealed request as {REQUEST_MEDIA_TYPE}"),
-        );
+        return refuse(ErrorCode::UnsupportedMediaType, format!("send the sealed request as {REQUEST_MEDIA_TYPE}"));
     }
     let Ok((plain, responder)) = s.server.decapsulate(&body) else {
         s.counters.refused.fetch_add(1, Ordering::Relaxed);
         return refuse(
-            StatusCode::BAD_REQUEST,
-            "CANNOT_OPEN",
+            ErrorCode::CannotOpen,
             "the sealed request does not open with this node's key: sealed to another key, or altered in transit"
                 .into(),
         );
@@ -94,20 +90,20 @@ async fn sealed(State(s): State<Arc<Sealed>>, headers: HeaderMap, body: Bytes) -
     s.counters.opened.fetch_add(1, Ordering::Relaxed);
     let answer = match PlainRequest::from_bhttp(&plain) {
         Ok(request) => serve(&s.api, request).await,
-        Err(e) => plain_error(400, "BAD_INNER_REQUEST", &e.to_string()),
+        Err(e) => plain_error(ErrorCode::BadInnerRequest, &e.to_string()),
     };
     let sealed = answer.to_bhttp().and_then(|bytes| {
         responder.encapsulate(&bytes).map_err(|e| vigil_protocol::sealed::SealError::Seal(e.to_string()))
     });
     match sealed {
         Ok(bytes) => ([(header::CONTENT_TYPE, RESPONSE_MEDIA_TYPE)], bytes).into_response(),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "CANNOT_SEAL_ANSWER", e.to_string()),
+        Err(e) => refuse(ErrorCode::CannotSealAnswer, e.to_string()),
     }
 }
 
-pub(crate) fn plain_error(status: u16, code: &str, message: &str) -> PlainResponse {
+pub(crate) fn plain_error(code: ErrorCode, message: &str) -> PlainResponse {
     PlainResponse {
-        status,
+        status: code.status(),
         headers: vec![("content-type".into(), "application/json".into())],
         body: serde_json::to_vec(&vigil_server::http::ErrorBody::new(code, message)).unwrap_or_default(),
     }
@@ -119,13 +115,13 @@ pub(crate) async fn serve(api: &Router, request: PlainRequest) -> PlainResponse 
     let method = match request.method.as_str() {
         "GET" => Method::GET,
         "POST" => Method::POST,
-        other => return plain_error(405, "METHOD_NOT_ALLOWED", &format!("{other} is not served sealed")),
+        other => return plain_error(ErrorCode::MethodNotAllowed, &format!("{other} is not served sealed")),
     };
     if !request.path.starts_with("/v1/")
         || request.path.starts_with("/v1/sealed")
         || request.path.starts_with("/v1/link")
     {
-        return plain_error(404, "NOT_FOUND", "sealed requests reach the node's /v1/ API only");
+        return plain_error(ErrorCode::NotFound, "sealed requests reach the node's /v1/ API only");
     }
     let mut builder = Request::builder().method(method).uri(request.path.as_str());
     for name in ["content-type", "accept"] {
@@ -134,7 +130,7 @@ pub(crate) async fn serve(api: &Router, request: PlainRequest) -> PlainResponse 
         }
     }
     let Ok(http_request) = builder.body(Body::from(request.body)) else {
-        return plain_error(400, "BAD_INNER_REQUEST", "the request line or a header is not valid HTTP");
+        return plain_error(ErrorCode::BadInnerRequest, "the request line or a header is not valid HTTP");
     };
     let response = match api.clone().oneshot(http_request).await {
         Ok(r) => r,
@@ -148,12 +144,13 @@ pub(crate) async fn serve(api: &Router, request: PlainRequest) -> PlainResponse 
             headers: content_type.map(|c| vec![("content-type".to_string(), c)]).unwrap_or_default(),
             body: body.to_vec(),
         },
-        Err(_) => plain_error(502, "ANSWER_TOO_LARGE", "the answer is larger than a sealed message carries"),
+        Err(_) => plain_error(ErrorCode::AnswerTooLarge, "the answer is larger than a sealed message carries"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
     use axum::routing::get;
     use axum::Json;
     use serde_json::json;

@@ -395,7 +395,7 @@ pub mod api {
 
     use axum::body::Bytes;
     use axum::extract::{DefaultBodyLimit, State};
-    use axum::http::{header, StatusCode};
+    use axum::http::header;
     use axum::response::{IntoResponse, Response};
     use axum::routing::post;
     use axum::{Json, Router};
@@ -409,6 +409,7 @@ pub mod api {
     use super::{FragmentStoreError, Replay, ShardKey};
     use crate::api::{ApiError, ApiResult};
     use crate::service::Shared;
+    use vigil_api::ErrorCode;
 
     /// Largest store request (shards of up to 1 MiB in all, plus their envelope).
     pub const VAULT_BODY_MAX_BYTES: usize = 1024 * 1024 + 4096;
@@ -423,41 +424,36 @@ pub mod api {
             .layer(DefaultBodyLimit::max(VAULT_BODY_MAX_BYTES))
     }
 
-    fn bad(code: &'static str, why: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, why)
+    fn bad(code: ErrorCode, why: impl Into<String>) -> ApiError {
+        ApiError::new(code, why)
     }
 
     /// A request is for this chain and this node, made within the window of this node's
     /// clock, and not seen before.
     fn check_binding(shared: &Shared, b: &RequestBinding, signer: &PublicKey) -> ApiResult<()> {
         if b.chain_id != shared.genesis.chain_id {
-            return Err(bad("WRONG_CHAIN", format!("the request is for chain `{}`", b.chain_id)));
+            return Err(bad(ErrorCode::WrongChain, format!("the request is for chain `{}`", b.chain_id)));
         }
         if b.node != shared.keys.id() {
             return Err(ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "WRONG_NODE",
+                ErrorCode::WrongNode,
                 format!("the request is signed for node {}, this is {}", b.node, shared.keys.id()),
             ));
         }
         let now = vigil_server::now_ms();
         if now.abs_diff(b.issued_ms) > REQUEST_WINDOW_MS {
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "STALE_REQUEST",
+                ErrorCode::StaleRequest,
                 "the request's time is more than 10 minutes from this node's clock; check the device clock",
             ));
         }
         match shared.vault_seen.admit(b.issued_ms, signer.to_bytes(), b.nonce, now) {
             Ok(()) => Ok(()),
             Err(Replay::Seen) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "REPLAYED_REQUEST",
+                ErrorCode::ReplayedRequest,
                 "this request was already served; sign a new one (a fresh nonce)",
             )),
-            Err(Replay::Full) => {
-                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BUSY", "too many vault requests; retry later"))
-            }
+            Err(Replay::Full) => Err(ApiError::new(ErrorCode::Busy, "too many vault requests; retry later")),
         }
     }
 
@@ -474,21 +470,22 @@ pub mod api {
         let ledger = node.ledger();
         let Some(user) = ledger.state::<UserRecord>(&StateKey::User(at.user_id.clone())) else {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "UNKNOWN_USER",
+                ErrorCode::UnknownUser,
                 format!("user id `{}` is not registered; register it with a RegisterUser transaction", at.user_id),
             ));
         };
         if user.account != at.owner || user.key != *signer {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "WRONG_USER",
+                ErrorCode::WrongUser,
                 format!("user id `{}` is registered to another account or key", at.user_id),
             ));
         }
         let cfg = ledger.state::<VaultConfig>(&StateKey::VaultConfig).unwrap_or_default();
         if at.index >= cfg.fragments {
-            return Err(bad("BAD_FRAGMENT", format!("fragment index {} is not below n = {}", at.index, cfg.fragments)));
+            return Err(bad(
+                ErrorCode::BadFragment,
+                format!("fragment index {} is not below n = {}", at.index, cfg.fragments),
+            ));
         }
         let assigned =
             cfg.stores(&at.object_id, ledger.validators()).ok().and_then(|s| s.get(usize::from(at.index)).copied());
@@ -501,12 +498,11 @@ pub mod api {
 
     fn store_error(e: FragmentStoreError) -> ApiError {
         match e {
-            FragmentStoreError::Quota { .. } => ApiError::new(StatusCode::FORBIDDEN, "QUOTA_EXCEEDED", e.to_string()),
+            FragmentStoreError::Quota { .. } => ApiError::new(ErrorCode::QuotaExceeded, e.to_string()),
             FragmentStoreError::Unavailable(_) | FragmentStoreError::Objects(_) => {
                 tracing::warn!(error = %e, "vault: fragment store");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "STORE_UNAVAILABLE",
+                    ErrorCode::StoreUnavailable,
                     "this node's fragment store is unavailable: nothing was stored; try again later or another node",
                 )
             }
@@ -516,28 +512,30 @@ pub mod api {
 
     async fn store(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
         let req: StoreRequest =
-            from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad("MALFORMED", e.to_string()))?;
-        req.verify().map_err(|_| bad("BAD_SIGNATURE", "the store request's signature does not verify"))?;
+            from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad(ErrorCode::Malformed, e.to_string()))?;
+        req.verify().map_err(|_| bad(ErrorCode::BadSignature, "the store request's signature does not verify"))?;
         let (cfg, assigned) = authenticate(&shared, &req.at, &req.signer)?;
         // Only the node the chain's assignment rule names for this shard index stores it.
         if assigned != Some(shared.keys.id()) {
             return Err(ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "WRONG_STORE",
+                ErrorCode::WrongStore,
                 format!("shard {} of this object is not assigned to this node", req.at.index),
             ));
         }
         check_binding(&shared, &req.binding, &req.signer)?;
         let count = req.shards.len() as u64;
         if count == 0 || count > most_per_request(&cfg) {
-            return Err(bad("BAD_FRAGMENT", format!("send 1 to {} shards per request", most_per_request(&cfg))));
+            return Err(bad(
+                ErrorCode::BadFragment,
+                format!("send 1 to {} shards per request", most_per_request(&cfg)),
+            ));
         }
         if req.shards.iter().any(|s| s.len() != cfg.shard_bytes as usize) {
-            return Err(bad("BAD_FRAGMENT", format!("every shard must be {} bytes", cfg.shard_bytes)));
+            return Err(bad(ErrorCode::BadFragment, format!("every shard must be {} bytes", cfg.shard_bytes)));
         }
         let last = u64::from(req.at.first_stripe) + count;
         if last > cfg.stripes(cfg.object_bytes_max) {
-            return Err(bad("BAD_FRAGMENT", "stripe beyond the largest object the chain allows"));
+            return Err(bad(ErrorCode::BadFragment, "stripe beyond the largest object the chain allows"));
         }
         let first = ShardKey {
             owner: req.at.owner,
@@ -551,8 +549,9 @@ pub mod api {
     }
 
     async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
-        let req: FetchRequest = from_bytes_limited(&body, 4096).map_err(|e| bad("MALFORMED", e.to_string()))?;
-        req.verify().map_err(|_| bad("BAD_SIGNATURE", "the fetch request's signature does not verify"))?;
+        let req: FetchRequest =
+            from_bytes_limited(&body, 4096).map_err(|e| bad(ErrorCode::Malformed, e.to_string()))?;
+        req.verify().map_err(|_| bad(ErrorCode::BadSignature, "the fetch request's signature does not verify"))?;
         let (cfg, _) = authenticate(&shared, &req.at, &req.signer)?;
         check_binding(&shared, &req.binding, &req.signer)?;
         let count = u64::from(req.count).clamp(1, most_per_request(&cfg)) as u32;
@@ -564,7 +563,7 @@ pub mod api {
         };
         let shards = shared.vault.get(first, count).await.map_err(store_error)?;
         if shards.is_empty() {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "this node holds no such fragment"));
+            return Err(ApiError::new(ErrorCode::NotFound, "this node holds no such fragment"));
         }
         Ok(([(header::CONTENT_TYPE, "application/octet-stream")], to_bytes(&shards)).into_response())
     }

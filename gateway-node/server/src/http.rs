@@ -11,15 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
-
-/// 413: the request body is over the endpoint's limit (announced or as it arrived).
-pub const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
-/// 400: the request body broke off or was not valid HTTP framing.
-pub const BAD_BODY: &str = "BAD_BODY";
-/// 429: the client network's rate limit is spent (with `Retry-After`).
-pub const RATE_LIMITED: &str = "RATE_LIMITED";
-/// 429: the client network already has as many requests in flight as it may.
-pub const TOO_MANY_IN_FLIGHT: &str = "TOO_MANY_IN_FLIGHT";
+use vigil_protocol::link::LinkRefusal;
 
 /// Most bytes of an oversized body read and thrown away (never kept) before the 413 is
 /// sent, so that a client still sending sees the answer instead of a reset connection.
@@ -27,12 +19,17 @@ pub const OVERSIZED_DRAIN_MAX_BYTES: usize = 1024 * 1024;
 /// Longest time spent throwing an oversized body away.
 pub const OVERSIZED_DRAIN_MAX: Duration = Duration::from_secs(2);
 
-pub use vigil_api::{ErrorBody, ErrorDetail};
+pub use vigil_api::{ErrorBody, ErrorCode, ErrorDetail};
 
-/// The [`ErrorBody`] with `status`, and `Retry-After` (whole seconds, at least 1) when
-/// given.
-pub fn error_response(status: StatusCode, code: &str, message: &str, retry_after: Option<Duration>) -> Response {
-    let mut r = (status, Json(ErrorBody::new(code, message))).into_response();
+/// The HTTP status of `code`.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The [`ErrorBody`] with `code`'s status, and `Retry-After` (whole seconds, at least 1)
+/// when given.
+pub fn error_response(code: ErrorCode, message: &str, retry_after: Option<Duration>) -> Response {
+    let mut r = (status_of(code), Json(ErrorBody::new(code, message))).into_response();
     if let Some(after) = retry_after {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
@@ -40,6 +37,22 @@ pub fn error_response(status: StatusCode, code: &str, message: &str, retry_after
         }
     }
     r
+}
+
+/// The forwarding link's refusals (`vigil_protocol::link`) as the API's codes: the node
+/// answers with these, and the gateway reads them back to know what to do.
+pub fn link_refusal_code(why: LinkRefusal) -> ErrorCode {
+    match why {
+        LinkRefusal::UnknownSession => ErrorCode::UnknownSession,
+        LinkRefusal::Replayed => ErrorCode::Replayed,
+        LinkRefusal::CannotOpen => ErrorCode::CannotOpen,
+        LinkRefusal::BadOpening => ErrorCode::BadOpening,
+    }
+}
+
+/// The link refusal a node's error code stands for, if it is one.
+pub fn link_refusal(code: ErrorCode) -> Option<LinkRefusal> {
+    LinkRefusal::ALL.into_iter().find(|why| link_refusal_code(*why) == code)
 }
 
 /// Why a body was not read.
@@ -55,23 +68,20 @@ pub enum BodyRefusal {
 
 impl BodyRefusal {
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Broken(_) => StatusCode::BAD_REQUEST,
-        }
+        status_of(self.code())
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::TooLarge { .. } => BODY_TOO_LARGE,
-            Self::Broken(_) => BAD_BODY,
+            Self::TooLarge { .. } => ErrorCode::BodyTooLarge,
+            Self::Broken(_) => ErrorCode::BadBody,
         }
     }
 }
 
 impl IntoResponse for BodyRefusal {
     fn into_response(self) -> Response {
-        error_response(self.status(), self.code(), &self.to_string(), None)
+        error_response(self.code(), &self.to_string(), None)
     }
 }
 
@@ -243,6 +253,19 @@ pub mod captured_log {
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_link_refusal_has_its_own_code_and_reads_back() {
+        let codes: std::collections::BTreeSet<ErrorCode> =
+            LinkRefusal::ALL.into_iter().map(link_refusal_code).collect();
+        assert_eq!(codes.len(), LinkRefusal::ALL.len());
+        for why in LinkRefusal::ALL {
+            assert_eq!(link_refusal(link_refusal_code(why)), Some(why));
+        }
+        assert_eq!(link_refusal(ErrorCode::NotFound), None);
+        // A gateway replaces its session on this one: it must be what the node says.
+        assert_eq!(link_refusal_code(LinkRefusal::UnknownSession).as_str(), "UNKNOWN_SESSION");
+    }
+
     fn request(body: Body, content_length: Option<usize>) -> Request {
         let mut b = Request::builder().method("POST").uri("/x");
         if let Some(n) = content_length {
@@ -274,7 +297,7 @@ mod tests {
     async fn a_body_longer_than_its_content_length_is_refused() {
         // The announced length is within the limit; what streams in is not.
         let refused = read_limited(request(endless(), Some(10)), 10_000).await.unwrap_err();
-        assert_eq!(refused.code(), BODY_TOO_LARGE);
+        assert_eq!(refused.code(), ErrorCode::BodyTooLarge);
         assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 

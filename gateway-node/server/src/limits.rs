@@ -14,13 +14,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::http::{error_response, RATE_LIMITED, TOO_MANY_IN_FLIGHT};
+use crate::http::{error_response, ErrorCode};
 
 /// What a client waits before trying again when it has too many requests in flight.
 pub const IN_FLIGHT_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -60,10 +59,10 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::RateLimited { .. } => RATE_LIMITED,
-            Self::TooManyInFlight { .. } => TOO_MANY_IN_FLIGHT,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TooManyInFlight { .. } => ErrorCode::TooManyInFlight,
         }
     }
 
@@ -86,7 +85,7 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        error_response(StatusCode::TOO_MANY_REQUESTS, self.code(), &self.message(), Some(self.retry_after()))
+        error_response(self.code(), &self.message(), Some(self.retry_after()))
     }
 }
 
@@ -236,6 +235,7 @@ pub async fn enforce(State(limits): State<Arc<ClientLimits>>, mut request: Reque
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     fn limits(rate_burst: u32, in_flight_max: u32) -> Arc<ClientLimits> {
         ClientLimits::new(Settings { rate_per_second: 1, rate_burst, in_flight_max }, &["10.0.0.9".parse().unwrap()])
