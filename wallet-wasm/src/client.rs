@@ -17,7 +17,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
+use serde::Deserialize as _;
 use serde_json::{json, Value};
+use vigil_api::{ErrorBody, ErrorCode, ErrorDetail};
 use vigil_protocol::sealed::{self, Opener, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
 use vigil_protocol::{EncryptionKey, NodeId};
 
@@ -176,13 +178,22 @@ enum Reply {
     Answer(HttpResponse),
 }
 
-/// The `{"error": {"code", "message"}}` of a JSON error body, with defaults.
+/// The error document (`vigil_api::ErrorBody`) of a body, if it is one.
+pub fn error_of(body: &[u8]) -> Option<ErrorDetail> {
+    serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error)
+}
+
+/// The code of a body's error document, if it is one.
+pub fn error_code_of(body: &[u8]) -> Option<ErrorCode> {
+    error_of(body).map(|e| e.code)
+}
+
+/// The code and message of a body's error document, or the defaults if it is none.
 pub fn error_fields(body: &[u8], default_code: &str, default_message: &str) -> (String, String) {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    (
-        v["error"]["code"].as_str().unwrap_or(default_code).to_string(),
-        v["error"]["message"].as_str().unwrap_or(default_message).to_string(),
-    )
+    match error_of(body) {
+        Some(e) => (e.code.as_str().to_string(), e.message),
+        None => (default_code.to_string(), default_message.to_string()),
+    }
 }
 
 fn gateway_error(status: u16, body: &[u8]) -> ClientError {
@@ -197,14 +208,9 @@ fn answer_of(v: &Value) -> Result<(NodeId, Result<PlainResponse, ClientError>), 
         .ok_or_else(|| ClientError::BadAnswer("an answer without a node id".into()))?;
     if let Some(e) = v.get("error") {
         let status = v["status"].as_u64().unwrap_or(502) as u16;
-        return Ok((
-            node,
-            Err(ClientError::Gateway {
-                status,
-                code: e["code"].as_str().unwrap_or("NODE_ERROR").to_string(),
-                message: e["message"].as_str().unwrap_or("").to_string(),
-            }),
-        ));
+        let e =
+            ErrorDetail::deserialize(e).unwrap_or(ErrorDetail { code: ErrorCode::NodeError, message: String::new() });
+        return Ok((node, Err(ClientError::Gateway { status, code: e.code.as_str().to_string(), message: e.message })));
     }
     let status = v["status"].as_u64().ok_or_else(|| ClientError::BadAnswer("an answer without a status".into()))?;
     let body = B64
@@ -457,12 +463,10 @@ fn open_relayed(r: &HttpResponse, opener: Opener) -> Result<PlainResponse, Clien
 
 /// The node error code of a gateway's error body, if it names one (the gateway is fine;
 /// that node is not).
-fn node_error_code(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    v["error"]["code"]
-        .as_str()
-        .filter(|c| matches!(*c, "NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR" | "NODE_REFUSED"))
-        .map(str::to_string)
+fn node_error_code(body: &[u8]) -> Option<ErrorCode> {
+    error_code_of(body).filter(|c| {
+        matches!(c, ErrorCode::NodeUnavailable | ErrorCode::NodeTimeout | ErrorCode::NodeError | ErrorCode::NodeRefused)
+    })
 }
 
 /// Whether the gateway says the node gave no answer through it: `Some(false)` if the
@@ -471,9 +475,9 @@ fn node_error_code(body: &[u8]) -> Option<String> {
 /// Another gateway may reach it. A node that answered, even with a refusal
 /// (`NODE_REFUSED`), is not silent: `None`.
 fn node_silence(r: &HttpResponse) -> Option<bool> {
-    match (r.status, node_error_code(&r.body).as_deref()) {
-        (502..=504, Some("NODE_UNAVAILABLE" | "NODE_TIMEOUT" | "NODE_ERROR")) => Some(false),
-        (404, _) if error_fields(&r.body, "", "").0 == "UNKNOWN_NODE" => Some(true),
+    match (r.status, node_error_code(&r.body)) {
+        (502..=504, Some(ErrorCode::NodeUnavailable | ErrorCode::NodeTimeout | ErrorCode::NodeError)) => Some(false),
+        (404, _) if error_code_of(&r.body) == Some(ErrorCode::UnknownNode) => Some(true),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use vigil_api::ErrorCode;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
@@ -347,8 +348,8 @@ impl<T: Transport> Session<T> {
                     (Ok(_), Some(v)) if v["receipt_bcs"].is_string() => {
                         Answer::Receipt(hex::decode(v["receipt_bcs"].as_str().unwrap_or("")).unwrap_or_default())
                     }
-                    (Ok(r), v) => Answer::Error {
-                        code: v.as_ref().and_then(|v| v["error"]["code"].as_str()).unwrap_or("NO_RECEIPT").to_string(),
+                    (Ok(r), _) => Answer::Error {
+                        code: crate::client::error_code_of(&r.body).map_or("NO_RECEIPT", ErrorCode::as_str).to_string(),
                         message: format!("answered {} without a receipt", r.status),
                     },
                     (Err(e), _) => Answer::Error { code: e.code().to_string(), message: e.to_string() },
@@ -459,7 +460,10 @@ impl<T: Transport> Session<T> {
         // gateway or node that drops it is one route of several.
         for NodeAnswer { node, result } in self.send_sealed_everywhere(&honest, &request).await {
             match result {
-                Ok(r) if r.status == 409 && crate::client::error_fields(&r.body, "", "").0 == "OFFENDER_NOT_IN_SET" => {
+                Ok(r)
+                    if r.status == 409
+                        && crate::client::error_code_of(&r.body) == Some(ErrorCode::OffenderNotInSet) =>
+                {
                     // Someone proved it first: the chain has jailed it already.
                     already_jailed = true;
                     detail = format!("{} was already jailed (evidence from another reporter)", offender.short());
@@ -527,8 +531,8 @@ struct Delivery {
 /// The answer for a node no gateway routes to: not sent.
 fn not_routed() -> ClientError {
     ClientError::Gateway {
-        status: 503,
-        code: "NODE_UNAVAILABLE".into(),
+        status: ErrorCode::NodeUnavailable.status(),
+        code: ErrorCode::NodeUnavailable.as_str().into(),
         message: "no gateway routes to this node".into(),
     }
 }

@@ -251,10 +251,11 @@ impl Chain {
                     continue;
                 }
             };
-            let v: Value = serde_json::from_slice(&r.body).map_err(message)?;
             if r.status != 200 {
-                return Err(v["error"]["message"].as_str().unwrap_or("the gateway refused").to_string());
+                let refused = vigil_wallet::client::error_of(&r.body);
+                return Err(refused.map_or_else(|| "the gateway refused".to_string(), |e| e.message));
             }
+            let v: Value = serde_json::from_slice(&r.body).map_err(message)?;
             return Ok((i, v));
         }
         Err(last)

@@ -7,7 +7,8 @@
 //! `wasm-bindgen-cli` at the version `Cargo.lock` pins (`cargo install`), the npm tool
 //! folders at their locked versions (`npm ci`), and for the tests Debian's `chromium`
 //! and `chromium-driver` (apt-get, when running as root; otherwise one message with the
-//! exact command) and `s3s-fs`, a real S3-protocol server (`cargo install`).
+//! exact command), `s3s-fs`, a real S3-protocol server (`cargo install`), and
+//! `openapi-spec-validator` (pip, in a virtual environment under `target/tools`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,6 +25,9 @@ const TEST_NPM: &[&str] = &["tests/npm", "tests/web", "tests/bench"];
 /// Debian packages the browser tests drive (never a downloaded browser).
 const DEBIAN_BROWSER: &[&str] = &["chromium", "chromium-driver"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The standard OpenAPI validator the tests hold the node's document to (PyPI), in a
+/// virtual environment of its own under `target/tools`.
+const OPENAPI_VALIDATOR: &str = "openapi-spec-validator==0.9.0";
 /// The S3-protocol server the vault's S3 tests run (the newest release this toolchain
 /// builds: 0.15 and later want Rust 1.96).
 const S3S_FS_VERSION: &str = "0.14.1";
@@ -59,6 +63,7 @@ pub fn provision(purpose: Purpose) -> Result<()> {
     if purpose == Purpose::Tests {
         step("Debian's chromium and chromium-driver", browser)?;
         step("s3s-fs, the S3 server of the vault tests", s3s_fs)?;
+        step("openapi-spec-validator (PyPI, in target/tools)", openapi_validator)?;
     }
     println!("provision: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
@@ -170,6 +175,27 @@ fn s3s_fs() -> Result<String> {
     // No --locked, as for wasm-bindgen-cli: the registry mirror may lag its lockfile.
     exec(util::cargo().args(["install", "s3s-fs", "--version", S3S_FS_VERSION, "--features", "binary", "--force"]))?;
     Ok(format!("{S3S_FS_VERSION} installed"))
+}
+
+/// The OpenAPI validator's command (installed by the test provisioning).
+pub fn openapi_validator_bin() -> PathBuf {
+    util::target_dir().join("tools/openapi-venv/bin/openapi-spec-validator")
+}
+
+fn openapi_validator() -> Result<String> {
+    let venv = util::target_dir().join("tools/openapi-venv");
+    let version = OPENAPI_VALIDATOR.split("==").nth(1).unwrap_or_default();
+    let python = venv.join("bin/python");
+    let installed = python.is_file()
+        && output(Command::new(&python).args(["-c", "import openapi_spec_validator as v; print(v.__version__)"]))
+            .is_ok_and(|v| v.trim() == version);
+    if installed {
+        return Ok(format!("{version} already installed"));
+    }
+    let python3 = util::require("python3", "install Python 3 (Debian's python3 and python3-venv)")?;
+    exec(Command::new(python3).arg("-m").arg("venv").arg(&venv))?;
+    exec(Command::new(venv.join("bin/pip")).args(["install", "-q", "--disable-pip-version-check", OPENAPI_VALIDATOR]))?;
+    Ok(format!("{version} installed"))
 }
 
 /// `apt-get update` and `apt-get install` of Debian `packages` (as root: say so first).

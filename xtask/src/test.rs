@@ -122,6 +122,15 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
         exec_streaming(cargo().args(["test", "--workspace"]), |l| tally.add_line(l))
     })?;
 
+    // The node's OpenAPI document, held to a standard validator.
+    clock.time("openapi", || {
+        let doc = util::target_dir().join("openapi.json");
+        let text =
+            crate::util::output(std::process::Command::new(util::target_dir().join("debug/vigil")).arg("openapi"))?;
+        std::fs::write(&doc, text)?;
+        exec(std::process::Command::new(crate::provision::openapi_validator_bin()).arg(&doc))
+    })?;
+
     // The npm package, built as users get it, under `node --test` against a live devnet
     // with a lying node.
     clock.time("npm package", || {

@@ -17,7 +17,7 @@ pub mod config;
 pub mod link;
 pub mod metrics;
 pub mod net;
-mod openapi;
+pub mod openapi;
 pub mod sealed;
 pub mod service;
 pub mod storage;

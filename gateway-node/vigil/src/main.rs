@@ -94,6 +94,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the node API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves).
+    Openapi,
     /// Walk through one round of the protocol with real keys, certificates and proofs.
     Walkthrough {
         /// Validators in the example set (4 to 100).
@@ -255,6 +257,10 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&vigil_node::openapi::document())?);
+            Ok(())
+        }
         Command::Walkthrough { validators } => walkthrough::run(usize::from(validators)),
     }
 }
