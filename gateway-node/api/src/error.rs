@@ -115,22 +115,22 @@ error_codes! {
     AnswerTooLarge = ("ANSWER_TOO_LARGE", 502),
 
     // The vault (`POST /v1/vault/store`, `/v1/vault/fetch`).
-    /// 400: the request is bound to another node.
-    WrongNode = ("WRONG_NODE", 400),
-    /// 400: the request was made too far from the node's clock.
-    StaleRequest = ("STALE_REQUEST", 400),
+    /// 421: the request is bound to another node.
+    WrongNode = ("WRONG_NODE", 421),
+    /// 401: the request was made too far from the node's clock.
+    StaleRequest = ("STALE_REQUEST", 401),
     /// 409: this signed request was served already.
     ReplayedRequest = ("REPLAYED_REQUEST", 409),
-    /// 404: no such vault user on chain.
-    UnknownUser = ("UNKNOWN_USER", 404),
+    /// 403: no such vault user on chain.
+    UnknownUser = ("UNKNOWN_USER", 403),
     /// 403: the signer is not the key the chain binds to this user.
     WrongUser = ("WRONG_USER", 403),
     /// 400: a fragment of the wrong shape, index or size.
     BadFragment = ("BAD_FRAGMENT", 400),
     /// 403: the account's quota would be exceeded.
     QuotaExceeded = ("QUOTA_EXCEEDED", 403),
-    /// 400: the assignment rule names another store for this shard.
-    WrongStore = ("WRONG_STORE", 400),
+    /// 421: the assignment rule names another store for this shard.
+    WrongStore = ("WRONG_STORE", 421),
     /// 503: the fragment store is down.
     StoreUnavailable = ("STORE_UNAVAILABLE", 503),
 

@@ -353,6 +353,9 @@ fn coalesce_gossip(outputs: Vec<Output>) -> Vec<Output> {
     rest
 }
 
+/// The exit status of a node stopped by [`Output::Fatal`] (EX_SOFTWARE).
+pub const EXIT_FATAL: i32 = 70;
+
 /// Carries out consensus outputs in order. A run of writes with no send between them
 /// (a commit and the safety state after it) goes to disk as one durable transaction.
 /// Storage failures stop the process: a node that cannot persist must not vote.
@@ -378,6 +381,11 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
             }
             Output::EvidenceSubmitted { offender } => {
                 tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
+            }
+            // Nothing after it is carried out: the process stops with the reason.
+            Output::Fatal(reason) => {
+                tracing::error!(%reason, "consensus reached a state that must not happen; the node stops");
+                std::process::exit(EXIT_FATAL);
             }
             Output::ForkProven { height, theirs, offenders } => {
                 shared.metrics.forks_proven.fetch_add(1, Ordering::Relaxed);

@@ -712,6 +712,7 @@ impl World {
                     self.violate(format!("node {i} submitted evidence against honest validator {j}"));
                 }
             }
+            Output::Fatal(reason) => self.violate(format!("node {i} stopped on an impossible state: {reason}")),
             Output::ForkProven { height, offenders, .. } => {
                 let accused: Vec<Option<usize>> = offenders.iter().map(|o| self.index_of(o)).collect();
                 self.trace.push(self.now_ms, TraceEvent::ForkProven { node: i, height, offenders: accused.clone() });

@@ -273,6 +273,10 @@ pub enum Output {
         theirs: BlockHash,
         offenders: Vec<NodeId>,
     },
+    /// A state that must not happen did (a block checked at this height failed to
+    /// commit): the node must stop, loudly, rather than carry on or stall. Nothing after
+    /// it in this batch is to be carried out, and the node takes no more input.
+    Fatal(String),
 }
 
 /// What a node must remember across a crash to stay safe.
@@ -385,6 +389,8 @@ pub struct Node {
     now_ms: u64,
     last_commit_ms: u64,
     out: Vec<Output>,
+    /// Set by [`Output::Fatal`]: the node takes no more input.
+    halted: bool,
 }
 
 impl Node {
@@ -454,6 +460,7 @@ impl Node {
             now_ms: 0,
             last_commit_ms: 0,
             out: Vec::new(),
+            halted: false,
             committed: blocks,
             safety,
             ledger,
@@ -510,6 +517,9 @@ impl Node {
 
     /// Feeds one input; returns what to do, in order.
     pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+        if self.halted {
+            return Vec::new();
+        }
         self.now_ms = now_ms;
         match input {
             Input::Start => self.enter_height(),
@@ -527,6 +537,19 @@ impl Node {
 
     fn height(&self) -> Height {
         self.ledger.height().next()
+    }
+
+    /// An impossible state: the outputs of this batch are dropped (none may follow it),
+    /// [`Output::Fatal`] is the only one left, and the node takes no more input.
+    fn fatal(&mut self, reason: String) {
+        self.halted = true;
+        self.out.clear();
+        self.out.push(Output::Fatal(reason));
+    }
+
+    /// Whether an impossible state stopped this node ([`Output::Fatal`]).
+    pub fn is_halted(&self) -> bool {
+        self.halted
     }
 
     fn set(&self) -> &ValidatorSet {
@@ -756,8 +779,9 @@ impl Node {
         };
         debug_assert!(CertifiedHeader { header: block.header.clone(), cert: cert.clone() }.verify(self.set()).is_ok());
         let receipts = exec.entries.clone();
-        let Ok(state) = self.ledger.commit(&block, exec) else {
-            return;
+        let state = match self.ledger.commit(&block, exec) {
+            Ok(state) => state,
+            Err(e) => return self.fatal(format!("block {} checked, then failed to commit: {e}", block.header.height)),
         };
         let justification = match cert.data.kind {
             VoteKind::Ack => self.fast.take_justification(cert.data.view, &hash),
@@ -870,6 +894,9 @@ impl Node {
     /// Gossiped transactions whose signatures the caller verified (the node process does
     /// it on its network threads, off the consensus thread). Returns the outputs.
     pub fn admit_verified(&mut self, now_ms: u64, txs: Vec<SignedTransaction>) -> Vec<Output> {
+        if self.halted {
+            return Vec::new();
+        }
         self.now_ms = now_ms;
         self.admit(txs, true);
         std::mem::take(&mut self.out)
@@ -1014,8 +1041,12 @@ impl Node {
                 cb.justification = None;
             }
             let receipts = exec.entries.clone();
-            let Ok(state) = self.ledger.commit(&cb.block, exec) else {
-                return;
+            let state = match self.ledger.commit(&cb.block, exec) {
+                Ok(state) => state,
+                Err(e) => {
+                    let height = cb.block.header.height;
+                    return self.fatal(format!("synced block {height} checked, then failed to commit: {e}"));
+                }
             };
             applied = true;
             self.after_commit(cb, receipts, state);

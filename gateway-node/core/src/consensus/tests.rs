@@ -90,6 +90,7 @@ impl Net {
                 Output::Persist(s) => self.disk[i].1 = Some(*s),
                 Output::Commit { committed, .. } => self.disk[i].0.push(*committed),
                 Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } => {}
+                Output::Fatal(reason) => panic!("node {i} stopped: {reason}"),
             }
         }
     }
@@ -599,4 +600,20 @@ fn acks_for_thousands_of_views_keep_memory_within_the_window() {
     }
     let bound = 8 * fast::VIEW_WINDOW_MAX as usize;
     assert!(node.retained() <= bound, "node holds {} items for one height (bound {bound})", node.retained());
+}
+
+/// A state that must not happen stops the node: its one output is `Fatal`, whatever the
+/// batch held before, and it takes no more input (a bug shows as a stop, not a stall).
+#[test]
+fn a_fatal_state_is_the_last_output_and_the_node_takes_no_more_input() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    net.input(0, Input::Start);
+    let node = &mut net.nodes[0];
+    node.out.push(Output::Broadcast(Message::Transactions(vec![])));
+    node.fatal("block 1 checked, then failed to commit".into());
+    let out = std::mem::take(&mut node.out);
+    assert!(matches!(out.as_slice(), [Output::Fatal(r)] if r.contains("failed to commit")), "{out:?}");
+    assert!(node.is_halted());
+    assert!(node.step(10_000, Input::Start).is_empty());
+    assert!(node.admit_verified(10_000, vec![]).is_empty());
 }
