@@ -1,5 +1,5 @@
 //! Ed25519 keys and signatures (ed25519-dalek signs), checked by one rule whether alone
-//! or in a batch (ZIP-215, [`crate::zip215`]), and the X25519 public key each node
+//! or in a batch (ZIP-215, the `zip215` module), and the X25519 public key each node
 //! publishes for HPKE.
 //!
 //! Every signature covers `Domain::tag || 0x00 || canonical bytes` (see [`Domain`]), so a

@@ -19,7 +19,7 @@
 //! committed at some view is the only block any justified proposal at a higher view can
 //! carry, so Fast mode never forks. Beyond that bound a fork is accountable: the
 //! statements of [`crate::evidence`] name a validator whose two signed statements cannot
-//! both be honest ([`conflicting`]). There, too, a view change never waits for ever:
+//! both be honest ([`acks_regress`], [`ack_and_promise_conflict`]). There, too, a view change never waits for ever:
 //! when the claimed view's leader equivocated and alone fills the overlap, the
 //! promises may never tell which of its blocks was committed, and the selection leaves
 //! a choice ([`Selection::OneOf`]).

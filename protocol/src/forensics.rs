@@ -8,9 +8,9 @@
 //! - both certificates at one view: the validators in both signed two acks for one slot;
 //! - at views `low < high`: the higher block's proposal was justified either by its
 //!   parent's certificate at `high` (a validator in both signed an ack at `high` one
-//!   height below and an ack at `low` here: its view went back, [`fast::acks_regress`]),
+//!   height below and an ack at `low` here: its view went back, [`crate::fast::acks_regress`]),
 //!   or by a quorum of promises for `high`. A validator in both that promised `high`
-//!   while hiding its ack at `low` contradicts itself ([`fast::ack_and_promise_conflict`]);
+//!   while hiding its ack at `low` contradicts itself ([`crate::fast::ack_and_promise_conflict`]);
 //!   if every such promise reports something at least as high, the top claim is backed by
 //!   a proposal at a view above `low` with a justification of its own, and the same
 //!   argument applies one level down (checked recursively, as far as the justification

@@ -189,7 +189,7 @@ impl StateProof {
     }
 }
 
-/// The simplest [`TreeReader`]/[`TreeWriter`]: every node of every version, in memory.
+/// The simplest [`TreeReader`]/`TreeWriter`: every node of every version, in memory.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryTreeStore {
     nodes: BTreeMap<NodeKey, Node>,

@@ -1,7 +1,7 @@
 //! Validator sets and the quorum math of both consensus modes.
 //!
 //! A set is canonical: sorted by [`NodeId`], no duplicates, 1 to
-//! [`VALIDATORS_MAX`](crate::limits::VALIDATORS_MAX) members, positive voting power. Its hash goes in every
+//! [`crate::limits::VALIDATORS_MAX`] members, positive voting power. Its hash goes in every
 //! header (`validator_set_hash`), so a light client that trusts one hash trusts the
 //! set. Signer bitmaps in certificates index into this order.
 

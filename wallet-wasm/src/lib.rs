@@ -1,5 +1,5 @@
 //! `vigil-wallet`: the wallet core in plain Rust, and (on wasm32 only) the thin
-//! wasm-bindgen layer in [`js`] that the npm package and the web wallet are built from.
+//! wasm-bindgen layer in `js` (wasm32 only) that the npm package and the web wallet are built from.
 //!
 //! The core must not touch browser APIs, sockets or clocks directly, so it is tested
 //! natively and in wasm alike (smoldot's split): [`keys`] (BIP39 words from

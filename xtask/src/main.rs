@@ -8,6 +8,7 @@ mod npm;
 mod provision;
 mod sim;
 mod test;
+mod tidy;
 mod util;
 mod web;
 

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest: fmt,
-//! clippy (native and wasm), native and end-to-end tests, the npm package under
+//! clippy (native and wasm), `cargo doc` without warnings, native and end-to-end tests,
+//! the node's OpenAPI document under a standard validator, the npm package under
 //! `node --test`, the web wallet end to end in headless Chromium, wasm tests in headless
 //! Chromium, simulator seeds.
 
@@ -115,6 +116,9 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
                 .args(["--features", "js-vault", "--", "-D", "warnings"]),
         )
     })?;
+
+    // Every crate's documentation builds without a warning (broken or private links).
+    clock.time("doc", || exec(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings")))?;
 
     // The end-to-end tests start real `vigil` processes.
     clock.time("native and e2e tests", || {

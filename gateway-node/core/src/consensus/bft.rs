@@ -1,7 +1,7 @@
 //! Bft mode: Tendermint ("The latest gossip on BFT consensus", Buchman, Kwon,
 //! Milosevic 2018). Comments cite the paper's Algorithm 1 line numbers.
 //!
-//! Every "upon" rule is re-evaluated after each event ([`Node::bft_progress`]), so the
+//! Every "upon" rule is re-evaluated after each event (`Node::bft_progress`), so the
 //! order in which messages arrive does not matter. Two additions for a network that
 //! loses messages: a round timer that always fires (moving to a new round is always
 //! safe in Tendermint; locks carry safety), and re-broadcast of this node's votes of the
