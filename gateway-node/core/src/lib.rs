@@ -9,6 +9,7 @@
 //! over redb and Noise links; the simulator (`vigil-sim`) over a seeded, faulty virtual
 //! network, running this very code.
 #![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod consensus;
 pub mod execution;

@@ -74,10 +74,10 @@ enum For {
 }
 
 impl Node {
-    fn proposer(&self, round: View) -> NodeId {
-        let set = self.set();
-        let h = self.height().0;
-        set.validators()[((h.wrapping_add(round.0)) % set.len() as u64) as usize].id
+    /// Round `round`'s proposer at this height: validators in turn (`None` only for an
+    /// empty set, which `ValidatorSet` cannot be).
+    fn proposer(&self, round: View) -> Option<NodeId> {
+        vigil_protocol::fast::leader(self.set(), View(self.height().0.wrapping_add(round.0)))
     }
 
     /// Voting power of the distinct validators with a vote matching `which`.
@@ -113,7 +113,7 @@ impl Node {
             self.persist();
         }
         let t = self.cfg.timeouts;
-        if self.proposer(round) == self.me {
+        if self.proposer(round) == Some(self.me) {
             self.timer(TimerKind::Propose, round, t.propose_delay_ms);
         }
         // L21: schedule OnTimeoutPropose (also for the proposer, in case it crashes).
@@ -126,7 +126,7 @@ impl Node {
 
     /// L14-L19: propose the valid value if there is one, else a new block.
     fn bft_propose(&mut self, round: View) {
-        if round != self.bft.round || self.bft.step != Step::Propose || self.proposer(round) != self.me {
+        if round != self.bft.round || self.bft.step != Step::Propose || self.proposer(round) != Some(self.me) {
             return;
         }
         let (block, valid_round, pol) = match self.safety.bft_valid.clone() {
@@ -150,7 +150,10 @@ impl Node {
     }
 
     pub(super) fn bft_on_proposal(&mut self, from: NodeId, p: Proposal) {
-        if from != self.proposer(p.view) || self.bft.proposals.contains_key(&p.view) || !self.bft_in_window(p.view) {
+        if Some(from) != self.proposer(p.view)
+            || self.bft.proposals.contains_key(&p.view)
+            || !self.bft_in_window(p.view)
+        {
             return;
         }
         if p.valid_round.is_some_and(|vr| vr >= p.view) {
@@ -244,14 +247,32 @@ impl Node {
             });
             if let Some((r, hash)) = decision {
                 if self.candidate_is_valid(&hash) {
-                    let votes: Vec<Vote> =
-                        self.bft.precommits[&r].values().filter(|v| v.data.block_hash == hash).cloned().collect();
-                    let data = votes[0].data.clone();
-                    if let Ok(cert) = QuorumCert::from_verified_votes(data, &votes, self.set()) {
+                    let votes: Vec<Vote> = self
+                        .bft
+                        .precommits
+                        .get(&r)
+                        .into_iter()
+                        .flat_map(|m| m.values())
+                        .filter(|v| v.data.block_hash == hash)
+                        .cloned()
+                        .collect();
+                    let cert = votes
+                        .first()
+                        .map(|v| v.data.clone())
+                        .map(|data| QuorumCert::from_verified_votes(data, &votes, self.set()));
+                    if let Some(Ok(cert)) = cert {
                         self.commit(hash, cert);
                         return;
                     }
-                } else if let Some(peer) = self.bft.precommits[&r].keys().map(|(v, _)| *v).find(|p| *p != self.me) {
+                } else if let Some(peer) = self
+                    .bft
+                    .precommits
+                    .get(&r)
+                    .into_iter()
+                    .flat_map(|m| m.keys())
+                    .map(|(v, _)| *v)
+                    .find(|p| *p != self.me)
+                {
                     self.request_sync(peer);
                 }
             }

@@ -997,7 +997,7 @@ impl Node {
             return;
         }
         let end = (start + SYNC_BATCH_BLOCKS_MAX).min(self.committed.len());
-        let blocks = self.committed[start..end].to_vec();
+        let blocks = self.committed.get(start..end).map(<[CommittedBlock]>::to_vec).unwrap_or_default();
         self.out.push(Output::Send { to, message: Message::SyncResponse(blocks) });
     }
 
