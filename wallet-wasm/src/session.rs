@@ -4,9 +4,10 @@
 //! client and the detector. Its state: the light client, and which nodes reads ask
 //! last (the gateway client remembers which gateway reaches which node).
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use vigil_api::ErrorCode;
+use vigil_api::{BlockProof, ErrorCode, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
@@ -125,23 +126,14 @@ const FIRST_CERTIFIED_TRIES: u32 = 40;
 /// is read (a node that serves old state is caught by a second one's certified header).
 const CROSS_CHECK_NODES_MAX: usize = 2;
 
-fn state_answer(v: &Value) -> Result<StateAnswer, WalletError> {
-    let value = match v["value_bcs"].as_str() {
-        Some(h) => Some(hex::decode(h).map_err(|_| WalletError::BadAnswer("value_bcs is not hex".into()))?),
-        None => None,
-    };
-    Ok(StateAnswer {
-        value,
-        proof: hex_field(v, "proof_bcs")?,
-        certified_header: hex_field(v, "certified_header_bcs")?,
-    })
+fn state_answer(p: ProvenState) -> Result<StateAnswer, WalletError> {
+    let certified = p.certified_header_bcs.ok_or_else(|| WalletError::BadAnswer("no certified header yet".into()))?;
+    Ok(StateAnswer { value: p.value_bcs.map(|h| h.0), proof: p.proof_bcs.0, certified_header: certified.0 })
 }
 
-fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, WalletError> {
-    v[field]
-        .as_str()
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| WalletError::BadAnswer(format!("missing or non-hex `{field}`")))
+/// A JSON answer read as the `vigil_api` type of what is verified in it.
+fn typed<T: DeserializeOwned>(v: Value) -> Result<T, WalletError> {
+    serde_json::from_value(v).map_err(|e| WalletError::BadAnswer(e.to_string()))
 }
 
 impl<T: Transport> Session<T> {
@@ -255,8 +247,9 @@ impl<T: Transport> Session<T> {
     pub(crate) async fn read_state(&self, path: &str) -> Result<(NodeId, StateAnswer), WalletError> {
         for _ in 0..FIRST_CERTIFIED_TRIES {
             let (node, v) = self.read(path).await?;
-            if !v["certified_header_bcs"].is_null() {
-                return Ok((node, state_answer(&v)?));
+            let proven: ProvenState = typed(v)?;
+            if proven.certified_header_bcs.is_some() {
+                return Ok((node, state_answer(proven)?));
             }
             self.client.sleep(250).await;
         }
@@ -266,7 +259,8 @@ impl<T: Transport> Session<T> {
     /// Follows the validator set to the chain's current one (certified changes only).
     pub async fn sync(&mut self) -> Result<bool, WalletError> {
         let (_, v) = self.read("/v1/validators").await?;
-        Ok(self.light.follow(&hex_field(&v, "changes_bcs")?)?)
+        let validators: ValidatorsProof = typed(v)?;
+        Ok(self.light.follow(&validators.changes_bcs.0)?)
     }
 
     /// An account's balance and nonce, proven against a certified header, and
@@ -281,7 +275,7 @@ impl<T: Transport> Session<T> {
         let verified = self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header);
         let mut verified = match (verified, &cross_check) {
             (Err(LightError::StaleState { .. }), Some(newer)) => {
-                let a = state_answer(&self.read_from(&newer.node, &path).await?)?;
+                let a = state_answer(typed(self.read_from(&newer.node, &path).await?)?)?;
                 self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?
             }
             (verified, _) => verified?,
@@ -298,11 +292,18 @@ impl<T: Transport> Session<T> {
         let others: Vec<NodeId> =
             self.read_order().into_iter().filter(|n| n != except).take(CROSS_CHECK_NODES_MAX).collect();
         for node in others {
-            let Ok(status) = self.read_from(&node, "/v1/status").await else { continue };
-            let Some(height) = status["height"].as_u64().filter(|h| *h > 0) else { continue };
-            let Ok(block) = self.read_from(&node, &format!("/v1/blocks/{height}")).await else { continue };
-            let Ok(certified) = hex_field(&block, "certified_header_bcs") else { continue };
-            if let Ok((header, _)) = self.light.accept_header(&certified) {
+            let Ok(status) = self.read_from(&node, "/v1/status").await.and_then(typed::<StatusHeight>) else {
+                continue;
+            };
+            let height = status.height;
+            if height.0 == 0 {
+                continue;
+            }
+            let Ok(block) = self.read_from(&node, &format!("/v1/blocks/{height}")).await.and_then(typed::<BlockProof>)
+            else {
+                continue;
+            };
+            if let Ok((header, _)) = self.light.accept_header(&block.certified_header_bcs.0) {
                 return Some(CrossCheck { node, height: header.header.height });
             }
         }
@@ -344,11 +345,10 @@ impl<T: Transport> Session<T> {
         let judged: Vec<(NodeId, Answer)> = answers
             .iter()
             .map(|a| {
-                let answer = match (&a.result, a.json()) {
-                    (Ok(_), Some(v)) if v["receipt_bcs"].is_string() => {
-                        Answer::Receipt(hex::decode(v["receipt_bcs"].as_str().unwrap_or("")).unwrap_or_default())
-                    }
-                    (Ok(r), _) => Answer::Error {
+                let receipt = a.json().and_then(|v| typed::<ReceiptAnswer>(v).ok());
+                let answer = match (&a.result, receipt) {
+                    (Ok(_), Some(receipt)) => Answer::Receipt(receipt.receipt_bcs.0),
+                    (Ok(r), None) => Answer::Error {
                         code: crate::client::error_code_of(&r.body).map_or("NO_RECEIPT", ErrorCode::as_str).to_string(),
                         message: format!("answered {} without a receipt", r.status),
                     },
@@ -417,13 +417,13 @@ impl<T: Transport> Session<T> {
     ) -> Result<FaultEvidence, WalletError> {
         let r = &liar.receipt;
         let path = format!("/v1/blocks/{}/receipts/{}", r.height, r.tx_index);
-        let v = self.read_from(honest, &path).await?;
+        let proof: ReceiptProof = typed(self.read_from(honest, &path).await?)?;
         Ok(detector::contradiction(
             &mut self.light,
             liar,
-            &hex_field(&v, "certified_header_bcs")?,
-            &hex_field(&v, "entry_bcs")?,
-            &hex_field(&v, "proof_bcs")?,
+            &proof.certified_header_bcs.0,
+            &proof.entry_bcs.0,
+            &proof.proof_bcs.0,
         )?)
     }
 
@@ -473,7 +473,9 @@ impl<T: Transport> Session<T> {
                     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                     // A copy answered without a valid receipt settles nothing: another
                     // node, or another route, may still.
-                    let receipt = match hex_field(&v, "receipt_bcs").and_then(|b| Ok(self.light.verify_receipt(&b)?)) {
+                    let receipt = match typed::<ReceiptAnswer>(v)
+                        .and_then(|a| Ok(self.light.verify_receipt(&a.receipt_bcs.0)?))
+                    {
                         Ok(receipt) => receipt,
                         Err(e) => {
                             detail = format!("{} answered {} without a valid receipt: {e}", node.short(), r.status);
@@ -508,10 +510,10 @@ impl<T: Transport> Session<T> {
             // The block is asked for only from a node that has committed it: polling for
             // a block that does not exist yet would fill a browser's console with 404s.
             if let Ok((node, status)) = self.read("/v1/status").await {
-                if status["height"].as_u64().is_some_and(|h| h >= next.0) {
+                if typed::<StatusHeight>(status).is_ok_and(|s| s.height >= next) {
                     let v = self.read_from(&node, &format!("/v1/blocks/{next}")).await.ok()?;
-                    let bytes = hex_field(&v, "certified_header_bcs").ok()?;
-                    return self.light.accept_header(&bytes).ok().map(|(ch, _)| ch.header.mode);
+                    let block: BlockProof = typed(v).ok()?;
+                    return self.light.accept_header(&block.certified_header_bcs.0).ok().map(|(ch, _)| ch.header.mode);
                 }
             }
             self.client.sleep(250).await;
@@ -652,8 +654,17 @@ mod tests {
         let new_root = tree.apply(1, [(StateKey::Account(alice), Some(account(100, 7)))]).unwrap();
         let (_, new_proof) = tree.get_with_proof(&StateKey::Account(alice), 1).unwrap();
         let certified =
-            |height: u64, root| hex::encode(to_bytes(&certify(&set, &keys, header(&set, height, root, &set), 3)));
-        let state = |height, root, value: Vec<u8>, proof: &vigil_protocol::StateProof| json!({ "value_bcs": hex::encode(value), "proof_bcs": hex::encode(to_bytes(proof)), "certified_header_bcs": certified(height, root) });
+            |height: u64, root| vigil_api::Hex(to_bytes(&certify(&set, &keys, header(&set, height, root, &set), 3)));
+        let state = |height, root, value: Vec<u8>, proof: &vigil_protocol::StateProof| {
+            serde_json::to_value(ProvenState {
+                height: Height(height),
+                state_key_bcs: to_bytes(&StateKey::Account(alice)).into(),
+                value_bcs: Some(value.into()),
+                proof_bcs: to_bytes(proof).into(),
+                certified_header_bcs: Some(certified(height, root)),
+            })
+            .unwrap()
+        };
         let old = 10;
         let new = old + STATE_LAG_MAX_BLOCKS + 1;
 
@@ -668,7 +679,16 @@ mod tests {
             forwarded(&nodes[1], 404, &json!({ "error": { "code": "NOT_FOUND", "message": "no block" } })),
             // A third proves a newer height with its certified header.
             forwarded(&nodes[2], 200, &json!({ "height": new })),
-            forwarded(&nodes[2], 200, &json!({ "certified_header_bcs": certified(new, new_root) })),
+            forwarded(
+                &nodes[2],
+                200,
+                &serde_json::to_value(BlockProof {
+                    tx_hashes: vec![],
+                    certified_header_bcs: certified(new, new_root),
+                    justification_bcs: None,
+                })
+                .unwrap(),
+            ),
             // The wallet reads the account again from it.
             forwarded(&nodes[2], 200, &state(new, new_root, account(100, 7), &new_proof)),
         ]);
@@ -829,10 +849,16 @@ mod tests {
                 node,
             }
             .sign(key);
-            let mut body = json!({ "receipt_bcs": hex::encode(to_bytes(&receipt)) });
-            if again {
-                body["error"] = json!({ "code": "ALREADY_COMMITTED", "message": "already committed" });
-            }
+            let error = again.then(|| vigil_api::ErrorDetail {
+                code: ErrorCode::AlreadyCommitted,
+                message: "already committed".into(),
+            });
+            let body = serde_json::to_value(ReceiptAnswer {
+                tx_hash: tx.hash(),
+                receipt_bcs: to_bytes(&receipt).into(),
+                error,
+            })
+            .unwrap();
             let answer = PlainResponse {
                 status: if again { 409 } else { 200 },
                 headers: vec![("content-type".into(), "application/json".into())],

@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
+use vigil_api::{BlockProof, StatusHeight};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::wallet_config::WalletConfig;
 use vigil_protocol::{
@@ -308,16 +309,14 @@ impl Chain {
         let result = async {
             s.sync().await.map_err(message)?;
             let (_, status) = s.read("/v1/status").await.map_err(message)?;
-            let top = status["height"].as_u64().ok_or("the node's status has no height")?;
+            let top: StatusHeight = serde_json::from_value(status).map_err(|_| "the node's status has no height")?;
             let mut rows = Vec::new();
-            for h in (1..=top).rev().take(count as usize) {
+            for h in (1..=top.height.0).rev().take(count as usize) {
                 let (_, v) = s.read(&format!("/v1/blocks/{h}")).await.map_err(message)?;
-                let bytes = v["certified_header_bcs"]
-                    .as_str()
-                    .and_then(|x| hex::decode(x).ok())
-                    .ok_or("a block without its certified header")?;
-                let (ch, verification) = s.light.accept_header(&bytes).map_err(message)?;
-                let hashes: Vec<TxHash> = serde_json::from_value(v["tx_hashes"].clone()).unwrap_or_default();
+                let block: BlockProof =
+                    serde_json::from_value(v).map_err(|_| "a block without its certified header")?;
+                let (ch, verification) = s.light.accept_header(&block.certified_header_bcs.0).map_err(message)?;
+                let hashes: Vec<TxHash> = block.tx_hashes;
                 rows.push(BlockRow {
                     hash: ch.header.hash(),
                     txs: hashes.len(),

@@ -2,9 +2,12 @@
 //! types both sides use — nothing is read by a field name in a string.
 //!
 //! - [`error`]: the error document every route answers with, and its codes.
+//! - [`answers`]: the parts of the node's answers a client verifies.
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod answers;
 pub mod error;
 
+pub use answers::{BlockProof, Hex, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -28,8 +28,10 @@ use vigil_protocol::{Address, CertifiedHeader, ConsensusMode, Height, SetChange,
 
 use crate::metrics::Gauges;
 use crate::service::{Event, Shared};
-use vigil_api::{ErrorCode, ErrorDetail};
+use serde::Serialize;
+use vigil_api::{BlockProof, ErrorCode, ErrorDetail, Hex, ProvenState, ReceiptAnswer, ReceiptProof, ValidatorsProof};
 use vigil_core::consensus::Rejection;
+use vigil_protocol::SignedReceipt;
 use vigil_server::http::error_response;
 
 /// Longest a client may ask to wait for a commit.
@@ -159,16 +161,22 @@ fn too_large(size: usize) -> ApiError {
     )
 }
 
-/// `{tx_hash, status: "committed", receipt, receipt_bcs}` if the transaction is committed.
-fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Value>> {
+/// A committed transaction's answer: `status: "committed"`, the receipt as JSON for
+/// people, and what clients verify ([`ReceiptAnswer`]).
+#[derive(Serialize)]
+struct ReceiptJson {
+    status: &'static str,
+    receipt: SignedReceipt,
+    #[serde(flatten)]
+    answer: ReceiptAnswer,
+}
+
+/// This node's signed receipt, if the transaction is committed.
+fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<ReceiptJson>> {
     let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
     let signed = shared.sign_receipt(&record);
-    Ok(Some(json!({
-        "tx_hash": hash,
-        "status": "committed",
-        "receipt": signed,
-        "receipt_bcs": hex::encode(to_bytes(&signed)),
-    })))
+    let answer = ReceiptAnswer { tx_hash: *hash, receipt_bcs: to_bytes(&signed).into(), error: None };
+    Ok(Some(ReceiptJson { status: "committed", receipt: signed, answer }))
 }
 
 async fn submit_tx(
@@ -211,9 +219,10 @@ fn already_committed(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Respons
     let Some(mut receipt) = receipt_json(shared, hash)? else {
         return Ok(None);
     };
-    let error =
-        ErrorDetail { code: ErrorCode::AlreadyCommitted, message: format!("transaction {hash} is already committed") };
-    receipt["error"] = serde_json::to_value(error).map_err(ApiError::internal)?;
+    receipt.answer.error = Some(ErrorDetail {
+        code: ErrorCode::AlreadyCommitted,
+        message: format!("transaction {hash} is already committed"),
+    });
     Ok(Some((StatusCode::CONFLICT, Json(receipt)).into_response()))
 }
 
@@ -267,7 +276,7 @@ async fn submit_and_wait(
     Ok(tokio::time::timeout(wait, committed).await.is_ok())
 }
 
-async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<ReceiptJson>> {
     let hash: TxHash =
         hash.parse().map_err(|_| ApiError::new(ErrorCode::Malformed, "transaction hash must be 64 hex digits"))?;
     receipt_json(&shared, &hash)?
@@ -287,18 +296,27 @@ async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no committed block at height {height}")))?;
     let certified = cb.certified_header();
-    Ok(Json(json!({
-        "height": height,
-        "hash": cb.block.header.hash(),
-        "header": cb.block.header,
-        "cert": cb.cert,
-        "tx_hashes": cb.block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
-        "certified_header_bcs": hex::encode(to_bytes(&certified)),
-        // Fast blocks: why the certified proposal could carry this block (BCS
-        // `Justification`), so that anyone holding a conflicting certified block can
-        // trace the fork to its validators (`vigil_protocol::forensics`).
-        "justification_bcs": cb.justification.as_ref().map(|j| hex::encode(to_bytes(j))),
-    })))
+    // Fast blocks carry why the certified proposal could hold this block, so that anyone
+    // holding a conflicting certified block can trace the fork to its validators
+    // (`vigil_protocol::forensics`).
+    let proof = BlockProof {
+        tx_hashes: cb.block.txs.iter().map(|t| t.hash()).collect(),
+        certified_header_bcs: to_bytes(&certified).into(),
+        justification_bcs: cb.justification.as_ref().map(|j| to_bytes(j).into()),
+    };
+    let mut v = json!({ "height": height, "hash": cb.block.header.hash(), "header": cb.block.header, "cert": cb.cert });
+    merge(&mut v, &proof)?;
+    Ok(Json(v))
+}
+
+/// Adds the fields of `part` (a `vigil_api` answer type) to the object `v`.
+fn merge(v: &mut Value, part: &impl Serialize) -> ApiResult<()> {
+    let (Value::Object(fields), Value::Object(more)) = (v, serde_json::to_value(part).map_err(ApiError::internal)?)
+    else {
+        return Err(ApiError::internal("an answer that is not a JSON object"));
+    };
+    fields.extend(more);
+    Ok(())
 }
 
 /// The receipt entry a block certifies at `index`, with its Merkle proof against the
@@ -328,14 +346,19 @@ async fn get_receipt_proof(
     let proof = vigil_protocol::Block::receipt_proof(&entries, index)
         .ok_or_else(|| ApiError::internal("cannot build the receipt proof"))?;
     let certified = CertifiedHeader { header: cb.block.header, cert: cb.cert };
-    Ok(Json(json!({
-        "height": height,
-        "index": index,
-        "entry": entries[index],
-        "entry_bcs": hex::encode(to_bytes(&entries[index])),
-        "proof_bcs": hex::encode(to_bytes(&proof)),
-        "certified_header_bcs": hex::encode(to_bytes(&certified)),
-    })))
+    let entry = &entries[index];
+    let mut v = json!({ "entry": entry });
+    merge(
+        &mut v,
+        &ReceiptProof {
+            height: Height(height),
+            index: index as u64,
+            entry_bcs: to_bytes(entry).into(),
+            proof_bcs: to_bytes(&proof).into(),
+            certified_header_bcs: to_bytes(&certified).into(),
+        },
+    )?;
+    Ok(Json(v))
 }
 
 /// `{height, state_key_bcs, value_bcs, proof_bcs, certified_header_bcs}` for a state
@@ -360,13 +383,16 @@ fn proven_state<R>(
             .map(vigil_core::consensus::CommittedBlock::certified_header);
         (ledger.height(), value, proof, header, read(ledger))
     };
-    let certified = header.map(|h| hex::encode(to_bytes(&h)));
-    let mut fields = serde_json::Map::new();
-    fields.insert("height".into(), json!(height));
-    fields.insert("state_key_bcs".into(), json!(hex::encode(to_bytes(key))));
-    fields.insert("value_bcs".into(), json!(value.map(hex::encode)));
-    fields.insert("proof_bcs".into(), json!(hex::encode(to_bytes(&proof))));
-    fields.insert("certified_header_bcs".into(), json!(certified));
+    let proven = ProvenState {
+        height,
+        state_key_bcs: to_bytes(key).into(),
+        value_bcs: value.map(Hex),
+        proof_bcs: to_bytes(&proof).into(),
+        certified_header_bcs: header.map(|h| to_bytes(&h).into()),
+    };
+    let mut v = json!({});
+    merge(&mut v, &proven)?;
+    let Value::Object(fields) = v else { return Err(ApiError::internal("a proven state that is not an object")) };
     Ok((fields, extra))
 }
 
@@ -406,16 +432,20 @@ async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Val
             .ok_or_else(|| ApiError::internal(format!("block {at} that changed the set is not stored")))?;
         changes.push(SetChange { certified: CertifiedHeader { header: cb.block.header, cert: cb.cert }, next });
     }
-    Ok(Json(json!({
-        "height": height,
+    let proof = ValidatorsProof {
+        height,
+        validators_bcs: to_bytes(&state.validators).into(),
+        changes_bcs: to_bytes(&changes).into(),
+    };
+    let mut v = json!({
         "hash": state.validators.hash(),
         "mode": state.mode,
         "validators": state.validators,
         "jailed": state.jailed,
-        "validators_bcs": hex::encode(to_bytes(&state.validators)),
         "genesis_validator_set_hash": shared.genesis.validators.hash(),
-        "changes_bcs": hex::encode(to_bytes(&changes)),
-    })))
+    });
+    merge(&mut v, &proof)?;
+    Ok(Json(v))
 }
 
 async fn get_status(State(shared): State<Arc<Shared>>) -> Json<Value> {
