@@ -12,11 +12,10 @@ use serde::{Deserialize, Serialize};
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident = ($wire:literal, $status:literal), )*) => {
         /// Why a request was refused. The wire spelling is the `SCREAMING_SNAKE_CASE` name.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum ErrorCode {
-            $( $(#[$doc])* #[serde(rename = $wire)] $variant, )*
+            $( $(#[$doc])* $variant, )*
             /// A code this build does not know (sent by a newer peer).
-            #[serde(other, rename = "UNKNOWN")]
             Unknown,
         }
 
@@ -161,6 +160,28 @@ error_codes! {
     FaucetEmpty = ("FAUCET_EMPTY", 503),
     /// 502: the node refused the faucet's transfer.
     FaucetRefused = ("FAUCET_REFUSED", 502),
+}
+
+impl ErrorCode {
+    /// The code spelled `wire`; [`ErrorCode::Unknown`] if this build has none.
+    pub fn from_wire(wire: &str) -> Self {
+        Self::ALL.iter().copied().find(|c| c.as_str() == wire).unwrap_or(Self::Unknown)
+    }
+}
+
+// By hand rather than derived: one lookup in `ALL` instead of a visitor per variant,
+// which the wallet's wasm pays for in size.
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Self::from_wire(&wire))
+    }
 }
 
 impl std::fmt::Display for ErrorCode {
