@@ -361,14 +361,14 @@ async fn get_receipt_proof(
     Ok(Json(v))
 }
 
-/// `{height, state_key_bcs, value_bcs, proof_bcs, certified_header_bcs}` for a state
-/// key at the committed height: what a light client needs to check it against a
-/// certified header. `read` takes what else the caller wants from the same ledger view.
+/// A state key's [`ProvenState`] at the committed height: what a light client needs to
+/// check it against a certified header. `read` takes what else the caller wants from the
+/// same ledger view.
 fn proven_state<R>(
     shared: &Shared,
     key: &StateKey,
     read: impl FnOnce(&vigil_core::execution::Ledger) -> R,
-) -> ApiResult<(serde_json::Map<String, Value>, R)> {
+) -> ApiResult<(ProvenState, R)> {
     // The proof and the header it is checked against come from the same moment: the
     // ledger's state and the block it last executed (in memory; it may not be on disk
     // for a few more milliseconds, but a quorum certified it).
@@ -390,28 +390,24 @@ fn proven_state<R>(
         proof_bcs: to_bytes(&proof).into(),
         certified_header_bcs: header.map(|h| to_bytes(&h).into()),
     };
-    let mut v = json!({});
-    merge(&mut v, &proven)?;
-    let Value::Object(fields) = v else { return Err(ApiError::internal("a proven state that is not an object")) };
-    Ok((fields, extra))
+    Ok((proven, extra))
 }
 
 /// Any state entry (key as BCS hex) with its proof.
-async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> ApiResult<Json<ProvenState>> {
     let bad = |why: String| ApiError::new(ErrorCode::BadStateKey, why);
     let bytes = hex::decode(&key).map_err(|_| bad("the state key must be BCS in hex".into()))?;
     let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
-    let (fields, ()) = proven_state(&shared, &key, |_| ())?;
-    Ok(Json(Value::Object(fields)))
+    let (proven, ()) = proven_state(&shared, &key, |_| ())?;
+    Ok(Json(proven))
 }
 
 async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
     let address = Address::parse(&address).map_err(|e| ApiError::new(ErrorCode::BadAddress, e.to_string()))?;
-    let (mut fields, account) = proven_state(&shared, &StateKey::Account(address), |l| l.account(&address))?;
-    fields.insert("address".into(), json!(address));
-    fields.insert("balance".into(), json!(account.balance));
-    fields.insert("nonce".into(), json!(account.nonce));
-    Ok(Json(Value::Object(fields)))
+    let (proven, account) = proven_state(&shared, &StateKey::Account(address), |l| l.account(&address))?;
+    let mut v = json!({ "address": address, "balance": account.balance, "nonce": account.nonce });
+    merge(&mut v, &proven)?;
+    Ok(Json(v))
 }
 
 async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
