@@ -17,9 +17,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
-use serde::Deserialize as _;
-use serde_json::{json, Value};
-use vigil_api::{ErrorBody, ErrorCode, ErrorDetail};
+use vigil_api::{
+    ErrorBody, ErrorCode, ErrorDetail, FanOutAnswer, ForwardRequest, InnerRequest, NodeAnswer as Forwarded, Targets,
+};
 use vigil_protocol::sealed::{self, Opener, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE};
 use vigil_protocol::{EncryptionKey, NodeId};
 
@@ -104,8 +104,8 @@ pub struct NodeAnswer {
 }
 
 impl NodeAnswer {
-    /// The body as JSON, if it is.
-    pub fn json(&self) -> Option<Value> {
+    /// The body read as `T`, if it is one.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         self.result.as_ref().ok().and_then(|r| serde_json::from_slice(&r.body).ok())
     }
 }
@@ -201,35 +201,34 @@ fn gateway_error(status: u16, body: &[u8]) -> ClientError {
     ClientError::Gateway { status, code, message }
 }
 
-fn answer_of(v: &Value) -> Result<(NodeId, Result<PlainResponse, ClientError>), ClientError> {
-    let node: NodeId = v["node"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ClientError::BadAnswer("an answer without a node id".into()))?;
-    if let Some(e) = v.get("error") {
-        let status = v["status"].as_u64().unwrap_or(502) as u16;
-        let e =
-            ErrorDetail::deserialize(e).unwrap_or(ErrorDetail { code: ErrorCode::NodeError, message: String::new() });
-        return Ok((node, Err(ClientError::Gateway { status, code: e.code.as_str().to_string(), message: e.message })));
-    }
-    let status = v["status"].as_u64().ok_or_else(|| ClientError::BadAnswer("an answer without a status".into()))?;
-    let body = B64
-        .decode(v["body_base64"].as_str().unwrap_or(""))
-        .map_err(|_| ClientError::BadAnswer("body_base64 is not base64".into()))?;
-    let headers =
-        v["content_type"].as_str().map(|c| vec![("content-type".to_string(), c.to_string())]).unwrap_or_default();
-    Ok((node, Ok(PlainResponse { status: status as u16, headers, body })))
+/// The embedded JSON copy of a node's body in a forward answer: skipped, the body is
+/// read from `body_base64`.
+type Skipped = serde::de::IgnoredAny;
+
+/// One node's answer in a forward response: its response, or the gateway's error about it.
+fn answer_of(a: Forwarded<Skipped>) -> NodeAnswer {
+    let result = match (a.error, a.body_base64) {
+        (Some(e), _) => {
+            Err(ClientError::Gateway { status: a.status, code: e.code.as_str().to_string(), message: e.message })
+        }
+        (None, body) => B64
+            .decode(body.unwrap_or_default())
+            .map_err(|_| ClientError::BadAnswer("body_base64 is not base64".into()))
+            .map(|body| {
+                let headers = a.content_type.map(|c| vec![("content-type".to_string(), c)]).unwrap_or_default();
+                PlainResponse { status: a.status, headers, body }
+            }),
+    };
+    NodeAnswer { node: a.node, result }
 }
 
-fn inner_json(request: &PlainRequest) -> Value {
-    let mut inner = json!({ "method": request.method, "path": request.path });
-    if let Some(c) = request.header("content-type") {
-        inner["content_type"] = json!(c);
+fn inner_request(request: &PlainRequest) -> InnerRequest {
+    InnerRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        content_type: request.header("content-type").map(str::to_string),
+        body_base64: (!request.body.is_empty()).then(|| B64.encode(&request.body)),
     }
-    if !request.body.is_empty() {
-        inner["body_base64"] = json!(B64.encode(&request.body));
-    }
-    inner
 }
 
 impl<T: Transport> GatewayClient<T> {
@@ -378,16 +377,17 @@ impl<T: Transport> GatewayClient<T> {
         Err(ClientError::AllGatewaysDown(last))
     }
 
-    /// POSTs a forward request (`{"target" | "targets", "request"}`) and parses the
-    /// gateway's JSON answer.
-    async fn post_forward(&self, targets: Value, request: &PlainRequest) -> Result<Value, ClientError> {
-        let mut body = targets;
-        body["request"] = inner_json(request);
-        let idempotent = request.method == "GET";
-        let node = body["target"].as_str().and_then(|t| t.parse::<NodeId>().ok());
-        let bytes = body.to_string().into_bytes();
+    /// POSTs a forward request and reads the gateway's answer as `A`. `node`: the one
+    /// target (its gateway is preferred), if there is one.
+    async fn post_forward<A: serde::de::DeserializeOwned>(
+        &self,
+        node: Option<&NodeId>,
+        forward: &ForwardRequest,
+    ) -> Result<A, ClientError> {
+        let idempotent = forward.request.method == "GET";
+        let bytes = serde_json::to_vec(forward).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
         let (r, ()) =
-            self.call(node.as_ref(), "/v1/forward", "application/json", idempotent, || Ok((bytes.clone(), ()))).await?;
+            self.call(node, "/v1/forward", "application/json", idempotent, || Ok((bytes.clone(), ()))).await?;
         if r.status != 200 {
             return Err(gateway_error(r.status, &r.body));
         }
@@ -396,16 +396,16 @@ impl<T: Transport> GatewayClient<T> {
 
     /// Forwards `request` to one node (the gateway seals it to that node).
     pub async fn forward(&self, node: &NodeId, request: &PlainRequest) -> Result<PlainResponse, ClientError> {
-        let v = self.post_forward(json!({ "target": node.to_string() }), request).await?;
-        answer_of(&v)?.1
+        let forward = ForwardRequest { target: Some(node.to_string()), targets: None, request: inner_request(request) };
+        answer_of(self.post_forward(Some(node), &forward).await?).result
     }
 
     /// Forwards `request` to several nodes at once; each node's answer or error.
     pub async fn fan_out(&self, nodes: &[NodeId], request: &PlainRequest) -> Result<Vec<NodeAnswer>, ClientError> {
-        let targets: Vec<String> = nodes.iter().map(ToString::to_string).collect();
-        let v = self.post_forward(json!({ "targets": targets }), request).await?;
-        let answers = v["answers"].as_array().ok_or_else(|| ClientError::BadAnswer("no answers".into()))?;
-        answers.iter().map(|a| answer_of(a).map(|(node, result)| NodeAnswer { node, result })).collect()
+        let targets = Targets::List(nodes.iter().map(ToString::to_string).collect());
+        let forward = ForwardRequest { target: None, targets: Some(targets), request: inner_request(request) };
+        let answer: FanOutAnswer<Skipped> = self.post_forward(None, &forward).await?;
+        Ok(answer.answers.into_iter().map(answer_of).collect())
     }
 
     /// Oblivious mode: seals `request` here to `key` (the node's published key) and has
@@ -486,6 +486,8 @@ fn node_silence(r: &HttpResponse) -> Option<bool> {
 pub(crate) mod tests {
     use std::cell::RefCell;
     use std::collections::VecDeque;
+
+    use serde_json::{json, Value};
 
     use super::*;
 
@@ -648,7 +650,7 @@ pub(crate) mod tests {
         let c = client(&script);
         let answers =
             block_on(c.fan_out(&[node(), other], &PlainRequest::new("GET", "/v1/status", None, vec![]))).unwrap();
-        assert_eq!(answers[0].json().unwrap()["height"], 3);
+        assert_eq!(answers[0].parse::<Value>().unwrap()["height"], 3);
         assert_eq!(answers[1].result.as_ref().unwrap_err().code(), "NODE_TIMEOUT");
     }
 }

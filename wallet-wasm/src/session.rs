@@ -6,7 +6,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 use vigil_api::{BlockProof, ErrorCode, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::sealed::{PlainRequest, PlainResponse};
@@ -131,11 +130,6 @@ fn state_answer(p: ProvenState) -> Result<StateAnswer, WalletError> {
     Ok(StateAnswer { value: p.value_bcs.map(|h| h.0), proof: p.proof_bcs.0, certified_header: certified.0 })
 }
 
-/// A JSON answer read as the `vigil_api` type of what is verified in it.
-fn typed<T: DeserializeOwned>(v: Value) -> Result<T, WalletError> {
-    serde_json::from_value(v).map_err(|e| WalletError::BadAnswer(e.to_string()))
-}
-
 impl<T: Transport> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
         Self { client, light, cross_check: None, proven_false: Vec::new() }
@@ -173,8 +167,9 @@ impl<T: Transport> Session<T> {
         self.client.gateway_routes(gateway, &self.nodes(), healthy);
     }
 
-    /// A GET to the first validator that answers, as JSON.
-    pub async fn read(&self, path: &str) -> Result<(NodeId, Value), WalletError> {
+    /// A GET to the first validator that answers, read as `A` (the `vigil_api` type of
+    /// what is verified in it).
+    pub async fn read<A: DeserializeOwned>(&self, path: &str) -> Result<(NodeId, A), WalletError> {
         let mut last = WalletError::NoValidator;
         for node in self.read_order() {
             match self.read_from(&node, path).await {
@@ -232,8 +227,8 @@ impl<T: Transport> Session<T> {
         futures_util::future::join_all(sends).await.into_iter().flatten().collect()
     }
 
-    /// A GET to `node`, as JSON: its answer if 200, else its error.
-    async fn read_from(&self, node: &NodeId, path: &str) -> Result<Value, WalletError> {
+    /// A GET to `node`, read as `A`: its answer if 200, else its error.
+    async fn read_from<A: DeserializeOwned>(&self, node: &NodeId, path: &str) -> Result<A, WalletError> {
         let r = self.client.forward(node, &PlainRequest::new("GET", path, None, vec![])).await?;
         if r.status != 200 {
             return Err(node_error(r.status, &r.body));
@@ -246,8 +241,7 @@ impl<T: Transport> Session<T> {
     /// has no header to prove against: that is waited for, a few seconds at most.
     pub(crate) async fn read_state(&self, path: &str) -> Result<(NodeId, StateAnswer), WalletError> {
         for _ in 0..FIRST_CERTIFIED_TRIES {
-            let (node, v) = self.read(path).await?;
-            let proven: ProvenState = typed(v)?;
+            let (node, proven): (_, ProvenState) = self.read(path).await?;
             if proven.certified_header_bcs.is_some() {
                 return Ok((node, state_answer(proven)?));
             }
@@ -258,8 +252,7 @@ impl<T: Transport> Session<T> {
 
     /// Follows the validator set to the chain's current one (certified changes only).
     pub async fn sync(&mut self) -> Result<bool, WalletError> {
-        let (_, v) = self.read("/v1/validators").await?;
-        let validators: ValidatorsProof = typed(v)?;
+        let (_, validators): (_, ValidatorsProof) = self.read("/v1/validators").await?;
         Ok(self.light.follow(&validators.changes_bcs.0)?)
     }
 
@@ -275,7 +268,7 @@ impl<T: Transport> Session<T> {
         let verified = self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header);
         let mut verified = match (verified, &cross_check) {
             (Err(LightError::StaleState { .. }), Some(newer)) => {
-                let a = state_answer(typed(self.read_from(&newer.node, &path).await?)?)?;
+                let a = state_answer(self.read_from(&newer.node, &path).await?)?;
                 self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?
             }
             (verified, _) => verified?,
@@ -292,15 +285,14 @@ impl<T: Transport> Session<T> {
         let others: Vec<NodeId> =
             self.read_order().into_iter().filter(|n| n != except).take(CROSS_CHECK_NODES_MAX).collect();
         for node in others {
-            let Ok(status) = self.read_from(&node, "/v1/status").await.and_then(typed::<StatusHeight>) else {
+            let Ok(status) = self.read_from::<StatusHeight>(&node, "/v1/status").await else {
                 continue;
             };
             let height = status.height;
             if height.0 == 0 {
                 continue;
             }
-            let Ok(block) = self.read_from(&node, &format!("/v1/blocks/{height}")).await.and_then(typed::<BlockProof>)
-            else {
+            let Ok(block) = self.read_from::<BlockProof>(&node, &format!("/v1/blocks/{height}")).await else {
                 continue;
             };
             if let Ok((header, _)) = self.light.accept_header(&block.certified_header_bcs.0) {
@@ -345,7 +337,7 @@ impl<T: Transport> Session<T> {
         let judged: Vec<(NodeId, Answer)> = answers
             .iter()
             .map(|a| {
-                let receipt = a.json().and_then(|v| typed::<ReceiptAnswer>(v).ok());
+                let receipt = a.parse::<ReceiptAnswer>();
                 let answer = match (&a.result, receipt) {
                     (Ok(_), Some(receipt)) => Answer::Receipt(receipt.receipt_bcs.0),
                     (Ok(r), None) => Answer::Error {
@@ -417,7 +409,7 @@ impl<T: Transport> Session<T> {
     ) -> Result<FaultEvidence, WalletError> {
         let r = &liar.receipt;
         let path = format!("/v1/blocks/{}/receipts/{}", r.height, r.tx_index);
-        let proof: ReceiptProof = typed(self.read_from(honest, &path).await?)?;
+        let proof: ReceiptProof = self.read_from(honest, &path).await?;
         Ok(detector::contradiction(
             &mut self.light,
             liar,
@@ -470,10 +462,10 @@ impl<T: Transport> Session<T> {
                     break;
                 }
                 Ok(r) if r.status == 200 || r.status == 409 => {
-                    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                     // A copy answered without a valid receipt settles nothing: another
                     // node, or another route, may still.
-                    let receipt = match typed::<ReceiptAnswer>(v)
+                    let receipt = match serde_json::from_slice::<ReceiptAnswer>(&r.body)
+                        .map_err(|e| WalletError::BadAnswer(e.to_string()))
                         .and_then(|a| Ok(self.light.verify_receipt(&a.receipt_bcs.0)?))
                     {
                         Ok(receipt) => receipt,
@@ -509,10 +501,9 @@ impl<T: Transport> Session<T> {
         for _ in 0..20 {
             // The block is asked for only from a node that has committed it: polling for
             // a block that does not exist yet would fill a browser's console with 404s.
-            if let Ok((node, status)) = self.read("/v1/status").await {
-                if typed::<StatusHeight>(status).is_ok_and(|s| s.height >= next) {
-                    let v = self.read_from(&node, &format!("/v1/blocks/{next}")).await.ok()?;
-                    let block: BlockProof = typed(v).ok()?;
+            if let Ok((node, status)) = self.read::<StatusHeight>("/v1/status").await {
+                if status.height >= next {
+                    let block: BlockProof = self.read_from(&node, &format!("/v1/blocks/{next}")).await.ok()?;
                     return self.light.accept_header(&block.certified_header_bcs.0).ok().map(|(ch, _)| ch.header.mode);
                 }
             }
@@ -580,7 +571,9 @@ mod tests {
         let requests = script.requests.borrow();
         requests
             .iter()
-            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["target"].as_str().unwrap().to_string())
+            .map(|r| {
+                serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["target"].as_str().unwrap().to_string()
+            })
             .collect()
     }
 
@@ -590,12 +583,12 @@ mod tests {
         let mut s = session(&script);
         let nodes = s.nodes();
         script.answers.borrow_mut().extend([ok(200, answer()), ok(200, answer())]);
-        block_on(s.read("/v1/status")).unwrap();
+        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
         assert_eq!(targets(&script), [nodes[0].to_string()], "in set order while no node is suspect");
 
         script.requests.borrow_mut().clear();
         s.proven_false.push(nodes[0]);
-        block_on(s.read("/v1/status")).unwrap();
+        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
         assert_eq!(targets(&script), [nodes[1].to_string()], "the liar, jailed soon, is not asked first");
         assert_eq!(s.read_order().last(), Some(&nodes[0]), "but it is still asked if nobody else answers");
         assert_eq!(s.nodes(), nodes, "and its receipts are still cross-checked until the set drops it");
@@ -610,8 +603,8 @@ mod tests {
             ok(200, answer()),
             ok(200, answer()),
         ]);
-        block_on(s.read("/v1/status")).unwrap();
-        block_on(s.read("/v1/status")).unwrap();
+        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
+        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
         let asked = [&nodes[1], &nodes[1], &nodes[2], &nodes[2]].map(ToString::to_string);
         assert_eq!(targets(&script), asked);
         assert_eq!(s.read_order()[2..], [nodes[0], nodes[1]]);
@@ -633,7 +626,7 @@ mod tests {
         assert_eq!(s.read_order(), [nodes[1], nodes[2], nodes[3], nodes[0]]);
         script.requests.borrow_mut().clear();
         script.answers.borrow_mut().push_back(ok(200, answer()));
-        block_on(s.read_from(&nodes[2], "/v1/status")).unwrap();
+        block_on(s.read_from::<StatusHeight>(&nodes[2], "/v1/status")).unwrap();
         let urls: Vec<String> = script.requests.borrow().iter().map(|r| r.url.clone()).collect();
         assert_eq!(urls, ["https://b.example/v1/forward"]);
     }

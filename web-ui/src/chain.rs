@@ -7,9 +7,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Deserialize;
-use serde_json::Value;
-use vigil_api::{BlockProof, StatusHeight};
+use serde::de::DeserializeOwned;
+use vigil_api::{BlockProof, FaucetInfo, FaucetRequest, Funded, NodesAnswer, StatusHeight};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::wallet_config::WalletConfig;
 use vigil_protocol::{
@@ -48,14 +47,7 @@ impl PartialEq for Chain {
 }
 
 /// The gateway's view of one node (not verified: its health as the gateway sees it).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct NodeHealth {
-    pub id: NodeId,
-    pub name: String,
-    pub healthy: bool,
-    #[serde(default)]
-    pub last_error: Option<String>,
-}
+pub use vigil_api::NodeHealth;
 
 /// What the dashboard shows, all of it checked here except the gateway's health view.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,11 +171,8 @@ impl Chain {
     /// Validator set, verified balance and the latest certified mode.
     pub async fn overview(&self, me: &Address) -> Result<Overview, String> {
         let lists = self.node_lists().await;
-        let faucet = self
-            .gateway_json(Pick::First, "GET", "/v1/faucet", None)
-            .await
-            .ok()
-            .and_then(|(_, v)| v["amount"].as_u64());
+        let faucet =
+            self.gateway_json::<FaucetInfo>(Pick::First, "GET", "/v1/faucet", None).await.ok().map(|(_, f)| f.amount);
         let mut s = self.take().await;
         for (gateway, health) in &lists {
             // A node jailed since the pinned genesis, or down, is asked through the other
@@ -220,16 +209,16 @@ impl Chain {
         self.gateways.iter().filter(|g| g.state.is_ok()).map(|g| g.url.as_str())
     }
 
-    /// A call to a gateway itself (not forwarded to a node), as JSON: to the gateways
-    /// `pick` names among those used, the first that can be reached, with its index
-    /// among them; an error answer becomes its message.
-    async fn gateway_json(
+    /// A call to a gateway itself (not forwarded to a node), its answer read as `A`: to
+    /// the gateways `pick` names among those used, the first that can be reached, with
+    /// its index among them; an error answer becomes its message.
+    async fn gateway_json<A: DeserializeOwned>(
         &self,
         pick: Pick,
         method: &'static str,
         path: &str,
-        body: Option<Value>,
-    ) -> Result<(usize, Value), String> {
+        body: Option<Vec<u8>>,
+    ) -> Result<(usize, A), String> {
         let mut last = String::from("no gateway");
         let picked = |i: usize| match pick {
             Pick::First => i == 0,
@@ -241,7 +230,7 @@ impl Chain {
                     method,
                     url: format!("{gateway}{path}"),
                     content_type: body.as_ref().map(|_| "application/json"),
-                    body: body.as_ref().map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+                    body: body.clone().unwrap_or_default(),
                     timeout_ms: 15_000,
                 })
                 .await;
@@ -256,8 +245,8 @@ impl Chain {
                 let refused = vigil_wallet::client::error_of(&r.body);
                 return Err(refused.map_or_else(|| "the gateway refused".to_string(), |e| e.message));
             }
-            let v: Value = serde_json::from_slice(&r.body).map_err(message)?;
-            return Ok((i, v));
+            let answer = serde_json::from_slice(&r.body).map_err(message)?;
+            return Ok((i, answer));
         }
         Err(last)
     }
@@ -269,10 +258,8 @@ impl Chain {
     pub async fn node_lists(&self) -> Vec<(usize, Vec<NodeHealth>)> {
         let mut lists = Vec::new();
         for i in 0..self.used().count() {
-            if let Ok((_, v)) = self.gateway_json(Pick::Only(i), "GET", "/v1/nodes", None).await {
-                if let Ok(health) = serde_json::from_value(v["nodes"].clone()) {
-                    lists.push((i, health));
-                }
+            if let Ok((_, answer)) = self.gateway_json::<NodesAnswer>(Pick::Only(i), "GET", "/v1/nodes", None).await {
+                lists.push((i, answer.nodes));
             }
         }
         lists
@@ -280,9 +267,9 @@ impl Chain {
 
     /// Asks the test faucet for funds; resolves to the height they landed at.
     pub async fn fund(&self, me: &Address) -> Result<u64, String> {
-        let body = Some(serde_json::json!({ "address": me }));
-        let (_, v) = self.gateway_json(Pick::First, "POST", "/v1/faucet", body).await?;
-        Ok(v["height"].as_u64().unwrap_or(0))
+        let body = serde_json::to_vec(&FaucetRequest { address: me.to_string() }).map_err(message)?;
+        let (_, funded) = self.gateway_json::<Funded>(Pick::First, "POST", "/v1/faucet", Some(body)).await?;
+        Ok(funded.height.0)
     }
 
     /// Signs a transfer with the verified nonce and sends it to every cross-checked node.
@@ -308,13 +295,10 @@ impl Chain {
         let mut s = self.take().await;
         let result = async {
             s.sync().await.map_err(message)?;
-            let (_, status) = s.read("/v1/status").await.map_err(message)?;
-            let top: StatusHeight = serde_json::from_value(status).map_err(|_| "the node's status has no height")?;
+            let (_, top) = s.read::<StatusHeight>("/v1/status").await.map_err(message)?;
             let mut rows = Vec::new();
             for h in (1..=top.height.0).rev().take(count as usize) {
-                let (_, v) = s.read(&format!("/v1/blocks/{h}")).await.map_err(message)?;
-                let block: BlockProof =
-                    serde_json::from_value(v).map_err(|_| "a block without its certified header")?;
+                let (_, block) = s.read::<BlockProof>(&format!("/v1/blocks/{h}")).await.map_err(message)?;
                 let (ch, verification) = s.light.accept_header(&block.certified_header_bcs.0).map_err(message)?;
                 let hashes: Vec<TxHash> = block.tx_hashes;
                 rows.push(BlockRow {

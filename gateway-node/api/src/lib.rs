@@ -3,11 +3,23 @@
 //!
 //! - [`error`]: the error document every route answers with, and its codes.
 //! - [`answers`]: the parts of the node's answers a client verifies.
+//! - [`views`]: the node's answers as a whole, those parts flattened in.
+//! - [`gateway`]: the gateway's own routes (forward, nodes, faucet).
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod answers;
 pub mod error;
+pub mod gateway;
+pub mod views;
 
 pub use answers::{BlockProof, Hex, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use gateway::{
+    FanOutAnswer, FaucetInfo, FaucetRequest, ForwardRequest, Funded, InnerRequest, NodeAnswer, NodeHealth, NodesAnswer,
+    Targets,
+};
+pub use views::{
+    AccountAnswer, BlockAnswer, NodeStatus, ReceiptProofAnswer, TxAnswer, TxPending, TxState, ValidatorsAnswer,
+    VaultStored,
+};

@@ -13,10 +13,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use vigil_api::ErrorCode;
+use vigil_api::{AccountAnswer, ErrorBody, ErrorCode, FaucetInfo, Funded, TxAnswer};
 use vigil_protocol::encoding::to_bytes;
-use vigil_protocol::{Address, Amount, ChainId, Nonce, Payload, SecretKey, Transaction, Transfer};
+use vigil_protocol::{Address, Amount, ChainId, Payload, SecretKey, Transaction, Transfer, TxStatus};
 
 use super::GatewayError;
 
@@ -65,8 +64,8 @@ impl Faucet {
         })
     }
 
-    pub fn describe(&self) -> Value {
-        json!({ "address": self.address, "amount": self.amount })
+    pub fn describe(&self) -> FaucetInfo {
+        FaucetInfo { address: self.address, amount: self.amount }
     }
 
     fn check_cooldown(&self, to: &Address, client: IpAddr) -> Result<(), GatewayError> {
@@ -100,7 +99,7 @@ impl Faucet {
         nodes: &[String],
         to: &str,
         client: IpAddr,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<Funded, GatewayError> {
         let to =
             Address::parse(to.trim()).map_err(|e| GatewayError::new(ErrorCode::BadAddress, format!("address: {e}")))?;
         self.check_cooldown(&to, client)?;
@@ -115,10 +114,10 @@ impl Faucet {
         Err(last)
     }
 
-    async fn fund_via(&self, http: &reqwest::Client, url: &str, to: &Address) -> Result<Value, GatewayError> {
+    async fn fund_via(&self, http: &reqwest::Client, url: &str, to: &Address) -> Result<Funded, GatewayError> {
         let down =
             |e: reqwest::Error| GatewayError::new(ErrorCode::NodeUnavailable, format!("faucet: node {url}: {e}"));
-        let account: Value = http
+        let account: AccountAnswer = http
             .get(format!("{url}/v1/accounts/{}", self.address))
             .timeout(Duration::from_secs(5))
             .send()
@@ -127,15 +126,14 @@ impl Faucet {
             .json()
             .await
             .map_err(down)?;
-        let nonce = account["nonce"].as_u64().unwrap_or(0);
         let fee = vigil_protocol::limits::FEE_MIN;
-        if account["balance"].as_u64().unwrap_or(0) < self.amount.saturating_add(fee) {
+        if account.balance.0 < self.amount.saturating_add(fee) {
             return Err(GatewayError::new(ErrorCode::FaucetEmpty, "the faucet has run dry"));
         }
         let tx = Transaction {
             chain_id: self.chain_id.clone(),
             sender: self.key.public_key(),
-            nonce: Nonce(nonce),
+            nonce: account.nonce,
             fee: Amount(fee),
             payload: Payload::Transfer(Transfer { to: *to, amount: Amount(self.amount) }),
         }
@@ -149,16 +147,21 @@ impl Faucet {
             .await
             .map_err(down)?;
         let status = r.status();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let body = r.bytes().await.map_err(down)?;
         if !status.is_success() {
-            let message = body["error"]["message"].as_str().unwrap_or("refused").to_string();
+            let message = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.error.message);
+            let message = message.unwrap_or_else(|_| format!("refused with {status}"));
             return Err(GatewayError::new(ErrorCode::FaucetRefused, format!("node {url}: {message}")));
         }
-        let receipt = &body["receipt"]["receipt"];
-        if receipt["entry"]["status"] != json!("Success") {
-            let why = receipt["entry"]["status"].to_string();
+        // 202: admitted, not committed within the wait.
+        let Ok(answer) = serde_json::from_slice::<TxAnswer>(&body) else {
+            return Err(GatewayError::new(ErrorCode::FaucetRefused, "the transfer did not commit in time; try again"));
+        };
+        let receipt = answer.receipt.receipt;
+        if receipt.entry.status != TxStatus::Success {
+            let why = format!("{:?}", receipt.entry.status);
             return Err(GatewayError::new(ErrorCode::FaucetRefused, format!("the transfer failed: {why}")));
         }
-        Ok(json!({ "tx_hash": tx.hash(), "amount": self.amount, "to": to, "height": receipt["height"] }))
+        Ok(Funded { tx_hash: tx.hash(), amount: Amount(self.amount), to: *to, height: receipt.height })
     }
 }

@@ -47,10 +47,11 @@ use axum::Extension;
 use axum::{Json, Router};
 use axum_server::accept::NoDelayAcceptor;
 use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use vigil_api::ErrorCode;
+use vigil_api::{
+    ErrorCode, ErrorDetail, FanOutAnswer, FaucetInfo, FaucetRequest, ForwardRequest, Funded, NodeAnswer, NodesAnswer,
+    Targets,
+};
 use vigil_protocol::link::{LinkRefusal, PendingSession};
 use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use vigil_protocol::wallet_config::{GatewayOrigin, WalletConfig};
@@ -553,41 +554,6 @@ fn body_or_error(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<By
     })
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Targets {
-    All(String),
-    List(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InnerRequest {
-    #[serde(default = "get_method")]
-    method: String,
-    path: String,
-    #[serde(default)]
-    content_type: Option<String>,
-    #[serde(default)]
-    body_base64: Option<String>,
-}
-
-fn get_method() -> String {
-    "GET".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ForwardRequest {
-    /// One node: the answer is the body; errors are the HTTP status.
-    #[serde(default)]
-    target: Option<String>,
-    /// Several nodes, or `"all"`: every node's answer or error, separately.
-    #[serde(default)]
-    targets: Option<Targets>,
-    request: InnerRequest,
-}
-
 fn bad_request(gw: &Gateway, message: impl Into<String>) -> GatewayError {
     gw.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
     GatewayError::new(ErrorCode::Malformed, message)
@@ -597,52 +563,38 @@ fn parse_id(gw: &Gateway, s: &str) -> Result<NodeId, GatewayError> {
     s.parse().map_err(|_| bad_request(gw, format!("node id `{s}` is not 64 hex digits")))
 }
 
-/// One node's answer in a forward response: the node's status, content type and body
-/// (base64), and the body again as JSON when it is JSON (embedded as the node wrote it).
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum NodeAnswer<'a> {
-    Answered {
-        node: &'a NodeId,
-        name: Option<&'a str>,
-        status: u16,
-        content_type: Option<&'a str>,
-        body_base64: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        json: Option<&'a serde_json::value::RawValue>,
-    },
-    Failed {
-        node: &'a NodeId,
-        name: Option<&'a str>,
-        status: u16,
-        error: vigil_server::http::ErrorDetail,
-    },
-}
+/// The JSON a node answered, embedded in the forward answer as the node wrote it.
+type Embedded<'a> = &'a serde_json::value::RawValue;
 
-impl<'a> NodeAnswer<'a> {
-    fn of(node: &'a NodeId, name: Option<&'a str>, result: &'a NodeResult) -> Self {
-        match result {
-            Ok(r) => {
-                let content_type = r.header("content-type");
-                let json = content_type
-                    .filter(|c| c.starts_with("application/json"))
-                    .and_then(|_| serde_json::from_slice::<&serde_json::value::RawValue>(&r.body).ok());
-                Self::Answered { node, name, status: r.status, content_type, body_base64: B64.encode(&r.body), json }
-            }
-            Err(e) => Self::Failed {
+/// `node`'s answer (or the gateway's error about it) as a forward response carries it.
+fn node_answer<'a>(node: NodeId, name: Option<&str>, result: &'a NodeResult) -> NodeAnswer<Embedded<'a>> {
+    let name = name.map(str::to_string);
+    match result {
+        Ok(r) => {
+            let content_type = r.header("content-type");
+            let json = content_type
+                .filter(|c| c.starts_with("application/json"))
+                .and_then(|_| serde_json::from_slice::<Embedded>(&r.body).ok());
+            NodeAnswer {
                 node,
                 name,
-                status: e.code.status(),
-                error: vigil_server::http::ErrorDetail { code: e.code, message: e.message.clone() },
-            },
+                status: r.status,
+                content_type: content_type.map(str::to_string),
+                body_base64: Some(B64.encode(&r.body)),
+                json,
+                error: None,
+            }
         }
+        Err(e) => NodeAnswer {
+            node,
+            name,
+            status: e.code.status(),
+            content_type: None,
+            body_base64: None,
+            json: None,
+            error: Some(ErrorDetail { code: e.code, message: e.message.clone() }),
+        },
     }
-}
-
-/// A fan-out's answer: each node's, in the order asked.
-#[derive(serde::Serialize)]
-struct FanOutAnswer<'a> {
-    answers: Vec<NodeAnswer<'a>>,
 }
 
 /// `POST /v1/forward`: `{"target": id | "targets": [ids] | "all", "request": {…}}`.
@@ -672,7 +624,7 @@ async fn forward(
         (Some(one), None) => {
             let id = parse_id(&gw, one)?;
             let answer = Ok(gw.forward_one(id, &plain).await?);
-            Ok(Json(NodeAnswer::of(&id, name(&id), &answer)).into_response())
+            Ok(Json(node_answer(id, name(&id), &answer)).into_response())
         }
         (None, Some(targets)) => {
             let ids: Vec<NodeId> = match targets {
@@ -700,8 +652,7 @@ async fn forward(
             gw.limits.charge(client, extra)?;
             let _in_flight = gw.limits.enter(client, extra)?;
             let results = futures::future::join_all(ids.iter().map(|id| gw.forward_one(*id, &plain))).await;
-            let answers: Vec<NodeAnswer> =
-                ids.iter().zip(&results).map(|(id, r)| NodeAnswer::of(id, name(id), r)).collect();
+            let answers = ids.iter().zip(&results).map(|(id, r)| node_answer(*id, name(id), r)).collect();
             Ok(Json(FanOutAnswer { answers }).into_response())
         }
         _ => Err(bad_request(&gw, "give exactly one of `target` (one node id) or `targets` (ids or \"all\")")),
@@ -740,33 +691,28 @@ async fn relay_keys(State(gw): State<Arc<Gateway>>, Path(node): Path<String>) ->
 }
 
 /// `GET /v1/nodes`: the reachable nodes, their keys and health.
-async fn nodes(State(gw): State<Arc<Gateway>>) -> Json<Value> {
+async fn nodes(State(gw): State<Arc<Gateway>>) -> Json<NodesAnswer> {
     let snapshot = gw.registry.snapshot();
-    Json(json!({
-        "validator_set_hash": snapshot.set.hash(),
-        "set_changes_followed": snapshot.changes,
-        "nodes": gw.registry.view(),
-    }))
+    Json(NodesAnswer {
+        validator_set_hash: snapshot.set.hash(),
+        set_changes_followed: snapshot.changes as u64,
+        nodes: gw.registry.view(),
+    })
 }
 
 fn no_faucet() -> GatewayError {
     GatewayError::new(ErrorCode::NoFaucet, "this gateway has no faucet (only test networks do)")
 }
 
-async fn faucet_info(State(gw): State<Arc<Gateway>>) -> Result<Json<Value>, GatewayError> {
+async fn faucet_info(State(gw): State<Arc<Gateway>>) -> Result<Json<FaucetInfo>, GatewayError> {
     gw.faucet.as_ref().map(|f| Json(f.describe())).ok_or_else(no_faucet)
-}
-
-#[derive(Deserialize)]
-struct FaucetRequest {
-    address: String,
 }
 
 async fn faucet_fund(
     State(gw): State<Arc<Gateway>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Result<Json<FaucetRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Funded>, GatewayError> {
     let faucet = gw.faucet.as_ref().ok_or_else(no_faucet)?;
     let Json(req) = body.map_err(|e| GatewayError::new(ErrorCode::Malformed, e.body_text()))?;
     let nodes: Vec<String> = gw.registry.configured().iter().map(|(_, url)| url.clone()).collect();
@@ -789,18 +735,17 @@ async fn health_loop(gw: Arc<Gateway>, interval_ms: u64) {
             async move {
                 let r = gw.http.get(format!("{url}/v1/validators")).timeout(Duration::from_secs(2)).send().await;
                 let body = match r {
-                    Ok(r) if r.status().is_success() => r.json::<Value>().await.map_err(|e| e.to_string()),
+                    Ok(r) if r.status().is_success() => {
+                        r.json::<vigil_api::ValidatorsProof>().await.map_err(|e| format!("health check: {e}"))
+                    }
                     Ok(r) => Err(format!("health check answered {}", r.status())),
                     Err(e) => Err(format!("health check failed: {}", if e.is_timeout() { "timeout" } else { "unreachable" })),
                 };
                 match body {
-                    Ok(v) => {
+                    Ok(proof) => {
                         gw.registry.record(&id, Ok(()));
-                        let changes = v["changes_bcs"].as_str().and_then(|h| hex::decode(h).ok());
-                        if let Some(bytes) = changes {
-                            if let Err(e) = gw.registry.offer_changes(&bytes) {
-                                tracing::warn!(node = %id.short(), error = %e, "refused set changes that do not extend the chain followed");
-                            }
+                        if let Err(e) = gw.registry.offer_changes(&proof.changes_bcs.0) {
+                            tracing::warn!(node = %id.short(), error = %e, "refused set changes that do not extend the chain followed");
                         }
                     }
                     Err(e) => gw.registry.record(&id, Err(e)),

@@ -22,6 +22,7 @@ use vigil_protocol::{
 };
 
 use super::config::{LimitsConfig, NodeEntry};
+use vigil_api::NodeHealth;
 
 /// Largest `changes_bcs` accepted from a node.
 const CHANGES_MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -87,17 +88,6 @@ pub struct Registry {
     snapshot: RwLock<Arc<Snapshot>>,
     breakers: BTreeMap<NodeId, Mutex<Breaker>>,
     limits: LimitsConfig,
-}
-
-/// What `/v1/nodes` shows about one node.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NodeView {
-    pub id: NodeId,
-    pub name: String,
-    pub encryption_key: EncryptionKey,
-    pub healthy: bool,
-    pub failures_in_a_row: u32,
-    pub last_error: Option<String>,
 }
 
 impl Registry {
@@ -231,7 +221,7 @@ impl Registry {
     }
 
     /// Every configured node and how it is doing.
-    pub fn view(&self) -> Vec<NodeView> {
+    pub fn view(&self) -> Vec<NodeHealth> {
         let snapshot = self.snapshot();
         snapshot
             .targets
@@ -242,7 +232,7 @@ impl Registry {
                     (b.failures, b.open_until.is_some_and(|u| u > Instant::now()), b.last_error.clone())
                 });
                 let (failures, open, last_error) = b.unwrap_or((0, false, None));
-                NodeView {
+                NodeHealth {
                     id: t.id,
                     name: t.name.clone(),
                     encryption_key: t.key,

@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
 use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
@@ -28,10 +27,11 @@ use vigil_protocol::{Address, CertifiedHeader, ConsensusMode, Height, SetChange,
 
 use crate::metrics::Gauges;
 use crate::service::{Event, Shared};
-use serde::Serialize;
-use vigil_api::{BlockProof, ErrorCode, ErrorDetail, Hex, ProvenState, ReceiptAnswer, ReceiptProof, ValidatorsProof};
+use vigil_api::{
+    AccountAnswer, BlockAnswer, BlockProof, ErrorCode, ErrorDetail, Hex, NodeStatus, ProvenState, ReceiptAnswer,
+    ReceiptProof, ReceiptProofAnswer, TxAnswer, TxPending, TxState, ValidatorsAnswer, ValidatorsProof,
+};
 use vigil_core::consensus::Rejection;
-use vigil_protocol::SignedReceipt;
 use vigil_server::http::error_response;
 
 /// Longest a client may ask to wait for a commit.
@@ -161,22 +161,12 @@ fn too_large(size: usize) -> ApiError {
     )
 }
 
-/// A committed transaction's answer: `status: "committed"`, the receipt as JSON for
-/// people, and what clients verify ([`ReceiptAnswer`]).
-#[derive(Serialize)]
-struct ReceiptJson {
-    status: &'static str,
-    receipt: SignedReceipt,
-    #[serde(flatten)]
-    answer: ReceiptAnswer,
-}
-
 /// This node's signed receipt, if the transaction is committed.
-fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<ReceiptJson>> {
+fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<TxAnswer>> {
     let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
     let signed = shared.sign_receipt(&record);
     let answer = ReceiptAnswer { tx_hash: *hash, receipt_bcs: to_bytes(&signed).into(), error: None };
-    Ok(Some(ReceiptJson { status: "committed", receipt: signed, answer }))
+    Ok(Some(TxAnswer { status: TxState::Committed, receipt: signed, answer }))
 }
 
 async fn submit_tx(
@@ -206,7 +196,7 @@ async fn submit_tx(
             return Ok((StatusCode::OK, Json(receipt)).into_response());
         }
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "tx_hash": hash, "status": "pending" }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(TxPending { tx_hash: hash, status: TxState::Pending })).into_response())
 }
 
 /// How long a submission refused for a used nonce waits for that nonce's commit to be
@@ -276,7 +266,7 @@ async fn submit_and_wait(
     Ok(tokio::time::timeout(wait, committed).await.is_ok())
 }
 
-async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<ReceiptJson>> {
+async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<TxAnswer>> {
     let hash: TxHash =
         hash.parse().map_err(|_| ApiError::new(ErrorCode::Malformed, "transaction hash must be 64 hex digits"))?;
     receipt_json(&shared, &hash)?
@@ -284,7 +274,7 @@ async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> 
         .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not committed (yet)")))
 }
 
-async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult<Json<BlockAnswer>> {
     let height = if height == "latest" {
         shared.durable_height()
     } else {
@@ -304,19 +294,7 @@ async fn get_block(State(shared): State<Arc<Shared>>, Path(height): Path<String>
         certified_header_bcs: to_bytes(&certified).into(),
         justification_bcs: cb.justification.as_ref().map(|j| to_bytes(j).into()),
     };
-    let mut v = json!({ "height": height, "hash": cb.block.header.hash(), "header": cb.block.header, "cert": cb.cert });
-    merge(&mut v, &proof)?;
-    Ok(Json(v))
-}
-
-/// Adds the fields of `part` (a `vigil_api` answer type) to the object `v`.
-fn merge(v: &mut Value, part: &impl Serialize) -> ApiResult<()> {
-    let (Value::Object(fields), Value::Object(more)) = (v, serde_json::to_value(part).map_err(ApiError::internal)?)
-    else {
-        return Err(ApiError::internal("an answer that is not a JSON object"));
-    };
-    fields.extend(more);
-    Ok(())
+    Ok(Json(BlockAnswer { height, hash: cb.block.header.hash(), header: cb.block.header, cert: cb.cert, proof }))
 }
 
 /// The receipt entry a block certifies at `index`, with its Merkle proof against the
@@ -325,7 +303,7 @@ fn merge(v: &mut Value, part: &impl Serialize) -> ApiResult<()> {
 async fn get_receipt_proof(
     State(shared): State<Arc<Shared>>,
     Path((height, index)): Path<(u64, usize)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReceiptProofAnswer>> {
     let cb = shared
         .store
         .block(Height(height))
@@ -346,19 +324,15 @@ async fn get_receipt_proof(
     let proof = vigil_protocol::Block::receipt_proof(&entries, index)
         .ok_or_else(|| ApiError::internal("cannot build the receipt proof"))?;
     let certified = CertifiedHeader { header: cb.block.header, cert: cb.cert };
-    let entry = &entries[index];
-    let mut v = json!({ "entry": entry });
-    merge(
-        &mut v,
-        &ReceiptProof {
-            height: Height(height),
-            index: index as u64,
-            entry_bcs: to_bytes(entry).into(),
-            proof_bcs: to_bytes(&proof).into(),
-            certified_header_bcs: to_bytes(&certified).into(),
-        },
-    )?;
-    Ok(Json(v))
+    let entry = entries.swap_remove(index);
+    let proof = ReceiptProof {
+        height: Height(height),
+        index: index as u64,
+        entry_bcs: to_bytes(&entry).into(),
+        proof_bcs: to_bytes(&proof).into(),
+        certified_header_bcs: to_bytes(&certified).into(),
+    };
+    Ok(Json(ReceiptProofAnswer { entry, proof }))
 }
 
 /// A state key's [`ProvenState`] at the committed height: what a light client needs to
@@ -402,15 +376,13 @@ async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -
     Ok(Json(proven))
 }
 
-async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult<Json<AccountAnswer>> {
     let address = Address::parse(&address).map_err(|e| ApiError::new(ErrorCode::BadAddress, e.to_string()))?;
     let (proven, account) = proven_state(&shared, &StateKey::Account(address), |l| l.account(&address))?;
-    let mut v = json!({ "address": address, "balance": account.balance, "nonce": account.nonce });
-    merge(&mut v, &proven)?;
-    Ok(Json(v))
+    Ok(Json(AccountAnswer { address, balance: account.balance, nonce: account.nonce, proven }))
 }
 
-async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
+async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<ValidatorsAnswer>> {
     let (height, state, history) = {
         let node = shared.lock_node();
         let ledger = node.ledger();
@@ -433,34 +405,32 @@ async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Val
         validators_bcs: to_bytes(&state.validators).into(),
         changes_bcs: to_bytes(&changes).into(),
     };
-    let mut v = json!({
-        "hash": state.validators.hash(),
-        "mode": state.mode,
-        "validators": state.validators,
-        "jailed": state.jailed,
-        "genesis_validator_set_hash": shared.genesis.validators.hash(),
-    });
-    merge(&mut v, &proof)?;
-    Ok(Json(v))
+    Ok(Json(ValidatorsAnswer {
+        hash: state.validators.hash(),
+        mode: state.mode,
+        validators: state.validators,
+        jailed: state.jailed,
+        genesis_validator_set_hash: shared.genesis.validators.hash(),
+        proof,
+    }))
 }
 
-async fn get_status(State(shared): State<Arc<Shared>>) -> Json<Value> {
+async fn get_status(State(shared): State<Arc<Shared>>) -> Json<NodeStatus> {
     let node = shared.lock_node();
     let status = node.status();
     let ledger = node.ledger();
-    Json(json!({
-        "name": shared.name,
-        "node_id": shared.keys.id(),
-        "chain_id": shared.chain_id(),
-        // Committed and on disk: this node serves the block at this height.
-        "height": shared.durable_height(),
-        "mode": status.mode,
-        "view": status.view,
-        "mempool_txs": status.mempool_len,
-        "jailed": ledger.consensus_state().jailed,
-        "peers_connected": shared.network.connected_peers(),
-        "fault_injection": shared.byzantine_receipts,
-    }))
+    Json(NodeStatus {
+        name: shared.name.clone(),
+        node_id: shared.keys.id(),
+        chain_id: shared.chain_id().clone(),
+        height: shared.durable_height(),
+        mode: status.mode,
+        view: status.view,
+        mempool_txs: status.mempool_len as u64,
+        jailed: ledger.consensus_state().jailed.clone(),
+        peers_connected: shared.network.connected_peers(),
+        fault_injection: shared.byzantine_receipts,
+    })
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
@@ -479,7 +449,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.metrics.render(&gauges))
 }
 
-async fn openapi() -> Json<Value> {
+async fn openapi() -> Json<serde_json::Value> {
     Json(crate::openapi::document())
 }
 

@@ -399,7 +399,6 @@ pub mod api {
     use axum::response::{IntoResponse, Response};
     use axum::routing::post;
     use axum::{Json, Router};
-    use serde_json::json;
     use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
     use vigil_protocol::vault::REQUEST_WINDOW_MS;
     use vigil_protocol::{
@@ -510,7 +509,7 @@ pub mod api {
         }
     }
 
-    async fn store(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
+    async fn store(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json<vigil_api::VaultStored>> {
         let req: StoreRequest =
             from_bytes_limited(&body, VAULT_BODY_MAX_BYTES).map_err(|e| bad(ErrorCode::Malformed, e.to_string()))?;
         req.verify().map_err(|_| bad(ErrorCode::BadSignature, "the store request's signature does not verify"))?;
@@ -545,7 +544,7 @@ pub mod api {
         };
         shared.vault.put(first, &req.shards, cfg.quota_bytes_per_account).await.map_err(store_error)?;
         let hashes: Vec<_> = req.shards.iter().map(|s| vigil_protocol::vault::fragment_hash(s)).collect();
-        Ok(Json(json!({ "stored": count, "hashes": hashes })))
+        Ok(Json(vigil_api::VaultStored { stored: count, hashes }))
     }
 
     async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
