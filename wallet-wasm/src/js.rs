@@ -230,7 +230,7 @@ struct ClientOptions {
 fn light_client(o: &ClientOptions) -> Result<LightClient, JsValue> {
     if let Some(text) = &o.genesis_json {
         let genesis: vigil_protocol::Genesis =
-            serde_json::from_str(text).map_err(|e| error("BAD_GENESIS", format!("genesisJson: {e}")))?;
+            serde_json::from_slice(text.as_bytes()).map_err(|e| error("BAD_GENESIS", format!("genesisJson: {e}")))?;
         let set = &genesis.validators;
         return LightClient::new(genesis.chain_id.clone(), &to_bytes(set), &set.hash()).map_err(light_error);
     }
@@ -276,7 +276,7 @@ impl VigilClient {
             .then(|| js_sys::JSON::stringify(&options).ok().and_then(|s| s.as_string()))
             .flatten()
             .ok_or_else(|| error("BAD_OPTIONS", "options must be an object: { gateways, genesisJson, timeoutMs? }"))?;
-        let o: ClientOptions = serde_json::from_str(&text).map_err(|e| error("BAD_OPTIONS", e))?;
+        let o: ClientOptions = serde_json::from_slice(text.as_bytes()).map_err(|e| error("BAD_OPTIONS", e))?;
         let light = light_client(&o)?;
         let cfg = ClientConfig {
             gateways: o.gateways,

@@ -152,7 +152,7 @@ impl Keystore {
         if text.len() > 64 * 1024 {
             return Err(KeystoreError::Format("the file is far larger than a keystore".into()));
         }
-        let ks: Self = serde_json::from_str(text).map_err(|e| KeystoreError::Format(e.to_string()))?;
+        let ks: Self = serde_json::from_slice(text.as_bytes()).map_err(|e| KeystoreError::Format(e.to_string()))?;
         ks.check()?;
         Ok(ks)
     }

@@ -125,6 +125,16 @@ const FIRST_CERTIFIED_TRIES: u32 = 40;
 /// is read (a node that serves old state is caught by a second one's certified header).
 const CROSS_CHECK_NODES_MAX: usize = 2;
 
+/// A node's 200 answer, unread: one copy of the exchange serves every answer type.
+pub struct Reply(Vec<u8>);
+
+impl Reply {
+    /// The answer read as the `vigil_api` type of what is verified in it.
+    pub fn parse<A: DeserializeOwned>(&self) -> Result<A, WalletError> {
+        serde_json::from_slice(&self.0).map_err(|e| WalletError::BadAnswer(e.to_string()))
+    }
+}
+
 fn state_answer(p: ProvenState) -> Result<StateAnswer, WalletError> {
     let certified = p.certified_header_bcs.ok_or_else(|| WalletError::BadAnswer("no certified header yet".into()))?;
     Ok(StateAnswer { value: p.value_bcs.map(|h| h.0), proof: p.proof_bcs.0, certified_header: certified.0 })
@@ -169,11 +179,11 @@ impl<T: Transport> Session<T> {
 
     /// A GET to the first validator that answers, read as `A` (the `vigil_api` type of
     /// what is verified in it).
-    pub async fn read<A: DeserializeOwned>(&self, path: &str) -> Result<(NodeId, A), WalletError> {
+    pub async fn read(&self, path: &str) -> Result<(NodeId, Reply), WalletError> {
         let mut last = WalletError::NoValidator;
         for node in self.read_order() {
             match self.read_from(&node, path).await {
-                Ok(v) => return Ok((node, v)),
+                Ok(body) => return Ok((node, body)),
                 Err(e @ WalletError::BadAnswer(_)) => return Err(e),
                 Err(e) => last = e,
             }
@@ -228,12 +238,12 @@ impl<T: Transport> Session<T> {
     }
 
     /// A GET to `node`, read as `A`: its answer if 200, else its error.
-    async fn read_from<A: DeserializeOwned>(&self, node: &NodeId, path: &str) -> Result<A, WalletError> {
+    async fn read_from(&self, node: &NodeId, path: &str) -> Result<Reply, WalletError> {
         let r = self.client.forward(node, &PlainRequest::new("GET", path, None, vec![])).await?;
         if r.status != 200 {
             return Err(node_error(r.status, &r.body));
         }
-        serde_json::from_slice(&r.body).map_err(|e| WalletError::BadAnswer(e.to_string()))
+        Ok(Reply(r.body))
     }
 
     /// A proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`) from the
@@ -241,7 +251,8 @@ impl<T: Transport> Session<T> {
     /// has no header to prove against: that is waited for, a few seconds at most.
     pub(crate) async fn read_state(&self, path: &str) -> Result<(NodeId, StateAnswer), WalletError> {
         for _ in 0..FIRST_CERTIFIED_TRIES {
-            let (node, proven): (_, ProvenState) = self.read(path).await?;
+            let (node, answer) = self.read(path).await?;
+            let proven: ProvenState = answer.parse()?;
             if proven.certified_header_bcs.is_some() {
                 return Ok((node, state_answer(proven)?));
             }
@@ -252,7 +263,7 @@ impl<T: Transport> Session<T> {
 
     /// Follows the validator set to the chain's current one (certified changes only).
     pub async fn sync(&mut self) -> Result<bool, WalletError> {
-        let (_, validators): (_, ValidatorsProof) = self.read("/v1/validators").await?;
+        let validators: ValidatorsProof = self.read("/v1/validators").await?.1.parse()?;
         Ok(self.light.follow(&validators.changes_bcs.0)?)
     }
 
@@ -268,7 +279,7 @@ impl<T: Transport> Session<T> {
         let verified = self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header);
         let mut verified = match (verified, &cross_check) {
             (Err(LightError::StaleState { .. }), Some(newer)) => {
-                let a = state_answer(self.read_from(&newer.node, &path).await?)?;
+                let a = state_answer(self.read_from(&newer.node, &path).await?.parse()?)?;
                 self.light.verify_account(address, a.value.as_deref(), &a.proof, &a.certified_header)?
             }
             (verified, _) => verified?,
@@ -285,14 +296,15 @@ impl<T: Transport> Session<T> {
         let others: Vec<NodeId> =
             self.read_order().into_iter().filter(|n| n != except).take(CROSS_CHECK_NODES_MAX).collect();
         for node in others {
-            let Ok(status) = self.read_from::<StatusHeight>(&node, "/v1/status").await else {
+            let Ok(status) = self.read_from(&node, "/v1/status").await.and_then(|a| a.parse::<StatusHeight>()) else {
                 continue;
             };
             let height = status.height;
             if height.0 == 0 {
                 continue;
             }
-            let Ok(block) = self.read_from::<BlockProof>(&node, &format!("/v1/blocks/{height}")).await else {
+            let block = self.read_from(&node, &format!("/v1/blocks/{height}")).await;
+            let Ok(block) = block.and_then(|a| a.parse::<BlockProof>()) else {
                 continue;
             };
             if let Ok((header, _)) = self.light.accept_header(&block.certified_header_bcs.0) {
@@ -409,7 +421,7 @@ impl<T: Transport> Session<T> {
     ) -> Result<FaultEvidence, WalletError> {
         let r = &liar.receipt;
         let path = format!("/v1/blocks/{}/receipts/{}", r.height, r.tx_index);
-        let proof: ReceiptProof = self.read_from(honest, &path).await?;
+        let proof: ReceiptProof = self.read_from(honest, &path).await?.parse()?;
         Ok(detector::contradiction(
             &mut self.light,
             liar,
@@ -501,9 +513,10 @@ impl<T: Transport> Session<T> {
         for _ in 0..20 {
             // The block is asked for only from a node that has committed it: polling for
             // a block that does not exist yet would fill a browser's console with 404s.
-            if let Ok((node, status)) = self.read::<StatusHeight>("/v1/status").await {
-                if status.height >= next {
-                    let block: BlockProof = self.read_from(&node, &format!("/v1/blocks/{next}")).await.ok()?;
+            if let Ok((node, status)) = self.read("/v1/status").await {
+                if status.parse::<StatusHeight>().is_ok_and(|s| s.height >= next) {
+                    let block: BlockProof =
+                        self.read_from(&node, &format!("/v1/blocks/{next}")).await.ok()?.parse().ok()?;
                     return self.light.accept_header(&block.certified_header_bcs.0).ok().map(|(ch, _)| ch.header.mode);
                 }
             }
@@ -583,12 +596,12 @@ mod tests {
         let mut s = session(&script);
         let nodes = s.nodes();
         script.answers.borrow_mut().extend([ok(200, answer()), ok(200, answer())]);
-        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
+        block_on(s.read("/v1/status")).unwrap();
         assert_eq!(targets(&script), [nodes[0].to_string()], "in set order while no node is suspect");
 
         script.requests.borrow_mut().clear();
         s.proven_false.push(nodes[0]);
-        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
+        block_on(s.read("/v1/status")).unwrap();
         assert_eq!(targets(&script), [nodes[1].to_string()], "the liar, jailed soon, is not asked first");
         assert_eq!(s.read_order().last(), Some(&nodes[0]), "but it is still asked if nobody else answers");
         assert_eq!(s.nodes(), nodes, "and its receipts are still cross-checked until the set drops it");
@@ -603,8 +616,8 @@ mod tests {
             ok(200, answer()),
             ok(200, answer()),
         ]);
-        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
-        block_on(s.read::<StatusHeight>("/v1/status")).unwrap();
+        block_on(s.read("/v1/status")).unwrap();
+        block_on(s.read("/v1/status")).unwrap();
         let asked = [&nodes[1], &nodes[1], &nodes[2], &nodes[2]].map(ToString::to_string);
         assert_eq!(targets(&script), asked);
         assert_eq!(s.read_order()[2..], [nodes[0], nodes[1]]);
@@ -626,7 +639,7 @@ mod tests {
         assert_eq!(s.read_order(), [nodes[1], nodes[2], nodes[3], nodes[0]]);
         script.requests.borrow_mut().clear();
         script.answers.borrow_mut().push_back(ok(200, answer()));
-        block_on(s.read_from::<StatusHeight>(&nodes[2], "/v1/status")).unwrap();
+        block_on(s.read_from(&nodes[2], "/v1/status")).unwrap();
         let urls: Vec<String> = script.requests.borrow().iter().map(|r| r.url.clone()).collect();
         assert_eq!(urls, ["https://b.example/v1/forward"]);
     }

@@ -203,7 +203,7 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         let settings = storage::get(storage::SETTINGS_KEY)
-            .and_then(|s| serde_json::from_str::<Settings>(&s).ok())
+            .and_then(|s| serde_json::from_slice::<Settings>(s.as_bytes()).ok())
             .unwrap_or_default();
         let screen = if storage::get(storage::KEYSTORE_KEY).is_some() { Screen::Unlock } else { Screen::Welcome };
         let mut listeners = Vec::new();

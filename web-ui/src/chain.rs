@@ -295,10 +295,11 @@ impl Chain {
         let mut s = self.take().await;
         let result = async {
             s.sync().await.map_err(message)?;
-            let (_, top) = s.read::<StatusHeight>("/v1/status").await.map_err(message)?;
+            let top: StatusHeight = s.read("/v1/status").await.and_then(|(_, a)| a.parse()).map_err(message)?;
             let mut rows = Vec::new();
             for h in (1..=top.height.0).rev().take(count as usize) {
-                let (_, block) = s.read::<BlockProof>(&format!("/v1/blocks/{h}")).await.map_err(message)?;
+                let block: BlockProof =
+                    s.read(&format!("/v1/blocks/{h}")).await.and_then(|(_, a)| a.parse()).map_err(message)?;
                 let (ch, verification) = s.light.accept_header(&block.certified_header_bcs.0).map_err(message)?;
                 let hashes: Vec<TxHash> = block.tx_hashes;
                 rows.push(BlockRow {

@@ -6,6 +6,7 @@
 //! iteration order, no locks or threads, no tokio, no `unwrap`/`expect` outside tests.
 //! `vigil-sim` and `vigil-protocol` must be deterministic too: no hash maps, no clock
 //! (except the simulator binary's progress line). Functions stay short enough to read.
+//! The browser wallet reads JSON one way (what it links is what users download).
 
 #[cfg(test)]
 mod tests {
@@ -34,6 +35,14 @@ mod tests {
         ("HashMap", "iteration order differs between runs: BTreeMap"),
         ("HashSet", "iteration order differs between runs: BTreeSet"),
         ("SystemTime", "time comes in as an argument"),
+    ];
+    /// What the browser wallet's non-test code must not name: each costs download size.
+    const BANNED_IN_WALLET: &[(&str, &str)] = &[
+        (
+            "serde_json::from_str",
+            "a second JSON reader compiled in beside from_slice's: read `text.as_bytes()` with from_slice",
+        ),
+        ("serde_json::from_value", "a JSON answer is read from its bytes once, as its vigil_api type"),
     ];
     /// Files allowed a banned name, each with the issue that removes the exception.
     const ALLOWED: &[(&str, &str)] = &[
@@ -116,6 +125,13 @@ mod tests {
     fn the_simulator_and_the_protocol_iterate_no_hash_map_and_read_no_clock() {
         let mut found = violations("gateway-node/sim/src", BANNED_IN_DETERMINISTIC);
         found.extend(violations("protocol/src", BANNED_IN_DETERMINISTIC));
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+
+    #[test]
+    fn the_wallet_reads_json_one_way() {
+        let mut found = violations("wallet-wasm/src", BANNED_IN_WALLET);
+        found.extend(violations("web-ui/src", BANNED_IN_WALLET));
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 

@@ -29,9 +29,9 @@ impl From<Vec<u8>> for Hex {
     }
 }
 
+crate::answer! {
 /// `GET /v1/accounts/{address}` and `GET /v1/state/{key}`: a state entry with its proof
 /// against the certified header of the height the ledger last executed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvenState {
     pub height: Height,
     /// BCS `StateKey`.
@@ -43,9 +43,10 @@ pub struct ProvenState {
     /// BCS `CertifiedHeader` at `height` (`None` until the chain certified a block).
     pub certified_header_bcs: Option<Hex>,
 }
+}
 
+crate::answer! {
 /// `GET /v1/blocks/{height}`: what a light client checks of a committed block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockProof {
     /// The block's transactions, by id (their root is the header's `tx_root`).
     pub tx_hashes: Vec<TxHash>,
@@ -55,10 +56,11 @@ pub struct BlockProof {
     /// to trace a fork to its validators).
     pub justification_bcs: Option<Hex>,
 }
+}
 
+crate::answer! {
 /// `GET /v1/blocks/{height}/receipts/{index}`: the receipt entry the block certifies at
 /// a position, with its Merkle proof against the header's receipts root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptProof {
     pub height: Height,
     pub index: u64,
@@ -69,9 +71,10 @@ pub struct ReceiptProof {
     /// BCS `CertifiedHeader`.
     pub certified_header_bcs: Hex,
 }
+}
 
+crate::answer! {
 /// `GET /v1/validators`: the set in force and the certified changes since genesis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorsProof {
     pub height: Height,
     /// BCS `ValidatorSet`.
@@ -79,22 +82,25 @@ pub struct ValidatorsProof {
     /// BCS `Vec<SetChange>`: each certified by the set before it.
     pub changes_bcs: Hex,
 }
+}
 
+crate::answer! {
 /// `POST /v1/tx` (committed) and `GET /v1/tx/{hash}`: this node's signed receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptAnswer {
     pub tx_hash: TxHash,
     /// BCS `SignedReceipt`.
     pub receipt_bcs: Hex,
     /// With 409 `ALREADY_COMMITTED`: why the transaction was not admitted again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<crate::ErrorDetail>,
 }
+}
 
+crate::answer! {
 /// The height a node says it has committed (`GET /v1/status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusHeight {
     pub height: Height,
+}
 }
 
 #[cfg(test)]

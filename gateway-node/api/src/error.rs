@@ -190,16 +190,18 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+crate::answer! {
 /// The API's error document, `{"error": {"code", "message"}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
+}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+crate::answer! {
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+}
 }
 
 impl ErrorBody {

@@ -13,10 +13,10 @@ use crate::ErrorDetail;
 #[serde(deny_unknown_fields)]
 pub struct ForwardRequest {
     /// One node: the answer is that node's ([`NodeAnswer`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// Several nodes, or `"all"`: every node's answer or error, separately ([`FanOutAnswer`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
     pub request: InnerRequest,
 }
@@ -37,9 +37,9 @@ pub struct InnerRequest {
     #[serde(default = "get_method")]
     pub method: String,
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
 }
 
@@ -47,36 +47,33 @@ fn get_method() -> String {
     "GET".into()
 }
 
+crate::answer! {
 /// One node's answer in a forward response: the node's status, content type and body
 /// (base64) — or, when the node gave none, the gateway's error about it. `J`: the body
 /// again as JSON when it is JSON (the gateway embeds it as the node wrote it, for
 /// people and scripts; readers that verify decode `body_base64` and ignore it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeAnswer<J> {
     pub node: NodeId,
     pub name: Option<String>,
     /// The node's HTTP status, or the gateway's for `error`.
     pub status: u16,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
-    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<J>,
     /// The node gave no answer through this gateway (unreachable, timed out, not routed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetail>,
 }
-
-// `#[serde(default)]` would ask `J: Default`.
-fn none<J>() -> Option<J> {
-    None
 }
 
+crate::answer! {
 /// A fan-out's answer: each node's, in the order asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FanOutAnswer<J> {
     pub answers: Vec<NodeAnswer<J>>,
+}
 }
 
 /// `GET /v1/nodes`: the set the gateway follows and how each node it routes to is doing.

@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod answers;
+pub mod compact;
 pub mod error;
 pub mod gateway;
 pub mod views;
