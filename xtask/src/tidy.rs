@@ -46,10 +46,6 @@ mod tests {
     ];
     /// Files allowed a banned name, each with the issue that removes the exception.
     const ALLOWED: &[(&str, &str)] = &[
-        // Issue 16, item 2: the signature cache moves to the shell, which tells the
-        // core what it checked.
-        ("gateway-node/core/src/consensus/verified.rs", "HashMap"),
-        ("gateway-node/core/src/consensus/verified.rs", "Mutex"),
         // The binary's progress line (wall time of the whole run), not the simulation.
         ("gateway-node/sim/src/main.rs", "Instant"),
     ];

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use vigil_core::consensus::{Config, Input, Message, Node, Output, TimerKind};
+use vigil_core::consensus::{Config, Input, Message, Node, Outgoing, Ready, TimerKind, Verified};
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{
@@ -68,15 +68,13 @@ fn transactions(chain: &ChainId, accounts: &[SecretKey]) -> Vec<SignedTransactio
 }
 
 /// Counts what node 0 commits (every node commits the same blocks).
-fn count_commits(node: usize, outs: &[Output], txs: &mut usize, blocks: &mut u64) {
+fn count_commits(node: usize, ready: &Ready, txs: &mut usize, blocks: &mut u64) {
     if node != 0 {
         return;
     }
-    for o in outs {
-        if let Output::Commit { committed, .. } = o {
-            *txs += committed.block.txs.len();
-            *blocks += 1;
-        }
+    for c in &ready.commits {
+        *txs += c.committed.block.txs.len();
+        *blocks += 1;
     }
 }
 
@@ -94,44 +92,48 @@ fn run(n: usize, mode: ConsensusMode, accounts: &[SecretKey], txs: &[SignedTrans
     let mut queue: VecDeque<(usize, usize, Message)> = VecDeque::new();
     let mut timers: VecDeque<(usize, vigil_core::consensus::Timer)> = VecDeque::new();
     let handle = |i: usize,
-                  outs: Vec<Output>,
+                  ready: Ready,
                   queue: &mut VecDeque<(usize, usize, Message)>,
                   timers: &mut VecDeque<(usize, vigil_core::consensus::Timer)>| {
-        for out in outs {
+        for out in ready.messages.into_iter().chain(ready.persisted_messages) {
             match out {
-                Output::Send { to, message } => {
+                Outgoing::To(to, message) => {
                     if let Some(j) = ids.iter().position(|id| *id == to) {
                         queue.push_back((i, j, message));
                     }
                 }
-                Output::Broadcast(message) => {
+                Outgoing::All(message) => {
                     for j in (0..ids.len()).filter(|j| *j != i) {
                         queue.push_back((i, j, message.clone()));
                     }
                 }
-                // Only the proposer's batching timer matters on a network without faults.
-                Output::SetTimer { timer, .. } if timer.kind == TimerKind::Propose => timers.push_back((i, timer)),
-                _ => {}
             }
         }
+        // Only the proposer's batching timer matters on a network without faults.
+        timers.extend(ready.timers.into_iter().filter(|(t, _)| t.kind == TimerKind::Propose).map(|(t, _)| (i, t)));
     };
     let start = Instant::now();
     for (i, node) in nodes.iter_mut().enumerate() {
         let outs = node.step(0, Input::Start);
         handle(i, outs, &mut queue, &mut timers);
     }
-    // Clients hand every transaction to node 0, which gossips them.
-    for chunk in txs.chunks(500) {
-        let outs = nodes[0].step(0, Input::Transactions(chunk.to_vec()));
-        handle(0, outs, &mut queue, &mut timers);
+    // Clients hand every transaction to node 0, which gossips them; their signatures
+    // are checked before, as the node's API threads do (verify_limit measures that).
+    let mut gossip = Ready::default();
+    for (ticket, tx) in txs.iter().enumerate() {
+        let submit = Input::Submit { ticket: ticket as u64, tx: Box::new(tx.clone()), verified: true };
+        gossip.merge(nodes[0].step(0, submit));
     }
+    gossip.coalesce_gossip();
+    handle(0, gossip, &mut queue, &mut timers);
     let target = txs.len();
     let mut committed_txs = 0usize;
     let mut blocks = 0u64;
     let mut now = 0u64;
     while committed_txs < target {
         if let Some((from, to, message)) = queue.pop_front() {
-            let outs = nodes[to].step(now, Input::Message { from: ids[from], message });
+            // Each node checks its peers' gossip itself (batch-verified in the core).
+            let outs = nodes[to].step(now, Input::Message { from: ids[from], message, verified: Verified::none() });
             count_commits(to, &outs, &mut committed_txs, &mut blocks);
             handle(to, outs, &mut queue, &mut timers);
         } else if let Some((i, timer)) = timers.pop_front() {

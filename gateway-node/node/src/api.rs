@@ -232,7 +232,7 @@ async fn submit_and_wait(
         return Err(Rejection::BadSignature.into());
     }
     // A wallet sends to several nodes: the copy that peers gossip here is not checked again.
-    shared.verified.insert([(hash, &tx)]);
+    shared.verified.insert([(hash, tx.signature)]);
     let (reply_tx, reply_rx) = oneshot::channel();
     shared
         .events

@@ -6,6 +6,7 @@
 //! - [`sealed`] and [`link`]: the node's side of sealed requests (Oblivious HTTP) and of
 //!   the gateway's forwarding link.
 //! - [`vault`]: the node's store of vault fragments (a redb table, a directory or S3).
+//! - [`verified`]: the signatures this node has checked, so each is checked once.
 //! - [`config`]: the node's TOML file and its environment overrides.
 //!
 //! What the node shares with the gateway lives in `vigil-server`; the `vigil` binary is
@@ -22,3 +23,4 @@ pub mod sealed;
 pub mod service;
 pub mod storage;
 pub mod vault;
+pub mod verified;

@@ -6,21 +6,24 @@
 //! peer links, timers, HTTP — runs on tokio and talks to that thread through one
 //! bounded channel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, oneshot};
-use vigil_protocol::{ChainId, Genesis, Height, NodeId, Receipt, SignedReceipt, SignedTransaction, TxHash};
+use vigil_protocol::{ChainId, Genesis, Height, NodeId, Receipt, Signature, SignedReceipt, SignedTransaction, TxHash};
 
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::net::{Network, NetworkConfig, PeerAddress};
 use crate::storage::{Store, TxRecord};
-use vigil_core::consensus::verified::{Checked, VerifiedTxs};
-use vigil_core::consensus::{self, Input, Message, Node, Output, Rejection, Timer};
+use crate::verified::{Checked, VerifiedTxs};
+use vigil_core::carry::{carry_out, Env, Stop};
+use vigil_core::consensus::{
+    self, Commit, Input, Message, Node, Notice, Ready, Rejection, Reply, SafetyState, Timer, Verified,
+};
 use vigil_core::execution::Ledger;
 use vigil_server::keys::{load_node_keys, NodeKeys};
 use vigil_server::{now_ms, read_genesis, shutdown_signal};
@@ -30,12 +33,11 @@ pub const EVENTS_MAX: usize = 16_384;
 
 #[allow(clippy::large_enum_variant)] // see `consensus::Message`
 pub enum Event {
-    Peer(NodeId, Message),
+    /// A peer's message, with the signatures in it the network task checked.
+    Peer(NodeId, Message, Verified),
     Timer(Timer),
     /// A client's transaction, its signature already verified.
     Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
-    /// Gossiped transactions whose signatures verified (the invalid ones are dropped).
-    PeerTransactions(Vec<SignedTransaction>),
     Shutdown,
 }
 
@@ -51,7 +53,9 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
     pub byzantine_receipts: bool,
-    /// Transactions whose signatures this node has checked (shared with consensus).
+    /// Transactions whose signatures this node has checked: by the network task and
+    /// the API threads, which tell the consensus thread, and by the core, which tells
+    /// them back ([`Ready::verified`]).
     pub verified: Arc<VerifiedTxs>,
     /// Vault fragments: this node's own ciphertext database.
     pub vault: Arc<dyn crate::vault::FragmentStore>,
@@ -154,7 +158,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
     ccfg.timeouts = cfg.consensus.timeouts();
     ccfg.block_txs_max = cfg.consensus.block_txs_max;
-    let verified = ccfg.verified.clone();
+    let verified = Arc::new(VerifiedTxs::default());
     let node =
         Node::restore(ccfg, &genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
     if !had_state {
@@ -206,13 +210,15 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
                         if fresh.is_empty() {
                             continue;
                         }
-                        Event::PeerTransactions(fresh)
+                        let checked = Verified::all(&fresh);
+                        Event::Peer(from, Message::Transactions(fresh), checked)
                     }
                     Message::Proposal(p) => {
-                        verified.check(&p.block.txs);
-                        Event::Peer(from, Message::Proposal(p))
+                        let checked = verified.check(&p.block.txs);
+                        let vouched = VerifiedTxs::vouch(&p.block.txs, &checked);
+                        Event::Peer(from, Message::Proposal(p), vouched)
                     }
-                    other => Event::Peer(from, other),
+                    other => Event::Peer(from, other, Verified::none()),
                 };
                 if events.send(event).await.is_err() {
                     return;
@@ -241,26 +247,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Handle::current();
     let consensus_shared = shared.clone();
-    let consensus_thread = std::thread::Builder::new().name("consensus".into()).spawn(move || {
-        let first = consensus_shared.lock_node().step(now_ms(), Input::Start);
-        carry_out(&consensus_shared, &runtime, first);
-        while let Some(first) = events_rx.blocking_recv() {
-            // Take whatever else is already queued, so that transactions admitted together
-            // are gossiped in one message.
-            let mut outputs = Vec::new();
-            let mut next = Some(first);
-            let mut taken = 0;
-            while let Some(event) = next.take() {
-                let Some(outs) = handle_event(&consensus_shared, event) else { return };
-                outputs.extend(outs);
-                taken += 1;
-                if taken < EVENTS_PER_BATCH_MAX {
-                    next = events_rx.try_recv().ok();
-                }
-            }
-            carry_out(&consensus_shared, &runtime, coalesce_gossip(outputs));
-        }
-    })?;
+    let consensus_thread = std::thread::Builder::new()
+        .name("consensus".into())
+        .spawn(move || consensus_loop(&consensus_shared, &runtime, &mut events_rx))?;
 
     let listener = tokio::net::TcpListener::bind(cfg.api_listen)
         .await
@@ -312,83 +301,142 @@ const LIMITS_RETAIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Most events handled before their outputs are carried out.
 const EVENTS_PER_BATCH_MAX: usize = 256;
 
-/// Steps the state machine for one event; `None` means shut down.
-fn handle_event(shared: &Shared, event: Event) -> Option<Vec<Output>> {
-    let now = now_ms();
-    Some(match event {
-        Event::Shutdown => return None,
-        Event::Peer(from, message) => shared.lock_node().step(now, Input::Message { from, message }),
-        Event::Timer(t) => shared.lock_node().step(now, Input::Timeout(t)),
-        Event::PeerTransactions(txs) => shared.lock_node().admit_verified(now, txs),
-        Event::Submit(tx, reply) => {
-            let result = shared.lock_node().submit_verified(now, *tx);
-            match result {
-                Ok(outs) => {
-                    let _ = reply.send(Ok(()));
-                    outs
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    Vec::new()
-                }
+/// The consensus thread: steps the state machine for each event and carries out what
+/// it decided, until shutdown — or until the node must stop, which ends the process.
+fn consensus_loop(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, events: &mut mpsc::Receiver<Event>) {
+    let mut env = NodeEnv { shared, runtime, waiting: BTreeMap::new(), next_ticket: 0 };
+    let first = shared.lock_node().step(now_ms(), Input::Start);
+    env.carry_out(first);
+    while let Some(first) = events.blocking_recv() {
+        // Take whatever else is already queued, so that transactions admitted together
+        // are gossiped in one message.
+        let mut ready = Ready::default();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(event) = next.take() {
+            let Some(input) = env.input(event) else { return };
+            ready.merge(shared.lock_node().step(now_ms(), input));
+            taken += 1;
+            if taken < EVENTS_PER_BATCH_MAX {
+                next = events.try_recv().ok();
             }
         }
-    })
-}
-
-/// Merges transaction broadcasts into one, placed after everything else. Moving a send
-/// later never breaks "persist before send".
-fn coalesce_gossip(outputs: Vec<Output>) -> Vec<Output> {
-    let mut txs = Vec::new();
-    let mut rest = Vec::with_capacity(outputs.len());
-    for o in outputs {
-        match o {
-            Output::Broadcast(Message::Transactions(t)) => txs.extend(t),
-            other => rest.push(other),
-        }
+        ready.coalesce_gossip();
+        env.carry_out(ready);
     }
-    if !txs.is_empty() {
-        rest.push(Output::Broadcast(Message::Transactions(txs)));
-    }
-    rest
 }
 
 /// The exit status of a node stopped by [`Output::Fatal`] (EX_SOFTWARE).
 pub const EXIT_FATAL: i32 = 70;
+/// The exit status of a node that could not write to its database.
+pub const EXIT_WRITE_FAILED: i32 = 2;
 
-/// Carries out consensus outputs in order. A run of writes with no send between them
-/// (a commit and the safety state after it) goes to disk as one durable transaction.
-/// Storage failures stop the process: a node that cannot persist must not vote.
-fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Vec<Output>) {
-    let mut outputs = outputs.into_iter().peekable();
-    while let Some(out) = outputs.next() {
-        match out {
-            Output::Send { to, message } => shared.network.send(&to, &message),
-            Output::Broadcast(message) => shared.network.broadcast(&message),
-            Output::SetTimer { timer, after_ms } => {
-                let events = shared.events.clone();
-                runtime.spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
-                    let _ = events.send(Event::Timer(timer)).await;
-                });
+/// The node process's world for [`carry_out`]: redb, the Noise links, tokio timers, and
+/// the clients waiting for an answer.
+struct NodeEnv<'a> {
+    shared: &'a Arc<Shared>,
+    runtime: &'a tokio::runtime::Handle,
+    /// Clients' submissions in the core, by ticket.
+    waiting: BTreeMap<u64, oneshot::Sender<Result<(), Rejection>>>,
+    next_ticket: u64,
+}
+
+impl NodeEnv<'_> {
+    /// The core's input for an event; `None` means shut down.
+    fn input(&mut self, event: Event) -> Option<Input> {
+        Some(match event {
+            Event::Shutdown => return None,
+            Event::Peer(from, message, verified) => Input::Message { from, message, verified },
+            Event::Timer(t) => Input::Timeout(t),
+            Event::Submit(tx, reply) => {
+                let ticket = self.next_ticket;
+                self.next_ticket += 1;
+                self.waiting.insert(ticket, reply);
+                Input::Submit { ticket, tx, verified: true }
             }
-            Output::Persist(_) | Output::Commit { .. } => {
-                let mut run = vec![out];
-                while let Some(next) = outputs.next_if(|o| matches!(o, Output::Persist(_) | Output::Commit { .. })) {
-                    run.push(next);
-                }
-                write_durably(shared, run);
-            }
-            Output::EvidenceSubmitted { offender } => {
-                tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
-            }
-            // Nothing after it is carried out: the process stops with the reason.
-            Output::Fatal(reason) => {
-                tracing::error!(%reason, "consensus reached a state that must not happen; the node stops");
+        })
+    }
+
+    /// Carries out a step's decisions; a node that must stop, stops here.
+    fn carry_out(&mut self, ready: Ready) {
+        match carry_out(self, ready) {
+            Ok(()) => {}
+            Err(stop @ Stop::Fatal(_)) => {
+                tracing::error!(%stop, "the node stops");
                 std::process::exit(EXIT_FATAL);
             }
-            Output::ForkProven { height, theirs, offenders } => {
-                shared.metrics.forks_proven.fetch_add(1, Ordering::Relaxed);
+            Err(stop @ Stop::WriteFailed(_)) => {
+                tracing::error!(%stop, "the node stops");
+                std::process::exit(EXIT_WRITE_FAILED);
+            }
+        }
+    }
+}
+
+impl Env for NodeEnv<'_> {
+    type WriteError = crate::storage::StorageError;
+
+    fn send(&mut self, to: &NodeId, message: &Message) {
+        self.shared.network.send(to, message);
+    }
+
+    fn broadcast(&mut self, message: &Message) {
+        self.shared.network.broadcast(message);
+    }
+
+    fn set_timer(&mut self, timer: Timer, after_ms: u64) {
+        let events = self.shared.events.clone();
+        self.runtime.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            let _ = events.send(Event::Timer(timer)).await;
+        });
+    }
+
+    fn write(&mut self, commits: &[Commit], safety: Option<&SafetyState>) -> Result<(), Self::WriteError> {
+        let blocks: Vec<_> = commits.iter().map(|c| (&*c.committed, c.receipts.as_slice(), &*c.state)).collect();
+        self.shared.store.write(&blocks, safety)
+    }
+
+    /// The blocks are on disk: the API may name them, links follow the set in force
+    /// (a validator jailed by these blocks loses its links), waiting clients are told.
+    fn committed(&mut self, commits: Vec<Commit>) {
+        let shared = self.shared;
+        if let Some(last) = commits.last() {
+            shared.durable.fetch_max(last.committed.block.header.height.0, Ordering::Release);
+        }
+        let changed = |c: &Commit| {
+            c.committed.block.header.next_validator_set_hash != c.committed.block.header.validator_set_hash
+        };
+        if commits.iter().any(changed) {
+            let keys =
+                shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
+            shared.network.set_allowed(keys);
+        }
+        for c in commits {
+            let header = &c.committed.block.header;
+            shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), c.committed.block.txs.len());
+            tracing::debug!(height = %header.height, txs = c.committed.block.txs.len(), mode = %header.mode, "committed");
+            shared.notify(c.receipts.iter().map(|r| r.tx_hash));
+        }
+    }
+
+    fn reply(&mut self, reply: Reply) {
+        if let Some(waiting) = self.waiting.remove(&reply.ticket) {
+            let _ = waiting.send(reply.result);
+        }
+    }
+
+    fn verified(&mut self, signatures: Vec<(TxHash, Signature)>) {
+        self.shared.verified.insert(signatures);
+    }
+
+    fn notice(&mut self, notice: Notice) {
+        match notice {
+            Notice::EvidenceSubmitted { offender } => {
+                tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
+            }
+            Notice::ForkProven { height, theirs, offenders } => {
+                self.shared.metrics.forks_proven.fetch_add(1, Ordering::Relaxed);
                 let names: Vec<String> = offenders.iter().map(ToString::to_string).collect();
                 if names.is_empty() {
                     tracing::error!(
@@ -408,36 +456,5 @@ fn carry_out(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, outputs: Ve
                 }
             }
         }
-    }
-}
-
-/// Writes committed blocks and the newest safety state, then tells waiting clients.
-fn write_durably(shared: &Shared, run: Vec<Output>) {
-    let mut blocks = Vec::new();
-    let mut safety = None;
-    for out in &run {
-        match out {
-            Output::Commit { committed, receipts, state } => blocks.push((&**committed, receipts.as_slice(), &**state)),
-            Output::Persist(s) => safety = Some(&**s),
-            _ => {}
-        }
-    }
-    if let Err(e) = shared.store.write(&blocks, safety) {
-        tracing::error!(error = %e, "cannot persist a committed block or the safety state; stopping");
-        std::process::exit(2);
-    }
-    if let Some((last, _, _)) = blocks.last() {
-        shared.durable.fetch_max(last.block.header.height.0, Ordering::Release);
-    }
-    // Links follow the set in force: a validator jailed by these blocks loses its links.
-    if blocks.iter().any(|(c, _, _)| c.block.header.next_validator_set_hash != c.block.header.validator_set_hash) {
-        let keys = shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
-        shared.network.set_allowed(keys);
-    }
-    for (committed, receipts, _) in blocks {
-        let header = &committed.block.header;
-        shared.metrics.observe_commit(now_ms().saturating_sub(header.time_ms), committed.block.txs.len());
-        tracing::debug!(height = %header.height, txs = committed.block.txs.len(), mode = %header.mode, "committed");
-        shared.notify(receipts.iter().map(|r| r.tx_hash));
     }
 }

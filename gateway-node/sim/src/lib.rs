@@ -23,7 +23,10 @@ use vigil_protocol::{
 };
 
 pub use trace::TraceEvent;
-use vigil_core::consensus::{self, CommittedBlock, Input, Message, Output, SafetyState, Timeouts, Timer};
+use vigil_core::carry::{carry_out, Env, Stop};
+use vigil_core::consensus::{
+    self, Commit, CommittedBlock, Input, Message, Notice, Reply, SafetyState, Timeouts, Timer, Verified,
+};
 use vigil_core::execution::{Ledger, LedgerError, StateCommit};
 
 /// Virtual milliseconds during which faults may happen; then the network heals.
@@ -102,6 +105,28 @@ pub struct Scenario {
     pub long_delay_p: f64,
     pub partitions: Vec<(u64, u64, BTreeSet<usize>)>,
     pub crashes: Vec<(u64, u64, usize)>,
+    /// Disk faults: from `at` on, the node's next write fails, or lands and the node
+    /// crashes before sending what depended on it; it is back at `back`.
+    pub write_faults: Vec<(u64, u64, usize, WriteFault)>,
+}
+
+/// A fault of a node's disk, armed until its next write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// The write does not become durable: the node stops.
+    Fails,
+    /// The write is durable, then the process dies before the messages that depended
+    /// on it leave: what a restart must handle without signing anything twice.
+    CrashAfter,
+}
+
+impl std::fmt::Display for WriteFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteFault::Fails => "the simulated disk refused the write",
+            WriteFault::CrashAfter => "the node crashed right after the write",
+        })
+    }
 }
 
 /// Which faults a run actually exercised (counted across seeds by the CLI).
@@ -113,6 +138,9 @@ pub struct FaultCounts {
     pub partitioned: u64,
     pub crashes: u64,
     pub restarts: u64,
+    /// Writes that failed, and writes after which the node crashed before sending.
+    pub failed_writes: u64,
+    pub crashes_after_write: u64,
     pub lies: u64,
     pub equivocations: u64,
     pub mode_switches: u64,
@@ -165,6 +193,7 @@ enum Event {
     LightSync,
     Crash(usize),
     Restart(usize),
+    ArmWriteFault(usize, WriteFault),
 }
 
 struct Scheduled {
@@ -227,6 +256,8 @@ struct SimNode {
     incarnation: u32,
     /// Committed tx hashes reported before the last crash.
     committed_txs: BTreeSet<TxHash>,
+    /// What the next write does, if a fault is armed.
+    write_fault: Option<WriteFault>,
 }
 
 struct Client {
@@ -266,6 +297,8 @@ pub(crate) struct World {
     poor: (SecretKey, u64),
     /// A wallet's light client, fed by a malicious gateway.
     light: light::LightFollower,
+    /// The last client submission's ticket.
+    tickets: u64,
 }
 
 impl Scenario {
@@ -314,6 +347,17 @@ impl Scenario {
             byzantine.push((index, second));
             crashes.retain(|(_, _, node)| *node != index);
         }
+        // Drawn after everything else, so that earlier draws keep their scenarios.
+        let mut write_faults = Vec::new();
+        for _ in 0..if calm { 0 } else { rng.gen_range(0..3) } {
+            let node = rng.gen_range(0..nodes);
+            let kind = if rng.gen_bool(0.5) { WriteFault::Fails } else { WriteFault::CrashAfter };
+            let at = rng.gen_range(0..FAULT_PHASE_MS);
+            let back = (at + rng.gen_range(100..2_500)).min(FAULT_PHASE_MS);
+            if byzantine.iter().all(|(b, _)| *b != node) {
+                write_faults.push((at, back, node, kind));
+            }
+        }
         Self {
             seed,
             nodes,
@@ -325,6 +369,7 @@ impl Scenario {
             long_delay_p: if calm { 0.0 } else { rng.gen_range(0.0..0.03) },
             partitions,
             crashes,
+            write_faults,
         }
     }
 }
@@ -392,6 +437,7 @@ impl World {
                     disk: Disk::default(),
                     incarnation: 0,
                     committed_txs: BTreeSet::new(),
+                    write_fault: None,
                 }
             })
             .collect();
@@ -437,10 +483,15 @@ impl World {
             forks_traced: BTreeSet::new(),
             coalition: BTreeMap::new(),
             light,
+            tickets: 0,
         };
         world.faults.two_byzantine = u64::from(world.sc.byzantine.len() > 1);
         for (at, back, node) in world.sc.crashes.clone() {
             world.schedule(at, Event::Crash(node));
+            world.schedule(back, Event::Restart(node));
+        }
+        for (at, back, node, kind) in world.sc.write_faults.clone() {
+            world.schedule(at, Event::ArmWriteFault(node, kind));
             world.schedule(back, Event::Restart(node));
         }
         for c in 0..CLIENTS {
@@ -544,7 +595,7 @@ impl World {
                     self.byzantine_heard(to, &message);
                 }
                 let from_id = self.nodes[from].id;
-                self.input(to, Input::Message { from: from_id, message });
+                self.input(to, Input::Message { from: from_id, message, verified: Verified::none() });
             }
             Event::Timer { node, incarnation, timer } => {
                 if self.nodes[node].node.is_none() || self.nodes[node].incarnation != incarnation {
@@ -558,7 +609,7 @@ impl World {
                 let node = self.rng.gen_range(0..self.nodes.len());
                 self.trace.push(self.now_ms, TraceEvent::ClientTx { node, client });
                 if self.nodes[node].node.is_some() {
-                    self.input(node, Input::Transactions(vec![tx]));
+                    self.submit(node, tx);
                 } else {
                     // The client retries its next transaction elsewhere; this nonce is lost,
                     // so rewind it.
@@ -582,7 +633,9 @@ impl World {
                     self.trace.push(self.now_ms, TraceEvent::Crash(i));
                 }
             }
+            Event::ArmWriteFault(i, kind) => self.nodes[i].write_fault = Some(kind),
             Event::Restart(i) => {
+                self.nodes[i].write_fault = None;
                 if self.nodes[i].node.is_some() {
                     return;
                 }
@@ -622,15 +675,32 @@ impl World {
         let Some(node) = self.nodes[i].node.as_mut() else {
             return;
         };
-        let outputs = node.step(self.now_ms, input);
+        let ready = node.step(self.now_ms, input);
         let retained = node.retained();
         let bound = RETAINED_PER_VALIDATOR_MAX * self.nodes.len();
         if self.is_honest(i) && retained > bound {
             self.violate(format!("node {i} holds {retained} votes and messages for one height (bound {bound})"));
         }
-        for out in outputs {
-            self.output(i, out);
+        // The node process's own carry-out, over this simulated disk and network.
+        match carry_out(&mut SimEnv { world: self, node: i }, ready) {
+            Ok(()) => {}
+            Err(Stop::Fatal(reason)) => self.violate(format!("node {i} stopped on an impossible state: {reason}")),
+            Err(Stop::WriteFailed(fault)) => {
+                // The process is gone; its disk holds what the write left there.
+                self.nodes[i].node = None;
+                self.trace.push(self.now_ms, TraceEvent::Crash(i));
+                match fault {
+                    WriteFault::Fails => self.faults.failed_writes += 1,
+                    WriteFault::CrashAfter => self.faults.crashes_after_write += 1,
+                }
+            }
         }
+    }
+
+    /// A client's transaction, through the node's one way in (signature unchecked).
+    fn submit(&mut self, node: usize, tx: SignedTransaction) {
+        self.tickets += 1;
+        self.input(node, Input::Submit { ticket: self.tickets, tx: Box::new(tx), verified: false });
     }
 
     /// The adversarial client: replays a transaction already committed, sends a free
@@ -671,60 +741,12 @@ impl World {
                 };
                 self.poor.1 += 2;
                 let other = (node + 1) % self.nodes.len();
-                self.input(other, Input::Transactions(vec![spend(nonce + 1)]));
+                self.submit(other, spend(nonce + 1));
                 vec![spend(nonce)]
             }
         };
-        self.input(node, Input::Transactions(txs));
-    }
-
-    fn output(&mut self, i: usize, out: Output) {
-        match out {
-            Output::Send { to, message } => {
-                if let Some(to) = self.index_of(&to) {
-                    self.send(i, to, message);
-                }
-            }
-            Output::Broadcast(message) => {
-                if !self.is_honest(i) {
-                    self.byzantine_broadcast(i, message);
-                    return;
-                }
-                for to in 0..self.nodes.len() {
-                    if to != i {
-                        self.send(i, to, message.clone());
-                    }
-                }
-            }
-            Output::SetTimer { timer, after_ms } => {
-                let incarnation = self.nodes[i].incarnation;
-                self.schedule(self.now_ms + after_ms, Event::Timer { node: i, incarnation, timer });
-            }
-            Output::Persist(safety) => self.nodes[i].disk.safety = Some(*safety),
-            Output::Commit { committed, state, .. } => {
-                self.nodes[i].disk.state.push(*state);
-                self.on_commit(i, *committed)
-            }
-            Output::EvidenceSubmitted { offender } => {
-                let accused = self.index_of(&offender);
-                self.trace.push(self.now_ms, TraceEvent::Evidence { node: i, offender: accused });
-                if let Some(j) = accused.filter(|j| self.is_honest(i) && self.is_honest(*j)) {
-                    self.violate(format!("node {i} submitted evidence against honest validator {j}"));
-                }
-            }
-            Output::Fatal(reason) => self.violate(format!("node {i} stopped on an impossible state: {reason}")),
-            Output::ForkProven { height, offenders, .. } => {
-                let accused: Vec<Option<usize>> = offenders.iter().map(|o| self.index_of(o)).collect();
-                self.trace.push(self.now_ms, TraceEvent::ForkProven { node: i, height, offenders: accused.clone() });
-                if !self.is_honest(i) {
-                    return;
-                }
-                if let Some(j) = accused.iter().flatten().find(|j| self.is_honest(**j)) {
-                    self.violate(format!("node {i} traced the fork at height {height} to honest validator {j}"));
-                } else if !accused.is_empty() {
-                    self.forks_traced.insert(height);
-                }
-            }
+        for tx in txs {
+            self.submit(node, tx);
         }
     }
 
@@ -763,7 +785,6 @@ impl World {
         let set = node.ledger().validators_at(height).clone();
         let mode_after = node.ledger().mode();
         let jailed = node.ledger().consensus_state().jailed.len();
-        self.nodes[i].disk.blocks.push(cb.clone());
         self.light.saw(cb.certified_header());
         if !self.is_honest(i) {
             return;
@@ -897,3 +918,89 @@ impl World {
 
 #[cfg(test)]
 mod tests;
+
+/// The simulated world as a node's [`Env`]: its disk (which a fault can fail, or crash
+/// the node right after), the faulty network, virtual-time timers — and the checks
+/// that nothing an honest node did is wrong.
+struct SimEnv<'a> {
+    world: &'a mut World,
+    node: usize,
+}
+
+impl Env for SimEnv<'_> {
+    type WriteError = WriteFault;
+
+    fn send(&mut self, to: &NodeId, message: &Message) {
+        if let Some(to) = self.world.index_of(to) {
+            self.world.send(self.node, to, message.clone());
+        }
+    }
+
+    fn broadcast(&mut self, message: &Message) {
+        let (w, i) = (&mut *self.world, self.node);
+        if !w.is_honest(i) {
+            w.byzantine_broadcast(i, message.clone());
+            return;
+        }
+        for to in (0..w.nodes.len()).filter(|to| *to != i) {
+            w.send(i, to, message.clone());
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, after_ms: u64) {
+        let (w, i) = (&mut *self.world, self.node);
+        let incarnation = w.nodes[i].incarnation;
+        w.schedule(w.now_ms + after_ms, Event::Timer { node: i, incarnation, timer });
+    }
+
+    fn write(&mut self, commits: &[Commit], safety: Option<&SafetyState>) -> Result<(), WriteFault> {
+        let n = &mut self.world.nodes[self.node];
+        let fault = n.write_fault.take();
+        if fault == Some(WriteFault::Fails) {
+            return Err(WriteFault::Fails);
+        }
+        for c in commits {
+            n.disk.blocks.push((*c.committed).clone());
+            n.disk.state.push((*c.state).clone());
+        }
+        if let Some(s) = safety {
+            n.disk.safety = Some(s.clone());
+        }
+        fault.map_or(Ok(()), Err)
+    }
+
+    fn committed(&mut self, commits: Vec<Commit>) {
+        for c in commits {
+            self.world.on_commit(self.node, *c.committed);
+        }
+    }
+
+    fn reply(&mut self, _: Reply) {}
+
+    fn verified(&mut self, _: Vec<(TxHash, vigil_protocol::Signature)>) {}
+
+    fn notice(&mut self, notice: Notice) {
+        let (w, i) = (&mut *self.world, self.node);
+        match notice {
+            Notice::EvidenceSubmitted { offender } => {
+                let accused = w.index_of(&offender);
+                w.trace.push(w.now_ms, TraceEvent::Evidence { node: i, offender: accused });
+                if let Some(j) = accused.filter(|j| w.is_honest(i) && w.is_honest(*j)) {
+                    w.violate(format!("node {i} submitted evidence against honest validator {j}"));
+                }
+            }
+            Notice::ForkProven { height, offenders, .. } => {
+                let accused: Vec<Option<usize>> = offenders.iter().map(|o| w.index_of(o)).collect();
+                w.trace.push(w.now_ms, TraceEvent::ForkProven { node: i, height, offenders: accused.clone() });
+                if !w.is_honest(i) {
+                    return;
+                }
+                if let Some(j) = accused.iter().flatten().find(|j| w.is_honest(**j)) {
+                    w.violate(format!("node {i} traced the fork at height {height} to honest validator {j}"));
+                } else if !accused.is_empty() {
+                    w.forks_traced.insert(height);
+                }
+            }
+        }
+    }
+}

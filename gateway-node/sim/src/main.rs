@@ -42,17 +42,19 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 26],
+    hit: [u64; 28],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 26] = [
+const FAULTS: [&str; 28] = [
     "message drop",
     "long delay / reorder",
     "duplication",
     "partition",
     "crash",
     "restart from disk",
+    "failed write",
+    "crash after write",
     "lying Fast leader",
     "equivocation",
     "lying promise",
@@ -84,6 +86,8 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.partitioned,
         f.crashes,
         f.restarts,
+        f.failed_writes,
+        f.crashes_after_write,
         f.lies,
         f.equivocations,
         f.promise_lies,
@@ -136,8 +140,9 @@ fn main() {
         let sc = &o.scenario;
         println!("seed {seed}: {} nodes, {} mode, byzantine {:?}", sc.nodes, sc.mode, sc.byzantine);
         println!(
-            "  drop {:.3}, duplicate {:.3}, delay ≤{}ms, long delays {:.3}, partitions {:?}, crashes {:?}",
-            sc.drop_p, sc.duplicate_p, sc.delay_max_ms, sc.long_delay_p, sc.partitions, sc.crashes
+            "  drop {:.3}, duplicate {:.3}, delay ≤{}ms, long delays {:.3}, partitions {:?}, crashes {:?}, \
+             write faults {:?}",
+            sc.drop_p, sc.duplicate_p, sc.delay_max_ms, sc.long_delay_p, sc.partitions, sc.crashes, sc.write_faults
         );
         println!("  faults: {:?}", o.faults);
         let violations = o.violations.len();

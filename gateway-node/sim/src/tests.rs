@@ -12,6 +12,7 @@ fn calm(seed: u64, nodes: usize, mode: ConsensusMode, byzantine: Vec<(usize, Byz
         long_delay_p: 0.0,
         partitions: vec![],
         crashes: vec![],
+        write_faults: vec![],
     }
 }
 
@@ -110,4 +111,20 @@ fn two_colluding_fast_equivocators_of_seven_fork_and_are_traced() {
         forks += o.faults.forks;
     }
     assert!(forks > 0, "the coalition never forked the chain: the test proves nothing");
+}
+
+/// The node's own carry-out over the simulated disk: a write that fails stops the node,
+/// a crash right after a write loses the messages that depended on it; both come back
+/// from what the disk holds, sign nothing twice, and the network keeps committing.
+#[test]
+fn a_failed_write_and_a_crash_after_a_write_are_survived() {
+    for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
+        let mut sc = calm(11, 4, mode, vec![]);
+        sc.write_faults = vec![(400, 1_200, 1, WriteFault::Fails), (1_500, 2_400, 2, WriteFault::CrashAfter)];
+        let o = run(sc);
+        assert_clean(&o);
+        assert_eq!((o.faults.failed_writes, o.faults.crashes_after_write), (1, 1), "{mode:?}: both faults struck");
+        assert!(o.faults.restarts >= 2, "{mode:?}: both nodes came back");
+        assert!(o.blocks_committed > 10, "{mode:?}: only {} blocks", o.blocks_committed);
+    }
 }

@@ -29,7 +29,11 @@ pub mod detector;
 pub mod fast;
 pub mod fork;
 pub mod mempool;
+pub mod ready;
 pub mod verified;
+
+pub use ready::{Commit, Notice, Outgoing, Ready, Reply};
+pub use verified::Verified;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,8 +41,8 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
     Address, Amount, Backing, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height,
-    Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, SecretKey, SignedTransaction,
-    Transaction, ValidatorSet, View, Vote, VoteData, VoteKind,
+    Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, SecretKey, Signature, SignedTransaction,
+    Transaction, TxHash, ValidatorSet, View, Vote, VoteData, VoteKind,
 };
 
 use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError, StateCommit};
@@ -94,14 +98,11 @@ pub struct Config {
     pub key: SecretKey,
     pub timeouts: Timeouts,
     pub block_txs_max: usize,
-    /// Transactions whose signatures were checked already; the node process shares it
-    /// with its network task, which checks gossip and proposals before this node sees them.
-    pub verified: std::sync::Arc<verified::VerifiedTxs>,
 }
 
 impl Config {
     pub fn new(key: SecretKey) -> Self {
-        Self { key, timeouts: Timeouts::default(), block_txs_max: 2_000, verified: Default::default() }
+        Self { key, timeouts: Timeouts::default(), block_txs_max: 2_000 }
     }
 }
 
@@ -227,13 +228,21 @@ impl Message {
 pub enum Input {
     /// Start (or resume after a restart).
     Start,
+    /// A peer's message; `verified`: transactions in it whose signatures the caller
+    /// checked already ([`Verified::none`] if it checked none).
     Message {
         from: NodeId,
         message: Message,
+        verified: Verified,
     },
     Timeout(Timer),
-    /// Transactions from clients (already size-checked by the shell).
-    Transactions(Vec<SignedTransaction>),
+    /// A client's transaction (size-checked by the caller), answered in
+    /// [`Ready::replies`] under `ticket`; `verified`: the caller checked its signature.
+    Submit {
+        ticket: u64,
+        tx: Box<SignedTransaction>,
+        verified: bool,
+    },
 }
 
 /// What the caller must do, in order.
@@ -389,6 +398,11 @@ pub struct Node {
     now_ms: u64,
     last_commit_ms: u64,
     out: Vec<Output>,
+    /// The caller's checked signatures, for the step in progress.
+    checked: Verified,
+    /// Signatures this step checked itself, and its answers to clients.
+    verified_now: Vec<(TxHash, Signature)>,
+    replies: Vec<Reply>,
     /// Set by [`Output::Fatal`]: the node takes no more input.
     halted: bool,
 }
@@ -460,6 +474,9 @@ impl Node {
             now_ms: 0,
             last_commit_ms: 0,
             out: Vec::new(),
+            checked: Verified::none(),
+            verified_now: Vec::new(),
+            replies: Vec::new(),
             halted: false,
             committed: blocks,
             safety,
@@ -515,21 +532,36 @@ impl Node {
         )
     }
 
-    /// Feeds one input; returns what to do, in order.
-    pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+    /// Feeds one input — the only way in — and returns what the caller must do.
+    pub fn step(&mut self, now_ms: u64, input: Input) -> Ready {
+        let outputs = self.step_outputs(now_ms, input);
+        let mut ready = Ready::from_outputs(outputs);
+        if ready.fatal.is_none() {
+            ready.replies = std::mem::take(&mut self.replies);
+            ready.verified = std::mem::take(&mut self.verified_now);
+        }
+        ready
+    }
+
+    /// [`step`](Self::step)'s decisions in the order they were taken.
+    pub(crate) fn step_outputs(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+        self.replies.clear();
+        self.verified_now.clear();
         if self.halted {
             return Vec::new();
         }
         self.now_ms = now_ms;
         match input {
             Input::Start => self.enter_height(),
-            Input::Message { from, message } => self.on_message(from, message),
+            Input::Message { from, message, verified } => {
+                self.checked = verified;
+                self.on_message(from, message);
+                self.checked = Verified::none();
+            }
             Input::Timeout(timer) => self.on_timeout(timer),
-            Input::Transactions(txs) => {
-                let accepted = self.admit(txs, false);
-                if !accepted.is_empty() {
-                    self.out.push(Output::Broadcast(Message::Transactions(accepted)));
-                }
+            Input::Submit { ticket, tx, verified } => {
+                let result = self.submit(*tx, verified);
+                self.replies.push(Reply { ticket, result });
             }
         }
         std::mem::take(&mut self.out)
@@ -655,7 +687,7 @@ impl Node {
         }
         match message {
             Message::Transactions(txs) => {
-                self.admit(txs, false);
+                self.admit(txs);
             }
             Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
             Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
@@ -743,11 +775,14 @@ impl Node {
     fn add_candidate(&mut self, block: Block) -> BlockHash {
         let hash = block.header.hash();
         if !self.candidates.contains_key(&hash) {
-            let (mempool, verified) = (&self.mempool, &self.cfg.verified);
-            let checked =
-                self.ledger.check_block_skipping(&block, |t, h| mempool.holds(t, h) || verified.contains(t, h));
+            let (mempool, verified) = (&self.mempool, &self.checked);
+            let known = |t: &SignedTransaction, h: &TxHash| mempool.holds(t, h) || verified.contains(t, h);
+            let checked = self.ledger.check_block_skipping(&block, known);
             if let Ok(exec) = &checked {
-                verified.insert(exec.entries.iter().map(|e| e.tx_hash).zip(&block.txs));
+                let hashes = exec.entries.iter().map(|e| e.tx_hash);
+                let fresh = hashes.zip(&block.txs).filter(|(h, t)| !known(t, h));
+                let fresh: Vec<(TxHash, Signature)> = fresh.map(|(h, t)| (h, t.signature)).collect();
+                self.verified_now.extend(fresh);
             }
             self.candidates.insert(hash, (block, checked));
         }
@@ -823,18 +858,13 @@ impl Node {
     }
 
     /// A client's transaction: checked against the committed state with a typed answer,
-    /// then pooled and gossiped. Returns the outputs to carry out.
-    pub fn submit(&mut self, now_ms: u64, tx: SignedTransaction) -> Result<Vec<Output>, Rejection> {
-        if tx.verify().is_err() {
-            return Err(Rejection::BadSignature);
+    /// then pooled and gossiped. `verified`: the caller checked its signature (the node
+    /// process does it on its API threads, off the consensus thread).
+    fn submit(&mut self, tx: SignedTransaction, verified: bool) -> Result<(), Rejection> {
+        if !verified {
+            tx.verify().map_err(|_| Rejection::BadSignature)?;
+            self.verified_now.push((tx.hash(), tx.signature));
         }
-        self.submit_verified(now_ms, tx)
-    }
-
-    /// [`Node::submit`] for a transaction whose signature the caller has verified
-    /// (the node process does it on its API threads, off the consensus thread).
-    pub fn submit_verified(&mut self, now_ms: u64, tx: SignedTransaction) -> Result<Vec<Output>, Rejection> {
-        self.now_ms = now_ms;
         let chain = self.ledger.chain_id();
         if &tx.tx.chain_id != chain {
             return Err(Rejection::WrongChain { expected: chain.clone(), found: tx.tx.chain_id.clone() });
@@ -860,7 +890,7 @@ impl Node {
             mempool::MempoolError::Full(_) => Rejection::MempoolFull,
         })?;
         self.out.push(Output::Broadcast(Message::Transactions(vec![tx])));
-        Ok(std::mem::take(&mut self.out))
+        Ok(())
     }
 
     /// What admission checks beyond nonces: the fee, what the sender can pay counting
@@ -889,20 +919,10 @@ impl Node {
         Ok(())
     }
 
-    /// Verifies and admits transactions to the mempool; returns those newly accepted.
-    /// Signatures are batch-verified; only if a batch fails is each checked alone.
-    /// Gossiped transactions whose signatures the caller verified (the node process does
-    /// it on its network threads, off the consensus thread). Returns the outputs.
-    pub fn admit_verified(&mut self, now_ms: u64, txs: Vec<SignedTransaction>) -> Vec<Output> {
-        if self.halted {
-            return Vec::new();
-        }
-        self.now_ms = now_ms;
-        self.admit(txs, true);
-        std::mem::take(&mut self.out)
-    }
-
-    fn admit(&mut self, txs: Vec<SignedTransaction>, verified: bool) -> Vec<SignedTransaction> {
+    /// Admits gossiped transactions to the mempool; returns those newly accepted. The
+    /// signatures the caller did not check are batch-verified here; only if the batch
+    /// fails is each checked alone.
+    fn admit(&mut self, txs: Vec<SignedTransaction>) -> Vec<SignedTransaction> {
         let ledger = &self.ledger;
         let fresh: Vec<SignedTransaction> = txs
             .into_iter()
@@ -914,11 +934,18 @@ impl Node {
                     && self.admissible(t, account.balance.0).is_ok()
             })
             .collect();
-        let batch_ok = verified || crate::execution::verify_transactions(&fresh.iter().collect::<Vec<_>>());
+        let hashes: Vec<TxHash> = fresh.iter().map(SignedTransaction::hash).collect();
+        let known: Vec<bool> = fresh.iter().zip(&hashes).map(|(t, h)| self.checked.contains(t, h)).collect();
+        let unchecked: Vec<&SignedTransaction> =
+            fresh.iter().zip(&known).filter(|(_, k)| !**k).map(|(t, _)| t).collect();
+        let batch_ok = crate::execution::verify_transactions(&unchecked);
         let mut accepted = Vec::new();
-        for tx in fresh {
-            if !batch_ok && tx.verify().is_err() {
-                continue;
+        for ((tx, hash), known) in fresh.into_iter().zip(hashes).zip(known) {
+            if !known {
+                if !batch_ok && tx.verify().is_err() {
+                    continue;
+                }
+                self.verified_now.push((hash, tx.signature));
             }
             let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
             if self.mempool.insert(tx.clone(), priority).is_ok() {
@@ -1083,7 +1110,7 @@ fn skip_target<'a>(
 }
 
 impl SafetyState {
-    fn fresh(height: Height, fast_view: View) -> Self {
+    pub(crate) fn fresh(height: Height, fast_view: View) -> Self {
         Self {
             height,
             signed: Vec::new(),

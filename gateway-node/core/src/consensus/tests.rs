@@ -74,7 +74,7 @@ impl Net {
         if self.down.contains(&i) {
             return;
         }
-        let outs = self.nodes[i].step(self.now_ms, input);
+        let outs = self.nodes[i].step_outputs(self.now_ms, input);
         for out in outs {
             match out {
                 Output::Send { to, message } => {
@@ -101,7 +101,7 @@ impl Net {
                 continue;
             }
             let from = self.id(from);
-            self.input(to, Input::Message { from, message });
+            self.input(to, Input::Message { from, message, verified: Verified::none() });
         }
     }
 
@@ -147,7 +147,7 @@ fn fast_view_change_after_a_leader_crash_keeps_the_acked_block() {
     net.queue.clear();
     net.down.insert(0);
     let leader = net.id(0);
-    net.input(1, Input::Message { from: leader, message: proposal });
+    net.input(1, Input::Message { from: leader, message: proposal, verified: Verified::none() });
     net.queue.retain(|(from, _, m)| *from != 1 || !matches!(m, Message::Vote { .. }));
     // Everyone else times out: view 1, led by node 1, which holds the ack.
     for i in 1..4 {
@@ -171,7 +171,7 @@ fn a_restarted_node_never_acks_a_different_block_for_the_same_view() {
     let (_, _, first) = net.queue.iter().find(|(_, to, _)| *to == 2).cloned().unwrap();
     net.queue.clear();
     let leader = net.id(0);
-    net.input(2, Input::Message { from: leader, message: first.clone() });
+    net.input(2, Input::Message { from: leader, message: first.clone(), verified: Verified::none() });
     let acks_before = net.disk[2].1.as_ref().unwrap().signed.len();
     // Node 2 crashes and restarts from disk.
     let (blocks, safety) = net.disk[2].clone();
@@ -183,7 +183,7 @@ fn a_restarted_node_never_acks_a_different_block_for_the_same_view() {
     let data = VoteData { block_hash: p.block.header.hash(), ..p.leader_ack.as_ref().unwrap().data.clone() };
     p.leader_ack = Some(data.sign(leader, &net.keys[0]));
     net.queue.clear();
-    net.input(2, Input::Message { from: leader, message: Message::Proposal(p) });
+    net.input(2, Input::Message { from: leader, message: Message::Proposal(p), verified: Verified::none() });
     let safety = net.disk[2].1.as_ref().unwrap();
     assert_eq!(safety.signed.len(), acks_before, "no second ack was signed");
     assert!(!net.queue.iter().any(|(from, _, m)| *from == 2 && matches!(m, Message::Vote { .. })));
@@ -276,8 +276,14 @@ fn equivocating_votes_become_evidence_and_a_switch_to_bft() {
         .sign(liar, &net.keys[3])
     };
     let (a, b) = (vote(1), vote(2));
-    net.input(0, Input::Message { from: liar, message: Message::Vote { vote: a, leader_ack: None } });
-    net.input(0, Input::Message { from: liar, message: Message::Vote { vote: b, leader_ack: None } });
+    net.input(
+        0,
+        Input::Message { from: liar, message: Message::Vote { vote: a, leader_ack: None }, verified: Verified::none() },
+    );
+    net.input(
+        0,
+        Input::Message { from: liar, message: Message::Vote { vote: b, leader_ack: None }, verified: Verified::none() },
+    );
     assert!(net.nodes[0].status().mempool_len == 1, "evidence transaction is pending");
     net.deliver_all();
     net.fire(0, TimerKind::Propose);
@@ -324,9 +330,19 @@ fn one_message_at_the_largest_view_moves_nobody() {
     let promise = vigil_protocol::PromiseData { chain_id, height: Height(1), view: View(u64::MAX), acked: None }
         .sign(liar, &net.keys[3]);
     for i in 0..3 {
-        net.input(i, Input::Message { from: liar, message: Message::Vote { vote: ack.clone(), leader_ack: None } });
+        net.input(
+            i,
+            Input::Message {
+                from: liar,
+                message: Message::Vote { vote: ack.clone(), leader_ack: None },
+                verified: Verified::none(),
+            },
+        );
         let vc = ViewChange { promise: promise.clone(), acked: None };
-        net.input(i, Input::Message { from: liar, message: Message::ViewChange(Box::new(vc)) });
+        net.input(
+            i,
+            Input::Message { from: liar, message: Message::ViewChange(Box::new(vc)), verified: Verified::none() },
+        );
         assert_eq!(net.nodes[i].status().view, View(0), "node {i} stayed in its view");
     }
     net.queue.clear();
@@ -362,11 +378,11 @@ fn a_lying_promise_does_not_fork_fast_mode() {
             continue;
         }
         let from_id = net.id(from);
-        net.input(to, Input::Message { from: from_id, message });
+        net.input(to, Input::Message { from: from_id, message, verified: Verified::none() });
     }
     for (from, message) in acks_to_leader {
         let from_id = net.id(from);
-        net.input(0, Input::Message { from: from_id, message });
+        net.input(0, Input::Message { from: from_id, message, verified: Verified::none() });
     }
     assert_eq!(net.height(0), 1, "the leader committed");
     let committed = net.disk[0].0[0].block.header.hash();
@@ -393,7 +409,10 @@ fn a_lying_promise_does_not_fork_fast_mode() {
     let leader_ack = leader_ack_data(&chain_id, Height(1), View(0), fake_hash).sign(liar, &net.keys[3]);
     let backing = vigil_protocol::Backing { leader_ack, justification: vigil_protocol::Justification::Genesis };
     let lie = ViewChange { promise, acked: Some((backing, fake)) };
-    net.input(1, Input::Message { from: liar, message: Message::ViewChange(Box::new(lie)) });
+    net.input(
+        1,
+        Input::Message { from: liar, message: Message::ViewChange(Box::new(lie)), verified: Verified::none() },
+    );
     net.deliver_all();
     net.fire(1, TimerKind::Propose);
     net.deliver_all();
@@ -423,7 +442,14 @@ fn beyond_the_bound_a_leader_picks_after_an_equivocation_no_promise_resolves() {
     b.leader_ack = Some(leader_ack_data(&chain_id, Height(1), View(0), hash_b).sign(net.id(0), &net.keys[0]));
     let leader = net.id(0);
     for (to, p) in [(1, &a), (2, &a), (3, &b), (4, &b)] {
-        net.input(to, Input::Message { from: leader, message: Message::Proposal(Box::new(p.clone())) });
+        net.input(
+            to,
+            Input::Message {
+                from: leader,
+                message: Message::Proposal(Box::new(p.clone())),
+                verified: Verified::none(),
+            },
+        );
     }
     net.down.insert(0);
     net.deliver_all();
@@ -470,9 +496,9 @@ fn admission_asks_for_a_fee_and_counts_pending_spend() {
     };
     let stranger = SecretKey::from_seed([90; 32]);
     let node = &mut net.nodes[0];
-    assert_eq!(node.submit(0, tx(&stranger, 0, 0, 0)).err(), Some(Rejection::FeeTooLow { min: 1, found: 0 }));
+    assert_eq!(submit(node, tx(&stranger, 0, 0, 0)).err(), Some(Rejection::FeeTooLow { min: 1, found: 0 }));
     assert_eq!(
-        node.submit(0, tx(&stranger, 0, 1, 0)).err(),
+        submit(node, tx(&stranger, 0, 1, 0)).err(),
         Some(Rejection::InsufficientBalance { balance: 0, needed: 1 })
     );
     // A funded account (10 units at genesis): 6 + 1 pending, then 3 + 1 more is too much.
@@ -480,12 +506,12 @@ fn admission_asks_for_a_fee_and_counts_pending_spend() {
     let mut g = net.genesis.clone();
     g.accounts = vec![(Address::from_public_key(&genesis_key.public_key()), Amount(10))];
     let mut node = Node::new(config(&net.keys[0]), &g).unwrap();
-    node.submit(0, tx(&genesis_key, 0, 1, 6)).unwrap();
+    submit(&mut node, tx(&genesis_key, 0, 1, 6)).unwrap();
     assert_eq!(
-        node.submit(0, tx(&genesis_key, 1, 1, 3)).err(),
+        submit(&mut node, tx(&genesis_key, 1, 1, 3)).err(),
         Some(Rejection::InsufficientBalance { balance: 10, needed: 11 })
     );
-    node.submit(0, tx(&genesis_key, 1, 1, 2)).unwrap();
+    submit(&mut node, tx(&genesis_key, 1, 1, 2)).unwrap();
 }
 
 /// Two blocks certified at height 1 of 7 validators, by quorums that share validators 0
@@ -522,11 +548,24 @@ fn a_conflicting_certified_block_is_traced_and_stops_fast_mode_until_evidence_co
     let me = net.id(1);
     let fresh = || {
         let mut node = Node::new(config(&net.keys[1]), &net.genesis).unwrap();
-        node.step(0, Input::Start);
-        let out = node.step(10, Input::Message { from: net.id(2), message: Message::SyncResponse(vec![left.clone()]) });
+        node.step_outputs(0, Input::Start);
+        let out = node.step_outputs(
+            10,
+            Input::Message {
+                from: net.id(2),
+                message: Message::SyncResponse(vec![left.clone()]),
+                verified: Verified::none(),
+            },
+        );
         assert!(out.iter().any(|o| matches!(o, Output::Commit { .. })), "commits the left block");
-        let out =
-            node.step(20, Input::Message { from: net.id(4), message: Message::SyncResponse(vec![right.clone()]) });
+        let out = node.step_outputs(
+            20,
+            Input::Message {
+                from: net.id(4),
+                message: Message::SyncResponse(vec![right.clone()]),
+                verified: Verified::none(),
+            },
+        );
         (node, out)
     };
     let (halted, out) = fresh();
@@ -568,7 +607,14 @@ fn a_conflicting_certified_block_is_traced_and_stops_fast_mode_until_evidence_co
             pol: vec![],
             justification: Some(Justification::Parent(left.cert.clone())),
         };
-        let out = node.step(30, Input::Message { from: net.id(0), message: Message::Proposal(Box::new(proposal)) });
+        let out = node.step_outputs(
+            30,
+            Input::Message {
+                from: net.id(0),
+                message: Message::Proposal(Box::new(proposal)),
+                verified: Verified::none(),
+            },
+        );
         out.iter().any(|o| matches!(o, Output::Broadcast(Message::Vote { vote, .. }) if vote.voter == me))
     };
     let mut halted = halted;
@@ -585,7 +631,7 @@ fn a_conflicting_certified_block_is_traced_and_stops_fast_mode_until_evidence_co
 fn acks_for_thousands_of_views_keep_memory_within_the_window() {
     let net = Net::new(4, ConsensusMode::Fast);
     let mut node = Node::new(config(&net.keys[1]), &net.genesis).unwrap();
-    node.step(0, Input::Start);
+    node.step_outputs(0, Input::Start);
     let flooder = net.id(3);
     for view in 1..5_000u64 {
         let data = VoteData {
@@ -596,7 +642,14 @@ fn acks_for_thousands_of_views_keep_memory_within_the_window() {
             kind: if view % 2 == 0 { VoteKind::Ack } else { VoteKind::Prevote },
         };
         let vote = data.sign(flooder, &net.keys[3]);
-        node.step(view, Input::Message { from: flooder, message: Message::Vote { vote, leader_ack: None } });
+        node.step_outputs(
+            view,
+            Input::Message {
+                from: flooder,
+                message: Message::Vote { vote, leader_ack: None },
+                verified: Verified::none(),
+            },
+        );
     }
     let bound = 8 * fast::VIEW_WINDOW_MAX as usize;
     assert!(node.retained() <= bound, "node holds {} items for one height (bound {bound})", node.retained());
@@ -614,6 +667,51 @@ fn a_fatal_state_is_the_last_output_and_the_node_takes_no_more_input() {
     let out = std::mem::take(&mut node.out);
     assert!(matches!(out.as_slice(), [Output::Fatal(r)] if r.contains("failed to commit")), "{out:?}");
     assert!(node.is_halted());
-    assert!(node.step(10_000, Input::Start).is_empty());
-    assert!(node.admit_verified(10_000, vec![]).is_empty());
+    assert!(node.step_outputs(10_000, Input::Start).is_empty());
+    let (_, tx) = funded_tx(&net);
+    let ready = net.nodes[0].step(10_000, Input::Submit { ticket: 1, tx: Box::new(tx), verified: false });
+    assert!(ready.is_empty(), "no answer either: {ready:?}");
+}
+
+/// A client's transaction through the one way in: its answer comes back under its ticket.
+fn submit(node: &mut Node, tx: SignedTransaction) -> Result<(), Rejection> {
+    let ready = node.step(0, Input::Submit { ticket: 7, tx: Box::new(tx), verified: false });
+    match ready.replies.as_slice() {
+        [Reply { ticket: 7, result }] => result.clone(),
+        other => panic!("one answer for the one submission, got {other:?}"),
+    }
+}
+
+/// A node at a genesis that funds one account, and a transfer from it.
+fn funded_tx(net: &Net) -> (Node, SignedTransaction) {
+    let key = SecretKey::from_seed([92; 32]);
+    let mut g = net.genesis.clone();
+    g.accounts = vec![(Address::from_public_key(&key.public_key()), Amount(10))];
+    let tx = Transaction {
+        chain_id: g.chain_id.clone(),
+        sender: key.public_key(),
+        nonce: Nonce(0),
+        fee: Amount(1),
+        payload: Payload::Transfer(vigil_protocol::Transfer { to: Address([2; 20]), amount: Amount(1) }),
+    }
+    .sign(&key);
+    (Node::new(config(&net.keys[0]), &g).unwrap(), tx)
+}
+
+#[test]
+fn a_submission_checks_its_signature_unless_the_caller_did_and_reports_it_checked() {
+    let net = Net::new(4, ConsensusMode::Fast);
+    let (mut node, good) = funded_tx(&net);
+    let mut forged = good.clone();
+    forged.signature = SecretKey::from_seed([93; 32]).sign(vigil_protocol::Domain::TransactionSignature, b"other");
+    let forged_signature = forged.signature;
+    let node = &mut node;
+    assert_eq!(submit(node, forged), Err(Rejection::BadSignature));
+    let ready = node.step(0, Input::Submit { ticket: 1, tx: Box::new(good.clone()), verified: false });
+    assert_eq!(ready.replies, [Reply { ticket: 1, result: Ok(()) }]);
+    assert_eq!(ready.verified, [(good.hash(), good.signature)], "for the caller's cache");
+    assert!(ready.verified.iter().all(|(_, s)| *s != forged_signature), "the forgery is not vouched for");
+    assert!(ready
+        .all_messages()
+        .any(|m| matches!(m, Outgoing::All(Message::Transactions(t)) if t.as_slice() == std::slice::from_ref(&good))));
 }
