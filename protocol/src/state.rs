@@ -189,12 +189,22 @@ impl StateProof {
     }
 }
 
-/// The simplest [`TreeReader`]/`TreeWriter`: every node of every version, in memory.
+/// Versions whose trees stay in memory: proofs are served at these. What only older
+/// versions use (nodes and values a newer version replaced) is dropped as versions are
+/// written, so memory follows the size of the state, not the length of the chain.
+pub const STATE_VERSIONS_KEPT: u64 = 64;
+
+/// A [`TreeReader`] over the nodes of the last [`STATE_VERSIONS_KEPT`] versions, in memory.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryTreeStore {
     nodes: BTreeMap<NodeKey, Node>,
     /// Value history per key, ascending by version.
     values: BTreeMap<KeyHash, Vec<(Version, Option<OwnedValue>)>>,
+    /// Nodes a later version replaced, by the version from which no tree uses them.
+    stale_nodes: BTreeMap<Version, Vec<NodeKey>>,
+    /// Value entries a later version replaced (or deleted), by the version from which
+    /// no lookup reaches them: `(key, version of the entry)`.
+    stale_values: BTreeMap<Version, Vec<(KeyHash, Version)>>,
 }
 
 impl TreeReader for MemoryTreeStore {
@@ -223,17 +233,56 @@ impl TreeReader for MemoryTreeStore {
 }
 
 impl MemoryTreeStore {
-    fn write(&mut self, batch: &NodeBatch) {
+    fn write(&mut self, batch: &NodeBatch, stale: &[(Version, NodeKey)]) {
         for (k, n) in batch.nodes() {
             self.nodes.insert(k.clone(), n.clone());
         }
+        for (since, key) in stale {
+            self.stale_nodes.entry(*since).or_default().push(key.clone());
+        }
         for ((version, key_hash), value) in batch.values() {
             let history = self.values.entry(*key_hash).or_default();
+            if let Some((replaced, _)) = history.last() {
+                self.stale_values.entry(*version).or_default().push((*key_hash, *replaced));
+            }
+            if value.is_none() {
+                // A deletion: once older lookups are gone, the key need not be kept at all.
+                self.stale_values.entry(*version).or_default().push((*key_hash, *version));
+            }
             history.push((*version, value.clone()));
             history.sort_by_key(|(v, _)| *v);
         }
     }
+
+    /// Drops what no version from `keep_from` on uses.
+    fn prune(&mut self, keep_from: Version) {
+        let kept = self.stale_nodes.split_off(&keep_from.saturating_add(1));
+        for key in std::mem::replace(&mut self.stale_nodes, kept).into_values().flatten() {
+            self.nodes.remove(&key);
+        }
+        let kept = self.stale_values.split_off(&keep_from.saturating_add(1));
+        for (since, entries) in std::mem::replace(&mut self.stale_values, kept) {
+            for (key_hash, version) in entries {
+                let Some(history) = self.values.get_mut(&key_hash) else { continue };
+                if version == since {
+                    // The deletion at `since`: nothing older is left to find.
+                    if matches!(history.as_slice(), [(v, None)] if *v == since) {
+                        self.values.remove(&key_hash);
+                    }
+                } else {
+                    history.retain(|(v, _)| *v != version);
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.nodes.len()
+    }
 }
+
+/// Tree nodes a version replaced, with the version from which each is stale.
+type StaleNodes = Vec<(Version, NodeKey)>;
 
 /// A state version computed but not yet written (see [`StateTree::prepare`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +290,8 @@ pub struct PreparedVersion {
     version: u64,
     root: Hash32,
     batch: NodeBatch,
+    /// The nodes it replaces.
+    stale: StaleNodes,
 }
 
 impl PreparedVersion {
@@ -316,31 +367,41 @@ impl StateTree {
         Ok(())
     }
 
-    /// Rebuilds a tree from stored records (every version's, in any order), whose newest
-    /// version is `latest`. Fails if a record does not decode or `latest` has no root.
+    /// Rebuilds the tree at version `latest` from stored value records (every version's,
+    /// in any order): each key's newest value up to `latest`, hashed into a fresh tree
+    /// whose root the caller checks against the certified one (the root depends on the
+    /// entries only). Older versions are not rebuilt: proofs are served from here on.
+    /// Fails if a record does not decode.
     pub fn restore(
         latest: u64,
-        nodes: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
         values: impl IntoIterator<Item = ([u8; VALUE_KEY_LEN], Vec<u8>)>,
     ) -> Result<Self, StateError> {
-        let mut store = MemoryTreeStore::default();
-        for (k, n) in nodes {
-            let key: NodeKey = encoding::from_bytes(&k).map_err(|e| corrupt("node key", e))?;
-            let node: Node = encoding::from_bytes(&n).map_err(|e| corrupt("node", e))?;
-            store.nodes.insert(key, node);
-        }
+        let mut newest: BTreeMap<KeyHash, (Version, Option<OwnedValue>)> = BTreeMap::new();
         for (k, v) in values {
-            let key_hash = KeyHash(k[..32].try_into().unwrap_or_default());
-            let version = u64::from_be_bytes(k[32..].try_into().unwrap_or_default());
+            let (hash, version) = k.split_at(32);
+            let key_hash = KeyHash(hash.try_into().map_err(|e| corrupt("value key", e))?);
+            let version = u64::from_be_bytes(version.try_into().map_err(|e| corrupt("value key", e))?);
+            if version > latest || newest.get(&key_hash).is_some_and(|(seen, _)| *seen > version) {
+                continue;
+            }
             let value: Option<OwnedValue> = encoding::from_bytes(&v).map_err(|e| corrupt("value", e))?;
-            store.values.entry(key_hash).or_default().push((version, value));
+            newest.insert(key_hash, (version, value));
         }
-        for history in store.values.values_mut() {
-            history.sort_by_key(|(v, _)| *v);
-        }
-        let tree = Self { store, latest: Some(latest) };
+        let entries: BTreeMap<KeyHash, Option<OwnedValue>> =
+            newest.into_iter().filter_map(|(k, (_, v))| v.map(|v| (k, Some(v)))).collect();
+        let mut tree = Self::new();
+        // Written as `latest` straight away: jmt builds on an empty tree when the version
+        // before has no root, which is what a rebuild wants.
+        let (_, batch, stale) = tree.compute_unchecked(latest, entries)?;
+        tree.store.write(&batch, &stale);
+        tree.latest = Some(latest);
         tree.root(latest)?;
         Ok(tree)
+    }
+
+    /// Tree nodes held in memory (bounded by the state's size, not the chain's length).
+    pub fn nodes_in_memory(&self) -> usize {
+        self.store.len()
     }
 
     /// Every record of every version, for a store that starts persisting a tree built
@@ -375,12 +436,28 @@ impl StateTree {
         &self,
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
-    ) -> Result<(Hash32, NodeBatch), StateError> {
+    ) -> Result<(Hash32, NodeBatch, StaleNodes), StateError> {
         self.check_next(version)?;
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
         let set: BTreeMap<KeyHash, Option<OwnedValue>> = changes.into_iter().map(|(k, v)| (k.key_hash(), v)).collect();
+        self.compute_unchecked(version, set)
+    }
+
+    fn compute_unchecked(
+        &self,
+        version: u64,
+        set: BTreeMap<KeyHash, Option<OwnedValue>>,
+    ) -> Result<(Hash32, NodeBatch, StaleNodes), StateError> {
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
         let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
-        Ok((Hash32(root.0), batch.node_batch))
+        let stale = batch.stale_node_index_batch.into_iter().map(|s| (s.stale_since_version, s.node_key)).collect();
+        Ok((Hash32(root.0), batch.node_batch, stale))
+    }
+
+    /// Records `version` as written and drops what the versions before the kept window
+    /// alone used.
+    fn written(&mut self, version: u64) {
+        self.latest = Some(version);
+        self.store.prune(version.saturating_add(1).saturating_sub(STATE_VERSIONS_KEPT));
     }
 
     /// Writes `changes` (`None` deletes) as `version`, which must be the next one
@@ -390,9 +467,9 @@ impl StateTree {
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<Hash32, StateError> {
-        let (root, batch) = self.compute(version, changes)?;
-        self.store.write(&batch);
-        self.latest = Some(version);
+        let (root, batch, stale) = self.compute(version, changes)?;
+        self.store.write(&batch, &stale);
+        self.written(version);
         Ok(root)
     }
 
@@ -403,16 +480,16 @@ impl StateTree {
         version: u64,
         changes: impl IntoIterator<Item = (StateKey, Option<Vec<u8>>)>,
     ) -> Result<PreparedVersion, StateError> {
-        let (root, batch) = self.compute(version, changes)?;
-        Ok(PreparedVersion { version, root, batch })
+        let (root, batch, stale) = self.compute(version, changes)?;
+        Ok(PreparedVersion { version, root, batch, stale })
     }
 
     /// Writes a version made by [`StateTree::prepare`] on this tree's latest version.
     /// The caller keeps `prepared`, e.g. to store its [`PreparedVersion::records`].
     pub fn write(&mut self, prepared: &PreparedVersion) -> Result<Hash32, StateError> {
         self.check_next(prepared.version)?;
-        self.store.write(&prepared.batch);
-        self.latest = Some(prepared.version);
+        self.store.write(&prepared.batch, &prepared.stale);
+        self.written(prepared.version);
         Ok(prepared.root)
     }
 
@@ -610,15 +687,15 @@ mod tests {
         // Records come back from a key-ordered store in another order.
         stored.nodes.reverse();
         stored.values.reverse();
-        let back = StateTree::restore(19, stored.nodes, stored.values).unwrap();
-        for (v, root) in roots.iter().enumerate() {
-            assert_eq!(back.root(v as u64).unwrap(), *root);
-            for i in 0..30u8 {
-                assert_eq!(back.get(&account(i), v as u64), t.get(&account(i), v as u64));
-                let (value, proof) = back.get_with_proof(&account(i), v as u64).unwrap();
-                proof.verify(root, &account(i), value.as_deref()).unwrap();
-            }
+        let back = StateTree::restore(19, stored.values).unwrap();
+        let root = roots[19];
+        assert_eq!(back.root(19).unwrap(), root, "the rebuilt tree has the certified root");
+        for i in 0..30u8 {
+            assert_eq!(back.get(&account(i), 19), t.get(&account(i), 19));
+            let (value, proof) = back.get_with_proof(&account(i), 19).unwrap();
+            proof.verify(&root, &account(i), value.as_deref()).unwrap();
         }
+        assert_eq!(back.root(18), Err(StateError::UnknownVersion(18)), "older versions are not rebuilt");
         // It goes on exactly where the original did.
         let next = [(account(99), Some(vec![9]))];
         assert_eq!(back.preview(20, next.clone()).unwrap(), t.preview(20, next).unwrap());
@@ -629,10 +706,43 @@ mod tests {
         let mut t = StateTree::new();
         t.apply(0, [(account(1), Some(vec![1]))]).unwrap();
         let r = t.records();
-        let mut bad = r.nodes.clone();
-        bad[0].1.truncate(3);
-        assert!(matches!(StateTree::restore(0, bad, r.values.clone()), Err(StateError::Corrupt(_))));
-        assert!(matches!(StateTree::restore(1, r.nodes, r.values), Err(StateError::UnknownVersion(1))));
+        let mut bad = r.values.clone();
+        bad[0].1.truncate(0);
+        assert!(matches!(StateTree::restore(0, bad), Err(StateError::Corrupt(_))));
+        // Records that do not reach the height asked for rebuild an older state: its root
+        // is not the certified one, which the node's restore refuses.
+        let older = StateTree::restore(1, r.values).unwrap();
+        assert_eq!(older.root(1).unwrap(), t.root(0).unwrap());
+    }
+
+    /// Issue 16: memory follows the state, not the chain. Rewriting the same keys for
+    /// many versions keeps about as many nodes as a few versions do; proofs at every
+    /// kept version still verify, older versions are gone.
+    #[test]
+    fn versions_older_than_the_window_leave_memory() {
+        let mut t = StateTree::new();
+        let mut roots = Vec::new();
+        let mut sizes = Vec::new();
+        let versions = 4 * STATE_VERSIONS_KEPT;
+        for v in 0..versions {
+            let changes = (0..40u8).map(|i| (account(i), (v % 9 != 4 || i % 2 == 0).then(|| vec![v as u8, i])));
+            roots.push(t.apply(v, changes).unwrap());
+            sizes.push(t.nodes_in_memory());
+        }
+        let (at_window, at_end) = (sizes[STATE_VERSIONS_KEPT as usize * 2], sizes[versions as usize - 1]);
+        assert!(at_end <= at_window * 11 / 10, "{at_window} nodes after 2 windows, {at_end} after 4");
+        let oldest_kept = versions - STATE_VERSIONS_KEPT;
+        for v in [oldest_kept, versions - 1] {
+            for i in [0u8, 1, 39] {
+                let (value, proof) = t.get_with_proof(&account(i), v).unwrap();
+                proof.verify(&roots[v as usize], &account(i), value.as_deref()).unwrap();
+                assert_eq!(value, (v % 9 != 4 || i % 2 == 0).then(|| vec![v as u8, i]));
+            }
+        }
+        assert_eq!(t.root(oldest_kept - 1), Err(StateError::UnknownVersion(oldest_kept - 1)));
+        // What the state holds is what a tree rebuilt from its latest values holds.
+        let rebuilt = StateTree::restore(versions - 1, t.records().values).unwrap();
+        assert_eq!(rebuilt.root(versions - 1), t.root(versions - 1));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! that depended on it; a write that fails, or a state that must not happen, stops the
 //! node before anything after it leaves.
 
-use vigil_protocol::{NodeId, Signature, TxHash};
+use vigil_protocol::{Height, NodeId, Signature, TxHash};
 
 use crate::consensus::ready::{Commit, Notice, Outgoing, Ready, Reply};
 use crate::consensus::{Message, SafetyState, Timer};
@@ -17,6 +17,9 @@ pub trait Env {
 
     fn send(&mut self, to: &NodeId, message: &Message);
     fn broadcast(&mut self, message: &Message);
+    /// Sends `to` up to `max` committed blocks from `from` on, read from storage, as a
+    /// [`Message::SyncResponse`].
+    fn send_stored(&mut self, to: &NodeId, from: Height, max: usize);
     fn set_timer(&mut self, timer: Timer, after_ms: u64);
     /// Writes the committed blocks and the newest safety state in one durable
     /// transaction. An error stops the node: nothing after it is carried out.
@@ -52,6 +55,7 @@ fn send<E: Env>(env: &mut E, messages: &[Outgoing]) {
         match m {
             Outgoing::To(to, message) => env.send(to, message),
             Outgoing::All(message) => env.broadcast(message),
+            Outgoing::Stored { to, from_height, max } => env.send_stored(to, *from_height, *max),
         }
     }
 }
@@ -90,7 +94,7 @@ pub fn carry_out<E: Env>(env: &mut E, ready: Ready) -> Result<(), Stop<E::WriteE
 mod tests {
     use super::*;
     use crate::consensus::{Output, TimerKind};
-    use vigil_protocol::{Height, View};
+    use vigil_protocol::View;
 
     /// Records what was carried out, in order; fails the write when told to.
     #[derive(Default)]
@@ -106,6 +110,9 @@ mod tests {
         }
         fn broadcast(&mut self, message: &Message) {
             self.log.push(format!("broadcast {}", matches!(message, Message::Transactions(_))));
+        }
+        fn send_stored(&mut self, to: &NodeId, from: Height, _: usize) {
+            self.log.push(format!("stored {} {from}", to.short()));
         }
         fn set_timer(&mut self, _: Timer, after_ms: u64) {
             self.log.push(format!("timer {after_ms}"));

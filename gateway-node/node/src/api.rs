@@ -351,8 +351,7 @@ fn proven_state<R>(
         let ledger = node.ledger();
         let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
         let header = node
-            .committed()
-            .last()
+            .last_committed()
             .filter(|cb| cb.block.header.height == ledger.height())
             .map(vigil_core::consensus::CommittedBlock::certified_header);
         (ledger.height(), value, proof, header, read(ledger))

@@ -148,8 +148,8 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     }
     let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
     let vault = crate::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
-    let stored = store.load().context("reading the database")?;
-    let resumed = stored.blocks.len();
+    let stored = store.load(consensus::recent::BLOCKS_IN_MEMORY_MAX).context("reading the database")?;
+    let resumed = stored.blocks.last().map_or(0, |cb| cb.block.header.height.0);
     let had_state = stored.state.is_some();
     let ledger = match stored.state {
         Some((meta, tree)) => Some(Ledger::restore(&genesis, meta, tree).context("restoring the stored state")?),
@@ -326,7 +326,7 @@ fn consensus_loop(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, events
     }
 }
 
-/// The exit status of a node stopped by [`Output::Fatal`] (EX_SOFTWARE).
+/// The exit status of a node stopped by [`vigil_core::consensus::Output::Fatal`] (EX_SOFTWARE).
 pub const EXIT_FATAL: i32 = 70;
 /// The exit status of a node that could not write to its database.
 pub const EXIT_WRITE_FAILED: i32 = 2;
@@ -382,6 +382,15 @@ impl Env for NodeEnv<'_> {
 
     fn broadcast(&mut self, message: &Message) {
         self.shared.network.broadcast(message);
+    }
+
+    fn send_stored(&mut self, to: &NodeId, from: Height, max: usize) {
+        match self.shared.store.blocks(from, max) {
+            Ok(blocks) if !blocks.is_empty() => self.shared.network.send(to, &Message::SyncResponse(blocks)),
+            Ok(_) => {}
+            // A peer's sync is retried; this node's own writes are what must not fail.
+            Err(e) => tracing::warn!(error = %e, peer = %to.short(), "cannot read blocks to sync a peer"),
+        }
     }
 
     fn set_timer(&mut self, timer: Timer, after_ms: u64) {

@@ -298,17 +298,23 @@ impl Store {
         self.recent.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Everything needed to restart: committed blocks in order, the state after them
-    /// and the safety state.
-    pub fn load(&self) -> Result<Stored, StorageError> {
+    /// Everything needed to restart: the state, the last `recent` committed blocks in
+    /// order (every block, if no state is stored: it is rebuilt from them), and the
+    /// safety state.
+    pub fn load(&self, recent: usize) -> Result<Stored, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
         let blocks_table = txn.open_table(BLOCKS).map_err(db_err)?;
+        let last = blocks_table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
+        let from = match meta.get(LEDGER_KEY).map_err(db_err)? {
+            Some(_) => last.saturating_sub(recent as u64).saturating_add(1),
+            None => 0,
+        };
         let mut blocks = Vec::new();
-        for row in blocks_table.iter().map_err(db_err)? {
+        for row in blocks_table.range(from..).map_err(db_err)? {
             let (_, v) = row.map_err(db_err)?;
             blocks.push(from_bytes::<CommittedBlock>(v.value())?);
         }
-        let meta = txn.open_table(META).map_err(db_err)?;
         let safety = match meta.get(SAFETY_KEY).map_err(db_err)? {
             Some(v) => Some(from_bytes::<SafetyState>(v.value())?),
             None => None,
@@ -316,11 +322,12 @@ impl Store {
         let state = match meta.get(LEDGER_KEY).map_err(db_err)? {
             Some(v) => {
                 let ledger: LedgerMeta = from_bytes(v.value())?;
-                let (mut nodes, mut values) = (Vec::new(), Vec::new());
+                // The tree is rebuilt from the values (its nodes are rehashed, and the
+                // root checked against the last certified header by the caller).
+                let mut values = Vec::new();
                 for row in txn.open_table(STATE).map_err(db_err)?.iter().map_err(db_err)? {
                     let (_, v) = row.map_err(db_err)?;
                     let log: StateLog = from_bytes(v.value())?;
-                    nodes.extend(log.nodes);
                     for (k, v) in log.values {
                         let key: [u8; VALUE_KEY_LEN] = k
                             .try_into()
@@ -328,7 +335,7 @@ impl Store {
                         values.push((key, v));
                     }
                 }
-                let tree = StateTree::restore(ledger.height.0, nodes, values)?;
+                let tree = StateTree::restore(ledger.height.0, values)?;
                 Some((ledger, tree))
             }
             None => None,
@@ -415,6 +422,18 @@ impl Store {
             }
             (other, _) => Err(StorageError::Misindexed { hash: *hash, height, index, found: other.map(|e| e.tx_hash) }),
         }
+    }
+
+    /// Up to `max` committed blocks from `from` on, in order.
+    pub fn blocks(&self, from: Height, max: usize) -> Result<Vec<CommittedBlock>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(BLOCKS).map_err(db_err)?;
+        let mut blocks = Vec::new();
+        for row in table.range(from.0..).map_err(db_err)?.take(max) {
+            let (_, v) = row.map_err(db_err)?;
+            blocks.push(from_bytes(v.value())?);
+        }
+        Ok(blocks)
     }
 
     pub fn block(&self, height: Height) -> Result<Option<CommittedBlock>, StorageError> {
@@ -555,7 +574,7 @@ mod tests {
         let path = dir.path().join("vigil.redb");
         let mut chain = Chain::new();
         let store = Store::open(&path, TX_INDEX_MEMORY_MAX).unwrap();
-        assert!(store.load().unwrap().state.is_none(), "a fresh database holds no state");
+        assert!(store.load(usize::MAX).unwrap().state.is_none(), "a fresh database holds no state");
         drop(store);
         let store = fresh(&path, &chain, TX_INDEX_MEMORY_MAX);
 
@@ -570,7 +589,7 @@ mod tests {
         let store = Store::open(&path, TX_INDEX_MEMORY_MAX).unwrap();
         assert_eq!(store.tx(&tx_hash).unwrap(), Some(record), "the index is rebuilt on open");
         assert_eq!(store.tx(&Hash32([7; 32])).unwrap(), None);
-        let stored = store.load().unwrap();
+        let stored = store.load(usize::MAX).unwrap();
         assert_eq!(stored.blocks.len(), 1);
         let (meta, tree) = stored.state.expect("state stored with the block");
         let back = Ledger::restore(&chain.genesis, meta, tree).unwrap();

@@ -40,6 +40,8 @@ pub const VIOLATIONS_MAX: usize = 20;
 /// Virtual time within which a fork must be traced to its validators by some honest node.
 pub const FORK_TRACE_MS: u64 = 3_000;
 const CLIENTS: usize = 4;
+/// Committed blocks each simulated node keeps in memory (the node's default is larger).
+const SIM_BLOCKS_IN_MEMORY: usize = 8;
 const CLIENT_TX_INTERVAL_MS: u64 = 150;
 
 /// How the Byzantine validator misbehaves.
@@ -141,6 +143,8 @@ pub struct FaultCounts {
     /// Writes that failed, and writes after which the node crashed before sending.
     pub failed_writes: u64,
     pub crashes_after_write: u64,
+    /// Sync answers a node read from its disk (blocks older than those in memory).
+    pub served_from_disk: u64,
     pub lies: u64,
     pub equivocations: u64,
     pub mode_switches: u64,
@@ -236,12 +240,10 @@ impl Disk {
         let fresh = Ledger::genesis(genesis).unwrap_or_else(|e| unreachable!("the sim's genesis is valid: {e}"));
         let (genesis_meta, mut records) = fresh.snapshot();
         for commit in &self.state {
-            let r = commit.version.records();
-            records.nodes.extend(r.nodes);
-            records.values.extend(r.values);
+            records.values.extend(commit.version.records().values);
         }
         let meta = self.state.last().map_or(genesis_meta, |c| c.meta.clone());
-        StateTree::restore(meta.height.0, records.nodes, records.values)
+        StateTree::restore(meta.height.0, records.values)
             .map_err(LedgerError::from)
             .and_then(|tree| Ledger::restore(genesis, meta, tree))
             .unwrap_or_else(|e| unreachable!("a node reads back the state it stored: {e}"))
@@ -511,6 +513,8 @@ impl World {
     fn boot(genesis: &Genesis, n: &SimNode) -> consensus::Node {
         let mut cfg = consensus::Config::new(n.key.clone());
         cfg.timeouts = sim_timeouts();
+        // Small, so that nodes coming back after a crash are served from disk.
+        cfg.blocks_in_memory = SIM_BLOCKS_IN_MEMORY;
         let ledger = n.disk.ledger(genesis);
         consensus::Node::restore(cfg, genesis, n.disk.blocks.clone(), n.disk.safety.clone(), Some(ledger))
             .unwrap_or_else(|e| unreachable!("a node restores from its own disk: {e}"))
@@ -643,11 +647,16 @@ impl World {
                 self.trace.push(self.now_ms, TraceEvent::Restart(i));
                 let n = &self.nodes[i];
                 let node = Self::boot(&self.genesis, n);
-                // Durability: nothing reported committed before the crash is missing now.
+                // Durability: nothing reported committed before the crash is missing now,
+                // and the node resumes at the height its disk holds.
                 let restored: BTreeSet<TxHash> =
-                    node.committed().iter().flat_map(|cb| cb.block.txs.iter().map(|t| t.hash())).collect();
+                    n.disk.blocks.iter().flat_map(|cb| cb.block.txs.iter().map(|t| t.hash())).collect();
+                let on_disk = n.disk.blocks.last().map(|cb| cb.block.header.height);
                 if let Some(lost) = n.committed_txs.iter().find(|h| !restored.contains(h)) {
                     self.violate(format!("node {i} lost committed transaction {lost} across a restart"));
+                }
+                if node.last_committed().map(|cb| cb.block.header.height) != on_disk {
+                    self.violate(format!("node {i} did not resume at the height on its disk ({on_disk:?})"));
                 }
                 self.nodes[i].incarnation += 1;
                 self.nodes[i].node = Some(node);
@@ -944,6 +953,17 @@ impl Env for SimEnv<'_> {
         }
         for to in (0..w.nodes.len()).filter(|to| *to != i) {
             w.send(i, to, message.clone());
+        }
+    }
+
+    fn send_stored(&mut self, to: &NodeId, from: Height, max: usize) {
+        let (w, i) = (&mut *self.world, self.node);
+        let Some(to) = w.index_of(to) else { return };
+        let start = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
+        let blocks: Vec<CommittedBlock> = w.nodes[i].disk.blocks.iter().skip(start).take(max).cloned().collect();
+        if !blocks.is_empty() {
+            w.faults.served_from_disk += 1;
+            w.send(i, to, Message::SyncResponse(blocks));
         }
     }
 

@@ -42,11 +42,11 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 28],
+    hit: [u64; 29],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 28] = [
+const FAULTS: [&str; 29] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -55,6 +55,7 @@ const FAULTS: [&str; 28] = [
     "restart from disk",
     "failed write",
     "crash after write",
+    "sync served from disk",
     "lying Fast leader",
     "equivocation",
     "lying promise",
@@ -88,6 +89,7 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.restarts,
         f.failed_writes,
         f.crashes_after_write,
+        f.served_from_disk,
         f.lies,
         f.equivocations,
         f.promise_lies,

@@ -66,6 +66,15 @@ fn insert_vote(votes: &mut Votes, vote: Vote) {
     }
 }
 
+/// A vote from a proposal's proof of lock, kept even past its voter's
+/// [`VOTES_PER_VALIDATOR_ROUND_MAX`]: an equivocator that filled its slots with other
+/// blocks must not keep an honest proposer's locked block from being seen as justified
+/// (Tendermint's "peer claims a +2/3 majority" vote-set rule). Bounded all the same: a
+/// round has one proposal and its proof names each voter at most once.
+fn insert_lock_proof_vote(votes: &mut Votes, vote: Vote) {
+    votes.entry((vote.voter, vote.data.block_hash)).or_insert(vote);
+}
+
 /// Which prevotes or precommits to weigh.
 #[derive(Clone, Copy)]
 enum For {
@@ -168,7 +177,7 @@ impl Node {
                 && d.block_hash == hash
                 && self.check_vote(&vote)
             {
-                insert_vote(self.bft.prevotes.entry(d.view).or_default(), vote);
+                insert_lock_proof_vote(self.bft.prevotes.entry(d.view).or_default(), vote);
             }
         }
         self.bft.proposals.insert(p.view, (hash, p.valid_round));
@@ -222,7 +231,7 @@ impl Node {
         }
     }
 
-    fn locked(&self) -> Option<(View, BlockHash)> {
+    pub(super) fn locked(&self) -> Option<(View, BlockHash)> {
         self.safety.bft_locked.as_ref().map(|(r, b)| (*r, b.header.hash()))
     }
 

@@ -72,7 +72,7 @@ impl Node {
     fn hash_at(&self, height: Height) -> Option<vigil_protocol::BlockHash> {
         match height.0.checked_sub(1) {
             None => Some(self.genesis_hash),
-            Some(i) => self.committed.get(i as usize).map(|cb| cb.block.header.hash()),
+            Some(_) => self.committed.get(height).map(|cb| cb.block.header.hash()),
         }
     }
 
@@ -98,7 +98,7 @@ impl Node {
     /// A certified block from `from` for a height this node committed.
     pub(super) fn check_for_fork(&mut self, from: NodeId, theirs: &CommittedBlock) {
         let height = theirs.block.header.height;
-        let Some(mine) = height.0.checked_sub(1).and_then(|i| self.committed.get(i as usize)) else { return };
+        let Some(mine) = self.committed.get(height) else { return };
         let hash = theirs.block.header.hash();
         let key = (height, hash, theirs.justification.is_some());
         if mine.block.header.hash() == hash || self.fork.proven.contains(&height) || self.fork.examined.contains(&key) {

@@ -30,6 +30,7 @@ pub mod fast;
 pub mod fork;
 pub mod mempool;
 pub mod ready;
+pub mod recent;
 pub mod verified;
 
 pub use ready::{Commit, Notice, Outgoing, Ready, Reply};
@@ -98,11 +99,18 @@ pub struct Config {
     pub key: SecretKey,
     pub timeouts: Timeouts,
     pub block_txs_max: usize,
+    /// Committed blocks kept in memory; older ones are read from the caller's storage.
+    pub blocks_in_memory: usize,
 }
 
 impl Config {
     pub fn new(key: SecretKey) -> Self {
-        Self { key, timeouts: Timeouts::default(), block_txs_max: 2_000 }
+        Self {
+            key,
+            timeouts: Timeouts::default(),
+            block_txs_max: 2_000,
+            blocks_in_memory: recent::BLOCKS_IN_MEMORY_MAX,
+        }
     }
 }
 
@@ -253,6 +261,13 @@ pub enum Output {
         message: Message,
     },
     Broadcast(Message),
+    /// Send `to` a [`Message::SyncResponse`] of up to `max` committed blocks from
+    /// `from_height` on, read from storage: they are older than the blocks kept in memory.
+    SendStored {
+        to: NodeId,
+        from_height: Height,
+        max: usize,
+    },
     SetTimer {
         timer: Timer,
         after_ms: u64,
@@ -374,7 +389,8 @@ pub struct Node {
     cfg: Config,
     me: NodeId,
     ledger: Ledger,
-    committed: Vec<CommittedBlock>,
+    /// The most recent committed blocks ([`recent::BLOCKS_IN_MEMORY_MAX`]).
+    committed: recent::RecentBlocks,
     mempool: Mempool,
     detector: Detector,
     reported: BTreeSet<NodeId>,
@@ -423,31 +439,7 @@ impl Node {
         safety: Option<SafetyState>,
         stored: Option<Ledger>,
     ) -> Result<Self, RestoreError> {
-        let ledger = match stored {
-            Some(ledger) => {
-                let blocks_end = Height(blocks.len() as u64);
-                if ledger.height() != blocks_end {
-                    return Err(RestoreError::StateBehindBlocks { state: ledger.height(), blocks: blocks_end });
-                }
-                let (hash, root) = match blocks.last() {
-                    Some(cb) => (cb.block.header.hash(), Some(cb.block.header.state_root)),
-                    None => (genesis.hash(), None),
-                };
-                if ledger.last_hash() != hash || root.is_some_and(|r| ledger.state_root().ok() != Some(r)) {
-                    return Err(RestoreError::StateMismatch(ledger.height()));
-                }
-                ledger
-            }
-            None => {
-                let mut ledger = Ledger::genesis(genesis)?;
-                for cb in &blocks {
-                    let exec =
-                        ledger.check_block(&cb.block).map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
-                    ledger.commit(&cb.block, exec)?;
-                }
-                ledger
-            }
-        };
+        let ledger = Self::ledger_for(genesis, &blocks, stored)?;
         let me = NodeId::from_public_key(&cfg.key.public_key());
         let height = ledger.height().next();
         let last_view = blocks.last().map(|cb| cb.cert.data.view).unwrap_or(View(0));
@@ -478,7 +470,7 @@ impl Node {
             verified_now: Vec::new(),
             replies: Vec::new(),
             halted: false,
-            committed: blocks,
+            committed: recent::RecentBlocks::new(blocks, cfg.blocks_in_memory),
             safety,
             ledger,
             cfg,
@@ -495,14 +487,61 @@ impl Node {
         Ok(node)
     }
 
+    /// The ledger a restored node starts from: the stored one if it is the state after
+    /// the last stored block, else the blocks (then from height 1) re-executed from
+    /// genesis.
+    fn ledger_for(
+        genesis: &Genesis,
+        blocks: &[CommittedBlock],
+        stored: Option<Ledger>,
+    ) -> Result<Ledger, RestoreError> {
+        Ok(match stored {
+            Some(ledger) => {
+                let blocks_end = blocks.last().map_or(Height(0), |cb| cb.block.header.height);
+                if ledger.height() != blocks_end {
+                    return Err(RestoreError::StateBehindBlocks { state: ledger.height(), blocks: blocks_end });
+                }
+                let (hash, root) = match blocks.last() {
+                    Some(cb) => (cb.block.header.hash(), Some(cb.block.header.state_root)),
+                    None => (genesis.hash(), None),
+                };
+                if ledger.last_hash() != hash || root.is_some_and(|r| ledger.state_root().ok() != Some(r)) {
+                    return Err(RestoreError::StateMismatch(ledger.height()));
+                }
+                ledger
+            }
+            None => {
+                if blocks.first().is_some_and(|cb| cb.block.header.height != Height(1)) {
+                    return Err(RestoreError::StateBehindBlocks {
+                        state: Height(0),
+                        blocks: Height(blocks.len() as u64),
+                    });
+                }
+                let mut ledger = Ledger::genesis(genesis)?;
+                for cb in blocks {
+                    let exec =
+                        ledger.check_block(&cb.block).map_err(|e| RestoreError::Block(cb.block.header.height, e))?;
+                    ledger.commit(&cb.block, exec)?;
+                }
+                ledger
+            }
+        })
+    }
+
     pub fn id(&self) -> NodeId {
         self.me
     }
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
-    pub fn committed(&self) -> &[CommittedBlock] {
-        &self.committed
+    /// The most recent committed blocks, oldest first (older ones are on disk only).
+    pub fn recent_blocks(&self) -> impl Iterator<Item = &CommittedBlock> {
+        self.committed.iter()
+    }
+
+    /// The newest committed block, if any.
+    pub fn last_committed(&self) -> Option<&CommittedBlock> {
+        self.committed.last()
     }
     pub fn status(&self) -> Status {
         Status {
@@ -960,7 +999,9 @@ impl Node {
     /// however late it arrives: a lie seen only after this node moved on is still caught.
     fn check_against_certificate(&mut self, vote: &Vote) {
         let h = vote.data.height;
-        let Some(cb) = h.0.checked_sub(1).and_then(|i| self.committed.get(i as usize)) else { return };
+        // Within the window of blocks in memory: a lie about an older height is not
+        // looked for (its certificate is on disk only).
+        let Some(cb) = self.committed.get(h) else { return };
         let cert = &cb.cert;
         let d = &vote.data;
         if d.view != cert.data.view || d.kind != cert.data.kind || d.block_hash == cert.data.block_hash {
@@ -1019,12 +1060,15 @@ impl Node {
     }
 
     fn serve_sync(&mut self, to: NodeId, from_height: Height) {
-        let start = from_height.0.saturating_sub(1) as usize;
-        if start >= self.committed.len() {
+        let from = from_height.max(Height(1));
+        if from > self.ledger.height() {
             return;
         }
-        let end = (start + SYNC_BATCH_BLOCKS_MAX).min(self.committed.len());
-        let blocks = self.committed.get(start..end).map(<[CommittedBlock]>::to_vec).unwrap_or_default();
+        if self.committed.below(from) {
+            self.out.push(Output::SendStored { to, from_height: from, max: SYNC_BATCH_BLOCKS_MAX });
+            return;
+        }
+        let blocks = self.committed.range(from, SYNC_BATCH_BLOCKS_MAX);
         self.out.push(Output::Send { to, message: Message::SyncResponse(blocks) });
     }
 

@@ -14,6 +14,13 @@ use crate::execution::StateCommit;
 pub enum Outgoing {
     To(NodeId, Message),
     All(Message),
+    /// Committed blocks older than those in memory, read by the caller from its storage
+    /// and sent as a [`Message::SyncResponse`] (see [`Output::SendStored`]).
+    Stored {
+        to: NodeId,
+        from_height: vigil_protocol::Height,
+        max: usize,
+    },
 }
 
 /// A committed block (the ledger already applied it), to be stored durably with its
@@ -78,6 +85,7 @@ impl Ready {
             match out {
                 Output::Send { to, message } => send(Outgoing::To(to, message)),
                 Output::Broadcast(message) => send(Outgoing::All(message)),
+                Output::SendStored { to, from_height, max } => send(Outgoing::Stored { to, from_height, max }),
                 Output::SetTimer { timer, after_ms } => ready.timers.push((timer, after_ms)),
                 Output::Persist(safety) => ready.persist = Some(safety),
                 Output::Commit { committed, receipts, state } => {

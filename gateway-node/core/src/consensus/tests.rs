@@ -12,8 +12,12 @@ use super::*;
 fn config(key: &SecretKey) -> Config {
     let mut cfg = Config::new(key.clone());
     cfg.timeouts.empty_block_interval_ms = 0;
+    // A small window, so that the tests reach beyond it.
+    cfg.blocks_in_memory = BLOCKS_IN_MEMORY_FOR_TESTS;
     cfg
 }
+
+const BLOCKS_IN_MEMORY_FOR_TESTS: usize = 4;
 
 struct Net {
     nodes: Vec<Node>,
@@ -24,6 +28,8 @@ struct Net {
     disk: Vec<(Vec<CommittedBlock>, Option<SafetyState>)>,
     down: BTreeSet<usize>,
     now_ms: u64,
+    /// Sync answers read from "storage" (blocks older than a node's window).
+    stored_sent: usize,
 }
 
 impl Net {
@@ -59,6 +65,7 @@ impl Net {
             timers: Vec::new(),
             down: BTreeSet::new(),
             now_ms: 0,
+            stored_sent: 0,
         };
         for i in 0..n {
             net.input(i, Input::Start);
@@ -85,6 +92,13 @@ impl Net {
                     for to in (0..self.nodes.len()).filter(|j| *j != i) {
                         self.queue.push_back((i, to, message.clone()));
                     }
+                }
+                Output::SendStored { to, from_height, max } => {
+                    let to = (0..self.nodes.len()).find(|j| self.id(*j) == to).unwrap();
+                    let from = from_height.0 as usize - 1;
+                    let blocks = self.disk[i].0.iter().skip(from).take(max).cloned().collect();
+                    self.stored_sent += 1;
+                    self.queue.push_back((i, to, Message::SyncResponse(blocks)));
                 }
                 Output::SetTimer { timer, .. } => self.timers.push((i, timer)),
                 Output::Persist(s) => self.disk[i].1 = Some(*s),
@@ -591,7 +605,7 @@ fn a_conflicting_certified_block_is_traced_and_stops_fast_mode_until_evidence_co
         .filter(|t| matches!(t.tx.payload, Payload::FaultEvidence(_)))
         .collect();
     assert_eq!(evidence.len(), 2, "evidence against each of them is gossiped");
-    assert_eq!(halted.committed().len(), 1, "its own block stays committed");
+    assert_eq!(halted.recent_blocks().count(), 1, "its own block stays committed");
 
     // The leader of view 0 (still in the set) proposes height 2 on the left block.
     let propose = |node: &mut Node, txs: Vec<SignedTransaction>| {
@@ -714,4 +728,101 @@ fn a_submission_checks_its_signature_unless_the_caller_did_and_reports_it_checke
     assert!(ready
         .all_messages()
         .any(|m| matches!(m, Outgoing::All(Message::Transactions(t)) if t.as_slice() == std::slice::from_ref(&good))));
+}
+
+/// Issue 16: a node keeps only its most recent blocks in memory; a peer further behind
+/// is sent the older ones from storage, and catches up.
+#[test]
+fn a_peer_behind_the_window_is_served_from_storage() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    net.down.insert(3);
+    let heights = 3 * BLOCKS_IN_MEMORY_FOR_TESTS as u64;
+    while net.height(0) < heights {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    assert_eq!(net.nodes[0].recent_blocks().count(), BLOCKS_IN_MEMORY_FOR_TESTS, "memory holds the window only");
+    assert_eq!(net.nodes[0].recent_blocks().next().unwrap().block.header.height.0, heights - 3);
+    net.down.remove(&3);
+    net.fire(0, TimerKind::Propose);
+    net.deliver_all();
+    for _ in 0..2 * heights {
+        if net.height(3) > heights {
+            break;
+        }
+        net.timers.retain(|(i, t)| *i != 3 || t.kind == TimerKind::Sync);
+        if net.timers.iter().any(|(i, _)| *i == 3) {
+            net.fire(3, TimerKind::Sync);
+        }
+        net.deliver_all();
+    }
+    assert!(net.height(3) > heights, "the node that was down caught up: at {}", net.height(3));
+    assert!(net.stored_sent > 0, "blocks older than the window came from storage");
+    assert_eq!(
+        net.disk[3].0.last().map(|cb| cb.block.header.hash()),
+        net.disk[0].0.last().map(|cb| cb.block.header.hash())
+    );
+}
+
+/// Seed 1000044 of the 7-node simulator: an equivocator filled its vote slots for a round
+/// with other blocks at some honest nodes, and its real prevote completed a lock at
+/// another. The locked proposer's proof of lock must still count there, or the honest
+/// nodes never agree again (each locked or unconvinced) and the chain halts.
+#[test]
+fn a_proof_of_lock_counts_even_where_an_equivocator_filled_its_vote_slots() {
+    let mut net = Net::new(4, ConsensusMode::Bft);
+    let liar = net.id(3);
+    net.down.insert(3); // node 3's own process is silent; the test signs for it
+    let prevote = |net: &Net, block_hash: BlockHash| {
+        let data = VoteData {
+            chain_id: net.genesis.chain_id.clone(),
+            height: Height(1),
+            view: View(0),
+            block_hash,
+            kind: VoteKind::Prevote,
+        };
+        Message::Vote { vote: data.sign(liar, &net.keys[3]), leader_ack: None }
+    };
+    // At nodes 0 and 1 the liar's round-0 slots fill with prevotes for other blocks
+    // (node 2, cut off meanwhile, never hears of them).
+    net.down.insert(2);
+    for i in [0, 1] {
+        for b in 1..=bft::VOTES_PER_VALIDATOR_ROUND_MAX as u8 {
+            let message = prevote(&net, vigil_protocol::Hash32([b; 32]));
+            net.input(i, Input::Message { from: liar, message, verified: Verified::none() });
+        }
+    }
+    net.deliver_all();
+    net.down.remove(&2);
+    // Round 0 (proposer node 1) while node 0 is cut off: nodes 1 and 2 prevote B, and
+    // the liar's prevote for B reaches node 2 alone, which locks on B.
+    net.down.insert(0);
+    net.fire(1, TimerKind::Propose);
+    let b = net
+        .queue
+        .iter()
+        .find_map(|(_, _, m)| match m {
+            Message::Proposal(p) => Some(p.block.header.hash()),
+            _ => None,
+        })
+        .expect("node 1 proposed");
+    net.deliver_all();
+    let message = prevote(&net, b);
+    net.input(2, Input::Message { from: liar, message, verified: Verified::none() });
+    net.deliver_all();
+    assert_eq!(net.nodes[2].locked(), Some((View(0), b)), "node 2 locked on B");
+    assert_eq!(net.nodes[1].locked(), None, "node 1 never saw the liar's prevote for B");
+    // Round 1: node 2 proposes B again with its proof of lock, and the others accept it.
+    net.down.remove(&0);
+    for i in [0, 1, 2] {
+        net.fire(i, TimerKind::BftRound);
+    }
+    net.deliver_all();
+    net.fire(2, TimerKind::Propose);
+    net.deliver_all();
+    for i in [0, 1, 2] {
+        assert_eq!(net.height(i), 1, "node {i} committed height 1");
+        let cb = net.disk[i].0.last().unwrap();
+        assert_eq!((cb.block.header.hash(), cb.cert.data.view), (b, View(1)), "node {i}");
+    }
 }
