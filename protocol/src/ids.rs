@@ -32,6 +32,12 @@ u64_newtype!(
     View
 );
 u64_newtype!(
+    /// Bft (Tendermint) round within a height. On the wire it fills the slot a Fast view
+    /// fills (a vote's or proposal's `view`: one number per height and mode); inside
+    /// consensus the two never mix.
+    Round
+);
+u64_newtype!(
     /// Per-account transaction counter: the next transaction must carry the current one.
     Nonce
 );
@@ -49,6 +55,20 @@ impl Height {
 impl View {
     pub fn next(self) -> Self {
         View(self.0.saturating_add(1))
+    }
+}
+
+impl Round {
+    pub fn next(self) -> Self {
+        Round(self.0.saturating_add(1))
+    }
+    /// The round a Bft vote or proposal names in its `view` slot.
+    pub fn of_slot(slot: View) -> Self {
+        Round(slot.0)
+    }
+    /// The `view` slot of a Bft vote or proposal for this round.
+    pub fn slot(self) -> View {
+        View(self.0)
     }
 }
 

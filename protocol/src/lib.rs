@@ -75,10 +75,12 @@ pub use evidence::{ContradictedReceipt, EvidenceError, FaultEvidence, SignedStat
 pub use fast::{Backing, FastError, Justification, Promise, PromiseData, ProposalSlot, Selection};
 pub use genesis::Genesis;
 pub use hash::{BlockHash, Domain, Hash32, TxHash};
-pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, View};
+pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, Round, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
-pub use state::{AccountState, PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateTree};
+pub use state::{
+    AccountState, PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateSnapshot, StateTree,
+};
 pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError, Transfer};
 pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetError};
 pub use vault::{

@@ -6,12 +6,14 @@
 //! Keys are typed ([`StateKey`]); their tree position is the domain-separated hash of
 //! their canonical bytes. Values are BCS bytes of the entry's type.
 //!
-//! [`StateTree`] keeps the tree in memory with every version; the node persists the same
-//! nodes in redb through jmt's `TreeReader` trait and `NodeBatch`es, which
-//! [`MemoryTreeStore`] shows in the simplest form.
+//! [`StateTree`] keeps the last [`STATE_VERSIONS_KEPT`] versions of the tree in memory, in
+//! persistent maps: [`StateTree::snapshot`] hands out one version as an immutable
+//! [`StateSnapshot`] in O(1), which other threads read (and prove from) while the tree
+//! goes on growing. The node stores each version's records on disk.
 
 use std::collections::BTreeMap;
 
+use imbl::OrdMap;
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{proof::SparseMerkleProof, JellyfishMerkleTree, KeyHash, OwnedValue, Version};
 use serde::{Deserialize, Serialize};
@@ -194,20 +196,16 @@ impl StateProof {
 /// written, so memory follows the size of the state, not the length of the chain.
 pub const STATE_VERSIONS_KEPT: u64 = 64;
 
-/// A [`TreeReader`] over the nodes of the last [`STATE_VERSIONS_KEPT`] versions, in memory.
+/// The nodes and value history of the versions in memory, in persistent maps that share
+/// structure: a clone costs O(1) and is unaffected by later writes to the original.
 #[derive(Debug, Default, Clone)]
-pub struct MemoryTreeStore {
-    nodes: BTreeMap<NodeKey, Node>,
+struct TreeData {
+    nodes: OrdMap<NodeKey, Node>,
     /// Value history per key, ascending by version.
-    values: BTreeMap<KeyHash, Vec<(Version, Option<OwnedValue>)>>,
-    /// Nodes a later version replaced, by the version from which no tree uses them.
-    stale_nodes: BTreeMap<Version, Vec<NodeKey>>,
-    /// Value entries a later version replaced (or deleted), by the version from which
-    /// no lookup reaches them: `(key, version of the entry)`.
-    stale_values: BTreeMap<Version, Vec<(KeyHash, Version)>>,
+    values: OrdMap<KeyHash, Vec<(Version, Option<OwnedValue>)>>,
 }
 
-impl TreeReader for MemoryTreeStore {
+impl TreeReader for TreeData {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         Ok(self.nodes.get(node_key).cloned())
     }
@@ -232,16 +230,51 @@ impl TreeReader for MemoryTreeStore {
     }
 }
 
+impl TreeData {
+    fn root(&self, version: u64) -> Result<Hash32, StateError> {
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
+        match tree.get_root_hash_option(version) {
+            Ok(Some(root)) => Ok(Hash32(root.0)),
+            Ok(None) => Err(StateError::UnknownVersion(version)),
+            Err(e) => Err(StateError::Tree(e.to_string())),
+        }
+    }
+
+    fn get(&self, key: &StateKey, version: u64) -> Option<Vec<u8>> {
+        self.get_value_option(version, key.key_hash()).ok().flatten()
+    }
+
+    fn get_with_proof(&self, key: &StateKey, version: u64) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
+        self.root(version)?;
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
+        let (value, proof) =
+            tree.get_with_proof(key.key_hash(), version).map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok((value, StateProof::from_jmt(&proof)?))
+    }
+}
+
+/// The nodes of the last [`STATE_VERSIONS_KEPT`] versions, in memory, with what each
+/// later version made stale (to drop it once no kept version uses it).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryTreeStore {
+    data: TreeData,
+    /// Nodes a later version replaced, by the version from which no tree uses them.
+    stale_nodes: BTreeMap<Version, Vec<NodeKey>>,
+    /// Value entries a later version replaced (or deleted), by the version from which
+    /// no lookup reaches them: `(key, version of the entry)`.
+    stale_values: BTreeMap<Version, Vec<(KeyHash, Version)>>,
+}
+
 impl MemoryTreeStore {
     fn write(&mut self, batch: &NodeBatch, stale: &[(Version, NodeKey)]) {
         for (k, n) in batch.nodes() {
-            self.nodes.insert(k.clone(), n.clone());
+            self.data.nodes.insert(k.clone(), n.clone());
         }
         for (since, key) in stale {
             self.stale_nodes.entry(*since).or_default().push(key.clone());
         }
         for ((version, key_hash), value) in batch.values() {
-            let history = self.values.entry(*key_hash).or_default();
+            let history = self.data.values.entry(*key_hash).or_default();
             if let Some((replaced, _)) = history.last() {
                 self.stale_values.entry(*version).or_default().push((*key_hash, *replaced));
             }
@@ -258,16 +291,16 @@ impl MemoryTreeStore {
     fn prune(&mut self, keep_from: Version) {
         let kept = self.stale_nodes.split_off(&keep_from.saturating_add(1));
         for key in std::mem::replace(&mut self.stale_nodes, kept).into_values().flatten() {
-            self.nodes.remove(&key);
+            self.data.nodes.remove(&key);
         }
         let kept = self.stale_values.split_off(&keep_from.saturating_add(1));
         for (since, entries) in std::mem::replace(&mut self.stale_values, kept) {
             for (key_hash, version) in entries {
-                let Some(history) = self.values.get_mut(&key_hash) else { continue };
+                let Some(history) = self.data.values.get_mut(&key_hash) else { continue };
                 if version == since {
                     // The deletion at `since`: nothing older is left to find.
                     if matches!(history.as_slice(), [(v, None)] if *v == since) {
-                        self.values.remove(&key_hash);
+                        self.data.values.remove(&key_hash);
                     }
                 } else {
                     history.retain(|(v, _)| *v != version);
@@ -277,7 +310,7 @@ impl MemoryTreeStore {
     }
 
     fn len(&self) -> usize {
-        self.nodes.len()
+        self.data.nodes.len()
     }
 }
 
@@ -409,6 +442,7 @@ impl StateTree {
     pub fn records(&self) -> StateRecords {
         let values = self
             .store
+            .data
             .values
             .iter()
             .flat_map(|(key_hash, history)| {
@@ -416,14 +450,14 @@ impl StateTree {
             })
             .collect();
         StateRecords {
-            nodes: self.store.nodes.iter().map(|(k, n)| (encoding::to_bytes(k), encoding::to_bytes(n))).collect(),
+            nodes: self.store.data.nodes.iter().map(|(k, n)| (encoding::to_bytes(k), encoding::to_bytes(n))).collect(),
             values,
         }
     }
 
     /// The value of `key` at `version`, without a proof (the node's own reads).
     pub fn get(&self, key: &StateKey, version: u64) -> Option<Vec<u8>> {
-        self.store.get_value_option(version, key.key_hash()).ok().flatten()
+        self.store.data.get(key, version)
     }
 
     /// The newest version written, if any.
@@ -447,7 +481,7 @@ impl StateTree {
         version: u64,
         set: BTreeMap<KeyHash, Option<OwnedValue>>,
     ) -> Result<(Hash32, NodeBatch, StaleNodes), StateError> {
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store.data);
         let (root, batch) = tree.put_value_set(set, version).map_err(|e| StateError::Tree(e.to_string()))?;
         let stale = batch.stale_node_index_batch.into_iter().map(|s| (s.stale_since_version, s.node_key)).collect();
         Ok((Hash32(root.0), batch.node_batch, stale))
@@ -504,21 +538,47 @@ impl StateTree {
 
     /// Root at `version`.
     pub fn root(&self, version: u64) -> Result<Hash32, StateError> {
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        match tree.get_root_hash_option(version) {
-            Ok(Some(root)) => Ok(Hash32(root.0)),
-            Ok(None) => Err(StateError::UnknownVersion(version)),
-            Err(e) => Err(StateError::Tree(e.to_string())),
-        }
+        self.store.data.root(version)
     }
 
     /// The value of `key` at `version` with a proof against that version's root.
     pub fn get_with_proof(&self, key: &StateKey, version: u64) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
-        self.root(version)?;
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&self.store);
-        let (value, proof) =
-            tree.get_with_proof(key.key_hash(), version).map_err(|e| StateError::Tree(e.to_string()))?;
-        Ok((value, StateProof::from_jmt(&proof)?))
+        self.store.data.get_with_proof(key, version)
+    }
+
+    /// The latest version as an immutable read handle, in O(1): later writes to this
+    /// tree do not change it, and it may be read from another thread. (Of a tree with no
+    /// version yet, every read fails with [`StateError::UnknownVersion`].)
+    pub fn snapshot(&self) -> StateSnapshot {
+        StateSnapshot { data: self.store.data.clone(), version: self.latest.unwrap_or(0) }
+    }
+}
+
+/// One version of a [`StateTree`], frozen: what an API thread reads and proves from while
+/// consensus writes the next versions.
+#[derive(Debug, Clone)]
+pub struct StateSnapshot {
+    data: TreeData,
+    version: Version,
+}
+
+impl StateSnapshot {
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn root(&self) -> Result<Hash32, StateError> {
+        self.data.root(self.version)
+    }
+
+    /// The value of `key`, without a proof.
+    pub fn get(&self, key: &StateKey) -> Option<Vec<u8>> {
+        self.data.get(key, self.version)
+    }
+
+    /// The value of `key` with a proof against this version's root.
+    pub fn get_with_proof(&self, key: &StateKey) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
+        self.data.get_with_proof(key, self.version)
     }
 }
 
@@ -540,6 +600,25 @@ mod tests {
         assert!(proof.verify(&root, &account(4), Some(&[5, 5, 5])).is_err());
         assert!(proof.verify(&root, &account(4), None).is_err());
         assert!(proof.verify(&root, &account(5), Some(&[4, 4, 4])).is_err());
+    }
+
+    /// A snapshot is one version, frozen: later versions (and the pruning they bring)
+    /// change neither its values nor its proofs.
+    #[test]
+    fn a_snapshot_keeps_its_version_while_the_tree_moves_on() {
+        let mut t = StateTree::new();
+        let root = t.apply(0, (0..10u8).map(|i| (account(i), Some(vec![i])))).unwrap();
+        let snap = t.snapshot();
+        for v in 1..=STATE_VERSIONS_KEPT + 2 {
+            t.apply(v, [(account(4), Some(vec![v as u8, 0])), (account(5), None)]).unwrap();
+        }
+        assert!(t.root(0).is_err(), "version 0 left the tree's window");
+        assert_eq!((snap.version(), snap.root().unwrap()), (0, root));
+        assert_eq!(snap.get(&account(4)), Some(vec![4]));
+        let (value, proof) = snap.get_with_proof(&account(5)).unwrap();
+        assert_eq!(value, Some(vec![5]));
+        proof.verify(&root, &account(5), Some(&[5])).unwrap();
+        assert_eq!(t.get(&account(5), STATE_VERSIONS_KEPT + 2), None, "the tree itself moved on");
     }
 
     #[test]
@@ -584,7 +663,7 @@ mod tests {
                 let mut t = StateTree::new();
                 let root = t.apply(0, present.iter().map(|i| (account(*i), Some(vec![*i; 2])))).unwrap();
                 let key = account(asked);
-                let tree = JellyfishMerkleTree::<_, Sha256>::new(&t.store);
+                let tree = JellyfishMerkleTree::<_, Sha256>::new(&t.store.data);
                 let (value, proof) = tree.get_with_proof(key.key_hash(), 0).unwrap();
                 let bytes = encoding::to_bytes(&proof);
                 let (_, mine) = t.get_with_proof(&key, 0).unwrap();

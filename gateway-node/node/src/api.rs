@@ -341,21 +341,14 @@ async fn get_receipt_proof(
 fn proven_state<R>(
     shared: &Shared,
     key: &StateKey,
-    read: impl FnOnce(&vigil_core::execution::Ledger) -> R,
+    read: impl FnOnce(&vigil_core::execution::LedgerView) -> R,
 ) -> ApiResult<(ProvenState, R)> {
-    // The proof and the header it is checked against come from the same moment: the
-    // ledger's state and the block it last executed (in memory; it may not be on disk
-    // for a few more milliseconds, but a quorum certified it).
-    let (height, value, proof, header, extra) = {
-        let node = shared.lock_node();
-        let ledger = node.ledger();
-        let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
-        let header = node
-            .last_committed()
-            .filter(|cb| cb.block.header.height == ledger.height())
-            .map(vigil_core::consensus::CommittedBlock::certified_header);
-        (ledger.height(), value, proof, header, read(ledger))
-    };
+    // The proof and the header it is checked against come from the same published view:
+    // one durable height's state and its certified header.
+    let view = shared.view();
+    let ledger = &view.ledger;
+    let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
+    let (height, header, extra) = (ledger.height(), view.header.clone(), read(ledger));
     let proven = ProvenState {
         height,
         state_key_bcs: to_bytes(key).into(),
@@ -382,11 +375,9 @@ async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<Stri
 }
 
 async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<ValidatorsAnswer>> {
-    let (height, state, history) = {
-        let node = shared.lock_node();
-        let ledger = node.ledger();
-        (ledger.height(), ledger.consensus_state().clone(), ledger.set_history().to_vec())
-    };
+    let view = shared.view();
+    let ledger = &view.ledger;
+    let (height, state, history) = (ledger.height(), ledger.consensus_state().clone(), ledger.set_history().to_vec());
     // Each later set took effect at `from`; block `from - 1` committed it, certified by
     // the set before: the chain of changes a light client follows from genesis.
     let mut changes = Vec::new();
@@ -415,9 +406,9 @@ async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Val
 }
 
 async fn get_status(State(shared): State<Arc<Shared>>) -> Json<NodeStatus> {
-    let node = shared.lock_node();
-    let status = node.status();
-    let ledger = node.ledger();
+    let view = shared.view();
+    let status = &view.status;
+    let ledger = &view.ledger;
     Json(NodeStatus {
         name: shared.name.clone(),
         node_id: shared.keys.id(),
@@ -434,15 +425,15 @@ async fn get_status(State(shared): State<Arc<Shared>>) -> Json<NodeStatus> {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     let gauges = {
-        let node = shared.lock_node();
-        let status = node.status();
+        let view = shared.view();
+        let status = &view.status;
         Gauges {
             height: shared.durable_height().0,
             bft_mode: status.mode == ConsensusMode::Bft,
             mempool_txs: status.mempool_len,
             peers_connected: shared.network.connected_peers().len(),
             dropped_frames: shared.network.dropped_frames.load(std::sync::atomic::Ordering::Relaxed),
-            jailed: node.ledger().consensus_state().jailed.len(),
+            jailed: view.ledger.consensus_state().jailed.len(),
         }
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.metrics.render(&gauges))

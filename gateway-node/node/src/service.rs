@@ -1,14 +1,17 @@
 //! The node process: wires the sans-io consensus [`Node`] to the real world — redb
 //! storage, the Noise transport, timers, and the HTTP API.
 //!
-//! One OS thread owns the consensus state machine and carries out its outputs in order
-//! (persist before send, commit durably before answering clients). Everything else —
-//! peer links, timers, HTTP — runs on tokio and talks to that thread through one
-//! bounded channel.
+//! One OS thread owns the consensus state machine outright and carries out its outputs
+//! in order (persist before send, commit durably before answering clients). Everything
+//! else — peer links, timers, HTTP — runs on tokio and talks to that thread through one
+//! bounded channel; the API reads the [`NodeView`] the thread publishes after each
+//! durable commit, never the state machine itself.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -22,7 +25,7 @@ use crate::storage::{Store, TxRecord};
 use crate::verified::{Checked, VerifiedTxs};
 use vigil_core::carry::{carry_out, Env, Stop};
 use vigil_core::consensus::{
-    self, Commit, Input, Message, Node, Notice, Ready, Rejection, Reply, SafetyState, Timer, Verified,
+    self, Commit, Input, Message, Node, NodeView, Notice, Ready, Rejection, Reply, SafetyState, Timer, Verified,
 };
 use vigil_core::execution::Ledger;
 use vigil_server::keys::{load_node_keys, NodeKeys};
@@ -44,7 +47,9 @@ pub enum Event {
 /// State shared by the consensus thread and the API.
 pub struct Shared {
     pub name: String,
-    pub node: Mutex<Node>,
+    /// The committed state after the last durable write, published by the consensus
+    /// thread (which alone holds the [`Node`]).
+    view: ArcSwap<NodeView>,
     pub store: Store,
     pub keys: NodeKeys,
     pub genesis: Genesis,
@@ -78,8 +83,14 @@ impl Shared {
         Height(self.durable.load(Ordering::Acquire))
     }
 
-    pub fn lock_node(&self) -> std::sync::MutexGuard<'_, Node> {
-        self.node.lock().unwrap_or_else(|p| p.into_inner())
+    /// The committed state as last published: one height's ledger, header and status,
+    /// consistent with each other however long the caller holds it.
+    pub fn view(&self) -> Arc<NodeView> {
+        self.view.load_full()
+    }
+
+    fn publish(&self, view: NodeView) {
+        self.view.store(Arc::new(view));
     }
 
     /// Registers interest in a transaction's commit before it is submitted.
@@ -230,7 +241,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let durable = AtomicU64::new(node.ledger().height().0);
     let shared = Arc::new(Shared {
         name: cfg.name.clone(),
-        node: Mutex::new(node),
+        view: ArcSwap::from_pointee(node.view()),
         store,
         keys,
         genesis,
@@ -249,7 +260,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let consensus_shared = shared.clone();
     let consensus_thread = std::thread::Builder::new()
         .name("consensus".into())
-        .spawn(move || consensus_loop(&consensus_shared, &runtime, &mut events_rx))?;
+        .spawn(move || consensus_loop(node, &consensus_shared, &runtime, &mut events_rx))?;
 
     let listener = tokio::net::TcpListener::bind(cfg.api_listen)
         .await
@@ -301,12 +312,17 @@ const LIMITS_RETAIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Most events handled before their outputs are carried out.
 const EVENTS_PER_BATCH_MAX: usize = 256;
 
-/// The consensus thread: steps the state machine for each event and carries out what
-/// it decided, until shutdown — or until the node must stop, which ends the process.
-fn consensus_loop(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, events: &mut mpsc::Receiver<Event>) {
-    let mut env = NodeEnv { shared, runtime, waiting: BTreeMap::new(), next_ticket: 0 };
-    let first = shared.lock_node().step(now_ms(), Input::Start);
-    env.carry_out(first);
+/// The consensus thread: steps the state machine it owns for each event and carries out
+/// what it decided, until shutdown — or until the node must stop, which ends the process.
+fn consensus_loop(
+    mut node: Node,
+    shared: &Arc<Shared>,
+    runtime: &tokio::runtime::Handle,
+    events: &mut mpsc::Receiver<Event>,
+) {
+    let mut clients = Clients::default();
+    let first = node.step(now_ms(), Input::Start);
+    NodeEnv::new(shared, runtime, &mut clients, &node).carry_out(first);
     while let Some(first) = events.blocking_recv() {
         // Take whatever else is already queued, so that transactions admitted together
         // are gossiped in one message.
@@ -314,15 +330,15 @@ fn consensus_loop(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle, events
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(event) = next.take() {
-            let Some(input) = env.input(event) else { return };
-            ready.merge(shared.lock_node().step(now_ms(), input));
+            let Some(input) = clients.input(event) else { return };
+            ready.merge(node.step(now_ms(), input));
             taken += 1;
             if taken < EVENTS_PER_BATCH_MAX {
                 next = events.try_recv().ok();
             }
         }
         ready.coalesce_gossip();
-        env.carry_out(ready);
+        NodeEnv::new(shared, runtime, &mut clients, &node).carry_out(ready);
     }
 }
 
@@ -331,17 +347,14 @@ pub const EXIT_FATAL: i32 = 70;
 /// The exit status of a node that could not write to its database.
 pub const EXIT_WRITE_FAILED: i32 = 2;
 
-/// The node process's world for [`carry_out`]: redb, the Noise links, tokio timers, and
-/// the clients waiting for an answer.
-struct NodeEnv<'a> {
-    shared: &'a Arc<Shared>,
-    runtime: &'a tokio::runtime::Handle,
-    /// Clients' submissions in the core, by ticket.
+/// Clients' submissions in the core, by ticket.
+#[derive(Default)]
+struct Clients {
     waiting: BTreeMap<u64, oneshot::Sender<Result<(), Rejection>>>,
     next_ticket: u64,
 }
 
-impl NodeEnv<'_> {
+impl Clients {
     /// The core's input for an event; `None` means shut down.
     fn input(&mut self, event: Event) -> Option<Input> {
         Some(match event {
@@ -356,10 +369,35 @@ impl NodeEnv<'_> {
             }
         })
     }
+}
+
+/// The node process's world for [`carry_out`]: redb, the Noise links, tokio timers, the
+/// clients waiting for an answer, and the view the API reads.
+struct NodeEnv<'a> {
+    shared: &'a Arc<Shared>,
+    runtime: &'a tokio::runtime::Handle,
+    clients: &'a mut Clients,
+    /// The node after the step being carried out: its view is published once the step's
+    /// write is durable (or at once, if it writes nothing).
+    node: &'a Node,
+}
+
+impl<'a> NodeEnv<'a> {
+    fn new(
+        shared: &'a Arc<Shared>,
+        runtime: &'a tokio::runtime::Handle,
+        clients: &'a mut Clients,
+        node: &'a Node,
+    ) -> Self {
+        Self { shared, runtime, clients, node }
+    }
 
     /// Carries out a step's decisions; a node that must stop, stops here.
     fn carry_out(&mut self, ready: Ready) {
+        let wrote = !ready.commits.is_empty();
         match carry_out(self, ready) {
+            // The status (mempool, view) moved even without a commit.
+            Ok(()) if !wrote => self.shared.publish(self.node.view()),
             Ok(()) => {}
             Err(stop @ Stop::Fatal(_)) => {
                 tracing::error!(%stop, "the node stops");
@@ -410,6 +448,11 @@ impl Env for NodeEnv<'_> {
     /// (a validator jailed by these blocks loses its links), waiting clients are told.
     fn committed(&mut self, commits: Vec<Commit>) {
         let shared = self.shared;
+        // First the view, so that a client told its transaction committed reads it.
+        let view = self.node.view();
+        let allowed: Vec<(NodeId, vigil_protocol::P2pKey)> =
+            view.ledger.validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
+        shared.publish(view);
         if let Some(last) = commits.last() {
             shared.durable.fetch_max(last.committed.block.header.height.0, Ordering::Release);
         }
@@ -417,9 +460,7 @@ impl Env for NodeEnv<'_> {
             c.committed.block.header.next_validator_set_hash != c.committed.block.header.validator_set_hash
         };
         if commits.iter().any(changed) {
-            let keys =
-                shared.lock_node().ledger().validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
-            shared.network.set_allowed(keys);
+            shared.network.set_allowed(allowed);
         }
         for c in commits {
             let header = &c.committed.block.header;
@@ -430,7 +471,7 @@ impl Env for NodeEnv<'_> {
     }
 
     fn reply(&mut self, reply: Reply) {
-        if let Some(waiting) = self.waiting.remove(&reply.ticket) {
+        if let Some(waiting) = self.clients.waiting.remove(&reply.ticket) {
             let _ = waiting.send(reply.result);
         }
     }

@@ -465,8 +465,8 @@ pub mod api {
         at: &FragmentRef,
         signer: &PublicKey,
     ) -> ApiResult<(VaultConfig, Option<vigil_protocol::NodeId>)> {
-        let node = shared.lock_node();
-        let ledger = node.ledger();
+        let view = shared.view();
+        let ledger = &view.ledger;
         let Some(user) = ledger.state::<UserRecord>(&StateKey::User(at.user_id.clone())) else {
             return Err(ApiError::new(
                 ErrorCode::UnknownUser,

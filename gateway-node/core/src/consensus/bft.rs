@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vigil_protocol::{BlockHash, ConsensusMode, NodeId, QuorumCert, View, Vote, VoteKind};
+use vigil_protocol::{BlockHash, ConsensusMode, NodeId, QuorumCert, Round, View, Vote, VoteKind};
 
 use super::{Message, Node, Output, Proposal, Timer, TimerKind, NIL};
 
@@ -24,16 +24,16 @@ pub enum Step {
 /// Per-height Tendermint state; locked/valid values are mirrored in `SafetyState`.
 #[derive(Debug, Default, Clone)]
 pub struct BftState {
-    pub(super) round: View,
+    pub(super) round: Round,
     step: Step,
-    proposals: BTreeMap<View, (BlockHash, Option<View>)>,
-    prevotes: BTreeMap<View, Votes>,
-    precommits: BTreeMap<View, Votes>,
+    proposals: BTreeMap<Round, (BlockHash, Option<Round>)>,
+    prevotes: BTreeMap<Round, Votes>,
+    precommits: BTreeMap<Round, Votes>,
     /// Highest round each validator has sent anything for (rule L55).
-    max_round_of: BTreeMap<NodeId, View>,
-    prevote_timer: BTreeSet<View>,
-    precommit_timer: BTreeSet<View>,
-    line36_done: BTreeSet<View>,
+    max_round_of: BTreeMap<NodeId, Round>,
+    prevote_timer: BTreeSet<Round>,
+    precommit_timer: BTreeSet<Round>,
+    line36_done: BTreeSet<Round>,
 }
 
 impl BftState {
@@ -85,7 +85,7 @@ enum For {
 impl Node {
     /// Round `round`'s proposer at this height: validators in turn (`None` only for an
     /// empty set, which `ValidatorSet` cannot be).
-    fn proposer(&self, round: View) -> Option<NodeId> {
+    fn proposer(&self, round: Round) -> Option<NodeId> {
         vigil_protocol::fast::leader(self.set(), View(self.height().0.wrapping_add(round.0)))
     }
 
@@ -104,7 +104,7 @@ impl Node {
         set.power_of(voters.iter().filter_map(|v| set.index_of(v)))
     }
 
-    fn round_timeout_ms(&self, base: u64, round: View) -> u64 {
+    fn round_timeout_ms(&self, base: u64, round: Round) -> u64 {
         base + self.cfg.timeouts.bft_round_increment_ms * round.0.min(50)
     }
 
@@ -114,7 +114,7 @@ impl Node {
     }
 
     /// L11 StartRound.
-    fn bft_start_round(&mut self, round: View) {
+    fn bft_start_round(&mut self, round: Round) {
         self.bft.round = round;
         self.bft.step = Step::Propose;
         if self.safety.bft_round != round {
@@ -123,30 +123,30 @@ impl Node {
         }
         let t = self.cfg.timeouts;
         if self.proposer(round) == Some(self.me) {
-            self.timer(TimerKind::Propose, round, t.propose_delay_ms);
+            self.timer(TimerKind::Propose, round.slot(), t.propose_delay_ms);
         }
         // L21: schedule OnTimeoutPropose (also for the proposer, in case it crashes).
         let propose = self.round_timeout_ms(t.bft_propose_ms, round);
-        self.timer(TimerKind::BftPropose, round, propose);
+        self.timer(TimerKind::BftPropose, round.slot(), propose);
         let whole_round = 2 * (propose + 2 * self.round_timeout_ms(t.bft_vote_ms, round));
-        self.timer(TimerKind::BftRound, round, whole_round);
+        self.timer(TimerKind::BftRound, round.slot(), whole_round);
         self.bft_progress();
     }
 
     /// L14-L19: propose the valid value if there is one, else a new block.
-    fn bft_propose(&mut self, round: View) {
+    fn bft_propose(&mut self, round: Round) {
         if round != self.bft.round || self.bft.step != Step::Propose || self.proposer(round) != Some(self.me) {
             return;
         }
         let (block, valid_round, pol) = match self.safety.bft_valid.clone() {
             Some((vr, block)) => (block, Some(vr), self.safety.bft_valid_pol.clone()),
-            None if self.hold_empty_proposal(round) => return,
-            None => match self.build_block(round) {
+            None if self.hold_empty_proposal(round.slot()) => return,
+            None => match self.build_block(round.slot()) {
                 Some(b) => (b, None, Vec::new()),
                 None => return,
             },
         };
-        let proposal = Proposal { view: round, block, valid_round, leader_ack: None, pol, justification: None };
+        let proposal = Proposal { view: round.slot(), block, valid_round, leader_ack: None, pol, justification: None };
         self.out.push(Output::Broadcast(Message::Proposal(Box::new(proposal.clone()))));
         let me = self.me;
         self.bft_on_proposal(me, proposal);
@@ -154,39 +154,38 @@ impl Node {
 
     /// Whether `round` is close enough above ours to be worth remembering anything about
     /// (rounds below are kept: their votes may still certify a block).
-    pub(super) fn bft_in_window(&self, round: View) -> bool {
+    pub(super) fn bft_in_window(&self, round: Round) -> bool {
         round.0 <= self.bft.round.0.saturating_add(super::fast::VIEW_WINDOW_MAX)
     }
 
     pub(super) fn bft_on_proposal(&mut self, from: NodeId, p: Proposal) {
-        if Some(from) != self.proposer(p.view)
-            || self.bft.proposals.contains_key(&p.view)
-            || !self.bft_in_window(p.view)
-        {
+        let round = Round::of_slot(p.view);
+        if Some(from) != self.proposer(round) || self.bft.proposals.contains_key(&round) || !self.bft_in_window(round) {
             return;
         }
-        if p.valid_round.is_some_and(|vr| vr >= p.view) {
+        if p.valid_round.is_some_and(|vr| vr >= round) {
             return;
         }
         let hash = self.add_candidate(p.block);
         // The proof of lock: prevotes of the valid round for this block.
         for vote in p.pol {
             let d = &vote.data;
-            if Some(d.view) == p.valid_round
+            let vote_round = Round::of_slot(d.view);
+            if Some(vote_round) == p.valid_round
                 && d.kind == VoteKind::Prevote
                 && d.block_hash == hash
                 && self.check_vote(&vote)
             {
-                insert_lock_proof_vote(self.bft.prevotes.entry(d.view).or_default(), vote);
+                insert_lock_proof_vote(self.bft.prevotes.entry(vote_round).or_default(), vote);
             }
         }
-        self.bft.proposals.insert(p.view, (hash, p.valid_round));
-        self.note_round(from, p.view);
+        self.bft.proposals.insert(round, (hash, p.valid_round));
+        self.note_round(from, round);
         self.bft_progress();
     }
 
     pub(super) fn bft_on_vote(&mut self, vote: Vote) {
-        let round = vote.data.view;
+        let round = Round::of_slot(vote.data.view);
         let map = match vote.data.kind {
             VoteKind::Prevote => &mut self.bft.prevotes,
             VoteKind::Precommit => &mut self.bft.precommits,
@@ -199,26 +198,26 @@ impl Node {
         self.bft_progress();
     }
 
-    fn note_round(&mut self, who: NodeId, round: View) {
+    fn note_round(&mut self, who: NodeId, round: Round) {
         let r = self.bft.max_round_of.entry(who).or_insert(round);
         *r = (*r).max(round);
     }
 
     fn bft_vote(&mut self, kind: VoteKind, hash: BlockHash) {
         let round = self.bft.round;
-        if let Some(vote) = self.sign_vote(kind, round, hash) {
+        if let Some(vote) = self.sign_vote(kind, round.slot(), hash) {
             self.out.push(Output::Broadcast(Message::Vote { vote: vote.clone(), leader_ack: None }));
             self.bft_on_vote(vote);
         }
     }
 
-    fn set_locked(&mut self, round: View, hash: BlockHash) {
+    fn set_locked(&mut self, round: Round, hash: BlockHash) {
         if let Some((block, _)) = self.candidates.get(&hash) {
             self.safety.bft_locked = Some((round, block.clone()));
         }
     }
 
-    fn set_valid(&mut self, round: View, hash: BlockHash) {
+    fn set_valid(&mut self, round: Round, hash: BlockHash) {
         if let Some((block, _)) = self.candidates.get(&hash) {
             self.safety.bft_valid = Some((round, block.clone()));
             self.safety.bft_valid_pol = self
@@ -231,7 +230,7 @@ impl Node {
         }
     }
 
-    pub(super) fn locked(&self) -> Option<(View, BlockHash)> {
+    pub(super) fn locked(&self) -> Option<(Round, BlockHash)> {
         self.safety.bft_locked.as_ref().map(|(r, b)| (*r, b.header.hash()))
     }
 
@@ -318,7 +317,7 @@ impl Node {
             {
                 self.bft.prevote_timer.insert(round);
                 let t = self.round_timeout_ms(self.cfg.timeouts.bft_vote_ms, round);
-                self.timer(TimerKind::BftPrevote, round, t);
+                self.timer(TimerKind::BftPrevote, round.slot(), t);
             }
 
             // L36: the proposal has 2f+1 prevotes: lock (if still prevoting) and precommit.
@@ -352,19 +351,19 @@ impl Node {
             {
                 self.bft.precommit_timer.insert(round);
                 let t = self.round_timeout_ms(self.cfg.timeouts.bft_vote_ms, round);
-                self.timer(TimerKind::BftPrecommit, round, t);
+                self.timer(TimerKind::BftPrecommit, round.slot(), t);
             }
             return;
         }
     }
 
     /// The highest round above ours that validators holding f+1 power have reached.
-    fn skip_round_target(&self) -> Option<View> {
+    fn skip_round_target(&self) -> Option<Round> {
         super::skip_target(self.set(), self.bft.max_round_of.iter(), self.bft.round)
     }
 
     pub(super) fn bft_timeout(&mut self, timer: Timer) {
-        let round = timer.view;
+        let round = Round::of_slot(timer.view);
         match timer.kind {
             TimerKind::Propose => self.bft_propose(round),
             // L57: OnTimeoutPropose.
@@ -384,7 +383,8 @@ impl Node {
             // Always-on round timer: re-send this round's votes (they may have been lost),
             // then move on.
             TimerKind::BftRound if round == self.bft.round => {
-                let mine: Vec<Vote> = self.safety.signed.iter().filter(|v| v.data.view == round).cloned().collect();
+                let mine: Vec<Vote> =
+                    self.safety.signed.iter().filter(|v| Round::of_slot(v.data.view) == round).cloned().collect();
                 for vote in mine {
                     self.out.push(Output::Broadcast(Message::Vote { vote, leader_ack: None }));
                 }

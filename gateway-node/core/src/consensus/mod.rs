@@ -29,10 +29,12 @@ pub mod detector;
 pub mod fast;
 pub mod fork;
 pub mod mempool;
+pub mod published;
 pub mod ready;
 pub mod recent;
 pub mod verified;
 
+pub use published::NodeView;
 pub use ready::{Commit, Notice, Outgoing, Ready, Reply};
 pub use verified::Verified;
 
@@ -42,8 +44,8 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
     Address, Amount, Backing, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height,
-    Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, SecretKey, Signature, SignedTransaction,
-    Transaction, TxHash, ValidatorSet, View, Vote, VoteData, VoteKind,
+    Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, Round, SecretKey, Signature,
+    SignedTransaction, Transaction, TxHash, ValidatorSet, View, Vote, VoteData, VoteKind,
 };
 
 use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError, StateCommit};
@@ -166,7 +168,7 @@ pub struct Proposal {
     pub view: View,
     pub block: Block,
     /// Bft: the round of the proof-of-lock the proposer re-proposes (Tendermint's `vr`).
-    pub valid_round: Option<View>,
+    pub valid_round: Option<Round>,
     /// Fast: the leader's own signed `Ack` of the block. A leader that signs two
     /// different proposals for one view has signed two conflicting votes.
     pub leader_ack: Option<Vote>,
@@ -315,9 +317,9 @@ pub struct SafetyState {
     /// Fast: the highest-view block acked at `height`, with the backing of that ack.
     pub fast_acked: Option<fast::Acked>,
     /// Bft: round, and Tendermint's locked and valid values (with their rounds).
-    pub bft_round: View,
-    pub bft_locked: Option<(View, Block)>,
-    pub bft_valid: Option<(View, Block)>,
+    pub bft_round: Round,
+    pub bft_locked: Option<(Round, Block)>,
+    pub bft_valid: Option<(Round, Block)>,
     /// The prevotes that made `bft_valid` valid (its proof of lock).
     pub bft_valid_pol: Vec<Vote>,
 }
@@ -549,7 +551,7 @@ impl Node {
             mode: self.ledger.mode(),
             view: match self.ledger.mode() {
                 ConsensusMode::Fast => self.safety.fast_view,
-                ConsensusMode::Bft => self.bft.round,
+                ConsensusMode::Bft => self.bft.round.slot(),
             },
             mempool_len: self.mempool.len(),
         }
@@ -793,7 +795,7 @@ impl Node {
     fn vote_in_window(&self, vote: &Vote) -> bool {
         match self.ledger.mode() {
             ConsensusMode::Fast => self.fast_in_window(vote.data.view),
-            ConsensusMode::Bft => self.bft_in_window(vote.data.view),
+            ConsensusMode::Bft => self.bft_in_window(Round::of_slot(vote.data.view)),
         }
     }
 
@@ -1134,13 +1136,13 @@ impl Node {
 /// The highest view (or round) above `ours` that validators holding f+1 power have
 /// reached, by what each was last seen at: at least one honest validator is there, so
 /// joining it is safe and one Byzantine validator alone moves nobody.
-fn skip_target<'a>(
+fn skip_target<'a, V: Copy + Ord + 'a>(
     set: &ValidatorSet,
-    reached: impl Iterator<Item = (&'a NodeId, &'a View)>,
-    ours: View,
-) -> Option<View> {
+    reached: impl Iterator<Item = (&'a NodeId, &'a V)>,
+    ours: V,
+) -> Option<V> {
     let needed = set.fault_tolerance_power() + 1;
-    let mut views: Vec<(View, u64)> =
+    let mut views: Vec<(V, u64)> =
         reached.filter(|(_, v)| **v > ours).filter_map(|(id, v)| set.get(id).map(|info| (*v, info.power))).collect();
     views.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
     let mut power = 0u64;
@@ -1160,7 +1162,7 @@ impl SafetyState {
             signed: Vec::new(),
             fast_view,
             fast_acked: None,
-            bft_round: View(0),
+            bft_round: Round(0),
             bft_locked: None,
             bft_valid: None,
             bft_valid_pol: Vec::new(),

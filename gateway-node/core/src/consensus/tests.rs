@@ -810,7 +810,7 @@ fn a_proof_of_lock_counts_even_where_an_equivocator_filled_its_vote_slots() {
     let message = prevote(&net, b);
     net.input(2, Input::Message { from: liar, message, verified: Verified::none() });
     net.deliver_all();
-    assert_eq!(net.nodes[2].locked(), Some((View(0), b)), "node 2 locked on B");
+    assert_eq!(net.nodes[2].locked(), Some((vigil_protocol::Round(0), b)), "node 2 locked on B");
     assert_eq!(net.nodes[1].locked(), None, "node 1 never saw the liar's prevote for B");
     // Round 1: node 2 proposes B again with its proof of lock, and the others accept it.
     net.down.remove(&0);
@@ -825,4 +825,27 @@ fn a_proof_of_lock_counts_even_where_an_equivocator_filled_its_vote_slots() {
         let cb = net.disk[i].0.last().unwrap();
         assert_eq!((cb.block.header.hash(), cb.cert.data.view), (b, View(1)), "node {i}");
     }
+}
+
+/// What the API reads: a view taken after a commit stays that height's state and header
+/// while the node commits on, and its proofs check against its own certified header.
+#[test]
+fn a_published_view_is_one_height_frozen_and_proves_against_its_header() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    net.fire(0, TimerKind::Propose);
+    net.deliver_all();
+    let view = net.nodes[0].view();
+    assert_eq!(view.ledger.height(), Height(1));
+    let header = view.header.clone().expect("height 1 is certified");
+    assert_eq!(header.header.height, Height(1));
+    while net.height(0) < 1 + vigil_protocol::state::STATE_VERSIONS_KEPT + 2 {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    assert_eq!(view.ledger.height(), Height(1), "the view did not move with the node");
+    let key = vigil_protocol::StateKey::Account(Address([1; 20]));
+    let (value, proof) = view.ledger.prove(&key).expect("its version is still readable");
+    proof.verify(&header.header.state_root, &key, value.as_deref()).expect("the proof matches the view's header");
+    assert_eq!(view.ledger.account(&Address([1; 20])).balance, Amount(10));
+    assert!(net.nodes[0].ledger().prove(&key).is_ok());
 }

@@ -27,7 +27,10 @@ const RECENT_ACCOUNTS_MAX: usize = 1 << 20;
 /// Fewest validators the chain keeps: jailing below this is refused.
 pub const VALIDATORS_MIN: usize = 1;
 
+pub use view::LedgerView;
 pub use vigil_protocol::AccountState;
+
+mod view;
 
 /// The consensus configuration in the state (key [`StateKey::Consensus`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

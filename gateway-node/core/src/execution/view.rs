@@ -1,0 +1,72 @@
+//! The committed ledger at one height, frozen ([`LedgerView`]): what the node's API threads
+//! read and prove from while the consensus thread goes on executing. Taking one costs
+//! O(1) in the size of the state (the state tree is a persistent map).
+
+use vigil_protocol::{
+    Address, BlockHash, ChainId, ConsensusMode, Height, StateKey, StateProof, StateSnapshot, ValidatorSet,
+};
+
+use super::{AccountState, ConsensusState, Ledger, LedgerError, LedgerMeta};
+
+/// A [`Ledger`]'s committed state at one height, read-only.
+#[derive(Debug, Clone)]
+pub struct LedgerView {
+    chain_id: ChainId,
+    meta: LedgerMeta,
+    consensus: ConsensusState,
+    state: StateSnapshot,
+}
+
+impl Ledger {
+    /// The committed state as it is now, frozen.
+    pub fn view(&self) -> LedgerView {
+        LedgerView {
+            chain_id: self.chain_id.clone(),
+            meta: self.meta.clone(),
+            consensus: self.consensus.clone(),
+            state: self.tree.snapshot(),
+        }
+    }
+}
+
+impl LedgerView {
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+    /// Height of the last committed block (0 before block 1).
+    pub fn height(&self) -> Height {
+        self.meta.height
+    }
+    pub fn last_hash(&self) -> BlockHash {
+        self.meta.last_hash
+    }
+    pub fn mode(&self) -> ConsensusMode {
+        self.consensus.mode
+    }
+    /// The set that certifies the next block.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.consensus.validators
+    }
+    pub fn consensus_state(&self) -> &ConsensusState {
+        &self.consensus
+    }
+    /// `(first height, set)` of every validator set so far.
+    pub fn set_history(&self) -> &[(Height, ValidatorSet)] {
+        &self.meta.set_history
+    }
+
+    /// An account (all zero if it never received anything).
+    pub fn account(&self, address: &Address) -> AccountState {
+        self.state::<AccountState>(&StateKey::Account(*address)).unwrap_or_default()
+    }
+
+    /// A typed state entry, if present and readable.
+    pub fn state<T: serde::de::DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
+        self.state.get(key).and_then(|b| vigil_protocol::encoding::from_bytes(&b).ok())
+    }
+
+    /// A state entry with its proof against this height's state root.
+    pub fn prove(&self, key: &StateKey) -> Result<(Option<Vec<u8>>, StateProof), LedgerError> {
+        Ok(self.state.get_with_proof(key)?)
+    }
+}
