@@ -463,6 +463,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         .route("/v1/genesis", get(move || std::future::ready(genesis_json.clone())))
         .route("/v1/wallet-config", get(move || std::future::ready(wallet_config.clone())))
         .route("/v1/{*rest}", any(|| async { GatewayError::new(ErrorCode::NotFound, "no such gateway endpoint") }))
+        .method_not_allowed_fallback(vigil_server::http::wrong_method)
         .layer(middleware::from_fn_with_state(gateway.clone(), limit_body))
         .layer(DefaultBodyLimit::max(cfg.limits.body_max_bytes));
     // `/metrics` is not here: it is served on the admin listener only.

@@ -105,6 +105,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(API_BODY_MAX_BYTES, vigil_server::http::limit_body))
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .merge(crate::vault::api::router())
+        .fallback(vigil_server::http::no_route)
+        .method_not_allowed_fallback(vigil_server::http::wrong_method)
         .with_state(shared)
 }
 

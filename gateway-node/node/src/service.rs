@@ -140,8 +140,9 @@ impl Shared {
     }
 }
 
-/// Runs a node until SIGINT/SIGTERM.
-pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
+/// Opens the database, restores the node, links to its peers and starts the consensus
+/// thread; the API is not served yet.
+pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     let keys = load_node_keys(&cfg.key_file)?;
     let genesis = read_genesis(&cfg.genesis_file)?;
     let me = keys.id();
@@ -261,6 +262,38 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let consensus_thread = std::thread::Builder::new()
         .name("consensus".into())
         .spawn(move || consensus_loop(node, &consensus_shared, &runtime, &mut events_rx))?;
+    Ok(Started { shared, consensus_thread })
+}
+
+/// A node whose consensus thread and peer links run: what [`start`] returns, for the
+/// caller to serve its API (see [`run`]) and to stop.
+pub struct Started {
+    pub shared: Arc<Shared>,
+    consensus_thread: std::thread::JoinHandle<()>,
+}
+
+impl Started {
+    /// Stops the consensus thread after the events already queued, and waits for it.
+    pub async fn stop(self) {
+        let _ = self.shared.events.send(Event::Shutdown).await;
+        let thread = self.consensus_thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+/// The public API: the `/v1/` routes and the sealed ends of the gateway's modes, which
+/// serve those routes in process.
+pub fn public_routes(shared: &Arc<Shared>) -> anyhow::Result<axum::Router> {
+    let api = crate::api::router(shared.clone());
+    let sealed = crate::sealed::routes(shared.keys.encryption_seed(), api.clone(), shared.metrics.sealed.clone())
+        .context("deriving the sealed-request key")?;
+    Ok(api.merge(sealed))
+}
+
+/// Runs a node until SIGINT or SIGTERM: [`start`], then its API and admin listeners.
+pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
+    let started = start(&cfg).await?;
+    let shared = started.shared.clone();
 
     let listener = tokio::net::TcpListener::bind(cfg.api_listen)
         .await
@@ -277,10 +310,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
             }
         });
     }
-    let api = crate::api::router(shared.clone());
-    let sealed = crate::sealed::routes(shared.keys.encryption_seed(), api.clone(), shared.metrics.sealed.clone())
-        .context("deriving the sealed-request key")?;
-    let app = api.merge(sealed);
+    let app = public_routes(&shared)?;
     // Outermost (sealed requests are served by `api` in process, inside it, and have no
     // line of their own in the access log: their paths are what the client sealed): a
     // client over its limits costs nothing past this point but its access-log line.
@@ -301,8 +331,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     });
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down");
-    let _ = events_tx.send(Event::Shutdown).await;
-    let _ = tokio::task::spawn_blocking(move || consensus_thread.join()).await;
+    started.stop().await;
     Ok(())
 }
 

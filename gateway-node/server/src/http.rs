@@ -39,6 +39,17 @@ pub fn error_response(code: ErrorCode, message: &str, retry_after: Option<Durati
     r
 }
 
+/// The answer to a path no route serves (a router's `fallback`).
+pub async fn no_route() -> Response {
+    error_response(ErrorCode::NotFound, "no such route; GET /v1/openapi.json lists the node's routes", None)
+}
+
+/// The answer to a route asked with a method it does not take (a router's
+/// `method_not_allowed_fallback`).
+pub async fn wrong_method() -> Response {
+    error_response(ErrorCode::MethodNotAllowed, "this route takes another method (see its `Allow` header)", None)
+}
+
 /// The forwarding link's refusals (`vigil_protocol::link`) as the API's codes: the node
 /// answers with these, and the gateway reads them back to know what to do.
 pub fn link_refusal_code(why: LinkRefusal) -> ErrorCode {

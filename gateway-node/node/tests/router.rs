@@ -1,0 +1,218 @@
+//! The node's public routes in process (`oneshot`, no socket): a real node — its redb
+//! database, its consensus thread committing alone as the only validator — answers each
+//! bad request with its one typed error code and that code's HTTP status, and every
+//! route the OpenAPI document names is one the router serves.
+
+use std::path::Path;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use tower::ServiceExt;
+use vigil_api::{ErrorBody, ErrorCode, TxAnswer};
+use vigil_node::config::NodeConfig;
+use vigil_node::service::{public_routes, start, Started};
+use vigil_protocol::encoding::to_bytes as bcs;
+use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
+use vigil_protocol::{
+    Address, Amount, ChainId, ConsensusMode, Genesis, Nonce, Payload, SecretKey, SignedTransaction, StateKey,
+    Transaction, Transfer, ValidatorInfo, ValidatorSet,
+};
+use vigil_server::keys::{save_node_keys, NodeKeys};
+
+const CHAIN: &str = "vigil-router-test";
+const FUNDS: u64 = 1_000_000;
+
+struct TestNode {
+    started: Started,
+    app: Router,
+    rich: SecretKey,
+    _dir: tempfile::TempDir,
+}
+
+/// A one-validator network in a temporary directory, its API not bound to any socket.
+async fn node() -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = NodeKeys::generate();
+    let key_file = dir.path().join("node.key");
+    save_node_keys(&key_file, &keys).unwrap();
+    let rich = SecretKey::from_seed([7; 32]);
+    let info = ValidatorInfo::new("v0", keys.consensus.public_key(), keys.encryption_public(), keys.p2p_public());
+    let genesis = Genesis {
+        chain_id: ChainId::new(CHAIN).unwrap(),
+        validators: ValidatorSet::new(vec![info]).unwrap(),
+        accounts: vec![(Address::from_public_key(&rich.public_key()), Amount(FUNDS))],
+        mode: ConsensusMode::Fast,
+        time_ms: vigil_server::now_ms(),
+        vault: Default::default(),
+    };
+    let genesis_file = dir.path().join("genesis.json");
+    std::fs::write(&genesis_file, serde_json::to_string(&genesis).unwrap()).unwrap();
+    let cfg = config(dir.path(), key_file, genesis_file);
+    let started = start(&cfg).await.expect("the node starts");
+    let app = public_routes(&started.shared).unwrap();
+    TestNode { started, app, rich, _dir: dir }
+}
+
+fn config(dir: &Path, key_file: std::path::PathBuf, genesis_file: std::path::PathBuf) -> NodeConfig {
+    let text = format!(
+        "name = \"router-test\"\ndata_dir = {:?}\nkey_file = {:?}\ngenesis_file = {:?}\np2p_listen = \
+         \"127.0.0.1:0\"\napi_listen = \"127.0.0.1:0\"\n",
+        dir.join("data"),
+        key_file,
+        genesis_file
+    );
+    toml::from_str(&text).unwrap()
+}
+
+fn transfer(from: &SecretKey, nonce: u64, amount: u64, fee: u64, chain: &str) -> SignedTransaction {
+    Transaction {
+        chain_id: ChainId::new(chain).unwrap(),
+        sender: from.public_key(),
+        nonce: Nonce(nonce),
+        fee: Amount(fee),
+        payload: Payload::Transfer(Transfer { to: Address([9; 20]), amount: Amount(amount) }),
+    }
+    .sign(from)
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn post_bcs(path: &str, body: Vec<u8>) -> Request<Body> {
+    Request::post(path).header(header::CONTENT_TYPE, "application/octet-stream").body(Body::from(body)).unwrap()
+}
+
+fn post_tx(tx: &SignedTransaction) -> Request<Body> {
+    post_bcs("/v1/tx", bcs(tx))
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, body.to_vec())
+}
+
+/// The request is refused with `code`, at `code`'s status, in the one error document.
+async fn refused(app: &Router, what: &str, request: Request<Body>, code: ErrorCode) {
+    let (status, body) = call(app, request).await;
+    let error: ErrorBody = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{what}: not an error document ({e}): {}", String::from_utf8_lossy(&body)));
+    assert_eq!((error.error.code, status.as_u16()), (code, code.status()), "{what}: {}", error.error.message);
+    assert!(!error.error.message.is_empty(), "{what}: the message says why");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_has_its_code_and_that_codes_status() {
+    let n = node().await;
+    let (app, rich) = (&n.app, &n.rich);
+    let poor = SecretKey::from_seed([8; 32]);
+
+    refused(app, "no such route", get("/v1/nothing"), ErrorCode::NotFound).await;
+    refused(
+        app,
+        "wrong method",
+        Request::delete("/v1/status").body(Body::empty()).unwrap(),
+        ErrorCode::MethodNotAllowed,
+    )
+    .await;
+    refused(app, "bad address", get("/v1/accounts/vigil1nope"), ErrorCode::BadAddress).await;
+    refused(app, "state key not hex", get("/v1/state/zz"), ErrorCode::BadStateKey).await;
+    refused(app, "state key not BCS", get("/v1/state/ffff"), ErrorCode::BadStateKey).await;
+    refused(app, "bad tx hash", get("/v1/tx/xyz"), ErrorCode::Malformed).await;
+    refused(app, "bad height", get("/v1/blocks/abc"), ErrorCode::Malformed).await;
+    refused(app, "height not reached", get("/v1/blocks/999999"), ErrorCode::NotFound).await;
+    refused(app, "tx not BCS", post_bcs("/v1/tx", vec![1, 2, 3]), ErrorCode::Malformed).await;
+    let json = Request::post("/v1/tx").header(header::CONTENT_TYPE, "application/json").body(Body::from("{")).unwrap();
+    refused(app, "tx not JSON", json, ErrorCode::Malformed).await;
+    refused(
+        app,
+        "tx over its limit",
+        post_bcs("/v1/tx", vec![0; TRANSACTION_SIZE_MAX_BYTES + 1]),
+        ErrorCode::TxTooLarge,
+    )
+    .await;
+    refused(
+        app,
+        "body over the route's limit",
+        post_bcs("/v1/tx", vec![0; 4 * TRANSACTION_SIZE_MAX_BYTES]),
+        ErrorCode::BodyTooLarge,
+    )
+    .await;
+    refused(app, "another chain", post_tx(&transfer(rich, 0, 1, 1, "other-chain")), ErrorCode::WrongChain).await;
+    let mut forged = transfer(rich, 0, 1, 1, CHAIN);
+    forged.tx.fee = Amount(2);
+    refused(app, "signature of another body", post_tx(&forged), ErrorCode::BadSignature).await;
+    refused(app, "fee below the minimum", post_tx(&transfer(rich, 0, 1, 0, CHAIN)), ErrorCode::FeeTooLow).await;
+    refused(app, "nonce far ahead", post_tx(&transfer(rich, 1_000, 1, 1, CHAIN)), ErrorCode::FutureNonce).await;
+    refused(app, "unfunded sender", post_tx(&transfer(&poor, 0, 1, 1, CHAIN)), ErrorCode::InsufficientBalance).await;
+    refused(app, "more than the balance", post_tx(&transfer(rich, 0, FUNDS, 1, CHAIN)), ErrorCode::InsufficientBalance)
+        .await;
+    refused(app, "vault store not BCS", post_bcs("/v1/vault/store", vec![1]), ErrorCode::Malformed).await;
+    refused(app, "vault fetch not BCS", post_bcs("/v1/vault/fetch", vec![1]), ErrorCode::Malformed).await;
+    refused(
+        app,
+        "sealed request of another type",
+        post_bcs("/v1/sealed", vec![0; 64]),
+        ErrorCode::UnsupportedMediaType,
+    )
+    .await;
+    let sealed = |path: &str, media: &str| {
+        Request::post(path).header(header::CONTENT_TYPE, media).body(Body::from(vec![0u8; 64])).unwrap()
+    };
+    let ohttp = vigil_protocol::sealed::REQUEST_MEDIA_TYPE;
+    refused(app, "sealed request that does not open", sealed("/v1/sealed", ohttp), ErrorCode::CannotOpen).await;
+    let link = vigil_protocol::link::REQUEST_MEDIA_TYPE;
+    refused(app, "link request of no session", sealed("/v1/link/request", link), ErrorCode::UnknownSession).await;
+
+    // A transfer commits (the node's own receipt, signed for this chain); sent again it
+    // is already committed, and another one with its nonce is stale.
+    let tx = transfer(rich, 0, 5, 1, CHAIN);
+    let (status, body) = call(app, post_tx(&tx)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: TxAnswer = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer.answer.error, None);
+    let (status, body) = call(app, post_tx(&tx)).await;
+    let again: TxAnswer = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status.as_u16(), ErrorCode::AlreadyCommitted.status());
+    assert_eq!(again.answer.error.map(|e| e.code), Some(ErrorCode::AlreadyCommitted));
+    refused(app, "a used nonce", post_tx(&transfer(rich, 0, 6, 1, CHAIN)), ErrorCode::StaleNonce).await;
+    n.started.stop().await;
+}
+
+/// Every path and method the OpenAPI document names reaches a handler of the router (an
+/// answer that is not the router's "no such route" or "wrong method").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_names_only_routes_the_router_serves() {
+    let n = node().await;
+    let doc = vigil_node::openapi::document();
+    let paths = doc["paths"].as_object().expect("the document has paths");
+    let key = hex::encode(bcs(&StateKey::Account(Address([1; 20]))));
+    let address = Address::from_public_key(&n.rich.public_key()).to_string();
+    let mut checked = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{height}", "0")
+            .replace("{index}", "0")
+            .replace("{hash}", &"ab".repeat(32))
+            .replace("{address}", &address)
+            .replace("{key}", &key);
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let request = Request::builder().method(method.clone()).uri(&concrete).body(Body::empty()).unwrap();
+            let (status, body) = call(&n.app, request).await;
+            let routed = match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(e) => {
+                    e.error.code != ErrorCode::MethodNotAllowed && !(status == 404 && e.error.message.contains("route"))
+                }
+                Err(_) => true,
+            };
+            assert!(routed, "{method} {path}: {status} {}", String::from_utf8_lossy(&body));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} operations checked");
+    n.started.stop().await;
+}
