@@ -639,6 +639,9 @@ impl Node {
     }
 
     fn persist(&mut self) {
+        if let Err(why) = self.safety.check(self.height(), self.me) {
+            return self.fatal(format!("refusing to persist: {why}"));
+        }
         self.out.push(Output::Persist(Box::new(self.safety.clone())));
     }
 
@@ -855,10 +858,18 @@ impl Node {
         };
         debug_assert!(CertifiedHeader { header: block.header.clone(), cert: cert.clone() }.verify(self.set()).is_ok());
         let receipts = exec.entries.clone();
+        let before = self.ledger.height();
+        if block.header.height != before.next() {
+            return self.fatal(format!("block {} offered for commit at height {}", block.header.height, before.next()));
+        }
         let state = match self.ledger.commit(&block, exec) {
             Ok(state) => state,
             Err(e) => return self.fatal(format!("block {} checked, then failed to commit: {e}", block.header.height)),
         };
+        // A commit advances the height by exactly one.
+        if self.ledger.height() != before.next() {
+            return self.fatal(format!("a commit at height {before} left the ledger at {}", self.ledger.height()));
+        }
         let justification = match cert.data.kind {
             VoteKind::Ack => self.fast.take_justification(cert.data.view, &hash),
             _ => None,
@@ -1167,6 +1178,26 @@ impl SafetyState {
             bft_valid: None,
             bft_valid_pol: Vec::new(),
         }
+    }
+
+    /// What must hold of a safety state before it is made durable: it is the state of
+    /// `height` (the height in progress), its votes are `me`'s at that height, and no
+    /// slot (view or round, and kind) holds two of them — a second, different vote for
+    /// one slot is equivocation, which an honest node never signs.
+    pub(crate) fn check(&self, height: Height, me: NodeId) -> Result<(), String> {
+        if self.height != height {
+            return Err(format!("safety state of height {} while height {height} is in progress", self.height));
+        }
+        let mut slots = BTreeSet::new();
+        for v in &self.signed {
+            if v.data.height != height || v.voter != me {
+                return Err(format!("safety state holds a vote at height {} by {}", v.data.height, v.voter.short()));
+            }
+            if !slots.insert((v.data.view, v.data.kind)) {
+                return Err(format!("two votes signed for one slot (view {}, {:?})", v.data.view, v.data.kind));
+            }
+        }
+        Ok(())
     }
 }
 

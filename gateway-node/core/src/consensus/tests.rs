@@ -849,3 +849,33 @@ fn a_published_view_is_one_height_frozen_and_proves_against_its_header() {
     assert_eq!(view.ledger.account(&Address([1; 20])).balance, Amount(10));
     assert!(net.nodes[0].ledger().prove(&key).is_ok());
 }
+
+/// The pair assertion on what is persisted: a safety state of another height, a vote of
+/// another height, or two votes for one slot is refused (the node would stop, fatally,
+/// rather than write it).
+#[test]
+fn a_safety_state_with_two_votes_for_one_slot_is_never_persisted() {
+    let net = Net::new(4, ConsensusMode::Fast);
+    let me = net.id(0);
+    let vote = |height: u64, b: u8| {
+        VoteData {
+            chain_id: net.genesis.chain_id.clone(),
+            height: Height(height),
+            view: View(0),
+            block_hash: vigil_protocol::Hash32([b; 32]),
+            kind: VoteKind::Ack,
+        }
+        .sign(me, &net.keys[0])
+    };
+    let mut s = SafetyState::fresh(Height(1), View(0));
+    s.signed.push(vote(1, 1));
+    assert_eq!(s.check(Height(1), me), Ok(()));
+    assert!(s.check(Height(2), me).is_err(), "the state of another height");
+    assert!(s.check(Height(1), net.id(1)).is_err(), "votes of another validator");
+    let mut two = s.clone();
+    two.signed.push(vote(1, 2));
+    assert!(two.check(Height(1), me).unwrap_err().contains("two votes"));
+    let mut stale = s;
+    stale.signed.push(vote(0, 3));
+    assert!(stale.check(Height(1), me).is_err(), "a vote of a height already committed");
+}
