@@ -23,10 +23,10 @@ fn main() {
     let seed = WalletSeed::from_entropy(Zeroizing::new([1; 32]));
     let mut best = f64::MAX;
     for _ in 0..3 {
-        let id = vault::new_object_id();
+        let id = vault::new_object_id(&mut rand_core::OsRng);
         let started = Instant::now();
         let key = vault::object_key(&seed, &id);
-        let ct = vault::encrypt(&key, &id, cfg.chunk_bytes, &data, |_, _| {}).expect("encrypts");
+        let ct = vault::encrypt(&key, &id, cfg.chunk_bytes, &data, &mut rand_core::OsRng, |_, _| {}).expect("encrypts");
         let stripes = vault::split(&cfg, &ct).expect("codes");
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(stripes[0].len(), usize::from(cfg.fragments));

@@ -52,24 +52,7 @@ pub enum TransportError {
     Unreachable(String),
 }
 
-/// Milliseconds since the Unix epoch (signed fetch requests carry it).
-pub fn now_ms() -> u64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        js_sys::Date::now() as u64
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-    }
-}
-
-/// The platform's HTTP and timers.
-#[allow(async_fn_in_trait)] // used through generics, never as `dyn`
-pub trait Transport {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
-    async fn sleep(&self, ms: u64);
-}
+pub use crate::platform::Platform;
 
 /// Why a gateway call failed, with a stable code for JS.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,7 +112,7 @@ impl Default for ClientConfig {
     }
 }
 
-pub struct GatewayClient<T: Transport> {
+pub struct GatewayClient<T: Platform> {
     cfg: ClientConfig,
     transport: T,
     routes: RefCell<Routes>,
@@ -231,7 +214,12 @@ fn inner_request(request: &PlainRequest) -> InnerRequest {
     }
 }
 
-impl<T: Transport> GatewayClient<T> {
+impl<T: Platform> GatewayClient<T> {
+    /// The platform this client runs on (its clock and generator too).
+    pub fn platform(&self) -> &T {
+        &self.transport
+    }
+
     pub fn new(cfg: ClientConfig, transport: T) -> Self {
         Self { cfg, transport, routes: RefCell::default() }
     }
@@ -499,13 +487,19 @@ pub(crate) mod tests {
         pub slept: RefCell<Vec<u64>>,
     }
 
-    impl Transport for &Script {
+    impl Platform for &Script {
         async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
             self.requests.borrow_mut().push(request);
             self.answers.borrow_mut().pop_front().unwrap_or(Err(TransportError::Unreachable("script ended".into())))
         }
         async fn sleep(&self, ms: u64) {
             self.slept.borrow_mut().push(ms);
+        }
+        fn now_ms(&self) -> u64 {
+            1_700_000_000_000
+        }
+        fn fill_random(&self, out: &mut [u8]) {
+            out.fill(0x5a);
         }
     }
 

@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::client::{HttpRequest, HttpResponse, Transport, TransportError};
+use crate::client::{HttpRequest, HttpResponse, TransportError};
+use crate::platform::Platform;
 
 /// `fetch` on the JS global object, looked up when a call is made.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,7 +31,17 @@ fn sleep_promise(ms: u64) -> Promise {
     })
 }
 
-impl Transport for Fetch {
+impl Platform for Fetch {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    /// The platform's CSPRNG (`crypto.getRandomValues`, through `getrandom`).
+    fn fill_random(&self, out: &mut [u8]) {
+        use rand_core::RngCore;
+        rand_core::OsRng.fill_bytes(out);
+    }
+
     async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
         let unreachable = |_| TransportError::Unreachable(r.url.clone());
         let fetch = global_fn("fetch")?;

@@ -22,6 +22,7 @@ use crate::fetch::Fetch;
 use crate::keys::{KeyError, WalletSeed};
 use crate::keystore::{Keystore, KeystoreError};
 use crate::light::{LightClient, LightError, TrustedSet};
+use crate::platform::PlatformRng;
 use crate::session::{Session, WalletError};
 
 /// A JS `Error` with a stable `code` property.
@@ -116,7 +117,7 @@ pub struct Wallet(WalletSeed);
 impl Wallet {
     /// A new wallet from the platform's CSPRNG.
     pub fn generate() -> Wallet {
-        Wallet(WalletSeed::generate())
+        Wallet(WalletSeed::generate(&mut PlatformRng(&Fetch)))
     }
 
     /// Imports a 24-word recovery phrase (checksum verified).
@@ -145,7 +146,9 @@ impl Wallet {
     pub fn seal(&self, password: &str, memory_kib: Option<u32>, passes: Option<u32>) -> Result<String, JsValue> {
         let m = memory_kib.unwrap_or(crate::keystore::DEFAULT_M_COST_KIB);
         let t = passes.unwrap_or(crate::keystore::DEFAULT_T_COST);
-        Keystore::seal_with(&self.0, password, m, t).map(|k| k.to_json()).map_err(keystore_error)
+        Keystore::seal_with(&self.0, password, m, t, &mut PlatformRng(&Fetch))
+            .map(|k| k.to_json())
+            .map_err(keystore_error)
     }
 
     /// Signs a transfer from account `index`; returns the signed transaction (BCS).
@@ -470,9 +473,11 @@ pub fn vault_prepare(wallet: &Wallet, bytes: &[u8], k: u8, n: u8) -> Result<JsVa
         ..vigil_protocol::VaultConfig::default()
     };
     cfg.check().map_err(|e| error("VAULT", e))?;
-    let id = crate::vault::new_object_id();
+    let mut rng = PlatformRng(&Fetch);
+    let id = crate::vault::new_object_id(&mut rng);
     let key = crate::vault::object_key(&wallet.0, &id);
-    let ct = crate::vault::encrypt(&key, &id, cfg.chunk_bytes, bytes, |_, _| {}).map_err(|e| error("VAULT", e))?;
+    let ct =
+        crate::vault::encrypt(&key, &id, cfg.chunk_bytes, bytes, &mut rng, |_, _| {}).map_err(|e| error("VAULT", e))?;
     let stripes = crate::vault::split(&cfg, &ct).map_err(|e| error("VAULT", e))?;
     to_js(&serde_json::json!({
         "objectId": id,

@@ -6,7 +6,7 @@
 //! never prints them.
 
 use ed25519_dalek_bip32::{DerivationPath, ExtendedSigningKey};
-use rand_core::{OsRng, RngCore};
+use rand_core::CryptoRngCore;
 use vigil_protocol::{Address, PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
@@ -67,10 +67,10 @@ impl Account {
 }
 
 impl WalletSeed {
-    /// A new wallet from the OS (or browser) CSPRNG.
-    pub fn generate() -> Self {
+    /// A new wallet from `rng` (the platform's CSPRNG).
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
         let mut entropy = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(entropy.as_mut());
+        rng.fill_bytes(entropy.as_mut());
         Self { entropy }
     }
 
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_new_phrase_imports_back_to_the_same_accounts() {
-        let w = WalletSeed::generate();
+        let w = WalletSeed::generate(&mut rand_core::OsRng);
         let phrase = w.phrase();
         assert_eq!(phrase.split(' ').count(), 24);
         let back = WalletSeed::from_phrase(&format!("  {}  ", phrase.to_uppercase())).unwrap();
@@ -194,12 +194,15 @@ mod tests {
         let mut swapped = words.clone();
         swapped.swap(0, 23);
         assert_eq!(WalletSeed::from_phrase(&swapped.join(" ")).unwrap_err(), KeyError::BadChecksum);
-        assert_eq!(WalletSeed::generate().account(ACCOUNTS_MAX).unwrap_err(), KeyError::AccountIndex(ACCOUNTS_MAX));
+        assert_eq!(
+            WalletSeed::generate(&mut rand_core::OsRng).account(ACCOUNTS_MAX).unwrap_err(),
+            KeyError::AccountIndex(ACCOUNTS_MAX)
+        );
     }
 
     #[test]
     fn debug_output_never_shows_secrets() {
-        let w = WalletSeed::generate();
+        let w = WalletSeed::generate(&mut rand_core::OsRng);
         assert_eq!(format!("{w:?}"), "WalletSeed(<secret>)");
         let a = w.account(0).unwrap();
         assert!(!format!("{a:?}").contains(&hex::encode(*a.key.to_seed())));

@@ -13,7 +13,7 @@
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand_core::{OsRng, RngCore};
+use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -86,20 +86,27 @@ fn hex_bytes<const N: usize>(s: &str, what: &str) -> Result<[u8; N], KeystoreErr
 }
 
 impl Keystore {
-    /// Encrypts `seed` under `password` with the default parameters.
-    pub fn seal(seed: &WalletSeed, password: &str) -> Result<Self, KeystoreError> {
-        Self::seal_with(seed, password, DEFAULT_M_COST_KIB, DEFAULT_T_COST)
+    /// Encrypts `seed` under `password` with the default parameters, salt and nonce from
+    /// `rng` (the platform's CSPRNG).
+    pub fn seal(seed: &WalletSeed, password: &str, rng: &mut impl CryptoRngCore) -> Result<Self, KeystoreError> {
+        Self::seal_with(seed, password, DEFAULT_M_COST_KIB, DEFAULT_T_COST, rng)
     }
 
     /// Encrypts with chosen Argon2id memory (KiB) and passes.
-    pub fn seal_with(seed: &WalletSeed, password: &str, m_cost_kib: u32, t_cost: u32) -> Result<Self, KeystoreError> {
+    pub fn seal_with(
+        seed: &WalletSeed,
+        password: &str,
+        m_cost_kib: u32,
+        t_cost: u32,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Self, KeystoreError> {
         if password.chars().count() < PASSWORD_MIN_CHARS {
             return Err(KeystoreError::WeakPassword);
         }
         let mut salt = [0u8; 16];
         let mut nonce = [0u8; 24];
-        OsRng.fill_bytes(&mut salt);
-        OsRng.fill_bytes(&mut nonce);
+        rng.fill_bytes(&mut salt);
+        rng.fill_bytes(&mut nonce);
         let address = seed.account(0).map_err(|e| KeystoreError::Format(e.to_string()))?.address().to_string();
         let mut ks = Self {
             version: KEYSTORE_VERSION,
@@ -209,12 +216,36 @@ impl Keystore {
 mod tests {
     use super::*;
 
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
     // Small parameters keep the tests quick; the format and checks are the same.
     fn sealed() -> (WalletSeed, Keystore) {
-        let seed = WalletSeed::generate();
-        let ks = Keystore::seal_with(&seed, "correct horse battery", 64, 1).unwrap();
+        let seed = WalletSeed::generate(&mut rand_core::OsRng);
+        let ks = Keystore::seal_with(&seed, "correct horse battery", 64, 1, &mut rand_core::OsRng).unwrap();
         (seed, ks)
     }
+
+    /// Known answer: a fixed seed, password, parameters and generator give these bytes,
+    /// whatever platform runs the wallet (and a change of format cannot go unnoticed).
+    #[test]
+    fn sealing_under_injected_randomness_gives_the_known_keystore() {
+        let seed = WalletSeed::from_entropy(Zeroizing::new([1; 32]));
+        let ks =
+            Keystore::seal_with(&seed, "correct horse battery", 64, 1, &mut ChaCha20Rng::from_seed([2; 32])).unwrap();
+        assert_eq!(ks.kdf.salt, KAT_SALT);
+        assert_eq!(ks.cipher.nonce, KAT_NONCE);
+        assert_eq!(ks.ciphertext, KAT_CIPHERTEXT);
+        assert_eq!(ks.open("correct horse battery").unwrap().entropy(), &[1; 32]);
+        let again =
+            Keystore::seal_with(&seed, "correct horse battery", 64, 1, &mut ChaCha20Rng::from_seed([3; 32])).unwrap();
+        assert_ne!(again.ciphertext, ks.ciphertext, "another generator, another salt and nonce");
+    }
+
+    const KAT_SALT: &str = "f6a12ca8ffc30a66ca140ccc72763361";
+    const KAT_NONCE: &str = "15819361186d3f535dd99f8eaaca8fce7f82dd63f4f75c33";
+    const KAT_CIPHERTEXT: &str =
+        "2a8da3bbcb8dd183da1a0e15f027f8b3258350e2322f1fe4648378740eb10e688499f44e7694e206b6c83d8b776d3ba9";
 
     #[test]
     fn a_keystore_opens_with_its_password_after_a_json_round_trip() {
@@ -258,7 +289,10 @@ mod tests {
 
     #[test]
     fn weak_passwords_and_foreign_files_are_refused() {
-        assert_eq!(Keystore::seal(&WalletSeed::generate(), "short").unwrap_err(), KeystoreError::WeakPassword);
+        assert_eq!(
+            Keystore::seal(&WalletSeed::generate(&mut rand_core::OsRng), "short", &mut rand_core::OsRng).unwrap_err(),
+            KeystoreError::WeakPassword
+        );
         assert!(matches!(Keystore::from_json("{}"), Err(KeystoreError::Format(_))));
         assert!(matches!(Keystore::from_json("not json"), Err(KeystoreError::Format(_))));
     }

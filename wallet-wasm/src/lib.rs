@@ -15,6 +15,7 @@ pub mod keys;
 pub mod keystore;
 pub mod light;
 pub mod mnemonic;
+pub mod platform;
 pub mod session;
 pub mod vault;
 pub mod vault_client;

@@ -14,9 +14,10 @@ use vigil_protocol::{
     Transfer, TxHash,
 };
 
-use crate::client::{ClientError, GatewayClient, NodeAnswer, Transport};
+use crate::client::{ClientError, GatewayClient, NodeAnswer};
 use crate::detector::{self, Answer, DetectorError, NodeReport, Verdict};
 use crate::light::{CrossCheck, LightClient, LightError, VerifiedAccount};
+use crate::platform::Platform;
 
 /// Why a wallet operation failed; `code()` is stable for JS.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,7 +98,7 @@ pub struct TransferReport {
     pub how_verified: String,
 }
 
-pub struct Session<T: Transport> {
+pub struct Session<T: Platform> {
     pub client: GatewayClient<T>,
     pub light: LightClient,
     /// Validators to cross-check (`None`: all of the trusted set). Ids not in the set
@@ -140,7 +141,7 @@ fn state_answer(p: ProvenState) -> Result<StateAnswer, WalletError> {
     Ok(StateAnswer { value: p.value_bcs.map(|h| h.0), proof: p.proof_bcs.0, certified_header: certified.0 })
 }
 
-impl<T: Transport> Session<T> {
+impl<T: Platform> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
         Self { client, light, cross_check: None, proven_false: Vec::new() }
     }
@@ -827,7 +828,13 @@ mod tests {
         }
     }
 
-    impl Transport for &Network {
+    impl Platform for &Network {
+        fn now_ms(&self) -> u64 {
+            1_700_000_000_000
+        }
+        fn fill_random(&self, out: &mut [u8]) {
+            out.fill(0xa5);
+        }
         async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
             self.requests.borrow_mut().push(request.clone());
             let (gateway, node) = request.url.split_once("/v1/relay/").expect("only relayed requests");

@@ -15,10 +15,10 @@ use vigil_protocol::{
 };
 use zeroize::Zeroizing;
 
-use crate::client::Transport;
 use crate::detector::Verdict;
 use crate::keys::WalletSeed;
 use crate::light::Verification;
+use crate::platform::{Platform, PlatformRng};
 use crate::session::{node_error, Session, WalletError};
 use crate::vault::{self, VaultClientError};
 
@@ -75,7 +75,7 @@ impl From<VaultClientError> for WalletError {
     }
 }
 
-impl<T: Transport> Session<T> {
+impl<T: Platform> Session<T> {
     /// A state entry proven against a certified header (`None`: proven absent).
     pub async fn proven<V: DeserializeOwned>(
         &mut self,
@@ -103,8 +103,8 @@ impl<T: Transport> Session<T> {
         RequestBinding {
             chain_id: self.light.chain_id().clone(),
             node: *node,
-            issued_ms: crate::client::now_ms(),
-            nonce: crate::vault::new_nonce(),
+            issued_ms: self.client.platform().now_ms(),
+            nonce: crate::vault::new_nonce(&mut PlatformRng(self.client.platform())),
         }
     }
 
@@ -160,10 +160,12 @@ impl<T: Transport> Session<T> {
             return Err(VaultClientError::TooLarge { len, max: cfg.object_bytes_max }.into());
         }
         self.register_user(&key, user_id).await?;
-        let object_id = vault::new_object_id();
+        let mut rng = PlatformRng(self.client.platform());
+        let object_id = vault::new_object_id(&mut rng);
         let object_key = vault::object_key(seed, &object_id);
-        let ct =
-            vault::encrypt(&object_key, &object_id, cfg.chunk_bytes, plaintext, |d, t| progress(Phase::Encrypt, d, t))?;
+        let ct = vault::encrypt(&object_key, &object_id, cfg.chunk_bytes, plaintext, &mut rng, |d, t| {
+            progress(Phase::Encrypt, d, t)
+        })?;
         progress(Phase::Encode, 0, 1);
         let stripes = vault::split(&cfg, &ct)?;
         progress(Phase::Encode, 1, 1);

@@ -12,8 +12,10 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use vigil_protocol::{ConsensusMode, Hash32, NodeId, UserId, VaultManifest};
+use vigil_wallet::fetch::Fetch;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::keystore::Keystore;
+use vigil_wallet::platform::{Platform, PlatformRng};
 use vigil_wallet::session::TransferReport;
 use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 
@@ -138,8 +140,9 @@ fn clear(r: &NodeRef) {
     }
 }
 
+/// The platform's clock, in milliseconds (as the idle timer counts them).
 fn now() -> f64 {
-    js_sys::Date::now()
+    Fetch.now_ms() as f64
 }
 
 fn origin() -> String {
@@ -268,9 +271,9 @@ impl Component for App {
                 self.screen = screen;
             }
             Msg::NewWallet => {
-                let seed = Rc::new(WalletSeed::generate());
+                let seed = Rc::new(WalletSeed::generate(&mut PlatformRng(&Fetch)));
                 let mut r = [0u8; 3];
-                let _ = getrandom_fill(&mut r);
+                Fetch.fill_random(&mut r);
                 self.pending = Some((seed, model::confirm_positions(r)));
                 self.screen = Screen::CreateShow;
                 self.error = None;
@@ -310,7 +313,9 @@ impl Component for App {
                 // Let the browser paint the progress before the KDF holds the thread.
                 ctx.link().send_future(async move {
                     TimeoutFuture::new(30).await;
-                    let sealed = Keystore::seal(&seed, &password).map(|k| k.to_json()).map_err(|e| e.to_string());
+                    let sealed = Keystore::seal(&seed, &password, &mut PlatformRng(&Fetch))
+                        .map(|k| k.to_json())
+                        .map_err(|e| e.to_string());
                     Msg::Sealed(sealed, seed)
                 });
             }
@@ -342,7 +347,7 @@ impl Component for App {
                             // A keystore sealed with weaker key derivation than today's
                             // defaults is sealed again with them, now that it is open.
                             if k.is_weaker_than_default() {
-                                if let Ok(stronger) = Keystore::seal(&seed, &password) {
+                                if let Ok(stronger) = Keystore::seal(&seed, &password, &mut PlatformRng(&Fetch)) {
                                     storage::set(storage::KEYSTORE_KEY, &stronger.to_json());
                                 }
                             }
@@ -1167,11 +1172,6 @@ fn evidence_line(name: &str, ev: &vigil_wallet::session::EvidenceReport) -> Stri
         s.push_str(&format!("The evidence did not commit: {}.", ev.detail));
     }
     s
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> Result<(), String> {
-    let crypto = web_sys::window().ok_or("no window")?.crypto().map_err(|_| "no crypto")?;
-    crypto.get_random_values_with_u8_array(buf).map(|_| ()).map_err(|_| "no random values".to_string())
 }
 
 fn phase_label(p: Phase) -> &'static str {

@@ -15,10 +15,11 @@ use vigil_protocol::{
     Address, Block, BlockHeader, ConsensusMode, Genesis, Hash32, NodeId, SecretKey, TxHash, ValidatorSet,
 };
 use vigil_protocol::{UserId, VaultManifest};
-use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest, Transport};
+use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest};
 use vigil_wallet::fetch::Fetch;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, VerifiedAccount};
+use vigil_wallet::platform::Platform;
 use vigil_wallet::session::{Session, TransferReport};
 use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 

@@ -44,6 +44,16 @@ mod tests {
         ),
         ("serde_json::from_value", "a JSON answer is read from its bytes once, as its vigil_api type"),
     ];
+    /// What the wallet core must leave to its `Platform` (tests may pass `OsRng` in).
+    const BANNED_IN_WALLET_CORE: &[(&str, &str)] = &[
+        ("OsRng", "randomness comes from the Platform (`PlatformRng`), so it can be injected"),
+        ("SystemTime", "the clock is the Platform's `now_ms`"),
+        ("Date::now", "the clock is the Platform's `now_ms`"),
+        ("getrandom", "randomness comes from the Platform (`PlatformRng`), so it can be injected"),
+    ];
+    /// The platform's own files: the one place the wallet meets the clock and the CSPRNG.
+    const WALLET_PLATFORM_FILES: &[&str] =
+        &["wallet-wasm/src/platform.rs", "wallet-wasm/src/fetch.rs", "wallet-wasm/src/js.rs"];
     /// Files allowed a banned name, each with the issue that removes the exception.
     const ALLOWED: &[(&str, &str)] = &[
         // The binary's progress line (wall time of the whole run), not the simulation.
@@ -121,6 +131,15 @@ mod tests {
     fn the_simulator_and_the_protocol_iterate_no_hash_map_and_read_no_clock() {
         let mut found = violations("gateway-node/sim/src", BANNED_IN_DETERMINISTIC);
         found.extend(violations("protocol/src", BANNED_IN_DETERMINISTIC));
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+
+    #[test]
+    fn the_wallet_core_reads_no_clock_and_no_generator_but_the_platforms() {
+        let found: Vec<String> = violations("wallet-wasm/src", BANNED_IN_WALLET_CORE)
+            .into_iter()
+            .filter(|v| !WALLET_PLATFORM_FILES.iter().any(|f| v.starts_with(&format!("{f}:"))))
+            .collect();
         assert!(found.is_empty(), "{}", found.join("\n"));
     }
 

@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use vigil::devnet::{self, Devnet, DevnetOptions, Running};
 use vigil_protocol::ConsensusMode;
-use vigil_wallet::client::{HttpRequest, HttpResponse, Transport, TransportError};
+use vigil_wallet::client::{HttpRequest, HttpResponse, TransportError};
+use vigil_wallet::platform::Platform;
 
 /// The `vigil` binary: `$VIGIL_BIN`, or `target/debug/vigil` of this workspace
 /// (`cargo xtask test` builds it first).
@@ -225,7 +226,16 @@ impl TestNet {
 /// The native transport: reqwest with rustls, trusting the devnet's CA only.
 pub struct Native(pub reqwest::Client);
 
-impl Transport for Native {
+impl Platform for Native {
+    fn now_ms(&self) -> u64 {
+        vigil_wallet::platform::system_now_ms()
+    }
+
+    fn fill_random(&self, out: &mut [u8]) {
+        use rand_core::RngCore;
+        rand_core::OsRng.fill_bytes(out);
+    }
+
     async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
         let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut b = self.0.request(method, &r.url).timeout(Duration::from_millis(r.timeout_ms)).body(r.body);

@@ -188,7 +188,7 @@ fn bind(node: &vigil_protocol::NodeId) -> RequestBinding {
         chain_id: ChainId::new("vigil-e2e").unwrap_or_else(|e| unreachable!("{e}")),
         node: *node,
         issued_ms: vigil_server::now_ms(),
-        nonce: vigil_wallet::vault::new_nonce(),
+        nonce: vigil_wallet::vault::new_nonce(&mut rand_core::OsRng),
     }
 }
 
@@ -242,8 +242,14 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     let set: vigil_protocol::ValidatorSet = from_bytes(&hex::decode(v["validators_bcs"].as_str().unwrap_or(""))?)?;
     let bogus_id = Hash32([0x77; 32]);
     let key = vault::object_key(&seed, &bogus_id);
-    let real = vault::split(&cfg, &vault::encrypt(&key, &bogus_id, cfg.chunk_bytes, b"real", |_, _| {})?)?;
-    let other = vault::split(&cfg, &vault::encrypt(&key, &bogus_id, cfg.chunk_bytes, b"fake", |_, _| {})?)?;
+    let real = vault::split(
+        &cfg,
+        &vault::encrypt(&key, &bogus_id, cfg.chunk_bytes, b"real", &mut rand_core::OsRng, |_, _| {})?,
+    )?;
+    let other = vault::split(
+        &cfg,
+        &vault::encrypt(&key, &bogus_id, cfg.chunk_bytes, b"fake", &mut rand_core::OsRng, |_, _| {})?,
+    )?;
     let stores = cfg.stores(&bogus_id, &set)?;
     for (i, node) in stores.iter().enumerate() {
         let at = FragmentRef {

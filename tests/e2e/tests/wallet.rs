@@ -32,7 +32,7 @@ async fn the_wallet_catches_a_lying_node_proves_it_and_keeps_working() -> anyhow
     assert!(!session.sync().await?, "no set change yet");
 
     let faucet = net.devnet.faucet()?;
-    let me = WalletSeed::generate().account(0)?;
+    let me = WalletSeed::generate(&mut rand_core::OsRng).account(0)?;
     let before = session.account(&me.address()).await?;
     assert_eq!((before.balance, before.nonce), (0, 0));
     assert!(before.verification.method.contains("non-membership"), "{}", before.verification.method);
