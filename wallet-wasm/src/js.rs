@@ -4,9 +4,6 @@
 //! network call is made (`fetch`, `AbortController`, `setTimeout` are looked up on the
 //! global object at call time), so importing the package is safe under SSR and in Node.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 #[cfg(feature = "js-vault")]
 use js_sys::{Function, Object};
 use js_sys::{Promise, Reflect};
@@ -19,6 +16,7 @@ use vigil_protocol::{Address, Amount, ChainId, Hash32, Nonce, Payload, Transacti
 
 use crate::client::{ClientConfig, GatewayClient};
 use crate::fetch::Fetch;
+use crate::handle::SessionHandle;
 use crate::keys::{KeyError, WalletSeed};
 use crate::keystore::{Keystore, KeystoreError};
 use crate::light::{LightClient, LightError, TrustedSet};
@@ -254,18 +252,12 @@ fn light_client(o: &ClientOptions) -> Result<LightClient, JsValue> {
 /// verifies everything it returns.
 #[wasm_bindgen]
 pub struct VigilClient {
-    /// Taken out for the length of a call, so that calls never overlap.
-    session: Rc<RefCell<Option<Session<Fetch>>>>,
+    /// Held by one call at a time, for its whole length (see [`SessionHandle`]).
+    session: SessionHandle<Fetch>,
 }
-
-type Shared = Rc<RefCell<Option<Session<Fetch>>>>;
 
 fn busy() -> JsValue {
     error("BUSY", "another call on this client is in progress; await it first")
-}
-
-fn take(shared: &Shared) -> Result<Session<Fetch>, JsValue> {
-    shared.borrow_mut().take().ok_or_else(busy)
 }
 
 #[wasm_bindgen]
@@ -286,13 +278,12 @@ impl VigilClient {
             timeout_ms: o.timeout_ms.unwrap_or(ClientConfig::default().timeout_ms),
             ..ClientConfig::default()
         };
-        Ok(VigilClient { session: Rc::new(RefCell::new(Some(Session::new(GatewayClient::new(cfg, Fetch), light)))) })
+        Ok(VigilClient { session: SessionHandle::new(Session::new(GatewayClient::new(cfg, Fetch), light)) })
     }
 
     /// Node ids of the trusted validator set.
     pub fn nodes(&self) -> Result<Vec<String>, JsValue> {
-        let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(busy)?;
+        let s = self.session.try_hold().ok_or_else(busy)?;
         Ok(s.nodes().iter().map(ToString::to_string).collect())
     }
 
@@ -300,9 +291,8 @@ impl VigilClient {
     pub fn sync(&self) -> Promise {
         let shared = self.session.clone();
         future_to_promise(async move {
-            let mut s = take(&shared)?;
+            let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.sync().await;
-            *shared.borrow_mut() = Some(s);
             r.map(JsValue::from_bool).map_err(wallet_error)
         })
     }
@@ -312,9 +302,8 @@ impl VigilClient {
         let shared = self.session.clone();
         future_to_promise(async move {
             let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
-            let mut s = take(&shared)?;
+            let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.account(&a).await;
-            *shared.borrow_mut() = Some(s);
             to_js(&r.map_err(wallet_error)?)
         })
     }
@@ -329,17 +318,15 @@ impl VigilClient {
             let (amount, fee) = (whole("amount", amount)?, whole("fee", fee)?);
             let account = account.map_err(key_error)?;
             let to = Address::parse(&to).map_err(|e| error("BAD_ADDRESS", e))?;
-            let mut s = take(&shared)?;
+            let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.transfer(&account.key, to, amount, fee).await;
-            *shared.borrow_mut() = Some(s);
             to_js(&r.map_err(wallet_error)?)
         })
     }
 
     /// The trusted set's hash and size, and the newest verified header's height.
     pub fn trust(&self) -> Result<JsValue, JsValue> {
-        let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(busy)?;
+        let s = self.session.try_hold().ok_or_else(busy)?;
         let set: &ValidatorSet = s.light.current_set();
         to_js(&serde_json::json!({
             "validatorSetHash": set.hash(),
@@ -352,8 +339,7 @@ impl VigilClient {
     /// `BAD_CERTIFICATE` (e.g. too few signatures) or `UNTRUSTED_SET`.
     #[wasm_bindgen(js_name = verifyHeader)]
     pub fn verify_header(&self, certified_bcs: &[u8]) -> Result<JsValue, JsValue> {
-        let mut s = self.session.borrow_mut();
-        let s = s.as_mut().ok_or_else(busy)?;
+        let mut s = self.session.try_hold().ok_or_else(busy)?;
         let (ch, verification) = s.light.accept_header(certified_bcs).map_err(light_error)?;
         to_js(&serde_json::json!({ "height": ch.header.height, "verification": verification }))
     }
@@ -361,8 +347,7 @@ impl VigilClient {
     /// Verifies a signed receipt (BCS) against the trusted set; throws `BAD_RECEIPT`.
     #[wasm_bindgen(js_name = verifyReceipt)]
     pub fn verify_receipt(&self, receipt_bcs: &[u8]) -> Result<JsValue, JsValue> {
-        let s = self.session.borrow();
-        let s = s.as_ref().ok_or_else(busy)?;
+        let s = self.session.try_hold().ok_or_else(busy)?;
         let r = s.light.verify_receipt(receipt_bcs).map_err(light_error)?;
         to_js(&r.receipt)
     }
@@ -382,8 +367,7 @@ impl VigilClient {
         let value = value_hex.map(hex::decode).transpose().map_err(bad_hex)?;
         let proof = hex::decode(proof_hex).map_err(bad_hex)?;
         let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
-        let mut s = self.session.borrow_mut();
-        let s = s.as_mut().ok_or_else(busy)?;
+        let mut s = self.session.try_hold().ok_or_else(busy)?;
         let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
         to_js(&v)
     }
@@ -412,9 +396,8 @@ impl VigilClient {
         let seed = wallet.0.duplicate();
         future_to_promise(async move {
             let user = vigil_protocol::UserId::new(user_id).map_err(|e| error("BAD_USER_ID", e))?;
-            let mut s = take(&shared)?;
+            let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.vault_upload(&seed, index, &user, &label, &bytes, &mut progress(on_progress)).await;
-            *shared.borrow_mut() = Some(s);
             to_js(&r.map_err(wallet_error)?)
         })
     }
@@ -434,9 +417,8 @@ impl VigilClient {
         let seed = wallet.0.duplicate();
         future_to_promise(async move {
             let id: Hash32 = object_id.parse().map_err(|_| error("BAD_HASH", "objectId must be 64 hex digits"))?;
-            let mut s = take(&shared)?;
+            let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.vault_download(&seed, index, &id, &mut progress(on_progress)).await;
-            *shared.borrow_mut() = Some(s);
             let (bytes, report) = r.map_err(wallet_error)?;
             let out = Object::new();
             let _ = Reflect::set(&out, &"bytes".into(), &js_sys::Uint8Array::from(bytes.as_slice()));
@@ -451,9 +433,8 @@ impl VigilClient {
         let shared = self.session.clone();
         future_to_promise(async move {
             let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
-            let mut s = take(&shared)?;
+            let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.vault_list(&a).await;
-            *shared.borrow_mut() = Some(s);
             to_js(&r.map_err(wallet_error)?)
         })
     }

@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod detector;
+pub mod handle;
 pub mod keys;
 pub mod keystore;
 pub mod light;

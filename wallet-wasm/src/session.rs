@@ -555,7 +555,7 @@ pub(crate) fn node_error(status: u16, body: &[u8]) -> WalletError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::RefCell;
 
     use serde_json::json;
@@ -568,7 +568,7 @@ mod tests {
     use crate::light::STATE_LAG_MAX_BLOCKS;
     use vigil_protocol::{AccountState, Amount, Height, Nonce, StateKey, StateTree};
 
-    fn session(script: &Script) -> Session<&Script> {
+    pub(crate) fn session(script: &Script) -> Session<&Script> {
         let keys: Vec<SecretKey> = (1..=4).map(|i| SecretKey::from_seed([i; 32])).collect();
         let set = ValidatorSet::new(
             keys.iter()

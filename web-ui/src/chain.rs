@@ -4,7 +4,6 @@
 //! first, then the other gateways it lists (`GET /v1/wallet-config`, which its CSP lets
 //! the page reach) that serve the same pinned chain.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -17,6 +16,7 @@ use vigil_protocol::{
 use vigil_protocol::{UserId, VaultManifest};
 use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest};
 use vigil_wallet::fetch::Fetch;
+use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, VerifiedAccount};
 use vigil_wallet::platform::Platform;
@@ -34,7 +34,7 @@ pub const BUILT_IN_PIN: Option<&str> = option_env!("VIGIL_PINNED_CHAIN");
 /// A session shared by the pages; one call at a time (the others wait their turn).
 #[derive(Clone)]
 pub struct Chain {
-    session: Rc<RefCell<Option<Session<Fetch>>>>,
+    session: SessionHandle<Fetch>,
     /// Every gateway the wallet was told about: those used, in order (this one first),
     /// and those left out with why.
     pub gateways: Rc<Vec<crate::model::GatewayUse>>,
@@ -43,7 +43,7 @@ pub struct Chain {
 
 impl PartialEq for Chain {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.session, &other.session)
+        self.session.same(&other.session)
     }
 }
 
@@ -71,10 +71,6 @@ pub struct BlockRow {
     pub txs: usize,
     /// The transaction list the node sent hashes to the certified header's tx root.
     pub txs_match_root: bool,
-}
-
-async fn sleep(ms: u32) {
-    gloo::timers::future::TimeoutFuture::new(ms).await;
 }
 
 fn message(e: impl std::fmt::Display) -> String {
@@ -149,24 +145,7 @@ impl Chain {
         let cfg = ClientConfig { gateways: used, ..ClientConfig::default() };
         let mut session = Session::new(GatewayClient::new(cfg, Fetch), light);
         session.cross_check = cross_check;
-        Ok(Chain {
-            session: Rc::new(RefCell::new(Some(session))),
-            gateways: Rc::new(gateways),
-            genesis: Rc::new(genesis),
-        })
-    }
-
-    async fn take(&self) -> Session<Fetch> {
-        loop {
-            if let Some(s) = self.session.borrow_mut().take() {
-                return s;
-            }
-            sleep(20).await;
-        }
-    }
-
-    fn put(&self, s: Session<Fetch>) {
-        *self.session.borrow_mut() = Some(s);
+        Ok(Chain { session: SessionHandle::new(session), gateways: Rc::new(gateways), genesis: Rc::new(genesis) })
     }
 
     /// Validator set, verified balance and the latest certified mode.
@@ -174,7 +153,7 @@ impl Chain {
         let lists = self.node_lists().await;
         let faucet =
             self.gateway_json::<FaucetInfo>(Pick::First, "GET", "/v1/faucet", None).await.ok().map(|(_, f)| f.amount);
-        let mut s = self.take().await;
+        let mut s = self.session.hold().await;
         for (gateway, health) in &lists {
             // A node jailed since the pinned genesis, or down, is asked through the other
             // gateways first, and read from last if none routes to it.
@@ -192,7 +171,6 @@ impl Chain {
             Ok::<_, String>((account, set, mode))
         }
         .await;
-        self.put(s);
         let (account, set, mode) = result?;
         let jailed = self
             .genesis
@@ -281,9 +259,8 @@ impl Chain {
         amount: u64,
         fee: u64,
     ) -> Result<TransferReport, String> {
-        let mut s = self.take().await;
+        let mut s = self.session.hold().await;
         let r = s.transfer(key, to, amount, fee).await;
-        self.put(s);
         r.map_err(|e| match e.code().as_str() {
             "INSUFFICIENT_BALANCE" => "Your verified balance does not cover the amount and fee.".to_string(),
             _ => e.to_string(),
@@ -293,7 +270,7 @@ impl Chain {
     /// The newest blocks, each header checked against its certificate and its
     /// transaction list against the header's tx root.
     pub async fn recent_blocks(&self, count: u64) -> Result<Vec<BlockRow>, String> {
-        let mut s = self.take().await;
+        let mut s = self.session.hold().await;
         let result = async {
             s.sync().await.map_err(message)?;
             let top: StatusHeight = s.read("/v1/status").await.and_then(|(_, a)| a.parse()).map_err(message)?;
@@ -314,7 +291,6 @@ impl Chain {
             Ok::<_, String>(rows)
         }
         .await;
-        self.put(s);
         result
     }
 
@@ -327,17 +303,15 @@ impl Chain {
         bytes: &[u8],
         progress: &mut dyn FnMut(Phase, u64, u64),
     ) -> Result<UploadReport, String> {
-        let mut s = self.take().await;
+        let mut s = self.session.hold().await;
         let r = s.vault_upload(seed, 0, user_id, label, bytes, progress).await;
-        self.put(s);
         r.map_err(message)
     }
 
     /// This account's stored objects, each manifest proven.
     pub async fn vault_list(&self, owner: &Address) -> Result<Vec<VaultManifest>, String> {
-        let mut s = self.take().await;
+        let mut s = self.session.hold().await;
         let r = s.vault_list(owner).await;
-        self.put(s);
         r.map_err(message)
     }
 
@@ -348,15 +322,14 @@ impl Chain {
         object_id: &Hash32,
         progress: &mut dyn FnMut(Phase, u64, u64),
     ) -> Result<(Vec<u8>, DownloadReport), String> {
-        let mut s = self.take().await;
+        let mut s = self.session.hold().await;
         let r = s.vault_download(seed, 0, object_id, progress).await;
-        self.put(s);
         r.map(|(bytes, report)| (bytes.to_vec(), report)).map_err(message)
     }
 
     /// The node ids of the trusted set with their names.
     pub fn validators(&self) -> Vec<(NodeId, String)> {
-        match self.session.borrow().as_ref() {
+        match self.session.try_hold() {
             Some(s) => s.light.current_set().validators().iter().map(|v| (v.id, v.name.clone())).collect(),
             None => self.genesis.validators.validators().iter().map(|v| (v.id, v.name.clone())).collect(),
         }
@@ -365,7 +338,7 @@ impl Chain {
     /// A validator's name: from the current set, else from genesis (a jailed node keeps
     /// its name), else a short id.
     pub fn name(&self, id: &NodeId) -> String {
-        if let Some(s) = self.session.borrow().as_ref() {
+        if let Some(s) = self.session.try_hold() {
             if let Some(v) = s.light.current_set().get(id) {
                 return v.name.clone();
             }
@@ -374,7 +347,7 @@ impl Chain {
     }
 
     pub fn set_cross_check(&self, nodes: Option<Vec<NodeId>>) {
-        if let Some(s) = self.session.borrow_mut().as_mut() {
+        if let Some(mut s) = self.session.try_hold() {
             s.cross_check = nodes;
         }
     }
