@@ -62,10 +62,12 @@ test('a transfer gets 4 verified receipts; the liar is caught, proven and jailed
   const wallet = Wallet.fromPhrase(ABANDON);
   const to = Wallet.generate().address(0);
   const mine = await client.account(wallet.address(0));
-  assert.equal(mine.balance, 1_000_000);
+  assert.equal(mine.balance, 1_000_000n);
   assert.match(mine.verification.method, /quorum certificate .* Merkle membership proof/);
 
-  const report = await client.transfer(wallet, 0, to, 1000, 1);
+  const report = await client.transfer(wallet, 0, to, 1000n, 1n);
+  await assert.rejects(client.transfer(wallet, 0, to, 1000, 1), { code: 'BAD_AMOUNT' }, 'a number is not an amount');
+  await assert.rejects(client.transfer(wallet, 0, to, -1n, 1n), { code: 'BAD_AMOUNT' }, 'nor a negative bigint');
   assert.equal(report.nodes.length, 4);
   for (const n of report.nodes) assert.equal(n.verdict, n.node === liar ? 'disagrees' : 'agrees', JSON.stringify(n));
   assert.equal(report.evidence.length, 1);
@@ -80,11 +82,11 @@ test('a transfer gets 4 verified receipts; the liar is caught, proven and jailed
   assert.equal(client.trust().validators, 3, 'the wallet followed the certified set change');
 
   const theirs = await client.account(to);
-  assert.equal(theirs.balance, 1000);
-  const again = await client.transfer(wallet, 0, to, 5, 1);
+  assert.equal(theirs.balance, 1000n);
+  const again = await client.transfer(wallet, 0, to, 5n, 1n);
   assert.equal(again.nodes.length, 3);
   assert.ok(again.nodes.every((n) => n.verdict === 'agrees'), JSON.stringify(again.nodes));
-  assert.equal((await client.account(to)).balance, 1005);
+  assert.equal((await client.account(to)).balance, 1005n);
 });
 
 test('forged receipts, a header with too few signatures and a wrong proof are rejected with their codes', async () => {
@@ -122,7 +124,7 @@ test('forged receipts, a header with too few signatures and a wrong proof are re
   const me = wallet.address(0);
   const acc = await api(0, `/v1/accounts/${me}`);
   const ok = client.verifyAccountProof(me, acc.value_bcs, acc.proof_bcs, acc.certified_header_bcs);
-  assert.equal(ok.balance, acc.balance);
+  assert.equal(ok.balance, BigInt(acc.balance));
   const other = Wallet.generate().address(0);
   assert.throws(() => client.verifyAccountProof(other, acc.value_bcs, acc.proof_bcs, acc.certified_header_bcs), { code: 'BAD_PROOF' });
   const value = Buffer.from(acc.value_bcs, 'hex');

@@ -19,7 +19,7 @@ use crate::fetch::Fetch;
 use crate::handle::SessionHandle;
 use crate::keys::{KeyError, WalletSeed};
 use crate::keystore::{Keystore, KeystoreError};
-use crate::light::{LightClient, LightError, TrustedSet};
+use crate::light::{LightClient, LightError, TrustedSet, VerifiedAccount};
 use crate::platform::PlatformRng;
 use crate::session::{Session, WalletError};
 
@@ -61,13 +61,22 @@ fn wallet_error(e: WalletError) -> JsValue {
     error(&e.code(), e)
 }
 
-/// A JS number that must be a whole amount (up to 2^53, the safe integers).
-fn whole(name: &str, v: f64) -> Result<u64, JsValue> {
-    if v.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&v) {
-        Ok(v as u64)
-    } else {
-        Err(error("BAD_AMOUNT", format!("{name} must be a whole number from 0 to 2^53 - 1, not {v}")))
+/// A JS `bigint` that must be a `u64` (amounts, fees, nonces): a number, a negative or
+/// a too large value is refused, never rounded or wrapped.
+fn whole(name: &str, v: js_sys::BigInt) -> Result<u64, JsValue> {
+    let v = JsValue::from(v);
+    if !v.is_bigint() {
+        return Err(error("BAD_AMOUNT", format!("{name} must be a bigint (e.g. 1000n), not a number")));
     }
+    u64::try_from(v).map_err(|_| error("BAD_AMOUNT", format!("{name} must be a bigint from 0n to 2n ** 64n - 1n")))
+}
+
+/// A verified account for JS: its balance and nonce as `bigint`s.
+fn account_to_js(a: &VerifiedAccount) -> Result<JsValue, JsValue> {
+    let out = to_js(&serde_json::json!({ "address": a.address, "verification": a.verification }))?;
+    Reflect::set(&out, &"balance".into(), &js_sys::BigInt::from(a.balance).into())?;
+    Reflect::set(&out, &"nonce".into(), &js_sys::BigInt::from(a.nonce).into())?;
+    Ok(out)
 }
 
 /// Plain JS objects, through JSON text (one serializer in the wasm, not two). Integers
@@ -155,10 +164,10 @@ impl Wallet {
         &self,
         index: u32,
         chain_id: &str,
-        nonce: f64,
+        nonce: js_sys::BigInt,
         to: &str,
-        amount: f64,
-        fee: f64,
+        amount: js_sys::BigInt,
+        fee: js_sys::BigInt,
     ) -> Result<Vec<u8>, JsValue> {
         let (nonce, amount, fee) = (whole("nonce", nonce)?, whole("amount", amount)?, whole("fee", fee)?);
         let account = self.0.account(index).map_err(key_error)?;
@@ -297,21 +306,29 @@ impl VigilClient {
         })
     }
 
-    /// `{ address, balance, nonce, verification }`, proven against a certified header.
+    /// `{ address, balance, nonce, verification }` (balance and nonce as `bigint`s), proven
+    /// against a certified header.
     pub fn account(&self, address: String) -> Promise {
         let shared = self.session.clone();
         future_to_promise(async move {
             let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
             let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.account(&a).await;
-            to_js(&r.map_err(wallet_error)?)
+            account_to_js(&r.map_err(wallet_error)?)
         })
     }
 
     /// Sends a transfer from `wallet`'s account `index` to every node; resolves to the
     /// report: each node's verdict on its signed receipt, and the evidence submitted
     /// against any node that lied.
-    pub fn transfer(&self, wallet: &Wallet, index: u32, to: String, amount: f64, fee: f64) -> Promise {
+    pub fn transfer(
+        &self,
+        wallet: &Wallet,
+        index: u32,
+        to: String,
+        amount: js_sys::BigInt,
+        fee: js_sys::BigInt,
+    ) -> Promise {
         let shared = self.session.clone();
         let account = wallet.0.account(index);
         future_to_promise(async move {
@@ -369,7 +386,7 @@ impl VigilClient {
         let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
         let mut s = self.session.try_hold().ok_or_else(busy)?;
         let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
-        to_js(&v)
+        account_to_js(&v)
     }
 }
 

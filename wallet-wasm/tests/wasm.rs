@@ -8,7 +8,7 @@ use serde_json::Value;
 use vigil_protocol::encoding::from_bytes;
 use vigil_protocol::{CertifiedHeader, SignedTransaction};
 use vigil_wallet::js::{JsTrustedSet, VigilClient, Wallet};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -78,13 +78,23 @@ fn the_keystore_round_trips_and_refuses_a_wrong_password() {
 fn transfers_are_signed_in_the_browser_and_verify() {
     let w = Wallet::from_phrase(ABANDON_ART).unwrap();
     let to = Wallet::generate().address(0).unwrap();
-    let bytes = w.sign_transfer(0, "vigil-test", 7.0, &to, 1000.0, 1.0).unwrap();
+    let big = |n: u64| js_sys::BigInt::from(n);
+    let bytes = w.sign_transfer(0, "vigil-test", big(7), &to, big(1000), big(1)).unwrap();
     let tx: SignedTransaction = from_bytes(&bytes).unwrap();
     tx.verify().unwrap();
     assert_eq!(tx.tx.nonce.0, 7);
     assert_eq!(tx.tx.sender_address().to_string(), w.address(0).unwrap());
-    assert_eq!(code(w.sign_transfer(0, "vigil-test", 0.5, &to, 1.0, 1.0).err().unwrap()), "BAD_AMOUNT");
-    assert_eq!(code(w.sign_transfer(0, "vigil-test", 0.0, "vigil1nope", 1.0, 1.0).err().unwrap()), "BAD_ADDRESS");
+    // A JS number, a negative bigint and one past 2^64 - 1 are refused, never rounded or wrapped.
+    let number: js_sys::BigInt = wasm_bindgen::JsValue::from_f64(1.0).unchecked_into();
+    let negative = js_sys::BigInt::from(-1i64);
+    let past = js_sys::BigInt::from(u128::from(u64::MAX) + 1);
+    for amount in [number, negative, past] {
+        assert_eq!(code(w.sign_transfer(0, "vigil-test", big(0), &to, amount, big(1)).err().unwrap()), "BAD_AMOUNT");
+    }
+    assert_eq!(
+        code(w.sign_transfer(0, "vigil-test", big(0), "vigil1nope", big(1), big(1)).err().unwrap()),
+        "BAD_ADDRESS"
+    );
 }
 
 #[wasm_bindgen_test]
