@@ -190,7 +190,7 @@ test("the README's example runs as written", () => {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'gateway/tls/ca.pem') },
     encoding: 'utf8',
   });
-  assert.match(out, /^vigil1\w+ 0 .*non-membership proof/);
+  assert.match(out, /^vigil1\w+ 0n .*non-membership proof/);
 });
 
 test('importing the package touches no global; a call without fetch fails with a code', async () => {
