@@ -10,7 +10,7 @@
 //! through one that worked first. A gateway that drops a node's traffic is routed around
 //! as long as another gateway reaches it.
 //!
-//! The HTTP itself is a [`Transport`] (fetch in the browser and in Node; reqwest in
+//! The HTTP itself is a [`Platform`] (fetch in the browser and in Node; reqwest in
 //! native tests), so this logic is the same everywhere and tested natively.
 
 use std::cell::RefCell;

@@ -2,7 +2,7 @@
 //! the clock, and randomness. The core reads no clock and no generator of its own, so
 //! every one of its results follows from its inputs and what the platform gave it — its
 //! keystore and vault encryption have known-answer tests under injected randomness. The
-//! browser's and Node's platform is [`crate::fetch::Fetch`]; tests bring their own.
+//! browser's and Node's platform is `fetch::Fetch` (wasm32); tests bring their own.
 
 use rand_core::{CryptoRng, RngCore};
 
