@@ -117,6 +117,9 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
         )
     })?;
 
+    // The purity line, read off the dependency trees.
+    clock.time("dependencies", check_dependencies)?;
+
     // Every crate's documentation builds without a warning (broken or private links).
     clock.time("doc", || exec(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings")))?;
 
@@ -187,6 +190,27 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
     println!("xtask test: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {
         bail!("{} tests failed", tally.failed);
+    }
+    Ok(())
+}
+
+/// What each crate must not link (`cargo tree` edges, names): the pure core no runtime,
+/// storage or randomness; the simulator no runtime or storage; the gateway no node.
+const FORBIDDEN_DEPENDENCIES: &[(&str, &str, &[&str])] = &[
+    ("vigil-core", "normal", &["tokio", "axum", "redb", "object_store", "rand", "getrandom"]),
+    ("vigil-sim", "normal", &["tokio", "redb"]),
+    ("vigil-gateway", "all", &["vigil-node"]),
+];
+
+fn check_dependencies() -> Result<()> {
+    for (krate, edges, banned) in FORBIDDEN_DEPENDENCIES {
+        let tree = crate::util::output(cargo().args(["tree", "-p", krate, "-e", edges, "--prefix", "none"]))?;
+        let linked: Vec<&str> =
+            tree.lines().filter_map(|l| l.split_whitespace().next()).filter(|name| banned.contains(name)).collect();
+        if !linked.is_empty() {
+            bail!("`cargo tree -p {krate} -e {edges}` names {linked:?}, which {krate} must not depend on");
+        }
+        println!("xtask test: {krate} depends on none of {banned:?}");
     }
     Ok(())
 }

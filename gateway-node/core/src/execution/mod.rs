@@ -219,6 +219,42 @@ fn encode_change<T: Serialize>(value: &T) -> Option<Vec<u8>> {
     Some(to_bytes(value))
 }
 
+/// The reads of the committed chain a [`Ledger`] and its frozen [`LedgerView`] share,
+/// for a type with `chain_id`, `meta` and `consensus` fields.
+macro_rules! committed_reads {
+    ($ty:ty) => {
+        impl $ty {
+            pub fn chain_id(&self) -> &ChainId {
+                &self.chain_id
+            }
+            /// Height of the last committed block (0 before block 1).
+            pub fn height(&self) -> Height {
+                self.meta.height
+            }
+            pub fn last_hash(&self) -> BlockHash {
+                self.meta.last_hash
+            }
+            pub fn mode(&self) -> ConsensusMode {
+                self.consensus.mode
+            }
+            /// The set that certifies the next block.
+            pub fn validators(&self) -> &ValidatorSet {
+                &self.consensus.validators
+            }
+            pub fn consensus_state(&self) -> &ConsensusState {
+                &self.consensus
+            }
+            /// `(first height, set)` for every set the chain has had, oldest first.
+            pub fn set_history(&self) -> &[(Height, ValidatorSet)] {
+                &self.meta.set_history
+            }
+        }
+    };
+}
+pub(crate) use committed_reads;
+
+committed_reads!(Ledger);
+
 impl Ledger {
     /// The state before block 1.
     pub fn genesis(genesis: &Genesis) -> Result<Self, LedgerError> {
@@ -270,26 +306,6 @@ impl Ledger {
         (self.meta.clone(), self.tree.records())
     }
 
-    pub fn chain_id(&self) -> &ChainId {
-        &self.chain_id
-    }
-    /// Height of the last committed block (0 before block 1).
-    pub fn height(&self) -> Height {
-        self.meta.height
-    }
-    pub fn last_hash(&self) -> BlockHash {
-        self.meta.last_hash
-    }
-    pub fn mode(&self) -> ConsensusMode {
-        self.consensus.mode
-    }
-    /// The set that certifies the next block.
-    pub fn validators(&self) -> &ValidatorSet {
-        &self.consensus.validators
-    }
-    pub fn consensus_state(&self) -> &ConsensusState {
-        &self.consensus
-    }
     /// An account at the committed height (all zero if it never received anything).
     pub fn account(&self, address: &Address) -> AccountState {
         if let Some(a) = self.recent.get(address) {
@@ -302,11 +318,6 @@ impl Ledger {
     }
     pub fn state_root(&self) -> Result<Hash32, LedgerError> {
         Ok(self.tree.root(self.height().0)?)
-    }
-
-    /// `(first height, set)` for every set the chain has had, oldest first.
-    pub fn set_history(&self) -> &[(Height, ValidatorSet)] {
-        &self.meta.set_history
     }
 
     /// The set that certified (or will certify) blocks at `height`.

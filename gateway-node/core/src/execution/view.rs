@@ -29,32 +29,9 @@ impl Ledger {
     }
 }
 
-impl LedgerView {
-    pub fn chain_id(&self) -> &ChainId {
-        &self.chain_id
-    }
-    /// Height of the last committed block (0 before block 1).
-    pub fn height(&self) -> Height {
-        self.meta.height
-    }
-    pub fn last_hash(&self) -> BlockHash {
-        self.meta.last_hash
-    }
-    pub fn mode(&self) -> ConsensusMode {
-        self.consensus.mode
-    }
-    /// The set that certifies the next block.
-    pub fn validators(&self) -> &ValidatorSet {
-        &self.consensus.validators
-    }
-    pub fn consensus_state(&self) -> &ConsensusState {
-        &self.consensus
-    }
-    /// `(first height, set)` of every validator set so far.
-    pub fn set_history(&self) -> &[(Height, ValidatorSet)] {
-        &self.meta.set_history
-    }
+super::committed_reads!(LedgerView);
 
+impl LedgerView {
     /// An account (all zero if it never received anything).
     pub fn account(&self, address: &Address) -> AccountState {
         self.state::<AccountState>(&StateKey::Account(*address)).unwrap_or_default()
