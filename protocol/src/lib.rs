@@ -78,9 +78,9 @@ pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, Round, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
-pub use state::{
-    AccountState, PreparedVersion, StateError, StateKey, StateProof, StateRecords, StateSnapshot, StateTree,
-};
+pub use state::{AccountState, StateError, StateKey, StateProof};
+#[cfg(feature = "tree")]
+pub use state::{PreparedVersion, StateRecords, StateSnapshot, StateTree};
 pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError, Transfer};
 pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetError};
 pub use vault::{

@@ -195,11 +195,14 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
 }
 
 /// What each crate must not link (`cargo tree` edges, names): the pure core no runtime,
-/// storage or randomness; the simulator no runtime or storage; the gateway no node.
+/// storage or randomness; the simulator no runtime or storage; the gateway no node; the
+/// wallet no node-side state tree.
 const FORBIDDEN_DEPENDENCIES: &[(&str, &str, &[&str])] = &[
     ("vigil-core", "normal", &["tokio", "axum", "redb", "object_store", "rand", "getrandom"]),
     ("vigil-sim", "normal", &["tokio", "redb"]),
     ("vigil-gateway", "all", &["vigil-node"]),
+    // The light client verifies proofs; the writable state tree (feature `tree`) is not its.
+    ("vigil-wallet", "normal", &["imbl", "tokio", "redb"]),
 ];
 
 fn check_dependencies() -> Result<()> {
