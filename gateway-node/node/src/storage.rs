@@ -116,9 +116,11 @@ pub struct TxRecord {
     pub entry: ReceiptEntry,
 }
 
-/// One version's tree nodes and values, as stored.
+/// One version's values, as stored.
 #[derive(Serialize, Deserialize)]
 struct StateLog {
+    /// Tree nodes: written empty (the tree is rebuilt from the values), kept in the
+    /// format so that databases that hold them still read; ignored on read.
     nodes: Vec<(Vec<u8>, Vec<u8>)>,
     /// `(key hash ‖ version, value)`; the key is [`VALUE_KEY_LEN`] bytes.
     values: Vec<(Vec<u8>, Vec<u8>)>,
@@ -126,7 +128,7 @@ struct StateLog {
 
 impl From<StateRecords> for StateLog {
     fn from(records: StateRecords) -> Self {
-        Self { nodes: records.nodes, values: records.values.into_iter().map(|(k, v)| (k.to_vec(), v)).collect() }
+        Self { nodes: Vec::new(), values: records.values.into_iter().map(|(k, v)| (k.to_vec(), v)).collect() }
     }
 }
 
@@ -306,10 +308,12 @@ impl Store {
         let meta = txn.open_table(META).map_err(db_err)?;
         let blocks_table = txn.open_table(BLOCKS).map_err(db_err)?;
         let last = blocks_table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
-        let from = match meta.get(LEDGER_KEY).map_err(db_err)? {
-            Some(_) => last.saturating_sub(recent as u64).saturating_add(1),
-            None => 0,
+        let ledger: Option<LedgerMeta> = match meta.get(LEDGER_KEY).map_err(db_err)? {
+            Some(v) => Some(from_bytes(v.value())?),
+            None => None,
         };
+        // Without a stored state every block is read: the state is rebuilt from them.
+        let from = if ledger.is_some() { last.saturating_sub(recent as u64).saturating_add(1) } else { 0 };
         let mut blocks = Vec::new();
         for row in blocks_table.range(from..).map_err(db_err)? {
             let (_, v) = row.map_err(db_err)?;
@@ -319,9 +323,8 @@ impl Store {
             Some(v) => Some(from_bytes::<SafetyState>(v.value())?),
             None => None,
         };
-        let state = match meta.get(LEDGER_KEY).map_err(db_err)? {
-            Some(v) => {
-                let ledger: LedgerMeta = from_bytes(v.value())?;
+        let state = match ledger {
+            Some(ledger) => {
                 // The tree is rebuilt from the values (its nodes are rehashed, and the
                 // root checked against the last certified header by the caller).
                 let mut values = Vec::new();

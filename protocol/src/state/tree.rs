@@ -175,12 +175,11 @@ impl PreparedVersion {
 /// so that a key-ordered store lists each entry's history in version order.
 pub const VALUE_KEY_LEN: usize = 40;
 
-/// Tree nodes and value history as opaque byte records: what a node writes to its
-/// database for each version, and reads back with [`StateTree::restore`].
+/// Value history as opaque byte records: what a node writes to its database for each
+/// version, and reads back with [`StateTree::restore`] (which rebuilds the tree's nodes
+/// from the values, so they are not stored).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateRecords {
-    /// `(BCS of the node key, BCS of the node)`.
-    pub nodes: Vec<(Vec<u8>, Vec<u8>)>,
     /// `(key hash ‖ version, BCS of the value or of its deletion)`.
     pub values: Vec<([u8; VALUE_KEY_LEN], Vec<u8>)>,
 }
@@ -188,7 +187,6 @@ pub struct StateRecords {
 impl StateRecords {
     fn of_batch(batch: &NodeBatch) -> Self {
         Self {
-            nodes: batch.nodes().iter().map(|(k, n)| (encoding::to_bytes(k), encoding::to_bytes(n))).collect(),
             values: batch
                 .values()
                 .iter()
@@ -280,10 +278,7 @@ impl StateTree {
                 history.iter().map(move |(version, value)| (value_key(*version, key_hash), encoding::to_bytes(value)))
             })
             .collect();
-        StateRecords {
-            nodes: self.store.data.nodes.iter().map(|(k, n)| (encoding::to_bytes(k), encoding::to_bytes(n))).collect(),
-            values,
-        }
+        StateRecords { values }
     }
 
     /// The value of `key` at `version`, without a proof (the node's own reads).
@@ -575,7 +570,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_restored_from_its_records_has_every_version_and_proof() {
+    fn a_tree_restored_from_its_records_has_the_latest_version_and_its_proofs() {
         let mut t = StateTree::new();
         let mut stored = StateRecords::default();
         let mut roots = Vec::new();
@@ -585,18 +580,15 @@ mod tests {
                 .collect();
             let p = t.prepare(v, changes).unwrap();
             let r = p.records();
-            stored.nodes.extend(r.nodes);
             stored.values.extend(r.values);
             roots.push(t.write(&p).unwrap());
         }
         assert_eq!(t.records(), {
             let mut all = stored.clone();
-            all.nodes.sort();
             all.values.sort();
             all
         });
         // Records come back from a key-ordered store in another order.
-        stored.nodes.reverse();
         stored.values.reverse();
         let back = StateTree::restore(19, stored.values).unwrap();
         let root = roots[19];

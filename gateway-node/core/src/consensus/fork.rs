@@ -70,9 +70,9 @@ impl Node {
 
     /// The hash of this node's block at `height` (the genesis hash at 0).
     fn hash_at(&self, height: Height) -> Option<vigil_protocol::BlockHash> {
-        match height.0.checked_sub(1) {
-            None => Some(self.genesis_hash),
-            Some(_) => self.committed.get(height).map(|cb| cb.block.header.hash()),
+        match height {
+            Height(0) => Some(self.genesis_hash),
+            _ => self.committed.get(height).map(|cb| cb.block.header.hash()),
         }
     }
 
