@@ -1,6 +1,7 @@
 //! The gateway against in-process nodes (each a real HTTP server with the node's real
 //! sealed endpoint and forwarding link in front of a small API), over real loopback
-//! sockets. Here, in the `vigil` crate, because it is where the node and the gateway meet.
+//! sockets, and the gateway's own refusals in process (`oneshot`). Here, in the `vigil`
+//! crate, because it is where the node and the gateway meet.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,6 +91,45 @@ async fn start_node_on(
 }
 
 /// Two live nodes and one that is down, behind a plain-HTTP loopback gateway.
+/// A genesis of `infos` and a gateway configuration (plain HTTP on loopback) that routes
+/// validator i to `addrs[i]`.
+fn gateway_setup(
+    infos: Vec<ValidatorInfo>,
+    addrs: &[SocketAddr],
+    limits: LimitsConfig,
+    static_dir: Option<std::path::PathBuf>,
+    wallet_gateways: Vec<GatewayOrigin>,
+) -> (Vec<NodeId>, Genesis, GatewayConfig) {
+    let ids: Vec<NodeId> = infos.iter().map(|v| v.id).collect();
+    let genesis = Genesis {
+        chain_id: ChainId::new("vigil-test").unwrap(),
+        validators: ValidatorSet::new(infos).unwrap(),
+        accounts: vec![],
+        mode: ConsensusMode::Fast,
+        time_ms: 0,
+        vault: Default::default(),
+    };
+    let cfg = GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        genesis_file: "unused".into(),
+        tls_cert: None,
+        tls_key: None,
+        plain_http_on_loopback: true,
+        static_dir,
+        admin_listen: None,
+        cors_origins: vec!["https://wallet.example".into()],
+        wallet_gateways,
+        limits,
+        faucet: None,
+        nodes: addrs
+            .iter()
+            .zip(&ids)
+            .map(|(addr, id)| NodeEntry { id: id.to_string(), url: format!("http://{addr}") })
+            .collect(),
+    };
+    (ids, genesis, cfg)
+}
+
 async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
     fixture_with(limits, with_static, vec![]).await
 }
@@ -109,15 +149,6 @@ async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: 
         .enumerate()
         .map(|(i, (k, e))| ValidatorInfo::new(format!("node-{i}"), k.public_key(), e, P2pKey([0x80 | i as u8; 32])))
         .collect();
-    let ids: Vec<NodeId> = infos.iter().map(|v| v.id).collect();
-    let genesis = Genesis {
-        chain_id: ChainId::new("vigil-test").unwrap(),
-        validators: ValidatorSet::new(infos).unwrap(),
-        accounts: vec![],
-        mode: ConsensusMode::Fast,
-        time_ms: 0,
-        vault: Default::default(),
-    };
     let static_dir = with_static.then(|| {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("index.html"), "<!doctype html><title>wallet</title>").unwrap();
@@ -125,24 +156,8 @@ async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: 
         std::fs::write(d.path().join("app.wasm.gz"), b"gzipped wasm").unwrap();
         d
     });
-    let cfg = GatewayConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        genesis_file: "unused".into(),
-        tls_cert: None,
-        tls_key: None,
-        plain_http_on_loopback: true,
-        static_dir: static_dir.as_ref().map(|d| d.path().to_path_buf()),
-        admin_listen: None,
-        cors_origins: vec!["https://wallet.example".into()],
-        wallet_gateways,
-        limits,
-        faucet: None,
-        nodes: [a, b, down]
-            .iter()
-            .zip(&ids)
-            .map(|(addr, id)| NodeEntry { id: id.to_string(), url: format!("http://{addr}") })
-            .collect(),
-    };
+    let static_path = static_dir.as_ref().map(|d| d.path().to_path_buf());
+    let (ids, genesis, cfg) = gateway_setup(infos, &[a, b, down], limits, static_path, wallet_gateways);
     let (router, admin) = routers(&cfg, &genesis).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -583,4 +598,114 @@ async fn a_node_api_is_served_through_its_passthrough_as_the_node_answered() {
     assert_eq!(r.status(), 404);
     let r = f.http.delete(via(0, "/v1/status")).send().await.unwrap();
     assert_eq!(r.status(), 405);
+}
+
+// In process (`oneshot`, no socket): each refusal the gateway makes itself comes in the one
+// error document, with its code and that code's HTTP status.
+
+mod oneshot {
+    use axum::body::{to_bytes, Body};
+    use axum::extract::ConnectInfo;
+    use axum::http::{header, Request};
+    use tower::ServiceExt;
+    use vigil_api::{ErrorBody, ErrorCode};
+
+    use super::*;
+
+    const BODY_MAX: usize = 2_000;
+
+    /// A gateway in process in front of two validators that listen nowhere (their ids, then
+    /// its public router): what a node would answer never enters.
+    fn oneshot_gateway(limits: LimitsConfig) -> (Vec<NodeId>, Router) {
+        let infos: Vec<ValidatorInfo> = (1..=2u8)
+            .map(|i| {
+                let k = SecretKey::from_seed([i; 32]);
+                ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i; 32]), P2pKey([0x80 | i; 32]))
+            })
+            .collect();
+        let (ids, genesis, cfg) = gateway_setup(infos, &[dead_address(), dead_address()], limits, None, vec![]);
+        (ids, routers(&cfg, &genesis).unwrap().0)
+    }
+
+    fn client(request: Request<Body>) -> Request<Body> {
+        let mut request = request;
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+        request
+    }
+
+    fn forward(body: serde_json::Value) -> Request<Body> {
+        client(
+            Request::post("/v1/forward")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+    }
+
+    /// The request is refused with `code`, at `code`'s status, in the one error document.
+    async fn refused(app: &Router, what: &str, request: Request<Body>, code: ErrorCode) {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let error: ErrorBody = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{what}: not an error document ({e}): {}", String::from_utf8_lossy(&body)));
+        assert_eq!((error.error.code, status), (code, code.status()), "{what}: {}", error.error.message);
+    }
+
+    #[tokio::test]
+    async fn every_refusal_of_the_gateway_has_its_code_and_that_codes_status() {
+        let limits = LimitsConfig { body_max_bytes: BODY_MAX, breaker_failures: 100, ..LimitsConfig::default() };
+        let (ids, app) = oneshot_gateway(limits);
+        let app = &app;
+        let stranger = NodeId::from_public_key(&SecretKey::from_seed([50; 32]).public_key());
+        let status = json!({ "method": "GET", "path": "/v1/status" });
+        let get = |path: &str| client(Request::get(path).body(Body::empty()).unwrap());
+
+        refused(app, "no such endpoint", get("/v1/nowhere"), ErrorCode::NotFound).await;
+        let delete = client(Request::delete("/v1/forward").body(Body::empty()).unwrap());
+        refused(app, "wrong method", delete, ErrorCode::MethodNotAllowed).await;
+        refused(app, "forward that is not JSON", forward(json!("nope")), ErrorCode::Malformed).await;
+        refused(
+            app,
+            "target that is no node id",
+            forward(json!({ "target": "nope", "request": status })),
+            ErrorCode::Malformed,
+        )
+        .await;
+        let off_site = json!({ "target": ids[0].to_string(), "request": { "path": "http://evil.example/" } });
+        refused(app, "a path that leaves the node", forward(off_site), ErrorCode::Malformed).await;
+        refused(
+            app,
+            "a node not in the set",
+            forward(json!({ "target": stranger.to_string(), "request": status })),
+            ErrorCode::UnknownNode,
+        )
+        .await;
+        refused(
+            app,
+            "relay to a node not in the set",
+            get(&format!("/v1/relay/{stranger}/ohttp-keys")),
+            ErrorCode::UnknownNode,
+        )
+        .await;
+        let big = json!({ "target": ids[0].to_string(), "request": { "method": "POST", "path": "/v1/tx", "body_base64": "A".repeat(2 * BODY_MAX) } });
+        refused(app, "a body over the limit", forward(big), ErrorCode::BodyTooLarge).await;
+        refused(app, "a faucet on a gateway without one", get("/v1/faucet"), ErrorCode::NoFaucet).await;
+        refused(
+            app,
+            "a node that does not answer",
+            forward(json!({ "target": ids[0].to_string(), "request": status })),
+            ErrorCode::NodeUnavailable,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_client_over_its_rate_is_refused_with_rate_limited() {
+        let (_, app) = oneshot_gateway(LimitsConfig { rate_per_second: 1, rate_burst: 1, ..LimitsConfig::default() });
+        let get = || client(Request::get("/v1/nodes").body(Body::empty()).unwrap());
+        let first = app.clone().oneshot(get()).await.unwrap();
+        assert_eq!(first.status(), 200);
+        refused(&app, "the second request within the second", get(), ErrorCode::RateLimited).await;
+    }
 }
