@@ -478,10 +478,7 @@ impl Env for NodeEnv<'_> {
     fn committed(&mut self, commits: Vec<Commit>) {
         let shared = self.shared;
         // First the view, so that a client told its transaction committed reads it.
-        let view = self.node.view();
-        let allowed: Vec<(NodeId, vigil_protocol::P2pKey)> =
-            view.ledger.validators().validators().iter().map(|v| (v.id, v.p2p_key)).collect();
-        shared.publish(view);
+        shared.publish(self.node.view());
         if let Some(last) = commits.last() {
             shared.durable.fetch_max(last.committed.block.header.height.0, Ordering::Release);
         }
@@ -489,7 +486,8 @@ impl Env for NodeEnv<'_> {
             c.committed.block.header.next_validator_set_hash != c.committed.block.header.validator_set_hash
         };
         if commits.iter().any(changed) {
-            shared.network.set_allowed(allowed);
+            let set = self.node.ledger().validators();
+            shared.network.set_allowed(set.validators().iter().map(|v| (v.id, v.p2p_key)).collect());
         }
         for c in commits {
             let header = &c.committed.block.header;
