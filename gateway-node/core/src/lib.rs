@@ -1,7 +1,8 @@
 //! `vigil-core`: Vigil's consensus and execution, pure.
 //!
-//! - [`execution`]: the deterministic state transition (accounts, transfers, fault
-//!   evidence → jailing and the switch to Bft mode, the vault's records).
+//! - [`execution`]: the deterministic state transition (fees, nonces, the state tree).
+//! - [`capability`]: what each kind of transaction does, one module each (transfers,
+//!   fault evidence → jailing and the switch to Bft mode, the vault's records).
 //! - [`consensus`]: the sans-io consensus state machine (Fast and Bft modes).
 //! - [`carry`]: carrying out what a step decided, in order, through an [`carry::Env`]
 //!   (the node's: redb, Noise, tokio timers; the simulator's: a simulated disk and network).
@@ -13,6 +14,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod capability;
 pub mod carry;
 pub mod consensus;
 pub mod execution;

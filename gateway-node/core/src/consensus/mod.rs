@@ -354,11 +354,7 @@ pub enum Rejection {
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.
 pub fn spend(tx: &Transaction) -> u64 {
-    let amount = match &tx.payload {
-        Payload::Transfer(t) => t.amount.0,
-        Payload::FaultEvidence(_) | Payload::RegisterUser(_) | Payload::CommitManifest(_) => 0,
-    };
-    amount.saturating_add(tx.fee.0)
+    crate::capability::spend(&tx.payload).saturating_add(tx.fee.0)
 }
 
 /// Why a restart from persisted data failed.
@@ -936,7 +932,7 @@ impl Node {
             return Err(Rejection::FutureNonce { expected, found });
         }
         self.admissible(&tx, account.balance.0)?;
-        let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
+        let priority = crate::capability::priority(&tx.tx.payload);
         self.mempool.insert(tx.clone(), priority).map_err(|e| match e {
             mempool::MempoolError::Duplicate => Rejection::Duplicate,
             mempool::MempoolError::Full(_) => Rejection::MempoolFull,
@@ -946,11 +942,11 @@ impl Node {
     }
 
     /// What admission checks beyond nonces: the fee, what the sender can pay counting
-    /// what its pending transactions already spend, and that evidence proves a fault
-    /// of a validator still in the set (invalid or repeated evidence is never pooled,
-    /// which is what lets valid evidence be free).
+    /// what its pending transactions already spend, and the payload's capability's own
+    /// rules (evidence must prove a fault of a validator still in the set: invalid or
+    /// repeated evidence is never pooled, which is what lets valid evidence be free).
     fn admissible(&self, tx: &SignedTransaction, balance: u64) -> Result<(), Rejection> {
-        let min = crate::execution::fee_min(&tx.tx.payload);
+        let min = crate::capability::fee_min(&tx.tx.payload);
         if tx.tx.fee.0 < min {
             return Err(Rejection::FeeTooLow { min, found: tx.tx.fee.0 });
         }
@@ -958,16 +954,7 @@ impl Node {
         if balance < needed {
             return Err(Rejection::InsufficientBalance { balance, needed });
         }
-        if let Payload::FaultEvidence(evidence) = &tx.tx.payload {
-            let offender = evidence.accused();
-            if self.set().get(&offender).is_none() {
-                return Err(Rejection::OffenderNotInSet);
-            }
-            let judged_by = self.ledger.validators_at(evidence.height());
-            evidence
-                .verify(self.ledger.chain_id(), judged_by)
-                .map_err(|e| Rejection::InvalidEvidence(e.to_string()))?;
-        }
+        crate::capability::admit(&tx.tx.payload, &self.ledger)?;
         Ok(())
     }
 
@@ -999,7 +986,7 @@ impl Node {
                 }
                 self.verified_now.push((hash, tx.signature));
             }
-            let priority = matches!(tx.tx.payload, Payload::FaultEvidence(_));
+            let priority = crate::capability::priority(&tx.tx.payload);
             if self.mempool.insert(tx.clone(), priority).is_ok() {
                 accepted.push(tx);
             }

@@ -1,8 +1,8 @@
 //! Deterministic execution: the state transition every node runs for every block.
 //!
-//! Accounts hold a balance and a nonce; a transfer moves funds and bumps the sender's
-//! nonce; committed fault evidence jails the offender and switches the chain to Bft
-//! mode from the next height. The resulting state lives in the authenticated
+//! Every transaction pays its fee and uses its sender's nonce here; what its payload
+//! does is its capability's ([`crate::capability`]: transfers, fault evidence, the
+//! vault), run through a [`TxContext`]. The resulting state lives in the authenticated
 //! [`StateTree`] (one version per height) whose root goes in the block header.
 //!
 //! Must not read clocks, randomness or anything but its inputs: two nodes that execute
@@ -14,22 +14,24 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
-use vigil_protocol::limits::{FEE_MIN, REGISTER_USER_FEE_MIN};
 use vigil_protocol::{
-    Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, FaultEvidence, Genesis, Hash32,
-    Height, NodeId, Nonce, Payload, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree,
-    TxHash, TxStatus, UserRecord, ValidatorSet, VaultConfig, VaultManifest, View,
+    Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, Genesis, Hash32, Height, NodeId,
+    Nonce, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree, TxHash, TxStatus,
+    ValidatorSet, View,
 };
 
 /// Accounts kept in the ledger's read cache before it starts over.
 const RECENT_ACCOUNTS_MAX: usize = 1 << 20;
 
-/// Fewest validators the chain keeps: jailing below this is refused.
-pub const VALIDATORS_MIN: usize = 1;
-
+pub use crate::capability::evidence::VALIDATORS_MIN;
+pub use crate::capability::fee_min;
+pub use context::TxContext;
 pub use view::LedgerView;
 pub use vigil_protocol::AccountState;
 
+use context::Changes;
+
+mod context;
 mod view;
 
 /// The consensus configuration in the state (key [`StateKey::Consensus`]).
@@ -121,7 +123,7 @@ struct BlockBuilder<'a> {
     ledger: &'a Ledger,
     accounts: BTreeMap<Address, AccountState>,
     next: ConsensusState,
-    changes: BTreeMap<StateKey, Option<Vec<u8>>>,
+    changes: Changes,
     entries: Vec<ReceiptEntry>,
 }
 
@@ -159,16 +161,6 @@ impl<'a> BlockBuilder<'a> {
             accounts: self.accounts,
             prepared,
         })
-    }
-}
-
-/// The smallest fee a payload pays ([`FEE_MIN`]; evidence may be free, registering a
-/// user id costs more).
-pub fn fee_min(payload: &Payload) -> u64 {
-    match payload {
-        Payload::FaultEvidence(_) => 0,
-        Payload::RegisterUser(_) => REGISTER_USER_FEE_MIN,
-        Payload::Transfer(_) | Payload::CommitManifest(_) => FEE_MIN,
     }
 }
 
@@ -378,16 +370,16 @@ impl Ledger {
     }
 
     /// Applies one transaction. `Err` means the transaction may not be in a block at
-    /// all (wrong nonce, fee below the minimum or not payable, evidence that proves
-    /// nothing new): a block holding one is invalid. Otherwise the sender pays the fee
-    /// and uses the nonce whatever the payload does, so a transaction that was included
-    /// once can never be included again, failed or not.
+    /// all (wrong nonce, fee below the minimum or not payable, or its capability's
+    /// check refused it): a block holding one is invalid. Otherwise the sender pays the
+    /// fee and uses the nonce whatever the payload does, so a transaction that was
+    /// included once can never be included again, failed or not.
     fn apply_tx(
         &self,
         signed: &SignedTransaction,
         accounts: &mut BTreeMap<Address, AccountState>,
         next: &mut ConsensusState,
-        earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
+        earlier: &Changes,
         touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
     ) -> Result<TxStatus, TxInvalid> {
         let tx = &signed.tx;
@@ -402,119 +394,12 @@ impl Ledger {
         }
         sender.balance = sender.balance.checked_sub(tx.fee).ok_or(TxInvalid::CannotPayFee)?;
         sender.nonce = Nonce(sender.nonce.0.checked_add(1).ok_or(TxInvalid::NonceExhausted)?);
-        let status = match &tx.payload {
-            Payload::Transfer(t) => match sender.balance.checked_sub(t.amount) {
-                None => TxStatus::Failed(FailureCode::InsufficientBalance),
-                Some(_) if t.to == from => TxStatus::Success,
-                Some(after) => {
-                    let mut to = accounts.get(&t.to).copied().unwrap_or_else(|| self.account(&t.to));
-                    match to.balance.checked_add(t.amount) {
-                        None => TxStatus::Failed(FailureCode::Overflow),
-                        Some(credited) => {
-                            sender.balance = after;
-                            to.balance = credited;
-                            accounts.insert(t.to, to);
-                            touched.push((StateKey::Account(t.to), encode_change(&to)));
-                            TxStatus::Success
-                        }
-                    }
-                }
-            },
-            Payload::FaultEvidence(evidence) => match self.apply_evidence(evidence, next) {
-                TxStatus::Success => {
-                    touched.push((StateKey::Consensus, encode_change(&*next)));
-                    TxStatus::Success
-                }
-                TxStatus::Failed(code) => return Err(TxInvalid::Evidence(code)),
-            },
-            Payload::RegisterUser(user_id) => {
-                let key = StateKey::User(user_id.clone());
-                match self.read::<UserRecord>(&key, earlier, touched) {
-                    Some(r) if r.account != from => TxStatus::Failed(FailureCode::UserIdTaken),
-                    _ => {
-                        touched.push((key, encode_change(&UserRecord { account: from, key: tx.sender })));
-                        TxStatus::Success
-                    }
-                }
-            }
-            Payload::CommitManifest(m) => self.apply_manifest(m, (from, tx.sender), next, earlier, touched),
-        };
+        let mut cx = TxContext::new(self, (from, tx.sender, sender), accounts, next, earlier, touched);
+        let status = crate::capability::execute(&tx.payload, &mut cx)?;
+        let sender = cx.into_sender_account();
         accounts.insert(from, sender);
         touched.push((StateKey::Account(from), encode_change(&sender)));
         Ok(status)
-    }
-
-    /// A state entry as this block has left it so far: this transaction's changes
-    /// (`touched`, newest last), then earlier transactions' (`earlier`), then committed.
-    fn read<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &StateKey,
-        earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
-        touched: &[(StateKey, Option<Vec<u8>>)],
-    ) -> Option<T> {
-        let bytes = match touched.iter().rev().find(|(k, _)| k == key) {
-            Some((_, v)) => v.clone(),
-            None => match earlier.get(key) {
-                Some(v) => v.clone(),
-                None => self.tree.get(key, self.height().0),
-            },
-        }?;
-        vigil_protocol::encoding::from_bytes(&bytes).ok()
-    }
-
-    /// Records a manifest: the sender owns it and its user id, it fits the chain's vault
-    /// configuration, its stores are validators, its id is new, the owner has room.
-    fn apply_manifest(
-        &self,
-        m: &VaultManifest,
-        (from, sender): (Address, vigil_protocol::PublicKey),
-        next: &ConsensusState,
-        earlier: &BTreeMap<StateKey, Option<Vec<u8>>>,
-        touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
-    ) -> TxStatus {
-        let user = self.read::<UserRecord>(&StateKey::User(m.user_id.clone()), earlier, touched);
-        if m.owner != from || user != Some(UserRecord { account: from, key: sender }) {
-            return TxStatus::Failed(FailureCode::UnknownUser);
-        }
-        let cfg = self.read::<VaultConfig>(&StateKey::VaultConfig, earlier, touched).unwrap_or_default();
-        if m.check(&cfg).is_err() || m.stores.iter().any(|id| next.validators.get(id).is_none()) {
-            return TxStatus::Failed(FailureCode::BadManifest);
-        }
-        let key = StateKey::Manifest(m.object_id);
-        if self.read::<VaultManifest>(&key, earlier, touched).is_some() {
-            return TxStatus::Failed(FailureCode::DuplicateObject);
-        }
-        let list_key = StateKey::Objects(from);
-        let mut objects = self.read::<Vec<Hash32>>(&list_key, earlier, touched).unwrap_or_default();
-        if objects.len() >= vigil_protocol::vault::OBJECTS_PER_ACCOUNT_MAX {
-            return TxStatus::Failed(FailureCode::TooManyObjects);
-        }
-        objects.push(m.object_id);
-        touched.push((key, encode_change(m)));
-        touched.push((list_key, encode_change(&objects)));
-        TxStatus::Success
-    }
-
-    /// Validates evidence against the set in force at its height; on success jails the
-    /// offender and makes the next height run in Bft mode.
-    fn apply_evidence(&self, evidence: &FaultEvidence, next: &mut ConsensusState) -> TxStatus {
-        let set = self.validators_at(evidence.height());
-        let offender = match evidence.verify(&self.chain_id, set) {
-            Ok(offender) => offender,
-            Err(_) => return TxStatus::Failed(FailureCode::InvalidEvidence),
-        };
-        if next.jailed.contains(&offender) || next.validators.get(&offender).is_none() {
-            return TxStatus::Failed(FailureCode::DuplicateEvidence);
-        }
-        match next.validators.without(&offender) {
-            Ok(smaller) if smaller.len() >= VALIDATORS_MIN => {
-                next.validators = smaller;
-                next.jailed.push(offender);
-                next.mode = ConsensusMode::Bft;
-                TxStatus::Success
-            }
-            _ => TxStatus::Failed(FailureCode::ValidatorSetTooSmall),
-        }
     }
 
     /// The header a proposer builds for the transactions executed as `exec`.
@@ -618,5 +503,7 @@ impl Ledger {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,103 @@
+//! What each kind of transaction does: one module per capability, each with its
+//! admission rules and its execution, behind one trait ([`Capability`]).
+//!
+//! Admission (the mempool) and execution (a block) ask a payload through
+//! [`with_capability!`], the one place that names every payload kind: a new capability
+//! is a module here and one line there (and its payload variant in `vigil-protocol`).
+//!
+//! | module | payloads | state it writes |
+//! |---|---|---|
+//! | [`transfer`] | `Transfer` | the recipient's `Account` |
+//! | [`evidence`] | `FaultEvidence` | `Consensus` (the offender jailed, the next height Bft) |
+//! | [`vault`] | `RegisterUser`, `CommitManifest` | `User`, `Manifest`, `Objects` |
+//!
+//! Every transaction, whatever its payload, first pays its fee and uses its nonce
+//! (`execution`), so a transaction included once can never be included again.
+
+use vigil_protocol::limits::FEE_MIN;
+use vigil_protocol::{Payload, TxStatus};
+
+use crate::consensus::Rejection;
+use crate::execution::{Ledger, TxContext, TxInvalid};
+
+pub mod evidence;
+pub mod transfer;
+pub mod vault;
+
+/// One payload kind's rules.
+///
+/// Execution runs in two steps so that a transaction that may not be in a block
+/// changes nothing: [`Capability::validate`] reads only and may refuse the transaction
+/// ([`TxInvalid`]: a block holding it is invalid); [`Capability::apply`] cannot refuse
+/// any more, it writes the payload's effects and says whether it succeeded (a failed
+/// transaction is still recorded: its fee is paid and its nonce used).
+pub trait Capability {
+    /// What [`Capability::validate`] found, handed to [`Capability::apply`].
+    type Checked;
+
+    /// The smallest fee this payload pays.
+    fn fee_min(&self) -> u64 {
+        FEE_MIN
+    }
+
+    /// What this payload takes from the sender's balance beyond the fee, at most.
+    fn spend(&self) -> u64 {
+        0
+    }
+
+    /// Whether the mempool takes it ahead of the others.
+    fn priority(&self) -> bool {
+        false
+    }
+
+    /// Admission's checks beyond chain, signature, nonce, fee and balance, on the
+    /// committed `ledger`: what is refused here is never pooled.
+    fn admit(&self, _ledger: &Ledger) -> Result<(), Rejection> {
+        Ok(())
+    }
+
+    /// Whether the transaction may be in a block at all, on the state `cx` holds.
+    fn validate(&self, cx: &TxContext<'_>) -> Result<Self::Checked, TxInvalid>;
+
+    /// Its effects on the state `cx` holds.
+    fn apply(&self, checked: Self::Checked, cx: &mut TxContext<'_>) -> TxStatus;
+}
+
+/// Runs `$body` with `$c` bound to the payload's capability (`&impl Capability`): the
+/// registration of every payload kind.
+macro_rules! with_capability {
+    ($payload:expr, |$c:ident| $body:expr) => {
+        match $payload {
+            Payload::Transfer($c) => $body,
+            Payload::FaultEvidence($c) => $body,
+            Payload::RegisterUser($c) => $body,
+            Payload::CommitManifest($c) => $body,
+        }
+    };
+}
+
+/// The smallest fee `payload` pays ([`FEE_MIN`]; evidence may be free, registering a
+/// user id costs more).
+pub fn fee_min(payload: &Payload) -> u64 {
+    with_capability!(payload, |c| c.fee_min())
+}
+
+/// What `payload` takes from the sender's balance beyond the fee, at most.
+pub fn spend(payload: &Payload) -> u64 {
+    with_capability!(payload, |c| c.spend())
+}
+
+/// Whether the mempool takes `payload` ahead of the others (fault evidence).
+pub fn priority(payload: &Payload) -> bool {
+    with_capability!(payload, |c| c.priority())
+}
+
+/// Admission's payload-specific checks.
+pub fn admit(payload: &Payload, ledger: &Ledger) -> Result<(), Rejection> {
+    with_capability!(payload, |c| c.admit(ledger))
+}
+
+/// Checks, then executes `payload` on the state `cx` holds; on `Err` nothing changed.
+pub(crate) fn execute(payload: &Payload, cx: &mut TxContext<'_>) -> Result<TxStatus, TxInvalid> {
+    with_capability!(payload, |c| c.validate(cx).map(|checked| c.apply(checked, cx)))
+}
