@@ -20,8 +20,10 @@ use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, VerifiedAccount};
 use vigil_wallet::platform::Platform;
-use vigil_wallet::session::{Session, TransferReport};
+use vigil_wallet::session::{Session, TransferReport, WalletError};
 use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
+
+use crate::error::UiError;
 
 /// Where the pinned chain is remembered (validator-set hash of genesis and chain id).
 pub const PIN_KEY: &str = "vigil.pinned-genesis";
@@ -73,10 +75,6 @@ pub struct BlockRow {
     pub txs_match_root: bool,
 }
 
-fn message(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
 /// Which of the gateways in use a call to the gateways themselves goes to.
 #[derive(Debug, Clone, Copy)]
 enum Pick {
@@ -89,7 +87,7 @@ enum Pick {
 const GATEWAY_TIMEOUT_MS: u64 = 10_000;
 
 /// A GET to a gateway itself, as `T` from JSON.
-async fn gateway_get<T: serde::de::DeserializeOwned>(gateway: &str, path: &str) -> Result<T, String> {
+async fn gateway_get<T: serde::de::DeserializeOwned>(gateway: &str, path: &str) -> Result<T, UiError> {
     let r = Fetch
         .send(HttpRequest {
             method: "GET",
@@ -99,11 +97,15 @@ async fn gateway_get<T: serde::de::DeserializeOwned>(gateway: &str, path: &str) 
             timeout_ms: GATEWAY_TIMEOUT_MS,
         })
         .await
-        .map_err(|e| format!("the gateway at {gateway} cannot be reached ({e})"))?;
+        .map_err(|e| UiError::GatewayUnreachable { gateway: gateway.into(), reason: e.to_string() })?;
     if r.status != 200 {
-        return Err(format!("the gateway at {gateway} answered {} for {path}", r.status));
+        return Err(UiError::GatewayStatus { gateway: gateway.into(), path: path.into(), status: r.status });
     }
-    serde_json::from_slice(&r.body).map_err(|e| format!("the gateway at {gateway} sent an invalid {path} ({e})"))
+    serde_json::from_slice(&r.body).map_err(|e| UiError::GatewayAnswer {
+        gateway: gateway.into(),
+        path: path.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// The chain a genesis is (`chain id:genesis set hash`), as pins are written.
@@ -116,18 +118,17 @@ impl Chain {
     /// browser keeps (a development build's first use pins it), and starts a session
     /// trusting it, through this gateway and then the other gateways it lists that serve
     /// the same chain.
-    pub async fn connect(gateway: String, cross_check: Option<Vec<NodeId>>) -> Result<Chain, String> {
+    pub async fn connect(gateway: String, cross_check: Option<Vec<NodeId>>) -> Result<Chain, UiError> {
         let gateway = gateway.trim_end_matches('/').to_string();
-        let genesis: Genesis = gateway_get(&gateway, "/v1/genesis")
-            .await
-            .map_err(|e| format!("{e}. Check the gateway's URL in Settings; is it a Vigil gateway?"))?;
+        let genesis: Genesis =
+            gateway_get(&gateway, "/v1/genesis").await.map_err(|e| UiError::NoGenesis(Box::new(e)))?;
         let set_hash = genesis.validators.hash();
         let pin = pin_of(&genesis);
         if crate::model::check_pin(BUILT_IN_PIN, crate::storage::get(PIN_KEY).as_deref(), &pin)? {
-            crate::storage::set(PIN_KEY, &pin);
+            crate::storage::set(PIN_KEY, &pin)?;
         }
         let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &set_hash)
-            .map_err(|e| format!("The genesis validator set does not verify: {e}"))?;
+            .map_err(|e| UiError::Genesis(e.to_string()))?;
         // An older gateway without the endpoint, or a list that does not check, leaves
         // this gateway alone: nothing is lost but the failover.
         let listed = match gateway_get::<WalletConfig>(&gateway, "/v1/wallet-config").await {
@@ -149,7 +150,7 @@ impl Chain {
     }
 
     /// Validator set, verified balance and the latest certified mode.
-    pub async fn overview(&self, me: &Address) -> Result<Overview, String> {
+    pub async fn overview(&self, me: &Address) -> Result<Overview, UiError> {
         let lists = self.node_lists().await;
         let faucet =
             self.gateway_json::<FaucetInfo>(Pick::First, "GET", "/v1/faucet", None).await.ok().map(|(_, f)| f.amount);
@@ -164,11 +165,11 @@ impl Chain {
         let order = |id: &NodeId| self.genesis.validators.index_of(id).unwrap_or(usize::MAX);
         health.sort_by_key(|h| order(&h.id));
         let result = async {
-            s.sync().await.map_err(message)?;
-            let account = s.account(me).await.map_err(message)?;
+            s.sync().await?;
+            let account = s.account(me).await?;
             let set = s.light.current_set().clone();
             let mode = s.light.latest_header().map(|h| h.header.mode);
-            Ok::<_, String>((account, set, mode))
+            Ok::<_, WalletError>((account, set, mode))
         }
         .await;
         let (account, set, mode) = result?;
@@ -190,15 +191,15 @@ impl Chain {
 
     /// A call to a gateway itself (not forwarded to a node), its answer read as `A`: to
     /// the gateways `pick` names among those used, the first that can be reached, with
-    /// its index among them; an error answer becomes its message.
+    /// its index among them; an error answer is [`UiError::GatewayRefused`].
     async fn gateway_json<A: DeserializeOwned>(
         &self,
         pick: Pick,
         method: &'static str,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(usize, A), String> {
-        let mut last = String::from("no gateway");
+    ) -> Result<(usize, A), UiError> {
+        let mut last = UiError::NoGateway;
         let picked = |i: usize| match pick {
             Pick::First => i == 0,
             Pick::Only(j) => i == j,
@@ -216,15 +217,23 @@ impl Chain {
             let r = match sent {
                 Ok(r) => r,
                 Err(e) => {
-                    last = format!("{gateway}: {e}");
+                    last = UiError::GatewayUnreachable { gateway: gateway.into(), reason: e.to_string() };
                     continue;
                 }
             };
             if r.status != 200 {
                 let refused = vigil_wallet::client::error_of(&r.body);
-                return Err(refused.map_or_else(|| "the gateway refused".to_string(), |e| e.message));
+                return Err(UiError::GatewayRefused {
+                    status: r.status,
+                    code: refused.as_ref().map(|e| e.code.to_string()),
+                    message: refused.map(|e| e.message),
+                });
             }
-            let answer = serde_json::from_slice(&r.body).map_err(message)?;
+            let answer = serde_json::from_slice(&r.body).map_err(|e| UiError::GatewayAnswer {
+                gateway: gateway.into(),
+                path: path.into(),
+                reason: e.to_string(),
+            })?;
             return Ok((i, answer));
         }
         Err(last)
@@ -245,8 +254,9 @@ impl Chain {
     }
 
     /// Asks the test faucet for funds; resolves to the height they landed at.
-    pub async fn fund(&self, me: &Address) -> Result<u64, String> {
-        let body = serde_json::to_vec(&FaucetRequest { address: me.to_string() }).map_err(message)?;
+    pub async fn fund(&self, me: &Address) -> Result<u64, UiError> {
+        // A struct of one string always serializes.
+        let body = serde_json::to_vec(&FaucetRequest { address: me.to_string() }).unwrap_or_default();
         let (_, funded) = self.gateway_json::<Funded>(Pick::First, "POST", "/v1/faucet", Some(body)).await?;
         Ok(funded.height.0)
     }
@@ -258,27 +268,23 @@ impl Chain {
         to: Address,
         amount: u64,
         fee: u64,
-    ) -> Result<TransferReport, String> {
+    ) -> Result<TransferReport, UiError> {
         let mut s = self.session.hold().await;
         let r = s.transfer(key, to, amount, fee).await;
-        r.map_err(|e| match e.code().as_str() {
-            "INSUFFICIENT_BALANCE" => "Your verified balance does not cover the amount and fee.".to_string(),
-            _ => e.to_string(),
-        })
+        Ok(r?)
     }
 
     /// The newest blocks, each header checked against its certificate and its
     /// transaction list against the header's tx root.
-    pub async fn recent_blocks(&self, count: u64) -> Result<Vec<BlockRow>, String> {
+    pub async fn recent_blocks(&self, count: u64) -> Result<Vec<BlockRow>, UiError> {
         let mut s = self.session.hold().await;
         let result = async {
-            s.sync().await.map_err(message)?;
-            let top: StatusHeight = s.read("/v1/status").await.and_then(|(_, a)| a.parse()).map_err(message)?;
+            s.sync().await?;
+            let top: StatusHeight = s.read("/v1/status").await.and_then(|(_, a)| a.parse())?;
             let mut rows = Vec::new();
             for h in (1..=top.height.0).rev().take(count as usize) {
-                let block: BlockProof =
-                    s.read(&format!("/v1/blocks/{h}")).await.and_then(|(_, a)| a.parse()).map_err(message)?;
-                let (ch, verification) = s.light.accept_header(&block.certified_header_bcs.0).map_err(message)?;
+                let block: BlockProof = s.read(&format!("/v1/blocks/{h}")).await.and_then(|(_, a)| a.parse())?;
+                let (ch, verification) = s.light.accept_header(&block.certified_header_bcs.0)?;
                 let hashes: Vec<TxHash> = block.tx_hashes;
                 rows.push(BlockRow {
                     hash: ch.header.hash(),
@@ -288,10 +294,10 @@ impl Chain {
                     header: ch.header,
                 });
             }
-            Ok::<_, String>(rows)
+            Ok::<_, WalletError>(rows)
         }
         .await;
-        result
+        Ok(result?)
     }
 
     /// Encrypts, splits and uploads `bytes`; `progress(phase, done, total)` as it goes.
@@ -302,17 +308,17 @@ impl Chain {
         label: &str,
         bytes: &[u8],
         progress: &mut dyn FnMut(Phase, u64, u64),
-    ) -> Result<UploadReport, String> {
+    ) -> Result<UploadReport, UiError> {
         let mut s = self.session.hold().await;
         let r = s.vault_upload(seed, 0, user_id, label, bytes, progress).await;
-        r.map_err(message)
+        Ok(r?)
     }
 
     /// This account's stored objects, each manifest proven.
-    pub async fn vault_list(&self, owner: &Address) -> Result<Vec<VaultManifest>, String> {
+    pub async fn vault_list(&self, owner: &Address) -> Result<Vec<VaultManifest>, UiError> {
         let mut s = self.session.hold().await;
         let r = s.vault_list(owner).await;
-        r.map_err(message)
+        Ok(r?)
     }
 
     /// Fetches, checks, rebuilds and decrypts one object.
@@ -321,10 +327,11 @@ impl Chain {
         seed: &WalletSeed,
         object_id: &Hash32,
         progress: &mut dyn FnMut(Phase, u64, u64),
-    ) -> Result<(Vec<u8>, DownloadReport), String> {
+    ) -> Result<(Vec<u8>, DownloadReport), UiError> {
         let mut s = self.session.hold().await;
         let r = s.vault_download(seed, 0, object_id, progress).await;
-        r.map(|(bytes, report)| (bytes.to_vec(), report)).map_err(message)
+        let (bytes, report) = r?;
+        Ok((bytes.to_vec(), report))
     }
 
     /// The node ids of the trusted set with their names.

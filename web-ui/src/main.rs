@@ -1,14 +1,23 @@
 //! `vigil-web`: the Vigil web wallet, a Yew app (client-side rendered) on the wallet
 //! core. Built into `www/dist` by `cargo xtask build-web` and served by the gateway on
-//! the same origin as the API. The browser-free parts (input checks, labels) are in
-//! [`model`] and tested natively.
+//! the same origin as the API. The browser-free parts (input checks, labels, the errors
+//! users read) are in [`model`] and [`error`] and tested natively.
 
+pub mod error;
 pub mod model;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
 mod chain;
+#[cfg(target_arch = "wasm32")]
+mod pages;
+#[cfg(target_arch = "wasm32")]
+mod session;
+#[cfg(target_arch = "wasm32")]
+mod status;
 #[cfg(target_arch = "wasm32")]
 mod storage;
 

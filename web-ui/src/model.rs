@@ -1,10 +1,15 @@
-//! What the web wallet decides without a browser: input checks with the messages users
-//! see, amounts, labels for verdicts, settings. Plain Rust, tested natively.
+//! What the web wallet decides without a browser: input checks (their errors are
+//! [`InputError`]s), amounts, labels for verdicts, evidence and progress, the lines the
+//! vault shows, settings, which chain and gateways to trust. Plain Rust, tested natively.
 
 use serde::{Deserialize, Serialize};
-use vigil_protocol::{Address, NodeId, ValidatorSet};
+use vigil_protocol::{Address, ConsensusMode, NodeId, UserId, ValidatorSet};
 use vigil_wallet::detector::Verdict;
 use vigil_wallet::light::CrossCheck;
+use vigil_wallet::session::EvidenceReport;
+use vigil_wallet::vault_client::{Phase, UploadReport};
+
+use crate::error::{InputError, Quantity, UiError};
 
 /// Minutes without a key press or click before the wallet locks itself.
 pub const IDLE_LOCK_MINUTES: u32 = 5;
@@ -22,42 +27,79 @@ pub struct Settings {
     pub cross_check: Vec<String>,
 }
 
-/// Checks a recipient address as it is typed; the message says what is wrong.
-pub fn recipient(text: &str) -> Result<Address, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("Enter the recipient's address (it starts with vigil1).".into());
+impl Settings {
+    /// The nodes to cross-check, `None` for every validator (the ids that do not
+    /// parse are dropped: they come from this browser's storage).
+    pub fn cross_check_ids(&self) -> Option<Vec<NodeId>> {
+        let ids: Vec<NodeId> = self.cross_check.iter().filter_map(|h| h.parse().ok()).collect();
+        (!ids.is_empty()).then_some(ids)
     }
-    if !text.starts_with("vigil1") {
-        return Err("A Vigil address starts with vigil1.".into());
-    }
-    Address::parse(text)
-        .map_err(|_| "This is not a valid Vigil address: check for a typo (the checksum does not match).".into())
 }
 
-/// A whole, positive amount.
-pub fn amount(text: &str, what: &str, allow_zero: bool) -> Result<u64, String> {
+/// Checks a recipient address as it is typed; the error says what is wrong.
+pub fn recipient(text: &str) -> Result<Address, InputError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(InputError::RecipientMissing);
+    }
+    if !text.starts_with("vigil1") {
+        return Err(InputError::RecipientPrefix);
+    }
+    Address::parse(text).map_err(|_| InputError::RecipientChecksum)
+}
+
+/// A whole, positive quantity of units (`allow_zero` for a fee).
+pub fn amount(text: &str, what: Quantity, allow_zero: bool) -> Result<u64, InputError> {
     let clean: String = text.trim().chars().filter(|c| *c != '_' && *c != ',' && *c != ' ').collect();
     if clean.is_empty() {
-        return Err(format!("Enter the {what}."));
+        return Err(InputError::QuantityMissing(what));
     }
-    let v: u64 = clean.parse().map_err(|_| format!("The {what} must be a whole number of units."))?;
+    let v: u64 = clean.parse().map_err(|_| InputError::QuantityNotWhole(what))?;
     if v == 0 && !allow_zero {
-        return Err(format!("The {what} must be more than 0."));
+        return Err(InputError::QuantityZero(what));
     }
     Ok(v)
 }
 
+/// The fee typed, 1 if the field is empty.
+pub fn fee(text: &str) -> Result<u64, InputError> {
+    amount(if text.trim().is_empty() { "1" } else { text }, Quantity::Fee, true)
+}
+
 /// Checks a new password and its repetition.
-pub fn new_password(password: &str, again: &str) -> Result<(), String> {
-    let min = vigil_wallet::keystore::PASSWORD_MIN_CHARS;
-    if password.chars().count() < min {
-        return Err(format!("Use a password of at least {min} characters."));
+pub fn new_password(password: &str, again: &str) -> Result<(), InputError> {
+    if password.chars().count() < vigil_wallet::keystore::PASSWORD_MIN_CHARS {
+        return Err(InputError::PasswordShort);
     }
     if password != again {
-        return Err("The two passwords differ.".into());
+        return Err(InputError::PasswordsDiffer);
     }
     Ok(())
+}
+
+/// A gateway URL as typed in Settings: empty (this page's origin), `https://`, or
+/// `http://localhost`.
+pub fn gateway_url(text: &str) -> Result<String, InputError> {
+    let url = text.trim();
+    if !url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://localhost") {
+        return Err(InputError::GatewayUrl);
+    }
+    Ok(url.to_string())
+}
+
+/// The nodes chosen to cross-check (hex ids) out of `all` validators, as [`Settings`]
+/// keeps them: every one is kept as none (the whole set, whatever it becomes).
+pub fn cross_check_choice(chosen: Vec<String>, all: usize) -> Result<Vec<String>, InputError> {
+    match chosen.len() {
+        0 => Err(InputError::NoCrossCheck),
+        n if n == all => Ok(Vec::new()),
+        _ => Ok(chosen),
+    }
+}
+
+/// The vault user id as typed.
+pub fn user_id(text: &str) -> Result<UserId, InputError> {
+    UserId::new(text.trim()).map_err(|e| InputError::UserId(e.to_string()))
 }
 
 /// `1234567` → `1,234,567`.
@@ -88,9 +130,14 @@ pub fn confirm_positions(random: [u8; 3]) -> [usize; 3] {
 }
 
 /// Whether the typed words are the phrase's words at `positions`.
-pub fn words_confirmed(phrase: &str, positions: &[usize; 3], typed: &[String; 3]) -> bool {
+pub fn words_confirmed(phrase: &str, positions: &[usize; 3], typed: &[String; 3]) -> Result<(), InputError> {
     let words: Vec<&str> = phrase.split_whitespace().collect();
-    positions.iter().zip(typed).all(|(p, t)| words.get(*p).is_some_and(|w| w.eq_ignore_ascii_case(t.trim())))
+    let same = |(p, t): (&usize, &String)| words.get(*p).is_some_and(|w| w.eq_ignore_ascii_case(t.trim()));
+    if positions.iter().zip(typed).all(same) {
+        Ok(())
+    } else {
+        Err(InputError::WordsDiffer)
+    }
 }
 
 /// A validator's display name from the trusted set, else a short id.
@@ -127,17 +174,13 @@ pub fn clock(time_ms: u64) -> String {
 /// The chain a gateway serves (`chain id:genesis set hash`) against the one this wallet
 /// trusts: the pin built into a production build (`cargo xtask build-web --genesis`),
 /// else the one this browser pinned on first use. `Ok(true)`: nothing pinned yet, pin it.
-pub fn check_pin(built_in: Option<&str>, stored: Option<&str>, served: &str) -> Result<bool, String> {
+pub fn check_pin(built_in: Option<&str>, stored: Option<&str>, served: &str) -> Result<bool, UiError> {
+    let other =
+        |trusted: &str, built_in| UiError::OtherChain { served: served.into(), trusted: trusted.into(), built_in };
     match (built_in, stored) {
-        (Some(built), _) if built != served => Err(format!(
-            "This gateway serves another chain ({served}) than the one this wallet was built for ({built}); \
-             it cannot be used. Choose one of your chain's gateways in Settings."
-        )),
+        (Some(built), _) if built != served => Err(other(built, true)),
         (Some(_), _) => Ok(false),
-        (None, Some(pinned)) if pinned != served => Err(format!(
-            "This gateway serves another chain ({served}) than the one this wallet trusts ({pinned}). \
-             If you trust the new one, reset the trusted chain in Settings."
-        )),
+        (None, Some(pinned)) if pinned != served => Err(other(pinned, false)),
         (None, Some(_)) => Ok(false),
         (None, None) => Ok(true),
     }
@@ -148,7 +191,7 @@ pub fn check_pin(built_in: Option<&str>, stored: Option<&str>, served: &str) -> 
 pub struct GatewayUse {
     pub url: String,
     /// `Ok(())`: used, in this order; `Err(why)`: left out.
-    pub state: Result<(), String>,
+    pub state: Result<(), UiError>,
 }
 
 /// The gateways a session uses: the one that served the wallet first (its chain already
@@ -161,7 +204,7 @@ pub fn gateways_to_use(
     built_in: Option<&str>,
     serving: &str,
     pinned: &str,
-    others: Vec<(String, Result<String, String>)>,
+    others: Vec<(String, Result<String, UiError>)>,
 ) -> Vec<GatewayUse> {
     let mut list = vec![GatewayUse { url: serving.to_string(), state: Ok(()) }];
     for (url, served) in others {
@@ -170,7 +213,7 @@ pub fn gateways_to_use(
         } else {
             match served {
                 Ok(served) => check_pin(built_in, Some(pinned), &served).map(|_| ()),
-                Err(why) => Err(format!("not used: {why}")),
+                Err(why) => Err(UiError::LeftOut(Box::new(why))),
             }
         };
         list.push(GatewayUse { url, state });
@@ -202,6 +245,74 @@ pub fn cross_check(set: &ValidatorSet, check: Option<&CrossCheck>) -> String {
     }
 }
 
+/// The banner's line for a liar the wallet caught: what it did, whether the proof
+/// committed, and what the chain did about it.
+pub fn evidence_line(name: &str, ev: &EvidenceReport) -> String {
+    let mut s = format!("{name} signed a receipt that contradicts the certified block. ");
+    if !ev.committed {
+        s.push_str(&format!("The evidence did not commit: {}.", ev.detail));
+        return s;
+    }
+    s.push_str(&format!("The wallet proved it to the chain: {}. ", ev.detail));
+    if ev.jailed {
+        s.push_str(&format!("{name} is jailed. "));
+    }
+    match ev.mode_after {
+        Some(ConsensusMode::Bft) => s.push_str("The chain has switched to BFT mode."),
+        Some(ConsensusMode::Fast) => s.push_str("The chain is still in Fast mode."),
+        None => {}
+    }
+    s
+}
+
+/// What the vault's progress bar is doing.
+pub fn phase_label(p: Phase) -> &'static str {
+    match p {
+        Phase::Encrypt => "Encrypting in your browser",
+        Phase::Encode => "Splitting into shards",
+        Phase::Upload => "Uploading shards to the nodes",
+        Phase::Commit => "Committing the manifest on chain",
+        Phase::Download => "Fetching and checking shards",
+        Phase::Decrypt => "Decrypting",
+    }
+}
+
+/// A stored object's name: its label, else its short id.
+pub fn object_name(label: &str, object_id: &str) -> String {
+    if label.is_empty() {
+        short(object_id)
+    } else {
+        label.to_string()
+    }
+}
+
+/// The file name a downloaded object is saved as: its label, else its short id `.bin`.
+pub fn download_name(label: &str, object_id: &str) -> String {
+    if label.is_empty() {
+        format!("{}.bin", short(object_id))
+    } else {
+        label.to_string()
+    }
+}
+
+/// The vault's line after an upload.
+pub fn upload_note(r: &UploadReport) -> String {
+    format!(
+        "Stored {} bytes as {} shards per stripe on {} nodes (any {} rebuild it); manifest committed.",
+        units(r.plaintext_len),
+        r.n,
+        r.stores.len(),
+        r.k
+    )
+}
+
+/// The vault's line after a download: rebuilt from which nodes, and tampered shards.
+pub fn download_note(name: &str, len_bytes: u64, used: &[String], tampered_shards: usize) -> String {
+    let tampered =
+        if tampered_shards > 0 { format!("; {tampered_shards} tampered shards refused") } else { String::new() };
+    format!("{name}: {} bytes rebuilt from {} and verified{tampered}.", units(len_bytes), used.join(" and "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,28 +322,30 @@ mod tests {
     fn recipient_checks_prefix_and_checksum() {
         let a = Address::from_public_key(&SecretKey::from_seed([7; 32]).public_key()).to_string();
         assert_eq!(recipient(&format!("  {a} ")).map(|x| x.to_string()), Ok(a.clone()));
-        assert!(recipient("").unwrap_err().contains("Enter"));
-        assert!(recipient("bc1qxyz").unwrap_err().contains("starts with vigil1"));
+        assert_eq!(recipient(""), Err(InputError::RecipientMissing));
+        assert!(recipient("bc1qxyz").unwrap_err().to_string().contains("starts with vigil1"));
         let mut typo = a.into_bytes();
         let last = typo.len() - 1;
         typo[last] = if typo[last] == b'q' { b'p' } else { b'q' };
-        assert!(recipient(&String::from_utf8(typo).unwrap()).unwrap_err().contains("checksum"));
+        assert!(recipient(&String::from_utf8(typo).unwrap()).unwrap_err().to_string().contains("checksum"));
     }
 
     #[test]
     fn amounts_are_whole_and_positive() {
-        assert_eq!(amount("1,000", "amount", false), Ok(1000));
-        assert_eq!(amount("0", "fee", true), Ok(0));
-        assert!(amount("0", "amount", false).is_err());
-        assert!(amount("1.5", "amount", false).unwrap_err().contains("whole"));
-        assert!(amount("-3", "amount", false).is_err());
-        assert!(amount("99999999999999999999999", "amount", false).is_err());
+        let a = Quantity::Amount;
+        assert_eq!(amount("1,000", a, false), Ok(1000));
+        assert_eq!(amount("0", Quantity::Fee, true), Ok(0));
+        assert_eq!(amount("0", a, false), Err(InputError::QuantityZero(a)));
+        assert_eq!(amount("1.5", a, false), Err(InputError::QuantityNotWhole(a)));
+        assert!(amount("-3", a, false).is_err());
+        assert!(amount("99999999999999999999999", a, false).is_err());
+        assert_eq!(amount(" ", a, false), Err(InputError::QuantityMissing(a)));
     }
 
     #[test]
     fn passwords_need_length_and_match() {
-        assert!(new_password("short", "short").is_err());
-        assert!(new_password("long enough", "long enougH").unwrap_err().contains("differ"));
+        assert_eq!(new_password("short", "short"), Err(InputError::PasswordShort));
+        assert_eq!(new_password("long enough", "long enougH"), Err(InputError::PasswordsDiffer));
         assert_eq!(new_password("long enough", "long enough"), Ok(()));
     }
 
@@ -242,14 +355,14 @@ mod tests {
         let other = "vigil-main:bb";
         assert_eq!(check_pin(Some(ours), None, ours), Ok(false), "nothing to pin: the build carries it");
         assert!(
-            check_pin(Some(ours), None, other).unwrap_err().contains("built for"),
+            check_pin(Some(ours), None, other).unwrap_err().to_string().contains("built for"),
             "the first gateway met is not trusted"
         );
         assert!(check_pin(Some(ours), Some(other), other).is_err(), "nor a pin stored before, by anyone");
         // Development builds pin the first gateway's chain and hold to it.
         assert_eq!(check_pin(None, None, other), Ok(true));
         assert_eq!(check_pin(None, Some(other), other), Ok(false));
-        assert!(check_pin(None, Some(ours), other).unwrap_err().contains("reset the trusted chain"));
+        assert!(check_pin(None, Some(ours), other).unwrap_err().to_string().contains("reset the trusted chain"));
     }
 
     #[test]
@@ -258,7 +371,7 @@ mod tests {
         let others = vec![
             ("https://b.example".to_string(), Ok(ours.to_string())),
             ("https://evil.example".to_string(), Ok("vigil-devnet:bb".to_string())),
-            ("https://down.example".to_string(), Err("cannot be reached".to_string())),
+            ("https://down.example".to_string(), Err(UiError::NoGateway)),
             ("https://a.example".to_string(), Ok(ours.to_string())),
         ];
         for built_in in [None, Some(ours)] {
@@ -270,8 +383,9 @@ mod tests {
             );
             assert_eq!(list[0].state, Ok(()), "the serving gateway first");
             assert_eq!(list[1].state, Ok(()));
-            assert!(list[2].state.as_ref().unwrap_err().contains("another chain"), "{:?}", list[2]);
-            assert!(list[3].state.as_ref().unwrap_err().contains("cannot be reached"));
+            assert!(list[2].state.as_ref().unwrap_err().to_string().contains("another chain"), "{:?}", list[2]);
+            assert_eq!(list[3].state, Err(UiError::LeftOut(Box::new(UiError::NoGateway))));
+            assert!(list[3].state.as_ref().unwrap_err().to_string().starts_with("not used: no gateway"));
         }
     }
 
@@ -302,7 +416,70 @@ mod tests {
         }
         let phrase = (0..24).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
         let p = [1, 5, 9];
-        assert!(words_confirmed(&phrase, &p, &["w1".into(), " W5".into(), "w9".into()]));
-        assert!(!words_confirmed(&phrase, &p, &["w1".into(), "w6".into(), "w9".into()]));
+        assert_eq!(words_confirmed(&phrase, &p, &["w1".into(), " W5".into(), "w9".into()]), Ok(()));
+        assert_eq!(
+            words_confirmed(&phrase, &p, &["w1".into(), "w6".into(), "w9".into()]),
+            Err(InputError::WordsDiffer)
+        );
+    }
+
+    #[test]
+    fn cross_checking_every_node_is_kept_as_none() {
+        let id = NodeId::from_public_key(&SecretKey::from_seed([5; 32]).public_key());
+        let mut s = Settings::default();
+        assert_eq!(s.cross_check_ids(), None);
+        s.cross_check = vec![id.to_string(), "not hex".into()];
+        assert_eq!(s.cross_check_ids(), Some(vec![id]));
+    }
+
+    #[test]
+    fn settings_inputs_are_checked() {
+        assert_eq!(gateway_url("  "), Ok(String::new()), "empty: this page's gateway");
+        assert_eq!(gateway_url(" https://g.example "), Ok("https://g.example".into()));
+        assert_eq!(gateway_url("http://localhost:8080"), Ok("http://localhost:8080".into()));
+        assert_eq!(gateway_url("http://g.example"), Err(InputError::GatewayUrl));
+        assert_eq!(cross_check_choice(vec![], 4), Err(InputError::NoCrossCheck));
+        assert_eq!(cross_check_choice(vec!["a".into(), "b".into()], 2), Ok(vec![]), "all of them: none kept");
+        assert_eq!(cross_check_choice(vec!["a".into()], 2), Ok(vec!["a".into()]));
+    }
+
+    #[test]
+    fn fees_default_to_one_and_user_ids_follow_the_chain_rule() {
+        assert_eq!(fee(""), Ok(1));
+        assert_eq!(fee("0"), Ok(0));
+        assert_eq!(fee("x"), Err(InputError::QuantityNotWhole(Quantity::Fee)));
+        assert_eq!(user_id(" e2e@vigil ").map(|u| u.as_str().to_string()), Ok("e2e@vigil".into()));
+        assert!(matches!(user_id("Upper Case"), Err(InputError::UserId(_))));
+    }
+
+    #[test]
+    fn the_banner_says_what_the_chain_did_about_a_liar() {
+        let ev = |committed, jailed, mode_after| EvidenceReport {
+            offender: NodeId::from_public_key(&SecretKey::from_seed([3; 32]).public_key()),
+            evidence_tx: Default::default(),
+            committed,
+            jailed,
+            mode_after,
+            detail: "evidence committed at height 9".into(),
+        };
+        let line = evidence_line("node-3", &ev(true, true, Some(ConsensusMode::Bft)));
+        assert!(line.starts_with("node-3 signed a receipt that contradicts the certified block. "), "{line}");
+        assert!(line.contains("proved it to the chain: evidence committed at height 9."), "{line}");
+        assert!(line.contains("node-3 is jailed.") && line.ends_with("switched to BFT mode."), "{line}");
+        let not = evidence_line("node-3", &ev(false, false, None));
+        assert!(not.ends_with("The evidence did not commit: evidence committed at height 9."), "{not}");
+    }
+
+    #[test]
+    fn vault_lines_name_objects_and_nodes() {
+        assert_eq!(object_name("", "0123456789abcdef"), "0123456789…");
+        assert_eq!(download_name("", "0123456789abcdef"), "0123456789….bin");
+        assert_eq!(download_name("ledger.bin", "01"), "ledger.bin");
+        let used = ["node-1".to_string(), "node-2".to_string()];
+        assert_eq!(
+            download_note("ledger.bin", 400_000, &used, 0),
+            "ledger.bin: 400,000 bytes rebuilt from node-1 and node-2 and verified."
+        );
+        assert!(download_note("x", 1, &used, 2).ends_with("; 2 tampered shards refused."));
     }
 }
