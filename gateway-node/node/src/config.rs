@@ -42,7 +42,7 @@ pub struct NodeConfig {
     pub testing: TestingConfig,
     /// Where vault fragments are kept (default: `fragments.redb` in `data_dir`).
     #[serde(default)]
-    pub vault: crate::vault::VaultStoreConfig,
+    pub vault: crate::capability::vault::VaultStoreConfig,
     #[serde(default)]
     pub storage: StorageConfig,
 }

@@ -5,7 +5,8 @@
 //!   [`api`] (axum), [`metrics`].
 //! - [`sealed`] and [`link`]: the node's side of sealed requests (Oblivious HTTP) and of
 //!   the gateway's forwarding link.
-//! - [`vault`]: the node's store of vault fragments (a redb table, a directory or S3).
+//! - [`capability`]: each capability's routes and what the node keeps for it (the
+//!   vault's fragment store: a redb table, a directory or S3).
 //! - [`verified`]: the signatures this node has checked, so each is checked once.
 //! - [`config`]: the node's TOML file and its environment overrides.
 //!
@@ -14,6 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod capability;
 pub mod config;
 pub mod link;
 pub mod metrics;
@@ -22,5 +24,4 @@ pub mod openapi;
 pub mod sealed;
 pub mod service;
 pub mod storage;
-pub mod vault;
 pub mod verified;

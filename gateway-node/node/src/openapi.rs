@@ -4,12 +4,24 @@
 use serde_json::{json, Value};
 use vigil_api::ErrorCode;
 
-fn error_response(description: &str) -> Value {
+/// A response that is the error document, with the codes it may carry in `description`.
+pub(crate) fn error_doc(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
 pub fn document() -> Value {
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let mut paths = serde_json::Map::new();
+    for part in [
+        own_paths(),
+        crate::api::tx::openapi_paths(),
+        crate::api::chain::openapi_paths(),
+        crate::capability::openapi_paths(),
+    ] {
+        if let Value::Object(part) = part {
+            paths.extend(part);
+        }
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -17,67 +29,7 @@ pub fn document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Submit signed transactions and read certified, provable chain data. Every signed or certified object is also returned as BCS hex (`*_bcs`), the exact bytes a light client verifies."
         },
-        "paths": {
-            "/v1/tx": { "post": {
-                "summary": "Submit a signed transaction; by default wait for its commit and return this node's signed receipt",
-                "parameters": [
-                    { "name": "wait", "in": "query", "schema": { "type": "boolean", "default": true } },
-                    { "name": "timeout_ms", "in": "query", "schema": { "type": "integer", "default": 10000, "maximum": 30000 } }
-                ],
-                "requestBody": { "required": true, "content": {
-                    "application/json": { "schema": { "$ref": "#/components/schemas/SignedTransaction" } },
-                    "application/octet-stream": { "schema": { "type": "string", "format": "binary", "description": "BCS-encoded SignedTransaction" } }
-                }},
-                "responses": {
-                    "200": { "description": "Committed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReceiptResponse" } } } },
-                    "202": { "description": "Accepted, not committed within the wait" },
-                    "400": error_response("MALFORMED, WRONG_CHAIN, BAD_SIGNATURE, STALE_NONCE, FUTURE_NONCE, INSUFFICIENT_BALANCE (counting the sender's pending transactions), FEE_TOO_LOW or INVALID_EVIDENCE"),
-                    "409": error_response("DUPLICATE (already pending, without wait), ALREADY_COMMITTED (the body also carries this node's signed receipt) or OFFENDER_NOT_IN_SET (evidence against a validator already jailed)"),
-                    "413": error_response("BODY_TOO_LARGE (the request body) or TX_TOO_LARGE (the transaction's BCS encoding)"),
-                    "429": error_response("RATE_LIMITED (with Retry-After) or TOO_MANY_IN_FLIGHT, per client network"),
-                    "503": error_response("MEMPOOL_FULL or BUSY")
-                }
-            }},
-            "/v1/tx/{hash}": { "get": {
-                "summary": "This node's signed receipt for a committed transaction",
-                "parameters": [{ "name": "hash", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }],
-                "responses": { "200": { "description": "Receipt", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReceiptResponse" } } } }, "404": error_response("NOT_FOUND") }
-            }},
-            "/v1/blocks/{height}": { "get": {
-                "summary": "A committed block's header with its quorum certificate",
-                "parameters": [{ "name": "height", "in": "path", "required": true, "schema": { "type": "string", "description": "a number or `latest`" } }],
-                "responses": { "200": { "description": "Certified header (`certified_header_bcs` is a BCS CertifiedHeader; `justification_bcs`, for a Fast block, the BCS Justification of its certified proposal, else null)" }, "404": error_response("NOT_FOUND") }
-            }},
-            "/v1/accounts/{address}": { "get": {
-                "summary": "Balance and nonce with a Merkle proof against the certified header of the same height",
-                "parameters": [{ "name": "address", "in": "path", "required": true, "schema": { "type": "string", "description": "bech32m, vigil1…" } }],
-                "responses": { "200": { "description": "Account state, `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_response("BAD_ADDRESS") }
-            }},
-            "/v1/validators": { "get": { "summary": "Active validator set (Ed25519 consensus and X25519 encryption keys), mode, jailed validators, and `changes_bcs`: every set change since genesis as BCS Vec<SetChange> (the certified header that committed it and the new set), for light clients to follow", "responses": { "200": { "description": "Validator set" } } } },
-            "/v1/status": { "get": { "summary": "Height (the last committed block on this node's disk: `/v1/blocks/{height}` serves it), mode, view, mempool, jailed validators, connected peers", "responses": { "200": { "description": "Status" } } } },
-            "/v1/blocks/{height}/receipts/{index}": { "get": { "summary": "The receipt entry the block certifies at this position, with its Merkle proof against the header's receipts root (for ReceiptContradictsBlock evidence)", "parameters": [{ "name": "height", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }, { "name": "index", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }], "responses": { "200": { "description": "entry, entry_bcs, proof_bcs, certified_header_bcs" }, "404": { "description": "No such block or position" } } } },
-            "/v1/state/{key}": { "get": {
-                "summary": "Any state entry with its Merkle proof (present or absent) against the certified header of the same height",
-                "parameters": [{ "name": "key", "in": "path", "required": true, "schema": { "type": "string", "description": "BCS StateKey, hex" } }],
-                "responses": { "200": { "description": "`height`, `state_key_bcs`, `value_bcs` (null when absent), `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_response("BAD_STATE_KEY") }
-            }},
-            "/v1/vault/store": { "post": {
-                "summary": "Store shards of a vault object (a BCS StoreRequest signed by the key registered on chain for its user)",
-                "requestBody": { "content": { "application/octet-stream": {} } },
-                "responses": { "200": { "description": "Stored" }, "400": error_response("BAD_FRAGMENT, BAD_SIGNATURE or WRONG_CHAIN"), "403": error_response("QUOTA_EXCEEDED"), "503": error_response("BUSY or STORE_UNAVAILABLE") }
-            }},
-            "/v1/vault/fetch": { "post": {
-                "summary": "Fetch shards of a vault object (a BCS FetchRequest signed by the key registered on chain for its user)",
-                "requestBody": { "content": { "application/octet-stream": {} } },
-                "responses": { "200": { "description": "The shards, BCS" }, "400": error_response("BAD_FRAGMENT, BAD_SIGNATURE or WRONG_CHAIN"), "404": error_response("NOT_FOUND"), "503": error_response("BUSY or STORE_UNAVAILABLE") }
-            }},
-            "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3 document" } } } },
-            "/v1/ohttp-keys": { "get": { "summary": "Key configuration for sealed requests (RFC 9458); its key is this node's X25519 key in the validator set", "responses": { "200": { "description": "application/ohttp-keys" } } } },
-            "/v1/link": { "post": { "summary": "Opens a forwarding-link session (a gateway's): HPKE base mode to this node's X25519 key in the validator set; the body is the 32-byte encapsulated key, the answer this node's fresh nonce and a tag only the key's holder can make", "requestBody": { "content": { "application/vigil-link-open": {} } }, "responses": { "200": { "description": "application/vigil-link-res: the confirmation" }, "400": { "description": "BAD_OPENING: not an encapsulated key to this node", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-open" } } } },
-            "/v1/link/request": { "post": { "summary": "A request to this API sealed under a link session's key (session id and counter, then ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed under the session's answer key and the same counter", "requestBody": { "content": { "application/vigil-link-req": {} } }, "responses": { "200": { "description": "application/vigil-link-res" }, "400": { "description": "CANNOT_OPEN: altered in transit, or another session's", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "404": { "description": "UNKNOWN_SESSION: expired, or this node restarted; open another (the request was not served)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "409": { "description": "REPLAYED: the counter was used or fell below the window (not served)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-req" } } } },
-            "/v1/sealed": { "post": { "summary": "A request to this API sealed to this node (Oblivious HTTP: HPKE X25519-HKDF-SHA256 / HKDF-SHA256 / ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed", "requestBody": { "content": { "message/ohttp-req": {} } }, "responses": { "200": { "description": "message/ohttp-res" }, "400": { "description": "Does not open with this node's key (another key, or altered in transit)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not message/ohttp-req" } } } },
-            "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } }
-        },
+        "paths": paths,
         "components": { "schemas": {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "enum": codes, "description": "vigil_api::ErrorCode: each code has one HTTP status" }, "message": { "type": "string" } } } } },
             "SignedTransaction": { "type": "object", "required": ["tx", "signature"], "properties": {
@@ -91,6 +43,24 @@ pub fn document() -> Value {
                 "receipt": { "type": "object", "description": "SignedReceipt" },
                 "receipt_bcs": { "type": "string", "description": "BCS SignedReceipt, hex" } } }
         }}
+    })
+}
+
+/// The routes that are no module's own: any state entry, this document, the sealed
+/// ends of the gateway's modes, the liveness probe.
+fn own_paths() -> Value {
+    json!({
+        "/v1/state/{key}": { "get": {
+                "summary": "Any state entry with its Merkle proof (present or absent) against the certified header of the same height",
+                "parameters": [{ "name": "key", "in": "path", "required": true, "schema": { "type": "string", "description": "BCS StateKey, hex" } }],
+                "responses": { "200": { "description": "`height`, `state_key_bcs`, `value_bcs` (null when absent), `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_doc("BAD_STATE_KEY") }
+            }},
+        "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3 document" } } } },
+        "/v1/ohttp-keys": { "get": { "summary": "Key configuration for sealed requests (RFC 9458); its key is this node's X25519 key in the validator set", "responses": { "200": { "description": "application/ohttp-keys" } } } },
+        "/v1/link": { "post": { "summary": "Opens a forwarding-link session (a gateway's): HPKE base mode to this node's X25519 key in the validator set; the body is the 32-byte encapsulated key, the answer this node's fresh nonce and a tag only the key's holder can make", "requestBody": { "content": { "application/vigil-link-open": {} } }, "responses": { "200": { "description": "application/vigil-link-res: the confirmation" }, "400": { "description": "BAD_OPENING: not an encapsulated key to this node", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-open" } } } },
+        "/v1/link/request": { "post": { "summary": "A request to this API sealed under a link session's key (session id and counter, then ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed under the session's answer key and the same counter", "requestBody": { "content": { "application/vigil-link-req": {} } }, "responses": { "200": { "description": "application/vigil-link-res" }, "400": { "description": "CANNOT_OPEN: altered in transit, or another session's", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "404": { "description": "UNKNOWN_SESSION: expired, or this node restarted; open another (the request was not served)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "409": { "description": "REPLAYED: the counter was used or fell below the window (not served)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-req" } } } },
+        "/v1/sealed": { "post": { "summary": "A request to this API sealed to this node (Oblivious HTTP: HPKE X25519-HKDF-SHA256 / HKDF-SHA256 / ChaCha20-Poly1305 around Binary HTTP); the answer comes back sealed", "requestBody": { "content": { "message/ohttp-req": {} } }, "responses": { "200": { "description": "message/ohttp-res" }, "400": { "description": "Does not open with this node's key (another key, or altered in transit)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not message/ohttp-req" } } } },
+        "/healthz": { "get": { "summary": "Liveness probe", "responses": { "200": { "description": "ok" } } } }
     })
 }
 

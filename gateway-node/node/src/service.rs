@@ -63,9 +63,9 @@ pub struct Shared {
     /// them back ([`Ready::verified`]).
     pub verified: Arc<VerifiedTxs>,
     /// Vault fragments: this node's own ciphertext database.
-    pub vault: Arc<dyn crate::vault::FragmentStore>,
+    pub vault: Arc<dyn crate::capability::vault::FragmentStore>,
     /// Vault requests already served (each is served once).
-    pub vault_seen: crate::vault::SeenRequests,
+    pub vault_seen: crate::capability::vault::SeenRequests,
     /// The highest height whose block is on disk. The ledger runs ahead of it for the
     /// moment between executing a block and writing it; what the API says is committed
     /// (status, `latest`) goes by this, so every height it names can be fetched.
@@ -159,7 +159,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
     let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
-    let vault = crate::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
+    let vault = crate::capability::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let stored = store.load(consensus::recent::BLOCKS_IN_MEMORY_MAX).context("reading the database")?;
     let resumed = stored.blocks.last().map_or(0, |cb| cb.block.header.height.0);
     let had_state = stored.state.is_some();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vigil_e2e::{S3Server, TempDir};
-use vigil_node::vault::{self, FragmentStore, FragmentStoreError, ShardKey, VaultStoreConfig};
+use vigil_node::capability::vault::{self, FragmentStore, FragmentStoreError, ShardKey, VaultStoreConfig};
 use vigil_protocol::{Address, Hash32};
 
 const BUCKET: &str = "vigil-fragments";

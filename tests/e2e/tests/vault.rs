@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vigil_e2e::{Native, TestNet};
-use vigil_node::vault::{ShardKey, VaultStoreConfig};
+use vigil_node::capability::vault::{ShardKey, VaultStoreConfig};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
     Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Genesis, Hash32, Nonce, Payload,
@@ -284,7 +284,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     net.running.children[first].1.wait()?;
     let data = net.devnet.nodes[first].config.parent().expect("node dir").join("data");
     {
-        let store = vigil_node::vault::open(&data, &VaultStoreConfig::default())?;
+        let store = vigil_node::capability::vault::open(&data, &VaultStoreConfig::default())?;
         let k = ShardKey { owner: me.address(), object_id: ids[2], index: 0, stripe: 3 };
         store.put(k, &[vec![0xee; cfg.shard_bytes as usize]], u64::MAX).await?;
     }
@@ -309,8 +309,10 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     // node's ciphertext database.
     net.running.stop(Duration::from_secs(10));
     for n in &net.devnet.nodes {
-        let store =
-            vigil_node::vault::open(&n.config.parent().expect("node dir").join("data"), &VaultStoreConfig::default())?;
+        let store = vigil_node::capability::vault::open(
+            &n.config.parent().expect("node dir").join("data"),
+            &VaultStoreConfig::default(),
+        )?;
         let stored = store.dump().await?;
         if manifest.stores.contains(&n.id) {
             assert!(stored.len() > 4 << 20, "{} holds its shards of the 10 MiB object", n.name);

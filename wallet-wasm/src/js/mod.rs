@@ -3,23 +3,28 @@
 //! whose message says what to do. Nothing here touches a browser global until a
 //! network call is made (`fetch`, `AbortController`, `setTimeout` are looked up on the
 //! global object at call time), so importing the package is safe under SSR and in Node.
+//!
+//! Each capability's part of the API is a module with its own `#[wasm_bindgen] impl`
+//! blocks: [`transfer`], and the vault's (feature `js-vault`).
 
+mod transfer;
 #[cfg(feature = "js-vault")]
-use js_sys::{Function, Object};
+mod vault;
+
 use js_sys::{Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use vigil_protocol::encoding::{from_bytes, to_bytes};
-use vigil_protocol::{Address, Amount, ChainId, Hash32, Nonce, Payload, Transaction, Transfer, ValidatorSet};
+use vigil_protocol::{ChainId, Hash32, ValidatorSet};
 
 use crate::client::{ClientConfig, GatewayClient};
 use crate::fetch::Fetch;
 use crate::handle::SessionHandle;
 use crate::keys::{KeyError, WalletSeed};
 use crate::keystore::{Keystore, KeystoreError};
-use crate::light::{LightClient, LightError, TrustedSet, VerifiedAccount};
+use crate::light::{LightClient, LightError, TrustedSet};
 use crate::platform::PlatformRng;
 use crate::session::{Session, WalletError};
 
@@ -69,14 +74,6 @@ fn whole(name: &str, v: js_sys::BigInt) -> Result<u64, JsValue> {
         return Err(error("BAD_AMOUNT", format!("{name} must be a bigint (e.g. 1000n), not a number")));
     }
     u64::try_from(v).map_err(|_| error("BAD_AMOUNT", format!("{name} must be a bigint from 0n to 2n ** 64n - 1n")))
-}
-
-/// A verified account for JS: its balance and nonce as `bigint`s.
-fn account_to_js(a: &VerifiedAccount) -> Result<JsValue, JsValue> {
-    let out = to_js(&serde_json::json!({ "address": a.address, "verification": a.verification }))?;
-    Reflect::set(&out, &"balance".into(), &js_sys::BigInt::from(a.balance).into())?;
-    Reflect::set(&out, &"nonce".into(), &js_sys::BigInt::from(a.nonce).into())?;
-    Ok(out)
 }
 
 /// Plain JS objects, through JSON text (one serializer in the wasm, not two). Integers
@@ -156,31 +153,6 @@ impl Wallet {
         Keystore::seal_with(&self.0, password, m, t, &mut PlatformRng(&Fetch))
             .map(|k| k.to_json())
             .map_err(keystore_error)
-    }
-
-    /// Signs a transfer from account `index`; returns the signed transaction (BCS).
-    #[wasm_bindgen(js_name = signTransfer)]
-    pub fn sign_transfer(
-        &self,
-        index: u32,
-        chain_id: &str,
-        nonce: js_sys::BigInt,
-        to: &str,
-        amount: js_sys::BigInt,
-        fee: js_sys::BigInt,
-    ) -> Result<Vec<u8>, JsValue> {
-        let (nonce, amount, fee) = (whole("nonce", nonce)?, whole("amount", amount)?, whole("fee", fee)?);
-        let account = self.0.account(index).map_err(key_error)?;
-        let chain_id = ChainId::new(chain_id).map_err(|e| error("BAD_CHAIN_ID", e))?;
-        let to = Address::parse(to).map_err(|e| error("BAD_ADDRESS", e))?;
-        let tx = Transaction {
-            chain_id,
-            sender: account.public_key(),
-            nonce: Nonce(nonce),
-            fee: Amount(fee),
-            payload: Payload::Transfer(Transfer { to, amount: Amount(amount) }),
-        };
-        Ok(to_bytes(&tx.sign(&account.key)))
     }
 }
 
@@ -306,41 +278,6 @@ impl VigilClient {
         })
     }
 
-    /// `{ address, balance, nonce, verification }` (balance and nonce as `bigint`s), proven
-    /// against a certified header.
-    pub fn account(&self, address: String) -> Promise {
-        let shared = self.session.clone();
-        future_to_promise(async move {
-            let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
-            let mut s = shared.try_hold().ok_or_else(busy)?;
-            let r = s.account(&a).await;
-            account_to_js(&r.map_err(wallet_error)?)
-        })
-    }
-
-    /// Sends a transfer from `wallet`'s account `index` to every node; resolves to the
-    /// report: each node's verdict on its signed receipt, and the evidence submitted
-    /// against any node that lied.
-    pub fn transfer(
-        &self,
-        wallet: &Wallet,
-        index: u32,
-        to: String,
-        amount: js_sys::BigInt,
-        fee: js_sys::BigInt,
-    ) -> Promise {
-        let shared = self.session.clone();
-        let account = wallet.0.account(index);
-        future_to_promise(async move {
-            let (amount, fee) = (whole("amount", amount)?, whole("fee", fee)?);
-            let account = account.map_err(key_error)?;
-            let to = Address::parse(&to).map_err(|e| error("BAD_ADDRESS", e))?;
-            let mut s = shared.try_hold().ok_or_else(busy)?;
-            let r = s.transfer(&account.key, to, amount, fee).await;
-            to_js(&r.map_err(wallet_error)?)
-        })
-    }
-
     /// The trusted set's hash and size, and the newest verified header's height.
     pub fn trust(&self) -> Result<JsValue, JsValue> {
         let s = self.session.try_hold().ok_or_else(busy)?;
@@ -367,138 +304,6 @@ impl VigilClient {
         let s = self.session.try_hold().ok_or_else(busy)?;
         let r = s.light.verify_receipt(receipt_bcs).map_err(light_error)?;
         to_js(&r.receipt)
-    }
-
-    /// Verifies an account proof (as `/v1/accounts/{address}` returns it, hex fields)
-    /// against its certified header; throws `BAD_PROOF` for a wrong proof.
-    #[wasm_bindgen(js_name = verifyAccountProof)]
-    pub fn verify_account_proof(
-        &self,
-        address: &str,
-        value_hex: Option<String>,
-        proof_hex: &str,
-        certified_header_hex: &str,
-    ) -> Result<JsValue, JsValue> {
-        let a = Address::parse(address).map_err(|e| error("BAD_ADDRESS", e))?;
-        let bad_hex = |_| error("BAD_HEX", "a field is not hex");
-        let value = value_hex.map(hex::decode).transpose().map_err(bad_hex)?;
-        let proof = hex::decode(proof_hex).map_err(bad_hex)?;
-        let header = hex::decode(certified_header_hex).map_err(bad_hex)?;
-        let mut s = self.session.try_hold().ok_or_else(busy)?;
-        let v = s.light.verify_account(&a, value.as_deref(), &proof, &header).map_err(light_error)?;
-        account_to_js(&v)
-    }
-}
-
-/// The vault (feature `js-vault`: the package's `vigil-wallet/vault` entry, a second
-/// build of this crate, so that apps that only sign and verify load a smaller module).
-#[cfg(feature = "js-vault")]
-#[wasm_bindgen]
-impl VigilClient {
-    /// Encrypts `bytes` here, splits the ciphertext into n shards per stripe (any k
-    /// rebuild it), uploads shard i to store i, and commits the manifest; registers
-    /// `userId` to the account first if needed. `onProgress(phase, done, total)` follows
-    /// it (`encrypt`, `encode`, `upload`, `commit`). Resolves to the upload report.
-    #[wasm_bindgen(js_name = vaultUpload)]
-    pub fn vault_upload(
-        &self,
-        wallet: &Wallet,
-        index: u32,
-        user_id: String,
-        label: String,
-        bytes: Vec<u8>,
-        on_progress: Option<Function>,
-    ) -> Promise {
-        let shared = self.session.clone();
-        let seed = wallet.0.duplicate();
-        future_to_promise(async move {
-            let user = vigil_protocol::UserId::new(user_id).map_err(|e| error("BAD_USER_ID", e))?;
-            let mut s = shared.try_hold().ok_or_else(busy)?;
-            let r = s.vault_upload(&seed, index, &user, &label, &bytes, &mut progress(on_progress)).await;
-            to_js(&r.map_err(wallet_error)?)
-        })
-    }
-
-    /// Object `objectId` (hex) of `wallet`'s account `index`: shards from any k stores,
-    /// each checked against the manifest proven on chain, rebuilt and decrypted here.
-    /// Resolves to `{ bytes: Uint8Array, report }`.
-    #[wasm_bindgen(js_name = vaultDownload)]
-    pub fn vault_download(
-        &self,
-        wallet: &Wallet,
-        index: u32,
-        object_id: String,
-        on_progress: Option<Function>,
-    ) -> Promise {
-        let shared = self.session.clone();
-        let seed = wallet.0.duplicate();
-        future_to_promise(async move {
-            let id: Hash32 = object_id.parse().map_err(|_| error("BAD_HASH", "objectId must be 64 hex digits"))?;
-            let mut s = shared.try_hold().ok_or_else(busy)?;
-            let r = s.vault_download(&seed, index, &id, &mut progress(on_progress)).await;
-            let (bytes, report) = r.map_err(wallet_error)?;
-            let out = Object::new();
-            let _ = Reflect::set(&out, &"bytes".into(), &js_sys::Uint8Array::from(bytes.as_slice()));
-            let _ = Reflect::set(&out, &"report".into(), &to_js(&report)?);
-            Ok(out.into())
-        })
-    }
-
-    /// The manifests of `address`'s stored objects, each proven against a certified header.
-    #[wasm_bindgen(js_name = vaultList)]
-    pub fn vault_list(&self, address: String) -> Promise {
-        let shared = self.session.clone();
-        future_to_promise(async move {
-            let a = Address::parse(&address).map_err(|e| error("BAD_ADDRESS", e))?;
-            let mut s = shared.try_hold().ok_or_else(busy)?;
-            let r = s.vault_list(&a).await;
-            to_js(&r.map_err(wallet_error)?)
-        })
-    }
-}
-
-/// Encrypts `bytes` for a new object of `wallet` and codes the ciphertext into
-/// `n` shards per stripe (any `k` rebuild it) without uploading: the local half of
-/// `vaultUpload`, for offline preparation and for measuring. Returns
-/// `{ objectId, ciphertextLen, stripes, shards }`.
-#[cfg(feature = "js-vault")]
-#[wasm_bindgen(js_name = vaultPrepare)]
-pub fn vault_prepare(wallet: &Wallet, bytes: &[u8], k: u8, n: u8) -> Result<JsValue, JsValue> {
-    let cfg = vigil_protocol::VaultConfig {
-        threshold: k,
-        fragments: n,
-        object_bytes_max: u64::MAX,
-        ..vigil_protocol::VaultConfig::default()
-    };
-    cfg.check().map_err(|e| error("VAULT", e))?;
-    let mut rng = PlatformRng(&Fetch);
-    let id = crate::vault::new_object_id(&mut rng);
-    let key = crate::vault::object_key(&wallet.0, &id);
-    let ct =
-        crate::vault::encrypt(&key, &id, cfg.chunk_bytes, bytes, &mut rng, |_, _| {}).map_err(|e| error("VAULT", e))?;
-    let stripes = crate::vault::split(&cfg, &ct).map_err(|e| error("VAULT", e))?;
-    to_js(&serde_json::json!({
-        "objectId": id,
-        "ciphertextLen": ct.len(),
-        "stripes": stripes.len(),
-        "shards": stripes.iter().map(Vec::len).sum::<usize>(),
-    }))
-}
-
-/// A progress callback for the vault from an optional JS function `(phase, done, total)`.
-#[cfg(feature = "js-vault")]
-fn progress(f: Option<Function>) -> impl FnMut(crate::vault_client::Phase, u64, u64) {
-    move |phase, done, total| {
-        if let Some(f) = &f {
-            let name =
-                serde_json::to_value(phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            let _ = f.call3(
-                &JsValue::NULL,
-                &name.into(),
-                &JsValue::from_f64(done as f64),
-                &JsValue::from_f64(total as f64),
-            );
-        }
     }
 }
 

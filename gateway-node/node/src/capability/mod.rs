@@ -1,0 +1,39 @@
+//! Each capability's part of the node, one module each: its API routes, their place in
+//! the OpenAPI document, and whatever the node keeps for it beside the chain.
+//!
+//! | module | routes | keeps |
+//! |---|---|---|
+//! | [`transfer`] | `GET /v1/accounts/{address}` (proven balance and nonce) | |
+//! | [`vault`] | `POST /v1/vault/store`, `POST /v1/vault/fetch` | the fragment store (redb or an object store), replay guard |
+//!
+//! Fault evidence has no route of its own: it is submitted through `POST /v1/tx` like
+//! every transaction, and its effect (the jailed validator, the Bft mode, the certified
+//! set change) is read at `/v1/validators` (`crate::api::chain`).
+//!
+//! A new capability is a module here and one line in [`routes`] and [`openapi_paths`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use serde_json::Value;
+
+use crate::service::Shared;
+
+pub mod transfer;
+pub mod vault;
+
+/// Every capability's routes (each with its own body limit).
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new().merge(transfer::routes()).merge(vault::api::routes())
+}
+
+/// Every capability's routes in the OpenAPI document.
+pub(crate) fn openapi_paths() -> Value {
+    let mut paths = serde_json::Map::new();
+    for part in [transfer::openapi_paths(), vault::api::openapi_paths()] {
+        if let Value::Object(part) = part {
+            paths.extend(part);
+        }
+    }
+    Value::Object(paths)
+}
