@@ -37,7 +37,7 @@ pub fn has_keystore() -> bool {
 
 /// The settings saved, else the defaults (settings that no longer read are dropped).
 pub fn settings() -> Settings {
-    get(SETTINGS_KEY).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+    get(SETTINGS_KEY).and_then(|s| serde_json::from_slice(s.as_bytes()).ok()).unwrap_or_default()
 }
 
 pub fn save_settings(settings: &Settings) -> Result<(), UiError> {
