@@ -58,6 +58,7 @@ pub mod receipt;
 pub mod sealed;
 pub mod state;
 pub mod transaction;
+pub mod transfer;
 pub mod validator;
 pub mod vault;
 pub mod vote;
@@ -78,10 +79,11 @@ pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, Round, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
-pub use state::{AccountState, StateError, StateKey, StateProof};
 #[cfg(feature = "tree")]
 pub use state::{PreparedVersion, StateRecords, StateSnapshot, StateTree};
-pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError, Transfer};
+pub use state::{StateError, StateKey, StateProof};
+pub use transaction::{Payload, SignedTransaction, Transaction, TransactionError};
+pub use transfer::{AccountState, Transfer};
 pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetError};
 pub use vault::{
     FetchRequest, FragmentRef, RequestBinding, StoreRequest, UserId, UserRecord, VaultConfig, VaultError, VaultManifest,

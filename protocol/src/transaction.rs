@@ -13,6 +13,7 @@ use crate::evidence::FaultEvidence;
 use crate::hash::{hash_value, Domain, TxHash};
 use crate::ids::{Amount, ChainId, Nonce};
 use crate::limits::TRANSACTION_SIZE_MAX_BYTES;
+use crate::transfer::Transfer;
 
 /// Why a transaction is not acceptable, before any state is consulted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,15 +26,10 @@ pub enum TransactionError {
     Decode(#[from] DecodeError),
 }
 
-/// Move `amount` from the sender to `to`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transfer {
-    pub to: Address,
-    pub amount: Amount,
-}
-
-/// What a transaction does. New capabilities add variants at the end (BCS encodes
-/// the variant index, so existing variants keep their encoding).
+/// What a transaction does: one variant per payload kind, each defined in its
+/// capability's module ([`crate::transfer`], [`crate::evidence`], [`crate::vault`]). New
+/// capabilities add variants at the end (BCS encodes the variant index, so existing
+/// variants keep their encoding).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
     Transfer(Transfer),

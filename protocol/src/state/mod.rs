@@ -34,17 +34,11 @@ pub enum StateError {
     Corrupt(String),
 }
 
-/// An account's entry in the state (value of [`StateKey::Account`], BCS).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountState {
-    pub balance: crate::ids::Amount,
-    pub nonce: crate::ids::Nonce,
-}
-
-/// A key in the authenticated state. Capabilities add variants at the end.
+/// A key in the authenticated state. Capabilities add variants at the end; each
+/// variant's value type is defined in its capability's module.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum StateKey {
-    /// An account's balance and nonce.
+    /// An account's balance and nonce ([`crate::AccountState`]).
     Account(Address),
     /// The chain's consensus configuration (mode, jailed validators).
     Consensus,
