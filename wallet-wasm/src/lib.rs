@@ -6,8 +6,9 @@
 //! [`mnemonic`] + SLIP-10 Ed25519), [`keystore`] (Argon2id + XChaCha20-Poly1305,
 //! versioned JSON), [`light`] (pinned genesis, certificates, proofs), [`detector`]
 //! (receipts compared, evidence built), [`client`] (gateways, sealing, retries),
-//! [`session`] (all of them together), [`vault`] and [`vault_client`] (encrypted,
-//! erasure-coded storage).
+//! [`session`] (all of them together, each capability's methods in a module of its
+//! own: transfers, evidence, and the vault's upload and download over [`vault`]'s
+//! encrypted, erasure-coded storage).
 
 pub mod client;
 pub mod detector;
@@ -19,7 +20,6 @@ pub mod mnemonic;
 pub mod platform;
 pub mod session;
 pub mod vault;
-pub mod vault_client;
 
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;

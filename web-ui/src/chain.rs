@@ -20,8 +20,8 @@ use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, VerifiedAccount};
 use vigil_wallet::platform::Platform;
+use vigil_wallet::session::vault::{DownloadReport, Phase, UploadReport};
 use vigil_wallet::session::{Session, TransferReport, WalletError};
-use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
 
 use crate::error::UiError;
 

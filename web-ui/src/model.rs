@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::{Address, ConsensusMode, NodeId, UserId, ValidatorSet};
 use vigil_wallet::detector::Verdict;
 use vigil_wallet::light::CrossCheck;
+use vigil_wallet::session::vault::{Phase, UploadReport};
 use vigil_wallet::session::EvidenceReport;
-use vigil_wallet::vault_client::{Phase, UploadReport};
 
 use crate::error::{InputError, Quantity, UiError};
 

@@ -88,12 +88,16 @@ mod tests {
         files
     }
 
-    /// A file's lines before its test module, without comments; test-only files none.
+    /// A file's lines before its test module, without comments; test-only files (named
+    /// `tests.rs`, or marked `#![cfg(test)]`) none.
     fn code_lines(path: &Path) -> Vec<(usize, String)> {
         if path.file_name().is_some_and(|n| n == "tests.rs") {
             return Vec::new();
         }
         let text = std::fs::read_to_string(path).unwrap();
+        if text.lines().any(|l| l.trim() == "#![cfg(test)]") {
+            return Vec::new();
+        }
         let end = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
         text[..end]
             .lines()

@@ -15,9 +15,9 @@ use vigil_protocol::{
 use vigil_wallet::client::{ClientConfig, GatewayClient};
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::LightClient;
+use vigil_wallet::session::vault::Phase;
 use vigil_wallet::session::Session;
 use vigil_wallet::vault;
-use vigil_wallet::vault_client::Phase;
 use zeroize::Zeroizing;
 
 async fn submit(net: &TestNet, key: &SecretKey, nonce: u64, payload: Payload) -> anyhow::Result<TxStatus> {

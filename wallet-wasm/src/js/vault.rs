@@ -106,7 +106,7 @@ pub fn vault_prepare(wallet: &Wallet, bytes: &[u8], k: u8, n: u8) -> Result<JsVa
 }
 
 /// A progress callback for the vault from an optional JS function `(phase, done, total)`.
-fn progress(f: Option<Function>) -> impl FnMut(crate::vault_client::Phase, u64, u64) {
+fn progress(f: Option<Function>) -> impl FnMut(crate::session::vault::Phase, u64, u64) {
     move |phase, done, total| {
         if let Some(f) = &f {
             let name =

@@ -7,10 +7,11 @@
 //! Each capability's wallet methods are a module of their own, each an
 //! `impl Session` block: [`transfer`] (a verified, cross-checked balance; transfers),
 //! [`evidence`] (a liar proven and the evidence delivered by every route), and the
-//! vault's in `crate::vault_client`.
+//! [`vault`] (upload, list and download).
 
 mod evidence;
 mod transfer;
+pub mod vault;
 
 pub use evidence::EvidenceReport;
 

@@ -5,7 +5,7 @@ use yew::context::ContextHandle;
 use yew::prelude::*;
 
 use vigil_protocol::{Hash32, UserId, VaultManifest};
-use vigil_wallet::vault_client::{DownloadReport, Phase, UploadReport};
+use vigil_wallet::session::vault::{DownloadReport, Phase, UploadReport};
 
 use crate::browser::{self, value};
 use crate::error::{Action, InputError, UiError};

@@ -1,5 +1,6 @@
 //! What the execution tests of every capability share: a four-validator genesis with
 //! a funded account, signed transactions, blocks and a validator's equivocation.
+#![cfg(test)]
 
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
