@@ -9,8 +9,8 @@
 //! [`evidence`] (a liar proven and the evidence delivered by every route), and the
 //! [`vault`] (upload, list and download).
 
-mod evidence;
-mod transfer;
+pub mod evidence;
+pub mod transfer;
 pub mod vault;
 
 pub use evidence::EvidenceReport;

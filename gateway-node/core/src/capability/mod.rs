@@ -2,7 +2,7 @@
 //! admission rules and its execution, behind one trait ([`Capability`]).
 //!
 //! Admission (the mempool) and execution (a block) ask a payload through
-//! [`with_capability!`], the one place that names every payload kind: a new capability
+//! `with_capability!`, the one place that names every payload kind: a new capability
 //! is a module here and one line there (and its payload variant in `vigil-protocol`).
 //!
 //! | module | payloads | state it writes |

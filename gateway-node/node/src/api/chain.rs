@@ -19,7 +19,7 @@ use super::{ApiError, ApiResult};
 use crate::openapi::error_doc;
 use crate::service::Shared;
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/blocks/{height}/receipts/{index}", get(get_receipt_proof))
@@ -138,7 +138,7 @@ async fn get_status(State(shared): State<Arc<Shared>>) -> Json<NodeStatus> {
 }
 
 /// This module's routes in the OpenAPI document (`crate::openapi`).
-pub(crate) fn openapi_paths() -> Value {
+pub fn openapi_paths() -> Value {
     json!({
         "/v1/blocks/{height}": { "get": {
                 "summary": "A committed block's header with its quorum certificate",

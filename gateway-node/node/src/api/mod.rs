@@ -14,8 +14,8 @@
 //! status), here any state entry with its proof, and each capability's own routes
 //! ([`crate::capability::routes`]).
 
-pub(crate) mod chain;
-pub(crate) mod tx;
+pub mod chain;
+pub mod tx;
 
 use std::sync::Arc;
 

@@ -25,7 +25,7 @@ use super::{ApiError, ApiResult};
 use crate::openapi::error_doc;
 use crate::service::{Event, Shared};
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<Shared>> {
     Router::new().route("/v1/tx", post(submit_tx)).route("/v1/tx/{hash}", get(get_tx))
 }
 
@@ -191,7 +191,7 @@ async fn get_tx(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> 
 }
 
 /// This module's routes in the OpenAPI document (`crate::openapi`).
-pub(crate) fn openapi_paths() -> Value {
+pub fn openapi_paths() -> Value {
     json!({
         "/v1/tx": { "post": {
                 "summary": "Submit a signed transaction; by default wait for its commit and return this node's signed receipt",

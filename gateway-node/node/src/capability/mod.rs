@@ -23,12 +23,12 @@ pub mod transfer;
 pub mod vault;
 
 /// Every capability's routes (each with its own body limit).
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<Shared>> {
     Router::new().merge(transfer::routes()).merge(vault::api::routes())
 }
 
 /// Every capability's routes in the OpenAPI document.
-pub(crate) fn openapi_paths() -> Value {
+pub fn openapi_paths() -> Value {
     let mut paths = serde_json::Map::new();
     for part in [transfer::openapi_paths(), vault::api::openapi_paths()] {
         if let Value::Object(part) = part {

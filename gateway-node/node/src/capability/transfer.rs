@@ -15,7 +15,7 @@ use crate::api::{proven_state, ApiError, ApiResult};
 use crate::openapi::error_doc;
 use crate::service::Shared;
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<Shared>> {
     crate::api::body_limit(
         Router::new().route("/v1/accounts/{address}", get(get_account)),
         crate::api::API_BODY_MAX_BYTES,
@@ -29,7 +29,7 @@ async fn get_account(State(shared): State<Arc<Shared>>, Path(address): Path<Stri
 }
 
 /// This module's routes in the OpenAPI document (`crate::openapi`).
-pub(crate) fn openapi_paths() -> Value {
+pub fn openapi_paths() -> Value {
     json!({
         "/v1/accounts/{address}": { "get": {
                 "summary": "Balance and nonce with a Merkle proof against the certified header of the same height",

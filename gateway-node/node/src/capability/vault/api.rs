@@ -27,7 +27,7 @@ pub const VAULT_BODY_MAX_BYTES: usize = 1024 * 1024 + 4096;
 /// Shard bytes one request may carry or ask for.
 const SHARD_BYTES_PER_REQUEST: u64 = 1024 * 1024;
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<Shared>> {
     crate::api::body_limit(
         Router::new().route("/v1/vault/store", post(store)).route("/v1/vault/fetch", post(fetch)),
         VAULT_BODY_MAX_BYTES,
@@ -167,7 +167,7 @@ async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
 }
 
 /// This module's routes in the OpenAPI document (`crate::openapi`).
-pub(crate) fn openapi_paths() -> Value {
+pub fn openapi_paths() -> Value {
     json!({
         "/v1/vault/store": { "post": {
                 "summary": "Store shards of a vault object (a BCS StoreRequest signed by the key registered on chain for its user)",
