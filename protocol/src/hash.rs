@@ -67,11 +67,17 @@ pub enum Domain {
     BatchVerificationSeed,
     /// A node's Noise static key derived from its p2p seed (apart from its HPKE key).
     P2pStaticKey,
+    /// A checkpoint's digest: its id.
+    CheckpointDigest,
+    /// Message a validator signs for a checkpoint digest.
+    CheckpointSignature,
+    /// Hash of one chunk of a state snapshot (a leaf of the checkpoint's chunk root).
+    SnapshotChunk,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 22] = [
+    pub const ALL: [Domain; 25] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -94,6 +100,9 @@ impl Domain {
         Domain::PromiseSignature,
         Domain::BatchVerificationSeed,
         Domain::P2pStaticKey,
+        Domain::CheckpointDigest,
+        Domain::CheckpointSignature,
+        Domain::SnapshotChunk,
     ];
 
     /// The tag hashed before the content.
@@ -121,6 +130,9 @@ impl Domain {
             Domain::PromiseSignature => "vigil/v1/sign/promise",
             Domain::BatchVerificationSeed => "vigil/v1/batch-verification-seed",
             Domain::P2pStaticKey => "vigil/v1/p2p-static-key",
+            Domain::CheckpointDigest => "vigil/v1/checkpoint",
+            Domain::CheckpointSignature => "vigil/v1/sign/checkpoint",
+            Domain::SnapshotChunk => "vigil/v1/snapshot/chunk",
         }
     }
 

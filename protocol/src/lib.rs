@@ -41,6 +41,7 @@
 pub mod address;
 pub mod block;
 mod bytes;
+pub mod checkpoint;
 pub mod crypto;
 pub mod encoding;
 pub mod evidence;
@@ -56,6 +57,7 @@ pub mod merkle;
 pub mod receipt;
 #[cfg(feature = "sealed")]
 pub mod sealed;
+pub mod snapshot;
 pub mod state;
 pub mod transaction;
 pub mod transfer;
@@ -70,6 +72,7 @@ mod testutil;
 
 pub use address::{Address, AddressError};
 pub use block::{follow_set_changes, Block, BlockError, BlockHeader, CertifiedHeader, SetChange, SetChangeError};
+pub use checkpoint::{CheckpointDigest, CheckpointError, CheckpointVote, StableCheckpoint};
 pub use crypto::{CryptoError, EncryptionKey, P2pKey, PublicKey, SecretKey, Signature};
 pub use encoding::DecodeError;
 pub use evidence::{ContradictedReceipt, EvidenceError, FaultEvidence, SignedStatement};
@@ -79,6 +82,7 @@ pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, Round, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
+pub use snapshot::{SnapshotChunk, SnapshotError};
 #[cfg(feature = "tree")]
 pub use state::{PreparedVersion, StateRecords, StateSnapshot, StateTree};
 pub use state::{StateError, StateKey, StateProof};

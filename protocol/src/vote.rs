@@ -132,7 +132,7 @@ impl SignerBitmap {
         (0..self.0.len() * 8).filter(|&i| self.contains(i))
     }
 
-    fn check(&self, validators: usize) -> Result<(), QcError> {
+    pub(crate) fn check(&self, validators: usize) -> Result<(), QcError> {
         let expected = validators.div_ceil(8);
         if self.0.len() != expected {
             return Err(QcError::BitmapLength { found: self.0.len(), expected, validators });

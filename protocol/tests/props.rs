@@ -211,6 +211,41 @@ prop_compose! {
     }
 }
 
+prop_compose! {
+    fn checkpoint_digest()(
+        chain_id in chain_id(),
+        height in height(),
+        block_hash in hash32(),
+        state_root in hash32(),
+        chunk_root in hash32(),
+        chunk_count in any::<u32>(),
+        next_validator_set_hash in hash32(),
+        next_mode in consensus_mode(),
+    ) -> CheckpointDigest {
+        CheckpointDigest { chain_id, height, block_hash, state_root, chunk_root, chunk_count, next_validator_set_hash, next_mode }
+    }
+}
+
+prop_compose! {
+    fn checkpoint_vote()(digest in checkpoint_digest(), key in secret_key()) -> CheckpointVote {
+        digest.sign(NodeId::from_public_key(&key.public_key()), &key)
+    }
+}
+
+prop_compose! {
+    fn stable_checkpoint()(digest in checkpoint_digest(), signers in signer_bitmap(), signatures in vec_of(signature(), 0..4))
+        -> StableCheckpoint {
+        StableCheckpoint { digest, signers, signatures }
+    }
+}
+
+prop_compose! {
+    fn snapshot_chunk()(index in any::<u32>(), entries in vec_of((hash32(), vec_of(any::<u8>(), 0..40)), 0..6))
+        -> SnapshotChunk {
+        SnapshotChunk { index, entries }
+    }
+}
+
 fn signer_bitmap() -> impl Strategy<Value = SignerBitmap> {
     vec_of(any::<u8>(), 0..=32)
         .prop_map(|bytes| SignerBitmap::try_from(bytes).expect("at most 32 bytes is within the bitmap limit"))
@@ -336,6 +371,16 @@ impl Committee {
             votes.push(self.vote(i, &data));
         }
         QuorumCert::from_votes(data, &votes, &self.set).expect("honest votes holding a quorum certify")
+    }
+
+    /// `digest`, re-targeted to this committee (as the set of the next height), signed by
+    /// every member: a stable checkpoint in either mode.
+    fn stabilize(&self, digest: CheckpointDigest) -> StableCheckpoint {
+        let digest =
+            CheckpointDigest { chain_id: self.chain.clone(), next_validator_set_hash: self.set.hash(), ..digest };
+        let votes: Vec<CheckpointVote> =
+            self.set.validators().iter().zip(&self.keys).map(|(v, k)| digest.sign(v.id, k)).collect();
+        StableCheckpoint::from_verified_votes(digest, &votes, &self.set).expect("every member signed")
     }
 
     /// `header`, re-targeted to this committee and committed by a certificate of its
@@ -973,6 +1018,10 @@ codec_properties! {
     state_proof: StateProof = proven_state().prop_map(|p| p.proof);
     state_key: StateKey = state_key();
     chain_id: ChainId = chain_id();
+    checkpoint_digest: CheckpointDigest = checkpoint_digest();
+    checkpoint_vote: CheckpointVote = checkpoint_vote();
+    stable_checkpoint: StableCheckpoint = stable_checkpoint();
+    snapshot_chunk: SnapshotChunk = snapshot_chunk();
     height: Height = height();
     view: View = view();
     nonce: Nonce = nonce();
@@ -1085,6 +1134,25 @@ proptest! {
                 prop_assert!(
                     mutant == qc || mutant.verify(&c.set).is_err(),
                     "{mutation:?} gave another certificate that verifies: {mutant:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_stable_checkpoint_that_decodes_is_unchanged_or_fails_verification(
+        c in committee(),
+        digest in checkpoint_digest(),
+        mutations in mutations(),
+    ) {
+        let stable = c.stabilize(digest);
+        prop_assert!(stable.verify(&c.chain, &c.set).is_ok());
+        let bytes = to_bytes(&stable);
+        for mutation in &mutations {
+            if let Some(mutant) = decode_mutant::<StableCheckpoint>(&bytes, mutation)? {
+                prop_assert!(
+                    mutant == stable || mutant.verify(&c.chain, &c.set).is_err(),
+                    "{mutation:?} gave another checkpoint that verifies: {mutant:?}"
                 );
             }
         }

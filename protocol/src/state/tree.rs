@@ -11,8 +11,10 @@ use sha2::Sha256;
 use jmt::proof::SparseMerkleProof;
 
 use super::{StateError, StateKey, StateProof};
+use crate::checkpoint::CheckpointDigest;
 use crate::encoding;
 use crate::hash::Hash32;
+use crate::snapshot::{SnapshotChunk, SnapshotError};
 
 impl StateProof {
     /// jmt's proof in our own type (the same BCS bytes).
@@ -261,6 +263,39 @@ impl StateTree {
         Ok(tree)
     }
 
+    /// Rebuilds the state a stable checkpoint names from its snapshot's chunks (each
+    /// already checked on arrival with `snapshot::verify_chunk`): every chunk present
+    /// once, in order, keys ascending across chunks, and the rebuilt root the one
+    /// `digest` signs. The tree's first version is the checkpoint's height.
+    pub fn from_snapshot(digest: &CheckpointDigest, chunks: Vec<SnapshotChunk>) -> Result<Self, SnapshotError> {
+        if chunks.len() != digest.chunk_count as usize {
+            return Err(SnapshotError::Count { expected: digest.chunk_count, found: chunks.len() });
+        }
+        let mut entries: BTreeMap<KeyHash, Option<OwnedValue>> = BTreeMap::new();
+        let mut last: Option<Hash32> = None;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            if chunk.index as usize != i {
+                return Err(SnapshotError::Missing(i as u32));
+            }
+            chunk.check_shape()?;
+            if last.is_some_and(|l| chunk.entries.first().is_some_and(|(k, _)| *k <= l)) {
+                return Err(SnapshotError::Unordered { index: chunk.index });
+            }
+            last = chunk.entries.last().map(|(k, _)| *k);
+            entries.extend(chunk.entries.into_iter().map(|(k, v)| (KeyHash(k.0), Some(v))));
+        }
+        let version = digest.height.0;
+        let mut tree = Self::new();
+        let state = |e: StateError| SnapshotError::State(e.to_string());
+        let (root, batch, stale) = tree.compute_unchecked(version, entries).map_err(state)?;
+        if root != digest.state_root {
+            return Err(SnapshotError::Root { expected: digest.state_root, found: root });
+        }
+        tree.store.write(&batch, &stale);
+        tree.latest = Some(version);
+        Ok(tree)
+    }
+
     /// Tree nodes held in memory (bounded by the state's size, not the chain's length).
     pub fn nodes_in_memory(&self) -> usize {
         self.store.len()
@@ -406,6 +441,20 @@ impl StateSnapshot {
     pub fn get_with_proof(&self, key: &StateKey) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
         self.data.get_with_proof(key, self.version)
     }
+
+    /// Every live entry of this version, `(key hash, value)` in ascending key order.
+    pub fn entries(&self) -> impl Iterator<Item = (Hash32, Vec<u8>)> + '_ {
+        let version = self.version;
+        self.data.values.iter().filter_map(move |(key, history)| {
+            let (_, value) = history.iter().rev().find(|(v, _)| *v <= version)?;
+            value.clone().map(|v| (Hash32(key.0), v))
+        })
+    }
+
+    /// This version's snapshot, cut into chunks (what a checkpoint's chunk root covers).
+    pub fn chunks(&self) -> Vec<SnapshotChunk> {
+        SnapshotChunk::cut(self.entries())
+    }
 }
 
 #[cfg(test)]
@@ -427,6 +476,57 @@ mod tests {
         assert!(proof.verify(&root, &account(4), Some(&[5, 5, 5])).is_err());
         assert!(proof.verify(&root, &account(4), None).is_err());
         assert!(proof.verify(&root, &account(5), Some(&[4, 4, 4])).is_err());
+    }
+
+    fn checkpoint_of(t: &StateTree, chunks: &[SnapshotChunk]) -> CheckpointDigest {
+        let version = t.latest_version().unwrap();
+        CheckpointDigest {
+            chain_id: crate::ids::ChainId::new("vigil-test").unwrap(),
+            height: crate::ids::Height(version),
+            block_hash: Hash32([1; 32]),
+            state_root: t.root(version).unwrap(),
+            chunk_root: crate::snapshot::chunk_root(chunks),
+            chunk_count: chunks.len() as u32,
+            next_validator_set_hash: Hash32([3; 32]),
+            next_mode: crate::validator::ConsensusMode::Bft,
+        }
+    }
+
+    /// A snapshot taken at a checkpoint rebuilds the same state (same root, same values,
+    /// proofs against it), deleted entries stay deleted, and a rebuilt tree goes on from
+    /// the checkpoint's height; a snapshot with a chunk missing, duplicated, reordered or
+    /// altered is refused, never half-built.
+    #[test]
+    fn a_snapshot_rebuilds_the_state_it_was_taken_from() {
+        let mut t = StateTree::new();
+        t.apply(0, (0..200u8).map(|i| (account(i), Some(vec![i; 9000])))).unwrap();
+        t.apply(1, [(account(3), None), (account(4), Some(vec![44]))]).unwrap();
+        let snap = t.snapshot();
+        let chunks = snap.chunks();
+        assert!(chunks.len() > 1, "the state spans several chunks");
+        let digest = checkpoint_of(&t, &chunks);
+        let mut rebuilt = StateTree::from_snapshot(&digest, chunks.clone()).unwrap();
+        assert_eq!(rebuilt.root(1).unwrap(), t.root(1).unwrap());
+        assert_eq!(rebuilt.get(&account(3), 1), None);
+        assert_eq!(rebuilt.get(&account(4), 1), Some(vec![44]));
+        let (value, proof) = rebuilt.get_with_proof(&account(7), 1).unwrap();
+        proof.verify(&digest.state_root, &account(7), value.as_deref()).unwrap();
+        let next = rebuilt.apply(2, [(account(8), Some(vec![8]))]).unwrap();
+        assert_eq!(next, t.apply(2, [(account(8), Some(vec![8]))]).unwrap());
+
+        let mut missing = chunks.clone();
+        missing.remove(1);
+        assert!(matches!(StateTree::from_snapshot(&digest, missing), Err(SnapshotError::Count { .. })));
+        let mut reordered = chunks.clone();
+        reordered.swap(0, 1);
+        assert!(matches!(StateTree::from_snapshot(&digest, reordered), Err(SnapshotError::Missing(0))));
+        let mut overlapping = chunks.clone();
+        let last_of_first = overlapping[0].entries[overlapping[0].entries.len() - 1].clone();
+        overlapping[1].entries.insert(0, last_of_first);
+        assert!(matches!(StateTree::from_snapshot(&digest, overlapping), Err(SnapshotError::Unordered { index: 1 })));
+        let mut altered = chunks;
+        altered[0].entries[0].1[0] ^= 1;
+        assert!(matches!(StateTree::from_snapshot(&digest, altered), Err(SnapshotError::Root { .. })));
     }
 
     /// A snapshot is one version, frozen: later versions (and the pruning they bring)
