@@ -40,6 +40,15 @@ impl Status {
         self.busy.is_some()
     }
 
+    /// A tab page's line as it is shown again: cleared when `shown` turns on (as the
+    /// pages did when the app drew them afresh). Returns whether the page redraws.
+    pub fn reshown(&mut self, shown: bool, was_shown: bool) -> bool {
+        if shown && !was_shown {
+            self.clear();
+        }
+        true
+    }
+
     /// Forgets the error and the notice (the user moved on).
     pub fn clear(&mut self) {
         self.error = None;

@@ -69,10 +69,7 @@ impl Component for ExplorerPage {
     }
 
     fn changed(&mut self, ctx: &Context<Self>, old: &Props) -> bool {
-        if ctx.props().shown && !old.shown {
-            self.status.clear();
-        }
-        true
+        self.status.reshown(ctx.props().shown, old.shown)
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
