@@ -137,6 +137,13 @@ impl StableCheckpoint {
 
     /// Checks the chain, that `set` is the one the digest names, the quorum and every
     /// signature (batch-verified).
+    ///
+    /// The caller decides which set it trusts (one it followed through certified
+    /// changes, or a digest hash the user pinned): any set can sign a digest that names
+    /// it. The quorum is that of the digest's `next_mode`, which only a digest honest
+    /// validators computed carries truly — a Byzantine minority claiming Fast on a Bft
+    /// chain still lacks the majority that Fast asks, as honest validators sign only the
+    /// digest they computed.
     pub fn verify(&self, chain_id: &ChainId, set: &ValidatorSet) -> Result<(), CheckpointError> {
         if &self.digest.chain_id != chain_id {
             return Err(CheckpointError::WrongChain {
@@ -187,7 +194,8 @@ pub fn diverging<'a>(
     stable: &'a StableCheckpoint,
     votes: &'a [CheckpointVote],
 ) -> impl Iterator<Item = &'a CheckpointVote> + 'a {
-    votes.iter().filter(move |v| v.digest.height == stable.digest.height && v.digest != stable.digest)
+    let at = &stable.digest;
+    votes.iter().filter(move |v| v.digest.chain_id == at.chain_id && v.digest.height == at.height && v.digest != *at)
 }
 
 #[cfg(test)]
@@ -289,6 +297,10 @@ mod tests {
         let liar = NodeId::from_public_key(&keys[3].public_key());
         all.push(lie.sign(liar, &keys[3]));
         assert_eq!(StableCheckpoint::from_verified_votes(d.clone(), &all, &set), Err(CheckpointError::DigestMismatch));
+        // The same key's vote for another chain at that height is no divergence here.
+        let mut elsewhere = d.clone();
+        elsewhere.chain_id = ChainId::new("vigil-other").unwrap();
+        all.push(elsewhere.sign(NodeId::from_public_key(&keys[0].public_key()), &keys[0]));
         let stable = StableCheckpoint::from_verified_votes(d, &all[..3], &set).unwrap();
         let named: Vec<NodeId> = diverging(&stable, &all).map(|v| v.signer).collect();
         assert_eq!(named, vec![liar]);

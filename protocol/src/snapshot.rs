@@ -39,6 +39,8 @@ pub enum SnapshotError {
     Empty { index: u32 },
     #[error("chunk {index}'s entries are not in strictly ascending key order")]
     Unordered { index: u32 },
+    #[error("a snapshot of {0} chunks is more than the {SNAPSHOT_CHUNKS_MAX} allowed")]
+    TooManyChunks(u32),
     #[error("the snapshot lacks chunk {0}")]
     Missing(u32),
     #[error("the snapshot has {found} chunks, the checkpoint signed {expected}")]
@@ -67,14 +69,18 @@ impl SnapshotChunk {
     pub fn cut(entries: impl IntoIterator<Item = (Hash32, Vec<u8>)>) -> Vec<SnapshotChunk> {
         let mut chunks = Vec::new();
         let mut current = SnapshotChunk { index: 0, entries: Vec::new() };
-        // The encoding's overhead beside the entries: the index and the list's length.
-        let mut bytes = 4 + 4;
+        // An upper bound of each part's BCS bytes: the index (4) and the list's length
+        // (ULEB128, at most 5); a key (its length byte and 32) and a value (at most 5
+        // bytes of length, then the bytes). A chunk so never exceeds the bound by more
+        // than its one entry, when that entry alone is larger.
+        const OVERHEAD: usize = 4 + 5;
+        let mut bytes = OVERHEAD;
         for (key, value) in entries {
-            let entry_bytes = 32 + 4 + value.len();
+            let entry_bytes = 33 + 5 + value.len();
             if !current.entries.is_empty() && bytes + entry_bytes > SNAPSHOT_CHUNK_BYTES_MAX {
                 let index = current.index + 1;
                 chunks.push(std::mem::replace(&mut current, SnapshotChunk { index, entries: Vec::new() }));
-                bytes = 4 + 4;
+                bytes = OVERHEAD;
             }
             bytes += entry_bytes;
             current.entries.push((key, value));
@@ -120,6 +126,9 @@ pub fn verify_chunk(
     proof: &MerkleProof,
 ) -> Result<(), SnapshotError> {
     let (index, count) = (chunk.index, digest.chunk_count);
+    if count as usize > SNAPSHOT_CHUNKS_MAX {
+        return Err(SnapshotError::TooManyChunks(count));
+    }
     if index >= count {
         return Err(SnapshotError::IndexOutOfRange { index, count });
     }
@@ -196,6 +205,9 @@ mod tests {
         let mut beyond = chunks[1].clone();
         beyond.index = 9;
         assert!(matches!(verify_chunk(&digest, &beyond, &proof), Err(SnapshotError::IndexOutOfRange { .. })));
+        let mut huge = digest.clone();
+        huge.chunk_count = SNAPSHOT_CHUNKS_MAX as u32 + 1;
+        assert!(matches!(verify_chunk(&huge, &chunks[1], &proof), Err(SnapshotError::TooManyChunks(_))));
         let empty = SnapshotChunk { index: 1, entries: Vec::new() };
         assert_eq!(verify_chunk(&digest, &empty, &proof), Err(SnapshotError::Empty { index: 1 }));
     }

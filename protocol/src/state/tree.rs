@@ -268,6 +268,9 @@ impl StateTree {
     /// once, in order, keys ascending across chunks, and the rebuilt root the one
     /// `digest` signs. The tree's first version is the checkpoint's height.
     pub fn from_snapshot(digest: &CheckpointDigest, chunks: Vec<SnapshotChunk>) -> Result<Self, SnapshotError> {
+        if digest.chunk_count as usize > crate::snapshot::SNAPSHOT_CHUNKS_MAX {
+            return Err(SnapshotError::TooManyChunks(digest.chunk_count));
+        }
         if chunks.len() != digest.chunk_count as usize {
             return Err(SnapshotError::Count { expected: digest.chunk_count, found: chunks.len() });
         }
