@@ -23,6 +23,26 @@ use crate::vote::{QcError, SignerBitmap};
 /// Blocks between two checkpoints when the chain's configuration does not say.
 pub const CHECKPOINT_INTERVAL_DEFAULT: u64 = 64;
 
+/// The chain's checkpoint configuration (in its genesis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointConfig {
+    /// Blocks between two checkpoints; 0: none.
+    pub interval: u64,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self { interval: CHECKPOINT_INTERVAL_DEFAULT }
+    }
+}
+
+impl CheckpointConfig {
+    /// Whether validators make a checkpoint once `height` is committed.
+    pub fn is_checkpoint(&self, height: Height) -> bool {
+        self.interval > 0 && height.0 > 0 && height.0 % self.interval == 0
+    }
+}
+
 /// Why a checkpoint vote or a stable checkpoint was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {

@@ -21,6 +21,9 @@ pub struct Genesis {
     /// The vault's serialization factor (n, k, shard size, …).
     #[serde(default)]
     pub vault: crate::vault::VaultConfig,
+    /// How often validators make a checkpoint ([`crate::checkpoint`]).
+    #[serde(default)]
+    pub checkpoints: crate::checkpoint::CheckpointConfig,
 }
 
 impl Genesis {

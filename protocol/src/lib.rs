@@ -72,7 +72,7 @@ mod testutil;
 
 pub use address::{Address, AddressError};
 pub use block::{follow_set_changes, Block, BlockError, BlockHeader, CertifiedHeader, SetChange, SetChangeError};
-pub use checkpoint::{CheckpointDigest, CheckpointError, CheckpointVote, StableCheckpoint};
+pub use checkpoint::{CheckpointConfig, CheckpointDigest, CheckpointError, CheckpointVote, StableCheckpoint};
 pub use crypto::{CryptoError, EncryptionKey, P2pKey, PublicKey, SecretKey, Signature};
 pub use encoding::DecodeError;
 pub use evidence::{ContradictedReceipt, EvidenceError, FaultEvidence, SignedStatement};

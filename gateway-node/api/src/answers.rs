@@ -125,3 +125,14 @@ mod tests {
         assert_eq!((s.value_bcs, s.certified_header_bcs), (None, None));
     }
 }
+
+crate::answer! {
+/// `GET /v1/checkpoints/latest`: what a client checks of a stable checkpoint.
+pub struct CheckpointProof {
+    /// BCS `StableCheckpoint`: the digest and a quorum of signatures by the set it names.
+    pub checkpoint_bcs: Hex,
+    /// BCS `ValidatorSet`: the set the digest names (its hash is in the digest), which
+    /// signed it and certifies the next height.
+    pub validators_bcs: Hex,
+}
+}

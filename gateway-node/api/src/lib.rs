@@ -14,13 +14,15 @@ pub mod error;
 pub mod gateway;
 pub mod views;
 
-pub use answers::{BlockProof, Hex, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof};
+pub use answers::{
+    BlockProof, CheckpointProof, Hex, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof,
+};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use gateway::{
     FanOutAnswer, FaucetInfo, FaucetRequest, ForwardRequest, Funded, InnerRequest, NodeAnswer, NodeHealth, NodesAnswer,
     Targets,
 };
 pub use views::{
-    AccountAnswer, BlockAnswer, NodeStatus, ReceiptProofAnswer, TxAnswer, TxPending, TxState, ValidatorsAnswer,
-    VaultStored,
+    AccountAnswer, BlockAnswer, CheckpointAnswer, NodeStatus, ReceiptProofAnswer, TxAnswer, TxPending, TxState,
+    ValidatorsAnswer, VaultStored,
 };

@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 use vigil_protocol::{
-    Address, Amount, BlockHash, BlockHeader, ChainId, ConsensusMode, Height, NodeId, Nonce, QuorumCert, ReceiptEntry,
-    SignedReceipt, TxHash, ValidatorSet, View,
+    Address, Amount, BlockHash, BlockHeader, ChainId, CheckpointDigest, ConsensusMode, Hash32, Height, NodeId, Nonce,
+    QuorumCert, ReceiptEntry, SignedReceipt, TxHash, ValidatorSet, View,
 };
 
-use crate::answers::{BlockProof, ProvenState, ReceiptAnswer, ReceiptProof, ValidatorsProof};
+use crate::answers::{BlockProof, CheckpointProof, ProvenState, ReceiptAnswer, ReceiptProof, ValidatorsProof};
 
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,4 +101,17 @@ pub struct TxPending {
 pub struct VaultStored {
     pub stored: u64,
     pub hashes: Vec<vigil_protocol::Hash32>,
+}
+
+/// `GET /v1/checkpoints/latest`: the newest stable checkpoint this node gathered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointAnswer {
+    pub height: Height,
+    /// The digest's id (what a user may pin).
+    pub digest_hash: Hash32,
+    pub digest: CheckpointDigest,
+    /// The validators whose signatures it carries.
+    pub signers: Vec<NodeId>,
+    #[serde(flatten)]
+    pub proof: CheckpointProof,
 }

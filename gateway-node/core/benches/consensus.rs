@@ -45,6 +45,7 @@ fn genesis(n: usize, mode: ConsensusMode, accounts: &[SecretKey]) -> (Genesis, V
         mode,
         time_ms: 0,
         vault: Default::default(),
+        checkpoints: Default::default(),
     };
     (g, keys)
 }

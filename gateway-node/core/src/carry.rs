@@ -8,7 +8,7 @@
 use vigil_protocol::{Height, NodeId, Signature, TxHash};
 
 use crate::consensus::ready::{Commit, Notice, Outgoing, Ready, Reply};
-use crate::consensus::{Message, SafetyState, Timer};
+use crate::consensus::{CheckpointJob, Message, SafetyState, Timer};
 
 /// The world a node's decisions are carried out in.
 pub trait Env {
@@ -30,6 +30,9 @@ pub trait Env {
     /// Signatures the core checked, for the cache that spares checking them again.
     fn verified(&mut self, signatures: Vec<(TxHash, Signature)>);
     fn notice(&mut self, notice: Notice);
+    /// After the write: computes a checkpoint's digest (off the consensus thread, if it
+    /// has others) and hands it back as [`crate::consensus::Input::CheckpointComputed`].
+    fn compute_checkpoint(&mut self, job: CheckpointJob);
 }
 
 /// Why a node stopped.
@@ -63,7 +66,18 @@ fn send<E: Env>(env: &mut E, messages: &[Outgoing]) {
 /// Carries out `ready` in order; `Err` when the node must stop (nothing after the
 /// cause was carried out).
 pub fn carry_out<E: Env>(env: &mut E, ready: Ready) -> Result<(), Stop<E::WriteError>> {
-    let Ready { fatal, messages, commits, persist, persisted_messages, timers, replies, verified, notices } = ready;
+    let Ready {
+        fatal,
+        messages,
+        commits,
+        persist,
+        persisted_messages,
+        timers,
+        replies,
+        verified,
+        notices,
+        checkpoints,
+    } = ready;
     if let Some(reason) = fatal {
         return Err(Stop::Fatal(reason));
     }
@@ -86,6 +100,9 @@ pub fn carry_out<E: Env>(env: &mut E, ready: Ready) -> Result<(), Stop<E::WriteE
     }
     for notice in notices {
         env.notice(notice);
+    }
+    for job in checkpoints {
+        env.compute_checkpoint(job);
     }
     Ok(())
 }
@@ -135,6 +152,9 @@ mod tests {
         }
         fn notice(&mut self, _: Notice) {
             self.log.push("notice".into());
+        }
+        fn compute_checkpoint(&mut self, job: CheckpointJob) {
+            self.log.push(format!("checkpoint {}", job.height));
         }
     }
 

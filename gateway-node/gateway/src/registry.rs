@@ -364,6 +364,7 @@ mod tests {
             mode: ConsensusMode::Fast,
             time_ms: 0,
             vault: Default::default(),
+            checkpoints: Default::default(),
         };
         (genesis, keys)
     }

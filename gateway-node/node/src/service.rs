@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, oneshot};
-use vigil_protocol::{ChainId, Genesis, Height, NodeId, Receipt, Signature, SignedReceipt, SignedTransaction, TxHash};
+use vigil_protocol::{
+    ChainId, CheckpointDigest, Genesis, Height, NodeId, Receipt, Signature, SignedReceipt, SignedTransaction, TxHash,
+};
 
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
@@ -25,7 +27,8 @@ use crate::storage::{Store, TxRecord};
 use crate::verified::{Checked, VerifiedTxs};
 use vigil_core::carry::{carry_out, Env, Stop};
 use vigil_core::consensus::{
-    self, Commit, Input, Message, Node, NodeView, Notice, Ready, Rejection, Reply, SafetyState, Timer, Verified,
+    self, CheckpointJob, Commit, Input, Message, Node, NodeView, Notice, Ready, Rejection, Reply, SafetyState, Settled,
+    Timer, Verified,
 };
 use vigil_core::execution::Ledger;
 use vigil_server::keys::{load_node_keys, NodeKeys};
@@ -41,6 +44,8 @@ pub enum Event {
     Timer(Timer),
     /// A client's transaction, its signature already verified.
     Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
+    /// A checkpoint digest computed off the consensus thread.
+    CheckpointComputed(Box<CheckpointDigest>),
     Shutdown,
 }
 
@@ -390,6 +395,7 @@ impl Clients {
             Event::Shutdown => return None,
             Event::Peer(from, message, verified) => Input::Message { from, message, verified },
             Event::Timer(t) => Input::Timeout(t),
+            Event::CheckpointComputed(digest) => Input::CheckpointComputed(digest),
             Event::Submit(tx, reply) => {
                 let ticket = self.next_ticket;
                 self.next_ticket += 1;
@@ -532,6 +538,33 @@ impl Env for NodeEnv<'_> {
                     );
                 }
             }
+            Notice::Checkpoint(Settled::Stable { checkpoint, diverging, mine_differs }) => {
+                let d = &checkpoint.digest;
+                tracing::info!(height = %d.height, digest = %d.hash(), chunks = d.chunk_count, "stable checkpoint");
+                for signer in &diverging {
+                    tracing::warn!(height = %d.height, %signer, "a validator signed another checkpoint digest");
+                }
+                if mine_differs {
+                    tracing::error!(
+                        height = %d.height,
+                        "this node's checkpoint digest differs from the one a quorum signed: its state is not the \
+                         chain's; stop it and recover its data directory"
+                    );
+                }
+                // A checkpoint can settle in a step that commits nothing.
+                self.shared.publish(self.node.view());
+            }
         }
+    }
+
+    fn compute_checkpoint(&mut self, job: CheckpointJob) {
+        let events = self.shared.events.clone();
+        // Cutting the snapshot into chunks takes a while on a large state: not here.
+        self.runtime.spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let digest = job.compute();
+            tracing::debug!(height = %digest.height, chunks = digest.chunk_count, ms = started.elapsed().as_millis() as u64, "checkpoint digest computed");
+            let _ = events.blocking_send(Event::CheckpointComputed(Box::new(digest)));
+        });
     }
 }

@@ -504,6 +504,7 @@ mod tests {
                 mode: ConsensusMode::Fast,
                 time_ms: 0,
                 vault: Default::default(),
+                checkpoints: Default::default(),
             };
             let ledger = Ledger::genesis(&genesis).unwrap();
             Self { genesis, ledger, validator, alice, bob: Address([9; 20]), nonce: 0 }

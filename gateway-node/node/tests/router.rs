@@ -45,6 +45,7 @@ async fn node() -> TestNode {
         mode: ConsensusMode::Fast,
         time_ms: vigil_server::now_ms(),
         vault: Default::default(),
+        checkpoints: Default::default(),
     };
     let genesis_file = dir.path().join("genesis.json");
     std::fs::write(&genesis_file, serde_json::to_string(&genesis).unwrap()).unwrap();

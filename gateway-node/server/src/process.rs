@@ -82,6 +82,7 @@ mod tests {
             mode: ConsensusMode::Fast,
             time_ms: 0,
             vault: Default::default(),
+            checkpoints: Default::default(),
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("genesis.json");

@@ -29,6 +29,17 @@ use vigil_core::consensus::{
 };
 use vigil_core::execution::{Ledger, LedgerError, StateCommit};
 
+/// Blocks between checkpoints in simulated chains (a run commits about a hundred).
+const SIM_CHECKPOINT_INTERVAL: u64 = 8;
+
+/// Checkpoint heights whose votes a node may hold at once: those in its window (above
+/// the latest stable one, at most one interval above its committed height, at most two
+/// below it).
+const CHECKPOINT_HEIGHTS_HELD_MAX: usize = 4;
+
+/// Virtual milliseconds a node's checkpoint digest takes to compute, off its consensus.
+const CHECKPOINT_COMPUTE_MS: u64 = 5;
+
 /// Virtual milliseconds during which faults may happen; then the network heals.
 pub const FAULT_PHASE_MS: u64 = 3_000;
 /// Healthy virtual time after the heal, within which every honest node must progress.
@@ -174,6 +185,8 @@ pub struct FaultCounts {
     pub light_retired_set: u64,
     pub light_mode_regression: u64,
     pub light_refused: u64,
+    /// Stable checkpoints settled at honest nodes.
+    pub checkpoints_stable: u64,
 }
 
 /// Result of one seed.
@@ -190,14 +203,30 @@ pub struct Outcome {
 #[allow(clippy::large_enum_variant)] // see `consensus::Message`
 #[derive(Debug)]
 enum Event {
-    Deliver { to: usize, from: usize, message: Message },
-    Timer { node: usize, incarnation: u32, timer: Timer },
-    ClientTx { client: usize },
+    Deliver {
+        to: usize,
+        from: usize,
+        message: Message,
+    },
+    Timer {
+        node: usize,
+        incarnation: u32,
+        timer: Timer,
+    },
+    ClientTx {
+        client: usize,
+    },
     AdversaryTx,
     LightSync,
     Crash(usize),
     Restart(usize),
     ArmWriteFault(usize, WriteFault),
+    /// A checkpoint digest the node asked for, computed (its "thread" took a while).
+    CheckpointComputed {
+        node: usize,
+        incarnation: u32,
+        digest: Box<vigil_protocol::CheckpointDigest>,
+    },
 }
 
 struct Scheduled {
@@ -456,6 +485,7 @@ impl World {
             mode: sc.mode,
             time_ms: 0,
             vault: Default::default(),
+            checkpoints: vigil_protocol::CheckpointConfig { interval: SIM_CHECKPOINT_INTERVAL },
         };
         for n in &mut nodes {
             n.node = Some(Self::boot(&genesis, n));
@@ -638,6 +668,11 @@ impl World {
                 }
             }
             Event::ArmWriteFault(i, kind) => self.nodes[i].write_fault = Some(kind),
+            Event::CheckpointComputed { node, incarnation, digest } => {
+                if self.nodes[node].node.is_some() && self.nodes[node].incarnation == incarnation {
+                    self.input(node, Input::CheckpointComputed(digest));
+                }
+            }
             Event::Restart(i) => {
                 self.nodes[i].write_fault = None;
                 if self.nodes[i].node.is_some() {
@@ -685,10 +720,14 @@ impl World {
             return;
         };
         let ready = node.step(self.now_ms, input);
-        let retained = node.retained();
+        let (retained, checkpoint_votes) = (node.retained(), node.checkpoint_votes_held());
         let bound = RETAINED_PER_VALIDATOR_MAX * self.nodes.len();
+        let checkpoint_bound = CHECKPOINT_HEIGHTS_HELD_MAX * self.nodes.len();
         if self.is_honest(i) && retained > bound {
             self.violate(format!("node {i} holds {retained} votes and messages for one height (bound {bound})"));
+        }
+        if self.is_honest(i) && checkpoint_votes > checkpoint_bound {
+            self.violate(format!("node {i} holds {checkpoint_votes} checkpoint votes (bound {checkpoint_bound})"));
         }
         // The node process's own carry-out, over this simulated disk and network.
         match carry_out(&mut SimEnv { world: self, node: i }, ready) {
@@ -781,6 +820,32 @@ impl World {
             self.schedule(self.now_ms + again, Event::Deliver { to, from, message: message.clone() });
         }
         self.schedule(self.now_ms + delay, Event::Deliver { to, from, message });
+    }
+
+    /// An honest node settled a stable checkpoint: while the chain has not forked at or
+    /// below its height, it is of the chain's block there, this node computed the same,
+    /// and it names no honest validator as diverging.
+    fn on_checkpoint(
+        &mut self,
+        i: usize,
+        digest: &vigil_protocol::CheckpointDigest,
+        diverging: &[NodeId],
+        mine_differs: bool,
+    ) {
+        if !self.is_honest(i) || self.fork.is_some_and(|(h, _)| h <= digest.height) {
+            return;
+        }
+        self.faults.checkpoints_stable += 1;
+        let height = digest.height;
+        if self.chain.get(&height).is_some_and(|hash| *hash != digest.block_hash) {
+            self.violate(format!("node {i} settled a checkpoint at height {height} of another block"));
+        }
+        if mine_differs {
+            self.violate(format!("honest node {i} computed another digest than the stable one at height {height}"));
+        }
+        if let Some(j) = diverging.iter().filter_map(|d| self.index_of(d)).find(|j| self.is_honest(*j)) {
+            self.violate(format!("node {i} named honest validator {j} as diverging at checkpoint {height}"));
+        }
     }
 
     fn on_commit(&mut self, i: usize, cb: CommittedBlock) {
@@ -999,9 +1064,19 @@ impl Env for SimEnv<'_> {
 
     fn verified(&mut self, _: Vec<(TxHash, vigil_protocol::Signature)>) {}
 
+    fn compute_checkpoint(&mut self, job: consensus::CheckpointJob) {
+        let (w, i) = (&mut *self.world, self.node);
+        let incarnation = w.nodes[i].incarnation;
+        let digest = Box::new(job.compute());
+        w.schedule(w.now_ms + CHECKPOINT_COMPUTE_MS, Event::CheckpointComputed { node: i, incarnation, digest });
+    }
+
     fn notice(&mut self, notice: Notice) {
         let (w, i) = (&mut *self.world, self.node);
         match notice {
+            Notice::Checkpoint(consensus::Settled::Stable { checkpoint, diverging, mine_differs }) => {
+                w.on_checkpoint(i, &checkpoint.digest, &diverging, mine_differs);
+            }
             Notice::EvidenceSubmitted { offender } => {
                 let accused = w.index_of(&offender);
                 w.trace.push(w.now_ms, TraceEvent::Evidence { node: i, offender: accused });

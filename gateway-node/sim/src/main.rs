@@ -42,11 +42,11 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 29],
+    hit: [u64; 30],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 29] = [
+const FAULTS: [&str; 30] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -76,6 +76,7 @@ const FAULTS: [&str; 29] = [
     "light: retired set",
     "light: Fast after Bft",
     "light: other refusal",
+    "stable checkpoint",
 ];
 
 fn tally(t: &mut Totals, o: Outcome) {
@@ -110,6 +111,7 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.light_retired_set,
         f.light_mode_regression,
         f.light_refused,
+        f.checkpoints_stable,
     ];
     for (hit, c) in t.hit.iter_mut().zip(counts) {
         *hit += u64::from(c > 0);

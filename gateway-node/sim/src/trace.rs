@@ -32,6 +32,7 @@ pub enum MessageSummary {
     Transactions(usize),
     SyncRequest(Height),
     SyncResponse(usize),
+    Checkpoint { height: Height, signer: NodeId },
 }
 
 impl TraceEvent {
@@ -54,6 +55,7 @@ impl TraceEvent {
             Message::Transactions(t) => MessageSummary::Transactions(t.len()),
             Message::SyncRequest { from_height } => MessageSummary::SyncRequest(*from_height),
             Message::SyncResponse(b) => MessageSummary::SyncResponse(b.len()),
+            Message::Checkpoint(v) => MessageSummary::Checkpoint { height: v.digest.height, signer: v.signer },
         };
         TraceEvent::Deliver { to, from, what }
     }
@@ -81,6 +83,9 @@ impl fmt::Display for TraceEvent {
                     MessageSummary::Transactions(n) => write!(f, "{n} transaction(s)"),
                     MessageSummary::SyncRequest(h) => write!(f, "sync request from h={h}"),
                     MessageSummary::SyncResponse(n) => write!(f, "sync response with {n} block(s)"),
+                    MessageSummary::Checkpoint { height, signer } => {
+                        write!(f, "checkpoint vote h{height} by {signer}")
+                    }
                 }
             }
             TraceEvent::Timer { node, timer } => {

@@ -150,6 +150,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             mode: opts.mode,
             time_ms: vigil_server::now_ms(),
             vault: Default::default(),
+            checkpoints: Default::default(),
         };
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)? + "\n")?;
         keys

@@ -108,6 +108,7 @@ fn gateway_setup(
         mode: ConsensusMode::Fast,
         time_ms: 0,
         vault: Default::default(),
+        checkpoints: Default::default(),
     };
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -9,7 +9,7 @@ use vigil_e2e::TestNet;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
     Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Justification, Nonce, Payload, ProposalSlot, SecretKey,
-    SignedTransaction, StateKey, StateProof, Transaction, Transfer, TxHash, ValidatorSet,
+    SignedTransaction, StableCheckpoint, StateKey, StateProof, Transaction, Transfer, TxHash, ValidatorSet,
 };
 
 fn transfer(chain: &ChainId, key: &SecretKey, nonce: u64, to: Address, amount: u64) -> SignedTransaction {
@@ -276,5 +276,52 @@ async fn every_height_a_node_names_can_be_read_from_it_under_load() -> anyhow::R
     loaded?;
     let (reads, heights) = polled?;
     assert!(reads >= 20 && heights >= 3, "the reads ran alongside the load: {reads} reads over {heights} heights");
+    Ok(())
+}
+
+/// Issue 17's first step on a real devnet: every 64 blocks (the default interval; an
+/// idle devnet makes an empty block every 250 ms) the validators sign the digest of the
+/// committed data and each node gathers a stable checkpoint: the same digest at every
+/// node, of the block each serves at that height, signed by a quorum of the set it names
+/// (the devnet's, checked here with vigil-protocol as a light client would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_gathers_the_same_stable_checkpoint() -> anyhow::Result<()> {
+    let net = TestNet::start(4, 0, ConsensusMode::Fast).await?;
+    let chain = ChainId::new("vigil-e2e")?;
+    let set = validators(&net).await?;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut digests = Vec::new();
+    for i in 0..4 {
+        let answer = loop {
+            let (status, v) = net.get(i, "/v1/checkpoints/latest").await?;
+            if status == 200 {
+                break v;
+            }
+            assert_eq!((status, error_code(&v)), (404, "NOT_FOUND"), "{v}");
+            assert!(Instant::now() < deadline, "node {i} gathered no stable checkpoint in 90 s");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let stable: StableCheckpoint = from_bytes(&hex::decode(answer["checkpoint_bcs"].as_str().unwrap_or(""))?)?;
+        let signers: ValidatorSet = from_bytes(&hex::decode(answer["validators_bcs"].as_str().unwrap_or(""))?)?;
+        assert_eq!(signers, set, "no validator was jailed: the devnet's set signs");
+        stable.verify(&chain, &set).expect("a quorum of the devnet's validators signed it");
+        let height = stable.digest.height;
+        assert_eq!(height.0 % 64, 0);
+        let (_, block) = net.get(i, &format!("/v1/blocks/{height}")).await?;
+        assert_eq!(block["hash"].as_str(), Some(stable.digest.block_hash.to_string().as_str()));
+        assert_eq!(answer["digest_hash"].as_str(), Some(stable.digest.hash().to_string().as_str()));
+        digests.push(stable.digest);
+    }
+    // Nodes may have gathered different heights by now; at one height they agree.
+    let first = digests.iter().map(|d| d.height).min().unwrap_or_default();
+    let at_first: Vec<_> = digests.iter().filter(|d| d.height == first).collect();
+    assert!(at_first.windows(2).all(|w| w[0] == w[1]), "{at_first:?}");
+    // Tampered, it no longer verifies.
+    let mut forged: StableCheckpoint = {
+        let (_, v) = net.get(0, "/v1/checkpoints/latest").await?;
+        from_bytes(&hex::decode(v["checkpoint_bcs"].as_str().unwrap_or(""))?)?
+    };
+    forged.digest.state_root = vigil_protocol::Hash32([0; 32]);
+    assert!(forged.verify(&chain, &set).is_err());
     Ok(())
 }

@@ -25,6 +25,7 @@
 //! one slot and never forgets what it acknowledged.
 
 pub mod bft;
+mod checkpoints;
 pub mod detector;
 pub mod fast;
 pub mod fork;
@@ -34,6 +35,7 @@ pub mod ready;
 pub mod recent;
 pub mod verified;
 
+pub use checkpoints::{CheckpointJob, Settled};
 pub use published::NodeView;
 pub use ready::{Commit, Notice, Outgoing, Ready, Reply};
 pub use verified::Verified;
@@ -43,9 +45,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
-    Address, Amount, Backing, Block, BlockHash, CertifiedHeader, ConsensusMode, FaultEvidence, Genesis, Height,
-    Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, Round, SecretKey, Signature,
-    SignedTransaction, Transaction, TxHash, ValidatorSet, View, Vote, VoteData, VoteKind,
+    Address, Amount, Backing, Block, BlockHash, CertifiedHeader, CheckpointDigest, CheckpointVote, ConsensusMode,
+    FaultEvidence, Genesis, Height, Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, Round,
+    SecretKey, Signature, SignedTransaction, Transaction, TxHash, ValidatorSet, View, Vote, VoteData, VoteKind,
 };
 
 use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError, StateCommit};
@@ -207,6 +209,8 @@ pub enum Message {
         from_height: Height,
     },
     SyncResponse(Vec<CommittedBlock>),
+    /// A validator's signed digest at a checkpoint height.
+    Checkpoint(Box<CheckpointVote>),
 }
 
 impl Message {
@@ -253,6 +257,8 @@ pub enum Input {
         tx: Box<SignedTransaction>,
         verified: bool,
     },
+    /// The digest of a [`CheckpointJob`] this node asked for ([`Output::ComputeCheckpoint`]).
+    CheckpointComputed(Box<CheckpointDigest>),
 }
 
 /// What the caller must do, in order.
@@ -299,6 +305,11 @@ pub enum Output {
         theirs: BlockHash,
         offenders: Vec<NodeId>,
     },
+    /// A checkpoint height is committed: compute its digest off the consensus thread
+    /// (once the commit is durable) and hand it back as [`Input::CheckpointComputed`].
+    ComputeCheckpoint(Box<CheckpointJob>),
+    /// A checkpoint height settled (see [`Settled`]).
+    CheckpointSettled(Settled),
     /// A state that must not happen did (a block checked at this height failed to
     /// commit): the node must stop, loudly, rather than carry on or stall. Nothing after
     /// it in this batch is to be carried out, and the node takes no more input.
@@ -419,6 +430,8 @@ pub struct Node {
     replies: Vec<Reply>,
     /// Set by [`Output::Fatal`]: the node takes no more input.
     halted: bool,
+    /// Checkpoint digests and votes gathered, the latest stable checkpoint.
+    checkpoints: checkpoints::Checkpoints,
 }
 
 impl Node {
@@ -460,6 +473,7 @@ impl Node {
             fast: fast::FastState::default(),
             bft: bft::BftState::default(),
             fork: fork::ForkState::default(),
+            checkpoints: checkpoints::Checkpoints::new(genesis.checkpoints),
             genesis_hash: genesis.hash(),
             now_ms: 0,
             last_commit_ms: 0,
@@ -600,6 +614,7 @@ impl Node {
                 let result = self.submit(*tx, verified);
                 self.replies.push(Reply { ticket, result });
             }
+            Input::CheckpointComputed(digest) => self.on_checkpoint_computed(*digest),
         }
         std::mem::take(&mut self.out)
     }
@@ -730,6 +745,7 @@ impl Node {
                 self.admit(txs);
             }
             Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
+            Message::Checkpoint(vote) => self.on_checkpoint_vote(*vote),
             Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
             Message::Proposal(p) => match self.ledger.mode() {
                 ConsensusMode::Fast => self.fast_on_proposal(from, *p),
@@ -892,8 +908,11 @@ impl Node {
         let ledger = &self.ledger;
         self.mempool.prune_stale(|a| ledger.account(a).nonce.0);
         let cert_view = committed.cert.data.view;
+        let (height, block_hash) = (committed.block.header.height, committed.block.header.hash());
+        let state_root = committed.block.header.state_root;
         self.committed.push(committed.clone());
         self.out.push(Output::Commit { committed: Box::new(committed), receipts, state: Box::new(state) });
+        self.checkpoint_committed(height, block_hash, state_root);
         self.candidates.clear();
         self.seen_votes.clear();
         let fast_view = self.safety.fast_view.max(cert_view);

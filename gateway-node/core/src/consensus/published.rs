@@ -3,7 +3,7 @@
 //! consensus status. The shell publishes one after each write; API threads read it and
 //! never touch the [`Node`], which the consensus thread owns outright.
 
-use vigil_protocol::CertifiedHeader;
+use vigil_protocol::{CertifiedHeader, StableCheckpoint};
 
 use super::{Node, Status};
 use crate::execution::LedgerView;
@@ -16,6 +16,8 @@ pub struct NodeView {
     /// The header of that height with its certificate (`None` at genesis).
     pub header: Option<CertifiedHeader>,
     pub status: Status,
+    /// The newest stable checkpoint this node gathered.
+    pub checkpoint: Option<StableCheckpoint>,
 }
 
 impl Node {
@@ -26,6 +28,6 @@ impl Node {
             .last_committed()
             .filter(|cb| cb.block.header.height == ledger.height())
             .map(super::CommittedBlock::certified_header);
-        NodeView { ledger, header, status: self.status() }
+        NodeView { ledger, header, status: self.status(), checkpoint: self.stable_checkpoint().cloned() }
     }
 }

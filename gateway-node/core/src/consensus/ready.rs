@@ -6,7 +6,7 @@
 
 use vigil_protocol::{NodeId, ReceiptEntry, Signature, TxHash};
 
-use super::{CommittedBlock, Message, Output, Rejection, SafetyState, Timer};
+use super::{CheckpointJob, CommittedBlock, Message, Output, Rejection, SafetyState, Settled, Timer};
 use crate::execution::StateCommit;
 
 /// A message for one peer, or for all of them.
@@ -40,6 +40,8 @@ pub enum Notice {
     /// Another certified block conflicts with one committed here (see
     /// [`Output::ForkProven`]).
     ForkProven { height: vigil_protocol::Height, theirs: vigil_protocol::BlockHash, offenders: Vec<NodeId> },
+    /// A checkpoint height settled (see [`Settled`]).
+    Checkpoint(Settled),
 }
 
 /// The answer to one [`super::Input::Submit`].
@@ -67,6 +69,9 @@ pub struct Ready {
     /// (which tells later steps, through [`super::Verified`], what it checked).
     pub verified: Vec<(TxHash, Signature)>,
     pub notices: Vec<Notice>,
+    /// Checkpoint digests to compute once the write is durable, off the consensus
+    /// thread ([`Output::ComputeCheckpoint`]).
+    pub checkpoints: Vec<CheckpointJob>,
 }
 
 impl Ready {
@@ -95,6 +100,8 @@ impl Ready {
                 Output::ForkProven { height, theirs, offenders } => {
                     ready.notices.push(Notice::ForkProven { height, theirs, offenders })
                 }
+                Output::ComputeCheckpoint(job) => ready.checkpoints.push(*job),
+                Output::CheckpointSettled(settled) => ready.notices.push(Notice::Checkpoint(settled)),
                 Output::Fatal(reason) => return Ready { fatal: Some(reason), ..Ready::default() },
             }
         }
@@ -115,6 +122,7 @@ impl Ready {
             && self.replies.is_empty()
             && self.verified.is_empty()
             && self.notices.is_empty()
+            && self.checkpoints.is_empty()
     }
 
     /// Appends the next step's `later`, to be carried out as one: its writes join this
@@ -142,6 +150,7 @@ impl Ready {
         self.replies.extend(later.replies);
         self.verified.extend(later.verified);
         self.notices.extend(later.notices);
+        self.checkpoints.extend(later.checkpoints);
     }
 
     /// Merges transaction broadcasts into one, sent last (so that transactions admitted

@@ -30,10 +30,16 @@ struct Net {
     now_ms: u64,
     /// Sync answers read from "storage" (blocks older than a node's window).
     stored_sent: usize,
+    /// Checkpoints settled, by node.
+    settled: Vec<(usize, Settled)>,
 }
 
 impl Net {
     fn new(n: usize, mode: ConsensusMode) -> Self {
+        Self::with_checkpoints(n, mode, vigil_protocol::CheckpointConfig::default())
+    }
+
+    fn with_checkpoints(n: usize, mode: ConsensusMode, checkpoints: vigil_protocol::CheckpointConfig) -> Self {
         let keys: Vec<SecretKey> = (0..n).map(|i| SecretKey::from_seed([i as u8 + 1; 32])).collect();
         let validators = ValidatorSet::new(
             keys.iter()
@@ -54,6 +60,7 @@ impl Net {
             mode,
             time_ms: 0,
             vault: Default::default(),
+            checkpoints,
         };
         let nodes: Vec<Node> = keys.iter().map(|k| Node::new(config(k), &genesis).unwrap()).collect();
         let mut net = Self {
@@ -66,6 +73,7 @@ impl Net {
             down: BTreeSet::new(),
             now_ms: 0,
             stored_sent: 0,
+            settled: Vec::new(),
         };
         for i in 0..n {
             net.input(i, Input::Start);
@@ -82,6 +90,7 @@ impl Net {
             return;
         }
         let outs = self.nodes[i].step_outputs(self.now_ms, input);
+        let mut jobs = Vec::new();
         for out in outs {
             match out {
                 Output::Send { to, message } => {
@@ -104,8 +113,13 @@ impl Net {
                 Output::Persist(s) => self.disk[i].1 = Some(*s),
                 Output::Commit { committed, .. } => self.disk[i].0.push(*committed),
                 Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } => {}
+                Output::ComputeCheckpoint(job) => jobs.push(job),
+                Output::CheckpointSettled(settled) => self.settled.push((i, settled)),
                 Output::Fatal(reason) => panic!("node {i} stopped: {reason}"),
             }
+        }
+        for job in jobs {
+            self.input(i, Input::CheckpointComputed(Box::new(job.compute())));
         }
     }
 
@@ -878,4 +892,68 @@ fn a_safety_state_with_two_votes_for_one_slot_is_never_persisted() {
     let mut stale = s;
     stale.signed.push(vote(0, 3));
     assert!(stale.check(Height(1), me).is_err(), "a vote of a height already committed");
+}
+
+/// Every two blocks (the chain's checkpoint interval here), each validator signs the
+/// digest of the committed data and a quorum of equal digests makes a stable checkpoint
+/// at every node, the same everywhere, that verifies against the next height's set; a
+/// validator that signs another digest is named, and votes for heights outside the
+/// window are not kept.
+#[test]
+fn validators_agree_on_a_stable_checkpoint_and_a_diverging_signer_is_named() {
+    let config = vigil_protocol::CheckpointConfig { interval: 2 };
+    let mut net = Net::with_checkpoints(4, ConsensusMode::Fast, config);
+    for _ in 0..2 {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    assert!((0..4).all(|i| net.height(i) == 2));
+    let stable: Vec<_> = (0..4).map(|i| net.nodes[i].stable_checkpoint().cloned().expect("stable")).collect();
+    // The same digest everywhere (each node may hold another quorum of signatures).
+    assert!(stable.iter().all(|s| s.digest == stable[0].digest));
+    let s = &stable[0];
+    assert_eq!(s.digest.height, Height(2));
+    assert_eq!(s.digest.block_hash, net.nodes[0].last_committed().unwrap().block.header.hash());
+    s.verify(&net.genesis.chain_id, net.nodes[0].ledger().validators()).unwrap();
+    assert_eq!(net.nodes[0].view().checkpoint.as_ref(), Some(s));
+
+    // The next checkpoint: node 3's vote that reaches the others first is for a digest
+    // of other data (its later, honest one does not replace it); they still settle on
+    // theirs and name it.
+    net.fire(0, TimerKind::Propose);
+    net.deliver_all();
+    net.settled.clear();
+    net.fire(0, TimerKind::Propose);
+    let mut lie = net.nodes[3].stable_checkpoint().unwrap().digest.clone();
+    lie.height = Height(4);
+    lie.state_root = vigil_protocol::Hash32([6; 32]);
+    let liar = net.id(3);
+    let forged = lie.sign(liar, &net.keys[3]);
+    for to in 0..3 {
+        net.queue.push_front((3, to, Message::Checkpoint(Box::new(forged.clone()))));
+    }
+    net.deliver_all();
+    for i in 0..3 {
+        assert_eq!(net.nodes[i].stable_checkpoint().unwrap().digest.height, Height(4), "node {i}");
+    }
+    let named: Vec<&Settled> = net.settled.iter().filter(|(i, _)| *i < 3).map(|(_, s)| s).collect();
+    assert_eq!(named.len(), 3);
+    for Settled::Stable { diverging, mine_differs, .. } in named {
+        assert_eq!(diverging, &vec![liar]);
+        assert!(!mine_differs);
+    }
+
+    // A vote far ahead of the window is not kept.
+    let held = net.nodes[0].checkpoint_votes_held();
+    let mut far = lie;
+    far.height = Height(40);
+    net.input(
+        0,
+        Input::Message {
+            from: liar,
+            message: Message::Checkpoint(Box::new(far.sign(liar, &net.keys[3]))),
+            verified: Verified::none(),
+        },
+    );
+    assert_eq!(net.nodes[0].checkpoint_votes_held(), held);
 }

@@ -308,6 +308,11 @@ impl Ledger {
             .and_then(|bytes| vigil_protocol::encoding::from_bytes(&bytes).ok())
             .unwrap_or_default()
     }
+    /// The committed state, frozen (O(1)): what a checkpoint's snapshot is cut from.
+    pub fn state_snapshot(&self) -> vigil_protocol::StateSnapshot {
+        self.tree.snapshot()
+    }
+
     pub fn state_root(&self) -> Result<Hash32, LedgerError> {
         Ok(self.tree.root(self.height().0)?)
     }

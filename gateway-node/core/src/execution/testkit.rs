@@ -38,6 +38,7 @@ pub(crate) fn fixture() -> Fixture {
         mode: ConsensusMode::Fast,
         time_ms: 0,
         vault: Default::default(),
+        checkpoints: Default::default(),
     };
     Fixture { genesis, validator_keys, alice, bob }
 }

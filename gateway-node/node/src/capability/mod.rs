@@ -4,6 +4,7 @@
 //! | module | routes | keeps |
 //! |---|---|---|
 //! | [`transfer`] | `GET /v1/accounts/{address}` (proven balance and nonce) | |
+//! | [`checkpoint`] | `GET /v1/checkpoints/latest` | (the stable checkpoint is the consensus thread's, in its published view) |
 //! | [`vault`] | `POST /v1/vault/store`, `POST /v1/vault/fetch` | the fragment store (redb or an object store), replay guard |
 //!
 //! Fault evidence has no route of its own: it is submitted through `POST /v1/tx` like
@@ -19,18 +20,19 @@ use serde_json::Value;
 
 use crate::service::Shared;
 
+pub mod checkpoint;
 pub mod transfer;
 pub mod vault;
 
 /// Every capability's routes (each with its own body limit).
 pub fn routes() -> Router<Arc<Shared>> {
-    Router::new().merge(transfer::routes()).merge(vault::api::routes())
+    Router::new().merge(transfer::routes()).merge(checkpoint::routes()).merge(vault::api::routes())
 }
 
 /// Every capability's routes in the OpenAPI document.
 pub fn openapi_paths() -> Value {
     let mut paths = serde_json::Map::new();
-    for part in [transfer::openapi_paths(), vault::api::openapi_paths()] {
+    for part in [transfer::openapi_paths(), checkpoint::openapi_paths(), vault::api::openapi_paths()] {
         if let Value::Object(part) = part {
             paths.extend(part);
         }
