@@ -631,13 +631,11 @@ impl World {
                 let from_id = self.nodes[from].id;
                 self.input(to, Input::Message { from: from_id, message, verified: Verified::none() });
             }
-            Event::Timer { node, incarnation, timer } => {
-                if self.nodes[node].node.is_none() || self.nodes[node].incarnation != incarnation {
-                    return;
-                }
+            Event::Timer { node, incarnation, timer } if self.is_up(node, incarnation) => {
                 self.trace.push(self.now_ms, TraceEvent::Timer { node, timer });
                 self.input(node, Input::Timeout(timer));
             }
+            Event::Timer { .. } => {}
             Event::ClientTx { client } => {
                 let tx = self.client_tx(client);
                 let node = self.rng.gen_range(0..self.nodes.len());
@@ -669,7 +667,7 @@ impl World {
             }
             Event::ArmWriteFault(i, kind) => self.nodes[i].write_fault = Some(kind),
             Event::CheckpointComputed { node, incarnation, digest } => {
-                if self.nodes[node].node.is_some() && self.nodes[node].incarnation == incarnation {
+                if self.is_up(node, incarnation) {
                     self.input(node, Input::CheckpointComputed(digest));
                 }
             }
@@ -713,6 +711,11 @@ impl World {
         .sign(&c.key);
         c.nonce += 1;
         tx
+    }
+
+    /// Whether node `i` runs and is still the incarnation an event was meant for.
+    fn is_up(&self, i: usize, incarnation: u32) -> bool {
+        self.nodes[i].node.is_some() && self.nodes[i].incarnation == incarnation
     }
 
     fn input(&mut self, i: usize, input: Input) {
