@@ -139,7 +139,14 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     let r = client.post(&faucet_url).json(&json!({ "address": newcomer })).send().await?;
     assert_eq!(r.status(), 200);
     let gift = r.json::<Value>().await?;
-    assert!(gift["height"].as_u64().is_some_and(|h| h > 0), "{gift}");
+    let funded_at = gift["height"].as_u64().unwrap_or_default();
+    assert!(funded_at > 0, "{gift}");
+    // The faucet's node committed it at that height; node 1 may be a block behind.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while net.height(1).await? < funded_at {
+        assert!(std::time::Instant::now() < deadline, "node 1 did not reach height {funded_at}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (_, account) = net.get(1, &format!("/v1/accounts/{newcomer}")).await?;
     assert_eq!(account["balance"], gift["amount"]);
     let r = client.post(&faucet_url).json(&json!({ "address": newcomer })).send().await?;

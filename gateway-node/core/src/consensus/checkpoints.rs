@@ -105,6 +105,12 @@ impl Checkpoints {
         true
     }
 
+    /// Whether `signer` has a vote kept at `height` already (a second one is not even
+    /// verified).
+    pub(super) fn has_vote(&self, height: Height, signer: &NodeId) -> bool {
+        self.votes.get(&height).is_some_and(|v| v.contains_key(signer))
+    }
+
     /// Keeps a verified vote (the caller checked its signature and the signer's place in
     /// the set); a signer's second vote at a height is ignored.
     pub(super) fn record_vote(&mut self, vote: CheckpointVote) {
@@ -191,7 +197,10 @@ impl super::Node {
     pub(super) fn on_checkpoint_vote(&mut self, vote: CheckpointVote) {
         let height = vote.digest.height;
         let committed = self.ledger.height();
-        if &vote.digest.chain_id != self.ledger.chain_id() || !self.checkpoints.wants(height, committed) {
+        if &vote.digest.chain_id != self.ledger.chain_id()
+            || !self.checkpoints.wants(height, committed)
+            || self.checkpoints.has_vote(height, &vote.signer)
+        {
             return;
         }
         let set = if height <= committed { self.ledger.validators_at(height.next()) } else { self.ledger.validators() };
