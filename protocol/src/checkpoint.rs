@@ -142,14 +142,7 @@ impl StableCheckpoint {
                 *slot = Some(vote.signature);
             }
         }
-        let mut signers = SignerBitmap::empty(set.len());
-        let mut signatures = Vec::new();
-        for (i, signature) in by_index.into_iter().enumerate() {
-            if let Some(signature) = signature {
-                signers.set(i);
-                signatures.push(signature);
-            }
-        }
+        let (signers, signatures) = SignerBitmap::aggregate(by_index);
         let stable = Self { digest, signers, signatures };
         stable.check_quorum(set)?;
         Ok(stable)
@@ -186,17 +179,7 @@ impl StableCheckpoint {
     }
 
     fn check_quorum(&self, set: &ValidatorSet) -> Result<(), CheckpointError> {
-        self.signers.check(set.len())?;
-        let signers = self.signers.count();
-        if signers != self.signatures.len() {
-            return Err(QcError::SignatureCount { signers, signatures: self.signatures.len() }.into());
-        }
-        let mode = self.digest.next_mode;
-        let (power, quorum) = (set.power_of(self.signers.indices()), set.quorum_power(mode));
-        if power < quorum {
-            return Err(QcError::NoQuorum { power, quorum, mode }.into());
-        }
-        Ok(())
+        Ok(self.signers.check_quorum(self.signatures.len(), set, self.digest.next_mode)?)
     }
 }
 

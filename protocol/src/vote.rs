@@ -132,6 +132,40 @@ impl SignerBitmap {
         (0..self.0.len() * 8).filter(|&i| self.contains(i))
     }
 
+    /// The signers of `by_index` (a signature, or none, per validator index) and their
+    /// signatures in ascending index order: what a certificate carries.
+    pub(crate) fn aggregate(by_index: Vec<Option<Signature>>) -> (Self, Vec<Signature>) {
+        let mut signers = SignerBitmap::empty(by_index.len());
+        let mut signatures = Vec::new();
+        for (i, signature) in by_index.into_iter().enumerate() {
+            if let Some(signature) = signature {
+                signers.set(i);
+                signatures.push(signature);
+            }
+        }
+        (signers, signatures)
+    }
+
+    /// A certificate's shape and weight: the bitmap fits `set`, one signature per signer,
+    /// and the signers hold `mode`'s quorum of its power.
+    pub(crate) fn check_quorum(
+        &self,
+        signatures: usize,
+        set: &ValidatorSet,
+        mode: ConsensusMode,
+    ) -> Result<(), QcError> {
+        self.check(set.len())?;
+        let signers = self.count();
+        if signers != signatures {
+            return Err(QcError::SignatureCount { signers, signatures });
+        }
+        let (power, quorum) = (set.power_of(self.indices()), set.quorum_power(mode));
+        if power < quorum {
+            return Err(QcError::NoQuorum { power, quorum, mode });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check(&self, validators: usize) -> Result<(), QcError> {
         let expected = validators.div_ceil(8);
         if self.0.len() != expected {
@@ -191,32 +225,14 @@ impl QuorumCert {
             let index = set.index_of(&vote.voter).ok_or(QcError::UnknownVoter(vote.voter))?;
             by_index[index] = Some(vote.signature);
         }
-        let mut signers = SignerBitmap::empty(set.len());
-        let mut signatures = Vec::new();
-        for (i, sig) in by_index.into_iter().enumerate() {
-            if let Some(sig) = sig {
-                signers.set(i);
-                signatures.push(sig);
-            }
-        }
+        let (signers, signatures) = SignerBitmap::aggregate(by_index);
         let qc = Self { data, signers, signatures };
         qc.check_quorum(set)?;
         Ok(qc)
     }
 
     fn check_quorum(&self, set: &ValidatorSet) -> Result<(), QcError> {
-        self.signers.check(set.len())?;
-        let signers = self.signers.count();
-        if signers != self.signatures.len() {
-            return Err(QcError::SignatureCount { signers, signatures: self.signatures.len() });
-        }
-        let mode = self.data.kind.mode();
-        let power = set.power_of(self.signers.indices());
-        let quorum = set.quorum_power(mode);
-        if power < quorum {
-            return Err(QcError::NoQuorum { power, quorum, mode });
-        }
-        Ok(())
+        self.signers.check_quorum(self.signatures.len(), set, self.data.kind.mode())
     }
 
     /// Checks shape, quorum and every signature (batch-verified) against `set`.
