@@ -9,19 +9,25 @@ pub(crate) fn error_doc(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-pub fn document() -> Value {
-    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+/// The paths of several modules' documents as one `paths` object.
+pub(crate) fn merge_paths(parts: impl IntoIterator<Item = Value>) -> Value {
     let mut paths = serde_json::Map::new();
-    for part in [
-        own_paths(),
-        crate::api::tx::openapi_paths(),
-        crate::api::chain::openapi_paths(),
-        crate::capability::openapi_paths(),
-    ] {
+    for part in parts {
         if let Value::Object(part) = part {
             paths.extend(part);
         }
     }
+    Value::Object(paths)
+}
+
+pub fn document() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let paths = merge_paths([
+        own_paths(),
+        crate::api::tx::openapi_paths(),
+        crate::api::chain::openapi_paths(),
+        crate::capability::openapi_paths(),
+    ]);
     json!({
         "openapi": "3.1.0",
         "info": {

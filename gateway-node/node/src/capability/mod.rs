@@ -31,11 +31,5 @@ pub fn routes() -> Router<Arc<Shared>> {
 
 /// Every capability's routes in the OpenAPI document.
 pub fn openapi_paths() -> Value {
-    let mut paths = serde_json::Map::new();
-    for part in [transfer::openapi_paths(), checkpoint::openapi_paths(), vault::api::openapi_paths()] {
-        if let Value::Object(part) = part {
-            paths.extend(part);
-        }
-    }
-    Value::Object(paths)
+    crate::openapi::merge_paths([transfer::openapi_paths(), checkpoint::openapi_paths(), vault::api::openapi_paths()])
 }
