@@ -3,15 +3,23 @@
 //! Decoding a validator set decompresses every public key, which costs about as much as
 //! a third of a signature check; a wallet decodes its trusted set once and keeps it, so
 //! [`TrustedSet`] is the unit the wallet (and the QC benchmark) works with.
+//!
+//! A light client starts from the pinned genesis set ([`LightClient::new`]) or from a
+//! stable checkpoint ([`checkpoint`]: verified against a pinned set or a pinned digest
+//! hash), and follows the certified set changes after its start.
+
+pub mod checkpoint;
+
+pub use checkpoint::{CheckpointPin, CheckpointStart, PinKind, Start, CHECKPOINT_AGE_MAX_BLOCKS};
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vigil_protocol::encoding::{self, DecodeError};
 use vigil_protocol::{
-    follow_set_changes, AccountState, Address, BlockError, CertifiedHeader, ChainId, ConsensusMode, Hash32, Height,
-    NodeId, QcError, QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey, StateProof,
-    ValidatorSet,
+    follow_set_changes, AccountState, Address, BlockError, CertifiedHeader, ChainId, CheckpointError, ConsensusMode,
+    Hash32, Height, NodeId, QcError, QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey,
+    StateProof, ValidatorSet,
 };
 
 /// Verified headers kept (the newest ones).
@@ -54,6 +62,16 @@ pub enum LightError {
     ModeRegression { height: Height, found: ConsensusMode, other: ConsensusMode, other_height: Height },
     #[error("the state is from height {height}, more than {max} blocks behind height {newest} already verified; ask another node")]
     StaleState { height: Height, newest: Height, max: u64 },
+    #[error("header {height} is before height {from}, where this client started from a checkpoint: it trusts no set before it")]
+    BeforeStart { height: Height, from: Height },
+    #[error("checkpoint rejected: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    #[error("the checkpoint served is #{height} with hash {served}, not the pinned {pinned}; check the pinned hash, pin the newer checkpoint's hash after checking it, or start from the genesis set")]
+    PinnedHashMismatch { pinned: Hash32, served: Hash32, height: Height },
+    #[error("the checkpoint names validator set {named}, but the certified set changes from the pinned set {pinned} lead to {reached} at its height")]
+    CheckpointSetNotReached { pinned: Hash32, named: Hash32, reached: Hash32 },
+    #[error("checkpoint #{height} is {age} blocks behind height {newest} verified, more than {max}: start from a newer checkpoint or from the genesis set")]
+    CheckpointTooOld { height: Height, newest: Height, age: u64, max: u64 },
 }
 
 /// How a result was verified: shown to users next to the result.
@@ -90,14 +108,17 @@ pub struct VerifiedAccount {
     pub verification: Verification,
 }
 
-/// A light client: trusts a pinned genesis validator set, follows certified set
-/// changes, accepts headers only with a valid certificate of their set, and state only
-/// with a proof against an accepted header.
+/// A light client: trusts a pinned genesis validator set (or a checkpoint's), follows
+/// certified set changes, accepts headers only with a valid certificate of their set,
+/// and state only with a proof against an accepted header.
 #[derive(Debug, Clone)]
 pub struct LightClient {
     chain_id: ChainId,
-    genesis: ValidatorSet,
-    /// Every set followed, oldest first (genesis at 0); the last is current.
+    /// The set it started from: genesis's, or the one a checkpoint names.
+    root: ValidatorSet,
+    /// How it started (shown to users).
+    start: Start,
+    /// Every set followed, oldest first (the root at 0); the last is current.
     sets: Vec<ValidatorSet>,
     /// The first height each set in `sets` certifies.
     set_from: Vec<Height>,
@@ -115,16 +136,33 @@ impl LightClient {
     /// Starts from the genesis validator set (BCS), accepted only if it hashes to `pinned`.
     pub fn new(chain_id: ChainId, genesis_set_bcs: &[u8], pinned: &Hash32) -> Result<Self, LightError> {
         let trusted = TrustedSet::from_bytes_pinned(genesis_set_bcs, pinned)?;
-        Ok(Self {
+        Ok(Self::rooted(chain_id, trusted.set, Start::Genesis { validator_set_hash: *pinned }, Height(1)))
+    }
+
+    /// A client trusting `root` for the heights from `from` on (none below).
+    fn rooted(chain_id: ChainId, root: ValidatorSet, start: Start, from: Height) -> Self {
+        Self {
             chain_id,
-            genesis: trusted.set.clone(),
-            sets: vec![trusted.set],
-            set_from: vec![Height(1)],
+            root: root.clone(),
+            start,
+            sets: vec![root],
+            set_from: vec![from],
             headers: BTreeMap::new(),
             fast_max: None,
             bft_min: None,
-            newest: Height(0),
-        })
+            newest: Height(from.0.saturating_sub(1)),
+        }
+    }
+
+    /// How this client started: from genesis, or from which checkpoint and pin.
+    pub fn start(&self) -> &Start {
+        &self.start
+    }
+
+    /// The first height this client can verify a header at: 1 from genesis, the
+    /// checkpoint's height + 1 from a checkpoint.
+    pub fn first_height(&self) -> Height {
+        self.set_from.first().copied().unwrap_or(Height(1))
     }
 
     /// The highest height this client has verified a header for.
@@ -138,27 +176,31 @@ impl LightClient {
 
     /// The newest validator set followed.
     pub fn current_set(&self) -> &ValidatorSet {
-        self.sets.last().unwrap_or(&self.genesis)
+        self.sets.last().unwrap_or(&self.root)
     }
 
     /// Follows the chain's set changes since genesis (BCS `Vec<SetChange>`, as a node's
     /// `/v1/validators` gives them). Each must be certified by the set before it. A
     /// shorter list than already followed changes nothing. Returns whether the set moved.
+    /// A client started from a checkpoint follows only the changes made at or after its
+    /// first height (those before it led to the checkpoint's set).
     pub fn follow(&mut self, changes_bcs: &[u8]) -> Result<bool, LightError> {
         let changes: Vec<SetChange> = encoding::from_bytes(changes_bcs)?;
+        let first = self.first_height();
+        let changes: Vec<&SetChange> = changes.iter().filter(|c| c.certified.header.height >= first).collect();
         let followed = self.sets.len() - 1;
         if changes.len() < followed {
             return Ok(false);
         }
-        let mut sets = vec![self.genesis.clone()];
-        let mut set_from = vec![Height(1)];
+        let mut sets = vec![self.root.clone()];
+        let mut set_from = vec![first];
         let mut last = None;
-        for change in &changes {
+        for change in changes {
             let h = change.certified.header.height;
             if last.is_some_and(|l| h <= l) {
                 return Err(LightError::SetChanges(SetChangeError::OutOfOrder(h)));
             }
-            let next = follow_set_changes(sets.last().unwrap_or(&self.genesis), std::slice::from_ref(change))?;
+            let next = follow_set_changes(sets.last().unwrap_or(&self.root), std::slice::from_ref(change))?;
             sets.push(next);
             set_from.push(h.next());
             last = Some(h);
@@ -188,6 +230,9 @@ impl LightClient {
             return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: ch.header.chain_id.clone() });
         }
         let height = ch.header.height;
+        if height < self.first_height() {
+            return Err(LightError::BeforeStart { height, from: self.first_height() });
+        }
         let set = self.set_at(height).ok_or(LightError::UnknownSet(ch.header.validator_set_hash))?;
         let found = ch.header.validator_set_hash;
         if set.hash() != found {

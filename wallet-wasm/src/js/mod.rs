@@ -5,8 +5,10 @@
 //! global object at call time), so importing the package is safe under SSR and in Node.
 //!
 //! Each capability's part of the API is a module with its own `#[wasm_bindgen] impl`
-//! blocks: [`transfer`], and the vault's (feature `js-vault`).
+//! blocks: [`transfer`], [`checkpoint`] (a client started from a stable checkpoint), and
+//! the vault's (feature `js-vault`).
 
+mod checkpoint;
 mod transfer;
 #[cfg(feature = "js-vault")]
 mod vault;
@@ -207,6 +209,30 @@ struct ClientOptions {
     pinned_hash: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    /// Start from a stable checkpoint (`VigilClient.fromCheckpoint` only).
+    #[serde(default)]
+    checkpoint: Option<checkpoint::CheckpointOptions>,
+}
+
+/// The options object read (through JSON text, as every object from JS).
+fn client_options(options: &JsValue) -> Result<ClientOptions, JsValue> {
+    let text = options
+        .is_object()
+        .then(|| js_sys::JSON::stringify(options).ok().and_then(|s| s.as_string()))
+        .flatten()
+        .ok_or_else(|| error("BAD_OPTIONS", "options must be an object: { gateways, genesisJson, timeoutMs? }"))?;
+    serde_json::from_slice(text.as_bytes()).map_err(|e| error("BAD_OPTIONS", e))
+}
+
+/// A session over the options' gateways, its light client at the options' genesis.
+fn session_of(o: ClientOptions) -> Result<Session<Fetch>, JsValue> {
+    let light = light_client(&o)?;
+    let cfg = ClientConfig {
+        gateways: o.gateways,
+        timeout_ms: o.timeout_ms.unwrap_or(ClientConfig::default().timeout_ms),
+        ..ClientConfig::default()
+    };
+    Ok(Session::new(GatewayClient::new(cfg, Fetch), light))
 }
 
 fn light_client(o: &ClientOptions) -> Result<LightClient, JsValue> {
@@ -247,19 +273,14 @@ impl VigilClient {
     /// `genesisValidatorsHex` and `pinnedHash` instead of `genesisJson`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<VigilClient, JsValue> {
-        let text = options
-            .is_object()
-            .then(|| js_sys::JSON::stringify(&options).ok().and_then(|s| s.as_string()))
-            .flatten()
-            .ok_or_else(|| error("BAD_OPTIONS", "options must be an object: { gateways, genesisJson, timeoutMs? }"))?;
-        let o: ClientOptions = serde_json::from_slice(text.as_bytes()).map_err(|e| error("BAD_OPTIONS", e))?;
-        let light = light_client(&o)?;
-        let cfg = ClientConfig {
-            gateways: o.gateways,
-            timeout_ms: o.timeout_ms.unwrap_or(ClientConfig::default().timeout_ms),
-            ..ClientConfig::default()
-        };
-        Ok(VigilClient { session: SessionHandle::new(Session::new(GatewayClient::new(cfg, Fetch), light)) })
+        let o = client_options(&options)?;
+        if o.checkpoint.is_some() {
+            return Err(error(
+                "BAD_OPTIONS",
+                "to start from a checkpoint, use `await VigilClient.fromCheckpoint(options)`",
+            ));
+        }
+        Ok(VigilClient { session: SessionHandle::new(session_of(o)?) })
     }
 
     /// Node ids of the trusted validator set.
@@ -278,7 +299,8 @@ impl VigilClient {
         })
     }
 
-    /// The trusted set's hash and size, and the newest verified header's height.
+    /// The trusted set's hash and size, the newest verified header's height, and how the
+    /// light client started (`startedFrom()`).
     pub fn trust(&self) -> Result<JsValue, JsValue> {
         let s = self.session.try_hold().ok_or_else(busy)?;
         let set: &ValidatorSet = s.light.current_set();
@@ -286,6 +308,7 @@ impl VigilClient {
             "validatorSetHash": set.hash(),
             "validators": set.len(),
             "latestVerifiedHeight": s.light.latest_header().map(|h| h.header.height),
+            "start": s.light.start(),
         }))
     }
 

@@ -7,8 +7,10 @@
 //! Each capability's wallet methods are a module of their own, each an
 //! `impl Session` block: [`transfer`] (a verified, cross-checked balance; transfers),
 //! [`evidence`] (a liar proven and the evidence delivered by every route), and the
-//! [`vault`] (upload, list and download).
+//! [`vault`] (upload, list and download). [`checkpoint`] starts the light client from a
+//! stable checkpoint instead of genesis.
 
+pub mod checkpoint;
 pub mod evidence;
 pub mod transfer;
 pub mod vault;
@@ -21,7 +23,8 @@ use vigil_api::{ErrorCode, ProvenState, ReceiptAnswer, ValidatorsProof};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
-    Address, Amount, ChainId, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction, TxHash,
+    Address, Amount, ChainId, CheckpointError, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction,
+    TxHash,
 };
 
 use crate::client::{ClientError, GatewayClient, NodeAnswer};
@@ -46,6 +49,8 @@ pub enum WalletError {
     NoValidator,
     #[error("vault: {0}")]
     Vault(String),
+    #[error("no node serves a stable checkpoint yet (validators make one every few blocks): wait a moment, or start from the genesis set")]
+    NoCheckpoint,
 }
 
 impl WalletError {
@@ -63,6 +68,13 @@ impl WalletError {
                 LightError::SetChanges(_) | LightError::ConflictingSetHistory => "BAD_SET_CHANGE",
                 LightError::Proof(_) | LightError::NotAnAccount => "BAD_PROOF",
                 LightError::BadReceiptSignature(_) | LightError::NotAValidator(_) => "BAD_RECEIPT",
+                LightError::BeforeStart { .. } => "BEFORE_CHECKPOINT",
+                LightError::Checkpoint(CheckpointError::WrongChain { .. }) => "WRONG_CHAIN",
+                LightError::Checkpoint(CheckpointError::OtherSet { .. })
+                | LightError::CheckpointSetNotReached { .. } => "CHECKPOINT_SET_MISMATCH",
+                LightError::Checkpoint(_) => "BAD_CHECKPOINT",
+                LightError::PinnedHashMismatch { .. } => "PINNED_HASH_MISMATCH",
+                LightError::CheckpointTooOld { .. } => "CHECKPOINT_TOO_OLD",
             }
             .to_string(),
             WalletError::Client(e) => e.code().to_string(),
@@ -71,6 +83,7 @@ impl WalletError {
             WalletError::BadAnswer(_) => "BAD_ANSWER".to_string(),
             WalletError::NoValidator => "NO_VALIDATOR".to_string(),
             WalletError::Vault(_) => "VAULT".to_string(),
+            WalletError::NoCheckpoint => "NO_CHECKPOINT".to_string(),
         }
     }
 }

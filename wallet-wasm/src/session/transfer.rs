@@ -38,7 +38,13 @@ impl<T: Platform> Session<T> {
     async fn newest_elsewhere(&mut self, except: &NodeId) -> Option<CrossCheck> {
         let others: Vec<NodeId> =
             self.read_order().into_iter().filter(|n| n != except).take(CROSS_CHECK_NODES_MAX).collect();
-        for node in others {
+        self.newest_proven(others).await
+    }
+
+    /// The newest height the first of `nodes` that can prove one proves (its status,
+    /// then its certified header at that height, verified); `None` if none could.
+    pub(super) async fn newest_proven(&mut self, nodes: Vec<NodeId>) -> Option<CrossCheck> {
+        for node in nodes {
             let Ok(status) = self.read_from(&node, "/v1/status").await.and_then(|a| a.parse::<StatusHeight>()) else {
                 continue;
             };

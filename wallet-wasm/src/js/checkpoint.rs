@@ -1,0 +1,89 @@
+//! A client started from a stable checkpoint in the JS API:
+//! `await VigilClient.fromCheckpoint({ gateways, genesisJson, checkpoint: { pinnedHash?,
+//! validatorsHex?, validatorsHash?, maxAgeBlocks? } })` verifies the newest checkpoint
+//! the nodes serve against the pinned digest hash, else against a pinned set (the one
+//! given, else the genesis set), and `startedFrom()` says how the client started.
+
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use vigil_protocol::encoding::from_bytes;
+use vigil_protocol::{Hash32, ValidatorSet};
+
+use super::{busy, client_options, error, light_error, session_of, to_js, wallet_error, VigilClient};
+use crate::handle::SessionHandle;
+use crate::light::{CheckpointPin, LightError, CHECKPOINT_AGE_MAX_BLOCKS};
+
+/// `checkpoint` in the options of [`VigilClient::from_checkpoint`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CheckpointOptions {
+    /// The digest hash the user pinned (hex): the checkpoint must have it.
+    #[serde(default)]
+    pinned_hash: Option<String>,
+    /// Else a validator set to verify it against (BCS, hex) and the hash it must have;
+    /// neither: the genesis set.
+    #[serde(default)]
+    validators_hex: Option<String>,
+    #[serde(default)]
+    validators_hash: Option<String>,
+    /// How many blocks the checkpoint may be behind the newest header verified.
+    #[serde(default)]
+    max_age_blocks: Option<u64>,
+}
+
+fn hash(text: &str, name: &str) -> Result<Hash32, JsValue> {
+    text.parse().map_err(|_| error("BAD_HASH", format!("{name} must be 64 hex digits")))
+}
+
+impl CheckpointOptions {
+    /// What the checkpoint is verified against; `genesis` when no other pin is given.
+    fn pin(&self, genesis: &ValidatorSet) -> Result<CheckpointPin, JsValue> {
+        if let Some(pinned) = &self.pinned_hash {
+            return Ok(CheckpointPin::Hash(hash(pinned, "checkpoint.pinnedHash")?));
+        }
+        let Some(set_hex) = &self.validators_hex else {
+            return Ok(CheckpointPin::Set(genesis.clone()));
+        };
+        let missing = || error("BAD_OPTIONS", "checkpoint.validatorsHex needs checkpoint.validatorsHash");
+        let pinned = hash(self.validators_hash.as_deref().ok_or_else(missing)?, "checkpoint.validatorsHash")?;
+        let bytes = hex::decode(set_hex).map_err(|_| error("BAD_HEX", "checkpoint.validatorsHex is not hex"))?;
+        let set: ValidatorSet = from_bytes(&bytes).map_err(|e| light_error(e.into()))?;
+        if set.hash() != pinned {
+            return Err(light_error(LightError::UntrustedSet { expected: pinned, found: set.hash() }));
+        }
+        Ok(CheckpointPin::Set(set))
+    }
+}
+
+#[wasm_bindgen]
+impl VigilClient {
+    /// The options of `new VigilClient` and `checkpoint: { pinnedHash?, validatorsHex?,
+    /// validatorsHash?, maxAgeBlocks? }`: resolves to a client whose light client
+    /// starts from the newest stable checkpoint the nodes serve, verified against the
+    /// pinned hash, else the pinned set (the genesis set if none is given), and at most
+    /// `maxAgeBlocks` (default 1,024) behind the newest header verified. Rejects with
+    /// `PINNED_HASH_MISMATCH`, `BAD_CHECKPOINT`, `CHECKPOINT_SET_MISMATCH`,
+    /// `WRONG_CHAIN`, `CHECKPOINT_TOO_OLD` or `NO_CHECKPOINT`.
+    #[wasm_bindgen(js_name = fromCheckpoint)]
+    pub async fn from_checkpoint(options: JsValue) -> Result<VigilClient, JsValue> {
+        let mut o = client_options(&options)?;
+        let missing =
+            || error("BAD_OPTIONS", "fromCheckpoint needs `checkpoint`: { pinnedHash } or {} for the genesis set");
+        let checkpoint = o.checkpoint.take().ok_or_else(missing)?;
+        let mut session = session_of(o)?;
+        let pin = checkpoint.pin(session.light.current_set())?;
+        let max = checkpoint.max_age_blocks.unwrap_or(CHECKPOINT_AGE_MAX_BLOCKS);
+        session.start_from_checkpoint(&pin, max).await.map_err(wallet_error)?;
+        Ok(VigilClient { session: SessionHandle::new(session) })
+    }
+
+    /// How the light client started: `{ from: 'genesis', validatorSetHash }` or
+    /// `{ from: 'checkpoint', height, digestHash, validatorSetHash, pin: 'hash' | 'set',
+    /// pinnedSetHash, setChangesFollowed, signers, newestHeight, ageBlocks }`.
+    #[wasm_bindgen(js_name = startedFrom)]
+    pub fn started_from(&self) -> Result<JsValue, JsValue> {
+        let s = self.session.try_hold().ok_or_else(busy)?;
+        to_js(s.light.start())
+    }
+}
