@@ -8,7 +8,7 @@
 use vigil_protocol::{Height, NodeId, Signature, TxHash};
 
 use crate::consensus::ready::{Commit, Notice, Outgoing, Ready, Reply};
-use crate::consensus::{CheckpointJob, Message, SafetyState, Timer};
+use crate::consensus::{CheckpointJob, Message, RestoreJob, SafetyState, Timer};
 
 /// The world a node's decisions are carried out in.
 pub trait Env {
@@ -33,6 +33,10 @@ pub trait Env {
     /// After the write: computes a checkpoint's digest (off the consensus thread, if it
     /// has others) and hands it back as [`crate::consensus::Input::CheckpointComputed`].
     fn compute_checkpoint(&mut self, job: CheckpointJob);
+    /// A recovering node's checkpoint: fetch its snapshot, rebuild and check the state,
+    /// and hand the ledger back as [`crate::consensus::Input::Restored`] (or
+    /// [`crate::consensus::Input::RestoreFailed`]).
+    fn restore(&mut self, job: RestoreJob);
 }
 
 /// Why a node stopped.
@@ -77,6 +81,7 @@ pub fn carry_out<E: Env>(env: &mut E, ready: Ready) -> Result<(), Stop<E::WriteE
         verified,
         notices,
         checkpoints,
+        restores,
     } = ready;
     if let Some(reason) = fatal {
         return Err(Stop::Fatal(reason));
@@ -103,6 +108,9 @@ pub fn carry_out<E: Env>(env: &mut E, ready: Ready) -> Result<(), Stop<E::WriteE
     }
     for job in checkpoints {
         env.compute_checkpoint(job);
+    }
+    for job in restores {
+        env.restore(job);
     }
     Ok(())
 }
@@ -155,6 +163,9 @@ mod tests {
         }
         fn compute_checkpoint(&mut self, job: CheckpointJob) {
             self.log.push(format!("checkpoint {}", job.height));
+        }
+        fn restore(&mut self, job: RestoreJob) {
+            self.log.push(format!("restore {}", job.checkpoint.digest.height));
         }
     }
 

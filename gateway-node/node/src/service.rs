@@ -46,6 +46,8 @@ pub enum Event {
     Submit(Box<SignedTransaction>, oneshot::Sender<Result<(), Rejection>>),
     /// A checkpoint digest computed off the consensus thread.
     CheckpointComputed(Box<CheckpointDigest>),
+    /// The snapshot of a recovering node's checkpoint could not be restored.
+    RestoreFailed,
     Shutdown,
 }
 
@@ -396,6 +398,7 @@ impl Clients {
             Event::Peer(from, message, verified) => Input::Message { from, message, verified },
             Event::Timer(t) => Input::Timeout(t),
             Event::CheckpointComputed(digest) => Input::CheckpointComputed(digest),
+            Event::RestoreFailed => Input::RestoreFailed,
             Event::Submit(tx, reply) => {
                 let ticket = self.next_ticket;
                 self.next_ticket += 1;
@@ -555,6 +558,13 @@ impl Env for NodeEnv<'_> {
                 self.shared.publish(self.node.view());
             }
         }
+    }
+
+    fn restore(&mut self, job: consensus::RestoreJob) {
+        // Not started recovering yet (`Node::recovering` is not used by this process):
+        // the core asks again.
+        tracing::error!(height = %job.checkpoint.digest.height, "snapshot restore is not wired in this process yet");
+        let _ = self.shared.events.try_send(Event::RestoreFailed);
     }
 
     fn compute_checkpoint(&mut self, job: CheckpointJob) {

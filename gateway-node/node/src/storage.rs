@@ -61,7 +61,9 @@ const INDEXED_THROUGH_KEY: &str = "tx_index_through";
 /// schema 3 stored validators with one X25519 key (no separate p2p key).
 /// Schema 4 kept every tx hash in memory (no `tx_index` table), rebuilt on open from all receipts.
 /// Schema 4 also stored Fast blocks without the justification of their certified proposal.
-pub const SCHEMA: u32 = 5;
+/// Schema 5 kept the validator-set history beside the state (now in it) and a safety
+/// state without the restored node's abstention bound.
+pub const SCHEMA: u32 = 6;
 
 /// Default bound on the transaction positions the tx index keeps in memory (about
 /// 90 bytes each: some 9 MB). Passing it moves the oldest heights' positions to the

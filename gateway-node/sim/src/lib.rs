@@ -10,6 +10,7 @@
 
 mod byzantine;
 mod light;
+mod recovery;
 mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -44,6 +45,10 @@ const CHECKPOINT_COMPUTE_MS: u64 = 5;
 pub const FAULT_PHASE_MS: u64 = 3_000;
 /// Healthy virtual time after the heal, within which every honest node must progress.
 pub const HEALED_PHASE_MS: u64 = 8_000;
+/// More healed time when a validator was wiped: it signs nothing until the heights it
+/// may have signed at are over, so the others must commit those with one validator
+/// less (in Bft, with their rounds out of step after the faults, that takes long).
+pub const HEALED_PHASE_AFTER_WIPE_MS: u64 = 8_000;
 /// Blocks every honest node must commit after the heal.
 pub const PROGRESS_AFTER_HEAL_BLOCKS: u64 = 2;
 /// Violations after which a run stops (the first ones and their trace tell the story).
@@ -121,6 +126,8 @@ pub struct Scenario {
     /// Disk faults: from `at` on, the node's next write fails, or lands and the node
     /// crashes before sending what depended on it; it is back at `back`.
     pub write_faults: Vec<(u64, u64, usize, WriteFault)>,
+    /// Wipes: at `at` the node loses its whole disk; at `back` it starts recovering.
+    pub wipes: Vec<(u64, u64, usize)>,
 }
 
 /// A fault of a node's disk, armed until its next write.
@@ -187,6 +194,11 @@ pub struct FaultCounts {
     pub light_refused: u64,
     /// Stable checkpoints settled at honest nodes.
     pub checkpoints_stable: u64,
+    /// Validators that lost their disk, restored from a checkpoint's snapshot, and
+    /// restores that found no peer to serve it.
+    pub wipes: u64,
+    pub restores: u64,
+    pub restores_failed: u64,
 }
 
 /// Result of one seed.
@@ -220,6 +232,13 @@ enum Event {
     LightSync,
     Crash(usize),
     Restart(usize),
+    Wipe(usize),
+    /// The snapshot a recovering node asked for, fetched and rebuilt (or not).
+    Restored {
+        node: usize,
+        incarnation: u32,
+        ledger: Option<Box<Ledger>>,
+    },
     ArmWriteFault(usize, WriteFault),
     /// A checkpoint digest the node asked for, computed (its "thread" took a while).
     CheckpointComputed {
@@ -260,14 +279,23 @@ struct Disk {
     safety: Option<SafetyState>,
     /// The state stored with each block, as the node's database keeps it.
     state: Vec<StateCommit>,
+    /// Wiped and not restored yet: the node starts by recovering (what the node
+    /// process learns from its operator).
+    needs_recovery: bool,
+    /// Restored from a checkpoint: the state there (the blocks above follow).
+    base: Option<recovery::Base>,
 }
 
 impl Disk {
     /// The ledger as a real node reads it back: the state tree rebuilt from its stored
     /// records (genesis, then every committed version) and the last stored metadata.
     fn ledger(&self, genesis: &Genesis) -> Ledger {
-        let fresh = Ledger::genesis(genesis).unwrap_or_else(|e| unreachable!("the sim's genesis is valid: {e}"));
-        let (genesis_meta, mut records) = fresh.snapshot();
+        let (genesis_meta, mut records) = match &self.base {
+            Some(base) => (base.meta.clone(), base.records.clone()),
+            None => {
+                Ledger::genesis(genesis).unwrap_or_else(|e| unreachable!("the sim's genesis is valid: {e}")).snapshot()
+            }
+        };
         for commit in &self.state {
             records.values.extend(commit.version.records().values);
         }
@@ -276,6 +304,20 @@ impl Disk {
             .map_err(LedgerError::from)
             .and_then(|tree| Ledger::restore(genesis, meta, tree))
             .unwrap_or_else(|e| unreachable!("a node reads back the state it stored: {e}"))
+    }
+
+    /// The certified set changes a node reads back from its disk: those of its base,
+    /// then each later set with the stored block that committed it.
+    fn set_changes(&self, ledger: &Ledger) -> Vec<vigil_protocol::SetChange> {
+        let mut changes = self.base.as_ref().map(|b| b.set_changes.clone()).unwrap_or_default();
+        for (from, next) in ledger.set_history().iter().skip(1 + changes.len()) {
+            let at = Height(from.0.saturating_sub(1));
+            let Some(cb) = self.blocks.iter().rev().find(|cb| cb.block.header.height == at) else {
+                break;
+            };
+            changes.push(vigil_protocol::SetChange { certified: cb.certified_header(), next: next.clone() });
+        }
+        changes
     }
 }
 
@@ -289,6 +331,8 @@ struct SimNode {
     committed_txs: BTreeSet<TxHash>,
     /// What the next write does, if a fault is armed.
     write_fault: Option<WriteFault>,
+    /// The snapshot chunks of its newest checkpoint heights, which it serves.
+    snapshots: BTreeMap<Height, Vec<vigil_protocol::snapshot::SnapshotChunk>>,
 }
 
 struct Client {
@@ -328,6 +372,8 @@ pub(crate) struct World {
     poor: (SecretKey, u64),
     /// A wallet's light client, fed by a malicious gateway.
     light: light::LightFollower,
+    /// Every vote slot honest validators signed, across crashes and wipes.
+    signed: recovery::SignedSlots,
     /// The last client submission's ticket.
     tickets: u64,
 }
@@ -389,6 +435,8 @@ impl Scenario {
                 write_faults.push((at, back, node, kind));
             }
         }
+        // Drawn last of all, for the same reason.
+        let wipes = recovery::draw_wipes(&mut rng, nodes, calm, &byzantine);
         Self {
             seed,
             nodes,
@@ -401,6 +449,7 @@ impl Scenario {
             partitions,
             crashes,
             write_faults,
+            wipes,
         }
     }
 }
@@ -469,6 +518,7 @@ impl World {
                     incarnation: 0,
                     committed_txs: BTreeSet::new(),
                     write_fault: None,
+                    snapshots: BTreeMap::new(),
                 }
             })
             .collect();
@@ -516,6 +566,7 @@ impl World {
             coalition: BTreeMap::new(),
             light,
             tickets: 0,
+            signed: recovery::SignedSlots::default(),
         };
         world.faults.two_byzantine = u64::from(world.sc.byzantine.len() > 1);
         for (at, back, node) in world.sc.crashes.clone() {
@@ -524,6 +575,10 @@ impl World {
         }
         for (at, back, node, kind) in world.sc.write_faults.clone() {
             world.schedule(at, Event::ArmWriteFault(node, kind));
+            world.schedule(back, Event::Restart(node));
+        }
+        for (at, back, node) in world.sc.wipes.clone() {
+            world.schedule(at, Event::Wipe(node));
             world.schedule(back, Event::Restart(node));
         }
         for c in 0..CLIENTS {
@@ -545,9 +600,16 @@ impl World {
         cfg.timeouts = sim_timeouts();
         // Small, so that nodes coming back after a crash are served from disk.
         cfg.blocks_in_memory = SIM_BLOCKS_IN_MEMORY;
+        if n.disk.needs_recovery {
+            let nonce = u64::from(n.incarnation) + 1;
+            return consensus::Node::recovering(cfg, genesis, nonce)
+                .unwrap_or_else(|e| unreachable!("the sim's genesis is valid: {e}"));
+        }
         let ledger = n.disk.ledger(genesis);
+        let set_changes = n.disk.set_changes(&ledger);
         consensus::Node::restore(cfg, genesis, n.disk.blocks.clone(), n.disk.safety.clone(), Some(ledger))
             .unwrap_or_else(|e| unreachable!("a node restores from its own disk: {e}"))
+            .with_set_changes(set_changes)
     }
 
     fn schedule(&mut self, at_ms: u64, event: Event) {
@@ -585,7 +647,8 @@ impl World {
     }
 
     fn run(&mut self) {
-        let end = FAULT_PHASE_MS + HEALED_PHASE_MS;
+        let wiped = if self.sc.wipes.is_empty() { 0 } else { HEALED_PHASE_AFTER_WIPE_MS };
+        let end = FAULT_PHASE_MS + HEALED_PHASE_MS + wiped;
         let mut heal_height = None;
         while let Some(s) = self.queue.pop() {
             if s.at_ms > end || self.violations.len() >= VIOLATIONS_MAX {
@@ -666,36 +729,45 @@ impl World {
                 }
             }
             Event::ArmWriteFault(i, kind) => self.nodes[i].write_fault = Some(kind),
+            Event::Wipe(i) => self.wipe(i),
+            Event::Restored { node, incarnation, ledger } => {
+                if self.is_up(node, incarnation) {
+                    self.restored(node, ledger);
+                }
+            }
             Event::CheckpointComputed { node, incarnation, digest } => {
                 if self.is_up(node, incarnation) {
                     self.input(node, Input::CheckpointComputed(digest));
                 }
             }
-            Event::Restart(i) => {
-                self.nodes[i].write_fault = None;
-                if self.nodes[i].node.is_some() {
-                    return;
-                }
-                self.faults.restarts += 1;
-                self.trace.push(self.now_ms, TraceEvent::Restart(i));
-                let n = &self.nodes[i];
-                let node = Self::boot(&self.genesis, n);
-                // Durability: nothing reported committed before the crash is missing now,
-                // and the node resumes at the height its disk holds.
-                let restored: BTreeSet<TxHash> =
-                    n.disk.blocks.iter().flat_map(|cb| cb.block.txs.iter().map(|t| t.hash())).collect();
-                let on_disk = n.disk.blocks.last().map(|cb| cb.block.header.height);
-                if let Some(lost) = n.committed_txs.iter().find(|h| !restored.contains(h)) {
-                    self.violate(format!("node {i} lost committed transaction {lost} across a restart"));
-                }
-                if node.last_committed().map(|cb| cb.block.header.height) != on_disk {
-                    self.violate(format!("node {i} did not resume at the height on its disk ({on_disk:?})"));
-                }
-                self.nodes[i].incarnation += 1;
-                self.nodes[i].node = Some(node);
-                self.input(i, Input::Start);
-            }
+            Event::Restart(i) => self.restart(i),
         }
+    }
+
+    /// A crashed (or wiped) node comes back from what its disk holds.
+    fn restart(&mut self, i: usize) {
+        self.nodes[i].write_fault = None;
+        if self.nodes[i].node.is_some() {
+            return;
+        }
+        self.faults.restarts += 1;
+        self.trace.push(self.now_ms, TraceEvent::Restart(i));
+        let n = &self.nodes[i];
+        let node = Self::boot(&self.genesis, n);
+        // Durability: nothing reported committed before the crash is missing now,
+        // and the node resumes at the height its disk holds.
+        let restored: BTreeSet<TxHash> =
+            n.disk.blocks.iter().flat_map(|cb| cb.block.txs.iter().map(|t| t.hash())).collect();
+        let on_disk = n.disk.blocks.last().map(|cb| cb.block.header.height);
+        if let Some(lost) = n.committed_txs.iter().find(|h| !restored.contains(h)) {
+            self.violate(format!("node {i} lost committed transaction {lost} across a restart"));
+        }
+        if node.last_committed().map(|cb| cb.block.header.height) != on_disk {
+            self.violate(format!("node {i} did not resume at the height on its disk ({on_disk:?})"));
+        }
+        self.nodes[i].incarnation += 1;
+        self.nodes[i].node = Some(node);
+        self.input(i, Input::Start);
     }
 
     fn client_tx(&mut self, client: usize) -> SignedTransaction {
@@ -724,6 +796,7 @@ impl World {
         };
         let ready = node.step(self.now_ms, input);
         let (retained, checkpoint_votes) = (node.retained(), node.checkpoint_votes_held());
+        let recovered = !node.is_recovering();
         let bound = RETAINED_PER_VALIDATOR_MAX * self.nodes.len();
         let checkpoint_bound = CHECKPOINT_HEIGHTS_HELD_MAX * self.nodes.len();
         if self.is_honest(i) && retained > bound {
@@ -732,8 +805,15 @@ impl World {
         if self.is_honest(i) && checkpoint_votes > checkpoint_bound {
             self.violate(format!("node {i} holds {checkpoint_votes} checkpoint votes (bound {checkpoint_bound})"));
         }
+        let recovered = recovered && self.nodes[i].disk.needs_recovery;
         // The node process's own carry-out, over this simulated disk and network.
-        match carry_out(&mut SimEnv { world: self, node: i }, ready) {
+        let carried = carry_out(&mut SimEnv { world: self, node: i }, ready);
+        if recovered && carried.is_ok() {
+            // It joined (from genesis, with no checkpoint anywhere yet, or from the one
+            // restored, whose base `restored` writes).
+            self.nodes[i].disk.needs_recovery = false;
+        }
+        match carried {
             Ok(()) => {}
             Err(Stop::Fatal(reason)) => self.violate(format!("node {i} stopped on an impossible state: {reason}")),
             Err(Stop::WriteFailed(fault)) => {
@@ -802,6 +882,11 @@ impl World {
     }
 
     fn send(&mut self, from: usize, to: usize, message: Message) {
+        if self.is_honest(from) {
+            if let Err(twice) = self.signed.check(self.nodes[from].id, &message) {
+                self.violate(twice);
+            }
+        }
         if !self.healed() {
             if self.partitioned(from, to) {
                 self.faults.partitioned += 1;
@@ -1027,8 +1112,9 @@ impl Env for SimEnv<'_> {
     fn send_stored(&mut self, to: &NodeId, from: Height, max: usize) {
         let (w, i) = (&mut *self.world, self.node);
         let Some(to) = w.index_of(to) else { return };
-        let start = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
-        let blocks: Vec<CommittedBlock> = w.nodes[i].disk.blocks.iter().skip(start).take(max).cloned().collect();
+        // A restored node's disk starts above its checkpoint.
+        let blocks: Vec<CommittedBlock> =
+            w.nodes[i].disk.blocks.iter().filter(|cb| cb.block.header.height >= from).take(max).cloned().collect();
         if !blocks.is_empty() {
             w.faults.served_from_disk += 1;
             w.send(i, to, Message::SyncResponse(blocks));
@@ -1070,8 +1156,14 @@ impl Env for SimEnv<'_> {
     fn compute_checkpoint(&mut self, job: consensus::CheckpointJob) {
         let (w, i) = (&mut *self.world, self.node);
         let incarnation = w.nodes[i].incarnation;
-        let digest = Box::new(job.compute());
+        let (digest, chunks) = job.compute_with_chunks();
+        w.keep_snapshot(i, &digest, chunks);
+        let digest = Box::new(digest);
         w.schedule(w.now_ms + CHECKPOINT_COMPUTE_MS, Event::CheckpointComputed { node: i, incarnation, digest });
+    }
+
+    fn restore(&mut self, job: consensus::RestoreJob) {
+        self.world.restore(self.node, job);
     }
 
     fn notice(&mut self, notice: Notice) {

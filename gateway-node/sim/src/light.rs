@@ -172,19 +172,7 @@ impl World {
     /// The chain of set changes node `i` would serve (as `/v1/validators` does): each
     /// later set with the certified block that committed it.
     fn set_changes_of(&self, i: usize) -> Vec<SetChange> {
-        let Some(node) = self.nodes[i].node.as_ref() else {
-            return Vec::new();
-        };
-        let blocks = &self.nodes[i].disk.blocks;
-        let mut changes = Vec::new();
-        for (from, next) in node.ledger().set_history().iter().skip(1) {
-            let at = Height(from.0.saturating_sub(1));
-            let Some(cb) = blocks.iter().rev().find(|cb| cb.block.header.height == at) else {
-                break;
-            };
-            changes.push(SetChange { certified: cb.certified_header(), next: next.clone() });
-        }
-        changes
+        self.nodes[i].node.as_ref().map(|node| node.set_changes().to_vec()).unwrap_or_default()
     }
 
     fn light_accepted(&mut self, ch: &CertifiedHeader) {

@@ -36,17 +36,22 @@ fn parse_nodes(s: &str) -> Result<usize, String> {
     }
 }
 
-#[derive(Default)]
 struct Totals {
     seeds: u64,
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 30],
+    hit: [u64; 33],
     failing: Vec<Outcome>,
 }
 
-const FAULTS: [&str; 30] = [
+impl Default for Totals {
+    fn default() -> Self {
+        Self { seeds: 0, violations: 0, blocks: 0, hit: [0; FAULTS.len()], failing: Vec::new() }
+    }
+}
+
+const FAULTS: [&str; 33] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -77,6 +82,9 @@ const FAULTS: [&str; 30] = [
     "light: Fast after Bft",
     "light: other refusal",
     "stable checkpoint",
+    "validator wiped",
+    "restored from snapshot",
+    "restore found no server",
 ];
 
 fn tally(t: &mut Totals, o: Outcome) {
@@ -112,6 +120,9 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.light_mode_regression,
         f.light_refused,
         f.checkpoints_stable,
+        f.wipes,
+        f.restores,
+        f.restores_failed,
     ];
     for (hit, c) in t.hit.iter_mut().zip(counts) {
         *hit += u64::from(c > 0);

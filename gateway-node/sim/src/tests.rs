@@ -13,6 +13,7 @@ fn calm(seed: u64, nodes: usize, mode: ConsensusMode, byzantine: Vec<(usize, Byz
         partitions: vec![],
         crashes: vec![],
         write_faults: vec![],
+        wipes: vec![],
     }
 }
 
@@ -126,5 +127,24 @@ fn a_failed_write_and_a_crash_after_a_write_are_survived() {
         assert_eq!((o.faults.failed_writes, o.faults.crashes_after_write), (1, 1), "{mode:?}: both faults struck");
         assert!(o.faults.restarts >= 2, "{mode:?}: both nodes came back");
         assert!(o.blocks_committed > 10, "{mode:?}: only {} blocks", o.blocks_committed);
+    }
+}
+
+/// A validator loses its whole disk mid-height, twice (once before any checkpoint, so it
+/// replays from genesis; once after, so it restores from a snapshot); it crashes once
+/// after its restore too (coming back from the restored base on its disk). It signs no
+/// slot twice, nobody is jailed, and it commits with the others again.
+#[test]
+fn a_wiped_validator_recovers_from_a_snapshot_without_signing_twice() {
+    for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
+        let mut sc = calm(12, 4, mode, vec![]);
+        sc.wipes = vec![(60, 200, 3), (1_500, 1_650, 3)];
+        sc.crashes = vec![(2_400, 2_600, 3)];
+        let o = run(sc);
+        assert_clean(&o);
+        assert_eq!(o.faults.wipes, 2, "{mode:?}");
+        assert!(o.faults.restores >= 1, "{mode:?}: restored from a snapshot");
+        assert_eq!(o.faults.jailed, 0, "{mode:?}");
+        assert!(o.blocks_committed > 20, "{mode:?}: only {} blocks", o.blocks_committed);
     }
 }

@@ -17,6 +17,7 @@ pub enum TraceEvent {
     ClientTx { node: usize, client: usize },
     Crash(usize),
     Restart(usize),
+    Wipe(usize),
     Commit { node: usize, height: Height, hash: BlockHash, mode: ConsensusMode },
     Evidence { node: usize, offender: Option<usize> },
     ForkProven { node: usize, height: Height, offenders: Vec<Option<usize>> },
@@ -33,6 +34,7 @@ pub enum MessageSummary {
     SyncRequest(Height),
     SyncResponse(usize),
     Checkpoint { height: Height, signer: NodeId },
+    Recovery,
 }
 
 impl TraceEvent {
@@ -56,6 +58,7 @@ impl TraceEvent {
             Message::SyncRequest { from_height } => MessageSummary::SyncRequest(*from_height),
             Message::SyncResponse(b) => MessageSummary::SyncResponse(b.len()),
             Message::Checkpoint(v) => MessageSummary::Checkpoint { height: v.digest.height, signer: v.signer },
+            Message::RecoveryRequest(_) | Message::RecoveryAnswer(_) => MessageSummary::Recovery,
         };
         TraceEvent::Deliver { to, from, what }
     }
@@ -86,6 +89,7 @@ impl fmt::Display for TraceEvent {
                     MessageSummary::Checkpoint { height, signer } => {
                         write!(f, "checkpoint vote h{height} by {signer}")
                     }
+                    MessageSummary::Recovery => write!(f, "recovery request or answer"),
                 }
             }
             TraceEvent::Timer { node, timer } => {
@@ -96,6 +100,7 @@ impl fmt::Display for TraceEvent {
             }
             TraceEvent::Crash(n) => write!(f, "n{n} CRASHES"),
             TraceEvent::Restart(n) => write!(f, "n{n} restarts from disk"),
+            TraceEvent::Wipe(n) => write!(f, "n{n} LOSES ITS WHOLE DISK"),
             TraceEvent::Commit { node, height, hash, mode } => {
                 write!(f, "n{node} COMMITS h={height} block {} ({mode})", short(hash))
             }

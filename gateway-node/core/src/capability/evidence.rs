@@ -58,7 +58,8 @@ impl Capability for FaultEvidence {
 
     fn apply(&self, Jailing { offender, smaller }: Jailing, cx: &mut TxContext<'_>) -> TxStatus {
         let mut next = cx.consensus().clone();
-        next.validators = smaller;
+        // The block at the ledger's next height holds this: the set changes after it.
+        next.change_validators(cx.ledger().height().next().next(), smaller);
         next.jailed.push(offender);
         next.mode = ConsensusMode::Bft;
         cx.set_consensus(next);

@@ -35,8 +35,14 @@ impl CheckpointJob {
     /// Cuts the snapshot into chunks and computes the digest (pure, but slow for a large
     /// state: the caller runs it off the consensus thread).
     pub fn compute(&self) -> CheckpointDigest {
+        self.compute_with_chunks().0
+    }
+
+    /// [`CheckpointJob::compute`], with the chunks it cut (what the node serves to peers
+    /// that restore from this checkpoint).
+    pub fn compute_with_chunks(&self) -> (CheckpointDigest, Vec<SnapshotChunk>) {
         let chunks: Vec<SnapshotChunk> = self.snapshot.chunks();
-        CheckpointDigest {
+        let digest = CheckpointDigest {
             chain_id: self.chain_id.clone(),
             height: self.height,
             block_hash: self.block_hash,
@@ -45,7 +51,8 @@ impl CheckpointJob {
             chunk_count: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
             next_validator_set_hash: self.next_validator_set_hash,
             next_mode: self.next_mode,
-        }
+        };
+        (digest, chunks)
     }
 }
 
@@ -138,6 +145,13 @@ impl Checkpoints {
         self.votes.retain(|h, _| *h > height);
         self.latest = Some(stable.clone());
         Some(Settled::Stable { checkpoint: Box::new(stable), diverging, mine_differs })
+    }
+
+    /// A restored node starts from the checkpoint it restored.
+    pub(super) fn restored(&mut self, checkpoint: StableCheckpoint) {
+        self.own.clear();
+        self.votes.clear();
+        self.latest = Some(checkpoint);
     }
 
     /// Forgets votes for heights the node can no longer settle (more than one interval

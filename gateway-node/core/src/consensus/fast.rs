@@ -56,6 +56,10 @@ pub struct FastState {
     pub(super) active: Option<Active>,
     /// Promises for the view this node leads, verified, with their backings.
     promises: BTreeMap<NodeId, ViewChange>,
+    /// Verified promises for a later view this node leads, one per validator (its
+    /// highest), collected when this node gets to that view: a leader whose timer
+    /// fires after its followers' must not lose the promises they sent first.
+    early: BTreeMap<NodeId, ViewChange>,
     /// The highest view each validator is known to have reached (signed promises and
     /// acks), for the f+1 rule. One entry per validator.
     reached: BTreeMap<NodeId, View>,
@@ -76,6 +80,7 @@ impl FastState {
     /// Votes and promises held (see [`Node::retained`]).
     pub(super) fn retained(&self) -> usize {
         self.promises.len()
+            + self.early.len()
             + self.reached.len()
             + self.acked_by.len()
             + self.justifications.len()
@@ -97,6 +102,7 @@ impl FastState {
         self.acked_by.clear();
         self.justifications.clear();
         self.promises.clear();
+        self.early.clear();
         self.active = None;
         self.pick = None;
     }
@@ -163,7 +169,7 @@ impl Node {
 
     /// This node's signed promise for `view` with the backing of what it acked.
     fn own_promise(&self, view: View) -> Option<ViewChange> {
-        if !self.is_validator() {
+        if !self.is_validator() || !self.may_sign() {
             return None;
         }
         let acked = self.safety.fast_acked.as_ref();
@@ -196,6 +202,16 @@ impl Node {
             }
             if self.leader(view) == self.me {
                 self.fast_collect_promise(self.me, p.clone());
+                let early = std::mem::take(&mut self.fast.early);
+                for (from, vc) in early {
+                    match vc.promise.data.view.cmp(&view) {
+                        std::cmp::Ordering::Equal => self.fast_collect_promise(from, vc),
+                        std::cmp::Ordering::Greater => {
+                            self.fast.early.insert(from, vc);
+                        }
+                        std::cmp::Ordering::Less => {}
+                    }
+                }
             }
         }
         self.fast_arm(view);
@@ -262,8 +278,15 @@ impl Node {
         if let Some(target) = self.fast_skip_target() {
             self.fast_adopt_view(target, true);
         }
-        if p.data.view == self.safety.fast_view && self.leader(p.data.view) == self.me {
+        if self.leader(p.data.view) != self.me {
+            return;
+        }
+        if p.data.view == self.safety.fast_view {
             self.fast_collect_promise(from, vc);
+        } else if p.data.view > self.safety.fast_view
+            && self.fast.early.get(&from).is_none_or(|e| e.promise.data.view < p.data.view)
+        {
+            self.fast.early.insert(from, vc);
         }
     }
 

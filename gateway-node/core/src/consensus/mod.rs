@@ -33,11 +33,13 @@ pub mod mempool;
 pub mod published;
 pub mod ready;
 pub mod recent;
+mod recovery;
 pub mod verified;
 
 pub use checkpoints::{CheckpointJob, Settled};
 pub use published::NodeView;
 pub use ready::{Commit, Notice, Outgoing, Ready, Reply};
+pub use recovery::{RecoveryAnswer, RecoveryRequest, RestoreJob, RECOVERY_SET_CHANGES_MAX};
 pub use verified::Verified;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,7 +49,8 @@ use vigil_protocol::evidence::SignedStatement;
 use vigil_protocol::{
     Address, Amount, Backing, Block, BlockHash, CertifiedHeader, CheckpointDigest, CheckpointVote, ConsensusMode,
     FaultEvidence, Genesis, Height, Justification, NodeId, Nonce, Payload, Promise, QuorumCert, ReceiptEntry, Round,
-    SecretKey, Signature, SignedTransaction, Transaction, TxHash, ValidatorSet, View, Vote, VoteData, VoteKind,
+    SecretKey, SetChange, Signature, SignedTransaction, Transaction, TxHash, ValidatorSet, View, Vote, VoteData,
+    VoteKind,
 };
 
 use crate::execution::{BlockInvalid, Execution, Ledger, LedgerError, StateCommit};
@@ -143,6 +146,8 @@ pub enum TimerKind {
     BftRound,
     /// Retry block sync.
     Sync,
+    /// A recovering node asks again (see [`recovery`]).
+    Recovery,
 }
 
 /// A committed block with its certificate: what sync sends and storage keeps.
@@ -211,6 +216,10 @@ pub enum Message {
     SyncResponse(Vec<CommittedBlock>),
     /// A validator's signed digest at a checkpoint height.
     Checkpoint(Box<CheckpointVote>),
+    /// A node that lost its data asks how to recover (see [`recovery`]).
+    RecoveryRequest(RecoveryRequest),
+    /// The answer: the recovery indication.
+    RecoveryAnswer(Box<RecoveryAnswer>),
 }
 
 impl Message {
@@ -259,6 +268,11 @@ pub enum Input {
     },
     /// The digest of a [`CheckpointJob`] this node asked for ([`Output::ComputeCheckpoint`]).
     CheckpointComputed(Box<CheckpointDigest>),
+    /// A recovering node's state, rebuilt by the caller from the snapshot of the
+    /// checkpoint of a [`RestoreJob`] ([`Output::Restore`]) and checked against it.
+    Restored(Box<Ledger>),
+    /// The caller could not restore the [`RestoreJob`]'s checkpoint: ask again.
+    RestoreFailed,
 }
 
 /// What the caller must do, in order.
@@ -310,6 +324,9 @@ pub enum Output {
     ComputeCheckpoint(Box<CheckpointJob>),
     /// A checkpoint height settled (see [`Settled`]).
     CheckpointSettled(Settled),
+    /// A recovering node chose the checkpoint to restore: fetch its snapshot, rebuild
+    /// and check the state, hand it back as [`Input::Restored`].
+    Restore(Box<RestoreJob>),
     /// A state that must not happen did (a block checked at this height failed to
     /// commit): the node must stop, loudly, rather than carry on or stall. Nothing after
     /// it in this batch is to be carried out, and the node takes no more input.
@@ -333,6 +350,9 @@ pub struct SafetyState {
     pub bft_valid: Option<(Round, Block)>,
     /// The prevotes that made `bft_valid` valid (its proof of lock).
     pub bft_valid_pol: Vec<Vote>,
+    /// A node restored from a snapshot signs nothing at heights up to this one: it may
+    /// have signed at them before it lost its data (see [`recovery`]). 0 otherwise.
+    pub abstain_through: Height,
 }
 
 /// How far ahead of its account's next nonce a client may queue transactions.
@@ -432,6 +452,10 @@ pub struct Node {
     halted: bool,
     /// Checkpoint digests and votes gathered, the latest stable checkpoint.
     checkpoints: checkpoints::Checkpoints,
+    /// Set while the node recovers from lost data (see [`recovery`]).
+    recovery: Option<recovery::Recovery>,
+    /// Certified validator-set changes from genesis, what a recovering peer follows.
+    set_changes: Vec<SetChange>,
 }
 
 impl Node {
@@ -456,7 +480,11 @@ impl Node {
         let last_view = blocks.last().map(|cb| cb.cert.data.view).unwrap_or(View(0));
         let safety = match safety {
             Some(s) if s.height == height => s,
-            Some(s) => SafetyState { fast_view: s.fast_view.max(last_view), ..SafetyState::fresh(height, last_view) },
+            Some(s) => SafetyState {
+                fast_view: s.fast_view.max(last_view),
+                abstain_through: s.abstain_through,
+                ..SafetyState::fresh(height, last_view)
+            },
             None => SafetyState::fresh(height, last_view),
         };
         let mut node = Self {
@@ -474,6 +502,8 @@ impl Node {
             bft: bft::BftState::default(),
             fork: fork::ForkState::default(),
             checkpoints: checkpoints::Checkpoints::new(genesis.checkpoints),
+            recovery: None,
+            set_changes: Vec::new(),
             genesis_hash: genesis.hash(),
             now_ms: 0,
             last_commit_ms: 0,
@@ -509,14 +539,16 @@ impl Node {
     ) -> Result<Ledger, RestoreError> {
         Ok(match stored {
             Some(ledger) => {
-                let blocks_end = blocks.last().map_or(Height(0), |cb| cb.block.header.height);
+                let (blocks_end, hash, root) = match blocks.last() {
+                    Some(cb) => (cb.block.header.height, cb.block.header.hash(), Some(cb.block.header.state_root)),
+                    // Restored from a checkpoint, with no block stored since: the state
+                    // is the checkpoint's, as stored.
+                    None if ledger.height() > Height(0) => (ledger.height(), ledger.last_hash(), None),
+                    None => (Height(0), genesis.hash(), None),
+                };
                 if ledger.height() != blocks_end {
                     return Err(RestoreError::StateBehindBlocks { state: ledger.height(), blocks: blocks_end });
                 }
-                let (hash, root) = match blocks.last() {
-                    Some(cb) => (cb.block.header.hash(), Some(cb.block.header.state_root)),
-                    None => (genesis.hash(), None),
-                };
                 if ledger.last_hash() != hash || root.is_some_and(|r| ledger.state_root().ok() != Some(r)) {
                     return Err(RestoreError::StateMismatch(ledger.height()));
                 }
@@ -549,6 +581,12 @@ impl Node {
     /// The most recent committed blocks, oldest first (older ones are on disk only).
     pub fn recent_blocks(&self) -> impl Iterator<Item = &CommittedBlock> {
         self.committed.iter()
+    }
+
+    /// The certified validator-set changes this node knows of, oldest first: what it
+    /// gives a recovering peer (and a light client) to follow from the genesis set.
+    pub fn set_changes(&self) -> &[SetChange] {
+        &self.set_changes
     }
 
     /// The newest committed block, if any.
@@ -602,6 +640,10 @@ impl Node {
             return Vec::new();
         }
         self.now_ms = now_ms;
+        if self.recovery.is_some() {
+            self.recovery_step(input);
+            return std::mem::take(&mut self.out);
+        }
         match input {
             Input::Start => self.enter_height(),
             Input::Message { from, message, verified } => {
@@ -615,6 +657,8 @@ impl Node {
                 self.replies.push(Reply { ticket, result });
             }
             Input::CheckpointComputed(digest) => self.on_checkpoint_computed(*digest),
+            // Only for a recovering node.
+            Input::Restored(_) | Input::RestoreFailed => {}
         }
         std::mem::take(&mut self.out)
     }
@@ -659,7 +703,7 @@ impl Node {
     /// Signs a vote unless that would contradict one already signed for the slot.
     /// Persists before returning, so the caller may send the vote right away.
     fn sign_vote(&mut self, kind: VoteKind, view: View, block_hash: BlockHash) -> Option<Vote> {
-        if !self.is_validator() {
+        if !self.is_validator() || !self.may_sign() {
             return None;
         }
         let data = VoteData { chain_id: self.ledger.chain_id().clone(), height: self.height(), view, block_hash, kind };
@@ -746,6 +790,8 @@ impl Node {
             }
             Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
             Message::Checkpoint(vote) => self.on_checkpoint_vote(*vote),
+            Message::RecoveryRequest(request) => self.on_recovery_request(from, request),
+            Message::RecoveryAnswer(_) => {}
             Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
             Message::Proposal(p) => match self.ledger.mode() {
                 ConsensusMode::Fast => self.fast_on_proposal(from, *p),
@@ -910,13 +956,15 @@ impl Node {
         let cert_view = committed.cert.data.view;
         let (height, block_hash) = (committed.block.header.height, committed.block.header.hash());
         let state_root = committed.block.header.state_root;
+        self.note_set_change(&committed);
         self.committed.push(committed.clone());
         self.out.push(Output::Commit { committed: Box::new(committed), receipts, state: Box::new(state) });
         self.checkpoint_committed(height, block_hash, state_root);
         self.candidates.clear();
         self.seen_votes.clear();
         let fast_view = self.safety.fast_view.max(cert_view);
-        self.safety = SafetyState { fast_view, ..SafetyState::fresh(self.height(), fast_view) };
+        let abstain_through = self.safety.abstain_through;
+        self.safety = SafetyState { fast_view, abstain_through, ..SafetyState::fresh(self.height(), fast_view) };
         self.persist();
         self.fast.reset_height();
         self.fork.after_commit();
@@ -1183,6 +1231,7 @@ impl SafetyState {
             bft_locked: None,
             bft_valid: None,
             bft_valid_pol: Vec::new(),
+            abstain_through: Height(0),
         }
     }
 

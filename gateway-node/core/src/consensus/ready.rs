@@ -6,7 +6,7 @@
 
 use vigil_protocol::{NodeId, ReceiptEntry, Signature, TxHash};
 
-use super::{CheckpointJob, CommittedBlock, Message, Output, Rejection, SafetyState, Settled, Timer};
+use super::{CheckpointJob, CommittedBlock, Message, Output, Rejection, RestoreJob, SafetyState, Settled, Timer};
 use crate::execution::StateCommit;
 
 /// A message for one peer, or for all of them.
@@ -72,6 +72,8 @@ pub struct Ready {
     /// Checkpoint digests to compute once the write is durable, off the consensus
     /// thread ([`Output::ComputeCheckpoint`]).
     pub checkpoints: Vec<CheckpointJob>,
+    /// A recovering node's checkpoint to restore ([`Output::Restore`]).
+    pub restores: Vec<RestoreJob>,
 }
 
 impl Ready {
@@ -102,6 +104,7 @@ impl Ready {
                 }
                 Output::ComputeCheckpoint(job) => ready.checkpoints.push(*job),
                 Output::CheckpointSettled(settled) => ready.notices.push(Notice::Checkpoint(settled)),
+                Output::Restore(job) => ready.restores.push(*job),
                 Output::Fatal(reason) => return Ready { fatal: Some(reason), ..Ready::default() },
             }
         }
@@ -123,6 +126,7 @@ impl Ready {
             && self.verified.is_empty()
             && self.notices.is_empty()
             && self.checkpoints.is_empty()
+            && self.restores.is_empty()
     }
 
     /// Appends the next step's `later`, to be carried out as one: its writes join this
@@ -151,6 +155,7 @@ impl Ready {
         self.verified.extend(later.verified);
         self.notices.extend(later.notices);
         self.checkpoints.extend(later.checkpoints);
+        self.restores.extend(later.restores);
     }
 
     /// Merges transaction broadcasts into one, sent last (so that transactions admitted

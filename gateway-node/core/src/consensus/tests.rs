@@ -32,6 +32,8 @@ struct Net {
     stored_sent: usize,
     /// Checkpoints settled, by node.
     settled: Vec<(usize, Settled)>,
+    /// The snapshot chunks each node cut at each checkpoint height.
+    chunks: Vec<std::collections::BTreeMap<Height, Vec<vigil_protocol::snapshot::SnapshotChunk>>>,
 }
 
 impl Net {
@@ -74,6 +76,7 @@ impl Net {
             now_ms: 0,
             stored_sent: 0,
             settled: Vec::new(),
+            chunks: vec![Default::default(); n],
         };
         for i in 0..n {
             net.input(i, Input::Start);
@@ -90,7 +93,7 @@ impl Net {
             return;
         }
         let outs = self.nodes[i].step_outputs(self.now_ms, input);
-        let mut jobs = Vec::new();
+        let (mut jobs, mut restores) = (Vec::new(), Vec::new());
         for out in outs {
             match out {
                 Output::Send { to, message } => {
@@ -115,12 +118,32 @@ impl Net {
                 Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } => {}
                 Output::ComputeCheckpoint(job) => jobs.push(job),
                 Output::CheckpointSettled(settled) => self.settled.push((i, settled)),
+                Output::Restore(job) => restores.push(job),
                 Output::Fatal(reason) => panic!("node {i} stopped: {reason}"),
             }
         }
         for job in jobs {
-            self.input(i, Input::CheckpointComputed(Box::new(job.compute())));
+            let (digest, chunks) = job.compute_with_chunks();
+            self.chunks[i].insert(digest.height, chunks);
+            self.input(i, Input::CheckpointComputed(Box::new(digest)));
         }
+        for job in restores {
+            // From the first peer that holds the checkpoint's chunks.
+            let digest = &job.checkpoint.digest;
+            let peer = job.peers.iter().find_map(|p| (0..self.nodes.len()).find(|j| self.id(*j) == *p)).unwrap();
+            let chunks = self.chunks[peer][&digest.height].clone();
+            let tree = vigil_protocol::StateTree::from_snapshot(digest, chunks).unwrap();
+            let ledger = crate::execution::Ledger::from_checkpoint(&self.genesis, digest, tree).unwrap();
+            self.input(i, Input::Restored(Box::new(ledger)));
+        }
+    }
+
+    /// Node `i` loses everything and starts recovering from its peers.
+    fn wipe(&mut self, i: usize) {
+        self.disk[i] = (Vec::new(), None);
+        self.chunks[i].clear();
+        self.nodes[i] = Node::recovering(config(&self.keys[i]), &self.genesis, 7).unwrap();
+        self.input(i, Input::Start);
     }
 
     fn deliver_all(&mut self) {
@@ -956,4 +979,53 @@ fn validators_agree_on_a_stable_checkpoint_and_a_diverging_signer_is_named() {
         },
     );
     assert_eq!(net.nodes[0].checkpoint_votes_held(), held);
+}
+
+#[test]
+fn a_wiped_validator_restores_from_a_checkpoint_and_signs_nothing_it_may_have_signed() {
+    let config = vigil_protocol::CheckpointConfig { interval: 2 };
+    let mut net = Net::with_checkpoints(4, ConsensusMode::Fast, config);
+    for _ in 0..3 {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    assert!((0..4).all(|i| net.height(i) == 3));
+    // Height 4 is in progress: node 3 acks the leader's proposal, then loses its data
+    // before its ack leaves.
+    net.fire(0, TimerKind::Propose);
+    let at = net.queue.iter().position(|(_, to, _)| *to == 3).unwrap();
+    let (_, _, proposal) = net.queue.remove(at).unwrap();
+    net.input(3, Input::Message { from: net.id(0), message: proposal, verified: Verified::none() });
+    assert!(net.disk[3].1.as_ref().is_some_and(|s| !s.signed.is_empty()), "node 3 acked at height 4");
+    net.queue.retain(|(from, _, _)| *from != 3);
+    net.wipe(3);
+    assert!(net.nodes[3].is_recovering());
+    // While it recovers it signs nothing; the others answer it, and commit height 4.
+    net.deliver_all();
+    assert!(!net.nodes[3].is_recovering(), "restored once a quorum answered");
+    assert!((0..3).all(|i| net.height(i) == 4));
+    let safety = net.disk[3].1.clone().unwrap();
+    assert!(safety.abstain_through >= Height(5), "it waits out 4 and 5 at least: {safety:?}");
+    let block_2 = &net.disk[0].0[1].block.header;
+    assert_eq!(net.nodes[3].ledger().state_root().unwrap(), block_2.state_root, "the state at the checkpoint");
+    assert_eq!(net.nodes[3].ledger().last_hash(), block_2.hash());
+    // The chain goes on without it at heights 4 and 5, with it from 6 on.
+    let mut signed_by_3 = Vec::new();
+    for _ in 0..4 {
+        net.fire(0, TimerKind::Propose);
+        while let Some((from, to, message)) = net.queue.pop_front() {
+            if from == 3 {
+                if let Message::Vote { vote, .. } = &message {
+                    signed_by_3.push(vote.data.height);
+                }
+            }
+            let from = net.id(from);
+            net.input(to, Input::Message { from, message, verified: Verified::none() });
+        }
+    }
+    assert_eq!(net.height(3), net.height(0), "caught up by sync");
+    assert!(net.height(0) >= 6);
+    assert!(signed_by_3.iter().all(|h| *h > Height(5)), "no vote at a height it may have signed at: {signed_by_3:?}");
+    assert!(signed_by_3.iter().any(|h| *h >= Height(6)), "it votes again after the bound");
+    assert!(net.nodes[0].ledger().consensus_state().jailed.is_empty());
 }

@@ -15,9 +15,9 @@ use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
 use vigil_protocol::{
-    Address, Block, BlockHash, BlockHeader, ChainId, ConsensusMode, FailureCode, Genesis, Hash32, Height, NodeId,
-    Nonce, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree, TxHash, TxStatus,
-    ValidatorSet, View,
+    Address, Block, BlockHash, BlockHeader, ChainId, CheckpointDigest, ConsensusMode, FailureCode, Genesis, Hash32,
+    Height, NodeId, Nonce, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree, TxHash,
+    TxStatus, ValidatorSet, View,
 };
 
 /// Accounts kept in the ledger's read cache before it starts over.
@@ -42,6 +42,32 @@ pub struct ConsensusState {
     pub validators: ValidatorSet,
     /// Validators removed for a proven fault, in the order they were jailed.
     pub jailed: Vec<NodeId>,
+    /// `(first height, set)` for every set the chain has had, oldest first; the last is
+    /// `validators`. In the authenticated state, so a node restored from a snapshot
+    /// judges old evidence by the same sets as every other node.
+    pub history: Vec<(Height, ValidatorSet)>,
+}
+
+impl ConsensusState {
+    /// The state a chain starts with.
+    pub fn genesis(mode: ConsensusMode, validators: ValidatorSet) -> Self {
+        Self { mode, history: vec![(Height(1), validators.clone())], validators, jailed: Vec::new() }
+    }
+
+    /// Makes `set` the active set from height `from` on (a later change at the same
+    /// height replaces the earlier one: two offenders jailed in one block).
+    pub fn change_validators(&mut self, from: Height, set: ValidatorSet) {
+        match self.history.last_mut() {
+            Some((h, last)) if *h == from => *last = set.clone(),
+            _ => self.history.push((from, set.clone())),
+        }
+        self.validators = set;
+    }
+
+    /// The set that certified (or will certify) blocks at `height`.
+    pub fn validators_at(&self, height: Height) -> &ValidatorSet {
+        self.history.iter().rev().find(|(from, _)| *from <= height).map(|(_, set)| set).unwrap_or(&self.validators)
+    }
 }
 
 /// Why a block cannot be accepted (as opposed to a transaction that fails inside it).
@@ -170,8 +196,6 @@ pub struct LedgerMeta {
     /// Height of the last committed block (0 before block 1).
     pub height: Height,
     pub last_hash: BlockHash,
-    /// `(first height, set)`: which set certified which heights, for judging evidence.
-    pub set_history: Vec<(Height, ValidatorSet)>,
 }
 
 /// What one commit adds to a node's database besides the block: the new state version
@@ -238,7 +262,11 @@ macro_rules! committed_reads {
             }
             /// `(first height, set)` for every set the chain has had, oldest first.
             pub fn set_history(&self) -> &[(Height, ValidatorSet)] {
-                &self.meta.set_history
+                &self.consensus.history
+            }
+            /// The set that certified (or will certify) blocks at `height`.
+            pub fn validators_at(&self, height: Height) -> &ValidatorSet {
+                self.consensus.validators_at(height)
             }
         }
     };
@@ -257,7 +285,7 @@ impl Ledger {
                 return Err(LedgerError::DuplicateGenesisAccount(*address));
             }
         }
-        let consensus = ConsensusState { mode: genesis.mode, validators: genesis.validators.clone(), jailed: vec![] };
+        let consensus = ConsensusState::genesis(genesis.mode, genesis.validators.clone());
         let mut tree = StateTree::new();
         let mut changes: Vec<(StateKey, Option<Vec<u8>>)> =
             accounts.iter().map(|(a, s)| (StateKey::Account(*a), encode_change(s))).collect();
@@ -266,11 +294,7 @@ impl Ledger {
         tree.apply(0, changes)?;
         Ok(Self {
             chain_id: genesis.chain_id.clone(),
-            meta: LedgerMeta {
-                height: Height(0),
-                last_hash: genesis.hash(),
-                set_history: vec![(Height(1), consensus.validators.clone())],
-            },
+            meta: LedgerMeta { height: Height(0), last_hash: genesis.hash() },
             consensus,
             tree,
             recent: BTreeMap::new(),
@@ -283,14 +307,41 @@ impl Ledger {
         if tree.latest_version() != Some(meta.height.0) {
             return Err(LedgerError::StoredStateMismatch("the state tree's newest version is not the stored height"));
         }
-        if meta.set_history.first().map(|(h, set)| (*h, set)) != Some((Height(1), &genesis.validators)) {
-            return Err(LedgerError::StoredStateMismatch("the validator-set history does not start at genesis"));
+        let consensus = Self::stored_consensus(genesis, &tree, meta.height)?;
+        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, recent: BTreeMap::new() })
+    }
+
+    /// The ledger at a stable checkpoint, from the state tree rebuilt from its snapshot
+    /// (whose root the caller checked against the checkpoint's): the consensus
+    /// configuration, the set history included, is read from that state.
+    pub fn from_checkpoint(genesis: &Genesis, digest: &CheckpointDigest, tree: StateTree) -> Result<Self, LedgerError> {
+        if digest.chain_id != genesis.chain_id {
+            return Err(LedgerError::StoredStateMismatch("the checkpoint is another chain's"));
         }
+        if tree.latest_version() != Some(digest.height.0) || tree.root(digest.height.0)? != digest.state_root {
+            return Err(LedgerError::StoredStateMismatch("the rebuilt state is not the checkpoint's"));
+        }
+        let consensus = Self::stored_consensus(genesis, &tree, digest.height)?;
+        if consensus.validators.hash() != digest.next_validator_set_hash || consensus.mode != digest.next_mode {
+            return Err(LedgerError::StoredStateMismatch("the state's validator set or mode is not the checkpoint's"));
+        }
+        let meta = LedgerMeta { height: digest.height, last_hash: digest.block_hash };
+        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, recent: BTreeMap::new() })
+    }
+
+    /// The consensus configuration a stored or restored state holds at `height`.
+    fn stored_consensus(genesis: &Genesis, tree: &StateTree, height: Height) -> Result<ConsensusState, LedgerError> {
         let consensus = tree
-            .get(&StateKey::Consensus, meta.height.0)
+            .get(&StateKey::Consensus, height.0)
             .and_then(|bytes| vigil_protocol::encoding::from_bytes::<ConsensusState>(&bytes).ok())
             .ok_or(LedgerError::StoredStateMismatch("the state holds no readable consensus configuration"))?;
-        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, recent: BTreeMap::new() })
+        if consensus.history.first().map(|(h, set)| (*h, set)) != Some((Height(1), &genesis.validators)) {
+            return Err(LedgerError::StoredStateMismatch("the validator-set history does not start at genesis"));
+        }
+        if consensus.history.last().map(|(_, set)| set) != Some(&consensus.validators) {
+            return Err(LedgerError::StoredStateMismatch("the validator-set history does not end at the active set"));
+        }
+        Ok(consensus)
     }
 
     /// Everything to store for this ledger at once (a database that held only blocks).
@@ -315,17 +366,6 @@ impl Ledger {
 
     pub fn state_root(&self) -> Result<Hash32, LedgerError> {
         Ok(self.tree.root(self.height().0)?)
-    }
-
-    /// The set that certified (or will certify) blocks at `height`.
-    pub fn validators_at(&self, height: Height) -> &ValidatorSet {
-        self.meta
-            .set_history
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= height)
-            .map(|(_, set)| set)
-            .unwrap_or(&self.consensus.validators)
     }
 
     /// A state entry at the committed height, decoded (`None` if absent or unreadable).
@@ -498,9 +538,6 @@ impl Ledger {
             self.recent.clear();
         }
         self.recent.extend(exec.accounts);
-        if exec.next.validators != self.consensus.validators {
-            self.meta.set_history.push((height.next(), exec.next.validators.clone()));
-        }
         self.consensus = exec.next;
         self.meta.height = height;
         self.meta.last_hash = block.header.hash();
