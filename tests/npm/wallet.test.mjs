@@ -89,6 +89,48 @@ test('a transfer gets 4 verified receipts; the liar is caught, proven and jailed
   assert.equal((await client.account(to)).balance, 1005n);
 });
 
+test('a client started from a checkpoint (a pinned hash, or the genesis set) proves the same balance as one from genesis', async () => {
+  const me = Wallet.fromPhrase(ABANDON).address(0);
+  const deadline = Date.now() + 120_000;
+  let latest;
+  for (;;) {
+    const r = await fetch(`http://127.0.0.1:${port + 100}/v1/checkpoints/latest`);
+    if (r.status === 200) {
+      latest = await r.json();
+      break;
+    }
+    if (Date.now() > deadline) throw new Error('no stable checkpoint within 120 s');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const options = (checkpoint) => ({ gateways: [gateway], genesisJson, checkpoint });
+  const byHash = await VigilClient.fromCheckpoint(options({ pinnedHash: latest.digest_hash }));
+  const started = byHash.startedFrom();
+  assert.equal(started.from, 'checkpoint');
+  assert.equal(started.pin, 'hash');
+  assert.equal(started.digestHash, latest.digest_hash);
+  assert.equal(started.height, latest.height);
+  assert.ok(started.ageBlocks >= 0 && started.ageBlocks <= 1024, JSON.stringify(started));
+  // The genesis set pinned: the set change that jailed the liar is followed to the checkpoint, or after it.
+  const bySet = await VigilClient.fromCheckpoint(options({}));
+  assert.equal(bySet.startedFrom().pin, 'set');
+  assert.equal(bySet.trust().validators, 3);
+  assert.equal(client.startedFrom().from, 'genesis');
+  assert.equal(client.trust().start.from, 'genesis');
+
+  const want = await client.account(me);
+  for (const c of [byHash, bySet]) {
+    const got = await c.account(me);
+    assert.equal(got.balance, want.balance);
+    assert.equal(got.nonce, want.nonce);
+    assert.ok(got.verification.height > started.height - 1, JSON.stringify(got.verification));
+  }
+
+  await assert.rejects(VigilClient.fromCheckpoint(options({ pinnedHash: '00'.repeat(32) })), { code: 'PINNED_HASH_MISMATCH' });
+  await assert.rejects(VigilClient.fromCheckpoint(options({ pinnedHash: 'xyz' })), { code: 'BAD_HASH' });
+  await assert.rejects(VigilClient.fromCheckpoint({ gateways: [gateway], genesisJson }), { code: 'BAD_OPTIONS' });
+  assert.throws(() => new VigilClient(options({})), { code: 'BAD_OPTIONS' });
+});
+
 test('forged receipts, a header with too few signatures and a wrong proof are rejected with their codes', async () => {
   const wallet = Wallet.fromPhrase(ABANDON);
   const latest = await api(0, '/v1/blocks/latest');

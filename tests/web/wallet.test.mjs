@@ -220,14 +220,47 @@ test('settings, lock on demand, wrong password refused, unlock', async () => {
   await page.locator('#balance', { hasText: '97,386' }).waitFor();
 });
 
+test('settings: the light client starts from a checkpoint verified against the genesis set, a wrong pinned hash is refused, then genesis again', async () => {
+  // The devnet's first stable checkpoint (every 64 blocks), through the gateway.
+  const { nodes } = await net.get('/v1/nodes');
+  const id = nodes.find((n) => n.healthy).id;
+  for (const end = Date.now() + 120_000; ; ) {
+    const cp = await net.get(`/v1/node/${id}/v1/checkpoints/latest`).catch(() => ({}));
+    if (cp.digest_hash) break;
+    assert.ok(Date.now() < end, 'no stable checkpoint within 120 s');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await page.getByRole('button', { name: 'Settings' }).click();
+  assert.match(await page.locator('#settings-started-from').innerText(), /started from genesis/);
+  await page.getByLabel('The newest stable checkpoint, verified against the pinned genesis set').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  const started = page.locator('#started-from', { hasText: /started from checkpoint #\d+ \(hash [0-9a-f]+…\), verified against the pinned genesis set/ });
+  await started.waitFor({ timeout: 60_000 });
+  await page.locator('#balance', { hasText: '97,386' }).waitFor();
+  await shot('13-dashboard-from-checkpoint');
+
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByLabel('The stable checkpoint whose hash I pin:').check();
+  await page.getByLabel('Checkpoint hash to pin').fill('00'.repeat(32));
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('alert').filter({ hasText: 'could not start from a checkpoint' }).first().waitFor({ timeout: 60_000 });
+  await shot('14-settings-wrong-checkpoint-hash');
+  await page.getByLabel('Genesis: every validator-set change, followed from the pinned genesis set').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  await page.locator('#started-from', { hasText: 'started from genesis' }).waitFor({ timeout: 60_000 });
+  await page.locator('#balance', { hasText: '97,386' }).waitFor();
+});
+
 test('narrow screen and dark theme render the dashboard', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
-  await shot('13-dashboard-narrow');
+  await shot('15-dashboard-narrow');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.setViewportSize({ width: 1200, height: 860 });
-  await shot('14-dashboard-dark');
+  await shot('16-dashboard-dark');
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.notEqual(bg, 'rgb(246, 247, 251)', 'the dark theme applies');
 });
@@ -237,7 +270,7 @@ test('failover: the gateway that served the page is killed; a transfer is verifi
   await page.getByRole('button', { name: 'Settings' }).click();
   const used = await page.locator('#gateways li.gateway-used').allInnerTexts();
   assert.deepEqual(used.map((t) => t.split(' ')[0]), [first, second], 'the serving gateway first, then the one it lists');
-  await shot('15-settings-gateways');
+  await shot('17-settings-gateways');
   sentTo.clear();
   killed = first;
   await net.stopGateway(0);
@@ -248,7 +281,7 @@ test('failover: the gateway that served the page is killed; a transfer is verifi
   await page.waitForFunction(() => document.querySelectorAll('#receipts tr.row-ok').length === 3, null, { timeout: 60_000 });
   assert.equal(await page.locator('#receipts tr.row-bad').count(), 0);
   assert.match(await page.locator('#receipts').innerText(), /3 of 3 receipts signed by validators/);
-  await shot('16-send-through-second-gateway');
+  await shot('18-send-through-second-gateway');
   const relayed = (sentTo.get(second) ?? []).filter((r) => r.startsWith('POST /v1/relay/'));
   assert.ok(relayed.length >= 3, `the transfer went through the second gateway: ${relayed.join(', ')}`);
   assert.ok(toKilled.length > 0, 'the killed gateway was tried, and failed');

@@ -1,4 +1,5 @@
 export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
+export type { CheckpointOptions, FromCheckpointOptions, SessionStart } from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */
 export function init(source?: URL | string | Response | BufferSource): Promise<unknown>;
@@ -30,5 +31,7 @@ export interface VigilError extends Error {
     | 'DECODE' | 'BAD_AMOUNT' | 'BAD_OPTIONS' | 'BAD_GENESIS' | 'BAD_HASH' | 'BAD_HEX' | 'BAD_CHAIN_ID'
     | 'GATEWAYS_DOWN' | 'GATEWAY_ERROR' | 'BAD_ANSWER' | 'SEAL' | 'NO_RECEIPT'
     | 'NO_VALIDATOR' | 'EVIDENCE' | 'VAULT' | 'BAD_USER_ID' | 'STALE_STATE'
+    | 'NO_CHECKPOINT' | 'BAD_CHECKPOINT' | 'PINNED_HASH_MISMATCH' | 'CHECKPOINT_SET_MISMATCH'
+    | 'CHECKPOINT_TOO_OLD' | 'BEFORE_CHECKPOINT'
     | ApiErrorCode | string;
 }

@@ -64,6 +64,8 @@ pub enum LightError {
     StaleState { height: Height, newest: Height, max: u64 },
     #[error("header {height} is before height {from}, where this client started from a checkpoint: it trusts no set before it")]
     BeforeStart { height: Height, from: Height },
+    #[error("header {height} is not the block the checkpoint this client started from names at that height")]
+    NotCheckpointBlock { height: Height },
     #[error("checkpoint rejected: {0}")]
     Checkpoint(#[from] CheckpointError),
     #[error("the checkpoint served is #{height} with hash {served}, not the pinned {pinned}; check the pinned hash, pin the newer checkpoint's hash after checking it, or start from the genesis set")]
@@ -118,6 +120,8 @@ pub struct LightClient {
     root: ValidatorSet,
     /// How it started (shown to users).
     start: Start,
+    /// The block the checkpoint it started from names, if it did.
+    anchor: Option<checkpoint::Anchor>,
     /// Every set followed, oldest first (the root at 0); the last is current.
     sets: Vec<ValidatorSet>,
     /// The first height each set in `sets` certifies.
@@ -145,6 +149,7 @@ impl LightClient {
             chain_id,
             root: root.clone(),
             start,
+            anchor: None,
             sets: vec![root],
             set_from: vec![from],
             headers: BTreeMap::new(),
@@ -160,8 +165,14 @@ impl LightClient {
     }
 
     /// The first height this client can verify a header at: 1 from genesis, the
-    /// checkpoint's height + 1 from a checkpoint.
+    /// checkpoint's height from a checkpoint (its block by the hash the checkpoint
+    /// signs; the heights above by the sets followed from the one it names).
     pub fn first_height(&self) -> Height {
+        self.anchor.as_ref().map_or(self.root_from(), |a| a.height)
+    }
+
+    /// The first height the root set certifies.
+    fn root_from(&self) -> Height {
         self.set_from.first().copied().unwrap_or(Height(1))
     }
 
@@ -186,7 +197,7 @@ impl LightClient {
     /// first height (those before it led to the checkpoint's set).
     pub fn follow(&mut self, changes_bcs: &[u8]) -> Result<bool, LightError> {
         let changes: Vec<SetChange> = encoding::from_bytes(changes_bcs)?;
-        let first = self.first_height();
+        let first = self.root_from();
         let changes: Vec<&SetChange> = changes.iter().filter(|c| c.certified.header.height >= first).collect();
         let followed = self.sets.len() - 1;
         if changes.len() < followed {
@@ -230,9 +241,28 @@ impl LightClient {
             return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: ch.header.chain_id.clone() });
         }
         let height = ch.header.height;
-        if height < self.first_height() {
-            return Err(LightError::BeforeStart { height, from: self.first_height() });
+        let verification = if height < self.root_from() {
+            // Below the sets it follows: only the block a checkpoint it started from names.
+            self.check_mode(height, ch.header.mode)?;
+            self.anchored(&ch)?
+        } else {
+            self.certified_by_set(&ch)?
+        };
+        match ch.header.mode {
+            ConsensusMode::Fast => self.fast_max = self.fast_max.max(Some(height)),
+            ConsensusMode::Bft => self.bft_min = Some(self.bft_min.map_or(height, |b| b.min(height))),
         }
+        self.newest = self.newest.max(height);
+        self.headers.insert(ch.header.height, ch.clone());
+        while self.headers.len() > HEADERS_CACHED_MAX {
+            self.headers.pop_first();
+        }
+        Ok((ch, verification))
+    }
+
+    /// A header's certificate by the set in force at its height, verified.
+    fn certified_by_set(&self, ch: &CertifiedHeader) -> Result<Verification, LightError> {
+        let height = ch.header.height;
         let set = self.set_at(height).ok_or(LightError::UnknownSet(ch.header.validator_set_hash))?;
         let found = ch.header.validator_set_hash;
         if set.hash() != found {
@@ -246,7 +276,7 @@ impl LightClient {
         }
         self.check_mode(height, ch.header.mode)?;
         ch.verify(set)?;
-        let verification = Verification {
+        Ok(Verification {
             method: format!(
                 "{:?} quorum certificate of {} of {} validators on header {} (batch Ed25519)",
                 ch.cert.data.kind,
@@ -259,17 +289,7 @@ impl LightClient {
             signers: ch.cert.signer_ids(set).collect(),
             header_time_ms: Some(ch.header.time_ms),
             cross_check: None,
-        };
-        match ch.header.mode {
-            ConsensusMode::Fast => self.fast_max = self.fast_max.max(Some(height)),
-            ConsensusMode::Bft => self.bft_min = Some(self.bft_min.map_or(height, |b| b.min(height))),
-        }
-        self.newest = self.newest.max(height);
-        self.headers.insert(ch.header.height, ch.clone());
-        while self.headers.len() > HEADERS_CACHED_MAX {
-            self.headers.pop_first();
-        }
-        Ok((ch, verification))
+        })
     }
 
     /// A header's mode against those already accepted: Fast below every Bft header.

@@ -18,7 +18,7 @@ use vigil_wallet::client::{ClientConfig, GatewayClient, HttpRequest};
 use vigil_wallet::fetch::Fetch;
 use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
-use vigil_wallet::light::{LightClient, VerifiedAccount};
+use vigil_wallet::light::{LightClient, Start, VerifiedAccount, CHECKPOINT_AGE_MAX_BLOCKS};
 use vigil_wallet::platform::Platform;
 use vigil_wallet::session::vault::{DownloadReport, Phase, UploadReport};
 use vigil_wallet::session::{Session, TransferReport, WalletError};
@@ -41,6 +41,8 @@ pub struct Chain {
     /// and those left out with why.
     pub gateways: Rc<Vec<crate::model::GatewayUse>>,
     pub genesis: Rc<Genesis>,
+    /// How the light client started: from genesis, or from which checkpoint and pin.
+    pub started: Rc<Start>,
 }
 
 impl PartialEq for Chain {
@@ -62,6 +64,8 @@ pub struct Overview {
     pub health: Vec<NodeHealth>,
     /// Units the gateway's test faucet gives, if it has one.
     pub faucet: Option<u64>,
+    /// How the light client started (genesis, or which checkpoint and pin).
+    pub started: Rc<Start>,
 }
 
 /// One verified block for the explorer.
@@ -117,8 +121,13 @@ impl Chain {
     /// Fetches the gateway's genesis, checks it against the pin this build carries or this
     /// browser keeps (a development build's first use pins it), and starts a session
     /// trusting it, through this gateway and then the other gateways it lists that serve
-    /// the same chain.
-    pub async fn connect(gateway: String, cross_check: Option<Vec<NodeId>>) -> Result<Chain, UiError> {
+    /// the same chain; its light client from genesis, or from the newest stable
+    /// checkpoint verified against the pin `start` names.
+    pub async fn connect(
+        gateway: String,
+        cross_check: Option<Vec<NodeId>>,
+        start: crate::model::LightStart,
+    ) -> Result<Chain, UiError> {
         let gateway = gateway.trim_end_matches('/').to_string();
         let genesis: Genesis =
             gateway_get(&gateway, "/v1/genesis").await.map_err(|e| UiError::NoGenesis(Box::new(e)))?;
@@ -146,7 +155,16 @@ impl Chain {
         let cfg = ClientConfig { gateways: used, ..ClientConfig::default() };
         let mut session = Session::new(GatewayClient::new(cfg, Fetch), light);
         session.cross_check = cross_check;
-        Ok(Chain { session: SessionHandle::new(session), gateways: Rc::new(gateways), genesis: Rc::new(genesis) })
+        if let Some(pin) = start.pin(&genesis.validators) {
+            session.start_from_checkpoint(&pin, CHECKPOINT_AGE_MAX_BLOCKS).await?;
+        }
+        let started = Rc::new(session.light.start().clone());
+        Ok(Chain {
+            session: SessionHandle::new(session),
+            gateways: Rc::new(gateways),
+            genesis: Rc::new(genesis),
+            started,
+        })
     }
 
     /// Validator set, verified balance and the latest certified mode.
@@ -173,6 +191,7 @@ impl Chain {
         }
         .await;
         let (account, set, mode) = result?;
+        let started = self.started.clone();
         let jailed = self
             .genesis
             .validators
@@ -181,7 +200,7 @@ impl Chain {
             .filter(|v| set.get(&v.id).is_none())
             .map(|v| v.name.clone())
             .collect();
-        Ok(Overview { account, mode, set, jailed, health, faucet })
+        Ok(Overview { account, mode, set, jailed, health, faucet, started })
     }
 
     /// The gateways the session uses, in order.
@@ -275,14 +294,15 @@ impl Chain {
     }
 
     /// The newest blocks, each header checked against its certificate and its
-    /// transaction list against the header's tx root.
+    /// transaction list against the header's tx root (from the checkpoint's next height
+    /// on, if the light client started from one: it trusts no set before it).
     pub async fn recent_blocks(&self, count: u64) -> Result<Vec<BlockRow>, UiError> {
         let mut s = self.session.hold().await;
         let result = async {
             s.sync().await?;
             let top: StatusHeight = s.read("/v1/status").await.and_then(|(_, a)| a.parse())?;
             let mut rows = Vec::new();
-            for h in (1..=top.height.0).rev().take(count as usize) {
+            for h in (s.light.first_height().0..=top.height.0).rev().take(count as usize) {
                 let block: BlockProof = s.read(&format!("/v1/blocks/{h}")).await.and_then(|(_, a)| a.parse())?;
                 let (ch, verification) = s.light.accept_header(&block.certified_header_bcs.0)?;
                 let hashes: Vec<TxHash> = block.tx_hashes;

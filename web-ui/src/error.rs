@@ -42,6 +42,8 @@ pub enum InputError {
     GatewayUrl,
     NoCrossCheck,
     NoFile,
+    /// The checkpoint hash to pin is not one.
+    CheckpointHash,
     /// The vault user id breaks the chain's rule (the rule is the message).
     UserId(String),
 }
@@ -67,6 +69,9 @@ impl fmt::Display for InputError {
             }
             InputError::NoCrossCheck => f.write_str("Choose at least one node to cross-check."),
             InputError::NoFile => f.write_str("Choose a file to upload."),
+            InputError::CheckpointHash => {
+                f.write_str("A checkpoint hash is 64 hex digits (the digest_hash of /v1/checkpoints/latest).")
+            }
             InputError::UserId(rule) => write!(f, "User id: {rule}."),
         }
     }
@@ -220,6 +225,13 @@ fn wallet_message(f: &mut fmt::Formatter<'_>, e: &WalletError) -> fmt::Result {
         "INSUFFICIENT_BALANCE" => f.write_str("Your verified balance does not cover the amount and fee."),
         "GATEWAYS_DOWN" => write!(f, "{e}; check your connection, or the gateway's URL in Settings"),
         "RATE_LIMITED" => write!(f, "{e}; wait a moment and try again"),
+        "NO_CHECKPOINT"
+        | "BAD_CHECKPOINT"
+        | "PINNED_HASH_MISMATCH"
+        | "CHECKPOINT_SET_MISMATCH"
+        | "CHECKPOINT_TOO_OLD" => {
+            write!(f, "The light client could not start from a checkpoint: {e}. Choose where it starts in Settings.")
+        }
         _ => write!(f, "{e}"),
     }
 }
@@ -327,6 +339,14 @@ mod tests {
             "The faucet did not send funds: the gateway refused (429)"
         );
         assert_eq!(refused.during(Action::Faucet).code(), "RATE_LIMITED");
+    }
+
+    #[test]
+    fn a_refused_checkpoint_says_where_to_change_the_start() {
+        let e = UiError::from(WalletError::NoCheckpoint);
+        assert_eq!(e.code(), "NO_CHECKPOINT");
+        assert!(e.to_string().starts_with("The light client could not start from a checkpoint: no node serves"), "{e}");
+        assert!(e.to_string().ends_with("Choose where it starts in Settings."), "{e}");
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! vault shows, settings, which chain and gateways to trust. Plain Rust, tested natively.
 
 use serde::{Deserialize, Serialize};
-use vigil_protocol::{Address, ConsensusMode, NodeId, UserId, ValidatorSet};
+use vigil_protocol::{Address, ConsensusMode, Hash32, NodeId, UserId, ValidatorSet};
 use vigil_wallet::detector::Verdict;
-use vigil_wallet::light::CrossCheck;
+use vigil_wallet::light::{CheckpointPin, CrossCheck, PinKind, Start};
 use vigil_wallet::session::vault::{Phase, UploadReport};
 use vigil_wallet::session::EvidenceReport;
 
@@ -25,6 +25,85 @@ pub struct Settings {
     /// Node ids (hex) to cross-check; empty means every validator.
     #[serde(default)]
     pub cross_check: Vec<String>,
+    /// Where the light client starts from.
+    #[serde(default)]
+    pub start: LightStart,
+}
+
+/// Where the light client starts from (Settings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LightStart {
+    /// The pinned genesis set, following every validator-set change since.
+    #[default]
+    Genesis,
+    /// The newest stable checkpoint, verified against the pinned genesis set (reached
+    /// by the certified set changes up to it).
+    CheckpointGenesisSet,
+    /// The newest stable checkpoint, if its digest has this hash (hex, checked when
+    /// typed).
+    CheckpointHash(String),
+}
+
+impl LightStart {
+    /// The value of its radio button in Settings.
+    pub fn choice(&self) -> &'static str {
+        match self {
+            LightStart::Genesis => "genesis",
+            LightStart::CheckpointGenesisSet => "checkpoint-set",
+            LightStart::CheckpointHash(_) => "checkpoint-hash",
+        }
+    }
+
+    /// What a checkpoint is verified against (`None`: start from genesis). A hash that
+    /// no longer reads (this browser's storage) starts from genesis.
+    pub fn pin(&self, genesis: &ValidatorSet) -> Option<CheckpointPin> {
+        match self {
+            LightStart::Genesis => None,
+            LightStart::CheckpointGenesisSet => Some(CheckpointPin::Set(genesis.clone())),
+            LightStart::CheckpointHash(hex) => hex.parse::<Hash32>().ok().map(CheckpointPin::Hash),
+        }
+    }
+}
+
+/// Where to start from, as chosen in Settings: the radio button's value and the hash
+/// typed (needed only for a pinned hash).
+pub fn light_start(choice: Option<&str>, hash: &str) -> Result<LightStart, InputError> {
+    match choice {
+        Some("checkpoint-set") => Ok(LightStart::CheckpointGenesisSet),
+        Some("checkpoint-hash") => {
+            let hex = hash.trim().to_ascii_lowercase();
+            hex.parse::<Hash32>().map_err(|_| InputError::CheckpointHash)?;
+            Ok(LightStart::CheckpointHash(hex))
+        }
+        _ => Ok(LightStart::Genesis),
+    }
+}
+
+/// How the light client started, in words.
+pub fn start_line(start: &Start) -> String {
+    match start {
+        Start::Genesis { .. } => {
+            "Light client started from genesis: it follows every validator-set change from the pinned genesis set."
+                .to_string()
+        }
+        Start::Checkpoint(c) => {
+            let against = match (c.pin, c.set_changes_followed) {
+                (PinKind::Hash, _) => "the pinned hash".to_string(),
+                (PinKind::Set, 0) => "the pinned genesis set".to_string(),
+                (PinKind::Set, 1) => "the pinned genesis set (1 set change followed)".to_string(),
+                (PinKind::Set, n) => format!("the pinned genesis set ({n} set changes followed)"),
+            };
+            format!(
+                "Light client started from checkpoint #{} (hash {}), verified against {against}: {} of its validators signed it; it was {} blocks behind height {}.",
+                c.height,
+                short(&c.digest_hash.to_string()),
+                c.signers,
+                c.age_blocks,
+                c.newest_height
+            )
+        }
+    }
 }
 
 impl Settings {
@@ -316,7 +395,55 @@ pub fn download_note(name: &str, len_bytes: u64, used: &[String], tampered_shard
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_protocol::SecretKey;
+    use vigil_protocol::{Height, SecretKey};
+    use vigil_wallet::light::CheckpointStart;
+
+    #[test]
+    fn the_light_client_starts_where_settings_say_and_says_so() {
+        assert_eq!(light_start(None, ""), Ok(LightStart::Genesis));
+        assert_eq!(light_start(Some("checkpoint-set"), "ignored"), Ok(LightStart::CheckpointGenesisSet));
+        let hex = "AB".repeat(32);
+        let pinned = light_start(Some("checkpoint-hash"), &format!(" {hex} ")).unwrap();
+        assert_eq!(pinned, LightStart::CheckpointHash("ab".repeat(32)));
+        assert_eq!(pinned.choice(), "checkpoint-hash");
+        assert_eq!(light_start(Some("checkpoint-hash"), "abc"), Err(InputError::CheckpointHash));
+        assert!(InputError::CheckpointHash.to_string().contains("64 hex digits"));
+        let key = SecretKey::from_seed([1; 32]).public_key();
+        let one = vigil_protocol::ValidatorInfo::new(
+            "v",
+            key,
+            vigil_protocol::EncryptionKey([0; 32]),
+            vigil_protocol::P2pKey([0xff; 32]),
+        );
+        let set = ValidatorSet::new(vec![one]).unwrap();
+        assert_eq!(pinned.pin(&set), Some(CheckpointPin::Hash(Hash32([0xab; 32]))));
+        assert_eq!(LightStart::Genesis.pin(&set), None);
+        // Settings saved before this choice existed still read.
+        let old: Settings = serde_json::from_str(r#"{"gateway":"","cross_check":[]}"#).unwrap();
+        assert_eq!(old.start, LightStart::Genesis);
+
+        let genesis = start_line(&Start::Genesis { validator_set_hash: Hash32([1; 32]) });
+        assert!(genesis.starts_with("Light client started from genesis"), "{genesis}");
+        let c = CheckpointStart {
+            height: Height(128),
+            digest_hash: Hash32([0xab; 32]),
+            validator_set_hash: Hash32([1; 32]),
+            pin: PinKind::Hash,
+            pinned_set_hash: None,
+            set_changes_followed: 0,
+            signers: 3,
+            newest_height: Height(140),
+            age_blocks: 12,
+        };
+        assert_eq!(
+            start_line(&Start::Checkpoint(c.clone())),
+            "Light client started from checkpoint #128 (hash ababababab…), verified against the pinned hash: \
+             3 of its validators signed it; it was 12 blocks behind height 140."
+        );
+        let by_set = CheckpointStart { pin: PinKind::Set, set_changes_followed: 1, ..c };
+        assert!(start_line(&Start::Checkpoint(by_set))
+            .contains("verified against the pinned genesis set (1 set change followed)"));
+    }
 
     #[test]
     fn recipient_checks_prefix_and_checksum() {

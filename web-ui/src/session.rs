@@ -1,5 +1,6 @@
 //! The unlocked wallet's link to the chain, shared by the pages: a component that
-//! connects (again when Settings change the gateway or reset the trusted chain), keeps
+//! connects (again when Settings change the gateway or where the light client starts,
+//! or reset the trusted chain), keeps
 //! the settings in force, the verified account overview and the last transfer's report,
 //! and hands them to the pages below it as a Yew context, [`Wallet`]. Pages ask it for
 //! work through [`Wallet::request`]; it does no page's own work.
@@ -91,7 +92,7 @@ pub enum Request {
     Refresh,
     /// A transfer went out: keep its report and verify the balance again.
     Transferred(TransferReport),
-    /// New settings were saved: connect again if the gateway changed.
+    /// New settings were saved: connect again if the gateway or the start changed.
     Apply(Settings),
     /// The trusted chain was reset: connect again (and pin the gateway's genesis).
     Reconnect,
@@ -130,13 +131,17 @@ pub struct Session {
 impl Session {
     fn connect(&mut self, ctx: &Context<Self>) {
         self.chain = None;
-        self.status.start("Connecting to the gateway and checking the chain's genesis…");
+        self.status.start(match self.settings.start {
+            model::LightStart::Genesis => "Connecting to the gateway and checking the chain's genesis…",
+            _ => "Connecting to the gateway and verifying the newest checkpoint…",
+        });
         let gateway = match self.settings.gateway.trim() {
             "" => browser::origin(),
             url => url.to_string(),
         };
         let cross = self.settings.cross_check_ids();
-        ctx.link().send_future(async move { Msg::Connected(Chain::connect(gateway, cross).await) });
+        let start = self.settings.start.clone();
+        ctx.link().send_future(async move { Msg::Connected(Chain::connect(gateway, cross, start).await) });
     }
 
     fn refresh(&mut self, ctx: &Context<Self>) {
@@ -147,9 +152,9 @@ impl Session {
     }
 
     fn apply(&mut self, ctx: &Context<Self>, settings: Settings) {
-        let gateway_changed = settings.gateway != self.settings.gateway;
+        let reconnect = settings.gateway != self.settings.gateway || settings.start != self.settings.start;
         self.settings = Rc::new(settings);
-        if gateway_changed {
+        if reconnect {
             self.connect(ctx);
         } else if let Some(c) = &self.chain {
             c.set_cross_check(self.settings.cross_check_ids());

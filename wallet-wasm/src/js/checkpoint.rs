@@ -56,6 +56,49 @@ impl CheckpointOptions {
     }
 }
 
+/// The TypeScript of this part of the API (emitted into the package's declarations;
+/// `tests/npm_types.rs` holds `SessionStart` to what [`crate::light::Start`] writes).
+#[wasm_bindgen(typescript_custom_section)]
+const CHECKPOINT_TYPES: &str = r#"
+/** `checkpoint` in the options of `VigilClient.fromCheckpoint`. */
+export interface CheckpointOptions {
+  /** The digest hash the user pinned (64 hex digits): the checkpoint must have it. */
+  pinnedHash?: string;
+  /** Else a validator set to verify it against (BCS, hex) with the hash it must have; neither: the genesis set. */
+  validatorsHex?: string;
+  validatorsHash?: string;
+  /** How many blocks the checkpoint may be behind the newest header verified (default 1024). */
+  maxAgeBlocks?: number;
+}
+
+/** The options of `new VigilClient`, and where to start from. */
+export interface FromCheckpointOptions {
+  gateways: string[];
+  genesisJson?: string;
+  chainId?: string;
+  genesisValidatorsHex?: string;
+  pinnedHash?: string;
+  timeoutMs?: number;
+  checkpoint: CheckpointOptions;
+}
+
+/** How a client's light client started. */
+export type SessionStart =
+  | { from: 'genesis'; validatorSetHash: string }
+  | {
+      from: 'checkpoint';
+      height: number;
+      digestHash: string;
+      validatorSetHash: string;
+      pin: 'hash' | 'set';
+      pinnedSetHash: string | null;
+      setChangesFollowed: number;
+      signers: number;
+      newestHeight: number;
+      ageBlocks: number;
+    };
+"#;
+
 #[wasm_bindgen]
 impl VigilClient {
     /// The options of `new VigilClient` and `checkpoint: { pinnedHash?, validatorsHex?,
@@ -66,7 +109,9 @@ impl VigilClient {
     /// `PINNED_HASH_MISMATCH`, `BAD_CHECKPOINT`, `CHECKPOINT_SET_MISMATCH`,
     /// `WRONG_CHAIN`, `CHECKPOINT_TOO_OLD` or `NO_CHECKPOINT`.
     #[wasm_bindgen(js_name = fromCheckpoint)]
-    pub async fn from_checkpoint(options: JsValue) -> Result<VigilClient, JsValue> {
+    pub async fn from_checkpoint(
+        #[wasm_bindgen(unchecked_param_type = "FromCheckpointOptions")] options: JsValue,
+    ) -> Result<VigilClient, JsValue> {
         let mut o = client_options(&options)?;
         let missing =
             || error("BAD_OPTIONS", "fromCheckpoint needs `checkpoint`: { pinnedHash } or {} for the genesis set");
@@ -81,7 +126,7 @@ impl VigilClient {
     /// How the light client started: `{ from: 'genesis', validatorSetHash }` or
     /// `{ from: 'checkpoint', height, digestHash, validatorSetHash, pin: 'hash' | 'set',
     /// pinnedSetHash, setChangesFollowed, signers, newestHeight, ageBlocks }`.
-    #[wasm_bindgen(js_name = startedFrom)]
+    #[wasm_bindgen(js_name = startedFrom, unchecked_return_type = "SessionStart")]
     pub fn started_from(&self) -> Result<JsValue, JsValue> {
         let s = self.session.try_hold().ok_or_else(busy)?;
         to_js(s.light.start())

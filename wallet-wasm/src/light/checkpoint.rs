@@ -11,10 +11,11 @@
 use serde::Serialize;
 use vigil_protocol::encoding;
 use vigil_protocol::{
-    follow_set_changes, ChainId, ConsensusMode, Hash32, Height, SetChange, StableCheckpoint, ValidatorSet,
+    follow_set_changes, BlockHash, CertifiedHeader, ChainId, ConsensusMode, Hash32, Height, NodeId, SetChange,
+    StableCheckpoint, ValidatorSet,
 };
 
-use super::{LightClient, LightError};
+use super::{LightClient, LightError, Verification};
 
 /// How many blocks a checkpoint may be behind the newest certified header the wallet
 /// verifies when it starts from it. Nodes serve their newest stable checkpoint, about
@@ -73,6 +74,18 @@ pub enum Start {
     Genesis { validator_set_hash: Hash32 },
     /// From a stable checkpoint.
     Checkpoint(CheckpointStart),
+}
+
+/// The block a stable checkpoint names: its height and hash, signed by the checkpoint's
+/// quorum (the signatures on that header are by a set before the one the client
+/// trusts, so the hash is what vouches for it).
+#[derive(Debug, Clone)]
+pub(crate) struct Anchor {
+    pub(crate) height: Height,
+    block_hash: BlockHash,
+    set_hash: Hash32,
+    set_len: usize,
+    signers: Vec<NodeId>,
 }
 
 impl LightClient {
@@ -134,7 +147,15 @@ impl LightClient {
             age_blocks: 0,
         });
         let mode = digest.next_mode;
+        let anchor = Anchor {
+            height,
+            block_hash: digest.block_hash,
+            set_hash: set.hash(),
+            set_len: set.len(),
+            signers: stable.signer_ids(&set).collect(),
+        };
         let mut client = Self::rooted(chain_id, set, start, height.next());
+        client.anchor = Some(anchor);
         // The checkpoint's quorum says which mode its next height runs in: a header in
         // Fast mode above a Bft one is a lie, as between headers.
         match mode {
@@ -142,6 +163,30 @@ impl LightClient {
             ConsensusMode::Bft => client.bft_min = Some(height.next()),
         }
         Ok(client)
+    }
+
+    /// The header at the checkpoint's height, accepted if it is the block the checkpoint
+    /// names; any header below it is refused.
+    pub(super) fn anchored(&self, ch: &CertifiedHeader) -> Result<Verification, LightError> {
+        let height = ch.header.height;
+        let Some(a) = self.anchor.as_ref().filter(|a| a.height == height) else {
+            return Err(LightError::BeforeStart { height, from: self.first_height() });
+        };
+        if ch.header.hash() != a.block_hash {
+            return Err(LightError::NotCheckpointBlock { height });
+        }
+        Ok(Verification {
+            method: format!(
+                "block {height} named by stable checkpoint #{height}, which {} of {} validators signed (batch Ed25519)",
+                a.signers.len(),
+                a.set_len
+            ),
+            height: Some(height),
+            validator_set_hash: a.set_hash,
+            signers: a.signers.clone(),
+            header_time_ms: Some(ch.header.time_ms),
+            cross_check: None,
+        })
     }
 
     /// Records how old the checkpoint this client started from was when the session

@@ -83,7 +83,7 @@ impl<T: Platform> Session<T> {
             self.read_order().into_iter().filter(|n| n != served_by).take(CROSS_CHECK_NODES_MAX).collect();
         nodes.push(*served_by);
         self.newest_proven(nodes).await.ok_or(WalletError::NoValidator)?;
-        let height = vigil_protocol::Height(self.light.first_height().0.saturating_sub(1));
+        let height = self.light.first_height();
         let newest = self.light.newest_height();
         let age = newest.0.saturating_sub(height.0);
         if age > max {

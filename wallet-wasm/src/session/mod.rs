@@ -61,7 +61,8 @@ impl WalletError {
                 LightError::Certificate(_)
                 | LightError::Header(_)
                 | LightError::SetNotInForce { .. }
-                | LightError::ModeRegression { .. } => "BAD_CERTIFICATE",
+                | LightError::ModeRegression { .. }
+                | LightError::NotCheckpointBlock { .. } => "BAD_CERTIFICATE",
                 LightError::StaleState { .. } => "STALE_STATE",
                 LightError::UntrustedSet { .. } | LightError::UnknownSet(_) => "UNTRUSTED_SET",
                 LightError::WrongChain { .. } => "WRONG_CHAIN",

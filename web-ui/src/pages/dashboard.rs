@@ -166,6 +166,7 @@ fn verified_balance(o: &Overview) -> Html {
                     <span id="age" title={model::clock(t)}>{" · "}{model::age(browser::now_ms(), t)}</span>
                 }
             </p>
+            <p class="muted" id="started-from">{model::start_line(&o.started)}</p>
             <details>
                 <summary>{"How this was verified"}</summary>
                 <p>{&v.method}</p>

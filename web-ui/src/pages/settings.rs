@@ -1,5 +1,7 @@
 //! Settings: the gateway, the gateways in use and those refused, the nodes to
-//! cross-check, keystore export, the pinned chain, forgetting the wallet.
+//! cross-check, where the light client starts (genesis, or the newest checkpoint
+//! verified against the genesis set or a pinned hash) and how it did, keystore export,
+//! the pinned chain, forgetting the wallet.
 
 use yew::context::ContextHandle;
 use yew::prelude::*;
@@ -36,6 +38,7 @@ pub struct Props {
 struct Fields {
     form: NodeRef,
     gateway: NodeRef,
+    checkpoint_hash: NodeRef,
 }
 
 pub struct SettingsPage {
@@ -51,9 +54,14 @@ impl SettingsPage {
     /// The settings as the form has them, checked.
     fn chosen(&self) -> Result<Settings, UiError> {
         let gateway = model::gateway_url(&value(&self.fields.gateway))?;
-        let all = self.wallet.chain.as_ref().map(|c| c.validators().len()).unwrap_or(0);
-        let cross_check = model::cross_check_choice(browser::checked(&self.fields.form, "cross-check"), all)?;
-        Ok(Settings { gateway, cross_check })
+        // Not connected (the nodes are not listed): the nodes chosen before are kept.
+        let cross_check = match self.wallet.chain.as_ref().map(|c| c.validators().len()) {
+            Some(all) => model::cross_check_choice(browser::checked(&self.fields.form, "cross-check"), all)?,
+            None => self.wallet.settings.cross_check.clone(),
+        };
+        let choice = browser::checked(&self.fields.form, "light-start");
+        let start = model::light_start(choice.first().map(String::as_str), &value(&self.fields.checkpoint_hash))?;
+        Ok(Settings { gateway, cross_check, start })
     }
 
     fn save(&mut self) -> Result<(), UiError> {
@@ -114,8 +122,40 @@ impl SettingsPage {
                         }
                     }) }
                 </fieldset>
+                {self.light_start()}
                 <div class="actions"><button class="primary" type="submit">{"Save"}</button></div>
             </form>
+        }
+    }
+
+    /// Where the light client starts, and how it started this time.
+    fn light_start(&self) -> Html {
+        let start = &self.wallet.settings.start;
+        let radio = |value: &'static str, label: &'static str| {
+            let id = format!("start-{value}");
+            html! {
+                <div class="check">
+                    <input type="radio" name="light-start" id={id.clone()} value={value} checked={start.choice() == value} />
+                    <label for={id}>{label}</label>
+                </div>
+            }
+        };
+        let pinned = match start {
+            model::LightStart::CheckpointHash(hex) => hex.clone(),
+            _ => String::new(),
+        };
+        html! {
+            <fieldset>
+                <legend>{"Light client starts from"}</legend>
+                {radio("genesis", "Genesis: every validator-set change, followed from the pinned genesis set")}
+                {radio("checkpoint-set", "The newest stable checkpoint, verified against the pinned genesis set")}
+                {radio("checkpoint-hash", "The stable checkpoint whose hash I pin:")}
+                <input id="checkpoint-hash" type="text" aria-label="Checkpoint hash to pin" placeholder="64 hex digits" spellcheck="false" value={pinned} ref={self.fields.checkpoint_hash.clone()} />
+                <p class="muted" id="settings-started-from">{match &self.wallet.chain {
+                    Some(c) => model::start_line(&c.started),
+                    None => "Not connected.".to_string(),
+                }}</p>
+            </fieldset>
         }
     }
 

@@ -53,21 +53,31 @@ fn start(lc: &LightClient) -> &CheckpointStart {
 #[test]
 fn a_checkpoint_with_the_pinned_hash_starts_the_client_at_its_next_height() {
     let (set, keys, _) = fixture();
-    let stable = signed(&digest(&set, ConsensusMode::Bft), &set, &keys, 3);
+    let named = certify(&set, &keys, header(&set, AT, Hash32([9; 32]), &set), 3);
+    let mut d = digest(&set, ConsensusMode::Bft);
+    d.block_hash = named.header.hash();
+    let stable = signed(&d, &set, &keys, 3);
     let mut lc = by_hash(&stable, &set).unwrap();
     let c = start(&lc);
     assert_eq!((c.height, c.digest_hash, c.pin, c.signers), (Height(AT), stable.digest.hash(), PinKind::Hash, 3));
     assert_eq!(c.pinned_set_hash, None);
-    assert_eq!(lc.first_height(), Height(AT + 1));
+    assert_eq!(lc.first_height(), Height(AT));
     assert_eq!(lc.newest_height(), Height(AT));
     assert_eq!(lc.current_set(), &set);
     lc.accept_header(&to_bytes(&certify(&set, &keys, header(&set, AT + 5, Hash32([9; 32]), &set), 3))).unwrap();
-    // It trusts no set below the checkpoint, and the checkpoint's Bft says no Fast above.
-    let below = certify(&set, &keys, header(&set, AT, Hash32([9; 32]), &set), 3);
+    // The block the checkpoint names is accepted by its hash (the chain may not have
+    // gone further yet); another block at that height, or any below it, is not.
+    let (_, v) = lc.accept_header(&to_bytes(&named)).unwrap();
+    assert!(v.method.starts_with(&format!("block {AT} named by stable checkpoint #{AT}")), "{}", v.method);
+    assert_eq!(v.signers.len(), 3);
+    let other = certify(&set, &keys, header(&set, AT, Hash32([8; 32]), &set), 3);
+    assert_eq!(lc.accept_header(&to_bytes(&other)), Err(LightError::NotCheckpointBlock { height: Height(AT) }));
+    let below = certify(&set, &keys, header(&set, AT - 1, Hash32([9; 32]), &set), 3);
     assert_eq!(
         lc.accept_header(&to_bytes(&below)),
-        Err(LightError::BeforeStart { height: Height(AT), from: Height(AT + 1) })
+        Err(LightError::BeforeStart { height: Height(AT - 1), from: Height(AT) })
     );
+    // The checkpoint's Bft says no Fast header above it.
     let mut fast = header(&set, AT + 6, Hash32([9; 32]), &set);
     fast.mode = ConsensusMode::Fast;
     let fast = certify(&set, &keys, fast, 3);

@@ -85,7 +85,7 @@ fn the_session_starts_from_the_pinned_checkpoint_and_bounds_its_age() {
     assert_eq!((start.height, start.digest_hash, start.pin), (Height(AT), stable.digest.hash(), PinKind::Hash));
     assert_eq!((start.newest_height, start.age_blocks), (Height(AT + 40), 40));
     assert_eq!(s.light.start(), &Start::Checkpoint(start));
-    assert_eq!(s.light.first_height(), Height(AT + 1));
+    assert_eq!(s.light.first_height(), Height(AT));
 }
 
 #[test]
