@@ -152,10 +152,18 @@ impl Chain {
         }
         let gateways = crate::model::gateways_to_use(BUILT_IN_PIN, &gateway, &pin, others);
         let used: Vec<String> = gateways.iter().filter(|g| g.state.is_ok()).map(|g| g.url.clone()).collect();
-        let cfg = ClientConfig { gateways: used, ..ClientConfig::default() };
+        let cfg = ClientConfig { gateways: used.clone(), ..ClientConfig::default() };
         let mut session = Session::new(GatewayClient::new(cfg, Fetch), light);
         session.cross_check = cross_check;
         if let Some(pin) = start.pin(&genesis.validators) {
+            // Which nodes each gateway routes to first (a node jailed since genesis is
+            // not asked for the checkpoint), as the overview does.
+            for (i, url) in used.iter().enumerate() {
+                if let Ok(list) = gateway_get::<NodesAnswer>(url, "/v1/nodes").await {
+                    let routed: Vec<NodeId> = list.nodes.iter().filter(|h| h.healthy).map(|h| h.id).collect();
+                    session.gateway_routes(i, &routed);
+                }
+            }
             session.start_from_checkpoint(&pin, CHECKPOINT_AGE_MAX_BLOCKS).await?;
         }
         let started = Rc::new(session.light.start().clone());

@@ -94,8 +94,9 @@ pub fn start_line(start: &Start) -> String {
                 (PinKind::Set, 1) => "the pinned genesis set (1 set change followed)".to_string(),
                 (PinKind::Set, n) => format!("the pinned genesis set ({n} set changes followed)"),
             };
+            let blocks = if c.age_blocks == 1 { "block" } else { "blocks" };
             format!(
-                "Light client started from checkpoint #{} (hash {}), verified against {against}: {} of its validators signed it; it was {} blocks behind height {}.",
+                "Light client started from checkpoint #{} (hash {}), verified against {against}: {} validators signed it; it was {} {blocks} behind height {}.",
                 c.height,
                 short(&c.digest_hash.to_string()),
                 c.signers,
@@ -438,11 +439,12 @@ mod tests {
         assert_eq!(
             start_line(&Start::Checkpoint(c.clone())),
             "Light client started from checkpoint #128 (hash ababababab…), verified against the pinned hash: \
-             3 of its validators signed it; it was 12 blocks behind height 140."
+             3 validators signed it; it was 12 blocks behind height 140."
         );
-        let by_set = CheckpointStart { pin: PinKind::Set, set_changes_followed: 1, ..c };
-        assert!(start_line(&Start::Checkpoint(by_set))
-            .contains("verified against the pinned genesis set (1 set change followed)"));
+        let by_set = CheckpointStart { pin: PinKind::Set, set_changes_followed: 1, age_blocks: 1, ..c };
+        let line = start_line(&Start::Checkpoint(by_set));
+        assert!(line.contains("verified against the pinned genesis set (1 set change followed)"), "{line}");
+        assert!(line.ends_with("it was 1 block behind height 140."), "{line}");
     }
 
     #[test]

@@ -211,7 +211,9 @@ impl LightClient {
 /// change must be certified by the set before it, so a node cannot lead the wallet from
 /// its pin to another set.
 fn reach(pinned: &ValidatorSet, changes: &[SetChange], height: Height) -> Result<(ValidatorSet, usize), LightError> {
-    let upto: Vec<SetChange> = changes.iter().filter(|c| c.certified.header.height <= height).cloned().collect();
+    // The changes are in height order (following refuses them otherwise).
+    let upto = changes.iter().take_while(|c| c.certified.header.height <= height).count();
+    let upto = changes.get(..upto).unwrap_or(&[]);
     let from = upto.iter().rposition(|c| c.next == *pinned).map_or(0, |i| i + 1);
     let path = upto.get(from..).unwrap_or(&[]);
     Ok((follow_set_changes(pinned, path)?, path.len()))

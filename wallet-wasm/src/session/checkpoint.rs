@@ -19,8 +19,8 @@ impl<T: Platform> Session<T> {
     /// Replaces this session's light client with one started from the newest stable
     /// checkpoint a node serves, verified against `pin`, and checks it is at most
     /// `age_max_blocks` behind the newest certified header verified (see
-    /// [`crate::light::CHECKPOINT_AGE_MAX_BLOCKS`]). The nodes are asked one after
-    /// another until one serves a checkpoint that verifies, so one node serving a
+    /// [`crate::light::CHECKPOINT_AGE_MAX_BLOCKS`]). The nodes a gateway routes to are
+    /// asked one after another until one serves a checkpoint that verifies, so one node serving a
     /// forged or old one cannot stop the start; if none does, the first refusal is the
     /// error (or [`WalletError::NoCheckpoint`] when none serves one yet). On any error
     /// the session keeps the light client it had.
@@ -42,7 +42,11 @@ impl<T: Platform> Session<T> {
     /// started from it, and the node that served it.
     async fn verified_checkpoint(&self, pin: &CheckpointPin) -> Result<(NodeId, LightClient), WalletError> {
         let (mut refused, mut none_yet, mut last) = (None, false, WalletError::NoValidator);
-        for node in self.read_order() {
+        // A node no gateway routes to (jailed since, or down) is not asked, unless none is
+        // known to be routed.
+        let order = self.read_order();
+        let routed: Vec<NodeId> = order.iter().copied().filter(|n| self.client.reachable(n)).collect();
+        for node in if routed.is_empty() { order } else { routed } {
             match self.checkpoint_from(&node, pin).await {
                 Ok(light) => return Ok((node, light)),
                 Err(e @ WalletError::Light(_)) => {

@@ -51,7 +51,7 @@ fn start(lc: &LightClient) -> &CheckpointStart {
 }
 
 #[test]
-fn a_checkpoint_with_the_pinned_hash_starts_the_client_at_its_next_height() {
+fn a_checkpoint_with_the_pinned_hash_starts_the_client_at_its_height() {
     let (set, keys, _) = fixture();
     let named = certify(&set, &keys, header(&set, AT, Hash32([9; 32]), &set), 3);
     let mut d = digest(&set, ConsensusMode::Bft);

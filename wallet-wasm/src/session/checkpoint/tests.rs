@@ -171,3 +171,26 @@ fn no_checkpoint_yet_is_its_own_error() {
     assert_eq!(refused, WalletError::NoCheckpoint);
     assert_eq!(refused.code(), "NO_CHECKPOINT");
 }
+
+/// A node no gateway routes to (jailed since genesis) is not asked for the checkpoint.
+#[test]
+fn a_node_no_gateway_routes_to_is_not_asked() {
+    let (set, keys, _) = fixture();
+    let good = checkpoint(&set, &keys, 3, 2);
+    let script = Script::default();
+    let mut s = session(&script);
+    let nodes = s.nodes();
+    for gateway in [0, 1] {
+        s.gateway_routes(gateway, &nodes[1..]);
+    }
+    script.answers.borrow_mut().extend(nodes[1..].iter().map(|n| forwarded(n, 200, &served(&good, &set))));
+    let refused = block_on(s.start_from_checkpoint(&CheckpointPin::Hash(Hash32([0xee; 32])), 64)).unwrap_err();
+    assert_eq!(refused.code(), "PINNED_HASH_MISMATCH");
+    let asked: Vec<String> = script
+        .requests
+        .borrow()
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(asked, nodes[1..].iter().map(ToString::to_string).collect::<Vec<_>>());
+}
