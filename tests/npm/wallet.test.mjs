@@ -127,6 +127,7 @@ test('a client started from a checkpoint (a pinned hash, or the genesis set) pro
 
   await assert.rejects(VigilClient.fromCheckpoint(options({ pinnedHash: '00'.repeat(32) })), { code: 'PINNED_HASH_MISMATCH' });
   await assert.rejects(VigilClient.fromCheckpoint(options({ pinnedHash: 'xyz' })), { code: 'BAD_HASH' });
+  await assert.rejects(VigilClient.fromCheckpoint(options({ maxAgeBlocks: 1.5 })), { code: 'BAD_OPTIONS' });
   await assert.rejects(VigilClient.fromCheckpoint({ gateways: [gateway], genesisJson }), { code: 'BAD_OPTIONS' });
   assert.throws(() => new VigilClient(options({})), { code: 'BAD_OPTIONS' });
 });

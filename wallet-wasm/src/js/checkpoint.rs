@@ -4,7 +4,7 @@
 //! the nodes serve against the pinned digest hash, else against a pinned set (the one
 //! given, else the genesis set), and `startedFrom()` says how the client started.
 
-use serde::Deserialize;
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
 use vigil_protocol::encoding::from_bytes;
@@ -14,45 +14,53 @@ use super::{busy, client_options, error, light_error, session_of, to_js, wallet_
 use crate::handle::SessionHandle;
 use crate::light::{CheckpointPin, LightError, CHECKPOINT_AGE_MAX_BLOCKS};
 
-/// `checkpoint` in the options of [`VigilClient::from_checkpoint`].
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct CheckpointOptions {
-    /// The digest hash the user pinned (hex): the checkpoint must have it.
-    #[serde(default)]
-    pinned_hash: Option<String>,
-    /// Else a validator set to verify it against (BCS, hex) and the hash it must have;
-    /// neither: the genesis set.
-    #[serde(default)]
-    validators_hex: Option<String>,
-    #[serde(default)]
-    validators_hash: Option<String>,
-    /// How many blocks the checkpoint may be behind the newest header verified.
-    #[serde(default)]
-    max_age_blocks: Option<u64>,
+/// `options.checkpoint`, if given (read field by field: a serde reader for it would cost
+/// the wasm more than these few lookups).
+pub(super) fn checkpoint_of(options: &JsValue) -> Option<JsValue> {
+    Reflect::get(options, &"checkpoint".into()).ok().filter(|c| !c.is_undefined() && !c.is_null())
+}
+
+/// A string field of `checkpoint`, if given.
+fn text(checkpoint: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    let v = Reflect::get(checkpoint, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| error("BAD_OPTIONS", format!("checkpoint.{name} must be a string")))
 }
 
 fn hash(text: &str, name: &str) -> Result<Hash32, JsValue> {
-    text.parse().map_err(|_| error("BAD_HASH", format!("{name} must be 64 hex digits")))
+    text.parse().map_err(|_| error("BAD_HASH", format!("checkpoint.{name} must be 64 hex digits")))
 }
 
-impl CheckpointOptions {
-    /// What the checkpoint is verified against; `genesis` when no other pin is given.
-    fn pin(&self, genesis: &ValidatorSet) -> Result<CheckpointPin, JsValue> {
-        if let Some(pinned) = &self.pinned_hash {
-            return Ok(CheckpointPin::Hash(hash(pinned, "checkpoint.pinnedHash")?));
-        }
-        let Some(set_hex) = &self.validators_hex else {
-            return Ok(CheckpointPin::Set(genesis.clone()));
-        };
-        let missing = || error("BAD_OPTIONS", "checkpoint.validatorsHex needs checkpoint.validatorsHash");
-        let pinned = hash(self.validators_hash.as_deref().ok_or_else(missing)?, "checkpoint.validatorsHash")?;
-        let bytes = hex::decode(set_hex).map_err(|_| error("BAD_HEX", "checkpoint.validatorsHex is not hex"))?;
-        let set: ValidatorSet = from_bytes(&bytes).map_err(|e| light_error(e.into()))?;
-        if set.hash() != pinned {
-            return Err(light_error(LightError::UntrustedSet { expected: pinned, found: set.hash() }));
-        }
-        Ok(CheckpointPin::Set(set))
+/// What the checkpoint is verified against: `pinnedHash`, else the set
+/// `validatorsHex` with the hash `validatorsHash`, else `genesis`.
+fn pin(checkpoint: &JsValue, genesis: &ValidatorSet) -> Result<CheckpointPin, JsValue> {
+    if let Some(pinned) = text(checkpoint, "pinnedHash")? {
+        return Ok(CheckpointPin::Hash(hash(&pinned, "pinnedHash")?));
+    }
+    let Some(set_hex) = text(checkpoint, "validatorsHex")? else {
+        return Ok(CheckpointPin::Set(genesis.clone()));
+    };
+    let missing = || error("BAD_OPTIONS", "checkpoint.validatorsHex needs checkpoint.validatorsHash");
+    let pinned = hash(&text(checkpoint, "validatorsHash")?.ok_or_else(missing)?, "validatorsHash")?;
+    let bytes = hex::decode(set_hex).map_err(|_| error("BAD_HEX", "checkpoint.validatorsHex is not hex"))?;
+    let set: ValidatorSet = from_bytes(&bytes).map_err(|e| light_error(e.into()))?;
+    if set.hash() != pinned {
+        return Err(light_error(LightError::UntrustedSet { expected: pinned, found: set.hash() }));
+    }
+    Ok(CheckpointPin::Set(set))
+}
+
+/// `checkpoint.maxAgeBlocks`: a whole number of blocks, else the default.
+fn max_age(checkpoint: &JsValue) -> Result<u64, JsValue> {
+    let v = Reflect::get(checkpoint, &"maxAgeBlocks".into()).unwrap_or(JsValue::UNDEFINED);
+    if v.is_undefined() || v.is_null() {
+        return Ok(CHECKPOINT_AGE_MAX_BLOCKS);
+    }
+    match v.as_f64() {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => Ok(n as u64),
+        _ => Err(error("BAD_OPTIONS", "checkpoint.maxAgeBlocks must be a whole number of blocks")),
     }
 }
 
@@ -112,13 +120,12 @@ impl VigilClient {
     pub async fn from_checkpoint(
         #[wasm_bindgen(unchecked_param_type = "FromCheckpointOptions")] options: JsValue,
     ) -> Result<VigilClient, JsValue> {
-        let mut o = client_options(&options)?;
         let missing =
             || error("BAD_OPTIONS", "fromCheckpoint needs `checkpoint`: { pinnedHash } or {} for the genesis set");
-        let checkpoint = o.checkpoint.take().ok_or_else(missing)?;
-        let mut session = session_of(o)?;
-        let pin = checkpoint.pin(session.light.current_set())?;
-        let max = checkpoint.max_age_blocks.unwrap_or(CHECKPOINT_AGE_MAX_BLOCKS);
+        let checkpoint = checkpoint_of(&options).ok_or_else(missing)?;
+        let mut session = session_of(client_options(&options)?)?;
+        let pin = pin(&checkpoint, session.light.current_set())?;
+        let max = max_age(&checkpoint)?;
         session.start_from_checkpoint(&pin, max).await.map_err(wallet_error)?;
         Ok(VigilClient { session: SessionHandle::new(session) })
     }

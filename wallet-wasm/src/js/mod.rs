@@ -209,9 +209,6 @@ struct ClientOptions {
     pinned_hash: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
-    /// Start from a stable checkpoint (`VigilClient.fromCheckpoint` only).
-    #[serde(default)]
-    checkpoint: Option<checkpoint::CheckpointOptions>,
 }
 
 /// The options object read (through JSON text, as every object from JS).
@@ -273,14 +270,13 @@ impl VigilClient {
     /// `genesisValidatorsHex` and `pinnedHash` instead of `genesisJson`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<VigilClient, JsValue> {
-        let o = client_options(&options)?;
-        if o.checkpoint.is_some() {
+        if checkpoint::checkpoint_of(&options).is_some() {
             return Err(error(
                 "BAD_OPTIONS",
                 "to start from a checkpoint, use `await VigilClient.fromCheckpoint(options)`",
             ));
         }
-        Ok(VigilClient { session: SessionHandle::new(session_of(o)?) })
+        Ok(VigilClient { session: SessionHandle::new(session_of(client_options(&options)?)?) })
     }
 
     /// Node ids of the trusted validator set.

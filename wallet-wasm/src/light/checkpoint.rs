@@ -43,8 +43,7 @@ pub enum PinKind {
 }
 
 /// How a light client started from a checkpoint (shown to users).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointStart {
     pub height: Height,
     /// The digest's hash (what a user pins).
@@ -66,14 +65,42 @@ pub struct CheckpointStart {
 }
 
 /// How a light client started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "from", rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
     /// From the pinned genesis set, following every set change since.
-    #[serde(rename_all = "camelCase")]
     Genesis { validator_set_hash: Hash32 },
     /// From a stable checkpoint.
     Checkpoint(CheckpointStart),
+}
+
+/// One flat object, `from` naming the variant, fields in camelCase (the npm package's
+/// `SessionStart`). Written by hand: serde's internally tagged enums wrap the
+/// serializer in a type of their own, which costs the wasm several kilobytes.
+impl Serialize for Start {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let c = match self {
+            Start::Genesis { validator_set_hash } => {
+                let mut out = serializer.serialize_struct("Start", 2)?;
+                out.serialize_field("from", "genesis")?;
+                out.serialize_field("validatorSetHash", validator_set_hash)?;
+                return out.end();
+            }
+            Start::Checkpoint(c) => c,
+        };
+        let mut out = serializer.serialize_struct("Start", 11)?;
+        out.serialize_field("from", "checkpoint")?;
+        out.serialize_field("height", &c.height)?;
+        out.serialize_field("digestHash", &c.digest_hash)?;
+        out.serialize_field("validatorSetHash", &c.validator_set_hash)?;
+        out.serialize_field("pin", &c.pin)?;
+        out.serialize_field("pinnedSetHash", &c.pinned_set_hash)?;
+        out.serialize_field("setChangesFollowed", &c.set_changes_followed)?;
+        out.serialize_field("signers", &c.signers)?;
+        out.serialize_field("newestHeight", &c.newest_height)?;
+        out.serialize_field("ageBlocks", &c.age_blocks)?;
+        out.end()
+    }
 }
 
 /// The block a stable checkpoint names: its height and hash, signed by the checkpoint's
