@@ -28,15 +28,28 @@ pub const CHECKPOINT_INTERVAL_DEFAULT: u64 = 64;
 pub struct CheckpointConfig {
     /// Blocks between two checkpoints; 0: none.
     pub interval: u64,
+    /// Largest encoded snapshot chunk, in bytes (at most, and by default,
+    /// [`crate::snapshot::SNAPSHOT_CHUNK_BYTES_MAX`]): every node cuts alike.
+    #[serde(default = "chunk_bytes_default")]
+    pub chunk_bytes: u32,
+}
+
+fn chunk_bytes_default() -> u32 {
+    crate::snapshot::SNAPSHOT_CHUNK_BYTES_MAX as u32
 }
 
 impl Default for CheckpointConfig {
     fn default() -> Self {
-        Self { interval: CHECKPOINT_INTERVAL_DEFAULT }
+        Self { interval: CHECKPOINT_INTERVAL_DEFAULT, chunk_bytes: chunk_bytes_default() }
     }
 }
 
 impl CheckpointConfig {
+    /// The chunk size snapshots are cut at (the configured one, within the bound).
+    pub fn chunk_bytes(&self) -> usize {
+        (self.chunk_bytes as usize).clamp(1, crate::snapshot::SNAPSHOT_CHUNK_BYTES_MAX)
+    }
+
     /// Whether validators make a checkpoint once `height` is committed.
     pub fn is_checkpoint(&self, height: Height) -> bool {
         self.interval > 0 && height.0 > 0 && height.0 % self.interval == 0

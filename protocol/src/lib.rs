@@ -82,7 +82,7 @@ pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, Round, View};
 pub use merkle::{MerkleError, MerkleProof};
 pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
-pub use snapshot::{SnapshotChunk, SnapshotError};
+pub use snapshot::{ChunkedSnapshot, ServedChunk, SnapshotChunk, SnapshotError};
 #[cfg(feature = "tree")]
 pub use state::{PreparedVersion, StateRecords, StateSnapshot, StateTree};
 pub use state::{StateError, StateKey, StateProof};

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::CheckpointDigest;
 use crate::encoding::to_bytes;
 use crate::hash::{hash_value, Domain, Hash32};
+use crate::ids::Height;
 use crate::merkle::{self, MerkleError, MerkleProof};
 
 /// Largest encoded chunk: an entry larger than this is a chunk alone.
@@ -64,9 +65,10 @@ impl SnapshotChunk {
         hash_value(Domain::SnapshotChunk, self)
     }
 
-    /// Cuts entries (already in ascending key order) into chunks of at most
-    /// [`SNAPSHOT_CHUNK_BYTES_MAX`] encoded bytes, greedily.
-    pub fn cut(entries: impl IntoIterator<Item = (Hash32, Vec<u8>)>) -> Vec<SnapshotChunk> {
+    /// Cuts entries (already in ascending key order) into chunks of at most `max_bytes`
+    /// encoded bytes (the chain's setting, at most [`SNAPSHOT_CHUNK_BYTES_MAX`]), greedily.
+    pub fn cut(entries: impl IntoIterator<Item = (Hash32, Vec<u8>)>, max_bytes: usize) -> Vec<SnapshotChunk> {
+        let max_bytes = max_bytes.min(SNAPSHOT_CHUNK_BYTES_MAX);
         let mut chunks = Vec::new();
         let mut current = SnapshotChunk { index: 0, entries: Vec::new() };
         // An upper bound of each part's BCS bytes: the index (4) and the list's length
@@ -77,7 +79,7 @@ impl SnapshotChunk {
         let mut bytes = OVERHEAD;
         for (key, value) in entries {
             let entry_bytes = 33 + 5 + value.len();
-            if !current.entries.is_empty() && bytes + entry_bytes > SNAPSHOT_CHUNK_BYTES_MAX {
+            if !current.entries.is_empty() && bytes + entry_bytes > max_bytes {
                 let index = current.index + 1;
                 chunks.push(std::mem::replace(&mut current, SnapshotChunk { index, entries: Vec::new() }));
                 bytes = OVERHEAD;
@@ -105,6 +107,54 @@ impl SnapshotChunk {
             return Err(SnapshotError::Unordered { index });
         }
         Ok(())
+    }
+}
+
+/// A chunk as a peer serves it to a node that restores: the checkpoint height it is of,
+/// the chunk, and its proof under that checkpoint's chunk root ([`verify_chunk`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedChunk {
+    pub height: Height,
+    pub chunk: SnapshotChunk,
+    pub proof: MerkleProof,
+}
+
+/// A snapshot's chunks with their hashes computed once, to serve each with its proof.
+#[derive(Debug, Clone)]
+pub struct ChunkedSnapshot {
+    pub digest: CheckpointDigest,
+    chunks: Vec<SnapshotChunk>,
+    hashes: Vec<Hash32>,
+}
+
+impl ChunkedSnapshot {
+    /// `chunks` must be those `digest` signs (checked: their root and count).
+    pub fn new(digest: CheckpointDigest, chunks: Vec<SnapshotChunk>) -> Result<Self, SnapshotError> {
+        let hashes: Vec<Hash32> = chunks.iter().map(SnapshotChunk::hash).collect();
+        if chunks.len() != digest.chunk_count as usize {
+            return Err(SnapshotError::Count { expected: digest.chunk_count, found: chunks.len() });
+        }
+        let root = merkle::root(&hashes);
+        if root != digest.chunk_root {
+            return Err(SnapshotError::Root { expected: digest.chunk_root, found: root });
+        }
+        Ok(Self { digest, chunks, hashes })
+    }
+
+    /// Chunk `index` with its proof.
+    pub fn serve(&self, index: u32) -> Option<ServedChunk> {
+        let chunk = self.chunks.get(index as usize)?.clone();
+        let proof = merkle::prove(&self.hashes, index as usize)?;
+        Some(ServedChunk { height: self.digest.height, chunk, proof })
+    }
+
+    pub fn chunks(&self) -> &[SnapshotChunk] {
+        &self.chunks
+    }
+
+    /// Encoded bytes of all chunks (what a restore downloads).
+    pub fn bytes(&self) -> usize {
+        self.chunks.iter().map(|c| to_bytes(c).len()).sum()
     }
 }
 
@@ -142,7 +192,7 @@ pub fn verify_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ChainId, Height};
+    use crate::ids::ChainId;
     use crate::validator::ConsensusMode;
 
     fn entries(n: u8, value_len: usize) -> Vec<(Hash32, Vec<u8>)> {
@@ -165,7 +215,7 @@ mod tests {
     #[test]
     fn chunks_are_cut_by_size_and_each_fits() {
         // 200 entries of 16 KiB: 63 fit in 1 MiB with their keys.
-        let chunks = SnapshotChunk::cut(entries(200, 16 * 1024));
+        let chunks = SnapshotChunk::cut(entries(200, 16 * 1024), SNAPSHOT_CHUNK_BYTES_MAX);
         assert_eq!(chunks.len(), 4);
         for (i, c) in chunks.iter().enumerate() {
             assert_eq!(c.index as usize, i);
@@ -174,13 +224,17 @@ mod tests {
         }
         assert_eq!(chunks.iter().map(|c| c.entries.len()).sum::<usize>(), 200);
         // The cut is a function of the entries alone.
-        assert_eq!(SnapshotChunk::cut(entries(200, 16 * 1024)), chunks);
-        assert!(SnapshotChunk::cut(Vec::new()).is_empty());
+        assert_eq!(SnapshotChunk::cut(entries(200, 16 * 1024), SNAPSHOT_CHUNK_BYTES_MAX), chunks);
+        assert!(SnapshotChunk::cut(Vec::new(), SNAPSHOT_CHUNK_BYTES_MAX).is_empty());
+        // A chain may cut smaller chunks.
+        let small = SnapshotChunk::cut(entries(200, 16 * 1024), 100 * 1024);
+        assert_eq!(small.len(), 34);
+        assert!(small.iter().all(|c| to_bytes(c).len() <= 100 * 1024));
     }
 
     #[test]
     fn each_chunk_is_checked_against_the_signed_root_on_arrival() {
-        let chunks = SnapshotChunk::cut(entries(200, 16 * 1024));
+        let chunks = SnapshotChunk::cut(entries(200, 16 * 1024), SNAPSHOT_CHUNK_BYTES_MAX);
         let digest = digest_of(&chunks);
         for c in &chunks {
             verify_chunk(&digest, c, &chunk_proof(&chunks, c.index).unwrap()).unwrap();
@@ -210,5 +264,24 @@ mod tests {
         assert!(matches!(verify_chunk(&huge, &chunks[1], &proof), Err(SnapshotError::TooManyChunks(_))));
         let empty = SnapshotChunk { index: 1, entries: Vec::new() };
         assert_eq!(verify_chunk(&digest, &empty, &proof), Err(SnapshotError::Empty { index: 1 }));
+    }
+
+    #[test]
+    fn a_held_snapshot_serves_each_chunk_with_its_proof_and_refuses_other_chunks() {
+        let chunks = SnapshotChunk::cut(entries(200, 16 * 1024), SNAPSHOT_CHUNK_BYTES_MAX);
+        let digest = digest_of(&chunks);
+        let held = ChunkedSnapshot::new(digest.clone(), chunks.clone()).unwrap();
+        for i in 0..chunks.len() as u32 {
+            let served = held.serve(i).unwrap();
+            assert_eq!(served.height, digest.height);
+            verify_chunk(&digest, &served.chunk, &served.proof).unwrap();
+        }
+        assert!(held.serve(chunks.len() as u32).is_none());
+        let mut fewer = chunks.clone();
+        fewer.pop();
+        assert!(matches!(ChunkedSnapshot::new(digest.clone(), fewer), Err(SnapshotError::Count { .. })));
+        let mut other = chunks;
+        other[0].entries[0].1[0] ^= 1;
+        assert!(matches!(ChunkedSnapshot::new(digest, other), Err(SnapshotError::Root { .. })));
     }
 }

@@ -45,6 +45,12 @@ pub struct NodeConfig {
     pub vault: crate::capability::vault::VaultStoreConfig,
     #[serde(default)]
     pub storage: StorageConfig,
+    /// Set by `vigil node --recover`: the data directory was lost (or is new to a chain
+    /// that has run without this validator), so the node restores its state from its
+    /// peers' latest stable checkpoint before it signs anything, instead of starting at
+    /// genesis. Ignored when the data directory holds a chain.
+    #[serde(skip)]
+    pub recover: bool,
 }
 
 /// The node database's memory bounds.
@@ -157,6 +163,16 @@ impl ApiLimitsConfig {
 pub struct TestingConfig {
     /// Sign receipts with a wrong result hash, so wallets have a lie to catch.
     pub byzantine_receipts: bool,
+    /// Serve snapshot chunks with one byte flipped, so a restoring peer has a bad chunk
+    /// to catch.
+    pub corrupt_snapshot_chunks: bool,
+}
+
+impl TestingConfig {
+    /// Whether any fault is injected.
+    pub fn any(&self) -> bool {
+        self.byzantine_receipts || self.corrupt_snapshot_chunks
+    }
 }
 
 impl NodeConfig {
@@ -174,7 +190,7 @@ impl NodeConfig {
         }
         cfg.apply_env()?;
         cfg.check()?;
-        if cfg.testing.byzantine_receipts && std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
+        if cfg.testing.any() && std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
             return Err(ConfigError::FaultInjectionNotAllowed);
         }
         Ok(cfg)

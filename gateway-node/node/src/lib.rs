@@ -7,6 +7,8 @@
 //!   the gateway's forwarding link.
 //! - [`capability`]: each capability's routes and what the node keeps for it (the
 //!   vault's fragment store: a redb table, a directory or S3).
+//! - [`recovery`]: the snapshots this node serves, and the restore of its own state
+//!   from its peers' snapshots when it lost its data.
 //! - [`verified`]: the signatures this node has checked, so each is checked once.
 //! - [`config`]: the node's TOML file and its environment overrides.
 //!
@@ -21,6 +23,7 @@ pub mod link;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
+pub mod recovery;
 pub mod sealed;
 pub mod service;
 pub mod storage;

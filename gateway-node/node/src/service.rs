@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, oneshot};
 use vigil_protocol::{
-    ChainId, CheckpointDigest, Genesis, Height, NodeId, Receipt, Signature, SignedReceipt, SignedTransaction, TxHash,
+    ChainId, CheckpointDigest, Genesis, Height, NodeId, Receipt, ServedChunk, Signature, SignedReceipt,
+    SignedTransaction, TxHash,
 };
 
 use crate::config::NodeConfig;
@@ -48,6 +49,8 @@ pub enum Event {
     CheckpointComputed(Box<CheckpointDigest>),
     /// The snapshot of a recovering node's checkpoint could not be restored.
     RestoreFailed,
+    /// A recovering node's state, rebuilt from its checkpoint's snapshot and stored.
+    Restored(Box<Ledger>),
     Shutdown,
 }
 
@@ -65,6 +68,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
     pub byzantine_receipts: bool,
+    /// Fault injection (tests only): serve snapshot chunks with a byte flipped.
+    corrupt_snapshot_chunks: bool,
     /// Transactions whose signatures this node has checked: by the network task and
     /// the API threads, which tell the consensus thread, and by the core, which tells
     /// them back ([`Ready::verified`]).
@@ -73,6 +78,10 @@ pub struct Shared {
     pub vault: Arc<dyn crate::capability::vault::FragmentStore>,
     /// Vault requests already served (each is served once).
     pub vault_seen: crate::capability::vault::SeenRequests,
+    /// The checkpoint snapshots this node serves.
+    pub snapshots: crate::recovery::Snapshots,
+    /// Where snapshot chunks go while this node restores its own state.
+    restore_inbox: Mutex<Option<mpsc::Sender<(NodeId, ServedChunk)>>>,
     /// The highest height whose block is on disk. The ledger runs ahead of it for the
     /// moment between executing a block and writing it; what the API says is committed
     /// (status, `latest`) goes by this, so every height it names can be fetched.
@@ -94,6 +103,36 @@ impl Shared {
     /// consistent with each other however long the caller holds it.
     pub fn view(&self) -> Arc<NodeView> {
         self.view.load_full()
+    }
+
+    /// Routes the snapshot chunks peers send to a restore in progress (`None`: none).
+    pub fn set_restore_inbox(&self, inbox: Option<mpsc::Sender<(NodeId, ServedChunk)>>) {
+        *self.restore_inbox.lock().unwrap_or_else(|p| p.into_inner()) = inbox;
+    }
+
+    /// A peer's snapshot request is answered from the snapshots held; a chunk a peer
+    /// sent goes to the restore in progress. Neither is the consensus thread's business.
+    fn snapshot_message(&self, from: NodeId, message: Message) {
+        match message {
+            Message::SnapshotRequest { height, index } => {
+                if let Some(mut chunk) = self.snapshots.serve(height, index) {
+                    if self.corrupt_snapshot_chunks {
+                        tracing::warn!(%height, index, "FAULT INJECTION: serving a snapshot chunk with a byte flipped");
+                        if let Some(byte) = chunk.chunk.entries.first_mut().and_then(|(_, v)| v.first_mut()) {
+                            *byte ^= 1;
+                        }
+                    }
+                    self.network.send(&from, &Message::SnapshotChunk(Box::new(chunk)));
+                }
+            }
+            Message::SnapshotChunk(chunk) => {
+                let inbox = self.restore_inbox.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(inbox) = inbox {
+                    let _ = inbox.try_send((from, *chunk));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn publish(&self, view: NodeView) {
@@ -162,30 +201,20 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     if info.p2p_key != keys.p2p_public() {
         bail!("the p2p (Noise) key in {} differs from the one published in genesis", cfg.key_file.display());
     }
+    if cfg.testing.corrupt_snapshot_chunks {
+        tracing::warn!("FAULT INJECTION ENABLED: this node will serve corrupted snapshot chunks (tests only)");
+    }
     if cfg.testing.byzantine_receipts {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
     let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
     let vault = crate::capability::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
-    let stored = store.load(consensus::recent::BLOCKS_IN_MEMORY_MAX).context("reading the database")?;
-    let resumed = stored.blocks.last().map_or(0, |cb| cb.block.header.height.0);
-    let had_state = stored.state.is_some();
-    let ledger = match stored.state {
-        Some((meta, tree)) => Some(Ledger::restore(&genesis, meta, tree).context("restoring the stored state")?),
-        None => None,
-    };
+    let snapshots = crate::recovery::Snapshots::open(&cfg.data_dir)?;
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
     ccfg.timeouts = cfg.consensus.timeouts();
     ccfg.block_txs_max = cfg.consensus.block_txs_max;
     let verified = Arc::new(VerifiedTxs::default());
-    let node =
-        Node::restore(ccfg, &genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
-    if !had_state {
-        let (meta, records) = node.ledger().snapshot();
-        store.write_state(&meta, records).context("writing the state to the database")?;
-    }
-    let state = if had_state { "read from disk" } else { "rebuilt from genesis" };
-    tracing::info!(name = %cfg.name, id = %me, height = resumed, state, "node starting");
+    let node = restore_node(cfg, ccfg, &genesis, &store, &snapshots)?;
 
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(EVENTS_MAX);
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
@@ -209,6 +238,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     )
     .await
     .with_context(|| format!("binding the p2p listener {}", cfg.p2p_listen))?;
+    let (snapshot_tx, mut snapshot_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
     {
         let events = events_tx.clone();
         let verified = verified.clone();
@@ -237,6 +267,10 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
                         let vouched = VerifiedTxs::vouch(&p.block.txs, &checked);
                         Event::Peer(from, Message::Proposal(p), vouched)
                     }
+                    m @ (Message::SnapshotRequest { .. } | Message::SnapshotChunk(_)) => {
+                        let _ = snapshot_tx.try_send((from, m));
+                        continue;
+                    }
                     other => Event::Peer(from, other, Verified::none()),
                 };
                 if events.send(event).await.is_err() {
@@ -257,12 +291,24 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         events: events_tx.clone(),
         metrics: Metrics::default(),
         byzantine_receipts: cfg.testing.byzantine_receipts,
+        corrupt_snapshot_chunks: cfg.testing.corrupt_snapshot_chunks,
         vault,
         vault_seen: Default::default(),
+        snapshots,
+        restore_inbox: Mutex::new(None),
         verified,
         durable,
         waiters: Mutex::new(HashMap::new()),
     });
+
+    {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            while let Some((from, m)) = snapshot_rx.recv().await {
+                shared.snapshot_message(from, m);
+            }
+        });
+    }
 
     let runtime = tokio::runtime::Handle::current();
     let consensus_shared = shared.clone();
@@ -270,6 +316,50 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         .name("consensus".into())
         .spawn(move || consensus_loop(node, &consensus_shared, &runtime, &mut events_rx))?;
     Ok(Started { shared, consensus_thread })
+}
+
+/// The consensus node as the data directory has it: restarted from its database (with
+/// its set changes and its stored stable checkpoint), at genesis on a new one, or —
+/// `--recover` on an empty one — recovering from its peers.
+fn restore_node(
+    cfg: &NodeConfig,
+    ccfg: consensus::Config,
+    genesis: &Genesis,
+    store: &Store,
+    snapshots: &crate::recovery::Snapshots,
+) -> anyhow::Result<Node> {
+    let stored = store.load(consensus::recent::BLOCKS_IN_MEMORY_MAX).context("reading the database")?;
+    let resumed = stored.blocks.last().map_or(0, |cb| cb.block.header.height.0);
+    let had_state = stored.state.is_some();
+    if cfg.recover && !had_state && stored.blocks.is_empty() {
+        tracing::info!(name = %cfg.name, "node starting with no data: recovering from its peers' stable checkpoint");
+        let nonce = rand_core09::RngCore::next_u64(&mut vigil_server::os_rng());
+        return Ok(Node::recovering(ccfg, genesis, nonce)?);
+    }
+    if cfg.recover {
+        tracing::warn!("--recover ignored: the data directory holds a chain");
+    }
+    let ledger = match stored.state {
+        Some((meta, tree)) => Some(Ledger::restore(genesis, meta, tree).context("restoring the stored state")?),
+        None => None,
+    };
+    let node =
+        Node::restore(ccfg, genesis, stored.blocks, stored.safety, ledger).context("restoring from the database")?;
+    if !had_state {
+        let (meta, records) = node.ledger().snapshot();
+        store.write_state(&meta, records).context("writing the state to the database")?;
+    }
+    let ledger = node.ledger();
+    let set_changes = store.set_changes(ledger.set_history()).context("reading the validator-set changes")?;
+    let checkpoint = snapshots.load_stored(&genesis.chain_id, |h| Some(ledger.validators_at(h).clone()));
+    let state = if had_state { "read from disk" } else { "rebuilt from genesis" };
+    let at = checkpoint.as_ref().map(|c| c.digest.height.0);
+    tracing::info!(name = %cfg.name, height = resumed, state, stable_checkpoint = ?at, "node starting");
+    let node = node.with_set_changes(set_changes);
+    Ok(match checkpoint {
+        Some(c) => node.with_checkpoint(c),
+        None => node,
+    })
 }
 
 /// A node whose consensus thread and peer links run: what [`start`] returns, for the
@@ -399,6 +489,7 @@ impl Clients {
             Event::Timer(t) => Input::Timeout(t),
             Event::CheckpointComputed(digest) => Input::CheckpointComputed(digest),
             Event::RestoreFailed => Input::RestoreFailed,
+            Event::Restored(ledger) => Input::Restored(ledger),
             Event::Submit(tx, reply) => {
                 let ticket = self.next_ticket;
                 self.next_ticket += 1;
@@ -554,6 +645,13 @@ impl Env for NodeEnv<'_> {
                          chain's; stop it and recover its data directory"
                     );
                 }
+                // Kept on disk (off this thread), to serve after a restart.
+                let shared = self.shared.clone();
+                self.runtime.spawn_blocking(move || {
+                    if let Err(e) = shared.snapshots.store_stable(&checkpoint) {
+                        tracing::warn!(error = %format!("{e:#}"), "could not store the stable checkpoint's snapshot");
+                    }
+                });
                 // A checkpoint can settle in a step that commits nothing.
                 self.shared.publish(self.node.view());
             }
@@ -561,18 +659,20 @@ impl Env for NodeEnv<'_> {
     }
 
     fn restore(&mut self, job: consensus::RestoreJob) {
-        // Not started recovering yet (`Node::recovering` is not used by this process):
-        // the core asks again.
-        tracing::error!(height = %job.checkpoint.digest.height, "snapshot restore is not wired in this process yet");
-        let _ = self.shared.events.try_send(Event::RestoreFailed);
+        self.runtime.spawn(crate::recovery::download::run(self.shared.clone(), job));
     }
 
     fn compute_checkpoint(&mut self, job: CheckpointJob) {
-        let events = self.shared.events.clone();
+        let shared = self.shared.clone();
         // Cutting the snapshot into chunks takes a while on a large state: not here.
         self.runtime.spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let digest = job.compute();
+            let (digest, chunks) = job.compute_with_chunks();
+            match vigil_protocol::ChunkedSnapshot::new(digest.clone(), chunks) {
+                Ok(snapshot) => shared.snapshots.hold(snapshot),
+                Err(e) => tracing::error!(error = %e, "a snapshot cut here does not match its own digest"),
+            }
+            let events = &shared.events;
             tracing::debug!(height = %digest.height, chunks = digest.chunk_count, ms = started.elapsed().as_millis() as u64, "checkpoint digest computed");
             let _ = events.blocking_send(Event::CheckpointComputed(Box::new(digest)));
         });

@@ -34,7 +34,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{Deserialize, Serialize};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::state::VALUE_KEY_LEN;
-use vigil_protocol::{BlockHash, Height, ReceiptEntry, StateError, StateRecords, StateTree, TxHash};
+use vigil_protocol::{
+    BlockHash, Height, ReceiptEntry, SetChange, StateError, StateRecords, StateTree, TxHash, ValidatorSet,
+};
 
 use vigil_core::consensus::{CommittedBlock, SafetyState};
 use vigil_core::execution::{LedgerMeta, StateCommit};
@@ -54,6 +56,9 @@ const STATE: TableDefinition<u64, &[u8]> = TableDefinition::new("state_log");
 const SAFETY_KEY: &str = "safety";
 const LEDGER_KEY: &str = "ledger";
 const SCHEMA_KEY: &str = "schema";
+/// In `meta`: the certified set changes a restore verified up to its checkpoint (a
+/// restored node has no blocks below it).
+const RESTORED_SET_CHANGES_KEY: &str = "restored_set_changes";
 /// In `meta`: the height up to which every transaction's position is in `tx_index`.
 const INDEXED_THROUGH_KEY: &str = "tx_index_through";
 /// The layout above. Schema 1 (before 2026-12) indexed receipts and state values by
@@ -353,6 +358,48 @@ impl Store {
         let txn = self.db.begin_write().map_err(db_err)?;
         write_state(&txn, meta, records.into())?;
         txn.commit().map_err(db_err)
+    }
+
+    /// Writes the state a restore rebuilt at a stable checkpoint as the database's base,
+    /// with the set changes that lead there and the restored node's safety state (its
+    /// abstention bound), in one durable transaction; whatever state was there goes.
+    pub fn write_restored(
+        &self,
+        meta: &LedgerMeta,
+        records: StateRecords,
+        set_changes: &[SetChange],
+        safety: &SafetyState,
+    ) -> Result<(), StorageError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.delete_table(STATE).map_err(db_err)?;
+        write_state(&txn, meta, records.into())?;
+        let mut m = txn.open_table(META).map_err(db_err)?;
+        m.insert(RESTORED_SET_CHANGES_KEY, to_bytes(&set_changes.to_vec()).as_slice()).map_err(db_err)?;
+        m.insert(SAFETY_KEY, to_bytes(safety).as_slice()).map_err(db_err)?;
+        drop(m);
+        txn.commit().map_err(db_err)
+    }
+
+    /// The certified set changes from the genesis set, for the set history `history`
+    /// (the ledger's): those a restore stored, then each later set with the stored block
+    /// that committed it.
+    pub fn set_changes(&self, history: &[(Height, ValidatorSet)]) -> Result<Vec<SetChange>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
+        let mut changes: Vec<SetChange> = match meta.get(RESTORED_SET_CHANGES_KEY).map_err(db_err)? {
+            Some(v) => from_bytes(v.value())?,
+            None => Vec::new(),
+        };
+        let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        for (from, next) in history.iter().skip(1 + changes.len()) {
+            let at = from.0.saturating_sub(1);
+            let Some(v) = blocks.get(at).map_err(db_err)? else {
+                return Err(StorageError::Db(format!("the block at height {at} that changed the set is not stored")));
+            };
+            let cb: CommittedBlock = from_bytes(v.value())?;
+            changes.push(SetChange { certified: cb.certified_header(), next: next.clone() });
+        }
+        Ok(changes)
     }
 
     /// Writes committed blocks (in order) and then the safety state, in one durable

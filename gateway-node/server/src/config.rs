@@ -14,7 +14,7 @@ pub enum ConfigError {
     #[error("environment variable {var}: {reason}")]
     Env { var: &'static str, reason: String },
     #[error(
-        "[testing] byzantine_receipts is on but {FAULT_INJECTION_ENV}=1 is not set: fault injection is for tests and demos only"
+        "[testing] fault injection is on but {FAULT_INJECTION_ENV}=1 is not set: fault injection is for tests and demos only"
     )]
     FaultInjectionNotAllowed,
     #[error("admin_listen ({0}) must be a loopback address: metrics are not public")]

@@ -535,7 +535,8 @@ impl World {
             mode: sc.mode,
             time_ms: 0,
             vault: Default::default(),
-            checkpoints: vigil_protocol::CheckpointConfig { interval: SIM_CHECKPOINT_INTERVAL },
+            // Small chunks, so a restore checks several.
+            checkpoints: vigil_protocol::CheckpointConfig { interval: SIM_CHECKPOINT_INTERVAL, chunk_bytes: 256 },
         };
         for n in &mut nodes {
             n.node = Some(Self::boot(&genesis, n));

@@ -58,7 +58,10 @@ impl TraceEvent {
             Message::SyncRequest { from_height } => MessageSummary::SyncRequest(*from_height),
             Message::SyncResponse(b) => MessageSummary::SyncResponse(b.len()),
             Message::Checkpoint(v) => MessageSummary::Checkpoint { height: v.digest.height, signer: v.signer },
-            Message::RecoveryRequest(_) | Message::RecoveryAnswer(_) => MessageSummary::Recovery,
+            Message::RecoveryRequest(_)
+            | Message::RecoveryAnswer(_)
+            | Message::SnapshotRequest { .. }
+            | Message::SnapshotChunk(_) => MessageSummary::Recovery,
         };
         TraceEvent::Deliver { to, from, what }
     }

@@ -187,9 +187,10 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             },
             peers,
             consensus: ConsensusConfig::default(),
-            testing: TestingConfig { byzantine_receipts: byzantine },
+            testing: TestingConfig { byzantine_receipts: byzantine, ..TestingConfig::default() },
             vault: Default::default(),
             storage: Default::default(),
+            recover: false,
         };
         let config = opts.dir.join(format!("node-{i}")).join("node.toml");
         cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
@@ -328,9 +329,15 @@ impl Devnet {
     }
 
     pub fn spawn_node(&self, exe: &Path, n: &DevnetNode) -> anyhow::Result<Child> {
+        self.spawn_node_with(exe, n, &[])
+    }
+
+    /// [`Devnet::spawn_node`] with more arguments for `vigil node` (e.g. `--recover`).
+    pub fn spawn_node_with(&self, exe: &Path, n: &DevnetNode, args: &[&str]) -> anyhow::Result<Child> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(&n.name))?;
         let mut cmd = Command::new(exe);
-        cmd.arg("node").arg("--config").arg(&n.config).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
+        cmd.arg("node").arg("--config").arg(&n.config).args(args);
+        cmd.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }

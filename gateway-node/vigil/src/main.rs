@@ -41,6 +41,11 @@ enum Command {
         /// Node configuration (TOML). Env overrides: VIGIL_API_LISTEN, VIGIL_P2P_LISTEN, VIGIL_DATA_DIR.
         #[arg(long)]
         config: PathBuf,
+        /// The data directory was lost: restore the state from the peers' latest stable
+        /// checkpoint (this validator signs nothing until the heights it may have signed
+        /// at are over). Ignored when the data directory holds a chain.
+        #[arg(long)]
+        recover: bool,
     },
     /// Run a forwarding gateway: TLS for clients, requests sealed (HPKE) to the named node.
     Gateway {
@@ -112,9 +117,10 @@ fn init_logs() {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Node { config } => {
+        Command::Node { config, recover } => {
             init_logs();
-            let cfg = NodeConfig::load(&config)?;
+            let mut cfg = NodeConfig::load(&config)?;
+            cfg.recover = recover;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(vigil_node::service::run(cfg))
         }

@@ -455,8 +455,8 @@ impl StateSnapshot {
     }
 
     /// This version's snapshot, cut into chunks (what a checkpoint's chunk root covers).
-    pub fn chunks(&self) -> Vec<SnapshotChunk> {
-        SnapshotChunk::cut(self.entries())
+    pub fn chunks(&self, max_bytes: usize) -> Vec<SnapshotChunk> {
+        SnapshotChunk::cut(self.entries(), max_bytes)
     }
 }
 
@@ -505,7 +505,7 @@ mod tests {
         t.apply(0, (0..200u8).map(|i| (account(i), Some(vec![i; 9000])))).unwrap();
         t.apply(1, [(account(3), None), (account(4), Some(vec![44]))]).unwrap();
         let snap = t.snapshot();
-        let chunks = snap.chunks();
+        let chunks = snap.chunks(crate::snapshot::SNAPSHOT_CHUNK_BYTES_MAX);
         assert!(chunks.len() > 1, "the state spans several chunks");
         let digest = checkpoint_of(&t, &chunks);
         let mut rebuilt = StateTree::from_snapshot(&digest, chunks.clone()).unwrap();

@@ -29,6 +29,8 @@ pub struct CheckpointJob {
     pub next_mode: ConsensusMode,
     /// The committed state at `height` (an O(1) frozen copy).
     pub snapshot: StateSnapshot,
+    /// The chain's chunk size.
+    pub chunk_bytes: usize,
 }
 
 impl CheckpointJob {
@@ -41,7 +43,7 @@ impl CheckpointJob {
     /// [`CheckpointJob::compute`], with the chunks it cut (what the node serves to peers
     /// that restore from this checkpoint).
     pub fn compute_with_chunks(&self) -> (CheckpointDigest, Vec<SnapshotChunk>) {
-        let chunks: Vec<SnapshotChunk> = self.snapshot.chunks();
+        let chunks: Vec<SnapshotChunk> = self.snapshot.chunks(self.chunk_bytes);
         let digest = CheckpointDigest {
             chain_id: self.chain_id.clone(),
             height: self.height,
@@ -79,6 +81,10 @@ pub(super) struct Checkpoints {
 impl Checkpoints {
     pub(super) fn new(config: CheckpointConfig) -> Self {
         Self { config, ..Self::default() }
+    }
+
+    pub(super) fn chunk_bytes(&self) -> usize {
+        self.config.chunk_bytes()
     }
 
     pub(super) fn is_checkpoint(&self, height: Height) -> bool {
@@ -183,6 +189,7 @@ impl super::Node {
             next_validator_set_hash: self.ledger.validators().hash(),
             next_mode: self.ledger.mode(),
             snapshot: self.ledger.state_snapshot(),
+            chunk_bytes: self.checkpoints.chunk_bytes(),
         };
         self.out.push(super::Output::ComputeCheckpoint(Box::new(job)));
     }
@@ -232,6 +239,15 @@ impl super::Node {
         if let Some(settled) = self.checkpoints.settle(height, &set) {
             self.out.push(super::Output::CheckpointSettled(settled));
         }
+    }
+
+    /// A restarted node's stable checkpoint, read back from its storage (verified by the
+    /// caller): it answers recovery requests with it before the next one settles.
+    pub fn with_checkpoint(mut self, checkpoint: StableCheckpoint) -> Self {
+        if checkpoint.digest.height <= self.ledger.height() {
+            self.checkpoints.restored(checkpoint);
+        }
+        self
     }
 
     /// The newest stable checkpoint this node gathered.

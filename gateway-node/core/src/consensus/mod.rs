@@ -33,7 +33,7 @@ pub mod mempool;
 pub mod published;
 pub mod ready;
 pub mod recent;
-mod recovery;
+pub mod recovery;
 pub mod verified;
 
 pub use checkpoints::{CheckpointJob, Settled};
@@ -220,6 +220,14 @@ pub enum Message {
     RecoveryRequest(RecoveryRequest),
     /// The answer: the recovery indication.
     RecoveryAnswer(Box<RecoveryAnswer>),
+    /// A restoring node asks a peer for one chunk of a checkpoint's snapshot (served by
+    /// the node process, never by the core).
+    SnapshotRequest {
+        height: Height,
+        index: u32,
+    },
+    /// The chunk, with its proof under the checkpoint's chunk root.
+    SnapshotChunk(Box<vigil_protocol::ServedChunk>),
 }
 
 impl Message {
@@ -791,7 +799,9 @@ impl Node {
             Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
             Message::Checkpoint(vote) => self.on_checkpoint_vote(*vote),
             Message::RecoveryRequest(request) => self.on_recovery_request(from, request),
-            Message::RecoveryAnswer(_) => {}
+            // Answered and read by the node process (snapshot chunks are no consensus
+            // matter); a recovering node's answers are read in `recovery`.
+            Message::RecoveryAnswer(_) | Message::SnapshotRequest { .. } | Message::SnapshotChunk(_) => {}
             Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
             Message::Proposal(p) => match self.ledger.mode() {
                 ConsensusMode::Fast => self.fast_on_proposal(from, *p),

@@ -31,6 +31,10 @@ use crate::execution::Ledger;
 /// than any set can lose).
 pub const RECOVERY_SET_CHANGES_MAX: usize = 256;
 
+/// Peers that should hold the checkpoint a node restores (it takes an older one that
+/// this many hold over a newer one fewer do).
+pub const RESTORE_PEERS_PREFERRED: usize = 2;
+
 /// A node that lost its data asks its peers how to recover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryRequest {
@@ -62,6 +66,13 @@ pub struct RestoreJob {
     /// The set that signed it (verified).
     pub set: ValidatorSet,
     pub peers: Vec<NodeId>,
+    /// The certified set changes that lead to `set` (to store with the state: a
+    /// restarted node gives them to recovering peers in turn).
+    pub set_changes: Vec<SetChange>,
+    /// The safety state the node holds once restored (the height after the checkpoint,
+    /// the abstention bound, the Fast view floor): stored with the rebuilt state in one
+    /// write, so a crash right after it cannot bring the node back without the bound.
+    pub safety: SafetyState,
 }
 
 /// Where a recovering node is.
@@ -71,7 +82,16 @@ pub(super) struct Recovery {
     answers: BTreeMap<NodeId, RecoveryAnswer>,
     /// The restore handed to the caller, waiting for its result.
     restoring: Option<Chosen>,
+    /// Enough peers answered: the wait for the others is armed, or over.
+    grace_armed: bool,
+    grace_over: bool,
 }
+
+/// The recovery timer's "view" for the wait for the last answers (0: ask again).
+const GRACE_TIMER: View = View(1);
+/// How long the last answers are waited for, in sync retry intervals (a peer's link
+/// back to a node that was down may be in its reconnect backoff).
+const GRACE_SYNC_RETRIES: u64 = 5;
 
 /// A checkpoint chosen from the answers, and what the answers bound.
 #[derive(Debug, Clone)]
@@ -81,9 +101,16 @@ struct Chosen {
     fast_view: View,
 }
 
+impl Chosen {
+    /// The safety state of a node that joins at `height` with these bounds.
+    fn safety(&self, height: Height) -> SafetyState {
+        SafetyState { abstain_through: self.abstain_through, ..SafetyState::fresh(height, self.fast_view) }
+    }
+}
+
 impl Recovery {
     pub(super) fn new(nonce: u64) -> Self {
-        Self { nonce, answers: BTreeMap::new(), restoring: None }
+        Self { nonce, answers: BTreeMap::new(), restoring: None, grace_armed: false, grace_over: false }
     }
 }
 
@@ -121,6 +148,13 @@ impl super::Node {
     pub(super) fn recovery_step(&mut self, input: super::Input) {
         match input {
             super::Input::Start => self.ask_for_recovery(),
+            // View 1: the wait for the last answers is over; view 0: ask again.
+            super::Input::Timeout(t) if t.kind == TimerKind::Recovery && t.view == GRACE_TIMER => {
+                if let Some(r) = self.recovery.as_mut() {
+                    r.grace_over = true;
+                }
+                self.try_restore();
+            }
             super::Input::Timeout(t) if t.kind == TimerKind::Recovery => self.ask_for_recovery(),
             super::Input::Message { from, message: Message::RecoveryAnswer(answer), .. } => {
                 self.on_recovery_answer(from, *answer)
@@ -130,6 +164,7 @@ impl super::Node {
                 if let Some(r) = self.recovery.as_mut() {
                     r.restoring = None;
                     r.answers.clear();
+                    (r.grace_armed, r.grace_over) = (false, false);
                 }
                 self.ask_for_recovery();
             }
@@ -186,18 +221,26 @@ impl super::Node {
     /// quorum of its set without this node. If none of a quorum of the genesis set has a
     /// checkpoint yet, the node starts from genesis (and replays the blocks from peers).
     fn try_restore(&mut self) {
-        let Some(r) = &self.recovery else { return };
+        let Some(r) = self.recovery.as_ref().filter(|r| r.restoring.is_none()) else { return };
         let genesis_set = self.ledger.validators_at(Height(1)).clone();
         let chain = self.ledger.chain_id().clone();
         let mut candidates: Vec<&RecoveryAnswer> = r.answers.values().filter(|a| a.checkpoint.is_some()).collect();
         candidates.sort_by_key(|a| std::cmp::Reverse(a.checkpoint.as_ref().map(|c| c.digest.height)));
-        let verified = candidates.into_iter().find_map(|a| {
-            let checkpoint = a.checkpoint.as_ref()?;
-            let changes_ok = a.set_changes.iter().all(|c| c.certified.header.height <= checkpoint.digest.height);
-            let set = follow_set_changes(&genesis_set, &a.set_changes).ok().filter(|_| changes_ok)?;
-            checkpoint.verify(&chain, &set).ok()?;
-            Some((checkpoint.clone(), set, a.set_changes.clone()))
-        });
+        let verified: Vec<_> = candidates
+            .into_iter()
+            .filter_map(|a| {
+                let checkpoint = a.checkpoint.as_ref()?;
+                let changes_ok = a.set_changes.iter().all(|c| c.certified.header.height <= checkpoint.digest.height);
+                let set = follow_set_changes(&genesis_set, &a.set_changes).ok().filter(|_| changes_ok)?;
+                checkpoint.verify(&chain, &set).ok()?;
+                Some((checkpoint.clone(), set, a.set_changes.clone()))
+            })
+            .collect();
+        // The newest that several peers hold (the download survives one that serves
+        // bad chunks); else the newest.
+        let holders = |c: &StableCheckpoint| r.answers.values().filter(|a| a.checkpoint.as_ref() == Some(c)).count();
+        let verified =
+            verified.iter().find(|(c, _, _)| holders(c) >= RESTORE_PEERS_PREFERRED).or(verified.first()).cloned();
         let none_yet = r.answers.values().all(|a| a.checkpoint.is_none());
         let set = match &verified {
             Some((_, set, _)) => set,
@@ -205,6 +248,19 @@ impl super::Node {
             None => return,
         };
         if !self.enough_indications(set) {
+            return;
+        }
+        // Enough answered; the others get a moment more (more peers serve the snapshot,
+        // and every answer can only raise the abstention bound), unless all are in.
+        let everyone = set.validators().iter().all(|v| v.id == self.me || r.answers.contains_key(&v.id));
+        if !everyone && !r.grace_over {
+            if !r.grace_armed {
+                if let Some(r) = self.recovery.as_mut() {
+                    r.grace_armed = true;
+                }
+                let wait = self.cfg.timeouts.sync_retry_ms.saturating_mul(GRACE_SYNC_RETRIES);
+                self.timer(TimerKind::Recovery, GRACE_TIMER, wait);
+            }
             return;
         }
         let highest = r.answers.values().map(|a| a.height).max().unwrap_or(Height(0));
@@ -221,11 +277,12 @@ impl super::Node {
             .filter(|(_, a)| a.checkpoint.as_ref().is_some_and(|c| c.digest.hash() == digest_hash))
             .map(|(id, _)| *id)
             .collect();
-        let chosen = Chosen { set_changes, abstain_through: highest.next(), fast_view };
+        let chosen = Chosen { set_changes: set_changes.clone(), abstain_through: highest.next(), fast_view };
+        let safety = chosen.safety(checkpoint.digest.height.next());
         if let Some(r) = self.recovery.as_mut() {
             r.restoring = Some(chosen);
         }
-        self.out.push(Output::Restore(Box::new(RestoreJob { checkpoint, set, peers })));
+        self.out.push(Output::Restore(Box::new(RestoreJob { checkpoint, set, peers, set_changes, safety })));
     }
 
     /// Whether the peers that answered, without this node, hold a Bft quorum of `set`
@@ -254,14 +311,11 @@ impl super::Node {
     /// Leaves recovery at the ledger's height (the checkpoint's, or genesis).
     fn join(&mut self, chosen: Chosen, checkpoint: Option<StableCheckpoint>) {
         self.recovery = None;
+        self.safety = chosen.safety(self.height());
         self.set_changes = chosen.set_changes;
         if let Some(checkpoint) = checkpoint {
             self.checkpoints.restored(checkpoint);
         }
-        self.safety = SafetyState {
-            abstain_through: chosen.abstain_through,
-            ..SafetyState::fresh(self.height(), chosen.fast_view)
-        };
         self.persist();
         self.enter_height();
     }

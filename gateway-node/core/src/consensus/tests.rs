@@ -924,7 +924,7 @@ fn a_safety_state_with_two_votes_for_one_slot_is_never_persisted() {
 /// window are not kept.
 #[test]
 fn validators_agree_on_a_stable_checkpoint_and_a_diverging_signer_is_named() {
-    let config = vigil_protocol::CheckpointConfig { interval: 2 };
+    let config = vigil_protocol::CheckpointConfig { interval: 2, ..Default::default() };
     let mut net = Net::with_checkpoints(4, ConsensusMode::Fast, config);
     for _ in 0..2 {
         net.fire(0, TimerKind::Propose);
@@ -983,7 +983,7 @@ fn validators_agree_on_a_stable_checkpoint_and_a_diverging_signer_is_named() {
 
 #[test]
 fn a_wiped_validator_restores_from_a_checkpoint_and_signs_nothing_it_may_have_signed() {
-    let config = vigil_protocol::CheckpointConfig { interval: 2 };
+    let config = vigil_protocol::CheckpointConfig { interval: 2, ..Default::default() };
     let mut net = Net::with_checkpoints(4, ConsensusMode::Fast, config);
     for _ in 0..3 {
         net.fire(0, TimerKind::Propose);

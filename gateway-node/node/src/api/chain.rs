@@ -13,7 +13,7 @@ use vigil_api::{
     BlockAnswer, BlockProof, ErrorCode, NodeStatus, ReceiptProof, ReceiptProofAnswer, ValidatorsAnswer, ValidatorsProof,
 };
 use vigil_protocol::encoding::to_bytes;
-use vigil_protocol::{CertifiedHeader, Height, SetChange};
+use vigil_protocol::{CertifiedHeader, Height};
 
 use super::{ApiError, ApiResult};
 use crate::openapi::error_doc;
@@ -91,19 +91,10 @@ async fn get_receipt_proof(
 async fn get_validators(State(shared): State<Arc<Shared>>) -> ApiResult<Json<ValidatorsAnswer>> {
     let view = shared.view();
     let ledger = &view.ledger;
-    let (height, state, history) = (ledger.height(), ledger.consensus_state().clone(), ledger.set_history().to_vec());
+    let (height, state) = (ledger.height(), ledger.consensus_state().clone());
     // Each later set took effect at `from`; block `from - 1` committed it, certified by
     // the set before: the chain of changes a light client follows from genesis.
-    let mut changes = Vec::new();
-    for (from, next) in history.into_iter().skip(1) {
-        let at = Height(from.0.saturating_sub(1));
-        let cb = shared
-            .store
-            .block(at)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::internal(format!("block {at} that changed the set is not stored")))?;
-        changes.push(SetChange { certified: CertifiedHeader { header: cb.block.header, cert: cb.cert }, next });
-    }
+    let changes = shared.store.set_changes(ledger.set_history()).map_err(ApiError::internal)?;
     let proof = ValidatorsProof {
         height,
         validators_bcs: to_bytes(&state.validators).into(),

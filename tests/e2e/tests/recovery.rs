@@ -1,0 +1,208 @@
+//! Issue 17 on a real devnet: a validator whose data directory is wiped under load comes
+//! back with `vigil node --recover`, restores the state of its peers' latest stable
+//! checkpoint from their snapshots (one peer serves corrupted chunks: caught at the chunk,
+//! the others serve the rest), catches up, commits the same blocks as the others and
+//! votes again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vigil_e2e::TestNet;
+use vigil_protocol::encoding::{from_bytes, to_bytes};
+use vigil_protocol::{
+    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Nonce, Payload, SecretKey, SignedTransaction,
+    StableCheckpoint, Transaction, Transfer, ValidatorSet,
+};
+
+/// Blocks between checkpoints on this test's chain (the default is 64).
+const INTERVAL: u64 = 64;
+/// Accounts in the genesis, and the chain's snapshot chunk size, so the snapshot has
+/// several chunks (each peer serves some).
+const GENESIS_ACCOUNTS: u32 = 6_000;
+const CHUNK_BYTES: u32 = 64 * 1024;
+
+fn transfer(chain: &ChainId, key: &SecretKey, nonce: u64, to: Address) -> SignedTransaction {
+    Transaction {
+        chain_id: chain.clone(),
+        sender: key.public_key(),
+        nonce: Nonce(nonce),
+        fee: Amount(1),
+        payload: Payload::Transfer(Transfer { to, amount: Amount(3) }),
+    }
+    .sign(key)
+}
+
+fn set_checkpoint_interval(genesis: &std::path::Path) -> anyhow::Result<()> {
+    let mut g: Value = serde_json::from_slice(&std::fs::read(genesis)?)?;
+    g["checkpoints"] = serde_json::json!({ "interval": INTERVAL, "chunk_bytes": CHUNK_BYTES });
+    std::fs::write(genesis, serde_json::to_vec_pretty(&g)?)?;
+    Ok(())
+}
+
+async fn stable_checkpoint(net: &TestNet, node: usize) -> anyhow::Result<Option<StableCheckpoint>> {
+    let (status, v) = net.get(node, "/v1/checkpoints/latest").await?;
+    if status != 200 {
+        return Ok(None);
+    }
+    Ok(Some(from_bytes(&hex::decode(v["checkpoint_bcs"].as_str().unwrap_or(""))?)?))
+}
+
+async fn certified(net: &TestNet, node: usize, height: u64) -> anyhow::Result<CertifiedHeader> {
+    let (status, b) = net.get(node, &format!("/v1/blocks/{height}")).await?;
+    anyhow::ensure!(status == 200, "node {node} has no block {height}: {b}");
+    Ok(from_bytes(&hex::decode(b["certified_header_bcs"].as_str().unwrap_or(""))?)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes_again() -> anyhow::Result<()> {
+    let accounts = (0..GENESIS_ACCOUNTS)
+        .map(|i| {
+            let mut a = [0x5a; 20];
+            a[..4].copy_from_slice(&i.to_be_bytes());
+            (Address(a), Amount(1))
+        })
+        .collect();
+    let mut net =
+        TestNet::start_configured(4, 0, ConsensusMode::Fast, accounts, |d| set_checkpoint_interval(&d.genesis)).await?;
+    let chain = ChainId::new("vigil-e2e")?;
+    let exe = vigil_e2e::vigil_bin()?;
+
+    // Node 1 serves corrupted snapshot chunks from now on.
+    {
+        let (_, child) = &mut net.running.children[1];
+        child.kill()?;
+        child.wait()?;
+        let mut node1 = net.devnet.nodes[1].clone();
+        let mut cfg = vigil_node::config::NodeConfig::load(&node1.config)?;
+        cfg.testing.corrupt_snapshot_chunks = true;
+        cfg.save(&node1.config)?;
+        node1.byzantine = true; // lets its process inject the fault
+        net.running.children[1].1 = net.devnet.spawn_node(&exe, &node1)?;
+    }
+
+    // Load through nodes 0 to 2 until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (http, urls) = (net.http.clone(), (0..3).map(|i| net.url(i, "/v1/tx?wait=true")).collect::<Vec<_>>());
+        let (faucet, chain, stop) = (net.devnet.faucet()?, chain.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut committed = 0u64;
+            let mut nonce = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let tx = transfer(&chain, &faucet, nonce, Address([0xa1; 20]));
+                let url = &urls[(nonce % 3) as usize];
+                let sent = http.post(url).header("content-type", "application/octet-stream").body(to_bytes(&tx));
+                match sent.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        committed += 1;
+                        nonce += 1;
+                    }
+                    // Refused (e.g. a stale nonce after a timeout): resync the nonce.
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            committed
+        })
+    };
+
+    // Nodes 0 to 2 hold one stable checkpoint (node 3's peers all serve its snapshot);
+    // right after a new one, node 3 loses its whole data directory.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = None;
+    loop {
+        let mut heights = Vec::new();
+        for i in 0..3 {
+            heights.push(stable_checkpoint(&net, i).await.ok().flatten().map(|c| c.digest.height));
+        }
+        let agreed = heights.iter().all(|h| h.is_some() && *h == heights[0]);
+        if agreed && seen.is_some_and(|s| Some(s) != heights[0]) {
+            break;
+        }
+        if agreed && seen.is_none() {
+            seen = heights[0];
+        }
+        assert!(Instant::now() < deadline, "nodes 0 to 2 agreed on no new stable checkpoint in 90 s: {heights:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let node3 = net.devnet.nodes[3].clone();
+    {
+        let (_, child) = &mut net.running.children[3];
+        child.kill()?;
+        child.wait()?;
+    }
+    let data = node3.config.parent().expect("node dir").join("data");
+    std::fs::remove_dir_all(&data)?;
+    let wiped_at = net.height(0).await?;
+    net.running.children[3].1 = net.devnet.spawn_node_with(&exe, &node3, &["--recover"])?;
+
+    // It restores, catches up and commits past the heights it abstains at.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (h0, h3) = (net.height(0).await?, net.height(3).await.unwrap_or(0));
+        if h3 > wiped_at + 8 && h3 + 2 >= h0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 3 did not catch up: at {h3}, node 0 at {h0}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let committed = load.await?;
+    assert!(committed > 20, "only {committed} transfers committed under load");
+
+    // The same chain: node 3's blocks are node 0's (it commits a block only if its own
+    // execution gives the header's state root), and the same proven balance.
+    let top = net.height(3).await?.min(net.height(0).await?);
+    let set: ValidatorSet = {
+        let (_, v) = net.get(0, "/v1/validators").await?;
+        from_bytes(&hex::decode(v["validators_bcs"].as_str().unwrap_or(""))?)?
+    };
+    let ours = certified(&net, 3, top).await?;
+    let theirs = certified(&net, 0, top).await?;
+    assert_eq!(ours.header.hash(), theirs.header.hash());
+    assert_eq!(ours.header.state_root, theirs.header.state_root);
+    ours.verify(&set).expect("node 3 serves a certified block");
+    let settle = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s0, b0) = net.get(0, &format!("/v1/accounts/{}", Address([0xa1; 20]))).await?;
+        let (s3, b3) = net.get(3, &format!("/v1/accounts/{}", Address([0xa1; 20]))).await?;
+        if s0 == 200 && s3 == 200 && b0["height"] == b3["height"] {
+            assert_eq!(b0["balance"], b3["balance"], "{b0} {b3}");
+            break;
+        }
+        assert!(Instant::now() < settle, "no common height to compare balances: {b0} {b3}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // It votes again: its signature is in certificates after its restore.
+    let index = set.index_of(&node3.id).expect("node 3 is a validator");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut signed = false;
+    while !signed {
+        let top = net.height(3).await?;
+        for h in top.saturating_sub(10).max(wiped_at + 1)..=top {
+            signed |= certified(&net, 0, h).await?.cert.signers.indices().any(|i| i == index);
+        }
+        assert!(Instant::now() < deadline, "node 3 signed no certificate after its restore");
+        if !signed {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    // What its log tells: the restore, the bad peer caught at its chunk, the progress.
+    let log = std::fs::read_to_string(net.devnet.dir.join("node-3/node.log"))?;
+    for line in log.lines().filter(|l| l.contains("snapshot") || l.contains("restor") || l.contains("chunk")) {
+        eprintln!("node 3: {line}");
+    }
+    assert!(log.contains("recovering from its peers' stable checkpoint"), "{log}");
+    assert!(log.contains("restoring the state of stable checkpoint"), "{log}");
+    let bad = log.lines().find(|l| l.contains("served a chunk the checkpoint does not sign")).unwrap_or_default();
+    assert!(bad.contains(&net.devnet.nodes[1].id.short()), "node 1 is named at its bad chunk: {log}");
+    assert!(log.contains("snapshot downloaded") && log.contains("mb_s="), "{log}");
+    assert!(log.contains("state rebuilt and checked against the checkpoint"), "{log}");
+    // Nobody was jailed: the restored validator signed nothing twice.
+    let (_, v) = net.get(0, "/v1/validators").await?;
+    assert_eq!(v["jailed"], serde_json::json!([]), "{v}");
+    Ok(())
+}
