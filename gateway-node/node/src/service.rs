@@ -207,14 +207,14 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     if cfg.testing.byzantine_receipts {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
-    let store = Store::open(&cfg.data_dir.join("vigil.redb"), cfg.storage.tx_index_memory_max)?;
+    let (store, stored, recover) = open_store(cfg)?;
     let vault = crate::capability::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let snapshots = crate::recovery::Snapshots::open(&cfg.data_dir)?;
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
     ccfg.timeouts = cfg.consensus.timeouts();
     ccfg.block_txs_max = cfg.consensus.block_txs_max;
     let verified = Arc::new(VerifiedTxs::default());
-    let node = restore_node(cfg, ccfg, &genesis, &store, &snapshots)?;
+    let node = restore_node(cfg, ccfg, &genesis, (&store, stored, recover), &snapshots)?;
 
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(EVENTS_MAX);
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
@@ -318,6 +318,34 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     Ok(Started { shared, consensus_thread })
 }
 
+/// The database and what it holds. A corrupted one (a record failing its checksum, or
+/// redb's own) is moved aside and the node recovers from its peers: a damaged data
+/// directory is never run on, nor thrown away.
+fn open_store(cfg: &NodeConfig) -> anyhow::Result<(Store, crate::storage::Stored, bool)> {
+    let path = cfg.data_dir.join("vigil.redb");
+    let max = cfg.storage.tx_index_memory_max;
+    let open = || -> Result<_, crate::storage::StorageError> {
+        let store = Store::open(&path, max)?;
+        let stored = store.load(consensus::recent::BLOCKS_IN_MEMORY_MAX)?;
+        Ok((store, stored))
+    };
+    match open() {
+        Ok((store, stored)) => Ok((store, stored, cfg.recover)),
+        Err(e) if e.is_corruption() => {
+            let aside = cfg.data_dir.join(format!("vigil.redb.corrupt-{}", now_ms()));
+            tracing::error!(
+                error = %e,
+                moved_to = %aside.display(),
+                "the database is corrupt: moved aside; recovering the state from the peers' stable checkpoint"
+            );
+            std::fs::rename(&path, &aside).with_context(|| format!("moving {} aside", path.display()))?;
+            let (store, stored) = open().context("opening a new database")?;
+            Ok((store, stored, true))
+        }
+        Err(e) => Err(e).context("reading the database"),
+    }
+}
+
 /// The consensus node as the data directory has it: restarted from its database (with
 /// its set changes and its stored stable checkpoint), at genesis on a new one, or —
 /// `--recover` on an empty one — recovering from its peers.
@@ -325,18 +353,17 @@ fn restore_node(
     cfg: &NodeConfig,
     ccfg: consensus::Config,
     genesis: &Genesis,
-    store: &Store,
+    (store, stored, recover): (&Store, crate::storage::Stored, bool),
     snapshots: &crate::recovery::Snapshots,
 ) -> anyhow::Result<Node> {
-    let stored = store.load(consensus::recent::BLOCKS_IN_MEMORY_MAX).context("reading the database")?;
     let resumed = stored.blocks.last().map_or(0, |cb| cb.block.header.height.0);
     let had_state = stored.state.is_some();
-    if cfg.recover && !had_state && stored.blocks.is_empty() {
+    if recover && !had_state && stored.blocks.is_empty() {
         tracing::info!(name = %cfg.name, "node starting with no data: recovering from its peers' stable checkpoint");
         let nonce = rand_core09::RngCore::next_u64(&mut vigil_server::os_rng());
         return Ok(Node::recovering(ccfg, genesis, nonce)?);
     }
-    if cfg.recover {
+    if recover {
         tracing::warn!("--recover ignored: the data directory holds a chain");
     }
     let ledger = match stored.state {

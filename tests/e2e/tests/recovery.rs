@@ -2,7 +2,8 @@
 //! back with `vigil node --recover`, restores the state of its peers' latest stable
 //! checkpoint from their snapshots (one peer serves corrupted chunks: caught at the chunk,
 //! the others serve the rest), catches up, commits the same blocks as the others and
-//! votes again.
+//! votes again; then a byte flipped in another validator's database is caught on read and
+//! repaired the same way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -201,8 +202,57 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
     assert!(bad.contains(&net.devnet.nodes[1].id.short()), "node 1 is named at its bad chunk: {log}");
     assert!(log.contains("snapshot downloaded") && log.contains("mb_s="), "{log}");
     assert!(log.contains("state rebuilt and checked against the checkpoint"), "{log}");
-    // Nobody was jailed: the restored validator signed nothing twice.
+    // A byte flipped in node 2's database (in the newest state version, read on start):
+    // caught by its checksum on read; the database is moved aside and the node recovers
+    // from its peers (node 3, restored, serves the snapshot it restored) without a flag.
+    let node2 = net.devnet.nodes[2].clone();
+    {
+        let (_, child) = &mut net.running.children[2];
+        child.kill()?;
+        child.wait()?;
+    }
+    let data2 = node2.config.parent().expect("node dir").join("data");
+    flip_a_byte_of_the_newest_state(&data2.join("vigil.redb"))?;
+    let flipped_at = net.height(0).await?;
+    net.running.children[2].1 = net.devnet.spawn_node(&exe, &node2)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while net.height(2).await.unwrap_or(0) < flipped_at + 4 {
+        assert!(Instant::now() < deadline, "node 2 did not recover from its corrupted database");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let log = std::fs::read_to_string(net.devnet.dir.join("node-2/node.log"))?;
+    assert!(log.contains("fails its checksum") && log.contains("moved aside"), "{log}");
+    assert!(log.contains("state rebuilt and checked against the checkpoint"), "{log}");
+    let aside = std::fs::read_dir(&data2)?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("vigil.redb.corrupt-"));
+    assert!(aside, "the corrupted database is kept aside for the operator");
+    let top = net.height(2).await?.min(net.height(0).await?);
+    assert_eq!(certified(&net, 2, top).await?.header.hash(), certified(&net, 0, top).await?.header.hash());
+
+    // Nobody was jailed: the restored validators signed nothing twice.
     let (_, v) = net.get(0, "/v1/validators").await?;
     assert_eq!(v["jailed"], serde_json::json!([]), "{v}");
+    Ok(())
+}
+
+/// Flips one byte in the middle of the newest state version the node stored (through
+/// redb, so only the record is damaged, as a bad sector under it would leave it).
+fn flip_a_byte_of_the_newest_state(path: &std::path::Path) -> anyhow::Result<()> {
+    use redb::{ReadableTable, TableDefinition};
+    const STATE: TableDefinition<u64, &[u8]> = TableDefinition::new("state_log");
+    let db = redb::Database::create(path)?;
+    let txn = db.begin_write()?;
+    {
+        let mut table = txn.open_table(STATE)?;
+        let (key, mut value) = {
+            let (k, v) = table.last()?.ok_or_else(|| anyhow::anyhow!("no state stored"))?;
+            (k.value(), v.value().to_vec())
+        };
+        let middle = value.len() / 2;
+        value[middle] ^= 0x40;
+        table.insert(key, value.as_slice())?;
+    }
+    txn.commit()?;
     Ok(())
 }

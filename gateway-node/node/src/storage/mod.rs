@@ -41,6 +41,10 @@ use vigil_protocol::{
 use vigil_core::consensus::{CommittedBlock, SafetyState};
 use vigil_core::execution::{LedgerMeta, StateCommit};
 
+use checksum::{open as checked, seal};
+
+mod checksum;
+
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 /// Height → the hash of the block committed there (what a receipt names), so a
 /// receipt is signed without reading its whole block.
@@ -67,8 +71,9 @@ const INDEXED_THROUGH_KEY: &str = "tx_index_through";
 /// Schema 4 kept every tx hash in memory (no `tx_index` table), rebuilt on open from all receipts.
 /// Schema 4 also stored Fast blocks without the justification of their certified proposal.
 /// Schema 5 kept the validator-set history beside the state (now in it) and a safety
-/// state without the restored node's abstention bound.
-pub const SCHEMA: u32 = 6;
+/// state without the restored node's abstention bound. Schema 6 stored values without
+/// their checksums.
+pub const SCHEMA: u32 = 7;
 
 /// Default bound on the transaction positions the tx index keeps in memory (about
 /// 90 bytes each: some 9 MB). Passing it moves the oldest heights' positions to the
@@ -83,8 +88,15 @@ pub const TX_INDEX_MEMORY_MAX: usize = 100_000;
 pub enum StorageError {
     #[error("database: {0}")]
     Db(String),
-    #[error("stored record is corrupt: {0}")]
-    Corrupt(#[from] vigil_protocol::DecodeError),
+    #[error("a stored record does not decode: {0}")]
+    Undecodable(#[from] vigil_protocol::DecodeError),
+    #[error(
+        "the database is corrupt: the record at {key} in `{table}` fails its checksum (the node moves the \
+         database aside and recovers its state from its peers)"
+    )]
+    Corrupt { table: &'static str, key: String },
+    #[error("the database file is corrupt: {0}")]
+    FileCorrupt(String),
     #[error("stored state: {0}")]
     State(#[from] StateError),
     #[error(
@@ -109,8 +121,20 @@ pub struct Stored {
     pub state: Option<(LedgerMeta, StateTree)>,
 }
 
-fn db_err(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Db(e.to_string())
+/// A redb error, its corruption reports kept apart.
+fn db_err(e: impl Into<redb::Error>) -> StorageError {
+    match e.into() {
+        redb::Error::Corrupted(why) => StorageError::FileCorrupt(why),
+        other => StorageError::Db(other.to_string()),
+    }
+}
+
+impl StorageError {
+    /// Whether the data directory is damaged (as opposed to unreadable for another
+    /// reason, or written by another version): what recovery from the peers repairs.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, StorageError::Corrupt { .. } | StorageError::FileCorrupt(_) | StorageError::Undecodable(_))
+    }
 }
 
 /// Where a committed transaction is and what it did.
@@ -220,7 +244,7 @@ fn write_flush(txn: &redb::WriteTransaction, flush: &Flush) -> Result<(), Storag
         index.insert(hash, position).map_err(db_err)?;
     }
     let mut meta = txn.open_table(META).map_err(db_err)?;
-    meta.insert(INDEXED_THROUGH_KEY, to_bytes(&flush.through.0).as_slice()).map_err(db_err)?;
+    meta.insert(INDEXED_THROUGH_KEY, seal(to_bytes(&flush.through.0)).as_slice()).map_err(db_err)?;
     Ok(())
 }
 
@@ -239,7 +263,7 @@ impl Store {
     /// bound was lowered) move to the table at once.
     pub fn open(path: &Path, tx_index_memory_max: usize) -> Result<Self, StorageError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(db_err)?;
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::Db(e.to_string()))?;
         }
         let db = Database::create(path).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
@@ -247,14 +271,18 @@ impl Store {
             let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
             let mut meta = txn.open_table(META).map_err(db_err)?;
             let schema = match meta.get(SCHEMA_KEY).map_err(db_err)? {
-                Some(v) => Some(from_bytes::<u32>(v.value())?),
+                // Schemas before 7 stored the number without a checksum.
+                Some(v) => Some(match checked("meta", SCHEMA_KEY, v.value()) {
+                    Ok(value) => from_bytes::<u32>(value)?,
+                    Err(corrupt) => from_bytes::<u32>(v.value()).ok().filter(|s| *s < 7).ok_or(corrupt)?,
+                }),
                 None => None,
             };
             match schema {
                 Some(SCHEMA) => {}
                 Some(found) => return Err(StorageError::Schema { found }),
                 None if blocks.is_empty().map_err(db_err)? && meta.is_empty().map_err(db_err)? => {
-                    meta.insert(SCHEMA_KEY, to_bytes(&SCHEMA).as_slice()).map_err(db_err)?;
+                    meta.insert(SCHEMA_KEY, seal(to_bytes(&SCHEMA)).as_slice()).map_err(db_err)?;
                 }
                 None => return Err(StorageError::Schema { found: 1 }),
             }
@@ -267,7 +295,7 @@ impl Store {
 
         let read = db.begin_read().map_err(db_err)?;
         let indexed_through = match read.open_table(META).map_err(db_err)?.get(INDEXED_THROUGH_KEY).map_err(db_err)? {
-            Some(v) => Height(from_bytes::<u64>(v.value())?),
+            Some(v) => Height(from_bytes::<u64>(checked("meta", INDEXED_THROUGH_KEY, v.value())?)?),
             None => Height(0),
         };
         // Only the tail: the receipts of the heights above `indexed_through`.
@@ -276,7 +304,7 @@ impl Store {
         for row in receipts.range((indexed_through.0.saturating_add(1), 0u32)..).map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
             let (height, index) = k.value();
-            let entry: ReceiptEntry = from_bytes(v.value())?;
+            let entry: ReceiptEntry = from_bytes(checked("receipts", format!("({height}, {index})"), v.value())?)?;
             match tail.last_mut() {
                 Some((h, txs)) if h.0 == height => txs.push(entry.tx_hash),
                 _ => tail.push((Height(height), vec![entry.tx_hash])),
@@ -316,18 +344,18 @@ impl Store {
         let blocks_table = txn.open_table(BLOCKS).map_err(db_err)?;
         let last = blocks_table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
         let ledger: Option<LedgerMeta> = match meta.get(LEDGER_KEY).map_err(db_err)? {
-            Some(v) => Some(from_bytes(v.value())?),
+            Some(v) => Some(from_bytes(checked("meta", LEDGER_KEY, v.value())?)?),
             None => None,
         };
         // Without a stored state every block is read: the state is rebuilt from them.
         let from = if ledger.is_some() { last.saturating_sub(recent as u64).saturating_add(1) } else { 0 };
         let mut blocks = Vec::new();
         for row in blocks_table.range(from..).map_err(db_err)? {
-            let (_, v) = row.map_err(db_err)?;
-            blocks.push(from_bytes::<CommittedBlock>(v.value())?);
+            let (k, v) = row.map_err(db_err)?;
+            blocks.push(from_bytes::<CommittedBlock>(checked("blocks", k.value(), v.value())?)?);
         }
         let safety = match meta.get(SAFETY_KEY).map_err(db_err)? {
-            Some(v) => Some(from_bytes::<SafetyState>(v.value())?),
+            Some(v) => Some(from_bytes::<SafetyState>(checked("meta", SAFETY_KEY, v.value())?)?),
             None => None,
         };
         let state = match ledger {
@@ -336,8 +364,8 @@ impl Store {
                 // root checked against the last certified header by the caller).
                 let mut values = Vec::new();
                 for row in txn.open_table(STATE).map_err(db_err)?.iter().map_err(db_err)? {
-                    let (_, v) = row.map_err(db_err)?;
-                    let log: StateLog = from_bytes(v.value())?;
+                    let (k, v) = row.map_err(db_err)?;
+                    let log: StateLog = from_bytes(checked("state_log", k.value(), v.value())?)?;
                     for (k, v) in log.values {
                         let key: [u8; VALUE_KEY_LEN] = k
                             .try_into()
@@ -374,8 +402,8 @@ impl Store {
         txn.delete_table(STATE).map_err(db_err)?;
         write_state(&txn, meta, records.into())?;
         let mut m = txn.open_table(META).map_err(db_err)?;
-        m.insert(RESTORED_SET_CHANGES_KEY, to_bytes(&set_changes.to_vec()).as_slice()).map_err(db_err)?;
-        m.insert(SAFETY_KEY, to_bytes(safety).as_slice()).map_err(db_err)?;
+        m.insert(RESTORED_SET_CHANGES_KEY, seal(to_bytes(&set_changes.to_vec())).as_slice()).map_err(db_err)?;
+        m.insert(SAFETY_KEY, seal(to_bytes(safety)).as_slice()).map_err(db_err)?;
         drop(m);
         txn.commit().map_err(db_err)
     }
@@ -387,7 +415,7 @@ impl Store {
         let txn = self.db.begin_read().map_err(db_err)?;
         let meta = txn.open_table(META).map_err(db_err)?;
         let mut changes: Vec<SetChange> = match meta.get(RESTORED_SET_CHANGES_KEY).map_err(db_err)? {
-            Some(v) => from_bytes(v.value())?,
+            Some(v) => from_bytes(checked("meta", RESTORED_SET_CHANGES_KEY, v.value())?)?,
             None => Vec::new(),
         };
         let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
@@ -396,7 +424,7 @@ impl Store {
             let Some(v) = blocks.get(at).map_err(db_err)? else {
                 return Err(StorageError::Db(format!("the block at height {at} that changed the set is not stored")));
             };
-            let cb: CommittedBlock = from_bytes(v.value())?;
+            let cb: CommittedBlock = from_bytes(checked("blocks", at, v.value())?)?;
             changes.push(SetChange { certified: cb.certified_header(), next: next.clone() });
         }
         Ok(changes)
@@ -410,17 +438,17 @@ impl Store {
             let height = committed.block.header.height;
             write_state(&txn, &state.meta, state.version.records().into())?;
             let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
-            table.insert(height.0, to_bytes(committed).as_slice()).map_err(db_err)?;
+            table.insert(height.0, seal(to_bytes(committed)).as_slice()).map_err(db_err)?;
             let mut table = txn.open_table(BLOCK_HASHES).map_err(db_err)?;
             table.insert(height.0, committed.block.header.hash().0).map_err(db_err)?;
             let mut table = txn.open_table(RECEIPTS).map_err(db_err)?;
             for (i, entry) in receipts.iter().enumerate() {
-                table.insert((height.0, i as u32), to_bytes(entry).as_slice()).map_err(db_err)?;
+                table.insert((height.0, i as u32), seal(to_bytes(entry)).as_slice()).map_err(db_err)?;
             }
         }
         if let Some(safety) = safety {
             let mut meta = txn.open_table(META).map_err(db_err)?;
-            meta.insert(SAFETY_KEY, to_bytes(safety).as_slice()).map_err(db_err)?;
+            meta.insert(SAFETY_KEY, seal(to_bytes(safety)).as_slice()).map_err(db_err)?;
         }
         let incoming: Vec<(Height, Vec<TxHash>)> = blocks
             .iter()
@@ -460,7 +488,7 @@ impl Store {
         let Some((height, index)) = position else { return Ok(None) };
         let entry: Option<ReceiptEntry> =
             match txn.open_table(RECEIPTS).map_err(db_err)?.get((height.0, index)).map_err(db_err)? {
-                Some(v) => Some(from_bytes(v.value())?),
+                Some(v) => Some(from_bytes(checked("receipts", format!("({height}, {index})"), v.value())?)?),
                 None => None,
             };
         let block_hash =
@@ -482,8 +510,8 @@ impl Store {
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
         let mut blocks = Vec::new();
         for row in table.range(from.0..).map_err(db_err)?.take(max) {
-            let (_, v) = row.map_err(db_err)?;
-            blocks.push(from_bytes(v.value())?);
+            let (k, v) = row.map_err(db_err)?;
+            blocks.push(from_bytes(checked("blocks", k.value(), v.value())?)?);
         }
         Ok(blocks)
     }
@@ -492,7 +520,7 @@ impl Store {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
         match table.get(height.0).map_err(db_err)? {
-            Some(v) => Ok(Some(from_bytes(v.value())?)),
+            Some(v) => Ok(Some(from_bytes(checked("blocks", height, v.value())?)?)),
             None => Ok(None),
         }
     }
@@ -508,9 +536,9 @@ fn log_flush(flush: &Flush) {
 
 fn write_state(txn: &redb::WriteTransaction, meta: &LedgerMeta, log: StateLog) -> Result<(), StorageError> {
     let mut state = txn.open_table(STATE).map_err(db_err)?;
-    state.insert(meta.height.0, to_bytes(&log).as_slice()).map_err(db_err)?;
+    state.insert(meta.height.0, seal(to_bytes(&log)).as_slice()).map_err(db_err)?;
     let mut m = txn.open_table(META).map_err(db_err)?;
-    m.insert(LEDGER_KEY, to_bytes(meta).as_slice()).map_err(db_err)?;
+    m.insert(LEDGER_KEY, seal(to_bytes(meta)).as_slice()).map_err(db_err)?;
     Ok(())
 }
 
@@ -617,7 +645,10 @@ mod tests {
     fn indexed_through(store: &Store) -> Height {
         let txn = store.db.begin_read().unwrap();
         let meta = txn.open_table(META).unwrap();
-        let through = meta.get(INDEXED_THROUGH_KEY).unwrap().map(|v| from_bytes::<u64>(v.value()).unwrap());
+        let through = meta
+            .get(INDEXED_THROUGH_KEY)
+            .unwrap()
+            .map(|v| from_bytes::<u64>(checked("meta", INDEXED_THROUGH_KEY, v.value()).unwrap()).unwrap());
         Height(through.unwrap_or(0))
     }
 
@@ -730,6 +761,42 @@ mod tests {
         txn.commit().unwrap();
         let err = store.tx(&asked.0).unwrap_err();
         assert!(matches!(err, StorageError::Misindexed { found: Some(f), .. } if f == other.0), "{err}");
+    }
+
+    #[test]
+    fn a_flipped_byte_in_a_stored_value_is_corruption_not_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigil.redb");
+        let mut chain = Chain::new();
+        {
+            let store = Store::open(&path, TX_INDEX_MEMORY_MAX).unwrap();
+            let (meta, records) = chain.ledger.snapshot();
+            store.write_state(&meta, records).unwrap();
+            for _ in 0..3 {
+                let (cb, receipts, state) = chain.block(2);
+                store.write(&[(&cb, receipts.as_slice(), &state)], None).unwrap();
+            }
+            store.load(10).unwrap();
+        }
+        for (table, name, key) in [(BLOCKS, "blocks", 2u64), (STATE, "state_log", 3u64)] {
+            let copy = dir.path().join(format!("copy-{name}.redb"));
+            std::fs::copy(&path, &copy).unwrap();
+            {
+                let db = Database::create(&copy).unwrap();
+                let txn = db.begin_write().unwrap();
+                {
+                    let mut t = txn.open_table(table).unwrap();
+                    let mut value = t.get(key).unwrap().unwrap().value().to_vec();
+                    let middle = value.len() / 2;
+                    value[middle] ^= 0x10;
+                    t.insert(key, value.as_slice()).unwrap();
+                }
+                txn.commit().unwrap();
+            }
+            let err = Store::open(&copy, TX_INDEX_MEMORY_MAX).unwrap().load(10).err().expect("caught");
+            assert!(err.is_corruption(), "{err}");
+            assert!(matches!(&err, StorageError::Corrupt { table: t, .. } if *t == name), "{err}");
+        }
     }
 
     #[test]
