@@ -60,11 +60,28 @@ pub struct StorageConfig {
     /// Most transaction positions the tx index keeps in memory before the oldest move to
     /// its table on disk ([`crate::storage::TX_INDEX_MEMORY_MAX`] by default).
     pub tx_index_memory_max: usize,
+    /// An archive node keeps every block, receipt and state version; others prune after
+    /// each stable checkpoint ([`crate::pruning`]).
+    pub archive: bool,
+    /// Blocks and receipts kept below the latest stable checkpoint.
+    pub retention_blocks: u64,
+    /// Least time between two compactions of the database file, in seconds.
+    pub compact_interval_s: u64,
 }
+
+/// Blocks kept below the latest stable checkpoint by default.
+pub const RETENTION_BLOCKS_DEFAULT: u64 = 1_024;
+/// Least time between two compactions by default.
+pub const COMPACT_INTERVAL_S_DEFAULT: u64 = 600;
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { tx_index_memory_max: crate::storage::TX_INDEX_MEMORY_MAX }
+        Self {
+            tx_index_memory_max: crate::storage::TX_INDEX_MEMORY_MAX,
+            archive: false,
+            retention_blocks: RETENTION_BLOCKS_DEFAULT,
+            compact_interval_s: COMPACT_INTERVAL_S_DEFAULT,
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod link;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
+pub mod pruning;
 pub mod recovery;
 pub mod sealed;
 pub mod service;

@@ -31,6 +31,11 @@ pub struct Gauges {
     pub peers_connected: usize,
     pub dropped_frames: u64,
     pub jailed: usize,
+    /// The database file's size on disk, and the stored snapshots'.
+    pub database_bytes: u64,
+    pub snapshot_bytes: u64,
+    /// Heights below this one were pruned.
+    pub pruned_below: u64,
 }
 
 impl Metrics {
@@ -58,6 +63,10 @@ impl Metrics {
         let _ = writeln!(s, "# HELP vigil_peers_connected Peers with an outbound link up.\n# TYPE vigil_peers_connected gauge\nvigil_peers_connected {}", g.peers_connected);
         let _ = writeln!(s, "# HELP vigil_validators_jailed Validators jailed for a proven fault.\n# TYPE vigil_validators_jailed gauge\nvigil_validators_jailed {}", g.jailed);
         let _ = writeln!(s, "# HELP vigil_dropped_frames_total Frames dropped because a peer queue was full.\n# TYPE vigil_dropped_frames_total counter\nvigil_dropped_frames_total {}", g.dropped_frames);
+        let _ = writeln!(s, "# HELP vigil_disk_bytes Bytes on disk, by part (the database file as the file system counts it, the stored checkpoint snapshots).\n# TYPE vigil_disk_bytes gauge");
+        let _ = writeln!(s, "vigil_disk_bytes{{part=\"database\"}} {}", g.database_bytes);
+        let _ = writeln!(s, "vigil_disk_bytes{{part=\"snapshots\"}} {}", g.snapshot_bytes);
+        let _ = writeln!(s, "# HELP vigil_pruned_below_height Blocks and receipts below this height were pruned.\n# TYPE vigil_pruned_below_height gauge\nvigil_pruned_below_height {}", g.pruned_below);
         let _ = writeln!(s, "# HELP vigil_txs_committed_total Transactions committed.\n# TYPE vigil_txs_committed_total counter\nvigil_txs_committed_total {}", load(&self.txs_committed));
         let _ = writeln!(s, "# HELP vigil_txs_rejected_total Client transactions rejected at admission.\n# TYPE vigil_txs_rejected_total counter\nvigil_txs_rejected_total {}", load(&self.txs_rejected));
         let _ = writeln!(s, "# HELP vigil_forks_proven_total Heights at which another certified block conflicts with this node's (a fork, traced to its validators).\n# TYPE vigil_forks_proven_total counter\nvigil_forks_proven_total {}", load(&self.forks_proven));

@@ -80,6 +80,9 @@ pub struct Shared {
     pub vault_seen: crate::capability::vault::SeenRequests,
     /// The checkpoint snapshots this node serves.
     pub snapshots: crate::recovery::Snapshots,
+    /// Pruning after each stable checkpoint, and the settings it follows.
+    pruner: crate::pruning::Pruner,
+    storage: crate::config::StorageConfig,
     /// Where snapshot chunks go while this node restores its own state.
     restore_inbox: Mutex<Option<mpsc::Sender<(NodeId, ServedChunk)>>>,
     /// The highest height whose block is on disk. The ledger runs ahead of it for the
@@ -295,6 +298,8 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         vault,
         vault_seen: Default::default(),
         snapshots,
+        pruner: Default::default(),
+        storage: cfg.storage.clone(),
         restore_inbox: Mutex::new(None),
         verified,
         durable,
@@ -672,12 +677,15 @@ impl Env for NodeEnv<'_> {
                          chain's; stop it and recover its data directory"
                     );
                 }
-                // Kept on disk (off this thread), to serve after a restart.
+                // Kept on disk (off this thread), to serve after a restart; then what
+                // it makes unneeded is pruned.
                 let shared = self.shared.clone();
+                let set_firsts: Vec<Height> = self.node.ledger().set_history().iter().map(|(h, _)| *h).collect();
                 self.runtime.spawn_blocking(move || {
                     if let Err(e) = shared.snapshots.store_stable(&checkpoint) {
                         tracing::warn!(error = %format!("{e:#}"), "could not store the stable checkpoint's snapshot");
                     }
+                    shared.pruner.after_checkpoint(&shared, &shared.storage, &checkpoint, &set_firsts);
                 });
                 // A checkpoint can settle in a step that commits nothing.
                 self.shared.publish(self.node.view());

@@ -198,6 +198,20 @@ impl StateRecords {
     }
 }
 
+impl StateRecords {
+    /// The records of a whole state at `version` from its live entries (a snapshot's
+    /// `(key hash, value)`s): what a pruned database keeps in place of every version
+    /// before it ([`StateTree::restore`] reads them like any other).
+    pub fn whole(version: u64, entries: impl IntoIterator<Item = (Hash32, Vec<u8>)>) -> Self {
+        Self {
+            values: entries
+                .into_iter()
+                .map(|(key, value)| (value_key(version, &KeyHash(key.0)), encoding::to_bytes(&Some(value))))
+                .collect(),
+        }
+    }
+}
+
 fn value_key(version: Version, key_hash: &KeyHash) -> [u8; VALUE_KEY_LEN] {
     let mut k = [0u8; VALUE_KEY_LEN];
     k[..32].copy_from_slice(&key_hash.0);
@@ -464,6 +478,19 @@ impl StateSnapshot {
 mod tests {
     use super::*;
     use crate::address::Address;
+
+    #[test]
+    fn a_whole_state_written_at_one_version_restores_to_the_same_root() {
+        let mut tree = StateTree::new();
+        tree.apply(0, (0..20u8).map(|i| (account(i), Some(vec![i; 8])))).unwrap();
+        tree.apply(1, vec![(account(3), None), (account(4), Some(vec![44; 8]))]).unwrap();
+        let root = tree.root(1).unwrap();
+        let whole = StateRecords::whole(1, tree.snapshot().entries());
+        let restored = StateTree::restore(1, whole.values).unwrap();
+        assert_eq!(restored.root(1).unwrap(), root);
+        assert_eq!(restored.get(&account(3), 1), None);
+        assert_eq!(restored.get(&account(4), 1), Some(vec![44; 8]));
+    }
 
     fn account(i: u8) -> StateKey {
         StateKey::Account(Address([i; 20]))

@@ -256,3 +256,76 @@ fn flip_a_byte_of_the_newest_state(path: &std::path::Path) -> anyhow::Result<()>
     txn.commit()?;
     Ok(())
 }
+
+/// Pruning on a real devnet: node 0 keeps 8 blocks below each stable checkpoint and
+/// compacts at once; node 1 is an archive node. After load, node 0's database file
+/// shrank when it pruned (measured on disk), it no longer serves old blocks but still
+/// proves current state against a certified header; node 1 still serves everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_node_returns_its_disk_space_and_still_proves_current_state() -> anyhow::Result<()> {
+    let configure = |d: &vigil::devnet::Devnet| -> anyhow::Result<()> {
+        set_checkpoint_interval(&d.genesis)?;
+        for (i, archive) in [(0, false), (1, true)] {
+            let mut cfg = vigil_node::config::NodeConfig::load(&d.nodes[i].config)?;
+            (cfg.storage.archive, cfg.storage.retention_blocks, cfg.storage.compact_interval_s) = (archive, 8, 0);
+            cfg.save(&d.nodes[i].config)?;
+        }
+        Ok(())
+    };
+    let net = TestNet::start_configured(4, 0, ConsensusMode::Fast, Vec::new(), configure).await?;
+    let chain = ChainId::new("vigil-e2e")?;
+    let faucet = net.devnet.faucet()?;
+    let alice = Address([0xa1; 20]);
+    // Two checkpoints' worth of blocks full of transfers.
+    let mut nonce = 0;
+    while net.height(0).await? < 2 * INTERVAL + 8 {
+        let tx = transfer(&chain, &faucet, nonce, alice);
+        let r = net
+            .http
+            .post(net.url((nonce % 4) as usize, "/v1/tx?wait=true"))
+            .header("content-type", "application/octet-stream")
+            .body(to_bytes(&tx))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "transfer {nonce}: {}", r.text().await?);
+        nonce += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pruned_line = loop {
+        let log = std::fs::read_to_string(net.devnet.dir.join("node-0/node.log"))?;
+        if let Some(line) = log.lines().find(|l| l.contains(" pruned ") && l.contains("compacted=true")) {
+            break line.to_string();
+        }
+        assert!(Instant::now() < deadline, "node 0 did not prune: {log}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let mb = |key: &str| -> f64 {
+        let at = pruned_line.find(key).map(|i| i + key.len()).unwrap_or(0);
+        pruned_line[at..].split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+    };
+    eprintln!("node 0: {pruned_line}");
+    let (before, after) = (mb("db_mb_before="), mb("db_mb_after="));
+    assert!(after < before, "the database file shrank when it pruned: {pruned_line}");
+    assert!(net.metric(0, "vigil_pruned_below_height").await? > 1.0);
+    assert!(net.metric(0, "vigil_disk_bytes{part=\"database\"}").await? > 0.0);
+    assert_eq!(net.metric(1, "vigil_pruned_below_height").await?, 0.0, "the archive node prunes nothing");
+
+    // Old blocks: gone from node 0, kept by the archive node.
+    let (status, _) = net.get(0, "/v1/blocks/2").await?;
+    assert_eq!(status, 404);
+    let (status, _) = net.get(1, "/v1/blocks/2").await?;
+    assert_eq!(status, 200);
+    // Current state: still proven by node 0, against a certified header.
+    let set: ValidatorSet = {
+        let (_, v) = net.get(0, "/v1/validators").await?;
+        from_bytes(&hex::decode(v["validators_bcs"].as_str().unwrap_or(""))?)?
+    };
+    let (_, acct) = net.get(0, &format!("/v1/accounts/{alice}")).await?;
+    let ch: CertifiedHeader = from_bytes(&hex::decode(acct["certified_header_bcs"].as_str().unwrap_or(""))?)?;
+    ch.verify(&set)?;
+    let proof: vigil_protocol::StateProof = from_bytes(&hex::decode(acct["proof_bcs"].as_str().unwrap_or(""))?)?;
+    let value = hex::decode(acct["value_bcs"].as_str().unwrap_or(""))?;
+    proof.verify(&ch.header.state_root, &vigil_protocol::StateKey::Account(alice), Some(&value))?;
+    assert_eq!(acct["balance"], serde_json::json!(3 * nonce), "{acct}");
+    Ok(())
+}

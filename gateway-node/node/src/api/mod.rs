@@ -162,6 +162,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             peers_connected: shared.network.connected_peers().len(),
             dropped_frames: shared.network.dropped_frames.load(std::sync::atomic::Ordering::Relaxed),
             jailed: view.ledger.consensus_state().jailed.len(),
+            database_bytes: shared.store.file_bytes(),
+            snapshot_bytes: shared.snapshots.stored_bytes(),
+            pruned_below: shared.store.pruned_below().0,
         }
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], shared.metrics.render(&gauges))

@@ -102,6 +102,24 @@ impl Snapshots {
         held.get(&height)?.serve(index)
     }
 
+    /// The live state entries of `checkpoint`'s snapshot, if this node holds it (what a
+    /// pruned database keeps in place of the versions before it).
+    pub fn entries_of(&self, checkpoint: &StableCheckpoint) -> Option<Vec<(vigil_protocol::Hash32, Vec<u8>)>> {
+        let snapshot = self.held_for(checkpoint)?;
+        Some(snapshot.chunks().iter().flat_map(|c| c.entries.iter().cloned()).collect())
+    }
+
+    /// Bytes of the snapshots stored on disk.
+    pub fn stored_bytes(&self) -> u64 {
+        fn size(path: &Path) -> u64 {
+            match std::fs::read_dir(path) {
+                Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| size(&e.path())).sum(),
+                Err(_) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            }
+        }
+        size(&self.dir)
+    }
+
     /// The held snapshot of `checkpoint`'s digest, if this node holds it.
     fn held_for(&self, checkpoint: &StableCheckpoint) -> Option<Arc<ChunkedSnapshot>> {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());

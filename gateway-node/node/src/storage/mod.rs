@@ -42,8 +42,10 @@ use vigil_core::consensus::{CommittedBlock, SafetyState};
 use vigil_core::execution::{LedgerMeta, StateCommit};
 
 use checksum::{open as checked, seal};
+pub use prune::Pruned;
 
 mod checksum;
+mod prune;
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 /// Height → the hash of the block committed there (what a receipt names), so a
@@ -189,6 +191,18 @@ impl RecentPositions {
         self.by_hash.len()
     }
 
+    /// Forgets the positions of heights below `floor` (pruned).
+    fn forget_below(&mut self, floor: Height) {
+        while self.by_height.front().is_some_and(|(h, _)| *h < floor) {
+            let Some((height, txs)) = self.by_height.pop_front() else { break };
+            for h in txs {
+                if self.by_hash.get(&h).is_some_and(|(at, _)| *at == height) {
+                    self.by_hash.remove(&h);
+                }
+            }
+        }
+    }
+
     /// What to move to the table so that memory holds at most `max` positions once
     /// `incoming` (newer heights, in order) is added: nothing while it fits; else the
     /// oldest heights, old and incoming alike, until at most half of `max` is left.
@@ -249,7 +263,13 @@ fn write_flush(txn: &redb::WriteTransaction, flush: &Flush) -> Result<(), Storag
 }
 
 pub struct Store {
-    db: Database,
+    /// Write-locked only to compact ([`Store::compact`]); every transaction begins under
+    /// a read lock.
+    db: RwLock<Database>,
+    /// The file, for its size on disk.
+    path: std::path::PathBuf,
+    /// Heights below this were pruned (their blocks, receipts and index entries).
+    pruned_below: std::sync::atomic::AtomicU64,
     /// Where the transactions of the newest heights are (the rest: `tx_index`).
     recent: RwLock<RecentPositions>,
     /// Most positions `recent` holds.
@@ -257,6 +277,14 @@ pub struct Store {
 }
 
 impl Store {
+    fn forget_positions_below(&self, floor: Height) {
+        self.recent.write().unwrap_or_else(|p| p.into_inner()).forget_below(floor);
+    }
+
+    fn db(&self) -> std::sync::RwLockReadGuard<'_, Database> {
+        self.db.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Opens (or creates) the database file, and reads the positions of the transactions
     /// above `indexed_through` into memory. At most `tx_index_memory_max` positions are
     /// kept in memory ([`TX_INDEX_MEMORY_MAX`] unless configured); more read back (the
@@ -326,7 +354,14 @@ impl Store {
         } else {
             recent.apply(tail, None);
         }
-        Ok(Self { db, recent: RwLock::new(recent), tx_index_memory_max })
+        let pruned_below = prune::pruned_below(&db)?;
+        Ok(Self {
+            db: RwLock::new(db),
+            path: path.to_path_buf(),
+            pruned_below: pruned_below.0.into(),
+            recent: RwLock::new(recent),
+            tx_index_memory_max,
+        })
     }
 
     /// How many transaction positions the index holds in memory (at most the bound
@@ -339,7 +374,7 @@ impl Store {
     /// order (every block, if no state is stored: it is rebuilt from them), and the
     /// safety state.
     pub fn load(&self, recent: usize) -> Result<Stored, StorageError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db().begin_read().map_err(db_err)?;
         let meta = txn.open_table(META).map_err(db_err)?;
         let blocks_table = txn.open_table(BLOCKS).map_err(db_err)?;
         let last = blocks_table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
@@ -383,7 +418,7 @@ impl Store {
 
     /// Writes a whole state at once: for a database that has blocks but no state yet.
     pub fn write_state(&self, meta: &LedgerMeta, records: StateRecords) -> Result<(), StorageError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db().begin_write().map_err(db_err)?;
         write_state(&txn, meta, records.into())?;
         txn.commit().map_err(db_err)
     }
@@ -398,7 +433,7 @@ impl Store {
         set_changes: &[SetChange],
         safety: &SafetyState,
     ) -> Result<(), StorageError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db().begin_write().map_err(db_err)?;
         txn.delete_table(STATE).map_err(db_err)?;
         write_state(&txn, meta, records.into())?;
         let mut m = txn.open_table(META).map_err(db_err)?;
@@ -412,7 +447,7 @@ impl Store {
     /// (the ledger's): those a restore stored, then each later set with the stored block
     /// that committed it.
     pub fn set_changes(&self, history: &[(Height, ValidatorSet)]) -> Result<Vec<SetChange>, StorageError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db().begin_read().map_err(db_err)?;
         let meta = txn.open_table(META).map_err(db_err)?;
         let mut changes: Vec<SetChange> = match meta.get(RESTORED_SET_CHANGES_KEY).map_err(db_err)? {
             Some(v) => from_bytes(checked("meta", RESTORED_SET_CHANGES_KEY, v.value())?)?,
@@ -433,7 +468,7 @@ impl Store {
     /// Writes committed blocks (in order) and then the safety state, in one durable
     /// transaction: one disk sync for all of them.
     pub fn write(&self, blocks: &[BlockWrite<'_>], safety: Option<&SafetyState>) -> Result<(), StorageError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db().begin_write().map_err(db_err)?;
         for (committed, receipts, state) in blocks {
             let height = committed.block.header.height;
             write_state(&txn, &state.meta, state.version.records().into())?;
@@ -477,7 +512,7 @@ impl Store {
     pub fn tx(&self, hash: &TxHash) -> Result<Option<TxRecord>, StorageError> {
         let in_memory = self.recent.read().unwrap_or_else(|p| p.into_inner()).by_hash.get(hash).copied();
         // Begun after memory was read: whatever left memory is in the table it sees.
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db().begin_read().map_err(db_err)?;
         let position = match in_memory {
             Some(p) => Some(p),
             None => txn.open_table(TX_INDEX).map_err(db_err)?.get(&hash.0).map_err(db_err)?.map(|v| {
@@ -486,6 +521,9 @@ impl Store {
             }),
         };
         let Some((height, index)) = position else { return Ok(None) };
+        if height.0 < self.pruned_below.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(None);
+        }
         let entry: Option<ReceiptEntry> =
             match txn.open_table(RECEIPTS).map_err(db_err)?.get((height.0, index)).map_err(db_err)? {
                 Some(v) => Some(from_bytes(checked("receipts", format!("({height}, {index})"), v.value())?)?),
@@ -506,7 +544,7 @@ impl Store {
 
     /// Up to `max` committed blocks from `from` on, in order.
     pub fn blocks(&self, from: Height, max: usize) -> Result<Vec<CommittedBlock>, StorageError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db().begin_read().map_err(db_err)?;
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
         let mut blocks = Vec::new();
         for row in table.range(from.0..).map_err(db_err)?.take(max) {
@@ -517,7 +555,7 @@ impl Store {
     }
 
     pub fn block(&self, height: Height) -> Result<Option<CommittedBlock>, StorageError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db().begin_read().map_err(db_err)?;
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
         match table.get(height.0).map_err(db_err)? {
             Some(v) => Ok(Some(from_bytes(checked("blocks", height, v.value())?)?)),
@@ -643,7 +681,7 @@ mod tests {
     }
 
     fn indexed_through(store: &Store) -> Height {
-        let txn = store.db.begin_read().unwrap();
+        let txn = store.db().begin_read().unwrap();
         let meta = txn.open_table(META).unwrap();
         let through = meta
             .get(INDEXED_THROUGH_KEY)
@@ -755,7 +793,7 @@ mod tests {
         let txs = records(&written);
         let (asked, other) = (&txs[0], &txs[1]);
         assert_eq!(store.tx(&asked.0).unwrap().as_ref(), Some(&asked.1), "in the table");
-        let txn = store.db.begin_write().unwrap();
+        let txn = store.db().begin_write().unwrap();
         let wrong = (other.1.height.0, other.1.index);
         txn.open_table(TX_INDEX).unwrap().insert(&asked.0 .0, &wrong).unwrap();
         txn.commit().unwrap();
@@ -797,6 +835,43 @@ mod tests {
             assert!(err.is_corruption(), "{err}");
             assert!(matches!(&err, StorageError::Corrupt { table: t, .. } if *t == name), "{err}");
         }
+    }
+
+    #[test]
+    fn pruning_deletes_old_blocks_and_state_versions_keeps_set_changes_and_shrinks_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigil.redb");
+        let mut chain = Chain::new();
+        let store = Store::open(&path, 8).unwrap();
+        let (meta, records) = chain.ledger.snapshot();
+        store.write_state(&meta, records).unwrap();
+        let mut first_tx = None;
+        for _ in 0..60 {
+            let (cb, receipts, state) = chain.block(20);
+            first_tx.get_or_insert(receipts[0].tx_hash);
+            store.write(&[(&cb, receipts.as_slice(), &state)], None).unwrap();
+        }
+        let root = chain.ledger.state_root().unwrap();
+        let before = store.file_bytes();
+        assert!(store.tx(&first_tx.unwrap()).unwrap().is_some());
+        let whole = StateRecords::whole(60, chain.ledger.state_snapshot().entries());
+        let pruned = store.prune(Height(50), &[Height(7)], Some((Height(60), whole))).unwrap();
+        assert_eq!(pruned, Pruned { blocks: 48, receipts: 49 * 20, state_versions: 60 });
+        assert!(store.compact().unwrap());
+        let after = store.file_bytes();
+        assert!(after * 2 < before, "the file shrank: {before} → {after} bytes");
+        assert_eq!(store.pruned_below(), Height(50));
+        // What is kept reads back; what went answers nothing; the state is whole.
+        assert!(store.block(Height(7)).unwrap().is_some(), "the block that changed the set is kept");
+        assert!(store.block(Height(8)).unwrap().is_none());
+        assert!(store.block(Height(50)).unwrap().is_some());
+        assert!(store.tx(&first_tx.unwrap()).unwrap().is_none());
+        drop(store);
+        let reopened = Store::open(&path, 8).unwrap();
+        let (meta, tree) = reopened.load(10).unwrap().state.unwrap();
+        assert_eq!(meta.height, Height(60));
+        assert_eq!(tree.root(60).unwrap(), root);
+        assert_eq!(reopened.pruned_below(), Height(50));
     }
 
     #[test]
