@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, gateway, wallet, web, vault";
+const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -19,6 +19,14 @@ pub fn run(args: &[&str]) -> Result<()> {
             exec(
                 cargo()
                     .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "devnet"])
+                    .env("VIGIL_BIN", root().join("target/release/vigil")),
+            )
+        }
+        ["recovery"] => {
+            exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
+            exec(
+                cargo()
+                    .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "recovery"])
                     .env("VIGIL_BIN", root().join("target/release/vigil")),
             )
         }

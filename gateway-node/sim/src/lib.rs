@@ -199,6 +199,8 @@ pub struct FaultCounts {
     pub wipes: u64,
     pub restores: u64,
     pub restores_failed: u64,
+    /// Answers to a recovering node a Byzantine validator lied in.
+    pub recovery_lies: u64,
 }
 
 /// Result of one seed.
@@ -1094,9 +1096,14 @@ impl Env for SimEnv<'_> {
     type WriteError = WriteFault;
 
     fn send(&mut self, to: &NodeId, message: &Message) {
-        if let Some(to) = self.world.index_of(to) {
-            self.world.send(self.node, to, message.clone());
+        let Some(to) = self.world.index_of(to) else { return };
+        let mut message = message.clone();
+        if let Message::RecoveryAnswer(answer) = &mut message {
+            if !self.world.is_honest(self.node) {
+                self.world.lie_in_recovery(answer);
+            }
         }
+        self.world.send(self.node, to, message);
     }
 
     fn broadcast(&mut self, message: &Message) {

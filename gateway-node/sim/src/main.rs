@@ -41,7 +41,7 @@ struct Totals {
     violations: u64,
     blocks: u64,
     /// Seeds in which each fault happened at least once.
-    hit: [u64; 33],
+    hit: [u64; 34],
     failing: Vec<Outcome>,
 }
 
@@ -51,7 +51,7 @@ impl Default for Totals {
     }
 }
 
-const FAULTS: [&str; 33] = [
+const FAULTS: [&str; 34] = [
     "message drop",
     "long delay / reorder",
     "duplication",
@@ -85,6 +85,7 @@ const FAULTS: [&str; 33] = [
     "validator wiped",
     "restored from snapshot",
     "restore found no server",
+    "lie to a recovering node",
 ];
 
 fn tally(t: &mut Totals, o: Outcome) {
@@ -123,6 +124,7 @@ fn tally(t: &mut Totals, o: Outcome) {
         f.wipes,
         f.restores,
         f.restores_failed,
+        f.recovery_lies,
     ];
     for (hit, c) in t.hit.iter_mut().zip(counts) {
         *hit += u64::from(c > 0);

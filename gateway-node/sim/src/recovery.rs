@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use vigil_core::consensus::{Input, Message, RestoreJob};
+use rand::Rng;
+use vigil_core::consensus::{Input, Message, RecoveryAnswer, RestoreJob};
 use vigil_core::execution::{Ledger, LedgerMeta};
 use vigil_protocol::snapshot::{chunk_proof, verify_chunk, SnapshotChunk};
 use vigil_protocol::{BlockHash, CheckpointDigest, Height, NodeId, SetChange, StateRecords, StateTree, View, VoteKind};
@@ -86,6 +87,24 @@ pub(crate) fn draw_wipes(
 }
 
 impl World {
+    /// A Byzantine validator's answer to a recovering node: it claims the chain is at
+    /// its start (so the node would sign at once), or offers a checkpoint with a forged
+    /// digest, or none — none of which may make the node sign a slot twice or restore
+    /// anything but the chain's state.
+    pub(crate) fn lie_in_recovery(&mut self, answer: &mut RecoveryAnswer) {
+        self.faults.recovery_lies += 1;
+        match self.rng.gen_range(0..3) {
+            0 => (answer.height, answer.fast_view) = (Height(1), View(0)),
+            1 => {
+                if let Some(c) = answer.checkpoint.as_mut() {
+                    c.digest.state_root = vigil_protocol::Hash32([0xbd; 32]);
+                    c.digest.height = Height(c.digest.height.0 + 8);
+                }
+            }
+            _ => answer.checkpoint = None,
+        }
+    }
+
     /// Node `i` loses everything on its disk (its process with it).
     pub(crate) fn wipe(&mut self, i: usize) {
         self.nodes[i].node = None;

@@ -61,8 +61,18 @@ async fn restore(shared: &Arc<Shared>, job: RestoreJob) -> anyhow::Result<Ledger
     let chunks = Download::new(shared, &job).run(inbox).await;
     shared.set_restore_inbox(None);
     let chunks = chunks?;
+    let rebuilt = {
+        let (shared, job) = (shared.clone(), job.clone());
+        tokio::task::spawn_blocking(move || rebuild(&shared, &job, chunks)).await.context("the rebuild stopped")??
+    };
+    // Written to disk after the core has the state (it is served from memory meanwhile).
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || rebuild(&shared, &job, chunks)).await.context("the rebuild stopped")?
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = shared.snapshots.store_stable(&job.checkpoint) {
+            tracing::warn!(error = %format!("{e:#}"), "could not store the restored snapshot (it is served from memory)");
+        }
+    });
+    Ok(rebuilt)
 }
 
 /// Rebuilds the state, checks it against the checkpoint, stores it as the base (with
@@ -76,9 +86,6 @@ fn rebuild(shared: &Shared, job: &RestoreJob, chunks: Vec<SnapshotChunk>) -> any
     let (meta, records) = ledger.snapshot();
     shared.store.write_restored(&meta, records, &job.set_changes, &job.safety)?;
     shared.snapshots.hold(snapshot);
-    if let Err(e) = shared.snapshots.store_stable(&job.checkpoint) {
-        tracing::warn!(error = %format!("{e:#}"), "could not store the restored snapshot (it is served from memory)");
-    }
     tracing::info!(
         height = %digest.height,
         state_root = %digest.state_root,
