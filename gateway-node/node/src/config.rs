@@ -69,8 +69,9 @@ pub struct StorageConfig {
     pub compact_interval_s: u64,
 }
 
-/// Blocks kept below the latest stable checkpoint by default.
-pub const RETENTION_BLOCKS_DEFAULT: u64 = 1_024;
+/// Blocks kept below the latest stable checkpoint by default (about 7 hours of an idle
+/// devnet's blocks): a node down for longer catches up by recovery, not by sync.
+pub const RETENTION_BLOCKS_DEFAULT: u64 = 100_000;
 /// Least time between two compactions by default.
 pub const COMPACT_INTERVAL_S_DEFAULT: u64 = 600;
 

@@ -83,6 +83,8 @@ pub struct Shared {
     /// Pruning after each stable checkpoint, and the settings it follows.
     pruner: crate::pruning::Pruner,
     storage: crate::config::StorageConfig,
+    /// When a pruned peer's sync answer was last logged.
+    sync_gap_logged_ms: AtomicU64,
     /// Where snapshot chunks go while this node restores its own state.
     restore_inbox: Mutex<Option<mpsc::Sender<(NodeId, ServedChunk)>>>,
     /// The highest height whose block is on disk. The ledger runs ahead of it for the
@@ -301,6 +303,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         pruner: Default::default(),
         storage: cfg.storage.clone(),
         restore_inbox: Mutex::new(None),
+        sync_gap_logged_ms: AtomicU64::new(0),
         verified,
         durable,
         waiters: Mutex::new(HashMap::new()),
@@ -466,6 +469,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
 
 /// How often the API's rate limiter forgets clients whose buckets are full again.
 const LIMITS_RETAIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Least time between two log lines about a peer that pruned the blocks this node needs.
+const SYNC_GAP_LOG_INTERVAL_MS: u64 = 60_000;
 
 /// Most events handled before their outputs are carried out.
 const EVENTS_PER_BATCH_MAX: usize = 256;
@@ -641,6 +647,23 @@ impl Env for NodeEnv<'_> {
 
     fn notice(&mut self, notice: Notice) {
         match notice {
+            Notice::SyncGap { peer, needed, first } => {
+                // At most once a minute: every sync answer of a pruned peer says it.
+                let now = now_ms();
+                let last = self.shared.sync_gap_logged_ms.load(Ordering::Relaxed);
+                if now.saturating_sub(last) < SYNC_GAP_LOG_INTERVAL_MS {
+                    return;
+                }
+                self.shared.sync_gap_logged_ms.store(now, Ordering::Relaxed);
+                tracing::warn!(
+                    peer = %peer.short(),
+                    %needed,
+                    %first,
+                    "a peer no longer holds the blocks this node needs (it pruned them); if every peer says so, this \
+                     node fell behind their retention window: stop it, move its data directory aside and start it \
+                     with `vigil node --recover`"
+                );
+            }
             Notice::EvidenceSubmitted { offender } => {
                 tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
             }

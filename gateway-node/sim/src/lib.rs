@@ -1180,6 +1180,8 @@ impl Env for SimEnv<'_> {
             Notice::Checkpoint(consensus::Settled::Stable { checkpoint, diverging, mine_differs }) => {
                 w.on_checkpoint(i, &checkpoint.digest, &diverging, mine_differs);
             }
+            // A restored peer holds no blocks below its checkpoint: others serve them.
+            Notice::SyncGap { .. } => {}
             Notice::EvidenceSubmitted { offender } => {
                 let accused = w.index_of(&offender);
                 w.trace.push(w.now_ms, TraceEvent::Evidence { node: i, offender: accused });

@@ -332,6 +332,14 @@ pub enum Output {
     ComputeCheckpoint(Box<CheckpointJob>),
     /// A checkpoint height settled (see [`Settled`]).
     CheckpointSettled(Settled),
+    /// A peer answered a sync request with blocks that start above the height this node
+    /// needs (it pruned the ones between): if every peer does, this node fell behind
+    /// their retention window and must be restored from a checkpoint.
+    SyncGap {
+        peer: NodeId,
+        needed: Height,
+        first: Height,
+    },
     /// A recovering node chose the checkpoint to restore: fetch its snapshot, rebuild
     /// and check the state, hand it back as [`Input::Restored`].
     Restore(Box<RestoreJob>),
@@ -1159,6 +1167,13 @@ impl Node {
     }
 
     fn apply_sync(&mut self, from: NodeId, blocks: Vec<CommittedBlock>) {
+        let next = self.height();
+        if let Some(first) = blocks.iter().map(|cb| cb.block.header.height).filter(|h| *h >= next).min() {
+            if first > next {
+                // The peer no longer holds the height this node needs: it pruned it.
+                self.out.push(Output::SyncGap { peer: from, needed: next, first });
+            }
+        }
         let mut applied = false;
         let full = blocks.len() >= SYNC_BATCH_BLOCKS_MAX;
         // No more than this node asks for: a peer cannot make it check more certificates.

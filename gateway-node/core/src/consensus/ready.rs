@@ -42,6 +42,8 @@ pub enum Notice {
     ForkProven { height: vigil_protocol::Height, theirs: vigil_protocol::BlockHash, offenders: Vec<NodeId> },
     /// A checkpoint height settled (see [`Settled`]).
     Checkpoint(Settled),
+    /// A peer no longer holds the blocks this node needs (see [`Output::SyncGap`]).
+    SyncGap { peer: NodeId, needed: vigil_protocol::Height, first: vigil_protocol::Height },
 }
 
 /// The answer to one [`super::Input::Submit`].
@@ -105,6 +107,7 @@ impl Ready {
                 Output::ComputeCheckpoint(job) => ready.checkpoints.push(*job),
                 Output::CheckpointSettled(settled) => ready.notices.push(Notice::Checkpoint(settled)),
                 Output::Restore(job) => ready.restores.push(*job),
+                Output::SyncGap { peer, needed, first } => ready.notices.push(Notice::SyncGap { peer, needed, first }),
                 Output::Fatal(reason) => return Ready { fatal: Some(reason), ..Ready::default() },
             }
         }

@@ -115,7 +115,7 @@ impl Net {
                 Output::SetTimer { timer, .. } => self.timers.push((i, timer)),
                 Output::Persist(s) => self.disk[i].1 = Some(*s),
                 Output::Commit { committed, .. } => self.disk[i].0.push(*committed),
-                Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } => {}
+                Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } | Output::SyncGap { .. } => {}
                 Output::ComputeCheckpoint(job) => jobs.push(job),
                 Output::CheckpointSettled(settled) => self.settled.push((i, settled)),
                 Output::Restore(job) => restores.push(job),
@@ -1028,4 +1028,31 @@ fn a_wiped_validator_restores_from_a_checkpoint_and_signs_nothing_it_may_have_si
     assert!(signed_by_3.iter().all(|h| *h > Height(5)), "no vote at a height it may have signed at: {signed_by_3:?}");
     assert!(signed_by_3.iter().any(|h| *h >= Height(6)), "it votes again after the bound");
     assert!(net.nodes[0].ledger().consensus_state().jailed.is_empty());
+}
+
+#[test]
+fn blocks_that_start_above_the_height_needed_are_reported_as_a_gap_not_applied() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    for _ in 0..3 {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    assert_eq!(net.height(0), 3);
+    // A node at genesis gets blocks 2 and 3 only (the peer pruned block 1).
+    let mut fresh = Node::new(config(&net.keys[3]), &net.genesis).unwrap();
+    let pruned = net.disk[0].0[1..].to_vec();
+    let outs = fresh.step_outputs(
+        0,
+        Input::Message { from: net.id(0), message: Message::SyncResponse(pruned), verified: Verified::none() },
+    );
+    assert!(outs.iter().any(|o| matches!(o, Output::SyncGap { needed: Height(1), first: Height(2), .. })), "{outs:?}");
+    assert_eq!(fresh.ledger().height(), Height(0), "nothing applied across the gap");
+    // Blocks that connect are no gap.
+    let whole = net.disk[0].0.clone();
+    let outs = fresh.step_outputs(
+        0,
+        Input::Message { from: net.id(0), message: Message::SyncResponse(whole), verified: Verified::none() },
+    );
+    assert!(!outs.iter().any(|o| matches!(o, Output::SyncGap { .. })));
+    assert_eq!(fresh.ledger().height(), Height(3));
 }
