@@ -34,6 +34,8 @@ pub enum FailureCode {
     DuplicateObject,
     /// The account holds as many objects as it may.
     TooManyObjects,
+    /// The checkpoint is no newer than the one recorded.
+    StaleCheckpoint,
 }
 
 /// Outcome of executing one transaction.

@@ -40,6 +40,8 @@ pub enum Payload {
     RegisterUser(crate::UserId),
     /// Records a stored object's manifest (the sender must own it and its user id).
     CommitManifest(Box<crate::VaultManifest>),
+    /// Records a stable checkpoint (a quorum's signed digest) in the state.
+    RecordCheckpoint(Box<crate::StableCheckpoint>),
 }
 
 /// The signed body of a transaction.

@@ -82,6 +82,10 @@ error_codes! {
     InvalidEvidence = ("INVALID_EVIDENCE", 400),
     /// 409: the evidence's offender is not in the set in force.
     OffenderNotInSet = ("OFFENDER_NOT_IN_SET", 409),
+    /// 400: the checkpoint to record does not verify against the set of its height.
+    InvalidCheckpoint = ("INVALID_CHECKPOINT", 400),
+    /// 409: the checkpoint to record is no newer than the one recorded.
+    StaleCheckpoint = ("STALE_CHECKPOINT", 409),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

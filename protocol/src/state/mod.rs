@@ -50,6 +50,8 @@ pub enum StateKey {
     Manifest(crate::Hash32),
     /// The object ids an account holds, oldest first (`Vec<Hash32>`).
     Objects(Address),
+    /// The newest stable checkpoint recorded on chain ([`crate::StableCheckpoint`]).
+    Checkpoint,
 }
 
 impl StateKey {

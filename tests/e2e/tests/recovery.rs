@@ -327,5 +327,18 @@ async fn a_pruned_node_returns_its_disk_space_and_still_proves_current_state() -
     let value = hex::decode(acct["value_bcs"].as_str().unwrap_or(""))?;
     proof.verify(&ch.header.state_root, &vigil_protocol::StateKey::Account(alice), Some(&value))?;
     assert_eq!(acct["balance"], serde_json::json!(3 * nonce), "{acct}");
+
+    // The latest stable checkpoint is recorded on chain: proven against a certified
+    // header like any state, and its signatures those of the set.
+    let key = vigil_protocol::StateKey::Checkpoint;
+    let (_, state) = net.get(0, &format!("/v1/state/{}", hex::encode(to_bytes(&key)))).await?;
+    let ch: CertifiedHeader = from_bytes(&hex::decode(state["certified_header_bcs"].as_str().unwrap_or(""))?)?;
+    ch.verify(&set)?;
+    let value = hex::decode(state["value_bcs"].as_str().unwrap_or(""))?;
+    let proof: vigil_protocol::StateProof = from_bytes(&hex::decode(state["proof_bcs"].as_str().unwrap_or(""))?)?;
+    proof.verify(&ch.header.state_root, &key, Some(&value))?;
+    let recorded: StableCheckpoint = from_bytes(&value)?;
+    recorded.verify(&chain, &set)?;
+    assert!(recorded.digest.height.0 >= INTERVAL, "{recorded:?}");
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! | [`transfer`] | `Transfer` | the recipient's `Account` |
 //! | [`evidence`] | `FaultEvidence` | `Consensus` (the offender jailed, the next height Bft) |
 //! | [`vault`] | `RegisterUser`, `CommitManifest` | `User`, `Manifest`, `Objects` |
+//! | [`checkpoint`] | `RecordCheckpoint` | `Checkpoint` (the newest stable checkpoint) |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
 //! (`execution`), so a transaction included once can never be included again.
@@ -20,6 +21,7 @@ use vigil_protocol::{Payload, TxStatus};
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
+pub mod checkpoint;
 pub mod evidence;
 pub mod transfer;
 pub mod vault;
@@ -72,6 +74,7 @@ macro_rules! with_capability {
             Payload::FaultEvidence($c) => $body,
             Payload::RegisterUser($c) => $body,
             Payload::CommitManifest($c) => $body,
+            Payload::RecordCheckpoint($c) => $body,
         }
     };
 }

@@ -83,6 +83,10 @@ impl Checkpoints {
         Self { config, ..Self::default() }
     }
 
+    pub(super) fn interval(&self) -> u64 {
+        self.config.interval
+    }
+
     pub(super) fn chunk_bytes(&self) -> usize {
         self.config.chunk_bytes()
     }
@@ -237,8 +241,27 @@ impl super::Node {
     fn settle_checkpoint(&mut self, height: Height) {
         let set = self.ledger.validators_at(height.next()).clone();
         if let Some(settled) = self.checkpoints.settle(height, &set) {
+            let Settled::Stable { checkpoint, .. } = &settled;
+            self.record_checkpoint(checkpoint, &set);
             self.out.push(super::Output::CheckpointSettled(settled));
         }
+    }
+
+    /// The validator whose turn it is (by checkpoint number, in the set that signed it)
+    /// submits a stable checkpoint for the chain to record, if it is newer than the
+    /// recorded one. Another validator's turn comes at the next checkpoint if this
+    /// one's is lost.
+    fn record_checkpoint(&mut self, checkpoint: &StableCheckpoint, set: &ValidatorSet) {
+        let number = checkpoint.digest.height.0 / self.checkpoints.interval().max(1);
+        let turn = usize::try_from(number).unwrap_or(0) % set.len().max(1);
+        if set.by_index(turn).map(|v| v.id) != Some(self.me) {
+            return;
+        }
+        let recorded: Option<StableCheckpoint> = self.ledger.state(&vigil_protocol::StateKey::Checkpoint);
+        if recorded.is_some_and(|r| r.digest.height >= checkpoint.digest.height) {
+            return;
+        }
+        self.submit_own(vigil_protocol::Payload::RecordCheckpoint(Box::new(checkpoint.clone())));
     }
 
     /// A restarted node's stable checkpoint, read back from its storage (verified by the

@@ -397,6 +397,10 @@ pub enum Rejection {
     InvalidEvidence(String),
     #[error("the accused validator is no longer in the set (already jailed)")]
     OffenderNotInSet,
+    #[error("the checkpoint does not verify: {0}")]
+    InvalidCheckpoint(String),
+    #[error("the checkpoint is no newer than the one recorded on chain")]
+    StaleCheckpoint,
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.
@@ -1116,21 +1120,30 @@ impl Node {
             return;
         }
         self.reported.insert(offender);
+        if self.submit_own(Payload::FaultEvidence(Box::new(evidence))) {
+            self.out.push(Output::EvidenceSubmitted { offender });
+        }
+    }
+
+    /// Submits a free transaction from this validator's own account (evidence, a
+    /// checkpoint to record): pooled first and gossiped; `false` if the pool refused it.
+    fn submit_own(&mut self, payload: Payload) -> bool {
         let account = Address::from_public_key(&self.cfg.key.public_key());
-        // After this node's evidence still pending, if any.
+        // After this node's own transactions still pending, if any.
         let nonce = self.ledger.account(&account).nonce.0 + self.mempool.pending_from(&account) as u64;
         let tx = Transaction {
             chain_id: self.ledger.chain_id().clone(),
             sender: self.cfg.key.public_key(),
             nonce: Nonce(nonce),
             fee: Amount(0),
-            payload: Payload::FaultEvidence(Box::new(evidence)),
+            payload,
         }
         .sign(&self.cfg.key);
-        if self.mempool.insert(tx.clone(), true).is_ok() {
+        let pooled = self.mempool.insert(tx.clone(), true).is_ok();
+        if pooled {
             self.out.push(Output::Broadcast(Message::Transactions(vec![tx])));
-            self.out.push(Output::EvidenceSubmitted { offender });
         }
+        pooled
     }
 
     fn request_sync(&mut self, from: NodeId) {

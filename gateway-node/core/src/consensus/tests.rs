@@ -1056,3 +1056,22 @@ fn blocks_that_start_above_the_height_needed_are_reported_as_a_gap_not_applied()
     assert!(!outs.iter().any(|o| matches!(o, Output::SyncGap { .. })));
     assert_eq!(fresh.ledger().height(), Height(3));
 }
+
+#[test]
+fn a_stable_checkpoint_is_submitted_by_the_validator_whose_turn_it_is_and_recorded() {
+    let config = vigil_protocol::CheckpointConfig { interval: 2, ..Default::default() };
+    let mut net = Net::with_checkpoints(4, ConsensusMode::Fast, config);
+    for _ in 0..4 {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    let stable = net.nodes[0].stable_checkpoint().cloned().expect("stable");
+    let recorded: Option<vigil_protocol::StableCheckpoint> =
+        net.nodes[3].ledger().state(&vigil_protocol::StateKey::Checkpoint);
+    let recorded = recorded.expect("a checkpoint is recorded on chain");
+    assert!(recorded.digest.height >= Height(2) && recorded.digest.height <= stable.digest.height);
+    recorded.verify(&net.genesis.chain_id, net.nodes[3].ledger().validators()).unwrap();
+    // One validator recorded it (checkpoint 1 is validator 1's turn): its account's nonce moved.
+    let recorder = &net.genesis.validators.validators()[1];
+    assert_eq!(net.nodes[0].ledger().account(&Address::from_public_key(&recorder.consensus_key)).nonce.0, 1);
+}

@@ -103,6 +103,8 @@ pub enum TxInvalid {
     NonceExhausted,
     #[error("fault evidence proves nothing new: {0:?}")]
     Evidence(FailureCode),
+    #[error("the checkpoint does not verify: {0}")]
+    Checkpoint(String),
 }
 
 /// Why executing a list of transactions as a block failed.

@@ -80,6 +80,8 @@ impl From<Rejection> for ApiError {
             Rejection::FeeTooLow { .. } => ErrorCode::FeeTooLow,
             Rejection::InvalidEvidence(_) => ErrorCode::InvalidEvidence,
             Rejection::OffenderNotInSet => ErrorCode::OffenderNotInSet,
+            Rejection::InvalidCheckpoint(_) => ErrorCode::InvalidCheckpoint,
+            Rejection::StaleCheckpoint => ErrorCode::StaleCheckpoint,
         };
         Self::new(code, r.to_string())
     }
