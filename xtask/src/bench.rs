@@ -14,22 +14,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     match args {
         ["protocol", rest @ ..] => protocol(rest),
         ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-core", "--bench", "consensus"])),
-        ["devnet"] => {
-            exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
-            exec(
-                cargo()
-                    .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "devnet"])
-                    .env("VIGIL_BIN", root().join("target/release/vigil")),
-            )
-        }
-        ["recovery"] => {
-            exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
-            exec(
-                cargo()
-                    .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "recovery"])
-                    .env("VIGIL_BIN", root().join("target/release/vigil")),
-            )
-        }
+        [name @ ("devnet" | "recovery")] => devnet_bench(name),
         ["gateway"] => gateway(),
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),
@@ -37,6 +22,16 @@ pub fn run(args: &[&str]) -> Result<()> {
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
+}
+
+/// A bench of `tests/e2e/benches/` against a devnet of release `vigil` processes.
+fn devnet_bench(name: &str) -> Result<()> {
+    exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
+    exec(
+        cargo()
+            .args(["bench", "-q", "-p", "vigil-e2e", "--bench", name])
+            .env("VIGIL_BIN", root().join("target/release/vigil")),
+    )
 }
 
 /// Builds vigil-wallet for wasm32 (release: opt-level 3, LTO) and binds it for Node.

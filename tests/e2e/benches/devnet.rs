@@ -25,13 +25,11 @@ const IN_FLIGHT_MAX: usize = 512;
 
 /// `VIGIL_BENCH_TXS_PER_ACCOUNT` lengthens a run (e.g. to attach a profiler).
 fn txs_per_account() -> u64 {
-    std::env::var("VIGIL_BENCH_TXS_PER_ACCOUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(TXS_PER_ACCOUNT)
+    vigil_e2e::env_or("VIGIL_BENCH_TXS_PER_ACCOUNT", TXS_PER_ACCOUNT)
 }
 
 fn account(i: usize) -> SecretKey {
-    let mut s = [0x5au8; 32];
-    s[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    SecretKey::from_seed(s)
+    vigil_e2e::seeded_key(0x5a, i)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

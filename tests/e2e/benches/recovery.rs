@@ -22,13 +22,7 @@ const RETENTION_BLOCKS: u64 = 64;
 
 /// `VIGIL_BENCH_TXS_PER_SENDER` shortens or lengthens a run.
 fn txs_per_sender() -> u64 {
-    std::env::var("VIGIL_BENCH_TXS_PER_SENDER").ok().and_then(|v| v.parse().ok()).unwrap_or(TXS_PER_SENDER)
-}
-
-fn sender(i: usize) -> SecretKey {
-    let mut s = [0x6bu8; 32];
-    s[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    SecretKey::from_seed(s)
+    vigil_e2e::env_or("VIGIL_BENCH_TXS_PER_SENDER", TXS_PER_SENDER)
 }
 
 /// A new account for every transfer.
@@ -119,7 +113,7 @@ async fn database_mb(net: &TestNet, i: usize) -> anyhow::Result<f64> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let keys: Vec<SecretKey> = (0..SENDERS).map(sender).collect();
+    let keys: Vec<SecretKey> = (0..SENDERS).map(|i| vigil_e2e::seeded_key(0x6b, i)).collect();
     let funded = keys.iter().map(|k| (Address::from_public_key(&k.public_key()), Amount(10_000_000))).collect();
     // Archive nodes while the state is built: every block and version is on disk.
     let archive = |d: &vigil::devnet::Devnet| -> anyhow::Result<()> {

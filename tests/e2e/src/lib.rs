@@ -27,6 +27,20 @@ pub fn vigil_bin() -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
+/// A load generator's account key: the `i`-th of the family `tag` (so benches and tests
+/// that fund accounts in a genesis sign for them without key files).
+pub fn seeded_key(tag: u8, i: usize) -> vigil_protocol::SecretKey {
+    let mut s = [tag; 32];
+    s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    vigil_protocol::SecretKey::from_seed(s)
+}
+
+/// A bench's size from the environment variable `name` (to shorten or lengthen a run),
+/// else `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// A base port with free ports at base+i, base+100+i and base+210+i (its admin
 /// listener) for each of `nodes` nodes and base+200 (base+201: its admin listener) for
 /// the gateway. Each call in this process gets its own range (tests run in parallel

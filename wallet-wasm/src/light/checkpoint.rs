@@ -247,4 +247,4 @@ fn reach(pinned: &ValidatorSet, changes: &[SetChange], height: Height) -> Result
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -27,7 +27,12 @@ fn digest(names: &ValidatorSet, mode: ConsensusMode) -> CheckpointDigest {
 
 /// `digest` signed by the first `signers` validators of `set`, in set order, without
 /// asking for a quorum (so an under-signed one can be made).
-fn signed(digest: &CheckpointDigest, set: &ValidatorSet, keys: &[SecretKey], signers: usize) -> StableCheckpoint {
+pub(crate) fn signed(
+    digest: &CheckpointDigest,
+    set: &ValidatorSet,
+    keys: &[SecretKey],
+    signers: usize,
+) -> StableCheckpoint {
     let mut bitmap = SignerBitmap::empty(set.len());
     let mut signatures = Vec::new();
     for (i, v) in set.validators().iter().enumerate().take(signers) {

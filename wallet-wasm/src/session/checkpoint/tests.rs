@@ -2,7 +2,7 @@ use serde_json::{json, Value};
 use vigil_api::{BlockProof, CheckpointProof, ValidatorsProof};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{
-    CheckpointDigest, ConsensusMode, Hash32, Height, SecretKey, SetChange, SignerBitmap, StableCheckpoint, ValidatorSet,
+    CheckpointDigest, ConsensusMode, Hash32, Height, SecretKey, SetChange, StableCheckpoint, ValidatorSet,
 };
 
 use super::*;
@@ -24,14 +24,7 @@ fn checkpoint(set: &ValidatorSet, keys: &[SecretKey], signers: usize, state_root
         next_validator_set_hash: set.hash(),
         next_mode: ConsensusMode::Bft,
     };
-    let mut bitmap = SignerBitmap::empty(set.len());
-    let mut signatures = Vec::new();
-    for (i, v) in set.validators().iter().enumerate().take(signers) {
-        let key = keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == v.id).unwrap();
-        bitmap.set(i);
-        signatures.push(digest.sign(v.id, key).signature);
-    }
-    StableCheckpoint { digest, signers: bitmap, signatures }
+    crate::light::checkpoint::tests::signed(&digest, set, keys, signers)
 }
 
 fn served(stable: &StableCheckpoint, set: &ValidatorSet) -> Value {
