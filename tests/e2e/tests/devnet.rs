@@ -323,5 +323,15 @@ async fn every_node_gathers_the_same_stable_checkpoint() -> anyhow::Result<()> {
     };
     forged.digest.state_root = vigil_protocol::Hash32([0; 32]);
     assert!(forged.verify(&chain, &set).is_err());
+    // By the hash a user pins: served while the node keeps it; a malformed or unknown
+    // hash is a typed error.
+    let pinned = digests[0].hash();
+    let (status, v) = net.get(0, &format!("/v1/checkpoints/{pinned}")).await?;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["digest_hash"].as_str(), Some(pinned.to_string().as_str()));
+    let (status, v) = net.get(0, "/v1/checkpoints/abc").await?;
+    assert_eq!((status, error_code(&v)), (400, "MALFORMED"), "{v}");
+    let (status, v) = net.get(0, &format!("/v1/checkpoints/{}", vigil_protocol::Hash32([7; 32]))).await?;
+    assert_eq!((status, error_code(&v)), (404, "NOT_FOUND"), "{v}");
     Ok(())
 }

@@ -61,7 +61,13 @@ impl<T: Platform> Session<T> {
 
     /// `node`'s newest stable checkpoint, verified against `pin`.
     async fn checkpoint_from(&self, node: &NodeId, pin: &CheckpointPin) -> Result<LightClient, WalletError> {
-        let proof: CheckpointProof = match self.read_from(node, LATEST).await {
+        // A pinned digest is asked for by its hash (nodes keep the newest few), so a pin a
+        // checkpoint or two old still finds it.
+        let path = match pin {
+            CheckpointPin::Hash(hash) => format!("/v1/checkpoints/{hash}"),
+            CheckpointPin::Set(_) => LATEST.to_string(),
+        };
+        let proof: CheckpointProof = match self.read_from(node, &path).await {
             Err(WalletError::Node { code, .. }) if code == "NOT_FOUND" => return Err(WalletError::NoCheckpoint),
             answer => answer?.parse()?,
         };

@@ -10,6 +10,7 @@
 //! at most one interval above the committed height, one vote per validator and height.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use vigil_protocol::snapshot::{chunk_root, SnapshotChunk};
 use vigil_protocol::{
@@ -76,7 +77,13 @@ pub(super) struct Checkpoints {
     /// Verified votes by height and signer (a signer's first vote at a height counts).
     votes: BTreeMap<Height, BTreeMap<NodeId, CheckpointVote>>,
     latest: Option<StableCheckpoint>,
+    /// The newest stable checkpoints, oldest first (at most [`CHECKPOINTS_RECENT_MAX`]):
+    /// what a light client that pinned one a little older still finds.
+    recent: Arc<Vec<StableCheckpoint>>,
 }
+
+/// Stable checkpoints a node keeps to serve by their digest's hash.
+pub const CHECKPOINTS_RECENT_MAX: usize = 32;
 
 impl Checkpoints {
     pub(super) fn new(config: CheckpointConfig) -> Self {
@@ -154,6 +161,7 @@ impl Checkpoints {
         self.own.retain(|h, _| *h > height);
         self.votes.retain(|h, _| *h > height);
         self.latest = Some(stable.clone());
+        self.keep_recent(stable.clone());
         Some(Settled::Stable { checkpoint: Box::new(stable), diverging, mine_differs })
     }
 
@@ -161,7 +169,21 @@ impl Checkpoints {
     pub(super) fn restored(&mut self, checkpoint: StableCheckpoint) {
         self.own.clear();
         self.votes.clear();
+        self.keep_recent(checkpoint.clone());
         self.latest = Some(checkpoint);
+    }
+
+    fn keep_recent(&mut self, checkpoint: StableCheckpoint) {
+        let recent = Arc::make_mut(&mut self.recent);
+        recent.push(checkpoint);
+        if recent.len() > CHECKPOINTS_RECENT_MAX {
+            recent.remove(0);
+        }
+    }
+
+    /// The newest stable checkpoints, oldest first.
+    pub(super) fn recent(&self) -> Arc<Vec<StableCheckpoint>> {
+        self.recent.clone()
     }
 
     /// Forgets votes for heights the node can no longer settle (more than one interval

@@ -18,6 +18,8 @@ pub struct NodeView {
     pub status: Status,
     /// The newest stable checkpoint this node gathered.
     pub checkpoint: Option<StableCheckpoint>,
+    /// The newest ones it keeps, oldest first (the last is `checkpoint`).
+    pub checkpoints: std::sync::Arc<Vec<StableCheckpoint>>,
 }
 
 impl Node {
@@ -28,6 +30,12 @@ impl Node {
             .last_committed()
             .filter(|cb| cb.block.header.height == ledger.height())
             .map(super::CommittedBlock::certified_header);
-        NodeView { ledger, header, status: self.status(), checkpoint: self.stable_checkpoint().cloned() }
+        NodeView {
+            ledger,
+            header,
+            status: self.status(),
+            checkpoint: self.stable_checkpoint().cloned(),
+            checkpoints: self.checkpoints.recent(),
+        }
     }
 }

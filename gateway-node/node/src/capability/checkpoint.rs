@@ -5,19 +5,23 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use vigil_api::{CheckpointAnswer, CheckpointProof, ErrorCode};
+use vigil_core::consensus::NodeView;
 use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::{Hash32, StableCheckpoint};
 
 use crate::api::{ApiError, ApiResult};
 use crate::openapi::error_doc;
 use crate::service::Shared;
 
 pub fn routes() -> Router<Arc<Shared>> {
-    crate::api::body_limit(Router::new().route("/v1/checkpoints/latest", get(latest)), crate::api::API_BODY_MAX_BYTES)
+    let routes =
+        Router::new().route("/v1/checkpoints/latest", get(latest)).route("/v1/checkpoints/{hash}", get(by_hash));
+    crate::api::body_limit(routes, crate::api::API_BODY_MAX_BYTES)
 }
 
 async fn latest(State(shared): State<Arc<Shared>>) -> ApiResult<Json<CheckpointAnswer>> {
@@ -25,6 +29,24 @@ async fn latest(State(shared): State<Arc<Shared>>) -> ApiResult<Json<CheckpointA
     let checkpoint = view.checkpoint.as_ref().ok_or_else(|| {
         ApiError::new(ErrorCode::NotFound, "no stable checkpoint yet: validators make one every few blocks")
     })?;
+    answer(&view, checkpoint)
+}
+
+/// One of the newest stable checkpoints, by its digest's hash (what a user pins).
+async fn by_hash(State(shared): State<Arc<Shared>>, Path(hash): Path<String>) -> ApiResult<Json<CheckpointAnswer>> {
+    let hash: Hash32 =
+        hash.parse().map_err(|_| ApiError::new(ErrorCode::Malformed, "a checkpoint's digest hash is 64 hex digits"))?;
+    let view = shared.view();
+    let checkpoint = view.checkpoints.iter().rev().find(|c| c.digest.hash() == hash).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "this node keeps no stable checkpoint of that digest (it keeps the newest ones only): pin a newer one",
+        )
+    })?;
+    answer(&view, checkpoint)
+}
+
+fn answer(view: &NodeView, checkpoint: &StableCheckpoint) -> ApiResult<Json<CheckpointAnswer>> {
     let height = checkpoint.digest.height;
     let set = view.ledger.set_history().iter().rev().find(|(from, _)| *from <= height.next()).map(|(_, set)| set);
     let set = set.ok_or_else(|| ApiError::internal(format!("no validator set for height {}", height.next())))?;
@@ -45,6 +67,15 @@ pub fn openapi_paths() -> Value {
             "responses": {
                 "200": { "description": "`height`, `digest_hash`, `digest`, `signers`, `checkpoint_bcs` (BCS StableCheckpoint), `validators_bcs` (BCS ValidatorSet that signed it)" },
                 "404": error_doc("NOT_FOUND (no stable checkpoint yet)")
+            }
+        }},
+        "/v1/checkpoints/{hash}": { "get": {
+            "summary": "One of the newest stable checkpoints this node keeps, by the hash of its digest (what a user pins to start a light client from it)",
+            "parameters": [{ "name": "hash", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }],
+            "responses": {
+                "200": { "description": "as /v1/checkpoints/latest" },
+                "400": error_doc("MALFORMED (not 64 hex digits)"),
+                "404": error_doc("NOT_FOUND (not among the checkpoints this node keeps)")
             }
         }}
     })
