@@ -62,12 +62,20 @@ impl<T: Platform> Session<T> {
     /// `node`'s newest stable checkpoint, verified against `pin`.
     async fn checkpoint_from(&self, node: &NodeId, pin: &CheckpointPin) -> Result<LightClient, WalletError> {
         // A pinned digest is asked for by its hash (nodes keep the newest few), so a pin a
-        // checkpoint or two old still finds it.
-        let path = match pin {
-            CheckpointPin::Hash(hash) => format!("/v1/checkpoints/{hash}"),
-            CheckpointPin::Set(_) => LATEST.to_string(),
+        // checkpoint or two old still finds it; one the node does not keep is checked
+        // against its newest, which names the mismatch.
+        let by_hash = match pin {
+            CheckpointPin::Hash(hash) => match self.read_from(node, &format!("/v1/checkpoints/{hash}")).await {
+                Err(WalletError::Node { code, .. }) if code == "NOT_FOUND" => None,
+                answer => Some(answer),
+            },
+            CheckpointPin::Set(_) => None,
         };
-        let proof: CheckpointProof = match self.read_from(node, &path).await {
+        let answer = match by_hash {
+            Some(answer) => answer,
+            None => self.read_from(node, LATEST).await,
+        };
+        let proof: CheckpointProof = match answer {
             Err(WalletError::Node { code, .. }) if code == "NOT_FOUND" => return Err(WalletError::NoCheckpoint),
             answer => answer?.parse()?,
         };
