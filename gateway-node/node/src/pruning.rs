@@ -51,7 +51,14 @@ impl Pruner {
         };
         let now = vigil_server::now_ms();
         let due = now.saturating_sub(self.last_compaction_ms.load(Ordering::Relaxed)) >= cfg.compact_interval_s * 1_000;
-        let compacted = due && matches!(shared.store.compact(), Ok(true));
+        let compacted = due
+            && match shared.store.compact() {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "compacting the database failed; the space returns at a later one");
+                    false
+                }
+            };
         if compacted {
             self.last_compaction_ms.store(now, Ordering::Relaxed);
         }

@@ -263,8 +263,8 @@ fn write_flush(txn: &redb::WriteTransaction, flush: &Flush) -> Result<(), Storag
 }
 
 pub struct Store {
-    /// Write-locked only to compact ([`Store::compact`]); every transaction begins under
-    /// a read lock.
+    /// Write-locked only to compact ([`Store::compact`]); every transaction runs under
+    /// the read side (its guard held until it ends), so a compaction waits for them.
     db: RwLock<Database>,
     /// The file, for its size on disk.
     path: std::path::PathBuf,
@@ -374,7 +374,9 @@ impl Store {
     /// order (every block, if no state is stored: it is rebuilt from them), and the
     /// safety state.
     pub fn load(&self, recent: usize) -> Result<Stored, StorageError> {
-        let txn = self.db().begin_read().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_read().map_err(db_err)?;
         let meta = txn.open_table(META).map_err(db_err)?;
         let blocks_table = txn.open_table(BLOCKS).map_err(db_err)?;
         let last = blocks_table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
@@ -418,7 +420,9 @@ impl Store {
 
     /// Writes a whole state at once: for a database that has blocks but no state yet.
     pub fn write_state(&self, meta: &LedgerMeta, records: StateRecords) -> Result<(), StorageError> {
-        let txn = self.db().begin_write().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_write().map_err(db_err)?;
         write_state(&txn, meta, records.into())?;
         txn.commit().map_err(db_err)
     }
@@ -433,7 +437,9 @@ impl Store {
         set_changes: &[SetChange],
         safety: &SafetyState,
     ) -> Result<(), StorageError> {
-        let txn = self.db().begin_write().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_write().map_err(db_err)?;
         txn.delete_table(STATE).map_err(db_err)?;
         write_state(&txn, meta, records.into())?;
         let mut m = txn.open_table(META).map_err(db_err)?;
@@ -447,7 +453,9 @@ impl Store {
     /// (the ledger's): those a restore stored, then each later set with the stored block
     /// that committed it.
     pub fn set_changes(&self, history: &[(Height, ValidatorSet)]) -> Result<Vec<SetChange>, StorageError> {
-        let txn = self.db().begin_read().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_read().map_err(db_err)?;
         let meta = txn.open_table(META).map_err(db_err)?;
         let mut changes: Vec<SetChange> = match meta.get(RESTORED_SET_CHANGES_KEY).map_err(db_err)? {
             Some(v) => from_bytes(checked("meta", RESTORED_SET_CHANGES_KEY, v.value())?)?,
@@ -468,7 +476,9 @@ impl Store {
     /// Writes committed blocks (in order) and then the safety state, in one durable
     /// transaction: one disk sync for all of them.
     pub fn write(&self, blocks: &[BlockWrite<'_>], safety: Option<&SafetyState>) -> Result<(), StorageError> {
-        let txn = self.db().begin_write().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_write().map_err(db_err)?;
         for (committed, receipts, state) in blocks {
             let height = committed.block.header.height;
             write_state(&txn, &state.meta, state.version.records().into())?;
@@ -512,7 +522,9 @@ impl Store {
     pub fn tx(&self, hash: &TxHash) -> Result<Option<TxRecord>, StorageError> {
         let in_memory = self.recent.read().unwrap_or_else(|p| p.into_inner()).by_hash.get(hash).copied();
         // Begun after memory was read: whatever left memory is in the table it sees.
-        let txn = self.db().begin_read().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_read().map_err(db_err)?;
         let position = match in_memory {
             Some(p) => Some(p),
             None => txn.open_table(TX_INDEX).map_err(db_err)?.get(&hash.0).map_err(db_err)?.map(|v| {
@@ -544,7 +556,9 @@ impl Store {
 
     /// Up to `max` committed blocks from `from` on, in order.
     pub fn blocks(&self, from: Height, max: usize) -> Result<Vec<CommittedBlock>, StorageError> {
-        let txn = self.db().begin_read().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_read().map_err(db_err)?;
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
         let mut blocks = Vec::new();
         for row in table.range(from.0..).map_err(db_err)?.take(max) {
@@ -555,7 +569,9 @@ impl Store {
     }
 
     pub fn block(&self, height: Height) -> Result<Option<CommittedBlock>, StorageError> {
-        let txn = self.db().begin_read().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_read().map_err(db_err)?;
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
         match table.get(height.0).map_err(db_err)? {
             Some(v) => Ok(Some(from_bytes(checked("blocks", height, v.value())?)?)),

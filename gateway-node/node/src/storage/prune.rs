@@ -49,7 +49,9 @@ impl Store {
         whole: Option<(Height, StateRecords)>,
     ) -> Result<Pruned, StorageError> {
         let mut pruned = Pruned::default();
-        let txn = self.db().begin_write().map_err(db_err)?;
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_write().map_err(db_err)?;
         {
             let mut receipts = txn.open_table(RECEIPTS).map_err(db_err)?;
             let mut index = txn.open_table(TX_INDEX).map_err(db_err)?;
