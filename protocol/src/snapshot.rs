@@ -128,6 +128,15 @@ pub struct ChunkedSnapshot {
 }
 
 impl ChunkedSnapshot {
+    /// The snapshot of freshly cut `chunks`, with the digest `digest_of` makes from their
+    /// root and count (each chunk hashed once, for the root and the proofs alike).
+    pub fn cut(chunks: Vec<SnapshotChunk>, digest_of: impl FnOnce(Hash32, u32) -> CheckpointDigest) -> Self {
+        let hashes: Vec<Hash32> = chunks.iter().map(SnapshotChunk::hash).collect();
+        let count = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+        let digest = digest_of(merkle::root(&hashes), count);
+        Self { digest, chunks, hashes }
+    }
+
     /// `chunks` must be those `digest` signs (checked: their root and count).
     pub fn new(digest: CheckpointDigest, chunks: Vec<SnapshotChunk>) -> Result<Self, SnapshotError> {
         let hashes: Vec<Hash32> = chunks.iter().map(SnapshotChunk::hash).collect();
@@ -150,11 +159,6 @@ impl ChunkedSnapshot {
 
     pub fn chunks(&self) -> &[SnapshotChunk] {
         &self.chunks
-    }
-
-    /// Encoded bytes of all chunks (what a restore downloads).
-    pub fn bytes(&self) -> usize {
-        self.chunks.iter().map(|c| to_bytes(c).len()).sum()
     }
 }
 

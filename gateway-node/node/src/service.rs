@@ -725,11 +725,9 @@ impl Env for NodeEnv<'_> {
         // Cutting the snapshot into chunks takes a while on a large state: not here.
         self.runtime.spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let (digest, chunks) = job.compute_with_chunks();
-            match vigil_protocol::ChunkedSnapshot::new(digest.clone(), chunks) {
-                Ok(snapshot) => shared.snapshots.hold(snapshot),
-                Err(e) => tracing::error!(error = %e, "a snapshot cut here does not match its own digest"),
-            }
+            let snapshot = job.compute_snapshot();
+            let digest = snapshot.digest.clone();
+            shared.snapshots.hold(snapshot);
             let events = &shared.events;
             tracing::debug!(height = %digest.height, chunks = digest.chunk_count, ms = started.elapsed().as_millis() as u64, "checkpoint digest computed");
             let _ = events.blocking_send(Event::CheckpointComputed(Box::new(digest)));

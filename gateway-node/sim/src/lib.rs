@@ -334,7 +334,7 @@ struct SimNode {
     /// What the next write does, if a fault is armed.
     write_fault: Option<WriteFault>,
     /// The snapshot chunks of its newest checkpoint heights, which it serves.
-    snapshots: BTreeMap<Height, Vec<vigil_protocol::snapshot::SnapshotChunk>>,
+    snapshots: BTreeMap<Height, vigil_protocol::ChunkedSnapshot>,
 }
 
 struct Client {
@@ -1164,9 +1164,9 @@ impl Env for SimEnv<'_> {
     fn compute_checkpoint(&mut self, job: consensus::CheckpointJob) {
         let (w, i) = (&mut *self.world, self.node);
         let incarnation = w.nodes[i].incarnation;
-        let (digest, chunks) = job.compute_with_chunks();
-        w.keep_snapshot(i, &digest, chunks);
-        let digest = Box::new(digest);
+        let snapshot = job.compute_snapshot();
+        let digest = Box::new(snapshot.digest.clone());
+        w.keep_snapshot(i, snapshot);
         w.schedule(w.now_ms + CHECKPOINT_COMPUTE_MS, Event::CheckpointComputed { node: i, incarnation, digest });
     }
 

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use vigil_core::consensus::{Input, Message, RecoveryAnswer, RestoreJob};
 use vigil_core::execution::{Ledger, LedgerMeta};
-use vigil_protocol::snapshot::{chunk_proof, verify_chunk, SnapshotChunk};
-use vigil_protocol::{BlockHash, CheckpointDigest, Height, NodeId, SetChange, StateRecords, StateTree, View, VoteKind};
+use vigil_protocol::snapshot::verify_chunk;
+use vigil_protocol::{BlockHash, ChunkedSnapshot, Height, NodeId, SetChange, StateRecords, StateTree, View, VoteKind};
 
 use super::{Event, TraceEvent, World};
 
@@ -116,9 +116,9 @@ impl World {
     }
 
     /// A checkpoint digest computed at node `i`, with the chunks it serves from then on.
-    pub(crate) fn keep_snapshot(&mut self, i: usize, digest: &CheckpointDigest, chunks: Vec<SnapshotChunk>) {
+    pub(crate) fn keep_snapshot(&mut self, i: usize, snapshot: ChunkedSnapshot) {
         let snapshots = &mut self.nodes[i].snapshots;
-        snapshots.insert(digest.height, chunks);
+        snapshots.insert(snapshot.digest.height, snapshot);
         while snapshots.len() > SNAPSHOTS_KEPT {
             snapshots.pop_first();
         }
@@ -132,11 +132,13 @@ impl World {
         let incarnation = self.nodes[i].incarnation;
         let served = job.peers.iter().filter_map(|p| self.index_of(p)).find_map(|peer| {
             let n = &self.nodes[peer];
-            let chunks = n.node.as_ref().and(n.snapshots.get(&digest.height))?;
-            let whole = chunks
-                .iter()
-                .all(|c| chunk_proof(chunks, c.index).is_some_and(|proof| verify_chunk(digest, c, &proof).is_ok()));
-            whole.then(|| chunks.clone())
+            let snapshot = n.node.as_ref().and(n.snapshots.get(&digest.height))?;
+            // Each chunk as the peer serves it, checked as a restoring node checks it.
+            (0..digest.chunk_count)
+                .map(|i| {
+                    snapshot.serve(i).filter(|s| verify_chunk(digest, &s.chunk, &s.proof).is_ok()).map(|s| s.chunk)
+                })
+                .collect::<Option<Vec<_>>>()
         });
         let ledger = served
             .and_then(|chunks| StateTree::from_snapshot(digest, chunks).ok())

@@ -12,10 +12,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use vigil_protocol::snapshot::{chunk_root, SnapshotChunk};
 use vigil_protocol::{
-    BlockHash, ChainId, CheckpointConfig, CheckpointDigest, CheckpointVote, ConsensusMode, Hash32, Height, NodeId,
-    StableCheckpoint, StateSnapshot, ValidatorSet,
+    BlockHash, ChainId, CheckpointConfig, CheckpointDigest, CheckpointVote, ChunkedSnapshot, ConsensusMode, Hash32,
+    Height, NodeId, StableCheckpoint, StateSnapshot, ValidatorSet,
 };
 
 /// What the caller computes once a checkpoint height is committed, and hands back as
@@ -38,24 +37,22 @@ impl CheckpointJob {
     /// Cuts the snapshot into chunks and computes the digest (pure, but slow for a large
     /// state: the caller runs it off the consensus thread).
     pub fn compute(&self) -> CheckpointDigest {
-        self.compute_with_chunks().0
+        self.compute_snapshot().digest
     }
 
-    /// [`CheckpointJob::compute`], with the chunks it cut (what the node serves to peers
-    /// that restore from this checkpoint).
-    pub fn compute_with_chunks(&self) -> (CheckpointDigest, Vec<SnapshotChunk>) {
-        let chunks: Vec<SnapshotChunk> = self.snapshot.chunks(self.chunk_bytes);
-        let digest = CheckpointDigest {
+    /// [`CheckpointJob::compute`], with the chunks it cut, ready to serve to peers that
+    /// restore from this checkpoint.
+    pub fn compute_snapshot(&self) -> ChunkedSnapshot {
+        ChunkedSnapshot::cut(self.snapshot.chunks(self.chunk_bytes), |chunk_root, chunk_count| CheckpointDigest {
             chain_id: self.chain_id.clone(),
             height: self.height,
             block_hash: self.block_hash,
             state_root: self.state_root,
-            chunk_root: chunk_root(&chunks),
-            chunk_count: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
+            chunk_root,
+            chunk_count,
             next_validator_set_hash: self.next_validator_set_hash,
             next_mode: self.next_mode,
-        };
-        (digest, chunks)
+        })
     }
 }
 

@@ -93,9 +93,10 @@ const GRACE_TIMER: View = View(1);
 /// back to a node that was down may be in its reconnect backoff).
 const GRACE_SYNC_RETRIES: u64 = 5;
 
-/// A checkpoint chosen from the answers, and what the answers bound.
+/// A checkpoint chosen from the answers (none: genesis), and what the answers bound.
 #[derive(Debug, Clone)]
 struct Chosen {
+    checkpoint: Option<StableCheckpoint>,
     set_changes: Vec<SetChange>,
     abstain_through: Height,
     fast_view: View,
@@ -237,10 +238,15 @@ impl super::Node {
             })
             .collect();
         // The newest that several peers hold (the download survives one that serves
-        // bad chunks); else the newest.
-        let holders = |c: &StableCheckpoint| r.answers.values().filter(|a| a.checkpoint.as_ref() == Some(c)).count();
+        // bad chunks); else the newest. Peers hold one digest with other quorums of
+        // signatures: they are counted by digest.
+        let holders = |c: &StableCheckpoint| -> Vec<NodeId> {
+            let digest = &c.digest;
+            let holds = |a: &RecoveryAnswer| a.checkpoint.as_ref().is_some_and(|h| h.digest == *digest);
+            r.answers.iter().filter(|(_, a)| holds(a)).map(|(id, _)| *id).collect()
+        };
         let verified =
-            verified.iter().find(|(c, _, _)| holders(c) >= RESTORE_PEERS_PREFERRED).or(verified.first()).cloned();
+            verified.iter().find(|(c, _, _)| holders(c).len() >= RESTORE_PEERS_PREFERRED).or(verified.first()).cloned();
         let none_yet = r.answers.values().all(|a| a.checkpoint.is_none());
         let set = match &verified {
             Some((_, set, _)) => set,
@@ -265,19 +271,18 @@ impl super::Node {
         }
         let highest = r.answers.values().map(|a| a.height).max().unwrap_or(Height(0));
         let fast_view = r.answers.values().map(|a| a.fast_view).max().unwrap_or(View(0));
+        let abstain_through = highest.next();
         let Some((checkpoint, set, set_changes)) = verified else {
             // No checkpoint anywhere yet: from genesis, which this node holds.
-            let chosen = Chosen { set_changes: Vec::new(), abstain_through: highest.next(), fast_view };
-            return self.join(chosen, None);
+            return self.join(Chosen { checkpoint: None, set_changes: Vec::new(), abstain_through, fast_view });
         };
-        let digest_hash = checkpoint.digest.hash();
-        let peers = r
-            .answers
-            .iter()
-            .filter(|(_, a)| a.checkpoint.as_ref().is_some_and(|c| c.digest.hash() == digest_hash))
-            .map(|(id, _)| *id)
-            .collect();
-        let chosen = Chosen { set_changes: set_changes.clone(), abstain_through: highest.next(), fast_view };
+        let peers = holders(&checkpoint);
+        let chosen = Chosen {
+            checkpoint: Some(checkpoint.clone()),
+            set_changes: set_changes.clone(),
+            abstain_through,
+            fast_view,
+        };
         let safety = chosen.safety(checkpoint.digest.height.next());
         if let Some(r) = self.recovery.as_mut() {
             r.restoring = Some(chosen);
@@ -300,35 +305,30 @@ impl super::Node {
     /// height, signing nothing through the bound the answers set.
     fn on_restored(&mut self, ledger: Ledger) {
         let Some(chosen) = self.recovery.as_mut().and_then(|r| r.restoring.take()) else { return };
-        let Some(checkpoint) = self.recovery_checkpoint(&ledger) else {
+        // The ledger must be the chosen checkpoint's state.
+        let at_checkpoint = chosen.checkpoint.as_ref().is_some_and(|c| {
+            c.digest.height == ledger.height()
+                && c.digest.block_hash == ledger.last_hash()
+                && ledger.state_root().ok() == Some(c.digest.state_root)
+        });
+        if !at_checkpoint {
             self.recovery_step(super::Input::RestoreFailed);
             return;
-        };
+        }
         self.ledger = ledger;
-        self.join(chosen, Some(checkpoint));
+        self.join(chosen);
     }
 
-    /// Leaves recovery at the ledger's height (the checkpoint's, or genesis).
-    fn join(&mut self, chosen: Chosen, checkpoint: Option<StableCheckpoint>) {
+    /// Leaves recovery at the ledger's height (the chosen checkpoint's, or genesis).
+    fn join(&mut self, chosen: Chosen) {
         self.recovery = None;
         self.safety = chosen.safety(self.height());
         self.set_changes = chosen.set_changes;
-        if let Some(checkpoint) = checkpoint {
+        if let Some(checkpoint) = chosen.checkpoint {
             self.checkpoints.restored(checkpoint);
         }
         self.persist();
         self.enter_height();
-    }
-
-    /// The checkpoint the restored ledger must be at (the one handed out in the job).
-    fn recovery_checkpoint(&self, ledger: &Ledger) -> Option<StableCheckpoint> {
-        let r = self.recovery.as_ref()?;
-        let at = r.answers.values().filter_map(|a| a.checkpoint.as_ref()).find(|c| {
-            c.digest.height == ledger.height()
-                && c.digest.block_hash == ledger.last_hash()
-                && ledger.state_root().ok() == Some(c.digest.state_root)
-        })?;
-        Some(at.clone())
     }
 
     /// Whether this node may sign at the height in progress (a restored validator waits

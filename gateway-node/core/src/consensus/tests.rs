@@ -33,7 +33,7 @@ struct Net {
     /// Checkpoints settled, by node.
     settled: Vec<(usize, Settled)>,
     /// The snapshot chunks each node cut at each checkpoint height.
-    chunks: Vec<std::collections::BTreeMap<Height, Vec<vigil_protocol::snapshot::SnapshotChunk>>>,
+    chunks: Vec<std::collections::BTreeMap<Height, vigil_protocol::ChunkedSnapshot>>,
 }
 
 impl Net {
@@ -123,15 +123,16 @@ impl Net {
             }
         }
         for job in jobs {
-            let (digest, chunks) = job.compute_with_chunks();
-            self.chunks[i].insert(digest.height, chunks);
+            let snapshot = job.compute_snapshot();
+            let digest = snapshot.digest.clone();
+            self.chunks[i].insert(digest.height, snapshot);
             self.input(i, Input::CheckpointComputed(Box::new(digest)));
         }
         for job in restores {
             // From the first peer that holds the checkpoint's chunks.
             let digest = &job.checkpoint.digest;
             let peer = job.peers.iter().find_map(|p| (0..self.nodes.len()).find(|j| self.id(*j) == *p)).unwrap();
-            let chunks = self.chunks[peer][&digest.height].clone();
+            let chunks = self.chunks[peer][&digest.height].chunks().to_vec();
             let tree = vigil_protocol::StateTree::from_snapshot(digest, chunks).unwrap();
             let ledger = crate::execution::Ledger::from_checkpoint(&self.genesis, digest, tree).unwrap();
             self.input(i, Input::Restored(Box::new(ledger)));
