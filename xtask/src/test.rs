@@ -98,6 +98,7 @@ pub fn run(args: &[&str]) -> Result<()> {
 
 fn run_steps(clock: &mut Clock) -> Result<()> {
     let mut tally = Tally::default();
+    warn_if_disk_is_short();
     clock.time("provision", || crate::provision::provision(crate::provision::Purpose::Tests))?;
 
     clock.time("fmt", || exec(cargo().args(["fmt", "--all", "--", "--check"])))?;
@@ -192,6 +193,31 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
         bail!("{} tests failed", tally.failed);
     }
     Ok(())
+}
+
+/// What a cold `cargo xtask test` writes under the target directory, about: debug test
+/// binaries, the release simulator and node, wasm builds.
+const DISK_NEEDED_GIB: u64 = 10;
+
+/// Says before the build, not after 15 minutes of it, when the disk is likely to fill
+/// (a CI run once died of `No space left on device` while linking the tests).
+fn warn_if_disk_is_short() {
+    let dir = util::target_dir();
+    let probe = if dir.exists() { dir } else { util::root() };
+    let Ok(out) = crate::util::output(std::process::Command::new("df").args(["-Pk"]).arg(&probe)) else {
+        return;
+    };
+    let free_kib = out.lines().nth(1).and_then(|l| l.split_whitespace().nth(3)).and_then(|n| n.parse::<u64>().ok());
+    if let Some(free_kib) = free_kib {
+        let free_gib = free_kib / (1024 * 1024);
+        println!("xtask test: {free_gib} GiB free on the disk of {}", probe.display());
+        if free_gib < DISK_NEEDED_GIB {
+            println!(
+                "xtask test: WARNING: a cold run writes about {DISK_NEEDED_GIB} GiB; free space \
+                 (`cargo clean`, or other target directories) if the build fails with `No space left on device`"
+            );
+        }
+    }
 }
 
 /// What each crate must not link (`cargo tree` edges, names): the pure core no runtime,
