@@ -44,6 +44,8 @@ mod bytes;
 pub mod checkpoint;
 pub mod crypto;
 pub mod encoding;
+#[cfg(feature = "erasure")]
+pub mod erasure;
 pub mod evidence;
 pub mod fast;
 pub mod forensics;

@@ -15,6 +15,7 @@ use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::aead::{KeyInit, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
 use rand_core::CryptoRngCore;
+use vigil_protocol::erasure::{self, ErasureError};
 use vigil_protocol::vault::fragment_hash;
 use vigil_protocol::{Address, Hash32, NodeId, UserId, VaultConfig, VaultManifest};
 use zeroize::Zeroizing;
@@ -138,10 +139,8 @@ pub fn split(cfg: &VaultConfig, ciphertext: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, 
         let end = ((s + 1) * stripe_bytes).min(ciphertext.len());
         let mut data = ciphertext[start..end].to_vec();
         data.resize(stripe_bytes, 0);
-        let mut shards: Vec<Vec<u8>> = data.chunks(shard).map(<[u8]>::to_vec).collect();
-        let recovery =
-            reed_solomon_simd::encode(k, n - k, &shards).map_err(|e| VaultClientError::Code(e.to_string()))?;
-        shards.extend(recovery);
+        let originals: Vec<Vec<u8>> = data.chunks(shard).map(<[u8]>::to_vec).collect();
+        let shards = erasure::encode(n, originals).map_err(|e| VaultClientError::Code(e.to_string()))?;
         stripes.push(shards);
     }
     Ok(stripes)
@@ -189,7 +188,7 @@ pub fn rebuild(
     let empty = BTreeMap::new();
     for s in 0..m.stripes() as u32 {
         let at = shards.get(&s).unwrap_or(&empty);
-        let intact: BTreeMap<u8, &Vec<u8>> = at
+        let intact: BTreeMap<u8, &[u8]> = at
             .iter()
             .filter(|(i, bytes)| {
                 let ok = m.fragment_hash(s, **i) == Some(fragment_hash(bytes));
@@ -198,33 +197,14 @@ pub fn rebuild(
                 }
                 ok
             })
-            .map(|(i, b)| (*i, b))
+            .map(|(i, b)| (*i, b.as_slice()))
             .collect();
-        if intact.len() < k {
-            return Err(VaultClientError::NotEnoughShards { stripe: s, have: intact.len(), need: k });
-        }
-        let originals: Vec<(usize, &Vec<u8>)> =
-            intact.iter().filter(|(i, _)| usize::from(**i) < k).map(|(i, b)| (usize::from(*i), *b)).collect();
-        if originals.len() == k {
-            for (_, b) in originals {
-                out.extend_from_slice(b);
+        match erasure::originals(k, n, &intact) {
+            Ok(originals) => originals.iter().for_each(|o| out.extend_from_slice(o)),
+            Err(ErasureError::NotEnough { have, need }) => {
+                return Err(VaultClientError::NotEnoughShards { stripe: s, have, need })
             }
-            continue;
-        }
-        let recovery: Vec<(usize, &Vec<u8>)> = intact
-            .iter()
-            .filter(|(i, _)| usize::from(**i) >= k && usize::from(**i) < n)
-            .map(|(i, b)| (usize::from(*i) - k, *b))
-            .collect();
-        let restored = reed_solomon_simd::decode(k, n - k, originals.iter().copied(), recovery)
-            .map_err(|e| VaultClientError::Code(e.to_string()))?;
-        for i in 0..k {
-            match intact.get(&(i as u8)) {
-                Some(b) => out.extend_from_slice(b),
-                None => {
-                    out.extend_from_slice(restored.get(&i).ok_or(VaultClientError::Code("shard not restored".into()))?)
-                }
-            }
+            Err(e) => return Err(VaultClientError::Code(e.to_string())),
         }
     }
     out.truncate(m.ciphertext_len as usize);
