@@ -302,6 +302,27 @@ impl FetchRequest {
     }
 }
 
+/// Between stores, over the validators' authenticated links: a store that lost shards of
+/// an object asks another store of it for that store's own shard `index` of stripes
+/// `first_stripe ..` (at most `count`). Served only to a store of the same object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerShardRequest {
+    pub object_id: Hash32,
+    pub index: u8,
+    pub first_stripe: u32,
+    pub count: u32,
+}
+
+/// The answer: the shards held, in order from `first_stripe`, up to the first missing
+/// one (the asker checks each against the manifest's hashes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerShards {
+    pub object_id: Hash32,
+    pub index: u8,
+    pub first_stripe: u32,
+    pub shards: Vec<Vec<u8>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

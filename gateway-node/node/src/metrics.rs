@@ -15,6 +15,10 @@ pub struct Metrics {
     commit_latency: Histogram,
     /// Sealed requests (from the gateway or relayed) opened and refused.
     pub sealed: std::sync::Arc<SealedCounters>,
+    /// Vault shards this node rebuilt from the other stores, and those it could not
+    /// (as of its last repair).
+    pub vault_shards_repaired: AtomicU64,
+    pub vault_shards_missing: AtomicU64,
 }
 
 #[derive(Default)]
@@ -67,6 +71,8 @@ impl Metrics {
         let _ = writeln!(s, "vigil_disk_bytes{{part=\"database\"}} {}", g.database_bytes);
         let _ = writeln!(s, "vigil_disk_bytes{{part=\"snapshots\"}} {}", g.snapshot_bytes);
         let _ = writeln!(s, "# HELP vigil_pruned_below_height Blocks and receipts below this height were pruned.\n# TYPE vigil_pruned_below_height gauge\nvigil_pruned_below_height {}", g.pruned_below);
+        let _ = writeln!(s, "# HELP vigil_vault_shards_repaired_total Vault shards this node lost and rebuilt from the other stores.\n# TYPE vigil_vault_shards_repaired_total counter\nvigil_vault_shards_repaired_total {}", load(&self.vault_shards_repaired));
+        let _ = writeln!(s, "# HELP vigil_vault_shards_missing Vault shards this node should hold and could not rebuild (fewer than k intact at the other stores), as of its last repair.\n# TYPE vigil_vault_shards_missing gauge\nvigil_vault_shards_missing {}", load(&self.vault_shards_missing));
         let _ = writeln!(s, "# HELP vigil_txs_committed_total Transactions committed.\n# TYPE vigil_txs_committed_total counter\nvigil_txs_committed_total {}", load(&self.txs_committed));
         let _ = writeln!(s, "# HELP vigil_txs_rejected_total Client transactions rejected at admission.\n# TYPE vigil_txs_rejected_total counter\nvigil_txs_rejected_total {}", load(&self.txs_rejected));
         let _ = writeln!(s, "# HELP vigil_forks_proven_total Heights at which another certified block conflicts with this node's (a fork, traced to its validators).\n# TYPE vigil_forks_proven_total counter\nvigil_forks_proven_total {}", load(&self.forks_proven));

@@ -85,6 +85,8 @@ pub struct Shared {
     storage: crate::config::StorageConfig,
     /// When a pruned peer's sync answer was last logged.
     sync_gap_logged_ms: AtomicU64,
+    /// Vault shards rebuilt from the other stores, and served to them.
+    pub shard_repair: crate::capability::vault::repair::ShardRepair,
     /// Where snapshot chunks go while this node restores its own state.
     restore_inbox: Mutex<Option<mpsc::Sender<(NodeId, ServedChunk)>>>,
     /// The highest height whose block is on disk. The ledger runs ahead of it for the
@@ -116,9 +118,14 @@ impl Shared {
     }
 
     /// A peer's snapshot request is answered from the snapshots held; a chunk a peer
-    /// sent goes to the restore in progress. Neither is the consensus thread's business.
-    fn snapshot_message(&self, from: NodeId, message: Message) {
+    /// sent goes to the restore in progress; vault shards likewise between stores. None
+    /// is the consensus thread's business.
+    fn side_message(self: &Arc<Self>, from: NodeId, message: Message) {
         match message {
+            Message::ShardRequest(request) => {
+                tokio::spawn(crate::capability::vault::repair::serve(self.clone(), from, request));
+            }
+            Message::Shards(shards) => self.shard_repair.deliver(from, *shards),
             Message::SnapshotRequest { height, index } => {
                 if let Some(mut chunk) = self.snapshots.serve(height, index) {
                     if self.corrupt_snapshot_chunks {
@@ -213,6 +220,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         tracing::warn!("FAULT INJECTION ENABLED: this node will sign wrong receipts (tests and demos only)");
     }
     let (store, stored, recover) = open_store(cfg)?;
+    let fragments_were_there = crate::capability::vault::index_exists(&cfg.data_dir);
     let vault = crate::capability::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let snapshots = crate::recovery::Snapshots::open(&cfg.data_dir)?;
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
@@ -243,7 +251,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     )
     .await
     .with_context(|| format!("binding the p2p listener {}", cfg.p2p_listen))?;
-    let (snapshot_tx, mut snapshot_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
+    let (side_tx, mut side_rx) = mpsc::channel::<(NodeId, Message)>(EVENTS_MAX);
     {
         let events = events_tx.clone();
         let verified = verified.clone();
@@ -272,8 +280,11 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
                         let vouched = VerifiedTxs::vouch(&p.block.txs, &checked);
                         Event::Peer(from, Message::Proposal(p), vouched)
                     }
-                    m @ (Message::SnapshotRequest { .. } | Message::SnapshotChunk(_)) => {
-                        let _ = snapshot_tx.try_send((from, m));
+                    m @ (Message::SnapshotRequest { .. }
+                    | Message::SnapshotChunk(_)
+                    | Message::ShardRequest(_)
+                    | Message::Shards(_)) => {
+                        let _ = side_tx.try_send((from, m));
                         continue;
                     }
                     other => Event::Peer(from, other, Verified::none()),
@@ -302,6 +313,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         snapshots,
         pruner: Default::default(),
         storage: cfg.storage.clone(),
+        shard_repair: Default::default(),
         restore_inbox: Mutex::new(None),
         sync_gap_logged_ms: AtomicU64::new(0),
         verified,
@@ -312,10 +324,13 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     {
         let shared = shared.clone();
         tokio::spawn(async move {
-            while let Some((from, m)) = snapshot_rx.recv().await {
-                shared.snapshot_message(from, m);
+            while let Some((from, m)) = side_rx.recv().await {
+                shared.side_message(from, m);
             }
         });
+    }
+    if crate::capability::vault::repair::needed(recover, fragments_were_there, shared.view().ledger.height()) {
+        tokio::spawn(crate::capability::vault::repair::run(shared.clone()));
     }
 
     let runtime = tokio::runtime::Handle::current();

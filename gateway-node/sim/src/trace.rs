@@ -61,7 +61,9 @@ impl TraceEvent {
             Message::RecoveryRequest(_)
             | Message::RecoveryAnswer(_)
             | Message::SnapshotRequest { .. }
-            | Message::SnapshotChunk(_) => MessageSummary::Recovery,
+            | Message::SnapshotChunk(_)
+            | Message::ShardRequest(_)
+            | Message::Shards(_) => MessageSummary::Recovery,
         };
         TraceEvent::Deliver { to, from, what }
     }

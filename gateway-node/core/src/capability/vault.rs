@@ -5,10 +5,24 @@
 
 use vigil_protocol::limits::REGISTER_USER_FEE_MIN;
 use vigil_protocol::vault::OBJECTS_PER_ACCOUNT_MAX;
-use vigil_protocol::{FailureCode, Hash32, StateKey, TxStatus, UserId, UserRecord, VaultConfig, VaultManifest};
+use vigil_protocol::{FailureCode, Hash32, NodeId, StateKey, TxStatus, UserId, UserRecord, VaultConfig, VaultManifest};
 
 use super::Capability;
-use crate::execution::{TxContext, TxInvalid};
+use crate::execution::{LedgerView, TxContext, TxInvalid};
+
+/// The manifests in `view`'s state that name `store` among their stores, each with the
+/// index of the shard that store keeps, in state order. The state's keys are hashed, so
+/// this reads every entry: a value is a manifest only if it decodes as one *and* sits
+/// at that manifest's own key. Run off the consensus thread.
+pub fn stored_at(view: &LedgerView, store: &NodeId) -> Vec<(u8, VaultManifest)> {
+    view.entries()
+        .filter_map(|(key, value)| {
+            let m = vigil_protocol::encoding::from_bytes::<VaultManifest>(&value).ok()?;
+            (StateKey::Manifest(m.object_id).key_hash().0 == key.0).then_some(m)
+        })
+        .filter_map(|m| Some((u8::try_from(m.stores.iter().position(|s| s == store)?).ok()?, m)))
+        .collect()
+}
 
 /// `RegisterUser`: binds a user id to the sender's account and key, unless another
 /// account holds it.

@@ -228,6 +228,11 @@ pub enum Message {
     },
     /// The chunk, with its proof under the checkpoint's chunk root.
     SnapshotChunk(Box<vigil_protocol::ServedChunk>),
+    /// A store that lost vault shards asks another store of the object for its own
+    /// (served by the node process, never by the core).
+    ShardRequest(vigil_protocol::vault::PeerShardRequest),
+    /// The answer: the shards that store holds.
+    Shards(Box<vigil_protocol::vault::PeerShards>),
 }
 
 impl Message {
@@ -431,6 +436,11 @@ pub struct Status {
     pub mode: ConsensusMode,
     pub view: View,
     pub mempool_len: usize,
+    /// Recovering its state from its peers (nothing restored yet).
+    pub recovering: bool,
+    /// Restored from its peers: it signs nothing up to this height (0 when never
+    /// restored). Past it, the node has caught up with what its peers reported.
+    pub abstain_through: Height,
 }
 
 /// One validator's (or observer's) consensus state machine.
@@ -622,6 +632,8 @@ impl Node {
                 ConsensusMode::Bft => self.bft.round.slot(),
             },
             mempool_len: self.mempool.len(),
+            recovering: self.is_recovering(),
+            abstain_through: self.safety.abstain_through,
         }
     }
 
@@ -811,9 +823,13 @@ impl Node {
             Message::SyncRequest { from_height } => self.serve_sync(from, from_height),
             Message::Checkpoint(vote) => self.on_checkpoint_vote(*vote),
             Message::RecoveryRequest(request) => self.on_recovery_request(from, request),
-            // Answered and read by the node process (snapshot chunks are no consensus
-            // matter); a recovering node's answers are read in `recovery`.
-            Message::RecoveryAnswer(_) | Message::SnapshotRequest { .. } | Message::SnapshotChunk(_) => {}
+            // Answered and read by the node process (snapshot chunks and vault shards are
+            // no consensus matter); a recovering node's answers are read in `recovery`.
+            Message::RecoveryAnswer(_)
+            | Message::SnapshotRequest { .. }
+            | Message::SnapshotChunk(_)
+            | Message::ShardRequest(_)
+            | Message::Shards(_) => {}
             Message::SyncResponse(blocks) => self.apply_sync(from, blocks),
             Message::Proposal(p) => match self.ledger.mode() {
                 ConsensusMode::Fast => self.fast_on_proposal(from, *p),

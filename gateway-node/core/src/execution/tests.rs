@@ -98,3 +98,54 @@ fn block_with_a_forged_transaction_signature_is_rejected() {
     let (b, _) = block(&ledger, vec![t]);
     assert_eq!(ledger.check_block(&b), Err(BlockInvalid::BadTransaction));
 }
+
+/// A wiped store finds the objects it must rebuild shards of by scanning the state: every
+/// committed manifest that names it, with its position, and nothing else.
+#[test]
+fn a_store_finds_every_manifest_that_names_it_in_the_state() {
+    use crate::capability::vault::stored_at;
+    use vigil_protocol::{UserId, VaultConfig, VaultManifest};
+    let f = fixture();
+    let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+    let user = UserId::new("alice").unwrap();
+    let cfg = VaultConfig::default();
+    let set = ledger.validators().clone();
+    let manifest = |id: u8| {
+        let object_id = Hash32([id; 32]);
+        VaultManifest {
+            object_id,
+            owner: Address::from_public_key(&f.alice.public_key()),
+            user_id: user.clone(),
+            threshold: cfg.threshold,
+            fragments: cfg.fragments,
+            shard_bytes: cfg.shard_bytes,
+            chunk_bytes: cfg.chunk_bytes,
+            plaintext_len: 10,
+            ciphertext_len: 100,
+            stores: cfg.stores(&object_id, &set).unwrap(),
+            fragment_hashes: vec![Hash32([id; 32]); usize::from(cfg.fragments)],
+            label: String::new(),
+        }
+    };
+    let (a, b) = (manifest(0), manifest(1));
+    let txs = vec![
+        tx(&f, &f.alice, 0, Payload::RegisterUser(user.clone())),
+        tx(&f, &f.alice, 1, Payload::CommitManifest(Box::new(a.clone()))),
+        tx(&f, &f.alice, 2, Payload::CommitManifest(Box::new(b.clone()))),
+    ];
+    let (blk, exec) = block(&ledger, txs);
+    assert!(exec.entries.iter().all(|e| e.status == TxStatus::Success), "{:?}", exec.entries);
+    ledger.commit(&blk, exec).unwrap();
+    let view = ledger.view();
+    for v in set.validators() {
+        let mut expected: Vec<(u8, Hash32)> = [&a, &b]
+            .into_iter()
+            .filter_map(|m| Some((m.stores.iter().position(|s| *s == v.id)? as u8, m.object_id)))
+            .collect();
+        let mut found: Vec<(u8, Hash32)> = stored_at(&view, &v.id).iter().map(|(i, m)| (*i, m.object_id)).collect();
+        expected.sort();
+        found.sort();
+        assert_eq!(found, expected, "store {}", v.id);
+    }
+    assert!(stored_at(&view, &NodeId([0xee; 32])).is_empty());
+}

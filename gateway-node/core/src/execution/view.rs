@@ -37,6 +37,12 @@ impl LedgerView {
         self.state::<AccountState>(&StateKey::Account(*address)).unwrap_or_default()
     }
 
+    /// Every live state entry, `(key hash, value)` in ascending key order: a scan of the
+    /// whole state, for the node to run off the consensus thread.
+    pub fn entries(&self) -> impl Iterator<Item = (vigil_protocol::Hash32, Vec<u8>)> + '_ {
+        self.state.entries()
+    }
+
     /// A typed state entry, if present and readable.
     pub fn state<T: serde::de::DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
         self.state.get(key).and_then(|b| vigil_protocol::encoding::from_bytes(&b).ok())

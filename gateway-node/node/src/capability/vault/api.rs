@@ -102,8 +102,9 @@ fn authenticate(
     Ok((cfg, assigned))
 }
 
-fn most_per_request(cfg: &VaultConfig) -> u64 {
-    (SHARD_BYTES_PER_REQUEST / u64::from(cfg.shard_bytes.max(1))).max(1)
+/// Shards of `shard_bytes` one request may carry or ask for (also between stores).
+pub(super) fn most_per_request(shard_bytes: u32) -> u32 {
+    (SHARD_BYTES_PER_REQUEST / u64::from(shard_bytes.max(1))).max(1) as u32
 }
 
 fn store_error(e: FragmentStoreError) -> ApiError {
@@ -134,8 +135,9 @@ async fn store(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json
     }
     check_binding(&shared, &req.binding, &req.signer)?;
     let count = req.shards.len() as u64;
-    if count == 0 || count > most_per_request(&cfg) {
-        return Err(bad(ErrorCode::BadFragment, format!("send 1 to {} shards per request", most_per_request(&cfg))));
+    let most = u64::from(most_per_request(cfg.shard_bytes));
+    if count == 0 || count > most {
+        return Err(bad(ErrorCode::BadFragment, format!("send 1 to {most} shards per request")));
     }
     if req.shards.iter().any(|s| s.len() != cfg.shard_bytes as usize) {
         return Err(bad(ErrorCode::BadFragment, format!("every shard must be {} bytes", cfg.shard_bytes)));
@@ -156,7 +158,7 @@ async fn fetch(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     req.verify().map_err(|_| bad(ErrorCode::BadSignature, "the fetch request's signature does not verify"))?;
     let (cfg, _) = authenticate(&shared, &req.at, &req.signer)?;
     check_binding(&shared, &req.binding, &req.signer)?;
-    let count = u64::from(req.count).clamp(1, most_per_request(&cfg)) as u32;
+    let count = req.count.clamp(1, most_per_request(cfg.shard_bytes));
     let first =
         ShardKey { owner: req.at.owner, object_id: req.at.object_id, index: req.at.index, stripe: req.at.first_stripe };
     let shards = shared.vault.get(first, count).await.map_err(store_error)?;

@@ -187,8 +187,16 @@ fn open_objects(
     Ok((Box::new(store), prefix))
 }
 
+/// The embedded store's file (and the usage index of an object-store backend).
+const INDEX_FILE: &str = "fragments.redb";
+
+/// Whether `data_dir` has a fragment store yet (before [`open`] creates one).
+pub fn index_exists(data_dir: &Path) -> bool {
+    data_dir.join(INDEX_FILE).exists()
+}
+
 fn open_index(data_dir: &Path) -> Result<redb::Database, FragmentStoreError> {
-    let index = redb::Database::create(data_dir.join("fragments.redb")).map_err(db)?;
+    let index = redb::Database::create(data_dir.join(INDEX_FILE)).map_err(db)?;
     let tx = index.begin_write().map_err(db)?;
     tx.open_table(SHARDS).map_err(db)?;
     tx.open_table(USAGE).map_err(db)?;
@@ -389,6 +397,7 @@ impl FragmentStore for ObjectStoreFragments {
 }
 
 pub mod api;
+pub mod repair;
 
 #[cfg(test)]
 mod tests {
