@@ -228,6 +228,20 @@ impl TestNet {
         Ok(r.text().await?)
     }
 
+    /// A wallet session (the native build of the wasm core) through this devnet's
+    /// gateway, its light client at the genesis set.
+    pub fn wallet_session(&self, http: &reqwest::Client) -> anyhow::Result<vigil_wallet::session::Session<Native>> {
+        use vigil_wallet::client::{ClientConfig, GatewayClient};
+        let genesis: vigil_protocol::Genesis = serde_json::from_str(&std::fs::read_to_string(&self.devnet.genesis)?)?;
+        let light = vigil_wallet::light::LightClient::new(
+            vigil_protocol::ChainId::new("vigil-e2e")?,
+            &vigil_protocol::encoding::to_bytes(&genesis.validators),
+            &genesis.validators.hash(),
+        )?;
+        let cfg = ClientConfig { gateways: vec![self.devnet.gateway.url.clone()], ..ClientConfig::default() };
+        Ok(vigil_wallet::session::Session::new(GatewayClient::new(cfg, Native(http.clone())), light))
+    }
+
     /// A Prometheus counter's value in node `i`'s `/metrics`.
     pub async fn metric(&self, i: usize, series: &str) -> anyhow::Result<f64> {
         let text = self.metrics(i).await?;

@@ -2,7 +2,7 @@
 //! back with `vigil node --recover`, restores the state of its peers' latest stable
 //! checkpoint from their snapshots (one peer serves corrupted chunks: caught at the chunk,
 //! the others serve the rest), catches up, commits the same blocks as the others and
-//! votes again; then a byte flipped in another validator's database is caught on read and
+//! votes again, and the vault shards it held are rebuilt from the other stores; then a byte flipped in another validator's database is caught on read and
 //! repaired the same way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vigil_e2e::TestNet;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
+use vigil_protocol::vault::fragment_hash;
 use vigil_protocol::{
-    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, Nonce, Payload, SecretKey, SignedTransaction,
-    StableCheckpoint, Transaction, Transfer, ValidatorSet,
+    Address, Amount, CertifiedHeader, ChainId, ConsensusMode, FetchRequest, FragmentRef, NodeId, Nonce, Payload,
+    RequestBinding, SecretKey, SignedTransaction, StableCheckpoint, Transaction, Transfer, UserId, ValidatorSet,
+    VaultManifest,
 };
+use vigil_wallet::keys::WalletSeed;
+use zeroize::Zeroizing;
 
 /// Blocks between checkpoints on this test's chain (the default is 64).
 const INTERVAL: u64 = 64;
@@ -65,6 +69,11 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
             (Address(a), Amount(1))
         })
         .collect();
+    let seed = WalletSeed::from_entropy(Zeroizing::new([31; 32]));
+    let owner = seed.account(0)?;
+    let mut accounts: Vec<(Address, Amount)> = accounts;
+    accounts.push((owner.address(), Amount(100_000)));
+    accounts.sort();
     let mut net =
         TestNet::start_configured(4, 0, ConsensusMode::Fast, accounts, |d| set_checkpoint_interval(&d.genesis)).await?;
     let chain = ChainId::new("vigil-e2e")?;
@@ -82,6 +91,12 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
         node1.byzantine = true; // lets its process inject the fault
         net.running.children[1].1 = net.devnet.spawn_node(&exe, &node1)?;
     }
+
+    // A vault object node 3 keeps a shard of, uploaded before it is wiped.
+    let node3 = net.devnet.nodes[3].clone();
+    let user = UserId::new("erin@vigil")?;
+    let manifest = upload_an_object_stored_at(&net, &seed, &user, &node3.id).await?;
+    let shard3 = manifest.stores.iter().position(|s| *s == node3.id).expect("node 3 is a store") as u8;
 
     // Load through nodes 0 to 2 until told to stop.
     let stop = Arc::new(AtomicBool::new(false));
@@ -127,7 +142,6 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
         assert!(Instant::now() < deadline, "nodes 0 to 2 agreed on no new stable checkpoint in 90 s: {heights:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let node3 = net.devnet.nodes[3].clone();
     {
         let (_, child) = &mut net.running.children[3];
         child.kill()?;
@@ -191,6 +205,21 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
         }
     }
 
+    // Its vault shards, lost with its data directory, are rebuilt from the other stores:
+    // node 3 serves each again, and each is the one the manifest lists.
+    let stripes = manifest.stripes() as u32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while net.metric(3, "vigil_vault_shards_repaired_total").await.unwrap_or(0.0) < f64::from(stripes) {
+        assert!(Instant::now() < deadline, "node 3 did not rebuild its {stripes} shards");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(net.metric(3, "vigil_vault_shards_missing").await?, 0.0);
+    let shards = fetch_shards(&net, 3, &owner.key, &user, &manifest, shard3).await?;
+    assert_eq!(shards.len(), stripes as usize, "node 3 serves every stripe of its shard");
+    for (stripe, shard) in shards.iter().enumerate() {
+        assert_eq!(Some(fragment_hash(shard)), manifest.fragment_hash(stripe as u32, shard3), "stripe {stripe}");
+    }
+
     // What its log tells: the restore, the bad peer caught at its chunk, the progress.
     let log = std::fs::read_to_string(net.devnet.dir.join("node-3/node.log"))?;
     for line in log.lines().filter(|l| l.contains("snapshot") || l.contains("restor") || l.contains("chunk")) {
@@ -202,6 +231,7 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
     assert!(bad.contains(&net.devnet.nodes[1].id.short()), "node 1 is named at its bad chunk: {log}");
     assert!(log.contains("snapshot downloaded") && log.contains("mb_s="), "{log}");
     assert!(log.contains("state rebuilt and checked against the checkpoint"), "{log}");
+    assert!(log.contains("vault: shard repair done"), "{log}");
     // A byte flipped in node 2's database (in the newest state version, read on start):
     // caught by its checksum on read; the database is moved aside and the node recovers
     // from its peers (node 3, restored, serves the snapshot it restored) without a flag.
@@ -234,6 +264,62 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
     let (_, v) = net.get(0, "/v1/validators").await?;
     assert_eq!(v["jailed"], serde_json::json!([]), "{v}");
     Ok(())
+}
+
+/// Uploads objects through the wallet until one has a shard at `store` (each object's
+/// stores are n of the validators, chosen by its id); returns its manifest.
+async fn upload_an_object_stored_at(
+    net: &TestNet,
+    seed: &WalletSeed,
+    user: &UserId,
+    store: &NodeId,
+) -> anyhow::Result<VaultManifest> {
+    let http = net.gateway_client()?;
+    net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
+    let mut wallet = net.wallet_session(&http)?;
+    let owner = seed.account(0)?.address();
+    // Three stripes of 2 × 128 KiB, not compressible.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let plain: Vec<u8> = (0..600 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    for attempt in 0..8 {
+        let label = format!("object {attempt}");
+        let report = wallet.vault_upload(seed, 0, user, &label, &plain, &mut |_, _, _| {}).await?;
+        let listed = wallet.vault_list(&owner).await?;
+        let m = listed.into_iter().find(|m| m.object_id == report.object_id).expect("the upload is listed");
+        if m.stores.contains(store) {
+            return Ok(m);
+        }
+    }
+    anyhow::bail!("no object of 8 was stored at {store}")
+}
+
+/// Store `node`'s shard `index` of every stripe of `m`, fetched as its owner.
+async fn fetch_shards(
+    net: &TestNet,
+    node: usize,
+    owner: &SecretKey,
+    user: &UserId,
+    m: &VaultManifest,
+    index: u8,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let at = FragmentRef { user_id: user.clone(), owner: m.owner, object_id: m.object_id, index, first_stripe: 0 };
+    let binding = RequestBinding {
+        chain_id: ChainId::new("vigil-e2e")?,
+        node: net.devnet.nodes[node].id,
+        issued_ms: vigil_server::now_ms(),
+        nonce: vigil_wallet::vault::new_nonce(&mut rand_core::OsRng),
+    };
+    let request = FetchRequest::sign(at, m.stripes() as u32, binding, owner);
+    let answer = net.http.post(net.url(node, "/v1/vault/fetch")).body(to_bytes(&request)).send().await?;
+    anyhow::ensure!(answer.status() == 200, "node {node} answered {} to a fetch", answer.status());
+    Ok(from_bytes(&answer.bytes().await?)?)
 }
 
 /// Flips one byte in the middle of the newest state version the node stored (through

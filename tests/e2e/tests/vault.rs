@@ -5,18 +5,15 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use vigil_e2e::{Native, TestNet};
+use vigil_e2e::TestNet;
 use vigil_node::capability::vault::{ShardKey, VaultStoreConfig};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
-    Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Genesis, Hash32, Nonce, Payload,
-    RequestBinding, SecretKey, StateKey, StoreRequest, Transaction, TxStatus, UserId, VaultConfig, VaultManifest,
+    Address, Amount, ChainId, ConsensusMode, FetchRequest, FragmentRef, Hash32, Nonce, Payload, RequestBinding,
+    SecretKey, StateKey, StoreRequest, Transaction, TxStatus, UserId, VaultConfig, VaultManifest,
 };
-use vigil_wallet::client::{ClientConfig, GatewayClient};
 use vigil_wallet::keys::WalletSeed;
-use vigil_wallet::light::LightClient;
 use vigil_wallet::session::vault::Phase;
-use vigil_wallet::session::Session;
 use vigil_wallet::vault;
 use zeroize::Zeroizing;
 
@@ -173,15 +170,6 @@ async fn only_the_registered_user_stores_and_fetches_fragments() -> anyhow::Resu
     Ok(())
 }
 
-/// A wallet session through the devnet's gateway (native build of the wasm core).
-fn session(net: &TestNet, http: reqwest::Client) -> anyhow::Result<Session<Native>> {
-    let genesis: Genesis = serde_json::from_str(&std::fs::read_to_string(&net.devnet.genesis)?)?;
-    let light =
-        LightClient::new(ChainId::new("vigil-e2e")?, &to_bytes(&genesis.validators), &genesis.validators.hash())?;
-    let cfg = ClientConfig { gateways: vec![net.devnet.gateway.url.clone()], ..ClientConfig::default() };
-    Ok(Session::new(GatewayClient::new(cfg, Native(http)), light))
-}
-
 /// A binding of a vault request to `node`, now, with a fresh nonce.
 fn bind(node: &vigil_protocol::NodeId) -> RequestBinding {
     RequestBinding {
@@ -203,7 +191,7 @@ async fn the_wallet_encrypts_splits_uploads_and_rebuilds_from_any_k_stores() -> 
     let mut net = TestNet::start_with(4, 0, ConsensusMode::Fast, vec![(me.address(), Amount(10_000))]).await?;
     let http = net.gateway_client()?;
     net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
-    let mut s = session(&net, http)?;
+    let mut s = net.wallet_session(&http)?;
     let user = UserId::new("carol@vigil")?;
     let mut none = |_: Phase, _: u64, _: u64| {};
 
@@ -359,7 +347,7 @@ async fn the_wallet_round_trips_through_a_node_that_keeps_its_shards_on_s3() -> 
     let on_s3 = net.devnet.nodes[0].id;
     let http = net.gateway_client()?;
     net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
-    let mut s = session(&net, http)?;
+    let mut s = net.wallet_session(&http)?;
     let user = UserId::new("dave@vigil")?;
     let mut none = |_: Phase, _: u64, _: u64| {};
 

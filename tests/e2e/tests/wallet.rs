@@ -16,14 +16,6 @@ use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{CheckpointPin, LightClient, PinKind, Start, CHECKPOINT_AGE_MAX_BLOCKS};
 use vigil_wallet::session::Session;
 
-/// A wallet session through the devnet's gateway, its light client at the genesis set.
-fn genesis_session(net: &TestNet, http: &reqwest::Client, genesis: &Genesis) -> anyhow::Result<Session<Native>> {
-    let light =
-        LightClient::new(ChainId::new("vigil-e2e")?, &to_bytes(&genesis.validators), &genesis.validators.hash())?;
-    let cfg = ClientConfig { gateways: vec![net.devnet.gateway.url.clone()], ..ClientConfig::default() };
-    Ok(Session::new(GatewayClient::new(cfg, Native(http.clone())), light))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wallet_catches_a_lying_node_proves_it_and_keeps_working() -> anyhow::Result<()> {
     let net = TestNet::start(4, 1, ConsensusMode::Fast).await?;
@@ -103,7 +95,7 @@ async fn a_wallet_started_from_a_checkpoint_verifies_the_same_balance_as_one_fro
     let http = net.gateway_client()?;
     net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
     let genesis: Genesis = serde_json::from_str(&std::fs::read_to_string(&net.devnet.genesis)?)?;
-    let mut from_genesis = genesis_session(&net, &http, &genesis)?;
+    let mut from_genesis = net.wallet_session(&http)?;
     let faucet = net.devnet.faucet()?;
     let me = WalletSeed::generate(&mut rand_core::OsRng).account(0)?;
     from_genesis.transfer(&faucet, me.address(), 1_234, 1).await?;
@@ -111,7 +103,7 @@ async fn a_wallet_started_from_a_checkpoint_verifies_the_same_balance_as_one_fro
     // The checkpoint a user would pin: the one the devnet's first node serves.
     let pinned = latest_checkpoint(&net).await?;
 
-    let mut by_hash = genesis_session(&net, &http, &genesis)?;
+    let mut by_hash = net.wallet_session(&http)?;
     let start = by_hash.start_from_checkpoint(&CheckpointPin::Hash(pinned), CHECKPOINT_AGE_MAX_BLOCKS).await?;
     assert_eq!((start.digest_hash, start.pin), (pinned, PinKind::Hash));
     assert_eq!(start.height.0 % 64, 0, "{start:?}");
@@ -119,7 +111,7 @@ async fn a_wallet_started_from_a_checkpoint_verifies_the_same_balance_as_one_fro
     assert_eq!(by_hash.light.first_height(), start.height);
     assert_eq!(by_hash.light.start(), &Start::Checkpoint(start.clone()));
 
-    let mut by_set = genesis_session(&net, &http, &genesis)?;
+    let mut by_set = net.wallet_session(&http)?;
     let pin = CheckpointPin::Set(genesis.validators.clone());
     let set_start = by_set.start_from_checkpoint(&pin, CHECKPOINT_AGE_MAX_BLOCKS).await?;
     assert_eq!((set_start.pin, set_start.pinned_set_hash), (PinKind::Set, Some(genesis.validators.hash())));
@@ -142,7 +134,7 @@ async fn a_wallet_started_from_a_checkpoint_verifies_the_same_balance_as_one_fro
     assert_eq!((a.balance, b.balance), (1_239, 1_239));
 
     // A hash the nodes do not serve is refused, and the session stays as it was.
-    let mut wrong = genesis_session(&net, &http, &genesis)?;
+    let mut wrong = net.wallet_session(&http)?;
     let refused = wrong
         .start_from_checkpoint(&CheckpointPin::Hash(Hash32([0x5a; 32])), CHECKPOINT_AGE_MAX_BLOCKS)
         .await
@@ -152,7 +144,7 @@ async fn a_wallet_started_from_a_checkpoint_verifies_the_same_balance_as_one_fro
     assert_eq!(wrong.account(&me.address()).await?.balance, 1_239, "it still works from genesis");
 
     // With no age allowed at all, a checkpoint behind the newest height is too old.
-    let mut strict = genesis_session(&net, &http, &genesis)?;
+    let mut strict = net.wallet_session(&http)?;
     let pinned = latest_checkpoint(&net).await?;
     match strict.start_from_checkpoint(&CheckpointPin::Hash(pinned), 0).await {
         Err(e) => assert_eq!(e.code(), "CHECKPOINT_TOO_OLD", "{e}"),
