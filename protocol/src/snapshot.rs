@@ -48,6 +48,8 @@ pub enum SnapshotError {
     Count { expected: u32, found: usize },
     #[error("the rebuilt state's root is {found}, the checkpoint signed {expected}")]
     Root { expected: Hash32, found: Hash32 },
+    #[error("the rebuilt state's root is not the one the checkpoint signed ({expected})")]
+    StateRoot { expected: Hash32 },
     #[error("state tree: {0}")]
     State(String),
 }
