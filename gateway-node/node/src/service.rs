@@ -679,6 +679,9 @@ impl Env for NodeEnv<'_> {
                      with `vigil node --recover`"
                 );
             }
+            Notice::FellBehind { needed, first } => {
+                crate::recovery::behind::restart_recovering(self.shared, needed, first)
+            }
             Notice::EvidenceSubmitted { offender } => {
                 tracing::warn!(offender = %offender, "proved a validator faulty; evidence submitted");
             }

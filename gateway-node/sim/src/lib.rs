@@ -1181,7 +1181,7 @@ impl Env for SimEnv<'_> {
                 w.on_checkpoint(i, &checkpoint.digest, &diverging, mine_differs);
             }
             // A restored peer holds no blocks below its checkpoint: others serve them.
-            Notice::SyncGap { .. } => {}
+            Notice::SyncGap { .. } | Notice::FellBehind { .. } => {}
             Notice::EvidenceSubmitted { offender } => {
                 let accused = w.index_of(&offender);
                 w.trace.push(w.now_ms, TraceEvent::Evidence { node: i, offender: accused });

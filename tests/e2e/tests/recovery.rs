@@ -428,3 +428,77 @@ async fn a_pruned_node_returns_its_disk_space_and_still_proves_current_state() -
     assert!(recorded.digest.height.0 >= INTERVAL, "{recorded:?}");
     Ok(())
 }
+
+/// A validator that was down while every peer pruned the blocks it needs (retention 8
+/// blocks below each stable checkpoint) cannot catch up by sync: started as usual, it
+/// sees its peers' gap, moves its database aside, restarts itself recovering, restores
+/// their checkpoint and commits the same blocks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_behind_every_peers_retention_window_falls_back_to_recovery() -> anyhow::Result<()> {
+    let configure = |d: &vigil::devnet::Devnet| -> anyhow::Result<()> {
+        set_checkpoint_interval(&d.genesis)?;
+        for n in &d.nodes {
+            let mut cfg = vigil_node::config::NodeConfig::load(&n.config)?;
+            (cfg.storage.archive, cfg.storage.retention_blocks) = (false, 8);
+            cfg.save(&n.config)?;
+        }
+        Ok(())
+    };
+    let mut net = TestNet::start_configured(4, 0, ConsensusMode::Fast, Vec::new(), configure).await?;
+    let node3 = net.devnet.nodes[3].clone();
+    vigil::devnet::terminate(&mut net.running.children[3].1);
+    net.running.children[3].1.wait()?;
+    let stopped_at = net.height(0).await?;
+
+    // Nodes 0 to 2 go on past the blocks they keep in memory (served in sync whatever
+    // they pruned) and two checkpoints more, each pruning below its latest.
+    let chain = ChainId::new("vigil-e2e")?;
+    let faucet = net.devnet.faucet()?;
+    let mut nonce = 0;
+    let beyond = stopped_at + vigil_core::consensus::recent::BLOCKS_IN_MEMORY_MAX as u64 + 2 * INTERVAL;
+    while net.height(0).await? < beyond {
+        let tx = transfer(&chain, &faucet, nonce, Address([0xa2; 20]));
+        let r = net
+            .http
+            .post(net.url((nonce % 3) as usize, "/v1/tx?wait=true"))
+            .header("content-type", "application/octet-stream")
+            .body(to_bytes(&tx))
+            .send()
+            .await?;
+        if r.status().is_success() {
+            nonce += 1;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..3 {
+        while net.metric(i, "vigil_pruned_below_height").await? <= (beyond - 2 * INTERVAL) as f64 {
+            assert!(Instant::now() < deadline, "node {i} did not prune past height {stopped_at}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    // Node 3 starts as usual, finds the gap, and recovers by itself.
+    net.running.children[3].1 = net.devnet.spawn_node(&vigil_e2e::vigil_bin()?, &node3)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (h0, h3) = (net.height(0).await?, net.height(3).await.unwrap_or(0));
+        if h3 > beyond && h3 + 2 >= h0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 3 did not catch up: at {h3}, node 0 at {h0}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let log = std::fs::read_to_string(net.devnet.dir.join("node-3/node.log"))?;
+    assert!(log.contains("fell behind its peers' retention window"), "{log}");
+    assert!(log.contains("state rebuilt and checked against the checkpoint"), "{log}");
+    let data = node3.config.parent().expect("node dir").join("data");
+    let aside = std::fs::read_dir(&data)?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("vigil.redb.behind-"));
+    assert!(aside, "the old database is left for the operator");
+    let top = net.height(3).await?.min(net.height(0).await?);
+    assert_eq!(certified(&net, 3, top).await?.header.hash(), certified(&net, 0, top).await?.header.hash());
+    let (_, v) = net.get(0, "/v1/validators").await?;
+    assert_eq!(v["jailed"], serde_json::json!([]), "{v}");
+    Ok(())
+}

@@ -24,6 +24,7 @@
 //! message that depends on it: a node that restarts never signs two different votes for
 //! one slot and never forgets what it acknowledged.
 
+mod behind;
 pub mod bft;
 mod checkpoints;
 pub mod detector;
@@ -345,6 +346,13 @@ pub enum Output {
         needed: Height,
         first: Height,
     },
+    /// Peers holding a Bft quorum with this node (more than the fault tolerance without
+    /// it) pruned the height it needs (see [`behind`]): it cannot catch up by sync and
+    /// must be restored from a stable checkpoint (the caller restarts it recovering).
+    FellBehind {
+        needed: Height,
+        first: Height,
+    },
     /// A recovering node chose the checkpoint to restore: fetch its snapshot, rebuild
     /// and check the state, hand it back as [`Input::Restored`].
     Restore(Box<RestoreJob>),
@@ -462,6 +470,10 @@ pub struct Node {
     early_votes: Vec<Vote>,
     sync_pending: bool,
     sync_served: BTreeMap<NodeId, Height>,
+    /// Peers that pruned the height in progress ([`behind`]), and the height this node
+    /// last reported it fell behind at.
+    sync_gaps: BTreeMap<NodeId, Height>,
+    fell_behind_at: Option<Height>,
     /// Votes verified at this height, by slot (relayed copies skip verification): at
     /// most [`bft::VOTES_PER_VALIDATOR_ROUND_MAX`] per voter and slot, so a validator
     /// signing ever new blocks for one round is not remembered without bound.
@@ -527,6 +539,8 @@ impl Node {
             early_votes: Vec::new(),
             sync_pending: false,
             sync_served: BTreeMap::new(),
+            sync_gaps: BTreeMap::new(),
+            fell_behind_at: None,
             seen_votes: BTreeMap::new(),
             fast: fast::FastState::default(),
             bft: bft::BftState::default(),
@@ -1200,7 +1214,7 @@ impl Node {
         if let Some(first) = blocks.iter().map(|cb| cb.block.header.height).filter(|h| *h >= next).min() {
             if first > next {
                 // The peer no longer holds the height this node needs: it pruned it.
-                self.out.push(Output::SyncGap { peer: from, needed: next, first });
+                self.on_sync_gap(from, next, first);
             }
         }
         let mut applied = false;

@@ -44,6 +44,8 @@ pub enum Notice {
     Checkpoint(Settled),
     /// A peer no longer holds the blocks this node needs (see [`Output::SyncGap`]).
     SyncGap { peer: NodeId, needed: vigil_protocol::Height, first: vigil_protocol::Height },
+    /// Its peers pruned the blocks this node needs (see [`Output::FellBehind`]).
+    FellBehind { needed: vigil_protocol::Height, first: vigil_protocol::Height },
 }
 
 /// The answer to one [`super::Input::Submit`].
@@ -108,6 +110,7 @@ impl Ready {
                 Output::CheckpointSettled(settled) => ready.notices.push(Notice::Checkpoint(settled)),
                 Output::Restore(job) => ready.restores.push(*job),
                 Output::SyncGap { peer, needed, first } => ready.notices.push(Notice::SyncGap { peer, needed, first }),
+                Output::FellBehind { needed, first } => ready.notices.push(Notice::FellBehind { needed, first }),
                 Output::Fatal(reason) => return Ready { fatal: Some(reason), ..Ready::default() },
             }
         }

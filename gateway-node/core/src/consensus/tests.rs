@@ -115,7 +115,10 @@ impl Net {
                 Output::SetTimer { timer, .. } => self.timers.push((i, timer)),
                 Output::Persist(s) => self.disk[i].1 = Some(*s),
                 Output::Commit { committed, .. } => self.disk[i].0.push(*committed),
-                Output::EvidenceSubmitted { .. } | Output::ForkProven { .. } | Output::SyncGap { .. } => {}
+                Output::EvidenceSubmitted { .. }
+                | Output::ForkProven { .. }
+                | Output::SyncGap { .. }
+                | Output::FellBehind { .. } => {}
                 Output::ComputeCheckpoint(job) => jobs.push(job),
                 Output::CheckpointSettled(settled) => self.settled.push((i, settled)),
                 Output::Restore(job) => restores.push(job),
@@ -1075,4 +1078,28 @@ fn a_stable_checkpoint_is_submitted_by_the_validator_whose_turn_it_is_and_record
     // One validator recorded it (checkpoint 1 is validator 1's turn): its account's nonce moved.
     let recorder = &net.genesis.validators.validators()[1];
     assert_eq!(net.nodes[0].ledger().account(&Address::from_public_key(&recorder.consensus_key)).nonce.0, 1);
+}
+
+/// A node whose peers pruned the height it needs falls back to recovery, but only once
+/// peers with more than the fault tolerance (one honest at least) and, with it, a Bft
+/// quorum say so: one Byzantine peer repeating it is not enough.
+#[test]
+fn a_node_falls_behind_only_when_a_quorum_pruned_the_height_it_needs() {
+    let mut net = Net::new(4, ConsensusMode::Fast);
+    for _ in 0..3 {
+        net.fire(0, TimerKind::Propose);
+        net.deliver_all();
+    }
+    let mut fresh = Node::new(config(&net.keys[3]), &net.genesis).unwrap();
+    let pruned = net.disk[0].0[1..].to_vec();
+    let gap_from = |fresh: &mut Node, peer: usize| {
+        let message = Message::SyncResponse(pruned.clone());
+        fresh.step_outputs(0, Input::Message { from: net.id(peer), message, verified: Verified::none() })
+    };
+    let fell = |outs: &[Output]| outs.iter().any(|o| matches!(o, Output::FellBehind { needed: Height(1), .. }));
+    assert!(!fell(&gap_from(&mut fresh, 0)), "one peer may be Byzantine");
+    assert!(!fell(&gap_from(&mut fresh, 0)), "the same peer twice is still one");
+    assert!(fell(&gap_from(&mut fresh, 1)), "two peers and this node are a Bft quorum of four");
+    assert!(!fell(&gap_from(&mut fresh, 2)), "reported once per height");
+    assert_eq!(fresh.ledger().height(), Height(0));
 }

@@ -9,6 +9,7 @@
 //! removed), so a restarted node serves it again and answers recovery requests with it
 //! at once.
 
+pub mod behind;
 pub mod download;
 
 use std::collections::BTreeMap;

@@ -107,6 +107,11 @@ impl Store {
     }
 
     /// The database file's size on disk, in bytes.
+    /// The database file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     pub fn file_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
