@@ -347,7 +347,7 @@ pub enum Output {
         first: Height,
     },
     /// Peers holding a Bft quorum with this node (more than the fault tolerance without
-    /// it) pruned the height it needs (see [`behind`]): it cannot catch up by sync and
+    /// it) pruned the height it needs: it cannot catch up by sync and
     /// must be restored from a stable checkpoint (the caller restarts it recovering).
     FellBehind {
         needed: Height,

@@ -145,7 +145,15 @@ fn group_missing(missing: &[(vigil_protocol::Hash32, u32)]) -> BTreeMap<vigil_pr
     grouped
 }
 
-async fn repair_all(shared: &Arc<Shared>, mut inbox: mpsc::Receiver<(NodeId, PeerShards)>) -> Report {
+/// What a repair pass carries from batch to batch: the peers' answers, and the stores
+/// that left a batch unanswered (not waited for again in this pass).
+struct Pass {
+    inbox: mpsc::Receiver<(NodeId, PeerShards)>,
+    silent: std::collections::BTreeSet<NodeId>,
+}
+
+async fn repair_all(shared: &Arc<Shared>, inbox: mpsc::Receiver<(NodeId, PeerShards)>) -> Report {
+    let mut pass = Pass { inbox, silent: Default::default() };
     let view = shared.view();
     let me = shared.keys.id();
     let held = tokio::task::spawn_blocking(move || vigil_core::capability::vault::stored_at(&view.ledger, &me))
@@ -159,7 +167,7 @@ async fn repair_all(shared: &Arc<Shared>, mut inbox: mpsc::Receiver<(NodeId, Pee
         let mut first = 0u64;
         while first < stripes {
             let count = per.min(stripes - first) as u32;
-            repair_batch(shared, (index, &m), (first as u32, count), &mut inbox, &mut report).await;
+            repair_batch(shared, (index, &m), (first as u32, count), &mut pass, &mut report).await;
             first += u64::from(count);
         }
     }
@@ -172,7 +180,7 @@ async fn repair_batch(
     shared: &Shared,
     (index, m): (u8, &VaultManifest),
     (first, count): (u32, u32),
-    inbox: &mut mpsc::Receiver<(NodeId, PeerShards)>,
+    pass: &mut Pass,
     report: &mut Report,
 ) {
     let key = ShardKey { owner: m.owner, object_id: m.object_id, index, stripe: first };
@@ -187,7 +195,7 @@ async fn repair_batch(
     if lost.is_empty() {
         return;
     }
-    let answers = ask_stores(shared, (index, m), (first, count), inbox).await;
+    let answers = ask_stores(shared, (index, m), (first, count), &lost, pass).await;
     let (rebuilt, missing) = rebuild(m, index, &lost, &answers);
     for (stripe, shard) in rebuilt {
         // The chain recorded this shard for this store: its owner's quota was met then.
@@ -202,18 +210,20 @@ async fn repair_batch(
     report.missing.extend(missing.into_iter().map(|s| (m.object_id, s)));
 }
 
-/// Asks every other store of `m` for its shards of the batch; what each answers (or
-/// nothing, for one that does not within [`SHARD_ANSWER_TIMEOUT`]), by store.
+/// Asks the other stores of `m` for their shards of the batch (those silent earlier in
+/// this pass excepted); what each answers, by store, once the answers rebuild every lost
+/// stripe, every store asked has answered, or [`SHARD_ANSWER_TIMEOUT`] is over.
 async fn ask_stores(
     shared: &Shared,
     (index, m): (u8, &VaultManifest),
     (first, count): (u32, u32),
-    inbox: &mut mpsc::Receiver<(NodeId, PeerShards)>,
+    lost: &[u32],
+    pass: &mut Pass,
 ) -> BTreeMap<NodeId, PeerShards> {
     let mut waiting = BTreeMap::new();
     for (j, store) in m.stores.iter().enumerate() {
         let Ok(j) = u8::try_from(j) else { continue };
-        if j == index {
+        if j == index || pass.silent.contains(store) {
             continue;
         }
         let request = PeerShardRequest { object_id: m.object_id, index: j, first_stripe: first, count };
@@ -222,8 +232,11 @@ async fn ask_stores(
     }
     let mut answers = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + SHARD_ANSWER_TIMEOUT;
-    while !waiting.is_empty() {
-        let Ok(Some((from, answer))) = tokio::time::timeout_at(deadline, inbox.recv()).await else { break };
+    let enough = |answers: &BTreeMap<NodeId, PeerShards>| {
+        answers.len() >= usize::from(m.threshold) && rebuild(m, index, lost, answers).1.is_empty()
+    };
+    while !waiting.is_empty() && !enough(&answers) {
+        let Ok(Some((from, answer))) = tokio::time::timeout_at(deadline, pass.inbox.recv()).await else { break };
         // Only the answer to this batch, from a store asked, about its own index.
         let expected = waiting.get(&from) == Some(&answer.index);
         if expected && answer.object_id == m.object_id && answer.first_stripe == first {
@@ -231,8 +244,11 @@ async fn ask_stores(
             answers.insert(from, answer);
         }
     }
-    for store in waiting.keys() {
-        tracing::warn!(peer = %store.short(), object = %m.object_id, "vault: a store did not answer for its shards");
+    if tokio::time::Instant::now() >= deadline {
+        for store in waiting.keys() {
+            tracing::warn!(peer = %store.short(), object = %m.object_id, "vault: a store did not answer for its shards");
+            pass.silent.insert(*store);
+        }
     }
     answers
 }
