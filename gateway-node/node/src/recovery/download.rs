@@ -31,6 +31,9 @@ pub const STALLS_MAX: u32 = 2;
 /// Chunks waiting to be checked (from every peer).
 const INBOX_MAX: usize = 64;
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+/// How long after a failed restore the peers are asked again (a restore that fails the
+/// same way each time must not hammer them).
+pub const RESTORE_RETRY_AFTER: Duration = Duration::from_secs(2);
 const TICK: Duration = Duration::from_millis(200);
 
 /// Restores `job` and hands the result to the consensus thread (the rebuilt ledger, or a
@@ -40,7 +43,13 @@ pub async fn run(shared: Arc<Shared>, job: RestoreJob) {
     let event = match restore(&shared, job).await {
         Ok(ledger) => Event::Restored(Box::new(ledger)),
         Err(e) => {
-            tracing::error!(%height, error = %format!("{e:#}"), "restore failed; asking the peers again");
+            tracing::error!(
+                %height,
+                error = %format!("{e:#}"),
+                retry_in_s = RESTORE_RETRY_AFTER.as_secs(),
+                "restore failed; asking the peers again"
+            );
+            tokio::time::sleep(RESTORE_RETRY_AFTER).await;
             Event::RestoreFailed
         }
     };
