@@ -27,6 +27,14 @@ pub struct NodeStatus {
     pub peers_connected: Vec<NodeId>,
     /// Fault injection (tests and demos only): this node signs wrong receipts.
     pub fault_injection: bool,
+    /// Recovering its state from its peers' stable checkpoint: until it has, the state
+    /// it serves is genesis's.
+    #[serde(default)]
+    pub recovering: bool,
+    /// Restored from its peers: it signs nothing up to this height, the heights it may
+    /// have signed at before it lost its data (0: never restored).
+    #[serde(default)]
+    pub abstains_through: Height,
 }
 
 /// `GET /v1/accounts/{address}`: the account's balance and nonce, and their proof.

@@ -152,11 +152,25 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
     let wiped_at = net.height(0).await?;
     net.running.children[3].1 = net.devnet.spawn_node_with(&exe, &node3, &["--recover"])?;
 
+    // It says it is recovering, then how far it abstains.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let abstains_through = loop {
+        if let Ok((200, s)) = net.get(3, "/v1/status").await {
+            let through = s["abstains_through"].as_u64().unwrap_or(0);
+            if s["recovering"] == false && through > 0 {
+                assert!(through > wiped_at, "it abstains through the heights its peers reached: {s}");
+                break through;
+            }
+        }
+        assert!(Instant::now() < deadline, "node 3 did not restore");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
     // It restores, catches up and commits past the heights it abstains at.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (h0, h3) = (net.height(0).await?, net.height(3).await.unwrap_or(0));
-        if h3 > wiped_at + 8 && h3 + 2 >= h0 {
+        if h3 > abstains_through.max(wiped_at + 8) && h3 + 2 >= h0 {
             break;
         }
         if Instant::now() > deadline {

@@ -125,6 +125,8 @@ async fn get_status(State(shared): State<Arc<Shared>>) -> Json<NodeStatus> {
         jailed: ledger.consensus_state().jailed.clone(),
         peers_connected: shared.network.connected_peers(),
         fault_injection: shared.byzantine_receipts,
+        recovering: status.recovering,
+        abstains_through: status.abstain_through,
     })
 }
 
@@ -138,6 +140,6 @@ pub fn openapi_paths() -> Value {
             }},
         "/v1/blocks/{height}/receipts/{index}": { "get": { "summary": "The receipt entry the block certifies at this position, with its Merkle proof against the header's receipts root (for ReceiptContradictsBlock evidence)", "parameters": [{ "name": "height", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }, { "name": "index", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } }], "responses": { "200": { "description": "entry, entry_bcs, proof_bcs, certified_header_bcs" }, "404": { "description": "No such block or position" } } } },
         "/v1/validators": { "get": { "summary": "Active validator set (Ed25519 consensus and X25519 encryption keys), mode, jailed validators, and `changes_bcs`: every set change since genesis as BCS Vec<SetChange> (the certified header that committed it and the new set), for light clients to follow", "responses": { "200": { "description": "Validator set" } } } },
-        "/v1/status": { "get": { "summary": "Height (the last committed block on this node's disk: `/v1/blocks/{height}` serves it), mode, view, mempool, jailed validators, connected peers", "responses": { "200": { "description": "Status" } } } }
+        "/v1/status": { "get": { "summary": "Height (the last committed block on this node's disk: `/v1/blocks/{height}` serves it), mode, view, mempool, jailed validators, connected peers; whether it is recovering from its peers, and the height it abstains through once restored", "responses": { "200": { "description": "Status" } } } }
     })
 }
