@@ -83,6 +83,19 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Verifies `signature` over `message` as it is, with no domain framing, by the same
+    /// ZIP-215 rule: only for formats that fix what is signed themselves (an X.509
+    /// certificate's TBS bytes, [`crate::x509`]).
+    pub(crate) fn verify_unframed(&self, message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
+        if crate::zip215::verify(&self.0.to_edwards(), self.as_bytes(), &signature.to_bytes(), message) {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        }
+    }
+}
+
 impl PartialOrd for PublicKey {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))

@@ -67,6 +67,7 @@ pub mod validator;
 pub mod vault;
 pub mod vote;
 pub mod wallet_config;
+pub mod x509;
 mod zip215;
 
 #[cfg(test)]

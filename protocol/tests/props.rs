@@ -1353,3 +1353,21 @@ proptest! {
         let _ = sealed::PlainRequest::from_bhttp(&mutated);
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Certificates come from users and peers: random bytes, random DER-looking bytes and
+    /// random text are refused with a typed error, never a panic.
+    #[test]
+    fn certificate_readers_never_panic(bytes in vec_of(any::<u8>(), 0..600), text in ".{0,300}", seq_len in 0..255u8) {
+        let _ = vigil_protocol::x509::Certificate::from_der(&bytes);
+        let mut der_like = vec![0x30, 0x82, 0x01, seq_len, 0x30, 0x81, seq_len];
+        der_like.extend_from_slice(&bytes);
+        prop_assert!(vigil_protocol::x509::Certificate::from_der(&der_like).is_err());
+        let pem = format!("-----BEGIN CERTIFICATE-----\n{text}\n-----END CERTIFICATE-----");
+        if let Ok(der) = vigil_protocol::x509::pem_to_der(&pem) {
+            let _ = vigil_protocol::x509::Certificate::from_der(&der);
+        }
+    }
+}
