@@ -24,6 +24,9 @@ pub struct Genesis {
     /// How often validators make a checkpoint ([`crate::checkpoint`]).
     #[serde(default)]
     pub checkpoints: crate::checkpoint::CheckpointConfig,
+    /// The authentication centers that issue certificates ([`crate::authcenter`]), if any.
+    #[serde(default)]
+    pub authcenters: Option<crate::authcenter::AuthCenterSet>,
 }
 
 impl Genesis {

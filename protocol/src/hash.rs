@@ -73,11 +73,13 @@ pub enum Domain {
     CheckpointSignature,
     /// Hash of one chunk of a state snapshot (a leaf of the checkpoint's chunk root).
     SnapshotChunk,
+    /// Hash of the authentication centers' set (what key generation packages name).
+    AuthCenterSet,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 25] = [
+    pub const ALL: [Domain; 26] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -103,6 +105,7 @@ impl Domain {
         Domain::CheckpointDigest,
         Domain::CheckpointSignature,
         Domain::SnapshotChunk,
+        Domain::AuthCenterSet,
     ];
 
     /// The tag hashed before the content.
@@ -133,6 +136,7 @@ impl Domain {
             Domain::CheckpointDigest => "vigil/v1/checkpoint",
             Domain::CheckpointSignature => "vigil/v1/sign/checkpoint",
             Domain::SnapshotChunk => "vigil/v1/snapshot/chunk",
+            Domain::AuthCenterSet => "vigil/v1/auth-center-set",
         }
     }
 

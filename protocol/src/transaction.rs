@@ -42,6 +42,8 @@ pub enum Payload {
     CommitManifest(Box<crate::VaultManifest>),
     /// Records a stable checkpoint (a quorum's signed digest) in the state.
     RecordCheckpoint(Box<crate::StableCheckpoint>),
+    /// An authentication center's round-1 key generation package (sent by the center).
+    DkgRound1(Box<crate::authcenter::DkgRound1>),
 }
 
 /// The signed body of a transaction.

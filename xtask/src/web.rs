@@ -83,6 +83,7 @@ mod tests {
             time_ms: 0,
             vault: Default::default(),
             checkpoints: Default::default(),
+            authcenters: None,
         };
         let file = std::env::temp_dir().join(format!("vigil-pin-{}.json", std::process::id()));
         std::fs::write(&file, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();

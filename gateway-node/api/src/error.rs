@@ -86,6 +86,9 @@ error_codes! {
     InvalidCheckpoint = ("INVALID_CHECKPOINT", 400),
     /// 409: the checkpoint to record is no newer than the one recorded.
     StaleCheckpoint = ("STALE_CHECKPOINT", 409),
+    /// 400: an authentication center's key generation package is refused (not a center's,
+    /// a second one, the wrong shape, or its proof of knowledge does not verify).
+    InvalidDkgPackage = ("INVALID_DKG_PACKAGE", 400),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

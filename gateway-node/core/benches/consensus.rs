@@ -46,6 +46,7 @@ fn genesis(n: usize, mode: ConsensusMode, accounts: &[SecretKey]) -> (Genesis, V
         time_ms: 0,
         vault: Default::default(),
         checkpoints: Default::default(),
+        authcenters: None,
     };
     (g, keys)
 }

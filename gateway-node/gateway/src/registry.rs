@@ -365,6 +365,7 @@ mod tests {
             time_ms: 0,
             vault: Default::default(),
             checkpoints: Default::default(),
+            authcenters: None,
         };
         (genesis, keys)
     }

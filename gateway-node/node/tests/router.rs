@@ -46,6 +46,7 @@ async fn node() -> TestNode {
         time_ms: vigil_server::now_ms(),
         vault: Default::default(),
         checkpoints: Default::default(),
+        authcenters: None,
     };
     let genesis_file = dir.path().join("genesis.json");
     std::fs::write(&genesis_file, serde_json::to_string(&genesis).unwrap()).unwrap();

@@ -83,6 +83,7 @@ mod tests {
             time_ms: 0,
             vault: Default::default(),
             checkpoints: Default::default(),
+            authcenters: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("genesis.json");

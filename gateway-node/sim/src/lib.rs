@@ -539,6 +539,7 @@ impl World {
             vault: Default::default(),
             // Small chunks, so a restore checks several.
             checkpoints: vigil_protocol::CheckpointConfig { interval: SIM_CHECKPOINT_INTERVAL, chunk_bytes: 256 },
+            authcenters: None,
         };
         for n in &mut nodes {
             n.node = Some(Self::boot(&genesis, n));

@@ -151,6 +151,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             time_ms: vigil_server::now_ms(),
             vault: Default::default(),
             checkpoints: Default::default(),
+            authcenters: None,
         };
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)? + "\n")?;
         keys

@@ -109,6 +109,7 @@ fn gateway_setup(
         time_ms: 0,
         vault: Default::default(),
         checkpoints: Default::default(),
+        authcenters: None,
     };
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

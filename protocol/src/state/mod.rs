@@ -52,6 +52,12 @@ pub enum StateKey {
     Objects(Address),
     /// The newest stable checkpoint recorded on chain ([`crate::StableCheckpoint`]).
     Checkpoint,
+    /// The authentication centers and their threshold ([`crate::authcenter::AuthCenterSet`]).
+    AuthCenters,
+    /// Center `i`'s round-1 key generation package ([`crate::authcenter::DkgRound1`]).
+    DkgRound1(u16),
+    /// The centers' group key, once every round 1 is in ([`crate::authcenter::GroupKey`]).
+    GroupKey,
 }
 
 impl StateKey {

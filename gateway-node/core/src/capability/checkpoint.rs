@@ -51,7 +51,7 @@ impl Capability for StableCheckpoint {
         true
     }
 
-    fn admit(&self, ledger: &Ledger) -> Result<(), Rejection> {
+    fn admit(&self, ledger: &Ledger, _sender: &vigil_protocol::PublicKey) -> Result<(), Rejection> {
         check(self, ledger).map_err(Rejection::InvalidCheckpoint)?;
         if !newer(self, ledger.state(&StateKey::Checkpoint)) {
             return Err(Rejection::StaleCheckpoint);
@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(recorded, at2);
         // An older one (or the same again): pooled nowhere, and in a block a failed no-op.
         let older = Payload::RecordCheckpoint(Box::new(at1.clone()));
-        assert_eq!(crate::capability::admit(&older, &ledger), Err(Rejection::StaleCheckpoint));
+        assert_eq!(
+            crate::capability::admit(&older, &ledger, &SecretKey::from_seed([9; 32]).public_key()),
+            Err(Rejection::StaleCheckpoint)
+        );
         let (b, e) = block(&ledger, vec![record(&f, 3, &at1), record(&f, 4, &at2)]);
         assert!(e.entries.iter().all(|r| r.status == TxStatus::Failed(FailureCode::StaleCheckpoint)));
         ledger.commit(&b, e).unwrap();
@@ -149,7 +152,11 @@ mod tests {
         short.signatures.pop();
         let premature = signed(&f, &ledger, Height(3), 3);
         for (c, what) in [(forged, "signature"), (short, "quorum"), (premature, "not committed")] {
-            let refused = crate::capability::admit(&Payload::RecordCheckpoint(Box::new(c.clone())), &ledger);
+            let refused = crate::capability::admit(
+                &Payload::RecordCheckpoint(Box::new(c.clone())),
+                &ledger,
+                &SecretKey::from_seed([9; 32]).public_key(),
+            );
             assert!(matches!(refused, Err(Rejection::InvalidCheckpoint(_))), "{what}: {refused:?}");
             assert!(
                 matches!(

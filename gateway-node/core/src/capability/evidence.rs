@@ -32,7 +32,7 @@ impl Capability for FaultEvidence {
 
     /// Evidence must prove a fault of a validator still in the set: invalid or
     /// repeated evidence is never pooled.
-    fn admit(&self, ledger: &Ledger) -> Result<(), Rejection> {
+    fn admit(&self, ledger: &Ledger, _sender: &vigil_protocol::PublicKey) -> Result<(), Rejection> {
         if ledger.validators().get(&self.accused()).is_none() {
             return Err(Rejection::OffenderNotInSet);
         }

@@ -11,16 +11,18 @@
 //! | [`evidence`] | `FaultEvidence` | `Consensus` (the offender jailed, the next height Bft) |
 //! | [`vault`] | `RegisterUser`, `CommitManifest` | `User`, `Manifest`, `Objects` |
 //! | [`checkpoint`] | `RecordCheckpoint` | `Checkpoint` (the newest stable checkpoint) |
+//! | [`authcenter`] | `DkgRound1` | `DkgRound1` (each center's), `GroupKey` (once all are in) |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
 //! (`execution`), so a transaction included once can never be included again.
 
 use vigil_protocol::limits::FEE_MIN;
-use vigil_protocol::{Payload, TxStatus};
+use vigil_protocol::{Payload, PublicKey, TxStatus};
 
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
+pub mod authcenter;
 pub mod checkpoint;
 pub mod evidence;
 pub mod transfer;
@@ -54,7 +56,7 @@ pub trait Capability {
 
     /// Admission's checks beyond chain, signature, nonce, fee and balance, on the
     /// committed `ledger`: what is refused here is never pooled.
-    fn admit(&self, _ledger: &Ledger) -> Result<(), Rejection> {
+    fn admit(&self, _ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
         Ok(())
     }
 
@@ -75,6 +77,7 @@ macro_rules! with_capability {
             Payload::RegisterUser($c) => $body,
             Payload::CommitManifest($c) => $body,
             Payload::RecordCheckpoint($c) => $body,
+            Payload::DkgRound1($c) => $body,
         }
     };
 }
@@ -96,8 +99,8 @@ pub fn priority(payload: &Payload) -> bool {
 }
 
 /// Admission's payload-specific checks.
-pub fn admit(payload: &Payload, ledger: &Ledger) -> Result<(), Rejection> {
-    with_capability!(payload, |c| c.admit(ledger))
+pub fn admit(payload: &Payload, ledger: &Ledger, sender: &PublicKey) -> Result<(), Rejection> {
+    with_capability!(payload, |c| c.admit(ledger, sender))
 }
 
 /// Checks, then executes `payload` on the state `cx` holds; on `Err` nothing changed.

@@ -414,6 +414,8 @@ pub enum Rejection {
     InvalidCheckpoint(String),
     #[error("the checkpoint is no newer than the one recorded on chain")]
     StaleCheckpoint,
+    #[error("the key generation package is refused: {0}")]
+    InvalidDkgPackage(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.
@@ -1073,7 +1075,7 @@ impl Node {
         if balance < needed {
             return Err(Rejection::InsufficientBalance { balance, needed });
         }
-        crate::capability::admit(&tx.tx.payload, &self.ledger)?;
+        crate::capability::admit(&tx.tx.payload, &self.ledger, &tx.tx.sender)?;
         Ok(())
     }
 

@@ -63,6 +63,7 @@ impl Net {
             time_ms: 0,
             vault: Default::default(),
             checkpoints,
+            authcenters: None,
         };
         let nodes: Vec<Node> = keys.iter().map(|k| Node::new(config(k), &genesis).unwrap()).collect();
         let mut net = Self {

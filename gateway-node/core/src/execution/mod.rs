@@ -105,6 +105,8 @@ pub enum TxInvalid {
     Evidence(FailureCode),
     #[error("the checkpoint does not verify: {0}")]
     Checkpoint(String),
+    #[error("the key generation package is refused: {0}")]
+    DkgPackage(String),
 }
 
 /// Why executing a list of transactions as a block failed.
@@ -281,6 +283,9 @@ impl Ledger {
     /// The state before block 1.
     pub fn genesis(genesis: &Genesis) -> Result<Self, LedgerError> {
         genesis.vault.check().map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
+        if let Some(centers) = &genesis.authcenters {
+            centers.check().map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
+        }
         let mut accounts = BTreeMap::new();
         for (address, balance) in &genesis.accounts {
             if accounts.insert(*address, AccountState { balance: *balance, nonce: Nonce(0) }).is_some() {
@@ -293,6 +298,9 @@ impl Ledger {
             accounts.iter().map(|(a, s)| (StateKey::Account(*a), encode_change(s))).collect();
         changes.push((StateKey::Consensus, encode_change(&consensus)));
         changes.push((StateKey::VaultConfig, encode_change(&genesis.vault)));
+        if let Some(centers) = &genesis.authcenters {
+            changes.push((StateKey::AuthCenters, encode_change(centers)));
+        }
         tree.apply(0, changes)?;
         Ok(Self {
             chain_id: genesis.chain_id.clone(),

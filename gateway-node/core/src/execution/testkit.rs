@@ -39,6 +39,7 @@ pub(crate) fn fixture() -> Fixture {
         time_ms: 0,
         vault: Default::default(),
         checkpoints: Default::default(),
+        authcenters: None,
     };
     Fixture { genesis, validator_keys, alice, bob }
 }

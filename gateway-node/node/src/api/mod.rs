@@ -82,6 +82,7 @@ impl From<Rejection> for ApiError {
             Rejection::OffenderNotInSet => ErrorCode::OffenderNotInSet,
             Rejection::InvalidCheckpoint(_) => ErrorCode::InvalidCheckpoint,
             Rejection::StaleCheckpoint => ErrorCode::StaleCheckpoint,
+            Rejection::InvalidDkgPackage(_) => ErrorCode::InvalidDkgPackage,
         };
         Self::new(code, r.to_string())
     }

@@ -636,6 +636,7 @@ mod tests {
                 time_ms: 0,
                 vault: Default::default(),
                 checkpoints: Default::default(),
+                authcenters: None,
             };
             let ledger = Ledger::genesis(&genesis).unwrap();
             Self { genesis, ledger, validator, alice, bob: Address([9; 20]), nonce: 0 }
