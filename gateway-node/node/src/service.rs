@@ -355,7 +355,7 @@ fn open_store(cfg: &NodeConfig) -> anyhow::Result<(Store, crate::storage::Stored
     match open() {
         Ok((store, stored)) => Ok((store, stored, cfg.recover)),
         Err(e) if e.is_corruption() => {
-            let aside = cfg.data_dir.join(format!("vigil.redb.corrupt-{}", now_ms()));
+            let aside = crate::storage::aside_path(&path, "corrupt", now_ms());
             tracing::error!(
                 error = %e,
                 moved_to = %aside.display(),
@@ -674,9 +674,8 @@ impl Env for NodeEnv<'_> {
                     peer = %peer.short(),
                     %needed,
                     %first,
-                    "a peer no longer holds the blocks this node needs (it pruned them); if every peer says so, this \
-                     node fell behind their retention window: stop it, move its data directory aside and start it \
-                     with `vigil node --recover`"
+                    "a peer no longer holds the blocks this node needs (it pruned them); once a quorum of peers says \
+                     so, this node restarts itself to recover from their stable checkpoint"
                 );
             }
             Notice::FellBehind { needed, first } => {

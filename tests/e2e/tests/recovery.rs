@@ -39,6 +39,13 @@ fn transfer(chain: &ChainId, key: &SecretKey, nonce: u64, to: Address) -> Signed
     .sign(key)
 }
 
+/// `tx` to node `node`, waiting for its commit.
+async fn submit(net: &TestNet, node: usize, tx: &SignedTransaction) -> anyhow::Result<reqwest::Response> {
+    let url = net.url(node, "/v1/tx?wait=true");
+    let sent = net.http.post(url).header("content-type", "application/octet-stream").body(to_bytes(tx));
+    Ok(sent.send().await?)
+}
+
 fn set_checkpoint_interval(genesis: &std::path::Path) -> anyhow::Result<()> {
     let mut g: Value = serde_json::from_slice(&std::fs::read(genesis)?)?;
     g["checkpoints"] = serde_json::json!({ "interval": INTERVAL, "chunk_bytes": CHUNK_BYTES });
@@ -389,14 +396,7 @@ async fn a_pruned_node_returns_its_disk_space_and_still_proves_current_state() -
     // Two checkpoints' worth of blocks full of transfers.
     let mut nonce = 0;
     while net.height(0).await? < 2 * INTERVAL + 8 {
-        let tx = transfer(&chain, &faucet, nonce, alice);
-        let r = net
-            .http
-            .post(net.url((nonce % 4) as usize, "/v1/tx?wait=true"))
-            .header("content-type", "application/octet-stream")
-            .body(to_bytes(&tx))
-            .send()
-            .await?;
+        let r = submit(&net, (nonce % 4) as usize, &transfer(&chain, &faucet, nonce, alice)).await?;
         anyhow::ensure!(r.status().is_success(), "transfer {nonce}: {}", r.text().await?);
         nonce += 1;
     }
@@ -481,14 +481,7 @@ async fn a_validator_behind_every_peers_retention_window_falls_back_to_recovery(
     let mut nonce = 0;
     let beyond = stopped_at + vigil_core::consensus::recent::BLOCKS_IN_MEMORY_MAX as u64 + 2 * INTERVAL;
     while net.height(0).await? < beyond {
-        let tx = transfer(&chain, &faucet, nonce, Address([0xa2; 20]));
-        let r = net
-            .http
-            .post(net.url((nonce % 3) as usize, "/v1/tx?wait=true"))
-            .header("content-type", "application/octet-stream")
-            .body(to_bytes(&tx))
-            .send()
-            .await?;
+        let r = submit(&net, (nonce % 3) as usize, &transfer(&chain, &faucet, nonce, Address([0xa2; 20]))).await?;
         if r.status().is_success() {
             nonce += 1;
         }

@@ -177,6 +177,16 @@ mod tests {
         f.genesis.accounts.sort();
     }
 
+    /// A chain whose genesis names the centers (their accounts funded), at genesis.
+    fn chain_with_centers() -> (Fixture, Vec<SecretKey>, AuthCenterSet, Ledger) {
+        let mut f = fixture();
+        let (keys, set) = centers();
+        fund(&mut f, &keys);
+        f.genesis.authcenters = Some(set.clone());
+        let ledger = Ledger::genesis(&f.genesis).unwrap();
+        (f, keys, set, ledger)
+    }
+
     /// Every center's part 1, from seeded randomness.
     fn round1() -> Vec<(dkg::round1::SecretPackage, dkg::round1::Package)> {
         (0..N)
@@ -191,11 +201,7 @@ mod tests {
     /// each center computes at the end of the key generation.
     #[test]
     fn the_chain_derives_the_centers_group_key_from_their_round_1() {
-        let mut f = fixture();
-        let (keys, set) = centers();
-        fund(&mut f, &keys);
-        f.genesis.authcenters = Some(set.clone());
-        let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+        let (f, keys, set, mut ledger) = chain_with_centers();
         let packages = round1();
         for (i, (_, package)) in packages.iter().enumerate() {
             assert!(ledger.state::<GroupKey>(&StateKey::GroupKey).is_none(), "not before every center published");
@@ -237,11 +243,7 @@ mod tests {
     /// one whose proof does not verify.
     #[test]
     fn a_package_not_from_a_center_or_not_its_first_or_not_right_is_refused() {
-        let mut f = fixture();
-        let (keys, set) = centers();
-        fund(&mut f, &keys);
-        f.genesis.authcenters = Some(set.clone());
-        let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+        let (f, keys, set, mut ledger) = chain_with_centers();
         let packages = round1();
         let good = to_chain(&packages[0].1, set.hash()).unwrap();
         let refused = |ledger: &Ledger, key: &SecretKey, package: DkgRound1| {

@@ -21,11 +21,9 @@ impl super::Node {
         self.sync_gaps.retain(|_, at| *at == needed);
         self.sync_gaps.insert(from, needed);
         let set = self.ledger.validators();
-        let power = |ids: &mut dyn Iterator<Item = &NodeId>| -> u64 {
-            ids.filter_map(|id| set.get(id)).map(|v| v.power).fold(0, u64::saturating_add)
-        };
-        let said = power(&mut self.sync_gaps.keys());
-        let own = power(&mut std::iter::once(&self.me));
+        let power = |id: &NodeId| set.get(id).map_or(0, |v| v.power);
+        let said = self.sync_gaps.keys().map(power).fold(0, u64::saturating_add);
+        let own = power(&self.me);
         if said > set.fault_tolerance_power() && said.saturating_add(own) >= set.quorum_power(ConsensusMode::Bft) {
             self.fell_behind_at = Some(needed);
             self.out.push(Output::FellBehind { needed, first });

@@ -22,7 +22,7 @@ const RECOVER_FLAG: &str = "--recover";
 /// with [`EXIT_FATAL`] if either cannot be done.
 pub fn restart_recovering(shared: &Shared, needed: Height, first: Height) -> ! {
     let db = shared.store.path().to_path_buf();
-    let aside = db.with_file_name(format!("vigil.redb.behind-{}", vigil_server::now_ms()));
+    let aside = crate::storage::aside_path(&db, "behind", vigil_server::now_ms());
     tracing::error!(
         %needed,
         %first,

@@ -124,6 +124,12 @@ pub struct Stored {
 }
 
 /// A redb error, its corruption reports kept apart.
+/// Where a database file that is no longer run on is kept for the operator, beside it:
+/// `vigil.redb.<why>-<ms>` (`corrupt`, `behind`).
+pub fn aside_path(db: &std::path::Path, why: &str, now_ms: u64) -> std::path::PathBuf {
+    db.with_file_name(format!("vigil.redb.{why}-{now_ms}"))
+}
+
 fn db_err(e: impl Into<redb::Error>) -> StorageError {
     match e.into() {
         redb::Error::Corrupted(why) => StorageError::FileCorrupt(why),

@@ -195,8 +195,7 @@ async fn repair_batch(
     if lost.is_empty() {
         return;
     }
-    let answers = ask_stores(shared, (index, m), (first, count), &lost, pass).await;
-    let (rebuilt, missing) = rebuild(m, index, &lost, &answers);
+    let (rebuilt, missing) = ask_stores(shared, (index, m), (first, count), &lost, pass).await;
     for (stripe, shard) in rebuilt {
         // The chain recorded this shard for this store: its owner's quota was met then.
         match shared.vault.put(ShardKey { stripe, ..key }, &[shard], u64::MAX).await {
@@ -211,15 +210,16 @@ async fn repair_batch(
 }
 
 /// Asks the other stores of `m` for their shards of the batch (those silent earlier in
-/// this pass excepted); what each answers, by store, once the answers rebuild every lost
-/// stripe, every store asked has answered, or [`SHARD_ANSWER_TIMEOUT`] is over.
+/// this pass excepted) and rebuilds the `lost` stripes from their answers ([`rebuild`]),
+/// until every lost stripe is rebuilt, every store asked has answered, or
+/// [`SHARD_ANSWER_TIMEOUT`] is over.
 async fn ask_stores(
     shared: &Shared,
     (index, m): (u8, &VaultManifest),
     (first, count): (u32, u32),
     lost: &[u32],
     pass: &mut Pass,
-) -> BTreeMap<NodeId, PeerShards> {
+) -> (Vec<(u32, Vec<u8>)>, Vec<u32>) {
     let mut waiting = BTreeMap::new();
     for (j, store) in m.stores.iter().enumerate() {
         let Ok(j) = u8::try_from(j) else { continue };
@@ -232,16 +232,17 @@ async fn ask_stores(
     }
     let mut answers = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + SHARD_ANSWER_TIMEOUT;
-    let enough = |answers: &BTreeMap<NodeId, PeerShards>| {
-        answers.len() >= usize::from(m.threshold) && rebuild(m, index, lost, answers).1.is_empty()
-    };
-    while !waiting.is_empty() && !enough(&answers) {
+    let mut rebuilt = rebuild(m, index, lost, &answers);
+    while !waiting.is_empty() && !rebuilt.1.is_empty() {
         let Ok(Some((from, answer))) = tokio::time::timeout_at(deadline, pass.inbox.recv()).await else { break };
         // Only the answer to this batch, from a store asked, about its own index.
         let expected = waiting.get(&from) == Some(&answer.index);
         if expected && answer.object_id == m.object_id && answer.first_stripe == first {
             waiting.remove(&from);
             answers.insert(from, answer);
+            if answers.len() >= usize::from(m.threshold) {
+                rebuilt = rebuild(m, index, lost, &answers);
+            }
         }
     }
     if tokio::time::Instant::now() >= deadline {
@@ -250,7 +251,7 @@ async fn ask_stores(
             pass.silent.insert(*store);
         }
     }
-    answers
+    rebuilt
 }
 
 /// Rebuilds shard `index` of each `lost` stripe from the stores' answers: each answered
