@@ -42,8 +42,8 @@ pub enum Payload {
     CommitManifest(Box<crate::VaultManifest>),
     /// Records a stable checkpoint (a quorum's signed digest) in the state.
     RecordCheckpoint(Box<crate::StableCheckpoint>),
-    /// An authentication center's round-1 key generation package (sent by the center).
-    DkgRound1(Box<crate::authcenter::DkgRound1>),
+    /// A message of the authentication centers' key generation (sent by a center).
+    Dkg(Box<crate::authcenter::DkgMessage>),
 }
 
 /// The signed body of a transaction.

@@ -54,10 +54,16 @@ pub enum StateKey {
     Checkpoint,
     /// The authentication centers and their threshold ([`crate::authcenter::AuthCenterSet`]).
     AuthCenters,
-    /// Center `i`'s round-1 key generation package ([`crate::authcenter::DkgRound1`]).
+    /// Center `i`'s round-1 key generation package of the current attempt
+    /// ([`crate::authcenter::DkgRound1`]).
     DkgRound1(u16),
-    /// The centers' group key, once every round 1 is in ([`crate::authcenter::GroupKey`]).
+    /// The centers' group key, once every participant confirmed the key generation
+    /// ([`crate::authcenter::GroupKey`]).
     GroupKey,
+    /// Center `i`'s round-2 package of the current attempt ([`crate::authcenter::DkgRound2`]).
+    DkgRound2(u16),
+    /// Where the key generation stands ([`crate::authcenter::DkgState`]).
+    Dkg,
 }
 
 impl StateKey {

@@ -11,7 +11,7 @@
 //! | [`evidence`] | `FaultEvidence` | `Consensus` (the offender jailed, the next height Bft) |
 //! | [`vault`] | `RegisterUser`, `CommitManifest` | `User`, `Manifest`, `Objects` |
 //! | [`checkpoint`] | `RecordCheckpoint` | `Checkpoint` (the newest stable checkpoint) |
-//! | [`authcenter`] | `DkgRound1` | `DkgRound1` (each center's), `GroupKey` (once all are in) |
+//! | [`authcenter`] | `Dkg` (rounds 1 and 2, complaint, confirmation) | `DkgRound1`, `DkgRound2` (each center's), `Dkg`, `GroupKey` (once every participant confirmed) |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
 //! (`execution`), so a transaction included once can never be included again.
@@ -77,7 +77,7 @@ macro_rules! with_capability {
             Payload::RegisterUser($c) => $body,
             Payload::CommitManifest($c) => $body,
             Payload::RecordCheckpoint($c) => $body,
-            Payload::DkgRound1($c) => $body,
+            Payload::Dkg($c) => $body,
         }
     };
 }

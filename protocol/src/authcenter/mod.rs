@@ -11,8 +11,18 @@
 //! follows from the round-1 commitments alone ([`GroupKey`]), so the chain records it as
 //! soon as every center published its round 1.
 //!
-//! What is here is the shared shape: the set, the packages as raw curve bytes (no
-//! library's serialization in consensus state), their limits.
+//! What is here is the shared shape: the set ([`AuthCenterSet`]), the key generation's
+//! messages as raw curve bytes ([`dkg`]: no library's serialization in consensus state)
+//! and, for the centers and the chain, how a round-2 share is sealed to its recipient
+//! and opened again ([`share`]).
+
+pub mod dkg;
+#[cfg(feature = "dkg")]
+pub mod share;
+
+pub use dkg::{
+    DkgComplaint, DkgConfirm, DkgFailure, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey, SealedShare,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -89,29 +99,6 @@ impl AuthCenterSet {
     pub fn hash(&self) -> Hash32 {
         hash_value(Domain::AuthCenterSet, self)
     }
-}
-
-/// A center's round-1 package of the key generation: the commitments to its secret
-/// polynomial's t coefficients (compressed Edwards points, the first the commitment to
-/// its secret) and its proof of knowledge of that secret (a Schnorr signature, R ‖ z),
-/// for the center set of hash `set`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DkgRound1 {
-    pub set: Hash32,
-    pub commitment: Vec<[u8; 32]>,
-    #[serde(with = "crate::bytes")]
-    pub proof_of_knowledge: [u8; 64],
-}
-
-/// The centers' group key, as the chain derives it from every round-1 package: the
-/// group's Ed25519 public key (what the consortium's root certificate and every
-/// certificate it issues verify against) and each center's verifying share (what its
-/// signature shares are checked against), in center order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupKey {
-    pub key: PublicKey,
-    pub verifying_shares: Vec<[u8; 32]>,
-    pub threshold: u16,
 }
 
 #[cfg(test)]
