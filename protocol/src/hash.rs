@@ -75,11 +75,13 @@ pub enum Domain {
     SnapshotChunk,
     /// Hash of the authentication centers' set (what key generation packages name).
     AuthCenterSet,
+    /// What a certificate's serial is cut from.
+    CertificateSerial,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 26] = [
+    pub const ALL: [Domain; 27] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -106,6 +108,7 @@ impl Domain {
         Domain::CheckpointSignature,
         Domain::SnapshotChunk,
         Domain::AuthCenterSet,
+        Domain::CertificateSerial,
     ];
 
     /// The tag hashed before the content.
@@ -137,6 +140,7 @@ impl Domain {
             Domain::CheckpointSignature => "vigil/v1/sign/checkpoint",
             Domain::SnapshotChunk => "vigil/v1/snapshot/chunk",
             Domain::AuthCenterSet => "vigil/v1/auth-center-set",
+            Domain::CertificateSerial => "vigil/v1/certificate-serial",
         }
     }
 

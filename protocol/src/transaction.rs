@@ -44,6 +44,8 @@ pub enum Payload {
     RecordCheckpoint(Box<crate::StableCheckpoint>),
     /// A message of the authentication centers' key generation (sent by a center).
     Dkg(Box<crate::authcenter::DkgMessage>),
+    /// A message of the centers' threshold signing sessions (sent by a center).
+    Signing(Box<crate::authcenter::SigningMessage>),
 }
 
 /// The signed body of a transaction.

@@ -89,9 +89,10 @@ mod tests {
     }
 
     /// A file's lines before its test module, without comments; test-only files (named
-    /// `tests.rs`, or marked `#![cfg(test)]`) none.
+    /// `tests.rs`, in a `tests` directory, or marked `#![cfg(test)]`) none.
     fn code_lines(path: &Path) -> Vec<(usize, String)> {
-        if path.file_name().is_some_and(|n| n == "tests.rs") {
+        let in_tests = path.parent().and_then(Path::file_name).is_some_and(|d| d == "tests");
+        if in_tests || path.file_name().is_some_and(|n| n == "tests.rs") {
             return Vec::new();
         }
         let text = std::fs::read_to_string(path).unwrap();

@@ -86,9 +86,15 @@ error_codes! {
     InvalidCheckpoint = ("INVALID_CHECKPOINT", 400),
     /// 409: the checkpoint to record is no newer than the one recorded.
     StaleCheckpoint = ("STALE_CHECKPOINT", 409),
-    /// 400: an authentication center's key generation package is refused (not a center's,
-    /// a second one, the wrong shape, or its proof of knowledge does not verify).
+    /// 400: an authentication center's key generation message is refused (not a
+    /// participant's, out of its turn, a second one, the wrong shape, a proof of knowledge
+    /// that does not verify, a complaint against a good share).
     InvalidDkgPackage = ("INVALID_DKG_PACKAGE", 400),
+    /// 400: a center's signature share does not verify (the message names the center).
+    InvalidSignatureShare = ("INVALID_SIGNATURE_SHARE", 400),
+    /// 400: a signing message is refused (not a share holder's, another session's, out
+    /// of turn, a restart before the timeout, commitments out of order or too many).
+    InvalidSigning = ("INVALID_SIGNING", 400),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

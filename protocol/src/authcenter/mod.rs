@@ -14,14 +14,22 @@
 //! What is here is the shared shape: the set ([`AuthCenterSet`]), the key generation's
 //! messages as raw curve bytes ([`dkg`]: no library's serialization in consensus state)
 //! and, for the centers and the chain, how a round-2 share is sealed to its recipient
-//! and opened again ([`share`]).
+//! and opened again ([`share`]), the threshold signing sessions ([`signing`]) and the
+//! certificates they sign (`certificate`).
 
+#[cfg(feature = "issue")]
+pub mod certificate;
 pub mod dkg;
 #[cfg(feature = "dkg")]
 pub mod share;
+pub mod signing;
 
 pub use dkg::{
     DkgComplaint, DkgConfirm, DkgFailure, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey, SealedShare,
+};
+pub use signing::{
+    CertAuthority, NonceCommitment, NonceCommitments, NonceQueue, SessionOutcome, SignatureShare, SigningMessage,
+    SigningPurpose, SigningSession, SigningState, Waiting,
 };
 
 use serde::{Deserialize, Serialize};

@@ -64,6 +64,14 @@ pub enum StateKey {
     DkgRound2(u16),
     /// Where the key generation stands ([`crate::authcenter::DkgState`]).
     Dkg,
+    /// Center `i`'s unused nonce commitments ([`crate::authcenter::NonceQueue`]).
+    Nonces(u16),
+    /// A signing session by id ([`crate::authcenter::SigningSession`]).
+    SigningSession(u64),
+    /// The sessions' bookkeeping ([`crate::authcenter::SigningState`]).
+    Signing,
+    /// The consortium's certificate authority and root ([`crate::authcenter::CertAuthority`]).
+    CertAuthority,
 }
 
 impl StateKey {

@@ -12,6 +12,7 @@
 //! | [`vault`] | `RegisterUser`, `CommitManifest` | `User`, `Manifest`, `Objects` |
 //! | [`checkpoint`] | `RecordCheckpoint` | `Checkpoint` (the newest stable checkpoint) |
 //! | [`authcenter`] | `Dkg` (rounds 1 and 2, complaint, confirmation) | `DkgRound1`, `DkgRound2` (each center's), `Dkg`, `GroupKey` (once every participant confirmed) |
+//! | [`authcenter::signing`] | `Signing` (nonce commitments, signature shares, restarts) | `Nonces`, `SigningSession`, `Signing`, `CertAuthority` (the root, once signed) |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
 //! (`execution`), so a transaction included once can never be included again.
@@ -78,6 +79,7 @@ macro_rules! with_capability {
             Payload::CommitManifest($c) => $body,
             Payload::RecordCheckpoint($c) => $body,
             Payload::Dkg($c) => $body,
+            Payload::Signing($c) => $body,
         }
     };
 }

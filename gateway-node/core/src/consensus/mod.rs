@@ -416,6 +416,10 @@ pub enum Rejection {
     StaleCheckpoint,
     #[error("the key generation package is refused: {0}")]
     InvalidDkgPackage(String),
+    #[error("center {center}'s signature share does not verify")]
+    InvalidSignatureShare { center: u16 },
+    #[error("the signing message is refused: {0}")]
+    InvalidSigning(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.

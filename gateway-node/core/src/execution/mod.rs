@@ -107,6 +107,8 @@ pub enum TxInvalid {
     Checkpoint(String),
     #[error("the key generation package is refused: {0}")]
     DkgPackage(String),
+    #[error("the signing message is refused: {0}")]
+    Signing(String),
 }
 
 /// Why executing a list of transactions as a block failed.
@@ -300,6 +302,9 @@ impl Ledger {
         changes.push((StateKey::VaultConfig, encode_change(&genesis.vault)));
         if let Some(centers) = &genesis.authcenters {
             changes.push((StateKey::AuthCenters, encode_change(centers)));
+            let authority =
+                vigil_protocol::authcenter::CertAuthority { not_before_s: genesis.time_ms / 1000, root: None };
+            changes.push((StateKey::CertAuthority, encode_change(&authority)));
         }
         tree.apply(0, changes)?;
         Ok(Self {

@@ -83,6 +83,8 @@ impl From<Rejection> for ApiError {
             Rejection::InvalidCheckpoint(_) => ErrorCode::InvalidCheckpoint,
             Rejection::StaleCheckpoint => ErrorCode::StaleCheckpoint,
             Rejection::InvalidDkgPackage(_) => ErrorCode::InvalidDkgPackage,
+            Rejection::InvalidSignatureShare { .. } => ErrorCode::InvalidSignatureShare,
+            Rejection::InvalidSigning(_) => ErrorCode::InvalidSigning,
         };
         Self::new(code, r.to_string())
     }

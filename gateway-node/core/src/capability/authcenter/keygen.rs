@@ -7,14 +7,17 @@
 //!   (their content only their recipients can check: a bad one is a complaint's matter).
 //! - Confirm: every participant's round 2 is in, and the group key the sender computed
 //!   is the chain's — the sum of the participants' secret commitments. With the last
-//!   confirmation the key and every participant's verifying share are written.
+//!   confirmation the key and every participant's verifying share are written, and the
+//!   root certificate's signing session is started.
 
 use std::collections::BTreeMap;
 
 use frost_ed25519::keys::{PublicKeyPackage, VerifiableSecretSharingCommitment};
 use frost_ed25519::{Identifier, Signature};
 use vigil_protocol::authcenter::share::usable;
-use vigil_protocol::authcenter::{AuthCenterSet, DkgConfirm, DkgRound1, DkgRound2, DkgState, GroupKey};
+use vigil_protocol::authcenter::{
+    AuthCenterSet, CertAuthority, DkgConfirm, DkgRound1, DkgRound2, DkgState, GroupKey, SigningPurpose, Waiting,
+};
 use vigil_protocol::{EncryptionKey, Hash32, PublicKey, StateKey};
 
 use super::{ReadState, Scope};
@@ -150,5 +153,11 @@ pub(crate) fn apply_confirm(confirmed: Confirmed, cx: &mut TxContext<'_>) {
     cx.write(StateKey::Dkg, &confirmed.state);
     if let Some(key) = confirmed.ready {
         cx.write(StateKey::GroupKey, &key);
+        // The first thing the group key signs: the consortium's root certificate.
+        let Some(authority) = cx.read::<CertAuthority>(&StateKey::CertAuthority) else { return };
+        if let Ok(message) = super::session::root_tbs(cx.ledger().chain_id(), &authority, &key).der() {
+            let waiting = Waiting { purpose: SigningPurpose::Root, message, withheld: Vec::new() };
+            super::session::start(waiting, &key, cx);
+        }
     }
 }

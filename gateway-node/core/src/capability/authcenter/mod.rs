@@ -12,6 +12,10 @@
 //!   alone (no process ever held the key) and equal to what every center computed.
 //! - [`complaint`]: a participant shows that a share sent to it is bad; the accused is
 //!   excluded and a new attempt starts among the others.
+//! - [`signing`] and [`session`]: the threshold signing sessions — nonce commitments
+//!   published ahead, sessions opened by execution, shares checked one by one and
+//!   aggregated, restarts after a timeout counted in heights. The first thing signed is
+//!   the consortium's root certificate, as soon as the group key is ready.
 
 use serde::de::DeserializeOwned;
 use vigil_protocol::authcenter::{AuthCenterSet, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey};
@@ -23,6 +27,8 @@ use crate::execution::{Ledger, TxContext, TxInvalid};
 
 pub mod complaint;
 pub mod keygen;
+pub mod session;
+pub mod signing;
 
 pub use keygen::{from_chain, group_key, identifier, to_chain};
 

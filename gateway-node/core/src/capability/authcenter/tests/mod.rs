@@ -81,8 +81,16 @@ impl Run {
     /// Center `i` sends `message`: admitted and executed in a block of its own, or the
     /// reason both refused it (they must agree).
     fn send(&mut self, i: u16, message: DkgMessage) -> Result<(), String> {
+        self.send_payload(i, Payload::Dkg(Box::new(message))).map_err(|r| match r {
+            Rejection::InvalidDkgPackage(why) => why,
+            other => panic!("{other:?}"),
+        })
+    }
+
+    /// Center `i` sends `payload`: admitted and executed in a block of its own, or the
+    /// admission's refusal (execution must refuse it too).
+    fn send_payload(&mut self, i: u16, payload: Payload) -> Result<(), Rejection> {
         let key = &self.keys[usize::from(i)];
-        let payload = Payload::Dkg(Box::new(message));
         let admitted = crate::capability::admit(&payload, &self.ledger, &key.public_key());
         let nonce = self.ledger.account(&Address::from_public_key(&key.public_key())).nonce.0;
         let tx = tx(&self.f, key, nonce, payload);
@@ -93,9 +101,7 @@ impl Run {
                 self.ledger.commit(&b, exec).unwrap();
                 Ok(())
             }
-            (Err(Rejection::InvalidDkgPackage(a)), Err(ExecuteError::Tx { why: TxInvalid::DkgPackage(_), .. })) => {
-                Err(a)
-            }
+            (Err(refused), Err(ExecuteError::Tx { .. })) => Err(refused),
             other => panic!("admission and execution disagree: {other:?}"),
         }
     }
@@ -191,6 +197,27 @@ impl Run {
             accused,
             share_secret,
         })
+    }
+
+    /// The whole key generation, every center honest: each center's key package, in
+    /// center order.
+    fn keygen(&mut self) -> Vec<frost_ed25519::keys::KeyPackage> {
+        self.rounds(1);
+        let mut packages = Vec::new();
+        for k in 0..self.centers.len() {
+            let (package, key) = self.part3(k).unwrap();
+            self.send(self.centers[k].index, self.confirm(key)).unwrap();
+            packages.push(package);
+        }
+        packages
+    }
+
+    /// Commits `n` empty blocks.
+    fn advance(&mut self, n: u64) {
+        for _ in 0..n {
+            let (b, exec) = block(&self.ledger, Vec::new());
+            self.ledger.commit(&b, exec).unwrap();
+        }
     }
 
     /// Rounds 1 and 2 of the current attempt, every share honest.
@@ -355,3 +382,5 @@ fn a_share_that_does_not_open_upholds_the_complaint() {
     run.send(3, run.complaint(3, 1)).unwrap();
     assert_eq!(run.state().excluded, vec![1]);
 }
+
+mod signing;

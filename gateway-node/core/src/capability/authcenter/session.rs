@@ -1,0 +1,156 @@
+//! Signing sessions opened, waiting and finished by execution (the rules are described
+//! in `vigil_protocol::authcenter::signing`).
+//!
+//! A purpose (what must be signed, and the exact bytes) opens a session at once when t
+//! eligible centers have an unused nonce commitment — the first t in center order, one
+//! commitment of each taken off its queue for good — and otherwise waits, in order, until
+//! commitments arrive. A finished session's signature is put to its purpose's use: the
+//! root certificate is assembled and recorded.
+
+use std::collections::BTreeMap;
+
+use frost_ed25519::keys::{PublicKeyPackage, VerifyingShare};
+use frost_ed25519::round1::{NonceCommitment as FrostCommitment, SigningCommitments};
+use frost_ed25519::{SigningPackage, VerifyingKey};
+use vigil_protocol::authcenter::certificate::{self, serial_from, Subject, Tbs, NO_EXPIRATION_S};
+use vigil_protocol::authcenter::signing::WAITING_MAX;
+use vigil_protocol::authcenter::{
+    CertAuthority, GroupKey, NonceCommitment, NonceQueue, SessionOutcome, SigningPurpose, SigningSession, SigningState,
+    Waiting,
+};
+use vigil_protocol::hash::{hash, Domain};
+use vigil_protocol::{ChainId, StateKey};
+
+use super::keygen::identifier;
+use crate::execution::TxContext;
+
+/// The root certificate's to-be-signed fields: the consortium on chain `chain`, its key
+/// the group key, valid from the genesis on. The centers rebuild it to check what they
+/// sign.
+pub fn root_tbs(chain: &ChainId, authority: &CertAuthority, key: &GroupKey) -> Tbs {
+    Tbs {
+        serial: serial_from(&hash(Domain::CertificateSerial, &key.key.to_bytes())),
+        issuer: Subject::root(chain),
+        subject: Subject::root(chain),
+        not_before_s: authority.not_before_s,
+        not_after_s: NO_EXPIRATION_S,
+        subject_key: key.key,
+        ca: true,
+        issuance: None,
+    }
+}
+
+/// The centers that may sign for `purpose`.
+fn eligible(purpose: &SigningPurpose, key: &GroupKey) -> Vec<u16> {
+    match purpose {
+        SigningPurpose::Root => key.participants.clone(),
+    }
+}
+
+/// Opens a session for `waiting` if t of its eligible centers have a commitment: the
+/// session (written, commitments taken), or `None`.
+fn try_open(waiting: &Waiting, key: &GroupKey, id: u64, cx: &mut TxContext<'_>) -> Option<SigningSession> {
+    let t = usize::from(key.threshold);
+    let mut chosen: Vec<(u16, NonceQueue)> = Vec::with_capacity(t);
+    for center in eligible(&waiting.purpose, key) {
+        if chosen.len() == t {
+            break;
+        }
+        if waiting.withheld.binary_search(&center).is_ok() {
+            continue;
+        }
+        let queue: NonceQueue = cx.read(&StateKey::Nonces(center)).unwrap_or_default();
+        if !queue.unused.is_empty() {
+            chosen.push((center, queue));
+        }
+    }
+    if chosen.len() < t {
+        return None;
+    }
+    let mut commitments = Vec::with_capacity(t);
+    for (center, mut queue) in chosen.iter().cloned() {
+        commitments.push(queue.unused.remove(0));
+        cx.write(StateKey::Nonces(center), &queue);
+    }
+    let session = SigningSession {
+        id,
+        purpose: waiting.purpose.clone(),
+        message: waiting.message.clone(),
+        signers: chosen.iter().map(|(c, _)| *c).collect(),
+        commitments,
+        shares: vec![None; t],
+        opened: cx.ledger().height().next(),
+        withheld: waiting.withheld.clone(),
+        outcome: SessionOutcome::Open,
+    };
+    cx.write(StateKey::SigningSession(id), &session);
+    Some(session)
+}
+
+/// Something must be signed: a session opens now, or the purpose waits. The session's
+/// id, if one opened.
+pub(crate) fn start(waiting: Waiting, key: &GroupKey, cx: &mut TxContext<'_>) -> Option<u64> {
+    let mut state: SigningState = cx.read(&StateKey::Signing).unwrap_or_default();
+    let opened = try_open(&waiting, key, state.next_id, cx).map(|s| s.id);
+    if opened.is_some() {
+        state.next_id = state.next_id.saturating_add(1);
+    } else if state.waiting.len() < WAITING_MAX {
+        state.waiting.push(waiting);
+    }
+    cx.write(StateKey::Signing, &state);
+    opened
+}
+
+/// Commitments arrived: every waiting purpose that now can opens, oldest first.
+pub(crate) fn retry_waiting(key: &GroupKey, cx: &mut TxContext<'_>) {
+    let mut state: SigningState = cx.read(&StateKey::Signing).unwrap_or_default();
+    let mut still = Vec::with_capacity(state.waiting.len());
+    for waiting in std::mem::take(&mut state.waiting) {
+        if try_open(&waiting, key, state.next_id, cx).is_some() {
+            state.next_id = state.next_id.saturating_add(1);
+        } else {
+            still.push(waiting);
+        }
+    }
+    state.waiting = still;
+    cx.write(StateKey::Signing, &state);
+}
+
+/// FROST's signing package of a session: its signers' commitments and its message.
+pub fn signing_package(session: &SigningSession) -> Result<SigningPackage, String> {
+    let mut commitments = BTreeMap::new();
+    for (&center, c) in session.signers.iter().zip(&session.commitments) {
+        commitments.insert(identifier(center)?, frost_commitments(c)?);
+    }
+    Ok(SigningPackage::new(commitments, &session.message))
+}
+
+/// A commitment as FROST reads it (each point valid and not the identity).
+pub(crate) fn frost_commitments(c: &NonceCommitment) -> Result<SigningCommitments, String> {
+    let point = |b: &[u8; 32]| FrostCommitment::deserialize(b).map_err(|e| format!("nonce commitment: {e}"));
+    Ok(SigningCommitments::new(point(&c.hiding)?, point(&c.binding)?))
+}
+
+/// FROST's public key package of the group key.
+pub fn public_key_package(key: &GroupKey) -> Result<PublicKeyPackage, String> {
+    let mut shares = BTreeMap::new();
+    for (&center, share) in key.participants.iter().zip(&key.verifying_shares) {
+        shares.insert(identifier(center)?, VerifyingShare::deserialize(share).map_err(|e| e.to_string())?);
+    }
+    let group = VerifyingKey::deserialize(&key.key.to_bytes()).map_err(|e| e.to_string())?;
+    Ok(PublicKeyPackage::new(shares, group, Some(key.threshold)))
+}
+
+/// A session's signature is in: put it to its purpose's use.
+pub(crate) fn finish(session: &SigningSession, signature: &[u8; 64], cx: &mut TxContext<'_>) {
+    match session.purpose {
+        SigningPurpose::Root => {
+            let Some(mut authority) = cx.read::<CertAuthority>(&StateKey::CertAuthority) else { return };
+            // The message is a to-be-signed certificate execution built: it assembles.
+            if let Ok(der) = certificate::assemble(&session.message, signature) {
+                authority.root = Some(der);
+                cx.write(StateKey::CertAuthority, &authority);
+            }
+        }
+    }
+}
