@@ -1,0 +1,10 @@
+//! An authentication center of a Vigil chain (SPEC C4): its part of the centers' key
+//! generation and of their threshold signing sessions, decided from what the chain holds
+//! ([`center`]), with its secrets kept on disk before anything derived from them leaves
+//! ([`secrets`]).
+
+pub mod center;
+pub mod secrets;
+
+pub use center::{Center, CenterError, ChainView};
+pub use secrets::{CenterSecrets, SecretStore, SecretsError};
