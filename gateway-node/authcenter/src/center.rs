@@ -26,7 +26,7 @@ use rand_chacha::ChaCha20Rng;
 use serde::de::DeserializeOwned;
 use vigil_core::capability::authcenter::session::{root_tbs, signing_package};
 use vigil_core::capability::authcenter::{from_chain, identifier, to_chain};
-use vigil_protocol::authcenter::share::{seal, ShareKey, ShareLabel};
+use vigil_protocol::authcenter::share::{seal, Rng06, ShareKey, ShareLabel};
 use vigil_protocol::authcenter::signing::{NONCES_AHEAD_MAX, NONCE_BATCH_MAX, SIGNING_TIMEOUT_HEIGHTS};
 use vigil_protocol::authcenter::{
     AuthCenterSet, CertAuthority, DkgComplaint, DkgConfirm, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey,
@@ -68,23 +68,6 @@ pub enum CenterError {
 fn frost(e: impl std::fmt::Display) -> CenterError {
     CenterError::Frost(e.to_string())
 }
-
-/// HPKE's generator traits (rand_core 0.9) over a seeded ChaCha.
-struct SealRng(ChaCha20Rng);
-
-impl vigil_protocol::authcenter::share::rand_core::RngCore for SealRng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        self.0.fill_bytes(dst)
-    }
-}
-
-impl vigil_protocol::authcenter::share::rand_core::CryptoRng for SealRng {}
 
 /// What an attempt's seed makes: the share key, part 1, and the seed of the sealing.
 struct Attempt {
@@ -149,14 +132,17 @@ impl Center {
         }
         let n = participants.len() as u16;
         let at = dkg_state.attempt;
-        if !self.store.secrets().attempts.contains_key(&at) {
-            let mut seed = [0u8; 32];
-            rng.fill_bytes(&mut seed);
-            self.store.update(|s| {
-                s.attempts.insert(at, Seed(seed));
-            })?;
-        }
-        let seed = self.store.secrets().attempts.get(&at).cloned().ok_or(CenterError::NoCenters)?;
+        let seed = match self.store.secrets().attempts.get(&at) {
+            Some(seed) => seed.clone(),
+            None => {
+                let mut seed = Seed([0u8; 32]);
+                rng.fill_bytes(&mut seed.0);
+                self.store.update(|s| {
+                    s.attempts.insert(at, seed.clone());
+                })?;
+                seed
+            }
+        };
         let mine = attempt(&seed, identifier(me).map_err(frost)?, n, set.threshold)?;
         let round1 = |i: u16| chain.get::<DkgRound1>(&StateKey::DkgRound1(i)).filter(|p| p.attempt == at);
         let round2 = |i: u16| chain.get::<DkgRound2>(&StateKey::DkgRound2(i)).filter(|p| p.attempt == at);
@@ -176,12 +162,12 @@ impl Center {
             .map_err(frost)?;
         let (round2_secret, sent) = dkg::part2(mine.round1, &frost_others).map_err(frost)?;
         if round2(me).is_none() {
-            let mut seal_rng = SealRng(ChaCha20Rng::from_seed(mine.seal_seed));
+            let mut seal_rng = Rng06(ChaCha20Rng::from_seed(mine.seal_seed));
             let mut shares = Vec::with_capacity(others.len());
             for (id, (j, package)) in &others {
                 let share: [u8; 32] = sent
                     .get(id)
-                    .ok_or(CenterError::NoCenters)?
+                    .ok_or_else(|| frost("part 2 made no share for a participant"))?
                     .signing_share()
                     .serialize()
                     .try_into()
@@ -206,8 +192,7 @@ impl Center {
                     share_secret,
                 }))
             };
-            let slot = participants.iter().filter(|&&i| i != *sender).position(|&i| i == me);
-            let Some(sealed) = slot.and_then(|k| package.shares.get(k)) else { return Ok(complaint()) };
+            let Some(sealed) = package.share_for(&participants, *sender, me) else { return Ok(complaint()) };
             let label = ShareLabel { set: set.hash(), attempt: at, sender: *sender, recipient: me };
             let Ok(share) = mine.share_key.open(sealed, &label) else { return Ok(complaint()) };
             let Ok(share) = SigningShare::deserialize(&share[..]) else { return Ok(complaint()) };
@@ -228,7 +213,10 @@ impl Center {
                 Ok(Some(DkgMessage::Confirm(DkgConfirm { set: set.hash(), attempt: at, group_key })))
             }
             Err(frost_ed25519::Error::InvalidSecretShare { culprit: Some(culprit) }) => {
-                let accused = others.get(&culprit).map(|(i, _)| *i).ok_or(CenterError::NoCenters)?;
+                let accused = others
+                    .get(&culprit)
+                    .map(|(i, _)| *i)
+                    .ok_or_else(|| frost("part 3 named a center that is not a participant"))?;
                 let share_secret = *mine.share_key.secret();
                 Ok(Some(DkgMessage::Complaint(DkgComplaint { set: set.hash(), attempt: at, accused, share_secret })))
             }

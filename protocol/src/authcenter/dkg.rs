@@ -64,6 +64,15 @@ pub struct DkgRound2 {
     pub shares: Vec<SealedShare>,
 }
 
+impl DkgRound2 {
+    /// The share `sender`'s package holds for `recipient`, among `participants`
+    /// (ascending): its place is the recipient's among the participants but the sender.
+    pub fn share_for(&self, participants: &[u16], sender: u16, recipient: u16) -> Option<&SealedShare> {
+        let slot = participants.iter().filter(|&&i| i != sender).position(|&i| i == recipient)?;
+        self.shares.get(slot)
+    }
+}
+
 /// A participant's accusation that center `accused` sent it a share that does not open
 /// or does not match the accused's commitments, with the secret of the complainer's
 /// `share_key` for this attempt so that anyone can check.

@@ -21,6 +21,24 @@ use crate::hash::Hash32;
 /// The generator traits [`seal`] takes (rand_core 0.9, HPKE's generation).
 pub use hpke::rand_core;
 
+/// A rand_core 0.6 generator (the generation FROST and the rest of the workspace use)
+/// as the rand_core 0.9 generator [`seal`] takes.
+pub struct Rng06<R>(pub R);
+
+impl<R: ::rand_core::RngCore + ::rand_core::CryptoRng> rand_core::RngCore for Rng06<R> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.0.fill_bytes(dst)
+    }
+}
+
+impl<R: ::rand_core::RngCore + ::rand_core::CryptoRng> rand_core::CryptoRng for Rng06<R> {}
+
 /// HPKE `info` of a sealed share: binds the key to this use.
 pub const SHARE_INFO: &[u8] = b"vigil dkg share v1";
 

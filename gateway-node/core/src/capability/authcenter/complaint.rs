@@ -43,9 +43,9 @@ pub(crate) fn check(complaint: &DkgComplaint, scope: Scope, state: &impl ReadSta
     if key.public_key() != mine.share_key {
         return Err("the revealed secret is not the complainer's share key".into());
     }
-    let slot = scope.participants.iter().filter(|&&i| i != accused).position(|&i| i == me);
-    let sealed =
-        slot.and_then(|k| package.shares.get(k)).ok_or("the accused's package has no share for the complainer")?;
+    let sealed = package
+        .share_for(&scope.participants, accused, me)
+        .ok_or("the accused's package has no share for the complainer")?;
     let label = ShareLabel { set: complaint.set, attempt: complaint.attempt, sender: accused, recipient: me };
     let good = key.open(sealed, &label).ok().is_some_and(|share| {
         let (Ok(share), Ok(commitment), Ok(me)) =

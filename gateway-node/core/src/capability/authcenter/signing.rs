@@ -48,15 +48,15 @@ pub enum Checked {
     Restart { session: Box<SigningSession>, key: GroupKey },
 }
 
-/// The sender's position, if it holds a share of the ready group key.
-fn signer(sender: &PublicKey, state: &impl ReadState) -> Result<(u16, GroupKey), Refused> {
+/// The sender's position, if it holds a share of the ready group key, with the set.
+fn signer(sender: &PublicKey, state: &impl ReadState) -> Result<(u16, GroupKey, AuthCenterSet), Refused> {
     let set: AuthCenterSet = state.get(&StateKey::AuthCenters).ok_or("this chain has no authentication centers")?;
     let center = set.index_of(sender).ok_or("the sender is not an authentication center")?;
     let key: GroupKey = state.get(&StateKey::GroupKey).ok_or("the centers' group key is not ready")?;
     if key.verifying_share(center).is_none() {
         return Err(format!("center {center} holds no share of the group key").into());
     }
-    Ok((center, key))
+    Ok((center, key, set))
 }
 
 fn open_session(id: u64, state: &impl ReadState) -> Result<SigningSession, Refused> {
@@ -69,11 +69,9 @@ fn open_session(id: u64, state: &impl ReadState) -> Result<SigningSession, Refus
 
 fn check_commitments(
     batch: &NonceCommitments,
-    center: u16,
-    key: GroupKey,
+    (center, key, set): (u16, GroupKey, AuthCenterSet),
     state: &impl ReadState,
 ) -> Result<Checked, Refused> {
-    let set: AuthCenterSet = state.get(&StateKey::AuthCenters).ok_or("this chain has no authentication centers")?;
     if batch.set != set.hash() {
         return Err("the commitments are for another center set".into());
     }
@@ -127,9 +125,9 @@ fn check(
     state: &impl ReadState,
     height: u64,
 ) -> Result<Checked, Refused> {
-    let (center, key) = signer(sender, state)?;
+    let (center, key, set) = signer(sender, state)?;
     match message {
-        SigningMessage::Commitments(batch) => check_commitments(batch, center, key, state),
+        SigningMessage::Commitments(batch) => check_commitments(batch, (center, key, set), state),
         SigningMessage::Share(share) => check_share(share, center, key, state),
         SigningMessage::Restart(id) => {
             let session = open_session(*id, state)?;

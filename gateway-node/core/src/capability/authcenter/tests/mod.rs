@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use frost_ed25519::keys::dkg;
 use frost_ed25519::Identifier;
-use rand_chacha::rand_core::{RngCore as _, SeedableRng};
-use vigil_protocol::authcenter::share::{seal, ShareKey, ShareLabel};
+use rand_chacha::rand_core::SeedableRng;
+use vigil_protocol::authcenter::share::{seal, Rng06, ShareKey, ShareLabel};
 use vigil_protocol::authcenter::{AuthCenterInfo, DkgComplaint, DkgConfirm, DkgRound2};
 use vigil_protocol::{Address, Amount, EncryptionKey, Hash32, Payload, SecretKey};
 
@@ -15,21 +15,6 @@ use crate::execution::ExecuteError;
 
 const N: u16 = 5;
 const T: u16 = 3;
-
-/// HPKE's generator traits over a seeded ChaCha (the test's randomness).
-struct Rng(rand_chacha::ChaCha20Rng);
-impl vigil_protocol::authcenter::share::rand_core::RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        self.0.fill_bytes(dst)
-    }
-}
-impl vigil_protocol::authcenter::share::rand_core::CryptoRng for Rng {}
 
 /// One center's side of an attempt.
 struct Center {
@@ -140,7 +125,7 @@ impl Run {
         let me = self.centers[k].index;
         let (secret, sent) = dkg::part2(self.centers[k].round1.take().unwrap(), &self.others(me)).unwrap();
         let (set, attempt) = (self.set.hash(), self.state().attempt);
-        let mut rng = Rng(rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(me) + 1000));
+        let mut rng = Rng06(rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(me) + 1000));
         let shares = self
             .participants()
             .into_iter()
@@ -167,9 +152,9 @@ impl Run {
         let mut received = BTreeMap::new();
         for sender in self.participants().into_iter().filter(|&i| i != me) {
             let package: DkgRound2 = self.ledger.state(&StateKey::DkgRound2(sender)).unwrap();
-            let slot = self.participants().into_iter().filter(|&i| i != sender).position(|i| i == me).unwrap();
+            let sealed = package.share_for(&self.participants(), sender, me).unwrap();
             let label = ShareLabel { set: self.set.hash(), attempt: state.attempt, sender, recipient: me };
-            let share = center.share_key.open(&package.shares[slot], &label).map_err(|_| sender)?;
+            let share = center.share_key.open(sealed, &label).map_err(|_| sender)?;
             let share = frost_ed25519::keys::SigningShare::deserialize(&share[..]).map_err(|_| sender)?;
             received.insert(identifier(sender).unwrap(), dkg::round2::Package::new(share));
         }
