@@ -194,6 +194,25 @@ pub fn pem_to_der(text: &str) -> Result<Vec<u8>, X509Error> {
     base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| X509Error::Pem)
 }
 
+/// Characters of base64 per PEM line (RFC 7468).
+const PEM_LINE: usize = 64;
+
+/// A certificate's DER as PEM (RFC 7468: base64 in lines of 64, ending in a newline).
+pub fn der_to_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::with_capacity(body.len() + body.len() / PEM_LINE + 64);
+    pem.push_str(PEM_BEGIN);
+    pem.push('\n');
+    for line in body.as_bytes().chunks(PEM_LINE) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(PEM_END);
+    pem.push('\n');
+    pem
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -242,6 +261,8 @@ mod tests {
 
         // PEM reads to the same DER.
         assert_eq!(pem_to_der(&leaf.pem()).unwrap(), leaf.der().to_vec());
+        // Ours writes what rcgen writes (lines of 64, line breaks as `\n`).
+        assert_eq!(der_to_pem(leaf.der()), leaf.pem().replace("\r\n", "\n"));
         assert_eq!(pem_to_der("no certificate here"), Err(X509Error::Pem));
     }
 

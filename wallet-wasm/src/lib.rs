@@ -27,3 +27,5 @@ pub mod fetch;
 /// user of this crate, leaves it off so its wasm exports only its own entry point).
 #[cfg(all(target_arch = "wasm32", feature = "js-api"))]
 pub mod js;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+pub mod native;

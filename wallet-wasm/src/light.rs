@@ -338,18 +338,36 @@ impl LightClient {
         proof_bcs: &[u8],
         certified_bcs: &[u8],
     ) -> Result<Verification, LightError> {
-        let (ch, mut verification) = self.accept_header(certified_bcs)?;
+        let mut verification = self.check_states(&[(key, value_bcs, proof_bcs)], certified_bcs)?;
+        let kind = if value_bcs.is_some() { "membership" } else { "non-membership" };
+        verification.method = format!("{}; Merkle {kind} proof against its state root", verification.method);
+        Ok(verification)
+    }
+
+    /// Verifies several entries `(key, value, proof)` against one certified header: the
+    /// header's quorum once, each entry's proof (membership or absence) against its root.
+    pub fn verify_states(
+        &mut self,
+        entries: &[ProvenEntry<'_>],
+        certified_bcs: &[u8],
+    ) -> Result<Verification, LightError> {
+        let mut verification = self.check_states(entries, certified_bcs)?;
+        let plural = if entries.len() == 1 { "entry" } else { "entries" };
+        verification.method =
+            format!("{}; Merkle proofs of {} {plural} against its state root", verification.method, entries.len());
+        Ok(verification)
+    }
+
+    fn check_states(&mut self, entries: &[ProvenEntry<'_>], certified_bcs: &[u8]) -> Result<Verification, LightError> {
+        let (ch, verification) = self.accept_header(certified_bcs)?;
         let height = ch.header.height;
         if height.0.saturating_add(STATE_LAG_MAX_BLOCKS) < self.newest.0 {
             return Err(LightError::StaleState { height, newest: self.newest, max: STATE_LAG_MAX_BLOCKS });
         }
-        let proof: StateProof = encoding::from_bytes(proof_bcs)?;
-        proof.verify(&ch.header.state_root, key, value_bcs)?;
-        verification.method = format!(
-            "{}; Merkle {} proof against its state root",
-            verification.method,
-            if value_bcs.is_some() { "membership" } else { "non-membership" }
-        );
+        for (key, value_bcs, proof_bcs) in entries {
+            let proof: StateProof = encoding::from_bytes(proof_bcs)?;
+            proof.verify(&ch.header.state_root, key, *value_bcs)?;
+        }
         Ok(verification)
     }
 
@@ -365,6 +383,10 @@ impl LightClient {
         Ok(r)
     }
 }
+
+/// A state entry as a node proves it: the key, its value (`None`: absent) and the proof
+/// (BCS `StateProof`).
+pub type ProvenEntry<'a> = (&'a StateKey, Option<&'a [u8]>, &'a [u8]);
 
 /// A validator set the wallet has decided to trust (pinned by hash at genesis, then
 /// followed through certified changes).
@@ -643,6 +665,33 @@ pub(crate) mod tests {
         let b = lc.verify_account(&bob, None, &to_bytes(&absent), &certified).unwrap();
         assert_eq!(b.balance, 0);
         assert!(b.verification.method.contains("non-membership"));
+    }
+
+    /// Entries read together are held to one header: each proof against its root, so one
+    /// entry changed, swapped with another's proof or hidden fails the whole read.
+    #[test]
+    fn entries_read_together_each_need_their_proof_against_the_one_header() {
+        let (set, keys, _) = fixture();
+        let (a, b, c) = (StateKey::Account(Address([1; 20])), StateKey::Dkg, StateKey::GroupKey);
+        let mut tree = vigil_protocol::StateTree::new();
+        let root = tree.apply(0, [(a.clone(), Some(vec![1, 2])), (b.clone(), Some(vec![3]))]).unwrap();
+        let certified = to_bytes(&certify(&set, &keys, header(&set, 1, root, &set), 3));
+        let proof = |k: &StateKey| to_bytes(&tree.get_with_proof(k, 0).unwrap().1);
+        let (pa, pb, pc) = (proof(&a), proof(&b), proof(&c));
+        let mut lc = client(&set);
+        let v =
+            lc.verify_states(&[(&a, Some(&[1, 2]), &pa), (&b, Some(&[3]), &pb), (&c, None, &pc)], &certified).unwrap();
+        assert!(v.method.contains("Merkle proofs of 3 entries"), "{}", v.method);
+        assert_eq!(v.height, Some(Height(1)));
+        let (pa, pb) = (pa.as_slice(), pb.as_slice());
+        let forgeries: [[ProvenEntry<'_>; 2]; 3] = [
+            [(&a, Some(&[1, 2]), pa), (&b, Some(&[4]), pb)],
+            [(&a, Some(&[1, 2]), pb), (&b, Some(&[3]), pa)],
+            [(&a, Some(&[1, 2]), pa), (&b, None, pb)],
+        ];
+        for forged in forgeries {
+            assert!(matches!(lc.verify_states(&forged, &certified), Err(LightError::Proof(_))));
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `cargo xtask demo`: the README's main command. Builds the web wallet into `www/dist`
 //! and `vigil` in release mode, then runs a 4-node devnet and its gateway (HTTPS with a
-//! local CA, serving the web wallet and a test faucet) in `.vigil/devnet` until Ctrl-C
+//! local CA, serving the web wallet and a test faucet) and five authentication centers
+//! (any three sign; they make the consortium's root certificate within seconds) in
+//! `.vigil/devnet` until Ctrl-C
 //! (an existing network there is resumed; `--reset` starts a new one; `--byzantine K`
 //! makes K nodes sign wrong receipts, for the wallet to catch). It first provisions what
 //! it needs (`provision.rs`), and prints the time to the first URL that answers.

@@ -22,8 +22,11 @@ use crate::util::{self, exec, output, root, which};
 const DEMO_NPM: &[&str] = &["xtask/node"];
 /// npm folders the tests need besides the demo's.
 const TEST_NPM: &[&str] = &["tests/npm", "tests/web", "tests/bench"];
-/// Debian packages the browser tests drive (never a downloaded browser).
-const DEBIAN_BROWSER: &[&str] = &["chromium", "chromium-driver"];
+/// Debian packages the browser tests drive (never a downloaded browser), and `openssl`,
+/// which the certificate tests hold the consortium's certificates to.
+const DEBIAN_BROWSER: &[&str] = &["chromium", "chromium-driver", "openssl"];
+/// The commands those packages bring.
+const DEBIAN_TOOLS: &[&str] = &["chromium", "chromedriver", "openssl"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The standard OpenAPI validator the tests hold the node's document to (PyPI), in a
 /// virtual environment of its own under `target/tools`.
@@ -61,7 +64,7 @@ pub fn provision(purpose: Purpose) -> Result<()> {
         step(&format!("npm packages of {folder} (package-lock.json)"), || npm_folder(folder))?;
     }
     if purpose == Purpose::Tests {
-        step("Debian's chromium and chromium-driver", browser)?;
+        step("Debian's chromium, chromium-driver and openssl", browser)?;
         step("s3s-fs, the S3 server of the vault tests", s3s_fs)?;
         step("openapi-spec-validator (PyPI, in target/tools)", openapi_validator)?;
     }
@@ -147,17 +150,17 @@ pub fn npm_folder(folder: &str) -> Result<String> {
 }
 
 fn browser() -> Result<String> {
-    if which("chromium").is_some() && which("chromedriver").is_some() {
+    if DEBIAN_TOOLS.iter().all(|t| which(t).is_some()) {
         return Ok("already installed".into());
     }
     let install = format!("apt-get install -y -q --no-install-recommends {}", DEBIAN_BROWSER.join(" "));
     if !is_root() {
         bail!(
-            "Debian's chromium and chromedriver are missing and this is not root; run `sudo apt-get update && sudo {install}`, then this command again"
+            "Debian's chromium, chromedriver or openssl is missing and this is not root; run `sudo apt-get update && sudo {install}`, then this command again"
         );
     }
     apt_install(DEBIAN_BROWSER)?;
-    for tool in ["chromium", "chromedriver"] {
+    for tool in DEBIAN_TOOLS {
         if which(tool).is_none() {
             bail!("`{install}` ran, but `{tool}` is not on PATH");
         }

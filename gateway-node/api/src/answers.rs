@@ -45,6 +45,40 @@ pub struct ProvenState {
 }
 }
 
+/// Most keys one `POST /v1/states` may ask for.
+pub const STATE_KEYS_MAX: usize = 64;
+
+/// `POST /v1/states`: several state entries at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatesRequest {
+    /// BCS `StateKey`s (at most [`STATE_KEYS_MAX`]).
+    pub keys_bcs: Vec<Hex>,
+}
+
+crate::answer! {
+/// One entry of a [`ProvenStates`].
+pub struct ProvenEntry {
+    /// BCS `StateKey`.
+    pub state_key_bcs: Hex,
+    /// The value (`None`: absent, and the proof shows it).
+    pub value_bcs: Option<Hex>,
+    /// BCS `StateProof`.
+    pub proof_bcs: Hex,
+}
+}
+
+crate::answer! {
+/// `POST /v1/states`: the entries asked for, in the order asked, each with its proof
+/// against the one certified header of `height` — a consistent picture of the state at
+/// one height, which reads one at a time cannot give while the chain moves.
+pub struct ProvenStates {
+    pub height: Height,
+    pub entries: Vec<ProvenEntry>,
+    /// BCS `CertifiedHeader` at `height` (`None` until the chain certified a block).
+    pub certified_header_bcs: Option<Hex>,
+}
+}
+
 crate::answer! {
 /// `GET /v1/blocks/{height}`: what a light client checks of a committed block.
 pub struct BlockProof {

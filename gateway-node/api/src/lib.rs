@@ -15,7 +15,8 @@ pub mod gateway;
 pub mod views;
 
 pub use answers::{
-    BlockProof, CheckpointProof, Hex, ProvenState, ReceiptAnswer, ReceiptProof, StatusHeight, ValidatorsProof,
+    BlockProof, CheckpointProof, Hex, ProvenEntry, ProvenState, ProvenStates, ReceiptAnswer, ReceiptProof,
+    StatesRequest, StatusHeight, ValidatorsProof, STATE_KEYS_MAX,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use gateway::{

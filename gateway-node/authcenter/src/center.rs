@@ -49,6 +49,12 @@ pub trait ChainView {
     fn chain_id(&self) -> ChainId;
     /// The newest committed height.
     fn height(&self) -> Height;
+    /// Whether every `get` so far was answered from the chain. A view that reads lazily
+    /// answers `None` for an entry it has not read (and reads it for the next step); a
+    /// step on such a view must not drop anything it keeps on the strength of an absence.
+    fn complete(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +282,8 @@ impl Center {
         let queue: NonceQueue = chain.get(&StateKey::Nonces(self.index)).unwrap_or_default();
         // Nonces the chain no longer holds a commitment for, and no open session uses.
         let keep = |seq: &u64| *seq >= queue.next || queue.unused.iter().any(|c| c.seq == *seq) || in_use.contains(seq);
-        if self.store.secrets().nonces.keys().any(|s| !keep(s)) {
+        // An open session not read would look like no session: its nonce must stay.
+        if chain.complete() && self.store.secrets().nonces.keys().any(|s| !keep(s)) {
             self.store.update(|s| s.nonces.retain(|seq, _| keep(seq)))?;
         }
         if let Some(batch) = self.commitments(set, &queue, &key_package, rng)? {

@@ -210,3 +210,46 @@ fn a_center_that_withholds_its_share_does_not_stall_the_root() {
     assert_eq!(session.withheld, vec![0]);
     assert!(!session.signers.contains(&0));
 }
+
+/// A view that has not read the signing sessions yet (as the process's lazy view is before
+/// its first read of them): absent to the step, but not complete.
+struct WithoutSessions<'a>(&'a Ledger);
+
+impl ChainView for WithoutSessions<'_> {
+    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
+        match key {
+            StateKey::SigningSession(_) => None,
+            _ => self.0.state(key),
+        }
+    }
+    fn chain_id(&self) -> ChainId {
+        self.0.chain_id().clone()
+    }
+    fn height(&self) -> Height {
+        self.0.height()
+    }
+    fn complete(&self) -> bool {
+        false
+    }
+}
+
+/// A step on a view that has not read an open session yet does not take that session's
+/// nonce for an unused one and drop it: the next step, on the whole chain, signs.
+#[test]
+fn a_session_not_yet_read_keeps_its_nonce() {
+    let mut net = Net::new();
+    let mut rngs = rngs();
+    let session = (0..20)
+        .find_map(|_| {
+            net.block(&mut rngs, |_, p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_))));
+            net.ledger.state::<vigil_protocol::authcenter::SigningSession>(&StateKey::SigningSession(0))
+        })
+        .expect("the root's session opens");
+    let signer = usize::from(session.signers[0]);
+    net.centers[signer].step(&WithoutSessions(&net.ledger), &mut rngs[signer]).unwrap();
+    let out = net.centers[signer].step(&OnLedger(&net.ledger), &mut rngs[signer]).unwrap();
+    assert!(
+        out.iter().any(|p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)))),
+        "the signer still holds its nonce and sends its share: {out:?}"
+    );
+}

@@ -21,6 +21,7 @@
 //! separate loopback admin listener only, access logs without content, and optional
 //! static serving of the web wallet with the security headers a wallet page needs.
 
+pub mod certs;
 pub mod config;
 pub mod faucet;
 pub mod link;
@@ -459,6 +460,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         .route("/v1/relay/{node}", post(relay))
         .route("/v1/relay/{node}/ohttp-keys", get(relay_keys))
         .route("/v1/nodes", get(nodes))
+        .route(certs::ROOT_PEM_PATH, get(certs::root_pem))
         .route("/v1/faucet", get(faucet_info).post(faucet_fund))
         .route("/v1/genesis", get(move || std::future::ready(genesis_json.clone())))
         .route("/v1/wallet-config", get(move || std::future::ready(wallet_config.clone())))

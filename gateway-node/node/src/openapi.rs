@@ -61,6 +61,11 @@ fn own_paths() -> Value {
                 "parameters": [{ "name": "key", "in": "path", "required": true, "schema": { "type": "string", "description": "BCS StateKey, hex" } }],
                 "responses": { "200": { "description": "`height`, `state_key_bcs`, `value_bcs` (null when absent), `proof_bcs` (StateProof), `certified_header_bcs`" }, "400": error_doc("BAD_STATE_KEY") }
             }},
+        "/v1/states": { "post": {
+                "summary": "Several state entries at once (at most 64), each with its Merkle proof against the certified header of the one height they are all read at",
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["keys_bcs"], "properties": { "keys_bcs": { "type": "array", "maxItems": 64, "items": { "type": "string", "description": "BCS StateKey, hex" } } } } } } },
+                "responses": { "200": { "description": "`height`, `entries` (each `state_key_bcs`, `value_bcs` or null, `proof_bcs`) in the order asked, `certified_header_bcs`" }, "400": error_doc("BAD_STATE_KEY, MALFORMED") }
+            }},
         "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3 document" } } } },
         "/v1/ohttp-keys": { "get": { "summary": "Key configuration for sealed requests (RFC 9458); its key is this node's X25519 key in the validator set", "responses": { "200": { "description": "application/ohttp-keys" } } } },
         "/v1/link": { "post": { "summary": "Opens a forwarding-link session (a gateway's): HPKE base mode to this node's X25519 key in the validator set; the body is the 32-byte encapsulated key, the answer this node's fresh nonce and a tag only the key's holder can make", "requestBody": { "content": { "application/vigil-link-open": {} } }, "responses": { "200": { "description": "application/vigil-link-res: the confirmation" }, "400": { "description": "BAD_OPENING: not an encapsulated key to this node", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }, "415": { "description": "Not application/vigil-link-open" } } } },
@@ -117,6 +122,7 @@ mod tests {
             "/v1/blocks/{height}/receipts/{index}",
             "/v1/accounts/{address}",
             "/v1/state/{key}",
+            "/v1/states",
             "/v1/vault/store",
             "/v1/vault/fetch",
         ] {

@@ -123,6 +123,14 @@ async fn every_refusal_has_its_code_and_that_codes_status() {
     refused(app, "bad address", get("/v1/accounts/vigil1nope"), ErrorCode::BadAddress).await;
     refused(app, "state key not hex", get("/v1/state/zz"), ErrorCode::BadStateKey).await;
     refused(app, "state key not BCS", get("/v1/state/ffff"), ErrorCode::BadStateKey).await;
+    let states = |body: String| {
+        Request::post("/v1/states").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+    };
+    refused(app, "states: a key not BCS", states(r#"{"keys_bcs":["ffff"]}"#.into()), ErrorCode::BadStateKey).await;
+    refused(app, "states: no key list", states("{}".into()), ErrorCode::Malformed).await;
+    let too_many = vec![format!("\"{}\"", hex::encode(bcs(&StateKey::Dkg))); vigil_api::STATE_KEYS_MAX + 1];
+    let too_many = format!(r#"{{"keys_bcs":[{}]}}"#, too_many.join(","));
+    refused(app, "states: more keys than a request carries", states(too_many), ErrorCode::BadStateKey).await;
     refused(app, "bad tx hash", get("/v1/tx/xyz"), ErrorCode::Malformed).await;
     refused(app, "bad height", get("/v1/blocks/abc"), ErrorCode::Malformed).await;
     refused(app, "height not reached", get("/v1/blocks/999999"), ErrorCode::NotFound).await;
@@ -181,6 +189,27 @@ async fn every_refusal_has_its_code_and_that_codes_status() {
     assert_eq!(status.as_u16(), ErrorCode::AlreadyCommitted.status());
     assert_eq!(again.answer.error.map(|e| e.code), Some(ErrorCode::AlreadyCommitted));
     refused(app, "a used nonce", post_tx(&transfer(rich, 0, 6, 1, CHAIN)), ErrorCode::StaleNonce).await;
+
+    // Two entries read together: one height, in the order asked, one present (the
+    // sender's account) and one absent (no centers on this chain), each with its proof.
+    let keys = [StateKey::Account(Address::from_public_key(&rich.public_key())), StateKey::AuthCenters];
+    let body = serde_json::to_string(&vigil_api::StatesRequest {
+        keys_bcs: keys.iter().map(|k| vigil_api::Hex(bcs(k))).collect(),
+    })
+    .unwrap();
+    let (status, body) = call(app, states(body)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let proven: vigil_api::ProvenStates = serde_json::from_slice(&body).unwrap();
+    assert_eq!(proven.entries.len(), 2);
+    assert_eq!(proven.entries[0].state_key_bcs.0, bcs(&keys[0]));
+    assert!(proven.entries[0].value_bcs.is_some() && proven.entries[1].value_bcs.is_none());
+    let certified: vigil_protocol::CertifiedHeader =
+        vigil_protocol::encoding::from_bytes(&proven.certified_header_bcs.unwrap().0).unwrap();
+    assert_eq!(certified.header.height, proven.height);
+    for (key, entry) in keys.iter().zip(&proven.entries) {
+        let proof: vigil_protocol::StateProof = vigil_protocol::encoding::from_bytes(&entry.proof_bcs.0).unwrap();
+        proof.verify(&certified.header.state_root, key, entry.value_bcs.as_ref().map(|v| v.0.as_slice())).unwrap();
+    }
     n.started.stop().await;
 }
 

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use vigil_authcenter::config::AuthCenterConfig;
+use vigil_protocol::authcenter::{AuthCenterInfo, AuthCenterSet};
 use vigil_protocol::{
     Address, Amount, ChainId, ConsensusMode, Genesis, NodeId, SecretKey, ValidatorInfo, ValidatorSet,
 };
@@ -38,7 +40,14 @@ pub struct DevnetOptions {
     /// Gateways to run (1 to [`DEVNET_GATEWAYS_MAX`]), each serving the wallet and
     /// listing the others as the gateways it may fail over to.
     pub gateways: usize,
+    /// Authentication centers (0: none) and how many of them a certificate needs.
+    pub centers: usize,
+    pub center_threshold: u16,
 }
+
+/// The devnet's authentication centers by default: five, any three of which sign.
+pub const DEVNET_CENTERS: usize = 5;
+pub const DEVNET_CENTER_THRESHOLD: u16 = 3;
 
 /// Port offset (from the base port) of node `i`'s admin listener, which is on
 /// `127.0.0.1:(base_port + 210 + i)`: above the gateway's two ports and, for up to the
@@ -84,6 +93,15 @@ pub struct Devnet {
     pub gateway: DevnetGateway,
     /// The others (`--gateways N`), each a failover for the wallet the first serves.
     pub other_gateways: Vec<DevnetGateway>,
+    /// The authentication centers, as the genesis names them.
+    pub centers: Vec<DevnetCenter>,
+}
+
+/// A devnet authentication center: `center-i/authcenter.toml` beside its key and secrets.
+#[derive(Debug, Clone)]
+pub struct DevnetCenter {
+    pub name: String,
+    pub config: PathBuf,
 }
 
 fn port(base: u16, offset: usize) -> anyhow::Result<u16> {
@@ -112,6 +130,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
     let faucet_path = opts.dir.join("faucet.key");
     let key_path = |i: usize| opts.dir.join(format!("node-{i}")).join("node.key");
 
+    let center_key_path = |i: usize| opts.dir.join(format!("center-{i}")).join("center.key");
     let keys: Vec<NodeKeys> = if genesis_path.exists() {
         (0..opts.nodes)
             .map(|i| load_node_keys(&key_path(i)))
@@ -124,6 +143,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
         }
         let faucet = SecretKey::generate();
         save_account_key(&faucet_path, &faucet)?;
+        let authcenters = write_center_keys(opts, &center_key_path)?;
         let validators = ValidatorSet::new(
             keys.iter()
                 .enumerate()
@@ -151,7 +171,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             time_ms: vigil_server::now_ms(),
             vault: Default::default(),
             checkpoints: Default::default(),
-            authcenters: None,
+            authcenters,
         };
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)? + "\n")?;
         keys
@@ -207,7 +227,10 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
     }
     let mut gateways = write_gateways(opts, &nodes, bind)?.into_iter();
     let gateway = gateways.next().context("a devnet has a gateway")?;
+    let genesis = vigil_server::read_genesis(&genesis_path)?;
+    let centers = write_center_configs(&genesis, &gateway, &center_key_path)?;
     Ok(Devnet {
+        centers,
         dir: opts.dir.clone(),
         genesis: genesis_path,
         faucet_key: faucet_path,
@@ -215,6 +238,57 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
         gateway,
         other_gateways: gateways.collect(),
     })
+}
+
+/// Keys for `opts.centers` authentication centers (identity and HPKE key, in the node
+/// key format) and the set the genesis names; `None` for a devnet without centers.
+fn write_center_keys(
+    opts: &DevnetOptions,
+    key_path: &dyn Fn(usize) -> PathBuf,
+) -> anyhow::Result<Option<AuthCenterSet>> {
+    if opts.centers == 0 {
+        return Ok(None);
+    }
+    let mut centers = Vec::new();
+    for i in 0..opts.centers {
+        let k = NodeKeys::generate();
+        save_node_keys(&key_path(i), &k)?;
+        centers.push(AuthCenterInfo {
+            name: format!("center-{i}"),
+            identity_key: k.consensus.public_key(),
+            encryption_key: k.encryption_public(),
+        });
+    }
+    let set = AuthCenterSet { centers, threshold: opts.center_threshold };
+    set.check()
+        .map_err(|e| anyhow::anyhow!("--centers {} --center-threshold {}: {e}", opts.centers, opts.center_threshold))?;
+    Ok(Some(set))
+}
+
+/// Each center's `authcenter.toml` (the centers the genesis names: a resumed devnet
+/// keeps its own), reaching the chain through the first gateway.
+fn write_center_configs(
+    genesis: &Genesis,
+    gateway: &DevnetGateway,
+    key_path: &dyn Fn(usize) -> PathBuf,
+) -> anyhow::Result<Vec<DevnetCenter>> {
+    let Some(set) = &genesis.authcenters else { return Ok(Vec::new()) };
+    let mut centers = Vec::new();
+    for (i, info) in set.centers.iter().enumerate() {
+        let config = key_path(i).with_file_name("authcenter.toml");
+        let cfg = AuthCenterConfig {
+            name: info.name.clone(),
+            key_file: PathBuf::from("center.key"),
+            secrets_file: PathBuf::from("secrets.json"),
+            genesis_file: PathBuf::from("../genesis.json"),
+            gateways: std::iter::once(gateway.url.clone()).collect(),
+            ca_cert: std::path::absolute(&gateway.ca_cert)?,
+            poll_ms: vigil_authcenter::config::POLL_MS_DEFAULT,
+        };
+        cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
+        centers.push(DevnetCenter { name: info.name.clone(), config });
+    }
+    Ok(centers)
 }
 
 /// The gateways' configs and TLS files (a local CA and a `localhost` certificate, made
@@ -290,6 +364,9 @@ impl Devnet {
             std::fs::write(g.config.with_file_name("gateway.pid"), child.id().to_string())?;
             children.push((g.name.clone(), child));
         }
+        for c in &self.centers {
+            children.push((c.name.clone(), self.spawn_center(exe, c)?));
+        }
         Ok(Running { children })
     }
 
@@ -298,9 +375,13 @@ impl Devnet {
         std::iter::once(&self.gateway).chain(&self.other_gateways)
     }
 
-    /// Where the process `name` (a node's or a gateway's name) logs: `node-i/node.log`,
-    /// `gateway/gateway.log`, `gateway-1/gateway.log`, beside its config.
+    /// Where the process `name` (a node's, a gateway's or a center's name) logs:
+    /// `node-i/node.log`, `gateway/gateway.log`, `gateway-1/gateway.log`,
+    /// `center-i/authcenter.log`, beside its config.
     pub fn log_path(&self, name: &str) -> PathBuf {
+        if let Some(c) = self.centers.iter().find(|c| c.name == name) {
+            return c.config.with_file_name("authcenter.log");
+        }
         match self.nodes.iter().find(|n| n.name == name) {
             Some(n) => n.config.with_file_name("node.log"),
             None => {
@@ -322,6 +403,18 @@ impl Devnet {
             cmd.env("RUST_LOG", "info");
         }
         cmd.spawn().with_context(|| format!("starting {} ({})", g.name, exe.display()))
+    }
+
+    /// Starts an authentication center, logging to `authcenter.log` beside its config.
+    pub fn spawn_center(&self, exe: &Path, c: &DevnetCenter) -> anyhow::Result<Child> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(&c.name))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("authcenter").arg("--config").arg(&c.config);
+        cmd.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        cmd.spawn().with_context(|| format!("starting {} ({})", c.name, exe.display()))
     }
 
     /// Whether `name` is one of this devnet's gateways.
@@ -485,6 +578,8 @@ mod tests {
             accounts: vec![],
             static_dir: None,
             gateways: 2,
+            centers: DEVNET_CENTERS,
+            center_threshold: DEVNET_CENTER_THRESHOLD,
         };
         let net = write(&opts).unwrap();
         let urls: Vec<&str> = net.gateways().map(|g| g.url.as_str()).collect();

@@ -90,6 +90,19 @@ enum Command {
         /// Fund an account at genesis: ADDRESS:AMOUNT (repeatable; new networks only).
         #[arg(long, value_name = "ADDRESS:AMOUNT")]
         fund: Vec<String>,
+        /// Authentication centers to run (0: none; new networks only).
+        #[arg(long, default_value_t = devnet::DEVNET_CENTERS)]
+        centers: usize,
+        /// How many of the centers a certificate needs (new networks only).
+        #[arg(long, default_value_t = devnet::DEVNET_CENTER_THRESHOLD)]
+        center_threshold: u16,
+    },
+    /// Run an authentication center: its part of the centers' key generation and threshold
+    /// signing, following the chain through the gateways (every read proven).
+    Authcenter {
+        /// Center configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Make a node key (Ed25519 + X25519) or an account key, written with owner-only permissions.
     Keygen {
@@ -130,7 +143,27 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(vigil_gateway::run(cfg))
         }
-        Command::Devnet { nodes, dir, byzantine, mode, base_port, write_only, hosts, reset, www, gateways, fund } => {
+        Command::Authcenter { config } => {
+            init_logs();
+            let cfg = vigil_authcenter::config::AuthCenterConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(vigil_authcenter::process::run(cfg))
+        }
+        Command::Devnet {
+            nodes,
+            dir,
+            byzantine,
+            mode,
+            base_port,
+            write_only,
+            hosts,
+            reset,
+            www,
+            gateways,
+            fund,
+            centers,
+            center_threshold,
+        } => {
             let mut accounts = Vec::new();
             for f in &fund {
                 let (address, amount) =
@@ -159,6 +192,8 @@ fn main() -> anyhow::Result<()> {
                 accounts,
                 static_dir: www,
                 gateways,
+                centers,
+                center_threshold,
             };
             let net = devnet::write(&opts)?;
             println!(
@@ -184,6 +219,14 @@ fn main() -> anyhow::Result<()> {
             println!("           metrics  {}/metrics  (admin listener, loopback only)", g.admin_url);
             for g in &net.other_gateways {
                 println!("  {}  {}  (same CA; metrics {}/metrics)", g.name, g.url, g.admin_url);
+            }
+            if !net.centers.is_empty() {
+                println!(
+                    "  {} authentication centers (any {} sign): {}  (logs center-i/authcenter.log)",
+                    net.centers.len(),
+                    center_threshold,
+                    net.centers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                );
             }
             println!(
                 "  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units",

@@ -8,8 +8,6 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use vigil::devnet::{self, Devnet, DevnetOptions, Running};
 use vigil_protocol::ConsensusMode;
-use vigil_wallet::client::{HttpRequest, HttpResponse, TransportError};
-use vigil_wallet::platform::Platform;
 
 /// The `vigil` binary: `$VIGIL_BIN`, or `target/debug/vigil` of this workspace
 /// (`cargo xtask test` builds it first).
@@ -103,6 +101,22 @@ impl TestNet {
         accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
         configure: impl FnOnce(&Devnet) -> anyhow::Result<()>,
     ) -> anyhow::Result<Self> {
+        Self::start_full(nodes, byzantine, mode, accounts, (0, devnet::DEVNET_CENTER_THRESHOLD), configure).await
+    }
+
+    /// A devnet with `centers` authentication center processes, any `threshold` of which sign.
+    pub async fn start_with_centers(nodes: usize, centers: usize, threshold: u16) -> anyhow::Result<Self> {
+        Self::start_full(nodes, 0, ConsensusMode::Fast, Vec::new(), (centers, threshold), |_| Ok(())).await
+    }
+
+    async fn start_full(
+        nodes: usize,
+        byzantine: usize,
+        mode: ConsensusMode,
+        accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
+        (centers, center_threshold): (usize, u16),
+        configure: impl FnOnce(&Devnet) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("vigil-e2e-{}-{}-{n}", std::process::id(), vigil_server::now_ms()));
@@ -117,6 +131,8 @@ impl TestNet {
             accounts,
             static_dir: None,
             gateways: 1,
+            centers,
+            center_threshold,
         };
         let devnet = devnet::write(&opts)?;
         configure(&devnet)?;
@@ -252,41 +268,7 @@ impl TestNet {
 }
 
 /// The native transport: reqwest with rustls, trusting the devnet's CA only.
-pub struct Native(pub reqwest::Client);
-
-impl Platform for Native {
-    fn now_ms(&self) -> u64 {
-        vigil_wallet::platform::system_now_ms()
-    }
-
-    fn fill_random(&self, out: &mut [u8]) {
-        use rand_core::RngCore;
-        rand_core::OsRng.fill_bytes(out);
-    }
-
-    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut b = self.0.request(method, &r.url).timeout(Duration::from_millis(r.timeout_ms)).body(r.body);
-        if let Some(c) = r.content_type {
-            b = b.header("content-type", c);
-        }
-        match b.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after_s =
-                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-                let body = resp.bytes().await.map_err(|_| TransportError::Unreachable(r.url.clone()))?.to_vec();
-                Ok(HttpResponse { status, retry_after_s, body })
-            }
-            Err(e) if e.is_timeout() => Err(TransportError::Timeout(r.timeout_ms)),
-            Err(_) => Err(TransportError::Unreachable(r.url)),
-        }
-    }
-
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-}
+pub use vigil_wallet::native::Native;
 
 /// A real S3-protocol server (`s3s-fs`) as a child process on a free loopback port,
 /// with SigV4 authentication, over its own directory; stopped when dropped.

@@ -19,17 +19,19 @@ pub use evidence::EvidenceReport;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use vigil_api::{ErrorCode, ProvenState, ReceiptAnswer, ValidatorsProof};
-use vigil_protocol::encoding::to_bytes;
+use vigil_api::{
+    ErrorCode, Hex, ProvenState, ProvenStates, ReceiptAnswer, StatesRequest, ValidatorsProof, STATE_KEYS_MAX,
+};
+use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
-    Address, Amount, ChainId, CheckpointError, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction,
-    TxHash,
+    Address, Amount, ChainId, CheckpointError, NodeId, Nonce, Payload, SecretKey, SignedTransaction, StateKey,
+    Transaction, TxHash,
 };
 
 use crate::client::{ClientError, GatewayClient, NodeAnswer};
 use crate::detector::{self, Answer, DetectorError, NodeReport, Verdict};
-use crate::light::{LightClient, LightError};
+use crate::light::{LightClient, LightError, ProvenEntry, Verification};
 use crate::platform::Platform;
 
 /// Why a wallet operation failed; `code()` is stable for JS.
@@ -191,15 +193,7 @@ impl<T: Platform> Session<T> {
     /// A GET to the first validator that answers, read as `A` (the `vigil_api` type of
     /// what is verified in it).
     pub async fn read(&self, path: &str) -> Result<(NodeId, Reply), WalletError> {
-        let mut last = WalletError::NoValidator;
-        for node in self.read_order() {
-            match self.read_from(&node, path).await {
-                Ok(body) => return Ok((node, body)),
-                Err(e @ WalletError::BadAnswer(_)) => return Err(e),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        self.request(&PlainRequest::new("GET", path, None, vec![])).await
     }
 
     /// Sends `request` sealed here to `node`'s published HPKE key (the oblivious relay):
@@ -250,7 +244,25 @@ impl<T: Platform> Session<T> {
 
     /// A GET to `node`, read as `A`: its answer if 200, else its error.
     async fn read_from(&self, node: &NodeId, path: &str) -> Result<Reply, WalletError> {
-        let r = self.client.forward(node, &PlainRequest::new("GET", path, None, vec![])).await?;
+        self.request_from(node, &PlainRequest::new("GET", path, None, vec![])).await
+    }
+
+    /// A request that changes nothing (a read with a body) to the first validator that
+    /// answers.
+    pub async fn request(&self, request: &PlainRequest) -> Result<(NodeId, Reply), WalletError> {
+        let mut last = WalletError::NoValidator;
+        for node in self.read_order() {
+            match self.request_from(&node, request).await {
+                Ok(body) => return Ok((node, body)),
+                Err(e @ WalletError::BadAnswer(_)) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn request_from(&self, node: &NodeId, request: &PlainRequest) -> Result<Reply, WalletError> {
+        let r = self.client.forward(node, request).await?;
         if r.status != 200 {
             return Err(node_error(r.status, &r.body));
         }
@@ -270,6 +282,63 @@ impl<T: Platform> Session<T> {
             self.client.sleep(250).await;
         }
         Err(WalletError::BadAnswer("the chain has not certified a block yet; try again in a moment".into()))
+    }
+
+    /// A state entry's bytes (BCS) proven against a certified header (`None`: proven
+    /// absent).
+    pub async fn proven_bytes(&mut self, key: &StateKey) -> Result<(Option<Vec<u8>>, Verification), WalletError> {
+        let (_, a) = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
+        let verification = self.light.verify_state(key, a.value.as_deref(), &a.proof, &a.certified_header)?;
+        Ok((a.value, verification))
+    }
+
+    /// Several state entries read at one height (`POST /v1/states`), each proven
+    /// against that height's certified header: the values in the order of `keys`
+    /// (`None`: proven absent).
+    pub async fn proven_many(
+        &mut self,
+        keys: &[StateKey],
+    ) -> Result<(Vec<Option<Vec<u8>>>, Verification), WalletError> {
+        if keys.len() > STATE_KEYS_MAX {
+            return Err(WalletError::BadAnswer(format!("at most {STATE_KEYS_MAX} state entries a read")));
+        }
+        let asked: Vec<Vec<u8>> = keys.iter().map(to_bytes).collect();
+        let request = StatesRequest { keys_bcs: asked.iter().cloned().map(Hex).collect() };
+        let body = serde_json::to_vec(&request).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
+        for _ in 0..FIRST_CERTIFIED_TRIES {
+            let plain = PlainRequest::new("POST", "/v1/states", Some("application/json"), body.clone());
+            let (_, reply) = self.request(&plain).await?;
+            let proven: ProvenStates = reply.parse()?;
+            let Some(certified) = proven.certified_header_bcs else {
+                self.client.sleep(250).await;
+                continue;
+            };
+            let answered: Vec<&[u8]> = proven.entries.iter().map(|e| e.state_key_bcs.0.as_slice()).collect();
+            if answered != asked.iter().map(Vec::as_slice).collect::<Vec<_>>() {
+                return Err(WalletError::BadAnswer("the node answered for other state keys than those asked".into()));
+            }
+            let checked: Vec<ProvenEntry<'_>> = keys
+                .iter()
+                .zip(&proven.entries)
+                .map(|(k, e)| (k, e.value_bcs.as_ref().map(|v| v.0.as_slice()), e.proof_bcs.0.as_slice()))
+                .collect();
+            let verification = self.light.verify_states(&checked, &certified.0)?;
+            return Ok((proven.entries.into_iter().map(|e| e.value_bcs.map(|v| v.0)).collect(), verification));
+        }
+        Err(WalletError::BadAnswer("the chain has not certified a block yet; try again in a moment".into()))
+    }
+
+    /// A state entry proven against a certified header (`None`: proven absent).
+    pub async fn proven<V: DeserializeOwned>(
+        &mut self,
+        key: &StateKey,
+    ) -> Result<(Option<V>, Verification), WalletError> {
+        let (value, verification) = self.proven_bytes(key).await?;
+        let decoded = match value {
+            Some(bytes) => Some(from_bytes(&bytes).map_err(|e| WalletError::BadAnswer(format!("state value: {e}")))?),
+            None => None,
+        };
+        Ok((decoded, verification))
     }
 
     /// Follows the validator set to the chain's current one (certified changes only).
@@ -339,6 +408,31 @@ impl<T: Platform> Session<T> {
             nodes: classification.reports,
             evidence,
         })
+    }
+}
+
+impl<T: Platform> Session<T> {
+    /// Sends `tx` to every validator at once, each copy sealed to its node, without
+    /// waiting for the commit: for a process that watches the chain for what it sent (an
+    /// authentication center) rather than a receipt. The nodes that took it into their
+    /// pool, or had committed it already; `Err` only when none did, with the last refusal.
+    pub async fn broadcast(&self, tx: &SignedTransaction) -> Result<Vec<NodeId>, WalletError> {
+        let nodes = self.nodes();
+        let request = PlainRequest::new("POST", "/v1/tx", Some("application/octet-stream"), to_bytes(tx));
+        let answers = self.send_sealed_to_all(&nodes, &request).await;
+        let mut taken = Vec::new();
+        let mut last = WalletError::NoValidator;
+        for a in answers {
+            match a.result {
+                Ok(r) if r.status == 200 || r.status == 202 => taken.push(a.node),
+                Ok(r) => last = node_error(r.status, &r.body),
+                Err(e) => last = e.into(),
+            }
+        }
+        if taken.is_empty() {
+            return Err(last);
+        }
+        Ok(taken)
     }
 }
 

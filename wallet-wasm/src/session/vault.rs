@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::sealed::PlainRequest;
@@ -17,7 +16,6 @@ use zeroize::Zeroizing;
 
 use crate::detector::Verdict;
 use crate::keys::WalletSeed;
-use crate::light::Verification;
 use crate::platform::{Platform, PlatformRng};
 use crate::session::{node_error, Session, WalletError};
 use crate::vault::{self, VaultClientError};
@@ -76,20 +74,6 @@ impl From<VaultClientError> for WalletError {
 }
 
 impl<T: Platform> Session<T> {
-    /// A state entry proven against a certified header (`None`: proven absent).
-    pub async fn proven<V: DeserializeOwned>(
-        &mut self,
-        key: &StateKey,
-    ) -> Result<(Option<V>, Verification), WalletError> {
-        let (_, a) = self.read_state(&format!("/v1/state/{}", hex::encode(to_bytes(key)))).await?;
-        let verification = self.light.verify_state(key, a.value.as_deref(), &a.proof, &a.certified_header)?;
-        let decoded = match a.value {
-            Some(bytes) => Some(from_bytes(&bytes).map_err(|e| WalletError::BadAnswer(format!("state value: {e}")))?),
-            None => None,
-        };
-        Ok((decoded, verification))
-    }
-
     /// The chain's serialization factor, proven.
     pub async fn vault_config(&mut self) -> Result<VaultConfig, WalletError> {
         let (cfg, _) = self.proven::<VaultConfig>(&StateKey::VaultConfig).await?;

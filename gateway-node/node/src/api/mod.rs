@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
 use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
@@ -30,7 +30,7 @@ use vigil_protocol::{ConsensusMode, StateKey};
 
 use crate::metrics::Gauges;
 use crate::service::Shared;
-use vigil_api::{ErrorCode, Hex, ProvenState};
+use vigil_api::{ErrorCode, Hex, ProvenEntry, ProvenState, ProvenStates, StatesRequest, STATE_KEYS_MAX};
 use vigil_core::consensus::Rejection;
 use vigil_server::http::error_response;
 
@@ -97,6 +97,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let own = Router::new()
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/state/{key}", get(get_state))
+        .route("/v1/states", post(post_states))
         .route("/healthz", get(|| async { "ok" }));
     Router::new()
         .merge(body_limit(own.merge(tx::routes()).merge(chain::routes()), API_BODY_MAX_BYTES))
@@ -154,6 +155,41 @@ async fn get_state(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -
     let key: StateKey = from_bytes_limited(&bytes, 1024).map_err(|e| bad(e.to_string()))?;
     let (proven, ()) = proven_state(&shared, &key, |_| ())?;
     Ok(Json(proven))
+}
+
+/// Several state entries (keys as BCS hex, at most [`STATE_KEYS_MAX`]), each with its
+/// proof against the certified header of the one height they are all read at.
+async fn post_states(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<StatesRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<ProvenStates>> {
+    let bad = |why: String| ApiError::new(ErrorCode::BadStateKey, why);
+    let Json(request) = body.map_err(|e| ApiError::new(ErrorCode::Malformed, e.body_text()))?;
+    if request.keys_bcs.len() > STATE_KEYS_MAX {
+        return Err(bad(format!("at most {STATE_KEYS_MAX} keys a request; {} asked", request.keys_bcs.len())));
+    }
+    let keys = request
+        .keys_bcs
+        .iter()
+        .map(|k| from_bytes_limited::<StateKey>(&k.0, 1024).map_err(|e| bad(e.to_string())))
+        .collect::<ApiResult<Vec<_>>>()?;
+    // Every proof and the header from one published view: one durable height.
+    let view = shared.view();
+    let ledger = &view.ledger;
+    let mut entries = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
+        entries.push(ProvenEntry {
+            state_key_bcs: to_bytes(key).into(),
+            value_bcs: value.map(Hex),
+            proof_bcs: to_bytes(&proof).into(),
+        });
+    }
+    Ok(Json(ProvenStates {
+        height: ledger.height(),
+        entries,
+        certified_header_bcs: view.header.as_ref().map(|h| to_bytes(h).into()),
+    }))
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

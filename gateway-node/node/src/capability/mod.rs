@@ -4,6 +4,7 @@
 //! | module | routes | keeps |
 //! |---|---|---|
 //! | [`transfer`] | `GET /v1/accounts/{address}` (proven balance and nonce) | |
+//! | [`certs`] | `GET /v1/certs/root.pem` (the consortium's root certificate) | |
 //! | [`checkpoint`] | `GET /v1/checkpoints/latest` | (the stable checkpoint is the consensus thread's, in its published view) |
 //! | [`vault`] | `POST /v1/vault/store`, `POST /v1/vault/fetch` | the fragment store (redb or an object store), replay guard |
 //!
@@ -20,16 +21,26 @@ use serde_json::Value;
 
 use crate::service::Shared;
 
+pub mod certs;
 pub mod checkpoint;
 pub mod transfer;
 pub mod vault;
 
 /// Every capability's routes (each with its own body limit).
 pub fn routes() -> Router<Arc<Shared>> {
-    Router::new().merge(transfer::routes()).merge(checkpoint::routes()).merge(vault::api::routes())
+    Router::new()
+        .merge(transfer::routes())
+        .merge(checkpoint::routes())
+        .merge(certs::routes())
+        .merge(vault::api::routes())
 }
 
 /// Every capability's routes in the OpenAPI document.
 pub fn openapi_paths() -> Value {
-    crate::openapi::merge_paths([transfer::openapi_paths(), checkpoint::openapi_paths(), vault::api::openapi_paths()])
+    crate::openapi::merge_paths([
+        transfer::openapi_paths(),
+        checkpoint::openapi_paths(),
+        certs::openapi_paths(),
+        vault::api::openapi_paths(),
+    ])
 }

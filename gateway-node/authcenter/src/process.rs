@@ -1,0 +1,219 @@
+//! `vigil authcenter --config authcenter.toml`: a center as a process. It follows its
+//! chain through the gateways with the wallet core's light client (every entry it reads
+//! is proven against a certified header; nothing a gateway or a node says is taken on
+//! trust), takes a [`Center::step`] on each new height, and sends what the step returns
+//! as transactions signed by its identity key.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use vigil_protocol::authcenter::{CertAuthority, DkgMessage, GroupKey, SigningMessage};
+use vigil_protocol::encoding::{from_bytes, to_bytes};
+use vigil_protocol::{AccountState, Address, Amount, Height, Nonce, Payload, SecretKey, StateKey, Transaction};
+use vigil_server::keys::load_node_keys;
+use vigil_wallet::client::{ClientConfig, GatewayClient};
+use vigil_wallet::light::LightClient;
+use vigil_wallet::native::Native;
+use vigil_wallet::session::Session;
+
+use crate::config::AuthCenterConfig;
+use crate::follow::{FollowError, ProvenView};
+use crate::{Center, ChainView, SecretStore};
+
+/// Views read again within one step when the step asked for entries the view did not
+/// hold (each round adds what was asked for).
+pub const STEP_READS_MAX: usize = 8;
+/// A step is taken again on the same height after this long: a message lost on its way
+/// (a gateway down, a node that dropped it) is sent again.
+pub const RESEND_AFTER: Duration = Duration::from_secs(3);
+/// The validator set is followed (certified changes) this often.
+pub const SYNC_EVERY: Duration = Duration::from_secs(30);
+
+/// What the center has seen happen, for its log: each line once.
+#[derive(Default, PartialEq, Eq, Clone, Copy)]
+struct Milestones {
+    group_key: bool,
+    root: bool,
+}
+
+pub struct Process {
+    name: String,
+    key: SecretKey,
+    session: Session<Native>,
+    center: Center,
+    /// What the last step asked for: read first on the next.
+    keys: BTreeSet<StateKey>,
+    last_step: Option<(Height, Instant)>,
+    last_sync: Instant,
+    seen: Milestones,
+}
+
+impl Process {
+    /// Loads the key, the genesis and the secrets, and reads the chain's center set.
+    pub async fn open(cfg: &AuthCenterConfig) -> anyhow::Result<Process> {
+        let keys = load_node_keys(&cfg.key_file)
+            .with_context(|| format!("reading the center's key {}", cfg.key_file.display()))?;
+        let genesis = vigil_server::read_genesis(&cfg.genesis_file)?;
+        let ca = std::fs::read(&cfg.ca_cert).with_context(|| format!("reading {}", cfg.ca_cert.display()))?;
+        let platform = Native::trusting(&ca).context("the CA certificate is not a PEM certificate")?;
+        let light =
+            LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &genesis.validators.hash())?;
+        let client =
+            GatewayClient::new(ClientConfig { gateways: cfg.gateways.clone(), ..ClientConfig::default() }, platform);
+        let mut session = Session::new(client, light);
+        session.sync().await.context("following the validator set through the gateways")?;
+        let store = SecretStore::open(&cfg.secrets_file)?;
+        let view = ProvenView::read(&mut session, &BTreeSet::from([StateKey::AuthCenters])).await?;
+        let center = Center::new(&keys.consensus.public_key(), &view, store)?;
+        tracing::info!(center = %cfg.name, index = center.index(), chain = %genesis.chain_id, "authentication center following the chain");
+        Ok(Process {
+            name: cfg.name.clone(),
+            key: keys.consensus,
+            session,
+            center,
+            keys: BTreeSet::new(),
+            last_step: None,
+            last_sync: Instant::now(),
+            seen: Milestones::default(),
+        })
+    }
+
+    fn address(&self) -> Address {
+        Address::from_public_key(&self.key.public_key())
+    }
+
+    /// One poll: read the chain, step if it moved (or a resend is due), send.
+    pub async fn tick(&mut self) -> anyhow::Result<()> {
+        if self.last_sync.elapsed() >= SYNC_EVERY {
+            self.session.sync().await?;
+            self.last_sync = Instant::now();
+        }
+        let mut keys = self.keys.clone();
+        keys.extend([StateKey::AuthCenters, StateKey::Account(self.address())]);
+        for _ in 0..STEP_READS_MAX {
+            let view = ProvenView::read(&mut self.session, &keys).await?;
+            if let Some((height, at)) = self.last_step {
+                if view.height() <= height && at.elapsed() < RESEND_AFTER {
+                    return Ok(());
+                }
+            }
+            let mut rng = ChaCha20Rng::from_seed(os_seed());
+            let out = self.center.step(&view, &mut rng)?;
+            let missed = view.missed();
+            if !missed.is_empty() {
+                keys.extend(missed);
+                continue;
+            }
+            self.keys = view.asked();
+            self.last_step = Some((view.height(), Instant::now()));
+            self.log_milestones(&view);
+            return self.send(&view, out).await;
+        }
+        anyhow::bail!("a step kept asking for entries not yet read ({} keys); will try again", keys.len())
+    }
+
+    async fn send(&mut self, view: &ProvenView, out: Vec<Payload>) -> anyhow::Result<()> {
+        let account = view
+            .entry(&StateKey::Account(self.address()))
+            .flatten()
+            .and_then(|b| from_bytes::<AccountState>(b).ok())
+            .unwrap_or_default();
+        for (i, payload) in out.into_iter().enumerate() {
+            let what = describe(&payload);
+            let tx = Transaction {
+                chain_id: view.chain_id(),
+                sender: self.key.public_key(),
+                nonce: Nonce(account.nonce.0 + i as u64),
+                fee: Amount(0),
+                payload,
+            }
+            .sign(&self.key);
+            match self.session.broadcast(&tx).await {
+                Ok(nodes) => {
+                    tracing::info!(center = %self.name, height = view.height().0, nodes = nodes.len(), "sent {what}")
+                }
+                Err(e) => tracing::warn!(center = %self.name, height = view.height().0, "{what} not taken: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    fn log_milestones(&mut self, view: &ProvenView) {
+        let now = Milestones {
+            group_key: self.seen.group_key || view.get::<GroupKey>(&StateKey::GroupKey).is_some(),
+            root: self.seen.root
+                || view.get::<CertAuthority>(&StateKey::CertAuthority).is_some_and(|a| a.root.is_some()),
+        };
+        if now.group_key && !self.seen.group_key {
+            tracing::info!(center = %self.name, height = view.height().0, "the centers' group key is ready");
+        }
+        if now.root && !self.seen.root {
+            tracing::info!(center = %self.name, height = view.height().0, "the consortium's root certificate is signed");
+        }
+        self.seen = now;
+    }
+}
+
+/// What a message is, for the log (never its secret parts).
+fn describe(payload: &Payload) -> String {
+    match payload {
+        Payload::Dkg(m) => match m.as_ref() {
+            DkgMessage::Round1(p) => format!("key generation round 1 (attempt {})", p.attempt),
+            DkgMessage::Round2(p) => format!("key generation round 2 (attempt {})", p.attempt),
+            DkgMessage::Complaint(c) => format!("a complaint against center {}", c.accused),
+            DkgMessage::Confirm(_) => "its confirmation of the group key".to_string(),
+        },
+        Payload::Signing(m) => match m.as_ref() {
+            SigningMessage::Commitments(c) => {
+                format!("{} nonce commitments from #{}", c.commitments.len(), c.first_seq)
+            }
+            SigningMessage::Share(s) => format!("its signature share for session {}", s.session),
+            SigningMessage::Restart(id) => format!("a restart of session {id}"),
+        },
+        _ => "a transaction".to_string(),
+    }
+}
+
+fn os_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rand_core09::RngCore::fill_bytes(&mut vigil_server::os_rng(), &mut seed);
+    seed
+}
+
+/// Runs the center until Ctrl-C or SIGTERM: a poll every `poll_ms`; a poll that fails (a
+/// gateway down, the chain between heights) is logged and the next one tries again.
+pub async fn run(cfg: AuthCenterConfig) -> anyhow::Result<()> {
+    let poll = Duration::from_millis(cfg.poll_ms);
+    let mut process = loop {
+        match Process::open(&cfg).await {
+            Ok(p) => break p,
+            Err(e)
+                if e.downcast_ref::<FollowError>().is_some()
+                    || e.downcast_ref::<vigil_wallet::session::WalletError>().is_some() =>
+            {
+                tracing::warn!(center = %cfg.name, "the chain cannot be read yet: {e:#}");
+                tokio::select! {
+                    _ = vigil_server::shutdown_signal() => return Ok(()),
+                    _ = tokio::time::sleep(RESEND_AFTER) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let stop = vigil_server::shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) = process.tick().await {
+            tracing::warn!(center = %cfg.name, "{e:#}");
+        }
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+    tracing::info!(center = %cfg.name, "stopped");
+    Ok(())
+}

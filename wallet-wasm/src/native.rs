@@ -1,0 +1,55 @@
+//! The native platform (feature `native`): HTTP by reqwest over rustls, timers by tokio,
+//! randomness from the operating system. What a process that is not a browser — an
+//! authentication center, a test — runs the wallet core on; the browser's is
+//! [`crate::fetch`].
+
+use std::time::Duration;
+
+use crate::client::{HttpRequest, HttpResponse, TransportError};
+use crate::platform::Platform;
+
+/// A reqwest client as the wallet's platform. Build the client with the roots to trust
+/// (a devnet's local CA, say): the platform adds nothing to it.
+pub struct Native(pub reqwest::Client);
+
+impl Native {
+    /// A client trusting exactly the PEM certificate `ca_pem` (a devnet gateway's CA).
+    pub fn trusting(ca_pem: &[u8]) -> Result<Native, reqwest::Error> {
+        let ca = reqwest::Certificate::from_pem(ca_pem)?;
+        Ok(Native(reqwest::Client::builder().use_rustls_tls().add_root_certificate(ca).build()?))
+    }
+}
+
+impl Platform for Native {
+    fn now_ms(&self) -> u64 {
+        crate::platform::system_now_ms()
+    }
+
+    fn fill_random(&self, out: &mut [u8]) {
+        // The operating system's generator failing leaves nothing safe to do.
+        getrandom::getrandom(out).expect("the operating system's random generator failed");
+    }
+
+    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut b = self.0.request(method, &r.url).timeout(Duration::from_millis(r.timeout_ms)).body(r.body);
+        if let Some(c) = r.content_type {
+            b = b.header("content-type", c);
+        }
+        match b.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after_s =
+                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                let body = resp.bytes().await.map_err(|_| TransportError::Unreachable(r.url.clone()))?.to_vec();
+                Ok(HttpResponse { status, retry_after_s, body })
+            }
+            Err(e) if e.is_timeout() => Err(TransportError::Timeout(r.timeout_ms)),
+            Err(_) => Err(TransportError::Unreachable(r.url)),
+        }
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
