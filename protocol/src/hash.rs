@@ -77,11 +77,15 @@ pub enum Domain {
     AuthCenterSet,
     /// What a certificate's serial is cut from.
     CertificateSerial,
+    /// Message an applicant's key signs for a certificate request (proof of possession).
+    CertRequestSignature,
+    /// Digest of a request's identification claims (what is public of them on chain).
+    CertClaims,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 27] = [
+    pub const ALL: [Domain; 29] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -109,6 +113,8 @@ impl Domain {
         Domain::SnapshotChunk,
         Domain::AuthCenterSet,
         Domain::CertificateSerial,
+        Domain::CertRequestSignature,
+        Domain::CertClaims,
     ];
 
     /// The tag hashed before the content.
@@ -141,6 +147,8 @@ impl Domain {
             Domain::SnapshotChunk => "vigil/v1/snapshot/chunk",
             Domain::AuthCenterSet => "vigil/v1/auth-center-set",
             Domain::CertificateSerial => "vigil/v1/certificate-serial",
+            Domain::CertRequestSignature => "vigil/v1/sign/cert-request",
+            Domain::CertClaims => "vigil/v1/cert-claims",
         }
     }
 

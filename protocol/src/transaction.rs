@@ -46,6 +46,10 @@ pub enum Payload {
     Dkg(Box<crate::authcenter::DkgMessage>),
     /// A message of the centers' threshold signing sessions (sent by a center).
     Signing(Box<crate::authcenter::SigningMessage>),
+    /// A request for a certificate, signed by the applicant's key (sent by anyone who pays).
+    CertRequest(Box<crate::authcenter::CertRequest>),
+    /// A center's verdict on a certificate request (sent by a center).
+    CertVerdict(crate::authcenter::CertVerdict),
 }
 
 /// The signed body of a transaction.

@@ -80,6 +80,17 @@ pub struct ProvenStates {
 }
 
 crate::answer! {
+/// `GET /v1/certs/{serial}` and `GET /v1/certs/by-key/{public_key}`: certificates as PEM
+/// (for people and `openssl`) and what proves them — their accounts (whose type is each
+/// certificate's state), the key's list, the centers' group key and set — against one
+/// certified header.
+pub struct CertsAnswer {
+    pub certificates_pem: Vec<String>,
+    pub proven: ProvenStates,
+}
+}
+
+crate::answer! {
 /// `GET /v1/blocks/{height}`: what a light client checks of a committed block.
 pub struct BlockProof {
     /// The block's transactions, by id (their root is the header's `tx_root`).

@@ -40,6 +40,7 @@ required!(
     crate::Hex,
     crate::ErrorCode,
     crate::ErrorDetail,
+    crate::ProvenStates,
     vigil_protocol::Height,
     vigil_protocol::NodeId,
     vigil_protocol::TxHash,

@@ -95,6 +95,17 @@ error_codes! {
     /// 400: a signing message is refused (not a share holder's, another session's, out
     /// of turn, a restart before the timeout, commitments out of order or too many).
     InvalidSigning = ("INVALID_SIGNING", 400),
+    /// 400: a certificate request is refused (its shape for the center set, no centers or
+    /// no signed root yet, too many pending).
+    InvalidCertRequest = ("INVALID_CERT_REQUEST", 400),
+    /// 400: the applicant key's signature over a certificate request does not verify.
+    NoProofOfPossession = ("NO_PROOF_OF_POSSESSION", 400),
+    /// 403: a center's message (a verdict) from a key that is not a center's.
+    NotACenter = ("NOT_A_CENTER", 403),
+    /// 409: a center's second verdict on one request.
+    DuplicateVerdict = ("DUPLICATE_VERDICT", 409),
+    /// 400: a verdict is refused (no such request, decided already, an empty reason).
+    InvalidVerdict = ("INVALID_VERDICT", 400),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

@@ -15,7 +15,7 @@ pub mod gateway;
 pub mod views;
 
 pub use answers::{
-    BlockProof, CheckpointProof, Hex, ProvenEntry, ProvenState, ProvenStates, ReceiptAnswer, ReceiptProof,
+    BlockProof, CertsAnswer, CheckpointProof, Hex, ProvenEntry, ProvenState, ProvenStates, ReceiptAnswer, ReceiptProof,
     StatesRequest, StatusHeight, ValidatorsProof, STATE_KEYS_MAX,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

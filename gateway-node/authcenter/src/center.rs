@@ -24,17 +24,20 @@ use frost_ed25519::{Identifier, VerifyingKey};
 use rand_chacha::rand_core::{CryptoRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::de::DeserializeOwned;
+use vigil_core::capability::authcenter::issuance::certificate_tbs;
 use vigil_core::capability::authcenter::session::{root_tbs, signing_package};
 use vigil_core::capability::authcenter::{from_chain, identifier, to_chain};
+use vigil_protocol::authcenter::claims::{open_claims, ClaimsError};
 use vigil_protocol::authcenter::share::{seal, Rng06, ShareKey, ShareLabel};
 use vigil_protocol::authcenter::signing::{NONCES_AHEAD_MAX, NONCE_BATCH_MAX, SIGNING_TIMEOUT_HEIGHTS};
 use vigil_protocol::authcenter::{
-    AuthCenterSet, CertAuthority, DkgComplaint, DkgConfirm, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey,
-    NonceCommitments, NonceQueue, SessionOutcome, SignatureShare, SigningMessage, SigningPurpose, SigningSession,
-    SigningState,
+    AuthCenterSet, CertAuthority, CertRequestRecord, CertRequests, CertVerdict, DkgComplaint, DkgConfirm, DkgMessage,
+    DkgRound1, DkgRound2, DkgState, GroupKey, NonceCommitments, NonceQueue, SessionOutcome, SignatureShare,
+    SigningMessage, SigningPurpose, SigningSession, SigningState, Verdict,
 };
 use vigil_protocol::{ChainId, Height, Payload, PublicKey, StateKey};
 
+use crate::check::{Application, IdentityCheck};
 use crate::secrets::{NoncePair, SecretStore, SecretsError, Seed};
 
 /// A new batch of commitments is made when fewer than this many are unused on chain.
@@ -97,14 +100,32 @@ fn attempt(seed: &Seed, me: Identifier, participants: u16, threshold: u16) -> Re
 pub struct Center {
     index: u16,
     store: SecretStore,
+    issuer: Option<Issuer>,
 }
+
+/// What a center decides certificate requests with: its long-term X25519 key (the claims
+/// are sealed to it) and its identification check.
+pub struct Issuer {
+    pub claims_key: ShareKey,
+    pub check: Box<dyn IdentityCheck>,
+}
+
+/// Most pending requests one step decides on (oldest first).
+pub const REQUESTS_SCANNED: usize = 64;
 
 impl Center {
     /// The center whose identity key is `identity`, on the chain `chain` shows.
     pub fn new(identity: &PublicKey, chain: &impl ChainView, store: SecretStore) -> Result<Center, CenterError> {
         let set: AuthCenterSet = chain.get(&StateKey::AuthCenters).ok_or(CenterError::NoCenters)?;
         let index = set.index_of(identity).ok_or(CenterError::NotACenter)?;
-        Ok(Center { index, store })
+        Ok(Center { index, store, issuer: None })
+    }
+
+    /// The center decides certificate requests (without, it takes part in key generation
+    /// and signing only).
+    pub fn with_issuer(mut self, issuer: Issuer) -> Center {
+        self.issuer = Some(issuer);
+        self
     }
 
     pub fn index(&self) -> u16 {
@@ -249,7 +270,66 @@ impl Center {
                 let authority: CertAuthority = chain.get(&StateKey::CertAuthority)?;
                 root_tbs(&chain.chain_id(), &authority, key).der().ok()
             }
+            SigningPurpose::Certificate(id) => {
+                let record: CertRequestRecord = chain.get(&StateKey::CertRequest(*id))?;
+                let set: AuthCenterSet = chain.get(&StateKey::AuthCenters)?;
+                certificate_tbs(&chain.chain_id(), &set, &record)?.der().ok()
+            }
         }
+    }
+
+    /// A verdict on each undecided request this center has not judged: its claims opened
+    /// with its long-term key and checked (a verdict is kept before it leaves and given
+    /// once).
+    fn verdicts(&mut self, chain: &impl ChainView) -> Result<Vec<Payload>, CenterError> {
+        let Some(issuer) = &self.issuer else { return Ok(Vec::new()) };
+        let requests: CertRequests = chain.get(&StateKey::CertRequests).unwrap_or_default();
+        let chain_id = chain.chain_id();
+        let me = usize::from(self.index);
+        let mut decided = Vec::new();
+        for &id in requests.pending.iter().take(REQUESTS_SCANNED) {
+            let Some(record) = chain.get::<CertRequestRecord>(&StateKey::CertRequest(id)) else { continue };
+            if record.verdicts.get(me).is_none_or(Option::is_some) {
+                continue;
+            }
+            let verdict = match self.store.secrets().verdicts.get(&id) {
+                Some(kept) => kept.clone(),
+                None => {
+                    let opened = record.request.sealed_claims.get(me).ok_or(ClaimsError::Open).and_then(|sealed| {
+                        open_claims(&issuer.claims_key, self.index, &record.request.claims_digest, sealed)
+                    });
+                    match opened {
+                        Ok(claims) => issuer.check.check(&Application {
+                            chain: &chain_id,
+                            id,
+                            request: &record.request,
+                            requester: &record.requester,
+                            claims: &claims,
+                        }),
+                        Err(e) => Verdict::Reject(format!("the claims sealed to this center: {e}")),
+                    }
+                }
+            };
+            decided.push((id, verdict));
+        }
+        // Kept first; those of requests no longer waiting are forgotten (when the view
+        // read every request: an unread one is not a decided one).
+        let keep = |id: &u64| requests.pending.contains(id);
+        let changed = decided.iter().any(|(id, v)| self.store.secrets().verdicts.get(id) != Some(v))
+            || (chain.complete() && self.store.secrets().verdicts.keys().any(|id| !keep(id)));
+        if changed {
+            let complete = chain.complete();
+            self.store.update(|s| {
+                s.verdicts.extend(decided.iter().cloned());
+                if complete {
+                    s.verdicts.retain(|id, _| keep(id));
+                }
+            })?;
+        }
+        Ok(decided
+            .into_iter()
+            .map(|(request, verdict)| Payload::CertVerdict(CertVerdict { request, verdict }))
+            .collect())
     }
 
     fn signing<R: RngCore + CryptoRng>(
@@ -286,6 +366,7 @@ impl Center {
         if chain.complete() && self.store.secrets().nonces.keys().any(|s| !keep(s)) {
             self.store.update(|s| s.nonces.retain(|seq, _| keep(seq)))?;
         }
+        out.extend(self.verdicts(chain)?);
         if let Some(batch) = self.commitments(set, &queue, &key_package, rng)? {
             out.push(Payload::Signing(Box::new(SigningMessage::Commitments(batch))));
         }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use vigil_server::config::ConfigError;
 
+use crate::check::Policy;
+
 /// How often a center asks the chain where it is, by default.
 pub const POLL_MS_DEFAULT: u64 = 400;
 /// The least poll interval a config may ask for (each poll is a few proven reads
@@ -32,6 +34,10 @@ pub struct AuthCenterConfig {
     /// How often the chain is read, in milliseconds.
     #[serde(default = "poll_ms_default")]
     pub poll_ms: u64,
+    /// What this center approves (the default identification check's policy; by default
+    /// any subject, a validity starting within 10 minutes of this center's clock).
+    #[serde(default)]
+    pub policy: Policy,
 }
 
 fn poll_ms_default() -> u64 {

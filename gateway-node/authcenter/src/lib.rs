@@ -5,10 +5,12 @@
 //! through gateways with every entry proven ([`follow`]).
 
 pub mod center;
+pub mod check;
 pub mod config;
 pub mod follow;
 pub mod process;
 pub mod secrets;
 
-pub use center::{Center, CenterError, ChainView};
+pub use center::{Center, CenterError, ChainView, Issuer};
+pub use check::{Application, IdentityCheck, Policy, PolicyCheck};
 pub use secrets::{CenterSecrets, SecretStore, SecretsError};

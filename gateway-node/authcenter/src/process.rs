@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use vigil_protocol::authcenter::{CertAuthority, DkgMessage, GroupKey, SigningMessage};
+use vigil_protocol::authcenter::share::ShareKey;
+use vigil_protocol::authcenter::{AuthCenterSet, CertAuthority, DkgMessage, GroupKey, SigningMessage, Verdict};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{AccountState, Address, Amount, Height, Nonce, Payload, SecretKey, StateKey, Transaction};
 use vigil_server::keys::load_node_keys;
@@ -21,7 +22,7 @@ use vigil_wallet::session::Session;
 
 use crate::config::AuthCenterConfig;
 use crate::follow::{FollowError, ProvenView};
-use crate::{Center, ChainView, SecretStore};
+use crate::{Center, ChainView, Issuer, PolicyCheck, SecretStore};
 
 /// Views read again within one step when the step asked for entries the view did not
 /// hold (each round adds what was asked for).
@@ -68,6 +69,20 @@ impl Process {
         let store = SecretStore::open(&cfg.secrets_file)?;
         let view = ProvenView::read(&mut session, &BTreeSet::from([StateKey::AuthCenters])).await?;
         let center = Center::new(&keys.consensus.public_key(), &view, store)?;
+        // The claims are sealed to the X25519 key the chain names for this center.
+        let claims_key = ShareKey::from_seed(keys.encryption_seed());
+        let set: AuthCenterSet = view.get(&StateKey::AuthCenters).context("the chain names no centers")?;
+        let named = set.centers.get(usize::from(center.index())).map(|c| c.encryption_key);
+        anyhow::ensure!(
+            named == Some(claims_key.public_key()),
+            "{}'s encryption key is not the one the chain names for this center: the claims sealed to it would not open",
+            cfg.key_file.display()
+        );
+        let policy = cfg.policy.clone();
+        let center = center.with_issuer(Issuer {
+            claims_key,
+            check: Box::new(PolicyCheck { policy, clock: Box::new(|| vigil_server::now_ms() / 1000) }),
+        });
         tracing::info!(center = %cfg.name, index = center.index(), chain = %genesis.chain_id, "authentication center following the chain");
         Ok(Process {
             name: cfg.name.clone(),
@@ -172,6 +187,10 @@ fn describe(payload: &Payload) -> String {
             }
             SigningMessage::Share(s) => format!("its signature share for session {}", s.session),
             SigningMessage::Restart(id) => format!("a restart of session {id}"),
+        },
+        Payload::CertVerdict(v) => match &v.verdict {
+            Verdict::Approve => format!("its approval of certificate request {}", v.request),
+            Verdict::Reject(why) => format!("its rejection of certificate request {} ({why})", v.request),
         },
         _ => "a transaction".to_string(),
     }

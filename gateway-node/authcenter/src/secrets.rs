@@ -43,6 +43,10 @@ pub struct CenterSecrets {
     /// Unused nonce pairs by commitment number; the ones above the chain's count are
     /// the batch not yet on chain (sent again as it is, never remade).
     pub nonces: BTreeMap<u64, NoncePair>,
+    /// The verdicts this center decided, by request, kept until the request is decided
+    /// (a verdict is given once: sent again as it is, never decided anew).
+    #[serde(default)]
+    pub verdicts: BTreeMap<u64, vigil_protocol::authcenter::Verdict>,
 }
 
 /// 32 secret bytes, wiped when dropped, hex in the file.

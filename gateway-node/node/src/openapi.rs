@@ -123,6 +123,8 @@ mod tests {
             "/v1/accounts/{address}",
             "/v1/state/{key}",
             "/v1/states",
+            "/v1/certs/{serial}",
+            "/v1/certs/by-key/{key}",
             "/v1/vault/store",
             "/v1/vault/fetch",
         ] {

@@ -284,6 +284,7 @@ fn write_center_configs(
             gateways: std::iter::once(gateway.url.clone()).collect(),
             ca_cert: std::path::absolute(&gateway.ca_cert)?,
             poll_ms: vigil_authcenter::config::POLL_MS_DEFAULT,
+            policy: Default::default(),
         };
         cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
         centers.push(DevnetCenter { name: info.name.clone(), config });

@@ -26,6 +26,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::time::{Time, Validity};
 
+pub use super::issuance::{Subject, NAME_PART_LEN_MAX, NO_EXPIRATION_S, ROOT_ORGANIZATION};
 use crate::crypto::PublicKey;
 use crate::hash::Hash32;
 
@@ -34,13 +35,6 @@ pub const ID_ED25519: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::n
 /// The extension naming the chain and the approving centers (Vigil's private arc).
 pub const VIGIL_ISSUANCE_OID: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.58998.18.1");
-/// Longest common name and organisation (RFC 5280's upper bounds `ub-common-name`,
-/// `ub-organization-name`).
-pub const NAME_PART_LEN_MAX: usize = 64;
-/// The organisation of the consortium root.
-pub const ROOT_ORGANIZATION: &str = "Vigil consortium";
-/// Seconds from 1970 to 9999-12-31T23:59:59Z: the root's end.
-pub const NO_EXPIRATION_S: u64 = 253_402_300_799;
 
 /// Why a certificate could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,44 +53,19 @@ impl From<der::Error> for CertificateError {
     }
 }
 
-/// A certificate's subject (or issuer): a common name and an organisation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Subject {
-    pub common_name: String,
-    pub organization: Option<String>,
-}
-
-impl Subject {
-    pub fn check(&self) -> Result<(), CertificateError> {
-        let ok = |s: &str| !s.is_empty() && s.chars().count() <= NAME_PART_LEN_MAX && !s.chars().any(char::is_control);
-        if ok(&self.common_name) && self.organization.as_deref().is_none_or(ok) {
-            Ok(())
-        } else {
-            Err(CertificateError::Name)
-        }
+/// A subject as an X.509 name: the organisation (if any), then the common name.
+fn name(subject: &Subject) -> Result<Name, CertificateError> {
+    subject.check().map_err(|_| CertificateError::Name)?;
+    let part = |oid, value: &str| -> Result<RelativeDistinguishedName, CertificateError> {
+        let value = Any::new(Tag::Utf8String, value.as_bytes())?;
+        Ok(RelativeDistinguishedName(SetOfVec::try_from(vec![AttributeTypeAndValue { oid, value }])?))
+    };
+    let mut parts = Vec::with_capacity(2);
+    if let Some(o) = &subject.organization {
+        parts.push(part(der::oid::db::rfc4519::O, o)?);
     }
-
-    /// The consortium root's subject on chain `chain`.
-    pub fn root(chain: &crate::ChainId) -> Subject {
-        Subject {
-            common_name: format!("{chain} authentication centers"),
-            organization: Some(ROOT_ORGANIZATION.to_string()),
-        }
-    }
-
-    fn name(&self) -> Result<Name, CertificateError> {
-        self.check()?;
-        let part = |oid, value: &str| -> Result<RelativeDistinguishedName, CertificateError> {
-            let value = Any::new(Tag::Utf8String, value.as_bytes())?;
-            Ok(RelativeDistinguishedName(SetOfVec::try_from(vec![AttributeTypeAndValue { oid, value }])?))
-        };
-        let mut parts = Vec::with_capacity(2);
-        if let Some(o) = &self.organization {
-            parts.push(part(der::oid::db::rfc4519::O, o)?);
-        }
-        parts.push(part(der::oid::db::rfc4519::CN, &self.common_name)?);
-        Ok(RdnSequence(parts))
-    }
+    parts.push(part(der::oid::db::rfc4519::CN, &subject.common_name)?);
+    Ok(RdnSequence(parts))
 }
 
 /// The extension's content: the chain and the approving centers' names.
@@ -177,9 +146,9 @@ impl Tbs {
             version: Version::V3,
             serial_number: SerialNumber::new(&self.serial)?,
             signature: algorithm(),
-            issuer: self.issuer.name()?,
+            issuer: name(&self.issuer)?,
             validity: Validity { not_before: time(self.not_before_s)?, not_after: time(self.not_after_s)? },
-            subject: self.subject.name()?,
+            subject: name(&self.subject)?,
             subject_public_key_info: SubjectPublicKeyInfoOwned {
                 algorithm: algorithm(),
                 subject_public_key: BitString::from_bytes(&self.subject_key.to_bytes())?,

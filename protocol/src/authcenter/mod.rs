@@ -19,13 +19,20 @@
 
 #[cfg(feature = "issue")]
 pub mod certificate;
+#[cfg(feature = "dkg")]
+pub mod claims;
 pub mod dkg;
+pub mod issuance;
 #[cfg(feature = "dkg")]
 pub mod share;
 pub mod signing;
 
 pub use dkg::{
     DkgComplaint, DkgConfirm, DkgFailure, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey, SealedShare,
+};
+pub use issuance::{
+    CertAccount, CertKind, CertRequest, CertRequestRecord, CertRequests, CertState, CertVerdict, CertificateRecord,
+    IdentityClaims, RequestStatus, SealedClaims, Subject, Verdict,
 };
 pub use signing::{
     CertAuthority, NonceCommitment, NonceCommitments, NonceQueue, SessionOutcome, SignatureShare, SigningMessage,

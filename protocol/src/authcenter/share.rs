@@ -134,6 +134,11 @@ impl ShareKey {
     }
 
     /// The key the other participants seal to (published in the round-1 package).
+    /// The key as HPKE holds it (for the claims sealed to a center's long-term key).
+    pub(crate) fn hpke_secret(&self) -> &<Kem as hpke::Kem>::PrivateKey {
+        &self.0
+    }
+
     pub fn public_key(&self) -> EncryptionKey {
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(&Kem::sk_to_pk(&self.0).to_bytes());

@@ -63,6 +63,8 @@ pub struct NonceQueue {
 pub enum SigningPurpose {
     /// The consortium's root certificate.
     Root,
+    /// The certificate a request (by id) was approved for, signed by its approvers.
+    Certificate(u64),
 }
 
 /// One signing session (at `StateKey::SigningSession(id)`).

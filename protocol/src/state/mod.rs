@@ -72,6 +72,15 @@ pub enum StateKey {
     Signing,
     /// The consortium's certificate authority and root ([`crate::authcenter::CertAuthority`]).
     CertAuthority,
+    /// The certificate requests' bookkeeping ([`crate::authcenter::CertRequests`]).
+    CertRequests,
+    /// A certificate request by id ([`crate::authcenter::CertRequestRecord`]).
+    CertRequest(u64),
+    /// The account holding an issued certificate's record, by serial
+    /// ([`crate::authcenter::CertAccount`]: its type is the certificate's state).
+    Certificate([u8; 16]),
+    /// The serials of the certificates issued for a key, oldest first (`Vec<[u8; 16]>`).
+    CertificatesOf(crate::PublicKey),
 }
 
 impl StateKey {

@@ -8,10 +8,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use vigil_e2e::TestNet;
-use vigil_protocol::authcenter::{AuthCenterSet, CertAuthority, GroupKey};
+use vigil_protocol::authcenter::issuance::Claim;
+use vigil_protocol::authcenter::{
+    AuthCenterSet, CertAuthority, CertState, GroupKey, IdentityClaims, RequestStatus, Subject,
+};
 use vigil_protocol::encoding::from_bytes;
 use vigil_protocol::x509::{pem_to_der, Certificate};
-use vigil_protocol::StateKey;
+use vigil_protocol::{SecretKey, StateKey};
 
 /// How long five centers may take from their start to a signed root (a few seconds here).
 const ROOT_WAIT: Duration = Duration::from_secs(90);
@@ -66,6 +69,59 @@ async fn five_center_processes_sign_the_root_served_as_pem() -> anyhow::Result<(
     assert!(text.contains("ED25519") && text.contains("CA:TRUE"), "{text}");
     let verify = Command::new("openssl").arg("verify").arg("-CAfile").arg(&path).arg(&path).output()?;
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    // A certificate requested through the wallet: claims sealed to each center, signed
+    // by the applicant's key, approved by the centers' default policy, issued.
+    let applicant = SecretKey::generate();
+    let subject = Subject { common_name: "alice".into(), organization: Some("Acme".into()) };
+    let claims = IdentityClaims { claims: vec![Claim { name: "email".into(), value: "alice@acme.example".into() }] };
+    let faucet = net.devnet.faucet()?;
+    let asked = session.request_certificate(&faucet, &applicant, subject.clone(), &claims, 86_400).await?;
+    let started = Instant::now();
+    let serial = loop {
+        let (record, _) = session.certificate_request(asked.request_id).await?;
+        let record = record.expect("the request is on chain");
+        match record.status {
+            RequestStatus::Issued { serial } => break serial,
+            RequestStatus::Rejected => anyhow::bail!("rejected: {:?}", record.verdicts),
+            _ => {}
+        }
+        anyhow::ensure!(started.elapsed() < ROOT_WAIT, "not issued: {:?}", record);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let answer: vigil_api::CertsAnswer = http
+        .get(format!("{}/v1/node/{}/v1/certs/{}", net.devnet.gateway.url, net.devnet.nodes[0].id, hex::encode(serial)))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let cert_pem = answer.certificates_pem.first().expect("the certificate").clone();
+    let report = session.verify_certificate(cert_pem.as_bytes()).await?;
+    assert_eq!(report.state, CertState::Valid);
+    assert_eq!(report.subject, subject);
+    assert_eq!(report.approving_centers.len(), 3, "{:?}", report.approving_centers);
+    assert!(report.method.contains("group key"), "{}", report.method);
+    let cert_path = net.devnet.dir.join("alice.pem");
+    std::fs::write(&cert_path, &cert_pem)?;
+    let verify = Command::new("openssl").arg("verify").arg("-CAfile").arg(&path).arg(&cert_path).output()?;
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    // Altered by one byte (in the signed part): openssl and the wallet both refuse it.
+    let mut der = pem_to_der(&cert_pem)?;
+    let at = der.len() / 2;
+    der[at] ^= 0x01;
+    let altered_path = net.devnet.dir.join("altered.der");
+    std::fs::write(&altered_path, &der)?;
+    let verify = Command::new("openssl").args(["verify", "-CAfile"]).arg(&path).arg(&altered_path).output()?;
+    let pem_altered = vigil_protocol::x509::der_to_pem(&der);
+    std::fs::write(&altered_path, &pem_altered)?;
+    let verify_pem = Command::new("openssl").args(["verify", "-CAfile"]).arg(&path).arg(&altered_path).output()?;
+    assert!(!verify.status.success() && !verify_pem.status.success(), "openssl refuses the altered certificate");
+    let refused = session.verify_certificate(&der).await.expect_err("the wallet refuses it");
+    assert!(
+        ["NOT_BY_CONSORTIUM", "NOT_A_CERTIFICATE", "NO_CERT_RECORD"].contains(&refused.code().as_str()),
+        "{refused}"
+    );
 
     // Each center logged where it stood, and none a failure.
     for c in &net.devnet.centers {

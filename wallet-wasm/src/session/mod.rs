@@ -10,6 +10,7 @@
 //! [`vault`] (upload, list and download). [`checkpoint`] starts the light client from a
 //! stable checkpoint instead of genesis.
 
+pub mod certs;
 pub mod checkpoint;
 pub mod evidence;
 pub mod transfer;
@@ -53,6 +54,8 @@ pub enum WalletError {
     Vault(String),
     #[error("no node serves a stable checkpoint yet (validators make one every few blocks): wait a moment, or start from the genesis set")]
     NoCheckpoint,
+    #[error(transparent)]
+    Certificate(#[from] certs::CertCheckError),
 }
 
 impl WalletError {
@@ -87,6 +90,7 @@ impl WalletError {
             WalletError::NoValidator => "NO_VALIDATOR".to_string(),
             WalletError::Vault(_) => "VAULT".to_string(),
             WalletError::NoCheckpoint => "NO_CHECKPOINT".to_string(),
+            WalletError::Certificate(e) => e.code().to_string(),
         }
     }
 }
@@ -130,6 +134,9 @@ pub(crate) struct StateAnswer {
     pub proof: Vec<u8>,
     pub certified_header: Vec<u8>,
 }
+
+/// State values in the order asked (`None`: proven absent), and how they were verified.
+pub type ProvenValues = (Vec<Option<Vec<u8>>>, Verification);
 
 /// Waits for a new chain's first certified block this many times, 250 ms apart.
 const FIRST_CERTIFIED_TRIES: u32 = 40;
@@ -298,34 +305,46 @@ impl<T: Platform> Session<T> {
     pub async fn proven_many(
         &mut self,
         keys: &[StateKey],
-    ) -> Result<(Vec<Option<Vec<u8>>>, Verification), WalletError> {
+    ) -> Result<ProvenValues, WalletError> {
         if keys.len() > STATE_KEYS_MAX {
             return Err(WalletError::BadAnswer(format!("at most {STATE_KEYS_MAX} state entries a read")));
         }
-        let asked: Vec<Vec<u8>> = keys.iter().map(to_bytes).collect();
-        let request = StatesRequest { keys_bcs: asked.iter().cloned().map(Hex).collect() };
+        let request = StatesRequest { keys_bcs: keys.iter().map(|k| Hex(to_bytes(k))).collect() };
         let body = serde_json::to_vec(&request).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
         for _ in 0..FIRST_CERTIFIED_TRIES {
             let plain = PlainRequest::new("POST", "/v1/states", Some("application/json"), body.clone());
             let (_, reply) = self.request(&plain).await?;
             let proven: ProvenStates = reply.parse()?;
-            let Some(certified) = proven.certified_header_bcs else {
+            if proven.certified_header_bcs.is_none() {
                 self.client.sleep(250).await;
                 continue;
-            };
-            let answered: Vec<&[u8]> = proven.entries.iter().map(|e| e.state_key_bcs.0.as_slice()).collect();
-            if answered != asked.iter().map(Vec::as_slice).collect::<Vec<_>>() {
-                return Err(WalletError::BadAnswer("the node answered for other state keys than those asked".into()));
             }
-            let checked: Vec<ProvenEntry<'_>> = keys
-                .iter()
-                .zip(&proven.entries)
-                .map(|(k, e)| (k, e.value_bcs.as_ref().map(|v| v.0.as_slice()), e.proof_bcs.0.as_slice()))
-                .collect();
-            let verification = self.light.verify_states(&checked, &certified.0)?;
-            return Ok((proven.entries.into_iter().map(|e| e.value_bcs.map(|v| v.0)).collect(), verification));
+            return self.verify_proven(keys, proven);
         }
         Err(WalletError::BadAnswer("the chain has not certified a block yet; try again in a moment".into()))
+    }
+
+    /// The entries of `proven` — which must be `keys`, in order — each verified against
+    /// its certified header: their values (`None`: proven absent).
+    pub(crate) fn verify_proven(
+        &mut self,
+        keys: &[StateKey],
+        proven: ProvenStates,
+    ) -> Result<ProvenValues, WalletError> {
+        let certified = proven
+            .certified_header_bcs
+            .ok_or_else(|| WalletError::BadAnswer("the chain has not certified a block yet; try again".into()))?;
+        let asked = keys.iter().map(to_bytes);
+        if proven.entries.len() != keys.len() || !asked.zip(&proven.entries).all(|(k, e)| k == e.state_key_bcs.0) {
+            return Err(WalletError::BadAnswer("the node answered for other state keys than those asked".into()));
+        }
+        let checked: Vec<ProvenEntry<'_>> = keys
+            .iter()
+            .zip(&proven.entries)
+            .map(|(k, e)| (k, e.value_bcs.as_ref().map(|v| v.0.as_slice()), e.proof_bcs.0.as_slice()))
+            .collect();
+        let verification = self.light.verify_states(&checked, &certified.0)?;
+        Ok((proven.entries.into_iter().map(|e| e.value_bcs.map(|v| v.0)).collect(), verification))
     }
 
     /// A state entry proven against a certified header (`None`: proven absent).

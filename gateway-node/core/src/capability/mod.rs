@@ -12,7 +12,8 @@
 //! | [`vault`] | `RegisterUser`, `CommitManifest` | `User`, `Manifest`, `Objects` |
 //! | [`checkpoint`] | `RecordCheckpoint` | `Checkpoint` (the newest stable checkpoint) |
 //! | [`authcenter`] | `Dkg` (rounds 1 and 2, complaint, confirmation) | `DkgRound1`, `DkgRound2` (each center's), `Dkg`, `GroupKey` (once every participant confirmed) |
-//! | [`authcenter::signing`] | `Signing` (nonce commitments, signature shares, restarts) | `Nonces`, `SigningSession`, `Signing`, `CertAuthority` (the root, once signed) |
+//! | [`authcenter::signing`] | `Signing` (nonce commitments, signature shares, restarts) | `Nonces`, `SigningSession`, `Signing`, `CertAuthority` (the root, once signed), `Certificate` and `CertificatesOf` (an issued certificate) |
+//! | [`authcenter::issuance`] | `CertRequest`, `CertVerdict` | `CertRequests`, `CertRequest` (with each center's verdict); a signing session once t approved |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
 //! (`execution`), so a transaction included once can never be included again.
@@ -80,6 +81,8 @@ macro_rules! with_capability {
             Payload::RecordCheckpoint($c) => $body,
             Payload::Dkg($c) => $body,
             Payload::Signing($c) => $body,
+            Payload::CertRequest($c) => $body,
+            Payload::CertVerdict($c) => $body,
         }
     };
 }

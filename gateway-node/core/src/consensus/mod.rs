@@ -420,6 +420,16 @@ pub enum Rejection {
     InvalidSignatureShare { center: u16 },
     #[error("the signing message is refused: {0}")]
     InvalidSigning(String),
+    #[error("the certificate request is refused: {0}")]
+    InvalidCertRequest(String),
+    #[error("the applicant key's signature over the request does not verify (no proof of possession)")]
+    NoProofOfPossession,
+    #[error("the sender is not an authentication center of this chain")]
+    NotACenter,
+    #[error("center {center} gave its verdict on this request already")]
+    DuplicateVerdict { center: u16 },
+    #[error("the verdict is refused: {0}")]
+    InvalidVerdict(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.

@@ -109,6 +109,8 @@ pub enum TxInvalid {
     DkgPackage(String),
     #[error("the signing message is refused: {0}")]
     Signing(String),
+    #[error("{0}")]
+    Certificate(String),
 }
 
 /// Why executing a list of transactions as a block failed.

@@ -85,6 +85,11 @@ impl From<Rejection> for ApiError {
             Rejection::InvalidDkgPackage(_) => ErrorCode::InvalidDkgPackage,
             Rejection::InvalidSignatureShare { .. } => ErrorCode::InvalidSignatureShare,
             Rejection::InvalidSigning(_) => ErrorCode::InvalidSigning,
+            Rejection::InvalidCertRequest(_) => ErrorCode::InvalidCertRequest,
+            Rejection::NoProofOfPossession => ErrorCode::NoProofOfPossession,
+            Rejection::NotACenter => ErrorCode::NotACenter,
+            Rejection::DuplicateVerdict { .. } => ErrorCode::DuplicateVerdict,
+            Rejection::InvalidVerdict(_) => ErrorCode::InvalidVerdict,
         };
         Self::new(code, r.to_string())
     }
@@ -173,11 +178,16 @@ async fn post_states(
         .iter()
         .map(|k| from_bytes_limited::<StateKey>(&k.0, 1024).map_err(|e| bad(e.to_string())))
         .collect::<ApiResult<Vec<_>>>()?;
-    // Every proof and the header from one published view: one durable height.
+    Ok(Json(prove_states(&shared, &keys)?))
+}
+
+/// `keys` each with its proof, and the certified header, from one published view: one
+/// durable height.
+pub(crate) fn prove_states(shared: &Shared, keys: &[StateKey]) -> ApiResult<ProvenStates> {
     let view = shared.view();
     let ledger = &view.ledger;
     let mut entries = Vec::with_capacity(keys.len());
-    for key in &keys {
+    for key in keys {
         let (value, proof) = ledger.prove(key).map_err(ApiError::internal)?;
         entries.push(ProvenEntry {
             state_key_bcs: to_bytes(key).into(),
@@ -185,11 +195,11 @@ async fn post_states(
             proof_bcs: to_bytes(&proof).into(),
         });
     }
-    Ok(Json(ProvenStates {
+    Ok(ProvenStates {
         height: ledger.height(),
         entries,
         certified_header_bcs: view.header.as_ref().map(|h| to_bytes(h).into()),
-    }))
+    })
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

@@ -4,7 +4,7 @@
 //! | module | routes | keeps |
 //! |---|---|---|
 //! | [`transfer`] | `GET /v1/accounts/{address}` (proven balance and nonce) | |
-//! | [`certs`] | `GET /v1/certs/root.pem` (the consortium's root certificate) | |
+//! | [`certs`] | `GET /v1/certs/root.pem` (the consortium's root), `GET /v1/certs/{serial}`, `GET /v1/certs/by-key/{key}` (certificates with their proofs) | |
 //! | [`checkpoint`] | `GET /v1/checkpoints/latest` | (the stable checkpoint is the consensus thread's, in its published view) |
 //! | [`vault`] | `POST /v1/vault/store`, `POST /v1/vault/fetch` | the fragment store (redb or an object store), replay guard |
 //!

@@ -26,6 +26,7 @@ use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
 pub mod complaint;
+pub mod issuance;
 pub mod keygen;
 pub mod session;
 pub mod signing;

@@ -15,8 +15,8 @@ use frost_ed25519::{SigningPackage, VerifyingKey};
 use vigil_protocol::authcenter::certificate::{self, serial_from, Subject, Tbs, NO_EXPIRATION_S};
 use vigil_protocol::authcenter::signing::WAITING_MAX;
 use vigil_protocol::authcenter::{
-    CertAuthority, GroupKey, NonceCommitment, NonceQueue, SessionOutcome, SigningPurpose, SigningSession, SigningState,
-    Waiting,
+    CertAccount, CertAuthority, CertKind, CertRequestRecord, CertificateRecord, GroupKey, NonceCommitment, NonceQueue,
+    RequestStatus, SessionOutcome, SigningPurpose, SigningSession, SigningState, Waiting,
 };
 use vigil_protocol::hash::{hash, Domain};
 use vigil_protocol::{ChainId, StateKey};
@@ -40,10 +40,16 @@ pub fn root_tbs(chain: &ChainId, authority: &CertAuthority, key: &GroupKey) -> T
     }
 }
 
-/// The centers that may sign for `purpose`.
-fn eligible(purpose: &SigningPurpose, key: &GroupKey) -> Vec<u16> {
+/// The centers that may sign for `purpose`: for the root every holder of a share, for
+/// a certificate those of them that approved its request (ascending).
+fn eligible(purpose: &SigningPurpose, key: &GroupKey, cx: &TxContext<'_>) -> Vec<u16> {
     match purpose {
         SigningPurpose::Root => key.participants.clone(),
+        SigningPurpose::Certificate(id) => {
+            let record: Option<CertRequestRecord> = cx.read(&StateKey::CertRequest(*id));
+            let approvers = record.map(|r| r.approvers()).unwrap_or_default();
+            key.participants.iter().copied().filter(|c| approvers.binary_search(c).is_ok()).collect()
+        }
     }
 }
 
@@ -52,7 +58,7 @@ fn eligible(purpose: &SigningPurpose, key: &GroupKey) -> Vec<u16> {
 fn try_open(waiting: &Waiting, key: &GroupKey, id: u64, cx: &mut TxContext<'_>) -> Option<SigningSession> {
     let t = usize::from(key.threshold);
     let mut chosen: Vec<(u16, NonceQueue)> = Vec::with_capacity(t);
-    for center in eligible(&waiting.purpose, key) {
+    for center in eligible(&waiting.purpose, key, cx) {
         if chosen.len() == t {
             break;
         }
@@ -143,14 +149,48 @@ pub fn public_key_package(key: &GroupKey) -> Result<PublicKeyPackage, String> {
 
 /// A session's signature is in: put it to its purpose's use.
 pub(crate) fn finish(session: &SigningSession, signature: &[u8; 64], cx: &mut TxContext<'_>) {
+    // The message is a to-be-signed certificate execution built: it assembles.
+    let Ok(der) = certificate::assemble(&session.message, signature) else { return };
     match session.purpose {
         SigningPurpose::Root => {
             let Some(mut authority) = cx.read::<CertAuthority>(&StateKey::CertAuthority) else { return };
-            // The message is a to-be-signed certificate execution built: it assembles.
-            if let Ok(der) = certificate::assemble(&session.message, signature) {
-                authority.root = Some(der);
-                cx.write(StateKey::CertAuthority, &authority);
-            }
+            authority.root = Some(der);
+            cx.write(StateKey::CertAuthority, &authority);
         }
+        SigningPurpose::Certificate(id) => issue(id, der, cx),
     }
+}
+
+/// Most certificates listed for one key (`StateKey::CertificatesOf`): the newest kept.
+pub const CERTIFICATES_PER_KEY_MAX: usize = 64;
+
+/// A request's certificate is signed: its account (type `Valid`) holds the record, the
+/// key's list names it, and the request is settled.
+fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
+    let Some(mut record) = cx.read::<CertRequestRecord>(&StateKey::CertRequest(id)) else { return };
+    let RequestStatus::Signing { serial, approvers } = record.status.clone() else { return };
+    let key = record.request.applicant_key;
+    let account = CertAccount {
+        kind: CertKind::Valid,
+        record: CertificateRecord {
+            serial,
+            der,
+            subject: record.request.subject.clone(),
+            subject_key: key,
+            not_after_s: record.request.not_after_s,
+            request: id,
+            approvers,
+            issued: cx.ledger().height().next(),
+        },
+    };
+    cx.write(StateKey::Certificate(serial), &account);
+    let mut mine: Vec<[u8; 16]> = cx.read(&StateKey::CertificatesOf(key)).unwrap_or_default();
+    mine.push(serial);
+    if mine.len() > CERTIFICATES_PER_KEY_MAX {
+        mine.remove(0);
+    }
+    cx.write(StateKey::CertificatesOf(key), &mine);
+    record.status = RequestStatus::Issued { serial };
+    super::issuance::settle(&mut record, cx);
+    cx.write(StateKey::CertRequest(id), &record);
 }
