@@ -50,6 +50,8 @@ pub enum Payload {
     CertRequest(Box<crate::authcenter::CertRequest>),
     /// A center's verdict on a certificate request (sent by a center).
     CertVerdict(crate::authcenter::CertVerdict),
+    /// A center's vote to freeze, unfreeze or revoke a certificate (sent by a center).
+    CertAction(crate::authcenter::CertActionVote),
 }
 
 /// The signed body of a transaction.

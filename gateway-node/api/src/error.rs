@@ -106,6 +106,9 @@ error_codes! {
     DuplicateVerdict = ("DUPLICATE_VERDICT", 409),
     /// 400: a verdict is refused (no such request, decided already, an empty reason).
     InvalidVerdict = ("INVALID_VERDICT", 400),
+    /// 400: a vote to freeze, unfreeze or revoke a certificate is refused (no such
+    /// certificate, an action that does not apply to its state, no reason).
+    InvalidCertAction = ("INVALID_CERT_ACTION", 400),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

@@ -11,13 +11,17 @@ use anyhow::Context;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use vigil_protocol::authcenter::share::ShareKey;
-use vigil_protocol::authcenter::{AuthCenterSet, CertAuthority, DkgMessage, GroupKey, SigningMessage, Verdict};
+use vigil_protocol::authcenter::{
+    AuthCenterSet, CertAccount, CertActionVote, CertAuthority, DkgMessage, GroupKey, SigningMessage,
+};
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{AccountState, Address, Amount, Height, Nonce, Payload, SecretKey, StateKey, Transaction};
-use vigil_server::keys::load_node_keys;
+use vigil_server::keys::{load_node_keys, NodeKeys};
 use vigil_wallet::client::{ClientConfig, GatewayClient};
+use vigil_wallet::detector::Verdict;
 use vigil_wallet::light::LightClient;
 use vigil_wallet::native::Native;
+use vigil_wallet::session::certs::CertificateReport;
 use vigil_wallet::session::Session;
 
 use crate::config::AuthCenterConfig;
@@ -55,17 +59,8 @@ pub struct Process {
 impl Process {
     /// Loads the key, the genesis and the secrets, and reads the chain's center set.
     pub async fn open(cfg: &AuthCenterConfig) -> anyhow::Result<Process> {
-        let keys = load_node_keys(&cfg.key_file)
-            .with_context(|| format!("reading the center's key {}", cfg.key_file.display()))?;
-        let genesis = vigil_server::read_genesis(&cfg.genesis_file)?;
-        let ca = std::fs::read(&cfg.ca_cert).with_context(|| format!("reading {}", cfg.ca_cert.display()))?;
-        let platform = Native::trusting(&ca).context("the CA certificate is not a PEM certificate")?;
-        let light =
-            LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &genesis.validators.hash())?;
-        let client =
-            GatewayClient::new(ClientConfig { gateways: cfg.gateways.clone(), ..ClientConfig::default() }, platform);
-        let mut session = Session::new(client, light);
-        session.sync().await.context("following the validator set through the gateways")?;
+        let (keys, mut session) = session(cfg).await?;
+        let genesis_chain = session.chain_id().clone();
         let store = SecretStore::open(&cfg.secrets_file)?;
         let view = ProvenView::read(&mut session, &BTreeSet::from([StateKey::AuthCenters])).await?;
         let center = Center::new(&keys.consensus.public_key(), &view, store)?;
@@ -83,7 +78,7 @@ impl Process {
             claims_key,
             check: Box::new(PolicyCheck { policy, clock: Box::new(|| vigil_server::now_ms() / 1000) }),
         });
-        tracing::info!(center = %cfg.name, index = center.index(), chain = %genesis.chain_id, "authentication center following the chain");
+        tracing::info!(center = %cfg.name, index = center.index(), chain = %genesis_chain, "authentication center following the chain");
         Ok(Process {
             name: cfg.name.clone(),
             key: keys.consensus,
@@ -172,6 +167,49 @@ impl Process {
     }
 }
 
+/// The center's keys, and a wallet session on its chain through its gateways (its light
+/// client from the genesis, following the validator set).
+async fn session(cfg: &AuthCenterConfig) -> anyhow::Result<(NodeKeys, Session<Native>)> {
+    let keys = load_node_keys(&cfg.key_file)
+        .with_context(|| format!("reading the center's key {}", cfg.key_file.display()))?;
+    let genesis = vigil_server::read_genesis(&cfg.genesis_file)?;
+    let ca = std::fs::read(&cfg.ca_cert).with_context(|| format!("reading {}", cfg.ca_cert.display()))?;
+    let platform = Native::trusting(&ca).context("the CA certificate is not a PEM certificate")?;
+    let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &genesis.validators.hash())?;
+    let client =
+        GatewayClient::new(ClientConfig { gateways: cfg.gateways.clone(), ..ClientConfig::default() }, platform);
+    let mut session = Session::new(client, light);
+    session.sync().await.context("following the validator set through the gateways")?;
+    Ok((keys, session))
+}
+
+/// `vigil authcenter vote`: this center's vote to freeze, unfreeze or revoke a
+/// certificate, sent and committed; the certificate's account afterwards (its type
+/// changes once t centers voted).
+pub async fn vote(cfg: &AuthCenterConfig, vote: CertActionVote) -> anyhow::Result<CertAccount> {
+    let (keys, mut session) = session(cfg).await?;
+    let serial = vote.serial;
+    let tx = session.sign(&keys.consensus, Payload::CertAction(vote), 0).await?;
+    let report = session.submit_everywhere(&keys.consensus, &tx).await?;
+    if !report.nodes.iter().any(|n| n.verdict == Verdict::Agrees) {
+        let why = report.nodes.iter().find_map(|n| match &n.verdict {
+            Verdict::Silent(why) | Verdict::BadSignature(why) => Some(why.clone()),
+            _ => None,
+        });
+        anyhow::bail!("the vote was not committed: {}", why.unwrap_or_else(|| "no node answered".into()));
+    }
+    let (values, _) = session.proven_many(&[StateKey::Certificate(serial)]).await?;
+    let account = values[0].as_deref().context("no certificate has that serial")?;
+    Ok(from_bytes(account)?)
+}
+
+/// `vigil authcenter verify FILE`: a certificate (PEM or DER) verified against the chain
+/// as the wallet verifies it.
+pub async fn verify(cfg: &AuthCenterConfig, cert: &[u8]) -> anyhow::Result<CertificateReport> {
+    let (_, mut session) = session(cfg).await?;
+    Ok(session.verify_certificate(cert).await?)
+}
+
 /// What a message is, for the log (never its secret parts).
 fn describe(payload: &Payload) -> String {
     match payload {
@@ -188,9 +226,14 @@ fn describe(payload: &Payload) -> String {
             SigningMessage::Share(s) => format!("its signature share for session {}", s.session),
             SigningMessage::Restart(id) => format!("a restart of session {id}"),
         },
+        Payload::CertAction(v) => format!("its vote to {:?} certificate {}", v.action, hex::encode(v.serial)),
         Payload::CertVerdict(v) => match &v.verdict {
-            Verdict::Approve => format!("its approval of certificate request {}", v.request),
-            Verdict::Reject(why) => format!("its rejection of certificate request {} ({why})", v.request),
+            vigil_protocol::authcenter::Verdict::Approve => {
+                format!("its approval of certificate request {}", v.request)
+            }
+            vigil_protocol::authcenter::Verdict::Reject(why) => {
+                format!("its rejection of certificate request {} ({why})", v.request)
+            }
         },
         _ => "a transaction".to_string(),
     }

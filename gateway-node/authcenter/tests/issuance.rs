@@ -12,8 +12,9 @@ use vigil_authcenter::Policy;
 use vigil_core::consensus::Rejection;
 use vigil_protocol::authcenter::issuance::{Claim, CERT_REQUEST_FEE_MIN};
 use vigil_protocol::authcenter::{
-    CertAccount, CertKind, CertRequestRecord, CertState, CertVerdict, GroupKey, IdentityClaims, RequestStatus,
-    SessionOutcome, SigningMessage, SigningPurpose, SigningSession, SigningState, Subject, Verdict,
+    CertAccount, CertAction, CertActionVote, CertKind, CertRequestRecord, CertState, CertVerdict, GroupKey,
+    IdentityClaims, RequestStatus, SessionOutcome, SigningMessage, SigningPurpose, SigningSession, SigningState,
+    Subject, Verdict,
 };
 use vigil_protocol::x509::Certificate;
 use vigil_protocol::{Payload, SecretKey, StateKey};
@@ -176,4 +177,65 @@ fn bad_requests_and_verdicts_are_refused_each_with_its_error_and_change_nothing(
         })));
     assert!(matches!(net.submit(&center, share_elsewhere, 0), Err(Rejection::InvalidSigning(_))));
     assert_eq!(record(&net, 0).approvers(), vec![1], "nothing else changed");
+}
+
+fn vote(serial: [u8; 16], action: CertAction) -> Payload {
+    Payload::CertAction(CertActionVote { serial, action, reason: "key reported stolen".into() })
+}
+
+fn kind(net: &Net, serial: [u8; 16]) -> CertKind {
+    net.ledger.state::<CertAccount>(&StateKey::Certificate(serial)).unwrap().kind
+}
+
+/// Freeze, unfreeze and revoke each take three centers' votes; two change nothing; the
+/// type of the certificate's account is its state, and a revoked one stays revoked.
+#[test]
+fn freezing_unfreezing_and_revoking_each_take_three_centers() {
+    let (mut net, mut rngs) = ready(vec![Policy::default(); N]);
+    request(&mut net);
+    until_decided(&mut net, &mut rngs, 0, |_, _| false);
+    let RequestStatus::Issued { serial } = record(&net, 0).status else { panic!() };
+    let quiet = |_: usize, _: &Payload| true;
+    let keys = net.keys.clone();
+
+    for k in &keys[..2] {
+        net.submit(k, vote(serial, CertAction::Freeze), 0).unwrap();
+    }
+    net.block(&mut rngs, quiet);
+    assert_eq!(kind(&net, serial), CertKind::Valid, "two votes of three: a freeze with too few verdicts");
+    assert_eq!(
+        net.submit(&keys[1], vote(serial, CertAction::Freeze), 0),
+        Err(Rejection::DuplicateVerdict { center: 1 })
+    );
+    let outsider = SecretKey::from_seed([0x55; 32]);
+    assert_eq!(net.submit(&outsider, vote(serial, CertAction::Freeze), 0), Err(Rejection::NotACenter));
+    assert!(matches!(
+        net.submit(&keys[2], vote(serial, CertAction::Unfreeze), 0),
+        Err(Rejection::InvalidCertAction(_))
+    ));
+    let no_reason = Payload::CertAction(CertActionVote { serial, action: CertAction::Freeze, reason: String::new() });
+    assert!(matches!(net.submit(&keys[2], no_reason, 0), Err(Rejection::InvalidCertAction(_))));
+    net.submit(&keys[4], vote(serial, CertAction::Freeze), 0).unwrap();
+    net.block(&mut rngs, quiet);
+    let account: CertAccount = net.ledger.state(&StateKey::Certificate(serial)).unwrap();
+    assert_eq!(account.kind, CertKind::Frozen);
+    assert_eq!(account.state_at(NOW_S), CertState::Frozen);
+    assert_eq!(account.changes.last().map(|c| c.voters.clone()), Some(vec![0, 1, 4]));
+
+    for k in &keys[2..5] {
+        net.submit(k, vote(serial, CertAction::Unfreeze), 0).unwrap();
+    }
+    net.block(&mut rngs, quiet);
+    assert_eq!(kind(&net, serial), CertKind::Valid, "valid again after unfreezing");
+
+    for k in &keys[..3] {
+        net.submit(k, vote(serial, CertAction::Revoke), 0).unwrap();
+    }
+    net.block(&mut rngs, quiet);
+    assert_eq!(kind(&net, serial), CertKind::Revoked);
+    for action in [CertAction::Freeze, CertAction::Unfreeze, CertAction::Revoke] {
+        assert!(matches!(net.submit(&keys[3], vote(serial, action), 0), Err(Rejection::InvalidCertAction(_))));
+    }
+    let unknown = vote([0x42; 16], CertAction::Revoke);
+    assert!(matches!(net.submit(&keys[0], unknown, 0), Err(Rejection::InvalidCertAction(_))));
 }

@@ -34,6 +34,31 @@ enum KeyKind {
     Account,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum CertActionArg {
+    Freeze,
+    Unfreeze,
+    Revoke,
+}
+
+#[derive(Subcommand)]
+enum CenterAction {
+    /// This center's vote to freeze, unfreeze or revoke a certificate (t votes apply it).
+    Vote {
+        /// The certificate's serial (32 hex digits).
+        #[arg(long)]
+        serial: String,
+        #[arg(long, value_enum)]
+        action: CertActionArg,
+        /// Why (recorded on chain with the change).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Verify a certificate (PEM or DER) against the chain: its signature by the centers'
+    /// key, its record with proofs, its state.
+    Verify { file: PathBuf },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a full node.
@@ -98,11 +123,14 @@ enum Command {
         center_threshold: u16,
     },
     /// Run an authentication center: its part of the centers' key generation and threshold
-    /// signing, following the chain through the gateways (every read proven).
+    /// signing and its verdicts on certificate requests, following the chain through the
+    /// gateways (every read proven). With a subcommand: one action of its operator.
     Authcenter {
         /// Center configuration (TOML).
         #[arg(long)]
         config: PathBuf,
+        #[command(subcommand)]
+        action: Option<CenterAction>,
     },
     /// Make a node key (Ed25519 + X25519) or an account key, written with owner-only permissions.
     Keygen {
@@ -143,11 +171,37 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(vigil_gateway::run(cfg))
         }
-        Command::Authcenter { config } => {
-            init_logs();
+        Command::Authcenter { config, action } => {
             let cfg = vigil_authcenter::config::AuthCenterConfig::load(&config)?;
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(vigil_authcenter::process::run(cfg))
+            match action {
+                None => {
+                    init_logs();
+                    rt.block_on(vigil_authcenter::process::run(cfg))
+                }
+                Some(CenterAction::Vote { serial, action, reason }) => {
+                    use vigil_protocol::authcenter::{CertAction, CertActionVote};
+                    let serial: [u8; 16] = hex::decode(&serial)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .context("--serial: a certificate's serial is 32 hex digits")?;
+                    let action = match action {
+                        CertActionArg::Freeze => CertAction::Freeze,
+                        CertActionArg::Unfreeze => CertAction::Unfreeze,
+                        CertActionArg::Revoke => CertAction::Revoke,
+                    };
+                    let vote = CertActionVote { serial, action, reason };
+                    let account = rt.block_on(vigil_authcenter::process::vote(&cfg, vote))?;
+                    println!("vote committed; certificate {} is {:?}", hex::encode(serial), account.kind);
+                    Ok(())
+                }
+                Some(CenterAction::Verify { file }) => {
+                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let report = rt.block_on(vigil_authcenter::process::verify(&cfg, &bytes))?;
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    Ok(())
+                }
+            }
         }
         Command::Devnet {
             nodes,

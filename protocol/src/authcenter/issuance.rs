@@ -52,7 +52,7 @@ pub enum IssuanceError {
     SealedClaims { centers: usize },
     #[error("the applicant key's signature over the request does not verify (no proof of possession)")]
     NoProofOfPossession,
-    #[error("a rejection's reason must be 1 to {REASON_LEN_MAX} characters")]
+    #[error("a rejection or a vote must give a reason of 1 to {REASON_LEN_MAX} characters")]
     Reason,
     #[error("at most {CLAIMS_MAX} claims, names of 1 to {CLAIM_NAME_LEN_MAX} and values of at most {CLAIM_VALUE_LEN_MAX} characters")]
     Claims,
@@ -340,6 +340,69 @@ pub struct CertificateRecord {
 pub struct CertAccount {
     pub kind: CertKind,
     pub record: CertificateRecord,
+    /// Each change of type (newest last, at most [`KIND_CHANGES_MAX`]).
+    pub changes: Vec<KindChange>,
+}
+
+/// Most changes of type an account keeps.
+pub const KIND_CHANGES_MAX: usize = 16;
+
+/// A certificate's account changed type by t centers' votes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindChange {
+    pub to: CertKind,
+    pub height: Height,
+    /// The centers whose votes made it, ascending.
+    pub voters: Vec<u16>,
+    /// The reason the vote that completed it gave.
+    pub reason: String,
+}
+
+/// What the centers may vote to do to a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CertAction {
+    Freeze,
+    Unfreeze,
+    Revoke,
+}
+
+impl CertAction {
+    /// The type a certificate of type `kind` takes when the action passes (`None`: the
+    /// action does not apply: only a valid certificate freezes, only a frozen one
+    /// unfreezes, a revoked one never changes).
+    pub fn from_kind(self, kind: CertKind) -> Option<CertKind> {
+        match (self, kind) {
+            (CertAction::Freeze, CertKind::Valid) => Some(CertKind::Frozen),
+            (CertAction::Unfreeze, CertKind::Frozen) => Some(CertKind::Valid),
+            (CertAction::Revoke, CertKind::Valid | CertKind::Frozen) => Some(CertKind::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// A center's vote to freeze, unfreeze or revoke a certificate (payload `CertAction`,
+/// signed by the center's identity key); t votes for one action apply it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertActionVote {
+    pub serial: [u8; 16],
+    pub action: CertAction,
+    pub reason: String,
+}
+
+impl CertActionVote {
+    pub fn check(&self) -> Result<(), IssuanceError> {
+        if self.reason.trim().is_empty() || self.reason.chars().count() > REASON_LEN_MAX {
+            return Err(IssuanceError::Reason);
+        }
+        Ok(())
+    }
+}
+
+/// The votes not yet applied on one certificate (at `StateKey::CertVotes(serial)`): per
+/// action, the centers that voted for it, ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertVotes {
+    pub votes: Vec<(CertAction, Vec<u16>)>,
 }
 
 /// What a certificate's state is at a certified header's time.
@@ -423,10 +486,25 @@ mod tests {
             approvers: vec![0, 1, 2],
             issued: Height(5),
         };
-        let account = |kind| CertAccount { kind, record: record.clone() };
+        let account = |kind| CertAccount { kind, record: record.clone(), changes: vec![] };
         assert_eq!(account(CertKind::Valid).state_at(100), CertState::Valid);
         assert_eq!(account(CertKind::Valid).state_at(101), CertState::Expired);
         assert_eq!(account(CertKind::Frozen).state_at(50), CertState::Frozen);
         assert_eq!(account(CertKind::Revoked).state_at(101), CertState::Revoked);
+    }
+
+    #[test]
+    fn only_a_valid_certificate_freezes_only_a_frozen_one_unfreezes_and_revoked_is_final() {
+        use CertAction::*;
+        use CertKind::*;
+        assert_eq!(Freeze.from_kind(Valid), Some(Frozen));
+        assert_eq!(Unfreeze.from_kind(Frozen), Some(Valid));
+        assert_eq!(Revoke.from_kind(Frozen), Some(Revoked));
+        assert_eq!(Revoke.from_kind(Valid), Some(Revoked));
+        for action in [Freeze, Unfreeze, Revoke] {
+            assert_eq!(action.from_kind(Revoked), None);
+        }
+        assert_eq!(Freeze.from_kind(Frozen), None);
+        assert_eq!(Unfreeze.from_kind(Valid), None);
     }
 }

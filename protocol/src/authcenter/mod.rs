@@ -31,8 +31,9 @@ pub use dkg::{
     DkgComplaint, DkgConfirm, DkgFailure, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey, SealedShare,
 };
 pub use issuance::{
-    CertAccount, CertKind, CertRequest, CertRequestRecord, CertRequests, CertState, CertVerdict, CertificateRecord,
-    IdentityClaims, RequestStatus, SealedClaims, Subject, Verdict,
+    CertAccount, CertAction, CertActionVote, CertKind, CertRequest, CertRequestRecord, CertRequests, CertState,
+    CertVerdict, CertVotes, CertificateRecord, IdentityClaims, KindChange, RequestStatus, SealedClaims, Subject,
+    Verdict,
 };
 pub use signing::{
     CertAuthority, NonceCommitment, NonceCommitments, NonceQueue, SessionOutcome, SignatureShare, SigningMessage,

@@ -81,6 +81,8 @@ pub enum StateKey {
     Certificate([u8; 16]),
     /// The serials of the certificates issued for a key, oldest first (`Vec<[u8; 16]>`).
     CertificatesOf(crate::PublicKey),
+    /// The centers' votes not yet applied on a certificate ([`crate::authcenter::CertVotes`]).
+    CertVotes([u8; 16]),
 }
 
 impl StateKey {

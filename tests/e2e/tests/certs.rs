@@ -123,6 +123,73 @@ async fn five_center_processes_sign_the_root_served_as_pem() -> anyhow::Result<(
         "{refused}"
     );
 
+    // Frozen by three centers' votes (each an operator's `vigil authcenter vote`), valid
+    // again once three unfreeze, revoked by three: the wallet and a center see each.
+    let center_cmd = |i: usize, args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(vigil_e2e::vigil_bin()?)
+            .arg("authcenter")
+            .arg("--config")
+            .arg(&net.devnet.centers[i].config)
+            .args(args)
+            .output()?;
+        anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let serial_hex = hex::encode(serial);
+    let vote = |i: usize, action: &str| {
+        center_cmd(i, &["vote", "--serial", &serial_hex, "--action", action, "--reason", "the e2e test says so"])
+    };
+    vote(0, "freeze")?;
+    vote(1, "freeze")?;
+    assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Valid, "two votes: not yet");
+    assert!(vote(1, "freeze").is_err(), "a second vote of one center is refused");
+    vote(2, "freeze")?;
+    assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Frozen);
+    for i in 2..5 {
+        vote(i, "unfreeze")?;
+    }
+    assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Valid);
+    for i in [0, 3, 4] {
+        vote(i, "revoke")?;
+    }
+    assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Revoked);
+    let verified = center_cmd(1, &["verify", cert_path.to_str().unwrap_or_default()])?;
+    assert!(verified.contains("\"state\": \"Revoked\""), "{verified}");
+
+    // A certificate asked for one second expires, judged at the certified header's time.
+    let short = session.request_certificate(&faucet, &SecretKey::generate(), subject, &claims, 1).await?;
+    let started = Instant::now();
+    let short_serial = loop {
+        let (record, _) = session.certificate_request(short.request_id).await?;
+        if let Some(RequestStatus::Issued { serial }) = record.map(|r| r.status) {
+            break serial;
+        }
+        anyhow::ensure!(started.elapsed() < ROOT_WAIT, "the short certificate was not issued");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let short_answer: vigil_api::CertsAnswer = http
+        .get(format!(
+            "{}/v1/node/{}/v1/certs/{}",
+            net.devnet.gateway.url,
+            net.devnet.nodes[0].id,
+            hex::encode(short_serial)
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let short_pem = short_answer.certificates_pem.first().expect("the certificate").clone();
+    let started = Instant::now();
+    loop {
+        let state = session.verify_certificate(short_pem.as_bytes()).await?.state;
+        if state == CertState::Expired {
+            break;
+        }
+        assert_eq!(state, CertState::Valid);
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "never expired");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
     // Each center logged where it stood, and none a failure.
     for c in &net.devnet.centers {
         let log = std::fs::read_to_string(net.devnet.log_path(&c.name))?;

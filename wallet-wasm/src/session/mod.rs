@@ -302,10 +302,7 @@ impl<T: Platform> Session<T> {
     /// Several state entries read at one height (`POST /v1/states`), each proven
     /// against that height's certified header: the values in the order of `keys`
     /// (`None`: proven absent).
-    pub async fn proven_many(
-        &mut self,
-        keys: &[StateKey],
-    ) -> Result<ProvenValues, WalletError> {
+    pub async fn proven_many(&mut self, keys: &[StateKey]) -> Result<ProvenValues, WalletError> {
         if keys.len() > STATE_KEYS_MAX {
             return Err(WalletError::BadAnswer(format!("at most {STATE_KEYS_MAX} state entries a read")));
         }

@@ -430,6 +430,8 @@ pub enum Rejection {
     DuplicateVerdict { center: u16 },
     #[error("the verdict is refused: {0}")]
     InvalidVerdict(String),
+    #[error("the vote on the certificate is refused: {0}")]
+    InvalidCertAction(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.

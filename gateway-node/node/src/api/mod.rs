@@ -90,6 +90,7 @@ impl From<Rejection> for ApiError {
             Rejection::NotACenter => ErrorCode::NotACenter,
             Rejection::DuplicateVerdict { .. } => ErrorCode::DuplicateVerdict,
             Rejection::InvalidVerdict(_) => ErrorCode::InvalidVerdict,
+            Rejection::InvalidCertAction(_) => ErrorCode::InvalidCertAction,
         };
         Self::new(code, r.to_string())
     }

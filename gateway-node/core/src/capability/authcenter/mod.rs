@@ -25,6 +25,7 @@ use super::Capability;
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
+pub mod actions;
 pub mod complaint;
 pub mod issuance;
 pub mod keygen;

@@ -171,6 +171,7 @@ fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
     let RequestStatus::Signing { serial, approvers } = record.status.clone() else { return };
     let key = record.request.applicant_key;
     let account = CertAccount {
+        changes: Vec::new(),
         kind: CertKind::Valid,
         record: CertificateRecord {
             serial,
