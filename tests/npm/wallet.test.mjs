@@ -175,6 +175,51 @@ test('forged receipts, a header with too few signatures and a wrong proof are re
   assert.throws(() => client.verifyAccountProof(me, value.toString('hex'), acc.proof_bcs, acc.certified_header_bcs), { code: 'BAD_PROOF' });
 });
 
+test('a certificate: claims sealed to the five centers, approved by three, issued; verified in wasm, then revoked', async () => {
+  await client.sync(); // the liar was jailed: follow the set change
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const deadline = Date.now() + 60_000;
+  while ((await fetch(`${gateway}/v1/certs/root.pem`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error('the centers did not sign the root within 60 s');
+    await sleep(250);
+  }
+  const wallet = Wallet.fromPhrase(ABANDON);
+  const options = { commonName: 'npm-user', organization: 'Acme', claims: { email: 'npm@acme.example' }, validitySeconds: 86400 };
+  const { requestId } = await client.requestCertificate(wallet, 0, options);
+  let view;
+  for (;;) {
+    view = await client.certificateRequest(requestId);
+    assert.notEqual(view.status, 'rejected', JSON.stringify(view.verdicts));
+    if (view.status === 'issued') break;
+    if (Date.now() > deadline) throw new Error(`not issued: ${JSON.stringify(view)}`);
+    await sleep(200);
+  }
+  assert.equal(view.verdicts.length, 5);
+  assert.ok(view.verdicts.filter((v) => v.verdict === 'approve').length >= 3);
+  assert.match(view.method, /Merkle/);
+  const { certificates_pem: [pem] } = await api(0, `/v1/certs/${view.serial}`);
+  const report = await client.verifyCertificate(pem);
+  assert.equal(report.state, 'valid');
+  assert.equal(report.serial, view.serial);
+  assert.deepEqual(report.subject, { common_name: 'npm-user', organization: 'Acme' });
+  assert.equal(report.approvingCenters.length, 3);
+  assert.match(report.method, /group key/);
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  assert.equal((await client.verifyCertificate(new Uint8Array(der))).state, 'valid', 'DER as well as PEM');
+  der[der.length - 10] ^= 1; // in the signature
+  await assert.rejects(client.verifyCertificate(new Uint8Array(der)), { code: 'NOT_BY_CONSORTIUM' });
+  await assert.rejects(client.verifyCertificate('not a certificate'), { code: 'NOT_A_CERTIFICATE' });
+  await assert.rejects(client.requestCertificate(wallet, 0, { ...options, commonName: '' }), { code: 'BAD_OPTIONS' });
+  await assert.rejects(client.requestCertificate(wallet, 0, { ...options, validitySeconds: 0 }), { code: 'BAD_OPTIONS' });
+
+  // Three centers' operators revoke it; the package sees it revoked.
+  for (const i of [0, 1, 2]) {
+    const config = join(dir, `center-${i}`, 'authcenter.toml');
+    execFileSync(VIGIL, ['authcenter', '--config', config, 'vote', '--serial', view.serial, '--action', 'revoke', '--reason', 'npm test'], { stdio: 'ignore' });
+  }
+  assert.equal((await client.verifyCertificate(pem)).state, 'revoked');
+});
+
 test('keystore round trip, wrong password, and a bad phrase each have their code', () => {
   const w = Wallet.generate();
   const ks = w.seal('correct horse battery staple', 1024, 1);

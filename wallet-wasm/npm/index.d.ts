@@ -1,5 +1,8 @@
 export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
-export type { CheckpointOptions, FromCheckpointOptions, SessionStart } from './dist/vigil_wallet.js';
+export type {
+  CheckpointOptions, FromCheckpointOptions, SessionStart,
+  CertificateState, CertificateReport, CertificateRequestOptions, CertificateRequestView,
+} from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */
 export function init(source?: URL | string | Response | BufferSource): Promise<unknown>;

@@ -22,7 +22,7 @@ use vigil_wallet::detector::Verdict;
 use vigil_wallet::light::LightClient;
 use vigil_wallet::native::Native;
 use vigil_wallet::session::certs::CertificateReport;
-use vigil_wallet::session::Session;
+use vigil_wallet::session::{Session, WalletError};
 
 use crate::config::AuthCenterConfig;
 use crate::follow::{FollowError, ProvenView};
@@ -104,7 +104,17 @@ impl Process {
         let mut keys = self.keys.clone();
         keys.extend([StateKey::AuthCenters, StateKey::Account(self.address())]);
         for _ in 0..STEP_READS_MAX {
-            let view = ProvenView::read(&mut self.session, &keys).await?;
+            let view = match ProvenView::read(&mut self.session, &keys).await {
+                Ok(view) => view,
+                // A header signed by a set this client does not follow yet (a validator
+                // jailed, a set change): follow the certified changes, read again next poll.
+                Err(e @ FollowError::Wallet(WalletError::Light(_))) => {
+                    self.session.sync().await?;
+                    self.last_sync = Instant::now();
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
             if let Some((height, at)) = self.last_step {
                 if view.height() <= height && at.elapsed() < RESEND_AFTER {
                     return Ok(());

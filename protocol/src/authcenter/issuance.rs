@@ -405,8 +405,9 @@ pub struct CertVotes {
     pub votes: Vec<(CertAction, Vec<u16>)>,
 }
 
-/// What a certificate's state is at a certified header's time.
+/// What a certificate's state is at a certified header's time (in JSON: `"valid"`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CertState {
     Valid,
     Frozen,

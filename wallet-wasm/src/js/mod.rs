@@ -5,9 +5,10 @@
 //! global object at call time), so importing the package is safe under SSR and in Node.
 //!
 //! Each capability's part of the API is a module with its own `#[wasm_bindgen] impl`
-//! blocks: [`transfer`], [`checkpoint`] (a client started from a stable checkpoint), and
-//! the vault's (feature `js-vault`).
+//! blocks: [`transfer`], [`checkpoint`] (a client started from a stable checkpoint),
+//! [`certs`] (certificates verified and requested), and the vault's (feature `js-vault`).
 
+mod certs;
 mod checkpoint;
 mod transfer;
 #[cfg(feature = "js-vault")]

@@ -12,7 +12,7 @@ use vigil_protocol::authcenter::issuance::{RequestFields, CERT_REQUEST_FEE_MIN};
 use vigil_protocol::authcenter::share::Rng06;
 use vigil_protocol::authcenter::{
     AuthCenterSet, CertAccount, CertRequest, CertRequestRecord, CertRequests, CertState, GroupKey, IdentityClaims,
-    Subject,
+    RequestStatus, Subject, Verdict,
 };
 use vigil_protocol::encoding::from_bytes;
 use vigil_protocol::x509::{pem_to_der, Certificate};
@@ -51,6 +51,7 @@ impl CertCheckError {
 
 /// A certificate verified against the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CertificateReport {
     /// Hex.
     pub serial: String,
@@ -69,9 +70,66 @@ pub struct CertificateReport {
 
 /// A submitted request, as the chain recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestReport {
     pub request_id: u64,
     pub transaction: TransferReport,
+}
+
+/// Where a request stands, for people: each center by name with its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestView {
+    pub id: u64,
+    /// `pending`, `signing` (approved by t centers, being signed), `issued`, `rejected`.
+    pub status: &'static str,
+    /// Hex, once the certificate is fixed.
+    pub serial: Option<String>,
+    pub verdicts: Vec<VerdictView>,
+    pub subject: Subject,
+    pub height: Option<Height>,
+    pub method: String,
+}
+
+/// One center's verdict on a request (`verdict`: `approve`, `reject`, or none yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerdictView {
+    pub center: String,
+    pub verdict: Option<&'static str>,
+    pub reason: Option<String>,
+}
+
+impl RequestView {
+    fn of(record: &CertRequestRecord, set: &AuthCenterSet, verification: &Verification) -> RequestView {
+        let (status, serial) = match &record.status {
+            RequestStatus::Pending => ("pending", None),
+            RequestStatus::Signing { serial, .. } => ("signing", Some(hex::encode(serial))),
+            RequestStatus::Issued { serial } => ("issued", Some(hex::encode(serial))),
+            RequestStatus::Rejected => ("rejected", None),
+        };
+        let verdicts = set
+            .centers
+            .iter()
+            .zip(&record.verdicts)
+            .map(|(c, v)| {
+                let (verdict, reason) = match v {
+                    None => (None, None),
+                    Some(Verdict::Approve) => (Some("approve"), None),
+                    Some(Verdict::Reject(why)) => (Some("reject"), Some(why.clone())),
+                };
+                VerdictView { center: c.name.clone(), verdict, reason }
+            })
+            .collect();
+        RequestView {
+            id: record.id,
+            status,
+            serial,
+            verdicts,
+            subject: record.request.subject.clone(),
+            height: verification.height,
+            method: verification.method.clone(),
+        }
+    }
 }
 
 /// The DER of `cert`, given as PEM text or as DER.
@@ -154,6 +212,15 @@ impl<T: Platform> Session<T> {
             }
         }
         Err(WalletError::BadAnswer("the committed request is not among the pending ones".into()))
+    }
+
+    /// A request for people: its status and each center's verdict by name, proven.
+    pub async fn certificate_request_view(&mut self, id: u64) -> Result<RequestView, WalletError> {
+        let (values, verification) = self.proven_many(&[StateKey::CertRequest(id), StateKey::AuthCenters]).await?;
+        let record: CertRequestRecord =
+            decode(&values[0])?.ok_or_else(|| WalletError::BadAnswer(format!("no certificate request {id}")))?;
+        let set: AuthCenterSet = decode(&values[1])?.ok_or(CertCheckError::NoCenters)?;
+        Ok(RequestView::of(&record, &set, &verification))
     }
 
     /// A request as the chain holds it (each center's verdict, its status), proven.
