@@ -2,7 +2,8 @@
 // onboarding (create, confirm words, password) → faucet → send → signed receipts from
 // every node, the liar named in a banner, the chain in BFT mode with the liar jailed →
 // a second transfer verified by all remaining nodes → vault upload and download →
-// explorer, settings, lock/unlock → the gateway that served the page killed, a transfer
+// explorer, settings, lock/unlock → a certificate requested, its verdicts live, issued,
+// downloaded, revoked by three centers and verified revoked → the gateway that served the page killed, a transfer
 // still verified through the second gateway.
 // A screenshot of every step goes to target/e2e/ (PNG). No console errors allowed (a
 // CSP violation would be one), except the failed requests to the killed gateway after
@@ -10,9 +11,10 @@
 
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDevnet, launchChromium } from './harness.mjs';
+import { startDevnet, launchChromium, VIGIL } from './harness.mjs';
 
 const SHOTS = process.env.VIGIL_E2E_DIR ?? new URL('../../target/e2e', import.meta.url).pathname;
 const PASSWORD = 'correct horse battery staple';
@@ -253,6 +255,46 @@ test('settings: the light client starts from a checkpoint verified against the g
   await page.locator('#balance', { hasText: '97,386' }).waitFor();
 });
 
+test('certificates: requested with live verdicts from five centers, issued, downloaded, verified; revoked and shown revoked', async () => {
+  await page.getByRole('button', { name: 'Certificates' }).click();
+  await page.getByRole('heading', { name: 'Certificates' }).waitFor();
+  await page.getByLabel('Common name').fill('e2e-browser');
+  await page.getByLabel('Organisation (optional)').fill('Acme');
+  await page.getByLabel('E-mail (sealed to the centers)').fill('e2e@acme.example');
+  await page.getByLabel('Validity (days; 365 if empty)').fill('30');
+  await page.getByRole('button', { name: 'Request certificate' }).click();
+  await page.locator('#verdicts tbody tr').first().waitFor({ timeout: 60_000 });
+  await shot('cert-1-verdicts');
+  await page.locator('#issued-report', { hasText: 'Valid' }).waitFor({ timeout: 60_000 }).catch(async (e) => {
+    await shot('failed-cert-issue');
+    throw e;
+  });
+  assert.ok((await page.locator('#verdicts tr.row-ok').count()) >= 3, 'three centers approved');
+  assert.match(await page.locator('#issued-report').innerText(), /Approved by\s+center-\d, center-\d, center-\d/);
+  await shot('cert-2-issued');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download PEM' }).click()]);
+  const pem = readFileSync(await download.path(), 'utf8');
+  assert.match(pem, /^-----BEGIN CERTIFICATE-----\n/);
+  const serial = download.suggestedFilename().replace(/\.pem$/, '');
+  assert.match(serial, /^[0-9a-f]{32}$/);
+
+  // Three centers' operators revoke it; pasted and verified in the page, it is revoked.
+  for (const i of [0, 1, 2]) {
+    const config = join(net.dir, `center-${i}`, 'authcenter.toml');
+    execFileSync(VIGIL, ['authcenter', '--config', config, 'vote', '--serial', serial, '--action', 'revoke', '--reason', 'browser e2e'], { stdio: 'ignore' });
+  }
+  await page.getByLabel('Certificate (PEM)').fill(pem);
+  await page.getByRole('button', { name: 'Verify', exact: true }).click();
+  await page.locator('#verify-report', { hasText: 'Revoked' }).waitFor();
+  assert.match(await page.locator('#verify-report').innerText(), /group key/);
+  await shot('cert-3-revoked');
+  await page.getByRole('button', { name: 'Show pending requests' }).click();
+  await page.getByText('No request is waiting.').waitFor();
+  // 97,386 before, less the request's fee.
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  await page.locator('#balance', { hasText: '97,376' }).waitFor();
+});
+
 test('narrow screen and dark theme render the dashboard', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await shot('15-dashboard-narrow');
@@ -286,8 +328,8 @@ test('failover: the gateway that served the page is killed; a transfer is verifi
   assert.ok(relayed.length >= 3, `the transfer went through the second gateway: ${relayed.join(', ')}`);
   assert.ok(toKilled.length > 0, 'the killed gateway was tried, and failed');
   await page.getByRole('button', { name: 'Dashboard' }).click();
-  // 97,386 before, less 50 and the fee.
-  await page.locator('#balance', { hasText: '97,335' }).waitFor();
+  // 97,376 before, less 50 and the fee.
+  await page.locator('#balance', { hasText: '97,325' }).waitFor();
 });
 
 test('no console errors and no CSP violations', () => {

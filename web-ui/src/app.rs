@@ -181,6 +181,7 @@ impl App {
             Page::Dashboard => html! { <pages::DashboardPage {shown} on_go={link.callback(Msg::Go)} /> },
             Page::Send => html! { <pages::SendPage {shown} on_caught={link.callback(Msg::Caught)} /> },
             Page::Vault => html! { <pages::VaultPage {shown} /> },
+            Page::Certificates => html! { <pages::CertsPage {shown} /> },
             Page::Explorer => html! { <pages::ExplorerPage {shown} /> },
             Page::Settings => html! { <pages::SettingsPage {shown} on_forgotten={link.callback(|_| Msg::Lock)} /> },
         }

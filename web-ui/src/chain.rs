@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use vigil_api::{BlockProof, FaucetInfo, FaucetRequest, Funded, NodesAnswer, StatusHeight};
+use vigil_protocol::authcenter::{IdentityClaims, Subject};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::wallet_config::WalletConfig;
 use vigil_protocol::{
@@ -20,6 +21,7 @@ use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, Start, VerifiedAccount, CHECKPOINT_AGE_MAX_BLOCKS};
 use vigil_wallet::platform::Platform;
+use vigil_wallet::session::certs::{CertificateReport, RequestReport, RequestView};
 use vigil_wallet::session::vault::{DownloadReport, Phase, UploadReport};
 use vigil_wallet::session::{Session, TransferReport, WalletError};
 
@@ -360,6 +362,49 @@ impl Chain {
         let r = s.vault_download(seed, 0, object_id, progress).await;
         let (bytes, report) = r?;
         Ok((bytes.to_vec(), report))
+    }
+
+    /// Requests a certificate for `key` (which signs the request and pays its fee), the
+    /// claims sealed here to each center; the request's id once committed.
+    pub async fn request_certificate(
+        &self,
+        key: &SecretKey,
+        subject: Subject,
+        claims: &IdentityClaims,
+        validity_s: u64,
+    ) -> Result<RequestReport, UiError> {
+        let mut s = self.session.hold().await;
+        let r = s.request_certificate(key, key, subject, claims, validity_s).await;
+        Ok(r?)
+    }
+
+    /// A request with each center's verdict, proven.
+    pub async fn certificate_request(&self, id: u64) -> Result<RequestView, UiError> {
+        let mut s = self.session.hold().await;
+        let r = s.certificate_request_view(id).await;
+        Ok(r?)
+    }
+
+    /// The requests waiting for the centers, each proven (at most `max`).
+    pub async fn pending_certificate_requests(&self, max: usize) -> Result<Vec<RequestView>, UiError> {
+        let mut s = self.session.hold().await;
+        let r = s.pending_certificate_requests(max).await;
+        Ok(r?)
+    }
+
+    /// A certificate by serial as PEM, with its verification against the chain.
+    pub async fn certificate(&self, serial: &str) -> Result<(String, CertificateReport), UiError> {
+        let mut s = self.session.hold().await;
+        let pem = s.certificate_pem(serial).await?;
+        let report = s.verify_certificate(pem.as_bytes()).await?;
+        Ok((pem, report))
+    }
+
+    /// Verifies a certificate (PEM or DER) against the chain.
+    pub async fn verify_certificate(&self, certificate: &[u8]) -> Result<CertificateReport, UiError> {
+        let mut s = self.session.hold().await;
+        let r = s.verify_certificate(certificate).await;
+        Ok(r?)
     }
 
     /// The node ids of the trusted set with their names.

@@ -46,6 +46,12 @@ pub enum InputError {
     CheckpointHash,
     /// The vault user id breaks the chain's rule (the rule is the message).
     UserId(String),
+    /// A certificate's subject breaks the rule for names (the rule is the message).
+    Subject(String),
+    /// The validity asked for is not a whole number of days within the chain's bound.
+    ValidityDays(u64),
+    /// Nothing pasted to verify.
+    NoCertificate,
 }
 
 impl fmt::Display for InputError {
@@ -73,6 +79,9 @@ impl fmt::Display for InputError {
                 f.write_str("A checkpoint hash is 64 hex digits (the digest_hash of /v1/checkpoints/latest).")
             }
             InputError::UserId(rule) => write!(f, "User id: {rule}."),
+            InputError::Subject(rule) => write!(f, "Name: {rule}."),
+            InputError::ValidityDays(max) => write!(f, "The validity is a whole number of days, 1 to {max}."),
+            InputError::NoCertificate => f.write_str("Paste a certificate (PEM, -----BEGIN CERTIFICATE----- …)."),
         }
     }
 }
@@ -90,6 +99,10 @@ pub enum Action {
     Upload,
     Download,
     StartDownload,
+    RequestCertificate,
+    FollowRequest,
+    VerifyCertificate,
+    ReadRequests,
 }
 
 impl fmt::Display for Action {
@@ -104,6 +117,10 @@ impl fmt::Display for Action {
             Action::Upload => "The upload failed",
             Action::Download => "The download failed",
             Action::StartDownload => "The download did not start",
+            Action::RequestCertificate => "The certificate request was not sent",
+            Action::FollowRequest => "Could not read the request's verdicts",
+            Action::VerifyCertificate => "The certificate could not be verified",
+            Action::ReadRequests => "Could not read the pending requests",
         })
     }
 }

@@ -3,6 +3,8 @@
 //! vault shows, settings, which chain and gateways to trust. Plain Rust, tested natively.
 
 use serde::{Deserialize, Serialize};
+use vigil_protocol::authcenter::issuance::Claim;
+use vigil_protocol::authcenter::{CertState, IdentityClaims, Subject};
 use vigil_protocol::{Address, ConsensusMode, Hash32, NodeId, UserId, ValidatorSet};
 use vigil_wallet::detector::Verdict;
 use vigil_wallet::light::{CheckpointPin, CrossCheck, PinKind, Start};
@@ -180,6 +182,61 @@ pub fn cross_check_choice(chosen: Vec<String>, all: usize) -> Result<Vec<String>
 /// The vault user id as typed.
 pub fn user_id(text: &str) -> Result<UserId, InputError> {
     UserId::new(text.trim()).map_err(|e| InputError::UserId(e.to_string()))
+}
+
+/// Most days a certificate may be asked for (the chain's bound, in whole days).
+pub const CERT_DAYS_MAX: u64 = vigil_protocol::authcenter::issuance::VALIDITY_MAX_S / 86_400;
+
+/// A certificate's subject as typed: a common name and an optional organisation.
+pub fn subject(common_name: &str, organization: &str) -> Result<Subject, InputError> {
+    let organization = organization.trim();
+    let subject = Subject {
+        common_name: common_name.trim().to_string(),
+        organization: (!organization.is_empty()).then(|| organization.to_string()),
+    };
+    subject.check().map_err(|e| InputError::Subject(e.to_string()))?;
+    Ok(subject)
+}
+
+/// The validity asked for when none is typed, in days.
+pub const CERT_DAYS_DEFAULT: u64 = 365;
+
+/// A validity typed in days (empty: [`CERT_DAYS_DEFAULT`]), as seconds.
+pub fn validity_days(text: &str) -> Result<u64, InputError> {
+    if text.trim().is_empty() {
+        return Ok(CERT_DAYS_DEFAULT * 86_400);
+    }
+    match text.trim().parse::<u64>() {
+        Ok(days @ 1..) if days <= CERT_DAYS_MAX => Ok(days * 86_400),
+        _ => Err(InputError::ValidityDays(CERT_DAYS_MAX)),
+    }
+}
+
+/// The identification claims typed (an e-mail address; none if empty).
+pub fn claims(email: &str) -> IdentityClaims {
+    let email = email.trim();
+    let claims = (!email.is_empty()).then(|| Claim { name: "email".into(), value: email.to_string() });
+    IdentityClaims { claims: claims.into_iter().collect() }
+}
+
+/// A certificate's state as shown, with the class that colours it.
+pub fn cert_state(state: CertState) -> (&'static str, &'static str) {
+    match state {
+        CertState::Valid => ("Valid", "ok"),
+        CertState::Frozen => ("Frozen", "warn"),
+        CertState::Revoked => ("Revoked", "bad"),
+        CertState::Expired => ("Expired", "bad"),
+    }
+}
+
+/// A center's verdict as shown.
+pub fn center_verdict(v: Option<&str>, reason: Option<&str>) -> String {
+    match (v, reason) {
+        (Some("approve"), _) => "✓ approved".to_string(),
+        (Some(_), Some(why)) => format!("✗ rejected: {why}"),
+        (Some(_), None) => "✗ rejected".to_string(),
+        (None, _) => "… waiting".to_string(),
+    }
 }
 
 /// `1234567` → `1,234,567`.
@@ -391,6 +448,28 @@ pub fn download_note(name: &str, len_bytes: u64, used: &[String], tampered_shard
     let tampered =
         if tampered_shards > 0 { format!("; {tampered_shards} tampered shards refused") } else { String::new() };
     format!("{name}: {} bytes rebuilt from {} and verified{tampered}.", units(len_bytes), used.join(" and "))
+}
+
+#[cfg(test)]
+mod cert_tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_request_is_checked_as_typed() {
+        assert_eq!(subject(" alice ", "").unwrap(), Subject { common_name: "alice".into(), organization: None });
+        assert_eq!(subject("alice", "Acme").unwrap().organization.as_deref(), Some("Acme"));
+        assert!(matches!(subject("", "Acme"), Err(InputError::Subject(_))));
+        assert!(matches!(subject(&"x".repeat(65), ""), Err(InputError::Subject(_))));
+        assert_eq!(validity_days("30"), Ok(30 * 86_400));
+        assert_eq!(validity_days(" "), Ok(CERT_DAYS_DEFAULT * 86_400), "empty: the default");
+        for bad in ["0", "-1", "1.5", &(CERT_DAYS_MAX + 1).to_string()] {
+            assert_eq!(validity_days(bad), Err(InputError::ValidityDays(CERT_DAYS_MAX)), "{bad}");
+        }
+        assert!(claims("  ").claims.is_empty());
+        assert_eq!(claims("a@b.example").get("email"), Some("a@b.example"));
+        assert_eq!(center_verdict(Some("reject"), Some("not on the list")), "✗ rejected: not on the list");
+        assert_eq!(center_verdict(None, None), "… waiting");
+    }
 }
 
 #[cfg(test)]

@@ -225,10 +225,11 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             byzantine,
         });
     }
-    let mut gateways = write_gateways(opts, &nodes, bind)?.into_iter();
-    let gateway = gateways.next().context("a devnet has a gateway")?;
+    let all_gateways = write_gateways(opts, &nodes, bind)?;
     let genesis = vigil_server::read_genesis(&genesis_path)?;
-    let centers = write_center_configs(&genesis, &gateway, &center_key_path)?;
+    let centers = write_center_configs(&genesis, &all_gateways, &center_key_path)?;
+    let mut gateways = all_gateways.into_iter();
+    let gateway = gateways.next().context("a devnet has a gateway")?;
     Ok(Devnet {
         centers,
         dir: opts.dir.clone(),
@@ -266,10 +267,10 @@ fn write_center_keys(
 }
 
 /// Each center's `authcenter.toml` (the centers the genesis names: a resumed devnet
-/// keeps its own), reaching the chain through the first gateway.
+/// keeps its own), reaching the chain through every gateway, the first first.
 fn write_center_configs(
     genesis: &Genesis,
-    gateway: &DevnetGateway,
+    gateways: &[DevnetGateway],
     key_path: &dyn Fn(usize) -> PathBuf,
 ) -> anyhow::Result<Vec<DevnetCenter>> {
     let Some(set) = &genesis.authcenters else { return Ok(Vec::new()) };
@@ -281,8 +282,8 @@ fn write_center_configs(
             key_file: PathBuf::from("center.key"),
             secrets_file: PathBuf::from("secrets.json"),
             genesis_file: PathBuf::from("../genesis.json"),
-            gateways: std::iter::once(gateway.url.clone()).collect(),
-            ca_cert: std::path::absolute(&gateway.ca_cert)?,
+            gateways: gateways.iter().map(|g| g.url.clone()).collect(),
+            ca_cert: std::path::absolute(&gateways.first().context("a devnet has a gateway")?.ca_cert)?,
             poll_ms: vigil_authcenter::config::POLL_MS_DEFAULT,
             policy: Default::default(),
         };
@@ -593,6 +594,14 @@ mod tests {
             assert!(cfg.tls_cert.unwrap().exists(), "one certificate for both");
             assert_eq!(cfg.faucet.is_some(), i == 0, "one faucet key, one sender");
         }
+        assert_eq!(net.centers.len(), DEVNET_CENTERS);
+        for c in &net.centers {
+            let cfg = AuthCenterConfig::load(&c.config).unwrap();
+            assert_eq!(cfg.gateways, urls, "a center reaches the chain through every gateway");
+            assert!(cfg.key_file.exists() && cfg.ca_cert.exists());
+        }
+        let genesis = vigil_server::read_genesis(&net.genesis).unwrap();
+        assert_eq!(genesis.authcenters.map(|s| (s.centers.len(), s.threshold)), Some((5, 3)));
         assert!(write(&DevnetOptions { gateways: DEVNET_GATEWAYS_MAX + 1, ..opts.clone() }).is_err());
         assert!(write(&DevnetOptions { gateways: 0, ..opts }).is_err());
     }

@@ -6,7 +6,7 @@
 //! being certified, then followed on chain until the centers decide.
 
 use serde::Serialize;
-use vigil_api::CertsAnswer;
+use vigil_api::{CertsAnswer, STATE_KEYS_MAX};
 use vigil_protocol::authcenter::claims::seal_claims;
 use vigil_protocol::authcenter::issuance::{RequestFields, CERT_REQUEST_FEE_MIN};
 use vigil_protocol::authcenter::share::Rng06;
@@ -221,6 +221,34 @@ impl<T: Platform> Session<T> {
             decode(&values[0])?.ok_or_else(|| WalletError::BadAnswer(format!("no certificate request {id}")))?;
         let set: AuthCenterSet = decode(&values[1])?.ok_or(CertCheckError::NoCenters)?;
         Ok(RequestView::of(&record, &set, &verification))
+    }
+
+    /// The requests still waiting for the centers (oldest first, at most `max`), each
+    /// proven: what a center's operator reviews.
+    pub async fn pending_certificate_requests(&mut self, max: usize) -> Result<Vec<RequestView>, WalletError> {
+        let (values, _) = self.proven_many(&[StateKey::CertRequests, StateKey::AuthCenters]).await?;
+        let requests: CertRequests = decode(&values[0])?.unwrap_or_default();
+        let set: AuthCenterSet = decode(&values[1])?.ok_or(CertCheckError::NoCenters)?;
+        let keys: Vec<StateKey> =
+            requests.pending.iter().take(max.min(STATE_KEYS_MAX)).map(|&id| StateKey::CertRequest(id)).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (values, verification) = self.proven_many(&keys).await?;
+        let mut views = Vec::with_capacity(values.len());
+        for value in &values {
+            if let Some(record) = decode::<CertRequestRecord>(value)? {
+                views.push(RequestView::of(&record, &set, &verification));
+            }
+        }
+        Ok(views)
+    }
+
+    /// A certificate of this chain as PEM, by serial (32 hex digits), as a node serves it;
+    /// verify it with [`Session::verify_certificate`].
+    pub async fn certificate_pem(&mut self, serial: &str) -> Result<String, WalletError> {
+        let answer: CertsAnswer = self.read(&format!("/v1/certs/{serial}")).await?.1.parse()?;
+        answer.certificates_pem.into_iter().next().ok_or_else(|| CertCheckError::NoRecord(serial.to_string()).into())
     }
 
     /// A request as the chain holds it (each center's verdict, its status), proven.

@@ -3,6 +3,7 @@
 //! [`crate::session::Session`], whose [`crate::session::Wallet`] context they read.
 //! They report to `App` through callbacks in their properties.
 
+mod certs;
 mod dashboard;
 mod explorer;
 mod onboarding;
@@ -10,6 +11,7 @@ mod send;
 mod settings;
 mod vault;
 
+pub use certs::CertsPage;
 pub use dashboard::DashboardPage;
 pub use explorer::ExplorerPage;
 pub use onboarding::Onboarding;
@@ -23,12 +25,14 @@ pub enum Page {
     Dashboard,
     Send,
     Vault,
+    Certificates,
     Explorer,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 5] = [Page::Dashboard, Page::Send, Page::Vault, Page::Explorer, Page::Settings];
+    pub const ALL: [Page; 6] =
+        [Page::Dashboard, Page::Send, Page::Vault, Page::Certificates, Page::Explorer, Page::Settings];
 
     /// The tab's label.
     pub fn label(self) -> &'static str {
@@ -36,6 +40,7 @@ impl Page {
             Page::Dashboard => "Dashboard",
             Page::Send => "Send",
             Page::Vault => "Vault",
+            Page::Certificates => "Certificates",
             Page::Explorer => "Explorer",
             Page::Settings => "Settings",
         }
