@@ -390,9 +390,16 @@ impl Center {
             return None;
         }
         if Self::expected_message(chain, &session.purpose, key)? != session.message {
+            tracing::warn!(
+                session = session.id,
+                "the session's message is not what the chain's rules make: not signed"
+            );
             return None; // never sign bytes the chain's rules did not make
         }
-        let pair = self.store.secrets().nonces.get(&seq)?;
+        let Some(pair) = self.store.secrets().nonces.get(&seq) else {
+            tracing::warn!(session = session.id, seq, "no nonce kept for this center's commitment: cannot sign");
+            return None;
+        };
         let nonces =
             SigningNonces::from_nonces(Nonce::deserialize(&pair.hiding).ok()?, Nonce::deserialize(&pair.binding).ok()?);
         let share = frost_ed25519::round2::sign(&signing_package(session).ok()?, &nonces, key_package).ok()?;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use vigil_server::config::ConfigError;
+use vigil_server::config::{ConfigError, FAULT_INJECTION_ENV};
 
 use crate::check::Policy;
 
@@ -38,6 +38,18 @@ pub struct AuthCenterConfig {
     /// any subject, a validity starting within 10 minutes of this center's clock).
     #[serde(default)]
     pub policy: Policy,
+    /// Fault injection for tests and demos (refused unless VIGIL_ALLOW_FAULT_INJECTION=1).
+    #[serde(default)]
+    pub testing: CenterTesting,
+}
+
+/// What a test may make a center do wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CenterTesting {
+    /// Approve and take part, but never send a signature share.
+    #[serde(default)]
+    pub withhold_shares: bool,
 }
 
 fn poll_ms_default() -> u64 {
@@ -58,6 +70,9 @@ impl AuthCenterConfig {
             }
         }
         cfg.check().map_err(|reason| ConfigError::Parse { path: shown, reason })?;
+        if cfg.testing.withhold_shares && std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {
+            return Err(ConfigError::FaultInjectionNotAllowed);
+        }
         Ok(cfg)
     }
 

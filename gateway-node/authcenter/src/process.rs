@@ -46,6 +46,8 @@ struct Milestones {
 
 pub struct Process {
     name: String,
+    /// Fault injection: shares are never sent.
+    withhold_shares: bool,
     key: SecretKey,
     session: Session<Native>,
     center: Center,
@@ -81,6 +83,7 @@ impl Process {
         tracing::info!(center = %cfg.name, index = center.index(), chain = %genesis_chain, "authentication center following the chain");
         Ok(Process {
             name: cfg.name.clone(),
+            withhold_shares: cfg.testing.withhold_shares,
             key: keys.consensus,
             session,
             center,
@@ -104,8 +107,13 @@ impl Process {
         let mut keys = self.keys.clone();
         keys.extend([StateKey::AuthCenters, StateKey::Account(self.address())]);
         for _ in 0..STEP_READS_MAX {
+            let started = Instant::now();
             let view = match ProvenView::read(&mut self.session, &keys).await {
-                Ok(view) => view,
+                Ok(view) => {
+                    let ms = started.elapsed().as_millis();
+                    tracing::debug!(center = %self.name, height = view.height().0, keys = keys.len(), ms, "read the chain");
+                    view
+                }
                 // A header signed by a set this client does not follow yet (a validator
                 // jailed, a set change): follow the certified changes, read again next poll.
                 Err(e @ FollowError::Wallet(WalletError::Light(_))) => {
@@ -141,7 +149,9 @@ impl Process {
             .flatten()
             .and_then(|b| from_bytes::<AccountState>(b).ok())
             .unwrap_or_default();
-        for (i, payload) in out.into_iter().enumerate() {
+        let withheld = |p: &Payload| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)));
+        let out = out.into_iter().filter(|p| !(self.withhold_shares && withheld(p)));
+        for (i, payload) in out.enumerate() {
             let what = describe(&payload);
             let tx = Transaction {
                 chain_id: view.chain_id(),

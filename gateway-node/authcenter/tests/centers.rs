@@ -112,3 +112,49 @@ fn a_session_not_yet_read_keeps_its_nonce() {
         "the signer still holds its nonce and sends its share: {out:?}"
     );
 }
+
+/// A signer away for a few blocks (its process stalled, its messages lost) signs the
+/// session it was chosen for once it is back, before the timeout.
+#[test]
+fn a_signer_back_from_a_stall_signs_its_session() {
+    let mut net = Net::new();
+    let mut rngs = rngs();
+    let shares = |p: &Payload| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)));
+    let session = (0..20)
+        .find_map(|_| {
+            net.block(&mut rngs, |_, p| shares(p));
+            net.ledger.state::<vigil_protocol::authcenter::SigningSession>(&StateKey::SigningSession(0))
+        })
+        .expect("the root's session opens");
+    let away = usize::from(session.signers[0]);
+    for _ in 0..3 {
+        net.block(&mut rngs, |i, _| i == away);
+    }
+    let root = (0..5).find_map(|_| {
+        net.block(&mut rngs, |_, _| false);
+        net.root()
+    });
+    assert!(root.is_some(), "signed when the center came back");
+    let first: vigil_protocol::authcenter::SigningSession = net.ledger.state(&StateKey::SigningSession(0)).unwrap();
+    assert!(matches!(first.outcome, vigil_protocol::authcenter::SessionOutcome::Signed(_)), "{:?}", first.outcome);
+}
+
+/// Four of five centers silent for longer than several timeouts: the sessions leave them
+/// out one after another, never stalling for good — once they are back, the oldest
+/// exclusions are lifted first and the root is signed.
+#[test]
+fn centers_down_for_several_timeouts_are_chosen_again_when_back() {
+    let mut net = Net::new();
+    let mut rngs = rngs();
+    let share = |p: &Payload| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)));
+    for _ in 0..40 {
+        net.block(&mut rngs, |i, p| i < 4 && share(p));
+    }
+    assert!(net.root().is_none(), "one center alone cannot sign");
+    let signed = (0..30).find_map(|_| {
+        net.block(&mut rngs, |_, _| false);
+        net.root()
+    });
+    assert!(signed.is_some(), "signed once they are back");
+    check_root(&net);
+}

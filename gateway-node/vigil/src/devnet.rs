@@ -286,6 +286,7 @@ fn write_center_configs(
             ca_cert: std::path::absolute(&gateways.first().context("a devnet has a gateway")?.ca_cert)?,
             poll_ms: vigil_authcenter::config::POLL_MS_DEFAULT,
             policy: Default::default(),
+            testing: Default::default(),
         };
         cfg.save(&config).with_context(|| format!("writing {}", config.display()))?;
         centers.push(DevnetCenter { name: info.name.clone(), config });
@@ -415,6 +416,11 @@ impl Devnet {
         cmd.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
+        }
+        // A test that made this center misbehave (its config's `[testing]`) allows it.
+        let text = std::fs::read_to_string(&c.config).unwrap_or_default();
+        if toml::from_str::<AuthCenterConfig>(&text).is_ok_and(|cfg| cfg.testing != Default::default()) {
+            cmd.env(FAULT_INJECTION_ENV, "1");
         }
         cmd.spawn().with_context(|| format!("starting {} ({})", c.name, exe.display()))
     }

@@ -15,7 +15,9 @@
 //!   is refused and names its center), and with the last one aggregates the signature.
 //! - **Timeout in heights.** A session not complete [`SIGNING_TIMEOUT_HEIGHTS`] after it
 //!   opened may be restarted by any participant ([`SigningMessage::Restart`]): the centers
-//!   that withheld their share are left out of the purpose's next session.
+//!   that withheld their share are left out of the purpose's next sessions — unless that
+//!   leaves fewer than t to choose from, when the oldest exclusions are lifted first (a
+//!   center that was down for a while is chosen again rather than the purpose stalling).
 
 use serde::{Deserialize, Serialize};
 
@@ -79,8 +81,8 @@ pub struct SigningSession {
     pub commitments: Vec<NonceCommitment>,
     pub shares: Vec<Option<[u8; 32]>>,
     pub opened: Height,
-    /// Centers left out because they withheld their share in an earlier session of the
-    /// same purpose, ascending.
+    /// Centers that withheld their share in an earlier session of the same purpose, oldest
+    /// first (those a session may leave out).
     pub withheld: Vec<u16>,
     pub outcome: SessionOutcome,
 }

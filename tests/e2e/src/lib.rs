@@ -104,9 +104,15 @@ impl TestNet {
         Self::start_full(nodes, byzantine, mode, accounts, (0, devnet::DEVNET_CENTER_THRESHOLD), configure).await
     }
 
-    /// A devnet with `centers` authentication center processes, any `threshold` of which sign.
-    pub async fn start_with_centers(nodes: usize, centers: usize, threshold: u16) -> anyhow::Result<Self> {
-        Self::start_full(nodes, 0, ConsensusMode::Fast, Vec::new(), (centers, threshold), |_| Ok(())).await
+    /// A devnet with `centers` authentication center processes, any `threshold` of which
+    /// sign; `configure` runs on the written devnet first (to set a center's policy).
+    pub async fn start_with_centers(
+        nodes: usize,
+        centers: usize,
+        threshold: u16,
+        configure: impl FnOnce(&Devnet) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
+        Self::start_full(nodes, 0, ConsensusMode::Fast, Vec::new(), (centers, threshold), configure).await
     }
 
     async fn start_full(

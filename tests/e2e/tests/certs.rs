@@ -7,21 +7,139 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use vigil_authcenter::config::AuthCenterConfig;
 use vigil_e2e::TestNet;
 use vigil_protocol::authcenter::issuance::Claim;
 use vigil_protocol::authcenter::{
-    AuthCenterSet, CertAuthority, CertState, GroupKey, IdentityClaims, RequestStatus, Subject,
+    AuthCenterSet, CertAuthority, CertRequestRecord, CertState, CertVerdict, GroupKey, IdentityClaims, RequestStatus,
+    SigningPurpose, SigningSession, SigningState, Subject, Verdict,
 };
-use vigil_protocol::encoding::from_bytes;
+use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::x509::{pem_to_der, Certificate};
-use vigil_protocol::{SecretKey, StateKey};
+use vigil_protocol::{Amount, Nonce, Payload, SecretKey, StateKey, Transaction};
+use vigil_wallet::session::Session;
 
 /// How long five centers may take from their start to a signed root (a few seconds here).
 const ROOT_WAIT: Duration = Duration::from_secs(90);
 
+/// Polls request `id` until the centers decided it (issued or rejected).
+async fn decided(session: &mut Session<vigil_e2e::Native>, id: u64) -> anyhow::Result<CertRequestRecord> {
+    let started = Instant::now();
+    loop {
+        let (record, _) = session.certificate_request(id).await?;
+        let record = record.context("the request is on chain")?;
+        if matches!(record.status, RequestStatus::Issued { .. } | RequestStatus::Rejected) {
+            return Ok(record);
+        }
+        anyhow::ensure!(started.elapsed() < ROOT_WAIT, "request {id} undecided: {record:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Edits center `i`'s `authcenter.toml` as its operator would.
+fn edit_center(net: &vigil::devnet::Devnet, i: usize, edit: impl FnOnce(&mut AuthCenterConfig)) -> anyhow::Result<()> {
+    let path = &net.centers[i].config;
+    let mut cfg: AuthCenterConfig = toml::from_str(&std::fs::read_to_string(path)?)?;
+    edit(&mut cfg);
+    cfg.save(path)?;
+    Ok(())
+}
+
+/// Centers with policies of their own and one that withholds its shares, on a real
+/// devnet: a request one center rejects is issued by the others (the withholder's part
+/// taken over after the timeout); a request three reject is never issued; a verdict from
+/// a key that is no center's is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejecting_and_withholding_centers_below_threshold_and_a_forged_verdict() -> anyhow::Result<()> {
+    let net = TestNet::start_with_centers(4, 5, 3, |devnet| {
+        edit_center(devnet, 0, |c| c.testing.withhold_shares = true)?;
+        for i in [2, 3] {
+            edit_center(devnet, i, |c| c.policy.organizations = vec!["Acme".into()])?;
+        }
+        edit_center(devnet, 4, |c| {
+            c.policy.organizations = vec!["Acme".into()];
+            c.policy.common_names = vec!["*.acme.example".into()];
+        })
+    })
+    .await?;
+    let http = net.gateway_client()?;
+    net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
+    let mut session = net.wallet_session(&http)?;
+    let started = Instant::now();
+    while session.proven_many(&[StateKey::CertAuthority]).await?.0[0]
+        .as_deref()
+        .and_then(|b| from_bytes::<CertAuthority>(b).ok())
+        .and_then(|a| a.root)
+        .is_none()
+    {
+        anyhow::ensure!(started.elapsed() < ROOT_WAIT, "no root");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let faucet = net.devnet.faucet()?;
+    let claims = IdentityClaims::default();
+    let acme = Subject { common_name: "alice".into(), organization: Some("Acme".into()) };
+    let globex = Subject { common_name: "carol".into(), organization: Some("Globex".into()) };
+    let a = session.request_certificate(&faucet, &SecretKey::generate(), acme, &claims, 86_400).await?;
+    let b = session.request_certificate(&faucet, &SecretKey::generate(), globex, &claims, 86_400).await?;
+
+    let issued = decided(&mut session, a.request_id).await?;
+    let RequestStatus::Issued { serial } = issued.status else { anyhow::bail!("not issued: {issued:?}") };
+    assert!(
+        matches!(&issued.verdicts[4], Some(Verdict::Reject(why)) if why.contains("`alice` is not on this center's allow-list")),
+        "{:?}",
+        issued.verdicts
+    );
+    let pem = session.certificate_pem(&hex::encode(serial)).await?;
+    let report = session.verify_certificate(pem.as_bytes()).await?;
+    assert_eq!(report.state, CertState::Valid);
+    assert!(!report.approving_centers.contains(&"center-4".to_string()));
+    let log = std::fs::read_to_string(net.devnet.log_path("center-0"))?;
+    assert!(!log.contains("its signature share"), "center-0 withheld every share:\n{log}");
+    if report.approving_centers.contains(&"center-0".to_string()) {
+        // Named as an approver, it was chosen to sign and withheld: a later session
+        // without it signed.
+        let (values, _) = session.proven_many(&[StateKey::Signing]).await?;
+        let state: SigningState = from_bytes(values[0].as_deref().context("signing state")?)?;
+        let keys: Vec<StateKey> = (0..state.next_id).map(StateKey::SigningSession).collect();
+        let (sessions, _) = session.proven_many(&keys).await?;
+        let restarted = sessions
+            .iter()
+            .flatten()
+            .filter_map(|b| from_bytes::<SigningSession>(b).ok())
+            .any(|s| s.purpose == SigningPurpose::Certificate(a.request_id) && s.withheld == vec![0]);
+        assert!(restarted, "signed by a session that left out the center that withheld");
+    }
+
+    let rejected = decided(&mut session, b.request_id).await?;
+    assert_eq!(rejected.status, RequestStatus::Rejected, "three of five reject: below the threshold");
+    assert_eq!(rejected.rejections(), 3);
+
+    // A verdict signed by a key that is no center's: refused with its code, nothing changed.
+    let outsider = SecretKey::generate();
+    let forged = Transaction {
+        chain_id: session.chain_id().clone(),
+        sender: outsider.public_key(),
+        nonce: Nonce(0),
+        fee: Amount(0),
+        payload: Payload::CertVerdict(CertVerdict { request: a.request_id, verdict: Verdict::Approve }),
+    }
+    .sign(&outsider);
+    let answer = http
+        .post(format!("{}/v1/tx", net.devnet.nodes[1].api_url))
+        .header("content-type", "application/octet-stream")
+        .body(to_bytes(&forged))
+        .send()
+        .await?;
+    assert_eq!(answer.status(), 403);
+    let body: vigil_api::ErrorBody = answer.json().await?;
+    assert_eq!(body.error.code, vigil_api::ErrorCode::NotACenter);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_center_processes_sign_the_root_served_as_pem() -> anyhow::Result<()> {
-    let net = TestNet::start_with_centers(4, 5, 3).await?;
+    let net = TestNet::start_with_centers(4, 5, 3, |_| Ok(())).await?;
     assert_eq!(net.devnet.centers.len(), 5);
     let http = net.gateway_client()?;
     net.wait_for_gateway(&http, Duration::from_secs(30)).await?;

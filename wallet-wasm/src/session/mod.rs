@@ -434,7 +434,7 @@ impl<T: Platform> Session<T> {
     /// pool, or had committed it already; `Err` only when none did, with the last refusal.
     pub async fn broadcast(&self, tx: &SignedTransaction) -> Result<Vec<NodeId>, WalletError> {
         let nodes = self.nodes();
-        let request = PlainRequest::new("POST", "/v1/tx", Some("application/octet-stream"), to_bytes(tx));
+        let request = PlainRequest::new("POST", "/v1/tx?wait=false", Some("application/octet-stream"), to_bytes(tx));
         let answers = self.send_sealed_to_all(&nodes, &request).await;
         let mut taken = Vec::new();
         let mut last = WalletError::NoValidator;

@@ -53,17 +53,30 @@ fn eligible(purpose: &SigningPurpose, key: &GroupKey, cx: &TxContext<'_>) -> Vec
     }
 }
 
+/// The centers a session may choose from: the eligible ones without those that withheld
+/// (`withheld`, oldest first) — unless that leaves fewer than t, when the oldest
+/// exclusions are lifted one by one (a center that was down for a while gets another
+/// chance rather than the purpose waiting for ever).
+pub fn pool(eligible: &[u16], withheld: &[u16], t: usize) -> Vec<u16> {
+    let mut excluded = withheld;
+    loop {
+        let pool: Vec<u16> = eligible.iter().copied().filter(|c| !excluded.contains(c)).collect();
+        match excluded.split_first() {
+            Some((_, newer)) if pool.len() < t => excluded = newer,
+            _ => return pool,
+        }
+    }
+}
+
 /// Opens a session for `waiting` if t of its eligible centers have a commitment: the
 /// session (written, commitments taken), or `None`.
 fn try_open(waiting: &Waiting, key: &GroupKey, id: u64, cx: &mut TxContext<'_>) -> Option<SigningSession> {
     let t = usize::from(key.threshold);
+    let pool = pool(&eligible(&waiting.purpose, key, cx), &waiting.withheld, t);
     let mut chosen: Vec<(u16, NonceQueue)> = Vec::with_capacity(t);
-    for center in eligible(&waiting.purpose, key, cx) {
+    for center in pool {
         if chosen.len() == t {
             break;
-        }
-        if waiting.withheld.binary_search(&center).is_ok() {
-            continue;
         }
         let queue: NonceQueue = cx.read(&StateKey::Nonces(center)).unwrap_or_default();
         if !queue.unused.is_empty() {
@@ -194,4 +207,20 @@ fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
     record.status = RequestStatus::Issued { serial };
     super::issuance::settle(&mut record, cx);
     cx.write(StateKey::CertRequest(id), &record);
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::pool;
+
+    #[test]
+    fn withholders_are_left_out_unless_too_few_remain_then_the_oldest_come_back_first() {
+        let eligible = [0, 1, 2, 3, 4];
+        assert_eq!(pool(&eligible, &[], 3), vec![0, 1, 2, 3, 4]);
+        assert_eq!(pool(&eligible, &[0], 3), vec![1, 2, 3, 4]);
+        assert_eq!(pool(&eligible, &[0, 1], 3), vec![2, 3, 4]);
+        assert_eq!(pool(&eligible, &[0, 1, 2], 3), vec![0, 3, 4], "0, the oldest, comes back");
+        assert_eq!(pool(&[0, 1, 2, 3], &[1, 0], 3), vec![1, 2, 3], "1 withheld first, 0 since");
+        assert_eq!(pool(&[0, 1, 2], &[0, 1, 2], 3), vec![0, 1, 2], "no spare center: all of them");
+    }
 }

@@ -205,14 +205,11 @@ impl Capability for SigningMessage {
                 cx.write(StateKey::SigningSession(session.id), &*session);
             }
             (_, Checked::Restart { mut session, key }) => {
-                let mut withheld = session.withheld.clone();
-                for (&center, share) in session.signers.iter().zip(&session.shares) {
-                    if share.is_none() {
-                        withheld.push(center);
-                    }
-                }
-                withheld.sort_unstable();
-                withheld.dedup();
+                // Oldest first: this session's withholders move to the end.
+                let now: Vec<u16> =
+                    session.signers.iter().zip(&session.shares).filter(|(_, s)| s.is_none()).map(|(c, _)| *c).collect();
+                let mut withheld: Vec<u16> = session.withheld.iter().copied().filter(|c| !now.contains(c)).collect();
+                withheld.extend(now);
                 let waiting = Waiting { purpose: session.purpose.clone(), message: session.message.clone(), withheld };
                 session.outcome = SessionOutcome::Restarted { next: session::start(waiting, &key, cx) };
                 cx.write(StateKey::SigningSession(session.id), &*session);
