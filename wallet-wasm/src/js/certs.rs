@@ -116,7 +116,7 @@ impl VigilClient {
         future_to_promise(async move {
             let account = account.map_err(key_error)?;
             let text = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
-            let o: RequestOptions = serde_json::from_str(&text).map_err(|e| error("BAD_OPTIONS", e))?;
+            let o: RequestOptions = serde_json::from_slice(text.as_bytes()).map_err(|e| error("BAD_OPTIONS", e))?;
             if o.validity_seconds == 0 || o.validity_seconds > VALIDITY_MAX_S {
                 return Err(error("BAD_OPTIONS", format!("validitySeconds must be 1 to {VALIDITY_MAX_S}")));
             }
