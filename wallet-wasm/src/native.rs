@@ -1,7 +1,7 @@
 //! The native platform (feature `native`): HTTP by reqwest over rustls, timers by tokio,
 //! randomness from the operating system. What a process that is not a browser — an
 //! authentication center, a test — runs the wallet core on; the browser's is
-//! [`crate::fetch`].
+//! `fetch::Fetch` (wasm32).
 
 use std::time::Duration;
 
