@@ -197,8 +197,17 @@ test('a certificate: claims sealed to the five centers, approved by three, issue
   assert.equal(view.verdicts.length, 5);
   assert.ok(view.verdicts.filter((v) => v.verdict === 'approve').length >= 3);
   assert.match(view.method, /Merkle/);
-  const { certificates_pem: [pem] } = await api(0, `/v1/certs/${view.serial}`);
+  const answer = await api(0, `/v1/certs/${view.serial}`);
+  const [pem] = answer.certificates_pem;
   const report = await client.verifyCertificate(pem);
+  // Offline, on an answer fetched by other means: the same result; a value altered in
+  // the answer is caught by its proof.
+  const offline = client.verifyCertificateProof(pem, JSON.stringify(answer));
+  assert.deepEqual([offline.state, offline.serial, offline.approvingCenters], [report.state, report.serial, report.approvingCenters]);
+  assert.equal(offline.height, answer.proven.height);
+  const forged = structuredClone(answer);
+  forged.proven.entries[0].value_bcs = forged.proven.entries[0].value_bcs.replace(/^00/, '01');
+  assert.throws(() => client.verifyCertificateProof(pem, JSON.stringify(forged)), { code: 'BAD_PROOF' });
   assert.equal(report.state, 'valid');
   assert.equal(report.serial, view.serial);
   assert.deepEqual(report.subject, { common_name: 'npm-user', organization: 'Acme' });

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault";
+const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -19,6 +19,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),
         ["vault"] => vault(),
+        ["certs"] => certs(),
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
@@ -31,6 +32,22 @@ fn devnet_bench(name: &str) -> Result<()> {
         cargo()
             .args(["bench", "-q", "-p", "vigil-e2e", "--bench", name])
             .env("VIGIL_BIN", root().join("target/release/vigil")),
+    )
+}
+
+/// Certificates on a devnet with five center processes (`tests/e2e/benches/certs.rs`),
+/// their verification in the npm package's wasm against @peculiar/x509 and openssl.
+fn certs() -> Result<()> {
+    require("openssl", "install Debian's `openssl` with apt-get")?;
+    exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
+    let npm_dir = crate::npm::build()?;
+    npm_ci("tests/bench")?;
+    exec(
+        cargo()
+            .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "certs"])
+            .env("VIGIL_BIN", root().join("target/release/vigil"))
+            .env("VIGIL_NPM_DIR", &npm_dir)
+            .env("VIGIL_BENCH_JS", root().join("tests/bench")),
     )
 }
 

@@ -75,6 +75,8 @@ fn approved_by_three_centers_a_certificate_is_issued_within_two_blocks_and_verif
     assert_eq!(account.state_at(NOW_S), CertState::Valid);
     assert_eq!(account.state_at(NOW_S + 366 * 86_400), CertState::Expired);
     assert_eq!(account.record.approvers, vec![0, 1, 2]);
+    let after = account.record.issued.0 - account.record.approved.0;
+    assert!(after <= 2, "issued {after} blocks after its third approval");
     let key: GroupKey = net.ledger.state(&StateKey::GroupKey).unwrap();
     let cert = Certificate::from_der(&account.record.der).unwrap();
     cert.verify(&key.key).unwrap();

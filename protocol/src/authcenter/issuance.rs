@@ -265,11 +265,12 @@ impl CertVerdict {
 pub enum RequestStatus {
     /// Waiting for verdicts.
     Pending,
-    /// Approved by t centers: the certificate is fixed (its serial, the approvers it
-    /// names) and its signing session is under way.
+    /// Approved by t centers at height `approved`: the certificate is fixed (its serial,
+    /// the approvers it names) and its signing session is under way.
     Signing {
         serial: [u8; 16],
         approvers: Vec<u16>,
+        approved: Height,
     },
     Issued {
         serial: [u8; 16],
@@ -331,6 +332,8 @@ pub struct CertificateRecord {
     pub request: u64,
     /// The centers that approved it (those it names), ascending.
     pub approvers: Vec<u16>,
+    /// The height of its t-th approval, and of its issue.
+    pub approved: Height,
     pub issued: Height,
 }
 
@@ -485,6 +488,7 @@ mod tests {
             not_after_s: 100,
             request: 0,
             approvers: vec![0, 1, 2],
+            approved: Height(4),
             issued: Height(5),
         };
         let account = |kind| CertAccount { kind, record: record.clone(), changes: vec![] };

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use vigil_e2e::load::{signed_transfers, submit_all, Outcome};
 use vigil_e2e::TestNet;
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
@@ -32,76 +32,11 @@ fn account(i: usize) -> SecretKey {
     vigil_e2e::seeded_key(0x5a, i)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-struct Outcome {
-    tx_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    failed: usize,
-}
-
 async fn load(mode: ConsensusMode, keys: &[SecretKey]) -> anyhow::Result<Outcome> {
     let funded = keys.iter().map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000_000))).collect();
     let net = Arc::new(TestNet::start_with(NODES, 0, mode, funded).await?);
-    let chain = ChainId::new("vigil-e2e")?;
-    let mut work: Vec<(usize, SignedTransaction)> = Vec::new();
-    for nonce in 0..txs_per_account() {
-        for (i, k) in keys.iter().enumerate() {
-            let tx = Transaction {
-                chain_id: chain.clone(),
-                sender: k.public_key(),
-                nonce: Nonce(nonce),
-                fee: Amount(1),
-                payload: Payload::Transfer(Transfer { to: Address([(i % 250) as u8; 20]), amount: Amount(1) }),
-            };
-            work.push((i % NODES, tx.sign(k)));
-        }
-    }
-    let total = work.len();
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT_MAX));
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(total);
-    for (node, tx) in work {
-        let permit = permits.clone().acquire_owned().await?;
-        let net = net.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit;
-            let sent = Instant::now();
-            let r = net
-                .http
-                .post(net.url(node, "/v1/tx?wait=true&timeout_ms=30000"))
-                .header("content-type", "application/octet-stream")
-                .body(to_bytes(&tx))
-                .send()
-                .await;
-            let ok = matches!(&r, Ok(resp) if resp.status().as_u16() == 200);
-            (ok, sent.elapsed().as_secs_f64() * 1000.0)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(total);
-    let mut failed = 0;
-    for t in tasks {
-        let (ok, ms) = t.await?;
-        if ok {
-            latencies.push(ms);
-        } else {
-            failed += 1;
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok(Outcome {
-        tx_s: latencies.len() as f64 / secs,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-        failed,
-    })
+    let work = signed_transfers(&ChainId::new("vigil-e2e")?, keys, txs_per_account(), NODES);
+    submit_all(net, work, IN_FLIGHT_MAX).await
 }
 
 /// Ed25519 batch verifications per second on all cores.

@@ -9,6 +9,8 @@ use serde_json::Value;
 use vigil::devnet::{self, Devnet, DevnetOptions, Running};
 use vigil_protocol::ConsensusMode;
 
+pub mod load;
+
 /// The `vigil` binary: `$VIGIL_BIN`, or `target/debug/vigil` of this workspace
 /// (`cargo xtask test` builds it first).
 pub fn vigil_bin() -> anyhow::Result<PathBuf> {
@@ -113,6 +115,15 @@ impl TestNet {
         configure: impl FnOnce(&Devnet) -> anyhow::Result<()>,
     ) -> anyhow::Result<Self> {
         Self::start_full(nodes, 0, ConsensusMode::Fast, Vec::new(), (centers, threshold), configure).await
+    }
+
+    /// [`TestNet::start_with_centers`] whose genesis also funds `accounts`.
+    pub async fn start_with_centers_funding(
+        nodes: usize,
+        (centers, threshold): (usize, u16),
+        accounts: Vec<(vigil_protocol::Address, vigil_protocol::Amount)>,
+    ) -> anyhow::Result<Self> {
+        Self::start_full(nodes, 0, ConsensusMode::Fast, accounts, (centers, threshold), |_| Ok(())).await
     }
 
     async fn start_full(

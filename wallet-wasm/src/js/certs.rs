@@ -12,6 +12,7 @@ use vigil_protocol::authcenter::issuance::{Claim, VALIDITY_MAX_S};
 use vigil_protocol::authcenter::{IdentityClaims, Subject};
 
 use super::{busy, error, key_error, to_js, wallet_error, VigilClient, Wallet};
+use crate::session::certs::verify_certificate_answer;
 
 /// The TypeScript of this part of the API (emitted into the package's declarations).
 #[wasm_bindgen(typescript_custom_section)]
@@ -71,6 +72,17 @@ struct RequestOptions {
     validity_seconds: u64,
 }
 
+/// A certificate given as PEM text or DER bytes.
+fn certificate_bytes(certificate: JsValue) -> Result<Vec<u8>, JsValue> {
+    match certificate.as_string() {
+        Some(text) => Ok(text.into_bytes()),
+        None if certificate.is_instance_of::<js_sys::Uint8Array>() => {
+            Ok(js_sys::Uint8Array::from(certificate).to_vec())
+        }
+        None => Err(error("NOT_A_CERTIFICATE", "give the certificate as PEM text or DER bytes")),
+    }
+}
+
 #[wasm_bindgen]
 impl VigilClient {
     /// Verifies a certificate given as PEM text or DER bytes: its signature against the
@@ -84,17 +96,27 @@ impl VigilClient {
     ) -> Promise {
         let shared = self.session.clone();
         future_to_promise(async move {
-            let bytes = match certificate.as_string() {
-                Some(text) => text.into_bytes(),
-                None if certificate.is_instance_of::<js_sys::Uint8Array>() => {
-                    js_sys::Uint8Array::from(certificate).to_vec()
-                }
-                None => return Err(error("NOT_A_CERTIFICATE", "give the certificate as PEM text or DER bytes")),
-            };
+            let bytes = certificate_bytes(certificate)?;
             let mut s = shared.try_hold().ok_or_else(busy)?;
             let r = s.verify_certificate(&bytes).await;
             to_js(&r.map_err(wallet_error)?)
         })
+    }
+
+    /// Verifies a certificate (PEM text or DER bytes) with a node's answer for it (the JSON
+    /// of `GET /v1/certs/{serial}`), offline: the same checks as `verifyCertificate`, on
+    /// data fetched by any means; nothing cached between calls.
+    #[wasm_bindgen(js_name = verifyCertificateProof, unchecked_return_type = "CertificateReport")]
+    pub fn verify_certificate_proof(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] certificate: JsValue,
+        answer_json: &str,
+    ) -> Result<JsValue, JsValue> {
+        let bytes = certificate_bytes(certificate)?;
+        let answer = serde_json::from_slice(answer_json.as_bytes()).map_err(|e| error("BAD_ANSWER", e))?;
+        let mut s = self.session.try_hold().ok_or_else(busy)?;
+        let r = verify_certificate_answer(&mut s.light, &bytes, answer);
+        to_js(&r.map_err(wallet_error)?)
     }
 
     /// Requests a certificate for `wallet`'s account `index` (its key signs the request

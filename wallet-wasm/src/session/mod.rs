@@ -328,20 +328,7 @@ impl<T: Platform> Session<T> {
         keys: &[StateKey],
         proven: ProvenStates,
     ) -> Result<ProvenValues, WalletError> {
-        let certified = proven
-            .certified_header_bcs
-            .ok_or_else(|| WalletError::BadAnswer("the chain has not certified a block yet; try again".into()))?;
-        let asked = keys.iter().map(to_bytes);
-        if proven.entries.len() != keys.len() || !asked.zip(&proven.entries).all(|(k, e)| k == e.state_key_bcs.0) {
-            return Err(WalletError::BadAnswer("the node answered for other state keys than those asked".into()));
-        }
-        let checked: Vec<ProvenEntry<'_>> = keys
-            .iter()
-            .zip(&proven.entries)
-            .map(|(k, e)| (k, e.value_bcs.as_ref().map(|v| v.0.as_slice()), e.proof_bcs.0.as_slice()))
-            .collect();
-        let verification = self.light.verify_states(&checked, &certified.0)?;
-        Ok((proven.entries.into_iter().map(|e| e.value_bcs.map(|v| v.0)).collect(), verification))
+        verify_proven_with(&mut self.light, keys, proven)
     }
 
     /// A state entry proven against a certified header (`None`: proven absent).
@@ -450,6 +437,29 @@ impl<T: Platform> Session<T> {
         }
         Ok(taken)
     }
+}
+
+/// The entries of `proven` — which must be `keys`, in order — each verified by `light`
+/// against its certified header: their values (`None`: proven absent).
+pub(crate) fn verify_proven_with(
+    light: &mut LightClient,
+    keys: &[StateKey],
+    proven: ProvenStates,
+) -> Result<ProvenValues, WalletError> {
+    let certified = proven
+        .certified_header_bcs
+        .ok_or_else(|| WalletError::BadAnswer("the chain has not certified a block yet; try again".into()))?;
+    let asked = keys.iter().map(to_bytes);
+    if proven.entries.len() != keys.len() || !asked.zip(&proven.entries).all(|(k, e)| k == e.state_key_bcs.0) {
+        return Err(WalletError::BadAnswer("the node answered for other state keys than those asked".into()));
+    }
+    let checked: Vec<ProvenEntry<'_>> = keys
+        .iter()
+        .zip(&proven.entries)
+        .map(|(k, e)| (k, e.value_bcs.as_ref().map(|v| v.0.as_slice()), e.proof_bcs.0.as_slice()))
+        .collect();
+    let verification = light.verify_states(&checked, &certified.0)?;
+    Ok((proven.entries.into_iter().map(|e| e.value_bcs.map(|v| v.0)).collect(), verification))
 }
 
 /// The answer for a node no gateway routes to: not sent.

@@ -143,7 +143,7 @@ fn check_verdict(verdict: &CertVerdict, sender: &PublicKey, state: &impl ReadSta
 /// chain and the approvers' names in its issuance extension. The centers rebuild it to
 /// check what they sign.
 pub fn certificate_tbs(chain: &ChainId, set: &AuthCenterSet, record: &CertRequestRecord) -> Option<Tbs> {
-    let RequestStatus::Signing { serial, approvers } = &record.status else { return None };
+    let RequestStatus::Signing { serial, approvers, .. } = &record.status else { return None };
     let names = approvers
         .iter()
         .map(|&c| set.centers.get(usize::from(c)).map(|info| info.name.clone()))
@@ -184,7 +184,8 @@ fn apply_verdict(verdict: &CertVerdict, checked: CheckedVerdict, cx: &mut TxCont
         let approvers = record.approvers();
         if approvers.len() == t {
             let chain = cx.ledger().chain_id().clone();
-            record.status = RequestStatus::Signing { serial: serial_of(&chain, &record), approvers };
+            let approved = cx.ledger().height().next();
+            record.status = RequestStatus::Signing { serial: serial_of(&chain, &record), approvers, approved };
             fixed = certificate_tbs(&chain, &set, &record).and_then(|tbs| tbs.der().ok());
         } else if set.centers.len().saturating_sub(record.rejections()) < t {
             record.status = RequestStatus::Rejected;

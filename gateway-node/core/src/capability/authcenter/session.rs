@@ -181,7 +181,7 @@ pub const CERTIFICATES_PER_KEY_MAX: usize = 64;
 /// key's list names it, and the request is settled.
 fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
     let Some(mut record) = cx.read::<CertRequestRecord>(&StateKey::CertRequest(id)) else { return };
-    let RequestStatus::Signing { serial, approvers } = record.status.clone() else { return };
+    let RequestStatus::Signing { serial, approvers, approved } = record.status.clone() else { return };
     let key = record.request.applicant_key;
     let account = CertAccount {
         changes: Vec::new(),
@@ -194,6 +194,7 @@ fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
             not_after_s: record.request.not_after_s,
             request: id,
             approvers,
+            approved,
             issued: cx.ledger().height().next(),
         },
     };

@@ -1,0 +1,100 @@
+//! A bounded load generator for the benches: signed transactions submitted to a devnet's
+//! nodes with `wait=true` (latency is submit-to-commit as a client sees it), at most a
+//! given number in flight.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::{Address, Amount, ChainId, Nonce, Payload, SecretKey, SignedTransaction, Transaction, Transfer};
+
+use crate::TestNet;
+
+/// What a load run measured.
+pub struct Outcome {
+    pub tx_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub failed: usize,
+}
+
+/// The `p` quantile of `sorted` (0 when empty).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// `per_account` transfers from each of `keys` (nonces from 0, accounts interleaved),
+/// each with the node it goes to (round robin over `nodes`).
+pub fn signed_transfers(
+    chain: &ChainId,
+    keys: &[SecretKey],
+    per_account: u64,
+    nodes: usize,
+) -> Vec<(usize, SignedTransaction)> {
+    let mut work = Vec::with_capacity(keys.len() * per_account as usize);
+    for nonce in 0..per_account {
+        for (i, k) in keys.iter().enumerate() {
+            let tx = Transaction {
+                chain_id: chain.clone(),
+                sender: k.public_key(),
+                nonce: Nonce(nonce),
+                fee: Amount(1),
+                payload: Payload::Transfer(Transfer { to: Address([(i % 250) as u8; 20]), amount: Amount(1) }),
+            };
+            work.push((i % nodes, tx.sign(k)));
+        }
+    }
+    work
+}
+
+/// Submits every transaction of `work` to its node with `wait=true`, at most `in_flight`
+/// at once; a transaction counts when its node answered 200 (committed).
+pub async fn submit_all(
+    net: Arc<TestNet>,
+    work: Vec<(usize, SignedTransaction)>,
+    in_flight: usize,
+) -> anyhow::Result<Outcome> {
+    let total = work.len();
+    let permits = Arc::new(Semaphore::new(in_flight));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for (node, tx) in work {
+        let permit = permits.clone().acquire_owned().await?;
+        let net = net.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let sent = Instant::now();
+            let r = net
+                .http
+                .post(net.url(node, "/v1/tx?wait=true&timeout_ms=30000"))
+                .header("content-type", "application/octet-stream")
+                .body(to_bytes(&tx))
+                .send()
+                .await;
+            let ok = matches!(&r, Ok(resp) if resp.status().as_u16() == 200);
+            (ok, sent.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut failed = 0;
+    for t in tasks {
+        let (ok, ms) = t.await?;
+        if ok {
+            latencies.push(ms);
+        } else {
+            failed += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(Outcome {
+        tx_s: latencies.len() as f64 / secs,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        failed,
+    })
+}
