@@ -13,10 +13,12 @@ use crate::platform::Platform;
 pub struct Native(pub reqwest::Client);
 
 impl Native {
-    /// A client trusting exactly the PEM certificate `ca_pem` (a devnet gateway's CA).
-    pub fn trusting(ca_pem: &[u8]) -> Result<Native, reqwest::Error> {
+    /// A client trusting exactly the PEM certificate `ca_pem` (a devnet gateway's CA),
+    /// its requests leaving from `local` if given.
+    pub fn trusting(ca_pem: &[u8], local: Option<std::net::IpAddr>) -> Result<Native, reqwest::Error> {
         let ca = reqwest::Certificate::from_pem(ca_pem)?;
-        Ok(Native(reqwest::Client::builder().use_rustls_tls().add_root_certificate(ca).build()?))
+        let builder = reqwest::Client::builder().use_rustls_tls().add_root_certificate(ca).local_address(local);
+        Ok(Native(builder.build()?))
     }
 }
 

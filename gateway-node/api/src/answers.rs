@@ -46,7 +46,7 @@ pub struct ProvenState {
 }
 
 /// Most keys one `POST /v1/states` may ask for.
-pub const STATE_KEYS_MAX: usize = 64;
+pub const STATE_KEYS_MAX: usize = 256;
 
 /// `POST /v1/states`: several state entries at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -351,11 +351,14 @@ impl Center {
             if session.outcome != SessionOutcome::Open {
                 continue;
             }
-            if let Some(message) = self.share_for(chain, &session, key, &key_package, &mut in_use) {
+            let share = self.share_for(chain, &session, key, &key_package, &mut in_use);
+            let sharing = share.is_some();
+            if let Some(message) = share {
                 out.push(Payload::Signing(Box::new(message)));
             }
+            // A session this center's own share is on its way to is not given up on.
             let due = session.opened.0.saturating_add(SIGNING_TIMEOUT_HEIGHTS);
-            if chain.height().0 >= due && session.shares.iter().any(Option::is_none) {
+            if !sharing && chain.height().0 >= due && session.shares.iter().any(Option::is_none) {
                 out.push(Payload::Signing(Box::new(SigningMessage::Restart(id))));
             }
         }

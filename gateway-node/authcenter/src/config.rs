@@ -8,7 +8,7 @@ use vigil_server::config::{ConfigError, FAULT_INJECTION_ENV};
 use crate::check::Policy;
 
 /// How often a center asks the chain where it is, by default.
-pub const POLL_MS_DEFAULT: u64 = 400;
+pub const POLL_MS_DEFAULT: u64 = 100;
 /// The least poll interval a config may ask for (each poll is a few proven reads
 /// through a gateway).
 pub const POLL_MS_MIN: u64 = 50;
@@ -31,6 +31,10 @@ pub struct AuthCenterConfig {
     /// The CA certificate (PEM) that signed the gateways' TLS certificates (a devnet's
     /// local CA): the only root the center trusts.
     pub ca_cert: PathBuf,
+    /// The local address the center's requests leave from (a gateway limits each client
+    /// address; its operator may list this one as unlimited). None: the system's choice.
+    #[serde(default)]
+    pub local_address: Option<std::net::IpAddr>,
     /// How often the chain is read, in milliseconds.
     #[serde(default = "poll_ms_default")]
     pub poll_ms: u64,

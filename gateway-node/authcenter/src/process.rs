@@ -15,7 +15,9 @@ use vigil_protocol::authcenter::{
     AuthCenterSet, CertAccount, CertActionVote, CertAuthority, DkgMessage, GroupKey, SigningMessage,
 };
 use vigil_protocol::encoding::{from_bytes, to_bytes};
-use vigil_protocol::{AccountState, Address, Amount, Height, Nonce, Payload, SecretKey, StateKey, Transaction};
+use vigil_protocol::{
+    AccountState, Address, Amount, Height, Nonce, Payload, SecretKey, SignedTransaction, StateKey, Transaction,
+};
 use vigil_server::keys::{load_node_keys, NodeKeys};
 use vigil_wallet::client::{ClientConfig, GatewayClient};
 use vigil_wallet::detector::Verdict;
@@ -151,17 +153,25 @@ impl Process {
             .unwrap_or_default();
         let withheld = |p: &Payload| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)));
         let out = out.into_iter().filter(|p| !(self.withhold_shares && withheld(p)));
-        for (i, payload) in out.enumerate() {
-            let what = describe(&payload);
-            let tx = Transaction {
-                chain_id: view.chain_id(),
-                sender: self.key.public_key(),
-                nonce: Nonce(account.nonce.0 + i as u64),
-                fee: Amount(0),
-                payload,
-            }
-            .sign(&self.key);
-            match self.session.broadcast(&tx).await {
+        let txs: Vec<(String, SignedTransaction)> = out
+            .enumerate()
+            .map(|(i, payload)| {
+                let what = describe(&payload);
+                let tx = Transaction {
+                    chain_id: view.chain_id(),
+                    sender: self.key.public_key(),
+                    nonce: Nonce(account.nonce.0 + i as u64),
+                    fee: Amount(0),
+                    payload,
+                };
+                (what, tx.sign(&self.key))
+            })
+            .collect();
+        // All at once: the nodes order a sender's transactions by nonce.
+        let session = &self.session;
+        let sent = futures::future::join_all(txs.iter().map(|(_, tx)| session.broadcast(tx))).await;
+        for ((what, _), result) in txs.iter().zip(sent) {
+            match result {
                 Ok(nodes) => {
                     tracing::info!(center = %self.name, height = view.height().0, nodes = nodes.len(), "sent {what}")
                 }
@@ -194,7 +204,7 @@ async fn session(cfg: &AuthCenterConfig) -> anyhow::Result<(NodeKeys, Session<Na
         .with_context(|| format!("reading the center's key {}", cfg.key_file.display()))?;
     let genesis = vigil_server::read_genesis(&cfg.genesis_file)?;
     let ca = std::fs::read(&cfg.ca_cert).with_context(|| format!("reading {}", cfg.ca_cert.display()))?;
-    let platform = Native::trusting(&ca).context("the CA certificate is not a PEM certificate")?;
+    let platform = Native::trusting(&ca, cfg.local_address).context("the CA certificate is not a PEM certificate")?;
     let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &genesis.validators.hash())?;
     let client =
         GatewayClient::new(ClientConfig { gateways: cfg.gateways.clone(), ..ClientConfig::default() }, platform);

@@ -44,15 +44,15 @@ fn request(net: &mut Net) {
     net.submit(&applicant(), Payload::CertRequest(Box::new(r)), CERT_REQUEST_FEE_MIN).unwrap();
 }
 
-/// Blocks until request `id` leaves `Pending`/`Signing` (at most 20): how many.
+/// Blocks until request `id` leaves `Pending`/`Signing` (at most 60): how many.
 fn until_decided(net: &mut Net, rngs: &mut [ChaCha20Rng], id: u64, drop: impl Fn(usize, &Payload) -> bool) -> usize {
-    for blocks in 1..=20 {
+    for blocks in 1..=60 {
         net.block(rngs, &drop);
         if matches!(record(net, id).status, RequestStatus::Issued { .. } | RequestStatus::Rejected) {
             return blocks;
         }
     }
-    panic!("request {id} undecided after 20 blocks: {:?}", record(net, id).status)
+    panic!("request {id} undecided after 60 blocks: {:?}", record(net, id).status)
 }
 
 #[test]

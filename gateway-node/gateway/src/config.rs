@@ -85,6 +85,9 @@ pub struct LimitsConfig {
     pub breaker_open_ms: u64,
     /// Interval of health checks and registry refreshes.
     pub health_interval_ms: u64,
+    /// Client addresses never limited (an operator's own authentication centers, whose
+    /// transactions fan out to every node). Empty by default.
+    pub unlimited: Vec<std::net::IpAddr>,
 }
 
 impl Default for LimitsConfig {
@@ -98,6 +101,7 @@ impl Default for LimitsConfig {
             breaker_failures: 3,
             breaker_open_ms: 5_000,
             health_interval_ms: 2_000,
+            unlimited: Vec::new(),
         }
     }
 }

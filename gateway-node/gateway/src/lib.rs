@@ -422,7 +422,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
             rate_burst: cfg.limits.rate_burst,
             in_flight_max: cfg.limits.in_flight_per_client_max,
         },
-        &[],
+        &cfg.limits.unlimited,
     );
     let metrics = GatewayMetrics {
         nodes: registry.configured().iter().map(|(id, _)| (*id, NodeMetrics::default())).collect(),

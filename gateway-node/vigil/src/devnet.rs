@@ -227,7 +227,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
     }
     let all_gateways = write_gateways(opts, &nodes, bind)?;
     let genesis = vigil_server::read_genesis(&genesis_path)?;
-    let centers = write_center_configs(&genesis, &all_gateways, &center_key_path)?;
+    let centers = write_center_configs(opts.hosts.is_none(), &genesis, &all_gateways, &center_key_path)?;
     let mut gateways = all_gateways.into_iter();
     let gateway = gateways.next().context("a devnet has a gateway")?;
     Ok(Devnet {
@@ -266,9 +266,17 @@ fn write_center_keys(
     Ok(Some(set))
 }
 
+/// The loopback address center `i`'s requests leave from: its own, so the gateways can
+/// exempt it from their per-client limits without exempting every local client.
+pub fn center_address(i: usize) -> std::net::IpAddr {
+    std::net::Ipv4Addr::new(127, 0, 1, (i % 250) as u8 + 1).into()
+}
+
 /// Each center's `authcenter.toml` (the centers the genesis names: a resumed devnet
-/// keeps its own), reaching the chain through every gateway, the first first.
+/// keeps its own), reaching the chain through every gateway, the first first; on one
+/// machine (`local`) each from its own loopback address.
 fn write_center_configs(
+    local: bool,
     genesis: &Genesis,
     gateways: &[DevnetGateway],
     key_path: &dyn Fn(usize) -> PathBuf,
@@ -284,6 +292,7 @@ fn write_center_configs(
             genesis_file: PathBuf::from("../genesis.json"),
             gateways: gateways.iter().map(|g| g.url.clone()).collect(),
             ca_cert: std::path::absolute(&gateways.first().context("a devnet has a gateway")?.ca_cert)?,
+            local_address: local.then(|| center_address(i)),
             poll_ms: vigil_authcenter::config::POLL_MS_DEFAULT,
             policy: Default::default(),
             testing: Default::default(),
@@ -331,7 +340,12 @@ fn write_gateways(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> any
             admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
             cors_origins: others.clone(),
             wallet_gateways: others.iter().map(|o| o.parse()).collect::<Result<_, _>>()?,
-            limits: LimitsConfig { node_timeout_ms: 12_000, ..LimitsConfig::default() },
+            // The centers' transactions go to every node: their addresses are not limited.
+            limits: LimitsConfig {
+                node_timeout_ms: 12_000,
+                unlimited: (0..opts.centers).map(center_address).collect(),
+                ..LimitsConfig::default()
+            },
             faucet: (i == 0).then(|| FaucetConfig { key_file: PathBuf::from("../faucet.key"), amount: FAUCET_GIFT }),
             nodes: nodes.iter().map(|n| NodeEntry { id: n.id.to_string(), url: n.api_url.clone() }).collect(),
         };

@@ -29,7 +29,7 @@ pub const NONCE_BATCH_MAX: usize = 8;
 /// Most unused commitments the chain keeps for one center.
 pub const NONCES_AHEAD_MAX: usize = 16;
 /// Heights after its opening at which an incomplete session may be restarted.
-pub const SIGNING_TIMEOUT_HEIGHTS: u64 = 8;
+pub const SIGNING_TIMEOUT_HEIGHTS: u64 = 32;
 /// Most purposes waiting for commitments at once.
 pub const WAITING_MAX: usize = 256;
 
