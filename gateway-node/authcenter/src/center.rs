@@ -41,7 +41,7 @@ use crate::check::{Application, IdentityCheck};
 use crate::secrets::{NoncePair, SecretStore, SecretsError, Seed};
 
 /// A new batch of commitments is made when fewer than this many are unused on chain.
-pub const NONCES_LOW_WATER: usize = 4;
+pub const NONCES_LOW_WATER: usize = 32;
 /// The newest sessions a step looks at.
 pub const SESSIONS_SCANNED: u64 = 64;
 

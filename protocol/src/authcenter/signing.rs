@@ -7,7 +7,8 @@
 //! - **Sessions opened by execution.** When something must be signed (the root
 //!   certificate once the group key is ready; a certificate once t centers approved it),
 //!   execution fixes the message and opens a [`SigningSession`]: the first t eligible
-//!   centers (in center order) that have an unused commitment, one commitment of each
+//!   centers that have an unused commitment (in center order, starting at a place that
+//!   turns with the session's id, so the work is shared), one commitment of each
 //!   taken off its queue for good (a nonce is never used twice). If fewer than t have
 //!   one, the purpose waits ([`SigningState::waiting`]) and opens as commitments arrive.
 //! - **Shares.** Each chosen center sends its signature share ([`SignatureShare`]); the
@@ -25,9 +26,9 @@ use crate::hash::Hash32;
 use crate::ids::Height;
 
 /// Most commitments one [`NonceCommitments`] carries.
-pub const NONCE_BATCH_MAX: usize = 8;
+pub const NONCE_BATCH_MAX: usize = 32;
 /// Most unused commitments the chain keeps for one center.
-pub const NONCES_AHEAD_MAX: usize = 16;
+pub const NONCES_AHEAD_MAX: usize = 64;
 /// Heights after its opening at which an incomplete session may be restarted.
 pub const SIGNING_TIMEOUT_HEIGHTS: u64 = 32;
 /// Most purposes waiting for commitments at once.

@@ -72,7 +72,12 @@ pub fn pool(eligible: &[u16], withheld: &[u16], t: usize) -> Vec<u16> {
 /// session (written, commitments taken), or `None`.
 fn try_open(waiting: &Waiting, key: &GroupKey, id: u64, cx: &mut TxContext<'_>) -> Option<SigningSession> {
     let t = usize::from(key.threshold);
-    let pool = pool(&eligible(&waiting.purpose, key, cx), &waiting.withheld, t);
+    let mut pool = pool(&eligible(&waiting.purpose, key, cx), &waiting.withheld, t);
+    // Sessions start their choice at different centers, so their nonces are used evenly.
+    if !pool.is_empty() {
+        let turn = (id % pool.len() as u64) as usize;
+        pool.rotate_left(turn);
+    }
     let mut chosen: Vec<(u16, NonceQueue)> = Vec::with_capacity(t);
     for center in pool {
         if chosen.len() == t {
@@ -86,6 +91,7 @@ fn try_open(waiting: &Waiting, key: &GroupKey, id: u64, cx: &mut TxContext<'_>) 
     if chosen.len() < t {
         return None;
     }
+    chosen.sort_by_key(|(center, _)| *center);
     let mut commitments = Vec::with_capacity(t);
     for (center, mut queue) in chosen.iter().cloned() {
         commitments.push(queue.unused.remove(0));

@@ -4,6 +4,7 @@
 use frost_ed25519::keys::KeyPackage;
 use frost_ed25519::round1::SigningNonces;
 use vigil_protocol::authcenter::signing::SIGNING_TIMEOUT_HEIGHTS;
+use vigil_protocol::authcenter::signing::{NONCES_AHEAD_MAX, NONCE_BATCH_MAX};
 use vigil_protocol::authcenter::{
     CertAuthority, NonceCommitments, SessionOutcome, SignatureShare, SigningMessage, SigningSession, SigningState,
 };
@@ -153,13 +154,19 @@ fn commitments_out_of_turn_are_refused() {
     };
     assert!(matches!(run.send_payload(0, batch(0, 1)), Err(Rejection::InvalidSigning(w)) if w.contains("not ready")));
     run.keygen();
-    run.send_payload(0, batch(0, 8)).unwrap();
-    assert!(
-        matches!(run.send_payload(0, batch(0, 1)), Err(Rejection::InvalidSigning(w)) if w.contains("next commitment is 8"))
-    );
-    assert!(matches!(run.send_payload(0, batch(8, 9)), Err(Rejection::InvalidSigning(_))), "over the batch bound");
-    run.send_payload(0, batch(8, 8)).unwrap();
-    assert!(matches!(run.send_payload(0, batch(16, 1)), Err(Rejection::InvalidSigning(_))), "16 unused already");
+    let (batch_max, ahead_max) = (NONCE_BATCH_MAX, NONCES_AHEAD_MAX);
+    run.send_payload(0, batch(0, batch_max)).unwrap();
+    let next = format!("next commitment is {batch_max}");
+    assert!(matches!(run.send_payload(0, batch(0, 1)), Err(Rejection::InvalidSigning(w)) if w.contains(&next)));
+    let over = batch(batch_max as u64, batch_max + 1);
+    assert!(matches!(run.send_payload(0, over), Err(Rejection::InvalidSigning(_))), "over the batch bound");
+    let mut sent = batch_max;
+    while sent < ahead_max {
+        run.send_payload(0, batch(sent as u64, batch_max)).unwrap();
+        sent += batch_max;
+    }
+    let more = run.send_payload(0, batch(sent as u64, 1));
+    assert!(matches!(more, Err(Rejection::InvalidSigning(_))), "{ahead_max} unused already");
     let identity = {
         let mut b = [0u8; 32];
         b[0] = 1;
