@@ -104,23 +104,7 @@ pub fn open_claims(
 mod tests {
     use super::*;
     use crate::authcenter::issuance::Claim;
-
-    struct Counter(u64);
-    impl RngCore for Counter {
-        fn next_u32(&mut self) -> u32 {
-            self.next_u64() as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 += 1;
-            self.0
-        }
-        fn fill_bytes(&mut self, dst: &mut [u8]) {
-            for b in dst {
-                *b = self.next_u32() as u8;
-            }
-        }
-    }
-    impl CryptoRng for Counter {}
+    use crate::authcenter::share::tests::Counter;
 
     #[test]
     fn claims_open_only_for_their_center_and_their_digest() {

@@ -167,10 +167,11 @@ impl ShareKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    struct Counter(u64);
+    /// A deterministic generator for the sealing tests (an LCG: not for keys).
+    pub(crate) struct Counter(pub u64);
     impl RngCore for Counter {
         fn next_u32(&mut self) -> u32 {
             self.next_u64() as u32
