@@ -1,6 +1,7 @@
 // Free loopback ports for a devnet started by the JS tests (tests/npm, tests/web): a
 // base port whose node, API and gateway offsets (`vigil devnet --base-port`) are all
-// free. `from` and `span` keep the two suites apart when they run at once.
+// free. `from` and `span` keep the two suites apart when they run at once, and below the
+// kernel's ephemeral ports (32768 up), which outgoing connections take at any moment.
 
 import { createServer } from 'node:net';
 

@@ -28,7 +28,7 @@ before(async () => {
   await init();
   const funded = Wallet.fromPhrase(ABANDON).address(0);
   dir = mkdtempSync(join(tmpdir(), 'vigil-npm-'));
-  port = await freeBase(21000, 400);
+  port = await freeBase(20000, 60);
   const args = ['devnet', '--dir', dir, '--byzantine', '1', '--base-port', String(port)];
   execFileSync(VIGIL, [...args, '--write-only', '--fund', `${funded}:1000000`], { stdio: 'ignore' });
   // Trust the devnet's local CA, and nothing else, for fetch in this process.

@@ -26,7 +26,7 @@ const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
  */
 export async function startDevnet({ byzantine = 0, gateways = 1 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-web-'));
-  const port = await freeBase(31000, 300);
+  const port = await freeBase(26500, 55);
   const args = ['devnet', '--dir', dir, '--byzantine', String(byzantine), '--base-port', String(port), '--www', WWW];
   args.push('--gateways', String(gateways));
   execFileSync(VIGIL, [...args, '--write-only'], { stdio: 'ignore' });

@@ -44,13 +44,14 @@ pub fn env_or(name: &str, default: u64) -> u64 {
 /// A base port with free ports at base+i, base+100+i and base+210+i (its admin
 /// listener) for each of `nodes` nodes and base+200 (base+201: its admin listener) for
 /// the gateway. Each call in this process gets its own range (tests run in parallel
-/// threads).
+/// threads). Below the kernel's ephemeral range (32768 up): an outgoing connection of
+/// one devnet can take an ephemeral port between the check here and a bind there.
 pub fn free_base_port(nodes: usize) -> u16 {
     static NEXT_SLOT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let pid_offset = (std::process::id() % 50) as u16 * 900;
     for _ in 0..200 {
         let slot = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 50;
-        let base = 20_000 + (pid_offset + slot * 300) % 40_000;
+        let base = 20_000 + (pid_offset + slot * 300) % 12_000;
         let free = (0..nodes as u16).all(|i| {
             std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
                 && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
