@@ -72,7 +72,7 @@ pub struct PolicyCheck {
 impl IdentityCheck for PolicyCheck {
     fn check(&self, a: &Application<'_>) -> Verdict {
         let r = a.request;
-        if r.verify_possession(a.chain).is_err() {
+        if r.verify_possession(a.chain, a.requester).is_err() {
             return Verdict::Reject("no proof of possession of the applicant key".into());
         }
         let now = (self.clock)();

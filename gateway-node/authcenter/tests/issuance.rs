@@ -155,6 +155,10 @@ fn bad_requests_and_verdicts_are_refused_each_with_its_error_and_change_nothing(
     short.sealed_claims.pop();
     let refused = submit(&mut net, &applicant(), Payload::CertRequest(Box::new(short)));
     assert!(matches!(refused, Err(Rejection::InvalidCertRequest(ref why)) if why.contains("sealed")), "{refused:?}");
+    // The applicant's signed request, submitted by another account: a replay, refused.
+    let other = net.keys[0].clone();
+    let replayed = submit(&mut net, &other, Payload::CertRequest(Box::new(good.clone())));
+    assert_eq!(replayed, Err(Rejection::NoProofOfPossession));
     let cheap = net.submit(&applicant(), Payload::CertRequest(Box::new(good.clone())), 1);
     assert!(matches!(cheap, Err(Rejection::FeeTooLow { .. })));
 

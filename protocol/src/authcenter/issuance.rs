@@ -133,11 +133,13 @@ pub struct SealedClaims {
     pub ciphertext: Vec<u8>,
 }
 
-/// What the applicant's key signs: every field of the request but the signature, and the
-/// chain (a request cannot be replayed on another chain).
+/// What the applicant's key signs: every field of the request but the signature, the
+/// chain and the account that submits it (a request cannot be replayed on another chain,
+/// nor submitted again by someone else).
 #[derive(Serialize)]
 struct SignedRequest<'a> {
     chain: &'a ChainId,
+    requester: &'a Address,
     subject: &'a Subject,
     applicant_key: &'a PublicKey,
     not_before_s: u64,
@@ -165,6 +167,8 @@ pub struct CertRequest {
 /// The fields of a request before the applicant signs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFields {
+    /// The account that will submit (and pay for) the request.
+    pub requester: Address,
     pub subject: Subject,
     pub not_before_s: u64,
     pub not_after_s: u64,
@@ -191,6 +195,7 @@ impl CertRequest {
     fn message(chain: &ChainId, f: &RequestFields, key: &PublicKey) -> Vec<u8> {
         to_bytes(&SignedRequest {
             chain,
+            requester: &f.requester,
             subject: &f.subject,
             applicant_key: key,
             not_before_s: f.not_before_s,
@@ -200,8 +205,9 @@ impl CertRequest {
         })
     }
 
-    fn fields(&self) -> RequestFields {
+    fn fields(&self, requester: Address) -> RequestFields {
         RequestFields {
+            requester,
             subject: self.subject.clone(),
             not_before_s: self.not_before_s,
             not_after_s: self.not_after_s,
@@ -226,9 +232,10 @@ impl CertRequest {
         Ok(())
     }
 
-    /// The applicant key's signature, for `chain`.
-    pub fn verify_possession(&self, chain: &ChainId) -> Result<(), IssuanceError> {
-        let message = Self::message(chain, &self.fields(), &self.applicant_key);
+    /// The applicant key's signature, for `chain` and the account `requester` that
+    /// submitted the request.
+    pub fn verify_possession(&self, chain: &ChainId, requester: &Address) -> Result<(), IssuanceError> {
+        let message = Self::message(chain, &self.fields(*requester), &self.applicant_key);
         self.applicant_key
             .verify(Domain::CertRequestSignature, &message, &self.possession)
             .map_err(|_| IssuanceError::NoProofOfPossession)
@@ -435,8 +442,11 @@ impl CertAccount {
 mod tests {
     use super::*;
 
+    const REQUESTER: Address = Address([3; 20]);
+
     fn fields() -> RequestFields {
         RequestFields {
+            requester: REQUESTER,
             subject: Subject { common_name: "alice".into(), organization: Some("Acme".into()) },
             not_before_s: 1_800_000_000,
             not_after_s: 1_800_000_000 + 86_400,
@@ -451,15 +461,17 @@ mod tests {
         let key = SecretKey::from_seed([7; 32]);
         let request = CertRequest::sign(&chain, fields(), &key);
         request.check(3).unwrap();
-        request.verify_possession(&chain).unwrap();
+        request.verify_possession(&chain, &REQUESTER).unwrap();
         let other = ChainId::new("vigil-b").unwrap();
-        assert_eq!(request.verify_possession(&other), Err(IssuanceError::NoProofOfPossession));
+        assert_eq!(request.verify_possession(&other, &REQUESTER), Err(IssuanceError::NoProofOfPossession));
+        let replayed = request.verify_possession(&chain, &Address([4; 20]));
+        assert_eq!(replayed, Err(IssuanceError::NoProofOfPossession), "submitted by another account");
         let mut altered = request.clone();
         altered.not_after_s += 1;
-        assert_eq!(altered.verify_possession(&chain), Err(IssuanceError::NoProofOfPossession));
+        assert_eq!(altered.verify_possession(&chain, &REQUESTER), Err(IssuanceError::NoProofOfPossession));
         let mut another_key = request.clone();
         another_key.applicant_key = SecretKey::from_seed([8; 32]).public_key();
-        assert_eq!(another_key.verify_possession(&chain), Err(IssuanceError::NoProofOfPossession));
+        assert_eq!(another_key.verify_possession(&chain, &REQUESTER), Err(IssuanceError::NoProofOfPossession));
         assert_eq!(request.check(4), Err(IssuanceError::SealedClaims { centers: 4 }));
     }
 

@@ -56,6 +56,7 @@ fn requests(chain: &ChainId, set: &AuthCenterSet, applicants: &[SecretKey]) -> a
                 .map(|(c, info)| seal_claims(&info.encryption_key, c, &claims, &mut Rng06(&mut rng)))
                 .collect::<Result<Vec<_>, _>>()?;
             let fields = RequestFields {
+                requester: Address::from_public_key(&k.public_key()),
                 subject: Subject { common_name: format!("applicant-{i}"), organization: Some("Bench".into()) },
                 not_before_s: now_s,
                 not_after_s: now_s + 86_400,

@@ -180,6 +180,7 @@ impl<T: Platform> Session<T> {
             .map_err(|e| WalletError::BadAnswer(format!("the claims cannot be sealed to the centers: {e}")))?;
         let now_s = self.client.platform().now_ms() / 1000;
         let fields = RequestFields {
+            requester: vigil_protocol::Address::from_public_key(&payer.public_key()),
             subject,
             not_before_s: now_s,
             not_after_s: now_s.saturating_add(validity_s),

@@ -132,6 +132,7 @@ impl Net {
             .map(|(i, c)| seal_claims(&c.encryption_key, i, claims, &mut Rng06(&mut rng)).unwrap())
             .collect();
         let fields = RequestFields {
+            requester: Address::from_public_key(&applicant().public_key()),
             subject,
             not_before_s: NOW_S,
             not_after_s: NOW_S + 365 * 86_400,

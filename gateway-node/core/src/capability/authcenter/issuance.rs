@@ -2,7 +2,8 @@
 //! (the shapes and their rules are described in `vigil_protocol::authcenter::issuance`).
 //!
 //! - A request ([`CertRequest`]) is taken once the consortium's root is signed: its
-//!   shape for the center set, the applicant key's proof of possession for this chain,
+//!   shape for the center set, the applicant key's proof of possession for this chain and
+//!   the account that submits it,
 //!   room among the pending requests. It pays [`CERT_REQUEST_FEE_MIN`].
 //! - A verdict ([`CertVerdict`]) only from a center, one per center and request, while
 //!   the request is undecided. The t-th approval fixes the certificate — its serial from
@@ -17,7 +18,7 @@ use vigil_protocol::authcenter::{
     SealedClaims, SigningPurpose, Subject, Waiting,
 };
 use vigil_protocol::hash::{hash_value, Domain};
-use vigil_protocol::{ChainId, PublicKey, StateKey, TxStatus};
+use vigil_protocol::{Address, ChainId, PublicKey, StateKey, TxStatus};
 
 use super::{session, Capability, ReadState};
 use crate::consensus::Rejection;
@@ -63,10 +64,15 @@ fn authority(state: &impl ReadState) -> Result<(AuthCenterSet, GroupKey), Refuse
     Ok((set, key))
 }
 
-fn check_request(request: &CertRequest, chain: &ChainId, state: &impl ReadState) -> Result<(), Refused> {
+fn check_request(
+    request: &CertRequest,
+    chain: &ChainId,
+    requester: &Address,
+    state: &impl ReadState,
+) -> Result<(), Refused> {
     let (set, _) = authority(state)?;
     request.check(set.centers.len()).map_err(|e| Refused::Request(e.to_string()))?;
-    request.verify_possession(chain).map_err(|_| Refused::NoProofOfPossession)?;
+    request.verify_possession(chain, requester).map_err(|_| Refused::NoProofOfPossession)?;
     let requests: CertRequests = state.get(&StateKey::CertRequests).unwrap_or_default();
     if requests.pending.len() >= PENDING_REQUESTS_MAX {
         return Err(Refused::Request(format!(
@@ -83,12 +89,13 @@ impl Capability for CertRequest {
         CERT_REQUEST_FEE_MIN
     }
 
-    fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
-        check_request(self, ledger.chain_id(), ledger).map_err(Refused::rejection)
+    fn admit(&self, ledger: &Ledger, sender: &PublicKey) -> Result<(), Rejection> {
+        let requester = Address::from_public_key(sender);
+        check_request(self, ledger.chain_id(), &requester, ledger).map_err(Refused::rejection)
     }
 
     fn validate(&self, cx: &TxContext<'_>) -> Result<(), TxInvalid> {
-        check_request(self, cx.ledger().chain_id(), cx).map_err(Refused::invalid)
+        check_request(self, cx.ledger().chain_id(), &cx.sender(), cx).map_err(Refused::invalid)
     }
 
     fn apply(&self, (): (), cx: &mut TxContext<'_>) -> TxStatus {
