@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use vigil_server::config::{ConfigError, FAULT_INJECTION_ENV};
+use vigil_server::config::{read_toml, resolve, ConfigError, FAULT_INJECTION_ENV};
 
 use crate::check::Policy;
 
@@ -64,14 +64,9 @@ impl AuthCenterConfig {
     /// Reads the file and resolves relative paths against its directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
-        let mut cfg: Self =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown.clone(), reason: e.to_string() })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let (mut cfg, base): (Self, _) = read_toml(path)?;
         for p in [&mut cfg.key_file, &mut cfg.secrets_file, &mut cfg.genesis_file, &mut cfg.ca_cert] {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
+            resolve(&base, p);
         }
         cfg.check().map_err(|reason| ConfigError::Parse { path: shown, reason })?;
         if cfg.testing.withhold_shares && std::env::var(FAULT_INJECTION_ENV).as_deref() != Ok("1") {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::limits::WALLET_GATEWAYS_MAX;
 use vigil_protocol::wallet_config::GatewayOrigin;
 
-use vigil_server::config::ConfigError;
+use vigil_server::config::{read_toml, resolve, ConfigError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,15 +111,8 @@ impl GatewayConfig {
     /// applies environment overrides and checks the TLS settings.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
-        let mut cfg: Self =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown.clone(), reason: e.to_string() })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let (mut cfg, base): (Self, _) = read_toml(path)?;
+        let resolve = |p: &mut PathBuf| resolve(&base, p);
         resolve(&mut cfg.genesis_file);
         for p in [&mut cfg.tls_cert, &mut cfg.tls_key, &mut cfg.static_dir].into_iter().flatten() {
             resolve(p);

@@ -196,15 +196,9 @@ impl TestingConfig {
 impl NodeConfig {
     /// Reads the file, resolves relative paths against its directory, applies env overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: shown.clone(), source })?;
-        let mut cfg: NodeConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown, reason: e.to_string() })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let (mut cfg, base): (NodeConfig, _) = vigil_server::config::read_toml(path)?;
         for p in [&mut cfg.data_dir, &mut cfg.key_file, &mut cfg.genesis_file] {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
+            vigil_server::config::resolve(&base, p);
         }
         cfg.apply_env()?;
         cfg.check()?;
