@@ -181,9 +181,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 Some(CenterAction::Vote { serial, action, reason }) => {
                     use vigil_protocol::authcenter::{CertAction, CertActionVote};
-                    let serial: [u8; 16] = hex::decode(&serial)
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
+                    let serial = vigil_protocol::authcenter::issuance::parse_serial(&serial)
                         .context("--serial: a certificate's serial is 32 hex digits")?;
                     let action = match action {
                         CertActionArg::Freeze => CertAction::Freeze,

@@ -319,6 +319,11 @@ pub struct CertRequests {
     pub pending: Vec<u64>,
 }
 
+/// A certificate's serial from its 32 hex digits (`None`: not a serial this chain makes).
+pub fn parse_serial(text: &str) -> Option<[u8; 16]> {
+    hex::decode(text).ok().and_then(|b| b.try_into().ok())
+}
+
 /// A certificate's state, as the type of the account that holds its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CertKind {
@@ -508,6 +513,14 @@ mod tests {
         assert_eq!(account(CertKind::Valid).state_at(101), CertState::Expired);
         assert_eq!(account(CertKind::Frozen).state_at(50), CertState::Frozen);
         assert_eq!(account(CertKind::Revoked).state_at(101), CertState::Revoked);
+    }
+
+    #[test]
+    fn a_serial_is_32_hex_digits() {
+        assert_eq!(parse_serial(&"41".repeat(16)), Some([0x41; 16]));
+        for bad in ["", "41", &"41".repeat(17), &"zz".repeat(16)] {
+            assert_eq!(parse_serial(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use vigil_api::{CertsAnswer, ErrorCode};
+use vigil_protocol::authcenter::issuance::parse_serial;
 use vigil_protocol::authcenter::{CertAccount, CertAuthority};
 use vigil_protocol::encoding::from_bytes;
 use vigil_protocol::x509::der_to_pem;
@@ -67,9 +68,7 @@ fn answer(shared: &Shared, keys: Vec<StateKey>) -> ApiResult<Json<CertsAnswer>> 
 
 /// A certificate by serial: present (with its account) or proven absent.
 async fn by_serial(State(shared): State<Arc<Shared>>, Path(serial): Path<String>) -> ApiResult<Json<CertsAnswer>> {
-    let serial: [u8; 16] = hex::decode(&serial)
-        .ok()
-        .and_then(|b| b.try_into().ok())
+    let serial = parse_serial(&serial)
         .ok_or_else(|| ApiError::new(ErrorCode::Malformed, "a certificate's serial is 32 hex digits (16 bytes)"))?;
     answer(&shared, [StateKey::Certificate(serial)].into_iter().chain(AUTHORITY_KEYS).collect())
 }
