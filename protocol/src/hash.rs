@@ -81,11 +81,13 @@ pub enum Domain {
     CertRequestSignature,
     /// Digest of a request's identification claims (what is public of them on chain).
     CertClaims,
+    /// A change of the center set's id (the sets before and after).
+    CenterChange,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 29] = [
+    pub const ALL: [Domain; 30] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -115,6 +117,7 @@ impl Domain {
         Domain::CertificateSerial,
         Domain::CertRequestSignature,
         Domain::CertClaims,
+        Domain::CenterChange,
     ];
 
     /// The tag hashed before the content.
@@ -149,6 +152,7 @@ impl Domain {
             Domain::CertificateSerial => "vigil/v1/certificate-serial",
             Domain::CertRequestSignature => "vigil/v1/sign/cert-request",
             Domain::CertClaims => "vigil/v1/cert-claims",
+            Domain::CenterChange => "vigil/v1/center-change",
         }
     }
 

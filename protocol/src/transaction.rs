@@ -52,6 +52,9 @@ pub enum Payload {
     CertVerdict(crate::authcenter::CertVerdict),
     /// A center's vote to freeze, unfreeze or revoke a certificate (sent by a center).
     CertAction(crate::authcenter::CertActionVote),
+    /// A vote or resharing message of a change of the center set (sent by a center of
+    /// the set in force or of the proposed one).
+    CenterChange(Box<crate::authcenter::CenterChangeMessage>),
 }
 
 /// The signed body of a transaction.

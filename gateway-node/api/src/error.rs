@@ -90,6 +90,11 @@ error_codes! {
     /// participant's, out of its turn, a second one, the wrong shape, a proof of knowledge
     /// that does not verify, a complaint against a good share).
     InvalidDkgPackage = ("INVALID_DKG_PACKAGE", 400),
+    /// 400: a change of the center set is refused (a vote not from a center in force, a
+    /// proposal that moves a continuing center, a resharing message out of turn, a deal
+    /// not of the dealer's weighted share, a complaint against a good share, a timeout
+    /// before its height).
+    InvalidCenterChange = ("INVALID_CENTER_CHANGE", 400),
     /// 400: a center's signature share does not verify (the message names the center).
     InvalidSignatureShare = ("INVALID_SIGNATURE_SHARE", 400),
     /// 400: a signing message is refused (not a share holder's, another session's, out

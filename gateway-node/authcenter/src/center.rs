@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use vigil_core::capability::authcenter::issuance::certificate_tbs;
 use vigil_core::capability::authcenter::session::{root_tbs, signing_package};
 use vigil_core::capability::authcenter::{from_chain, identifier, to_chain};
+use vigil_protocol::authcenter::change::{CenterChange, ChangeOutcome};
 use vigil_protocol::authcenter::claims::{open_claims, ClaimsError};
 use vigil_protocol::authcenter::share::{seal, Rng06, ShareKey, ShareLabel};
 use vigil_protocol::authcenter::signing::{NONCES_AHEAD_MAX, NONCE_BATCH_MAX, SIGNING_TIMEOUT_HEIGHTS};
@@ -74,7 +75,7 @@ pub enum CenterError {
     NoSigningShare,
 }
 
-fn frost(e: impl std::fmt::Display) -> CenterError {
+pub(crate) fn frost(e: impl std::fmt::Display) -> CenterError {
     CenterError::Frost(e.to_string())
 }
 
@@ -98,8 +99,11 @@ fn attempt(seed: &Seed, me: Identifier, participants: u16, threshold: u16) -> Re
 
 /// One authentication center.
 pub struct Center {
+    identity: PublicKey,
+    /// Its position in the set in force (set by each step; a center named only by an
+    /// open change has none yet).
     index: u16,
-    store: SecretStore,
+    pub(crate) store: SecretStore,
     issuer: Option<Issuer>,
 }
 
@@ -114,11 +118,33 @@ pub struct Issuer {
 pub const REQUESTS_SCANNED: usize = 64;
 
 impl Center {
-    /// The center whose identity key is `identity`, on the chain `chain` shows.
+    /// The center whose identity key is `identity`, on the chain `chain` shows: one of
+    /// the set in force, or of the set an open change proposes.
     pub fn new(identity: &PublicKey, chain: &impl ChainView, store: SecretStore) -> Result<Center, CenterError> {
+        let (set, index) = Self::named(identity, chain)?;
+        tracing::debug!(centers = set.centers.len(), index, "center found in its set");
+        Ok(Center { identity: *identity, index, store, issuer: None })
+    }
+
+    /// The set that names `identity` — the set in force, else the set an open change
+    /// proposes — and its position there.
+    pub fn named(identity: &PublicKey, chain: &impl ChainView) -> Result<(AuthCenterSet, u16), CenterError> {
         let set: AuthCenterSet = chain.get(&StateKey::AuthCenters).ok_or(CenterError::NoCenters)?;
-        let index = set.index_of(identity).ok_or(CenterError::NotACenter)?;
-        Ok(Center { index, store, issuer: None })
+        if let Some(index) = set.index_of(identity) {
+            return Ok((set, index));
+        }
+        let change: Option<CenterChange> = chain.get(&StateKey::CenterChange);
+        match change.filter(|c| c.outcome == ChangeOutcome::Open) {
+            Some(change) => {
+                let index = change.proposed.index_of(identity).ok_or(CenterError::NotACenter)?;
+                Ok((change.proposed, index))
+            }
+            None => Err(CenterError::NotACenter),
+        }
+    }
+
+    pub fn identity(&self) -> &PublicKey {
+        &self.identity
     }
 
     /// The center decides certificate requests (without, it takes part in key generation
@@ -139,10 +165,21 @@ impl Center {
         rng: &mut R,
     ) -> Result<Vec<Payload>, CenterError> {
         let set: AuthCenterSet = chain.get(&StateKey::AuthCenters).ok_or(CenterError::NoCenters)?;
-        match chain.get::<GroupKey>(&StateKey::GroupKey) {
-            Some(key) => self.signing(chain, &set, &key, rng),
-            None => Ok(self.keygen(chain, &set, rng)?.map(|m| Payload::Dkg(Box::new(m))).into_iter().collect()),
+        let Some(key) = chain.get::<GroupKey>(&StateKey::GroupKey) else {
+            let Some(index) = set.index_of(&self.identity) else { return Ok(Vec::new()) };
+            self.index = index;
+            return Ok(self.keygen(chain, &set, rng)?.map(|m| Payload::Dkg(Box::new(m))).into_iter().collect());
+        };
+        let index = set.index_of(&self.identity);
+        if let Some(index) = index {
+            self.index = index;
         }
+        let reshare = crate::reshare::step(self, chain, &set, &key, rng)?;
+        let mut out: Vec<Payload> = reshare.into_iter().map(|m| Payload::CenterChange(Box::new(m))).collect();
+        if index.is_some() {
+            out.extend(self.signing(chain, &set, &key, rng)?);
+        }
+        Ok(out)
     }
 
     fn keygen<R: RngCore + CryptoRng>(
@@ -251,9 +288,29 @@ impl Center {
         }
     }
 
-    fn key_package(&self, key: &GroupKey) -> Result<KeyPackage, CenterError> {
-        let share = self.store.secrets().signing_share.as_ref().ok_or(CenterError::NoSigningShare)?;
+    /// The center's share of the key in force: the one it holds, or the one a change of
+    /// the set gave it once that change is in force (then the old one is wiped).
+    pub(crate) fn key_package(&mut self, key: &GroupKey) -> Result<KeyPackage, CenterError> {
         let verifying = key.verifying_share(self.index).ok_or(CenterError::NoSigningShare)?;
+        let matches = |seed: &Seed| {
+            SigningShare::deserialize(&seed.0)
+                .ok()
+                .and_then(|s| VerifyingShare::from(s).serialize().ok())
+                .is_some_and(|v| v[..] == verifying[..])
+        };
+        let share = match self.store.secrets().signing_share.clone().filter(|s| matches(s)) {
+            Some(share) => share,
+            None => {
+                let next = self.store.secrets().next_shares.iter().find(|s| matches(s)).cloned();
+                let next = next.ok_or(CenterError::NoSigningShare)?;
+                self.store.update(|s| {
+                    s.signing_share = Some(next.clone());
+                    s.next_shares.clear();
+                })?;
+                tracing::info!(center = self.index, "the share a change of the center set gave is in force");
+                next
+            }
+        };
         Ok(KeyPackage::new(
             identifier(self.index).map_err(frost)?,
             SigningShare::deserialize(&share.0).map_err(frost)?,
@@ -272,8 +329,7 @@ impl Center {
             }
             SigningPurpose::Certificate(id) => {
                 let record: CertRequestRecord = chain.get(&StateKey::CertRequest(*id))?;
-                let set: AuthCenterSet = chain.get(&StateKey::AuthCenters)?;
-                certificate_tbs(&chain.chain_id(), &set, &record)?.der().ok()
+                certificate_tbs(&chain.chain_id(), &record)?.der().ok()
             }
         }
     }
@@ -351,14 +407,16 @@ impl Center {
             if session.outcome != SessionOutcome::Open {
                 continue;
             }
-            let share = self.share_for(chain, &session, key, &key_package, &mut in_use);
+            // A session opened under shares no longer in force restarts at once.
+            let stale = session.opened < key.since;
+            let share = if stale { None } else { self.share_for(chain, &session, key, &key_package, &mut in_use) };
             let sharing = share.is_some();
             if let Some(message) = share {
                 out.push(Payload::Signing(Box::new(message)));
             }
             // A session this center's own share is on its way to is not given up on.
             let due = session.opened.0.saturating_add(SIGNING_TIMEOUT_HEIGHTS);
-            if !sharing && chain.height().0 >= due && session.shares.iter().any(Option::is_none) {
+            if stale || (!sharing && chain.height().0 >= due && session.shares.iter().any(Option::is_none)) {
                 out.push(Payload::Signing(Box::new(SigningMessage::Restart(id))));
             }
         }

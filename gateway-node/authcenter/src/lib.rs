@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod follow;
 pub mod process;
+pub mod reshare;
 pub mod secrets;
 
 pub use center::{Center, CenterError, ChainView, Issuer};

@@ -47,6 +47,15 @@ pub struct CenterSecrets {
     /// (a verdict is given once: sent again as it is, never decided anew).
     #[serde(default)]
     pub verdicts: BTreeMap<u64, vigil_protocol::authcenter::Verdict>,
+    /// The seed of each attempt of a change of the center set the center took part in
+    /// (its ready key and, as a dealer, its sharing follow from it), by
+    /// `change-id/attempt`.
+    #[serde(default)]
+    pub reshares: BTreeMap<String, Seed>,
+    /// Shares a change of the set gave the center, kept until the change is in force
+    /// (then one replaces `signing_share`).
+    #[serde(default)]
+    pub next_shares: Vec<Seed>,
 }
 
 /// 32 secret bytes, wiped when dropped, hex in the file.
@@ -73,6 +82,8 @@ impl std::fmt::Debug for CenterSecrets {
             .field("attempts", &self.attempts.keys().collect::<Vec<_>>())
             .field("signing_share", &self.signing_share.is_some())
             .field("nonces", &self.nonces.keys().collect::<Vec<_>>())
+            .field("reshares", &self.reshares.keys().collect::<Vec<_>>())
+            .field("next_shares", &self.next_shares.len())
             .finish()
     }
 }

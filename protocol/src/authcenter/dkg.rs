@@ -156,6 +156,10 @@ pub struct GroupKey {
     /// `participants[k]`'s verifying share.
     pub verifying_shares: Vec<[u8; 32]>,
     pub threshold: u16,
+    /// The height these shares are in force from (the key generation's end, or the last
+    /// change of the center set): a signing session opened before it was opened under
+    /// shares that no longer combine, and restarts at once.
+    pub since: Height,
 }
 
 impl GroupKey {
@@ -180,6 +184,7 @@ mod tests {
             participants: vec![0, 2, 4],
             verifying_shares: vec![[0; 32], [2; 32], [4; 32]],
             threshold: 2,
+            since: Height(0),
         };
         assert_eq!(key.verifying_share(2), Some([2; 32]));
         assert_eq!(key.verifying_share(1), None);

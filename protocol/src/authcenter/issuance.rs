@@ -273,10 +273,13 @@ pub enum RequestStatus {
     /// Waiting for verdicts.
     Pending,
     /// Approved by t centers at height `approved`: the certificate is fixed (its serial,
-    /// the approvers it names) and its signing session is under way.
+    /// the approvers' names it carries) and its signing session is under way among the
+    /// approvers still in the set (`approvers`: positions in the set in force, updated
+    /// when the set changes).
     Signing {
         serial: [u8; 16],
         approvers: Vec<u16>,
+        names: Vec<String>,
         approved: Height,
     },
     Issued {
@@ -342,8 +345,8 @@ pub struct CertificateRecord {
     pub not_after_s: u64,
     /// The request it answers.
     pub request: u64,
-    /// The centers that approved it (those it names), ascending.
-    pub approvers: Vec<u16>,
+    /// The names of the centers that approved it (those it names), in set order.
+    pub approvers: Vec<String>,
     /// The height of its t-th approval, and of its issue.
     pub approved: Height,
     pub issued: Height,
@@ -417,6 +420,9 @@ impl CertActionVote {
 /// action, the centers that voted for it, ascending.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertVotes {
+    /// The set in force when they were cast: votes cast under another set (positions
+    /// that may name other centers now) count for nothing.
+    pub set: Hash32,
     pub votes: Vec<(CertAction, Vec<u16>)>,
 }
 
@@ -504,7 +510,7 @@ mod tests {
             subject_key: SecretKey::from_seed([1; 32]).public_key(),
             not_after_s: 100,
             request: 0,
-            approvers: vec![0, 1, 2],
+            approvers: vec!["a".into(), "b".into(), "c".into()],
             approved: Height(4),
             issued: Height(5),
         };

@@ -14,11 +14,13 @@
 //! What is here is the shared shape: the set ([`AuthCenterSet`]), the key generation's
 //! messages as raw curve bytes ([`dkg`]: no library's serialization in consensus state)
 //! and, for the centers and the chain, how a round-2 share is sealed to its recipient
-//! and opened again ([`share`]), the threshold signing sessions ([`signing`]) and the
-//! certificates they sign (`certificate`).
+//! and opened again ([`share`]), the threshold signing sessions ([`signing`]), the
+//! certificates they sign (`certificate`) and a change of the set that keeps the group
+//! key ([`change`]).
 
 #[cfg(feature = "issue")]
 pub mod certificate;
+pub mod change;
 #[cfg(feature = "dkg")]
 pub mod claims;
 pub mod dkg;
@@ -27,6 +29,10 @@ pub mod issuance;
 pub mod share;
 pub mod signing;
 
+pub use change::{
+    CenterChange, CenterChangeMessage, CenterSetVote, CenterSetVotes, ChangeOutcome, ReshareComplaint, ReshareConfirm,
+    ReshareDeal, ReshareReady, ReshareTimeout,
+};
 pub use dkg::{
     DkgComplaint, DkgConfirm, DkgFailure, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey, SealedShare,
 };

@@ -83,6 +83,14 @@ pub enum StateKey {
     CertificatesOf(crate::PublicKey),
     /// The centers' votes not yet applied on a certificate ([`crate::authcenter::CertVotes`]).
     CertVotes([u8; 16]),
+    /// The votes on changing the center set ([`crate::authcenter::CenterSetVotes`]).
+    CenterSetVotes,
+    /// The change of the center set voted last ([`crate::authcenter::CenterChange`]).
+    CenterChange,
+    /// Member `i` (of the proposed set)'s ready key ([`crate::authcenter::ReshareReady`]).
+    ReshareReady(u16),
+    /// Dealer `i` (of the old set)'s sharing ([`crate::authcenter::ReshareDeal`]).
+    ReshareDeal(u16),
 }
 
 impl StateKey {

@@ -271,29 +271,23 @@ pub fn verify_certificate_answer(
     let keys = [StateKey::Certificate(serial), StateKey::GroupKey, StateKey::AuthCenters];
     let (values, verification) = verify_proven_with(light, &keys, answer.proven)?;
     let group: GroupKey = decode(&values[1])?.ok_or(CertCheckError::NoCenters)?;
-    let set: AuthCenterSet = decode(&values[2])?.ok_or(CertCheckError::NoCenters)?;
+    decode::<AuthCenterSet>(&values[2])?.ok_or(CertCheckError::NoCenters)?;
     parsed.verify(&group.key).map_err(|_| CertCheckError::NotByConsortium)?;
     let account: CertAccount = decode(&values[0])?.ok_or_else(|| CertCheckError::NoRecord(serial_hex.clone()))?;
     if account.record.der != der {
         return Err(CertCheckError::Mismatch(serial_hex).into());
     }
-    Ok(report(&parsed, &account, &set, &verification, serial_hex))
+    Ok(report(&parsed, &account, &verification, serial_hex))
 }
 
 fn report(
     parsed: &Certificate<'_>,
     account: &CertAccount,
-    set: &AuthCenterSet,
     verification: &Verification,
     serial: String,
 ) -> CertificateReport {
     let header_s = verification.header_time_ms.unwrap_or(0) / 1000;
-    let names = account
-        .record
-        .approvers
-        .iter()
-        .filter_map(|&c| set.centers.get(usize::from(c)).map(|info| info.name.clone()))
-        .collect();
+    let names = account.record.approvers.clone();
     CertificateReport {
         serial,
         subject: account.record.subject.clone(),

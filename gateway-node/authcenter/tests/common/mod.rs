@@ -71,8 +71,9 @@ impl Net {
                 .collect(),
         )
         .unwrap();
-        let keys: Vec<SecretKey> = (0..N).map(|i| SecretKey::from_seed([0xc0 + i as u8; 32])).collect();
-        let centers = keys
+        // One key more than the set names: a center a change of the set may bring in.
+        let keys: Vec<SecretKey> = (0..=N).map(|i| SecretKey::from_seed([0xc0 + i as u8; 32])).collect();
+        let centers = keys[..N]
             .iter()
             .enumerate()
             .map(|(i, k)| AuthCenterInfo {
@@ -110,7 +111,10 @@ impl Net {
         match &self.policies {
             Some(policies) => center.with_issuer(Issuer {
                 claims_key: claims_key(i),
-                check: Box::new(PolicyCheck { policy: policies[i].clone(), clock: Box::new(|| NOW_S) }),
+                check: Box::new(PolicyCheck {
+                    policy: policies.get(i).cloned().unwrap_or_default(),
+                    clock: Box::new(|| NOW_S),
+                }),
             }),
             None => center,
         }
@@ -167,14 +171,23 @@ impl Net {
     /// Every center steps (`drop` decides which messages never leave), and what they send
     /// that admission takes goes into the next block.
     pub fn block(&mut self, rngs: &mut [ChaCha20Rng], drop: impl Fn(usize, &Payload) -> bool) -> usize {
+        self.block_edited(rngs, |i, p| (!drop(i, &p)).then_some(p))
+    }
+
+    /// As [`Net::block`], each message passed through `edit` (a Byzantine center's
+    /// changes; `None`: it never leaves).
+    pub fn block_edited(
+        &mut self,
+        rngs: &mut [ChaCha20Rng],
+        edit: impl Fn(usize, Payload) -> Option<Payload>,
+    ) -> usize {
         let mut txs = std::mem::take(&mut self.queued);
         for (i, center) in self.centers.iter_mut().enumerate() {
             let key = &self.keys[i];
             let mut nonce = self.ledger.account(&Address::from_public_key(&key.public_key())).nonce.0;
             for payload in center.step(&OnLedger(&self.ledger), &mut rngs[i]).unwrap() {
-                if drop(i, &payload)
-                    || vigil_core::capability::admit(&payload, &self.ledger, &key.public_key()).is_err()
-                {
+                let Some(payload) = edit(i, payload) else { continue };
+                if vigil_core::capability::admit(&payload, &self.ledger, &key.public_key()).is_err() {
                     continue;
                 }
                 let tx = Transaction {
@@ -212,7 +225,7 @@ impl Net {
 }
 
 pub fn rngs() -> Vec<ChaCha20Rng> {
-    (0..N as u64).map(ChaCha20Rng::seed_from_u64).collect()
+    (0..=N as u64).map(ChaCha20Rng::seed_from_u64).collect()
 }
 
 /// Runs blocks until the root certificate is recorded; the number of blocks.

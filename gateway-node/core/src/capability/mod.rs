@@ -14,6 +14,7 @@
 //! | [`authcenter`] | `Dkg` (rounds 1 and 2, complaint, confirmation) | `DkgRound1`, `DkgRound2` (each center's), `Dkg`, `GroupKey` (once every participant confirmed) |
 //! | [`authcenter::signing`] | `Signing` (nonce commitments, signature shares, restarts) | `Nonces`, `SigningSession`, `Signing`, `CertAuthority` (the root, once signed), `Certificate` and `CertificatesOf` (an issued certificate) |
 //! | [`authcenter::issuance`] | `CertRequest`, `CertVerdict` | `CertRequests`, `CertRequest` (with each center's verdict); a signing session once t approved |
+//! | [`authcenter::change`] | `CenterChange` (votes; the resharing's ready keys, deals, complaints, confirmations, timeouts) | `CenterSetVotes`, `CenterChange`, `ReshareReady`, `ReshareDeal`; at the end `AuthCenters`, `GroupKey` (same key, new shares), `Nonces` |
 //! | [`authcenter::actions`] | `CertAction` (a center's vote to freeze, unfreeze, revoke) | `CertVotes`; `Certificate` (its account's type) once t voted |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
@@ -85,6 +86,7 @@ macro_rules! with_capability {
             Payload::CertRequest($c) => $body,
             Payload::CertVerdict($c) => $body,
             Payload::CertAction($c) => $body,
+            Payload::CenterChange($c) => $body,
         }
     };
 }

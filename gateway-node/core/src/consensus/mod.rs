@@ -416,6 +416,8 @@ pub enum Rejection {
     StaleCheckpoint,
     #[error("the key generation package is refused: {0}")]
     InvalidDkgPackage(String),
+    #[error("the change of the center set is refused: {0}")]
+    InvalidCenterChange(String),
     #[error("center {center}'s signature share does not verify")]
     InvalidSignatureShare { center: u16 },
     #[error("the signing message is refused: {0}")]

@@ -107,6 +107,8 @@ pub enum TxInvalid {
     Checkpoint(String),
     #[error("the key generation package is refused: {0}")]
     DkgPackage(String),
+    #[error("the change of the center set is refused: {0}")]
+    CenterChange(String),
     #[error("the signing message is refused: {0}")]
     Signing(String),
     #[error("{0}")]

@@ -83,6 +83,7 @@ impl From<Rejection> for ApiError {
             Rejection::InvalidCheckpoint(_) => ErrorCode::InvalidCheckpoint,
             Rejection::StaleCheckpoint => ErrorCode::StaleCheckpoint,
             Rejection::InvalidDkgPackage(_) => ErrorCode::InvalidDkgPackage,
+            Rejection::InvalidCenterChange(_) => ErrorCode::InvalidCenterChange,
             Rejection::InvalidSignatureShare { .. } => ErrorCode::InvalidSignatureShare,
             Rejection::InvalidSigning(_) => ErrorCode::InvalidSigning,
             Rejection::InvalidCertRequest(_) => ErrorCode::InvalidCertRequest,

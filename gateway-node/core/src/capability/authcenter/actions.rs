@@ -33,7 +33,10 @@ fn check(vote: &CertActionVote, sender: &PublicKey, state: &impl ReadState) -> R
             vote.action, account.kind
         )));
     }
-    let votes: CertVotes = state.get(&StateKey::CertVotes(vote.serial)).unwrap_or_default();
+    let mut votes: CertVotes = state.get(&StateKey::CertVotes(vote.serial)).unwrap_or_default();
+    if votes.set != set.hash() {
+        votes = CertVotes { set: set.hash(), votes: Vec::new() };
+    }
     let voted = votes.votes.iter().any(|(a, voters)| *a == vote.action && voters.contains(&center));
     if voted {
         return Err(Rejection::DuplicateVerdict { center });

@@ -149,12 +149,8 @@ fn check_verdict(verdict: &CertVerdict, sender: &PublicKey, state: &impl ReadSta
 /// request, issuer the consortium root, the subject, validity and key asked for, and the
 /// chain and the approvers' names in its issuance extension. The centers rebuild it to
 /// check what they sign.
-pub fn certificate_tbs(chain: &ChainId, set: &AuthCenterSet, record: &CertRequestRecord) -> Option<Tbs> {
-    let RequestStatus::Signing { serial, approvers, .. } = &record.status else { return None };
-    let names = approvers
-        .iter()
-        .map(|&c| set.centers.get(usize::from(c)).map(|info| info.name.clone()))
-        .collect::<Option<Vec<_>>>()?;
+pub fn certificate_tbs(chain: &ChainId, record: &CertRequestRecord) -> Option<Tbs> {
+    let RequestStatus::Signing { serial, names, .. } = &record.status else { return None };
     Some(Tbs {
         serial: *serial,
         issuer: Subject::root(chain),
@@ -163,7 +159,7 @@ pub fn certificate_tbs(chain: &ChainId, set: &AuthCenterSet, record: &CertReques
         not_after_s: record.request.not_after_s,
         subject_key: record.request.applicant_key,
         ca: false,
-        issuance: Some((chain.to_string(), names)),
+        issuance: Some((chain.to_string(), names.clone())),
     })
 }
 
@@ -192,8 +188,13 @@ fn apply_verdict(verdict: &CertVerdict, checked: CheckedVerdict, cx: &mut TxCont
         if approvers.len() == t {
             let chain = cx.ledger().chain_id().clone();
             let approved = cx.ledger().height().next();
-            record.status = RequestStatus::Signing { serial: serial_of(&chain, &record), approvers, approved };
-            fixed = certificate_tbs(&chain, &set, &record).and_then(|tbs| tbs.der().ok());
+            let names = approvers
+                .iter()
+                .filter_map(|&c| set.centers.get(usize::from(c)).map(|info| info.name.clone()))
+                .collect();
+            let serial = serial_of(&chain, &record);
+            record.status = RequestStatus::Signing { serial, approvers, names, approved };
+            fixed = certificate_tbs(&chain, &record).and_then(|tbs| tbs.der().ok());
         } else if set.centers.len().saturating_sub(record.rejections()) < t {
             record.status = RequestStatus::Rejected;
             settle(&mut record, cx);

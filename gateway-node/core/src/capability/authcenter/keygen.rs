@@ -18,7 +18,7 @@ use vigil_protocol::authcenter::share::usable;
 use vigil_protocol::authcenter::{
     AuthCenterSet, CertAuthority, DkgConfirm, DkgRound1, DkgRound2, DkgState, GroupKey, SigningPurpose, Waiting,
 };
-use vigil_protocol::{EncryptionKey, Hash32, PublicKey, StateKey};
+use vigil_protocol::{EncryptionKey, Hash32, Height, PublicKey, StateKey};
 
 use super::{ReadState, Scope};
 use crate::execution::TxContext;
@@ -30,11 +30,15 @@ pub fn identifier(index: u16) -> Result<Identifier, String> {
 
 /// The package's commitment as FROST reads it (t points, each a valid group element).
 pub(crate) fn commitment(package: &DkgRound1, threshold: u16) -> Result<VerifiableSecretSharingCommitment, String> {
-    if package.commitment.len() != usize::from(threshold) {
-        return Err(format!("{} commitments, the threshold is {threshold}", package.commitment.len()));
+    commitment_of(&package.commitment, threshold)
+}
+
+/// Commitments to a polynomial's t coefficients as FROST reads them.
+pub fn commitment_of(points: &[[u8; 32]], threshold: u16) -> Result<VerifiableSecretSharingCommitment, String> {
+    if points.len() != usize::from(threshold) {
+        return Err(format!("{} commitments, the threshold is {threshold}", points.len()));
     }
-    let whole: Vec<u8> = package.commitment.concat();
-    VerifiableSecretSharingCommitment::deserialize_whole(&whole).map_err(|e| format!("commitment: {e}"))
+    VerifiableSecretSharingCommitment::deserialize_whole(&points.concat()).map_err(|e| format!("commitment: {e}"))
 }
 
 /// A center's FROST round-1 package as the chain carries it (raw curve bytes), with the
@@ -76,20 +80,27 @@ pub fn group_key(set: &AuthCenterSet, participants: &[u16], packages: &[DkgRound
     let by_id: BTreeMap<Identifier, &VerifiableSecretSharingCommitment> =
         commitments.iter().map(|(id, c)| (*id, c)).collect();
     let public = PublicKeyPackage::from_dkg_commitments(&by_id).map_err(|e| e.to_string())?;
+    key_of(&public, participants, set.threshold)
+}
+
+/// The chain's record of a FROST public key package whose holders are `participants`.
+pub fn key_of(public: &PublicKeyPackage, participants: &[u16], threshold: u16) -> Result<GroupKey, String> {
     let bytes32 = |v: Result<Vec<u8>, frost_ed25519::Error>| -> Result<[u8; 32], String> {
         v.map_err(|e| e.to_string())?.try_into().map_err(|_| "a point is 32 bytes".to_string())
     };
     let key = bytes32(public.verifying_key().serialize())?;
-    let mut verifying_shares = Vec::with_capacity(packages.len());
-    for (id, _) in &commitments {
-        let share = public.verifying_shares().get(id).ok_or("a center's verifying share is missing")?;
+    let mut verifying_shares = Vec::with_capacity(participants.len());
+    for &index in participants {
+        let share =
+            public.verifying_shares().get(&identifier(index)?).ok_or("a center's verifying share is missing")?;
         verifying_shares.push(bytes32(share.serialize())?);
     }
     Ok(GroupKey {
         key: PublicKey::from_bytes(&key).map_err(|e| e.to_string())?,
         participants: participants.to_vec(),
         verifying_shares,
-        threshold: set.threshold,
+        threshold,
+        since: Height(0),
     })
 }
 
@@ -151,7 +162,8 @@ pub(crate) fn check_confirm(confirm: &DkgConfirm, scope: Scope, state: &impl Rea
 
 pub(crate) fn apply_confirm(confirmed: Confirmed, cx: &mut TxContext<'_>) {
     cx.write(StateKey::Dkg, &confirmed.state);
-    if let Some(key) = confirmed.ready {
+    if let Some(mut key) = confirmed.ready {
+        key.since = cx.ledger().height().next();
         cx.write(StateKey::GroupKey, &key);
         // The first thing the group key signs: the consortium's root certificate.
         let Some(authority) = cx.read::<CertAuthority>(&StateKey::CertAuthority) else { return };

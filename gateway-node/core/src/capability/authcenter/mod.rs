@@ -19,18 +19,21 @@
 
 use serde::de::DeserializeOwned;
 use vigil_protocol::authcenter::{AuthCenterSet, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey};
-use vigil_protocol::{PublicKey, StateKey, TxStatus};
+use vigil_protocol::{Height, PublicKey, StateKey, TxStatus};
 
 use super::Capability;
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
 pub mod actions;
+pub mod change;
 pub mod complaint;
 pub mod issuance;
 pub mod keygen;
+pub mod reshare;
 pub mod session;
 pub mod signing;
+pub mod switch;
 
 pub use keygen::{from_chain, group_key, identifier, to_chain};
 
@@ -38,17 +41,25 @@ pub use keygen::{from_chain, group_key, identifier, to_chain};
 /// the block so far in execution.
 pub(crate) trait ReadState {
     fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T>;
+    /// The newest committed height (the message executes at the next).
+    fn height(&self) -> Height;
 }
 
 impl ReadState for Ledger {
     fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
         self.state(key)
     }
+    fn height(&self) -> Height {
+        Ledger::height(self)
+    }
 }
 
 impl ReadState for TxContext<'_> {
     fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
         self.read(key)
+    }
+    fn height(&self) -> Height {
+        self.ledger().height()
     }
 }
 

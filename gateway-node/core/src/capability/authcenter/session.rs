@@ -41,14 +41,21 @@ pub fn root_tbs(chain: &ChainId, authority: &CertAuthority, key: &GroupKey) -> T
 }
 
 /// The centers that may sign for `purpose`: for the root every holder of a share, for
-/// a certificate those of them that approved its request (ascending).
+/// a certificate those of them that approved its request (ascending) — or, when a change
+/// of the set left fewer than t of them (a replaced center's verdicts are forgotten),
+/// every holder.
 fn eligible(purpose: &SigningPurpose, key: &GroupKey, cx: &TxContext<'_>) -> Vec<u16> {
     match purpose {
         SigningPurpose::Root => key.participants.clone(),
         SigningPurpose::Certificate(id) => {
             let record: Option<CertRequestRecord> = cx.read(&StateKey::CertRequest(*id));
             let approvers = record.map(|r| r.approvers()).unwrap_or_default();
-            key.participants.iter().copied().filter(|c| approvers.binary_search(c).is_ok()).collect()
+            let eligible: Vec<u16> =
+                key.participants.iter().copied().filter(|c| approvers.binary_search(c).is_ok()).collect();
+            if eligible.len() < usize::from(key.threshold) {
+                return key.participants.clone();
+            }
+            eligible
         }
     }
 }
@@ -187,7 +194,7 @@ pub const CERTIFICATES_PER_KEY_MAX: usize = 64;
 /// key's list names it, and the request is settled.
 fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
     let Some(mut record) = cx.read::<CertRequestRecord>(&StateKey::CertRequest(id)) else { return };
-    let RequestStatus::Signing { serial, approvers, approved } = record.status.clone() else { return };
+    let RequestStatus::Signing { serial, names, approved, .. } = record.status.clone() else { return };
     let key = record.request.applicant_key;
     let account = CertAccount {
         changes: Vec::new(),
@@ -199,7 +206,7 @@ fn issue(id: u64, der: Vec<u8>, cx: &mut TxContext<'_>) {
             subject_key: key,
             not_after_s: record.request.not_after_s,
             request: id,
-            approvers,
+            approvers: names,
             approved,
             issued: cx.ledger().height().next(),
         },

@@ -103,6 +103,11 @@ fn check_share(
     state: &impl ReadState,
 ) -> Result<Checked, Refused> {
     let session = open_session(share.session, state)?;
+    if session.opened < key.since {
+        return Err(
+            format!("signing session {} was opened under shares no longer in force: restart it", session.id).into()
+        );
+    }
     let slot = session.signers.iter().position(|&c| c == center).ok_or("the sender is not a signer of this session")?;
     if session.shares.get(slot).is_some_and(Option::is_some) {
         return Err(format!("center {center} sent its share for this session already").into());
@@ -132,7 +137,8 @@ fn check(
         SigningMessage::Restart(id) => {
             let session = open_session(*id, state)?;
             let due = session.opened.0.saturating_add(SIGNING_TIMEOUT_HEIGHTS);
-            if height < due {
+            // A session opened under shares no longer in force restarts at once.
+            if height < due && session.opened >= key.since {
                 return Err(format!("signing session {id} may be restarted from height {due}").into());
             }
             Ok(Checked::Restart { session: Box::new(session), key })
@@ -205,11 +211,21 @@ impl Capability for SigningMessage {
                 cx.write(StateKey::SigningSession(session.id), &*session);
             }
             (_, Checked::Restart { mut session, key }) => {
-                // Oldest first: this session's withholders move to the end.
-                let now: Vec<u16> =
-                    session.signers.iter().zip(&session.shares).filter(|(_, s)| s.is_none()).map(|(c, _)| *c).collect();
+                // Oldest first: this session's withholders move to the end (none for a
+                // session of shares no longer in force: its positions may name others).
+                let stale = session.opened < key.since;
+                let now: Vec<u16> = session
+                    .signers
+                    .iter()
+                    .zip(&session.shares)
+                    .filter(|(_, s)| s.is_none() && !stale)
+                    .map(|(c, _)| *c)
+                    .collect();
                 let mut withheld: Vec<u16> = session.withheld.iter().copied().filter(|c| !now.contains(c)).collect();
                 withheld.extend(now);
+                if stale {
+                    withheld.clear();
+                }
                 let waiting = Waiting { purpose: session.purpose.clone(), message: session.message.clone(), withheld };
                 session.outcome = SessionOutcome::Restarted { next: session::start(waiting, &key, cx) };
                 cx.write(StateKey::SigningSession(session.id), &*session);
