@@ -12,7 +12,8 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use vigil_protocol::authcenter::share::ShareKey;
 use vigil_protocol::authcenter::{
-    AuthCenterSet, CertAccount, CertActionVote, CertAuthority, DkgMessage, GroupKey, SigningMessage,
+    AuthCenterSet, CenterChange, CenterChangeMessage, CenterSetVote, CertAccount, CertActionVote, CertAuthority,
+    DkgMessage, GroupKey, SigningMessage,
 };
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::{
@@ -28,7 +29,7 @@ use vigil_wallet::session::{Session, WalletError};
 
 use crate::config::AuthCenterConfig;
 use crate::follow::{FollowError, ProvenView};
-use crate::{Center, ChainView, Issuer, PolicyCheck, SecretStore};
+use crate::{Center, CenterError, ChainView, Issuer, PolicyCheck, SecretStore};
 
 /// Views read again within one step when the step asked for entries the view did not
 /// hold (each round adds what was asked for).
@@ -66,12 +67,13 @@ impl Process {
         let (keys, mut session) = session(cfg).await?;
         let genesis_chain = session.chain_id().clone();
         let store = SecretStore::open(&cfg.secrets_file)?;
-        let view = ProvenView::read(&mut session, &BTreeSet::from([StateKey::AuthCenters])).await?;
+        let view =
+            ProvenView::read(&mut session, &BTreeSet::from([StateKey::AuthCenters, StateKey::CenterChange])).await?;
         let center = Center::new(&keys.consensus.public_key(), &view, store)?;
         // The claims are sealed to the X25519 key the chain names for this center.
         let claims_key = ShareKey::from_seed(keys.encryption_seed());
-        let set: AuthCenterSet = view.get(&StateKey::AuthCenters).context("the chain names no centers")?;
-        let named = set.centers.get(usize::from(center.index())).map(|c| c.encryption_key);
+        let (set, index) = Center::named(center.identity(), &view)?;
+        let named = set.centers.get(usize::from(index)).map(|c| c.encryption_key);
         anyhow::ensure!(
             named == Some(claims_key.public_key()),
             "{}'s encryption key is not the one the chain names for this center: the claims sealed to it would not open",
@@ -82,7 +84,7 @@ impl Process {
             claims_key,
             check: Box::new(PolicyCheck { policy, clock: Box::new(|| vigil_server::now_ms() / 1000) }),
         });
-        tracing::info!(center = %cfg.name, index = center.index(), chain = %genesis_chain, "authentication center following the chain");
+        tracing::info!(center = %cfg.name, index, chain = %genesis_chain, "authentication center following the chain");
         Ok(Process {
             name: cfg.name.clone(),
             withhold_shares: cfg.testing.withhold_shares,
@@ -217,9 +219,30 @@ async fn session(cfg: &AuthCenterConfig) -> anyhow::Result<(NodeKeys, Session<Na
 /// certificate, sent and committed; the certificate's account afterwards (its type
 /// changes once t centers voted).
 pub async fn vote(cfg: &AuthCenterConfig, vote: CertActionVote) -> anyhow::Result<CertAccount> {
-    let (keys, mut session) = session(cfg).await?;
     let serial = vote.serial;
-    let tx = session.sign(&keys.consensus, Payload::CertAction(vote), 0).await?;
+    let mut session = committed(cfg, Payload::CertAction(vote)).await?;
+    let (values, _) = session.proven_many(&[StateKey::Certificate(serial)]).await?;
+    let account = values[0].as_deref().context("no certificate has that serial")?;
+    Ok(from_bytes(account)?)
+}
+
+/// `vigil authcenter change-set FILE`: this center's vote to replace the set in force by
+/// `proposed`, sent and committed; the change it opened, if it was the t-th.
+pub async fn vote_set(cfg: &AuthCenterConfig, proposed: AuthCenterSet) -> anyhow::Result<Option<CenterChange>> {
+    let (_, mut session) = session(cfg).await?;
+    let (values, _) = session.proven_many(&[StateKey::AuthCenters]).await?;
+    let set: AuthCenterSet = from_bytes(values[0].as_deref().context("this chain names no centers")?)?;
+    let vote = CenterSetVote { current: set.hash(), proposed: proposed.clone() };
+    let mut session = committed(cfg, Payload::CenterChange(Box::new(CenterChangeMessage::Vote(vote)))).await?;
+    let (values, _) = session.proven_many(&[StateKey::CenterChange]).await?;
+    let change: Option<CenterChange> = values[0].as_deref().map(from_bytes).transpose()?;
+    Ok(change.filter(|c| c.proposed == proposed && c.from == set.hash()))
+}
+
+/// Sends `payload` signed by the center's key and waits until a node committed it.
+async fn committed(cfg: &AuthCenterConfig, payload: Payload) -> anyhow::Result<Session<Native>> {
+    let (keys, mut session) = session(cfg).await?;
+    let tx = session.sign(&keys.consensus, payload, 0).await?;
     let report = session.submit_everywhere(&keys.consensus, &tx).await?;
     if !report.nodes.iter().any(|n| n.verdict == Verdict::Agrees) {
         let why = report.nodes.iter().find_map(|n| match &n.verdict {
@@ -228,9 +251,7 @@ pub async fn vote(cfg: &AuthCenterConfig, vote: CertActionVote) -> anyhow::Resul
         });
         anyhow::bail!("the vote was not committed: {}", why.unwrap_or_else(|| "no node answered".into()));
     }
-    let (values, _) = session.proven_many(&[StateKey::Certificate(serial)]).await?;
-    let account = values[0].as_deref().context("no certificate has that serial")?;
-    Ok(from_bytes(account)?)
+    Ok(session)
 }
 
 /// `vigil authcenter verify FILE`: a certificate (PEM or DER) verified against the chain
@@ -257,6 +278,18 @@ fn describe(payload: &Payload) -> String {
             SigningMessage::Restart(id) => format!("a restart of session {id}"),
         },
         Payload::CertAction(v) => format!("its vote to {:?} certificate {}", v.action, hex::encode(v.serial)),
+        Payload::CenterChange(m) => match m.as_ref() {
+            CenterChangeMessage::Vote(_) => "its vote for a new center set".to_string(),
+            CenterChangeMessage::Ready(r) => {
+                format!("its ready key for the change of the center set (attempt {})", r.attempt)
+            }
+            CenterChangeMessage::Deal(d) => {
+                format!("its sharing for the change of the center set (attempt {})", d.attempt)
+            }
+            CenterChangeMessage::Complaint(c) => format!("a complaint against dealer {}", c.dealer),
+            CenterChangeMessage::Confirm(_) => "its confirmation of its new share of the group key".to_string(),
+            CenterChangeMessage::Timeout(t) => format!("a timeout of the change's attempt {}", t.attempt),
+        },
         Payload::CertVerdict(v) => match &v.verdict {
             vigil_protocol::authcenter::Verdict::Approve => {
                 format!("its approval of certificate request {}", v.request)
@@ -282,6 +315,13 @@ pub async fn run(cfg: AuthCenterConfig) -> anyhow::Result<()> {
     let mut process = loop {
         match Process::open(&cfg).await {
             Ok(p) => break p,
+            Err(e) if matches!(e.downcast_ref::<CenterError>(), Some(CenterError::NotACenter)) => {
+                tracing::info!(center = %cfg.name, "not a center of this chain (yet): waiting for a change of the center set that names it");
+                tokio::select! {
+                    _ = vigil_server::shutdown_signal() => return Ok(()),
+                    _ = tokio::time::sleep(RESEND_AFTER) => {}
+                }
+            }
             Err(e)
                 if e.downcast_ref::<FollowError>().is_some()
                     || e.downcast_ref::<vigil_wallet::session::WalletError>().is_some() =>

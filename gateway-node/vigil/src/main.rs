@@ -57,6 +57,9 @@ enum CenterAction {
     /// Verify a certificate (PEM or DER) against the chain: its signature by the centers'
     /// key, its record with proofs, its state.
     Verify { file: PathBuf },
+    /// This center's vote to replace the center set by the one in FILE (JSON, shaped as
+    /// the genesis's `authcenters`); with t votes the centers reshare the group key to it.
+    ChangeSet { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +200,19 @@ fn main() -> anyhow::Result<()> {
                     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
                     let report = rt.block_on(vigil_authcenter::process::verify(&cfg, &bytes))?;
                     println!("{}", serde_json::to_string_pretty(&report)?);
+                    Ok(())
+                }
+                Some(CenterAction::ChangeSet { file }) => {
+                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let proposed: vigil_protocol::authcenter::AuthCenterSet = serde_json::from_slice(&bytes)
+                        .with_context(|| format!("{} is not a center set (JSON)", file.display()))?;
+                    match rt.block_on(vigil_authcenter::process::vote_set(&cfg, proposed))? {
+                        Some(change) => println!(
+                            "vote committed; the change of the center set is open (attempt {}, dealers {:?})",
+                            change.attempt, change.dealers
+                        ),
+                        None => println!("vote committed; the change opens once t centers voted for it"),
+                    }
                     Ok(())
                 }
             }
