@@ -15,7 +15,8 @@ use vigil_protocol::authcenter::change::{AttemptFailure, CenterChange, ChangeOut
 use vigil_protocol::authcenter::issuance::{Claim, CERT_REQUEST_FEE_MIN};
 use vigil_protocol::authcenter::{
     AuthCenterInfo, AuthCenterSet, CenterChangeMessage, CenterSetVote, CertAccount, CertRequestRecord, GroupKey,
-    IdentityClaims, RequestStatus, ReshareConfirm, ReshareTimeout, Subject,
+    IdentityClaims, RequestStatus, ReshareConfirm, ReshareTimeout, SessionOutcome, SigningMessage, SigningPurpose,
+    SigningSession, SigningState, Subject,
 };
 use vigil_protocol::x509::Certificate;
 use vigil_protocol::{Payload, PublicKey, StateKey};
@@ -132,10 +133,20 @@ fn a_replaced_center_keeps_the_group_key_and_the_root_and_the_new_set_issues() {
     let (key_before, root_before) = (key(&net), net.root().unwrap());
     let proposed = replace_last(&net);
     open_change(&mut net, &mut rngs, &proposed);
-    net.block(&mut rngs, |_, _| false); // the members' ready keys
-                                        // A dealer that crashed mid-change picks up from its secret file.
+    // A request decided while the shares change: approved, its session opened under the
+    // old shares and restarted under the new ones if the switch came first.
+    request(&mut net, "during");
+    // The members' ready keys and the request.
+    net.block(&mut rngs, |_, _| false);
+    // A dealer that crashed mid-change picks up from its secret file.
     net.centers[1] = net.open(1);
-    let blocks = until_done(&mut net, &mut rngs, 8, |_, p| Some(p));
+    // No signature share leaves while the shares change: the request's session, opened
+    // under the old shares, can only finish after a restart under the new ones.
+    let no_shares = |_: usize, p: Payload| match &p {
+        Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)) => None,
+        _ => Some(p),
+    };
+    let blocks = until_done(&mut net, &mut rngs, 8, no_shares);
     assert!(blocks <= 4, "the change took {blocks} blocks after the ready keys");
     assert!(matches!(change(&net).unwrap().outcome, ChangeOutcome::Done(_)));
 
@@ -149,9 +160,16 @@ fn a_replaced_center_keeps_the_group_key_and_the_root_and_the_new_set_issues() {
     assert_eq!(net.root().unwrap(), root_before, "the root certificate is the same");
     assert!(verifies(&before.record.der, &after.key), "a certificate from before still verifies");
 
-    // The new set signs: a request approved and issued, the new center among the signers.
+    let during = issued(&mut net, &mut rngs, 1);
+    assert!(verifies(&during.record.der, &key_before.key), "issued across the change");
+    let state: SigningState = net.ledger.state(&StateKey::Signing).unwrap();
+    let restarted = (0..state.next_id)
+        .filter_map(|id| net.ledger.state::<SigningSession>(&StateKey::SigningSession(id)))
+        .any(|s| s.purpose == SigningPurpose::Certificate(1) && matches!(s.outcome, SessionOutcome::Restarted { .. }));
+    assert!(restarted, "the session opened under the old shares was restarted");
+    // The new set signs: a request approved and issued.
     request(&mut net, "after");
-    let next = issued(&mut net, &mut rngs, 1);
+    let next = issued(&mut net, &mut rngs, 2);
     assert!(verifies(&next.record.der, &key_before.key), "issued after the change, under the same root");
     // The removed center takes no part any more.
     let old = net.keys[4].public_key();

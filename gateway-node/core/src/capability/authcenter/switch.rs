@@ -1,7 +1,7 @@
 //! The proposed set comes into force: every member confirmed its new share.
 //!
 //! - The set and the group key are replaced: the same key, the members' new verifying
-//!   shares, in force from the next height (`GroupKey::since`). A session opened before
+//!   shares (`GroupKey::since` is the height after this block's). A session opened before
 //!   may restart at once; its shares would no longer combine.
 //! - Every nonce queue starts over, empty, at one number above every commitment any
 //!   queue ever held: no center can be asked to answer a commitment it did not make, and
@@ -56,7 +56,9 @@ pub(crate) fn switch(change: &mut CenterChange, mut key: GroupKey, cx: &mut TxCo
         waiting.withheld.clear();
     }
     cx.write(StateKey::Signing, &signing);
-    key.since = height;
+    // Every session opened in this block, before this transaction, was opened under the
+    // old shares (none can open after it: the queues are empty): stale as well.
+    key.since = height.next();
     cx.write(StateKey::AuthCenters, &new);
     cx.write(StateKey::GroupKey, &key);
     change.outcome = ChangeOutcome::Done(height);
