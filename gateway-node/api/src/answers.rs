@@ -48,11 +48,19 @@ pub struct ProvenState {
 /// Most keys one `POST /v1/states` may ask for.
 pub const STATE_KEYS_MAX: usize = 256;
 
+/// Longest a `POST /v1/states` with `after` waits for a newer height.
+pub const STATES_WAIT_MAX_MS: u64 = 1000;
+
 /// `POST /v1/states`: several state entries at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatesRequest {
     /// BCS `StateKey`s (at most [`STATE_KEYS_MAX`]).
     pub keys_bcs: Vec<Hex>,
+    /// Read at a height above this one: the node answers as soon as it committed one, or
+    /// after [`STATES_WAIT_MAX_MS`] with what it has (a follower's long poll instead of
+    /// polling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
 }
 
 crate::answer! {

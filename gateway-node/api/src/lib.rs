@@ -16,7 +16,7 @@ pub mod views;
 
 pub use answers::{
     BlockProof, CertsAnswer, CheckpointProof, Hex, ProvenEntry, ProvenState, ProvenStates, ReceiptAnswer, ReceiptProof,
-    StatesRequest, StatusHeight, ValidatorsProof, STATE_KEYS_MAX,
+    StatesRequest, StatusHeight, ValidatorsProof, STATES_WAIT_MAX_MS, STATE_KEYS_MAX,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use gateway::{

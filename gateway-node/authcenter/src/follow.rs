@@ -46,12 +46,23 @@ impl ProvenView {
         session: &mut Session<P>,
         keys: &BTreeSet<StateKey>,
     ) -> Result<ProvenView, FollowError> {
+        Self::read_after(session, keys, None).await
+    }
+
+    /// [`ProvenView::read`] at a height above `after`, as soon as the node committed one
+    /// (or, after the node's wait, at the height it has): a long poll.
+    pub async fn read_after<P: Platform>(
+        session: &mut Session<P>,
+        keys: &BTreeSet<StateKey>,
+        mut after: Option<Height>,
+    ) -> Result<ProvenView, FollowError> {
         let keys: Vec<StateKey> = keys.iter().cloned().collect();
         for _ in 0..SAME_HEIGHT_TRIES {
             let mut entries = BTreeMap::new();
             let mut heights = BTreeSet::new();
             for batch in keys.chunks(STATE_KEYS_MAX) {
-                let (values, verification) = session.proven_many(batch).await?;
+                // Only the first read waits: the others are to land on its height.
+                let (values, verification) = session.proven_many_after(batch, after.take()).await?;
                 heights.insert(verification.height);
                 entries.extend(batch.iter().cloned().zip(values));
             }

@@ -102,17 +102,20 @@ impl Process {
         Address::from_public_key(&self.key.public_key())
     }
 
-    /// One poll: read the chain, step if it moved (or a resend is due), send.
-    pub async fn tick(&mut self) -> anyhow::Result<()> {
+    /// One poll: read the chain — a long poll for the height after the last step's —,
+    /// step if it moved (or a resend is due), send. Whether it stepped.
+    pub async fn tick(&mut self) -> anyhow::Result<bool> {
         if self.last_sync.elapsed() >= SYNC_EVERY {
             self.session.sync().await?;
             self.last_sync = Instant::now();
         }
         let mut keys = self.keys.clone();
         keys.extend([StateKey::AuthCenters, StateKey::Account(self.address())]);
+        // Wait for the next height, unless a resend is due now.
+        let mut after = self.last_step.filter(|(_, at)| at.elapsed() < RESEND_AFTER).map(|(h, _)| h);
         for _ in 0..STEP_READS_MAX {
             let started = Instant::now();
-            let view = match ProvenView::read(&mut self.session, &keys).await {
+            let view = match ProvenView::read_after(&mut self.session, &keys, after.take()).await {
                 Ok(view) => {
                     let ms = started.elapsed().as_millis();
                     tracing::debug!(center = %self.name, height = view.height().0, keys = keys.len(), ms, "read the chain");
@@ -129,7 +132,7 @@ impl Process {
             };
             if let Some((height, at)) = self.last_step {
                 if view.height() <= height && at.elapsed() < RESEND_AFTER {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             let mut rng = ChaCha20Rng::from_seed(os_seed());
@@ -142,7 +145,8 @@ impl Process {
             self.keys = view.asked();
             self.last_step = Some((view.height(), Instant::now()));
             self.log_milestones(&view);
-            return self.send(&view, out).await;
+            self.send(&view, out).await?;
+            return Ok(true);
         }
         anyhow::bail!("a step kept asking for entries not yet read ({} keys); will try again", keys.len())
     }
@@ -308,8 +312,9 @@ fn os_seed() -> [u8; 32] {
     seed
 }
 
-/// Runs the center until Ctrl-C or SIGTERM: a poll every `poll_ms`; a poll that fails (a
-/// gateway down, the chain between heights) is logged and the next one tries again.
+/// Runs the center until Ctrl-C or SIGTERM: a long poll for each next height (`poll_ms`
+/// apart at least when nothing new came); a poll that fails (a gateway down, the chain
+/// between heights) is logged and the next one tries again.
 pub async fn run(cfg: AuthCenterConfig) -> anyhow::Result<()> {
     let poll = Duration::from_millis(cfg.poll_ms);
     let mut process = loop {
@@ -338,12 +343,20 @@ pub async fn run(cfg: AuthCenterConfig) -> anyhow::Result<()> {
     let stop = vigil_server::shutdown_signal();
     tokio::pin!(stop);
     loop {
-        if let Err(e) = process.tick().await {
-            tracing::warn!(center = %cfg.name, "{e:#}");
-        }
+        // The long poll paces the loop; `poll_ms` is the least time between two reads
+        // that found nothing new (or failed).
+        let started = Instant::now();
+        let pause = match process.tick().await {
+            Ok(true) => Duration::ZERO,
+            Ok(false) => poll.saturating_sub(started.elapsed()),
+            Err(e) => {
+                tracing::warn!(center = %cfg.name, "{e:#}");
+                poll
+            }
+        };
         tokio::select! {
             _ = &mut stop => break,
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
     tracing::info!(center = %cfg.name, "stopped");

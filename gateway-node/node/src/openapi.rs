@@ -63,7 +63,7 @@ fn own_paths() -> Value {
             }},
         "/v1/states": { "post": {
                 "summary": "Several state entries at once (at most 256), each with its Merkle proof against the certified header of the one height they are all read at",
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["keys_bcs"], "properties": { "keys_bcs": { "type": "array", "maxItems": 256, "items": { "type": "string", "description": "BCS StateKey, hex" } } } } } } },
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["keys_bcs"], "properties": { "keys_bcs": { "type": "array", "maxItems": 256, "items": { "type": "string", "description": "BCS StateKey, hex" } }, "after": { "type": "integer", "minimum": 0, "description": "answer once a height above this is committed (waits at most 1000 ms)" } } } } } },
                 "responses": { "200": { "description": "`height`, `entries` (each `state_key_bcs`, `value_bcs` or null, `proof_bcs`) in the order asked, `certified_header_bcs`" }, "400": error_doc("BAD_STATE_KEY, MALFORMED") }
             }},
         "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3 document" } } } },

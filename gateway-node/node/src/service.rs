@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use vigil_protocol::{
     ChainId, CheckpointDigest, Genesis, Height, NodeId, Receipt, ServedChunk, Signature, SignedReceipt,
     SignedTransaction, TxHash,
@@ -94,6 +94,8 @@ pub struct Shared {
     /// (status, `latest`) goes by this, so every height it names can be fetched.
     durable: AtomicU64,
     waiters: Mutex<HashMap<TxHash, Vec<oneshot::Sender<()>>>>,
+    /// The height of the view last published (what long polls of the state wait on).
+    published: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -148,7 +150,15 @@ impl Shared {
     }
 
     fn publish(&self, view: NodeView) {
+        let height = view.ledger.height().0;
         self.view.store(Arc::new(view));
+        self.published.send_replace(height);
+    }
+
+    /// Waits (at most `limit`) until a view above `height` is published.
+    pub async fn published_above(&self, height: u64, limit: std::time::Duration) {
+        let mut rx = self.published.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|h| *h > height)).await;
     }
 
     /// Registers interest in a transaction's commit before it is submitted.
@@ -319,6 +329,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         verified,
         durable,
         waiters: Mutex::new(HashMap::new()),
+        published: watch::channel(node.ledger().height().0).0,
     });
 
     {

@@ -195,6 +195,7 @@ async fn every_refusal_has_its_code_and_that_codes_status() {
     let keys = [StateKey::Account(Address::from_public_key(&rich.public_key())), StateKey::AuthCenters];
     let body = serde_json::to_string(&vigil_api::StatesRequest {
         keys_bcs: keys.iter().map(|k| vigil_api::Hex(bcs(k))).collect(),
+        after: None,
     })
     .unwrap();
     let (status, body) = call(app, states(body)).await;

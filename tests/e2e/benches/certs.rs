@@ -81,7 +81,10 @@ fn requests(chain: &ChainId, set: &AuthCenterSet, applicants: &[SecretKey]) -> a
 async fn states(net: &TestNet, keys: &[StateKey]) -> anyhow::Result<Vec<Option<Vec<u8>>>> {
     let mut out = Vec::with_capacity(keys.len());
     for batch in keys.chunks(vigil_api::STATE_KEYS_MAX) {
-        let body = vigil_api::StatesRequest { keys_bcs: batch.iter().map(|k| vigil_api::Hex(to_bytes(k))).collect() };
+        let body = vigil_api::StatesRequest {
+            keys_bcs: batch.iter().map(|k| vigil_api::Hex(to_bytes(k))).collect(),
+            after: None,
+        };
         let answer: vigil_api::ProvenStates =
             net.http.post(net.url(0, "/v1/states")).json(&body).send().await?.error_for_status()?.json().await?;
         out.extend(answer.entries.into_iter().map(|e| e.value_bcs.map(|v| v.0)));

@@ -26,7 +26,7 @@ use vigil_api::{
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::sealed::{PlainRequest, PlainResponse};
 use vigil_protocol::{
-    Address, Amount, ChainId, CheckpointError, NodeId, Nonce, Payload, SecretKey, SignedTransaction, StateKey,
+    Address, Amount, ChainId, CheckpointError, Height, NodeId, Nonce, Payload, SecretKey, SignedTransaction, StateKey,
     Transaction, TxHash,
 };
 
@@ -303,10 +303,21 @@ impl<T: Platform> Session<T> {
     /// against that height's certified header: the values in the order of `keys`
     /// (`None`: proven absent).
     pub async fn proven_many(&mut self, keys: &[StateKey]) -> Result<ProvenValues, WalletError> {
+        self.proven_many_after(keys, None).await
+    }
+
+    /// [`Session::proven_many`] at a height above `after` if one is committed within
+    /// the node's wait (`STATES_WAIT_MAX_MS`): a follower's long poll.
+    pub async fn proven_many_after(
+        &mut self,
+        keys: &[StateKey],
+        after: Option<Height>,
+    ) -> Result<ProvenValues, WalletError> {
         if keys.len() > STATE_KEYS_MAX {
             return Err(WalletError::BadAnswer(format!("at most {STATE_KEYS_MAX} state entries a read")));
         }
-        let request = StatesRequest { keys_bcs: keys.iter().map(|k| Hex(to_bytes(k))).collect() };
+        let keys_bcs = keys.iter().map(|k| Hex(to_bytes(k))).collect();
+        let request = StatesRequest { keys_bcs, after: after.map(|h| h.0) };
         let body = serde_json::to_vec(&request).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
         for _ in 0..FIRST_CERTIFIED_TRIES {
             let plain = PlainRequest::new("POST", "/v1/states", Some("application/json"), body.clone());

@@ -30,7 +30,9 @@ use vigil_protocol::{ConsensusMode, StateKey};
 
 use crate::metrics::Gauges;
 use crate::service::Shared;
-use vigil_api::{ErrorCode, Hex, ProvenEntry, ProvenState, ProvenStates, StatesRequest, STATE_KEYS_MAX};
+use vigil_api::{
+    ErrorCode, Hex, ProvenEntry, ProvenState, ProvenStates, StatesRequest, STATES_WAIT_MAX_MS, STATE_KEYS_MAX,
+};
 use vigil_core::consensus::Rejection;
 use vigil_server::http::error_response;
 
@@ -180,6 +182,9 @@ async fn post_states(
         .iter()
         .map(|k| from_bytes_limited::<StateKey>(&k.0, 1024).map_err(|e| bad(e.to_string())))
         .collect::<ApiResult<Vec<_>>>()?;
+    if let Some(after) = request.after {
+        shared.published_above(after, std::time::Duration::from_millis(STATES_WAIT_MAX_MS)).await;
+    }
     Ok(Json(prove_states(&shared, &keys)?))
 }
 
