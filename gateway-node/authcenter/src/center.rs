@@ -43,8 +43,6 @@ use crate::secrets::{NoncePair, SecretStore, SecretsError, Seed};
 
 /// A new batch of commitments is made when fewer than this many are unused on chain.
 pub const NONCES_LOW_WATER: usize = 32;
-/// The newest sessions a step looks at.
-pub const SESSIONS_SCANNED: u64 = 64;
 
 /// What a center reads of the chain (a verified view of a node's state in the process;
 /// the ledger itself in tests).
@@ -402,7 +400,7 @@ impl Center {
         let mut out = Vec::new();
         let state: SigningState = chain.get(&StateKey::Signing).unwrap_or_default();
         let mut in_use = Vec::new();
-        for id in state.next_id.saturating_sub(SESSIONS_SCANNED)..state.next_id {
+        for &id in &state.open {
             let Some(session) = chain.get::<SigningSession>(&StateKey::SigningSession(id)) else { continue };
             if session.outcome != SessionOutcome::Open {
                 continue;

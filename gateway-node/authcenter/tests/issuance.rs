@@ -245,3 +245,33 @@ fn freezing_unfreezing_and_revoking_each_take_three_centers() {
     let unknown = vote([0x42; 16], CertAction::Revoke);
     assert!(matches!(net.submit(&keys[0], unknown, 0), Err(Rejection::InvalidCertAction(_))));
 }
+
+#[test]
+fn a_burst_of_requests_is_issued_in_full_and_the_chain_lists_exactly_the_open_sessions() {
+    let (mut net, mut rngs) = ready(vec![Policy::default(); N]);
+    const BURST: u64 = 30;
+    for i in 0..BURST {
+        let subject = Subject { common_name: format!("user-{i}"), organization: None };
+        let r = net.request(subject, &claims());
+        net.submit(&applicant(), Payload::CertRequest(Box::new(r)), CERT_REQUEST_FEE_MIN).unwrap();
+    }
+    for _ in 0..30 {
+        net.block(&mut rngs, |_, _| false);
+        // What the centers look at is every open session, and only those.
+        let state: SigningState = net.ledger.state(&StateKey::Signing).unwrap_or_default();
+        let open: Vec<u64> = (0..state.next_id)
+            .filter(|&id| {
+                let session: Option<SigningSession> = net.ledger.state(&StateKey::SigningSession(id));
+                session.is_some_and(|s| s.outcome == SessionOutcome::Open)
+            })
+            .collect();
+        assert_eq!(state.open, open);
+        if (0..BURST).all(|id| matches!(record(&net, id).status, RequestStatus::Issued { .. })) {
+            assert!(state.open.is_empty());
+            return;
+        }
+    }
+    let stuck: Vec<u64> =
+        (0..BURST).filter(|&id| !matches!(record(&net, id).status, RequestStatus::Issued { .. })).collect();
+    panic!("{} of {BURST} requests not issued after 30 blocks: {stuck:?}", stuck.len());
+}

@@ -113,6 +113,10 @@ pub struct SigningState {
     pub next_id: u64,
     /// Oldest first.
     pub waiting: Vec<Waiting>,
+    /// The sessions open now, oldest first (what the centers look at; each holds one
+    /// commitment of each of its t signers, so there are at most
+    /// `centers × NONCES_AHEAD_MAX / t` of them).
+    pub open: Vec<u64>,
 }
 
 /// A chosen center's signature share for session `session`.

@@ -124,8 +124,9 @@ fn try_open(waiting: &Waiting, key: &GroupKey, id: u64, cx: &mut TxContext<'_>) 
 pub(crate) fn start(waiting: Waiting, key: &GroupKey, cx: &mut TxContext<'_>) -> Option<u64> {
     let mut state: SigningState = cx.read(&StateKey::Signing).unwrap_or_default();
     let opened = try_open(&waiting, key, state.next_id, cx).map(|s| s.id);
-    if opened.is_some() {
+    if let Some(id) = opened {
         state.next_id = state.next_id.saturating_add(1);
+        state.open.push(id);
     } else if state.waiting.len() < WAITING_MAX {
         state.waiting.push(waiting);
     }
@@ -133,13 +134,21 @@ pub(crate) fn start(waiting: Waiting, key: &GroupKey, cx: &mut TxContext<'_>) ->
     opened
 }
 
+/// Session `id` is over (signed or restarted): no longer open.
+pub(crate) fn close(id: u64, cx: &mut TxContext<'_>) {
+    let mut state: SigningState = cx.read(&StateKey::Signing).unwrap_or_default();
+    state.open.retain(|&o| o != id);
+    cx.write(StateKey::Signing, &state);
+}
+
 /// Commitments arrived: every waiting purpose that now can opens, oldest first.
 pub(crate) fn retry_waiting(key: &GroupKey, cx: &mut TxContext<'_>) {
     let mut state: SigningState = cx.read(&StateKey::Signing).unwrap_or_default();
     let mut still = Vec::with_capacity(state.waiting.len());
     for waiting in std::mem::take(&mut state.waiting) {
-        if try_open(&waiting, key, state.next_id, cx).is_some() {
+        if let Some(session) = try_open(&waiting, key, state.next_id, cx) {
             state.next_id = state.next_id.saturating_add(1);
+            state.open.push(session.id);
         } else {
             still.push(waiting);
         }

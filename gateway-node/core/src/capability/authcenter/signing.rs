@@ -205,6 +205,7 @@ impl Capability for SigningMessage {
                 if session.shares.iter().all(Option::is_some) {
                     if let Some(signature) = aggregate(&session, &key) {
                         session.outcome = SessionOutcome::Signed(signature);
+                        session::close(session.id, cx);
                         session::finish(&session, &signature, cx);
                     }
                 }
@@ -227,6 +228,7 @@ impl Capability for SigningMessage {
                     withheld.clear();
                 }
                 let waiting = Waiting { purpose: session.purpose.clone(), message: session.message.clone(), withheld };
+                session::close(session.id, cx);
                 session.outcome = SessionOutcome::Restarted { next: session::start(waiting, &key, cx) };
                 cx.write(StateKey::SigningSession(session.id), &*session);
             }
