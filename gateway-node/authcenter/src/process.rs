@@ -4,12 +4,13 @@
 //! trust), takes a [`Center::step`] on each new height, and sends what the step returns
 //! as transactions signed by its identity key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use vigil_api::ErrorCode;
 use vigil_protocol::authcenter::share::ShareKey;
 use vigil_protocol::authcenter::{
     AuthCenterSet, CenterChange, CenterChangeMessage, CenterSetVote, CertAccount, CertActionVote, CertAuthority,
@@ -37,6 +38,9 @@ pub const STEP_READS_MAX: usize = 8;
 /// A step is taken again on the same height after this long: a message lost on its way
 /// (a gateway down, a node that dropped it) is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_secs(3);
+/// Heights the account's nonce may stay while messages are in flight before they are
+/// all sent again from it.
+pub const NONCE_STUCK_HEIGHTS: u64 = 3;
 /// The validator set is followed (certified changes) this often.
 pub const SYNC_EVERY: Duration = Duration::from_secs(30);
 
@@ -59,6 +63,19 @@ pub struct Process {
     last_step: Option<(Height, Instant)>,
     last_sync: Instant,
     seen: Milestones,
+    /// Messages sent and not yet taken by the chain (by their BCS bytes): the nonce each
+    /// went with and when. A step that makes one again does not send it again until
+    /// [`RESEND_AFTER`].
+    in_flight: BTreeMap<Vec<u8>, (u64, Instant)>,
+    /// The nonce the next new message goes with.
+    next_nonce: u64,
+    /// A message was refused: start over from the chain's nonce at the next send.
+    restart_nonces: bool,
+    /// The account's nonce on chain and the height it was first seen at: a nonce that
+    /// stays while messages are in flight means one of them will never be taken (made
+    /// void before its block: a share for a session restarted meanwhile), and every
+    /// message after it waits on it.
+    nonce_seen: (u64, Height),
 }
 
 impl Process {
@@ -95,6 +112,10 @@ impl Process {
             last_step: None,
             last_sync: Instant::now(),
             seen: Milestones::default(),
+            in_flight: BTreeMap::new(),
+            next_nonce: 0,
+            restart_nonces: false,
+            nonce_seen: (0, Height(0)),
         })
     }
 
@@ -151,37 +172,75 @@ impl Process {
         anyhow::bail!("a step kept asking for entries not yet read ({} keys); will try again", keys.len())
     }
 
+    /// Sends what a step made that is not on its way already: a new message to one node
+    /// (the nodes gossip it), numbered after those in flight. When one is not taken
+    /// within [`RESEND_AFTER`] (or was refused), everything still to do goes again, to
+    /// every node, numbered from the chain's nonce.
     async fn send(&mut self, view: &ProvenView, out: Vec<Payload>) -> anyhow::Result<()> {
         let account = view
             .entry(&StateKey::Account(self.address()))
             .flatten()
             .and_then(|b| from_bytes::<AccountState>(b).ok())
             .unwrap_or_default();
+        let chain_nonce = account.nonce.0;
+        if self.nonce_seen.0 != chain_nonce {
+            self.nonce_seen = (chain_nonce, view.height());
+        }
+        self.in_flight.retain(|_, (nonce, _)| *nonce >= chain_nonce);
+        let stuck = view.height().0.saturating_sub(self.nonce_seen.1 .0) >= NONCE_STUCK_HEIGHTS;
+        let stale = (stuck && !self.in_flight.is_empty())
+            || self.in_flight.values().any(|(_, at)| at.elapsed() >= RESEND_AFTER);
+        let again = stale || self.restart_nonces || self.next_nonce < chain_nonce;
+        if again {
+            self.in_flight.clear();
+            self.next_nonce = chain_nonce;
+            self.restart_nonces = false;
+        }
         let withheld = |p: &Payload| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)));
-        let out = out.into_iter().filter(|p| !(self.withhold_shares && withheld(p)));
-        let txs: Vec<(String, SignedTransaction)> = out
-            .enumerate()
-            .map(|(i, payload)| {
-                let what = describe(&payload);
-                let tx = Transaction {
-                    chain_id: view.chain_id(),
-                    sender: self.key.public_key(),
-                    nonce: Nonce(account.nonce.0 + i as u64),
-                    fee: Amount(0),
-                    payload,
-                };
-                (what, tx.sign(&self.key))
-            })
-            .collect();
+        let mut txs: Vec<(String, SignedTransaction)> = Vec::new();
+        for payload in out.into_iter().filter(|p| !(self.withhold_shares && withheld(p))) {
+            let bytes = to_bytes(&payload);
+            if self.in_flight.contains_key(&bytes) {
+                continue;
+            }
+            let nonce = self.next_nonce;
+            self.next_nonce += 1;
+            self.in_flight.insert(bytes, (nonce, Instant::now()));
+            let what = describe(&payload);
+            let tx = Transaction {
+                chain_id: view.chain_id(),
+                sender: self.key.public_key(),
+                nonce: Nonce(nonce),
+                fee: Amount(0),
+                payload,
+            };
+            txs.push((what, tx.sign(&self.key)));
+        }
         // All at once: the nodes order a sender's transactions by nonce.
         let session = &self.session;
-        let sent = futures::future::join_all(txs.iter().map(|(_, tx)| session.broadcast(tx))).await;
+        let all = session.nodes();
+        let to = |tx: &SignedTransaction| -> Vec<vigil_protocol::NodeId> {
+            match all.len() {
+                0 => Vec::new(),
+                n if !again => vec![all[(tx.tx.nonce.0 % n as u64) as usize]],
+                _ => all.clone(),
+            }
+        };
+        let targets: Vec<Vec<vigil_protocol::NodeId>> = txs.iter().map(|(_, tx)| to(tx)).collect();
+        let sends = txs.iter().zip(&targets).map(|((_, tx), nodes)| session.broadcast_to(tx, nodes));
+        let sent = futures::future::join_all(sends).await;
         for ((what, _), result) in txs.iter().zip(sent) {
             match result {
                 Ok(nodes) => {
                     tracing::info!(center = %self.name, height = view.height().0, nodes = nodes.len(), "sent {what}")
                 }
-                Err(e) => tracing::warn!(center = %self.name, height = view.height().0, "{what} not taken: {e}"),
+                // Pending or committed already: on its way.
+                Err(WalletError::Node { code, .. })
+                    if [ErrorCode::Duplicate, ErrorCode::AlreadyCommitted].contains(&ErrorCode::from_wire(&code)) => {}
+                Err(e) => {
+                    tracing::warn!(center = %self.name, height = view.height().0, "{what} not taken: {e}");
+                    self.restart_nonces = true;
+                }
             }
         }
         Ok(())

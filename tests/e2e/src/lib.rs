@@ -76,6 +76,11 @@ pub struct TestNet {
 pub struct TempDir(pub PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // `VIGIL_KEEP_DEVNET=1`: the devnet's files and logs stay, to read after a run.
+        if std::env::var_os("VIGIL_KEEP_DEVNET").is_some() {
+            eprintln!("devnet kept at {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -431,9 +431,15 @@ impl<T: Platform> Session<T> {
     /// authentication center) rather than a receipt. The nodes that took it into their
     /// pool, or had committed it already; `Err` only when none did, with the last refusal.
     pub async fn broadcast(&self, tx: &SignedTransaction) -> Result<Vec<NodeId>, WalletError> {
-        let nodes = self.nodes();
+        self.broadcast_to(tx, &self.nodes()).await
+    }
+
+    /// [`Session::broadcast`] to `nodes` only (the nodes gossip what they take: one is
+    /// enough when the sender watches the chain and sends again to all if it does not
+    /// see it committed).
+    pub async fn broadcast_to(&self, tx: &SignedTransaction, nodes: &[NodeId]) -> Result<Vec<NodeId>, WalletError> {
         let request = PlainRequest::new("POST", "/v1/tx?wait=false", Some("application/octet-stream"), to_bytes(tx));
-        let answers = self.send_sealed_to_all(&nodes, &request).await;
+        let answers = self.send_sealed_to_all(nodes, &request).await;
         let mut taken = Vec::new();
         let mut last = WalletError::NoValidator;
         for a in answers {
