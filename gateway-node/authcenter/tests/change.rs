@@ -293,3 +293,34 @@ fn bad_change_messages_are_refused_and_change_nothing() {
     assert!(refused(net.submit(&net.keys[NEW].clone(), confirm(other), 0)).contains("waits for every dealer"));
     assert_eq!(set(&net), current, "nothing changed");
 }
+
+#[test]
+fn a_sixth_center_added_and_the_threshold_raised_to_four_keep_the_key_and_issuance_needs_four() {
+    let (mut net, mut rngs) = ready();
+    let key_before = key(&net);
+    let mut proposed = set(&net);
+    proposed.centers.push(AuthCenterInfo {
+        name: "center-new".into(),
+        identity_key: net.keys[NEW].public_key(),
+        encryption_key: claims_key(NEW).public_key(),
+    });
+    proposed.threshold = 4;
+    open_change(&mut net, &mut rngs, &proposed);
+    until_done(&mut net, &mut rngs, 8, |_, p| Some(p));
+    assert!(matches!(change(&net).unwrap().outcome, ChangeOutcome::Done(_)));
+    let after = key(&net);
+    assert_eq!((after.key, after.threshold), (key_before.key, 4));
+    assert_eq!(after.participants, vec![0, 1, 2, 3, 4, 5]);
+
+    // Three approvals no longer fix a certificate; the fourth does, and four sign it.
+    request(&mut net, "four");
+    let account = issued(&mut net, &mut rngs, 0);
+    assert_eq!(account.record.approvers.len(), 4, "{:?}", account.record.approvers);
+    assert!(verifies(&account.record.der, &key_before.key));
+    let state: SigningState = net.ledger.state(&StateKey::Signing).unwrap();
+    let signed = (0..state.next_id)
+        .filter_map(|id| net.ledger.state::<SigningSession>(&StateKey::SigningSession(id)))
+        .find(|s| s.purpose == SigningPurpose::Certificate(0) && matches!(s.outcome, SessionOutcome::Signed(_)))
+        .expect("a session signed it");
+    assert_eq!(signed.signers.len(), 4);
+}
