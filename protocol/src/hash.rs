@@ -83,11 +83,19 @@ pub enum Domain {
     CertClaims,
     /// A change of the center set's id (the sets before and after).
     CenterChange,
+    /// A node of a table's ordered map (its key, row hash and children's hashes).
+    TableNode,
+    /// A table map node's priority (the hash of its key: it fixes the tree's shape).
+    TableNodePriority,
+    /// Message a writer signs for a table row.
+    TableRow,
+    /// A stored row (its signed write and height): what a table's ordered map holds.
+    TableRowRecord,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 30] = [
+    pub const ALL: [Domain; 34] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -118,6 +126,10 @@ impl Domain {
         Domain::CertRequestSignature,
         Domain::CertClaims,
         Domain::CenterChange,
+        Domain::TableNode,
+        Domain::TableNodePriority,
+        Domain::TableRow,
+        Domain::TableRowRecord,
     ];
 
     /// The tag hashed before the content.
@@ -153,6 +165,10 @@ impl Domain {
             Domain::CertRequestSignature => "vigil/v1/sign/cert-request",
             Domain::CertClaims => "vigil/v1/cert-claims",
             Domain::CenterChange => "vigil/v1/center-change",
+            Domain::TableNode => "vigil/v1/table-node",
+            Domain::TableNodePriority => "vigil/v1/table-node-priority",
+            Domain::TableRow => "vigil/v1/sign/table-row",
+            Domain::TableRowRecord => "vigil/v1/table-row",
         }
     }
 

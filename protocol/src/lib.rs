@@ -62,6 +62,7 @@ pub mod receipt;
 pub mod sealed;
 pub mod snapshot;
 pub mod state;
+pub mod tables;
 pub mod transaction;
 pub mod transfer;
 pub mod validator;

@@ -1,0 +1,17 @@
+//! Schema-defined tables (SPEC C5, patent 9): the shared shape of what a table is and
+//! what proves a read of it.
+//!
+//! - [`schema`]: a table's typed columns, constraints, primary key and write policy, and
+//!   how a schema may evolve (nullable columns added).
+//! - [`row`]: values checked against a schema, the primary key's order-preserving
+//!   encoding, and the writer's signature over a row, which stands on its own.
+//! - [`ordered`]: a table's rows as an authenticated ordered map (a treap fixed by its
+//!   keys), whose range proofs show a scan left no row out.
+
+pub mod ordered;
+pub mod row;
+pub mod schema;
+
+pub use ordered::{KeyRange, ProofNode, RangeError, RangeProof, EMPTY_ROOT};
+pub use row::{check_row, key_of, RowBody, RowError, RowOp, SignedRow, StoredRow, Value};
+pub use schema::{Column, ColumnType, SchemaError, TableSchema, WritePolicy};
