@@ -103,6 +103,9 @@ pub struct Center {
     index: u16,
     pub(crate) store: SecretStore,
     issuer: Option<Issuer>,
+    /// Requests read by a recent step, with the height (in memory: a restarted center
+    /// reads them all again).
+    judged: BTreeMap<u64, Height>,
 }
 
 /// What a center decides certificate requests with: its long-term X25519 key (the claims
@@ -112,8 +115,11 @@ pub struct Issuer {
     pub check: Box<dyn IdentityCheck>,
 }
 
-/// Most pending requests one step decides on (oldest first).
+/// Most pending requests one step reads (oldest first, skipping those read lately).
 pub const REQUESTS_SCANNED: usize = 64;
+/// Heights before a request this center read is read again (its verdict may have been
+/// lost on its way).
+pub const RECHECK_HEIGHTS: u64 = 8;
 
 impl Center {
     /// The center whose identity key is `identity`, on the chain `chain` shows: one of
@@ -121,7 +127,7 @@ impl Center {
     pub fn new(identity: &PublicKey, chain: &impl ChainView, store: SecretStore) -> Result<Center, CenterError> {
         let (set, index) = Self::named(identity, chain)?;
         tracing::debug!(centers = set.centers.len(), index, "center found in its set");
-        Ok(Center { identity: *identity, index, store, issuer: None })
+        Ok(Center { identity: *identity, index, store, issuer: None, judged: BTreeMap::new() })
     }
 
     /// The set that names `identity` — the set in force, else the set an open change
@@ -341,8 +347,18 @@ impl Center {
         let chain_id = chain.chain_id();
         let me = usize::from(self.index);
         let mut decided = Vec::new();
-        for &id in requests.pending.iter().take(REQUESTS_SCANNED) {
+        let height = chain.height();
+        // Requests this center decided lately are not read again for a few heights, so a
+        // step reaches further down a long queue (its verdict is on its way meanwhile).
+        self.judged.retain(|id, _| requests.pending.contains(id));
+        let due = |id: &u64, judged: &BTreeMap<u64, Height>| {
+            judged.get(id).is_none_or(|at| height.0.saturating_sub(at.0) >= RECHECK_HEIGHTS)
+        };
+        let ids: Vec<u64> =
+            requests.pending.iter().copied().filter(|id| due(id, &self.judged)).take(REQUESTS_SCANNED).collect();
+        for id in ids {
             let Some(record) = chain.get::<CertRequestRecord>(&StateKey::CertRequest(id)) else { continue };
+            self.judged.insert(id, height);
             if record.verdicts.get(me).is_none_or(Option::is_some) {
                 continue;
             }
