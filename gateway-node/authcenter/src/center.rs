@@ -106,6 +106,15 @@ pub struct Center {
     /// Requests read by a recent step, with the height (in memory: a restarted center
     /// reads them all again).
     judged: BTreeMap<u64, Height>,
+    /// Open sessions a step read, under the shares in force since the height given: when
+    /// to read each again, and this center's commitment in it.
+    sessions_seen: (Height, BTreeMap<u64, SessionSeen>),
+}
+
+/// What a step saw of an open session.
+struct SessionSeen {
+    recheck: Height,
+    seq: Option<u64>,
 }
 
 /// What a center decides certificate requests with: its long-term X25519 key (the claims
@@ -119,7 +128,7 @@ pub struct Issuer {
 pub const REQUESTS_SCANNED: usize = 64;
 /// Heights before a request this center read is read again (its verdict may have been
 /// lost on its way).
-pub const RECHECK_HEIGHTS: u64 = 8;
+pub const RECHECK_HEIGHTS: u64 = 4;
 
 impl Center {
     /// The center whose identity key is `identity`, on the chain `chain` shows: one of
@@ -127,7 +136,8 @@ impl Center {
     pub fn new(identity: &PublicKey, chain: &impl ChainView, store: SecretStore) -> Result<Center, CenterError> {
         let (set, index) = Self::named(identity, chain)?;
         tracing::debug!(centers = set.centers.len(), index, "center found in its set");
-        Ok(Center { identity: *identity, index, store, issuer: None, judged: BTreeMap::new() })
+        let (judged, sessions_seen) = (BTreeMap::new(), (Height(0), BTreeMap::new()));
+        Ok(Center { identity: *identity, index, store, issuer: None, judged, sessions_seen })
     }
 
     /// The set that names `identity` — the set in force, else the set an open change
@@ -416,11 +426,27 @@ impl Center {
         let mut out = Vec::new();
         let state: SigningState = chain.get(&StateKey::Signing).unwrap_or_default();
         let mut in_use = Vec::new();
+        let height = chain.height();
+        // What steps saw of each open session: read again only when something may be due.
+        if self.sessions_seen.0 != key.since {
+            self.sessions_seen = (key.since, BTreeMap::new());
+        }
+        self.sessions_seen.1.retain(|id, _| state.open.contains(id));
         for &id in &state.open {
+            if let Some(seen) = self.sessions_seen.1.get(&id).filter(|seen| height < seen.recheck) {
+                in_use.extend(seen.seq);
+                continue;
+            }
             let Some(session) = chain.get::<SigningSession>(&StateKey::SigningSession(id)) else { continue };
             if session.outcome != SessionOutcome::Open {
                 continue;
             }
+            let slot = session.signers.iter().position(|&c| c == self.index);
+            let seq = slot.and_then(|k| session.commitments.get(k)).map(|c| c.seq);
+            // Its share sent (or not a signer): read again after a few heights, or when
+            // the session may be restarted.
+            let timeout = Height(session.opened.0.saturating_add(SIGNING_TIMEOUT_HEIGHTS));
+            let soon = Height(height.0.saturating_add(RECHECK_HEIGHTS));
             // A session opened under shares no longer in force restarts at once.
             let stale = session.opened < key.since;
             let share = if stale { None } else { self.share_for(chain, &session, key, &key_package, &mut in_use) };
@@ -432,6 +458,11 @@ impl Center {
             let due = session.opened.0.saturating_add(SIGNING_TIMEOUT_HEIGHTS);
             if stale || (!sharing && chain.height().0 >= due && session.shares.iter().any(Option::is_none)) {
                 out.push(Payload::Signing(Box::new(SigningMessage::Restart(id))));
+            } else if chain.complete() {
+                // (A view that lacked an entry — the session's record, say — is read
+                // again with it: nothing it decided is remembered.)
+                let recheck = if sharing { soon } else { timeout.max(soon) };
+                self.sessions_seen.1.insert(id, SessionSeen { recheck, seq });
             }
         }
         let queue: NonceQueue = chain.get(&StateKey::Nonces(self.index)).unwrap_or_default();
