@@ -158,3 +158,50 @@ fn centers_down_for_several_timeouts_are_chosen_again_when_back() {
     assert!(signed.is_some(), "signed once they are back");
     check_root(&net);
 }
+
+/// A view that has not read the root's authority yet (a follower's first look at a new
+/// session): what the message to sign is made from is missing.
+struct WithoutAuthority<'a>(&'a Ledger);
+
+impl ChainView for WithoutAuthority<'_> {
+    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
+        match key {
+            StateKey::CertAuthority => None,
+            _ => self.0.state(key),
+        }
+    }
+    fn chain_id(&self) -> ChainId {
+        self.0.chain_id().clone()
+    }
+    fn height(&self) -> Height {
+        self.0.height()
+    }
+    fn complete(&self) -> bool {
+        false
+    }
+}
+
+/// A step on a view that lacked an entry the share needs decides nothing it remembers:
+/// the step taken again at once with the entry (as the process does) sends the share,
+/// rather than waiting for the session to be due again.
+#[test]
+fn a_step_on_a_view_missing_an_entry_is_taken_again_in_full() {
+    let mut net = Net::new();
+    let mut rngs = rngs();
+    let session = (0..20)
+        .find_map(|_| {
+            net.block(&mut rngs, |_, p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_))));
+            net.ledger.state::<vigil_protocol::authcenter::SigningSession>(&StateKey::SigningSession(0))
+        })
+        .expect("the root's session opens");
+    let signer = usize::from(session.signers[0]);
+    // A fresh process: it has seen nothing of the session yet.
+    net.centers[signer] = net.open(signer);
+    let partial = net.centers[signer].step(&WithoutAuthority(&net.ledger), &mut rngs[signer]).unwrap();
+    let share = |out: &[Payload]| {
+        out.iter().any(|p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_))))
+    };
+    assert!(!share(&partial), "no share for a message it could not rebuild");
+    let full = net.centers[signer].step(&OnLedger(&net.ledger), &mut rngs[signer]).unwrap();
+    assert!(share(&full), "the share, on the step with every entry: {full:?}");
+}
