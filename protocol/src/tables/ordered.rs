@@ -379,7 +379,8 @@ mod tree {
     }
 }
 
-#[cfg(all(test, feature = "tree"))]
+// proptest is a native dev-dependency only.
+#[cfg(all(test, feature = "tree", not(target_arch = "wasm32")))]
 mod tests {
     use proptest::prelude::*;
 
