@@ -70,16 +70,16 @@ fn a_center_that_withholds_its_share_does_not_stall_the_root() {
     assert!(!session.signers.contains(&0));
 }
 
-/// A view that has not read the signing sessions yet (as the process's lazy view is before
-/// its first read of them): absent to the step, but not complete.
-struct WithoutSessions<'a>(&'a Ledger);
+/// A view that has not read some entries yet (as the process's lazy view is before its
+/// first read of them): absent to the step, but not complete. `hidden` says which.
+struct Partial<'a>(&'a Ledger, fn(&StateKey) -> bool);
 
-impl ChainView for WithoutSessions<'_> {
+impl ChainView for Partial<'_> {
     fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
-        match key {
-            StateKey::SigningSession(_) => None,
-            _ => self.0.state(key),
+        if (self.1)(key) {
+            return None;
         }
+        self.0.state(key)
     }
     fn chain_id(&self) -> ChainId {
         self.0.chain_id().clone()
@@ -92,10 +92,9 @@ impl ChainView for WithoutSessions<'_> {
     }
 }
 
-/// A step on a view that has not read an open session yet does not take that session's
-/// nonce for an unused one and drop it: the next step, on the whole chain, signs.
-#[test]
-fn a_session_not_yet_read_keeps_its_nonce() {
+/// Five centers whose shares never leave until the root's session opens: the net, and
+/// the session's first signer.
+fn root_session_without_shares() -> (Net, Vec<ChaCha20Rng>, usize) {
     let mut net = Net::new();
     let mut rngs = rngs();
     let session = (0..20)
@@ -105,7 +104,17 @@ fn a_session_not_yet_read_keeps_its_nonce() {
         })
         .expect("the root's session opens");
     let signer = usize::from(session.signers[0]);
-    net.centers[signer].step(&WithoutSessions(&net.ledger), &mut rngs[signer]).unwrap();
+    (net, rngs, signer)
+}
+
+/// A step on a view that has not read an open session yet does not take that session's
+/// nonce for an unused one and drop it: the next step, on the whole chain, signs.
+#[test]
+fn a_session_not_yet_read_keeps_its_nonce() {
+    let (mut net, mut rngs, signer) = root_session_without_shares();
+    net.centers[signer]
+        .step(&Partial(&net.ledger, |k| matches!(k, StateKey::SigningSession(_))), &mut rngs[signer])
+        .unwrap();
     let out = net.centers[signer].step(&OnLedger(&net.ledger), &mut rngs[signer]).unwrap();
     assert!(
         out.iter().any(|p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_)))),
@@ -159,45 +168,17 @@ fn centers_down_for_several_timeouts_are_chosen_again_when_back() {
     check_root(&net);
 }
 
-/// A view that has not read the root's authority yet (a follower's first look at a new
-/// session): what the message to sign is made from is missing.
-struct WithoutAuthority<'a>(&'a Ledger);
-
-impl ChainView for WithoutAuthority<'_> {
-    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
-        match key {
-            StateKey::CertAuthority => None,
-            _ => self.0.state(key),
-        }
-    }
-    fn chain_id(&self) -> ChainId {
-        self.0.chain_id().clone()
-    }
-    fn height(&self) -> Height {
-        self.0.height()
-    }
-    fn complete(&self) -> bool {
-        false
-    }
-}
-
 /// A step on a view that lacked an entry the share needs decides nothing it remembers:
 /// the step taken again at once with the entry (as the process does) sends the share,
 /// rather than waiting for the session to be due again.
 #[test]
 fn a_step_on_a_view_missing_an_entry_is_taken_again_in_full() {
-    let mut net = Net::new();
-    let mut rngs = rngs();
-    let session = (0..20)
-        .find_map(|_| {
-            net.block(&mut rngs, |_, p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_))));
-            net.ledger.state::<vigil_protocol::authcenter::SigningSession>(&StateKey::SigningSession(0))
-        })
-        .expect("the root's session opens");
-    let signer = usize::from(session.signers[0]);
+    let (mut net, mut rngs, signer) = root_session_without_shares();
     // A fresh process: it has seen nothing of the session yet.
     net.centers[signer] = net.open(signer);
-    let partial = net.centers[signer].step(&WithoutAuthority(&net.ledger), &mut rngs[signer]).unwrap();
+    let partial = net.centers[signer]
+        .step(&Partial(&net.ledger, |k| matches!(k, StateKey::CertAuthority)), &mut rngs[signer])
+        .unwrap();
     let share = |out: &[Payload]| {
         out.iter().any(|p| matches!(p, Payload::Signing(m) if matches!(**m, SigningMessage::Share(_))))
     };
