@@ -234,9 +234,12 @@ impl Process {
                 Ok(nodes) => {
                     tracing::info!(center = %self.name, height = view.height().0, nodes = nodes.len(), "sent {what}")
                 }
-                // Pending or committed already: on its way.
+                // Pending or committed already: on its way. A nonce already used means the
+                // view was behind the node (what it made again is likely on chain): the
+                // next view tells, and numbers what is still to do from its nonce.
                 Err(WalletError::Node { code, .. })
-                    if [ErrorCode::Duplicate, ErrorCode::AlreadyCommitted].contains(&ErrorCode::from_wire(&code)) => {}
+                    if [ErrorCode::Duplicate, ErrorCode::AlreadyCommitted, ErrorCode::StaleNonce]
+                        .contains(&ErrorCode::from_wire(&code)) => {}
                 Err(e) => {
                     tracing::warn!(center = %self.name, height = view.height().0, "{what} not taken: {e}");
                     self.restart_nonces = true;
