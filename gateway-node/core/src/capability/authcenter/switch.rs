@@ -12,7 +12,7 @@
 //!   set start over (`CertVotes::set`, `CenterSetVotes::current`). The waiting purposes
 //!   forget who withheld.
 
-use vigil_protocol::authcenter::change::{CenterChange, ChangeOutcome};
+use vigil_protocol::authcenter::change::{positions, CenterChange, ChangeOutcome};
 use vigil_protocol::authcenter::{
     AuthCenterSet, CertRequestRecord, CertRequests, GroupKey, NonceQueue, RequestStatus, SigningState,
 };
@@ -26,10 +26,8 @@ pub(crate) fn switch(change: &mut CenterChange, mut key: GroupKey, cx: &mut TxCo
     let new = change.proposed.clone();
     // Centers that stay keep their places (checked with the vote): a place is kept
     // when the same identity holds it in both sets.
-    let kept = |i: usize| match (old.centers.get(i), new.centers.get(i)) {
-        (Some(a), Some(b)) => a.identity_key == b.identity_key,
-        _ => false,
-    };
+    let moved_to = positions(&old, &new);
+    let kept = |i: usize| moved_to.get(i).copied().flatten().is_some_and(|at| usize::from(at) == i);
     let places = old.centers.len().max(new.centers.len());
     let places16 = (0..places).filter_map(|i| u16::try_from(i).ok());
     let next =
