@@ -20,6 +20,8 @@ use crate::transfer::Transfer;
 pub enum TransactionError {
     #[error("transaction signature does not verify for its sender")]
     BadSignature,
+    #[error("the row's signature does not verify for its writer")]
+    BadRowSignature,
     #[error("transaction is for chain `{found}`, this is `{expected}`")]
     WrongChain { expected: ChainId, found: ChainId },
     #[error(transparent)]
@@ -55,6 +57,24 @@ pub enum Payload {
     /// A vote or resharing message of a change of the center set (sent by a center of
     /// the set in force or of the proposed one).
     CenterChange(Box<crate::authcenter::CenterChangeMessage>),
+    /// Creates a table owned by the sender (it pays a deposit the table holds).
+    CreateTable(Box<crate::tables::CreateTable>),
+    /// A new version of a table's schema (nullable columns added; by its owner).
+    AlterTable(Box<crate::tables::AlterTable>),
+    /// Inserts, updates or deletes a row, signed by its writer (the sender).
+    WriteRow(Box<crate::tables::SignedRow>),
+}
+
+impl Payload {
+    /// A signed row the payload carries: its writer's signature is checked with the
+    /// transaction's, wherever a transaction's signature is (a transaction whose row
+    /// does not verify is not a validly signed transaction).
+    pub fn signed_row(&self) -> Option<&crate::tables::SignedRow> {
+        match self {
+            Payload::WriteRow(row) => Some(row),
+            _ => None,
+        }
+    }
 }
 
 /// The signed body of a transaction.
@@ -97,12 +117,17 @@ impl SignedTransaction {
         self.tx.hash()
     }
 
-    /// Checks the signature against the sender key inside the transaction.
+    /// Checks the signature against the sender key inside the transaction, then the
+    /// signature of a row it carries against the row's writer.
     pub fn verify(&self) -> Result<(), TransactionError> {
         self.tx
             .sender
             .verify(Domain::TransactionSignature, &encoding::to_bytes(&self.tx), &self.signature)
-            .map_err(|_: CryptoError| TransactionError::BadSignature)
+            .map_err(|_: CryptoError| TransactionError::BadSignature)?;
+        match self.tx.payload.signed_row() {
+            Some(row) if !row.verify() => Err(TransactionError::BadRowSignature),
+            _ => Ok(()),
+        }
     }
 
     /// Checks the chain id, then the signature.

@@ -114,6 +114,26 @@ error_codes! {
     /// 400: a vote to freeze, unfreeze or revoke a certificate is refused (no such
     /// certificate, an action that does not apply to its state, no reason).
     InvalidCertAction = ("INVALID_CERT_ACTION", 400),
+    /// 404: no table has that name.
+    UnknownTable = ("UNKNOWN_TABLE", 404),
+    /// 400: a table's schema or a change of it is refused (a name, a column, the key, a
+    /// constraint, an evolution that is not nullable columns added, not the owner, a name
+    /// taken); the message names the column or rule.
+    InvalidTable = ("INVALID_TABLE", 400),
+    /// 400: a row does not fit the table's schema (a missing column, a wrong type, a
+    /// broken constraint, too large); the message names the column or rule.
+    InvalidRow = ("INVALID_ROW", 400),
+    /// 409: an insert of a key the table holds.
+    DuplicateKey = ("DUPLICATE_KEY", 409),
+    /// 404: an update or delete of a key the table does not hold.
+    MissingRow = ("MISSING_ROW", 404),
+    /// 400: the row's writer is not the transaction's sender.
+    NotTheWriter = ("NOT_THE_WRITER", 400),
+    /// 400: the row's signature does not verify for its writer.
+    BadRowSignature = ("BAD_ROW_SIGNATURE", 400),
+    /// 403: the table's write policy does not let this account write (not the owner,
+    /// not listed, no valid certificate).
+    WriteRefused = ("WRITE_REFUSED", 403),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

@@ -91,6 +91,18 @@ pub enum StateKey {
     ReshareReady(u16),
     /// Dealer `i` (of the old set)'s sharing ([`crate::authcenter::ReshareDeal`]).
     ReshareDeal(u16),
+    /// A table's owner and schema versions ([`crate::tables::TableRecord`]), by name.
+    Table(String),
+    /// A table's ordered root and row count ([`crate::tables::TableRoot`]).
+    TableRoot(String),
+    /// A row in force ([`crate::tables::StoredRow`]), by table and encoded primary key.
+    Row(String, Vec<u8>),
+    /// How many times a key was written ([`crate::tables::RowHistory`]).
+    RowHistory(String, Vec<u8>),
+    /// The `n`-th write of a key, deletes included ([`crate::tables::StoredRow`]).
+    RowVersion(String, Vec<u8>, u32),
+    /// Every table's name, in creation order (`Vec<String>`).
+    TableNames,
 }
 
 impl StateKey {

@@ -328,6 +328,15 @@ mod tree {
         root: Link,
     }
 
+    /// Two maps are equal when they hold the same rows: when their roots are.
+    impl PartialEq for OrderedMap {
+        fn eq(&self, other: &Self) -> bool {
+            self.root() == other.root()
+        }
+    }
+
+    impl Eq for OrderedMap {}
+
     impl OrderedMap {
         pub fn root(&self) -> Hash32 {
             hash_of(&self.root)

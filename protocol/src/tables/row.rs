@@ -60,7 +60,7 @@ fn type_name(ty: ColumnType) -> &'static str {
     }
 }
 
-fn check_value(column: &Column, value: &Value) -> Result<(), RowError> {
+pub(crate) fn check_value(column: &Column, value: &Value) -> Result<(), RowError> {
     let name = || column.name.clone();
     let number: Option<i128> = match (column.ty, value) {
         (_, Value::Null) if column.nullable => return Ok(()),

@@ -15,13 +15,16 @@
 //! | [`authcenter::signing`] | `Signing` (nonce commitments, signature shares, restarts) | `Nonces`, `SigningSession`, `Signing`, `CertAuthority` (the root, once signed), `Certificate` and `CertificatesOf` (an issued certificate) |
 //! | [`authcenter::issuance`] | `CertRequest`, `CertVerdict` | `CertRequests`, `CertRequest` (with each center's verdict); a signing session once t approved |
 //! | [`authcenter::change`] | `CenterChange` (votes; the resharing's ready keys, deals, complaints, confirmations, timeouts) | `CenterSetVotes`, `CenterChange`, `ReshareReady`, `ReshareDeal`; at the end `AuthCenters`, `GroupKey` (same key, new shares), `Nonces` |
+//! | [`tables::schema`] | `CreateTable`, `AlterTable` | `Table` (owner, schema versions, deposit), `TableRoot`, `TableNames` |
+//! | [`tables::rows`] | `WriteRow` (insert, update, delete; signed by its writer) | `Row`, `RowHistory`, `RowVersion`, `TableRoot` (and the table's ordered map) |
 //! | [`authcenter::actions`] | `CertAction` (a center's vote to freeze, unfreeze, revoke) | `CertVotes`; `Certificate` (its account's type) once t voted |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
 //! (`execution`), so a transaction included once can never be included again.
 
+use serde::de::DeserializeOwned;
 use vigil_protocol::limits::FEE_MIN;
-use vigil_protocol::{Payload, PublicKey, TxStatus};
+use vigil_protocol::{Height, Payload, PublicKey, StateKey, TxStatus};
 
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
@@ -29,6 +32,7 @@ use crate::execution::{Ledger, TxContext, TxInvalid};
 pub mod authcenter;
 pub mod checkpoint;
 pub mod evidence;
+pub mod tables;
 pub mod transfer;
 pub mod vault;
 
@@ -71,6 +75,32 @@ pub trait Capability {
     fn apply(&self, checked: Self::Checked, cx: &mut TxContext<'_>) -> TxStatus;
 }
 
+/// Reads of the state a message is checked against: the committed ledger at admission,
+/// the block so far in execution.
+pub(crate) trait ReadState {
+    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T>;
+    /// The newest committed height (the message executes at the next).
+    fn height(&self) -> Height;
+}
+
+impl ReadState for Ledger {
+    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
+        self.state(key)
+    }
+    fn height(&self) -> Height {
+        Ledger::height(self)
+    }
+}
+
+impl ReadState for TxContext<'_> {
+    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
+        self.read(key)
+    }
+    fn height(&self) -> Height {
+        self.ledger().height()
+    }
+}
+
 /// Runs `$body` with `$c` bound to the payload's capability (`&impl Capability`): the
 /// registration of every payload kind.
 macro_rules! with_capability {
@@ -87,6 +117,9 @@ macro_rules! with_capability {
             Payload::CertVerdict($c) => $body,
             Payload::CertAction($c) => $body,
             Payload::CenterChange($c) => $body,
+            Payload::CreateTable($c) => $body,
+            Payload::AlterTable($c) => $body,
+            Payload::WriteRow($c) => $body,
         }
     };
 }

@@ -434,6 +434,22 @@ pub enum Rejection {
     InvalidVerdict(String),
     #[error("the vote on the certificate is refused: {0}")]
     InvalidCertAction(String),
+    #[error("no table is named `{0}`")]
+    UnknownTable(String),
+    #[error("the table is refused: {0}")]
+    InvalidTable(String),
+    #[error("the row is refused: {0}")]
+    InvalidRow(String),
+    #[error("the table holds a row with this key already; update it instead")]
+    DuplicateKey,
+    #[error("the table holds no row with this key")]
+    MissingRow,
+    #[error("the row's writer is not the transaction's sender: a row is signed by the account that submits it")]
+    NotTheWriter,
+    #[error("the row's signature does not verify for its writer")]
+    BadRowSignature,
+    #[error("the table's write policy refuses this writer: {0}")]
+    WriteRefused(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.
@@ -1049,7 +1065,10 @@ impl Node {
     /// process does it on its API threads, off the consensus thread).
     fn submit(&mut self, tx: SignedTransaction, verified: bool) -> Result<(), Rejection> {
         if !verified {
-            tx.verify().map_err(|_| Rejection::BadSignature)?;
+            tx.verify().map_err(|e| match e {
+                vigil_protocol::TransactionError::BadRowSignature => Rejection::BadRowSignature,
+                _ => Rejection::BadSignature,
+            })?;
             self.verified_now.push((tx.hash(), tx.signature));
         }
         let chain = self.ledger.chain_id();

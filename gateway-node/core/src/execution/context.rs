@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
+use vigil_protocol::tables::ordered::OrderedMap;
 use vigil_protocol::{Address, PublicKey, StateKey};
 
 use super::{AccountState, ConsensusState, Ledger};
@@ -23,6 +24,7 @@ pub struct TxContext<'a> {
     sender: AccountState,
     accounts: &'a mut BTreeMap<Address, AccountState>,
     next: &'a mut ConsensusState,
+    tables: &'a mut BTreeMap<String, OrderedMap>,
     earlier: &'a Changes,
     touched: &'a mut Vec<(StateKey, Option<Vec<u8>>)>,
 }
@@ -31,12 +33,11 @@ impl<'a> TxContext<'a> {
     pub(crate) fn new(
         ledger: &'a Ledger,
         (from, key, sender): (Address, PublicKey, AccountState),
-        accounts: &'a mut BTreeMap<Address, AccountState>,
-        next: &'a mut ConsensusState,
+        (accounts, next, tables): super::BlockSoFar<'a>,
         earlier: &'a Changes,
         touched: &'a mut Vec<(StateKey, Option<Vec<u8>>)>,
     ) -> Self {
-        Self { ledger, from, key, sender, accounts, next, earlier, touched }
+        Self { ledger, from, key, sender, accounts, next, tables, earlier, touched }
     }
 
     /// The committed ledger (the chain id, the sets in force at past heights).
@@ -106,6 +107,24 @@ impl<'a> TxContext<'a> {
             },
         }?;
         from_bytes(&bytes).ok()
+    }
+
+    /// Deletes a state entry (not an account or the consensus configuration).
+    pub fn remove(&mut self, key: StateKey) {
+        debug_assert!(!matches!(key, StateKey::Account(_) | StateKey::Consensus), "never deleted");
+        self.touched.push((key, None));
+    }
+
+    /// A table's ordered map as the block has left it so far (`None`: no such table).
+    /// Cheap: versions of a map share their nodes.
+    pub fn table_map(&self, table: &str) -> Option<OrderedMap> {
+        self.tables.get(table).or_else(|| self.ledger.tables.get(table)).cloned()
+    }
+
+    /// Replaces a table's ordered map (its root goes in the state through
+    /// `StateKey::TableRoot`, written by the caller with it).
+    pub fn set_table_map(&mut self, table: String, map: OrderedMap) {
+        self.tables.insert(table, map);
     }
 
     /// Writes a state entry (not an account or the consensus configuration: those have

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::hash::{hash_value, Domain};
+use vigil_protocol::tables::ordered::OrderedMap;
 use vigil_protocol::{
     Address, Block, BlockHash, BlockHeader, ChainId, CheckpointDigest, ConsensusMode, FailureCode, Genesis, Hash32,
     Height, NodeId, Nonce, PreparedVersion, ReceiptEntry, SignedTransaction, StateKey, StateProof, StateTree, TxHash,
@@ -26,12 +27,14 @@ const RECENT_ACCOUNTS_MAX: usize = 1 << 20;
 pub use crate::capability::evidence::VALIDATORS_MIN;
 pub use crate::capability::fee_min;
 pub use context::TxContext;
+pub use tables::TableMaps;
 pub use view::LedgerView;
 pub use vigil_protocol::AccountState;
 
 use context::Changes;
 
 mod context;
+mod tables;
 mod view;
 
 /// The consensus configuration in the state (key [`StateKey::Consensus`]).
@@ -113,6 +116,8 @@ pub enum TxInvalid {
     Signing(String),
     #[error("{0}")]
     Certificate(String),
+    #[error("{0}")]
+    Table(String),
 }
 
 /// Why executing a list of transactions as a block failed.
@@ -150,15 +155,23 @@ pub struct Execution {
     pub next: ConsensusState,
     /// Accounts after the block (also written in `prepared`).
     accounts: BTreeMap<Address, AccountState>,
+    /// The ordered maps of the tables the block wrote, after it.
+    tables: BTreeMap<String, OrderedMap>,
     /// The state version, computed once here and written as is on commit.
     prepared: PreparedVersion,
 }
+
+/// What a block changed so far besides its state changes: accounts, the consensus
+/// configuration for the next height, the tables' ordered maps.
+type BlockSoFar<'a> =
+    (&'a mut BTreeMap<Address, AccountState>, &'a mut ConsensusState, &'a mut BTreeMap<String, OrderedMap>);
 
 /// A block being executed one transaction at a time on the committed state.
 struct BlockBuilder<'a> {
     ledger: &'a Ledger,
     accounts: BTreeMap<Address, AccountState>,
     next: ConsensusState,
+    tables: BTreeMap<String, OrderedMap>,
     changes: Changes,
     entries: Vec<ReceiptEntry>,
 }
@@ -169,6 +182,7 @@ impl<'a> BlockBuilder<'a> {
             ledger,
             accounts: BTreeMap::new(),
             next: ledger.consensus.clone(),
+            tables: BTreeMap::new(),
             changes: BTreeMap::new(),
             entries: Vec::new(),
         }
@@ -178,7 +192,8 @@ impl<'a> BlockBuilder<'a> {
     fn apply(&mut self, tx: &SignedTransaction, tx_hash: TxHash) -> Result<(), TxInvalid> {
         // `apply_tx` changes `accounts` and `next` only once it cannot fail any more.
         let mut touched: Vec<(StateKey, Option<Vec<u8>>)> = Vec::new();
-        let status = self.ledger.apply_tx(tx, &mut self.accounts, &mut self.next, &self.changes, &mut touched)?;
+        let block = (&mut self.accounts, &mut self.next, &mut self.tables);
+        let status = self.ledger.apply_tx(tx, block, &self.changes, &mut touched)?;
         let result_hash = hash_value(Domain::ExecutionResult, &(&status, &touched));
         self.changes.extend(touched);
         self.entries.push(ReceiptEntry { tx_hash, status, result_hash });
@@ -195,6 +210,7 @@ impl<'a> BlockBuilder<'a> {
             entries: self.entries,
             next: self.next,
             accounts: self.accounts,
+            tables: self.tables,
             prepared,
         })
     }
@@ -224,12 +240,15 @@ pub struct Ledger {
     meta: LedgerMeta,
     consensus: ConsensusState,
     tree: StateTree,
+    /// Every table's ordered map at the committed height (derived from `tree`).
+    tables: TableMaps,
     /// Accounts written since this ledger was built, as the tree holds them at the
     /// committed height: a read cache (every read on the hot path goes through it).
     recent: BTreeMap<Address, AccountState>,
 }
 
-/// Batch-verifies transaction signatures (true if all are valid, or there are none).
+/// Batch-verifies transaction signatures, and the signatures of the rows they carry
+/// (true if all are valid, or there are none).
 pub fn verify_transactions(txs: &[&SignedTransaction]) -> bool {
     if txs.is_empty() {
         return true;
@@ -238,7 +257,18 @@ pub fn verify_transactions(txs: &[&SignedTransaction]) -> bool {
     let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
     let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
     let keys: Vec<_> = txs.iter().map(|t| t.tx.sender).collect();
-    verify_batch(Domain::TransactionSignature, &messages, &signatures, &keys).is_ok()
+    if verify_batch(Domain::TransactionSignature, &messages, &signatures, &keys).is_err() {
+        return false;
+    }
+    let rows: Vec<_> = txs.iter().filter_map(|t| t.tx.payload.signed_row()).collect();
+    if rows.is_empty() {
+        return true;
+    }
+    let bodies: Vec<Vec<u8>> = rows.iter().map(|r| to_bytes(&r.body)).collect();
+    let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<_> = rows.iter().map(|r| r.signature).collect();
+    let keys: Vec<_> = rows.iter().map(|r| r.writer).collect();
+    verify_batch(Domain::TableRow, &messages, &signatures, &keys).is_ok()
 }
 
 fn encode_change<T: Serialize>(value: &T) -> Option<Vec<u8>> {
@@ -316,6 +346,7 @@ impl Ledger {
             meta: LedgerMeta { height: Height(0), last_hash: genesis.hash() },
             consensus,
             tree,
+            tables: TableMaps::default(),
             recent: BTreeMap::new(),
         })
     }
@@ -327,7 +358,8 @@ impl Ledger {
             return Err(LedgerError::StoredStateMismatch("the state tree's newest version is not the stored height"));
         }
         let consensus = Self::stored_consensus(genesis, &tree, meta.height)?;
-        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, recent: BTreeMap::new() })
+        let tables = TableMaps::rebuild(&tree.snapshot())?;
+        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, tables, recent: BTreeMap::new() })
     }
 
     /// The ledger at a stable checkpoint, from the state tree rebuilt from its snapshot
@@ -345,7 +377,8 @@ impl Ledger {
             return Err(LedgerError::StoredStateMismatch("the state's validator set or mode is not the checkpoint's"));
         }
         let meta = LedgerMeta { height: digest.height, last_hash: digest.block_hash };
-        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, recent: BTreeMap::new() })
+        let tables = TableMaps::rebuild(&tree.snapshot())?;
+        Ok(Self { chain_id: genesis.chain_id.clone(), meta, consensus, tree, tables, recent: BTreeMap::new() })
     }
 
     /// The consensus configuration a stored or restored state holds at `height`.
@@ -441,8 +474,7 @@ impl Ledger {
     fn apply_tx(
         &self,
         signed: &SignedTransaction,
-        accounts: &mut BTreeMap<Address, AccountState>,
-        next: &mut ConsensusState,
+        (accounts, next, tables): BlockSoFar<'_>,
         earlier: &Changes,
         touched: &mut Vec<(StateKey, Option<Vec<u8>>)>,
     ) -> Result<TxStatus, TxInvalid> {
@@ -458,7 +490,7 @@ impl Ledger {
         }
         sender.balance = sender.balance.checked_sub(tx.fee).ok_or(TxInvalid::CannotPayFee)?;
         sender.nonce = Nonce(sender.nonce.0.checked_add(1).ok_or(TxInvalid::NonceExhausted)?);
-        let mut cx = TxContext::new(self, (from, tx.sender, sender), accounts, next, earlier, touched);
+        let mut cx = TxContext::new(self, (from, tx.sender, sender), (accounts, next, tables), earlier, touched);
         let status = crate::capability::execute(&tx.payload, &mut cx)?;
         let sender = cx.into_sender_account();
         accounts.insert(from, sender);
@@ -557,6 +589,7 @@ impl Ledger {
             self.recent.clear();
         }
         self.recent.extend(exec.accounts);
+        self.tables.extend(exec.tables);
         self.consensus = exec.next;
         self.meta.height = height;
         self.meta.last_hash = block.header.hash();

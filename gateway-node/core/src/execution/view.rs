@@ -15,6 +15,7 @@ pub struct LedgerView {
     meta: LedgerMeta,
     consensus: ConsensusState,
     state: StateSnapshot,
+    tables: super::TableMaps,
 }
 
 impl Ledger {
@@ -25,6 +26,7 @@ impl Ledger {
             meta: self.meta.clone(),
             consensus: self.consensus.clone(),
             state: self.tree.snapshot(),
+            tables: self.tables.clone(),
         }
     }
 }
@@ -46,6 +48,11 @@ impl LedgerView {
     /// A typed state entry, if present and readable.
     pub fn state<T: serde::de::DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
         self.state.get(key).and_then(|b| vigil_protocol::encoding::from_bytes(&b).ok())
+    }
+
+    /// A table's ordered map (`None`: no such table): what a scan is proven from.
+    pub fn table_map(&self, table: &str) -> Option<&vigil_protocol::tables::ordered::OrderedMap> {
+        self.tables.get(table)
     }
 
     /// A state entry with its proof against this height's state root.

@@ -94,6 +94,14 @@ impl From<Rejection> for ApiError {
             Rejection::DuplicateVerdict { .. } => ErrorCode::DuplicateVerdict,
             Rejection::InvalidVerdict(_) => ErrorCode::InvalidVerdict,
             Rejection::InvalidCertAction(_) => ErrorCode::InvalidCertAction,
+            Rejection::UnknownTable(_) => ErrorCode::UnknownTable,
+            Rejection::InvalidTable(_) => ErrorCode::InvalidTable,
+            Rejection::InvalidRow(_) => ErrorCode::InvalidRow,
+            Rejection::DuplicateKey => ErrorCode::DuplicateKey,
+            Rejection::MissingRow => ErrorCode::MissingRow,
+            Rejection::NotTheWriter => ErrorCode::NotTheWriter,
+            Rejection::BadRowSignature => ErrorCode::BadRowSignature,
+            Rejection::WriteRefused(_) => ErrorCode::WriteRefused,
         };
         Self::new(code, r.to_string())
     }

@@ -19,7 +19,7 @@ use vigil_api::{ErrorCode, ErrorDetail, ReceiptAnswer, TxAnswer, TxPending, TxSt
 use vigil_core::consensus::Rejection;
 use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
 use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
-use vigil_protocol::{SignedTransaction, TxHash};
+use vigil_protocol::{SignedTransaction, TransactionError, TxHash};
 
 use super::{ApiError, ApiResult};
 use crate::openapi::error_doc;
@@ -143,9 +143,13 @@ async fn submit_and_wait(
     q: &WaitQuery,
 ) -> ApiResult<bool> {
     // The signature is checked here, on the API's threads, not on the consensus thread.
-    if tx.verify().is_err() {
+    if let Err(e) = tx.verify() {
         shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Err(Rejection::BadSignature.into());
+        return Err(match e {
+            TransactionError::BadRowSignature => Rejection::BadRowSignature,
+            _ => Rejection::BadSignature,
+        }
+        .into());
     }
     // A wallet sends to several nodes: the copy that peers gossip here is not checked again.
     shared.verified.insert([(hash, tx.signature)]);

@@ -17,11 +17,11 @@
 //!   aggregated, restarts after a timeout counted in heights. The first thing signed is
 //!   the consortium's root certificate, as soon as the group key is ready.
 
-use serde::de::DeserializeOwned;
 use vigil_protocol::authcenter::{AuthCenterSet, DkgMessage, DkgRound1, DkgRound2, DkgState, GroupKey};
-use vigil_protocol::{Height, PublicKey, StateKey, TxStatus};
+use vigil_protocol::{PublicKey, StateKey, TxStatus};
 
 use super::Capability;
+pub(crate) use super::ReadState;
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
@@ -36,32 +36,6 @@ pub mod signing;
 pub mod switch;
 
 pub use keygen::{from_chain, group_key, identifier, to_chain};
-
-/// Reads of the state a message is checked against: the committed ledger at admission,
-/// the block so far in execution.
-pub(crate) trait ReadState {
-    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T>;
-    /// The newest committed height (the message executes at the next).
-    fn height(&self) -> Height;
-}
-
-impl ReadState for Ledger {
-    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
-        self.state(key)
-    }
-    fn height(&self) -> Height {
-        Ledger::height(self)
-    }
-}
-
-impl ReadState for TxContext<'_> {
-    fn get<T: DeserializeOwned>(&self, key: &StateKey) -> Option<T> {
-        self.read(key)
-    }
-    fn height(&self) -> Height {
-        self.ledger().height()
-    }
-}
 
 /// The key generation as a message from `sender` finds it.
 pub(crate) struct Scope {

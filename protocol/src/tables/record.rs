@@ -1,0 +1,192 @@
+//! What the state keeps of a table, and what the chain asks of a write before it
+//! records it:
+//!
+//! - `StateKey::Table(name)` → [`TableRecord`]: its owner, every version of its schema,
+//!   the deposit it holds;
+//! - `StateKey::TableRoot(name)` → [`TableRoot`]: the root of its rows' ordered map (what a
+//!   scan's range proof is checked against) and how many rows it holds;
+//! - `StateKey::Row(name, key)` → [`StoredRow`](super::StoredRow): the row in force;
+//! - `StateKey::RowHistory(name, key)` → [`RowHistory`], and `StateKey::RowVersion(name,
+//!   key, n)` → the `n`-th write of that key (deletes included), so a row's history is in
+//!   the current state and pruning old state versions never erases it;
+//! - `StateKey::TableNames` → every table's name, in creation order.
+
+use serde::{Deserialize, Serialize};
+
+use super::row::{key_of, RowError, RowOp, SignedRow, Value};
+use super::schema::{SchemaError, TableSchema};
+use crate::address::Address;
+use crate::hash::Hash32;
+use crate::ids::{Amount, ChainId, Height};
+
+/// The fee a `CreateTable` pays at least.
+pub const CREATE_TABLE_FEE_MIN: u64 = 10;
+/// What creating a table takes from its owner's balance and the table holds.
+pub const TABLE_DEPOSIT: u64 = 500;
+/// Most tables a chain holds.
+pub const TABLES_MAX: usize = 1024;
+/// Most versions of one table's schema.
+pub const SCHEMA_VERSIONS_MAX: usize = 16;
+/// Most versions of one row a history page gives.
+pub const HISTORY_PAGE_MAX: u32 = 64;
+
+/// The payload that creates a table: the sender owns it and pays [`TABLE_DEPOSIT`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTable {
+    pub schema: TableSchema,
+}
+
+/// The payload that puts a new version of a table's schema in force (by its owner; see
+/// [`TableSchema::evolves_to`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlterTable {
+    pub schema: TableSchema,
+}
+
+/// A table as the state keeps it (at `StateKey::Table(name)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRecord {
+    pub owner: Address,
+    /// Every version of its schema, oldest first; the last is in force.
+    pub versions: Vec<TableSchema>,
+    pub created: Height,
+    pub deposit: Amount,
+}
+
+impl TableRecord {
+    /// The schema in force.
+    pub fn schema(&self) -> Option<&TableSchema> {
+        self.versions.last()
+    }
+
+    /// `values` as the schema in force reads them: a row written under an older version
+    /// has the columns added since as nulls.
+    pub fn read(&self, values: &[Value]) -> Vec<Value> {
+        let width = self.schema().map_or(values.len(), |s| s.columns.len());
+        let mut out = values.to_vec();
+        if out.len() < width {
+            out.resize(width, Value::Null);
+        }
+        out
+    }
+}
+
+/// A table's ordered root (at `StateKey::TableRoot(name)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TableRoot {
+    pub root: Hash32,
+    pub rows: u64,
+}
+
+/// How many times a key was written (at `StateKey::RowHistory(name, key)`): its versions
+/// are `RowVersion(name, key, 0..versions)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RowHistory {
+    pub versions: u32,
+}
+
+/// Why a write is refused before the table's rows are looked at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error("the row is signed for chain `{0}`")]
+    Chain(ChainId),
+    #[error(transparent)]
+    Row(#[from] RowError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("column `{0}`: a delete gives the key's values and nulls elsewhere")]
+    DeleteValue(String),
+}
+
+/// Checks a signed write against the table's schema in force: its chain, its values (a
+/// delete: the key's values, nulls elsewhere). Returns the row's key.
+pub fn check_write(chain: &ChainId, schema: &TableSchema, row: &SignedRow) -> Result<Vec<u8>, WriteError> {
+    let body = &row.body;
+    if &body.chain != chain {
+        return Err(WriteError::Chain(body.chain.clone()));
+    }
+    match body.op {
+        RowOp::Insert | RowOp::Update => super::row::check_row(schema, &body.values)?,
+        RowOp::Delete => check_delete(schema, &body.values)?,
+    }
+    // Every key column is a checked, not-null value of the row: the key exists.
+    key_of(schema, &body.values)
+        .ok_or(WriteError::Row(RowError::Width { expected: schema.columns.len(), found: body.values.len() }))
+}
+
+fn check_delete(schema: &TableSchema, values: &[Value]) -> Result<(), WriteError> {
+    if values.len() != schema.columns.len() {
+        return Err(RowError::Width { expected: schema.columns.len(), found: values.len() }.into());
+    }
+    for (i, (column, value)) in schema.columns.iter().zip(values).enumerate() {
+        if schema.primary_key.iter().any(|&k| usize::from(k) == i) {
+            super::row::check_value(column, value)?;
+        } else if *value != Value::Null {
+            return Err(WriteError::DeleteValue(column.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SecretKey;
+    use crate::tables::row::RowBody;
+    use crate::tables::schema::{Column, ColumnType, WritePolicy};
+
+    fn schema() -> TableSchema {
+        let col =
+            |name: &str, ty| Column { name: name.into(), ty, nullable: false, max_len: None, min: None, max: None };
+        TableSchema {
+            name: "t".into(),
+            columns: vec![col("id", ColumnType::U64), col("note", ColumnType::String)],
+            primary_key: vec![0],
+            policy: WritePolicy::Owner,
+        }
+    }
+
+    fn signed(op: RowOp, values: Vec<Value>) -> SignedRow {
+        let chain = ChainId::new("c").unwrap();
+        RowBody { chain, table: "t".into(), op, values }.sign(&SecretKey::from_seed([1; 32]))
+    }
+
+    #[test]
+    fn a_write_is_checked_for_its_chain_its_values_and_a_delete_for_its_key_alone() {
+        let chain = ChainId::new("c").unwrap();
+        let s = schema();
+        let insert = signed(RowOp::Insert, vec![Value::U64(7), Value::String("x".into())]);
+        assert_eq!(check_write(&chain, &s, &insert), Ok(7u64.to_be_bytes().to_vec()));
+        let other = ChainId::new("d").unwrap();
+        assert_eq!(check_write(&other, &s, &insert), Err(WriteError::Chain(chain.clone())));
+        let delete = signed(RowOp::Delete, vec![Value::U64(7), Value::Null]);
+        assert_eq!(check_write(&chain, &s, &delete), Ok(7u64.to_be_bytes().to_vec()));
+        let delete_with_value = signed(RowOp::Delete, vec![Value::U64(7), Value::String("x".into())]);
+        assert_eq!(check_write(&chain, &s, &delete_with_value), Err(WriteError::DeleteValue("note".into())));
+        let delete_without_key = signed(RowOp::Delete, vec![Value::Null, Value::Null]);
+        assert_eq!(check_write(&chain, &s, &delete_without_key), Err(RowError::Null("id".into()).into()));
+        let update_null = signed(RowOp::Update, vec![Value::U64(7), Value::Null]);
+        assert_eq!(check_write(&chain, &s, &update_null), Err(RowError::Null("note".into()).into()));
+    }
+
+    #[test]
+    fn an_old_row_reads_with_the_added_columns_null() {
+        let mut next = schema();
+        next.columns.push(Column {
+            name: "tag".into(),
+            ty: ColumnType::String,
+            nullable: true,
+            max_len: None,
+            min: None,
+            max: None,
+        });
+        let record = TableRecord {
+            owner: Address([1; 20]),
+            versions: vec![schema(), next],
+            created: Height(1),
+            deposit: Amount(TABLE_DEPOSIT),
+        };
+        let old = vec![Value::U64(1), Value::String("a".into())];
+        assert_eq!(record.read(&old), vec![Value::U64(1), Value::String("a".into()), Value::Null]);
+    }
+}
