@@ -5,6 +5,7 @@
 //! - [`answers`]: the parts of the node's answers a client verifies.
 //! - [`views`]: the node's answers as a whole, those parts flattened in.
 //! - [`gateway`]: the gateway's own routes (forward, nodes, faucet).
+//! - [`tables`]: the table routes' scans and history pages.
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
@@ -12,6 +13,7 @@ pub mod answers;
 pub mod compact;
 pub mod error;
 pub mod gateway;
+pub mod tables;
 pub mod views;
 
 pub use answers::{
@@ -23,6 +25,7 @@ pub use gateway::{
     FanOutAnswer, FaucetInfo, FaucetRequest, ForwardRequest, Funded, InnerRequest, NodeAnswer, NodeHealth, NodesAnswer,
     Targets,
 };
+pub use tables::{HistoryQuery, KeyBound, ScanAnswer, ScanRequest};
 pub use views::{
     AccountAnswer, BlockAnswer, CheckpointAnswer, NodeStatus, ReceiptProofAnswer, TxAnswer, TxPending, TxState,
     ValidatorsAnswer, VaultStored,

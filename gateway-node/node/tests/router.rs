@@ -214,6 +214,135 @@ async fn every_refusal_has_its_code_and_that_codes_status() {
     n.started.stop().await;
 }
 
+fn signed(from: &SecretKey, nonce: u64, payload: Payload) -> SignedTransaction {
+    let fee = vigil_core::capability::fee_min(&payload);
+    Transaction {
+        chain_id: ChainId::new(CHAIN).unwrap(),
+        sender: from.public_key(),
+        nonce: Nonce(nonce),
+        fee: Amount(fee),
+        payload,
+    }
+    .sign(from)
+}
+
+fn post_json(path: &str, body: String) -> Request<Body> {
+    Request::post(path).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+}
+
+/// Table writes through `POST /v1/tx` with each refusal's code, and the table reads with
+/// what proves them: a row present and one absent, a page proven complete, a key's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_are_refused_with_their_codes_and_read_with_their_proofs() {
+    use vigil_protocol::tables::*;
+    let n = node().await;
+    let (app, rich) = (&n.app, &n.rich);
+    let col = |name: &str, ty| Column { name: name.into(), ty, nullable: false, max_len: None, min: None, max: None };
+    let schema = TableSchema {
+        name: "orders".into(),
+        columns: vec![col("id", ColumnType::U64), Column { max_len: Some(4), ..col("item", ColumnType::String) }],
+        primary_key: vec![0],
+        policy: WritePolicy::Owner,
+    };
+    let write = |key: &SecretKey, op, values: Vec<Value>| {
+        let body = RowBody { chain: ChainId::new(CHAIN).unwrap(), table: "orders".into(), op, values };
+        Payload::WriteRow(Box::new(body.sign(key)))
+    };
+    let item = |id: u64, s: &str| vec![Value::U64(id), Value::String(s.into())];
+    refused(
+        app,
+        "row of no table",
+        post_tx(&signed(rich, 0, write(rich, RowOp::Insert, item(1, "a")))),
+        ErrorCode::UnknownTable,
+    )
+    .await;
+    refused(
+        app,
+        "scan of no table",
+        post_json("/v1/tables/orders/scan", r#"{"limit":5}"#.into()),
+        ErrorCode::UnknownTable,
+    )
+    .await;
+    let mut keyless = schema.clone();
+    keyless.primary_key.clear();
+    let create = |s: TableSchema| Payload::CreateTable(Box::new(CreateTable { schema: s }));
+    refused(app, "schema without a key", post_tx(&signed(rich, 0, create(keyless))), ErrorCode::InvalidTable).await;
+    let mut nonce = 0;
+    let mut commit = |payload: Payload| {
+        nonce += 1;
+        signed(rich, nonce - 1, payload)
+    };
+    for tx in [
+        create(schema.clone()),
+        write(rich, RowOp::Insert, item(2, "fig")),
+        write(rich, RowOp::Insert, item(1, "kiwi")),
+    ]
+    .map(&mut commit)
+    {
+        let (status, body) = call(app, post_tx(&tx)).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+    let next = |p| signed(rich, 3, p);
+    refused(
+        app,
+        "a value too long",
+        post_tx(&next(write(rich, RowOp::Insert, item(3, "melon")))),
+        ErrorCode::InvalidRow,
+    )
+    .await;
+    refused(app, "a key taken", post_tx(&next(write(rich, RowOp::Insert, item(1, "x")))), ErrorCode::DuplicateKey)
+        .await;
+    refused(app, "no such row", post_tx(&next(write(rich, RowOp::Update, item(9, "x")))), ErrorCode::MissingRow).await;
+    let other = SecretKey::from_seed([9; 32]);
+    refused(app, "another's row", post_tx(&next(write(&other, RowOp::Insert, item(3, "x")))), ErrorCode::NotTheWriter)
+        .await;
+    let Payload::WriteRow(mut forged) = write(rich, RowOp::Insert, item(3, "x")) else { unreachable!() };
+    forged.body.values[1] = Value::String("y".into());
+    refused(app, "a forged row", post_tx(&next(Payload::WriteRow(forged))), ErrorCode::BadRowSignature).await;
+    refused(
+        app,
+        "a page of 0 rows",
+        post_json("/v1/tables/orders/scan", r#"{"limit":0}"#.into()),
+        ErrorCode::Malformed,
+    )
+    .await;
+    refused(app, "a key not hex", get("/v1/tables/orders/rows/zz"), ErrorCode::Malformed).await;
+
+    let (status, body) = call(app, post_json("/v1/tables/orders/scan", r#"{"limit":5}"#.into())).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let page: vigil_api::ScanAnswer = serde_json::from_slice(&body).unwrap();
+    let certified: vigil_protocol::CertifiedHeader =
+        vigil_protocol::encoding::from_bytes(&page.proven.certified_header_bcs.unwrap().0).unwrap();
+    let root_entry = &page.proven.entries[1];
+    let proof: vigil_protocol::StateProof = vigil_protocol::encoding::from_bytes(&root_entry.proof_bcs.0).unwrap();
+    let root_bytes = root_entry.value_bcs.as_ref().unwrap().0.clone();
+    proof.verify(&certified.header.state_root, &StateKey::TableRoot("orders".into()), Some(&root_bytes)).unwrap();
+    let root: TableRoot = vigil_protocol::encoding::from_bytes(&root_bytes).unwrap();
+    let rows: Vec<(Vec<u8>, vigil_protocol::Hash32)> = page
+        .rows_bcs
+        .iter()
+        .map(|r| {
+            let stored: StoredRow = vigil_protocol::encoding::from_bytes(&r.0).unwrap();
+            (key_of(&schema, &stored.row.body.values).unwrap(), stored.hash())
+        })
+        .collect();
+    let range = KeyRange { from: std::ops::Bound::Unbounded, to: std::ops::Bound::Unbounded };
+    let range_proof: RangeProof = vigil_protocol::encoding::from_bytes(&page.proof_bcs.0).unwrap();
+    let checked = verify_page(&root.root, &range, 5, rows, &range_proof).unwrap();
+    assert_eq!(checked.rows.iter().map(|(k, _)| k[7]).collect::<Vec<_>>(), vec![1, 2], "in key order, complete");
+
+    let (status, body) = call(app, get(&format!("/v1/tables/orders/rows/{}", hex::encode(7u64.to_be_bytes())))).await;
+    assert_eq!(status, StatusCode::OK);
+    let absent: vigil_api::ProvenStates = serde_json::from_slice(&body).unwrap();
+    assert!(absent.entries[0].value_bcs.is_some() && absent.entries[1].value_bcs.is_none(), "the table, no row 7");
+    let (status, body) =
+        call(app, get(&format!("/v1/tables/orders/rows/{}/history", hex::encode(1u64.to_be_bytes())))).await;
+    assert_eq!(status, StatusCode::OK);
+    let history: vigil_api::ProvenStates = serde_json::from_slice(&body).unwrap();
+    assert_eq!(history.entries.len(), 3, "the table, the key's count, its one version");
+    n.started.stop().await;
+}
+
 /// Every path and method the OpenAPI document names reaches a handler of the router (an
 /// answer that is not the router's "no such route" or "wrong method").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +359,8 @@ async fn the_openapi_document_names_only_routes_the_router_serves() {
             .replace("{index}", "0")
             .replace("{hash}", &"ab".repeat(32))
             .replace("{address}", &address)
-            .replace("{key}", &key);
+            .replace("{key}", &key)
+            .replace("{name}", "orders");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let request = Request::builder().method(method.clone()).uri(&concrete).body(Body::empty()).unwrap();

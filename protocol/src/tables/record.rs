@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ordered::ORDERED_KEY_LEN_MAX;
 use super::row::{key_of, RowError, RowOp, SignedRow, Value};
 use super::schema::{SchemaError, TableSchema};
 use crate::address::Address;
@@ -96,6 +97,8 @@ pub enum WriteError {
     Schema(#[from] SchemaError),
     #[error("column `{0}`: a delete gives the key's values and nulls elsewhere")]
     DeleteValue(String),
+    #[error("the primary key's encoding is over {ORDERED_KEY_LEN_MAX} bytes; shorten its values")]
+    KeyLength,
 }
 
 /// Checks a signed write against the table's schema in force: its chain, its values (a
@@ -110,8 +113,12 @@ pub fn check_write(chain: &ChainId, schema: &TableSchema, row: &SignedRow) -> Re
         RowOp::Delete => check_delete(schema, &body.values)?,
     }
     // Every key column is a checked, not-null value of the row: the key exists.
-    key_of(schema, &body.values)
-        .ok_or(WriteError::Row(RowError::Width { expected: schema.columns.len(), found: body.values.len() }))
+    let key = key_of(schema, &body.values)
+        .ok_or(WriteError::Row(RowError::Width { expected: schema.columns.len(), found: body.values.len() }))?;
+    if key.len() > ORDERED_KEY_LEN_MAX {
+        return Err(WriteError::KeyLength);
+    }
+    Ok(key)
 }
 
 fn check_delete(schema: &TableSchema, values: &[Value]) -> Result<(), WriteError> {
@@ -165,6 +172,11 @@ mod tests {
         assert_eq!(check_write(&chain, &s, &delete_with_value), Err(WriteError::DeleteValue("note".into())));
         let delete_without_key = signed(RowOp::Delete, vec![Value::Null, Value::Null]);
         assert_eq!(check_write(&chain, &s, &delete_without_key), Err(RowError::Null("id".into()).into()));
+        let long = "x".repeat(1100);
+        let long_key = signed(RowOp::Insert, vec![Value::U64(1), Value::String(long.clone())]);
+        let mut keyed_by_note = s.clone();
+        keyed_by_note.primary_key = vec![1];
+        assert_eq!(check_write(&chain, &keyed_by_note, &long_key), Err(WriteError::KeyLength));
         let update_null = signed(RowOp::Update, vec![Value::U64(7), Value::Null]);
         assert_eq!(check_write(&chain, &s, &update_null), Err(RowError::Null("note".into()).into()));
     }

@@ -199,7 +199,11 @@ async fn post_states(
 /// `keys` each with its proof, and the certified header, from one published view: one
 /// durable height.
 pub(crate) fn prove_states(shared: &Shared, keys: &[StateKey]) -> ApiResult<ProvenStates> {
-    let view = shared.view();
+    prove_in(&shared.view(), keys)
+}
+
+/// `keys` each with its proof, and the certified header, from `view`.
+pub(crate) fn prove_in(view: &vigil_core::consensus::NodeView, keys: &[StateKey]) -> ApiResult<ProvenStates> {
     let ledger = &view.ledger;
     let mut entries = Vec::with_capacity(keys.len());
     for key in keys {

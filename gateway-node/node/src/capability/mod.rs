@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | [`transfer`] | `GET /v1/accounts/{address}` (proven balance and nonce) | |
 //! | [`certs`] | `GET /v1/certs/root.pem` (the consortium's root), `GET /v1/certs/{serial}`, `GET /v1/certs/by-key/{key}` (certificates with their proofs) | |
+//! | [`tables`] | `GET /v1/tables`, `GET /v1/tables/{name}`, `GET /v1/tables/{name}/rows/{key}` (and `/history`), `POST /v1/tables/{name}/scan` (a page with its range proof) | (each table's ordered map is the ledger's, in its published view) |
 //! | [`checkpoint`] | `GET /v1/checkpoints/latest` | (the stable checkpoint is the consensus thread's, in its published view) |
 //! | [`vault`] | `POST /v1/vault/store`, `POST /v1/vault/fetch` | the fragment store (redb or an object store), replay guard |
 //!
@@ -23,6 +24,7 @@ use crate::service::Shared;
 
 pub mod certs;
 pub mod checkpoint;
+pub mod tables;
 pub mod transfer;
 pub mod vault;
 
@@ -32,6 +34,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .merge(transfer::routes())
         .merge(checkpoint::routes())
         .merge(certs::routes())
+        .merge(tables::routes())
         .merge(vault::api::routes())
 }
 
@@ -41,6 +44,7 @@ pub fn openapi_paths() -> Value {
         transfer::openapi_paths(),
         checkpoint::openapi_paths(),
         certs::openapi_paths(),
+        tables::openapi_paths(),
         vault::api::openapi_paths(),
     ])
 }
