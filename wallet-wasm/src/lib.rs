@@ -19,6 +19,7 @@ pub mod light;
 pub mod mnemonic;
 pub mod platform;
 pub mod session;
+pub mod tables;
 pub mod vault;
 
 #[cfg(target_arch = "wasm32")]

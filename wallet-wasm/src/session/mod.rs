@@ -7,12 +7,14 @@
 //! Each capability's wallet methods are a module of their own, each an
 //! `impl Session` block: [`transfer`] (a verified, cross-checked balance; transfers),
 //! [`evidence`] (a liar proven and the evidence delivered by every route), and the
-//! [`vault`] (upload, list and download). [`checkpoint`] starts the light client from a
+//! [`vault`] (upload, list and download), [`certs`] (certificates), [`tables`] (rows
+//! written from objects checked against the proven schema; reads and scans proven). [`checkpoint`] starts the light client from a
 //! stable checkpoint instead of genesis.
 
 pub mod certs;
 pub mod checkpoint;
 pub mod evidence;
+pub mod tables;
 pub mod transfer;
 pub mod vault;
 
@@ -56,6 +58,8 @@ pub enum WalletError {
     NoCheckpoint,
     #[error(transparent)]
     Certificate(#[from] certs::CertCheckError),
+    #[error(transparent)]
+    Table(#[from] crate::tables::TableError),
 }
 
 impl WalletError {
@@ -91,6 +95,7 @@ impl WalletError {
             WalletError::Vault(_) => "VAULT".to_string(),
             WalletError::NoCheckpoint => "NO_CHECKPOINT".to_string(),
             WalletError::Certificate(e) => e.code().to_string(),
+            WalletError::Table(e) => e.code().to_string(),
         }
     }
 }
