@@ -1,7 +1,9 @@
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash } from './dist/vigil_wallet.js';
+export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, verifyRowSignature } from './dist/vigil_wallet.js';
 export type {
   CheckpointOptions, FromCheckpointOptions, SessionStart,
   CertificateState, CertificateReport, CertificateRequestOptions, CertificateRequestView,
+  ColumnType, Column, WritePolicy, TableSchema, RowObject, TableView, RowView, RowReport, ScanReport, ScanOptions,
+  HistoryReport,
 } from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */

@@ -57,11 +57,15 @@ pub struct Column {
     pub name: String,
     pub ty: ColumnType,
     /// `false`: not null.
+    #[serde(default)]
     pub nullable: bool,
     /// For `string` (characters) and `bytes` (bytes): the longest value.
+    #[serde(default)]
     pub max_len: Option<u32>,
     /// For numeric types: the least and greatest value (a decimal's in its units).
+    #[serde(default)]
     pub min: Option<i128>,
+    #[serde(default)]
     pub max: Option<i128>,
 }
 
