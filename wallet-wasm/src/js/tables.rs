@@ -247,11 +247,7 @@ impl VigilClient {
     /// A row by its key (an object of the key's columns): present, its signature
     /// checked, or proven absent (`row: null`).
     #[wasm_bindgen(js_name = getRow, unchecked_return_type = "Promise<RowReport>")]
-    pub fn get_row(
-        &self,
-        table: String,
-        #[wasm_bindgen(unchecked_param_type = "RowObject")] key: JsValue,
-    ) -> Promise {
+    pub fn get_row(&self, table: String, #[wasm_bindgen(unchecked_param_type = "RowObject")] key: JsValue) -> Promise {
         let shared = self.session.clone();
         future_to_promise(async move {
             let key = object(&key, "the key")?;
@@ -279,7 +275,10 @@ impl VigilClient {
             if limit == 0 || limit as usize > SCAN_LIMIT_MAX {
                 return Err(error("BAD_OPTIONS", format!("limit is 1 to {SCAN_LIMIT_MAX}")));
             }
-            let after = o.after.map(|a| hex::decode(a).map_err(|_| error("BAD_OPTIONS", "after: a page's `next`"))).transpose()?;
+            let after = o
+                .after
+                .map(|a| hex::decode(a).map_err(|_| error("BAD_OPTIONS", "after: a page's `next`")))
+                .transpose()?;
             let bounds = ScanBounds { from: o.from, to: o.to, after };
             let mut s = shared.try_hold().ok_or_else(busy)?;
             to_js(&s.scan_rows(&table, &bounds, limit).await.map_err(wallet_error)?)
