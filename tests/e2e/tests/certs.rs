@@ -37,6 +37,43 @@ async fn decided(session: &mut Session<vigil_e2e::Native>, id: u64) -> anyhow::R
     }
 }
 
+/// A row of the table `certified` (write policy: a valid certificate) written by `key`
+/// straight to node 0: `None` once committed, else the node's refusal.
+async fn write_certified(
+    net: &TestNet,
+    session: &mut Session<vigil_e2e::Native>,
+    key: &SecretKey,
+    id: u64,
+) -> anyhow::Result<Option<vigil_api::ErrorCode>> {
+    use vigil_protocol::tables::{RowBody, RowOp, Value};
+    let body = RowBody {
+        chain: session.chain_id().clone(),
+        table: "certified".into(),
+        op: RowOp::Insert,
+        values: vec![Value::U64(id)],
+    };
+    let nonce = session.account(&vigil_protocol::Address::from_public_key(&key.public_key())).await?.nonce;
+    let tx = Transaction {
+        chain_id: session.chain_id().clone(),
+        sender: key.public_key(),
+        nonce: Nonce(nonce),
+        fee: Amount(1),
+        payload: Payload::WriteRow(Box::new(body.sign(key))),
+    }
+    .sign(key);
+    let r = net
+        .http
+        .post(net.url(0, "/v1/tx?wait=true"))
+        .header("content-type", "application/octet-stream")
+        .body(to_bytes(&tx))
+        .send()
+        .await?;
+    if r.status() == 200 {
+        return Ok(None);
+    }
+    Ok(Some(r.json::<vigil_api::ErrorBody>().await?.error.code))
+}
+
 /// Edits center `i`'s `authcenter.toml` as its operator would.
 fn edit_center(net: &vigil::devnet::Devnet, i: usize, edit: impl FnOnce(&mut AuthCenterConfig)) -> anyhow::Result<()> {
     let path = &net.centers[i].config;
@@ -217,6 +254,30 @@ async fn five_center_processes_sign_the_root_served_as_pem() -> anyhow::Result<(
     let report = session.verify_certificate(cert_pem.as_bytes()).await?;
     assert_eq!(report.state, CertState::Valid);
     assert_eq!(report.subject, subject);
+
+    // A table only certificate holders write: the applicant's key writes while its
+    // certificate is valid (not while frozen, never once revoked, below).
+    use vigil_protocol::tables::{Column, ColumnType, TableSchema, WritePolicy};
+    let certified = TableSchema {
+        name: "certified".into(),
+        columns: vec![Column {
+            name: "id".into(),
+            ty: ColumnType::U64,
+            nullable: false,
+            max_len: None,
+            min: None,
+            max: None,
+        }],
+        primary_key: vec![0],
+        policy: WritePolicy::CertificateHolder,
+    };
+    session.create_table(&faucet, certified).await?;
+    session.transfer(&faucet, vigil_protocol::Address::from_public_key(&applicant.public_key()), 1_000, 1).await?;
+    assert_eq!(write_certified(&net, &mut session, &applicant, 1).await?, None, "a valid certificate writes");
+    let uncertified = SecretKey::generate();
+    session.transfer(&faucet, vigil_protocol::Address::from_public_key(&uncertified.public_key()), 1_000, 1).await?;
+    let write_refused = Some(vigil_api::ErrorCode::WriteRefused);
+    assert_eq!(write_certified(&net, &mut session, &uncertified, 2).await?, write_refused, "no certificate");
     assert_eq!(report.approving_centers.len(), 3, "{:?}", report.approving_centers);
     assert!(report.method.contains("group key"), "{}", report.method);
     let cert_path = net.devnet.dir.join("alice.pem");
@@ -263,14 +324,17 @@ async fn five_center_processes_sign_the_root_served_as_pem() -> anyhow::Result<(
     assert!(vote(1, "freeze").is_err(), "a second vote of one center is refused");
     vote(2, "freeze")?;
     assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Frozen);
+    assert_eq!(write_certified(&net, &mut session, &applicant, 3).await?, write_refused, "a frozen certificate");
     for i in 2..5 {
         vote(i, "unfreeze")?;
     }
     assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Valid);
+    assert_eq!(write_certified(&net, &mut session, &applicant, 4).await?, None, "valid again");
     for i in [0, 3, 4] {
         vote(i, "revoke")?;
     }
     assert_eq!(session.verify_certificate(cert_pem.as_bytes()).await?.state, CertState::Revoked);
+    assert_eq!(write_certified(&net, &mut session, &applicant, 5).await?, write_refused, "a revoked certificate");
     let verified = center_cmd(1, &["verify", cert_path.to_str().unwrap_or_default()])?;
     assert!(verified.contains("\"state\": \"revoked\""), "{verified}");
 
