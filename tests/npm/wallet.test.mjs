@@ -16,7 +16,7 @@ import { Agent, setGlobalDispatcher } from 'undici';
 const VIGIL = process.env.VIGIL_BIN;
 const PKG = process.env.VIGIL_NPM_DIR;
 assert.ok(VIGIL && PKG, 'set VIGIL_BIN and VIGIL_NPM_DIR (cargo xtask test does)');
-const { init, Wallet, VigilClient } = await import(pathToFileURL(join(PKG, 'node.js')).href);
+const { init, Wallet, VigilClient, verifyRowSignature } = await import(pathToFileURL(join(PKG, 'node.js')).href);
 
 const ABANDON = `${'abandon '.repeat(23)}art`;
 let dir, devnet, port, gateway, genesisJson, liar, client;
@@ -227,6 +227,59 @@ test('a certificate: claims sealed to the five centers, approved by three, issue
     execFileSync(VIGIL, ['authcenter', '--config', config, 'vote', '--serial', view.serial, '--action', 'revoke', '--reason', 'npm test'], { stdio: 'ignore' });
   }
   assert.equal((await client.verifyCertificate(pem)).state, 'revoked');
+});
+
+test('a table: rows from plain objects checked before signing, pages proven complete, a tampered page refused offline', async () => {
+  await client.sync();
+  const wallet = Wallet.fromPhrase(ABANDON);
+  await client.createTable(wallet, 0, {
+    name: 'npm_orders', primary_key: [0], policy: 'Owner',
+    columns: [{ name: 'id', ty: 'u64' }, { name: 'item', ty: 'string', max_len: 8 },
+              { name: 'price', ty: { decimal: { scale: 2 } }, min: 0 }, { name: 'note', ty: 'bytes', nullable: true }],
+  });
+  for (const id of [3, 1, 2, 5, 4]) {
+    await client.insertRow(wallet, 0, 'npm_orders', { id, item: `item-${id}`, price: `${id}.50` });
+  }
+  // Each bad row is refused in the module, before anything is signed, naming its column.
+  await assert.rejects(client.insertRow(wallet, 0, 'npm_orders', { id: 9, item: 'x', price: '1', colour: 'red' }), { code: 'INVALID_ROW', message: /colour/ });
+  await assert.rejects(client.insertRow(wallet, 0, 'npm_orders', { id: 9, item: 'far too long', price: '1' }), { code: 'INVALID_ROW', message: /item/ });
+  await assert.rejects(client.insertRow(wallet, 0, 'npm_orders', { id: 9, item: 'x', price: '1.234' }), { code: 'INVALID_ROW', message: /price/ });
+  await assert.rejects(client.insertRow(wallet, 0, 'npm_orders', { id: 1, item: 'x', price: '1' }), { code: 'DUPLICATE_KEY' });
+  await assert.rejects(client.updateRow(wallet, 0, 'npm_orders', { id: 9, item: 'x', price: '1' }), { code: 'MISSING_ROW' });
+  await assert.rejects(client.insertRow(wallet, 0, 'no_such', { id: 9 }), { code: 'UNKNOWN_TABLE' });
+
+  const { row } = await client.getRow('npm_orders', { id: 2 });
+  assert.deepEqual(row.values, { id: 2, item: 'item-2', price: '2.50', note: null });
+  assert.equal((await client.getRow('npm_orders', { id: 7 })).row, null, 'proven absent');
+  const first = await client.scanRows('npm_orders', { limit: 3 });
+  assert.equal(first.complete, true);
+  assert.match(first.method, /range proof/);
+  const second = await client.scanRows('npm_orders', { after: first.next, limit: 3 });
+  assert.deepEqual([...first.rows, ...second.rows].map((r) => r.values.id), [1, 2, 3, 4, 5]);
+  assert.equal(second.next, null);
+
+  // A node's page checked offline; one row removed, one added, two swapped: BAD_PROOF.
+  const request = JSON.stringify({ limit: 10 });
+  const answer = await fetch(`http://127.0.0.1:${port + 100}/v1/tables/npm_orders/scan`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: request,
+  }).then((r) => r.json());
+  assert.equal(client.verifyScanProof('npm_orders', request, JSON.stringify(answer)).rows.length, 5);
+  const tampered = [
+    (a) => a.rows_bcs.splice(2, 1),
+    (a) => a.rows_bcs.splice(1, 0, a.rows_bcs[0]),
+    (a) => a.rows_bcs.reverse(),
+  ];
+  for (const tamper of tampered) {
+    const a = structuredClone(answer);
+    tamper(a);
+    assert.throws(() => client.verifyScanProof('npm_orders', request, JSON.stringify(a)), { code: 'BAD_PROOF' });
+  }
+  // A row's signature stands on its own, offline.
+  const signed = verifyRowSignature(answer.rows_bcs[0]);
+  assert.equal(signed.writerAddress, wallet.address(0));
+  // The chain id's first letter changed ('v' → 'w'): still a row, no longer the one signed.
+  const forged = `${answer.rows_bcs[0].slice(0, 2)}77${answer.rows_bcs[0].slice(4)}`;
+  assert.throws(() => verifyRowSignature(forged), { code: 'BAD_ROW_SIGNATURE' });
 });
 
 test('keystore round trip, wrong password, and a bad phrase each have their code', () => {

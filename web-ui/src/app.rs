@@ -182,6 +182,7 @@ impl App {
             Page::Send => html! { <pages::SendPage {shown} on_caught={link.callback(Msg::Caught)} /> },
             Page::Vault => html! { <pages::VaultPage {shown} /> },
             Page::Certificates => html! { <pages::CertsPage {shown} /> },
+            Page::Tables => html! { <pages::TablesPage {shown} /> },
             Page::Explorer => html! { <pages::ExplorerPage {shown} /> },
             Page::Settings => html! { <pages::SettingsPage {shown} on_forgotten={link.callback(|_| Msg::Lock)} /> },
         }

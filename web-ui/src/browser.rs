@@ -19,6 +19,14 @@ pub fn value(field: &NodeRef) -> String {
     field.cast::<HtmlTextAreaElement>().map(|t| t.value()).unwrap_or_default()
 }
 
+/// The text of the input an event came from (a checkbox's: `true` or `false`).
+pub fn event_value(e: &web_sys::Event) -> String {
+    e.target()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        .map(|i| if i.type_() == "checkbox" { i.checked().to_string() } else { i.value() })
+        .unwrap_or_default()
+}
+
 /// Empties an input or a textarea.
 pub fn clear(field: &NodeRef) {
     if let Some(i) = field.cast::<HtmlInputElement>() {

@@ -21,7 +21,9 @@ use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, Start, VerifiedAccount, CHECKPOINT_AGE_MAX_BLOCKS};
 use vigil_wallet::platform::Platform;
+use vigil_protocol::tables::{RowOp, TableSchema};
 use vigil_wallet::session::certs::{CertificateReport, RequestReport, RequestView};
+use vigil_wallet::session::tables::{HistoryReport, ScanBounds, ScanReport, TableView};
 use vigil_wallet::session::vault::{DownloadReport, Phase, UploadReport};
 use vigil_wallet::session::{Session, TransferReport, WalletError};
 
@@ -405,6 +407,49 @@ impl Chain {
         let mut s = self.session.hold().await;
         let r = s.verify_certificate(certificate).await;
         Ok(r?)
+    }
+
+    /// The tables' names, proven.
+    pub async fn tables(&self) -> Result<Vec<String>, UiError> {
+        let mut s = self.session.hold().await;
+        Ok(s.tables().await?.0)
+    }
+
+    /// A table's schema, owner and root, proven.
+    pub async fn table(&self, name: &str) -> Result<TableView, UiError> {
+        let mut s = self.session.hold().await;
+        Ok(s.table(name).await?)
+    }
+
+    /// Creates a table owned by `key`'s account.
+    pub async fn create_table(&self, key: &SecretKey, schema: TableSchema) -> Result<TransferReport, UiError> {
+        let mut s = self.session.hold().await;
+        Ok(s.create_table(key, schema).await?)
+    }
+
+    /// Writes a row (an object of column → value), checked against the proven schema.
+    pub async fn write_row(
+        &self,
+        key: &SecretKey,
+        table: &str,
+        op: RowOp,
+        row: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<TransferReport, UiError> {
+        let mut s = self.session.hold().await;
+        Ok(s.write_row(key, table, op, row).await?)
+    }
+
+    /// A page of rows after `after` (a cursor), proven complete.
+    pub async fn scan_rows(&self, table: &str, after: Option<Vec<u8>>, limit: u32) -> Result<ScanReport, UiError> {
+        let mut s = self.session.hold().await;
+        let bounds = ScanBounds { after, ..ScanBounds::default() };
+        Ok(s.scan_rows(table, &bounds, limit).await?)
+    }
+
+    /// A key's versions, each proven and its signature checked.
+    pub async fn row_history(&self, table: &str, key: &[u8]) -> Result<HistoryReport, UiError> {
+        let mut s = self.session.hold().await;
+        Ok(s.row_history(table, key, None).await?)
     }
 
     /// The node ids of the trusted set with their names.

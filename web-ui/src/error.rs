@@ -52,6 +52,8 @@ pub enum InputError {
     ValidityDays(u64),
     /// Nothing pasted to verify.
     NoCertificate,
+    /// A table's schema or a row does not fit (the rule is the message).
+    Table(String),
 }
 
 impl fmt::Display for InputError {
@@ -82,6 +84,7 @@ impl fmt::Display for InputError {
             InputError::Subject(rule) => write!(f, "Name: {rule}."),
             InputError::ValidityDays(max) => write!(f, "The validity is a whole number of days, 1 to {max}."),
             InputError::NoCertificate => f.write_str("Paste a certificate (PEM, -----BEGIN CERTIFICATE----- …)."),
+            InputError::Table(rule) => f.write_str(rule),
         }
     }
 }
@@ -103,6 +106,10 @@ pub enum Action {
     FollowRequest,
     VerifyCertificate,
     ReadRequests,
+    ReadTables,
+    CreateTable,
+    WriteRow,
+    ReadRows,
 }
 
 impl fmt::Display for Action {
@@ -121,6 +128,10 @@ impl fmt::Display for Action {
             Action::FollowRequest => "Could not read the request's verdicts",
             Action::VerifyCertificate => "The certificate could not be verified",
             Action::ReadRequests => "Could not read the pending requests",
+            Action::ReadTables => "Could not read the tables",
+            Action::CreateTable => "The table was not created",
+            Action::WriteRow => "The row was not written",
+            Action::ReadRows => "Could not read the rows",
         })
     }
 }

@@ -1,10 +1,12 @@
 //! `vigil-web`: the Vigil web wallet, a Yew app (client-side rendered) on the wallet
 //! core. Built into `www/dist` by `cargo xtask build-web` and served by the gateway on
 //! the same origin as the API. The browser-free parts (input checks, labels, the errors
-//! users read) are in [`model`] and [`error`] and tested natively.
+//! users read, the tables page's forms) are in [`model`], [`error`] and [`table_form`] and
+//! tested natively.
 
 pub mod error;
 pub mod model;
+pub mod table_form;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

@@ -9,6 +9,7 @@ mod explorer;
 mod onboarding;
 mod send;
 mod settings;
+mod tables;
 mod vault;
 
 pub use certs::CertsPage;
@@ -17,6 +18,7 @@ pub use explorer::ExplorerPage;
 pub use onboarding::Onboarding;
 pub use send::SendPage;
 pub use settings::SettingsPage;
+pub use tables::TablesPage;
 pub use vault::VaultPage;
 
 /// The pages of an unlocked wallet, in the order of the tabs.
@@ -26,13 +28,14 @@ pub enum Page {
     Send,
     Vault,
     Certificates,
+    Tables,
     Explorer,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 6] =
-        [Page::Dashboard, Page::Send, Page::Vault, Page::Certificates, Page::Explorer, Page::Settings];
+    pub const ALL: [Page; 7] =
+        [Page::Dashboard, Page::Send, Page::Vault, Page::Certificates, Page::Tables, Page::Explorer, Page::Settings];
 
     /// The tab's label.
     pub fn label(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Page {
             Page::Send => "Send",
             Page::Vault => "Vault",
             Page::Certificates => "Certificates",
+            Page::Tables => "Tables",
             Page::Explorer => "Explorer",
             Page::Settings => "Settings",
         }
