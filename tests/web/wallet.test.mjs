@@ -295,6 +295,42 @@ test('certificates: requested with live verdicts from five centers, issued, down
   await page.locator('#balance', { hasText: '97,376' }).waitFor();
 });
 
+test('tables: a table created, rows inserted through the form generated from its schema, pages verified complete, a row's history', async () => {
+  await page.getByRole('button', { name: 'Tables' }).click();
+  await page.getByRole('heading', { name: 'Tables' }).waitFor();
+  await page.getByRole('button', { name: 'Create table' }).click(); // the example schema, as shown
+  await page.locator('#table-list button[data-table="orders"]').click({ timeout: 60_000 });
+  await page.locator('#table-view').waitFor();
+  // Each field is checked as it is typed, by the schema's rules.
+  await page.locator('#row-id').fill('-4');
+  await page.locator('#row-id-error', { hasText: 'whole number' }).waitFor();
+  await page.locator('#row-qty').fill('5000');
+  await page.locator('#row-qty-error', { hasText: 'outside its range' }).waitFor();
+  await page.locator('#row-price').fill('1.234');
+  await page.locator('#row-price-error', { hasText: 'at most 2 digits' }).waitFor();
+  await shot('tables-1-form');
+  for (let id = 11; id >= 1; id -= 1) {
+    await page.locator('#row-id').fill(String(id));
+    await page.locator('#row-item').fill(`item-${id}`);
+    await page.locator('#row-qty').fill(String(id));
+    await page.locator('#row-price').fill(`${id}.50`);
+    await page.locator('#insert-row').click();
+    await page.locator('#table-view .muted', { hasText: `${12 - id} rows` }).waitFor({ timeout: 60_000 });
+  }
+  await page.locator('#page-status', { hasText: 'Page 1: 10 rows, verified complete' }).waitFor();
+  assert.deepEqual(await page.locator('#row-table tbody tr td:first-child').allTextContents(), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+  await shot('tables-2-page');
+  await page.locator('#next-page').click();
+  await page.locator('#page-status', { hasText: 'Page 2: 1 rows, verified complete' }).waitFor();
+  assert.deepEqual(await page.locator('#row-table tbody tr td:first-child').allTextContents(), ['11']);
+  assert.match(await page.locator('#rows').innerText(), /range proof/);
+  await page.locator('.row-open').first().click();
+  await page.locator('#row-history li').first().waitFor();
+  assert.match(await page.locator('#row-history').innerText(), /Insert at height \d+/);
+  assert.match(await page.locator('#row-detail').innerText(), /Signature \(Ed25519, verified\)/);
+  await shot('tables-3-history');
+});
+
 test('narrow screen and dark theme render the dashboard', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await shot('15-dashboard-narrow');

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use vigil_api::{BlockProof, FaucetInfo, FaucetRequest, Funded, NodesAnswer, StatusHeight};
 use vigil_protocol::authcenter::{IdentityClaims, Subject};
 use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::tables::{RowOp, TableSchema};
 use vigil_protocol::wallet_config::WalletConfig;
 use vigil_protocol::{
     Address, Block, BlockHeader, ConsensusMode, Genesis, Hash32, NodeId, SecretKey, TxHash, ValidatorSet,
@@ -21,7 +22,6 @@ use vigil_wallet::handle::SessionHandle;
 use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::light::{LightClient, Start, VerifiedAccount, CHECKPOINT_AGE_MAX_BLOCKS};
 use vigil_wallet::platform::Platform;
-use vigil_protocol::tables::{RowOp, TableSchema};
 use vigil_wallet::session::certs::{CertificateReport, RequestReport, RequestView};
 use vigil_wallet::session::tables::{HistoryReport, ScanBounds, ScanReport, TableView};
 use vigil_wallet::session::vault::{DownloadReport, Phase, UploadReport};

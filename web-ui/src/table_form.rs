@@ -153,7 +153,10 @@ mod tests {
         let schema = parse_schema(EXAMPLE_SCHEMA).unwrap();
         let c = &schema.columns;
         assert_eq!(field_error(&c[0], "12"), None);
-        assert_eq!(field_error(&c[0], "-1").as_deref(), Some("column `id`: a whole number in the column's type is expected"));
+        assert_eq!(
+            field_error(&c[0], "-1").as_deref(),
+            Some("column `id`: a whole number in the column's type is expected")
+        );
         assert_eq!(field_error(&c[0], "").as_deref(), Some("column `id` may not be null"));
         assert_eq!(field_error(&c[2], "1001").as_deref(), Some("column `qty`: outside its range"));
         assert_eq!(field_error(&c[3], "1.234").as_deref(), Some("column `price`: at most 2 digits after the point"));

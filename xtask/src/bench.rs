@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs";
+const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs, tables";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -19,7 +19,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),
         ["vault"] => vault(),
-        ["certs"] => certs(),
+        [name @ ("certs" | "tables")] => with_npm(name),
         [] => bail!("name a benchmark: cargo xtask bench <{NAMES}>"),
         [other, ..] => bail!("unknown benchmark `{other}`; known: {NAMES}"),
     }
@@ -35,16 +35,20 @@ fn devnet_bench(name: &str) -> Result<()> {
     )
 }
 
-/// Certificates on a devnet with five center processes (`tests/e2e/benches/certs.rs`),
-/// their verification in the npm package's wasm against @peculiar/x509 and openssl.
-fn certs() -> Result<()> {
-    require("openssl", "install Debian's `openssl` with apt-get")?;
+/// A devnet bench whose verification side runs in the npm package under Node:
+/// certificates with five center processes (`tests/e2e/benches/certs.rs`: against
+/// @peculiar/x509 and openssl), tables (`tests/e2e/benches/tables.rs`: rows and pages of
+/// rows against an account proof).
+fn with_npm(name: &str) -> Result<()> {
+    if name == "certs" {
+        require("openssl", "install Debian's `openssl` with apt-get")?;
+    }
     exec(cargo().args(["build", "--release", "-p", "vigil", "--bin", "vigil"]))?;
     let npm_dir = crate::npm::build()?;
     npm_ci("tests/bench")?;
     exec(
         cargo()
-            .args(["bench", "-q", "-p", "vigil-e2e", "--bench", "certs"])
+            .args(["bench", "-q", "-p", "vigil-e2e", "--bench", name])
             .env("VIGIL_BIN", root().join("target/release/vigil"))
             .env("VIGIL_NPM_DIR", &npm_dir)
             .env("VIGIL_BENCH_JS", root().join("tests/bench")),

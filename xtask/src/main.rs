@@ -34,7 +34,7 @@ commands:
                     that chain, for production]
   sim [--seeds N] [--nodes 4|7] [--seed S]
                     deterministic consensus simulation; `--seed S` replays one seed
-  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs
+  bench <name>      run a benchmark side by side with its anchor; names: protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs, tables
   help              this text
 ";
 

@@ -2,7 +2,8 @@
 //! (checked against the proven schema before they are signed, with the schema's
 //! messages), rows read back — one by key, a page of a range scan, a key's history —
 //! each result saying how it was verified (height, method, completeness for a scan);
-//! `verifyScanProof` and `verifyRowSignature` check an answer or a row offline.
+//! `verifyRowProof`, `verifyScanProof` and `verifyRowSignature` check an answer or a
+//! row offline.
 
 use js_sys::Promise;
 use serde::de::DeserializeOwned;
@@ -16,7 +17,7 @@ use vigil_protocol::tables::{RowOp, TableSchema, SCAN_LIMIT_MAX};
 use vigil_protocol::Address;
 
 use super::{busy, error, key_error, to_js, wallet_error, VigilClient, Wallet};
-use crate::session::tables::{verify_row_signature, verify_scan_answer, ScanBounds};
+use crate::session::tables::{verify_row_answer, verify_row_signature, verify_scan_answer, ScanBounds};
 
 /// The TypeScript of this part of the API (emitted into the package's declarations).
 #[wasm_bindgen(typescript_custom_section)]
@@ -294,6 +295,18 @@ impl VigilClient {
             let mut s = shared.try_hold().ok_or_else(busy)?;
             to_js(&s.row_history(&table, &key, before).await.map_err(wallet_error)?)
         })
+    }
+
+    /// Checks a node's answer for one row (the JSON of `GET /v1/tables/{table}/rows/{key}`),
+    /// offline: the row or its absence proven against the certified header, its
+    /// signature checked; throws `BAD_PROOF` for a wrong proof.
+    #[wasm_bindgen(js_name = verifyRowProof, unchecked_return_type = "RowReport")]
+    pub fn verify_row_proof(&self, table: &str, key_hex: &str, answer_json: &str) -> Result<JsValue, JsValue> {
+        let key = hex::decode(key_hex).map_err(|_| error("BAD_OPTIONS", "a row's key is hex"))?;
+        let answer = serde_json::from_str(answer_json).map_err(|e| error("BAD_ANSWER", e))?;
+        let mut s = self.session.try_hold().ok_or_else(busy)?;
+        let r = verify_row_answer(&mut s.light, table, &key, answer);
+        to_js(&r.map_err(wallet_error)?)
     }
 
     /// Checks a node's scan answer (the JSON of `POST /v1/tables/{table}/scan`) for the

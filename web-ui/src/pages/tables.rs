@@ -294,7 +294,9 @@ impl TablesPage {
         let input = match table_form::input_kind(c) {
             InputKind::Checkbox => html! { <input id={id.clone()} type="checkbox" onchange={on_change} /> },
             InputKind::Whole => html! { <input id={id.clone()} inputmode="numeric" value={text} oninput={on_input} /> },
-            InputKind::Decimal => html! { <input id={id.clone()} inputmode="decimal" value={text} oninput={on_input} /> },
+            InputKind::Decimal => {
+                html! { <input id={id.clone()} inputmode="decimal" value={text} oninput={on_input} /> }
+            }
             InputKind::Text => html! { <input id={id.clone()} value={text} oninput={on_input} /> },
         };
         html! {
