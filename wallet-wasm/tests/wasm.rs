@@ -127,3 +127,47 @@ fn state_proofs_are_verified_and_a_wrong_proof_refused() {
     absent_proof.verify(&root, &absent, None).unwrap();
     assert!(absent_proof.verify(&root, &key, None).is_err());
 }
+
+/// A table's page of rows, as a node answers a scan (`tests/vectors/scan.json`, made by
+/// native code): verified complete in the browser; the same page with a row removed, a
+/// row added, two rows swapped or a row altered is refused.
+#[wasm_bindgen_test]
+fn a_scan_page_verifies_in_the_browser_and_a_tampered_page_is_refused() {
+    let fixture: Value = serde_json::from_str(include_str!("vectors/scan.json")).unwrap();
+    let options = serde_json::json!({
+        "gateways": ["https://gateway.invalid"],
+        "chainId": fixture["chain_id"],
+        "genesisValidatorsHex": fixture["validator_set_hex"],
+        "pinnedHash": fixture["validator_set_hash_hex"],
+    });
+    let c = VigilClient::new(js_sys::JSON::parse(&options.to_string()).unwrap()).unwrap();
+    let table = fixture["table"].as_str().unwrap();
+    let request = fixture["request"].to_string();
+    let answer = &fixture["answer"];
+    let page = c.verify_scan_proof(table, &request, &answer.to_string()).unwrap();
+    let ids = js_sys::Reflect::get(&page, &"rows".into()).unwrap();
+    let ids: js_sys::Array = ids.dyn_into().unwrap();
+    let ids: Vec<f64> = ids
+        .iter()
+        .map(|r| {
+            let values = js_sys::Reflect::get(&r, &"values".into()).unwrap();
+            js_sys::Reflect::get(&values, &"id".into()).unwrap().as_f64().unwrap()
+        })
+        .collect();
+    assert_eq!(ids, vec![2.0, 4.0, 5.0, 7.0], "rows from id 2 on, 4 of them, in key order");
+    let tamper = |f: &dyn Fn(&mut Vec<Value>)| {
+        let mut a = answer.clone();
+        let rows = a["rows_bcs"].as_array_mut().unwrap();
+        f(rows);
+        code(c.verify_scan_proof(table, &request, &a.to_string()).err().unwrap())
+    };
+    assert_eq!(tamper(&|r| drop(r.remove(1))), "BAD_PROOF", "a row removed");
+    assert_eq!(tamper(&|r| r.insert(1, r[0].clone())), "BAD_PROOF", "a row added");
+    assert_eq!(tamper(&|r| r.swap(0, 1)), "BAD_PROOF", "two rows swapped");
+    let altered = |r: &mut Vec<Value>| {
+        let hex = r[2].as_str().unwrap().to_string();
+        // The last byte is the height that wrote the row: the row's hash changes.
+        r[2] = Value::String(format!("{}{}", &hex[..hex.len() - 2], if hex.ends_with("00") { "01" } else { "00" }));
+    };
+    assert_eq!(tamper(&altered), "BAD_PROOF", "a row altered");
+}

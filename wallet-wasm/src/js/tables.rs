@@ -168,14 +168,7 @@ impl VigilClient {
         index: u32,
         #[wasm_bindgen(unchecked_param_type = "TableSchema")] schema: JsValue,
     ) -> Promise {
-        let shared = self.session.clone();
-        let account = wallet.0.account(index);
-        future_to_promise(async move {
-            let account = account.map_err(key_error)?;
-            let schema: TableSchema = from_js(&schema, "the schema")?;
-            let mut s = shared.try_hold().ok_or_else(busy)?;
-            to_js(&s.create_table(&account.key, schema).await.map_err(wallet_error)?)
-        })
+        self.schema_change(wallet, index, schema, false)
     }
 
     /// A new version of a table's schema (nullable columns added at the end), by its owner.
@@ -186,13 +179,21 @@ impl VigilClient {
         index: u32,
         #[wasm_bindgen(unchecked_param_type = "TableSchema")] schema: JsValue,
     ) -> Promise {
+        self.schema_change(wallet, index, schema, true)
+    }
+
+    fn schema_change(&self, wallet: &Wallet, index: u32, schema: JsValue, alter: bool) -> Promise {
         let shared = self.session.clone();
         let account = wallet.0.account(index);
         future_to_promise(async move {
             let account = account.map_err(key_error)?;
             let schema: TableSchema = from_js(&schema, "the schema")?;
             let mut s = shared.try_hold().ok_or_else(busy)?;
-            to_js(&s.alter_table(&account.key, schema).await.map_err(wallet_error)?)
+            let r = match alter {
+                true => s.alter_table(&account.key, schema).await,
+                false => s.create_table(&account.key, schema).await,
+            };
+            to_js(&r.map_err(wallet_error)?)
         })
     }
 

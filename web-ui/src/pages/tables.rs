@@ -353,7 +353,7 @@ impl TablesPage {
                     <h3>{format!("History ({} versions)", h.total)}</h3>
                     <ol id="row-history" start={(h.first + 1).to_string()}>
                         { for h.versions.iter().map(|v| html! {
-                            <li>{format!("{:?} at height {} by {}: {}", v.op, v.written.0, v.writer_address, serde_json::Value::Object(v.values.clone()))}</li>
+                            <li>{format!("{:?} at height {} by {}: {}", v.op, v.written.0, v.writer_address, values_line(&v.values))}</li>
                         }) }
                     </ol>
                     <p class="muted">{&h.method}</p>
@@ -361,4 +361,9 @@ impl TablesPage {
             </div>
         }
     }
+}
+
+/// A row's values on one line, `column = value, …`.
+fn values_line(values: &serde_json::Map<String, serde_json::Value>) -> String {
+    values.iter().map(|(k, v)| format!("{k} = {}", table_form::shown(v))).collect::<Vec<_>>().join(", ")
 }
