@@ -91,3 +91,26 @@ fn the_typescript_session_start_is_what_the_wallet_writes() {
         }
     }
 }
+
+/// Every refusal of the wallet's table checks has a code the declarations name.
+#[test]
+fn the_typescript_error_codes_name_every_table_refusal() {
+    use vigil_protocol::tables::RowError;
+    use vigil_wallet::session::WalletError;
+    use vigil_wallet::tables::TableError;
+    let refusals = [
+        TableError::UnknownTable("t".into()),
+        TableError::UnknownColumn("c".into()),
+        TableError::MissingColumn("c".into()),
+        TableError::Value { column: "c".into(), why: "w".into() },
+        TableError::Row(RowError::Null("c".into())),
+        TableError::Write("w".into()),
+        TableError::BadRowSignature,
+        TableError::Scan("s".into()),
+    ];
+    let declared: BTreeSet<String> = declared_wallet_codes().into_iter().chain(declared_api_codes()).collect();
+    for e in refusals {
+        let code = WalletError::from(e).code();
+        assert!(declared.contains(&code), "{code} is not in VigilError's codes");
+    }
+}
