@@ -59,7 +59,8 @@ fn generate() -> serde_json::Value {
         let row = StoredRow { row: body.sign(&writer), written: Height(2) };
         let key = key_of(&schema, &values).unwrap();
         map.insert(&key, row.hash());
-        changes.push((StateKey::Row(TABLE.into(), key.clone()), Some(to_bytes(&row))));
+        let entry = RowEntry { latest: row.clone(), versions: 1 };
+        changes.push((StateKey::Row(TABLE.into(), key.clone()), Some(to_bytes(&entry))));
         stored.push((key, row));
     }
     let root = TableRoot { root: map.root(), rows: map.len() as u64 };

@@ -95,11 +95,11 @@ pub enum StateKey {
     Table(String),
     /// A table's ordered root and row count ([`crate::tables::TableRoot`]).
     TableRoot(String),
-    /// A row in force ([`crate::tables::StoredRow`]), by table and encoded primary key.
+    /// A key's latest write and how many it had ([`crate::tables::RowEntry`]), by table
+    /// and encoded primary key: the row in force unless that write is a delete.
     Row(String, Vec<u8>),
-    /// How many times a key was written ([`crate::tables::RowHistory`]).
-    RowHistory(String, Vec<u8>),
-    /// The `n`-th write of a key, deletes included ([`crate::tables::StoredRow`]).
+    /// The `n`-th write of a key, deletes included, all but its latest
+    /// ([`crate::tables::StoredRow`]).
     RowVersion(String, Vec<u8>, u32),
     /// Every table's name, in creation order (`Vec<String>`).
     TableNames,

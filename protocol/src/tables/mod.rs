@@ -19,7 +19,7 @@ pub mod scan;
 pub mod schema;
 
 pub use ordered::{KeyRange, ProofNode, RangeError, RangeProof, EMPTY_ROOT};
-pub use record::{check_write, AlterTable, CreateTable, RowHistory, TableRecord, TableRoot, WriteError};
+pub use record::{check_write, AlterTable, CreateTable, RowEntry, TableRecord, TableRoot, WriteError};
 pub use row::{check_row, key_of, RowBody, RowError, RowOp, SignedRow, StoredRow, Value};
 pub use scan::{proven_range, verify_page, Page, SCAN_LIMIT_MAX};
 pub use schema::{Column, ColumnType, SchemaError, TableSchema, WritePolicy};

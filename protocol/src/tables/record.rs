@@ -5,16 +5,18 @@
 //!   the deposit it holds;
 //! - `StateKey::TableRoot(name)` → [`TableRoot`]: the root of its rows' ordered map (what a
 //!   scan's range proof is checked against) and how many rows it holds;
-//! - `StateKey::Row(name, key)` → [`StoredRow`](super::StoredRow): the row in force;
-//! - `StateKey::RowHistory(name, key)` → [`RowHistory`], and `StateKey::RowVersion(name,
-//!   key, n)` → the `n`-th write of that key (deletes included), so a row's history is in
-//!   the current state and pruning old state versions never erases it;
+//! - `StateKey::Row(name, key)` → [`RowEntry`]: the key's latest write (the row in force,
+//!   unless it is a delete) and how many writes the key had;
+//! - `StateKey::RowVersion(name, key, n)` → the `n`-th write of that key, for every write
+//!   but the latest (deletes included), so a row's history is in the current state and
+//!   pruning old state versions never erases it. A first insert writes one entry; an
+//!   update or a delete two (the previous write moves to its version).
 //! - `StateKey::TableNames` → every table's name, in creation order.
 
 use serde::{Deserialize, Serialize};
 
 use super::ordered::ORDERED_KEY_LEN_MAX;
-use super::row::{key_of, RowError, RowOp, SignedRow, Value};
+use super::row::{key_of, RowError, RowOp, SignedRow, StoredRow, Value};
 use super::schema::{SchemaError, TableSchema};
 use crate::address::Address;
 use crate::hash::Hash32;
@@ -79,11 +81,28 @@ pub struct TableRoot {
     pub rows: u64,
 }
 
-/// How many times a key was written (at `StateKey::RowHistory(name, key)`): its versions
-/// are `RowVersion(name, key, 0..versions)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct RowHistory {
+/// A key's latest write (at `StateKey::Row(name, key)`) and how many writes it had: the
+/// ones before are `RowVersion(name, key, 0..versions - 1)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowEntry {
+    pub latest: StoredRow,
     pub versions: u32,
+}
+
+impl RowEntry {
+    /// The row in force (`None`: the latest write deleted it).
+    pub fn row(&self) -> Option<&StoredRow> {
+        (self.latest.row.body.op != RowOp::Delete).then_some(&self.latest)
+    }
+}
+
+/// A page of a key's history that has had `versions` writes: the newest
+/// [`HISTORY_PAGE_MAX`] of `0..versions` below `before` (`None`: the newest). Returns the
+/// `RowVersion` numbers the page reads; when the page reaches the newest version, that one
+/// is the key's entry's latest write, read with the entry.
+pub fn history_page(versions: u32, before: Option<u32>) -> std::ops::Range<u32> {
+    let end = before.map_or(versions, |b| b.min(versions));
+    end.saturating_sub(HISTORY_PAGE_MAX)..end.min(versions.saturating_sub(1))
 }
 
 /// Why a write is refused before the table's rows are looked at.

@@ -16,10 +16,10 @@ use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::{from_bytes, to_bytes};
 use vigil_protocol::limits::FEE_MIN;
 use vigil_protocol::sealed::PlainRequest;
-use vigil_protocol::tables::record::{CREATE_TABLE_FEE_MIN, HISTORY_PAGE_MAX};
+use vigil_protocol::tables::record::{history_page, CREATE_TABLE_FEE_MIN};
 use vigil_protocol::tables::{
-    key_of, verify_page, AlterTable, CreateTable, KeyRange, RangeProof, RowBody, RowHistory, RowOp, SignedRow,
-    StoredRow, TableRecord, TableRoot, TableSchema, WritePolicy,
+    key_of, verify_page, AlterTable, CreateTable, KeyRange, RangeProof, RowBody, RowEntry, RowOp, SignedRow, StoredRow,
+    TableRecord, TableRoot, TableSchema, WritePolicy,
 };
 use vigil_protocol::{Address, Domain, Height, Payload, SecretKey, StateKey};
 
@@ -234,10 +234,11 @@ pub fn verify_row_answer(
     let keys = [StateKey::Table(table.to_owned()), StateKey::Row(table.to_owned(), key.to_vec())];
     let (values, verification) = verify_proven_with(light, &keys, proven)?;
     let (record, schema) = record_of(table, &values[0])?;
-    let row = match decode::<StoredRow>(&values[1])? {
+    let entry = decode::<RowEntry>(&values[1])?;
+    let row = match entry.as_ref().and_then(RowEntry::row) {
         Some(stored) => {
             check_signatures(&[&stored.row])?;
-            Some(row_view(&record, &schema, &stored)?)
+            Some(row_view(&record, &schema, stored)?)
         }
         None => None,
     };
@@ -345,8 +346,9 @@ impl<T: Platform> Session<T> {
             }
             _ => {}
         }
-        let (present, _) = self.proven_many(&[StateKey::Row(table.to_owned(), row_key)]).await?;
-        let code = match (op, present[0].is_some()) {
+        let (entry, _) = self.proven_many(&[StateKey::Row(table.to_owned(), row_key)]).await?;
+        let present = decode::<RowEntry>(&entry[0])?.is_some_and(|e| e.row().is_some());
+        let code = match (op, present) {
             (RowOp::Insert, true) => vigil_api::ErrorCode::DuplicateKey,
             (RowOp::Update | RowOp::Delete, false) => vigil_api::ErrorCode::MissingRow,
             _ => return Ok(()),
@@ -378,7 +380,7 @@ impl<T: Platform> Session<T> {
         verify_scan_answer(&mut self.light, table, &range, limit as usize, answer)
     }
 
-    /// A key's versions (the newest [`HISTORY_PAGE_MAX`] below `before`), each proven and
+    /// A key's versions (the newest `HISTORY_PAGE_MAX` below `before`), each proven and
     /// its signature checked.
     pub async fn row_history(
         &mut self,
@@ -389,28 +391,29 @@ impl<T: Platform> Session<T> {
         let query = before.map_or(String::new(), |b| format!("?before={b}"));
         let proven: ProvenStates =
             self.read(&format!("/v1/tables/{table}/rows/{}/history{query}", hex::encode(key))).await?.1.parse()?;
-        // The count the node claims picks the keys; the proof of that count is checked below.
-        let claimed: RowHistory = proven
-            .entries
-            .get(1)
-            .and_then(|e| e.value_bcs.as_ref())
-            .and_then(|v| from_bytes(&v.0).ok())
-            .unwrap_or_default();
-        let end = before.map_or(claimed.versions, |b| b.min(claimed.versions));
-        let first = end.saturating_sub(HISTORY_PAGE_MAX);
-        let mut keys = vec![StateKey::Table(table.to_owned()), StateKey::RowHistory(table.to_owned(), key.to_vec())];
-        keys.extend((first..end).map(|n| StateKey::RowVersion(table.to_owned(), key.to_vec(), n)));
+        // The entry the node gives picks the version keys; its proof is checked below.
+        let claimed: Option<RowEntry> =
+            proven.entries.get(1).and_then(|e| e.value_bcs.as_ref()).and_then(|v| from_bytes(&v.0).ok());
+        let versions = claimed.as_ref().map_or(0, |e| e.versions);
+        let page = history_page(versions, before);
+        let mut keys = vec![StateKey::Table(table.to_owned()), StateKey::Row(table.to_owned(), key.to_vec())];
+        keys.extend(page.clone().map(|n| StateKey::RowVersion(table.to_owned(), key.to_vec(), n)));
         let (values, verification) = verify_proven_with(&mut self.light, &keys, proven)?;
         let (record, schema) = record_of(table, &values[0])?;
-        let stored: Vec<StoredRow> = values[2..]
+        let mut stored: Vec<StoredRow> = values[2..]
             .iter()
             .map(|v| decode::<StoredRow>(v)?.ok_or_else(|| WalletError::BadAnswer("a version missing".into())))
             .collect::<Result<_, _>>()?;
+        let end = before.map_or(versions, |b| b.min(versions));
+        if let Some(entry) = decode::<RowEntry>(&values[1])?.filter(|_| end == versions) {
+            stored.push(entry.latest);
+        }
+        let first = page.start;
         check_signatures(&stored.iter().map(|s| &s.row).collect::<Vec<_>>())?;
         Ok(HistoryReport {
             table: table.to_owned(),
             key: hex::encode(key),
-            total: claimed.versions,
+            total: versions,
             first,
             versions: stored.iter().map(|s| row_view(&record, &schema, s)).collect::<Result<_, _>>()?,
             height: verification.height,

@@ -16,7 +16,7 @@
 //! | [`authcenter::issuance`] | `CertRequest`, `CertVerdict` | `CertRequests`, `CertRequest` (with each center's verdict); a signing session once t approved |
 //! | [`authcenter::change`] | `CenterChange` (votes; the resharing's ready keys, deals, complaints, confirmations, timeouts) | `CenterSetVotes`, `CenterChange`, `ReshareReady`, `ReshareDeal`; at the end `AuthCenters`, `GroupKey` (same key, new shares), `Nonces` |
 //! | [`tables::schema`] | `CreateTable`, `AlterTable` | `Table` (owner, schema versions, deposit), `TableRoot`, `TableNames` |
-//! | [`tables::rows`] | `WriteRow` (insert, update, delete; signed by its writer) | `Row`, `RowHistory`, `RowVersion`, `TableRoot` (and the table's ordered map) |
+//! | [`tables::rows`] | `WriteRow` (insert, update, delete; signed by its writer) | `Row` (the key's latest write and count), `RowVersion` (the write before), `TableRoot` (and the table's ordered map) |
 //! | [`authcenter::actions`] | `CertAction` (a center's vote to freeze, unfreeze, revoke) | `CertVotes`; `Certificate` (its account's type) once t voted |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use vigil_protocol::encoding::from_bytes;
 use vigil_protocol::tables::ordered::OrderedMap;
-use vigil_protocol::tables::{key_of, StoredRow, TableRecord, TableRoot};
+use vigil_protocol::tables::{key_of, RowEntry, TableRecord, TableRoot};
 use vigil_protocol::{StateKey, StateSnapshot};
 
 use super::LedgerError;
@@ -29,8 +29,9 @@ impl TableMaps {
     }
 
     /// The maps of the tables `state` holds, from its leaves: a leaf is a row only if it
-    /// decodes as one *and* sits at that row's own key (a row's history versions, or any
-    /// other value, sit elsewhere). Each rebuilt root must be the one the state holds.
+    /// decodes as a key's entry *and* sits at that key (a row's history versions, or any
+    /// other value, sit elsewhere), and its latest write is not a delete. Each rebuilt
+    /// root must be the one the state holds.
     pub fn rebuild(state: &StateSnapshot) -> Result<Self, LedgerError> {
         let read = |key: &StateKey| state.get(key);
         let names: Vec<String> = read(&StateKey::TableNames).and_then(|b| from_bytes(&b).ok()).unwrap_or_default();
@@ -44,7 +45,8 @@ impl TableMaps {
             maps.insert(name, OrderedMap::default());
         }
         for (key_hash, value) in state.entries() {
-            let Ok(stored) = from_bytes::<StoredRow>(&value) else { continue };
+            let Ok(entry) = from_bytes::<RowEntry>(&value) else { continue };
+            let Some(stored) = entry.row() else { continue };
             let table = &stored.row.body.table;
             let Some(schema) = records.get(table).and_then(TableRecord::schema) else { continue };
             // Every version has the same key columns: the key reads the same under each.

@@ -4,9 +4,11 @@
 //! - `GET /v1/tables/{name}`: the table's record — owner, schema versions — and ordered
 //!   root (`Table`, `TableRoot`).
 //! - `GET /v1/tables/{name}/rows/{key}`: one row by its encoded primary key (hex), present
-//!   or proven absent (`Table`, `Row`).
+//!   or proven absent (`Table`, `Row`: no entry, or a delete as the key's latest write).
 //! - `GET /v1/tables/{name}/rows/{key}/history?before=n`: a key's versions, deletes
-//!   included, newest [`HISTORY_PAGE_MAX`] below `n` (`Table`, `RowHistory`, `RowVersion`s).
+//!   included, the newest
+//!   [`HISTORY_PAGE_MAX`](vigil_protocol::tables::record::HISTORY_PAGE_MAX) below `n` (`Table`, `Row` — the latest
+//!   write and the count —, the `RowVersion`s of the page before the latest).
 //! - `POST /v1/tables/{name}/scan`: a page of rows in key order with its range proof
 //!   ([`ScanAnswer`]): the rows, the table's schema and root, and a proof that no row of
 //!   the range the page covers was left out.
@@ -21,8 +23,8 @@ use vigil_api::{ErrorCode, HistoryQuery, ProvenStates, ScanAnswer, ScanRequest};
 use vigil_core::consensus::NodeView;
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::tables::ordered::ORDERED_KEY_LEN_MAX;
-use vigil_protocol::tables::record::HISTORY_PAGE_MAX;
-use vigil_protocol::tables::{RowHistory, TableRecord, SCAN_LIMIT_MAX};
+use vigil_protocol::tables::record::history_page;
+use vigil_protocol::tables::{RowEntry, TableRecord, SCAN_LIMIT_MAX};
 use vigil_protocol::StateKey;
 
 use crate::api::{prove_in, prove_states, ApiError, ApiResult};
@@ -83,12 +85,9 @@ async fn history(
     let key = parse_key(&key)?;
     let view = shared.view();
     table_in(&view, &name)?;
-    let written: RowHistory = view.ledger.state(&StateKey::RowHistory(name.clone(), key.clone())).unwrap_or_default();
-    let end = q.before.map_or(written.versions, |b| b.min(written.versions));
-    let mut keys = vec![StateKey::Table(name.clone()), StateKey::RowHistory(name.clone(), key.clone())];
-    keys.extend(
-        (end.saturating_sub(HISTORY_PAGE_MAX)..end).map(|n| StateKey::RowVersion(name.clone(), key.clone(), n)),
-    );
+    let versions = view.ledger.state::<RowEntry>(&StateKey::Row(name.clone(), key.clone())).map_or(0, |e| e.versions);
+    let mut keys = vec![StateKey::Table(name.clone()), StateKey::Row(name.clone(), key.clone())];
+    keys.extend(history_page(versions, q.before).map(|n| StateKey::RowVersion(name.clone(), key.clone(), n)));
     Ok(Json(prove_in(&view, &keys)?))
 }
 
@@ -110,10 +109,8 @@ async fn scan(
         .iter()
         .map(|(key, _)| {
             view.ledger
-                .prove(&StateKey::Row(name.clone(), key.clone()))
-                .ok()
-                .and_then(|(value, _)| value)
-                .map(Into::into)
+                .state::<RowEntry>(&StateKey::Row(name.clone(), key.clone()))
+                .map(|e| to_bytes(&e.latest).into())
                 .ok_or_else(|| ApiError::internal("a row of the ordered map is not in the state"))
         })
         .collect::<ApiResult<Vec<_>>>()?;
@@ -151,7 +148,7 @@ pub fn openapi_paths() -> Value {
             "summary": "A key's versions (inserts, updates, deletes, each signed, with the height that wrote it), the newest 64 below `before`",
             "parameters": [name, key, { "name": "before", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 } }],
             "responses": {
-                "200": { "description": "as POST /v1/states: Table(name), RowHistory(name, key), RowVersion(name, key, n) for each version" },
+                "200": { "description": "as POST /v1/states: Table(name), Row(name, key) (the latest write and the count), RowVersion(name, key, n) for each earlier version of the page" },
                 "400": error_doc("MALFORMED (not a key)"),
                 "404": error_doc("UNKNOWN_TABLE")
             }

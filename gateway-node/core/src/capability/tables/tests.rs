@@ -96,7 +96,9 @@ fn rows_are_written_signed_proven_in_order_and_their_history_kept() {
     let page = scan(&ledger, &everything(), 10).unwrap();
     assert_eq!(page.rows.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), vec![key(1), key(2), key(3)]);
     assert_eq!(page.next, None, "a short page ends the scan");
-    let stored: StoredRow = ledger.state(&StateKey::Row("orders".into(), key(2))).unwrap();
+    let entry: RowEntry = ledger.state(&StateKey::Row("orders".into(), key(2))).unwrap();
+    assert_eq!(entry.versions, 1, "a first insert: one write, one entry");
+    let stored = entry.row().unwrap().clone();
     assert!(stored.row.verify(), "the row's signature stands on its own");
     assert_eq!(stored.hash(), page.rows[1].1);
 
@@ -110,17 +112,29 @@ fn rows_are_written_signed_proven_in_order_and_their_history_kept() {
     );
     let page = scan(&ledger, &everything(), 10).unwrap();
     assert_eq!(page.rows.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), vec![key(2), key(3)]);
-    assert_eq!(ledger.state::<StoredRow>(&StateKey::Row("orders".into(), key(1))), None, "deleted");
-    let history: RowHistory = ledger.state(&StateKey::RowHistory("orders".into(), key(2))).unwrap();
-    assert_eq!(history.versions, 2);
+    let one: RowEntry = ledger.state(&StateKey::Row("orders".into(), key(1))).unwrap();
+    assert!(one.row().is_none(), "deleted: the delete is the key's latest write");
+    assert_eq!((one.versions, one.latest.row.body.op), (2, RowOp::Delete));
+    let two: RowEntry = ledger.state(&StateKey::Row("orders".into(), key(2))).unwrap();
+    assert_eq!(two.versions, 2);
     let first: StoredRow = ledger.state(&StateKey::RowVersion("orders".into(), key(2), 0)).unwrap();
-    let second: StoredRow = ledger.state(&StateKey::RowVersion("orders".into(), key(2), 1)).unwrap();
-    assert_eq!((first.written, second.written), (Height(1), Height(2)));
-    assert_eq!(second.row.body.values[2], Value::Decimal(310));
-    let deleted: StoredRow = ledger.state(&StateKey::RowVersion("orders".into(), key(1), 1)).unwrap();
-    assert_eq!(deleted.row.body.op, RowOp::Delete, "a delete stays in the key's history");
+    assert_eq!((first.written, two.latest.written), (Height(1), Height(2)));
+    assert_eq!(two.latest.row.body.values[2], Value::Decimal(310));
+    assert_eq!(first.row.body.values[2], Value::Decimal(300), "the write before, in the key's history");
     let root: TableRoot = ledger.state(&StateKey::TableRoot("orders".into())).unwrap();
     assert_eq!(root.rows, 2);
+
+    // Inserted again after its delete: the key's history keeps all three writes, and a
+    // restored ledger rebuilds the same map (the delete's entry is no row).
+    let with_deleted = with_state(&f, &ledger, vec![]).unwrap();
+    assert_eq!(scan(&with_deleted, &everything(), 10).unwrap(), scan(&ledger, &everything(), 10).unwrap());
+    commit(&mut ledger, vec![tx(&f, a, 6, row(&f, a, RowOp::Insert, values(1, "plum", 80)))]);
+    let one: RowEntry = ledger.state(&StateKey::Row("orders".into(), key(1))).unwrap();
+    assert_eq!((one.versions, one.row().map(|r| r.written)), (3, Some(Height(3))));
+    let ops: Vec<RowOp> = (0..2)
+        .map(|n| ledger.state::<StoredRow>(&StateKey::RowVersion("orders".into(), key(1), n)).unwrap().row.body.op)
+        .collect();
+    assert_eq!(ops, [RowOp::Insert, RowOp::Delete]);
 }
 
 #[test]
@@ -281,8 +295,8 @@ fn bad_schemas_and_changes_are_refused_and_a_new_version_keeps_old_rows_readable
     commit(&mut ledger, vec![tx(&f, a, 4, Payload::AlterTable(Box::new(AlterTable { schema: next })))]);
     let record: TableRecord = ledger.state(&StateKey::Table("orders".into())).unwrap();
     assert_eq!(record.versions.len(), 2);
-    let old: StoredRow = ledger.state(&StateKey::Row("orders".into(), key(1))).unwrap();
-    assert_eq!(record.read(&old.row.body.values)[4], Value::Null, "an old row reads the new column as null");
+    let old: RowEntry = ledger.state(&StateKey::Row("orders".into(), key(1))).unwrap();
+    assert_eq!(record.read(&old.latest.row.body.values)[4], Value::Null, "an old row reads the new column as null");
     // A write under the new version needs the new width; an old-width one names it.
     refused(
         &f,
@@ -405,8 +419,8 @@ fn a_restored_ledger_rebuilds_each_table_from_its_rows_and_refuses_rows_that_do_
     assert_eq!(scan(&restored, &everything(), 2).unwrap(), scan(&ledger, &everything(), 2).unwrap(), "same pages");
 
     // A row leaf changed behind the root's back: the ledger does not start on it.
-    let mut forged: StoredRow = ledger.state(&StateKey::Row("orders".into(), key(2))).unwrap();
-    forged.written = Height(9);
+    let mut forged: RowEntry = ledger.state(&StateKey::Row("orders".into(), key(2))).unwrap();
+    forged.latest.written = Height(9);
     let changed = vec![(StateKey::Row("orders".into(), key(2)), Some(to_bytes(&forged)))];
     assert!(matches!(with_state(&f, &ledger, changed), Err(LedgerError::StoredStateMismatch(_))));
     // A row at another key than its own is not a row of the table: the rebuilt root is
