@@ -2,6 +2,8 @@
 //! measured against the same devnet's transfers, and their proofs checked in the npm
 //! package's WebAssembly against an account proof in the same run.
 //!
+//! - A warm-up of transfers from other accounts first, so neither measured load pays for
+//!   a cold devnet.
 //! - Rows: one table of 6 columns (a `Listed` policy of the writer accounts), each
 //!   writer inserting its rows with its nonces in order, many in flight: rows per second
 //!   submit to commit (target: ≥ 0.5 of the transfer rate).
@@ -23,7 +25,12 @@ use vigil_protocol::{Address, Amount, ChainId, Nonce, Payload, SecretKey, Signed
 const NODES: usize = 4;
 /// Writer accounts (a listed policy names at most 64), and as many transfer senders.
 const ACCOUNTS: usize = 64;
-const PER_ACCOUNT: u64 = 40;
+/// Rows (and transfers) per account; `VIGIL_BENCH_PER_ACCOUNT` sets another (a longer
+/// run to profile).
+const PER_ACCOUNT: u64 = 100;
+/// Transfers per account of a third group of accounts, before anything is measured: the
+/// devnet's links, caches and files warmed up for both measured loads alike.
+const WARM_UP_PER_ACCOUNT: u64 = 10;
 const IN_FLIGHT_MAX: usize = 256;
 const TABLE: &str = "bench_orders";
 
@@ -51,9 +58,9 @@ fn tx(chain: &ChainId, key: &SecretKey, nonce: u64, payload: Payload) -> SignedT
 }
 
 /// Every writer's rows, nonces in order, writers interleaved, each to a node in turn.
-fn signed_rows(chain: &ChainId, writers: &[SecretKey]) -> Vec<(usize, SignedTransaction)> {
+fn signed_rows(chain: &ChainId, writers: &[SecretKey], per_account: u64) -> Vec<(usize, SignedTransaction)> {
     let mut work = Vec::new();
-    for n in 0..PER_ACCOUNT {
+    for n in 0..per_account {
         for (w, key) in writers.iter().enumerate() {
             let id = n * writers.len() as u64 + w as u64;
             let values = vec![
@@ -90,9 +97,11 @@ async fn run() -> anyhow::Result<()> {
     let owner = vigil_e2e::seeded_key(0x7a, 0);
     let writers: Vec<SecretKey> = (0..ACCOUNTS).map(|i| vigil_e2e::seeded_key(0x7b, i)).collect();
     let senders: Vec<SecretKey> = (0..ACCOUNTS).map(|i| vigil_e2e::seeded_key(0x7c, i)).collect();
+    let warmers: Vec<SecretKey> = (0..ACCOUNTS).map(|i| vigil_e2e::seeded_key(0x7d, i)).collect();
     let funded = std::iter::once(&owner)
         .chain(&writers)
         .chain(&senders)
+        .chain(&warmers)
         .map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000_000)))
         .collect();
     let net = Arc::new(TestNet::start_with(NODES, 0, vigil_protocol::ConsensusMode::Fast, funded).await?);
@@ -101,13 +110,17 @@ async fn run() -> anyhow::Result<()> {
     let create = tx(&chain, &owner, 0, Payload::CreateTable(Box::new(CreateTable { schema: schema(&writers) })));
     let made = submit_all(net.clone(), vec![(0, create)], 1).await?;
     anyhow::ensure!(made.failed == 0, "the table was not created");
-    let total = ACCOUNTS as u64 * PER_ACCOUNT;
+    let per_account = vigil_e2e::env_or("VIGIL_BENCH_PER_ACCOUNT", PER_ACCOUNT);
+    let total = ACCOUNTS as u64 * per_account;
     println!("{NODES}-node devnet: {total} signed rows into one 6-column table from {ACCOUNTS} writers, then {total} transfers from {ACCOUNTS} senders");
+    let warm =
+        submit_all(net.clone(), signed_transfers(&chain, &warmers, WARM_UP_PER_ACCOUNT, NODES), IN_FLIGHT_MAX).await?;
+    anyhow::ensure!(warm.failed == 0, "{} warm-up transfers were not committed", warm.failed);
 
-    let rows = submit_all(net.clone(), signed_rows(&chain, &writers), IN_FLIGHT_MAX).await?;
+    let rows = submit_all(net.clone(), signed_rows(&chain, &writers, per_account), IN_FLIGHT_MAX).await?;
     anyhow::ensure!(rows.failed == 0, "{} rows were not committed", rows.failed);
     let transfers =
-        submit_all(net.clone(), signed_transfers(&chain, &senders, PER_ACCOUNT, NODES), IN_FLIGHT_MAX).await?;
+        submit_all(net.clone(), signed_transfers(&chain, &senders, per_account, NODES), IN_FLIGHT_MAX).await?;
     anyhow::ensure!(transfers.failed == 0, "{} transfers were not committed", transfers.failed);
     println!(
         "rows: {:.0}/s (p50 {:.0} ms, p99 {:.0} ms); transfers: {:.0}/s (p50 {:.0} ms, p99 {:.0} ms) → rows at {:.2} of transfers",
