@@ -23,8 +23,8 @@ pub const EXAMPLE_SCHEMA: &str = r#"{
 
 /// A pasted schema, checked by the chain's rules.
 pub fn parse_schema(text: &str) -> Result<TableSchema, String> {
-    let schema: TableSchema =
-        serde_json::from_str(text).map_err(|e| format!("The schema is not valid JSON of a table's schema: {e}."))?;
+    let schema: TableSchema = serde_json::from_slice(text.as_bytes())
+        .map_err(|e| format!("The schema is not valid JSON of a table's schema: {e}."))?;
     schema.check().map_err(|e| format!("The schema is refused: {e}."))?;
     Ok(schema)
 }

@@ -223,6 +223,34 @@ async fn tables_on_a_real_devnet_refuse_bad_input_prove_scans_and_survive_restar
         assert_eq!(node_refusal(&net, &mut s, key, payload).await?, expected, "write {i} at the node");
     }
     assert_eq!(post_raw(&net, vec![0xde, 0xad, 0xbe, 0xef]).await?, ErrorCode::Malformed, "garbage bytes");
+    // A row over the row bound though each value fits its column: in the wallet and at a node.
+    let blob = |name: &str| Column {
+        name: name.into(),
+        ty: ColumnType::Bytes,
+        nullable: false,
+        max_len: Some(4096),
+        min: None,
+        max: None,
+    };
+    let mut blobs = schema();
+    blobs.name = "blobs".into();
+    blobs.columns = vec![blobs.columns[0].clone(), blob("a"), blob("b"), blob("c")];
+    s.create_table(&owner, blobs).await?;
+    let big = json!("ab".repeat(3000));
+    let row_over = json!({ "id": 1, "a": big, "b": big, "c": big }).as_object().cloned().unwrap_or_default();
+    let e = s.write_row(&owner, "blobs", RowOp::Insert, &row_over).await.expect_err("a row over the bound");
+    assert!(e.code() == "INVALID_ROW" && e.to_string().contains("a row is at most 8192 bytes"), "{e}");
+    let big = Value::Bytes(vec![0xab; 3000]);
+    let body = RowBody {
+        chain: chain.clone(),
+        table: "blobs".into(),
+        op: RowOp::Insert,
+        values: vec![Value::U64(1), big.clone(), big.clone(), big],
+    };
+    assert_eq!(
+        node_refusal(&net, &mut s, &owner, Payload::WriteRow(Box::new(body.sign(&owner)))).await?,
+        ErrorCode::InvalidRow
+    );
     let after = s.table(TABLE).await?;
     assert_eq!((after.rows, &after.root), (20, &before.root), "nothing changed");
 

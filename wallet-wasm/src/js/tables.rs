@@ -130,7 +130,7 @@ const SCAN_LIMIT_DEFAULT: u32 = 50;
 /// A JS value read as `T` through its JSON.
 fn from_js<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsValue> {
     let text = js_sys::JSON::stringify(value).map(String::from).unwrap_or_default();
-    serde_json::from_str(&text).map_err(|e| error("BAD_OPTIONS", format!("{what}: {e}")))
+    serde_json::from_slice(text.as_bytes()).map_err(|e| error("BAD_OPTIONS", format!("{what}: {e}")))
 }
 
 fn object(value: &JsValue, what: &str) -> Result<Map<String, Json>, JsValue> {
@@ -304,7 +304,7 @@ impl VigilClient {
     #[wasm_bindgen(js_name = verifyRowProof, unchecked_return_type = "RowReport")]
     pub fn verify_row_proof(&self, table: &str, key_hex: &str, answer_json: &str) -> Result<JsValue, JsValue> {
         let key = hex::decode(key_hex).map_err(|_| error("BAD_OPTIONS", "a row's key is hex"))?;
-        let answer = serde_json::from_str(answer_json).map_err(|e| error("BAD_ANSWER", e))?;
+        let answer = serde_json::from_slice(answer_json.as_bytes()).map_err(|e| error("BAD_ANSWER", e))?;
         let mut s = self.session.try_hold().ok_or_else(busy)?;
         let r = verify_row_answer(&mut s.light, table, &key, answer);
         to_js(&r.map_err(wallet_error)?)
@@ -315,8 +315,9 @@ impl VigilClient {
     /// a row left out, added, changed or moved.
     #[wasm_bindgen(js_name = verifyScanProof, unchecked_return_type = "ScanReport")]
     pub fn verify_scan_proof(&self, table: &str, request_json: &str, answer_json: &str) -> Result<JsValue, JsValue> {
-        let request: ScanRequest = serde_json::from_str(request_json).map_err(|e| error("BAD_OPTIONS", e))?;
-        let answer = serde_json::from_str(answer_json).map_err(|e| error("BAD_ANSWER", e))?;
+        let request: ScanRequest =
+            serde_json::from_slice(request_json.as_bytes()).map_err(|e| error("BAD_OPTIONS", e))?;
+        let answer = serde_json::from_slice(answer_json.as_bytes()).map_err(|e| error("BAD_ANSWER", e))?;
         let mut s = self.session.try_hold().ok_or_else(busy)?;
         let r = verify_scan_answer(&mut s.light, table, &request.range(), request.limit as usize, answer);
         to_js(&r.map_err(wallet_error)?)

@@ -3,6 +3,7 @@ use std::ops::Bound;
 use vigil_protocol::authcenter::{CertAccount, CertKind, CertificateRecord, Subject};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::tables::record::TABLE_DEPOSIT;
+use vigil_protocol::tables::row::ROW_BYTES_MAX;
 use vigil_protocol::tables::*;
 use vigil_protocol::*;
 
@@ -173,7 +174,7 @@ fn every_bad_write_is_refused_with_its_rule_and_changes_nothing() {
     let f = fixture();
     let ledger = with_table(&f, WritePolicy::Owner);
     let a = &f.alice;
-    let mut unknown = RowBody {
+    let unknown = RowBody {
         chain: f.genesis.chain_id.clone(),
         table: "nope".into(),
         op: RowOp::Insert,
@@ -186,8 +187,6 @@ fn every_bad_write_is_refused_with_its_rule_and_changes_nothing() {
         Payload::WriteRow(Box::new(unknown.clone().sign(a))),
         Rejection::UnknownTable("nope".into()),
     );
-    unknown.table = "orders".into();
-    let ok = unknown.clone();
     let mut wrong_type = values(5, "x", 1);
     wrong_type[1] = Value::U64(5);
     let invalid = |why: &str| Rejection::InvalidRow(why.into());
@@ -226,6 +225,44 @@ fn every_bad_write_is_refused_with_its_rule_and_changes_nothing() {
     refused(&f, &ledger, a, row(&f, a, RowOp::Update, values(7, "x", 1)), Rejection::MissingRow);
     let delete_missing = vec![Value::U64(7), Value::Null, Value::Null, Value::Null];
     refused(&f, &ledger, a, row(&f, a, RowOp::Delete, delete_missing), Rejection::MissingRow);
+}
+
+#[test]
+fn a_row_over_the_row_bound_is_refused_though_each_value_fits_its_column() {
+    let f = fixture();
+    let mut ledger = Ledger::genesis(&f.genesis).unwrap();
+    let a = &f.alice;
+    let blob = |name: &str| Column { max_len: Some(4096), ..col(name, ColumnType::Bytes) };
+    let blobs = TableSchema {
+        name: "blobs".into(),
+        columns: vec![col("id", ColumnType::U64), blob("a"), blob("b"), blob("c")],
+        primary_key: vec![0],
+        policy: WritePolicy::Owner,
+    };
+    commit(&mut ledger, vec![tx(&f, a, 0, Payload::CreateTable(Box::new(CreateTable { schema: blobs })))]);
+    let big = Value::Bytes(vec![7; 3000]);
+    let body = RowBody {
+        chain: f.genesis.chain_id.clone(),
+        table: "blobs".into(),
+        op: RowOp::Insert,
+        values: vec![Value::U64(1), big.clone(), big.clone(), big],
+    };
+    let too_big = Payload::WriteRow(Box::new(body.sign(a)));
+    refused(&f, &ledger, a, too_big, Rejection::InvalidRow(format!("a row is at most {ROW_BYTES_MAX} bytes")));
+}
+
+#[test]
+fn another_writer_and_another_chain_are_refused_and_change_nothing() {
+    let f = fixture();
+    let ledger = with_table(&f, WritePolicy::Owner);
+    let a = &f.alice;
+    let invalid = |why: &str| Rejection::InvalidRow(why.into());
+    let ok = RowBody {
+        chain: f.genesis.chain_id.clone(),
+        table: "orders".into(),
+        op: RowOp::Insert,
+        values: values(5, "x", 1),
+    };
     // A row signed by Carol, submitted by Alice; and Carol writing Alice's table.
     let carol = SecretKey::from_seed([60; 32]);
     refused(&f, &ledger, a, Payload::WriteRow(Box::new(ok.clone().sign(&carol))), Rejection::NotTheWriter);
