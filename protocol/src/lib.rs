@@ -67,6 +67,7 @@ pub mod transaction;
 pub mod transfer;
 pub mod validator;
 pub mod vault;
+pub mod verifier;
 pub mod vote;
 pub mod wallet_config;
 pub mod x509;

@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vigil_protocol::encoding::{self, DecodeError};
+use vigil_protocol::verifier::{HeaderError, HeaderVerifier};
 use vigil_protocol::{
-    follow_set_changes, AccountState, Address, BlockError, CertifiedHeader, ChainId, CheckpointError, ConsensusMode,
-    Hash32, Height, NodeId, QcError, QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey,
-    StateProof, ValidatorSet,
+    AccountState, Address, BlockError, CertifiedHeader, ChainId, CheckpointError, ConsensusMode, Hash32, Height,
+    NodeId, QcError, QuorumCert, SetChange, SetChangeError, SignedReceipt, StateError, StateKey, StateProof,
+    ValidatorSet,
 };
 
 /// Verified headers kept (the newest ones).
@@ -115,25 +116,35 @@ pub struct VerifiedAccount {
 /// and state only with a proof against an accepted header.
 #[derive(Debug, Clone)]
 pub struct LightClient {
-    chain_id: ChainId,
-    /// The set it started from: genesis's, or the one a checkpoint names.
-    root: ValidatorSet,
+    /// The sets followed from the one it started from (genesis's, or the one a
+    /// checkpoint names), and what the headers accepted fixed: the one header verifier
+    /// of `vigil_protocol`, as other chains' clients use it. State more than
+    /// [`STATE_LAG_MAX_BLOCKS`] below its newest height is refused.
+    verifier: HeaderVerifier,
     /// How it started (shown to users).
     start: Start,
     /// The block the checkpoint it started from names, if it did.
     anchor: Option<checkpoint::Anchor>,
-    /// Every set followed, oldest first (the root at 0); the last is current.
-    sets: Vec<ValidatorSet>,
-    /// The first height each set in `sets` certifies.
-    set_from: Vec<Height>,
     headers: BTreeMap<Height, CertifiedHeader>,
-    /// The highest Fast header and the lowest Bft header accepted: a chain goes from
-    /// Fast to Bft once, never back, so a Fast header above a Bft one is a lie.
-    fast_max: Option<Height>,
-    bft_min: Option<Height>,
-    /// The highest height verified: state older than [`STATE_LAG_MAX_BLOCKS`] below it
-    /// is refused.
-    newest: Height,
+}
+
+impl From<HeaderError> for LightError {
+    fn from(e: HeaderError) -> Self {
+        match e {
+            HeaderError::WrongChain { expected, found } => LightError::WrongChain { expected, found },
+            HeaderError::UnknownSet(found) => LightError::UnknownSet(found),
+            HeaderError::SetNotInForce { height, expected, found } => {
+                LightError::SetNotInForce { height, expected, found }
+            }
+            HeaderError::ModeRegression { height, found, other, other_height } => {
+                LightError::ModeRegression { height, found, other, other_height }
+            }
+            HeaderError::Header(e) => LightError::Header(e),
+            HeaderError::SetChanges(e) => LightError::SetChanges(e),
+            HeaderError::ConflictingSetHistory => LightError::ConflictingSetHistory,
+            HeaderError::Stale { height, newest, max } => LightError::StaleState { height, newest, max },
+        }
+    }
 }
 
 impl LightClient {
@@ -145,18 +156,7 @@ impl LightClient {
 
     /// A client trusting `root` for the heights from `from` on (none below).
     fn rooted(chain_id: ChainId, root: ValidatorSet, start: Start, from: Height) -> Self {
-        Self {
-            chain_id,
-            root: root.clone(),
-            start,
-            anchor: None,
-            sets: vec![root],
-            set_from: vec![from],
-            headers: BTreeMap::new(),
-            fast_max: None,
-            bft_min: None,
-            newest: Height(from.0.saturating_sub(1)),
-        }
+        Self { verifier: HeaderVerifier::new(chain_id, root, from), start, anchor: None, headers: BTreeMap::new() }
     }
 
     /// How this client started: from genesis, or from which checkpoint and pin.
@@ -173,21 +173,21 @@ impl LightClient {
 
     /// The first height the root set certifies.
     fn root_from(&self) -> Height {
-        self.set_from.first().copied().unwrap_or(Height(1))
+        self.verifier.root_from()
     }
 
     /// The highest height this client has verified a header for.
     pub fn newest_height(&self) -> Height {
-        self.newest
+        self.verifier.newest()
     }
 
     pub fn chain_id(&self) -> &ChainId {
-        &self.chain_id
+        self.verifier.chain_id()
     }
 
     /// The newest validator set followed.
     pub fn current_set(&self) -> &ValidatorSet {
-        self.sets.last().unwrap_or(&self.root)
+        self.verifier.current_set()
     }
 
     /// Follows the chain's set changes since genesis (BCS `Vec<SetChange>`, as a node's
@@ -197,38 +197,12 @@ impl LightClient {
     /// first height (those before it led to the checkpoint's set).
     pub fn follow(&mut self, changes_bcs: &[u8]) -> Result<bool, LightError> {
         let changes: Vec<SetChange> = encoding::from_bytes(changes_bcs)?;
-        let first = self.root_from();
-        let changes: Vec<&SetChange> = changes.iter().filter(|c| c.certified.header.height >= first).collect();
-        let followed = self.sets.len() - 1;
-        if changes.len() < followed {
-            return Ok(false);
-        }
-        let mut sets = vec![self.root.clone()];
-        let mut set_from = vec![first];
-        let mut last = None;
-        for change in changes {
-            let h = change.certified.header.height;
-            if last.is_some_and(|l| h <= l) {
-                return Err(LightError::SetChanges(SetChangeError::OutOfOrder(h)));
-            }
-            let next = follow_set_changes(sets.last().unwrap_or(&self.root), std::slice::from_ref(change))?;
-            sets.push(next);
-            set_from.push(h.next());
-            last = Some(h);
-        }
-        // What was followed before must be a prefix of what is followed now.
-        if sets[..self.sets.len()] != self.sets[..] {
-            return Err(LightError::ConflictingSetHistory);
-        }
-        let moved = sets.len() > self.sets.len();
-        self.sets = sets;
-        self.set_from = set_from;
-        Ok(moved)
+        Ok(self.verifier.follow(&changes)?)
     }
 
     /// The followed set that certifies blocks at `height`.
     pub fn set_at(&self, height: Height) -> Option<&ValidatorSet> {
-        self.set_from.iter().rposition(|from| *from <= height).and_then(|i| self.sets.get(i))
+        self.verifier.set_at(height)
     }
 
     /// Verifies a certified header (BCS) against the set in force at its height
@@ -237,22 +211,19 @@ impl LightClient {
     /// change followed only the current set signs. Modes go only from Fast to Bft.
     pub fn accept_header(&mut self, certified_bcs: &[u8]) -> Result<(CertifiedHeader, Verification), LightError> {
         let ch: CertifiedHeader = encoding::from_bytes(certified_bcs)?;
-        if ch.header.chain_id != self.chain_id {
-            return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: ch.header.chain_id.clone() });
+        let chain = self.chain_id();
+        if ch.header.chain_id != *chain {
+            return Err(LightError::WrongChain { expected: chain.clone(), found: ch.header.chain_id.clone() });
         }
         let height = ch.header.height;
         let verification = if height < self.root_from() {
             // Below the sets it follows: only the block a checkpoint it started from names.
-            self.check_mode(height, ch.header.mode)?;
+            self.verifier.check_mode(height, ch.header.mode)?;
             self.anchored(&ch)?
         } else {
             self.certified_by_set(&ch)?
         };
-        match ch.header.mode {
-            ConsensusMode::Fast => self.fast_max = self.fast_max.max(Some(height)),
-            ConsensusMode::Bft => self.bft_min = Some(self.bft_min.map_or(height, |b| b.min(height))),
-        }
-        self.newest = self.newest.max(height);
+        self.verifier.record(height, ch.header.mode);
         self.headers.insert(ch.header.height, ch.clone());
         while self.headers.len() > HEADERS_CACHED_MAX {
             self.headers.pop_first();
@@ -262,20 +233,7 @@ impl LightClient {
 
     /// A header's certificate by the set in force at its height, verified.
     fn certified_by_set(&self, ch: &CertifiedHeader) -> Result<Verification, LightError> {
-        let height = ch.header.height;
-        let set = self.set_at(height).ok_or(LightError::UnknownSet(ch.header.validator_set_hash))?;
-        let found = ch.header.validator_set_hash;
-        if set.hash() != found {
-            let beyond_followed = self.set_from.last().is_some_and(|from| height >= *from);
-            return Err(if beyond_followed && !self.sets.iter().any(|s| s.hash() == found) {
-                // Possibly a set this client has not followed to yet.
-                LightError::UnknownSet(found)
-            } else {
-                LightError::SetNotInForce { height, expected: set.hash(), found }
-            });
-        }
-        self.check_mode(height, ch.header.mode)?;
-        ch.verify(set)?;
+        let set = self.verifier.verify(ch)?;
         Ok(Verification {
             method: format!(
                 "{:?} quorum certificate of {} of {} validators on header {} (batch Ed25519)",
@@ -290,18 +248,6 @@ impl LightClient {
             header_time_ms: Some(ch.header.time_ms),
             cross_check: None,
         })
-    }
-
-    /// A header's mode against those already accepted: Fast below every Bft header.
-    fn check_mode(&self, height: Height, mode: ConsensusMode) -> Result<(), LightError> {
-        let conflict = match mode {
-            ConsensusMode::Fast => self.bft_min.filter(|b| *b <= height).map(|b| (ConsensusMode::Bft, b)),
-            ConsensusMode::Bft => self.fast_max.filter(|f| *f >= height).map(|f| (ConsensusMode::Fast, f)),
-        };
-        match conflict {
-            Some((other, other_height)) => Err(LightError::ModeRegression { height, found: mode, other, other_height }),
-            None => Ok(()),
-        }
     }
 
     /// A verified header from the cache.
@@ -360,10 +306,7 @@ impl LightClient {
 
     fn check_states(&mut self, entries: &[ProvenEntry<'_>], certified_bcs: &[u8]) -> Result<Verification, LightError> {
         let (ch, verification) = self.accept_header(certified_bcs)?;
-        let height = ch.header.height;
-        if height.0.saturating_add(STATE_LAG_MAX_BLOCKS) < self.newest.0 {
-            return Err(LightError::StaleState { height, newest: self.newest, max: STATE_LAG_MAX_BLOCKS });
-        }
+        self.verifier.fresh(ch.header.height, STATE_LAG_MAX_BLOCKS)?;
         for (key, value_bcs, proof_bcs) in entries {
             let proof: StateProof = encoding::from_bytes(proof_bcs)?;
             proof.verify(&ch.header.state_root, key, *value_bcs)?;
@@ -377,8 +320,11 @@ impl LightClient {
         let node = r.receipt.node;
         let info = self.current_set().get(&node).ok_or(LightError::NotAValidator(node))?;
         r.verify(&info.consensus_key).map_err(|_| LightError::BadReceiptSignature(node))?;
-        if r.receipt.chain_id != self.chain_id {
-            return Err(LightError::WrongChain { expected: self.chain_id.clone(), found: r.receipt.chain_id.clone() });
+        if r.receipt.chain_id != *self.chain_id() {
+            return Err(LightError::WrongChain {
+                expected: self.chain_id().clone(),
+                found: r.receipt.chain_id.clone(),
+            });
         }
         Ok(r)
     }

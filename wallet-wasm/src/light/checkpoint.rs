@@ -11,8 +11,8 @@
 use serde::Serialize;
 use vigil_protocol::encoding;
 use vigil_protocol::{
-    follow_set_changes, BlockHash, CertifiedHeader, ChainId, ConsensusMode, Hash32, Height, NodeId, SetChange,
-    StableCheckpoint, ValidatorSet,
+    follow_set_changes, BlockHash, CertifiedHeader, ChainId, Hash32, Height, NodeId, SetChange, StableCheckpoint,
+    ValidatorSet,
 };
 
 use super::{LightClient, LightError, Verification};
@@ -185,10 +185,7 @@ impl LightClient {
         client.anchor = Some(anchor);
         // The checkpoint's quorum says which mode its next height runs in: a header in
         // Fast mode above a Bft one is a lie, as between headers.
-        match mode {
-            ConsensusMode::Fast => client.fast_max = Some(height.next()),
-            ConsensusMode::Bft => client.bft_min = Some(height.next()),
-        }
+        client.verifier.mode_at(height.next(), mode);
         Ok(client)
     }
 

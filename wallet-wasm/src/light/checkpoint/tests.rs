@@ -1,4 +1,5 @@
 use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::ConsensusMode;
 use vigil_protocol::{
     CheckpointDigest, CheckpointError, Domain, NodeId, QcError, SecretKey, SignerBitmap, StableCheckpoint,
 };
