@@ -14,6 +14,12 @@
 //! accepted is refused ([`HeaderVerifier::fresh`]): a node cannot pass off an old state
 //! as current while newer headers are known.
 //!
+//! What may be acted on (a chain crediting a transfer from another) is stricter:
+//! [`HeaderVerifier::verify_final`] takes a Fast-mode header only when the follower's
+//! setting says so (default: Bft-certified only). Two valid headers at one height that
+//! differ prove the followed chain forked: [`HeaderVerifier::freeze`] keeps them as
+//! evidence and the verifier accepts nothing more.
+//!
 //! Pure: no clock, no I/O. Serializable, so a chain can keep one in its state.
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +48,19 @@ pub enum HeaderError {
     ConflictingSetHistory,
     #[error("the state is from height {height}, more than {max} blocks behind height {newest} already verified; ask another node")]
     Stale { height: Height, newest: Height, max: u64 },
+    #[error("header {0} is certified in Fast mode, and this client acts only on Bft-certified headers")]
+    FastNotFinal(Height),
+    #[error("the client is frozen: two conflicting certified headers at height {0} prove the followed chain forked")]
+    Frozen(Height),
+    #[error("the two headers do not conflict: they are not at one height, or they are the same block")]
+    NotConflicting,
+}
+
+/// Two certified headers at one height that differ: the evidence that froze a verifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictingHeaders {
+    pub first: CertifiedHeader,
+    pub second: CertifiedHeader,
 }
 
 /// A followed chain's sets and what its accepted headers fixed.
@@ -60,6 +79,8 @@ pub struct HeaderVerifier {
     bft_min: Option<Height>,
     /// The highest height accepted.
     newest: Height,
+    /// Set once the followed chain is proven to have forked: nothing is accepted after.
+    frozen: Option<Box<ConflictingHeaders>>,
 }
 
 impl HeaderVerifier {
@@ -74,6 +95,7 @@ impl HeaderVerifier {
             fast_max: None,
             bft_min: None,
             newest: Height(from.0.saturating_sub(1)),
+            frozen: None,
         }
     }
 
@@ -153,9 +175,55 @@ impl HeaderVerifier {
         }
     }
 
-    /// Checks `ch` (changing nothing): the chain, the set in force at its height, the
-    /// mode, the certificate. Returns the set that certified it.
+    /// Checks `ch` (changing nothing): not frozen, the chain, the set in force at its
+    /// height, the mode, the certificate. Returns the set that certified it.
     pub fn verify(&self, ch: &CertifiedHeader) -> Result<&ValidatorSet, HeaderError> {
+        if let Some(evidence) = &self.frozen {
+            return Err(HeaderError::Frozen(evidence.first.header.height));
+        }
+        self.verify_certified(ch)
+    }
+
+    /// [`HeaderVerifier::verify`] for a header to act on: a Fast-mode header only with
+    /// `fast_final` (a follower's setting; Bft-certified only by default).
+    pub fn verify_final(&self, ch: &CertifiedHeader, fast_final: bool) -> Result<&ValidatorSet, HeaderError> {
+        if ch.header.mode == ConsensusMode::Fast && !fast_final {
+            return Err(HeaderError::FastNotFinal(ch.header.height));
+        }
+        self.verify(ch)
+    }
+
+    /// Freezes the verifier on two headers at one height that differ, each certified by
+    /// the set in force there (their modes are not held to each other: a fork may have
+    /// run in either). Once frozen it accepts nothing, and keeps the evidence.
+    pub fn freeze(&mut self, first: CertifiedHeader, second: CertifiedHeader) -> Result<(), HeaderError> {
+        if first.header.height != second.header.height || first.header.hash() == second.header.hash() {
+            return Err(HeaderError::NotConflicting);
+        }
+        for ch in [&first, &second] {
+            let set = self.set_for(ch)?;
+            ch.verify(set)?;
+        }
+        if self.frozen.is_none() {
+            self.frozen = Some(Box::new(ConflictingHeaders { first, second }));
+        }
+        Ok(())
+    }
+
+    /// The evidence that froze the verifier, if it is frozen.
+    pub fn frozen(&self) -> Option<&ConflictingHeaders> {
+        self.frozen.as_deref()
+    }
+
+    fn verify_certified(&self, ch: &CertifiedHeader) -> Result<&ValidatorSet, HeaderError> {
+        let set = self.set_for(ch)?;
+        self.check_mode(ch.header.height, ch.header.mode)?;
+        ch.verify(set)?;
+        Ok(set)
+    }
+
+    /// The set in force at `ch`'s height, if it is the one `ch` names, for this chain.
+    fn set_for(&self, ch: &CertifiedHeader) -> Result<&ValidatorSet, HeaderError> {
         let (height, found) = (ch.header.height, ch.header.validator_set_hash);
         if ch.header.chain_id != self.chain_id {
             return Err(HeaderError::WrongChain { expected: self.chain_id.clone(), found: ch.header.chain_id.clone() });
@@ -170,8 +238,6 @@ impl HeaderVerifier {
                 HeaderError::SetNotInForce { height, expected: set.hash(), found }
             });
         }
-        self.check_mode(height, ch.header.mode)?;
-        ch.verify(set)?;
         Ok(set)
     }
 
@@ -211,6 +277,7 @@ impl HeaderVerifier {
 mod tests {
     use super::*;
     use crate::block::BlockHeader;
+    use crate::hash::Hash32;
     use crate::testutil::{certified_header, certify, chain, validators};
     use crate::validator::ConsensusMode::{Bft, Fast};
 
@@ -282,6 +349,41 @@ mod tests {
         let mut elsewhere = certified_header(&set, &keys, Height(11), Bft, 3);
         elsewhere.header.chain_id = ChainId::new("other").unwrap();
         assert!(matches!(v.accept(&elsewhere), Err(HeaderError::WrongChain { .. })));
+    }
+
+    /// A follower acts on Bft-certified headers only unless its setting takes Fast ones.
+    #[test]
+    fn a_fast_header_is_final_only_where_the_follower_says_so() {
+        let (set, keys) = validators(4);
+        let v = HeaderVerifier::new(chain(), set.clone(), Height(1));
+        let fast = certified_header(&set, &keys, Height(5), Fast, 3);
+        assert_eq!(v.verify_final(&fast, false), Err(HeaderError::FastNotFinal(Height(5))));
+        assert!(v.verify_final(&fast, true).is_ok());
+        assert!(v.verify_final(&certified_header(&set, &keys, Height(5), Bft, 3), false).is_ok());
+    }
+
+    /// Two certified headers at one height that differ freeze the verifier, which keeps
+    /// them; headers that do not conflict, or one that is not certified, freeze nothing.
+    #[test]
+    fn conflicting_certified_headers_freeze_the_verifier_with_their_evidence() {
+        let (set, keys) = validators(4);
+        let mut v = HeaderVerifier::new(chain(), set.clone(), Height(1));
+        let one = certified_header(&set, &keys, Height(7), Fast, 3);
+        let mut other_header = one.header.clone();
+        other_header.state_root = Hash32([9; 32]);
+        let other = certify(&set, &keys, other_header.clone(), 3);
+        assert_eq!(v.freeze(one.clone(), one.clone()), Err(HeaderError::NotConflicting));
+        let next = certified_header(&set, &keys, Height(8), Fast, 3);
+        assert_eq!(v.freeze(one.clone(), next.clone()), Err(HeaderError::NotConflicting));
+        let forged = certify(&set, &keys, other_header, 2);
+        assert!(matches!(v.freeze(one.clone(), forged), Err(HeaderError::Header(_))));
+        assert_eq!(v.frozen(), None, "nothing proven, nothing frozen");
+        v.accept(&next).unwrap();
+        v.freeze(one.clone(), other.clone()).unwrap();
+        assert_eq!(v.frozen(), Some(&ConflictingHeaders { first: one, second: other }));
+        assert_eq!(v.verify(&next), Err(HeaderError::Frozen(Height(7))));
+        let back: HeaderVerifier = crate::encoding::from_bytes(&crate::encoding::to_bytes(&v)).unwrap();
+        assert_eq!(back.frozen(), v.frozen(), "the evidence is kept in the state");
     }
 
     /// A chain keeps its client of another chain in its state: the encoding round-trips.

@@ -75,6 +75,10 @@ pub enum LightError {
     CheckpointSetNotReached { pinned: Hash32, named: Hash32, reached: Hash32 },
     #[error("checkpoint #{height} is {age} blocks behind height {newest} verified, more than {max}: start from a newer checkpoint or from the genesis set")]
     CheckpointTooOld { height: Height, newest: Height, age: u64, max: u64 },
+    /// The verifier's refusals the wallet's own reads do not meet (a frozen verifier, a
+    /// Fast header where only Bft counts).
+    #[error(transparent)]
+    Verifier(HeaderError),
 }
 
 /// How a result was verified: shown to users next to the result.
@@ -143,6 +147,9 @@ impl From<HeaderError> for LightError {
             HeaderError::SetChanges(e) => LightError::SetChanges(e),
             HeaderError::ConflictingSetHistory => LightError::ConflictingSetHistory,
             HeaderError::Stale { height, newest, max } => LightError::StaleState { height, newest, max },
+            other @ (HeaderError::FastNotFinal(_) | HeaderError::Frozen(_) | HeaderError::NotConflicting) => {
+                LightError::Verifier(other)
+            }
         }
     }
 }

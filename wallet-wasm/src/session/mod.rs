@@ -71,7 +71,8 @@ impl WalletError {
                 | LightError::Header(_)
                 | LightError::SetNotInForce { .. }
                 | LightError::ModeRegression { .. }
-                | LightError::NotCheckpointBlock { .. } => "BAD_CERTIFICATE",
+                | LightError::NotCheckpointBlock { .. }
+                | LightError::Verifier(_) => "BAD_CERTIFICATE",
                 LightError::StaleState { .. } => "STALE_STATE",
                 LightError::UntrustedSet { .. } | LightError::UnknownSet(_) => "UNTRUSTED_SET",
                 LightError::WrongChain { .. } => "WRONG_CHAIN",
