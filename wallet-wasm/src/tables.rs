@@ -14,7 +14,7 @@
 //! A nullable column may be `null` or left out.
 
 use serde_json::{Map, Number, Value as Json};
-use vigil_protocol::tables::{check_write, key_of, Column, ColumnType, RowError, TableSchema, Value, WriteError};
+use vigil_protocol::tables::{key_of, Column, ColumnType, RowError, TableSchema, Value, WriteError};
 use vigil_protocol::Address;
 
 /// The largest integer a JS number holds exactly.
@@ -194,15 +194,6 @@ pub fn key_from_json(schema: &TableSchema, object: &Map<String, Json>) -> Result
         }
     }
     key_of(schema, &values).ok_or_else(|| TableError::Write("the key's columns are not all given".into()))
-}
-
-/// Checks a write as the chain will (see `vigil_protocol::tables::check_write`).
-pub fn check(
-    chain: &vigil_protocol::ChainId,
-    schema: &TableSchema,
-    row: &vigil_protocol::tables::SignedRow,
-) -> Result<Vec<u8>, TableError> {
-    Ok(check_write(chain, schema, row)?)
 }
 
 #[cfg(test)]

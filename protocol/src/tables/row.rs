@@ -182,6 +182,22 @@ impl SignedRow {
     pub fn verify(&self) -> bool {
         self.writer.verify(Domain::TableRow, &to_bytes(&self.body), &self.signature).is_ok()
     }
+
+    /// Whether every row's writer signed it: one batch for several (true for none); a
+    /// single row checked alone, as a batch of one costs more than a single check.
+    pub fn verify_all(rows: &[&SignedRow]) -> bool {
+        match rows {
+            [] => true,
+            [one] => one.verify(),
+            _ => {
+                let bodies: Vec<Vec<u8>> = rows.iter().map(|r| to_bytes(&r.body)).collect();
+                let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+                let signatures: Vec<_> = rows.iter().map(|r| r.signature).collect();
+                let keys: Vec<_> = rows.iter().map(|r| r.writer).collect();
+                crate::crypto::verify_batch(Domain::TableRow, &messages, &signatures, &keys).is_ok()
+            }
+        }
+    }
 }
 
 /// A row as the state keeps it: the signed write that made it, and when.

@@ -12,21 +12,20 @@ use std::ops::Bound;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use vigil_api::{ProvenStates, ScanAnswer, ScanRequest};
-use vigil_protocol::crypto::verify_batch;
-use vigil_protocol::encoding::{from_bytes, to_bytes};
+use vigil_protocol::encoding::from_bytes;
 use vigil_protocol::limits::FEE_MIN;
 use vigil_protocol::sealed::PlainRequest;
 use vigil_protocol::tables::record::{history_page, CREATE_TABLE_FEE_MIN};
 use vigil_protocol::tables::{
-    key_of, verify_page, AlterTable, CreateTable, KeyRange, RangeProof, RowBody, RowEntry, RowOp, SignedRow, StoredRow,
-    TableRecord, TableRoot, TableSchema, WritePolicy,
+    check_write, key_of, verify_page, AlterTable, CreateTable, KeyRange, RangeProof, RowBody, RowEntry, RowOp,
+    SignedRow, StoredRow, TableRecord, TableRoot, TableSchema, WritePolicy,
 };
-use vigil_protocol::{Address, Domain, Height, Payload, SecretKey, StateKey};
+use vigil_protocol::{Address, Height, Payload, SecretKey, StateKey};
 
 use super::{verify_proven_with, Session, TransferReport, WalletError};
 use crate::light::{LightClient, Verification};
 use crate::platform::Platform;
-use crate::tables::{check, key_from_json, row_from_json, row_to_json, TableError};
+use crate::tables::{key_from_json, row_from_json, row_to_json, TableError};
 
 /// A table as the chain holds it, proven.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,20 +150,9 @@ fn row_view(record: &TableRecord, schema: &TableSchema, stored: &StoredRow) -> R
     })
 }
 
-/// Checks every row's writer signature (at once when there are several: a batch of one
-/// costs more than a single check).
+/// Checks every row's writer signature.
 fn check_signatures(rows: &[&SignedRow]) -> Result<(), TableError> {
-    match rows {
-        [] => Ok(()),
-        [one] => one.verify().then_some(()).ok_or(TableError::BadRowSignature),
-        _ => {
-            let bodies: Vec<Vec<u8>> = rows.iter().map(|r| to_bytes(&r.body)).collect();
-            let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-            let signatures: Vec<_> = rows.iter().map(|r| r.signature).collect();
-            let keys: Vec<_> = rows.iter().map(|r| r.writer).collect();
-            verify_batch(Domain::TableRow, &messages, &signatures, &keys).map_err(|_| TableError::BadRowSignature)
-        }
-    }
+    SignedRow::verify_all(rows).then_some(()).ok_or(TableError::BadRowSignature)
 }
 
 /// `verifyRowSignature`: whether a stored row (BCS) carries its writer's valid
@@ -318,7 +306,7 @@ impl<T: Platform> Session<T> {
         let row_values = row_from_json(&schema, object, op == RowOp::Delete)?;
         let body = RowBody { chain: self.chain_id().clone(), table: table.to_owned(), op, values: row_values };
         let signed = body.sign(key);
-        let row_key = check(self.chain_id(), &schema, &signed)?;
+        let row_key = check_write(self.chain_id(), &schema, &signed).map_err(TableError::from)?;
         self.check_writable(&record, &schema, key, table, op, row_key).await?;
         let tx = self.sign(key, Payload::WriteRow(Box::new(signed)), FEE_MIN).await?;
         self.submit_everywhere(key, &tx).await

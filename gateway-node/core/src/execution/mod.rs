@@ -261,14 +261,7 @@ pub fn verify_transactions(txs: &[&SignedTransaction]) -> bool {
         return false;
     }
     let rows: Vec<_> = txs.iter().filter_map(|t| t.tx.payload.signed_row()).collect();
-    if rows.is_empty() {
-        return true;
-    }
-    let bodies: Vec<Vec<u8>> = rows.iter().map(|r| to_bytes(&r.body)).collect();
-    let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<_> = rows.iter().map(|r| r.signature).collect();
-    let keys: Vec<_> = rows.iter().map(|r| r.writer).collect();
-    verify_batch(Domain::TableRow, &messages, &signatures, &keys).is_ok()
+    vigil_protocol::tables::SignedRow::verify_all(&rows)
 }
 
 fn encode_change<T: Serialize>(value: &T) -> Option<Vec<u8>> {
