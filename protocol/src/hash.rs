@@ -91,11 +91,13 @@ pub enum Domain {
     TableRow,
     /// A stored row (its signed write and height): what a table's ordered map holds.
     TableRowRecord,
+    /// Message a validator signs to approve opening a connection to another chain.
+    ConnectionApproval,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 34] = [
+    pub const ALL: [Domain; 35] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -130,6 +132,7 @@ impl Domain {
         Domain::TableNodePriority,
         Domain::TableRow,
         Domain::TableRowRecord,
+        Domain::ConnectionApproval,
     ];
 
     /// The tag hashed before the content.
@@ -169,6 +172,7 @@ impl Domain {
             Domain::TableNodePriority => "vigil/v1/table-node-priority",
             Domain::TableRow => "vigil/v1/sign/table-row",
             Domain::TableRowRecord => "vigil/v1/table-row",
+            Domain::ConnectionApproval => "vigil/v1/sign/connection",
         }
     }
 

@@ -43,6 +43,7 @@ pub mod authcenter;
 pub mod block;
 mod bytes;
 pub mod checkpoint;
+pub mod crosschain;
 pub mod crypto;
 pub mod encoding;
 #[cfg(feature = "erasure")]

@@ -36,6 +36,16 @@ pub enum FailureCode {
     TooManyObjects,
     /// The checkpoint is no newer than the one recorded.
     StaleCheckpoint,
+    /// The packet was received already (another relayer was first).
+    PacketAlreadyReceived,
+    /// The packet is settled already: acknowledged or timed out.
+    PacketNotPending,
+    /// The header a packet's proof is against is not kept (never verified, or forgotten).
+    UnknownProofHeight,
+    /// The connection's client is frozen or expired.
+    ConnectionClosed,
+    /// The destination's timeout height is reached: the packet is no longer received.
+    PacketTimedOut,
 }
 
 /// Outcome of executing one transaction.

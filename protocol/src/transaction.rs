@@ -63,6 +63,21 @@ pub enum Payload {
     AlterTable(Box<crate::tables::AlterTable>),
     /// Inserts, updates or deletes a row, signed by its writer (the sender).
     WriteRow(Box<crate::tables::SignedRow>),
+    /// Opens this chain's light client of another chain (a quorum of the validator set
+    /// in force approves).
+    OpenConnection(Box<crate::crosschain::OpenConnection>),
+    /// Moves a light client forward: set changes and a certified header (anyone).
+    UpdateClient(Box<crate::crosschain::UpdateClient>),
+    /// Freezes a light client on two conflicting certified headers (anyone).
+    FreezeClient(Box<crate::crosschain::FreezeClient>),
+    /// Sends coin to an account on another chain.
+    CrossTransfer(Box<crate::crosschain::CrossTransfer>),
+    /// Delivers a packet from another chain, proven in its state (a relayer).
+    ReceivePacket(Box<crate::crosschain::ReceivePacket>),
+    /// Settles a sent packet on the destination's receipt (a relayer).
+    Acknowledge(Box<crate::crosschain::Acknowledge>),
+    /// Refunds a sent packet the destination never received by its timeout (a relayer).
+    Timeout(Box<crate::crosschain::Timeout>),
 }
 
 impl Payload {

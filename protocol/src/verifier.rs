@@ -161,6 +161,33 @@ impl HeaderVerifier {
         Ok(moved)
     }
 
+    /// Follows the set changes above the last one followed, each certified by the set
+    /// in force before it; those at or below it are skipped (an on-chain client is sent
+    /// only what it lacks, and keeps the sets, not the changes). Returns whether the set
+    /// in force moved. On an error nothing changed.
+    pub fn extend(&mut self, changes: &[SetChange]) -> Result<bool, HeaderError> {
+        let (mut sets, mut set_from) = (Vec::new(), Vec::new());
+        let mut last_from = self.set_from.last().copied().unwrap_or(self.root_from);
+        for change in changes {
+            let h = change.certified.header.height;
+            if change.certified.header.chain_id != self.chain_id {
+                let found = change.certified.header.chain_id.clone();
+                return Err(HeaderError::WrongChain { expected: self.chain_id.clone(), found });
+            }
+            if h < last_from {
+                continue;
+            }
+            let before = sets.last().unwrap_or(self.current_set());
+            sets.push(follow_set_changes(before, std::slice::from_ref(change))?);
+            set_from.push(h.next());
+            last_from = h.next();
+        }
+        let moved = !sets.is_empty();
+        self.sets.extend(sets);
+        self.set_from.extend(set_from);
+        Ok(moved)
+    }
+
     /// A header's mode against those already accepted: Fast below every Bft header.
     pub fn check_mode(&self, height: Height, mode: ConsensusMode) -> Result<(), HeaderError> {
         let conflict = match mode {
@@ -315,6 +342,26 @@ mod tests {
         let rewrite = SetChange { certified: at(&set, &keys, 4, &other), next: other };
         assert_eq!(v.follow(&[rewrite]), Err(HeaderError::ConflictingSetHistory));
         assert_eq!(v.current_set(), &smaller);
+    }
+
+    /// An on-chain client is sent only the changes it lacks: those followed are skipped,
+    /// one not certified by the set in force is refused and changes nothing.
+    #[test]
+    fn extend_follows_only_the_changes_above_the_last_followed() {
+        let (set, keys) = validators(4);
+        let smaller = set.without(&set.validators()[3].id).unwrap();
+        let smallest = smaller.without(&smaller.validators()[2].id).unwrap();
+        let first = SetChange { certified: at(&set, &keys, 4, &smaller), next: smaller.clone() };
+        let second = SetChange { certified: at(&smaller, &keys, 9, &smallest), next: smallest.clone() };
+        let mut v = HeaderVerifier::new(chain(), set.clone(), Height(1));
+        assert_eq!(v.extend(std::slice::from_ref(&first)), Ok(true));
+        assert_eq!(v.extend(std::slice::from_ref(&first)), Ok(false), "followed already: skipped");
+        let forged = SetChange { certified: at(&set, &keys, 9, &smallest), next: smallest.clone() };
+        assert!(v.extend(&[forged]).is_err(), "the retired set cannot change the set");
+        assert_eq!(v.current_set(), &smaller);
+        assert_eq!(v.extend(&[first, second]), Ok(true));
+        assert_eq!(v.set_at(Height(10)), Some(&smallest));
+        assert_eq!(v.set_at(Height(9)), Some(&smaller));
     }
 
     /// The stale-state attack: a node answers with state proven against an old header

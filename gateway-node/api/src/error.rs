@@ -134,6 +134,34 @@ error_codes! {
     /// 403: the table's write policy does not let this account write (not the owner,
     /// not listed, no valid certificate).
     WriteRefused = ("WRITE_REFUSED", 403),
+    /// 404: this chain has no connection to the chain named.
+    NoConnection = ("NO_CONNECTION", 404),
+    /// 409: a connection to that chain is open and usable already.
+    ConnectionExists = ("CONNECTION_EXISTS", 409),
+    /// 400: a connection's opening is refused (not a quorum of the set in force, another
+    /// chain's proposal, settings out of bounds, too many connections).
+    InvalidConnection = ("INVALID_CONNECTION", 400),
+    /// 400: another chain's header (or set change) is refused by this chain's client of
+    /// it: not certified by the set in force at its height, a Fast header where the
+    /// connection acts on Bft ones only, or one conflicting with a header kept.
+    BadHeader = ("BAD_HEADER", 400),
+    /// 409: the client of that chain is frozen (two conflicting certified headers).
+    ClientFrozen = ("CLIENT_FROZEN", 409),
+    /// 409: the client of that chain expired (not updated for too long).
+    ClientExpired = ("CLIENT_EXPIRED", 409),
+    /// 400: a packet is refused (its shape, another chain's, never sent, not the one
+    /// committed, a timeout already passed).
+    InvalidPacket = ("INVALID_PACKET", 400),
+    /// 400: a packet's proof does not show what it claims in the other chain's state.
+    BadPacketProof = ("BAD_PACKET_PROOF", 400),
+    /// 409: the proof's header is not kept by this chain; carry it with the proof.
+    UnknownProofHeight = ("UNKNOWN_PROOF_HEIGHT", 409),
+    /// 409: the packet was received already.
+    PacketAlreadyReceived = ("PACKET_ALREADY_RECEIVED", 409),
+    /// 409: the packet is settled already (acknowledged or timed out).
+    PacketNotPending = ("PACKET_NOT_PENDING", 409),
+    /// 409: the packet's timeout height is reached on this chain: it is refunded instead.
+    PacketTimedOut = ("PACKET_TIMED_OUT", 409),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

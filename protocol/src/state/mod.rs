@@ -103,6 +103,26 @@ pub enum StateKey {
     RowVersion(String, Vec<u8>, u32),
     /// Every table's name, in creation order (`Vec<String>`).
     TableNames,
+    /// This chain's light client of another chain, by that chain's id
+    /// ([`crate::crosschain::ClientState`]).
+    Connection(crate::ChainId),
+    /// This chain's traffic with another chain: sequences, escrow, vouchers
+    /// ([`crate::crosschain::Channel`]).
+    Channel(crate::ChainId),
+    /// A verified header of another chain, by chain and height
+    /// ([`crate::crosschain::ForeignHeader`]); the newest few are kept.
+    ForeignHeader(crate::ChainId, crate::Height),
+    /// A packet sent to another chain and not yet settled, by destination and sequence
+    /// ([`crate::crosschain::Packet`]): the commitment the destination proves.
+    Packet(crate::ChainId, u64),
+    /// A packet received from another chain, by source and sequence
+    /// ([`crate::crosschain::PacketReceipt`]); kept for ever.
+    PacketReceipt(crate::ChainId, u64),
+    /// An account's vouchers of another chain's coin, by that chain and the account
+    /// (`Amount`).
+    Voucher(crate::ChainId, crate::Address),
+    /// The chains this chain has connections to, in opening order (`Vec<ChainId>`).
+    Connections,
 }
 
 impl StateKey {

@@ -17,6 +17,10 @@
 //! | [`authcenter::change`] | `CenterChange` (votes; the resharing's ready keys, deals, complaints, confirmations, timeouts) | `CenterSetVotes`, `CenterChange`, `ReshareReady`, `ReshareDeal`; at the end `AuthCenters`, `GroupKey` (same key, new shares), `Nonces` |
 //! | [`tables::schema`] | `CreateTable`, `AlterTable` | `Table` (owner, schema versions, deposit), `TableRoot`, `TableNames` |
 //! | [`tables::rows`] | `WriteRow` (insert, update, delete; signed by its writer) | `Row` (the key's latest write and count), `RowVersion` (the write before), `TableRoot` (and the table's ordered map) |
+//! | [`crosschain::connection`] | `OpenConnection` (a quorum of the set in force), `UpdateClient`, `FreezeClient` | `Connection` (the client of the other chain), `ForeignHeader` (its newest verified headers), `Channel`, `Connections` |
+//! | [`crosschain::send`] | `CrossTransfer` | the sender's account (escrowed) or `Voucher` (burnt), `Packet`, `Channel` |
+//! | [`crosschain::receive`] | `ReceivePacket` (proven in the source's state) | `PacketReceipt`, `Voucher` or the receiver's account, `Channel` |
+//! | [`crosschain::settle`] | `Acknowledge`, `Timeout` | `Packet` removed, the relayer's or sender's account, `Voucher`, `Channel` |
 //! | [`authcenter::actions`] | `CertAction` (a center's vote to freeze, unfreeze, revoke) | `CertVotes`; `Certificate` (its account's type) once t voted |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
@@ -31,6 +35,7 @@ use crate::execution::{Ledger, TxContext, TxInvalid};
 
 pub mod authcenter;
 pub mod checkpoint;
+pub mod crosschain;
 pub mod evidence;
 pub mod tables;
 pub mod transfer;
@@ -120,6 +125,13 @@ macro_rules! with_capability {
             Payload::CreateTable($c) => $body,
             Payload::AlterTable($c) => $body,
             Payload::WriteRow($c) => $body,
+            Payload::OpenConnection($c) => $body,
+            Payload::UpdateClient($c) => $body,
+            Payload::FreezeClient($c) => $body,
+            Payload::CrossTransfer($c) => $body,
+            Payload::ReceivePacket($c) => $body,
+            Payload::Acknowledge($c) => $body,
+            Payload::Timeout($c) => $body,
         }
     };
 }

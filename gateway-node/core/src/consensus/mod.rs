@@ -450,6 +450,30 @@ pub enum Rejection {
     BadRowSignature,
     #[error("the table's write policy refuses this writer: {0}")]
     WriteRefused(String),
+    #[error("this chain has no connection to chain `{0}`")]
+    NoConnection(vigil_protocol::ChainId),
+    #[error("this chain has a connection to chain `{0}` open already")]
+    ConnectionExists(vigil_protocol::ChainId),
+    #[error("the connection is refused: {0}")]
+    InvalidConnection(String),
+    #[error("{0}")]
+    BadHeader(String),
+    #[error("{0}")]
+    ClientFrozen(String),
+    #[error("{0}")]
+    ClientExpired(String),
+    #[error("the packet is refused: {0}")]
+    InvalidPacket(String),
+    #[error("{0}")]
+    BadPacketProof(String),
+    #[error("this chain keeps no header of chain `{chain}` at height {height}: carry the certified header with the proof, or update the client first")]
+    UnknownProofHeight { chain: vigil_protocol::ChainId, height: vigil_protocol::Height },
+    #[error("the packet was received already")]
+    PacketAlreadyReceived,
+    #[error("the packet is settled already: acknowledged or timed out")]
+    PacketNotPending,
+    #[error("the packet timed out: {0}")]
+    PacketTimedOut(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.

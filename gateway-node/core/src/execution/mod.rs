@@ -118,6 +118,8 @@ pub enum TxInvalid {
     Certificate(String),
     #[error("{0}")]
     Table(String),
+    #[error("{0}")]
+    CrossChain(String),
 }
 
 /// Why executing a list of transactions as a block failed.

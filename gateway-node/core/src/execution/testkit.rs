@@ -18,7 +18,13 @@ pub(crate) struct Fixture {
 }
 
 pub(crate) fn fixture() -> Fixture {
-    let validator_keys: Vec<SecretKey> = (1..=4u8).map(|i| SecretKey::from_seed([i; 32])).collect();
+    fixture_on("vigil-test", 1)
+}
+
+/// A four-validator genesis of chain `chain`, its validators' keys from seeds
+/// `first..first + 4` (two chains of tests use apart keys), Alice funded.
+pub(crate) fn fixture_on(chain: &str, first: u8) -> Fixture {
+    let validator_keys: Vec<SecretKey> = (first..first + 4).map(|i| SecretKey::from_seed([i; 32])).collect();
     let validators = ValidatorSet::new(
         validator_keys
             .iter()
@@ -32,7 +38,7 @@ pub(crate) fn fixture() -> Fixture {
     accounts.extend(validators.validators().iter().map(|v| (v.account, Amount(0))));
     accounts.sort();
     let genesis = Genesis {
-        chain_id: ChainId::new("vigil-test").unwrap(),
+        chain_id: ChainId::new(chain).unwrap(),
         validators,
         accounts,
         mode: ConsensusMode::Fast,

@@ -102,6 +102,18 @@ impl From<Rejection> for ApiError {
             Rejection::NotTheWriter => ErrorCode::NotTheWriter,
             Rejection::BadRowSignature => ErrorCode::BadRowSignature,
             Rejection::WriteRefused(_) => ErrorCode::WriteRefused,
+            Rejection::NoConnection(_) => ErrorCode::NoConnection,
+            Rejection::ConnectionExists(_) => ErrorCode::ConnectionExists,
+            Rejection::InvalidConnection(_) => ErrorCode::InvalidConnection,
+            Rejection::BadHeader(_) => ErrorCode::BadHeader,
+            Rejection::ClientFrozen(_) => ErrorCode::ClientFrozen,
+            Rejection::ClientExpired(_) => ErrorCode::ClientExpired,
+            Rejection::InvalidPacket(_) => ErrorCode::InvalidPacket,
+            Rejection::BadPacketProof(_) => ErrorCode::BadPacketProof,
+            Rejection::UnknownProofHeight { .. } => ErrorCode::UnknownProofHeight,
+            Rejection::PacketAlreadyReceived => ErrorCode::PacketAlreadyReceived,
+            Rejection::PacketNotPending => ErrorCode::PacketNotPending,
+            Rejection::PacketTimedOut(_) => ErrorCode::PacketTimedOut,
         };
         Self::new(code, r.to_string())
     }
