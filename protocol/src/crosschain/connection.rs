@@ -46,6 +46,12 @@ pub enum ConnectionError {
     Expiry(u64),
     #[error("the trusted set must certify from height 1 or above")]
     RootHeight,
+    #[error("the approval is for opening number {found} of this connection, but the next is number {expected}")]
+    Opening { expected: u64, found: u64 },
+    #[error(
+        "the approval was valid through height {valid_through}; this chain is at {at}: gather the approvals again"
+    )]
+    ApprovalExpired { valid_through: Height, at: Height },
     #[error("an update carries at most {max} set changes; {found} given: send them in several updates")]
     TooManyChanges { found: usize, max: usize },
     #[error("the header of chain `{chain}` is refused: {source}")]
@@ -89,6 +95,12 @@ pub struct ConnectionProposal {
     pub settings: ConnectionSettings,
     /// The hash of this chain's validator set whose quorum approves.
     pub approving_set: Hash32,
+    /// How many times a connection to `counterparty` was opened before (0 the first
+    /// time): an approval opens once, and is never replayed to open a closed connection
+    /// again with a root set that may since have retired.
+    pub opening: u64,
+    /// This chain's last height at which the approval may be used.
+    pub valid_through: Height,
 }
 
 impl ConnectionProposal {
@@ -119,6 +131,7 @@ impl ConnectionProposal {
             settings: self.settings,
             updated_at: at,
             headers: Vec::new(),
+            openings: self.opening.saturating_add(1),
         }
     }
 }
@@ -152,11 +165,14 @@ impl OpenConnection {
         Ok(Self { proposal, signers, signatures })
     }
 
-    /// The proposal is well formed, for `chain_id`, approved under `set` (the set in
-    /// force) by a Bft quorum of it whose every signature verifies.
-    pub fn verify(&self, chain_id: &ChainId, set: &ValidatorSet) -> Result<(), ConnectionError> {
+    /// The proposal is well formed, for `chain_id` at height `at`, approved under `set`
+    /// (the set in force) by a Bft quorum of it whose every signature verifies.
+    pub fn verify(&self, chain_id: &ChainId, at: Height, set: &ValidatorSet) -> Result<(), ConnectionError> {
         let p = &self.proposal;
         p.check()?;
+        if at > p.valid_through {
+            return Err(ConnectionError::ApprovalExpired { valid_through: p.valid_through, at });
+        }
         if &p.chain_id != chain_id {
             return Err(ConnectionError::WrongChain { expected: chain_id.clone(), found: p.chain_id.clone() });
         }
@@ -182,6 +198,8 @@ pub struct ClientState {
     /// The other chain's heights whose headers are kept (`StateKey::ForeignHeader`),
     /// ascending, at most [`super::FOREIGN_HEADERS_MAX`].
     pub headers: Vec<Height>,
+    /// How many times the connection was opened, this time included.
+    pub openings: u64,
 }
 
 impl ClientState {
@@ -285,6 +303,8 @@ mod tests {
             root_from: Height(1),
             settings: ConnectionSettings { fast_final: true, expiry_heights: 50 },
             approving_set: set.hash(),
+            opening: 0,
+            valid_through: Height(100),
         }
     }
 
@@ -301,15 +321,16 @@ mod tests {
         let home = ChainId::new("home").unwrap();
         let p = proposal(&set, &other);
         let open = OpenConnection::new(p.clone(), &approvals(&p, &set, &keys, 3), &set).unwrap();
-        assert_eq!(open.verify(&home, &set), Ok(()));
+        assert_eq!(open.verify(&home, Height(1), &set), Ok(()));
         let two = OpenConnection::new(p.clone(), &approvals(&p, &set, &keys, 2), &set).unwrap();
-        assert!(matches!(two.verify(&home, &set), Err(ConnectionError::Approval(QcError::NoQuorum { .. }))));
+        assert!(matches!(two.verify(&home, Height(1), &set), Err(ConnectionError::Approval(QcError::NoQuorum { .. }))));
         let mut forged = open.clone();
         forged.proposal.settings.expiry_heights = 60;
-        assert_eq!(forged.verify(&home, &set), Err(ConnectionError::Approval(QcError::BadSignature)));
-        assert!(matches!(open.verify(&chain(), &set), Err(ConnectionError::WrongChain { .. })));
+        assert_eq!(forged.verify(&home, Height(1), &set), Err(ConnectionError::Approval(QcError::BadSignature)));
+        assert!(matches!(open.verify(&chain(), Height(1), &set), Err(ConnectionError::WrongChain { .. })));
         let smaller = set.without(&set.validators()[3].id).unwrap();
-        assert!(matches!(open.verify(&home, &smaller), Err(ConnectionError::ApprovingSet { .. })));
+        assert!(matches!(open.verify(&home, Height(1), &smaller), Err(ConnectionError::ApprovingSet { .. })));
+        assert!(matches!(open.verify(&home, Height(101), &set), Err(ConnectionError::ApprovalExpired { .. })));
         let mut itself = p.clone();
         itself.counterparty = home.clone();
         assert_eq!(itself.check(), Err(ConnectionError::SameChain));

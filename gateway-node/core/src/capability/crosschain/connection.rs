@@ -2,7 +2,8 @@
 //! frozen by anyone's proof of a fork.
 //!
 //! Opening checks the approvals against the set in force at the executing height, so a
-//! quorum of a retired set opens nothing. A connection open and usable is not opened
+//! quorum of a retired set opens nothing; an approval is for one opening (the count of
+//! openings before it) and valid through a height, so it is never replayed. A connection open and usable is not opened
 //! twice; a frozen or expired one may be opened again by a new quorum: the client is
 //! replaced (the headers the old one kept are forgotten with it), the channel — its
 //! sequences, escrow and vouchers — stays.
@@ -24,9 +25,14 @@ pub struct Opening {
 
 fn check_open(open: &OpenConnection, ledger: &Ledger, state: &impl ReadState) -> Result<Opening, Refused> {
     let at = executing(state);
-    open.verify(ledger.chain_id(), ledger.validators_at(at)).map_err(Refused::Connection)?;
+    open.verify(ledger.chain_id(), at, ledger.validators_at(at)).map_err(Refused::Connection)?;
     let chain = &open.proposal.counterparty;
-    match state.get::<ClientState>(&StateKey::Connection(chain.clone())) {
+    let old: Option<ClientState> = state.get(&StateKey::Connection(chain.clone()));
+    let expected = old.as_ref().map_or(0, |c| c.openings);
+    if open.proposal.opening != expected {
+        return Err(Refused::Connection(ConnectionError::Opening { expected, found: open.proposal.opening }));
+    }
+    match old {
         Some(old) if old.usable(at).is_ok() => Err(Refused::ConnectionExists(chain.clone())),
         Some(old) => Ok(Opening { replaced: Some(old) }),
         None => {

@@ -147,6 +147,8 @@ impl Chain {
             root_from: Height(1),
             settings,
             approving_set: set.hash(),
+            opening: self.get::<ClientState>(&StateKey::Connection(other.id())).map_or(0, |c| c.openings),
+            valid_through: Height(self.ledger.height().0 + 100),
         };
         let approvals: Vec<(NodeId, Signature)> = self.f.validator_keys[..signers]
             .iter()
@@ -435,6 +437,7 @@ fn opening_expiry_and_freezing_of_a_connection() {
     let foreign = b.approve(&a, fast_final(), 3);
     let foreign = a.tx(&alice, Payload::OpenConnection(Box::new(foreign)));
     assert!(matches!(a.admit(&foreign), Err(Rejection::InvalidConnection(_))));
+    let replayed = a.approve(&b, ConnectionSettings { fast_final: true, expiry_heights: 10 }, 3);
     a.open(&b, ConnectionSettings { fast_final: true, expiry_heights: 10 });
     let twice = a.approve(&b, fast_final(), 3);
     let twice = a.tx(&alice, Payload::OpenConnection(Box::new(twice)));
@@ -457,10 +460,16 @@ fn opening_expiry_and_freezing_of_a_connection() {
     let update = a.tx(&relayer(), Payload::UpdateClient(Box::new(update)));
     assert!(matches!(a.admit(&update), Err(Rejection::ClientExpired(_))));
     assert_eq!(a.run(vec![update]), vec![TxStatus::Failed(FailureCode::ConnectionClosed)]);
+    let replay = a.tx(&alice, Payload::OpenConnection(Box::new(replayed)));
+    assert!(
+        matches!(a.admit(&replay), Err(Rejection::InvalidConnection(m)) if m.contains("opening number 0")),
+        "the first opening's approval does not open the expired connection again"
+    );
     a.open(&b, fast_final());
     let update = UpdateClient { chain: b.id(), changes: vec![], header: b.header.clone().unwrap() };
     let update = a.tx(&relayer(), Payload::UpdateClient(Box::new(update)));
     assert_eq!(a.run(vec![update]), vec![TxStatus::Success], "opened again, it takes updates");
+    assert_eq!(a.get::<ClientState>(&StateKey::Connection(b.id())).unwrap().openings, 2);
 
     // Freezing: B's validators certify two blocks at one height.
     let first = b.header.clone().unwrap();
