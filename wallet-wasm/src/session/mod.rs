@@ -13,6 +13,7 @@
 
 pub mod certs;
 pub mod checkpoint;
+pub mod crosschain;
 pub mod evidence;
 pub mod tables;
 pub mod transfer;
@@ -319,6 +320,17 @@ impl<T: Platform> Session<T> {
         keys: &[StateKey],
         after: Option<Height>,
     ) -> Result<ProvenValues, WalletError> {
+        let proven = self.fetch_states(keys, after).await?;
+        self.verify_proven(keys, proven)
+    }
+
+    /// `POST /v1/states` for `keys` (above `after`), as a node answered, not yet verified;
+    /// retried while the chain has certified no block.
+    pub(crate) async fn fetch_states(
+        &mut self,
+        keys: &[StateKey],
+        after: Option<Height>,
+    ) -> Result<ProvenStates, WalletError> {
         if keys.len() > STATE_KEYS_MAX {
             return Err(WalletError::BadAnswer(format!("at most {STATE_KEYS_MAX} state entries a read")));
         }
@@ -333,7 +345,7 @@ impl<T: Platform> Session<T> {
                 self.client.sleep(250).await;
                 continue;
             }
-            return self.verify_proven(keys, proven);
+            return Ok(proven);
         }
         Err(WalletError::BadAnswer("the chain has not certified a block yet; try again in a moment".into()))
     }
