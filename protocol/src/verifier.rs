@@ -283,6 +283,13 @@ impl HeaderVerifier {
         self.newest = self.newest.max(height);
     }
 
+    /// Raises the newest height accepted to at least `height`, accepting no header: a
+    /// client opened again carries its predecessor's, so what the newest height decided
+    /// (a packet's timeout by source height) is never undone.
+    pub fn newest_at_least(&mut self, height: Height) {
+        self.newest = self.newest.max(height);
+    }
+
     /// [`HeaderVerifier::verify`], then [`HeaderVerifier::record`].
     pub fn accept(&mut self, ch: &CertifiedHeader) -> Result<(), HeaderError> {
         self.verify(ch)?;

@@ -26,8 +26,8 @@ pub use connection::{
     UpdateClient,
 };
 pub use packet::{
-    Acknowledge, Channel, CrossAsset, CrossTransfer, Packet, PacketError, PacketReceipt, ProofAt, ReceivePacket,
-    Timeout,
+    Acknowledge, Channel, CrossAsset, CrossTransfer, Packet, PacketError, PacketReceipt, PacketTimeout, ProofAt,
+    ReceivePacket, Timeout,
 };
 
 /// The newest foreign headers a connection keeps; a packet is proven against one of them.

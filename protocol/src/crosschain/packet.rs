@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ClientState;
 use crate::address::Address;
 use crate::block::CertifiedHeader;
 use crate::encoding::to_bytes;
@@ -29,8 +30,46 @@ pub enum PacketError {
     BadProof { height: Height, source: StateError },
     #[error("the proof is at height {proof_height}, but the header it carries is of height {header}")]
     HeaderHeight { proof_height: Height, header: Height },
-    #[error("the header at height {proof_height} is below the packet's timeout height {timeout}: the packet may still be received")]
-    TimeoutNotReached { proof_height: Height, timeout: Height },
+    #[error("the destination's state at height {proof_height} has not passed the packet's timeout ({timeout}): the packet may still be received")]
+    TimeoutNotReached { proof_height: Height, timeout: PacketTimeout },
+    #[error("a packet needs a timeout: a destination height, a source height, or both")]
+    NoTimeout,
+}
+
+/// When a packet stops being receivable: at a destination height, or once the
+/// destination's client of the source has verified a source header at a source height —
+/// the source's blocks as the clock, so a destination that was stopped for a while
+/// learns, once back and updated, that the packet's time is over. `Height(0)`: not set;
+/// at least one is. Whichever passes first counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketTimeout {
+    pub height: Height,
+    pub source_height: Height,
+}
+
+impl PacketTimeout {
+    pub fn check(&self) -> Result<(), PacketError> {
+        if self.height.0 == 0 && self.source_height.0 == 0 {
+            return Err(PacketError::NoTimeout);
+        }
+        Ok(())
+    }
+
+    /// Whether a destination executing at `at`, whose client of the source has verified
+    /// source heights up to `source_newest`, has passed it.
+    pub fn passed(&self, at: Height, source_newest: Height) -> bool {
+        (self.height.0 != 0 && at >= self.height) || (self.source_height.0 != 0 && source_newest >= self.source_height)
+    }
+}
+
+impl std::fmt::Display for PacketTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.height.0, self.source_height.0) {
+            (0, s) => write!(f, "source height {s}"),
+            (h, 0) => write!(f, "destination height {h}"),
+            (h, s) => write!(f, "destination height {h} or source height {s}"),
+        }
+    }
 }
 
 /// Which coin a [`CrossTransfer`] moves.
@@ -52,8 +91,7 @@ pub struct CrossTransfer {
     pub asset: CrossAsset,
     pub amount: Amount,
     pub relayer_fee: Amount,
-    /// The destination's first height at which the packet is no longer received.
-    pub timeout_height: Height,
+    pub timeout: PacketTimeout,
 }
 
 impl CrossTransfer {
@@ -72,7 +110,7 @@ impl CrossTransfer {
             asset,
             amount: self.amount,
             relayer_fee: self.relayer_fee,
-            timeout_height: self.timeout_height,
+            timeout: self.timeout,
         }
     }
 }
@@ -90,7 +128,7 @@ pub struct Packet {
     pub asset: ChainId,
     pub amount: Amount,
     pub relayer_fee: Amount,
-    pub timeout_height: Height,
+    pub timeout: PacketTimeout,
 }
 
 impl Packet {
@@ -109,7 +147,7 @@ impl Packet {
         if self.amount.0 == 0 {
             return Err(PacketError::ZeroAmount);
         }
-        Ok(())
+        self.timeout.check()
     }
 
     /// Whether the coin goes back to the chain it is from (released from escrow there).
@@ -147,13 +185,32 @@ impl Packet {
             .map_err(|source| PacketError::BadProof { height, source })
     }
 
-    /// The destination's state at `height` (at or past the timeout) holds no receipt of
-    /// the packet: it never will, since it receives nothing from its timeout height on.
-    pub fn verify_timed_out(&self, root: &Hash32, height: Height, proof: &StateProof) -> Result<(), PacketError> {
-        if height < self.timeout_height {
-            return Err(PacketError::TimeoutNotReached { proof_height: height, timeout: self.timeout_height });
+    /// The destination's state at `height` (root `root`) holds no receipt of the packet
+    /// and has passed its timeout — by its height, or by its client of the source, which
+    /// `client` proves in the same state —, so it never will: it receives nothing past
+    /// the timeout.
+    pub fn verify_timed_out(
+        &self,
+        root: &Hash32,
+        height: Height,
+        proof: &StateProof,
+        client: Option<&(ClientState, StateProof)>,
+    ) -> Result<(), PacketError> {
+        let bad = |source| PacketError::BadProof { height, source };
+        proof.verify(root, &self.receipt_key(), None).map_err(bad)?;
+        let source_newest = match client {
+            Some((client, proof)) => {
+                let key = StateKey::Connection(self.source.clone());
+                proof.verify(root, &key, Some(&to_bytes(client))).map_err(bad)?;
+                client.verifier.newest()
+            }
+            None => Height(0),
+        };
+        // `at` = `height`: a receipt written at the proof's height would be in its state.
+        if !self.timeout.passed(height, source_newest) {
+            return Err(PacketError::TimeoutNotReached { proof_height: height, timeout: self.timeout });
         }
-        proof.verify(root, &self.receipt_key(), None).map_err(|source| PacketError::BadProof { height, source })
+        Ok(())
     }
 }
 
@@ -196,12 +253,14 @@ pub struct Acknowledge {
     pub proof: ProofAt,
 }
 
-/// Refunds a packet on its source: the destination's state at a height at or past the
-/// timeout proves no receipt.
+/// Refunds a packet on its source: the destination's state, past the timeout, proves no
+/// receipt. A timeout by source height also carries the destination's client of the
+/// source, proven in that same state (its newest verified source height).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeout {
     pub packet: Packet,
     pub proof: ProofAt,
+    pub client: Option<Box<(ClientState, StateProof)>>,
 }
 
 /// A chain's side of its traffic with another (`StateKey::Channel`).

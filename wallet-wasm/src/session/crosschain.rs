@@ -61,7 +61,11 @@ pub enum PacketStep {
 impl<T: Platform> Session<T> {
     /// `keys` proven at one height (above `after` if one is committed within the node's
     /// wait), with their proofs and the certified header.
-    pub async fn proofs_after(&mut self, keys: &[StateKey], after: Option<Height>) -> Result<ProvenProofs, WalletError> {
+    pub async fn proofs_after(
+        &mut self,
+        keys: &[StateKey],
+        after: Option<Height>,
+    ) -> Result<ProvenProofs, WalletError> {
         let proven = self.fetch_states(keys, after).await?;
         let header_bcs = proven.certified_header_bcs.clone();
         let proofs = proven

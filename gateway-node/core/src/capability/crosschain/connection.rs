@@ -58,9 +58,9 @@ impl Capability for OpenConnection {
 
     fn apply(&self, Opening { replaced }: Opening, cx: &mut TxContext<'_>) -> TxStatus {
         let chain = self.proposal.counterparty.clone();
-        match replaced {
+        match &replaced {
             Some(old) => {
-                for height in old.headers {
+                for height in old.headers.iter().copied() {
                     cx.remove(StateKey::ForeignHeader(chain.clone(), height));
                 }
             }
@@ -71,7 +71,11 @@ impl Capability for OpenConnection {
                 cx.write(StateKey::Channel(chain.clone()), &Channel { next_sequence: 1, ..Channel::default() });
             }
         }
-        let client = self.proposal.client(executing(cx));
+        let mut client = self.proposal.client(executing(cx));
+        if let Some(old) = &replaced {
+            // What the old client's newest height decided (timeouts by source height) stays.
+            client.verifier.newest_at_least(old.verifier.newest());
+        }
         cx.write(StateKey::Connection(chain), &client);
         TxStatus::Success
     }

@@ -15,7 +15,7 @@
 //! it. Everything else (a forged header, a proof that does not verify, a malformed
 //! packet) may not be in a block at all. Admission refuses both, each with its code.
 
-use vigil_protocol::crosschain::{ClientState, ConnectionError, ForeignHeader, PacketError, ProofAt};
+use vigil_protocol::crosschain::{ClientState, ConnectionError, ForeignHeader, PacketError, PacketTimeout, ProofAt};
 use vigil_protocol::{Address, Amount, ChainId, FailureCode, Hash32, Height, StateKey};
 
 use crate::capability::ReadState;
@@ -39,8 +39,8 @@ pub enum Refused {
     UnknownProofHeight(ChainId, Height),
     AlreadyReceived,
     NotPending,
-    TimedOut { timeout: Height, at: Height },
-    TimeoutPassed { timeout: Height, newest: Height },
+    TimedOut { timeout: PacketTimeout, at: Height, source_newest: Height },
+    TimeoutPassed(String),
     Invalid(String),
 }
 
@@ -67,12 +67,10 @@ impl Refused {
             Refused::UnknownProofHeight(chain, height) => Rejection::UnknownProofHeight { chain, height },
             Refused::AlreadyReceived => Rejection::PacketAlreadyReceived,
             Refused::NotPending => Rejection::PacketNotPending,
-            Refused::TimedOut { timeout, at } => Rejection::PacketTimedOut(format!(
-                "this chain is at height {at}, at or past the packet's timeout height {timeout}: it is refunded on its source instead"
+            Refused::TimedOut { timeout, at, source_newest } => Rejection::PacketTimedOut(format!(
+                "this chain is at height {at} and has verified the source up to height {source_newest}, past the packet's timeout ({timeout}): it is refunded on its source instead"
             )),
-            Refused::TimeoutPassed { timeout, newest } => Rejection::InvalidPacket(format!(
-                "the timeout height {timeout} is not above the destination's newest verified height {newest}: it would time out at once"
-            )),
+            Refused::TimeoutPassed(why) => Rejection::InvalidPacket(why),
             Refused::Invalid(why) => Rejection::InvalidPacket(why),
         }
     }

@@ -1,7 +1,8 @@
 //! `ReceivePacket`: the destination's step. The packet is proven committed in the
 //! source's state at a header this chain's client of the source verified; it is refused
-//! from the packet's timeout height on, and once its receipt exists. The receiver is
-//! credited: a voucher of the source's coin minted, or — the coin coming home — this
+//! once its timeout passed (a height of this chain, or a height of the source this
+//! chain's client has verified, counting the header the packet carries), and once its
+//! receipt exists. The receiver is credited: a voucher of the source's coin minted, or — the coin coming home — this
 //! chain's coin released from the escrow it holds for the source, never more than that
 //! escrow (a source cannot release what it was never sent). The receipt names the
 //! relayer, who is paid on the source when the acknowledgement settles it.
@@ -24,9 +25,11 @@ fn check(recv: &ReceivePacket, ledger: &Ledger, state: &impl ReadState) -> Resul
     let client = usable_client(state, &packet.source)?;
     let proven = proven_root(state, &client, &recv.proof)?;
     packet.verify_committed(&proven.root, recv.proof.height, &recv.proof.proof).map_err(Refused::Packet)?;
+    // The client as this transaction leaves it: a carried header counts already.
+    let source_newest = proven.keep.as_ref().map_or(client.verifier.newest(), |(_, _, c)| c.verifier.newest());
     let at = executing(state);
-    if at >= packet.timeout_height {
-        return Err(Refused::TimedOut { timeout: packet.timeout_height, at });
+    if packet.timeout.passed(at, source_newest) {
+        return Err(Refused::TimedOut { timeout: packet.timeout, at, source_newest });
     }
     if state.get::<PacketReceipt>(&packet.receipt_key()).is_some() {
         return Err(Refused::AlreadyReceived);

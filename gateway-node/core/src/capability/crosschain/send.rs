@@ -7,7 +7,7 @@
 use vigil_protocol::crosschain::{Channel, CrossAsset, CrossTransfer, PacketError};
 use vigil_protocol::{Amount, FailureCode, PublicKey, StateKey, TxStatus};
 
-use super::{usable_client, vouchers, Refused};
+use super::{executing, usable_client, vouchers, Refused};
 use crate::capability::{Capability, ReadState};
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
@@ -19,10 +19,21 @@ fn check(send: &CrossTransfer, ledger: &Ledger, state: &impl ReadState) -> Resul
     if send.amount.0 == 0 {
         return Err(Refused::Packet(PacketError::ZeroAmount));
     }
+    send.timeout.check().map_err(Refused::Packet)?;
     let client = usable_client(state, &send.to_chain)?;
-    let newest = client.verifier.newest();
-    if send.timeout_height <= newest {
-        return Err(Refused::TimeoutPassed { timeout: send.timeout_height, newest });
+    let (newest, at) = (client.verifier.newest(), executing(state));
+    let timeout = send.timeout;
+    if timeout.height.0 != 0 && timeout.height <= newest {
+        return Err(Refused::TimeoutPassed(format!(
+            "the timeout height {} is not above the destination's newest height this chain verified, {newest}: it would time out at once",
+            timeout.height
+        )));
+    }
+    if timeout.source_height.0 != 0 && timeout.source_height <= at {
+        return Err(Refused::TimeoutPassed(format!(
+            "the timeout's source height {} is not above this chain's height {at}",
+            timeout.source_height
+        )));
     }
     state.get(&StateKey::Channel(send.to_chain.clone())).ok_or_else(|| Refused::NoConnection(send.to_chain.clone()))
 }

@@ -49,7 +49,8 @@ fn check_ack(ack: &Acknowledge, ledger: &Ledger, state: &impl ReadState) -> Resu
 fn check_timeout(timeout: &Timeout, ledger: &Ledger, state: &impl ReadState) -> Result<ProvenRoot, Refused> {
     let proven = outstanding(&timeout.packet, &timeout.proof, ledger, state)?;
     let at = &timeout.proof;
-    timeout.packet.verify_timed_out(&proven.root, at.height, &at.proof).map_err(Refused::Packet)?;
+    let client = timeout.client.as_deref();
+    timeout.packet.verify_timed_out(&proven.root, at.height, &at.proof, client).map_err(Refused::Packet)?;
     Ok(proven)
 }
 

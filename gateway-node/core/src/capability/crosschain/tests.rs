@@ -173,7 +173,7 @@ impl Chain {
             asset,
             amount: Amount(amount),
             relayer_fee: Amount(5),
-            timeout_height: Height(to.ledger.height().0 + timeout_in),
+            timeout: PacketTimeout { height: Height(to.ledger.height().0 + timeout_in), source_height: Height(0) },
         };
         let signed = self.tx(&who, Payload::CrossTransfer(Box::new(send)));
         assert_eq!(self.run(vec![signed]), vec![TxStatus::Success]);
@@ -261,7 +261,7 @@ fn a_packet_is_received_once_and_settled_once() {
     let (ack1, ack2) = (a.ack_tx(&b, &packet), a.ack_tx(&b, &packet));
     assert_eq!(a.run(vec![ack1, ack2]), vec![TxStatus::Success, TxStatus::Failed(FailureCode::PacketNotPending)]);
     b.empty(50);
-    let timeout = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()) };
+    let timeout = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
     let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
     assert_eq!(a.admit(&timeout), Err(Rejection::PacketNotPending));
     conserved(&a, &b);
@@ -276,15 +276,17 @@ fn a_packet_not_received_by_its_timeout_is_refunded_and_never_received() {
     let alice = a.f.alice.clone();
     let before = a.balance(&alice);
     let packet = a.send(&b, CrossAsset::Native, 100, 3);
-    let early = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()) };
+    let early = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
     let early = a.tx(&relayer(), Payload::Timeout(Box::new(early)));
-    assert!(matches!(a.admit(&early), Err(Rejection::InvalidPacket(m)) if m.contains("below the packet's timeout")));
+    assert!(
+        matches!(a.admit(&early), Err(Rejection::InvalidPacket(m)) if m.contains("has not passed the packet's timeout"))
+    );
     b.empty(3);
     let late = b.receive_tx(&a, &packet);
     assert!(matches!(b.admit(&late), Err(Rejection::PacketTimedOut(_))));
     assert_eq!(b.run(vec![late]), vec![TxStatus::Failed(FailureCode::PacketTimedOut)]);
     assert_eq!(b.get::<PacketReceipt>(&packet.receipt_key()), None);
-    let timeout = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()) };
+    let timeout = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
     let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
     assert_eq!(a.run(vec![timeout]), vec![TxStatus::Success]);
     assert_eq!(a.balance(&alice), before - 1, "amount and relayer fee refunded; the sending fee spent");
@@ -295,7 +297,7 @@ fn a_packet_not_received_by_its_timeout_is_refunded_and_never_received() {
     let recv = b.receive_tx(&a, &packet);
     assert_eq!(b.run(vec![recv]), vec![TxStatus::Success]);
     b.empty(3);
-    let lie = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()) };
+    let lie = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
     let lie = a.tx(&relayer(), Payload::Timeout(Box::new(lie)));
     assert!(matches!(a.admit(&lie), Err(Rejection::BadPacketProof(_))));
     assert!(matches!(a.ledger.execute(&[lie]), Err(ExecuteError::Tx { why: TxInvalid::CrossChain(_), .. })));
@@ -412,7 +414,7 @@ fn a_connection_acts_on_fast_headers_only_where_its_setting_says_so() {
                 asset: CrossAsset::Native,
                 amount: Amount(7),
                 relayer_fee: Amount(0),
-                timeout_height: Height(a.ledger.height().0 + 50),
+                timeout: PacketTimeout { height: Height(a.ledger.height().0 + 50), ..Default::default() },
             })),
         );
         assert_eq!(b.run(vec![signed]), vec![TxStatus::Success]);
@@ -452,7 +454,7 @@ fn opening_expiry_and_freezing_of_a_connection() {
         asset: CrossAsset::Native,
         amount: Amount(1),
         relayer_fee: Amount(0),
-        timeout_height: Height(100),
+        timeout: PacketTimeout { height: Height(100), ..Default::default() },
     };
     let expired = a.tx(&alice, Payload::CrossTransfer(Box::new(send.clone())));
     assert!(matches!(a.admit(&expired), Err(Rejection::ClientExpired(_))));
@@ -525,7 +527,7 @@ fn a_randomized_run_settles_every_packet_once_and_conserves_both_coins() {
         let (pa, packet) = outstanding[pick].clone();
         let (src, dst) = if pa { (&mut a, &mut b) } else { (&mut b, &mut a) };
         if dst.get::<PacketReceipt>(&packet.receipt_key()).is_none()
-            && dst.ledger.height().next() < packet.timeout_height
+            && dst.ledger.height().next() < packet.timeout.height
         {
             let recv = dst.receive_tx(src, &packet);
             let again = dst.receive_tx(src, &packet);
@@ -554,8 +556,8 @@ fn settle_all(a: &mut Chain, b: &mut Chain, outstanding: &mut Vec<(bool, Packet)
         if dst.get::<PacketReceipt>(&packet.receipt_key()).is_some() {
             let ack = src.ack_tx(dst, &packet);
             assert_eq!(src.run(vec![ack]), vec![TxStatus::Success]);
-        } else if dst.ledger.height() >= packet.timeout_height {
-            let timeout = Timeout { packet: packet.clone(), proof: dst.prove(&packet.receipt_key()) };
+        } else if dst.ledger.height() >= packet.timeout.height {
+            let timeout = Timeout { packet: packet.clone(), proof: dst.prove(&packet.receipt_key()), client: None };
             let timeout = src.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
             assert_eq!(src.run(vec![timeout]), vec![TxStatus::Success]);
         } else {
@@ -563,4 +565,63 @@ fn settle_all(a: &mut Chain, b: &mut Chain, outstanding: &mut Vec<(bool, Packet)
         }
     }
     *outstanding = left;
+}
+
+/// A destination stopped for a while: the packet's timeout is a source height, so once
+/// the destination is back and its client of the source is updated past it, it refuses
+/// the packet — even proven at an older source header — and its state proves the source
+/// may refund (no receipt, and its client's newest source height, in one state).
+#[test]
+fn a_destination_back_after_the_source_passed_the_timeout_refuses_and_the_source_refunds() {
+    let (mut a, mut b) = connected();
+    let alice = a.f.alice.clone();
+    let before = a.balance(&alice);
+    let send = CrossTransfer {
+        to_chain: b.id(),
+        to: addr(&bob()),
+        asset: CrossAsset::Native,
+        amount: Amount(50),
+        relayer_fee: Amount(2),
+        timeout: PacketTimeout { height: Height(0), source_height: Height(a.ledger.height().0 + 3) },
+    };
+    let signed = a.tx(&alice, Payload::CrossTransfer(Box::new(send)));
+    assert_eq!(a.run(vec![signed]), vec![TxStatus::Success]);
+    let packet: Packet = a.get(&StateKey::Packet(b.id(), 1)).unwrap();
+    let early_proof = a.prove(&packet.commitment_key());
+    // B is stopped; A moves past the timeout. B comes back and a relayer carries A's newest.
+    a.empty(4);
+    let late = b.receive_tx(&a, &packet);
+    assert!(matches!(b.admit(&late), Err(Rejection::PacketTimedOut(m)) if m.contains("source height")));
+    let update = UpdateClient { chain: a.id(), changes: vec![], header: a.header.clone().unwrap() };
+    let update = b.tx(&relayer(), Payload::UpdateClient(Box::new(update)));
+    assert_eq!(b.run(vec![update]), vec![TxStatus::Success]);
+    // An older proof, from before the timeout, is refused just the same now.
+    let old = ReceivePacket { packet: packet.clone(), proof: early_proof };
+    let old = b.tx(&relayer(), Payload::ReceivePacket(Box::new(old)));
+    assert!(matches!(b.admit(&old), Err(Rejection::PacketTimedOut(_))));
+    // Without B's client in the proof, the timeout is not shown.
+    let bare = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
+    let bare = a.tx(&relayer(), Payload::Timeout(Box::new(bare)));
+    assert!(matches!(a.admit(&bare), Err(Rejection::InvalidPacket(m)) if m.contains("has not passed")));
+    let client_key = StateKey::Connection(a.id());
+    let client: ClientState = b.get(&client_key).unwrap();
+    let client_proof = b.ledger.prove(&client_key).unwrap().1;
+    let mut forged = client.clone();
+    forged.verifier.newest_at_least(Height(1_000_000));
+    let lie = Timeout {
+        packet: packet.clone(),
+        proof: b.prove(&packet.receipt_key()),
+        client: Some(Box::new((forged, client_proof.clone()))),
+    };
+    let lie = a.tx(&relayer(), Payload::Timeout(Box::new(lie)));
+    assert!(matches!(a.admit(&lie), Err(Rejection::BadPacketProof(_))));
+    let timeout = Timeout {
+        packet: packet.clone(),
+        proof: b.prove(&packet.receipt_key()),
+        client: Some(Box::new((client, client_proof))),
+    };
+    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
+    assert_eq!(a.run(vec![timeout]), vec![TxStatus::Success]);
+    assert_eq!(a.balance(&alice), before - 1, "refunded, the sending fee spent");
+    conserved(&a, &b);
 }
