@@ -123,6 +123,12 @@ impl HeaderVerifier {
         self.newest
     }
 
+    /// The first height the newest set followed certifies: set changes at or above it are
+    /// what the verifier has not followed yet.
+    pub fn followed_from(&self) -> Height {
+        self.set_from.last().copied().unwrap_or(self.root_from)
+    }
+
     /// The followed set that certifies blocks at `height` (`None`: below the root's).
     pub fn set_at(&self, height: Height) -> Option<&ValidatorSet> {
         self.set_from.iter().rposition(|from| *from <= height).and_then(|i| self.sets.get(i))

@@ -1,0 +1,123 @@
+//! The relayer's transactions on one chain: numbered from its account's nonce, after
+//! those still in flight; a step already on its way is not sent again until it is lost.
+//!
+//! A transaction refused at admission (another relayer was first) leaves a gap in the
+//! numbers: the next round numbers everything still to do from the chain's nonce again.
+//! So does a nonce that stays put while transactions are in flight (one of them will
+//! never be taken, and every one after it waits on it).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use vigil_api::ErrorCode;
+use vigil_protocol::{Amount, ChainId, Height, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction};
+use vigil_wallet::native::Native;
+use vigil_wallet::session::{Session, WalletError};
+
+use crate::plan::Step;
+
+/// A step not taken by the chain within this long is sent again, to every node.
+pub const RESEND_AFTER: Duration = Duration::from_secs(3);
+/// Heights the account's nonce may stay while transactions are in flight before they are
+/// all numbered again from it.
+pub const NONCE_STUCK_HEIGHTS: u64 = 3;
+/// The fee each carried transaction pays.
+pub const RELAY_FEE: u64 = vigil_protocol::limits::FEE_MIN;
+
+#[derive(Default)]
+pub struct Outbox {
+    /// Steps sent and not yet taken: the nonce each went with, and when.
+    in_flight: BTreeMap<Step, (u64, Instant)>,
+    next_nonce: u64,
+    restart: bool,
+    /// The account's nonce on chain and the height it was first seen at.
+    nonce_seen: (u64, Height),
+}
+
+/// What one round sent.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub taken: Vec<Step>,
+    /// Steps a node refused, with the code (another relayer first, a timeout passed…).
+    pub refused: Vec<(Step, String)>,
+}
+
+impl Outbox {
+    /// Sends the steps of `items` not on their way already, signed by `key` for `chain`
+    /// whose committed nonce for the account is `chain_nonce` at `height`.
+    pub async fn send(
+        &mut self,
+        session: &Session<Native>,
+        key: &SecretKey,
+        chain: &ChainId,
+        (chain_nonce, height): (u64, Height),
+        items: Vec<(Step, Payload)>,
+    ) -> Sent {
+        let again = self.settle(chain_nonce, height);
+        let mut txs = Vec::new();
+        for (step, payload) in items {
+            if self.in_flight.contains_key(&step) {
+                continue;
+            }
+            let nonce = self.next_nonce;
+            self.next_nonce += 1;
+            self.in_flight.insert(step, (nonce, Instant::now()));
+            let tx = Transaction {
+                chain_id: chain.clone(),
+                sender: key.public_key(),
+                nonce: Nonce(nonce),
+                fee: Amount(RELAY_FEE),
+                payload,
+            };
+            txs.push((step, tx.sign(key)));
+        }
+        let all = session.nodes();
+        let to = |tx: &SignedTransaction| -> Vec<NodeId> {
+            match all.len() {
+                0 => Vec::new(),
+                n if !again => vec![all[(tx.tx.nonce.0 % n as u64) as usize]],
+                _ => all.clone(),
+            }
+        };
+        let targets: Vec<Vec<NodeId>> = txs.iter().map(|(_, tx)| to(tx)).collect();
+        let sends = txs.iter().zip(&targets).map(|((_, tx), nodes)| session.broadcast_to(tx, nodes));
+        let results = futures::future::join_all(sends).await;
+        let mut sent = Sent::default();
+        for ((step, _), result) in txs.into_iter().zip(results) {
+            match result {
+                Ok(_) => sent.taken.push(step),
+                Err(WalletError::Node { code, .. })
+                    if [ErrorCode::Duplicate, ErrorCode::AlreadyCommitted, ErrorCode::StaleNonce]
+                        .contains(&ErrorCode::from_wire(&code)) => {}
+                Err(e) => {
+                    let code = match &e {
+                        WalletError::Node { code, .. } => code.clone(),
+                        other => other.to_string(),
+                    };
+                    sent.refused.push((step, code));
+                    self.in_flight.remove(&step);
+                    self.restart = true;
+                }
+            }
+        }
+        sent
+    }
+
+    /// Forgets what the chain took; numbers from the chain's nonce again when something
+    /// was refused, is stuck, or was lost. Whether everything goes to every node.
+    fn settle(&mut self, chain_nonce: u64, height: Height) -> bool {
+        if self.nonce_seen.0 != chain_nonce {
+            self.nonce_seen = (chain_nonce, height);
+        }
+        self.in_flight.retain(|_, (nonce, _)| *nonce >= chain_nonce);
+        let stuck = height.0.saturating_sub(self.nonce_seen.1 .0) >= NONCE_STUCK_HEIGHTS;
+        let lost = self.in_flight.values().any(|(_, at)| at.elapsed() >= RESEND_AFTER);
+        let again = (stuck && !self.in_flight.is_empty()) || lost || self.restart || self.next_nonce < chain_nonce;
+        if again {
+            self.in_flight.clear();
+            self.next_nonce = chain_nonce;
+            self.restart = false;
+        }
+        again
+    }
+}

@@ -1,0 +1,264 @@
+//! What to carry in one direction, from what the source and the destination proved.
+//! Pure: the views in, the transactions' payloads out.
+//!
+//! For each packet the source still holds:
+//! - its receipt is on the destination: **acknowledge** it on the source;
+//! - no receipt, and the destination's state has passed the timeout: **time it out** on
+//!   the source (with the destination's client of the source when the timeout is by
+//!   source height);
+//! - no receipt, and the receive would land past the timeout: if the source's header
+//!   would pass it, **update** the destination's client with that header, so the timeout
+//!   becomes provable; else wait for the destination to pass its height;
+//! - else **receive** it on the destination, proven at the source's header.
+//!
+//! The destination's client is also updated when the source's validator set changed
+//! beyond what it followed (a header of the new set would be refused without the
+//! changes), and when it nears its expiry.
+
+use vigil_protocol::crosschain::{
+    Acknowledge, ClientState, Packet, PacketReceipt, ProofAt, ReceivePacket, Timeout, UpdateClient, UPDATE_CHANGES_MAX,
+};
+use vigil_protocol::{CertifiedHeader, ChainId, Height, Payload, SetChange, StateProof};
+
+/// The source's side: its packets still outstanding, each proven at its header.
+#[derive(Debug, Clone)]
+pub struct SourceView {
+    pub chain: ChainId,
+    /// The newest certified header read (what an update carries).
+    pub header: CertifiedHeader,
+    pub packets: Vec<(Packet, ProofAt)>,
+    /// Every certified validator-set change of the source since genesis.
+    pub set_changes: Vec<SetChange>,
+}
+
+/// The destination's side of one packet, proven at one of its heights.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub receipt: Option<PacketReceipt>,
+    /// The receipt (or its absence) proven.
+    pub proof: ProofAt,
+    /// The destination's client of the source, proven in the same state.
+    pub client: Option<(ClientState, StateProof)>,
+}
+
+/// What a carried transaction does, for the log and to avoid carrying it twice at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    Update,
+    Receive(u64),
+    Acknowledge(u64),
+    Timeout(u64),
+}
+
+/// Transactions for each chain of the direction.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub to_destination: Vec<(Step, Payload)>,
+    pub to_source: Vec<(Step, Payload)>,
+}
+
+/// What to carry for `source.packets`, `destinations` holding the destination's side of
+/// each (in the same order). `client` is the destination's client of the source and
+/// `destination_height` the height it was proven at, the newest read.
+pub fn plan(
+    source: &SourceView,
+    destinations: &[Destination],
+    client: Option<&ClientState>,
+    destination_height: Height,
+) -> Plan {
+    let mut out = Plan::default();
+    let mut update = client.is_some_and(|c| needs_update(c, source, destination_height));
+    let source_height = source.header.header.height;
+    for ((packet, proof), dest) in source.packets.iter().zip(destinations) {
+        let seq = packet.sequence;
+        let client_newest = dest.client.as_ref().map_or(Height(0), |(c, _)| c.verifier.newest());
+        let at = dest.proof.height;
+        if let Some(receipt) = &dest.receipt {
+            let ack = Acknowledge { packet: packet.clone(), receipt: receipt.clone(), proof: dest.proof.clone() };
+            out.to_source.push((Step::Acknowledge(seq), Payload::Acknowledge(Box::new(ack))));
+        } else if packet.timeout.passed(at, client_newest) {
+            let by_height = packet.timeout.height.0 != 0 && at >= packet.timeout.height;
+            let client = if by_height { None } else { dest.client.clone().map(Box::new) };
+            let timeout = Timeout { packet: packet.clone(), proof: dest.proof.clone(), client };
+            out.to_source.push((Step::Timeout(seq), Payload::Timeout(Box::new(timeout))));
+        } else if packet.timeout.passed(destination_height.next(), client_newest.max(source_height)) {
+            // Received now it would be refused; once the destination knows the source
+            // moved past the timeout, the timeout is provable.
+            update |= packet.timeout.source_height.0 != 0 && source_height >= packet.timeout.source_height;
+        } else {
+            let receive = ReceivePacket { packet: packet.clone(), proof: proof.clone() };
+            out.to_destination.push((Step::Receive(seq), Payload::ReceivePacket(Box::new(receive))));
+        }
+    }
+    if update {
+        let followed_from = client.map_or(Height(0), |c| c.verifier.followed_from());
+        let changes: Vec<SetChange> = source
+            .set_changes
+            .iter()
+            .filter(|c| c.certified.header.height >= followed_from)
+            .take(UPDATE_CHANGES_MAX)
+            .cloned()
+            .collect();
+        let update = UpdateClient { chain: source.chain.clone(), changes, header: source.header.clone() };
+        out.to_destination.insert(0, (Step::Update, Payload::UpdateClient(Box::new(update))));
+    }
+    out
+}
+
+/// The destination's client lacks set changes of the source, or is past half its expiry.
+fn needs_update(client: &ClientState, source: &SourceView, destination_height: Height) -> bool {
+    let followed_from = client.verifier.followed_from();
+    let behind = source.set_changes.iter().any(|c| c.certified.header.height >= followed_from);
+    let half = client.settings.expiry_heights / 2;
+    behind || destination_height.0 >= client.updated_at.0.saturating_add(half)
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_protocol::crosschain::{ConnectionProposal, ConnectionSettings, PacketTimeout};
+    use vigil_protocol::encoding::from_bytes;
+    use vigil_protocol::*;
+
+    use super::*;
+
+    fn chain(name: &str) -> ChainId {
+        ChainId::new(name).unwrap()
+    }
+
+    fn set() -> ValidatorSet {
+        let key = SecretKey::from_seed([1; 32]);
+        ValidatorSet::new(vec![ValidatorInfo::new("v", key.public_key(), EncryptionKey([1; 32]), P2pKey([2; 32]))])
+            .unwrap()
+    }
+
+    fn header(height: u64) -> CertifiedHeader {
+        let header = BlockHeader {
+            chain_id: chain("src"),
+            height: Height(height),
+            view: View(0),
+            parent_hash: Hash32([0; 32]),
+            tx_root: Hash32([0; 32]),
+            receipts_root: Hash32([0; 32]),
+            state_root: Hash32([0; 32]),
+            validator_set_hash: set().hash(),
+            next_validator_set_hash: set().hash(),
+            mode: ConsensusMode::Fast,
+            proposer: set().validators()[0].id,
+            time_ms: 0,
+        };
+        let data = VoteData {
+            chain_id: chain("src"),
+            height: Height(height),
+            view: View(0),
+            block_hash: header.hash(),
+            kind: VoteKind::Ack,
+        };
+        CertifiedHeader { header, cert: QuorumCert { data, signers: SignerBitmap::empty(1), signatures: vec![] } }
+    }
+
+    fn proof(height: u64) -> ProofAt {
+        ProofAt { height: Height(height), proof: from_bytes(&[0, 0]).unwrap(), header: Some(Box::new(header(height))) }
+    }
+
+    fn packet(sequence: u64, timeout: PacketTimeout) -> Packet {
+        Packet {
+            source: chain("src"),
+            destination: chain("dst"),
+            sequence,
+            sender: Address::from_public_key(&SecretKey::from_seed([3; 32]).public_key()),
+            receiver: Address::from_public_key(&SecretKey::from_seed([4; 32]).public_key()),
+            asset: chain("src"),
+            amount: Amount(5),
+            relayer_fee: Amount(1),
+            timeout,
+        }
+    }
+
+    /// The destination's client of the source, having verified it up to `newest`.
+    fn client(newest: u64) -> ClientState {
+        let proposal = ConnectionProposal {
+            chain_id: chain("dst"),
+            counterparty: chain("src"),
+            root_set: set(),
+            root_from: Height(1),
+            settings: ConnectionSettings { fast_final: true, expiry_heights: 1_000 },
+            approving_set: set().hash(),
+            opening: 0,
+            valid_through: Height(10),
+        };
+        let mut client = proposal.client(Height(1));
+        client.verifier.newest_at_least(Height(newest));
+        client
+    }
+
+    fn dest(receipt: bool, at: u64, newest: u64) -> Destination {
+        let receipt = receipt.then(|| PacketReceipt {
+            relayer: packet(1, by_height(9)).sender,
+            credited: true,
+            height: Height(3),
+        });
+        Destination { receipt, proof: proof(at), client: Some((client(newest), from_bytes(&[0, 0]).unwrap())) }
+    }
+
+    fn by_height(h: u64) -> PacketTimeout {
+        PacketTimeout { height: Height(h), source_height: Height(0) }
+    }
+
+    fn by_source(h: u64) -> PacketTimeout {
+        PacketTimeout { height: Height(0), source_height: Height(h) }
+    }
+
+    fn steps(items: &[(Step, Payload)]) -> Vec<Step> {
+        items.iter().map(|(s, _)| *s).collect()
+    }
+
+    #[test]
+    fn each_packet_is_received_acknowledged_timed_out_or_waits_by_what_both_chains_proved() {
+        let source = SourceView {
+            chain: chain("src"),
+            header: header(20),
+            packets: vec![
+                (packet(1, by_height(50)), proof(20)), // received already: acknowledge
+                (packet(2, by_height(10)), proof(20)), // destination at 12, no receipt: time out
+                (packet(3, by_source(15)), proof(20)), // the client saw 16: time out with it
+                (packet(4, by_height(50)), proof(20)), // receive
+                (packet(5, by_height(13)), proof(20)), // lands at 13, past its timeout: wait
+            ],
+            set_changes: vec![],
+        };
+        let dests =
+            [dest(true, 12, 16), dest(false, 12, 16), dest(false, 12, 16), dest(false, 12, 16), dest(false, 12, 16)];
+        let plan = plan(&source, &dests, Some(&client(16)), Height(12));
+        assert_eq!(steps(&plan.to_source), [Step::Acknowledge(1), Step::Timeout(2), Step::Timeout(3)]);
+        assert_eq!(steps(&plan.to_destination), [Step::Receive(4)]);
+        let timeouts: Vec<bool> = plan
+            .to_source
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Payload::Timeout(t) => Some(t.client.is_some()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(timeouts, [false, true], "the client's proof only where the source height decides");
+    }
+
+    /// A packet whose source-height timeout the source passed but the destination's
+    /// client has not seen: receiving it would be refused, so the client is updated
+    /// first (then the timeout is provable); an idle client nearing its expiry too.
+    #[test]
+    fn the_destinations_client_is_updated_when_a_timeout_or_its_expiry_needs_it() {
+        let source = SourceView {
+            chain: chain("src"),
+            header: header(20),
+            packets: vec![(packet(1, by_source(18)), proof(20))],
+            set_changes: vec![],
+        };
+        let plan1 = plan(&source, &[dest(false, 12, 10)], Some(&client(10)), Height(12));
+        assert_eq!(steps(&plan1.to_destination), [Step::Update]);
+        assert!(plan1.to_source.is_empty());
+        // Nothing outstanding, the client past half its expiry: updated to stay alive.
+        let idle = SourceView { packets: vec![], ..source };
+        assert_eq!(steps(&plan(&idle, &[], Some(&client(10)), Height(499)).to_destination), []);
+        assert_eq!(steps(&plan(&idle, &[], Some(&client(10)), Height(501)).to_destination), [Step::Update]);
+    }
+}
