@@ -55,3 +55,23 @@ impl Platform for Native {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
+
+/// A session on the chain of `genesis` through `gateways` (HTTPS, their certificates
+/// signed by `ca_pem`), its light client starting from the genesis set and following
+/// the certified set changes to the current set: how a process — a center, a relayer,
+/// a devnet opening its connections — reaches a chain.
+pub async fn session_through(
+    genesis: &vigil_protocol::Genesis,
+    gateways: Vec<String>,
+    ca_pem: &[u8],
+    local: Option<std::net::IpAddr>,
+) -> Result<crate::session::Session<Native>, crate::session::WalletError> {
+    let platform = Native::trusting(ca_pem, local)
+        .map_err(|e| crate::session::WalletError::BadAnswer(format!("the CA certificate is not usable: {e}")))?;
+    let set_bcs = vigil_protocol::encoding::to_bytes(&genesis.validators);
+    let light = crate::light::LightClient::new(genesis.chain_id.clone(), &set_bcs, &genesis.validators.hash())?;
+    let config = crate::client::ClientConfig { gateways, ..crate::client::ClientConfig::default() };
+    let mut session = crate::session::Session::new(crate::client::GatewayClient::new(config, platform), light);
+    session.sync().await?;
+    Ok(session)
+}

@@ -21,10 +21,8 @@ use vigil_protocol::{
     AccountState, Address, Amount, Height, Nonce, Payload, SecretKey, SignedTransaction, StateKey, Transaction,
 };
 use vigil_server::keys::{load_node_keys, NodeKeys};
-use vigil_wallet::client::{ClientConfig, GatewayClient};
 use vigil_wallet::detector::Verdict;
-use vigil_wallet::light::LightClient;
-use vigil_wallet::native::Native;
+use vigil_wallet::native::{session_through, Native};
 use vigil_wallet::session::certs::CertificateReport;
 use vigil_wallet::session::{Session, WalletError};
 
@@ -272,12 +270,9 @@ async fn session(cfg: &AuthCenterConfig) -> anyhow::Result<(NodeKeys, Session<Na
         .with_context(|| format!("reading the center's key {}", cfg.key_file.display()))?;
     let genesis = vigil_server::read_genesis(&cfg.genesis_file)?;
     let ca = std::fs::read(&cfg.ca_cert).with_context(|| format!("reading {}", cfg.ca_cert.display()))?;
-    let platform = Native::trusting(&ca, cfg.local_address).context("the CA certificate is not a PEM certificate")?;
-    let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &genesis.validators.hash())?;
-    let client =
-        GatewayClient::new(ClientConfig { gateways: cfg.gateways.clone(), ..ClientConfig::default() }, platform);
-    let mut session = Session::new(client, light);
-    session.sync().await.context("following the validator set through the gateways")?;
+    let session = session_through(&genesis, cfg.gateways.clone(), &ca, cfg.local_address)
+        .await
+        .context("following the validator set through the gateways")?;
     Ok((keys, session))
 }
 

@@ -8,12 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use vigil_api::STATE_KEYS_MAX;
 use vigil_protocol::crosschain::{Channel, ClientState};
-use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::{AccountState, Address, ChainId, Height, SecretKey, SetChange, StateKey};
 use vigil_server::keys::load_account_key;
-use vigil_wallet::client::{ClientConfig, GatewayClient};
-use vigil_wallet::light::LightClient;
-use vigil_wallet::native::Native;
+use vigil_wallet::native::{session_through, Native};
 use vigil_wallet::session::{Session, WalletError};
 
 use crate::config::{ChainEndpoint, RelayerConfig};
@@ -42,13 +39,9 @@ impl Side {
             .with_context(|| format!("reading the relayer's key {}", endpoint.key_file.display()))?;
         let genesis = vigil_server::read_genesis(&endpoint.genesis_file)?;
         let ca = std::fs::read(&endpoint.ca_cert).with_context(|| format!("reading {}", endpoint.ca_cert.display()))?;
-        let platform =
-            Native::trusting(&ca, endpoint.local_address).context("the CA certificate is not a PEM certificate")?;
-        let light =
-            LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &genesis.validators.hash())?;
-        let config = ClientConfig { gateways: endpoint.gateways.clone(), ..ClientConfig::default() };
-        let mut session = Session::new(GatewayClient::new(config, platform), light);
-        session.sync().await.with_context(|| format!("following {}'s validator set", genesis.chain_id))?;
+        let session = session_through(&genesis, endpoint.gateways.clone(), &ca, endpoint.local_address)
+            .await
+            .with_context(|| format!("following {}'s validator set", genesis.chain_id))?;
         Ok(Side {
             chain: genesis.chain_id,
             session,

@@ -3,6 +3,9 @@
 //!
 //! - [`devnet`]: writes a whole network's keys, genesis and configs and runs it as real
 //!   processes (nodes, gateways), for `vigil devnet`, `cargo xtask demo` and the tests.
+//! - [`twochains`]: two such networks, a connection each way opened by their validators'
+//!   quorums, and a relayer between them (`vigil devnet --chains 2`).
 #![deny(unsafe_code)]
 
 pub mod devnet;
+pub mod twochains;

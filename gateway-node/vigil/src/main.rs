@@ -124,6 +124,19 @@ enum Command {
         /// How many of the centers a certificate needs (new networks only).
         #[arg(long, default_value_t = devnet::DEVNET_CENTER_THRESHOLD)]
         center_threshold: u16,
+        /// Run two chains (in <dir>/chain-a and <dir>/chain-b, the second 300 ports above
+        /// the first), a connection each way opened by each chain's validators, and a
+        /// relayer between them (<dir>/relayer).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        chains: u8,
+    },
+    /// Run a relayer between two chains: it carries cross-chain packets, their
+    /// acknowledgements and timeouts, each with the proof the other chain checks.
+    Relayer {
+        /// Relayer configuration (TOML): the two chains' genesis, gateways, CA and the
+        /// relayer's account key on each.
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Run an authentication center: its part of the centers' key generation and threshold
     /// signing and its verdicts on certificate requests, following the chain through the
@@ -217,6 +230,12 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Relayer { config } => {
+            init_logs();
+            let cfg = vigil_relayer::config::RelayerConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(vigil_relayer::process::run(&cfg))
+        }
         Command::Devnet {
             nodes,
             dir,
@@ -231,6 +250,7 @@ fn main() -> anyhow::Result<()> {
             fund,
             centers,
             center_threshold,
+            chains,
         } => {
             let mut accounts = Vec::new();
             for f in &fund {
@@ -263,95 +283,21 @@ fn main() -> anyhow::Result<()> {
                 centers,
                 center_threshold,
             };
+            if chains == 2 {
+                return run_two_chains(&opts, write_only);
+            }
             let net = devnet::write(&opts)?;
-            println!(
-                "devnet in {} (genesis {}, faucet key {})",
-                net.dir.display(),
-                net.genesis.display(),
-                net.faucet_key.display()
-            );
-            for n in &net.nodes {
-                let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
-                println!(
-                    "  {}  id {}  api {}  p2p {}  metrics {}/metrics{lie}",
-                    n.name,
-                    n.id.short(),
-                    n.api_url,
-                    n.p2p,
-                    n.admin_url
-                );
-            }
-            let g = &net.gateway;
-            println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
-            println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
-            println!("           metrics  {}/metrics  (admin listener, loopback only)", g.admin_url);
-            for g in &net.other_gateways {
-                println!("  {}  {}  (same CA; metrics {}/metrics)", g.name, g.url, g.admin_url);
-            }
-            if !net.centers.is_empty() {
-                println!(
-                    "  {} authentication centers (any {} sign): {}  (logs center-i/authcenter.log)",
-                    net.centers.len(),
-                    center_threshold,
-                    net.centers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                );
-            }
-            println!(
-                "  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units",
-                g.url,
-                devnet::FAUCET_GIFT
-            );
-            if opts.static_dir.is_some() {
-                println!();
-                println!("  web wallet → open {}/ in a browser", g.url);
-                println!(
-                    "  (the certificate is from this devnet's local CA: accept it once, or trust {})",
-                    g.ca_cert.display()
-                );
-                println!();
-            }
+            print_devnet(&net, center_threshold, opts.static_dir.is_some());
             if write_only {
                 println!("configs written; start each node with `vigil node --config <dir>/node-i/node.toml` and the gateway with `vigil gateway --config <dir>/gateway/gateway.toml`");
                 return Ok(());
             }
             let exe = std::env::current_exe()?;
             let started = devnet::StartClock::from_env();
-            let mut running = net.start(&exe)?;
+            let running = net.start(&exe)?;
             println!("running; logs in <dir>/node-i/node.log and <dir>/gateway/gateway.log. Ctrl-C stops everything.");
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let stopped = rt.block_on(async {
-                tokio::spawn(devnet::report_ready(net.gateway.url.clone(), started));
-                let ctrl_c = tokio::signal::ctrl_c();
-                tokio::pin!(ctrl_c);
-                let mut tick = tokio::time::interval(Duration::from_millis(500));
-                loop {
-                    tokio::select! {
-                        _ = &mut ctrl_c => return None,
-                        _ = tick.tick() => {
-                            if let Some((name, status)) = running.exited() {
-                                let gateway_left = running.children.iter().any(|(n, _)| net.is_gateway(n));
-                                if net.is_gateway(&name) && gateway_left {
-                                    // What several gateways are for: wallets go on through the others.
-                                    eprintln!("{name} stopped ({status}); the other gateways still serve");
-                                    continue;
-                                }
-                                return Some((name, status));
-                            }
-                        }
-                    }
-                }
-            });
-            println!("stopping…");
-            running.stop(Duration::from_secs(10));
-            if let Some((name, status)) = stopped {
-                let log = net.log_path(&name);
-                eprintln!("{name} stopped on its own ({status}); the end of {}:", log.display());
-                for line in devnet::log_tail(&log, 5) {
-                    eprintln!("  {line}");
-                }
-                anyhow::bail!("{name} stopped, so the devnet was stopped; fix what its log says (an old devnet directory: start with --reset)");
-            }
-            Ok(())
+            let ready = devnet::report_ready(net.gateway.url.clone(), started);
+            supervise(running, &|name| net.is_gateway(name), &|name| net.log_path(name), ready)
         }
         Command::Keygen { kind, out } => match kind {
             KeyKind::Node => {
@@ -380,4 +326,149 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Walkthrough { validators } => walkthrough::run(usize::from(validators)),
     }
+}
+
+/// What `vigil devnet` prints of one network.
+fn print_devnet(net: &devnet::Devnet, center_threshold: u16, serves_wallet: bool) {
+    println!(
+        "devnet in {} (genesis {}, faucet key {})",
+        net.dir.display(),
+        net.genesis.display(),
+        net.faucet_key.display()
+    );
+    for n in &net.nodes {
+        let lie = if n.byzantine { "  ⚠ signs wrong receipts (fault injection)" } else { "" };
+        println!(
+            "  {}  id {}  api {}  p2p {}  metrics {}/metrics{lie}",
+            n.name,
+            n.id.short(),
+            n.api_url,
+            n.p2p,
+            n.admin_url
+        );
+    }
+    let g = &net.gateway;
+    println!("  gateway  {}  (TLS by a local CA: trust {} —", g.url, g.ca_cert.display());
+    println!("           e.g. `curl --cacert {} {}/v1/nodes`)", g.ca_cert.display(), g.url);
+    println!("           metrics  {}/metrics  (admin listener, loopback only)", g.admin_url);
+    for g in &net.other_gateways {
+        println!("  {}  {}  (same CA; metrics {}/metrics)", g.name, g.url, g.admin_url);
+    }
+    if !net.centers.is_empty() {
+        println!(
+            "  {} authentication centers (any {} sign): {}  (logs center-i/authcenter.log)",
+            net.centers.len(),
+            center_threshold,
+            net.centers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    println!("  faucet   POST {}/v1/faucet {{\"address\": \"vigil1…\"}} gives {} units", g.url, devnet::FAUCET_GIFT);
+    if serves_wallet {
+        println!();
+        println!("  web wallet → open {}/ in a browser", g.url);
+        println!(
+            "  (the certificate is from this devnet's local CA: accept it once, or trust {})",
+            g.ca_cert.display()
+        );
+        println!();
+    }
+}
+
+/// `vigil devnet --chains 2`: both networks and the relayer started, then each chain's
+/// connection to the other opened (tried again until both chains serve).
+fn run_two_chains(opts: &DevnetOptions, write_only: bool) -> anyhow::Result<()> {
+    let base_b = opts
+        .base_port
+        .checked_add(vigil::twochains::CHAIN_B_PORT_OFFSET)
+        .context("--base-port is too high for a second chain 300 ports above")?;
+    let two = vigil::twochains::TwoChains::write(opts, base_b)?;
+    for net in [&two.a, &two.b] {
+        print_devnet(net, opts.center_threshold, opts.static_dir.is_some());
+    }
+    println!("relayer  {}  (log relayer/relayer.log)", two.relayer.display());
+    if write_only {
+        println!("configs written; start the nodes and gateways of each chain, then `vigil relayer --config <dir>/relayer/relayer.toml`");
+        return Ok(());
+    }
+    let exe = std::env::current_exe()?;
+    let started = devnet::StartClock::from_env();
+    let running = two.start(&exe)?;
+    // The devnet's chains run in Fast mode unless told otherwise: their connections act
+    // on Fast-mode headers then (a connection's own setting; Bft-only is the default).
+    let settings = vigil_protocol::crosschain::ConnectionSettings {
+        fast_final: opts.mode == ConsensusMode::Fast,
+        ..Default::default()
+    };
+    let url = two.a.gateway.url.clone();
+    let nets = two.clone();
+    let background = async move {
+        devnet::report_ready(url, started).await;
+        let deadline = tokio::time::Instant::now() + devnet::READY_WAIT_MAX;
+        loop {
+            match two.open_connections(settings).await {
+                Ok(()) => {
+                    println!("connections open both ways; the relayer carries transfers between the chains");
+                    return;
+                }
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!("opening the connections: {e:#}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    eprintln!("the connections could not be opened: {e:#}");
+                    return;
+                }
+            }
+        }
+    };
+    supervise(running, &|name| nets.is_gateway(name), &|name| nets.log_path(name), background)
+}
+
+/// Runs until Ctrl-C or until a process stops on its own (a gateway while another of
+/// its network still serves excepted), `background` alongside; then stops everything.
+fn supervise(
+    mut running: devnet::Running,
+    is_gateway: &dyn Fn(&str) -> bool,
+    log_path: &dyn Fn(&str) -> PathBuf,
+    background: impl std::future::Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let stopped = rt.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                tokio::task::spawn_local(background);
+                let ctrl_c = tokio::signal::ctrl_c();
+                tokio::pin!(ctrl_c);
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tokio::select! {
+                        _ = &mut ctrl_c => return None,
+                        _ = tick.tick() => {
+                            if let Some((name, status)) = running.exited() {
+                                let gateway_left = running.children.iter().any(|(n, _)| is_gateway(n));
+                                if is_gateway(&name) && gateway_left {
+                                    // What several gateways are for: wallets go on through the others.
+                                    eprintln!("{name} stopped ({status}); the other gateways still serve");
+                                    continue;
+                                }
+                                return Some((name, status));
+                            }
+                        }
+                    }
+                }
+            })
+            .await
+    });
+    println!("stopping…");
+    running.stop(Duration::from_secs(10));
+    if let Some((name, status)) = stopped {
+        let log = log_path(&name);
+        eprintln!("{name} stopped on its own ({status}); the end of {}:", log.display());
+        for line in devnet::log_tail(&log, 5) {
+            eprintln!("  {line}");
+        }
+        anyhow::bail!("{name} stopped, so the devnet was stopped; fix what its log says (an old devnet directory: start with --reset)");
+    }
+    Ok(())
 }

@@ -27,7 +27,7 @@ pub use connection::{
 };
 pub use packet::{
     Acknowledge, Channel, CrossAsset, CrossTransfer, Packet, PacketError, PacketReceipt, PacketTimeout, ProofAt,
-    ReceivePacket, Timeout,
+    ReceivePacket, SentPacket, Timeout,
 };
 
 /// The newest foreign headers a connection keeps; a packet is proven against one of them.

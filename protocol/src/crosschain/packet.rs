@@ -263,6 +263,14 @@ pub struct Timeout {
     pub client: Option<Box<(ClientState, StateProof)>>,
 }
 
+/// Where a transfer's packet went (`StateKey::SentPacket`): with the transfer the sender
+/// signed, it gives the packet itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentPacket {
+    pub destination: ChainId,
+    pub sequence: u64,
+}
+
 /// A chain's side of its traffic with another (`StateKey::Channel`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {

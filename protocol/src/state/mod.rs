@@ -123,6 +123,9 @@ pub enum StateKey {
     Voucher(crate::ChainId, crate::Address),
     /// The chains this chain has connections to, in opening order (`Vec<ChainId>`).
     Connections,
+    /// The packet a cross-chain transfer sent, by its sender and the transaction's nonce
+    /// ([`crate::crosschain::SentPacket`]): how a wallet finds the packet it sent.
+    SentPacket(crate::Address, u64),
 }
 
 impl StateKey {

@@ -10,6 +10,7 @@ use vigil::devnet::{self, Devnet, DevnetOptions, Running};
 use vigil_protocol::ConsensusMode;
 
 pub mod load;
+pub mod twonet;
 
 /// The `vigil` binary: `$VIGIL_BIN`, or `target/debug/vigil` of this workspace
 /// (`cargo xtask test` builds it first).

@@ -5,13 +5,16 @@
 //! the other chain carries that header, so the other chain checks it again itself.
 
 use vigil_api::ValidatorsProof;
-use vigil_protocol::crosschain::{Channel, ClientState, CrossTransfer, Packet, PacketReceipt, ProofAt};
+use vigil_protocol::crosschain::{Channel, ClientState, CrossTransfer, Packet, PacketReceipt, ProofAt, SentPacket};
 use vigil_protocol::encoding::from_bytes;
-use vigil_protocol::{CertifiedHeader, ChainId, Height, Payload, SecretKey, SetChange, StateKey, StateProof};
+use vigil_protocol::{Address, CertifiedHeader, ChainId, Height, Payload, SecretKey, SetChange, StateKey, StateProof};
 
 use super::{Session, TransferReport, WalletError};
 use crate::light::Verification;
 use crate::platform::Platform;
+
+/// Reads of a committed send's packet before giving up (a node a moment behind).
+pub const SENT_READS_MAX: usize = 10;
 
 /// State entries proven at one height, with their proofs and the certified header they
 /// rest on: what a packet's proof on the other chain carries.
@@ -43,6 +46,13 @@ impl ProvenProofs {
             None => Ok(None),
         }
     }
+}
+
+/// A cross-chain send: the nodes' receipts, and the packet it committed.
+#[derive(Debug, Clone)]
+pub struct CrossSent {
+    pub report: TransferReport,
+    pub packet: Option<Packet>,
 }
 
 /// Where one packet stands, each step proven on its own chain.
@@ -96,16 +106,31 @@ impl<T: Platform> Session<T> {
     }
 
     /// Sends coin across: signed with the sender's proven nonce and submitted to every
-    /// node. The packet's sequence is the channel's next before it, read back with
-    /// [`Session::sent_packet`].
+    /// node; once committed, the packet it sent (its sequence proven at
+    /// `SentPacket(sender, nonce)`, the rest from the transfer signed). `packet` is
+    /// `None` when no node committed it.
     pub async fn cross_transfer(
         &mut self,
         key: &SecretKey,
         transfer: CrossTransfer,
         fee: u64,
-    ) -> Result<TransferReport, WalletError> {
-        let tx = self.sign(key, Payload::CrossTransfer(Box::new(transfer)), fee).await?;
-        self.submit_everywhere(key, &tx).await
+    ) -> Result<CrossSent, WalletError> {
+        let tx = self.sign(key, Payload::CrossTransfer(Box::new(transfer.clone())), fee).await?;
+        let report = self.submit_everywhere(key, &tx).await?;
+        let sender = Address::from_public_key(&key.public_key());
+        let key = StateKey::SentPacket(sender, tx.tx.nonce.0);
+        let committed = report.nodes.iter().any(|n| n.verdict == crate::detector::Verdict::Agrees);
+        let mut sent: Option<SentPacket> = None;
+        // The node read may be a moment behind the ones that committed it.
+        for _ in 0..SENT_READS_MAX {
+            sent = self.proofs_after(std::slice::from_ref(&key), None).await?.value(0)?;
+            if sent.is_some() || !committed {
+                break;
+            }
+            self.client.sleep(200).await;
+        }
+        let packet = sent.map(|s| transfer.packet(self.chain_id(), sender, s.sequence));
+        Ok(CrossSent { report, packet })
     }
 
     /// The packets this chain sent to `to` from sequence `from` on (at most `count`),

@@ -176,6 +176,12 @@ impl<T: Platform> Session<T> {
         self.light.chain_id()
     }
 
+    /// The validator set the light client trusts now (followed to through certified
+    /// changes).
+    pub fn current_set(&self) -> &vigil_protocol::ValidatorSet {
+        self.light.current_set()
+    }
+
     /// The validators to ask: the current trusted set, narrowed to `cross_check`.
     pub fn nodes(&self) -> Vec<NodeId> {
         let all = self.light.current_set().validators().iter().map(|v| v.id);

@@ -2,9 +2,10 @@
 //! backs the vouchers the destination mints); a voucher of the destination's coin going
 //! home is burnt here. The relayer's fee is held. The packet is written at
 //! `Packet(destination, sequence)` — the commitment the destination proves — until an
-//! acknowledgement or a timeout removes it.
+//! acknowledgement or a timeout removes it; `SentPacket(sender, nonce)` says which
+//! packet the transaction sent, for its wallet to follow.
 
-use vigil_protocol::crosschain::{Channel, CrossAsset, CrossTransfer, PacketError};
+use vigil_protocol::crosschain::{Channel, CrossAsset, CrossTransfer, PacketError, SentPacket};
 use vigil_protocol::{Amount, FailureCode, PublicKey, StateKey, TxStatus};
 
 use super::{executing, usable_client, vouchers, Refused};
@@ -96,6 +97,10 @@ impl Capability for CrossTransfer {
         channel.next_sequence = sequence.saturating_add(1);
         sender.balance = balance;
         cx.set_sender_account(sender);
+        // The sender's nonce is used already: this transaction's is the one before.
+        let nonce = sender.nonce.0.saturating_sub(1);
+        let sent = SentPacket { destination: self.to_chain.clone(), sequence };
+        cx.write(StateKey::SentPacket(from, nonce), &sent);
         cx.write(packet.commitment_key(), &packet);
         cx.write(StateKey::Channel(self.to_chain.clone()), &channel);
         TxStatus::Success

