@@ -76,26 +76,35 @@ impl TwoNet {
         Ok(())
     }
 
-    /// Starts a relayer with the devnet's config (a second one races the first).
-    pub fn start_relayer(&mut self, name: &str) -> anyhow::Result<()> {
-        let config = self.relayer_config(name)?;
+    /// Starts a relayer with the devnet's config (`relayer`: the devnet's own, restarted)
+    /// or, for another name, a copy of it with `key` (a second relayer racing the first;
+    /// the key must be funded on both chains).
+    pub fn start_relayer(&mut self, name: &str, key: Option<&vigil_protocol::SecretKey>) -> anyhow::Result<()> {
+        let config = self.relayer_config(name, key)?;
         let child: Child = self.two.spawn_relayer(&vigil_bin()?, &config)?;
         self.running.children.push((name.to_string(), child));
         Ok(())
     }
 
-    /// A relayer config like the devnet's, in its own directory (its own log), with the
-    /// same key (a relayer restarted) or `name`'s copy of it.
-    fn relayer_config(&self, name: &str) -> anyhow::Result<PathBuf> {
+    /// A relayer config like the devnet's, in its own directory (its own log).
+    fn relayer_config(&self, name: &str, key: Option<&vigil_protocol::SecretKey>) -> anyhow::Result<PathBuf> {
         if name == "relayer" {
             return Ok(self.two.relayer.clone());
         }
         let dir = self.two.dir.join(name);
         std::fs::create_dir_all(&dir)?;
+        let key_file = dir.join("relayer.key");
+        match key {
+            Some(key) if !key_file.exists() => vigil_server::keys::save_account_key(&key_file, key)?,
+            Some(_) => {}
+            None => {
+                std::fs::copy(self.two.relayer.with_file_name("relayer.key"), &key_file)?;
+            }
+        }
         let mut cfg = RelayerConfig::load(&self.two.relayer)?;
         cfg.name = name.to_string();
         for chain in &mut cfg.chains {
-            chain.key_file = self.two.relayer.with_file_name("relayer.key");
+            chain.key_file = key_file.clone();
         }
         let path = dir.join("relayer.toml");
         cfg.save(&path)?;

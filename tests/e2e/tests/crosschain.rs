@@ -122,3 +122,110 @@ async fn transfers_go_both_ways_and_come_back_home() -> anyhow::Result<()> {
     assert_eq!(balance(&mut a, &alice).await?, before + 400);
     conserved(&mut a, &mut b).await
 }
+
+/// Sends `count` transfers of `1..=count` from Alice on A to Bob on B, one after the
+/// other (each committed before the next); their packets.
+async fn send_many(
+    a: &mut Session<Native>,
+    b_id: &ChainId,
+    count: u64,
+    between: impl Fn(u64),
+) -> anyhow::Result<Vec<Packet>> {
+    let (alice, bob) = (key(0), key(1));
+    let mut packets = Vec::new();
+    for n in 1..=count {
+        packets.push(send(a, &alice, b_id, addr(&bob), CrossAsset::Native, n).await?);
+        between(n);
+    }
+    Ok(packets)
+}
+
+/// Every packet credited once: each acknowledged with a credited receipt, Bob's
+/// vouchers exactly their sum, and both coins conserved.
+async fn each_credited_once(net: &TwoNet, packets: &[Packet]) -> anyhow::Result<()> {
+    let (mut a, mut b) = (net.session(0).await?, net.session(1).await?);
+    for packet in packets {
+        let step = settled(&mut a, &mut b, packet, Duration::from_secs(60)).await?;
+        assert!(matches!(step, PacketStep::Acknowledged(ref r) if r.credited), "packet {}: {step:?}", packet.sequence);
+    }
+    let sum: u64 = packets.iter().map(|p| p.amount.0).sum();
+    let a_id = a.chain_id().clone();
+    assert_eq!(vouchers(&mut b, &a_id, &key(1)).await?, sum, "credited once each, never twice");
+    conserved(&mut a, &mut b).await
+}
+
+/// The relayer is killed (SIGKILL) while transfers are on their way, and started
+/// again: it keeps nothing, reads what is still to carry from the chains, and every
+/// transfer completes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relayer_killed_mid_flight_and_restarted_completes_every_transfer_once() -> anyhow::Result<()> {
+    let mut net = TwoNet::start(funded()).await?;
+    let (mut a, b) = (net.session(0).await?, net.session(1).await?);
+    let b_id = b.chain_id().clone();
+    let mut packets = send_many(&mut a, &b_id, 6, |_| {}).await?;
+    net.kill("relayer")?;
+    packets.extend(send_many(&mut a, &b_id, 6, |_| {}).await?);
+    net.start_relayer("relayer", None)?;
+    packets.extend(send_many(&mut a, &b_id, 3, |_| {}).await?);
+    each_credited_once(&net, &packets).await
+}
+
+/// Two relayers with their own accounts carry the same packets at once: the chains'
+/// receipts let one delivery through, the other fails paying its fee; no transfer is
+/// credited twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relayers_racing_never_credit_twice() -> anyhow::Result<()> {
+    let mut net = TwoNet::start(funded()).await?;
+    net.start_relayer("relayer-2", Some(&key(7)))?;
+    let (mut a, b) = (net.session(0).await?, net.session(1).await?);
+    let b_id = b.chain_id().clone();
+    let packets = send_many(&mut a, &b_id, 12, |_| {}).await?;
+    each_credited_once(&net, &packets).await?;
+    for name in ["relayer", "relayer-2"] {
+        let log = std::fs::read_to_string(net.two.dir.join(name).join("relayer.log"))?;
+        assert!(log.contains("carried"), "{name} carried nothing:\n{log}");
+    }
+    Ok(())
+}
+
+/// Chain B stopped: transfers sent from A cannot be received; A moves past their
+/// timeout (a source height), B comes back, the relayer updates B's client of A — B
+/// then refuses them — and proves on A that B never received them: refunded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_chain_makes_transfers_time_out_and_refund() -> anyhow::Result<()> {
+    let mut net = TwoNet::start(funded()).await?;
+    let (mut a, b) = (net.session(0).await?, net.session(1).await?);
+    let (a_id, b_id) = (a.chain_id().clone(), b.chain_id().clone());
+    let alice = key(0);
+    assert!(!net.stop_chain(1).is_empty());
+    let before = balance(&mut a, &alice).await?;
+    let mut packets = Vec::new();
+    for amount in [10, 20, 30] {
+        let height = a.proofs_after(&[StateKey::Consensus], None).await?.height();
+        let transfer = CrossTransfer {
+            to_chain: b_id.clone(),
+            to: addr(&key(1)),
+            asset: CrossAsset::Native,
+            amount: Amount(amount),
+            relayer_fee: Amount(2),
+            timeout: PacketTimeout { height: Height(0), source_height: Height(height.0 + 5) },
+        };
+        packets.push(a.cross_transfer(&alice, transfer, 1).await?.packet.context("not committed")?);
+    }
+    // A moves on (empty blocks) past every timeout.
+    let last = packets.iter().map(|p| p.timeout.source_height).max().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while a.proofs_after(&[StateKey::Consensus], None).await?.height() <= last {
+        anyhow::ensure!(Instant::now() < deadline, "chain A did not reach height {last}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    net.restart_chain(1)?;
+    let mut b = net.session(1).await?;
+    for packet in &packets {
+        let step = settled(&mut a, &mut b, packet, Duration::from_secs(60)).await?;
+        assert_eq!(step, PacketStep::Refunded, "packet {}", packet.sequence);
+    }
+    assert_eq!(balance(&mut a, &alice).await?, before - 3, "amounts and relayer fees back; three sending fees spent");
+    assert_eq!(vouchers(&mut b, &a_id, &key(1)).await?, 0, "B never credited them");
+    conserved(&mut a, &mut b).await
+}
