@@ -229,3 +229,97 @@ async fn a_stopped_chain_makes_transfers_time_out_and_refund() -> anyhow::Result
     assert_eq!(vouchers(&mut b, &a_id, &key(1)).await?, 0, "B never credited them");
     conserved(&mut a, &mut b).await
 }
+
+/// `payload` signed by `key` with its next nonce, posted to node 0 of `net` as raw BCS:
+/// `None` if committed (the node waited for it), else the node's error code.
+async fn post(
+    node_api: &str,
+    s: &mut Session<Native>,
+    key: &SecretKey,
+    payload: vigil_protocol::Payload,
+) -> anyhow::Result<Option<vigil_api::ErrorCode>> {
+    let nonce = s.account(&addr(key)).await?.nonce;
+    let tx = vigil_protocol::Transaction {
+        chain_id: s.chain_id().clone(),
+        sender: key.public_key(),
+        nonce: vigil_protocol::Nonce(nonce),
+        fee: Amount(1),
+        payload,
+    }
+    .sign(key);
+    let r = reqwest::Client::new()
+        .post(format!("{node_api}/v1/tx?wait=true&timeout_ms=15000"))
+        .header("content-type", "application/octet-stream")
+        .body(vigil_protocol::encoding::to_bytes(&tx))
+        .send()
+        .await?;
+    if r.status().is_success() {
+        return Ok(None);
+    }
+    let status = r.status().as_u16();
+    let error: vigil_api::ErrorBody = r.json().await?;
+    anyhow::ensure!(status == error.error.code.status(), "{status} for {:?}", error.error.code);
+    Ok(Some(error.error.code))
+}
+
+/// What a Byzantine relayer may try, sent straight to a node: a header whose content was
+/// changed under its certificate, a header below quorum, a packet the source never
+/// committed, a packet from a chain with no connection, a packet delivered twice, a
+/// timeout while the receipt exists. Each is refused with its code and credits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_headers_proofs_and_replays_are_refused_with_their_codes() -> anyhow::Result<()> {
+    use vigil_api::ErrorCode;
+    use vigil_protocol::crosschain::{ReceivePacket, Timeout};
+    use vigil_protocol::{Payload, SignerBitmap};
+
+    let mut net = TwoNet::start(funded()).await?;
+    net.kill("relayer")?;
+    let (mut a, mut b) = (net.session(0).await?, net.session(1).await?);
+    let (a_id, b_id) = (a.chain_id().clone(), b.chain_id().clone());
+    let (b_api, a_api) = (net.two.b.nodes[0].api_url.clone(), net.two.a.nodes[0].api_url.clone());
+    let relayer = key(3);
+    let packet = send(&mut a, &key(0), &b_id, addr(&key(1)), CrossAsset::Native, 50).await?;
+    let proven = a.proofs_after(&[packet.commitment_key()], None).await?;
+    let honest = proven.proof_at(0).context("a proof")?;
+    let receive = |packet: &Packet, proof: &vigil_protocol::crosschain::ProofAt| {
+        Payload::ReceivePacket(Box::new(ReceivePacket { packet: packet.clone(), proof: proof.clone() }))
+    };
+
+    let mut changed = honest.clone();
+    if let Some(h) = changed.header.as_mut() {
+        h.header.state_root = vigil_protocol::Hash32([7; 32]);
+    }
+    let mut short = honest.clone();
+    if let Some(h) = short.header.as_mut() {
+        let kept: Vec<usize> = h.cert.signers.indices().take(2).collect();
+        let mut signers = SignerBitmap::empty(4);
+        kept.iter().for_each(|i| signers.set(*i));
+        h.cert.signers = signers;
+        h.cert.signatures.truncate(2);
+    }
+    let raised = Packet { amount: Amount(5_000), ..packet.clone() };
+    let c = ChainId::new("vigil-e2e-c")?;
+    let stranger = Packet { source: c.clone(), asset: c, ..packet.clone() };
+    let attempts = [
+        ("a header changed under its certificate", receive(&packet, &changed), ErrorCode::BadHeader),
+        ("a header below quorum", receive(&packet, &short), ErrorCode::BadHeader),
+        ("a packet never committed", receive(&raised, &honest), ErrorCode::BadPacketProof),
+        ("a chain with no connection", receive(&stranger, &honest), ErrorCode::NoConnection),
+    ];
+    for (what, payload, code) in attempts {
+        assert_eq!(post(&b_api, &mut b, &relayer, payload).await?, Some(code), "{what}");
+    }
+    assert_eq!(vouchers(&mut b, &a_id, &key(1)).await?, 0, "nothing credited");
+
+    assert_eq!(post(&b_api, &mut b, &relayer, receive(&packet, &honest)).await?, None, "the honest delivery");
+    assert_eq!(vouchers(&mut b, &a_id, &key(1)).await?, 50);
+    let replay = post(&b_api, &mut b, &relayer, receive(&packet, &honest)).await?;
+    assert_eq!(replay, Some(ErrorCode::PacketAlreadyReceived));
+    assert_eq!(vouchers(&mut b, &a_id, &key(1)).await?, 50, "credited once");
+
+    let receipt = b.proofs_after(&[packet.receipt_key()], None).await?;
+    let timeout = Timeout { packet: packet.clone(), proof: receipt.proof_at(0).context("a proof")?, client: None };
+    let refund = post(&a_api, &mut a, &relayer, Payload::Timeout(Box::new(timeout))).await?;
+    assert_eq!(refund, Some(ErrorCode::BadPacketProof), "no timeout while the receipt exists");
+    Ok(())
+}
