@@ -26,6 +26,12 @@ impl TwoNet {
     /// Two 4-validator Fast-mode chains whose genesis both fund `accounts`, their
     /// gateways, a relayer, and a connection each way (acting on Fast headers).
     pub async fn start(accounts: Vec<(Address, Amount)>) -> anyhow::Result<TwoNet> {
+        Self::start_loaded(accounts, false).await
+    }
+
+    /// [`TwoNet::start`]; with `load`, the gateways do not limit this machine's own
+    /// address (a test or bench sending as many clients at once).
+    pub async fn start_loaded(accounts: Vec<(Address, Amount)>, load: bool) -> anyhow::Result<TwoNet> {
         static NEXT_DIR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
@@ -45,6 +51,11 @@ impl TwoNet {
             center_threshold: vigil::devnet::DEVNET_CENTER_THRESHOLD,
         };
         let two = TwoChains::write(&opts, free_base_port(4))?;
+        if load {
+            for net in [&two.a, &two.b] {
+                vigil::twochains::exempt(net, std::net::Ipv4Addr::LOCALHOST.into())?;
+            }
+        }
         let running = two.start(&vigil_bin()?)?;
         let net = TwoNet { two, running, _dir: TempDir(dir) };
         let settings = ConnectionSettings { fast_final: true, ..ConnectionSettings::default() };

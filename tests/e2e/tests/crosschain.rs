@@ -323,3 +323,100 @@ async fn forged_headers_proofs_and_replays_are_refused_with_their_codes() -> any
     assert_eq!(refund, Some(ErrorCode::BadPacketProof), "no timeout while the receipt exists");
     Ok(())
 }
+
+/// 1,000 transfers (`VIGIL_XFER_COUNT`) both ways from eight senders at once — A's and
+/// B's coin, vouchers sent home, some with timeouts short enough to pass — while the
+/// relayer is killed and restarted every two seconds. Afterwards nothing is in flight
+/// and each chain's coin escrowed at home equals its vouchers abroad: no transfer was
+/// credited twice, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_randomized_run_with_relayer_crashes_conserves_both_coins() -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let total = vigil_e2e::env_or("VIGIL_XFER_COUNT", 1_000);
+    let net = Arc::new(tokio::sync::Mutex::new(TwoNet::start_loaded(funded(), true).await?));
+    let (a_id, b_id) = {
+        let n = net.lock().await;
+        (n.session(0).await?.chain_id().clone(), n.session(1).await?.chain_id().clone())
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let crasher = {
+        let (net, done) = (net.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(2_000)).await;
+                let mut n = net.lock().await;
+                let _ = n.kill("relayer");
+                drop(n);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = net.lock().await.start_relayer("relayer", None);
+            }
+        })
+    };
+    let mut senders = Vec::new();
+    for sender in 0..8usize {
+        let (chain, to_chain) = if sender < 4 { (0, b_id.clone()) } else { (1, a_id.clone()) };
+        let mut s = net.lock().await.session(chain).await?;
+        let to_chain: ChainId = to_chain;
+        let count = total / 8 + u64::from((sender as u64) < total % 8);
+        senders.push(async move {
+            let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ sender as u64;
+            let mut random = move |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            let me = key(sender);
+            let origin = to_chain.clone();
+            for _ in 0..count {
+                let amount = 1 + random(20);
+                let held = if random(3) == 0 { vouchers(&mut s, &origin, &me).await? } else { 0 };
+                let asset = if held >= amount { CrossAsset::Voucher } else { CrossAsset::Native };
+                let height = s.proofs_after(&[StateKey::Consensus], None).await?.height();
+                let timeout = Height(height.0 + if random(10) == 0 { 40 } else { 5_000 });
+                let transfer = CrossTransfer {
+                    to_chain: to_chain.clone(),
+                    to: addr(&key(random(8) as usize)),
+                    asset,
+                    amount: Amount(amount),
+                    relayer_fee: Amount(random(3)),
+                    timeout: PacketTimeout { height: Height(0), source_height: timeout },
+                };
+                let sent = s.cross_transfer(&me, transfer, 1).await?;
+                let verdicts: Vec<_> = sent.report.nodes.iter().map(|n| format!("{:?}", n.verdict)).collect();
+                sent.packet.with_context(|| format!("a transfer ({asset:?} {amount}) not committed: {verdicts:?}"))?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    // The wallet's sessions are single-threaded: the senders run as one task, interleaved.
+    futures::future::try_join_all(senders).await?;
+    done.store(true, Ordering::Relaxed);
+    crasher.await?;
+    let mut n = net.lock().await;
+    if !n.running.children.iter().any(|(name, _)| name == "relayer") {
+        n.start_relayer("relayer", None)?;
+    }
+    let (mut a, mut b) = (n.session(0).await?, n.session(1).await?);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for (s, to) in [(&mut a, &b_id), (&mut b, &a_id)] {
+        loop {
+            let next = channel(s, to).await?.next_sequence;
+            let mut open = 0;
+            for from in (1..next).step_by(vigil_api::STATE_KEYS_MAX) {
+                let (packets, _) = s.sent_packets(to, from, vigil_api::STATE_KEYS_MAX).await?;
+                open += packets.iter().flatten().count();
+            }
+            if open == 0 {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{open} packets to {to} still outstanding");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let sent = channel(&mut a, &b_id).await?.next_sequence - 1 + channel(&mut b, &a_id).await?.next_sequence - 1;
+    assert_eq!(sent, total, "every transfer committed a packet");
+    conserved(&mut a, &mut b).await
+}
