@@ -19,6 +19,10 @@ pub const VALIDATOR_NAME_LEN_MAX: usize = 64;
 /// invalid or repeated evidence is refused at admission and never included in a block).
 /// Every included transaction pays its fee and uses its nonce, whether it succeeds or not.
 pub const FEE_MIN: u64 = 1;
+/// How far ahead of its account's next nonce (beyond what a node already holds from it) a
+/// client may queue transactions at a node; a sender keeping many in flight (a relayer)
+/// stays below it.
+pub const NONCE_AHEAD_MAX: u64 = 64;
 /// Fee a `RegisterUser` transaction pays at least: a user id is permanent state, so
 /// squatting ids costs something.
 pub const REGISTER_USER_FEE_MIN: u64 = 10;

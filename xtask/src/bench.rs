@@ -8,13 +8,13 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs, tables";
+const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs, tables, crosschain";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
         ["protocol", rest @ ..] => protocol(rest),
         ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-core", "--bench", "consensus"])),
-        [name @ ("devnet" | "recovery")] => devnet_bench(name),
+        [name @ ("devnet" | "recovery" | "crosschain")] => devnet_bench(name),
         ["gateway"] => gateway(),
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),

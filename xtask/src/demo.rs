@@ -4,8 +4,9 @@
 //! (any three sign; they make the consortium's root certificate within seconds) in
 //! `.vigil/devnet` until Ctrl-C
 //! (an existing network there is resumed; `--reset` starts a new one; `--byzantine K`
-//! makes K nodes sign wrong receipts, for the wallet to catch). It first provisions what
-//! it needs (`provision.rs`), and prints the time to the first URL that answers.
+//! makes K nodes sign wrong receipts, for the wallet to catch; `--chains 2` runs two such
+//! chains, a connection each way and a relayer, in `.vigil/devnet2`). It first provisions
+//! what it needs (`provision.rs`), and prints the time to the first URL that answers.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +26,16 @@ pub fn run(args: &[&str]) -> Result<()> {
                 Some(k) => devnet.extend(["--byzantine", k]),
                 None => bail!("--byzantine needs a number"),
             },
-            other => bail!("unknown option `{other}`; `cargo xtask demo [--reset] [--byzantine K]`"),
+            "--chains" => match it.next() {
+                Some(n @ &"1") => devnet.extend(["--chains", n]),
+                Some(n @ &"2") => {
+                    // Two chains live apart from a one-chain devnet's directory.
+                    devnet[4] = ".vigil/devnet2";
+                    devnet.extend(["--chains", n]);
+                }
+                _ => bail!("--chains takes 1 or 2"),
+            },
+            other => bail!("unknown option `{other}`; `cargo xtask demo [--reset] [--byzantine K] [--chains 2]`"),
         }
     }
     crate::provision::provision(crate::provision::Purpose::Demo)?;

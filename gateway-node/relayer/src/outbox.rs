@@ -10,17 +10,22 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use vigil_api::ErrorCode;
-use vigil_protocol::{Amount, ChainId, Height, NodeId, Nonce, Payload, SecretKey, SignedTransaction, Transaction};
+use vigil_protocol::{Amount, ChainId, Height, Nonce, Payload, SecretKey, Transaction};
 use vigil_wallet::native::Native;
 use vigil_wallet::session::{Session, WalletError};
 
 use crate::plan::Step;
 
-/// A step not taken by the chain within this long is sent again, to every node.
+/// A step not taken by the chain within this long is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_secs(3);
 /// Heights the account's nonce may stay while transactions are in flight before they are
 /// all numbered again from it.
 pub const NONCE_STUCK_HEIGHTS: u64 = 3;
+/// ... and for at least this long (heights may come fast).
+pub const NONCE_STUCK_FOR: Duration = Duration::from_secs(1);
+/// Transactions a relayer keeps in flight on one chain: below what a node queues ahead of
+/// an account's nonce, so none is refused as too far ahead (and none leaves a gap).
+pub const IN_FLIGHT_MAX: usize = (vigil_protocol::limits::NONCE_AHEAD_MAX as usize) * 3 / 4;
 /// The fee each carried transaction pays.
 pub const RELAY_FEE: u64 = vigil_protocol::limits::FEE_MIN;
 
@@ -30,8 +35,8 @@ pub struct Outbox {
     in_flight: BTreeMap<Step, (u64, Instant)>,
     next_nonce: u64,
     restart: bool,
-    /// The account's nonce on chain and the height it was first seen at.
-    nonce_seen: (u64, Height),
+    /// The account's nonce on chain, and the height and time it was first seen at.
+    nonce_seen: (u64, Height, Option<Instant>),
 }
 
 /// What one round sent.
@@ -53,11 +58,14 @@ impl Outbox {
         (chain_nonce, height): (u64, Height),
         items: Vec<(Step, Payload)>,
     ) -> Sent {
-        let again = self.settle(chain_nonce, height);
+        self.settle(chain_nonce, height);
         let mut txs = Vec::new();
         for (step, payload) in items {
             if self.in_flight.contains_key(&step) {
                 continue;
+            }
+            if self.in_flight.len() >= IN_FLIGHT_MAX {
+                break;
             }
             let nonce = self.next_nonce;
             self.next_nonce += 1;
@@ -71,16 +79,9 @@ impl Outbox {
             };
             txs.push((step, tx.sign(key)));
         }
-        let all = session.nodes();
-        let to = |tx: &SignedTransaction| -> Vec<NodeId> {
-            match all.len() {
-                0 => Vec::new(),
-                n if !again => vec![all[(tx.tx.nonce.0 % n as u64) as usize]],
-                _ => all.clone(),
-            }
-        };
-        let targets: Vec<Vec<NodeId>> = txs.iter().map(|(_, tx)| to(tx)).collect();
-        let sends = txs.iter().zip(&targets).map(|((_, tx), nodes)| session.broadcast_to(tx, nodes));
+        // To every node: each holds the whole run of nonces at once, none waits on gossip
+        // (a node would refuse a nonce too far ahead of what it holds).
+        let sends = txs.iter().map(|(_, tx)| session.broadcast(tx));
         let results = futures::future::join_all(sends).await;
         let mut sent = Sent::default();
         for ((step, _), result) in txs.into_iter().zip(results) {
@@ -104,13 +105,14 @@ impl Outbox {
     }
 
     /// Forgets what the chain took; numbers from the chain's nonce again when something
-    /// was refused, is stuck, or was lost. Whether everything goes to every node.
-    fn settle(&mut self, chain_nonce: u64, height: Height) -> bool {
-        if self.nonce_seen.0 != chain_nonce {
-            self.nonce_seen = (chain_nonce, height);
+    /// was refused, is stuck, or was lost.
+    fn settle(&mut self, chain_nonce: u64, height: Height) {
+        if self.nonce_seen.0 != chain_nonce || self.nonce_seen.2.is_none() {
+            self.nonce_seen = (chain_nonce, height, Some(Instant::now()));
         }
         self.in_flight.retain(|_, (nonce, _)| *nonce >= chain_nonce);
-        let stuck = height.0.saturating_sub(self.nonce_seen.1 .0) >= NONCE_STUCK_HEIGHTS;
+        let since = self.nonce_seen.2.map_or(Duration::ZERO, |at| at.elapsed());
+        let stuck = height.0.saturating_sub(self.nonce_seen.1 .0) >= NONCE_STUCK_HEIGHTS && since >= NONCE_STUCK_FOR;
         let lost = self.in_flight.values().any(|(_, at)| at.elapsed() >= RESEND_AFTER);
         let again = (stuck && !self.in_flight.is_empty()) || lost || self.restart || self.next_nonce < chain_nonce;
         if again {
@@ -118,6 +120,5 @@ impl Outbox {
             self.next_nonce = chain_nonce;
             self.restart = false;
         }
-        again
     }
 }

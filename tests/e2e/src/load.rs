@@ -58,23 +58,30 @@ pub async fn submit_all(
     work: Vec<(usize, SignedTransaction)>,
     in_flight: usize,
 ) -> anyhow::Result<Outcome> {
+    let urls = net.devnet.nodes.iter().map(|n| n.api_url.clone()).collect();
+    submit_to(net.http.clone(), Arc::new(urls), work, in_flight).await
+}
+
+/// [`submit_all`] to the nodes whose API base URLs are `urls` (work names a node by its
+/// index there).
+pub async fn submit_to(
+    http: reqwest::Client,
+    urls: Arc<Vec<String>>,
+    work: Vec<(usize, SignedTransaction)>,
+    in_flight: usize,
+) -> anyhow::Result<Outcome> {
     let total = work.len();
     let permits = Arc::new(Semaphore::new(in_flight));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for (node, tx) in work {
         let permit = permits.clone().acquire_owned().await?;
-        let net = net.clone();
+        let (http, urls) = (http.clone(), urls.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
             let sent = Instant::now();
-            let r = net
-                .http
-                .post(net.url(node, "/v1/tx?wait=true&timeout_ms=30000"))
-                .header("content-type", "application/octet-stream")
-                .body(to_bytes(&tx))
-                .send()
-                .await;
+            let url = format!("{}/v1/tx?wait=true&timeout_ms=30000", urls[node % urls.len()]);
+            let r = http.post(url).header("content-type", "application/octet-stream").body(to_bytes(&tx)).send().await;
             let ok = matches!(&r, Ok(resp) if resp.status().as_u16() == 200);
             (ok, sent.elapsed().as_secs_f64() * 1000.0)
         }));

@@ -385,7 +385,7 @@ pub struct SafetyState {
 }
 
 /// How far ahead of its account's next nonce a client may queue transactions.
-pub const NONCE_AHEAD_MAX: u64 = 64;
+pub use vigil_protocol::limits::NONCE_AHEAD_MAX;
 
 /// Why a client's transaction was not accepted (reaches the client as a typed error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -1051,7 +1051,12 @@ impl Node {
     /// re-arms its proposal timer.
     fn hold_empty_proposal(&mut self, view: View) -> bool {
         let interval = self.cfg.timeouts.empty_block_interval_ms;
-        if !self.mempool.is_empty() || self.now_ms >= self.last_commit_ms.saturating_add(interval) {
+        // Only transactions a block can take count: a sender's transactions waiting on a
+        // nonce not yet received make no block (else a gap in one sender's nonces would
+        // have the leader propose empty blocks back to back).
+        let ledger = &self.ledger;
+        let ready = !self.mempool.is_empty() && !self.mempool.peek_ready(1, |a| ledger.account(a).nonce.0).is_empty();
+        if ready || self.now_ms >= self.last_commit_ms.saturating_add(interval) {
             return false;
         }
         let delay = self.cfg.timeouts.propose_delay_ms.max(1);
