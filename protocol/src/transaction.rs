@@ -72,12 +72,12 @@ pub enum Payload {
     FreezeClient(Box<crate::crosschain::FreezeClient>),
     /// Sends coin to an account on another chain.
     CrossTransfer(Box<crate::crosschain::CrossTransfer>),
-    /// Delivers a packet from another chain, proven in its state (a relayer).
-    ReceivePacket(Box<crate::crosschain::ReceivePacket>),
-    /// Settles a sent packet on the destination's receipt (a relayer).
-    Acknowledge(Box<crate::crosschain::Acknowledge>),
-    /// Refunds a sent packet the destination never received by its timeout (a relayer).
-    Timeout(Box<crate::crosschain::Timeout>),
+    /// Delivers packets from another chain, proven in its state (a relayer).
+    ReceivePacket(Box<crate::crosschain::Batch<crate::crosschain::ReceivePacket>>),
+    /// Settles sent packets on the destination's receipts (a relayer).
+    Acknowledge(Box<crate::crosschain::Batch<crate::crosschain::Acknowledge>>),
+    /// Refunds sent packets the destination never received by their timeout (a relayer).
+    Timeout(Box<crate::crosschain::Batch<crate::crosschain::Timeout>>),
 }
 
 impl Payload {

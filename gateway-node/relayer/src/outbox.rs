@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use vigil_api::ErrorCode;
-use vigil_protocol::{Amount, ChainId, Height, Nonce, Payload, SecretKey, Transaction};
+use vigil_protocol::{Amount, ChainId, Height, Nonce, SecretKey, Transaction};
 use vigil_wallet::native::Native;
 use vigil_wallet::session::{Session, WalletError};
 
-use crate::plan::Step;
+use crate::plan::{batches, Item, Step};
 
 /// A step not taken by the chain within this long is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_secs(3);
@@ -48,28 +48,28 @@ pub struct Sent {
 }
 
 impl Outbox {
-    /// Sends the steps of `items` not on their way already, signed by `key` for `chain`
-    /// whose committed nonce for the account is `chain_nonce` at `height`.
+    /// Sends the steps of `items` not on their way already, in batches, signed by `key`
+    /// for `chain` whose committed nonce for the account is `chain_nonce` at `height`.
     pub async fn send(
         &mut self,
         session: &Session<Native>,
         key: &SecretKey,
         chain: &ChainId,
         (chain_nonce, height): (u64, Height),
-        items: Vec<(Step, Payload)>,
+        items: Vec<(Step, Item)>,
     ) -> Sent {
         self.settle(chain_nonce, height);
+        let items = items.into_iter().filter(|(step, _)| !self.in_flight.contains_key(step)).collect();
         let mut txs = Vec::new();
-        for (step, payload) in items {
-            if self.in_flight.contains_key(&step) {
-                continue;
-            }
-            if self.in_flight.len() >= IN_FLIGHT_MAX {
+        for (steps, payload) in batches(items) {
+            if self.next_nonce.saturating_sub(chain_nonce) >= IN_FLIGHT_MAX as u64 {
                 break;
             }
             let nonce = self.next_nonce;
             self.next_nonce += 1;
-            self.in_flight.insert(step, (nonce, Instant::now()));
+            for step in &steps {
+                self.in_flight.insert(*step, (nonce, Instant::now()));
+            }
             let tx = Transaction {
                 chain_id: chain.clone(),
                 sender: key.public_key(),
@@ -77,16 +77,16 @@ impl Outbox {
                 fee: Amount(RELAY_FEE),
                 payload,
             };
-            txs.push((step, tx.sign(key)));
+            txs.push((steps, tx.sign(key)));
         }
         // To every node: each holds the whole run of nonces at once, none waits on gossip
         // (a node would refuse a nonce too far ahead of what it holds).
         let sends = txs.iter().map(|(_, tx)| session.broadcast(tx));
         let results = futures::future::join_all(sends).await;
         let mut sent = Sent::default();
-        for ((step, _), result) in txs.into_iter().zip(results) {
+        for ((steps, _), result) in txs.into_iter().zip(results) {
             match result {
-                Ok(_) => sent.taken.push(step),
+                Ok(_) => sent.taken.extend(steps),
                 Err(WalletError::Node { code, .. })
                     if [ErrorCode::Duplicate, ErrorCode::AlreadyCommitted, ErrorCode::StaleNonce]
                         .contains(&ErrorCode::from_wire(&code)) => {}
@@ -95,8 +95,10 @@ impl Outbox {
                         WalletError::Node { code, .. } => code.clone(),
                         other => other.to_string(),
                     };
-                    sent.refused.push((step, code));
-                    self.in_flight.remove(&step);
+                    for step in steps {
+                        self.in_flight.remove(&step);
+                        sent.refused.push((step, code.clone()));
+                    }
                     self.restart = true;
                 }
             }

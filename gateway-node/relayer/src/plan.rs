@@ -15,8 +15,11 @@
 //! beyond what it followed (a header of the new set would be refused without the
 //! changes), and when it nears its expiry.
 
+use std::collections::BTreeMap;
+
 use vigil_protocol::crosschain::{
-    Acknowledge, ClientState, Packet, PacketReceipt, ProofAt, ReceivePacket, Timeout, UpdateClient, UPDATE_CHANGES_MAX,
+    Acknowledge, Batch, ClientState, Packet, PacketReceipt, ProofAt, ReceivePacket, Timeout, UpdateClient,
+    PACKETS_PER_TX_MAX, UPDATE_CHANGES_MAX,
 };
 use vigil_protocol::{CertifiedHeader, ChainId, Height, Payload, SetChange, StateProof};
 
@@ -50,11 +53,62 @@ pub enum Step {
     Timeout(u64),
 }
 
-/// Transactions for each chain of the direction.
+/// One thing to carry.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Update(UpdateClient),
+    Receive(ReceivePacket),
+    Acknowledge(Acknowledge),
+    Timeout(Timeout),
+}
+
+/// What to carry to each chain of the direction, packet by packet.
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub to_destination: Vec<(Step, Payload)>,
-    pub to_source: Vec<(Step, Payload)>,
+    pub to_destination: Vec<(Step, Item)>,
+    pub to_source: Vec<(Step, Item)>,
+}
+
+/// `items` as transactions: an update alone, packets of one step in batches of at most
+/// `PACKETS_PER_TX_MAX` at one proof height, only the first of each batch carrying the
+/// header (the others are checked against the root it gave). Each transaction with the
+/// steps it carries.
+pub fn batches(items: Vec<(Step, Item)>) -> Vec<(Vec<Step>, Payload)> {
+    let mut out = Vec::new();
+    let mut receives: BTreeMap<Height, Vec<(Step, ReceivePacket)>> = BTreeMap::new();
+    let mut acks: BTreeMap<Height, Vec<(Step, Acknowledge)>> = BTreeMap::new();
+    let mut timeouts: BTreeMap<Height, Vec<(Step, Timeout)>> = BTreeMap::new();
+    for (step, item) in items {
+        match item {
+            Item::Update(u) => out.push((vec![step], Payload::UpdateClient(Box::new(u)))),
+            Item::Receive(r) => receives.entry(r.proof.height).or_default().push((step, r)),
+            Item::Acknowledge(a) => acks.entry(a.proof.height).or_default().push((step, a)),
+            Item::Timeout(t) => timeouts.entry(t.proof.height).or_default().push((step, t)),
+        }
+    }
+    out.extend(grouped(receives, |r| &mut r.proof, |b| Payload::ReceivePacket(Box::new(b))));
+    out.extend(grouped(acks, |a| &mut a.proof, |b| Payload::Acknowledge(Box::new(b))));
+    out.extend(grouped(timeouts, |t| &mut t.proof, |b| Payload::Timeout(Box::new(b))));
+    out
+}
+
+fn grouped<T>(
+    by_height: BTreeMap<Height, Vec<(Step, T)>>,
+    proof: impl Fn(&mut T) -> &mut ProofAt,
+    payload: impl Fn(Batch<T>) -> Payload,
+) -> Vec<(Vec<Step>, Payload)> {
+    let mut out = Vec::new();
+    for (_, items) in by_height {
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let (steps, mut batch): (Vec<Step>, Vec<T>) = items.by_ref().take(PACKETS_PER_TX_MAX).unzip();
+            for t in batch.iter_mut().skip(1) {
+                proof(t).header = None;
+            }
+            out.push((steps, payload(Batch(batch))));
+        }
+    }
+    out
 }
 
 /// What to carry for `source.packets`, `destinations` holding the destination's side of
@@ -75,19 +129,19 @@ pub fn plan(
         let at = dest.proof.height;
         if let Some(receipt) = &dest.receipt {
             let ack = Acknowledge { packet: packet.clone(), receipt: receipt.clone(), proof: dest.proof.clone() };
-            out.to_source.push((Step::Acknowledge(seq), Payload::Acknowledge(Box::new(ack))));
+            out.to_source.push((Step::Acknowledge(seq), Item::Acknowledge(ack)));
         } else if packet.timeout.passed(at, client_newest) {
             let by_height = packet.timeout.height.0 != 0 && at >= packet.timeout.height;
             let client = if by_height { None } else { dest.client.clone().map(Box::new) };
             let timeout = Timeout { packet: packet.clone(), proof: dest.proof.clone(), client };
-            out.to_source.push((Step::Timeout(seq), Payload::Timeout(Box::new(timeout))));
+            out.to_source.push((Step::Timeout(seq), Item::Timeout(timeout)));
         } else if packet.timeout.passed(destination_height.next(), client_newest.max(source_height)) {
             // Received now it would be refused; once the destination knows the source
             // moved past the timeout, the timeout is provable.
             update |= packet.timeout.source_height.0 != 0 && source_height >= packet.timeout.source_height;
         } else {
             let receive = ReceivePacket { packet: packet.clone(), proof: proof.clone() };
-            out.to_destination.push((Step::Receive(seq), Payload::ReceivePacket(Box::new(receive))));
+            out.to_destination.push((Step::Receive(seq), Item::Receive(receive)));
         }
     }
     if update {
@@ -100,7 +154,7 @@ pub fn plan(
             .cloned()
             .collect();
         let update = UpdateClient { chain: source.chain.clone(), changes, header: source.header.clone() };
-        out.to_destination.insert(0, (Step::Update, Payload::UpdateClient(Box::new(update))));
+        out.to_destination.insert(0, (Step::Update, Item::Update(update)));
     }
     out
 }
@@ -208,7 +262,7 @@ mod tests {
         PacketTimeout { height: Height(0), source_height: Height(h) }
     }
 
-    fn steps(items: &[(Step, Payload)]) -> Vec<Step> {
+    fn steps(items: &[(Step, Item)]) -> Vec<Step> {
         items.iter().map(|(s, _)| *s).collect()
     }
 
@@ -235,11 +289,35 @@ mod tests {
             .to_source
             .iter()
             .filter_map(|(_, p)| match p {
-                Payload::Timeout(t) => Some(t.client.is_some()),
+                Item::Timeout(t) => Some(t.client.is_some()),
                 _ => None,
             })
             .collect();
         assert_eq!(timeouts, [false, true], "the client's proof only where the source height decides");
+    }
+
+    /// Packets at one proof height go in batches of at most the bound, the header carried
+    /// by the first of each only; an update goes alone, first.
+    #[test]
+    fn packets_are_batched_by_height_with_one_header_each() {
+        let receive = |seq: u64, height: u64| {
+            (
+                Step::Receive(seq),
+                Item::Receive(ReceivePacket { packet: packet(seq, by_height(99)), proof: proof(height) }),
+            )
+        };
+        let mut items: Vec<(Step, Item)> = (1..=40).map(|s| receive(s, 20)).collect();
+        items.push(receive(41, 21));
+        let update = UpdateClient { chain: chain("src"), changes: vec![], header: header(21) };
+        items.insert(0, (Step::Update, Item::Update(update)));
+        let txs = batches(items);
+        let sizes: Vec<usize> = txs.iter().map(|(steps, _)| steps.len()).collect();
+        assert_eq!(sizes, [1, PACKETS_PER_TX_MAX, 40 - PACKETS_PER_TX_MAX, 1]);
+        for (_, payload) in &txs[1..] {
+            let Payload::ReceivePacket(batch) = payload else { panic!("{payload:?}") };
+            let carried: Vec<bool> = batch.0.iter().map(|r| r.proof.header.is_some()).collect();
+            assert!(carried[0] && carried[1..].iter().all(|c| !c), "{carried:?}");
+        }
     }
 
     /// A packet whose source-height timeout the source passed but the destination's

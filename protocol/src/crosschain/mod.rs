@@ -26,7 +26,7 @@ pub use connection::{
     UpdateClient,
 };
 pub use packet::{
-    Acknowledge, Channel, CrossAsset, CrossTransfer, Packet, PacketError, PacketReceipt, PacketTimeout, ProofAt,
+    Acknowledge, Batch, Channel, CrossAsset, CrossTransfer, Packet, PacketError, PacketReceipt, PacketTimeout, ProofAt,
     ReceivePacket, SentPacket, Timeout,
 };
 
@@ -34,5 +34,8 @@ pub use packet::{
 pub const FOREIGN_HEADERS_MAX: usize = 64;
 /// Set changes one [`UpdateClient`] may carry.
 pub const UPDATE_CHANGES_MAX: usize = 16;
+/// Most packets one relayer transaction carries (each with its proof, about 1 KB: a
+/// transaction stays well within its size bound).
+pub const PACKETS_PER_TX_MAX: usize = 32;
 /// Connections one chain may hold.
 pub const CONNECTIONS_MAX: usize = 64;

@@ -34,6 +34,12 @@ pub enum PacketError {
     TimeoutNotReached { proof_height: Height, timeout: PacketTimeout },
     #[error("a packet needs a timeout: a destination height, a source height, or both")]
     NoTimeout,
+    #[error("a relayer's transaction carries 1 to {max} packets; {0} given", max = super::PACKETS_PER_TX_MAX)]
+    BatchSize(usize),
+    #[error("packet {0} is twice in one transaction")]
+    TwiceInBatch(u64),
+    #[error("a relayer's transaction carries packets between one pair of chains; `{0}` is another")]
+    MixedChains(ChainId),
 }
 
 /// When a packet stops being receivable: at a destination height, or once the
@@ -261,6 +267,25 @@ pub struct Timeout {
     pub packet: Packet,
     pub proof: ProofAt,
     pub client: Option<Box<(ClientState, StateProof)>>,
+}
+
+/// A relayer's transaction: one step (receive, acknowledge, time out) for up to
+/// [`super::PACKETS_PER_TX_MAX`] packets between the same two chains, in order. The
+/// first proof at a height carries that height's header; the later ones at the same
+/// height need not (they are checked against the root it gave), so a batch costs one
+/// certificate check per height, not per packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch<T>(pub Vec<T>);
+
+impl<T> Batch<T> {
+    /// Its size is within bounds: at least one packet, at most the bound.
+    pub fn check(&self) -> Result<(), PacketError> {
+        let n = self.0.len();
+        if n == 0 || n > super::PACKETS_PER_TX_MAX {
+            return Err(PacketError::BatchSize(n));
+        }
+        Ok(())
+    }
 }
 
 /// Where a transfer's packet went (`StateKey::SentPacket`): with the transfer the sender

@@ -11,8 +11,8 @@
 //!   (credited on B, acknowledged on A). `xfer_s` = transfers / (first submit → last
 //!   acknowledgement); p50/p99 of escrow → acknowledgement.
 //! - Blocks: for each packet, A's blocks from escrow to acknowledgement and B's blocks
-//!   from the escrow to the receipt (the receipt names its height); the median of each
-//!   (target: ≤ 3).
+//!   from the escrow to the receipt (the receipt names its height), under the load and
+//!   for 20 transfers sent one after another once it is over (target: ≤ 3 each).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,8 @@ const ACCOUNTS: usize = 32;
 const PER_ACCOUNT: u64 = 50;
 const WARM_UP_PER_ACCOUNT: u64 = 10;
 const IN_FLIGHT_MAX: usize = 256;
+/// Transfers sent one after another on an idle pair of chains, for the blocks each takes.
+const IDLE_SAMPLE: usize = 20;
 /// How long the cross load may take to settle.
 const SETTLE_MAX: Duration = Duration::from_secs(300);
 
@@ -110,14 +112,55 @@ async fn watch(net: &TwoNet, total: u64) -> anyhow::Result<Watch> {
     Ok(w)
 }
 
+/// Blocks of each chain one transfer takes on its own (no other load): `count` transfers
+/// one after the other from `sender`; for each, A's blocks from the height its escrow was
+/// first read at to the first height its commitment is read gone, and B's from its height
+/// when the escrow was read to its receipt's height. Sorted.
+async fn idle_blocks(net: &TwoNet, sender: &SecretKey, count: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let (mut a, mut b) = (net.session(0).await?, net.session(1).await?);
+    let b_id = b.chain_id().clone();
+    let (mut a_blocks, mut b_blocks) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        let transfer = CrossTransfer {
+            to_chain: b_id.clone(),
+            to: Address([7; 20]),
+            asset: CrossAsset::Native,
+            amount: Amount(1),
+            relayer_fee: Amount(1),
+            timeout: PacketTimeout { height: Height(0), source_height: Height(1_000_000) },
+        };
+        let packet = a.cross_transfer(sender, transfer, 1).await?.packet.context("a transfer not committed")?;
+        let escrowed = a.proofs_after(&[packet.commitment_key()], None).await?.height();
+        let b_then = b.proofs_after(&[StateKey::Consensus], None).await?.height();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let acked = loop {
+            let read = a.proofs_after(&[packet.commitment_key()], None).await?;
+            if read.values[0].is_none() {
+                break read.height();
+            }
+            anyhow::ensure!(Instant::now() < deadline, "packet {} not settled in 30 s", packet.sequence);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let receipt: PacketReceipt =
+            b.proofs_after(&[packet.receipt_key()], None).await?.value(0)?.context("settled without a receipt")?;
+        a_blocks.push(acked.0.saturating_sub(escrowed.0) as f64);
+        b_blocks.push(receipt.height.0.saturating_sub(b_then.0) as f64);
+    }
+    a_blocks.sort_by(|x, y| x.total_cmp(y));
+    b_blocks.sort_by(|x, y| x.total_cmp(y));
+    Ok((a_blocks, b_blocks))
+}
+
 async fn run() -> anyhow::Result<()> {
     let senders: Vec<SecretKey> = (0..ACCOUNTS).map(|i| vigil_e2e::seeded_key(0x8a, i)).collect();
     let cross: Vec<SecretKey> = (0..ACCOUNTS).map(|i| vigil_e2e::seeded_key(0x8b, i)).collect();
     let warmers: Vec<SecretKey> = (0..ACCOUNTS).map(|i| vigil_e2e::seeded_key(0x8c, i)).collect();
+    let lone = vigil_e2e::seeded_key(0x8d, 0);
     let funded = senders
         .iter()
         .chain(&cross)
         .chain(&warmers)
+        .chain(std::iter::once(&lone))
         .map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000_000)))
         .collect();
     let net = TwoNet::start_loaded(funded, true).await?;
@@ -168,14 +211,20 @@ async fn run() -> anyhow::Result<()> {
     }
     let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     let (a_med, b_med) = (percentile(&a_blocks, 0.5), percentile(&b_blocks, 0.5));
+    let (a_idle, b_idle) = idle_blocks(&net, &lone, IDLE_SAMPLE).await?;
+    let (a_idle_med, b_idle_med) = (percentile(&a_idle, 0.5), percentile(&b_idle, 0.5));
+    let (a_idle_max, b_idle_max) = (a_idle.last().copied().unwrap_or(0.0), b_idle.last().copied().unwrap_or(0.0));
     println!(
-        "local: {:.0} transfers/s (p50 {:.0} ms); cross: {xfer_s:.0} transfers/s end to end → {:.2} of local; escrow → acknowledged p50 {p50:.0} ms, p99 {p99:.0} ms; blocks (median): {a_med} of A, {b_med} of B",
+        "one transfer on its own ({IDLE_SAMPLE} one after another): blocks of A median {a_idle_med} (max {a_idle_max}), of B median {b_idle_med} (max {b_idle_max})"
+    );
+    println!(
+        "local: {:.0} transfers/s (p50 {:.0} ms); cross: {xfer_s:.0} transfers/s end to end → {:.2} of local; escrow → acknowledged p50 {p50:.0} ms, p99 {p99:.0} ms; under that load, blocks (median): {a_med} of A, {b_med} of B",
         local.tx_s,
         local.p50_ms,
         xfer_s / local.tx_s
     );
     println!(
-        "bench crosschain: xfer_s={xfer_s:.0} p50_ms={p50:.0} p99_ms={p99:.0} local_tx_s={:.0} xfer_vs_local={:.2} a_blocks_p50={a_med} b_blocks_p50={b_med}",
+        "bench crosschain: xfer_s={xfer_s:.0} p50_ms={p50:.0} p99_ms={p99:.0} local_tx_s={:.0} xfer_vs_local={:.2} a_blocks={a_idle_med} b_blocks={b_idle_med} a_blocks_max={a_idle_max} b_blocks_max={b_idle_max} a_blocks_loaded={a_med} b_blocks_loaded={b_med}",
         local.tx_s,
         xfer_s / local.tx_s
     );

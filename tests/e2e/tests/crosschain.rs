@@ -269,7 +269,7 @@ async fn post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forged_headers_proofs_and_replays_are_refused_with_their_codes() -> anyhow::Result<()> {
     use vigil_api::ErrorCode;
-    use vigil_protocol::crosschain::{ReceivePacket, Timeout};
+    use vigil_protocol::crosschain::{Batch, ReceivePacket, Timeout};
     use vigil_protocol::{Payload, SignerBitmap};
 
     let mut net = TwoNet::start(funded()).await?;
@@ -282,7 +282,7 @@ async fn forged_headers_proofs_and_replays_are_refused_with_their_codes() -> any
     let proven = a.proofs_after(&[packet.commitment_key()], None).await?;
     let honest = proven.proof_at(0).context("a proof")?;
     let receive = |packet: &Packet, proof: &vigil_protocol::crosschain::ProofAt| {
-        Payload::ReceivePacket(Box::new(ReceivePacket { packet: packet.clone(), proof: proof.clone() }))
+        Payload::ReceivePacket(Box::new(Batch(vec![ReceivePacket { packet: packet.clone(), proof: proof.clone() }])))
     };
 
     let mut changed = honest.clone();
@@ -319,7 +319,7 @@ async fn forged_headers_proofs_and_replays_are_refused_with_their_codes() -> any
 
     let receipt = b.proofs_after(&[packet.receipt_key()], None).await?;
     let timeout = Timeout { packet: packet.clone(), proof: receipt.proof_at(0).context("a proof")?, client: None };
-    let refund = post(&a_api, &mut a, &relayer, Payload::Timeout(Box::new(timeout))).await?;
+    let refund = post(&a_api, &mut a, &relayer, Payload::Timeout(Box::new(Batch(vec![timeout])))).await?;
     assert_eq!(refund, Some(ErrorCode::BadPacketProof), "no timeout while the receipt exists");
     Ok(())
 }

@@ -15,6 +15,8 @@
 //! it. Everything else (a forged header, a proof that does not verify, a malformed
 //! packet) may not be in a block at all. Admission refuses both, each with its code.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use vigil_protocol::crosschain::{ClientState, ConnectionError, ForeignHeader, PacketError, PacketTimeout, ProofAt};
 use vigil_protocol::{Address, Amount, ChainId, FailureCode, Hash32, Height, StateKey};
 
@@ -124,45 +126,112 @@ fn usable_client(state: &impl ReadState, chain: &ChainId) -> Result<ClientState,
     Ok(client)
 }
 
-/// The other chain's state root a proof is against, and the header to keep if the
-/// proof carried one the client did not hold.
-pub struct ProvenRoot {
-    pub root: Hash32,
-    pub keep: Option<(Height, ForeignHeader, ClientState)>,
+/// The roots of the other chain's state that a batch's proofs are against, as its
+/// elements are checked in order: a height the client keeps, or one whose header an
+/// element carried (verified by the client, as an update would, and then kept). An
+/// element at a height a former one gave needs no header; one it carries must be that
+/// same block.
+pub struct Roots {
+    /// The client as the batch leaves it (carried headers recorded).
+    pub client: ClientState,
+    /// Each height used so far: its block hash and state root.
+    seen: BTreeMap<Height, (vigil_protocol::BlockHash, Hash32)>,
+    /// Headers carried and verified, to keep.
+    pub keep: Vec<(Height, ForeignHeader)>,
 }
 
-/// The root of `chain`'s state at `at.height`: the kept header's (a carried one must be
-/// that same block), or the carried header's once the client verifies it.
-fn proven_root(state: &impl ReadState, client: &ClientState, at: &ProofAt) -> Result<ProvenRoot, Refused> {
-    let chain = client.chain();
-    let kept: Option<ForeignHeader> = state.get(&StateKey::ForeignHeader(chain.clone(), at.height));
-    match (kept, &at.header) {
-        (Some(kept), carried) => {
-            if carried.as_ref().is_some_and(|h| h.header.hash() != kept.block_hash) {
+impl Roots {
+    fn new(client: ClientState) -> Self {
+        Self { client, seen: BTreeMap::new(), keep: Vec::new() }
+    }
+
+    /// The root `at` is against.
+    fn root(&mut self, state: &impl ReadState, at: &ProofAt) -> Result<Hash32, Refused> {
+        let carried = at.header.as_ref().map(|h| h.header.hash());
+        let known = self.seen.get(&at.height).copied().or_else(|| {
+            let kept: Option<ForeignHeader> =
+                state.get(&StateKey::ForeignHeader(self.client.chain().clone(), at.height));
+            kept.map(|k| (k.block_hash, k.state_root))
+        });
+        if let Some((hash, root)) = known {
+            if carried.is_some_and(|c| c != hash) {
                 return Err(Refused::Connection(ConnectionError::ConflictingHeader(at.height)));
             }
-            Ok(ProvenRoot { root: kept.state_root, keep: None })
+            self.seen.insert(at.height, (hash, root));
+            return Ok(root);
         }
-        (None, None) => Err(Refused::UnknownProofHeight(chain.clone(), at.height)),
-        (None, Some(header)) => {
-            if header.header.height != at.height {
-                let (proof_height, header) = (at.height, header.header.height);
-                return Err(Refused::Packet(PacketError::HeaderHeight { proof_height, header }));
-            }
-            let update = vigil_protocol::crosschain::UpdateClient {
-                chain: chain.clone(),
-                changes: Vec::new(),
-                header: (**header).clone(),
-            };
-            let next = client.checked_update(&update, executing(state)).map_err(Refused::Connection)?;
-            Ok(ProvenRoot { root: header.header.state_root, keep: Some((at.height, ForeignHeader::of(header), next)) })
+        let Some(header) = &at.header else {
+            return Err(Refused::UnknownProofHeight(self.client.chain().clone(), at.height));
+        };
+        if header.header.height != at.height {
+            let (proof_height, header) = (at.height, header.header.height);
+            return Err(Refused::Packet(PacketError::HeaderHeight { proof_height, header }));
         }
+        let update = vigil_protocol::crosschain::UpdateClient {
+            chain: self.client.chain().clone(),
+            changes: Vec::new(),
+            header: (**header).clone(),
+        };
+        self.client = self.client.checked_update(&update, executing(state)).map_err(Refused::Connection)?;
+        let kept = ForeignHeader::of(header);
+        self.seen.insert(at.height, (kept.block_hash, kept.state_root));
+        self.keep.push((at.height, kept));
+        Ok(header.header.state_root)
+    }
+
+    /// Writes the headers carried and the client, if any header was carried.
+    fn write(self, cx: &mut TxContext<'_>) {
+        if self.keep.is_empty() {
+            return;
+        }
+        let mut client = self.client;
+        for (height, header) in self.keep {
+            keep_one(cx, &mut client, height, header);
+        }
+        cx.write(StateKey::Connection(client.chain().clone()), &client);
     }
 }
 
-/// Keeps a verified header of `client`'s chain (the oldest kept forgotten past the
-/// bound) and writes the client.
-fn keep_header(cx: &mut TxContext<'_>, mut client: ClientState, height: Height, header: ForeignHeader) {
+/// The packets of a batch, with what its checks found: the index of each to act on,
+/// and the roots (headers to keep).
+pub struct Checked {
+    pub roots: Roots,
+    pub go: Vec<usize>,
+}
+
+/// Checks each element of `batch` in order (`check(element, roots)`: `Ok(true)` to act
+/// on it, `Ok(false)` to pass over it — received or settled already, past its timeout —,
+/// `Err` refuses the whole batch), each packet once. A batch with nothing to act on is
+/// refused with the reason its first element was passed over.
+fn check_batch<T>(
+    items: &[T],
+    client: ClientState,
+    packet: impl Fn(&T) -> &vigil_protocol::crosschain::Packet,
+    mut check: impl FnMut(&T, &mut Roots) -> Result<Result<(), Refused>, Refused>,
+) -> Result<Checked, Refused> {
+    let mut roots = Roots::new(client);
+    let (mut go, mut seen, mut passed) = (Vec::new(), BTreeSet::new(), None);
+    for (i, item) in items.iter().enumerate() {
+        let sequence = packet(item).sequence;
+        if !seen.insert(sequence) {
+            return Err(Refused::Packet(PacketError::TwiceInBatch(sequence)));
+        }
+        match check(item, &mut roots)? {
+            Ok(()) => go.push(i),
+            Err(why) => {
+                passed.get_or_insert(why);
+            }
+        }
+    }
+    match passed {
+        Some(why) if go.is_empty() => Err(why),
+        _ => Ok(Checked { roots, go }),
+    }
+}
+
+/// Keeps a verified header of `client`'s chain in the state (the oldest kept forgotten
+/// past the bound); the caller writes the client.
+fn keep_one(cx: &mut TxContext<'_>, client: &mut ClientState, height: Height, header: ForeignHeader) {
     let chain = client.chain().clone();
     let forgotten = client.keep(height);
     if !forgotten.contains(&height) {
@@ -171,7 +240,12 @@ fn keep_header(cx: &mut TxContext<'_>, mut client: ClientState, height: Height, 
     for old in forgotten.into_iter().filter(|h| *h != height) {
         cx.remove(StateKey::ForeignHeader(chain.clone(), old));
     }
-    cx.write(StateKey::Connection(chain), &client);
+}
+
+/// Keeps a verified header and writes the client (an update's).
+fn keep_header(cx: &mut TxContext<'_>, mut client: ClientState, height: Height, header: ForeignHeader) {
+    keep_one(cx, &mut client, height, header);
+    cx.write(StateKey::Connection(client.chain().clone()), &client);
 }
 
 /// Adds `amount` to `to`'s balance (the sender's too); false on overflow (nothing

@@ -1,27 +1,37 @@
-//! `Acknowledge` and `Timeout`: the source's last step. Either removes the packet's
-//! commitment, so a packet is settled once: acknowledged on the destination's receipt
-//! (the relayer the receipt names paid the fee; a receipt that says the destination
-//! could not credit refunds instead), or refunded on a destination state at or past the
-//! timeout height that proves no receipt — which, since the destination receives
-//! nothing from that height on, it never will have.
+//! `Acknowledge` and `Timeout`: the source's last step, for a batch of packets to one
+//! destination. Either removes a packet's commitment, so a packet is settled once:
+//! acknowledged on the destination's receipt (the relayer the receipt names paid the
+//! fee; a receipt that says the destination could not credit refunds instead), or
+//! refunded on a destination state past the timeout that proves no receipt — which,
+//! since the destination receives nothing past it, it never will have. A packet settled
+//! already is passed over; a batch with none to settle fails.
 
-use vigil_protocol::crosschain::{Acknowledge, Channel, Packet, ProofAt, Timeout};
-use vigil_protocol::{PublicKey, StateKey, TxStatus};
+use vigil_protocol::crosschain::{Acknowledge, Batch, Channel, Packet, PacketError, ProofAt, Timeout};
+use vigil_protocol::{ChainId, PublicKey, StateKey, TxStatus};
 
 use super::send::write_vouchers;
-use super::{credit, keep_header, proven_root, usable_client, vouchers, ProvenRoot, Refused, Step};
+use super::{check_batch, credit, usable_client, vouchers, Checked, Refused, Roots, Step};
 use crate::capability::{Capability, ReadState};
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
-/// The packet is this chain's, still outstanding and the very one committed; returns the
-/// root its proof is checked against.
-fn outstanding(packet: &Packet, at: &ProofAt, ledger: &Ledger, state: &impl ReadState) -> Result<ProvenRoot, Refused> {
+/// A packet of a batch to `destination`: this chain's, sent, the very one committed.
+/// Returns the root its proof is checked against, or why it is passed over (settled).
+fn outstanding(
+    packet: &Packet,
+    destination: &ChainId,
+    at: &ProofAt,
+    ledger: &Ledger,
+    state: &impl ReadState,
+    roots: &mut Roots,
+) -> Result<Result<vigil_protocol::Hash32, Refused>, Refused> {
     packet.check().map_err(Refused::Packet)?;
     if &packet.source != ledger.chain_id() {
         return Err(Refused::Invalid(format!("the packet was sent by chain `{}`, not this one", packet.source)));
     }
-    let client = usable_client(state, &packet.destination)?;
+    if &packet.destination != destination {
+        return Err(Refused::Packet(PacketError::MixedChains(packet.destination.clone())));
+    }
     let channel: Channel = state.get(&StateKey::Channel(packet.destination.clone())).unwrap_or_default();
     if packet.sequence == 0 || packet.sequence >= channel.next_sequence {
         return Err(Refused::Invalid(format!(
@@ -29,37 +39,59 @@ fn outstanding(packet: &Packet, at: &ProofAt, ledger: &Ledger, state: &impl Read
             packet.sequence, packet.destination
         )));
     }
-    let proven = proven_root(state, &client, at)?;
+    let root = roots.root(state, at)?;
     match state.get::<Packet>(&packet.commitment_key()) {
-        None => Err(Refused::NotPending),
+        None => Ok(Err(Refused::NotPending)),
         Some(committed) if committed != *packet => {
             Err(Refused::Invalid("the packet differs from the one this chain committed at its sequence".into()))
         }
-        Some(_) => Ok(proven),
+        Some(_) => Ok(Ok(root)),
     }
 }
 
-fn check_ack(ack: &Acknowledge, ledger: &Ledger, state: &impl ReadState) -> Result<ProvenRoot, Refused> {
-    let proven = outstanding(&ack.packet, &ack.proof, ledger, state)?;
-    let at = &ack.proof;
-    ack.packet.verify_received(&ack.receipt, &proven.root, at.height, &at.proof).map_err(Refused::Packet)?;
-    Ok(proven)
+fn check_ack(batch: &Batch<Acknowledge>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
+    batch.check().map_err(Refused::Packet)?;
+    let destination = &batch.0.first().ok_or(Refused::Packet(PacketError::BatchSize(0)))?.packet.destination;
+    let client = usable_client(state, destination)?;
+    check_batch(
+        &batch.0,
+        client,
+        |a| &a.packet,
+        |ack, roots| {
+            let root = match outstanding(&ack.packet, destination, &ack.proof, ledger, state, roots)? {
+                Ok(root) => root,
+                Err(passed) => return Ok(Err(passed)),
+            };
+            let at = &ack.proof;
+            ack.packet.verify_received(&ack.receipt, &root, at.height, &at.proof).map_err(Refused::Packet)?;
+            Ok(Ok(()))
+        },
+    )
 }
 
-fn check_timeout(timeout: &Timeout, ledger: &Ledger, state: &impl ReadState) -> Result<ProvenRoot, Refused> {
-    let proven = outstanding(&timeout.packet, &timeout.proof, ledger, state)?;
-    let at = &timeout.proof;
-    let client = timeout.client.as_deref();
-    timeout.packet.verify_timed_out(&proven.root, at.height, &at.proof, client).map_err(Refused::Packet)?;
-    Ok(proven)
+fn check_timeout(batch: &Batch<Timeout>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
+    batch.check().map_err(Refused::Packet)?;
+    let destination = &batch.0.first().ok_or(Refused::Packet(PacketError::BatchSize(0)))?.packet.destination;
+    let client = usable_client(state, destination)?;
+    check_batch(
+        &batch.0,
+        client,
+        |t| &t.packet,
+        |timeout, roots| {
+            let root = match outstanding(&timeout.packet, destination, &timeout.proof, ledger, state, roots)? {
+                Ok(root) => root,
+                Err(passed) => return Ok(Err(passed)),
+            };
+            let (at, client) = (&timeout.proof, timeout.client.as_deref());
+            timeout.packet.verify_timed_out(&root, at.height, &at.proof, client).map_err(Refused::Packet)?;
+            Ok(Ok(()))
+        },
+    )
 }
 
 /// Removes the packet's commitment and settles its coin: the fee paid to `relayer`, or
 /// (none) the amount and the fee back to the sender.
-fn settle(cx: &mut TxContext<'_>, proven: ProvenRoot, packet: &Packet, relayer: Option<vigil_protocol::Address>) {
-    if let Some((height, header, client)) = proven.keep {
-        keep_header(cx, client, height, header);
-    }
+fn settle(cx: &mut TxContext<'_>, packet: &Packet, relayer: Option<vigil_protocol::Address>) {
     cx.remove(packet.commitment_key());
     let channel_key = StateKey::Channel(packet.destination.clone());
     let mut channel: Channel = cx.read(&channel_key).unwrap_or_default();
@@ -82,47 +114,50 @@ fn settle(cx: &mut TxContext<'_>, proven: ProvenRoot, packet: &Packet, relayer: 
     cx.write(channel_key, &channel);
 }
 
-impl Capability for Acknowledge {
-    type Checked = Step<ProvenRoot>;
+impl Capability for Batch<Acknowledge> {
+    type Checked = Step<Checked>;
 
     fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
         check_ack(self, ledger, ledger).map(drop).map_err(Refused::rejection)
     }
 
-    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<ProvenRoot>, TxInvalid> {
+    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<Checked>, TxInvalid> {
         Step::of(check_ack(self, cx.ledger(), cx))
     }
 
-    fn apply(&self, step: Step<ProvenRoot>, cx: &mut TxContext<'_>) -> TxStatus {
-        match step {
-            Step::Go(proven) => {
-                let relayer = self.receipt.credited.then_some(self.receipt.relayer);
-                settle(cx, proven, &self.packet, relayer);
-                TxStatus::Success
-            }
-            Step::Fail(code) => TxStatus::Failed(code),
+    fn apply(&self, step: Step<Checked>, cx: &mut TxContext<'_>) -> TxStatus {
+        let Checked { roots, go } = match step {
+            Step::Go(checked) => checked,
+            Step::Fail(code) => return TxStatus::Failed(code),
+        };
+        roots.write(cx);
+        for ack in go.iter().filter_map(|i| self.0.get(*i)) {
+            settle(cx, &ack.packet, ack.receipt.credited.then_some(ack.receipt.relayer));
         }
+        TxStatus::Success
     }
 }
 
-impl Capability for Timeout {
-    type Checked = Step<ProvenRoot>;
+impl Capability for Batch<Timeout> {
+    type Checked = Step<Checked>;
 
     fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
         check_timeout(self, ledger, ledger).map(drop).map_err(Refused::rejection)
     }
 
-    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<ProvenRoot>, TxInvalid> {
+    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<Checked>, TxInvalid> {
         Step::of(check_timeout(self, cx.ledger(), cx))
     }
 
-    fn apply(&self, step: Step<ProvenRoot>, cx: &mut TxContext<'_>) -> TxStatus {
-        match step {
-            Step::Go(proven) => {
-                settle(cx, proven, &self.packet, None);
-                TxStatus::Success
-            }
-            Step::Fail(code) => TxStatus::Failed(code),
+    fn apply(&self, step: Step<Checked>, cx: &mut TxContext<'_>) -> TxStatus {
+        let Checked { roots, go } = match step {
+            Step::Go(checked) => checked,
+            Step::Fail(code) => return TxStatus::Failed(code),
+        };
+        roots.write(cx);
+        for timeout in go.iter().filter_map(|i| self.0.get(*i)) {
+            settle(cx, &timeout.packet, None);
         }
+        TxStatus::Success
     }
 }

@@ -185,13 +185,13 @@ impl Chain {
 
     fn receive_tx(&mut self, from: &Chain, packet: &Packet) -> SignedTransaction {
         let recv = ReceivePacket { packet: packet.clone(), proof: from.prove(&packet.commitment_key()) };
-        self.tx(&relayer(), Payload::ReceivePacket(Box::new(recv)))
+        self.tx(&relayer(), Payload::ReceivePacket(Box::new(Batch(vec![recv]))))
     }
 
     fn ack_tx(&mut self, to: &Chain, packet: &Packet) -> SignedTransaction {
         let receipt: PacketReceipt = to.get(&packet.receipt_key()).unwrap();
         let ack = Acknowledge { packet: packet.clone(), receipt, proof: to.prove(&packet.receipt_key()) };
-        self.tx(&relayer(), Payload::Acknowledge(Box::new(ack)))
+        self.tx(&relayer(), Payload::Acknowledge(Box::new(Batch(vec![ack]))))
     }
 }
 
@@ -264,7 +264,7 @@ fn a_packet_is_received_once_and_settled_once() {
     assert_eq!(a.run(vec![ack1, ack2]), vec![TxStatus::Success, TxStatus::Failed(FailureCode::PacketNotPending)]);
     b.empty(50);
     let timeout = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
-    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
+    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![timeout]))));
     assert_eq!(a.admit(&timeout), Err(Rejection::PacketNotPending));
     conserved(&a, &b);
 }
@@ -279,7 +279,7 @@ fn a_packet_not_received_by_its_timeout_is_refunded_and_never_received() {
     let before = a.balance(&alice);
     let packet = a.send(&b, CrossAsset::Native, 100, 3);
     let early = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
-    let early = a.tx(&relayer(), Payload::Timeout(Box::new(early)));
+    let early = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![early]))));
     assert!(
         matches!(a.admit(&early), Err(Rejection::InvalidPacket(m)) if m.contains("has not passed the packet's timeout"))
     );
@@ -289,7 +289,7 @@ fn a_packet_not_received_by_its_timeout_is_refunded_and_never_received() {
     assert_eq!(b.run(vec![late]), vec![TxStatus::Failed(FailureCode::PacketTimedOut)]);
     assert_eq!(b.get::<PacketReceipt>(&packet.receipt_key()), None);
     let timeout = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
-    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
+    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![timeout]))));
     assert_eq!(a.run(vec![timeout]), vec![TxStatus::Success]);
     assert_eq!(a.balance(&alice), before - 1, "amount and relayer fee refunded; the sending fee spent");
     conserved(&a, &b);
@@ -300,7 +300,7 @@ fn a_packet_not_received_by_its_timeout_is_refunded_and_never_received() {
     assert_eq!(b.run(vec![recv]), vec![TxStatus::Success]);
     b.empty(3);
     let lie = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
-    let lie = a.tx(&relayer(), Payload::Timeout(Box::new(lie)));
+    let lie = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![lie]))));
     assert!(matches!(a.admit(&lie), Err(Rejection::BadPacketProof(_))));
     assert!(matches!(a.ledger.execute(&[lie]), Err(ExecuteError::Tx { why: TxInvalid::CrossChain(_), .. })));
 }
@@ -375,7 +375,7 @@ fn forged_headers_packets_and_proofs_are_refused_and_change_nothing() {
         ),
     ];
     for (what, recv, expected) in attempts {
-        let signed = b.tx(&relayer(), Payload::ReceivePacket(Box::new(recv)));
+        let signed = b.tx(&relayer(), Payload::ReceivePacket(Box::new(Batch(vec![recv]))));
         let refused = b.admit(&signed).expect_err(what);
         assert!(expected(&refused), "{what}: {refused:?}");
         if !matches!(refused, Rejection::UnknownProofHeight { .. }) {
@@ -560,7 +560,7 @@ fn settle_all(a: &mut Chain, b: &mut Chain, outstanding: &mut Vec<(bool, Packet)
             assert_eq!(src.run(vec![ack]), vec![TxStatus::Success]);
         } else if dst.ledger.height() >= packet.timeout.height {
             let timeout = Timeout { packet: packet.clone(), proof: dst.prove(&packet.receipt_key()), client: None };
-            let timeout = src.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
+            let timeout = src.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![timeout]))));
             assert_eq!(src.run(vec![timeout]), vec![TxStatus::Success]);
         } else {
             left.push((from_a, packet));
@@ -599,11 +599,11 @@ fn a_destination_back_after_the_source_passed_the_timeout_refuses_and_the_source
     assert_eq!(b.run(vec![update]), vec![TxStatus::Success]);
     // An older proof, from before the timeout, is refused just the same now.
     let old = ReceivePacket { packet: packet.clone(), proof: early_proof };
-    let old = b.tx(&relayer(), Payload::ReceivePacket(Box::new(old)));
+    let old = b.tx(&relayer(), Payload::ReceivePacket(Box::new(Batch(vec![old]))));
     assert!(matches!(b.admit(&old), Err(Rejection::PacketTimedOut(_))));
     // Without B's client in the proof, the timeout is not shown.
     let bare = Timeout { packet: packet.clone(), proof: b.prove(&packet.receipt_key()), client: None };
-    let bare = a.tx(&relayer(), Payload::Timeout(Box::new(bare)));
+    let bare = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![bare]))));
     assert!(matches!(a.admit(&bare), Err(Rejection::InvalidPacket(m)) if m.contains("has not passed")));
     let client_key = StateKey::Connection(a.id());
     let client: ClientState = b.get(&client_key).unwrap();
@@ -615,15 +615,62 @@ fn a_destination_back_after_the_source_passed_the_timeout_refuses_and_the_source
         proof: b.prove(&packet.receipt_key()),
         client: Some(Box::new((forged, client_proof.clone()))),
     };
-    let lie = a.tx(&relayer(), Payload::Timeout(Box::new(lie)));
+    let lie = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![lie]))));
     assert!(matches!(a.admit(&lie), Err(Rejection::BadPacketProof(_))));
     let timeout = Timeout {
         packet: packet.clone(),
         proof: b.prove(&packet.receipt_key()),
         client: Some(Box::new((client, client_proof))),
     };
-    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(timeout)));
+    let timeout = a.tx(&relayer(), Payload::Timeout(Box::new(Batch(vec![timeout]))));
     assert_eq!(a.run(vec![timeout]), vec![TxStatus::Success]);
     assert_eq!(a.balance(&alice), before - 1, "refunded, the sending fee spent");
+    conserved(&a, &b);
+}
+
+/// A relayer's batch: packets received together, the header carried once (the later
+/// proofs at that height only name it); one received already is passed over and the
+/// rest credited; a packet twice in one batch, or one forged among honest ones, and the
+/// whole batch may not be in a block.
+#[test]
+fn a_batch_carries_one_header_passes_over_what_was_done_and_refuses_forgeries_whole() {
+    let (mut a, mut b) = connected();
+    let packets: Vec<Packet> = (1..=4).map(|n| a.send(&b, CrossAsset::Native, n, 50)).collect();
+    let first = b.receive_tx(&a, &packets[0]);
+    assert_eq!(b.run(vec![first]), vec![TxStatus::Success]);
+    let proof = |p: &Packet, carry: bool| {
+        let mut at = a.prove(&p.commitment_key());
+        if !carry {
+            at.header = None;
+        }
+        ReceivePacket { packet: p.clone(), proof: at }
+    };
+    let twice = Batch(vec![proof(&packets[1], true), proof(&packets[1], false)]);
+    let twice = b.tx(&relayer(), Payload::ReceivePacket(Box::new(twice)));
+    assert!(matches!(b.admit(&twice), Err(Rejection::InvalidPacket(m)) if m.contains("twice")));
+    let mut forged = proof(&packets[2], false);
+    forged.packet.amount = Amount(1_000);
+    let mixed = Batch(vec![proof(&packets[1], true), forged]);
+    let mixed = b.tx(&relayer(), Payload::ReceivePacket(Box::new(mixed)));
+    assert!(matches!(b.admit(&mixed), Err(Rejection::BadPacketProof(_))));
+    assert!(b.ledger.execute(&[mixed]).is_err(), "a forgery among honest packets: none of it");
+    let batch: Vec<ReceivePacket> = packets.iter().enumerate().map(|(i, p)| proof(p, i == 0)).collect();
+    let batch = b.tx(&relayer(), Payload::ReceivePacket(Box::new(Batch(batch))));
+    assert_eq!(b.run(vec![batch]), vec![TxStatus::Success]);
+    assert_eq!(b.vouchers(&a, &bob()), 1 + 2 + 3 + 4, "packet 1 credited once, the others by the batch");
+    let again = proof(&packets[3], true);
+    let acks: Vec<Acknowledge> = packets
+        .iter()
+        .map(|p| {
+            let receipt: PacketReceipt = b.get(&p.receipt_key()).unwrap();
+            Acknowledge { packet: p.clone(), receipt, proof: b.prove(&p.receipt_key()) }
+        })
+        .collect();
+    let acks = a.tx(&relayer(), Payload::Acknowledge(Box::new(Batch(acks))));
+    assert_eq!(a.run(vec![acks]), vec![TxStatus::Success]);
+    let again = b.tx(&relayer(), Payload::ReceivePacket(Box::new(Batch(vec![again]))));
+    assert_eq!(b.admit(&again), Err(Rejection::PacketAlreadyReceived), "nothing left to receive");
+    let empty = b.tx(&relayer(), Payload::ReceivePacket(Box::new(Batch(vec![]))));
+    assert!(matches!(b.admit(&empty), Err(Rejection::InvalidPacket(_))));
     conserved(&a, &b);
 }
