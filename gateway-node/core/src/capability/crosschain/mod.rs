@@ -17,12 +17,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vigil_protocol::crosschain::{ClientState, ConnectionError, ForeignHeader, PacketError, PacketTimeout, ProofAt};
-use vigil_protocol::{Address, Amount, ChainId, FailureCode, Hash32, Height, StateKey};
+use vigil_protocol::crosschain::{
+    Batch, ClientState, ConnectionError, ForeignHeader, PacketError, PacketTimeout, ProofAt,
+};
+use vigil_protocol::{Address, Amount, ChainId, FailureCode, Hash32, Height, PublicKey, StateKey, TxStatus};
 
-use crate::capability::ReadState;
+use crate::capability::{Capability, ReadState};
 use crate::consensus::Rejection;
-use crate::execution::{TxContext, TxInvalid};
+use crate::execution::{Ledger, TxContext, TxInvalid};
 
 pub mod connection;
 pub mod receive;
@@ -227,6 +229,42 @@ fn check_batch<T>(
         Some(why) if go.is_empty() => Err(why),
         _ => Ok(Checked { roots, go }),
     }
+}
+
+/// One step a relayer's batch carries (receive, acknowledge, time out): how a batch of it
+/// is checked, and what it does for each packet it acts on.
+pub(crate) trait PacketStep: Sized {
+    fn check(batch: &Batch<Self>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused>;
+    fn act(&self, cx: &mut TxContext<'_>);
+}
+
+impl<T: PacketStep> Capability for Batch<T> {
+    type Checked = Step<Checked>;
+
+    fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
+        T::check(self, ledger, ledger).map(drop).map_err(Refused::rejection)
+    }
+
+    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<Checked>, TxInvalid> {
+        Step::of(T::check(self, cx.ledger(), cx))
+    }
+
+    fn apply(&self, step: Step<Checked>, cx: &mut TxContext<'_>) -> TxStatus {
+        let Checked { roots, go } = match step {
+            Step::Go(checked) => checked,
+            Step::Fail(code) => return TxStatus::Failed(code),
+        };
+        roots.write(cx);
+        for item in go.iter().filter_map(|i| self.0.get(*i)) {
+            item.act(cx);
+        }
+        TxStatus::Success
+    }
+}
+
+/// The first packet's of a batch (a batch holds at least one: checked before).
+fn first<T>(batch: &Batch<T>) -> Result<&T, Refused> {
+    batch.0.first().ok_or(Refused::Packet(PacketError::BatchSize(0)))
 }
 
 /// Keeps a verified header of `client`'s chain in the state (the oldest kept forgotten

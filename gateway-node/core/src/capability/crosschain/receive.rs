@@ -10,17 +10,16 @@
 //! acknowledgement settles it.
 
 use vigil_protocol::crosschain::{Batch, Channel, PacketError, PacketReceipt, ReceivePacket};
-use vigil_protocol::{PublicKey, StateKey, TxStatus};
+use vigil_protocol::StateKey;
 
 use super::send::write_vouchers;
-use super::{check_batch, credit, executing, usable_client, vouchers, Checked, Refused, Step};
-use crate::capability::{Capability, ReadState};
-use crate::consensus::Rejection;
-use crate::execution::{Ledger, TxContext, TxInvalid};
+use super::{check_batch, credit, executing, first, usable_client, vouchers, Checked, PacketStep, Refused};
+use crate::capability::ReadState;
+use crate::execution::{Ledger, TxContext};
 
 fn check(batch: &Batch<ReceivePacket>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
     batch.check().map_err(Refused::Packet)?;
-    let source = &batch.0.first().ok_or(Refused::Packet(PacketError::BatchSize(0)))?.packet.source;
+    let source = &first(batch)?.packet.source;
     let client = usable_client(state, source)?;
     let at = executing(state);
     check_batch(
@@ -51,27 +50,13 @@ fn check(batch: &Batch<ReceivePacket>, ledger: &Ledger, state: &impl ReadState) 
     )
 }
 
-impl Capability for Batch<ReceivePacket> {
-    type Checked = Step<Checked>;
-
-    fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
-        check(self, ledger, ledger).map(drop).map_err(Refused::rejection)
+impl PacketStep for ReceivePacket {
+    fn check(batch: &Batch<Self>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
+        check(batch, ledger, state)
     }
 
-    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<Checked>, TxInvalid> {
-        Step::of(check(self, cx.ledger(), cx))
-    }
-
-    fn apply(&self, step: Step<Checked>, cx: &mut TxContext<'_>) -> TxStatus {
-        let Checked { roots, go } = match step {
-            Step::Go(checked) => checked,
-            Step::Fail(code) => return TxStatus::Failed(code),
-        };
-        roots.write(cx);
-        for r in go.iter().filter_map(|i| self.0.get(*i)) {
-            receive(cx, r);
-        }
-        TxStatus::Success
+    fn act(&self, cx: &mut TxContext<'_>) {
+        receive(cx, self);
     }
 }
 

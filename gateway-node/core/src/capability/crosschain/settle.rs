@@ -7,13 +7,12 @@
 //! already is passed over; a batch with none to settle fails.
 
 use vigil_protocol::crosschain::{Acknowledge, Batch, Channel, Packet, PacketError, ProofAt, Timeout};
-use vigil_protocol::{ChainId, PublicKey, StateKey, TxStatus};
+use vigil_protocol::{ChainId, StateKey};
 
 use super::send::write_vouchers;
-use super::{check_batch, credit, usable_client, vouchers, Checked, Refused, Roots, Step};
-use crate::capability::{Capability, ReadState};
-use crate::consensus::Rejection;
-use crate::execution::{Ledger, TxContext, TxInvalid};
+use super::{check_batch, credit, first, usable_client, vouchers, Checked, PacketStep, Refused, Roots};
+use crate::capability::ReadState;
+use crate::execution::{Ledger, TxContext};
 
 /// A packet of a batch to `destination`: this chain's, sent, the very one committed.
 /// Returns the root its proof is checked against, or why it is passed over (settled).
@@ -51,7 +50,7 @@ fn outstanding(
 
 fn check_ack(batch: &Batch<Acknowledge>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
     batch.check().map_err(Refused::Packet)?;
-    let destination = &batch.0.first().ok_or(Refused::Packet(PacketError::BatchSize(0)))?.packet.destination;
+    let destination = &first(batch)?.packet.destination;
     let client = usable_client(state, destination)?;
     check_batch(
         &batch.0,
@@ -71,7 +70,7 @@ fn check_ack(batch: &Batch<Acknowledge>, ledger: &Ledger, state: &impl ReadState
 
 fn check_timeout(batch: &Batch<Timeout>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
     batch.check().map_err(Refused::Packet)?;
-    let destination = &batch.0.first().ok_or(Refused::Packet(PacketError::BatchSize(0)))?.packet.destination;
+    let destination = &first(batch)?.packet.destination;
     let client = usable_client(state, destination)?;
     check_batch(
         &batch.0,
@@ -114,50 +113,22 @@ fn settle(cx: &mut TxContext<'_>, packet: &Packet, relayer: Option<vigil_protoco
     cx.write(channel_key, &channel);
 }
 
-impl Capability for Batch<Acknowledge> {
-    type Checked = Step<Checked>;
-
-    fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
-        check_ack(self, ledger, ledger).map(drop).map_err(Refused::rejection)
+impl PacketStep for Acknowledge {
+    fn check(batch: &Batch<Self>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
+        check_ack(batch, ledger, state)
     }
 
-    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<Checked>, TxInvalid> {
-        Step::of(check_ack(self, cx.ledger(), cx))
-    }
-
-    fn apply(&self, step: Step<Checked>, cx: &mut TxContext<'_>) -> TxStatus {
-        let Checked { roots, go } = match step {
-            Step::Go(checked) => checked,
-            Step::Fail(code) => return TxStatus::Failed(code),
-        };
-        roots.write(cx);
-        for ack in go.iter().filter_map(|i| self.0.get(*i)) {
-            settle(cx, &ack.packet, ack.receipt.credited.then_some(ack.receipt.relayer));
-        }
-        TxStatus::Success
+    fn act(&self, cx: &mut TxContext<'_>) {
+        settle(cx, &self.packet, self.receipt.credited.then_some(self.receipt.relayer));
     }
 }
 
-impl Capability for Batch<Timeout> {
-    type Checked = Step<Checked>;
-
-    fn admit(&self, ledger: &Ledger, _sender: &PublicKey) -> Result<(), Rejection> {
-        check_timeout(self, ledger, ledger).map(drop).map_err(Refused::rejection)
+impl PacketStep for Timeout {
+    fn check(batch: &Batch<Self>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
+        check_timeout(batch, ledger, state)
     }
 
-    fn validate(&self, cx: &TxContext<'_>) -> Result<Step<Checked>, TxInvalid> {
-        Step::of(check_timeout(self, cx.ledger(), cx))
-    }
-
-    fn apply(&self, step: Step<Checked>, cx: &mut TxContext<'_>) -> TxStatus {
-        let Checked { roots, go } = match step {
-            Step::Go(checked) => checked,
-            Step::Fail(code) => return TxStatus::Failed(code),
-        };
-        roots.write(cx);
-        for timeout in go.iter().filter_map(|i| self.0.get(*i)) {
-            settle(cx, &timeout.packet, None);
-        }
-        TxStatus::Success
+    fn act(&self, cx: &mut TxContext<'_>) {
+        settle(cx, &self.packet, None);
     }
 }
