@@ -151,13 +151,21 @@ impl<T: Platform> Session<T> {
 
 /// Where a sent packet stands: its commitment proven on the source (by `source`'s light
 /// client), its receipt on the destination (by `destination`'s). The source is read
-/// first, so a packet settled in between reads as received, never as refunded.
+/// first, so a packet settled in between reads as received, never as refunded; a source
+/// node that has not seen the send yet (its channel's next sequence not past the packet)
+/// reads as sent.
 pub async fn packet_step<T: Platform>(
     source: &mut Session<T>,
     destination: &mut Session<T>,
     packet: &Packet,
 ) -> Result<PacketStep, WalletError> {
-    let committed = source.proofs_after(&[packet.commitment_key()], None).await?.value::<Packet>(0)?;
+    let keys = [packet.commitment_key(), StateKey::Channel(packet.destination.clone())];
+    let read = source.proofs_after(&keys, None).await?;
+    let (committed, channel) = (read.value::<Packet>(0)?, read.value::<Channel>(1)?);
+    // A node behind the one that committed the send has not seen it yet: not settled.
+    if channel.is_none_or(|c| c.next_sequence <= packet.sequence) {
+        return Ok(PacketStep::Sent);
+    }
     let receipt = destination.proofs_after(&[packet.receipt_key()], None).await?.value::<PacketReceipt>(0)?;
     Ok(match (committed.is_some(), receipt) {
         (true, None) => PacketStep::Sent,
