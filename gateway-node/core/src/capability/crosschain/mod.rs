@@ -201,9 +201,9 @@ pub struct Checked {
     pub go: Vec<usize>,
 }
 
-/// Checks each element of `batch` in order (`check(element, roots)`: `Ok(true)` to act
-/// on it, `Ok(false)` to pass over it — received or settled already, past its timeout —,
-/// `Err` refuses the whole batch), each packet once. A batch with nothing to act on is
+/// Checks each element of `batch` in order (`check(element, roots)`: `Ok(Ok(()))` to act
+/// on it, `Ok(Err(why))` to pass over it — received or settled already, past its timeout
+/// —, `Err` refuses the whole batch), each packet once. A batch with nothing to act on is
 /// refused with the reason its first element was passed over.
 fn check_batch<T>(
     items: &[T],
