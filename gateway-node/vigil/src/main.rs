@@ -393,6 +393,7 @@ fn run_two_chains(opts: &DevnetOptions, write_only: bool) -> anyhow::Result<()> 
     let exe = std::env::current_exe()?;
     let started = devnet::StartClock::from_env();
     let running = two.start(&exe)?;
+    println!("running; logs in <dir>/chain-*/node-i/node.log, <dir>/chain-*/gateway/gateway.log and <dir>/relayer/relayer.log. Ctrl-C stops everything.");
     // The devnet's chains run in Fast mode unless told otherwise: their connections act
     // on Fast-mode headers then (a connection's own setting; Bft-only is the default).
     let settings = vigil_protocol::crosschain::ConnectionSettings {
