@@ -48,41 +48,29 @@ fn outstanding(
     }
 }
 
-fn check_ack(batch: &Batch<Acknowledge>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
+/// Checks a batch of acknowledgements or timeouts to one destination: each packet
+/// outstanding (else passed over), then its proof by `verify` against its root.
+fn check_settle<T>(
+    batch: &Batch<T>,
+    ledger: &Ledger,
+    state: &impl ReadState,
+    parts: impl Fn(&T) -> (&Packet, &ProofAt),
+    verify: impl Fn(&T, &vigil_protocol::Hash32) -> Result<(), PacketError>,
+) -> Result<Checked, Refused> {
     batch.check().map_err(Refused::Packet)?;
-    let destination = &first(batch)?.packet.destination;
+    let destination = &parts(first(batch)?).0.destination;
     let client = usable_client(state, destination)?;
     check_batch(
         &batch.0,
         client,
-        |a| &a.packet,
-        |ack, roots| {
-            let root = match outstanding(&ack.packet, destination, &ack.proof, ledger, state, roots)? {
+        |t| parts(t).0,
+        |t, roots| {
+            let (packet, at) = parts(t);
+            let root = match outstanding(packet, destination, at, ledger, state, roots)? {
                 Ok(root) => root,
                 Err(passed) => return Ok(Err(passed)),
             };
-            let at = &ack.proof;
-            ack.packet.verify_received(&ack.receipt, &root, at.height, &at.proof).map_err(Refused::Packet)?;
-            Ok(Ok(()))
-        },
-    )
-}
-
-fn check_timeout(batch: &Batch<Timeout>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
-    batch.check().map_err(Refused::Packet)?;
-    let destination = &first(batch)?.packet.destination;
-    let client = usable_client(state, destination)?;
-    check_batch(
-        &batch.0,
-        client,
-        |t| &t.packet,
-        |timeout, roots| {
-            let root = match outstanding(&timeout.packet, destination, &timeout.proof, ledger, state, roots)? {
-                Ok(root) => root,
-                Err(passed) => return Ok(Err(passed)),
-            };
-            let (at, client) = (&timeout.proof, timeout.client.as_deref());
-            timeout.packet.verify_timed_out(&root, at.height, &at.proof, client).map_err(Refused::Packet)?;
+            verify(t, &root).map_err(Refused::Packet)?;
             Ok(Ok(()))
         },
     )
@@ -115,7 +103,13 @@ fn settle(cx: &mut TxContext<'_>, packet: &Packet, relayer: Option<vigil_protoco
 
 impl PacketStep for Acknowledge {
     fn check(batch: &Batch<Self>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
-        check_ack(batch, ledger, state)
+        check_settle(
+            batch,
+            ledger,
+            state,
+            |a| (&a.packet, &a.proof),
+            |a, root| a.packet.verify_received(&a.receipt, root, a.proof.height, &a.proof.proof),
+        )
     }
 
     fn act(&self, cx: &mut TxContext<'_>) {
@@ -125,7 +119,13 @@ impl PacketStep for Acknowledge {
 
 impl PacketStep for Timeout {
     fn check(batch: &Batch<Self>, ledger: &Ledger, state: &impl ReadState) -> Result<Checked, Refused> {
-        check_timeout(batch, ledger, state)
+        check_settle(
+            batch,
+            ledger,
+            state,
+            |t| (&t.packet, &t.proof),
+            |t, root| t.packet.verify_timed_out(root, t.proof.height, &t.proof.proof, t.client.as_deref()),
+        )
     }
 
     fn act(&self, cx: &mut TxContext<'_>) {
