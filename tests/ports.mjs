@@ -12,10 +12,13 @@ function free(p) {
   });
 }
 
-export async function freeBase(from, span) {
+// `chains`: 2 for `vigil devnet --chains 2`, whose second chain is 300 ports above.
+export async function freeBase(from, span, chains = 1) {
+  const offsets = [0, 1, 2, 3, 100, 101, 102, 103, 200, 201, 202, 203];
+  const all = Array.from({ length: chains }, (_, c) => offsets.map((o) => o + 300 * c)).flat();
   for (let tries = 0; tries < 50; tries++) {
     const base = from + Math.floor(Math.random() * span) * 100;
-    const ports = [0, 1, 2, 3, 100, 101, 102, 103, 200, 201, 202, 203].map((o) => base + o);
+    const ports = all.map((o) => base + o);
     if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
   }
   throw new Error('no free port range');

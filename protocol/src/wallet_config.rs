@@ -1,7 +1,8 @@
 //! What a gateway tells the web wallet it serves (`GET /v1/wallet-config`): the other
-//! gateways the deployment trusts, as origins. The gateway's Content-Security-Policy
+//! gateways the deployment trusts, as origins, and the gateways of other chains the
+//! wallet may follow for cross-chain transfers. The gateway's Content-Security-Policy
 //! lets the page connect to exactly these (and its own origin), and the wallet fails
-//! over to them when a node is silent through the first. One definition for the gateway
+//! over to the first list when a node is silent through the first gateway. One definition for the gateway
 //! that serves it and the wallet that reads it.
 //!
 //! Nothing here is trusted for safety: every answer through any gateway is verified by
@@ -114,15 +115,27 @@ pub struct WalletConfig {
     /// The other gateways the wallet may use, in the order to try them after the one
     /// that served it (each origin is checked as it is read).
     pub gateways: Vec<GatewayOrigin>,
+    /// Gateways of other chains (one per chain, or several of one) the wallet may follow
+    /// for transfers across chains: each chain is trusted only through the genesis the
+    /// wallet pins for it, never through this list.
+    #[serde(default)]
+    pub other_chains: Vec<GatewayOrigin>,
 }
 
 impl WalletConfig {
     /// Checks what the origins' own parsing cannot: how many there are.
     pub fn check(&self) -> Result<(), OriginError> {
-        if self.gateways.len() > WALLET_GATEWAYS_MAX {
-            return Err(OriginError::TooMany(self.gateways.len()));
+        for list in [&self.gateways, &self.other_chains] {
+            if list.len() > WALLET_GATEWAYS_MAX {
+                return Err(OriginError::TooMany(list.len()));
+            }
         }
         Ok(())
+    }
+
+    /// Every origin the served page may connect to besides its own.
+    pub fn origins(&self) -> impl Iterator<Item = &GatewayOrigin> {
+        self.gateways.iter().chain(&self.other_chains)
     }
 }
 
@@ -174,10 +187,15 @@ mod tests {
         assert_eq!(v.gateways[0].as_str(), "https://b.example:8443");
         assert!(serde_json::from_str::<WalletConfig>(r#"{"gateways":["https://b.example/x"]}"#).is_err());
         assert!(serde_json::from_str::<WalletConfig>(r#"{"gateways":[],"other":1}"#).is_err());
-        let many = WalletConfig {
-            gateways: (0..=WALLET_GATEWAYS_MAX).map(|i| format!("https://g{i}.example").parse().unwrap()).collect(),
-        };
+        let too_many: Vec<GatewayOrigin> =
+            (0..=WALLET_GATEWAYS_MAX).map(|i| format!("https://g{i}.example").parse().unwrap()).collect();
+        let many = WalletConfig { gateways: too_many.clone(), other_chains: vec![] };
         assert_eq!(many.check(), Err(OriginError::TooMany(WALLET_GATEWAYS_MAX + 1)));
+        let many = WalletConfig { gateways: vec![], other_chains: too_many };
+        assert_eq!(many.check(), Err(OriginError::TooMany(WALLET_GATEWAYS_MAX + 1)));
+        let both: WalletConfig =
+            serde_json::from_str(r#"{"gateways":["https://a.example"],"other_chains":["https://b.example"]}"#).unwrap();
+        assert_eq!(both.origins().map(|o| o.as_str()).collect::<Vec<_>>(), ["https://a.example", "https://b.example"]);
         assert_eq!(v.check(), Ok(()));
     }
 }

@@ -1,9 +1,10 @@
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, verifyRowSignature } from './dist/vigil_wallet.js';
+export { Wallet, VigilClient, CrossPacket, TrustedValidatorSet, transactionHash, verifyRowSignature } from './dist/vigil_wallet.js';
 export type {
   CheckpointOptions, FromCheckpointOptions, SessionStart,
   CertificateState, CertificateReport, CertificateRequestOptions, CertificateRequestView,
   ColumnType, Column, WritePolicy, TableSchema, RowObject, TableView, RowView, RowReport, ScanReport, ScanOptions,
   HistoryReport,
+  SendAcrossOptions, TransferStepName, TransferStep, ConnectionView, Verification,
 } from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */
@@ -47,5 +48,6 @@ export interface VigilError extends Error {
     | 'NO_CHECKPOINT' | 'BAD_CHECKPOINT' | 'PINNED_HASH_MISMATCH' | 'CHECKPOINT_SET_MISMATCH'
     | 'CHECKPOINT_TOO_OLD' | 'BEFORE_CHECKPOINT'
     | 'NOT_A_CERTIFICATE' | 'NO_CENTERS' | 'NOT_BY_CONSORTIUM' | 'NO_CERT_RECORD' | 'CERT_RECORD_MISMATCH'
+    | 'BAD_PACKET'
     | ApiErrorCode | string;
 }

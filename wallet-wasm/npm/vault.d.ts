@@ -1,6 +1,6 @@
 // The whole API plus the vault; objects from `vigil-wallet` and `vigil-wallet/vault`
 // belong to different module instances and do not mix.
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, verifyRowSignature, vaultPrepare } from './dist/vault/vigil_wallet.js';
+export { Wallet, VigilClient, CrossPacket, TrustedValidatorSet, transactionHash, verifyRowSignature, vaultPrepare } from './dist/vault/vigil_wallet.js';
 export type { VigilError } from './index.js';
 export type { CheckpointOptions, FromCheckpointOptions, SessionStart } from './dist/vault/vigil_wallet.js';
 

@@ -4,7 +4,7 @@
 import initWasm from './dist/vault/vigil_wallet.js';
 import { initOnce } from './load-browser.js';
 
-export { Wallet, VigilClient, TrustedValidatorSet, transactionHash, verifyRowSignature, vaultPrepare } from './dist/vault/vigil_wallet.js';
+export { Wallet, VigilClient, CrossPacket, TrustedValidatorSet, transactionHash, verifyRowSignature, vaultPrepare } from './dist/vault/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). `source` may be a URL, a Response or bytes. */
 export const init = initOnce(initWasm, () => new URL('./dist/vault/vigil_wallet_bg.wasm', import.meta.url));

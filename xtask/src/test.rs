@@ -249,12 +249,13 @@ fn check_dependencies() -> Result<()> {
     Ok(())
 }
 
-/// `node --test` (TAP) of `dir`'s `wallet.test.mjs`, which starts the debug `vigil`
-/// devnet itself (the folder's npm packages are installed by the provisioning step).
+/// `node --test` (TAP) of `dir`'s `wallet.test.mjs` and `across.test.mjs` (two chains),
+/// one file at a time; each starts the debug `vigil` devnet it needs itself (the folder's
+/// npm packages are installed by the provisioning step).
 fn node_test(dir: &str) -> Result<std::process::Command> {
     let mut cmd = std::process::Command::new(require("node", "install Node.js 20+")?);
     cmd.current_dir(util::root().join(dir))
-        .args(["--test", "--test-reporter=tap", "wallet.test.mjs"])
+        .args(["--test", "--test-concurrency=1", "--test-reporter=tap", "wallet.test.mjs", "across.test.mjs"])
         .env("VIGIL_BIN", util::target_dir().join("debug/vigil"));
     Ok(cmd)
 }

@@ -42,6 +42,11 @@ pub struct GatewayConfig {
     /// them. Each must allow this gateway's origin in its `cors_origins`.
     #[serde(default)]
     pub wallet_gateways: Vec<GatewayOrigin>,
+    /// Gateways of other chains the served web wallet may follow for transfers across
+    /// chains: its CSP `connect-src` names them too, and `GET /v1/wallet-config` lists
+    /// them as `other_chains`. Each must allow this gateway's origin in its `cors_origins`.
+    #[serde(default)]
+    pub other_chains: Vec<GatewayOrigin>,
     #[serde(default)]
     pub limits: LimitsConfig,
     /// A test-network faucet (`POST /v1/faucet`); leave out on a real chain.
@@ -134,8 +139,10 @@ impl GatewayConfig {
     /// TLS is the default; plain HTTP only on loopback and only when asked for. The
     /// admin listener (plain HTTP) is on loopback only.
     pub fn check(&self) -> Result<(), String> {
-        if self.wallet_gateways.len() > WALLET_GATEWAYS_MAX {
-            return Err(format!("wallet_gateways lists {}; at most {WALLET_GATEWAYS_MAX}", self.wallet_gateways.len()));
+        for (name, list) in [("wallet_gateways", &self.wallet_gateways), ("other_chains", &self.other_chains)] {
+            if list.len() > WALLET_GATEWAYS_MAX {
+                return Err(format!("{name} lists {}; at most {WALLET_GATEWAYS_MAX}", list.len()));
+            }
         }
         if let Some(admin) = self.admin_listen {
             if !admin.ip().is_loopback() {
@@ -175,6 +182,7 @@ mod tests {
             admin_listen: None,
             cors_origins: vec![],
             wallet_gateways: vec![],
+            other_chains: vec![],
             limits: LimitsConfig::default(),
             faucet: None,
             nodes: vec![],

@@ -55,7 +55,7 @@ use vigil_api::{
 };
 use vigil_protocol::link::{LinkRefusal, PendingSession};
 use vigil_protocol::sealed::{self, PlainRequest, PlainResponse, REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
-use vigil_protocol::wallet_config::{GatewayOrigin, WalletConfig};
+use vigil_protocol::wallet_config::WalletConfig;
 use vigil_protocol::{Genesis, NodeId};
 
 use config::GatewayConfig;
@@ -66,11 +66,11 @@ use vigil_server::metrics::Histogram;
 
 /// Content-Security-Policy of served pages: only this origin, wasm allowed to compile,
 /// and connections to this origin and the other gateways the deployment trusts
-/// (`wallet_gateways`, checked origins: nothing in them can end the directive). Built
-/// once at start-up.
-pub fn content_security_policy(wallet_gateways: &[GatewayOrigin]) -> String {
+/// and the other chains' gateways it may follow (`wallet_config.origins()`, checked
+/// origins: nothing in them can end the directive). Built once at start-up.
+pub fn content_security_policy(wallet_config: &WalletConfig) -> String {
     let mut connect = String::from("'self'");
-    for origin in wallet_gateways {
+    for origin in wallet_config.origins() {
         connect.push(' ');
         connect.push_str(origin.as_str());
     }
@@ -451,8 +451,8 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
     // origin to pin on first use (an app shipped elsewhere pins its own copy).
     let genesis_json = Json(serde_json::to_value(genesis).context("encoding the genesis")?);
     // The other gateways the served wallet may use: the same list as its CSP allows.
-    let wallet_config = Json(WalletConfig { gateways: cfg.wallet_gateways.clone() });
-    let csp = HeaderValue::from_str(&content_security_policy(&cfg.wallet_gateways))
+    let wallet_config = WalletConfig { gateways: cfg.wallet_gateways.clone(), other_chains: cfg.other_chains.clone() };
+    let csp = HeaderValue::from_str(&content_security_policy(&wallet_config))
         .context("the Content-Security-Policy header")?;
     let api = Router::new()
         .route("/v1/forward", post(forward))
@@ -463,7 +463,7 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         .route(certs::ROOT_PEM_PATH, get(certs::root_pem))
         .route("/v1/faucet", get(faucet_info).post(faucet_fund))
         .route("/v1/genesis", get(move || std::future::ready(genesis_json.clone())))
-        .route("/v1/wallet-config", get(move || std::future::ready(wallet_config.clone())))
+        .route("/v1/wallet-config", get(move || std::future::ready(Json(wallet_config.clone()))))
         .route("/v1/{*rest}", any(|| async { GatewayError::new(ErrorCode::NotFound, "no such gateway endpoint") }))
         .method_not_allowed_fallback(vigil_server::http::wrong_method)
         .layer(middleware::from_fn_with_state(gateway.clone(), limit_body))

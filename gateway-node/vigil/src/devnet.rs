@@ -340,6 +340,7 @@ fn write_gateways(opts: &DevnetOptions, nodes: &[DevnetNode], bind: &str) -> any
             admin_listen: Some(format!("127.0.0.1:{admin_port}").parse()?),
             cors_origins: others.clone(),
             wallet_gateways: others.iter().map(|o| o.parse()).collect::<Result<_, _>>()?,
+            other_chains: vec![],
             // The centers' transactions go to every node: their addresses are not limited.
             limits: LimitsConfig {
                 node_timeout_ms: 12_000,

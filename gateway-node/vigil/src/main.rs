@@ -129,6 +129,10 @@ enum Command {
         /// relayer between them (<dir>/relayer).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
         chains: u8,
+        /// With --chains 2: start no relayer (run `vigil relayer --config
+        /// <dir>/relayer/relayer.toml` yourself, e.g. to stop and restart it).
+        #[arg(long)]
+        no_relayer: bool,
     },
     /// Run a relayer between two chains: it carries cross-chain packets, their
     /// acknowledgements and timeouts, each with the proof the other chain checks.
@@ -251,7 +255,11 @@ fn main() -> anyhow::Result<()> {
             centers,
             center_threshold,
             chains,
+            no_relayer,
         } => {
+            if no_relayer && chains != 2 {
+                anyhow::bail!("--no-relayer goes with --chains 2: a single chain has no relayer");
+            }
             let mut accounts = Vec::new();
             for f in &fund {
                 let (address, amount) =
@@ -284,7 +292,7 @@ fn main() -> anyhow::Result<()> {
                 center_threshold,
             };
             if chains == 2 {
-                return run_two_chains(&opts, write_only);
+                return run_two_chains(&opts, write_only, !no_relayer);
             }
             let net = devnet::write(&opts)?;
             print_devnet(&net, center_threshold, opts.static_dir.is_some());
@@ -376,7 +384,7 @@ fn print_devnet(net: &devnet::Devnet, center_threshold: u16, serves_wallet: bool
 
 /// `vigil devnet --chains 2`: both networks and the relayer started, then each chain's
 /// connection to the other opened (tried again until both chains serve).
-fn run_two_chains(opts: &DevnetOptions, write_only: bool) -> anyhow::Result<()> {
+fn run_two_chains(opts: &DevnetOptions, write_only: bool, relayer: bool) -> anyhow::Result<()> {
     let base_b = opts
         .base_port
         .checked_add(vigil::twochains::CHAIN_B_PORT_OFFSET)
@@ -392,8 +400,11 @@ fn run_two_chains(opts: &DevnetOptions, write_only: bool) -> anyhow::Result<()> 
     }
     let exe = std::env::current_exe()?;
     let started = devnet::StartClock::from_env();
-    let running = two.start(&exe)?;
+    let running = if relayer { two.start(&exe)? } else { two.start_chains(&exe)? };
     println!("running; logs in <dir>/chain-*/node-i/node.log, <dir>/chain-*/gateway/gateway.log and <dir>/relayer/relayer.log. Ctrl-C stops everything.");
+    if !relayer {
+        println!("no relayer started: run `vigil relayer --config {}`", two.relayer.display());
+    }
     // The devnet's chains run in Fast mode unless told otherwise: their connections act
     // on Fast-mode headers then (a connection's own setting; Bft-only is the default).
     let settings = vigil_protocol::crosschain::ConnectionSettings {

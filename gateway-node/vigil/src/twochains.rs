@@ -59,6 +59,7 @@ impl TwoChains {
             accounts: accounts.clone(),
             ..opts.clone()
         })?;
+        share_tls(&a, &opts.dir.join("chain-b"))?;
         let b = devnet::write(&DevnetOptions {
             dir: opts.dir.join("chain-b"),
             chain_id: format!("{}-b", opts.chain_id),
@@ -74,6 +75,7 @@ impl TwoChains {
                 exempt(net, RELAYER_ADDRESS.into())?;
             }
         }
+        follow_each_other(&a, &b)?;
         let endpoint = |net: &Devnet| -> anyhow::Result<ChainEndpoint> {
             Ok(ChainEndpoint {
                 genesis_file: std::path::absolute(&net.genesis)?,
@@ -96,12 +98,19 @@ impl TwoChains {
     /// Starts both networks and the relayer (which waits for the connections). Each
     /// process is named by its chain: `chain-a/node-0`, `chain-b/gateway`, `relayer`.
     pub fn start(&self, exe: &Path) -> anyhow::Result<Running> {
+        let mut running = self.start_chains(exe)?;
+        running.children.push(("relayer".into(), self.spawn_relayer(exe, &self.relayer)?));
+        Ok(running)
+    }
+
+    /// Starts both networks, without a relayer (`vigil devnet --chains 2 --no-relayer`:
+    /// one is run by hand with `vigil relayer --config <dir>/relayer/relayer.toml`).
+    pub fn start_chains(&self, exe: &Path) -> anyhow::Result<Running> {
         let mut children = Vec::new();
         for (chain, net) in [("chain-a", &self.a), ("chain-b", &self.b)] {
             let mut running = net.start(exe)?;
             children.extend(running.children.drain(..).map(|(name, child)| (format!("{chain}/{name}"), child)));
         }
-        children.push(("relayer".into(), self.spawn_relayer(exe, &self.relayer)?));
         Ok(Running { children })
     }
 
@@ -152,6 +161,46 @@ pub fn exempt(net: &Devnet, address: std::net::IpAddr) -> anyhow::Result<()> {
         let mut cfg = vigil_gateway::config::GatewayConfig::load(&g.config)?;
         if !cfg.limits.unlimited.contains(&address) {
             cfg.limits.unlimited.push(address);
+            cfg.save(&g.config).with_context(|| format!("writing {}", g.config.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the second chain's gateways the first's TLS files (written before the second
+/// chain is): one local CA and one `localhost` certificate for the whole devnet, so a
+/// browser or a client trusts both chains' gateways at once.
+fn share_tls(a: &Devnet, b_dir: &Path) -> anyhow::Result<()> {
+    let from = a.gateway.ca_cert.parent().context("the first chain's TLS directory")?;
+    let to = b_dir.join("gateway").join("tls");
+    if to.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join(entry.file_name()))
+            .with_context(|| format!("copying {} to {}", entry.path().display(), to.display()))?;
+    }
+    Ok(())
+}
+
+/// The web wallet each chain's gateways serve may follow the other chain (transfers
+/// across): each gateway lists the other chain's gateways as `other_chains` (its CSP
+/// lets the page reach them), and allows the other chain's gateways' origins to call it.
+pub fn follow_each_other(a: &Devnet, b: &Devnet) -> anyhow::Result<()> {
+    for (this, other) in [(a, b), (b, a)] {
+        for g in this.gateways() {
+            let mut cfg = vigil_gateway::config::GatewayConfig::load(&g.config)?;
+            for o in other.gateways() {
+                let origin: vigil_protocol::wallet_config::GatewayOrigin = o.url.parse()?;
+                if !cfg.other_chains.contains(&origin) {
+                    cfg.other_chains.push(origin);
+                }
+                if !cfg.cors_origins.contains(&o.url) {
+                    cfg.cors_origins.push(o.url.clone());
+                }
+            }
             cfg.save(&g.config).with_context(|| format!("writing {}", g.config.display()))?;
         }
     }

@@ -98,7 +98,7 @@ fn gateway_setup(
     addrs: &[SocketAddr],
     limits: LimitsConfig,
     static_dir: Option<std::path::PathBuf>,
-    wallet_gateways: Vec<GatewayOrigin>,
+    wallet: WalletConfig,
 ) -> (Vec<NodeId>, Genesis, GatewayConfig) {
     let ids: Vec<NodeId> = infos.iter().map(|v| v.id).collect();
     let genesis = Genesis {
@@ -120,7 +120,8 @@ fn gateway_setup(
         static_dir,
         admin_listen: None,
         cors_origins: vec!["https://wallet.example".into()],
-        wallet_gateways,
+        wallet_gateways: wallet.gateways,
+        other_chains: wallet.other_chains,
         limits,
         faucet: None,
         nodes: addrs
@@ -133,11 +134,11 @@ fn gateway_setup(
 }
 
 async fn fixture(limits: LimitsConfig, with_static: bool) -> Fixture {
-    fixture_with(limits, with_static, vec![]).await
+    fixture_with(limits, with_static, WalletConfig::default()).await
 }
 
-/// [`fixture`], its served wallet allowed to use `wallet_gateways`.
-async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: Vec<GatewayOrigin>) -> Fixture {
+/// [`fixture`], its served wallet allowed to use `wallet`'s gateways and other chains.
+async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet: WalletConfig) -> Fixture {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let held = Arc::new(AtomicU64::new(0));
     let (a, ka, stop_a) = start_node(1, "node-0", gate.clone(), held.clone()).await;
@@ -159,7 +160,7 @@ async fn fixture_with(limits: LimitsConfig, with_static: bool, wallet_gateways: 
         d
     });
     let static_path = static_dir.as_ref().map(|d| d.path().to_path_buf());
-    let (ids, genesis, cfg) = gateway_setup(infos, &[a, b, down], limits, static_path, wallet_gateways);
+    let (ids, genesis, cfg) = gateway_setup(infos, &[a, b, down], limits, static_path, wallet);
     let (router, admin) = routers(&cfg, &genesis).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -355,8 +356,8 @@ async fn the_wallet_page_is_served_with_its_security_headers() {
     for path in ["/", "/index.html", "/send"] {
         let r = f.http.get(format!("{}{path}", f.gateway)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
-        assert_eq!(r.headers()["content-security-policy"], content_security_policy(&[]));
-        assert!(content_security_policy(&[]).contains("; connect-src 'self'; "));
+        assert_eq!(r.headers()["content-security-policy"], content_security_policy(&WalletConfig::default()));
+        assert!(content_security_policy(&WalletConfig::default()).contains("; connect-src 'self'; "));
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
         assert_eq!(r.headers()["referrer-policy"], "no-referrer");
         assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
@@ -531,25 +532,28 @@ async fn metrics_are_served_on_the_admin_listener_only() {
 }
 
 /// Issue 14, finding 8: the web wallet may use the other gateways a deployment trusts,
-/// and no other origin: the CSP's `connect-src` is `'self'` and exactly those, and the
-/// same list is served to the wallet.
+/// and the other chains' gateways it lists (issue 20), and no other origin: the CSP's
+/// `connect-src` is `'self'` and exactly those, and the same lists are served to the
+/// wallet.
 #[tokio::test]
 async fn the_csp_lets_the_wallet_connect_to_the_configured_gateways_and_nothing_else() {
     let others: Vec<GatewayOrigin> =
         ["https://b.example:8443", "http://127.0.0.1:9000"].iter().map(|o| o.parse().unwrap()).collect();
-    let f = fixture_with(LimitsConfig::default(), true, others.clone()).await;
+    let other_chain: GatewayOrigin = "https://chain-b.example".parse().unwrap();
+    let wallet = WalletConfig { gateways: others.clone(), other_chains: vec![other_chain.clone()] };
+    let f = fixture_with(LimitsConfig::default(), true, wallet.clone()).await;
     let r = f.http.get(format!("{}/", f.gateway)).send().await.unwrap();
     let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
     let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
     let connect: Vec<&str> = directives.iter().filter(|d| d.starts_with("connect-src")).copied().collect();
-    assert_eq!(connect, ["connect-src 'self' https://b.example:8443 http://127.0.0.1:9000"]);
+    assert_eq!(connect, ["connect-src 'self' https://b.example:8443 http://127.0.0.1:9000 https://chain-b.example"]);
     assert!(directives.contains(&"default-src 'self'"), "{csp}");
     assert_eq!(directives.iter().filter(|d| d.contains("b.example")).count(), 1, "{csp}");
 
     let r = f.http.get(format!("{}/v1/wallet-config", f.gateway)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let served: WalletConfig = r.json().await.unwrap();
-    assert_eq!(served, WalletConfig { gateways: others });
+    assert_eq!(served, wallet);
 
     // Without any configured, the page connects to its own origin only.
     let f = fixture(LimitsConfig::default(), true).await;
@@ -625,7 +629,7 @@ mod oneshot {
                 ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i; 32]), P2pKey([0x80 | i; 32]))
             })
             .collect();
-        let (ids, genesis, cfg) = gateway_setup(infos, &[dead_address(), dead_address()], limits, None, vec![]);
+        let (ids, genesis, cfg) = gateway_setup(infos, &[dead_address(), dead_address()], limits, None, WalletConfig::default());
         (ids, routers(&cfg, &genesis).unwrap().0)
     }
 

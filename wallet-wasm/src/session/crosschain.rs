@@ -15,6 +15,10 @@ use crate::platform::Platform;
 
 /// Reads of a committed send's packet before giving up (a node a moment behind).
 pub const SENT_READS_MAX: usize = 10;
+/// A transfer's timeout when its sender names none: this many of the source chain's
+/// blocks after its newest certified height (the destination's client of the source
+/// must have seen that height for the packet to time out).
+pub const TIMEOUT_BLOCKS_DEFAULT: u64 = 600;
 
 /// State entries proven at one height, with their proofs and the certified header they
 /// rest on: what a packet's proof on the other chain carries.
@@ -46,6 +50,15 @@ impl ProvenProofs {
             None => Ok(None),
         }
     }
+}
+
+/// This chain's connection to another, proven: its client of the other (`None`: no
+/// connection) and its channel (`None`: nothing sent or received yet).
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub client: Option<ClientState>,
+    pub channel: Option<Channel>,
+    pub verification: Verification,
 }
 
 /// A cross-chain send: the nodes' receipts, and the packet it committed.
@@ -90,6 +103,12 @@ impl<T: Platform> Session<T> {
         Ok(ProvenProofs { header, values, proofs, verification })
     }
 
+    /// The chain's newest certified height, proven (a header a node certified and this
+    /// session verified): what a timeout in blocks counts from.
+    pub async fn proven_height(&mut self) -> Result<Height, WalletError> {
+        Ok(self.proofs_after(&[StateKey::Consensus], None).await?.height())
+    }
+
     /// The chain's certified validator-set changes since genesis, as a node lists them
     /// (each is checked where it is used: by this session's light client, or by the other
     /// chain's client when an update carries it).
@@ -99,16 +118,17 @@ impl<T: Platform> Session<T> {
     }
 
     /// This chain's client of `chain` and its channel with it, proven.
-    pub async fn connection(&mut self, chain: &ChainId) -> Result<(Option<ClientState>, Option<Channel>), WalletError> {
+    pub async fn connection(&mut self, chain: &ChainId) -> Result<ConnectionView, WalletError> {
         let keys = [StateKey::Connection(chain.clone()), StateKey::Channel(chain.clone())];
         let proven = self.proofs_after(&keys, None).await?;
-        Ok((proven.value(0)?, proven.value(1)?))
+        Ok(ConnectionView { client: proven.value(0)?, channel: proven.value(1)?, verification: proven.verification })
     }
 
     /// Sends coin across: signed with the sender's proven nonce and submitted to every
     /// node; once committed, the packet it sent (its sequence proven at
-    /// `SentPacket(sender, nonce)`, the rest from the transfer signed). `packet` is
-    /// `None` when no node committed it.
+    /// `SentPacket(sender, nonce)`, the rest from the transfer signed). Refused by every
+    /// node: the refusal's code (e.g. `NO_CONNECTION`); `packet` is `None` when no node
+    /// committed it for another reason (no answer).
     pub async fn cross_transfer(
         &mut self,
         key: &SecretKey,
@@ -117,6 +137,9 @@ impl<T: Platform> Session<T> {
     ) -> Result<CrossSent, WalletError> {
         let tx = self.sign(key, Payload::CrossTransfer(Box::new(transfer.clone())), fee).await?;
         let report = self.submit_everywhere(key, &tx).await?;
+        if let Some(refused) = report.refusal() {
+            return Err(refused);
+        }
         let sender = Address::from_public_key(&key.public_key());
         let key = StateKey::SentPacket(sender, tx.tx.nonce.0);
         let committed = report.nodes.iter().any(|n| n.verdict == crate::detector::Verdict::Agrees);
@@ -131,6 +154,13 @@ impl<T: Platform> Session<T> {
         }
         let packet = sent.map(|s| transfer.packet(self.chain_id(), sender, s.sequence));
         Ok(CrossSent { report, packet })
+    }
+
+    /// `address`'s vouchers of `origin`'s coin on this chain, proven.
+    pub async fn vouchers(&mut self, origin: &ChainId, address: &Address) -> Result<(u64, Verification), WalletError> {
+        let proven = self.proofs_after(&[StateKey::Voucher(origin.clone(), *address)], None).await?;
+        let amount = proven.value::<vigil_protocol::Amount>(0)?.map_or(0, |a| a.0);
+        Ok((amount, proven.verification))
     }
 
     /// The packets this chain sent to `to` from sequence `from` on (at most `count`),
@@ -149,28 +179,71 @@ impl<T: Platform> Session<T> {
     }
 }
 
+/// A packet's step as a watcher sees it, with each chain's read verified against that
+/// chain's own certified header (`destination`: `None` when only the source was read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacketWatch {
+    pub step: PacketStep,
+    pub source: Verification,
+    pub destination: Option<Verification>,
+}
+
+impl PacketWatch {
+    /// Whether the transfer is over: acknowledged, or refunded (a receipt that did not
+    /// credit is settled by a refund too).
+    pub fn settled(&self) -> bool {
+        matches!(self.step, PacketStep::Acknowledged(_) | PacketStep::Refunded)
+    }
+
+    /// Whether the sender got the coin back: refunded on a timeout, or acknowledged by a
+    /// receipt that did not credit.
+    pub fn refunded(&self) -> bool {
+        matches!(self.step, PacketStep::Refunded | PacketStep::Acknowledged(PacketReceipt { credited: false, .. }))
+    }
+}
+
 /// Where a sent packet stands: its commitment proven on the source (by `source`'s light
 /// client), its receipt on the destination (by `destination`'s). The source is read
 /// first, so a packet settled in between reads as received, never as refunded; a source
 /// node that has not seen the send yet (its channel's next sequence not past the packet)
-/// reads as sent.
+/// reads as sent. The sessions must be of the packet's two chains.
+pub async fn watch_packet<T: Platform>(
+    source: &mut Session<T>,
+    destination: &mut Session<T>,
+    packet: &Packet,
+) -> Result<PacketWatch, WalletError> {
+    for (role, session, chain) in
+        [("source", &*source, &packet.source), ("destination", &*destination, &packet.destination)]
+    {
+        if session.chain_id() != chain {
+            let (expected, found) = (chain.clone(), session.chain_id().clone());
+            return Err(WalletError::PacketChain { role, expected, found });
+        }
+    }
+    let keys = [packet.commitment_key(), StateKey::Channel(packet.destination.clone())];
+    let read = source.proofs_after(&keys, None).await?;
+    let (committed, channel) = (read.value::<Packet>(0)?, read.value::<Channel>(1)?);
+    let at_source = read.verification;
+    // A node behind the one that committed the send has not seen it yet: not settled.
+    if channel.is_none_or(|c| c.next_sequence <= packet.sequence) {
+        return Ok(PacketWatch { step: PacketStep::Sent, source: at_source, destination: None });
+    }
+    let read = destination.proofs_after(&[packet.receipt_key()], None).await?;
+    let receipt = read.value::<PacketReceipt>(0)?;
+    let step = match (committed.is_some(), receipt) {
+        (true, None) => PacketStep::Sent,
+        (true, Some(receipt)) => PacketStep::Received(receipt),
+        (false, Some(receipt)) => PacketStep::Acknowledged(receipt),
+        (false, None) => PacketStep::Refunded,
+    };
+    Ok(PacketWatch { step, source: at_source, destination: Some(read.verification) })
+}
+
+/// [`watch_packet`]'s step alone.
 pub async fn packet_step<T: Platform>(
     source: &mut Session<T>,
     destination: &mut Session<T>,
     packet: &Packet,
 ) -> Result<PacketStep, WalletError> {
-    let keys = [packet.commitment_key(), StateKey::Channel(packet.destination.clone())];
-    let read = source.proofs_after(&keys, None).await?;
-    let (committed, channel) = (read.value::<Packet>(0)?, read.value::<Channel>(1)?);
-    // A node behind the one that committed the send has not seen it yet: not settled.
-    if channel.is_none_or(|c| c.next_sequence <= packet.sequence) {
-        return Ok(PacketStep::Sent);
-    }
-    let receipt = destination.proofs_after(&[packet.receipt_key()], None).await?.value::<PacketReceipt>(0)?;
-    Ok(match (committed.is_some(), receipt) {
-        (true, None) => PacketStep::Sent,
-        (true, Some(receipt)) => PacketStep::Received(receipt),
-        (false, Some(receipt)) => PacketStep::Acknowledged(receipt),
-        (false, None) => PacketStep::Refunded,
-    })
+    Ok(watch_packet(source, destination, packet).await?.step)
 }

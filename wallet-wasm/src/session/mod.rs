@@ -61,6 +61,10 @@ pub enum WalletError {
     Certificate(#[from] certs::CertCheckError),
     #[error(transparent)]
     Table(#[from] crate::tables::TableError),
+    #[error("no node committed the transaction: {reason}")]
+    Refused { code: String, reason: String },
+    #[error("the packet's {role} chain is `{expected}`, and this client follows `{found}`: give the source chain's client first, then the destination's")]
+    PacketChain { role: &'static str, expected: ChainId, found: ChainId },
 }
 
 impl WalletError {
@@ -98,6 +102,8 @@ impl WalletError {
             WalletError::NoCheckpoint => "NO_CHECKPOINT".to_string(),
             WalletError::Certificate(e) => e.code().to_string(),
             WalletError::Table(e) => e.code().to_string(),
+            WalletError::PacketChain { .. } => "WRONG_CHAIN".to_string(),
+            WalletError::Refused { code, .. } => code.clone(),
         }
     }
 }
@@ -108,6 +114,23 @@ fn gateways_down(answers: &[NodeAnswer]) -> Option<ClientError> {
     let all_down =
         !answers.is_empty() && answers.iter().all(|a| matches!(&a.result, Err(ClientError::AllGatewaysDown(_))));
     all_down.then(|| answers[0].result.clone().err()).flatten()
+}
+
+impl TransferReport {
+    /// Why no node committed the transaction, when none did and one said why: its code
+    /// and words (e.g. `NO_CONNECTION`).
+    pub fn refusal(&self) -> Option<WalletError> {
+        if self.nodes.iter().any(|n| n.verdict == Verdict::Agrees) {
+            return None;
+        }
+        self.nodes.iter().find_map(|n| match &n.verdict {
+            Verdict::Silent(why) => {
+                let code = why.split_once(": ").map_or(why.as_str(), |(code, _)| code);
+                Some(WalletError::Refused { code: code.to_string(), reason: why.clone() })
+            }
+            _ => None,
+        })
+    }
 }
 
 /// Everything the user sees after a transfer.
@@ -423,10 +446,10 @@ impl<T: Platform> Session<T> {
                 let receipt = a.parse::<ReceiptAnswer>();
                 let answer = match (&a.result, receipt) {
                     (Ok(_), Some(receipt)) => Answer::Receipt(receipt.receipt_bcs.0),
-                    (Ok(r), None) => Answer::Error {
-                        code: crate::client::error_code_of(&r.body).map_or("NO_RECEIPT", ErrorCode::as_str).to_string(),
-                        message: format!("answered {} without a receipt", r.status),
-                    },
+                    (Ok(r), None) => {
+                        let (code, why) = crate::client::error_fields(&r.body, "NO_RECEIPT", "no reason given");
+                        Answer::Error { code, message: format!("answered {} without a receipt ({why})", r.status) }
+                    }
                     (Err(e), _) => Answer::Error { code: e.code().to_string(), message: e.to_string() },
                 };
                 (a.node, answer)
