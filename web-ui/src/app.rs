@@ -180,6 +180,7 @@ impl App {
         match page {
             Page::Dashboard => html! { <pages::DashboardPage {shown} on_go={link.callback(Msg::Go)} /> },
             Page::Send => html! { <pages::SendPage {shown} on_caught={link.callback(Msg::Caught)} /> },
+            Page::Across => html! { <pages::AcrossPage {shown} /> },
             Page::Vault => html! { <pages::VaultPage {shown} /> },
             Page::Certificates => html! { <pages::CertsPage {shown} /> },
             Page::Tables => html! { <pages::TablesPage {shown} /> },

@@ -31,6 +31,37 @@ use crate::error::UiError;
 
 /// Where the pinned chain is remembered (validator-set hash of genesis and chain id).
 pub const PIN_KEY: &str = "vigil.pinned-genesis";
+/// Where the other chain of transfers across is remembered, pinned on first use as the
+/// wallet's own chain is (its gateway's genesis: `chain id:genesis set hash`).
+pub const OTHER_PIN_KEY: &str = "vigil.pinned-other-chain";
+
+/// Which chain a session follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The wallet's own: the chain of the gateway that served the page (or the one built
+    /// in), its failover gateways those the gateway lists.
+    Home,
+    /// The other chain of transfers across: its genesis pinned under [`OTHER_PIN_KEY`],
+    /// never built in; its failover gateways `also` (the other-chain gateways the serving
+    /// gateway lists, which its CSP lets the page reach), never the ones it lists itself.
+    Other { also: Vec<String> },
+}
+
+impl Role {
+    fn pin_key(&self) -> &'static str {
+        match self {
+            Role::Home => PIN_KEY,
+            Role::Other { .. } => OTHER_PIN_KEY,
+        }
+    }
+
+    fn built_in(&self) -> Option<&'static str> {
+        match self {
+            Role::Home => BUILT_IN_PIN,
+            Role::Other { .. } => None,
+        }
+    }
+}
 
 /// The chain a production build trusts (`chain id:genesis set hash`), set by `cargo xtask
 /// build-web --genesis FILE`: then no gateway's genesis is pinned on first use, and the
@@ -40,13 +71,16 @@ pub const BUILT_IN_PIN: Option<&str> = option_env!("VIGIL_PINNED_CHAIN");
 /// A session shared by the pages; one call at a time (the others wait their turn).
 #[derive(Clone)]
 pub struct Chain {
-    session: SessionHandle<Fetch>,
+    pub(crate) session: SessionHandle<Fetch>,
     /// Every gateway the wallet was told about: those used, in order (this one first),
     /// and those left out with why.
     pub gateways: Rc<Vec<crate::model::GatewayUse>>,
     pub genesis: Rc<Genesis>,
     /// How the light client started: from genesis, or from which checkpoint and pin.
     pub started: Rc<Start>,
+    /// The other chains' gateways the serving gateway lists (`other_chains`), which its
+    /// CSP lets the page reach: where the other chain of transfers across is followed.
+    pub other_chains: Rc<Vec<String>>,
 }
 
 impl PartialEq for Chain {
@@ -131,30 +165,39 @@ impl Chain {
         gateway: String,
         cross_check: Option<Vec<NodeId>>,
         start: crate::model::LightStart,
+        role: Role,
     ) -> Result<Chain, UiError> {
         let gateway = gateway.trim_end_matches('/').to_string();
         let genesis: Genesis =
             gateway_get(&gateway, "/v1/genesis").await.map_err(|e| UiError::NoGenesis(Box::new(e)))?;
         let set_hash = genesis.validators.hash();
         let pin = pin_of(&genesis);
-        if crate::model::check_pin(BUILT_IN_PIN, crate::storage::get(PIN_KEY).as_deref(), &pin)? {
-            crate::storage::set(PIN_KEY, &pin)?;
+        let (pin_key, built_in) = (role.pin_key(), role.built_in());
+        if crate::model::check_pin(built_in, crate::storage::get(pin_key).as_deref(), &pin)? {
+            crate::storage::set(pin_key, &pin)?;
         }
         let light = LightClient::new(genesis.chain_id.clone(), &to_bytes(&genesis.validators), &set_hash)
             .map_err(|e| UiError::Genesis(e.to_string()))?;
         // An older gateway without the endpoint, or a list that does not check, leaves
         // this gateway alone: nothing is lost but the failover.
-        let listed = match gateway_get::<WalletConfig>(&gateway, "/v1/wallet-config").await {
-            Ok(cfg) if cfg.check().is_ok() => cfg.gateways,
-            _ => Vec::new(),
+        let config = match gateway_get::<WalletConfig>(&gateway, "/v1/wallet-config").await {
+            Ok(cfg) if cfg.check().is_ok() => cfg,
+            _ => WalletConfig::default(),
+        };
+        let listed: Vec<String> = match &role {
+            Role::Home => config.gateways.iter().map(ToString::to_string).collect(),
+            Role::Other { also } => also.clone(),
+        };
+        let other_chains = match role {
+            Role::Home => config.other_chains.iter().map(ToString::to_string).collect(),
+            Role::Other { .. } => Vec::new(),
         };
         let mut others = Vec::new();
-        for origin in listed {
-            let url = origin.to_string();
+        for url in listed {
             let served = gateway_get::<Genesis>(&url, "/v1/genesis").await.map(|g| pin_of(&g));
             others.push((url, served));
         }
-        let gateways = crate::model::gateways_to_use(BUILT_IN_PIN, &gateway, &pin, others);
+        let gateways = crate::model::gateways_to_use(built_in, &gateway, &pin, others);
         let used: Vec<String> = gateways.iter().filter(|g| g.state.is_ok()).map(|g| g.url.clone()).collect();
         let cfg = ClientConfig { gateways: used.clone(), ..ClientConfig::default() };
         let mut session = Session::new(GatewayClient::new(cfg, Fetch), light);
@@ -176,6 +219,7 @@ impl Chain {
             gateways: Rc::new(gateways),
             genesis: Rc::new(genesis),
             started,
+            other_chains: Rc::new(other_chains),
         })
     }
 

@@ -54,6 +54,8 @@ pub enum InputError {
     NoCertificate,
     /// A table's schema or a row does not fit (the rule is the message).
     Table(String),
+    /// A transfer across's timeout is not a whole number of blocks from 1 to the bound.
+    TimeoutBlocks(u64),
 }
 
 impl fmt::Display for InputError {
@@ -85,6 +87,7 @@ impl fmt::Display for InputError {
             InputError::ValidityDays(max) => write!(f, "The validity is a whole number of days, 1 to {max}."),
             InputError::NoCertificate => f.write_str("Paste a certificate (PEM, -----BEGIN CERTIFICATE----- …)."),
             InputError::Table(rule) => f.write_str(rule),
+            InputError::TimeoutBlocks(max) => write!(f, "The timeout is a whole number of blocks, 1 to {max}."),
         }
     }
 }
@@ -110,6 +113,9 @@ pub enum Action {
     CreateTable,
     WriteRow,
     ReadRows,
+    SendAcross,
+    WatchTransfer,
+    FollowOtherChain,
 }
 
 impl fmt::Display for Action {
@@ -132,6 +138,9 @@ impl fmt::Display for Action {
             Action::CreateTable => "The table was not created",
             Action::WriteRow => "The row was not written",
             Action::ReadRows => "Could not read the rows",
+            Action::SendAcross => "The transfer across was not sent",
+            Action::WatchTransfer => "Could not read where the transfer stands",
+            Action::FollowOtherChain => "Could not follow the other chain",
         })
     }
 }
@@ -185,6 +194,16 @@ pub enum UiError {
     LeftOut(Box<UiError>),
     /// A page needs the chain before the session has connected.
     NotConnected,
+    /// Transfers across need another chain, and none is followed.
+    NoOtherChain,
+    /// The other chain's gateway serves this wallet's own chain (`chain id`).
+    SameChain(String),
+    /// The other chain's gateway is not one the serving gateway lists, so this page may
+    /// not connect to it (its Content-Security-Policy).
+    OtherChainNotListed {
+        url: String,
+        listed: Vec<String>,
+    },
     /// The browser's storage refused to keep or drop something.
     Storage(String),
     /// The browser refused a file operation (reading a chosen file, saving a download):
@@ -221,6 +240,9 @@ impl UiError {
             UiError::Genesis(_) => "BAD_GENESIS",
             UiError::OtherChain { .. } => "WRONG_CHAIN",
             UiError::NotConnected => "NOT_CONNECTED",
+            UiError::NoOtherChain => "NO_OTHER_CHAIN",
+            UiError::SameChain(_) => "SAME_CHAIN",
+            UiError::OtherChainNotListed { .. } => "NOT_LISTED",
             UiError::Storage(_) => "STORAGE",
             UiError::Browser(_) => "BROWSER",
             UiError::Failed { cause, .. } => return cause.code(),
@@ -251,6 +273,8 @@ impl From<KeystoreError> for UiError {
 fn wallet_message(f: &mut fmt::Formatter<'_>, e: &WalletError) -> fmt::Result {
     match e.code().as_str() {
         "INSUFFICIENT_BALANCE" => f.write_str("Your verified balance does not cover the amount and fee."),
+        "NO_CONNECTION" => write!(f, "{e}; the chains have no connection yet: their validators open one"),
+        "CLIENT_FROZEN" | "CLIENT_EXPIRED" => write!(f, "{e}; nothing moves across until the connection is renewed"),
         "GATEWAYS_DOWN" => write!(f, "{e}; check your connection, or the gateway's URL in Settings"),
         "RATE_LIMITED" => write!(f, "{e}; wait a moment and try again"),
         "NO_CHECKPOINT"
@@ -312,6 +336,22 @@ impl fmt::Display for UiError {
             ),
             UiError::LeftOut(cause) => write!(f, "not used: {cause}"),
             UiError::NotConnected => f.write_str("Not connected to a gateway yet; open Settings to check its URL."),
+            UiError::NoOtherChain => f.write_str(
+                "No other chain is followed: enter its gateway under \"Other chain\" in Settings (one this gateway lists)."
+            ),
+            UiError::OtherChainNotListed { url, listed } if listed.is_empty() => write!(
+                f,
+                "This page may connect to no other chain's gateway, so not to {url}: the gateway that served it lists none (its operator sets `other_chains`)."
+            ),
+            UiError::OtherChainNotListed { url, listed } => write!(
+                f,
+                "This page may not connect to {url}: the gateway that served it lists {} for other chains. Enter one of them in Settings.",
+                listed.join(", ")
+            ),
+            UiError::SameChain(chain) => write!(
+                f,
+                "That gateway serves this wallet's own chain ({chain}); under \"Other chain\" in Settings, enter another chain's gateway."
+            ),
             UiError::Storage(reason) => write!(
                 f,
                 "This browser's storage refused the change ({reason}); allow this site to store data, then try again."

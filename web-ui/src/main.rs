@@ -7,7 +7,10 @@
 pub mod error;
 pub mod model;
 pub mod table_form;
+pub mod transfer_steps;
 
+#[cfg(target_arch = "wasm32")]
+mod across;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]

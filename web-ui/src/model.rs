@@ -30,6 +30,10 @@ pub struct Settings {
     /// Where the light client starts from.
     #[serde(default)]
     pub start: LightStart,
+    /// The other chain's gateway, for transfers across; empty means the first other-chain
+    /// gateway the serving gateway lists (if any).
+    #[serde(default)]
+    pub other_chain: String,
 }
 
 /// Where the light client starts from (Settings).

@@ -2,7 +2,8 @@
 //! connects (again when Settings change the gateway or where the light client starts,
 //! or reset the trusted chain), keeps
 //! the settings in force, the verified account overview and the last transfer's report,
-//! and hands them to the pages below it as a Yew context, [`Wallet`]. Pages ask it for
+//! and the other chain of transfers across (followed once the first is connected), and
+//! hands them to the pages below it as a Yew context, [`Wallet`]. Pages ask it for
 //! work through [`Wallet::request`]; it does no page's own work.
 
 use std::rc::Rc;
@@ -16,7 +17,7 @@ use vigil_wallet::keys::WalletSeed;
 use vigil_wallet::session::TransferReport;
 
 use crate::browser;
-use crate::chain::{Chain, Overview};
+use crate::chain::{Chain, Overview, Role, OTHER_PIN_KEY};
 use crate::error::{Action, UiError};
 use crate::model::{self, Settings};
 use crate::status::Status;
@@ -28,6 +29,8 @@ pub struct Wallet {
     pub seed: Rc<WalletSeed>,
     /// The chain, once connected (none while connecting, or after a refusal).
     pub chain: Option<Chain>,
+    /// The other chain of transfers across, once connected; or why it is not.
+    pub other: Result<Chain, Rc<UiError>>,
     pub settings: Rc<Settings>,
     /// The balance and chain state last verified.
     pub overview: Option<Rc<Overview>>,
@@ -49,6 +52,11 @@ impl PartialEq for Wallet {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.seed, &other.seed)
             && self.chain == other.chain
+            && match (&self.other, &other.other) {
+                (Ok(a), Ok(b)) => a == b,
+                (Err(a), Err(b)) => Rc::ptr_eq(a, b),
+                _ => false,
+            }
             && Rc::ptr_eq(&self.settings, &other.settings)
             && same(&self.overview, &other.overview)
             && same(&self.report, &other.report)
@@ -96,11 +104,14 @@ pub enum Request {
     Apply(Settings),
     /// The trusted chain was reset: connect again (and pin the gateway's genesis).
     Reconnect,
+    /// The other chain's trust was reset: follow it again (and pin its gateway's genesis).
+    ReconnectOther,
 }
 
 pub enum Msg {
     Request(Request),
     Connected(Result<Chain, UiError>),
+    OtherConnected(Result<Chain, UiError>),
     Refreshed(Result<Overview, UiError>),
     Dismiss,
 }
@@ -121,6 +132,7 @@ impl PartialEq for Props {
 pub struct Session {
     settings: Rc<Settings>,
     chain: Option<Chain>,
+    other: Result<Chain, Rc<UiError>>,
     overview: Option<Rc<Overview>>,
     report: Option<Rc<TransferReport>>,
     status: Status,
@@ -131,6 +143,7 @@ pub struct Session {
 impl Session {
     fn connect(&mut self, ctx: &Context<Self>) {
         self.chain = None;
+        self.other = Err(Rc::new(UiError::NotConnected));
         self.status.start(match self.settings.start {
             model::LightStart::Genesis => "Connecting to the gateway and checking the chain's genesis…",
             _ => "Connecting to the gateway and verifying the newest checkpoint…",
@@ -141,7 +154,35 @@ impl Session {
         };
         let cross = self.settings.cross_check_ids();
         let start = self.settings.start.clone();
-        ctx.link().send_future(async move { Msg::Connected(Chain::connect(gateway, cross, start).await) });
+        ctx.link().send_future(async move { Msg::Connected(Chain::connect(gateway, cross, start, Role::Home).await) });
+    }
+
+    /// Follows the other chain: the gateway Settings name, else the first the serving
+    /// gateway lists; one it does not list is refused (the page's CSP would block it).
+    fn connect_other(&mut self, ctx: &Context<Self>) {
+        let Some(home) = self.chain.clone() else { return };
+        let listed = home.other_chains.to_vec();
+        let url = match self.settings.other_chain.trim().trim_end_matches('/') {
+            "" => match listed.first() {
+                Some(url) => url.clone(),
+                None => return self.other = Err(Rc::new(UiError::NoOtherChain)),
+            },
+            url => url.to_string(),
+        };
+        if !listed.contains(&url) {
+            self.other = Err(Rc::new(UiError::OtherChainNotListed { url, listed }));
+            return;
+        }
+        self.other = Err(Rc::new(UiError::NotConnected));
+        let also = listed.into_iter().filter(|u| *u != url).collect();
+        ctx.link().send_future(async move {
+            let other = Chain::connect(url, None, model::LightStart::Genesis, Role::Other { also }).await;
+            let other = match other {
+                Ok(c) if c.chain_id() == home.chain_id() => Err(UiError::SameChain(c.chain_id().to_string())),
+                other => other,
+            };
+            Msg::OtherConnected(other)
+        });
     }
 
     fn refresh(&mut self, ctx: &Context<Self>) {
@@ -153,11 +194,15 @@ impl Session {
 
     fn apply(&mut self, ctx: &Context<Self>, settings: Settings) {
         let reconnect = settings.gateway != self.settings.gateway || settings.start != self.settings.start;
+        let other_changed = settings.other_chain != self.settings.other_chain;
         self.settings = Rc::new(settings);
         if reconnect {
             self.connect(ctx);
         } else if let Some(c) = &self.chain {
             c.set_cross_check(self.settings.cross_check_ids());
+            if other_changed {
+                self.connect_other(ctx);
+            }
         }
     }
 
@@ -165,6 +210,7 @@ impl Session {
         Wallet {
             seed: ctx.props().seed.clone(),
             chain: self.chain.clone(),
+            other: self.other.clone(),
             settings: self.settings.clone(),
             overview: self.overview.clone(),
             report: self.report.clone(),
@@ -182,6 +228,7 @@ impl Component for Session {
         let mut session = Session {
             settings: Rc::new(storage::settings()),
             chain: None,
+            other: Err(Rc::new(UiError::NotConnected)),
             overview: None,
             report: None,
             status: Status::default(),
@@ -201,10 +248,20 @@ impl Component for Session {
             }
             Msg::Request(Request::Apply(settings)) => self.apply(ctx, settings),
             Msg::Request(Request::Reconnect) => self.connect(ctx),
+            Msg::Request(Request::ReconnectOther) => {
+                if let Err(e) = storage::remove(OTHER_PIN_KEY) {
+                    self.status.fail(e);
+                }
+                self.connect_other(ctx);
+            }
             Msg::Connected(Ok(chain)) => {
                 self.status.done();
                 self.chain = Some(chain);
+                self.connect_other(ctx);
                 self.refresh(ctx);
+            }
+            Msg::OtherConnected(other) => {
+                self.other = other.map_err(|e| Rc::new(e.during(Action::FollowOtherChain)));
             }
             Msg::Connected(Err(e)) => self.status.fail(e),
             Msg::Refreshed(Ok(overview)) => {

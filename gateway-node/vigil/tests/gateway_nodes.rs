@@ -629,7 +629,8 @@ mod oneshot {
                 ValidatorInfo::new(format!("node-{i}"), k.public_key(), EncryptionKey([i; 32]), P2pKey([0x80 | i; 32]))
             })
             .collect();
-        let (ids, genesis, cfg) = gateway_setup(infos, &[dead_address(), dead_address()], limits, None, WalletConfig::default());
+        let (ids, genesis, cfg) =
+            gateway_setup(infos, &[dead_address(), dead_address()], limits, None, WalletConfig::default());
         (ids, routers(&cfg, &genesis).unwrap().0)
     }
 

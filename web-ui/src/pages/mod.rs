@@ -3,6 +3,7 @@
 //! [`crate::session::Session`], whose [`crate::session::Wallet`] context they read.
 //! They report to `App` through callbacks in their properties.
 
+mod across;
 mod certs;
 mod dashboard;
 mod explorer;
@@ -12,6 +13,7 @@ mod settings;
 mod tables;
 mod vault;
 
+pub use across::AcrossPage;
 pub use certs::CertsPage;
 pub use dashboard::DashboardPage;
 pub use explorer::ExplorerPage;
@@ -26,6 +28,7 @@ pub use vault::VaultPage;
 pub enum Page {
     Dashboard,
     Send,
+    Across,
     Vault,
     Certificates,
     Tables,
@@ -34,14 +37,23 @@ pub enum Page {
 }
 
 impl Page {
-    pub const ALL: [Page; 7] =
-        [Page::Dashboard, Page::Send, Page::Vault, Page::Certificates, Page::Tables, Page::Explorer, Page::Settings];
+    pub const ALL: [Page; 8] = [
+        Page::Dashboard,
+        Page::Send,
+        Page::Across,
+        Page::Vault,
+        Page::Certificates,
+        Page::Tables,
+        Page::Explorer,
+        Page::Settings,
+    ];
 
     /// The tab's label.
     pub fn label(self) -> &'static str {
         match self {
             Page::Dashboard => "Dashboard",
             Page::Send => "Send",
+            Page::Across => "Across",
             Page::Vault => "Vault",
             Page::Certificates => "Certificates",
             Page::Tables => "Tables",

@@ -1,7 +1,8 @@
 //! Settings: the gateway, the gateways in use and those refused, the nodes to
 //! cross-check, where the light client starts (genesis, or the newest checkpoint
-//! verified against the genesis set or a pinned hash) and how it did, keystore export,
-//! the pinned chain, forgetting the wallet.
+//! verified against the genesis set or a pinned hash) and how it did, the other chain of
+//! transfers across (its gateway and pinned genesis), keystore export, the pinned chain,
+//! forgetting the wallet.
 
 use yew::context::ContextHandle;
 use yew::prelude::*;
@@ -9,7 +10,7 @@ use yew::prelude::*;
 use vigil_protocol::NodeId;
 
 use crate::browser::{self, value};
-use crate::chain::{BUILT_IN_PIN, PIN_KEY};
+use crate::chain::{BUILT_IN_PIN, OTHER_PIN_KEY, PIN_KEY};
 use crate::error::{Action, UiError};
 use crate::model::{self, Settings};
 use crate::session::{self, Request, Wallet};
@@ -21,6 +22,7 @@ pub enum Msg {
     Save,
     ExportKeystore,
     ResetTrust,
+    ResetOther,
     Forget,
     Dismiss,
 }
@@ -39,6 +41,7 @@ struct Fields {
     form: NodeRef,
     gateway: NodeRef,
     checkpoint_hash: NodeRef,
+    other_chain: NodeRef,
 }
 
 pub struct SettingsPage {
@@ -61,7 +64,11 @@ impl SettingsPage {
         };
         let choice = browser::checked(&self.fields.form, "light-start");
         let start = model::light_start(choice.first().map(String::as_str), &value(&self.fields.checkpoint_hash))?;
-        Ok(Settings { gateway, cross_check, start })
+        let other_chain = match value(&self.fields.other_chain).trim() {
+            "" => String::new(),
+            url => model::gateway_url(url)?,
+        };
+        Ok(Settings { gateway, cross_check, start, other_chain })
     }
 
     fn save(&mut self) -> Result<(), UiError> {
@@ -123,6 +130,7 @@ impl SettingsPage {
                     }) }
                 </fieldset>
                 {self.light_start()}
+                {self.other_chain()}
                 <div class="actions"><button class="primary" type="submit">{"Save"}</button></div>
             </form>
         }
@@ -159,6 +167,25 @@ impl SettingsPage {
         }
     }
 
+    /// The other chain of transfers across: its gateway, and the chain followed there.
+    fn other_chain(&self) -> Html {
+        let listed = self.wallet.chain.as_ref().map(|c| c.other_chains.to_vec()).unwrap_or_default();
+        let placeholder = listed.first().cloned().unwrap_or_else(|| "none listed by this gateway".to_string());
+        html! {
+            <fieldset>
+                <legend>{"Other chain (transfers across)"}</legend>
+                <label for="other-chain">{"Its gateway URL"}</label>
+                <input id="other-chain" type="url" placeholder={placeholder} value={self.wallet.settings.other_chain.clone()} ref={self.fields.other_chain.clone()} />
+                <p class="muted">{"Empty: the first other-chain gateway this gateway lists. Its genesis is pinned on first use, as this chain's is."}</p>
+                <p class="muted" id="other-chain-state">{match &self.wallet.other {
+                    Ok(c) => format!("Following {} through {}", c.chain_id(), c.gateways.first().map(|g| g.url.as_str()).unwrap_or("")),
+                    Err(e) if e.code() == "NOT_CONNECTED" => "Not followed yet.".to_string(),
+                    Err(e) => e.to_string(),
+                }}</p>
+            </fieldset>
+        }
+    }
+
     fn keystore_and_trust(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
         html! {
@@ -174,10 +201,15 @@ impl SettingsPage {
                 } else {
                     <p class="muted" id="pin">{storage::get(PIN_KEY).unwrap_or_default()}</p>
                 }
+                <p class="muted" id="other-pin">{match storage::get(OTHER_PIN_KEY) {
+                    Some(pin) => format!("Other chain: {pin}"),
+                    None => "Other chain: none pinned".to_string(),
+                }}</p>
                 <div class="actions">
                     if BUILT_IN_PIN.is_none() {
                         <button onclick={link.callback(|_| Msg::ResetTrust)}>{"Reset trusted chain"}</button>
                     }
+                    <button onclick={link.callback(|_| Msg::ResetOther)}>{"Reset other chain"}</button>
                     <button class="danger" onclick={link.callback(|_| Msg::Forget)}>
                         {if self.confirm_forget { "Click again to forget this wallet" } else { "Forget this wallet" }}
                     </button>
@@ -224,6 +256,11 @@ impl Component for SettingsPage {
                 None => Ok(()),
             },
             Msg::ResetTrust => self.reset_trust(),
+            Msg::ResetOther => {
+                self.status.note("The other chain's trust was reset; its gateway's genesis is pinned again.");
+                self.wallet.request(Request::ReconnectOther);
+                Ok(())
+            }
             Msg::Forget => self.forget(ctx),
             Msg::Dismiss => {
                 self.status.error = None;
