@@ -75,6 +75,79 @@ export async function startDevnet({ byzantine = 0, gateways = 1 } = {}) {
   return { dir, url, urls, spki, get, stop, stopGateway };
 }
 
+/**
+ * Starts `vigil devnet --chains 2 --no-relayer` (two 4-node chains, their gateways from
+ * one local CA, each serving the wallet and listing the other chain's gateway) funding
+ * `fund` (if given) on both, and a relayer this test can stop (`stopRelayer`) and start
+ * again (`startRelayer`). `urls`: each chain's gateway; `chains`: their ids;
+ * `height(i)`: chain i's height as its first node says (not verified: a test's clock).
+ */
+export async function startTwoChains({ fund } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-web-across-'));
+  const port = await freeBase(26500, 50, 2);
+  const args = ['devnet', '--dir', dir, '--chains', '2', '--no-relayer', '--base-port', String(port), '--www', WWW];
+  execFileSync(VIGIL, [...args, '--write-only', ...(fund ? ['--fund', `${fund}:1000000`] : [])], { stdio: 'ignore' });
+  const child = spawn(VIGIL, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The devnet says when each chain's validators have opened its connection to the other.
+  let said = '';
+  const opened = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`connections not open within 120 s: ${said.slice(-400)}`)), 120_000);
+    child.stdout.on('data', (d) => {
+      said += d;
+      if (said.includes('connections open both ways')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const urls = [port + 200, port + 500].map((p) => `https://localhost:${p}`);
+  const ca = readFileSync(join(dir, 'chain-a/gateway/tls/ca.pem'));
+  const dispatcher = new Agent({ connect: { ca } });
+  const deadline = Date.now() + 60_000;
+  for (const base of urls) {
+    for (;;) {
+      try {
+        const nodes = await fetch(`${base}/v1/nodes`, { dispatcher }).then((r) => r.json());
+        if (nodes.nodes.filter((n) => n.healthy).length === 4) break;
+      } catch {}
+      if (Date.now() > deadline) throw new Error('the two chains and their gateways not ready within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await opened;
+  let relayer = null;
+  const startRelayer = () => {
+    relayer = spawn(VIGIL, ['relayer', '--config', join(dir, 'relayer/relayer.toml')], { stdio: 'ignore' });
+  };
+  const stopRelayer = async () => {
+    if (relayer && relayer.exitCode === null) {
+      relayer.kill('SIGKILL');
+      await new Promise((r) => relayer.once('exit', r));
+    }
+    relayer = null;
+  };
+  startRelayer();
+  const cert = new X509Certificate(readFileSync(join(dir, 'chain-a/gateway/tls/gateway.pem')));
+  const spki = createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  const stop = async () => {
+    await stopRelayer();
+    if (child.exitCode === null) {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const post = (i, path, body) =>
+    fetch(`${urls[i]}${path}`, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then((r) => r.json());
+  const height = (i) => fetch(`http://127.0.0.1:${port + 100 + 300 * i}/v1/status`).then((r) => r.json()).then((s) => s.height);
+  return { dir, urls, chains: ['vigil-devnet-a', 'vigil-devnet-b'], spki, post, height, stop, startRelayer, stopRelayer };
+}
+
 /** Debian's Chromium, headless, as the machine's probe starts it. */
 export function launchChromium(spki) {
   return chromium.launch({
