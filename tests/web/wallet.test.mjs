@@ -318,6 +318,8 @@ test('tables: a table created, rows inserted through the form generated from its
     await page.locator('#table-view .muted', { hasText: `${12 - id} rows` }).waitFor({ timeout: 60_000 });
   }
   await page.locator('#page-status', { hasText: 'Page 1: 10 rows, verified complete' }).waitFor();
+  // The page is read again after the last insert: wait for it to hold row 1.
+  await page.locator('#row-table tbody tr:first-child td:first-child', { hasText: /^1$/ }).waitFor();
   assert.deepEqual(await page.locator('#row-table tbody tr td:first-child').allTextContents(), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
   await shot('tables-2-page');
   await page.locator('#next-page').click();
