@@ -27,6 +27,9 @@ pub struct Genesis {
     /// The authentication centers that issue certificates ([`crate::authcenter`]), if any.
     #[serde(default)]
     pub authcenters: Option<crate::authcenter::AuthCenterSet>,
+    /// When an audit is agreed ([`crate::audit`]): every counterparty by default.
+    #[serde(default)]
+    pub audit: crate::audit::AuditCondition,
 }
 
 impl Genesis {

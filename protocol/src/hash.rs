@@ -93,11 +93,17 @@ pub enum Domain {
     TableRowRecord,
     /// Message a validator signs to approve opening a connection to another chain.
     ConnectionApproval,
+    /// A target object's id (its owner and name).
+    AuditTarget,
+    /// Message a target's owner signs for one of its records.
+    AuditRecord,
+    /// Leaf of a records digest's Merkle root (a signed record).
+    AuditRecordLeaf,
 }
 
 impl Domain {
     /// Every domain, for checks that tags are distinct.
-    pub const ALL: [Domain; 35] = [
+    pub const ALL: [Domain; 38] = [
         Domain::Transaction,
         Domain::TransactionSignature,
         Domain::BlockHeader,
@@ -133,6 +139,9 @@ impl Domain {
         Domain::TableRow,
         Domain::TableRowRecord,
         Domain::ConnectionApproval,
+        Domain::AuditTarget,
+        Domain::AuditRecord,
+        Domain::AuditRecordLeaf,
     ];
 
     /// The tag hashed before the content.
@@ -173,6 +182,9 @@ impl Domain {
             Domain::TableRow => "vigil/v1/sign/table-row",
             Domain::TableRowRecord => "vigil/v1/table-row",
             Domain::ConnectionApproval => "vigil/v1/sign/connection",
+            Domain::AuditTarget => "vigil/v1/audit-target",
+            Domain::AuditRecord => "vigil/v1/sign/audit-record",
+            Domain::AuditRecordLeaf => "vigil/v1/leaf/audit-record",
         }
     }
 

@@ -31,3 +31,25 @@ pub const REGISTER_USER_FEE_MIN: u64 = 10;
 pub const WALLET_GATEWAYS_MAX: usize = 8;
 /// Longest gateway origin (`https://` + a 253-byte host name + `:65535`), in bytes.
 pub const ORIGIN_LEN_MAX_BYTES: usize = 267;
+/// Longest target object name or dimension name (audits), in bytes.
+pub const AUDIT_NAME_LEN_MAX: usize = 64;
+/// Longest trade reference (audits), in bytes.
+pub const AUDIT_REFERENCE_LEN_MAX: usize = 64;
+/// Most claims (counterparties) in one audit: a busier period is audited in shorter ones.
+pub const AUDIT_CLAIMS_MAX: usize = 64;
+/// Most trades one audit's period holds (what execution reads to check its claims name
+/// every counterparty, and a counterparty reads in one proven read of the state): a
+/// busier period is audited in shorter ones.
+pub const AUDIT_TRADES_PER_PERIOD_MAX: u64 = 256;
+/// Longest audit period, in heights.
+pub const AUDIT_PERIOD_HEIGHTS_MAX: u64 = 1_000_000;
+/// Longest time counterparties are given after a period, in heights.
+pub const AUDIT_DEADLINE_HEIGHTS_MAX: u64 = 100_000;
+/// Longest reason a counterparty gives for a refusal, in bytes.
+pub const AUDIT_REASON_LEN_MAX: usize = 256;
+/// Longest memo of a target's record, in bytes.
+pub const RECORD_MEMO_LEN_MAX: usize = 128;
+/// Most records one upload to a target's node carries.
+pub const RECORDS_PER_UPLOAD_MAX: usize = 1_000;
+/// Most records one read from a target's node returns.
+pub const RECORDS_PER_READ_MAX: usize = 10_000;

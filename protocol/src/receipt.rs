@@ -46,6 +46,15 @@ pub enum FailureCode {
     ConnectionClosed,
     /// The destination's timeout height is reached: the packet is no longer received.
     PacketTimedOut,
+    /// The trade was confirmed already (earlier in the block).
+    TradeAlreadyConfirmed,
+    /// The counterparty sent its notice about the audit already (earlier in the block).
+    AlreadyNoted,
+    /// The audit is no longer pending: agreed, disputed, or past its deadline.
+    AuditClosed,
+    /// The period was submitted already, or a trade confirmed earlier in the block
+    /// changed its counterparties: submit it again.
+    AuditClaimsChanged,
 }
 
 /// Outcome of executing one transaction.

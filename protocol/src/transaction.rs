@@ -78,6 +78,16 @@ pub enum Payload {
     Acknowledge(Box<crate::crosschain::Batch<crate::crosschain::Acknowledge>>),
     /// Refunds sent packets the destination never received by their timeout (a relayer).
     Timeout(Box<crate::crosschain::Batch<crate::crosschain::Timeout>>),
+    /// Registers a target object of audits owned by the sender.
+    RegisterTarget(Box<crate::audit::RegisterTarget>),
+    /// A target's trade with a counterparty (sent by the target's owner).
+    RecordTrade(Box<crate::audit::RecordTrade>),
+    /// A counterparty's confirmation of a trade (sent by the counterparty).
+    ConfirmTrade(crate::audit::ConfirmTrade),
+    /// An audit of a period of a target's data (sent by the target's owner).
+    SubmitAudit(Box<crate::audit::SubmitAudit>),
+    /// A counterparty's confirmation or refusal of an audit (sent by the counterparty).
+    AuditNotice(Box<crate::audit::AuditNotice>),
 }
 
 impl Payload {

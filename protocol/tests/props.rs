@@ -663,7 +663,7 @@ prop_compose! {
         let mut accounts = accounts;
         accounts.sort_by_key(|(address, _)| *address);
         accounts.dedup_by_key(|(address, _)| *address);
-        Genesis { chain_id: c.chain, validators: c.set, accounts, mode, time_ms, vault: Default::default(), checkpoints: Default::default(), authcenters: None }
+        Genesis { chain_id: c.chain, validators: c.set, accounts, mode, time_ms, vault: Default::default(), checkpoints: Default::default(), authcenters: None, audit: Default::default() }
     }
 }
 

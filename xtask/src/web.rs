@@ -84,6 +84,7 @@ mod tests {
             vault: Default::default(),
             checkpoints: Default::default(),
             authcenters: None,
+            audit: Default::default(),
         };
         let file = std::env::temp_dir().join(format!("vigil-pin-{}.json", std::process::id()));
         std::fs::write(&file, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();

@@ -162,6 +162,36 @@ error_codes! {
     PacketNotPending = ("PACKET_NOT_PENDING", 409),
     /// 409: the packet's timeout height is reached on this chain: it is refunded instead.
     PacketTimedOut = ("PACKET_TIMED_OUT", 409),
+    /// 404: no target object of audits has that id.
+    UnknownTarget = ("UNKNOWN_TARGET", 404),
+    /// 400: a target's registration or trade is refused (a name, a holder that is not a
+    /// validator, a name taken, not the owner, an empty trade).
+    InvalidTarget = ("INVALID_TARGET", 400),
+    /// 400: a trade's confirmation is refused (no such trade, not its counterparty,
+    /// confirmed already).
+    InvalidTrade = ("INVALID_TRADE", 400),
+    /// 400: an audit is refused (its period, its deadline, too many trades, not the
+    /// owner, a refusal's reason).
+    InvalidAudit = ("INVALID_AUDIT", 400),
+    /// 400: an audit's claims do not match: the rows they name are not the digest's, or
+    /// they leave out a counterparty of the period, or name one that is not.
+    ClaimsMismatch = ("CLAIMS_MISMATCH", 400),
+    /// 404: the target has no audit with that number.
+    UnknownAudit = ("UNKNOWN_AUDIT", 404),
+    /// 403: a notice from an account the audit has no claim about (it never traded with
+    /// the target in the period).
+    NotACounterparty = ("NOT_A_COUNTERPARTY", 403),
+    /// 409: a counterparty's second notice about one audit.
+    DuplicateNotice = ("DUPLICATE_NOTICE", 409),
+    /// 400: a notice about another period than the audit's.
+    WrongPeriod = ("WRONG_PERIOD", 400),
+    /// 409: the audit is no longer pending (agreed, disputed, or past its deadline).
+    AuditClosed = ("AUDIT_CLOSED", 409),
+    /// 409: records sent to a node that does not keep the target's records.
+    NotTheHolder = ("NOT_THE_HOLDER", 409),
+    /// 400: a record is refused (its shape, out of sequence, not signed by the target's
+    /// owner); the message names it.
+    BadRecord = ("BAD_RECORD", 400),
     /// 409: the transaction is pending already.
     Duplicate = ("DUPLICATE", 409),
     /// 409: the transaction is committed already (the answer carries its receipt).

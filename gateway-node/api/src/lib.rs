@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod answers;
+pub mod audit;
 pub mod compact;
 pub mod error;
 pub mod gateway;
@@ -20,6 +21,7 @@ pub use answers::{
     BlockProof, CertsAnswer, CheckpointProof, Hex, ProvenEntry, ProvenState, ProvenStates, ReceiptAnswer, ReceiptProof,
     StatesRequest, StatusHeight, ValidatorsProof, STATES_WAIT_MAX_MS, STATE_KEYS_MAX,
 };
+pub use audit::{RecordsAnswer, RecordsStored};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use gateway::{
     FanOutAnswer, FaucetInfo, FaucetRequest, ForwardRequest, Funded, InnerRequest, NodeAnswer, NodeHealth, NodesAnswer,

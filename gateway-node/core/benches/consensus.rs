@@ -47,6 +47,7 @@ fn genesis(n: usize, mode: ConsensusMode, accounts: &[SecretKey]) -> (Genesis, V
         vault: Default::default(),
         checkpoints: Default::default(),
         authcenters: None,
+        audit: Default::default(),
     };
     (g, keys)
 }

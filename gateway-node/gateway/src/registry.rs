@@ -366,6 +366,7 @@ mod tests {
             vault: Default::default(),
             checkpoints: Default::default(),
             authcenters: None,
+            audit: Default::default(),
         };
         (genesis, keys)
     }

@@ -76,6 +76,8 @@ pub struct Shared {
     pub verified: Arc<VerifiedTxs>,
     /// Vault fragments: this node's own ciphertext database.
     pub vault: Arc<dyn crate::capability::vault::FragmentStore>,
+    /// The records of the audit targets this node holds: its own database.
+    pub records: crate::capability::audit::RecordStore,
     /// Vault requests already served (each is served once).
     pub vault_seen: crate::capability::vault::SeenRequests,
     /// The checkpoint snapshots this node serves.
@@ -233,6 +235,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
     let fragments_were_there = crate::capability::vault::index_exists(&cfg.data_dir);
     let vault = crate::capability::vault::open(&cfg.data_dir, &cfg.vault).context("opening the vault store")?;
     let snapshots = crate::recovery::Snapshots::open(&cfg.data_dir)?;
+    let records = crate::capability::audit::RecordStore::open(&cfg.data_dir).context("opening the records database")?;
     let mut ccfg = consensus::Config::new(keys.consensus.clone());
     ccfg.timeouts = cfg.consensus.timeouts();
     ccfg.block_txs_max = cfg.consensus.block_txs_max;
@@ -319,6 +322,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         byzantine_receipts: cfg.testing.byzantine_receipts,
         corrupt_snapshot_chunks: cfg.testing.corrupt_snapshot_chunks,
         vault,
+        records,
         vault_seen: Default::default(),
         snapshots,
         pruner: Default::default(),

@@ -47,6 +47,7 @@ async fn node() -> TestNode {
         vault: Default::default(),
         checkpoints: Default::default(),
         authcenters: None,
+        audit: Default::default(),
     };
     let genesis_file = dir.path().join("genesis.json");
     std::fs::write(&genesis_file, serde_json::to_string(&genesis).unwrap()).unwrap();

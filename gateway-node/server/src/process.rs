@@ -84,6 +84,7 @@ mod tests {
             vault: Default::default(),
             checkpoints: Default::default(),
             authcenters: None,
+            audit: Default::default(),
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("genesis.json");

@@ -540,6 +540,7 @@ impl World {
             // Small chunks, so a restore checks several.
             checkpoints: vigil_protocol::CheckpointConfig { interval: SIM_CHECKPOINT_INTERVAL, chunk_bytes: 256 },
             authcenters: None,
+            audit: Default::default(),
         };
         for n in &mut nodes {
             n.node = Some(Self::boot(&genesis, n));

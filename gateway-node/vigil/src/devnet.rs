@@ -172,6 +172,7 @@ pub fn write(opts: &DevnetOptions) -> anyhow::Result<Devnet> {
             vault: Default::default(),
             checkpoints: Default::default(),
             authcenters,
+            audit: Default::default(),
         };
         std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)? + "\n")?;
         keys

@@ -110,6 +110,7 @@ fn gateway_setup(
         vault: Default::default(),
         checkpoints: Default::default(),
         authcenters: None,
+        audit: Default::default(),
     };
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

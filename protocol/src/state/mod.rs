@@ -126,6 +126,15 @@ pub enum StateKey {
     /// The packet a cross-chain transfer sent, by its sender and the transaction's nonce
     /// ([`crate::crosschain::SentPacket`]): how a wallet finds the packet it sent.
     SentPacket(crate::Address, u64),
+    /// The chain's rule for agreeing audits ([`crate::audit::AuditCondition`]), written at
+    /// genesis when it is not the default (every counterparty).
+    AuditCondition,
+    /// A target object of audits, by id ([`crate::audit::Target`]).
+    Target(crate::audit::TargetId),
+    /// A target's trade with a counterparty, by target and number ([`crate::audit::Trade`]).
+    Trade(crate::audit::TargetId, u64),
+    /// An audit of a target's period, by target and number ([`crate::audit::AuditRecord`]).
+    Audit(crate::audit::TargetId, u64),
 }
 
 impl StateKey {

@@ -11,6 +11,7 @@
 //! written from objects checked against the proven schema; reads and scans proven). [`checkpoint`] starts the light client from a
 //! stable checkpoint instead of genesis.
 
+pub mod audit;
 pub mod certs;
 pub mod checkpoint;
 pub mod crosschain;
@@ -286,7 +287,7 @@ impl<T: Platform> Session<T> {
     }
 
     /// A GET to `node`, read as `A`: its answer if 200, else its error.
-    async fn read_from(&self, node: &NodeId, path: &str) -> Result<Reply, WalletError> {
+    pub(crate) async fn read_from(&self, node: &NodeId, path: &str) -> Result<Reply, WalletError> {
         self.request_from(node, &PlainRequest::new("GET", path, None, vec![])).await
     }
 

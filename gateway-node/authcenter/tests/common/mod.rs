@@ -96,6 +96,7 @@ impl Net {
             vault: Default::default(),
             checkpoints: Default::default(),
             authcenters: Some(AuthCenterSet { centers, threshold: 3 }),
+            audit: Default::default(),
         };
         let ledger = Ledger::genesis(&genesis).unwrap();
         let dir = tempfile::tempdir().unwrap();

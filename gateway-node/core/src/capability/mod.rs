@@ -21,6 +21,8 @@
 //! | [`crosschain::send`] | `CrossTransfer` | the sender's account (escrowed) or `Voucher` (burnt), `Packet`, `Channel` |
 //! | [`crosschain::receive`] | `ReceivePacket` (proven in the source's state) | `PacketReceipt`, `Voucher` or the receiver's account, `Channel` |
 //! | [`crosschain::settle`] | `Acknowledge`, `Timeout` | `Packet` removed, the relayer's or sender's account, `Voucher`, `Channel` |
+//! | [`audit::target`] | `RegisterTarget`, `RecordTrade`, `ConfirmTrade` | `Target`, `Trade` |
+//! | [`audit::report`] | `SubmitAudit`, `AuditNotice` | `Audit` (with each counterparty's notice), `Target` (its next period) |
 //! | [`authcenter::actions`] | `CertAction` (a center's vote to freeze, unfreeze, revoke) | `CertVotes`; `Certificate` (its account's type) once t voted |
 //!
 //! Every transaction, whatever its payload, first pays its fee and uses its nonce
@@ -33,6 +35,7 @@ use vigil_protocol::{Height, Payload, PublicKey, StateKey, TxStatus};
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
+pub mod audit;
 pub mod authcenter;
 pub mod checkpoint;
 pub mod crosschain;
@@ -132,6 +135,11 @@ macro_rules! with_capability {
             Payload::ReceivePacket($c) => $body,
             Payload::Acknowledge($c) => $body,
             Payload::Timeout($c) => $body,
+            Payload::RegisterTarget($c) => $body,
+            Payload::RecordTrade($c) => $body,
+            Payload::ConfirmTrade($c) => $body,
+            Payload::SubmitAudit($c) => $body,
+            Payload::AuditNotice($c) => $body,
         }
     };
 }

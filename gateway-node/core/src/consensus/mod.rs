@@ -474,6 +474,26 @@ pub enum Rejection {
     PacketNotPending,
     #[error("the packet timed out: {0}")]
     PacketTimedOut(String),
+    #[error("no target object has id {0}")]
+    UnknownTarget(String),
+    #[error("the target is refused: {0}")]
+    InvalidTarget(String),
+    #[error("the trade is refused: {0}")]
+    InvalidTrade(String),
+    #[error("the audit is refused: {0}")]
+    InvalidAudit(String),
+    #[error("the claims do not match: {0}")]
+    ClaimsMismatch(String),
+    #[error("{0}")]
+    UnknownAudit(String),
+    #[error("the sender never traded with the target in the audit's period: only its counterparties send notices")]
+    NotACounterparty,
+    #[error("this counterparty sent its notice about the audit already")]
+    DuplicateNotice,
+    #[error("the notice is about another period: {0}")]
+    WrongPeriod(String),
+    #[error("{0}")]
+    AuditClosed(String),
 }
 
 /// What a transaction takes from its sender's balance at most: its amount and its fee.

@@ -64,6 +64,7 @@ impl Net {
             vault: Default::default(),
             checkpoints,
             authcenters: None,
+            audit: Default::default(),
         };
         let nodes: Vec<Node> = keys.iter().map(|k| Node::new(config(k), &genesis).unwrap()).collect();
         let mut net = Self {

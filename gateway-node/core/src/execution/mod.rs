@@ -120,6 +120,8 @@ pub enum TxInvalid {
     Table(String),
     #[error("{0}")]
     CrossChain(String),
+    #[error("{0}")]
+    Audit(String),
 }
 
 /// Why executing a list of transactions as a block failed.
@@ -317,6 +319,7 @@ impl Ledger {
         if let Some(centers) = &genesis.authcenters {
             centers.check().map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
         }
+        genesis.audit.check().map_err(LedgerError::BadGenesis)?;
         let mut accounts = BTreeMap::new();
         for (address, balance) in &genesis.accounts {
             if accounts.insert(*address, AccountState { balance: *balance, nonce: Nonce(0) }).is_some() {
@@ -329,6 +332,10 @@ impl Ledger {
             accounts.iter().map(|(a, s)| (StateKey::Account(*a), encode_change(s))).collect();
         changes.push((StateKey::Consensus, encode_change(&consensus)));
         changes.push((StateKey::VaultConfig, encode_change(&genesis.vault)));
+        // Written only when not the default, so a chain without audits keeps its state.
+        if genesis.audit != vigil_protocol::audit::AuditCondition::default() {
+            changes.push((StateKey::AuditCondition, encode_change(&genesis.audit)));
+        }
         if let Some(centers) = &genesis.authcenters {
             changes.push((StateKey::AuthCenters, encode_change(centers)));
             let authority =

@@ -46,6 +46,7 @@ pub(crate) fn fixture_on(chain: &str, first: u8) -> Fixture {
         vault: Default::default(),
         checkpoints: Default::default(),
         authcenters: None,
+        audit: Default::default(),
     };
     Fixture { genesis, validator_keys, alice, bob }
 }

@@ -114,6 +114,16 @@ impl From<Rejection> for ApiError {
             Rejection::PacketAlreadyReceived => ErrorCode::PacketAlreadyReceived,
             Rejection::PacketNotPending => ErrorCode::PacketNotPending,
             Rejection::PacketTimedOut(_) => ErrorCode::PacketTimedOut,
+            Rejection::UnknownTarget(_) => ErrorCode::UnknownTarget,
+            Rejection::InvalidTarget(_) => ErrorCode::InvalidTarget,
+            Rejection::InvalidTrade(_) => ErrorCode::InvalidTrade,
+            Rejection::InvalidAudit(_) => ErrorCode::InvalidAudit,
+            Rejection::ClaimsMismatch(_) => ErrorCode::ClaimsMismatch,
+            Rejection::UnknownAudit(_) => ErrorCode::UnknownAudit,
+            Rejection::NotACounterparty => ErrorCode::NotACounterparty,
+            Rejection::DuplicateNotice => ErrorCode::DuplicateNotice,
+            Rejection::WrongPeriod(_) => ErrorCode::WrongPeriod,
+            Rejection::AuditClosed(_) => ErrorCode::AuditClosed,
         };
         Self::new(code, r.to_string())
     }

@@ -8,6 +8,7 @@
 //! | [`tables`] | `GET /v1/tables`, `GET /v1/tables/{name}`, `GET /v1/tables/{name}/rows/{key}` (and `/history`), `POST /v1/tables/{name}/scan` (a page with its range proof) | (each table's ordered map is the ledger's, in its published view) |
 //! | [`checkpoint`] | `GET /v1/checkpoints/latest` | (the stable checkpoint is the consensus thread's, in its published view) |
 //! | [`vault`] | `POST /v1/vault/store`, `POST /v1/vault/fetch` | the fragment store (redb or an object store), replay guard |
+//! | [`audit`] | `POST /v1/audit/records`, `GET /v1/audit/records/{target}/{dimension}` | the records of the targets it holds (`records.redb`) |
 //!
 //! Fault evidence has no route of its own: it is submitted through `POST /v1/tx` like
 //! every transaction, and its effect (the jailed validator, the Bft mode, the certified
@@ -22,6 +23,7 @@ use serde_json::Value;
 
 use crate::service::Shared;
 
+pub mod audit;
 pub mod certs;
 pub mod checkpoint;
 pub mod tables;
@@ -36,6 +38,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .merge(certs::routes())
         .merge(tables::routes())
         .merge(vault::api::routes())
+        .merge(audit::routes())
 }
 
 /// Every capability's routes in the OpenAPI document.
@@ -46,5 +49,6 @@ pub fn openapi_paths() -> Value {
         certs::openapi_paths(),
         tables::openapi_paths(),
         vault::api::openapi_paths(),
+        audit::openapi_paths(),
     ])
 }

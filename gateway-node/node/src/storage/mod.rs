@@ -643,6 +643,7 @@ mod tests {
                 vault: Default::default(),
                 checkpoints: Default::default(),
                 authcenters: None,
+                audit: Default::default(),
             };
             let ledger = Ledger::genesis(&genesis).unwrap();
             Self { genesis, ledger, validator, alice, bob: Address([9; 20]), nonce: 0 }
