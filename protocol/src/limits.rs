@@ -51,5 +51,6 @@ pub const AUDIT_REASON_LEN_MAX: usize = 256;
 pub const RECORD_MEMO_LEN_MAX: usize = 128;
 /// Most records one upload to a target's node carries.
 pub const RECORDS_PER_UPLOAD_MAX: usize = 1_000;
-/// Most records one read from a target's node returns.
-pub const RECORDS_PER_READ_MAX: usize = 10_000;
+/// Most records one read from a target's node returns: a few hundred bytes each, hex in
+/// JSON, well inside a sealed answer's 4 MiB.
+pub const RECORDS_PER_READ_MAX: usize = 4_000;

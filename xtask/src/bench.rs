@@ -8,13 +8,14 @@ use serde_json::Value;
 
 use crate::util::{cargo, exec, npm_ci, output, require, require_wasm_bindgen, root};
 
-const NAMES: &str = "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs, tables, crosschain";
+const NAMES: &str =
+    "protocol, consensus, devnet, recovery, gateway, wallet, web, vault, certs, tables, crosschain, audit";
 
 pub fn run(args: &[&str]) -> Result<()> {
     match args {
         ["protocol", rest @ ..] => protocol(rest),
         ["consensus"] => exec(cargo().args(["bench", "-q", "-p", "vigil-core", "--bench", "consensus"])),
-        [name @ ("devnet" | "recovery" | "crosschain")] => devnet_bench(name),
+        [name @ ("devnet" | "recovery" | "crosschain" | "audit")] => devnet_bench(name),
         ["gateway"] => gateway(),
         ["wallet", rest @ ..] => wallet(rest),
         ["web"] => web(),

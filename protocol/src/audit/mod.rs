@@ -28,6 +28,10 @@ pub mod record;
 pub mod report;
 pub mod target;
 
+// proptest is a native dev-dependency only.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
+
 pub use record::{DataDigest, Dimension, Record, RecordError, RecordUpload, SignedRecord};
 pub use report::{
     AuditCondition, AuditError, AuditNotice, AuditPeriod, AuditRecord, AuditStatus, Claim, Notice, Refusal, SubmitAudit,

@@ -68,7 +68,7 @@ impl Parties {
         let (target, _) = self.s(0).target(&target_id).await?;
         let target = target.ok_or_else(|| anyhow::anyhow!("no target"))?;
         let holder = self.holder;
-        let first_from = self.s(0).read_records(&holder, &target_id, Dimension::First, 0, u64::MAX).await?.len() as u64;
+        let first_from = self.s(0).records_kept(&holder, &target_id, Dimension::First).await?;
         let second_from =
             self.s(0).read_records(&holder, &target_id, Dimension::Second, 0, u64::MAX).await?.len() as u64;
         let from = target.next_from;
@@ -268,7 +268,7 @@ async fn audits_are_agreed_disputed_left_pending_and_refuse_bad_input() -> anyho
     assert_eq!(refusal(&mut p, 1, confirm(n3, period3), false).await?, ErrorCode::AuditClosed);
 
     // Records: forged ones, or sent to a node that does not hold the target, are refused.
-    let seq = p.s(0).read_records(&holder, &target, Dimension::First, 0, u64::MAX).await?.len() as u64;
+    let seq = p.s(0).records_kept(&holder, &target, Dimension::First).await?;
     let mut forged = Record {
         target,
         dimension: Dimension::First,

@@ -131,6 +131,14 @@ pub fn claims_of(trades: &[Trade], rows: &[SignedRecord]) -> Vec<Claim> {
     by.into_values().collect()
 }
 
+/// A dimension as the node's path names it.
+fn dimension_name(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::First => "first",
+        Dimension::Second => "second",
+    }
+}
+
 /// A reason cut to what a notice carries (at a character's boundary).
 fn clip(mut reason: String) -> String {
     let mut end = reason.len().min(vigil_protocol::limits::AUDIT_REASON_LEN_MAX);
@@ -222,6 +230,18 @@ impl<T: Platform> Session<T> {
         Ok(stored)
     }
 
+    /// How many records of `target`'s `dimension` its node `holder` keeps (where the
+    /// owner's next run starts).
+    pub async fn records_kept(
+        &self,
+        holder: &NodeId,
+        target: &TargetId,
+        dimension: Dimension,
+    ) -> Result<u64, WalletError> {
+        let path = format!("/v1/audit/records/{target}/{}?from=0&count=0", dimension_name(dimension));
+        Ok(self.read_from(holder, &path).await?.parse::<RecordsAnswer>()?.total)
+    }
+
     /// The run of `count` records of `target`'s `dimension` from `from`, as its node
     /// `holder` keeps them (unchecked: see [`check_run`]).
     pub async fn read_records(
@@ -232,10 +252,7 @@ impl<T: Platform> Session<T> {
         from: u64,
         count: u64,
     ) -> Result<Vec<SignedRecord>, WalletError> {
-        let name = match dimension {
-            Dimension::First => "first",
-            Dimension::Second => "second",
-        };
+        let name = dimension_name(dimension);
         let mut out: Vec<SignedRecord> = Vec::new();
         while (out.len() as u64) < count {
             let at = from + out.len() as u64;
