@@ -282,6 +282,55 @@ test('a table: rows from plain objects checked before signing, pages proven comp
   assert.throws(() => verifyRowSignature(forged), { code: 'BAD_ROW_SIGNATURE' });
 });
 
+test('an audit: a supplier and three buyers; checked by each against its own trades and the rows, agreed; a lie disputed, naming the claim', async () => {
+  const supplier = Wallet.fromPhrase(ABANDON);
+  const buyers = [1, 2, 3];
+  for (const b of buyers) await client.transfer(supplier, 0, supplier.address(b), 1000n, 1n);
+  const holder = client.nodes().find((id) => id !== liar);
+  const target = await client.registerTarget(supplier, 0, { name: 'acme-npm', holder, dimensions: ['production', 'shipments'] });
+  assert.match(target, /^[0-9a-f]{64}$/);
+  const trade = async (b, quantity, amount, number) => {
+    await client.recordTrade(supplier, 0, { target, counterparty: supplier.address(b), quantity, amount, reference: `po-${number}` });
+    await client.confirmTrade(supplier, b, target, number);
+  };
+  for (const [i, b] of buyers.entries()) await trade(b, BigInt(10 * b), BigInt(100 * b), i);
+  const at = client.trust().latestVerifiedHeight;
+  const rows = buyers.map((b) => ({ at, counterparty: supplier.address(b), quantity: BigInt(10 * b), amount: BigInt(100 * b), memo: `ship ${b}` }));
+  assert.equal(await client.uploadRecords(supplier, 0, target, 'second', rows), 3);
+  assert.equal(await client.uploadRecords(supplier, 0, target, 'first', [{ at, quantity: 60n, amount: 0n, memo: 'batch 1' }]), 1);
+  const n = await client.submitAudit(supplier, 0, target, 200);
+  for (const b of buyers) {
+    const check = await client.noteAudit(supplier, b, target, n);
+    assert.equal(check.verdict, 'confirm', JSON.stringify(check));
+    assert.deepEqual(check.own, { quantity: 10 * b, amount: 100 * b, count: 1 });
+    assert.equal(check.recordsChecked, 4);
+  }
+  const agreed = await client.audit(target, n);
+  assert.equal(agreed.status, 'agreed');
+  assert.equal(agreed.confirmations.length, 3);
+  assert.equal(agreed.settledAt, Math.max(...agreed.confirmations.map((c) => c.height)));
+  assert.match(agreed.verification.method, /quorum certificate/);
+
+  // The supplier's shipment row says 6 where the trade both sides confirmed says 5.
+  await trade(1, 5n, 50n, 3);
+  const later = client.trust().latestVerifiedHeight;
+  await client.uploadRecords(supplier, 0, target, 'second', [{ at: later, counterparty: supplier.address(1), quantity: 6n, amount: 50n }]);
+  const lie = await client.submitAudit(supplier, 0, target, 200);
+  const refused = await client.noteAudit(supplier, 1, target, lie);
+  assert.equal(refused.verdict, 'refuse');
+  assert.match(refused.reason, /the target's rows say 6/);
+  const disputed = await client.audit(target, lie);
+  assert.equal(disputed.status, 'disputed');
+  assert.equal(disputed.refusals[0].claim, refused.claim);
+  assert.equal(disputed.claims[refused.claim].counterparty, supplier.address(1));
+
+  await assert.rejects(client.noteAudit(supplier, 4, target, n), { code: 'NOT_A_COUNTERPARTY' }, 'never traded with it');
+  await assert.rejects(client.noteAudit(supplier, 2, target, lie), { code: 'NOT_A_COUNTERPARTY' }, 'not in that period');
+  await assert.rejects(client.checkAudit(supplier, 1, 'xyz', 0), { code: 'BAD_TARGET' });
+  await assert.rejects(client.uploadRecords(supplier, 0, target, 'third', []), { code: 'BAD_OPTIONS' });
+  await assert.rejects(client.audit(target, 9), { code: 'UNKNOWN_AUDIT' });
+});
+
 test('keystore round trip, wrong password, and a bad phrase each have their code', () => {
   const w = Wallet.generate();
   const ks = w.seal('correct horse battery staple', 1024, 1);

@@ -21,15 +21,17 @@ const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
 /**
  * Starts a 4-node devnet (`byzantine` lying nodes) with `gateways` gateways, each serving
- * the wallet and listing the others for it to fail over to. `url` is the first's (with
- * the faucet), `urls` all of them; `stopGateway(i)` kills gateway i's process.
+ * the wallet and listing the others for it to fail over to, `fund` addresses funded at
+ * genesis. `url` is the first's (with the faucet), `urls` all of them; `stopGateway(i)`
+ * kills gateway i's process; `ca` and `genesisJson` for a client in this process.
  */
-export async function startDevnet({ byzantine = 0, gateways = 1 } = {}) {
+export async function startDevnet({ byzantine = 0, gateways = 1, fund = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-web-'));
   const port = await freeBase(26500, 55);
   const args = ['devnet', '--dir', dir, '--byzantine', String(byzantine), '--base-port', String(port), '--www', WWW];
   args.push('--gateways', String(gateways));
-  execFileSync(VIGIL, [...args, '--write-only'], { stdio: 'ignore' });
+  const funding = fund.flatMap((a) => ['--fund', `${a}:1000000`]);
+  execFileSync(VIGIL, [...args, '--write-only', ...funding], { stdio: 'ignore' });
   const child = spawn(VIGIL, args, { stdio: 'ignore' });
   const urls = Array.from({ length: gateways }, (_, i) => `https://localhost:${port + 200 + 2 * i}`);
   const url = urls[0];
@@ -72,7 +74,8 @@ export async function startDevnet({ byzantine = 0, gateways = 1 } = {}) {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  return { dir, url, urls, spki, get, stop, stopGateway };
+  const genesisJson = readFileSync(join(dir, 'genesis.json'), 'utf8');
+  return { dir, url, urls, spki, get, stop, stopGateway, ca, genesisJson };
 }
 
 /**

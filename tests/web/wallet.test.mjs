@@ -14,7 +14,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { startDevnet, launchChromium, VIGIL } from './harness.mjs';
+
+// The counterparties of the audit test act through the npm package in this process.
+const NPM = process.env.VIGIL_NPM_DIR;
+assert.ok(NPM, 'set VIGIL_NPM_DIR (cargo xtask test does)');
+const npm = await import(pathToFileURL(join(NPM, 'node.js')).href);
+await npm.init();
+const ABANDON = `${'abandon '.repeat(23)}art`;
+const buyers = npm.Wallet.fromPhrase(ABANDON);
 
 const SHOTS = process.env.VIGIL_E2E_DIR ?? new URL('../../target/e2e', import.meta.url).pathname;
 const PASSWORD = 'correct horse battery staple';
@@ -38,7 +48,8 @@ async function shot(name) {
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  net = await startDevnet({ byzantine: 1, gateways: 2 });
+  net = await startDevnet({ byzantine: 1, gateways: 2, fund: [1, 2, 3].map((b) => buyers.address(b)) });
+  setGlobalDispatcher(new Agent({ connect: { ca: net.ca } }));
   browser = await launchChromium(net.spki);
   page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
   page.on('console', (m) => {
@@ -331,6 +342,60 @@ test('tables: a table created, rows inserted through the form generated from its
   assert.match(await page.locator('#row-history').innerText(), /Insert at height \d+/);
   assert.match(await page.locator('#row-detail').innerText(), /Signature \(Ed25519, verified\)/);
   await shot('tables-3-history');
+});
+
+test('audits: a target registered, trades and rows recorded, an audit submitted; confirmations arrive, agreed; a lie disputed with its reason', async () => {
+  const client = new npm.VigilClient({ gateways: [net.url], genesisJson: net.genesisJson });
+  const page$ = page.locator('.page:not([hidden])');
+  await page.getByRole('button', { name: 'Audits' }).click();
+  await page.locator('#target-name').fill('acme-web');
+  await page.getByRole('button', { name: 'Register target' }).click();
+  const target = (await page.locator('#audit-target').innerText({ timeout: 60_000 })).trim();
+  assert.match(target, /^[0-9a-f]{64}$/);
+  let trades = 0;
+  const trade = async (b, quantity, amount, rowQuantity = quantity) => {
+    await page.locator('#trade-to').fill(buyers.address(b));
+    await page.locator('#trade-quantity').fill(String(quantity));
+    await page.locator('#trade-amount').fill(String(amount));
+    await page.getByRole('button', { name: 'Record trade' }).click();
+    await page$.locator('.notice', { hasText: `Trade ${trades} recorded` }).waitFor({ timeout: 60_000 });
+    await client.confirmTrade(buyers, b, target, trades);
+    trades += 1;
+    await page.locator('#row-second').check();
+    await page.locator('#row-to').fill(buyers.address(b));
+    await page.locator('#row-quantity').fill(String(rowQuantity));
+    await page.locator('#row-amount').fill(String(amount));
+    await page.getByRole('button', { name: 'Sign and keep the row' }).click();
+    await page$.locator('.notice', { hasText: `the node holds ${trades} rows` }).waitFor({ timeout: 60_000 });
+  };
+  for (const b of [1, 2, 3]) await trade(b, 10 * b, 100 * b);
+  await shot('audits-1-recorded');
+  await page.getByRole('button', { name: 'Submit audit' }).click();
+  await page.locator('#audit-view[data-status="pending"]').waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('#audit-claims li[data-state="awaited"]').count(), 3);
+  await shot('audits-2-submitted');
+  const number = Number((await page.locator('#audit-view h2').innerText()).match(/Audit (\d+)/)[1]);
+  for (const [i, b] of [1, 2, 3].entries()) {
+    const check = await client.noteAudit(buyers, b, target, number);
+    assert.equal(check.verdict, 'confirm', JSON.stringify(check));
+    if (i < 2) await page.locator('#audit-claims li[data-state="confirmed"]').nth(i).waitFor();
+  }
+  await page.locator('#audit-view[data-status="agreed"]').waitFor();
+  assert.equal(await page.locator('#audit-claims li[data-state="confirmed"]').count(), 3);
+  assert.match(await page.locator('#audit-status').innerText(), /^Agreed at height \d+/);
+  assert.match(await page.locator('#audit-view').innerText(), /Verified against the certified header at height \d+/);
+  await shot('audits-3-agreed');
+
+  // The supplier's row says 6 where the trade both sides confirmed says 5.
+  await trade(1, 5, 50, 6);
+  await page.getByRole('button', { name: 'Submit audit' }).click();
+  await page.locator('#audit-view[data-status="pending"]').waitFor({ timeout: 60_000 });
+  const lie = Number((await page.locator('#audit-view h2').innerText()).match(/Audit (\d+)/)[1]);
+  assert.equal(lie, number + 1);
+  assert.equal((await client.noteAudit(buyers, 1, target, lie)).verdict, 'refuse');
+  await page.locator('#audit-view[data-status="disputed"]').waitFor();
+  assert.match(await page.locator('#audit-claims li[data-state="refused"]').innerText(), /refused at height \d+: .*the target's rows say 6/);
+  await shot('audits-4-disputed');
 });
 
 test('narrow screen and dark theme render the dashboard', async () => {

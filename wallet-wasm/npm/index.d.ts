@@ -5,6 +5,7 @@ export type {
   ColumnType, Column, WritePolicy, TableSchema, RowObject, TableView, RowView, RowReport, ScanReport, ScanOptions,
   HistoryReport,
   SendAcrossOptions, TransferStepName, TransferStep, ConnectionView, Verification,
+  AuditStatusName, AuditReport, AuditCheckReport, RecordInput,
 } from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */
@@ -51,6 +52,6 @@ export interface VigilError extends Error {
     | 'NO_CHECKPOINT' | 'BAD_CHECKPOINT' | 'PINNED_HASH_MISMATCH' | 'CHECKPOINT_SET_MISMATCH'
     | 'CHECKPOINT_TOO_OLD' | 'BEFORE_CHECKPOINT'
     | 'NOT_A_CERTIFICATE' | 'NO_CENTERS' | 'NOT_BY_CONSORTIUM' | 'NO_CERT_RECORD' | 'CERT_RECORD_MISMATCH'
-    | 'BAD_PACKET'
+    | 'BAD_PACKET' | 'BAD_TARGET'
     | ApiErrorCode | string;
 }

@@ -184,6 +184,7 @@ impl App {
             Page::Vault => html! { <pages::VaultPage {shown} /> },
             Page::Certificates => html! { <pages::CertsPage {shown} /> },
             Page::Tables => html! { <pages::TablesPage {shown} /> },
+            Page::Audits => html! { <pages::AuditsPage {shown} /> },
             Page::Explorer => html! { <pages::ExplorerPage {shown} /> },
             Page::Settings => html! { <pages::SettingsPage {shown} on_forgotten={link.callback(|_| Msg::Lock)} /> },
         }

@@ -56,6 +56,8 @@ pub enum InputError {
     Table(String),
     /// A transfer across's timeout is not a whole number of blocks from 1 to the bound.
     TimeoutBlocks(u64),
+    /// An audit's input does not fit (the rule is the message).
+    Audit(String),
 }
 
 impl fmt::Display for InputError {
@@ -88,6 +90,7 @@ impl fmt::Display for InputError {
             InputError::NoCertificate => f.write_str("Paste a certificate (PEM, -----BEGIN CERTIFICATE----- …)."),
             InputError::Table(rule) => f.write_str(rule),
             InputError::TimeoutBlocks(max) => write!(f, "The timeout is a whole number of blocks, 1 to {max}."),
+            InputError::Audit(rule) => f.write_str(rule),
         }
     }
 }
@@ -116,6 +119,12 @@ pub enum Action {
     SendAcross,
     WatchTransfer,
     FollowOtherChain,
+    RegisterTarget,
+    RecordTrade,
+    UploadRow,
+    SubmitAudit,
+    ReadAudit,
+    CheckAudit,
 }
 
 impl fmt::Display for Action {
@@ -141,6 +150,12 @@ impl fmt::Display for Action {
             Action::SendAcross => "The transfer across was not sent",
             Action::WatchTransfer => "Could not read where the transfer stands",
             Action::FollowOtherChain => "Could not follow the other chain",
+            Action::RegisterTarget => "The target was not registered",
+            Action::RecordTrade => "The trade was not recorded",
+            Action::UploadRow => "The row was not kept",
+            Action::SubmitAudit => "The audit was not submitted",
+            Action::ReadAudit => "Could not read the audit",
+            Action::CheckAudit => "The audit was not checked",
         })
     }
 }
@@ -196,6 +211,8 @@ pub enum UiError {
     NotConnected,
     /// Transfers across need another chain, and none is followed.
     NoOtherChain,
+    /// The audit page needs a target, and this wallet registered none (or it is gone).
+    NoTarget,
     /// The other chain's gateway serves this wallet's own chain (`chain id`).
     SameChain(String),
     /// The other chain's gateway is not one the serving gateway lists, so this page may
@@ -241,6 +258,7 @@ impl UiError {
             UiError::OtherChain { .. } => "WRONG_CHAIN",
             UiError::NotConnected => "NOT_CONNECTED",
             UiError::NoOtherChain => "NO_OTHER_CHAIN",
+            UiError::NoTarget => "UNKNOWN_TARGET",
             UiError::SameChain(_) => "SAME_CHAIN",
             UiError::OtherChainNotListed { .. } => "NOT_LISTED",
             UiError::Storage(_) => "STORAGE",
@@ -336,6 +354,7 @@ impl fmt::Display for UiError {
             ),
             UiError::LeftOut(cause) => write!(f, "not used: {cause}"),
             UiError::NotConnected => f.write_str("Not connected to a gateway yet; open Settings to check its URL."),
+            UiError::NoTarget => f.write_str("No target object is registered from this wallet yet: register one first."),
             UiError::NoOtherChain => f.write_str(
                 "No other chain is followed: enter its gateway under \"Other chain\" in Settings (one this gateway lists)."
             ),

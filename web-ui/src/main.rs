@@ -4,6 +4,7 @@
 //! users read, the tables page's forms) are in [`model`], [`error`] and [`table_form`] and
 //! tested natively.
 
+pub mod audit_view;
 pub mod error;
 pub mod model;
 pub mod table_form;
@@ -13,6 +14,8 @@ pub mod transfer_steps;
 mod across;
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod audits;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 #[cfg(target_arch = "wasm32")]

@@ -152,7 +152,11 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
         require("chromium", "install Debian's `chromium` with apt-get")?;
         let www = crate::web::build()?;
         let mut web_tests = node_test("tests/web")?;
-        web_tests.env("VIGIL_WWW", &www).env("VIGIL_E2E_DIR", util::root().join("target/e2e"));
+        web_tests
+            .env("VIGIL_WWW", &www)
+            .env("VIGIL_E2E_DIR", util::root().join("target/e2e"))
+            // The audit test's counterparties use the npm package the step before built.
+            .env("VIGIL_NPM_DIR", util::root().join("target/npm/vigil-wallet"));
         exec_streaming(&mut web_tests, |l| tally.add_tap_line(l))?;
         println!("browser e2e screenshots in {}", util::root().join("target/e2e").display());
         Ok(())

@@ -5,7 +5,9 @@
 //!   processes (nodes, gateways), for `vigil devnet`, `cargo xtask demo` and the tests.
 //! - [`twochains`]: two such networks, a connection each way opened by their validators'
 //!   quorums, and a relayer between them (`vigil devnet --chains 2`).
+//! - [`auditor`]: a counterparty of audits as a process (`vigil auditor`).
 #![deny(unsafe_code)]
 
+pub mod auditor;
 pub mod devnet;
 pub mod twochains;

@@ -142,6 +142,15 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run an auditor: a counterparty of audits that checks each pending audit's claim
+    /// about its account against its own confirmed trades and the target's rows, and
+    /// sends its notice (confirmed, or refused naming the claim).
+    Auditor {
+        /// Auditor configuration (TOML): the chain's genesis, gateways and CA, the
+        /// auditor's account key, the targets it trades with.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run an authentication center: its part of the centers' key generation and threshold
     /// signing and its verdicts on certificate requests, following the chain through the
     /// gateways (every read proven). With a subcommand: one action of its operator.
@@ -233,6 +242,12 @@ fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
             }
+        }
+        Command::Auditor { config } => {
+            init_logs();
+            let cfg = vigil::auditor::AuditorConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(vigil::auditor::run(&cfg))
         }
         Command::Relayer { config } => {
             init_logs();

@@ -169,6 +169,46 @@ async fn refusal(p: &mut Parties, signer: u8, payload: Payload, forge: bool) -> 
     Ok(error.error.code)
 }
 
+/// A process stopped when dropped (the test failing on the way included).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `vigil auditor` for buyer 3, watching `target`.
+fn start_auditor(net: &TestNet, target: TargetId) -> anyhow::Result<Stopped> {
+    let dir = net.devnet.genesis.parent().ok_or_else(|| anyhow::anyhow!("no devnet dir"))?.join("auditor");
+    std::fs::create_dir_all(&dir)?;
+    vigil_server::keys::save_account_key(&dir.join("buyer.key"), &key(3))?;
+    let cfg = vigil::auditor::AuditorConfig {
+        name: "buyer-3".into(),
+        chain: vigil_relayer::config::ChainEndpoint {
+            genesis_file: net.devnet.genesis.clone(),
+            gateways: vec![net.devnet.gateway.url.clone()],
+            ca_cert: net.devnet.gateway.ca_cert.clone(),
+            key_file: dir.join("buyer.key"),
+            local_address: None,
+        },
+        targets: vec![target],
+        poll_ms: 200,
+    };
+    let config = dir.join("auditor.toml");
+    cfg.save(&config)?;
+    let log = std::fs::File::create(dir.join("auditor.log"))?;
+    Ok(Stopped(
+        std::process::Command::new(vigil_e2e::vigil_bin()?)
+            .args(["auditor", "--config"])
+            .arg(&config)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?,
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audits_are_agreed_disputed_left_pending_and_refuse_bad_input() -> anyhow::Result<()> {
     let accounts = (0..5u8).map(|i| (addr(&key(i)), Amount(1_000_000))).collect();
@@ -182,6 +222,9 @@ async fn audits_are_agreed_disputed_left_pending_and_refuse_bad_input() -> anyho
         p.s(0).register_target(&key(0), "acme", holder, ["production".into(), "shipments".into()]).await?;
     p.target = target;
 
+    // Buyer 3 answers through `vigil auditor`, a process of its own.
+    let auditor = start_auditor(&p.net, target)?;
+
     // An honest period: every buyer confirms, and the audit is agreed.
     let trades = vec![
         p.trade(1, 10, 100).await?,
@@ -190,10 +233,17 @@ async fn audits_are_agreed_disputed_left_pending_and_refuse_bad_input() -> anyho
         p.trade(3, 1, 900).await?,
     ];
     let (n, audit) = p.submit(&trades, 6, None, 400).await?;
-    for b in 1..=3 {
+    for b in 1..=2 {
         assert_eq!(p.check_and_send(b, n).await?, Notice::Confirm, "buyer {b}");
     }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(p.s(4).audit(&target, n).await?.status, AuditStatus::Agreed { .. }) {
+        anyhow::ensure!(Instant::now() < deadline, "the auditor never confirmed audit {n}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(auditor);
     let view = p.s(4).audit(&target, n).await?;
+    assert!(view.record.confirmations.iter().any(|(a, _)| *a == addr(&key(3))), "buyer 3's auditor confirmed");
     let last = view.record.confirmations.iter().map(|(_, h)| *h).max().unwrap_or_default();
     assert_eq!(view.status, AuditStatus::Agreed { at: last }, "agreed in the block of the last confirmation");
     assert!(view.verification.method.contains("quorum certificate"), "{}", view.verification.method);

@@ -6,10 +6,11 @@
 //!
 //! Each capability's part of the API is a module with its own `#[wasm_bindgen] impl`
 //! blocks: [`transfer`], [`checkpoint`] (a client started from a stable checkpoint),
-//! [`certs`] (certificates verified and requested), [`crosschain`] (transfers across
+//! [`audit`] (audits of a target's data, from both sides), [`certs`] (certificates verified and requested), [`crosschain`] (transfers across
 //! chains and their steps), [`tables`] (tables and their rows,
 //! reads and scans proven), and the vault's (feature `js-vault`).
 
+mod audit;
 mod certs;
 mod checkpoint;
 mod crosschain;

@@ -269,6 +269,61 @@ impl<T: Platform> Session<T> {
         Ok(out)
     }
 
+    /// The audit of `target`'s next period, through the newest certified height, as its
+    /// owner makes it: the rows its node keeps after the last audit's, up to the first
+    /// of a later height (their digests), one claim per counterparty from the period's
+    /// confirmed trades (proven) with its rows among them; due `deadline_blocks` after
+    /// the period. Its number too.
+    pub async fn prepare_audit(
+        &mut self,
+        id: &TargetId,
+        deadline_blocks: u64,
+    ) -> Result<(u64, SubmitAudit), WalletError> {
+        let target = self.target(id).await?.0.ok_or_else(|| WalletError::Node {
+            status: 404,
+            code: "UNKNOWN_TARGET".into(),
+            message: "no target object has that id (proven absent)".into(),
+        })?;
+        let to = self.proofs_after(&[StateKey::Consensus], None).await?.height();
+        let starts = match target.audits.checked_sub(1) {
+            None => [0, 0],
+            Some(last) => self.audit(id, last).await?.record.submitted.data.map(|d| d.from_seq + d.count),
+        };
+        let end = target.trades.min(target.trades_audited + vigil_protocol::limits::AUDIT_TRADES_PER_PERIOD_MAX);
+        let keys: Vec<StateKey> = (target.trades_audited..end).map(|i| StateKey::Trade(*id, i)).collect();
+        let mut trades = Vec::new();
+        if !keys.is_empty() {
+            for value in self.proven_many(&keys).await?.0.iter().flatten() {
+                let trade: Trade = from_bytes(value).map_err(|e| WalletError::BadAnswer(format!("trade: {e}")))?;
+                if trade.recorded_at <= to {
+                    trades.push(trade);
+                }
+            }
+        }
+        let mut data = [DataDigest::default(); 2];
+        let mut second = Vec::new();
+        for dimension in Dimension::BOTH {
+            let start = starts[dimension.index()];
+            let kept = self.records_kept(&target.holder, id, dimension).await?;
+            let mut rows = self.read_records(&target.holder, id, dimension, start, kept.saturating_sub(start)).await?;
+            let within = rows.iter().position(|r| r.record.at > to).unwrap_or(rows.len());
+            rows.truncate(within);
+            data[dimension.index()] =
+                DataDigest::of(start, &rows).map_err(|e| WalletError::BadAnswer(format!("the node's rows: {e}")))?;
+            if dimension == Dimension::Second {
+                second = rows;
+            }
+        }
+        let audit = SubmitAudit {
+            target: *id,
+            period: AuditPeriod { from: target.next_from, to },
+            data,
+            claims: claims_of(&trades, &second),
+            deadline: vigil_protocol::Height(to.0.saturating_add(deadline_blocks)),
+        };
+        Ok((target.audits, audit))
+    }
+
     /// Audit `number` of `target`, proven, with its status at the proven height.
     pub async fn audit(&mut self, target: &TargetId, number: u64) -> Result<AuditView, WalletError> {
         let (record, verification) = self.proven::<AuditRecord>(&StateKey::Audit(*target, number)).await?;

@@ -4,6 +4,7 @@
 //! They report to `App` through callbacks in their properties.
 
 mod across;
+mod audits;
 mod certs;
 mod dashboard;
 mod explorer;
@@ -14,6 +15,7 @@ mod tables;
 mod vault;
 
 pub use across::AcrossPage;
+pub use audits::AuditsPage;
 pub use certs::CertsPage;
 pub use dashboard::DashboardPage;
 pub use explorer::ExplorerPage;
@@ -32,18 +34,20 @@ pub enum Page {
     Vault,
     Certificates,
     Tables,
+    Audits,
     Explorer,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 9] = [
         Page::Dashboard,
         Page::Send,
         Page::Across,
         Page::Vault,
         Page::Certificates,
         Page::Tables,
+        Page::Audits,
         Page::Explorer,
         Page::Settings,
     ];
@@ -57,6 +61,7 @@ impl Page {
             Page::Vault => "Vault",
             Page::Certificates => "Certificates",
             Page::Tables => "Tables",
+            Page::Audits => "Audits",
             Page::Explorer => "Explorer",
             Page::Settings => "Settings",
         }
