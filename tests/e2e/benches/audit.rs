@@ -58,7 +58,8 @@ async fn trade_with_all(
             RecordTrade { target, counterparty: addr(&buyer(b)), quantity, amount, reference: format!("po-{number}") };
         s.record_trade(key, trade).await?;
         session.confirm_trade(&buyer(b), target, number).await?;
-        let (trade, _) = s.proven::<Trade>(&StateKey::Trade(target, number)).await?;
+        // Read back by the buyer's session, which reads at least its own confirmation's height.
+        let (trade, _) = session.proven::<Trade>(&StateKey::Trade(target, number)).await?;
         trades.push(trade.ok_or_else(|| anyhow::anyhow!("trade {number} not proven"))?);
     }
     Ok(trades)
@@ -95,13 +96,15 @@ async fn audit_period(
         }
     }
     s.upload_records(holder, &rows).await?;
-    let to = s.proofs_after(&[StateKey::Consensus], None).await?.height();
+    // The period ends where every trade is confirmed (read from a node at or past them).
+    let confirmed = trades.iter().filter_map(|t| t.confirmed_at).max().unwrap_or_default();
+    let to = s.proofs_after(&[StateKey::Consensus], confirmed.0.checked_sub(1).map(Height)).await?.height();
     let empty = DataDigest::of(0, &[])?;
     let audit = SubmitAudit {
         target,
         period: AuditPeriod { from: t.next_from, to },
         data: [empty, DataDigest::of(from, &rows)?],
-        claims: claims_of(trades, &rows),
+        claims: claims_of(trades, &rows, to),
         deadline: Height(to.0 + 1_000),
     };
     s.submit_audit(key, audit.clone()).await?;

@@ -49,7 +49,8 @@ impl Parties {
             RecordTrade { target, counterparty: addr(&key(b)), quantity, amount, reference: format!("po-{number}") };
         self.s(0).record_trade(&key(0), record).await?;
         self.s(usize::from(b)).confirm_trade(&key(b), target, number).await?;
-        let (trade, _) = self.s(0).proven::<Trade>(&StateKey::Trade(target, number)).await?;
+        // Read back by the buyer's session, which reads at least its own confirmation's height.
+        let (trade, _) = self.s(usize::from(b)).proven::<Trade>(&StateKey::Trade(target, number)).await?;
         trade.ok_or_else(|| anyhow::anyhow!("trade {number} not proven"))
     }
 
@@ -113,13 +114,13 @@ impl Parties {
                 self.s(0).upload_records(&holder, rows).await?;
             }
         }
-        let mut claims = claims_of(trades, &rows_second);
+        let to = period_end(self.s(0), trades).await?;
+        let mut claims = claims_of(trades, &rows_second, to);
         if let Some((b, by)) = lie {
             for c in claims.iter_mut().filter(|c| c.counterparty == addr(&key(b))) {
                 c.quantity += by;
             }
         }
-        let to = self.s(0).proofs_after(&[StateKey::Consensus], None).await?.height();
         let audit = SubmitAudit {
             target: target_id,
             period: AuditPeriod { from, to },
@@ -139,6 +140,14 @@ impl Parties {
         self.s(usize::from(b)).send_notice(&key(b), target, n, period, check.notice.clone()).await?;
         Ok(check.notice)
     }
+}
+
+/// A period's end at which every one of `trades` is confirmed: the newest height, read
+/// from a node at or past their confirmations.
+async fn period_end(s: &mut Session<Native>, trades: &[Trade]) -> anyhow::Result<Height> {
+    let confirmed = trades.iter().filter_map(|t| t.confirmed_at).max().unwrap_or_default();
+    let after = confirmed.0.checked_sub(1).map(Height);
+    Ok(s.proofs_after(&[StateKey::Consensus], after).await?.height())
 }
 
 /// `payload` signed by `key` (or by a wrong key, `forge`) with its next nonce, posted to
@@ -280,8 +289,8 @@ async fn audits_are_agreed_disputed_left_pending_and_refuse_bad_input() -> anyho
     // Claims that do not match the digest, or leave a buyer out: refused, nothing changed.
     let trades3 = vec![p.trade(3, 2, 20).await?, p.trade(1, 3, 30).await?];
     let (next_from, _) = (p.s(0).target(&target).await?.0.map(|t| t.next_from).unwrap_or_default(), ());
-    let to = p.s(0).proofs_after(&[StateKey::Consensus], None).await?.height();
-    let mut claims = claims_of(&trades3, &[]);
+    let to = period_end(p.s(0), &trades3).await?;
+    let mut claims = claims_of(&trades3, &[], to);
     let digest = DataDigest { from_seq: 0, count: 1, root: vigil_protocol::Hash32([7; 32]) };
     let bad = SubmitAudit {
         target,

@@ -113,11 +113,12 @@ pub fn check_claim(claim: &Claim, own: &Figures, rows: &Figures) -> Result<(), S
     Ok(())
 }
 
-/// The claims of a period as the target's owner makes them: its confirmed trades summed
-/// per counterparty, each with its rows among `rows` (the period's second dimension).
-pub fn claims_of(trades: &[Trade], rows: &[SignedRecord]) -> Vec<Claim> {
+/// The claims of a period ending at `to` as the target's owner makes them: its trades
+/// confirmed by then summed per counterparty, each with its rows among `rows` (the
+/// period's second dimension).
+pub fn claims_of(trades: &[Trade], rows: &[SignedRecord], to: vigil_protocol::Height) -> Vec<Claim> {
     let mut by: BTreeMap<Address, Claim> = BTreeMap::new();
-    for t in trades.iter().filter(|t| t.confirmed_at.is_some()) {
+    for t in trades.iter().filter(|t| confirmed_by(t, to)) {
         let c =
             by.entry(t.counterparty).or_insert(Claim { counterparty: t.counterparty, quantity: 0, amount: 0, rows: 0 });
         c.quantity = c.quantity.saturating_add(t.quantity);
@@ -129,6 +130,12 @@ pub fn claims_of(trades: &[Trade], rows: &[SignedRecord]) -> Vec<Claim> {
         }
     }
     by.into_values().collect()
+}
+
+/// Whether `trade` was confirmed by height `to` (what an audit of a period ending there
+/// counts).
+pub fn confirmed_by(trade: &Trade, to: vigil_protocol::Height) -> bool {
+    trade.confirmed_at.is_some_and(|h| h <= to)
 }
 
 /// A dimension as the node's path names it.
@@ -318,7 +325,7 @@ impl<T: Platform> Session<T> {
             target: *id,
             period: AuditPeriod { from: target.next_from, to },
             data,
-            claims: claims_of(&trades, &second),
+            claims: claims_of(&trades, &second, to),
             deadline: vigil_protocol::Height(to.0.saturating_add(deadline_blocks)),
         };
         Ok((target.audits, audit))
@@ -360,7 +367,7 @@ impl<T: Platform> Session<T> {
         let mut own = Figures::default();
         for value in values.iter().flatten() {
             let trade: Trade = from_bytes(value).map_err(|e| WalletError::BadAnswer(format!("trade: {e}")))?;
-            if trade.counterparty == *me && trade.confirmed_at.is_some() {
+            if trade.counterparty == *me && confirmed_by(&trade, record.submitted.period.to) {
                 own.add(trade.quantity, trade.amount);
             }
         }

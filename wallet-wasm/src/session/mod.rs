@@ -156,6 +156,10 @@ pub struct Session<T: Platform> {
     /// commits the gateway stops routing to the jailed node, and asking it first would
     /// cost a refused request on every read until the wallet follows the new set.
     proven_false: Vec<NodeId>,
+    /// The height of this session's newest committed transaction (its receipts'): state
+    /// reads ask for at least that height, so what this session wrote is read back
+    /// (a node a block behind waits for it) — read-your-writes.
+    written_at: Height,
 }
 
 /// The bytes of a proven-state answer (`/v1/state/{key}`, `/v1/accounts/{address}`).
@@ -193,7 +197,7 @@ fn state_answer(p: ProvenState) -> Result<StateAnswer, WalletError> {
 
 impl<T: Platform> Session<T> {
     pub fn new(client: GatewayClient<T>, light: LightClient) -> Self {
-        Self { client, light, cross_check: None, proven_false: Vec::new() }
+        Self { client, light, cross_check: None, proven_false: Vec::new(), written_at: Height(0) }
     }
 
     pub fn chain_id(&self) -> &ChainId {
@@ -365,7 +369,13 @@ impl<T: Platform> Session<T> {
             return Err(WalletError::BadAnswer(format!("at most {STATE_KEYS_MAX} state entries a read")));
         }
         let keys_bcs = keys.iter().map(|k| Hex(to_bytes(k))).collect();
-        let request = StatesRequest { keys_bcs, after: after.map(|h| h.0) };
+        // At least the height of what this session committed last.
+        let floor = self.written_at.0.checked_sub(1);
+        let after = match (after.map(|h| h.0), floor) {
+            (Some(a), Some(f)) => Some(a.max(f)),
+            (a, f) => a.or(f),
+        };
+        let request = StatesRequest { keys_bcs, after };
         let body = serde_json::to_vec(&request).map_err(|e| WalletError::BadAnswer(e.to_string()))?;
         for _ in 0..FIRST_CERTIFIED_TRIES {
             let plain = PlainRequest::new("POST", "/v1/states", Some("application/json"), body.clone());
@@ -458,6 +468,15 @@ impl<T: Platform> Session<T> {
             .collect();
         let classification = detector::classify(&self.light, &tx.hash(), &judged);
         let evidence = self.prove_liars(key, &classification).await?;
+        let committed = classification
+            .reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Agrees)
+            .filter_map(|r| r.receipt.as_ref().map(|s| s.receipt.height))
+            .max();
+        if let Some(h) = committed {
+            self.written_at = self.written_at.max(h);
+        }
         let agreeing = classification.reports.iter().filter(|r| r.verdict == Verdict::Agrees).count();
         Ok(TransferReport {
             tx_hash: tx.hash(),

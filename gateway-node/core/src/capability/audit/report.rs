@@ -3,7 +3,7 @@
 //! - `SubmitAudit`: by the target's owner, for the period that starts where the last one
 //!   ended (the first at the target's registration) and ends before the height it
 //!   executes at; the claims name exactly the counterparties of the period's trades
-//!   confirmed by then (at most [`AUDIT_TRADES_PER_PERIOD_MAX`] trades read), and their
+//!   confirmed by its end (at most [`AUDIT_TRADES_PER_PERIOD_MAX`] trades read), and their
 //!   rows add up to the second data's digest; the deadline not passed. The audit is
 //!   numbered, and the target's next period starts after this one.
 //! - `AuditNotice`: by a counterparty the audit has a claim about, about the audit's own
@@ -43,7 +43,9 @@ fn period_counterparties(
         if trade.recorded_at > submit.period.to {
             break;
         }
-        if trade.confirmed_at.is_some() {
+        // Confirmed by the period's end: what the claims rest on is final at its last
+        // height, whatever is confirmed between then and this audit's execution.
+        if trade.confirmed_at.is_some_and(|h| h <= submit.period.to) {
             parties.insert(trade.counterparty);
         }
         next += 1;
