@@ -2,7 +2,7 @@
 //! and its gateway, and a counterparty's check of a period of 10,000 records against the
 //! signature check of those records alone, in the same run.
 //!
-//! - Audits: `SUPPLIERS` suppliers at once, each with the same three buyers, each running
+//! - Audits: `SUPPLIERS` suppliers at once, each with three buyers of its own, each running
 //!   `AUDITS_PER_SUPPLIER` audits one after another: a trade with each buyer recorded and
 //!   confirmed, the period's rows uploaded to the supplier's node, the audit submitted,
 //!   each buyer's check and notice, until the audit reads agreed. `audits_s` = audits /
@@ -34,8 +34,9 @@ fn supplier(i: usize) -> SecretKey {
     SecretKey::from_seed([0x30 + i as u8; 32])
 }
 
-fn buyer(i: usize) -> SecretKey {
-    SecretKey::from_seed([0x60 + i as u8; 32])
+/// Buyer `b` of supplier `s` (each supplier's own: a key signs from one session at a time).
+fn buyer(s: usize, b: usize) -> SecretKey {
+    SecretKey::from_seed([0x60 + (s * BUYERS + b) as u8; 32])
 }
 
 fn addr(k: &SecretKey) -> Address {
@@ -47,17 +48,22 @@ fn addr(k: &SecretKey) -> Address {
 async fn trade_with_all(
     s: &mut Session<Native>,
     buyers: &mut [Session<Native>],
-    key: &SecretKey,
+    (supplier, key): (usize, &SecretKey),
     target: TargetId,
     figures: &[(u64, u64)],
 ) -> anyhow::Result<Vec<Trade>> {
     let mut trades = Vec::new();
     for (b, (&(quantity, amount), session)) in figures.iter().zip(buyers.iter_mut()).enumerate() {
         let number = s.target(&target).await?.0.map(|t| t.trades).unwrap_or_default();
-        let trade =
-            RecordTrade { target, counterparty: addr(&buyer(b)), quantity, amount, reference: format!("po-{number}") };
+        let trade = RecordTrade {
+            target,
+            counterparty: addr(&buyer(supplier, b)),
+            quantity,
+            amount,
+            reference: format!("po-{number}"),
+        };
         s.record_trade(key, trade).await?;
-        session.confirm_trade(&buyer(b), target, number).await?;
+        session.confirm_trade(&buyer(supplier, b), target, number).await?;
         // Read back by the buyer's session, which reads at least its own confirmation's height.
         let (trade, _) = session.proven::<Trade>(&StateKey::Trade(target, number)).await?;
         trades.push(trade.ok_or_else(|| anyhow::anyhow!("trade {number} not proven"))?);
@@ -122,12 +128,12 @@ async fn supplier_audits(net_sessions: Vec<Session<Native>>, i: usize, holder: N
         s.register_target(&key, &format!("supplier-{i}"), holder, ["production".into(), "shipments".into()]).await?;
     let mut blocks = Vec::new();
     for _ in 0..AUDITS_PER_SUPPLIER {
-        let trades = trade_with_all(s, &mut buyers, &key, target, &[(1, 2), (2, 4), (3, 6)]).await?;
+        let trades = trade_with_all(s, &mut buyers, (i, &key), target, &[(1, 2), (2, 4), (3, 6)]).await?;
         let (n, audit) = audit_period(s, &key, &holder, target, &trades, &[1, 2, 3]).await?;
         for (b, session) in buyers.iter_mut().enumerate() {
-            let check = session.check_audit(&addr(&buyer(b)), &target, n).await?;
+            let check = session.check_audit(&addr(&buyer(i, b)), &target, n).await?;
             anyhow::ensure!(check.notice == Notice::Confirm, "buyer {b} refused: {:?}", check.notice);
-            session.send_notice(&buyer(b), target, n, audit.period, check.notice).await?;
+            session.send_notice(&buyer(i, b), target, n, audit.period, check.notice).await?;
         }
         let deadline = Instant::now() + AGREE_WAIT_MAX;
         loop {
@@ -152,7 +158,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn run() -> anyhow::Result<()> {
     let mut accounts: Vec<(Address, Amount)> =
         (0..=SUPPLIERS).map(|i| (addr(&supplier(i)), Amount(1_000_000_000))).collect();
-    accounts.extend((0..BUYERS).map(|b| (addr(&buyer(b)), Amount(1_000_000_000))));
+    accounts
+        .extend((0..=SUPPLIERS).flat_map(|s| (0..BUYERS).map(move |b| (addr(&buyer(s, b)), Amount(1_000_000_000)))));
     let net = TestNet::start_with(4, 0, ConsensusMode::Fast, accounts).await?;
     let http = net.gateway_client()?;
     net.wait_for_gateway(&http, Duration::from_secs(30)).await?;
@@ -181,9 +188,9 @@ async fn run() -> anyhow::Result<()> {
     let (target, _) = s.register_target(&key, "big", holder, ["production".into(), "shipments".into()]).await?;
     let per = [RECORDS / 3, RECORDS / 3, RECORDS - 2 * (RECORDS / 3)];
     let figures: Vec<(u64, u64)> = per.iter().map(|&n| (n, 2 * n)).collect();
-    let trades = trade_with_all(s, &mut buyers, &key, target, &figures).await?;
+    let trades = trade_with_all(s, &mut buyers, (SUPPLIERS, &key), target, &figures).await?;
     let (n, audit) = audit_period(s, &key, &holder, target, &trades, &per).await?;
-    let me = addr(&buyer(0));
+    let me = addr(&buyer(SUPPLIERS, 0));
     let owner = supplier(SUPPLIERS).public_key();
     let rows = buyers[0].read_records(&holder, &target, Dimension::Second, audit.data[1].from_seq, RECORDS).await?;
     anyhow::ensure!(rows.len() as u64 == RECORDS, "read {} rows", rows.len());
