@@ -100,16 +100,30 @@ impl SignedRecord {
     /// Whether `owner` signed every record: one batch (true for none).
     pub fn verify_all(records: &[SignedRecord], owner: &PublicKey) -> Result<(), RecordError> {
         let bodies: Vec<Vec<u8>> = records.iter().map(|r| to_bytes(&r.record)).collect();
-        let messages: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        Self::verify_bodies(records, &bodies.iter().map(Vec::as_slice).collect::<Vec<_>>(), owner)
+    }
+
+    /// Whether `owner` signed each of `records`, whose bodies' encodings are `messages`.
+    fn verify_bodies(records: &[SignedRecord], messages: &[&[u8]], owner: &PublicKey) -> Result<(), RecordError> {
         let signatures: Vec<Signature> = records.iter().map(|r| r.signature).collect();
         let keys = vec![*owner; records.len()];
-        if crate::crypto::verify_batch(Domain::AuditRecord, &messages, &signatures, &keys).is_ok() {
+        if crate::crypto::verify_batch(Domain::AuditRecord, messages, &signatures, &keys).is_ok() {
             return Ok(());
         }
         // Name the first bad one.
         let bad =
-            records.iter().find(|r| owner.verify(Domain::AuditRecord, &to_bytes(&r.record), &r.signature).is_err());
-        Err(RecordError::Signature(bad.map_or(0, |r| r.record.seq)))
+            records.iter().zip(messages).find(|(r, m)| owner.verify(Domain::AuditRecord, m, &r.signature).is_err());
+        Err(RecordError::Signature(bad.map_or(0, |(r, _)| r.record.seq)))
+    }
+
+    /// [`SignedRecord::verify_all`], and each record's [`SignedRecord::leaf`]: each
+    /// record encoded once (its body is its encoding without the signature's).
+    pub fn verify_with_leaves(records: &[SignedRecord], owner: &PublicKey) -> Result<Vec<Hash32>, RecordError> {
+        let encoded: Vec<Vec<u8>> = records.iter().map(to_bytes).collect();
+        let signature_len = records.first().map_or(0, |r| to_bytes(&r.signature).len());
+        let messages: Vec<&[u8]> = encoded.iter().map(|e| &e[..e.len().saturating_sub(signature_len)]).collect();
+        Self::verify_bodies(records, &messages, owner)?;
+        Ok(encoded.iter().map(|e| crate::hash::hash(Domain::AuditRecordLeaf, e)).collect())
     }
 }
 

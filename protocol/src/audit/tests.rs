@@ -68,6 +68,8 @@ proptest! {
         let signed = r.clone().sign(&owner());
         round_trips(&signed)?;
         prop_assert_eq!(SignedRecord::verify_all(std::slice::from_ref(&signed), &owner().public_key()), Ok(()));
+        let leaves = SignedRecord::verify_with_leaves(std::slice::from_ref(&signed), &owner().public_key());
+        prop_assert_eq!(leaves, Ok(vec![signed.leaf()]), "one encoding gives the same leaf");
         round_trips(&RecordUpload { records: vec![signed] })?;
         round_trips(&s)?;
         let notice = AuditNotice { target: s.target, audit: 3, period: s.period, notice: Notice::Refuse { claim: 0, reason } };

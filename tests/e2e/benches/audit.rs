@@ -152,7 +152,7 @@ async fn supplier_audits(net_sessions: Vec<Session<Native>>, i: usize, holder: N
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    percentile(&v, 50.0)
+    percentile(&v, 0.5)
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -66,9 +66,65 @@ impl Figures {
     }
 }
 
-/// Checks a run of a target's rows against the digest an audit holds for it: the same
-/// rows in the same order (their Merkle root), each signed by the target's owner (one
-/// batch), each of the audit's target and dimension and inside its period.
+/// Checks a run of a target's rows against the digest an audit holds for it, a page at a
+/// time as they arrive: the same rows in the same order (their Merkle root), each signed
+/// by the target's owner (a batch per page), each of the audit's target and dimension
+/// and inside its period.
+pub struct RunCheck<'a> {
+    owner: &'a PublicKey,
+    digest: DataDigest,
+    target: TargetId,
+    dimension: Dimension,
+    period: AuditPeriod,
+    leaves: Vec<vigil_protocol::Hash32>,
+}
+
+impl<'a> RunCheck<'a> {
+    pub fn new(
+        owner: &'a PublicKey,
+        digest: DataDigest,
+        target: TargetId,
+        dimension: Dimension,
+        period: AuditPeriod,
+    ) -> Self {
+        RunCheck { owner, digest, target, dimension, period, leaves: Vec::new() }
+    }
+
+    /// The next page of the run.
+    pub fn add(&mut self, page: &[SignedRecord]) -> Result<(), String> {
+        for (i, r) in page.iter().enumerate() {
+            let want = self.digest.from_seq + (self.leaves.len() + i) as u64;
+            if r.record.target != self.target || r.record.dimension != self.dimension {
+                return Err(format!("row {} is of another target or dimension", r.record.seq));
+            }
+            if r.record.seq != want {
+                return Err(format!("row {} came where row {want} belongs", r.record.seq));
+            }
+            if !self.period.contains(r.record.at) {
+                return Err(format!(
+                    "row {} is of height {}, outside the period ({})",
+                    r.record.seq, r.record.at, self.period
+                ));
+            }
+        }
+        let leaves = SignedRecord::verify_with_leaves(page, self.owner).map_err(|e| e.to_string())?;
+        self.leaves.extend(leaves);
+        Ok(())
+    }
+
+    /// Every row there, and their root the digest's.
+    pub fn finish(self) -> Result<(), String> {
+        if self.leaves.len() as u64 != self.digest.count {
+            return Err(format!("the node gave {} rows, the digest holds {}", self.leaves.len(), self.digest.count));
+        }
+        if vigil_protocol::merkle::root(&self.leaves) != self.digest.root {
+            return Err("the rows are not those the audit's digest holds (their Merkle root differs)".into());
+        }
+        Ok(())
+    }
+}
+
+/// [`RunCheck`] of a whole run at once.
 pub fn check_run(
     records: &[SignedRecord],
     owner: &PublicKey,
@@ -77,21 +133,9 @@ pub fn check_run(
     dimension: Dimension,
     period: &AuditPeriod,
 ) -> Result<(), String> {
-    if records.len() as u64 != digest.count {
-        return Err(format!("the node gave {} rows, the digest holds {}", records.len(), digest.count));
-    }
-    if let Some(r) = records.iter().find(|r| r.record.target != *target || r.record.dimension != dimension) {
-        return Err(format!("row {} is of another target or dimension", r.record.seq));
-    }
-    let found = DataDigest::of(digest.from_seq, records).map_err(|e| e.to_string())?;
-    if found.root != digest.root {
-        return Err("the rows are not those the audit's digest holds (their Merkle root differs)".into());
-    }
-    SignedRecord::verify_all(records, owner).map_err(|e| e.to_string())?;
-    if let Some(r) = records.iter().find(|r| !period.contains(r.record.at)) {
-        return Err(format!("row {} is of height {}, outside the period ({period})", r.record.seq, r.record.at));
-    }
-    Ok(())
+    let mut check = RunCheck::new(owner, *digest, *target, dimension, *period);
+    check.add(records)?;
+    check.finish()
 }
 
 /// The counterparty's check of `claim` (about `me`): it must equal the counterparty's own
@@ -259,15 +303,11 @@ impl<T: Platform> Session<T> {
         from: u64,
         count: u64,
     ) -> Result<Vec<SignedRecord>, WalletError> {
-        let name = dimension_name(dimension);
         let mut out: Vec<SignedRecord> = Vec::new();
         while (out.len() as u64) < count {
             let at = from + out.len() as u64;
             let want = (count - out.len() as u64).min(RECORDS_PER_READ_MAX as u64);
-            let path = format!("/v1/audit/records/{target}/{name}?from={at}&count={want}");
-            let answer: RecordsAnswer = self.read_from(holder, &path).await?.parse()?;
-            let run: Vec<SignedRecord> =
-                from_bytes(&answer.records_bcs.0).map_err(|e| WalletError::BadAnswer(format!("records: {e}")))?;
+            let run = self.read_page(holder, target, dimension, at, want).await?;
             if run.is_empty() {
                 break;
             }
@@ -331,6 +371,59 @@ impl<T: Platform> Session<T> {
         Ok((target.audits, audit))
     }
 
+    /// Reads `run`'s rows from the target's node a page at a time, each page checked while
+    /// the next is on its way; the rows about `me` added to `rows`. How many were checked,
+    /// or what is wrong with them (a node that does not answer is an error).
+    async fn check_pages(
+        &self,
+        holder: &NodeId,
+        run: &mut RunCheck<'_>,
+        me: &Address,
+        rows: &mut Figures,
+    ) -> Result<Result<u64, String>, WalletError> {
+        let (from, count, page) = (run.digest.from_seq, run.digest.count, RECORDS_PER_READ_MAX as u64);
+        let (target, dimension) = (run.target, run.dimension);
+        let mut current =
+            if count > 0 { self.read_page(holder, &target, dimension, from, page.min(count)).await? } else { vec![] };
+        let mut done = 0u64;
+        while !current.is_empty() {
+            done += current.len() as u64;
+            let left = count.saturating_sub(done);
+            // The next page's request goes out first, then this page's signatures are
+            // checked while it is on its way.
+            let (next, checked) = if left > 0 {
+                let fetch = self.read_page(holder, &target, dimension, from + done, page.min(left));
+                let (next, checked) = futures_util::future::join(fetch, async { run.add(&current) }).await;
+                (Some(next?), checked)
+            } else {
+                (None, run.add(&current))
+            };
+            if let Err(why) = checked {
+                return Ok(Err(why));
+            }
+            for r in current.iter().filter(|r| r.record.counterparty == Some(*me)) {
+                rows.add(r.record.quantity, r.record.amount);
+            }
+            current = next.unwrap_or_default();
+        }
+        Ok(Ok(done))
+    }
+
+    /// One page of a target's records as its node keeps them (at most
+    /// [`RECORDS_PER_READ_MAX`]).
+    async fn read_page(
+        &self,
+        holder: &NodeId,
+        target: &TargetId,
+        dimension: Dimension,
+        from: u64,
+        count: u64,
+    ) -> Result<Vec<SignedRecord>, WalletError> {
+        let path = format!("/v1/audit/records/{target}/{}?from={from}&count={count}", dimension_name(dimension));
+        let answer: RecordsAnswer = self.read_from(holder, &path).await?.parse()?;
+        from_bytes(&answer.records_bcs.0).map_err(|e| WalletError::BadAnswer(format!("records: {e}")))
+    }
+
     /// Audit `number` of `target`, proven, with its status at the proven height.
     pub async fn audit(&mut self, target: &TargetId, number: u64) -> Result<AuditView, WalletError> {
         let (record, verification) = self.proven::<AuditRecord>(&StateKey::Audit(*target, number)).await?;
@@ -377,14 +470,16 @@ impl<T: Platform> Session<T> {
         let mut problem = None;
         for dimension in Dimension::BOTH {
             let digest = data[dimension.index()];
-            let run = self.read_records(&target.holder, target_id, dimension, digest.from_seq, digest.count).await?;
-            checked += run.len() as u64;
-            if let Err(why) = check_run(&run, &target.owner_key, &digest, target_id, dimension, &period) {
-                problem.get_or_insert(format!("{dimension:?} rows: {why}"));
-                continue;
+            let mut run = RunCheck::new(&target.owner_key, digest, *target_id, dimension, period);
+            match self.check_pages(&target.holder, &mut run, me, &mut rows).await? {
+                Ok(n) => checked += n,
+                Err(why) => {
+                    problem.get_or_insert(format!("{dimension:?} rows: {why}"));
+                    continue;
+                }
             }
-            for r in run.iter().filter(|r| r.record.counterparty == Some(*me)) {
-                rows.add(r.record.quantity, r.record.amount);
+            if let Err(why) = run.finish() {
+                problem.get_or_insert(format!("{dimension:?} rows: {why}"));
             }
         }
         let verdict = match problem {
