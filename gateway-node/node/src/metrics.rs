@@ -19,6 +19,9 @@ pub struct Metrics {
     /// (as of its last repair).
     pub vault_shards_repaired: AtomicU64,
     pub vault_shards_missing: AtomicU64,
+    /// Audit records kept for the targets this node holds, and refused.
+    pub audit_records_kept: AtomicU64,
+    pub audit_records_refused: AtomicU64,
 }
 
 #[derive(Default)]
@@ -73,6 +76,9 @@ impl Metrics {
         let _ = writeln!(s, "# HELP vigil_pruned_below_height Blocks and receipts below this height were pruned.\n# TYPE vigil_pruned_below_height gauge\nvigil_pruned_below_height {}", g.pruned_below);
         let _ = writeln!(s, "# HELP vigil_vault_shards_repaired_total Vault shards this node lost and rebuilt from the other stores.\n# TYPE vigil_vault_shards_repaired_total counter\nvigil_vault_shards_repaired_total {}", load(&self.vault_shards_repaired));
         let _ = writeln!(s, "# HELP vigil_vault_shards_missing Vault shards this node should hold and could not rebuild (fewer than k intact at the other stores), as of its last repair.\n# TYPE vigil_vault_shards_missing gauge\nvigil_vault_shards_missing {}", load(&self.vault_shards_missing));
+        let _ = writeln!(s, "# HELP vigil_audit_records_total Records of audit targets this node holds, by outcome (kept, or refused: out of order, not the owner's signature, malformed).\n# TYPE vigil_audit_records_total counter");
+        let _ = writeln!(s, "vigil_audit_records_total{{outcome=\"kept\"}} {}", load(&self.audit_records_kept));
+        let _ = writeln!(s, "vigil_audit_records_total{{outcome=\"refused\"}} {}", load(&self.audit_records_refused));
         let _ = writeln!(s, "# HELP vigil_txs_committed_total Transactions committed.\n# TYPE vigil_txs_committed_total counter\nvigil_txs_committed_total {}", load(&self.txs_committed));
         let _ = writeln!(s, "# HELP vigil_txs_rejected_total Client transactions rejected at admission.\n# TYPE vigil_txs_rejected_total counter\nvigil_txs_rejected_total {}", load(&self.txs_rejected));
         let _ = writeln!(s, "# HELP vigil_forks_proven_total Heights at which another certified block conflicts with this node's (a fork, traced to its validators).\n# TYPE vigil_forks_proven_total counter\nvigil_forks_proven_total {}", load(&self.forks_proven));

@@ -357,6 +357,9 @@ async fn audits_are_agreed_disputed_left_pending_and_refuse_bad_input() -> anyho
     assert_eq!(post(0, upload(vec![gap])).await?, ErrorCode::BadRecord, "out of sequence");
     let kept = p.s(0).read_records(&holder, &target, Dimension::First, 0, u64::MAX).await?;
     assert_eq!(kept.len() as u64, seq, "nothing refused was kept");
+    let counted = |outcome: &str| format!("vigil_audit_records_total{{outcome=\"{outcome}\"}}");
+    assert_eq!(p.net.metric(0, &counted("refused")).await?, 2.0, "the operator sees the refused records");
+    assert!(p.net.metric(0, &counted("kept")).await? >= seq as f64);
 
     // The claim check itself: what a buyer compares, with the reason it gives.
     let claim = Claim { counterparty: addr(&key(1)), quantity: 3, amount: 30, rows: 1 };

@@ -171,6 +171,10 @@ async fn upload(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Jso
     let first = &upload.records[0].record;
     let target = held_target(&shared, &first.target)?;
     let stored = tokio::task::block_in_place(|| shared.records.append(&upload.records, &target.owner_key));
+    let n = upload.records.len() as u64;
+    let counter =
+        if stored.is_ok() { &shared.metrics.audit_records_kept } else { &shared.metrics.audit_records_refused };
+    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(RecordsStored { stored: stored.map_err(store_error)? }))
 }
 
