@@ -329,6 +329,7 @@ test('an audit: a supplier and three buyers; checked by each against its own tra
   await assert.rejects(client.checkAudit(supplier, 1, 'xyz', 0), { code: 'BAD_TARGET' });
   await assert.rejects(client.uploadRecords(supplier, 0, target, 'third', []), { code: 'BAD_OPTIONS' });
   await assert.rejects(client.audit(target, 9), { code: 'UNKNOWN_AUDIT' });
+  await assert.rejects(client.audit(target, -1), { code: 'BAD_OPTIONS' }, 'not a number an audit has');
 });
 
 test('keystore round trip, wrong password, and a bad phrase each have their code', () => {

@@ -64,6 +64,14 @@ export interface RecordInput {
 }
 "#;
 
+/// A trade's or an audit's number: a whole number a JS number holds exactly.
+fn whole_number(n: f64, what: &str) -> Result<u64, JsValue> {
+    if n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 {
+        return Err(error("BAD_OPTIONS", format!("{what} is a whole number (0 for the first)")));
+    }
+    Ok(n as u64)
+}
+
 fn target_id(text: &str) -> Result<TargetId, JsValue> {
     text.parse().map_err(|_| error("BAD_TARGET", "a target id is 64 hex digits"))
 }
@@ -239,11 +247,9 @@ impl VigilClient {
         future_to_promise(async move {
             let account = account.map_err(key_error)?;
             let target = target_id(&target)?;
-            if trade < 0.0 || trade.fract() != 0.0 {
-                return Err(error("BAD_OPTIONS", "a trade number is a whole number"));
-            }
+            let trade = whole_number(trade, "a trade's number")?;
             let mut s = shared.try_hold().ok_or_else(busy)?;
-            to_js(&s.confirm_trade(&account.key, target, trade as u64).await.map_err(wallet_error)?)
+            to_js(&s.confirm_trade(&account.key, target, trade).await.map_err(wallet_error)?)
         })
     }
 
@@ -315,9 +321,9 @@ impl VigilClient {
     pub fn audit(&self, target: String, number: f64) -> Promise {
         let shared = self.session.clone();
         future_to_promise(async move {
-            let target = target_id(&target)?;
+            let (target, number) = (target_id(&target)?, whole_number(number, "an audit's number")?);
             let mut s = shared.try_hold().ok_or_else(busy)?;
-            audit_to_js(&s.audit(&target, number as u64).await.map_err(wallet_error)?)
+            audit_to_js(&s.audit(&target, number).await.map_err(wallet_error)?)
         })
     }
 
@@ -330,9 +336,9 @@ impl VigilClient {
         let account = wallet.0.account(index);
         future_to_promise(async move {
             let account = account.map_err(key_error)?;
-            let target = target_id(&target)?;
+            let (target, number) = (target_id(&target)?, whole_number(number, "an audit's number")?);
             let mut s = shared.try_hold().ok_or_else(busy)?;
-            let check = s.check_audit(&account.address(), &target, number as u64).await.map_err(wallet_error)?;
+            let check = s.check_audit(&account.address(), &target, number).await.map_err(wallet_error)?;
             check_to_js(&check)
         })
     }
@@ -345,8 +351,7 @@ impl VigilClient {
         let account = wallet.0.account(index);
         future_to_promise(async move {
             let account = account.map_err(key_error)?;
-            let target = target_id(&target)?;
-            let number = number as u64;
+            let (target, number) = (target_id(&target)?, whole_number(number, "an audit's number")?);
             let mut s = shared.try_hold().ok_or_else(busy)?;
             let check = s.check_audit(&account.address(), &target, number).await.map_err(wallet_error)?;
             let period = s.audit(&target, number).await.map_err(wallet_error)?.record.submitted.period;
