@@ -182,6 +182,11 @@ pub fn confirmed_by(trade: &Trade, to: vigil_protocol::Height) -> bool {
     trade.confirmed_at.is_some_and(|h| h <= to)
 }
 
+/// Rows a counterparty's check reads at a time: small enough that the first page's
+/// wait and the last page's check (the parts nothing overlaps) are short, large enough
+/// that a page's request costs little beside its signatures.
+pub const CHECK_PAGE_RECORDS: u64 = 1_000;
+
 /// A dimension as the node's path names it.
 fn dimension_name(dimension: Dimension) -> &'static str {
     match dimension {
@@ -381,7 +386,7 @@ impl<T: Platform> Session<T> {
         me: &Address,
         rows: &mut Figures,
     ) -> Result<Result<u64, String>, WalletError> {
-        let (from, count, page) = (run.digest.from_seq, run.digest.count, RECORDS_PER_READ_MAX as u64);
+        let (from, count, page) = (run.digest.from_seq, run.digest.count, CHECK_PAGE_RECORDS);
         let (target, dimension) = (run.target, run.dimension);
         let mut current =
             if count > 0 { self.read_page(holder, &target, dimension, from, page.min(count)).await? } else { vec![] };
