@@ -122,7 +122,7 @@ mod tests {
             claims,
             deadline: Height(40),
         };
-        let mut record = AuditRecord::new(submitted, Height(10), [0, 3], AuditCondition::default());
+        let mut record = AuditRecord::new(submitted, Height(10), [0, 3], vec![1_000, 50, 9], AuditCondition::default());
         record.confirmations.push((a(1), Height(12)));
         record.refusals.push(Refusal { counterparty: a(2), claim: 1, reason: "shipped 4".into(), at: Height(13) });
         record.status = status;

@@ -41,14 +41,6 @@ pub struct Claim {
     pub rows: u64,
 }
 
-impl Claim {
-    /// How much the claim weighs in the [`AuditCondition`]: its volume, and at least 1,
-    /// so a counterparty with nothing invoiced still counts.
-    pub fn weight(&self) -> u128 {
-        u128::from(self.amount).max(1)
-    }
-}
-
 /// An audit as its owner submits it (sent by the target's owner).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitAudit {
@@ -132,7 +124,8 @@ impl AuditNotice {
 }
 
 /// The chain's rule for agreeing an audit (genesis): the confirmed counterparties'
-/// weight (their claims' volume) must reach `num / den` of all the claims' weight.
+/// weight (their volume in the period, as the chain counted it) must reach `num / den`
+/// of all the counterparties' weight.
 /// `1 / 1`, the default: every counterparty with a trade in the period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCondition {
@@ -198,6 +191,11 @@ pub struct AuditRecord {
     /// The target's trades the period holds, by number: from the first, up to (not
     /// including) the second. A counterparty finds its own among them.
     pub trades: [u64; 2],
+    /// Each claim's counterparty's volume in the period as the chain counted it (the
+    /// amounts of its trades confirmed by the period's end), in the claims' order: the
+    /// condition's weights, never the figures the target claims (which an owner could
+    /// inflate for a friendly counterparty).
+    pub volumes: Vec<u64>,
     pub condition: AuditCondition,
     /// Who confirmed, and when, in the order the notices came.
     pub confirmations: Vec<(Address, Height)>,
@@ -207,11 +205,18 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(submitted: SubmitAudit, at: Height, trades: [u64; 2], condition: AuditCondition) -> AuditRecord {
+    pub fn new(
+        submitted: SubmitAudit,
+        at: Height,
+        trades: [u64; 2],
+        volumes: Vec<u64>,
+        condition: AuditCondition,
+    ) -> AuditRecord {
         let mut record = AuditRecord {
             submitted,
             submitted_at: at,
             trades,
+            volumes,
             condition,
             confirmations: vec![],
             refusals: vec![],
@@ -254,8 +259,14 @@ impl AuditRecord {
         self.settle(at);
     }
 
+    /// Claim `i`'s weight: its counterparty's volume, and at least 1, so a counterparty
+    /// with nothing invoiced still counts.
+    fn weight(&self, i: usize) -> u128 {
+        u128::from(self.volumes.get(i).copied().unwrap_or(0)).max(1)
+    }
+
     fn weight_of(&self, parties: impl Iterator<Item = Address>) -> u128 {
-        parties.filter_map(|a| self.claim_of(&a)).map(|(_, c)| c.weight()).sum()
+        parties.filter_map(|a| self.claim_of(&a)).map(|(i, _)| self.weight(i)).sum()
     }
 
     /// Agreed once the confirmations meet the condition; disputed once what is not
@@ -264,7 +275,7 @@ impl AuditRecord {
         if self.status != AuditStatus::Pending {
             return;
         }
-        let total: u128 = self.submitted.claims.iter().map(Claim::weight).sum();
+        let total: u128 = (0..self.submitted.claims.len()).map(|i| self.weight(i)).sum();
         let confirmed = self.weight_of(self.confirmations.iter().map(|(a, _)| *a));
         let refused = self.weight_of(self.refusals.iter().map(|r| r.counterparty));
         if self.condition.met(confirmed, total) {

@@ -74,7 +74,7 @@ proptest! {
         round_trips(&s)?;
         let notice = AuditNotice { target: s.target, audit: 3, period: s.period, notice: Notice::Refuse { claim: 0, reason } };
         round_trips(&notice)?;
-        round_trips(&AuditRecord::new(s, Height(5), [0, 4], AuditCondition::default()))?;
+        round_trips(&AuditRecord::new(s, Height(5), [0, 4], vec![1, 2], AuditCondition::default()))?;
     }
 
     #[test]

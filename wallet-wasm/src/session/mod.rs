@@ -117,18 +117,30 @@ fn gateways_down(answers: &[NodeAnswer]) -> Option<ClientError> {
     all_down.then(|| answers[0].result.clone().err()).flatten()
 }
 
+/// Codes that say a node did not take a transaction up, not that it refused it: the
+/// transaction may still commit.
+const NOT_A_REFUSAL: [&str; 7] =
+    ["NODE_UNAVAILABLE", "NODE_TIMEOUT", "NODE_ERROR", "UNKNOWN_NODE", "GATEWAYS_DOWN", "NO_RECEIPT", "DUPLICATE"];
+
 impl TransferReport {
-    /// Why no node committed the transaction, when none did and one said why: its code
-    /// and words (e.g. `NO_CONNECTION`).
+    /// Why no node committed the transaction, when every node answered, none committed
+    /// it and one refused it outright: that refusal's code and words (e.g.
+    /// `NO_CONNECTION`). A node that did not answer, or had it pending, may still commit
+    /// it: then this is `None`.
     pub fn refusal(&self) -> Option<WalletError> {
-        if self.nodes.iter().any(|n| n.verdict == Verdict::Agrees) {
+        if self.nodes.iter().any(|n| matches!(n.verdict, Verdict::Agrees | Verdict::TimedOut)) {
+            return None;
+        }
+        let code_of = |why: &str| why.split_once(": ").map_or(why, |(code, _)| code).to_string();
+        let pending = self
+            .nodes
+            .iter()
+            .any(|n| matches!(&n.verdict, Verdict::Silent(why) if NOT_A_REFUSAL.contains(&code_of(why).as_str())));
+        if pending {
             return None;
         }
         self.nodes.iter().find_map(|n| match &n.verdict {
-            Verdict::Silent(why) => {
-                let code = why.split_once(": ").map_or(why.as_str(), |(code, _)| code);
-                Some(WalletError::Refused { code: code.to_string(), reason: why.clone() })
-            }
+            Verdict::Silent(why) => Some(WalletError::Refused { code: code_of(why), reason: why.clone() }),
             _ => None,
         })
     }

@@ -10,7 +10,7 @@
 //!   period, once, while the audit is pending and its deadline not passed; a refusal
 //!   names the sender's own claim. The audit settles as the chain's condition says.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use vigil_protocol::audit::{
     AuditCondition, AuditNotice, AuditRecord, AuditStatus, Notice, SubmitAudit, Target, Trade,
@@ -24,14 +24,15 @@ use crate::capability::{Capability, ReadState};
 use crate::consensus::Rejection;
 use crate::execution::{Ledger, TxContext, TxInvalid};
 
-/// The counterparties of the confirmed trades from the target's first unaudited one
-/// through the period's end, and the first trade after the period.
+/// The counterparties of the trades from the target's first unaudited one through the
+/// period's end that were confirmed by then, with their volume (amounts summed), and the
+/// first trade after the period.
 fn period_counterparties(
     target: &Target,
     submit: &SubmitAudit,
     state: &impl ReadState,
-) -> Result<(BTreeSet<Address>, u64), Refused> {
-    let mut parties = BTreeSet::new();
+) -> Result<(BTreeMap<Address, u64>, u64), Refused> {
+    let mut parties = BTreeMap::new();
     let mut next = target.trades_audited;
     while next < target.trades {
         if next - target.trades_audited >= AUDIT_TRADES_PER_PERIOD_MAX {
@@ -46,17 +47,20 @@ fn period_counterparties(
         // Confirmed by the period's end: what the claims rest on is final at its last
         // height, whatever is confirmed between then and this audit's execution.
         if trade.confirmed_at.is_some_and(|h| h <= submit.period.to) {
-            parties.insert(trade.counterparty);
+            let volume: &mut u64 = parties.entry(trade.counterparty).or_default();
+            *volume = volume.saturating_add(trade.amount);
         }
         next += 1;
     }
     Ok((parties, next))
 }
 
-/// What a submitted audit changes: the target moved on, and where its trades stand.
+/// What a submitted audit changes: the target moved on, where its trades stand, and
+/// each claim's counterparty's volume as counted here.
 pub struct Submitted {
     target: Target,
     trades_audited: u64,
+    volumes: Vec<u64>,
 }
 
 fn check_submit(submit: &SubmitAudit, sender: &Address, state: &impl ReadState) -> Result<Submitted, Refused> {
@@ -80,13 +84,14 @@ fn check_submit(submit: &SubmitAudit, sender: &Address, state: &impl ReadState) 
     }
     let (parties, trades_audited) = period_counterparties(&target, submit, state)?;
     let claimed: BTreeSet<Address> = submit.claims.iter().map(|c| c.counterparty).collect();
-    if let Some(missing) = parties.difference(&claimed).next() {
+    if let Some(missing) = parties.keys().find(|a| !claimed.contains(a)) {
         return Err(Refused::Claims(format!("{missing} traded with the target in the period, and no claim names it")));
     }
-    if let Some(extra) = claimed.difference(&parties).next() {
+    if let Some(extra) = claimed.iter().find(|a| !parties.contains_key(a)) {
         return Err(Refused::Claims(format!("{extra} has no confirmed trade with the target in the period")));
     }
-    Ok(Submitted { target, trades_audited })
+    let volumes = submit.claims.iter().map(|c| parties.get(&c.counterparty).copied().unwrap_or(0)).collect();
+    Ok(Submitted { target, trades_audited, volumes })
 }
 
 impl Capability for SubmitAudit {
@@ -101,13 +106,13 @@ impl Capability for SubmitAudit {
     }
 
     fn apply(&self, checked: Step<Submitted>, cx: &mut TxContext<'_>) -> TxStatus {
-        let Submitted { mut target, trades_audited } = match checked {
+        let Submitted { mut target, trades_audited, volumes } = match checked {
             Step::Go(s) => s,
             Step::Fail(code) => return TxStatus::Failed(code),
         };
         let condition: AuditCondition = cx.read(&StateKey::AuditCondition).unwrap_or_default();
         let trades = [target.trades_audited, trades_audited];
-        let record = AuditRecord::new(self.clone(), executing(cx), trades, condition);
+        let record = AuditRecord::new(self.clone(), executing(cx), trades, volumes, condition);
         cx.write(StateKey::Audit(self.target, target.audits), &record);
         target.audits += 1;
         target.trades_audited = trades_audited;

@@ -192,6 +192,21 @@ fn a_fraction_weighted_by_volume_agrees_without_a_small_refusal_and_disputes_on_
 }
 
 #[test]
+fn an_inflated_claim_weighs_what_the_chain_counted_not_what_the_target_claims() {
+    // Buyer 0 traded 100 of 1,000; the owner claims 1,000,000 for it, to let a friendly
+    // buyer 0 agree the audit alone under a three-quarters condition.
+    let mut net = Net::new(AuditCondition { num: 3, den: 4 });
+    net.trade(0, 10, 100);
+    net.trade(1, 20, 200);
+    net.trade(2, 5, 700);
+    let submit = net.submission(net.claims(&[(0, 10, 1_000_000), (1, 20, 200), (2, 5, 700)]), 20);
+    assert_eq!(net.run_alice(vec![Payload::SubmitAudit(Box::new(submit))]), [TxStatus::Success]);
+    assert_eq!(net.audit(0).volumes.iter().sum::<u64>(), 1_000, "the volumes the chain counted");
+    assert_eq!(net.run(vec![(net.buyers[0].clone(), net.notice(0, Notice::Confirm))]), [TxStatus::Success]);
+    assert_eq!(net.audit(0).status, AuditStatus::Pending, "100 of 1,000 is not three quarters");
+}
+
+#[test]
 fn below_the_condition_it_stays_pending_and_expires_at_its_deadline() {
     let mut net = audited(AuditCondition::default());
     assert_eq!(net.run(vec![(net.buyers[0].clone(), net.notice(0, Notice::Confirm))]), [TxStatus::Success]);
