@@ -99,12 +99,9 @@ impl Chain {
         send: bool,
     ) -> Result<AuditCheck, UiError> {
         let mut s = self.session.hold().await;
-        let me = Address::from_public_key(&key.public_key());
-        let check = s.check_audit(&me, &target, number).await?;
         if send {
-            let period = s.audit(&target, number).await?.record.submitted.period;
-            s.send_notice(key, target, number, period, check.notice.clone()).await?;
+            return Ok(s.note_audit(key, target, number).await?);
         }
-        Ok(check)
+        Ok(s.check_audit(&Address::from_public_key(&key.public_key()), &target, number).await?)
     }
 }

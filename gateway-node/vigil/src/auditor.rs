@@ -97,9 +97,7 @@ async fn answer(
             settled.insert((target, n));
             continue;
         }
-        let check = session.check_audit(&me, &target, n).await?;
-        let period = record.submitted.period;
-        session.send_notice(key, target, n, period, check.notice.clone()).await?;
+        let check = session.note_audit(key, target, n).await?;
         match &check.notice {
             Notice::Confirm => tracing::info!(%target, audit = n, records = check.records_checked, "audit confirmed"),
             Notice::Refuse { claim, reason } => tracing::warn!(%target, audit = n, claim, %reason, "audit refused"),

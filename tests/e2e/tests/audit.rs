@@ -135,10 +135,7 @@ impl Parties {
     /// Buyer `b` checks audit `n` and sends what it found.
     async fn check_and_send(&mut self, b: u8, n: u64) -> anyhow::Result<Notice> {
         let target = self.target;
-        let check = self.s(usize::from(b)).check_audit(&addr(&key(b)), &target, n).await?;
-        let period = self.s(usize::from(b)).audit(&target, n).await?.record.submitted.period;
-        self.s(usize::from(b)).send_notice(&key(b), target, n, period, check.notice.clone()).await?;
-        Ok(check.notice)
+        Ok(self.s(usize::from(b)).note_audit(&key(b), target, n).await?.notice)
     }
 }
 

@@ -353,10 +353,7 @@ impl VigilClient {
             let account = account.map_err(key_error)?;
             let (target, number) = (target_id(&target)?, whole_number(number, "an audit's number")?);
             let mut s = shared.try_hold().ok_or_else(busy)?;
-            let check = s.check_audit(&account.address(), &target, number).await.map_err(wallet_error)?;
-            let period = s.audit(&target, number).await.map_err(wallet_error)?.record.submitted.period;
-            s.send_notice(&account.key, target, number, period, check.notice.clone()).await.map_err(wallet_error)?;
-            check_to_js(&check)
+            check_to_js(&s.note_audit(&account.key, target, number).await.map_err(wallet_error)?)
         })
     }
 }

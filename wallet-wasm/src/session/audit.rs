@@ -47,6 +47,8 @@ pub struct AuditCheck {
     pub rows: Figures,
     /// Rows checked in all (both dimensions), every signature verified.
     pub records_checked: u64,
+    /// The audit's period, which a notice names.
+    pub period: AuditPeriod,
     pub verification: Verification,
 }
 
@@ -248,6 +250,18 @@ impl<T: Platform> Session<T> {
     /// Submits an audit (by the target's owner).
     pub async fn submit_audit(&mut self, key: &SecretKey, audit: SubmitAudit) -> Result<TransferReport, WalletError> {
         self.send(key, Payload::SubmitAudit(Box::new(audit))).await
+    }
+
+    /// [`Session::check_audit`] by `key`'s account, then its verdict sent as its notice.
+    pub async fn note_audit(
+        &mut self,
+        key: &SecretKey,
+        target: TargetId,
+        number: u64,
+    ) -> Result<AuditCheck, WalletError> {
+        let check = self.check_audit(&Address::from_public_key(&key.public_key()), &target, number).await?;
+        self.send_notice(key, target, number, check.period, check.notice.clone()).await?;
+        Ok(check)
     }
 
     /// Sends a counterparty's notice about audit `number` of `target`, of `period`.
@@ -495,6 +509,6 @@ impl<T: Platform> Session<T> {
             Ok(()) => Notice::Confirm,
             Err(reason) => Notice::Refuse { claim: index as u32, reason: clip(reason) },
         };
-        Ok(AuditCheck { notice, own, rows, records_checked: checked, verification: view.verification })
+        Ok(AuditCheck { notice, own, rows, records_checked: checked, period, verification: view.verification })
     }
 }
