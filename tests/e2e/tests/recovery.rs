@@ -98,6 +98,9 @@ async fn a_wiped_validator_restores_from_its_peers_snapshot_under_load_and_votes
         node1.byzantine = true; // lets its process inject the fault
         net.running.children[1].1 = net.devnet.spawn_node(&exe, &node1)?;
     }
+    // The upload below stores a shard at every node: node 1 answers again first (the
+    // gateway still counts it healthy while it restarts, its circuit closed).
+    net.wait_until_connected(Duration::from_secs(60)).await?;
 
     // A vault object node 3 keeps a shard of, uploaded before it is wiped.
     let node3 = net.devnet.nodes[3].clone();
