@@ -48,7 +48,7 @@ pub mod crosschain;
 pub mod crypto;
 pub mod encoding;
 #[cfg(feature = "erasure")]
-pub mod erasure;
+pub use vigil_codec::erasure;
 pub mod evidence;
 pub mod fast;
 pub mod forensics;

@@ -1,5 +1,6 @@
 // JS side of `cargo xtask bench vault`: the same bytes through the npm package's vault
-// preparation (XChaCha20-Poly1305 STREAM + Reed–Solomon k-of-n, in wasm) and through
+// preparation (XChaCha20-Poly1305 STREAM + Reed–Solomon k-of-n, in wasm: its simd128
+// build and its baseline) and through
 // `shamir-secret-sharing` (Shamir over GF(2^8), the well-known JS way to split a secret
 // k-of-n), in one run. Prints one JSON object.
 //
@@ -9,6 +10,7 @@
 // usage: node vault.mjs --package DIR [--mb 64] [--shamir-mb 4] [--k 2] [--n 3]
 
 import { randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { split } from 'shamir-secret-sharing';
@@ -24,11 +26,19 @@ const n = Number(arg('--n', '3'));
 const shamirMb = Math.min(mb, Number(arg('--shamir-mb', '4')));
 if (!packageDir) throw new Error('usage: node vault.mjs --package DIR [--mb 64] [--k 2] [--n 3]');
 
-const { init, Wallet, vaultPrepare } = await import(pathToFileURL(resolve(packageDir, 'vault-node.js')).href);
-await init();
+// Both builds of the vault entry, each in its own instance of the JS glue: the simd128
+// one (what `init()` loads on this Node) and the baseline for engines without SIMD.
+const dist = resolve(packageDir, 'dist/vault');
+const load = async (file) => {
+  const glue = await import(`${pathToFileURL(resolve(dist, 'vigil_wallet.js')).href}?build=${file}`);
+  await glue.default({ module_or_path: readFileSync(resolve(dist, file)) });
+  return glue;
+};
+const { hasSimd } = await import(pathToFileURL(resolve(packageDir, 'simd.js')).href);
+if (!hasSimd()) throw new Error('this Node has no wasm SIMD: the simd128 build cannot be measured');
+const builds = { simd: await load('vigil_wallet_simd_bg.wasm'), baseline: await load('vigil_wallet_bg.wasm') };
 const bytes = new Uint8Array(mb << 20);
 for (let at = 0; at < bytes.length; at += 65536) randomFillSync(bytes, at, Math.min(65536, bytes.length - at));
-const wallet = Wallet.generate();
 
 const best = async (runs, f) => {
   let t = Infinity;
@@ -40,13 +50,18 @@ const best = async (runs, f) => {
   return t / 1000;
 };
 
-let prepared;
-const wasmS = await best(3, () => {
-  prepared = vaultPrepare(wallet, bytes, k, n);
-});
+const rates = {};
+for (const [name, { Wallet, vaultPrepare }] of Object.entries(builds)) {
+  const wallet = Wallet.generate();
+  let prepared;
+  rates[name] = mb / (await best(3, () => {
+    prepared = vaultPrepare(wallet, bytes, k, n);
+  }));
+  if (prepared.stripes * n !== prepared.shards) throw new Error(`${name}: unexpected split`);
+}
 let shares;
 const shamirS = await best(1, async () => {
   shares = await split(bytes.subarray(0, shamirMb << 20), n, k);
 });
-if (prepared.stripes * n !== prepared.shards || shares.length !== n) throw new Error('unexpected split');
-console.log(JSON.stringify({ wasm_mb_s: mb / wasmS, shamir_js_mb_s: shamirMb / shamirS, mb, shamir_mb: shamirMb, k, n }));
+if (shares.length !== n) throw new Error('unexpected split');
+console.log(JSON.stringify({ wasm_mb_s: rates.simd, wasm_baseline_mb_s: rates.baseline, shamir_js_mb_s: shamirMb / shamirS, mb, shamir_mb: shamirMb, k, n }));

@@ -11,10 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
-use chacha20poly1305::aead::{KeyInit, Payload};
-use chacha20poly1305::XChaCha20Poly1305;
 use rand_core::CryptoRngCore;
+use vigil_codec::stream;
 use vigil_protocol::erasure::{self, ErasureError};
 use vigil_protocol::vault::fragment_hash;
 use vigil_protocol::{Address, Hash32, NodeId, UserId, VaultConfig, VaultManifest};
@@ -22,9 +20,8 @@ use zeroize::Zeroizing;
 
 use crate::keys::WalletSeed;
 
-/// Bytes of the STREAM nonce prefix for XChaCha20-Poly1305 (24 − 5).
-pub const NONCE_PREFIX_BYTES: usize = 19;
-const TAG_BYTES: u64 = 16;
+/// Bytes of the STREAM nonce prefix (see [`vigil_codec::stream`]).
+pub use vigil_codec::stream::NONCE_PREFIX_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultClientError {
@@ -64,9 +61,7 @@ pub fn new_nonce(rng: &mut impl CryptoRngCore) -> u64 {
 
 /// Ciphertext bytes for `plaintext_len` bytes in chunks of `chunk_bytes`.
 pub fn ciphertext_len(plaintext_len: u64, chunk_bytes: u32) -> u64 {
-    let chunk = u64::from(chunk_bytes.max(1));
-    let chunks = (plaintext_len / chunk) + 1; // the last chunk may be empty
-    NONCE_PREFIX_BYTES as u64 + plaintext_len + chunks * TAG_BYTES
+    stream::sealed_len(plaintext_len, chunk_bytes)
 }
 
 /// Encrypts `plaintext` for `object_id` under a nonce prefix drawn from `rng`, calling
@@ -79,24 +74,10 @@ pub fn encrypt(
     rng: &mut impl CryptoRngCore,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Vec<u8>, VaultClientError> {
-    let chunk = chunk_bytes.max(1) as usize;
     let mut prefix = [0u8; NONCE_PREFIX_BYTES];
     rng.fill_bytes(&mut prefix);
-    let mut out = Vec::with_capacity(ciphertext_len(plaintext.len() as u64, chunk_bytes) as usize);
-    out.extend_from_slice(&prefix);
-    let mut enc = EncryptorBE32::from_aead(XChaCha20Poly1305::new(key.into()), prefix.as_ref().into());
-    let aad = object_id.0;
-    let total = plaintext.len() as u64;
-    let mut rest = plaintext;
-    while rest.len() >= chunk {
-        let (this, next) = rest.split_at(chunk);
-        out.extend(enc.encrypt_next(Payload { msg: this, aad: &aad }).map_err(|_| VaultClientError::Decrypt)?);
-        rest = next;
-        progress(total - rest.len() as u64, total);
-    }
-    out.extend(enc.encrypt_last(Payload { msg: rest, aad: &aad }).map_err(|_| VaultClientError::Decrypt)?);
-    progress(total, total);
-    Ok(out)
+    stream::seal(key, &prefix, &object_id.0, chunk_bytes, plaintext, &mut progress)
+        .map_err(|_| VaultClientError::Decrypt)
 }
 
 /// Decrypts what [`encrypt`] made; any change, truncation or reordering fails.
@@ -106,44 +87,18 @@ pub fn decrypt(
     chunk_bytes: u32,
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, VaultClientError> {
-    if ciphertext.len() < NONCE_PREFIX_BYTES + TAG_BYTES as usize {
-        return Err(VaultClientError::Decrypt);
-    }
-    let (prefix, mut rest) = ciphertext.split_at(NONCE_PREFIX_BYTES);
-    let mut dec = DecryptorBE32::from_aead(XChaCha20Poly1305::new(key.into()), prefix.into());
-    let sealed_chunk = chunk_bytes.max(1) as usize + TAG_BYTES as usize;
-    let aad = object_id.0;
-    let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
-    // A full-size final chunk is followed by an empty last one, so `>` (not `>=`).
-    while rest.len() > sealed_chunk {
-        let (this, next) = rest.split_at(sealed_chunk);
-        out.extend(dec.decrypt_next(Payload { msg: this, aad: &aad }).map_err(|_| VaultClientError::Decrypt)?);
-        rest = next;
-    }
-    out.extend(dec.decrypt_last(Payload { msg: rest, aad: &aad }).map_err(|_| VaultClientError::Decrypt)?);
-    Ok(out)
+    stream::open(key, &object_id.0, chunk_bytes, ciphertext).map_err(|_| VaultClientError::Decrypt)
 }
 
 /// Cuts `ciphertext` into stripes of `k × shard_bytes` (the last zero-padded) and codes
 /// each into n shards: `k` originals, then `n − k` recovery shards.
 pub fn split(cfg: &VaultConfig, ciphertext: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, VaultClientError> {
-    let (k, n, shard) = (usize::from(cfg.threshold), usize::from(cfg.fragments), cfg.shard_bytes as usize);
     let len = ciphertext.len() as u64;
     if len > cfg.object_bytes_max {
         return Err(VaultClientError::TooLarge { len, max: cfg.object_bytes_max });
     }
-    let stripe_bytes = k * shard;
-    let mut stripes = Vec::with_capacity(cfg.stripes(len) as usize);
-    for s in 0..cfg.stripes(len) as usize {
-        let start = (s * stripe_bytes).min(ciphertext.len());
-        let end = ((s + 1) * stripe_bytes).min(ciphertext.len());
-        let mut data = ciphertext[start..end].to_vec();
-        data.resize(stripe_bytes, 0);
-        let originals: Vec<Vec<u8>> = data.chunks(shard).map(<[u8]>::to_vec).collect();
-        let shards = erasure::encode(n, originals).map_err(|e| VaultClientError::Code(e.to_string()))?;
-        stripes.push(shards);
-    }
-    Ok(stripes)
+    let (k, n, shard) = (usize::from(cfg.threshold), usize::from(cfg.fragments), cfg.shard_bytes as usize);
+    erasure::stripes(k, n, shard, ciphertext).map_err(|e| VaultClientError::Code(e.to_string()))
 }
 
 /// The manifest for `stripes` (as [`split`] made them).
@@ -214,8 +169,10 @@ pub fn rebuild(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chacha20poly1305::aead::Aead;
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::XChaCha20Poly1305;
     use sha2::Digest;
+    use vigil_codec::stream::TAG_BYTES;
 
     fn cfg() -> VaultConfig {
         VaultConfig { shard_bytes: 64, chunk_bytes: 100, ..VaultConfig::default() }
@@ -251,7 +208,7 @@ mod tests {
         assert_eq!(prefix, drawn, "the nonce prefix is what the generator gave");
         let mut nonce = [0u8; 24];
         nonce[..NONCE_PREFIX_BYTES].copy_from_slice(prefix);
-        let first = &rest[..cfg().chunk_bytes as usize + TAG_BYTES as usize];
+        let first = &rest[..cfg().chunk_bytes as usize + TAG_BYTES];
         let opened = XChaCha20Poly1305::new(key.as_ref().into())
             .decrypt((&nonce).into(), Payload { msg: first, aad: &id.0 })
             .expect("chunk 0 opens with the plain AEAD");

@@ -139,13 +139,15 @@ pub fn npm_ci(dir: &str) -> Result<()> {
 
 /// Shrinks a wasm-bindgen output in place with binaryen's `wasm-opt -Oz` (the npm build of
 /// binaryen, pinned in `xtask/node`; Debian's is too old). The features are those rustc's
-/// wasm32 target emits, so the optimiser may keep but never add any.
-pub fn wasm_opt(wasm: &Path) -> Result<()> {
+/// wasm32 target emits (and `simd128` for the build that has it), so the optimiser may
+/// keep but never add any.
+pub fn wasm_opt(wasm: &Path, simd: bool) -> Result<()> {
     npm_ci("xtask/node")?;
     let tool = root().join("xtask/node/node_modules/binaryen/bin/wasm-opt");
     exec(
         Command::new("node")
             .arg(tool)
+            .args(simd.then_some("--enable-simd"))
             .args([
                 "-Oz",
                 "--enable-bulk-memory",
@@ -177,40 +179,67 @@ fn short_source_paths() -> String {
     prefixes.iter().map(|p| format!("--remap-path-prefix={p}=")).collect::<Vec<_>>().join(" ")
 }
 
-/// Builds `package` (with `features`) for wasm32 with the size profile (`wasm-size`: opt-level z, crypto at
-/// 3), binds its `artifact` with wasm-bindgen `--target web` (one ES module for browsers,
-/// bundlers and Node) as `out_name` into `out_dir`, without name and producers sections,
-/// and shrinks it with wasm-opt. Returns the `_bg.wasm` file.
-/// `env` is set for the build (`Some`) or removed from it (`None`).
-pub fn build_browser_wasm(
-    package: &str,
-    features: &[&str],
-    artifact: &str,
-    out_name: &str,
-    out_dir: &Path,
-    extra: &[&str],
-    env: &[(&str, Option<&str>)],
-) -> Result<PathBuf> {
+/// One build of a package's wasm for browsers (see [`build_browser_wasm`]).
+#[derive(Clone, Copy)]
+pub struct WasmBuild<'a> {
+    pub package: &'a str,
+    pub features: &'a [&'a str],
+    /// The cargo artifact's file stem.
+    pub artifact: &'a str,
+    /// wasm-bindgen's `--out-name`.
+    pub out_name: &'a str,
+    /// More wasm-bindgen options.
+    pub extra: &'a [&'a str],
+    /// Set for the build (`Some`) or removed from it (`None`).
+    pub env: &'a [(&'a str, Option<&'a str>)],
+    /// With wasm `simd128` (in a target directory of its own, so that neither build
+    /// invalidates the other's).
+    pub simd: bool,
+}
+
+/// Builds `b.package` (with `b.features`) for wasm32 with the size profile (`wasm-size`:
+/// opt-level z, crypto and the vault's codec at 3), binds its artifact with wasm-bindgen
+/// `--target web` (one ES module for browsers, bundlers and Node) as `b.out_name` into
+/// `out_dir`, without name and producers sections, and shrinks it with wasm-opt. Returns
+/// the `_bg.wasm` file.
+pub fn build_browser_wasm(b: &WasmBuild, out_dir: &Path) -> Result<PathBuf> {
+    let cache = bind_wasm(b)?;
+    copy_dir_files(&cache, out_dir)?;
+    Ok(out_dir.join(format!("{}_bg.wasm", b.out_name)))
+}
+
+/// Builds, binds and shrinks `b` (see [`build_browser_wasm`]); returns the folder that
+/// holds the output, kept per build flavour.
+pub fn bind_wasm(b: &WasmBuild) -> Result<PathBuf> {
     require_wasm_bindgen("wasm-bindgen")?;
+    let target = if b.simd { target_dir().join("wasm-simd") } else { target_dir() };
+    let mut rustflags = short_source_paths();
+    if b.simd {
+        rustflags.push_str(" -C target-feature=+simd128");
+    }
     let mut build = cargo();
     build
-        .args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", package])
-        .args(features.iter().flat_map(|f| ["--features", f]))
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", short_source_paths());
-    for (name, value) in env {
+        .args(["build", "--profile", "wasm-size", "--target", "wasm32-unknown-unknown", "-p", b.package])
+        .args(b.features.iter().flat_map(|f| ["--features", f]))
+        .arg("--target-dir")
+        .arg(&target)
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags);
+    for (name, value) in b.env {
         match value {
             Some(v) => build.env(name, v),
             None => build.env_remove(name),
         };
     }
     exec(&mut build)?;
-    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-size").join(format!("{artifact}.wasm"));
+    let wasm = target.join("wasm32-unknown-unknown/wasm-size").join(format!("{}.wasm", b.artifact));
     // Binding and wasm-opt take seconds: their output is kept per build flavour and
     // reused while the wasm and the options are the same (a second demo starts fast).
-    let flavour: Vec<String> =
-        std::iter::once(out_name.to_string()).chain(features.iter().map(|f| f.to_string())).collect();
+    let flavour: Vec<String> = std::iter::once(b.out_name.to_string())
+        .chain(b.features.iter().map(|f| f.to_string()))
+        .chain(b.simd.then(|| "simd128".to_string()))
+        .collect();
     let cache = target_dir().join("xtask-cache").join(flavour.join("+"));
-    let stamp = build_stamp(&wasm, extra, env)?;
+    let stamp = build_stamp(&wasm, b.extra, b.env)?;
     let stamp_file = cache.join(".stamp");
     if std::fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) {
         if cache.exists() {
@@ -223,22 +252,21 @@ pub fn build_browser_wasm(
                     "--target",
                     "web",
                     "--out-name",
-                    out_name,
+                    b.out_name,
                     "--remove-name-section",
                     "--remove-producers-section",
                 ])
-                .args(extra)
+                .args(b.extra)
                 .arg("--out-dir")
                 .arg(&cache)
                 .arg(&wasm),
         )?;
-        wasm_opt(&cache.join(format!("{out_name}_bg.wasm")))?;
+        wasm_opt(&cache.join(format!("{}_bg.wasm", b.out_name)), b.simd)?;
         std::fs::write(&stamp_file, &stamp)?;
     } else {
-        println!("{out_name}: wasm unchanged, bound and optimised output reused from {}", cache.display());
+        println!("{}: wasm unchanged, bound and optimised output reused from {}", b.out_name, cache.display());
     }
-    copy_dir_files(&cache, out_dir)?;
-    Ok(out_dir.join(format!("{out_name}_bg.wasm")))
+    Ok(cache)
 }
 
 /// What the bound and optimised output depends on besides the code: the wasm file

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::util::{build_browser_wasm, exec, root};
+use crate::util::{build_browser_wasm, exec, root, WasmBuild};
 
 /// Files of the static shell copied next to the wasm.
 const SHELL: &[&str] = &["index.html", "boot.js", "style.css", "icon.svg"];
@@ -38,7 +38,16 @@ fn build_pinned(pin: Option<&str>) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&dist)?;
     let env = [("VIGIL_PINNED_CHAIN", pin)];
-    let bg = build_browser_wasm("vigil-web", &[], "vigil-web", "vigil_web", &dist, &["--no-typescript"], &env)?;
+    let web = WasmBuild {
+        package: "vigil-web",
+        features: &[],
+        artifact: "vigil-web",
+        out_name: "vigil_web",
+        extra: &["--no-typescript"],
+        env: &env,
+        simd: false,
+    };
+    let bg = build_browser_wasm(&web, &dist)?;
     for f in SHELL {
         let from = root().join("www").join(f);
         std::fs::copy(&from, dist.join(f)).with_context(|| format!("copying {}", from.display()))?;

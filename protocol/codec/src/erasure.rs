@@ -52,6 +52,40 @@ pub fn originals(k: usize, n: usize, intact: &BTreeMap<u8, &[u8]>) -> Result<Vec
         .collect()
 }
 
+/// `bytes` cut into stripes of `k × shard` bytes (the last zero-padded; an empty input
+/// is one stripe of zeros), each coded into its `n` shards as [`encode`] does. One
+/// encoder serves every stripe, and a full stripe's originals are read where they lie.
+pub fn stripes(k: usize, n: usize, shard: usize, bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
+    let stripe_bytes =
+        k.checked_mul(shard).filter(|b| *b > 0).ok_or_else(|| ErasureError::Code("a stripe of no bytes".into()))?;
+    let count = bytes.len().div_ceil(stripe_bytes).max(1);
+    let mut encoder = reed_solomon_simd::ReedSolomonEncoder::new(k, n.saturating_sub(k), shard).map_err(code)?;
+    let mut out = Vec::with_capacity(count);
+    let mut padded = Vec::new();
+    for s in 0..count {
+        let start = (s * stripe_bytes).min(bytes.len());
+        let end = (start + stripe_bytes).min(bytes.len());
+        let data = match bytes.get(start..end) {
+            Some(full) if full.len() == stripe_bytes => full,
+            part => {
+                padded.clear();
+                padded.extend_from_slice(part.unwrap_or_default());
+                padded.resize(stripe_bytes, 0);
+                &padded
+            }
+        };
+        let mut shards: Vec<Vec<u8>> = Vec::with_capacity(n);
+        for original in data.chunks(shard) {
+            encoder.add_original_shard(original).map_err(code)?;
+            shards.push(original.to_vec());
+        }
+        shards.extend(encoder.encode().map_err(code)?.recovery_iter().map(<[u8]>::to_vec));
+        out.push(shards);
+        encoder.reset(k, n.saturating_sub(k), shard).map_err(code)?;
+    }
+    Ok(out)
+}
+
 /// Shard `index` of a stripe, rebuilt from the intact shards at hand (see [`originals`]).
 pub fn rebuild_shard(k: usize, n: usize, intact: &BTreeMap<u8, &[u8]>, index: u8) -> Result<Vec<u8>, ErasureError> {
     let i = usize::from(index);
@@ -91,6 +125,26 @@ mod tests {
                 assert_eq!(&rebuild_shard(k, n, &intact, index as u8).unwrap(), shard, "mask {mask:b}");
             }
         }
+    }
+
+    /// Stripes are what [`encode`] gives each zero-padded piece, for every way the
+    /// input can end against the stripe size.
+    #[test]
+    fn stripes_are_each_piece_encoded() {
+        let (k, n, shard) = (2, 3, 8);
+        for len in [0usize, 1, 15, 16, 17, 40, 48] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 11 + 1) as u8).collect();
+            let got = stripes(k, n, shard, &bytes).unwrap();
+            assert_eq!(got.len(), len.div_ceil(16).max(1), "len {len}");
+            for (s, stripe) in got.iter().enumerate() {
+                let mut piece = bytes.get(s * 16..((s + 1) * 16).min(len)).unwrap_or_default().to_vec();
+                piece.resize(16, 0);
+                let want = encode(n, piece.chunks(shard).map(<[u8]>::to_vec).collect()).unwrap();
+                assert_eq!(stripe, &want, "len {len} stripe {s}");
+            }
+        }
+        assert!(stripes(2, 3, 0, &[1]).is_err());
+        assert!(stripes(2, 3, 7, &[1]).is_err(), "an odd shard size is the code's error");
     }
 
     #[test]
