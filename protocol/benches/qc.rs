@@ -1,5 +1,5 @@
 //! Native side of `cargo xtask bench protocol`: builds full-participation quorum
-//! certificates for 4, 16, 64 and 100 validators, measures native verification, and
+//! certificates for 4, 16, 31, 64 and 100 validators, measures native verification, and
 //! writes the fixtures the JS harness (`tests/bench/protocol.mjs`) verifies in wasm and
 //! with libsodium.js, @noble/curves and WebCrypto — the same signatures, same run.
 //!
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use vigil_protocol::encoding::to_bytes;
 use vigil_protocol::*;
 
-const SIZES: [usize; 4] = [4, 16, 64, 100];
+const SIZES: [usize; 5] = [4, 16, 31, 64, 100];
 
 fn set_and_keys(n: usize) -> (ValidatorSet, Vec<SecretKey>) {
     let keys: Vec<SecretKey> = (0..n)
