@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use vigil_protocol::limits::MESSAGE_SIZE_MAX_BYTES;
 use vigil_protocol::NodeId;
@@ -17,6 +17,9 @@ pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
 const NOISE_MESSAGE_MAX_BYTES: usize = 65_535;
 const NOISE_TAG_BYTES: usize = 16;
 const CHUNK_PLAINTEXT_MAX_BYTES: usize = NOISE_MESSAGE_MAX_BYTES - NOISE_TAG_BYTES;
+/// A link's read buffer: several small messages (votes, acknowledgements, gossip) in one
+/// read from the socket.
+const LINK_READ_BUFFER_BYTES: usize = 64 * 1024;
 /// A handshake that takes longer than this is abandoned.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,14 +41,14 @@ fn noise_err(e: snow::Error) -> LinkError {
     LinkError::Noise(e.to_string())
 }
 
-async fn write_noise(stream: &mut TcpStream, msg: &[u8]) -> Result<(), LinkError> {
+async fn write_noise(stream: &mut (impl AsyncWrite + Unpin), msg: &[u8]) -> Result<(), LinkError> {
     let len = u16::try_from(msg.len()).map_err(|_| LinkError::FrameTooLarge(msg.len()))?;
     stream.write_all(&len.to_be_bytes()).await?;
     stream.write_all(msg).await?;
     Ok(())
 }
 
-async fn read_noise(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), LinkError> {
+async fn read_noise(stream: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Result<(), LinkError> {
     let mut len = [0u8; 2];
     stream.read_exact(&mut len).await?;
     buf.resize(usize::from(u16::from_be_bytes(len)), 0);
@@ -53,11 +56,31 @@ async fn read_noise(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Lin
     Ok(())
 }
 
-/// An established link in one direction.
+/// An established link in one direction. Its buffers are its own for its lifetime: a
+/// message costs no allocation of a Noise-message-sized buffer (64 KiB, zeroed), and its
+/// reads are buffered (a message's length and body in one read when both have arrived).
 pub struct Link {
-    stream: TcpStream,
+    stream: BufReader<TcpStream>,
     transport: snow::TransportState,
     pub peer: NodeId,
+    /// One Noise message on the wire: its 2-byte length, then the ciphertext.
+    wire: Vec<u8>,
+    /// A received message's ciphertext, then its plaintext.
+    cipher: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+impl Link {
+    fn new(stream: TcpStream, transport: snow::TransportState, peer: NodeId) -> Self {
+        Self {
+            stream: BufReader::with_capacity(LINK_READ_BUFFER_BYTES, stream),
+            transport,
+            peer,
+            wire: vec![0u8; 2 + NOISE_MESSAGE_MAX_BYTES],
+            cipher: Vec::with_capacity(NOISE_MESSAGE_MAX_BYTES),
+            plain: vec![0u8; NOISE_MESSAGE_MAX_BYTES],
+        }
+    }
 }
 
 fn builder<'a>(secret: &'a [u8; 32], prologue: &'a [u8]) -> Result<snow::Builder<'a>, LinkError> {
@@ -90,7 +113,7 @@ pub async fn initiate(
         write_noise(&mut stream, &out[..n]).await?;
         let transport = hs.into_transport_mode().map_err(noise_err)?;
         stream.set_nodelay(true)?;
-        Ok(Link { stream, transport, peer })
+        Ok(Link::new(stream, transport, peer))
     })
     .await
     .map_err(|_| LinkError::Timeout)?
@@ -117,14 +140,14 @@ pub async fn respond(
         let peer = expect(&remote_key(&hs)?).ok_or(LinkError::UnknownPeer)?;
         let transport = hs.into_transport_mode().map_err(noise_err)?;
         stream.set_nodelay(true)?;
-        Ok(Link { stream, transport, peer })
+        Ok(Link::new(stream, transport, peer))
     })
     .await
     .map_err(|_| LinkError::Timeout)?
 }
 
 impl Link {
-    /// Sends one frame (encrypted in chunks).
+    /// Sends one frame (encrypted in chunks), each Noise message in one write.
     pub async fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
         if frame.len() > MESSAGE_SIZE_MAX_BYTES {
             return Err(LinkError::FrameTooLarge(frame.len()));
@@ -132,24 +155,25 @@ impl Link {
         let mut plain = Vec::with_capacity(4 + frame.len());
         plain.extend_from_slice(&(frame.len() as u32).to_be_bytes());
         plain.extend_from_slice(frame);
-        let mut out = vec![0u8; NOISE_MESSAGE_MAX_BYTES];
         for chunk in plain.chunks(CHUNK_PLAINTEXT_MAX_BYTES) {
-            let n = self.transport.write_message(chunk, &mut out).map_err(noise_err)?;
-            write_noise(&mut self.stream, &out[..n]).await?;
+            let (len, body) = self.wire.split_at_mut(2);
+            let n = self.transport.write_message(chunk, body).map_err(noise_err)?;
+            let n16 = u16::try_from(n).map_err(|_| LinkError::FrameTooLarge(n))?;
+            len.copy_from_slice(&n16.to_be_bytes());
+            let message = self.wire.get(..2 + n).ok_or(LinkError::FrameTooLarge(n))?;
+            self.stream.get_mut().write_all(message).await?;
         }
         Ok(())
     }
 
     /// Receives one frame.
     pub async fn recv(&mut self) -> Result<Vec<u8>, LinkError> {
-        let mut cipher = Vec::new();
-        let mut chunk = vec![0u8; NOISE_MESSAGE_MAX_BYTES];
         let mut frame: Vec<u8> = Vec::new();
         let mut expected: Option<usize> = None;
         loop {
-            read_noise(&mut self.stream, &mut cipher).await?;
-            let n = self.transport.read_message(&cipher, &mut chunk).map_err(noise_err)?;
-            let mut data = &chunk[..n];
+            read_noise(&mut self.stream, &mut self.cipher).await?;
+            let n = self.transport.read_message(&self.cipher, &mut self.plain).map_err(noise_err)?;
+            let mut data = &self.plain[..n];
             if expected.is_none() {
                 if data.len() < 4 {
                     return Err(LinkError::Noise("frame header truncated".into()));
