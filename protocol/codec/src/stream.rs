@@ -76,7 +76,7 @@ pub fn open(
     }
     let (prefix, body) = ciphertext.split_at(NONCE_PREFIX_BYTES);
     let stream = StreamBE32::from_aead(XChaCha20Poly1305::new(key.into()), prefix.into());
-    let sealed_chunk = chunk_bytes.max(1) as usize + TAG_BYTES;
+    let sealed_chunk = (chunk_bytes.max(1) as usize).saturating_add(TAG_BYTES);
     // A full-size final chunk is followed by an empty last one: every chunk but the last
     // is full, so the count is the rounded-up division with at least one.
     let count = body.len().div_ceil(sealed_chunk).max(1);
