@@ -2,7 +2,7 @@
 // (`VigilClient.vaultUpload`, `vaultDownload`, `vaultList`, and `vaultPrepare`), in a
 // second, larger build of the module; apps that never store files import `vigil-wallet`.
 // It comes in two flavours with one JS glue: simd128 (the cipher and the erasure code
-// about 1.6× as fast) where the engine has wasm SIMD, a baseline elsewhere.
+// about 1.3× as fast) where the engine has wasm SIMD, a baseline elsewhere.
 import initWasm from './dist/vault/vigil_wallet.js';
 import { initOnce } from './load-browser.js';
 

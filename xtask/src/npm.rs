@@ -4,7 +4,7 @@
 //! `wallet-wasm/npm/` (entry points, types, README). Two builds: the wallet core in
 //! `dist/` (the package's main entry) and the same with the vault in its API
 //! (feature `js-vault`) in `dist/vault/` (the `vigil-wallet/vault` entry). The vault's
-//! in two flavours: `simd128` (its cipher and code run 1.6× as fast) and a baseline for
+//! in two flavours: `simd128` (its cipher and code run about 1.3× as fast) and a baseline for
 //! engines without wasm SIMD, one chosen at load time.
 
 use std::path::{Path, PathBuf};
