@@ -100,4 +100,4 @@ pub use validator::{ConsensusMode, ValidatorInfo, ValidatorSet, ValidatorSetErro
 pub use vault::{
     FetchRequest, FragmentRef, RequestBinding, StoreRequest, UserId, UserRecord, VaultConfig, VaultError, VaultManifest,
 };
-pub use vote::{QcError, QuorumCert, SignerBitmap, Vote, VoteData, VoteKind};
+pub use vote::{QcError, QuorumCert, SignerBitmap, Vote, VoteBatch, VoteData, VoteKind};

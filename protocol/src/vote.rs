@@ -204,6 +204,26 @@ pub struct QuorumCert {
     pub signatures: Vec<Signature>,
 }
 
+/// Part of a quorum certificate's signatures, verified apart from the rest (on another
+/// thread, in the wallet): each is a signature of `data` by the key at its position.
+/// [`QuorumCert::vote_batches`] makes them after checking the certificate's shape and
+/// quorum, which a batch alone cannot show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteBatch {
+    pub data: VoteData,
+    pub keys: Vec<PublicKey>,
+    pub signatures: Vec<Signature>,
+}
+
+impl VoteBatch {
+    /// Every signature, batch-verified (a shape mismatch fails too).
+    pub fn verify(&self) -> Result<(), QcError> {
+        let message = self.data.signing_bytes();
+        let messages = vec![message.as_slice(); self.signatures.len()];
+        verify_batch(Domain::VoteSignature, &messages, &self.signatures, &self.keys).map_err(|_| QcError::BadSignature)
+    }
+}
+
 impl QuorumCert {
     /// Aggregates votes into a certificate, verifying each vote. Duplicate
     /// votes from one voter count once. Fails without a quorum.
@@ -237,12 +257,37 @@ impl QuorumCert {
 
     /// Checks shape, quorum and every signature (batch-verified) against `set`.
     pub fn verify(&self, set: &ValidatorSet) -> Result<(), QcError> {
+        self.vote_batches(set, 1)?.iter().try_for_each(VoteBatch::verify)
+    }
+
+    /// Checks shape and quorum against `set`, then splits the signatures, with their
+    /// signers' keys, into at most `parts` batches of about equal size (at least one
+    /// signature each), for threads to verify apart: the certificate verifies exactly
+    /// when every batch does. There is always at least one batch.
+    pub fn vote_batches(&self, set: &ValidatorSet, parts: usize) -> Result<Vec<VoteBatch>, QcError> {
         self.check_quorum(set)?;
-        let message = self.data.signing_bytes();
-        let messages = vec![message.as_slice(); self.signatures.len()];
         let keys: Vec<PublicKey> =
             self.signers.indices().filter_map(|i| set.by_index(i)).map(|v| v.consensus_key).collect();
-        verify_batch(Domain::VoteSignature, &messages, &self.signatures, &keys).map_err(|_| QcError::BadSignature)
+        // `check_quorum` held the bitmap to the set and to the signature count; a mismatch
+        // here would let `zip` below drop signatures unchecked.
+        if keys.len() != self.signatures.len() {
+            return Err(QcError::SignatureCount { signers: keys.len(), signatures: self.signatures.len() });
+        }
+        debug_assert!(!keys.is_empty(), "a quorum has signers");
+        let per = keys.len().div_ceil(parts.max(1)).max(1);
+        let batches: Vec<VoteBatch> = keys
+            .chunks(per)
+            .zip(self.signatures.chunks(per))
+            .map(|(keys, signatures)| VoteBatch {
+                data: self.data.clone(),
+                keys: keys.to_vec(),
+                signatures: signatures.to_vec(),
+            })
+            .collect();
+        if batches.is_empty() {
+            return Err(QcError::SignatureCount { signers: 0, signatures: 0 });
+        }
+        Ok(batches)
     }
 
     /// The validators that signed, in index order.
@@ -267,6 +312,43 @@ mod tests {
         let qc = quorum_cert(&set, &keys, data(VoteKind::Precommit), 3);
         qc.verify(&set).unwrap();
         assert_eq!(qc.signer_ids(&set).count(), 3);
+    }
+
+    #[test]
+    fn vote_batches_split_a_certificate_into_parts_that_verify_exactly_when_it_does() {
+        let (set, keys) = validators(10);
+        let qc = quorum_cert(&set, &keys, data(VoteKind::Precommit), 10);
+        for (parts, sizes) in [(1, vec![10]), (2, vec![5, 5]), (3, vec![4, 4, 2]), (0, vec![10]), (25, vec![1; 10])] {
+            let batches = qc.vote_batches(&set, parts).unwrap();
+            assert_eq!(batches.iter().map(|b| b.signatures.len()).collect::<Vec<_>>(), sizes, "{parts} parts");
+            // In order, every signature once, each beside its signer's key.
+            let sigs: Vec<Signature> = batches.iter().flat_map(|b| b.signatures.clone()).collect();
+            assert_eq!(sigs, qc.signatures);
+            let signers: Vec<PublicKey> = batches.iter().flat_map(|b| b.keys.clone()).collect();
+            assert_eq!(signers, set.validators().iter().map(|v| v.consensus_key).collect::<Vec<_>>());
+            batches.iter().for_each(|b| b.verify().unwrap());
+        }
+        // One forged signature fails the batch that holds it, and only that one.
+        let mut forged = qc.clone();
+        forged.signatures[9] = forged.signatures[0];
+        let batches = forged.vote_batches(&set, 2).unwrap();
+        assert_eq!(batches[0].verify(), Ok(()));
+        assert_eq!(batches[1].verify(), Err(QcError::BadSignature));
+        assert_eq!(forged.verify(&set), Err(QcError::BadSignature));
+        // A batch with a key missing, or for other data, fails whole.
+        let mut short = qc.vote_batches(&set, 1).unwrap().remove(0);
+        short.keys.pop();
+        assert_eq!(short.verify(), Err(QcError::BadSignature));
+        let mut moved = qc.vote_batches(&set, 2).unwrap().remove(0);
+        moved.data.height = Height(4);
+        assert_eq!(moved.verify(), Err(QcError::BadSignature));
+    }
+
+    #[test]
+    fn vote_batches_are_refused_for_a_certificate_without_quorum() {
+        let (set, keys) = validators(4);
+        let qc = quorum_cert(&set, &keys, data(VoteKind::Precommit), 2);
+        assert!(matches!(qc.vote_batches(&set, 2), Err(QcError::NoQuorum { .. })));
     }
 
     #[test]

@@ -80,8 +80,10 @@ fn generate() -> Vectors {
     let cert = QuorumCert::from_votes(data.clone(), &votes, &set).unwrap();
     let certified = CertifiedHeader { header, cert };
     let mut bad = certified.clone();
-    let other = VoteData { block_hash: Hash32([0x22; 32]), ..data };
+    let other = VoteData { block_hash: Hash32([0x22; 32]), ..data.clone() };
     bad.cert.signatures[1] = other.sign(set.validators()[1].id, key_of(set.validators()[1].id)).signature;
+
+    let (large_set, large_qc, large_forged_qc) = large_certificate(&data);
 
     Vectors {
         account_seed_hex: hex::encode(seed(100)),
@@ -99,7 +101,34 @@ fn generate() -> Vectors {
         present_proof_hex: hex::encode(to_bytes(&present_proof)),
         absent_key_hex: hex::encode(to_bytes(&absent_key)),
         absent_proof_hex: hex::encode(to_bytes(&absent_proof)),
+        large_set_hex: hex::encode(to_bytes(&large_set)),
+        large_qc_hex: hex::encode(to_bytes(&large_qc)),
+        large_forged_qc_hex: hex::encode(to_bytes(&large_forged_qc)),
     }
+}
+
+/// A 32-validator set, a certificate of `data` all of them signed, and that certificate
+/// with its last signature made on other data.
+fn large_certificate(data: &VoteData) -> (ValidatorSet, QuorumCert, QuorumCert) {
+    const VALIDATORS: u8 = 32;
+    let keys: Vec<SecretKey> = (1..=VALIDATORS).map(|i| SecretKey::from_seed(seed(0x80 + i))).collect();
+    let infos = keys.iter().enumerate().map(|(i, k)| {
+        ValidatorInfo::new(
+            format!("org-{i}"),
+            k.public_key(),
+            EncryptionKey([i as u8 + 1; 32]),
+            P2pKey([i as u8 + 0x81; 32]),
+        )
+    });
+    let set = ValidatorSet::new(infos.collect()).unwrap();
+    let key_of = |id: NodeId| keys.iter().find(|k| NodeId::from_public_key(&k.public_key()) == id).unwrap();
+    let votes: Vec<Vote> = set.validators().iter().map(|v| data.sign(v.id, key_of(v.id))).collect();
+    let qc = QuorumCert::from_votes(data.clone(), &votes, &set).unwrap();
+    let mut forged = qc.clone();
+    let last = set.validators()[set.len() - 1].id;
+    let other = VoteData { block_hash: Hash32([0x33; 32]), ..data.clone() };
+    *forged.signatures.last_mut().unwrap() = other.sign(last, key_of(last)).signature;
+    (set, qc, forged)
 }
 
 #[test]
@@ -124,4 +153,10 @@ fn committed_vectors_verify_natively() {
     assert!(bad.verify(&set).is_err());
     let tx: SignedTransaction = encoding::from_bytes(&hex::decode(&v.signed_tx_hex).unwrap()).unwrap();
     tx.verify().unwrap();
+    let large: ValidatorSet = encoding::from_bytes(&hex::decode(&v.large_set_hex).unwrap()).unwrap();
+    let qc: QuorumCert = encoding::from_bytes(&hex::decode(&v.large_qc_hex).unwrap()).unwrap();
+    qc.verify(&large).unwrap();
+    assert_eq!(qc.signatures.len(), 32);
+    let forged: QuorumCert = encoding::from_bytes(&hex::decode(&v.large_forged_qc_hex).unwrap()).unwrap();
+    assert_eq!(forged.verify(&large), Err(QcError::BadSignature));
 }

@@ -9,7 +9,14 @@ export type {
 } from './dist/vigil_wallet.js';
 
 /** Loads the WebAssembly module (once). Call and await before using anything else. */
-export function init(source?: URL | string | Response | BufferSource): Promise<unknown>;
+export function init(source?: URL | string | Response | BufferSource | WebAssembly.Module): Promise<unknown>;
+
+/**
+ * How many verifier workers run beside the calling thread: they are started at the first
+ * quorum certificate of 16 signatures or more, one per core beyond the first (at most 7);
+ * 0 before that, and where the platform has no workers or cores to spare.
+ */
+export function verifierWorkers(): number;
 
 /**
  * The codes a node or a gateway answers with (`vigil_api::ErrorCode`; a test holds this

@@ -4,11 +4,20 @@
 //! that native code produced (`protocol/tests/vectors/v1.json`).
 #![cfg(target_arch = "wasm32")]
 
+use js_sys::{Array, Promise, Uint8Array};
 use serde_json::Value;
 use vigil_protocol::encoding::from_bytes;
-use vigil_protocol::{CertifiedHeader, SignedTransaction};
-use vigil_wallet::js::{JsTrustedSet, VigilClient, Wallet};
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::{
+    CertifiedHeader, EncryptionKey, P2pKey, QuorumCert, SecretKey, SignedTransaction, ValidatorInfo, ValidatorSet,
+    VoteData, VoteKind,
+};
+use vigil_wallet::js::{
+    use_verifier_workers, verify_vote_batch, JsTrustedSet, VigilClient, Wallet, PARALLEL_MIN_SIGNATURES,
+};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -97,13 +106,23 @@ fn transfers_are_signed_in_the_browser_and_verify() {
     );
 }
 
+async fn verify_qc(set: &JsTrustedSet, qc: &[u8]) -> Result<usize, JsValue> {
+    JsFuture::from(set.verify_quorum_cert(qc)).await.map(|n| n.as_f64().unwrap() as usize)
+}
+
 #[wasm_bindgen_test]
-fn certificates_and_headers_are_verified_and_forgeries_refused() {
+async fn certificates_and_headers_are_verified_and_forgeries_refused() {
     let set =
         JsTrustedSet::from_bytes(&v("validator_set_hex"), Some(hex::encode(v("validator_set_hash_hex")))).unwrap();
     let header: CertifiedHeader = from_bytes(&v("certified_header_hex")).unwrap();
     let qc = vigil_protocol::encoding::to_bytes(&header.cert);
-    assert_eq!(set.verify_quorum_cert(&qc).unwrap(), header.cert.signatures.len());
+    assert_eq!(verify_qc(&set, &qc).await.unwrap(), header.cert.signatures.len());
+    let mut forged = header.cert.clone();
+    forged.signatures[0] = forged.signatures[1];
+    assert_eq!(
+        code(verify_qc(&set, &vigil_protocol::encoding::to_bytes(&forged)).await.unwrap_err()),
+        "BAD_CERTIFICATE"
+    );
     let c = client();
     c.verify_header(&v("certified_header_hex")).unwrap();
     assert_eq!(code(c.verify_header(&v("bad_certified_header_hex")).err().unwrap()), "BAD_CERTIFICATE");
@@ -170,4 +189,68 @@ fn a_scan_page_verifies_in_the_browser_and_a_tampered_page_is_refused() {
         r[2] = Value::String(format!("{}{}", &hex[..hex.len() - 2], if hex.ends_with("00") { "01" } else { "00" }));
     };
     assert_eq!(tamper(&altered), "BAD_PROOF", "a row altered");
+}
+
+/// A 20-validator set and a certificate all of them signed: large enough to be split.
+fn large_certificate() -> (JsTrustedSet, QuorumCert) {
+    let keys: Vec<SecretKey> = (1..=20u8).map(|i| SecretKey::from_seed([i; 32])).collect();
+    let infos = keys.iter().map(|k| ValidatorInfo::new("v", k.public_key(), EncryptionKey([0; 32]), P2pKey([1; 32])));
+    let set = ValidatorSet::new(infos.collect()).unwrap();
+    let header: CertifiedHeader = from_bytes(&v("certified_header_hex")).unwrap();
+    let data = VoteData { kind: VoteKind::Precommit, ..header.cert.data };
+    // The set orders its validators by id, not as given.
+    let key_of = |v: &ValidatorInfo| keys.iter().find(|k| k.public_key() == v.consensus_key).unwrap();
+    let votes: Vec<_> = set.validators().iter().map(|v| data.sign(v.id, key_of(v))).collect();
+    let qc = QuorumCert::from_votes(data, &votes, &set).unwrap();
+    (JsTrustedSet::from_bytes(&to_bytes(&set), None).unwrap(), qc)
+}
+
+/// Installs `answer` as the verifier workers: it gets the batches posted to them.
+fn workers(answer: impl Fn(Array) -> JsValue + 'static) {
+    let f = Closure::<dyn Fn(Array) -> JsValue>::new(answer);
+    use_verifier_workers(f.into_js_value().unchecked_into(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_large_certificate_is_split_with_the_workers_and_their_answer_counts() {
+    let (set, qc) = large_certificate();
+    assert!(qc.signatures.len() >= PARALLEL_MIN_SIGNATURES);
+    let good = to_bytes(&qc);
+    let mut forged = qc.clone();
+    let last = forged.signatures.len() - 1;
+    forged.signatures[last] = forged.signatures[0];
+    let forged = to_bytes(&forged);
+    let posted = std::rc::Rc::new(std::cell::Cell::new(0));
+
+    // Workers that verify what they get (as the package's do): the second half went to them.
+    let seen = posted.clone();
+    workers(move |batches| {
+        seen.set(seen.get() + batches.length());
+        let ok = batches.iter().all(|b| verify_vote_batch(&b.unchecked_into::<Uint8Array>().to_vec()));
+        Promise::resolve(&JsValue::from_bool(ok)).into()
+    });
+    assert_eq!(verify_qc(&set, &good).await.unwrap(), 20);
+    assert_eq!(posted.get(), 1, "one batch went to the one worker");
+    assert_eq!(
+        code(verify_qc(&set, &forged).await.unwrap_err()),
+        "BAD_CERTIFICATE",
+        "the forgery is in the workers' half"
+    );
+
+    // Workers that fail (not say no): this thread verifies their share, so a forgery
+    // still fails and a good certificate still passes.
+    workers(|_| Promise::reject(&JsValue::from_str("worker died")).into());
+    assert_eq!(verify_qc(&set, &good).await.unwrap(), 20);
+    assert_eq!(code(verify_qc(&set, &forged).await.unwrap_err()), "BAD_CERTIFICATE");
+    workers(|_| JsValue::from(7));
+    assert_eq!(code(verify_qc(&set, &forged).await.unwrap_err()), "BAD_CERTIFICATE");
+
+    // Workers that say no to a good certificate's batch are believed: it fails.
+    workers(|_| Promise::resolve(&JsValue::FALSE).into());
+    assert_eq!(code(verify_qc(&set, &good).await.unwrap_err()), "BAD_CERTIFICATE");
+
+    // Garbage handed to a worker is refused, not a panic.
+    assert!(!verify_vote_batch(&[1, 2, 3]));
+    use_verifier_workers(js_sys::Function::new_no_args(""), 0);
+    assert_eq!(verify_qc(&set, &good).await.unwrap(), 20);
 }

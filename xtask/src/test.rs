@@ -143,7 +143,11 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
     // with a lying node.
     clock.time("npm package", || {
         let npm_dir = crate::npm::build()?;
-        exec_streaming(node_test("tests/npm")?.env("VIGIL_NPM_DIR", &npm_dir), |l| tally.add_tap_line(l))
+        exec_streaming(
+            node_test("tests/npm", &["wallet.test.mjs", "across.test.mjs", "quorum.test.mjs"])?
+                .env("VIGIL_NPM_DIR", &npm_dir),
+            |l| tally.add_tap_line(l),
+        )
     })?;
 
     // The web wallet, built as the demo serves it, in Debian's Chromium (headless,
@@ -151,7 +155,7 @@ fn run_steps(clock: &mut Clock) -> Result<()> {
     clock.time("web wallet e2e", || {
         require("chromium", "install Debian's `chromium` with apt-get")?;
         let www = crate::web::build()?;
-        let mut web_tests = node_test("tests/web")?;
+        let mut web_tests = node_test("tests/web", &["wallet.test.mjs", "across.test.mjs", "package.test.mjs"])?;
         web_tests
             .env("VIGIL_WWW", &www)
             .env("VIGIL_E2E_DIR", util::root().join("target/e2e"))
@@ -253,13 +257,14 @@ fn check_dependencies() -> Result<()> {
     Ok(())
 }
 
-/// `node --test` (TAP) of `dir`'s `wallet.test.mjs` and `across.test.mjs` (two chains),
-/// one file at a time; each starts the debug `vigil` devnet it needs itself (the folder's
+/// `node --test` (TAP) of `files` in `dir`,
+/// one file at a time; each starts what it needs itself, most a debug `vigil` devnet (the folder's
 /// npm packages are installed by the provisioning step).
-fn node_test(dir: &str) -> Result<std::process::Command> {
+fn node_test(dir: &str, files: &[&str]) -> Result<std::process::Command> {
     let mut cmd = std::process::Command::new(require("node", "install Node.js 20+")?);
     cmd.current_dir(util::root().join(dir))
-        .args(["--test", "--test-concurrency=1", "--test-reporter=tap", "wallet.test.mjs", "across.test.mjs"])
+        .args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
+        .args(files)
         .env("VIGIL_BIN", util::target_dir().join("debug/vigil"));
     Ok(cmd)
 }

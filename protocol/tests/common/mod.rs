@@ -32,4 +32,10 @@ pub struct Vectors {
     /// BCS of a `StateKey` absent from the state and a non-membership proof.
     pub absent_key_hex: String,
     pub absent_proof_hex: String,
+    /// BCS of a 32-validator set, and of a certificate every one of them signed: large
+    /// enough for the npm package to split across its verifier workers.
+    pub large_set_hex: String,
+    pub large_qc_hex: String,
+    /// The same certificate with its last signature (the workers' share) on other data.
+    pub large_forged_qc_hex: String,
 }

@@ -6,7 +6,8 @@
 //!
 //! Each capability's part of the API is a module with its own `#[wasm_bindgen] impl`
 //! blocks: [`transfer`], [`checkpoint`] (a client started from a stable checkpoint),
-//! [`audit`] (audits of a target's data, from both sides), [`certs`] (certificates verified and requested), [`crosschain`] (transfers across
+//! [`audit`] (audits of a target's data, from both sides), [`certs`] (certificates verified and requested), [`quorum`] (quorum
+//! certificates verified across worker threads), [`crosschain`] (transfers across
 //! chains and their steps), [`tables`] (tables and their rows,
 //! reads and scans proven), and the vault's (feature `js-vault`).
 
@@ -14,10 +15,13 @@ mod audit;
 mod certs;
 mod checkpoint;
 mod crosschain;
+mod quorum;
 mod tables;
 mod transfer;
 #[cfg(feature = "js-vault")]
 mod vault;
+
+pub use quorum::{use_verifier_workers, verify_vote_batch, JsTrustedSet, PARALLEL_MIN_SIGNATURES};
 
 use js_sys::{Promise, Reflect};
 use serde::Serialize;
@@ -32,7 +36,7 @@ use crate::fetch::Fetch;
 use crate::handle::SessionHandle;
 use crate::keys::{KeyError, WalletSeed};
 use crate::keystore::{Keystore, KeystoreError};
-use crate::light::{LightClient, LightError, TrustedSet};
+use crate::light::{LightClient, LightError};
 use crate::platform::PlatformRng;
 use crate::session::{Session, WalletError};
 
@@ -161,38 +165,6 @@ impl Wallet {
         Keystore::seal_with(&self.0, password, m, t, &mut PlatformRng(&Fetch))
             .map(|k| k.to_json())
             .map_err(keystore_error)
-    }
-}
-
-/// A decoded, trusted validator set.
-#[wasm_bindgen(js_name = TrustedValidatorSet)]
-pub struct JsTrustedSet(TrustedSet);
-
-#[wasm_bindgen(js_class = TrustedValidatorSet)]
-impl JsTrustedSet {
-    /// Decodes BCS bytes of a validator set; with `pinnedHashHex`, accepts it only if
-    /// it has that hash.
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8], pinned_hash_hex: Option<String>) -> Result<JsTrustedSet, JsValue> {
-        match pinned_hash_hex {
-            Some(hex) => {
-                let pinned: Hash32 = hex.parse().map_err(|_| error("BAD_HASH", "pinned hash must be 64 hex digits"))?;
-                TrustedSet::from_bytes_pinned(bytes, &pinned).map(Self).map_err(light_error)
-            }
-            None => TrustedSet::from_bytes_unpinned(bytes).map(Self).map_err(light_error),
-        }
-    }
-
-    /// Number of validators.
-    #[wasm_bindgen(getter)]
-    pub fn size(&self) -> usize {
-        self.0.set().len()
-    }
-
-    /// Verifies BCS bytes of a quorum certificate (batch Ed25519); returns the number of signers.
-    #[wasm_bindgen(js_name = verifyQuorumCert)]
-    pub fn verify_quorum_cert(&self, qc_bytes: &[u8]) -> Result<usize, JsValue> {
-        self.0.verify_quorum_cert(qc_bytes).map(|qc| qc.signatures.len()).map_err(light_error)
     }
 }
 
