@@ -437,17 +437,22 @@ async fn main() -> anyhow::Result<()> {
         )
     };
     let mut figures = Vec::new();
-    // `VIGIL_BENCH_WAY=forward` (or direct, nginx, relay) runs one way only, for a
-    // profiler to attach; the figures line then needs all four, so it is not printed.
+    // `VIGIL_BENCH_WAY=forward` (or direct, nginx, relay; or several, `nginx,forward`)
+    // runs those ways only, taking turns five times, for a profiler to attach; the
+    // figures line then needs all four, so it is not printed.
     let only = std::env::var("VIGIL_BENCH_WAY").ok();
     if let Some(only) = &only {
-        let (name, way) =
-            ways.iter().find(|(n, _)| n.ends_with(only.as_str())).ok_or_else(|| anyhow::anyhow!("no way `{only}`"))?;
+        let chosen = only
+            .split(',')
+            .map(|w| ways.iter().find(|(n, _)| n.ends_with(w)).ok_or_else(|| anyhow::anyhow!("no way `{w}`")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         println!("gateway pid {}", gateway_pid.unwrap_or(0));
-        let client = if matches!(way, Way::Direct(_)) { &plain } else { &tls_client };
         for _ in 0..5 {
-            let f = load(client, way, pids_of(way)).await?;
-            println!("{}", row(name, &f));
+            for (name, way) in &chosen {
+                let client = if matches!(way, Way::Direct(_)) { &plain } else { &tls_client };
+                let f = load(client, way, pids_of(way)).await?;
+                println!("{}", row(name, &f));
+            }
         }
         return Ok(());
     }
