@@ -29,6 +29,6 @@ pub use gateway::{
 };
 pub use tables::{HistoryQuery, KeyBound, ScanAnswer, ScanRequest};
 pub use views::{
-    AccountAnswer, BlockAnswer, CheckpointAnswer, NodeStatus, ReceiptProofAnswer, TxAnswer, TxPending, TxState,
-    ValidatorsAnswer, VaultStored,
+    AccountAnswer, BlockAnswer, CheckpointAnswer, NodeStatus, ReceiptProofAnswer, TxAnswer, TxBatchAnswer, TxOutcome,
+    TxPending, TxState, ValidatorsAnswer, VaultStored,
 };

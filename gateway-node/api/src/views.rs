@@ -104,6 +104,28 @@ pub struct TxPending {
     pub status: TxState,
 }
 
+/// `POST /v1/txs`: one outcome per transaction of the batch, in the order sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxBatchAnswer {
+    pub results: Vec<TxOutcome>,
+}
+
+/// One transaction of a batch: committed (`status` committed, with this node's signed
+/// receipt), pending (admitted, not committed within the wait) or refused (no status;
+/// `error` is what `POST /v1/tx` would have answered for it alone). A transaction
+/// already committed before is committed, with its receipt and `ALREADY_COMMITTED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOutcome {
+    pub tx_hash: TxHash,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TxState>,
+    /// BCS `SignedReceipt`, when committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_bcs: Option<crate::Hex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ErrorDetail>,
+}
+
 /// `POST /v1/vault/store`: how many fragments were stored, and their hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VaultStored {

@@ -25,6 +25,7 @@ pub fn document() -> Value {
     let paths = merge_paths([
         own_paths(),
         crate::api::tx::openapi_paths(),
+        crate::api::batch::openapi_paths(),
         crate::api::chain::openapi_paths(),
         crate::capability::openapi_paths(),
     ]);
@@ -47,7 +48,13 @@ pub fn document() -> Value {
             "ReceiptResponse": { "type": "object", "properties": {
                 "tx_hash": { "type": "string" }, "status": { "type": "string", "enum": ["committed"] },
                 "receipt": { "type": "object", "description": "SignedReceipt" },
-                "receipt_bcs": { "type": "string", "description": "BCS SignedReceipt, hex" } } }
+                "receipt_bcs": { "type": "string", "description": "BCS SignedReceipt, hex" } } },
+            "TxBatchAnswer": { "type": "object", "required": ["results"], "properties": {
+                "results": { "type": "array", "items": { "type": "object", "required": ["tx_hash"], "properties": {
+                    "tx_hash": { "type": "string" },
+                    "status": { "type": "string", "enum": ["committed", "pending"], "description": "absent when refused" },
+                    "receipt_bcs": { "type": "string", "description": "BCS SignedReceipt, hex (committed)" },
+                    "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "enum": codes }, "message": { "type": "string" } } } } } } } }
         }}
     })
 }

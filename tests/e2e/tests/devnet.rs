@@ -335,3 +335,73 @@ async fn every_node_gathers_the_same_stable_checkpoint() -> anyhow::Result<()> {
     assert_eq!((status, error_code(&v)), (404, "NOT_FOUND"), "{v}");
     Ok(())
 }
+
+/// `POST /v1/txs`: a batch is verified at once and each transaction answered in order;
+/// a forged one, one for another chain and one too many refuse only themselves; a batch
+/// sent again is answered from the chain (`ALREADY_COMMITTED`, the receipts still
+/// signed); malformed batches are refused whole and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_transactions_is_verified_at_once_and_each_answered_in_order() -> anyhow::Result<()> {
+    let keys: Vec<SecretKey> = (0..12).map(|i| vigil_e2e::seeded_key(0x3b, i)).collect();
+    let funded = keys.iter().map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000))).collect();
+    let net = TestNet::start_with(4, 0, ConsensusMode::Fast, funded).await?;
+    let chain = ChainId::new("vigil-e2e")?;
+    let node_key = validators(&net).await?.get(&net.devnet.nodes[0].id).map(|v| v.consensus_key).unwrap();
+    let to = Address([0x77; 20]);
+    let mut txs: Vec<SignedTransaction> = keys.iter().map(|k| transfer(&chain, k, 0, to, 5)).collect();
+    txs[3].signature = txs[4].signature;
+    txs[7] = transfer(&ChainId::new("elsewhere")?, &keys[7], 0, to, 5);
+    txs[9] = transfer(&chain, &keys[9], 0, to, 5_000);
+    let post = |body: Vec<u8>, media: &'static str| {
+        let request = net.http.post(net.url(0, "/v1/txs?wait=true&timeout_ms=15000"));
+        async move {
+            let r = request.header("content-type", media).body(body).send().await?;
+            Ok::<_, anyhow::Error>((r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    };
+    let bcs = "application/octet-stream";
+    let refused = [(3, "BAD_SIGNATURE"), (7, "WRONG_CHAIN"), (9, "INSUFFICIENT_BALANCE")];
+
+    for (round, again) in [(1, false), (2, true)] {
+        let (status, answer) = post(to_bytes(&txs), bcs).await?;
+        assert_eq!(status, 200, "round {round}: {answer}");
+        let results = answer["results"].as_array().expect("results");
+        assert_eq!(results.len(), txs.len());
+        for (i, (tx, result)) in txs.iter().zip(results).enumerate() {
+            assert_eq!(result["tx_hash"].as_str(), Some(tx.hash().to_string().as_str()), "in the order sent");
+            if let Some((_, code)) = refused.iter().find(|(j, _)| *j == i) {
+                assert_eq!(error_code(result), *code, "round {round}, tx {i}: {result}");
+                assert!(result["status"].is_null() && result["receipt_bcs"].is_null(), "{result}");
+                continue;
+            }
+            assert_eq!(result["status"], "committed", "round {round}, tx {i}: {result}");
+            assert_eq!(error_code(result), if again { "ALREADY_COMMITTED" } else { "" }, "{result}");
+            let receipt: vigil_protocol::SignedReceipt =
+                from_bytes(&hex::decode(result["receipt_bcs"].as_str().unwrap_or(""))?)?;
+            assert_eq!(receipt.receipt.entry.tx_hash, tx.hash());
+            receipt.verify(&node_key).expect("the node's signature on each receipt");
+        }
+    }
+    // The refused ones were never committed anywhere.
+    for (i, _) in refused {
+        assert_eq!(net.get(1, &format!("/v1/tx/{}", txs[i].hash())).await?.0, 404);
+    }
+
+    let height = net.get(0, "/v1/status").await?.1["height"].clone();
+    let one_too_many: Vec<SignedTransaction> = (0..257).map(|n| transfer(&chain, &keys[0], 1 + n, to, 1)).collect();
+    for (body, media, status, code) in [
+        (to_bytes(&Vec::<SignedTransaction>::new()), bcs, 400, "MALFORMED"),
+        (to_bytes(&one_too_many), bcs, 400, "MALFORMED"),
+        (vec![0xff; 100], bcs, 400, "MALFORMED"),
+        (serde_json::to_vec(&txs[..2])?, "application/json", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (vec![0; 2 * 1024 * 1024], bcs, 413, "BODY_TOO_LARGE"),
+    ] {
+        let (got, answer) = post(body, media).await?;
+        assert_eq!((got, error_code(&answer)), (status, code), "{answer}");
+    }
+    // None of those admitted anything: nonce 1 of keys[0] is still free.
+    let next = transfer(&chain, &keys[0], 1, to, 1);
+    let (status, body) = post_bcs(&net, 0, to_bytes(&next), true).await?;
+    assert_eq!(status, 200, "{body} (height before the bad batches: {height})");
+    Ok(())
+}

@@ -14,6 +14,7 @@
 //! status), here any state entry with its proof, and each capability's own routes
 //! ([`crate::capability::routes`]).
 
+pub mod batch;
 pub mod chain;
 pub mod tx;
 
@@ -60,6 +61,10 @@ impl ApiError {
     }
     pub fn code(&self) -> ErrorCode {
         self.code
+    }
+    /// The code and message, as an answer carries them inside a larger one.
+    pub(crate) fn detail(self) -> vigil_api::ErrorDetail {
+        vigil_api::ErrorDetail { code: self.code, message: self.message }
     }
 }
 
@@ -140,6 +145,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok" }));
     Router::new()
         .merge(body_limit(own.merge(tx::routes()).merge(chain::routes()), API_BODY_MAX_BYTES))
+        .merge(body_limit(batch::routes(), batch::TX_BATCH_BODY_MAX_BYTES))
         .merge(crate::capability::routes())
         .fallback(vigil_server::http::no_route)
         .method_not_allowed_fallback(vigil_server::http::wrong_method)

@@ -33,11 +33,11 @@ pub fn routes() -> Router<Arc<Shared>> {
 pub const WAIT_MAX_MS: u64 = 30_000;
 
 #[derive(Deserialize)]
-struct WaitQuery {
+pub(super) struct WaitQuery {
     #[serde(default = "yes")]
-    wait: bool,
+    pub wait: bool,
     #[serde(default = "default_wait_ms")]
-    timeout_ms: u64,
+    pub timeout_ms: u64,
 }
 
 fn yes() -> bool {
@@ -48,12 +48,26 @@ fn default_wait_ms() -> u64 {
     10_000
 }
 
-fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
-    let is_bcs = headers
+/// A body the API could not read.
+pub(super) fn body_error(e: BytesRejection) -> ApiError {
+    match e {
+        BytesRejection::FailedToBufferBody(_) => {
+            ApiError::new(ErrorCode::BodyTooLarge, "request body exceeds the size limit")
+        }
+        other => ApiError::new(ErrorCode::Malformed, other.to_string()),
+    }
+}
+
+/// Whether the body is BCS (`application/octet-stream`) rather than JSON.
+pub(super) fn is_bcs(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/octet-stream"));
-    if is_bcs {
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
+fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
+    if is_bcs(headers) {
         if body.len() > TRANSACTION_SIZE_MAX_BYTES {
             return Err(too_large(body.len()));
         }
@@ -70,7 +84,7 @@ fn decode_tx(headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedTransaction> {
     }
 }
 
-fn too_large(size: usize) -> ApiError {
+pub(super) fn too_large(size: usize) -> ApiError {
     ApiError::new(
         ErrorCode::TxTooLarge,
         format!("transaction of {size} bytes exceeds the limit of {TRANSACTION_SIZE_MAX_BYTES} bytes"),
@@ -78,7 +92,7 @@ fn too_large(size: usize) -> ApiError {
 }
 
 /// This node's signed receipt, if the transaction is committed.
-fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<TxAnswer>> {
+pub(super) fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<TxAnswer>> {
     let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
     let signed = shared.sign_receipt(&record);
     let answer = ReceiptAnswer { tx_hash: *hash, receipt_bcs: to_bytes(&signed).into(), error: None };
@@ -91,12 +105,7 @@ async fn submit_tx(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => {
-            ApiError::new(ErrorCode::BodyTooLarge, "request body exceeds the size limit")
-        }
-        other => ApiError::new(ErrorCode::Malformed, other.to_string()),
-    })?;
+    let body = body.map_err(body_error)?;
     let tx = decode_tx(&headers, &body)?;
     let hash = tx.hash();
     if let Some(receipt) = already_committed(&shared, &hash)? {
@@ -132,9 +141,8 @@ fn already_committed(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Respons
     Ok(Some((StatusCode::CONFLICT, Json(receipt)).into_response()))
 }
 
-/// Hands the transaction to the consensus thread; with `wait`, waits for its commit.
-/// Returns whether it committed within the wait. Consumes `committed`, so that the
-/// caller can clean up the waiter afterwards.
+/// Checks the transaction's signatures (on the API's threads, not on the consensus
+/// thread) and hands it on as [`admit_and_wait`] does.
 async fn submit_and_wait(
     shared: &Shared,
     tx: SignedTransaction,
@@ -142,15 +150,32 @@ async fn submit_and_wait(
     committed: oneshot::Receiver<()>,
     q: &WaitQuery,
 ) -> ApiResult<bool> {
-    // The signature is checked here, on the API's threads, not on the consensus thread.
     if let Err(e) = tx.verify() {
-        shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Err(match e {
-            TransactionError::BadRowSignature => Rejection::BadRowSignature,
-            _ => Rejection::BadSignature,
-        }
-        .into());
+        return Err(refused_signature(shared, e));
     }
+    admit_and_wait(shared, tx, hash, committed, q).await
+}
+
+/// The refusal of a transaction whose signature (or its row's) does not verify, counted.
+pub(super) fn refused_signature(shared: &Shared, e: TransactionError) -> ApiError {
+    shared.metrics.txs_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match e {
+        TransactionError::BadRowSignature => Rejection::BadRowSignature,
+        _ => Rejection::BadSignature,
+    }
+    .into()
+}
+
+/// Hands a transaction whose signatures were checked to the consensus thread; with
+/// `wait`, waits for its commit. Returns whether it committed within the wait. Consumes
+/// `committed`, so that the caller can clean up the waiter afterwards.
+pub(super) async fn admit_and_wait(
+    shared: &Shared,
+    tx: SignedTransaction,
+    hash: TxHash,
+    committed: oneshot::Receiver<()>,
+    q: &WaitQuery,
+) -> ApiResult<bool> {
     // A wallet sends to several nodes: the copy that peers gossip here is not checked again.
     shared.verified.insert([(hash, tx.signature)]);
     let (reply_tx, reply_rx) = oneshot::channel();
