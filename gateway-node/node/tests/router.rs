@@ -431,3 +431,28 @@ fn every_route_the_node_declares_is_documented() {
     }
     assert!(declared >= 15, "only {declared} routes found in the sources");
 }
+
+/// A batch costs its client network a token per transaction: with a burst of 100, a
+/// batch of 150 is refused whole (and admits nothing), one of 99 passes, and then a
+/// batch of 2 finds one token left and is refused. A client under its limit is charged
+/// as if it had sent each transaction alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_charged_a_token_per_transaction() {
+    let n = node().await;
+    let settings = vigil_server::limits::Settings { rate_per_second: 1, rate_burst: 100, in_flight_max: 64 };
+    let limits = vigil_server::limits::ClientLimits::new(settings, &[]);
+    let app = vigil_server::limits::outermost(n.app.clone(), limits);
+    let batch = |from: u64, count: u64| {
+        let txs: Vec<SignedTransaction> = (from..from + count).map(|i| transfer(&n.rich, i, 1, 1, CHAIN)).collect();
+        let mut r = post_bcs("/v1/txs?wait=false", bcs(&txs));
+        r.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 7], 4000))));
+        r
+    };
+    refused(&app, "150 transactions, 100 tokens", batch(0, 150), ErrorCode::RateLimited).await;
+    let (status, body) = call(&app, batch(0, 99)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: vigil_api::TxBatchAnswer = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer.results.len(), 99);
+    assert!(answer.results.iter().all(|o| o.error.is_none()), "nonces 0 to 98, none used by the refused batch");
+    refused(&app, "2 transactions, 1 token", batch(99, 2), ErrorCode::RateLimited).await;
+}

@@ -178,6 +178,23 @@ impl ClientLimits {
     }
 }
 
+/// A request's client network and its limits, for a handler whose request carries many
+/// units of work (`POST /v1/txs`: one per transaction) to charge the rest of them
+/// beyond the one token [`enforce`] took. Requests served in process (sealed ones) have
+/// none: their sender's limits were applied to the request that carried them.
+#[derive(Clone)]
+pub struct ClientCharge {
+    limits: Arc<ClientLimits>,
+    client: IpAddr,
+}
+
+impl ClientCharge {
+    /// Takes `cost` more tokens, or none if the client network lacks them.
+    pub fn charge(&self, cost: u32) -> Result<(), Refusal> {
+        self.limits.charge(self.client, cost)
+    }
+}
+
 /// Work in flight for one client network; released on drop.
 #[must_use]
 pub struct InFlight {
@@ -220,6 +237,7 @@ pub async fn enforce(State(limits): State<Arc<ClientLimits>>, mut request: Reque
     let response = match limits.admit(client) {
         Ok(guard) => {
             request.extensions_mut().insert(ClientNetwork(client));
+            request.extensions_mut().insert(ClientCharge { limits: limits.clone(), client });
             let response = next.run(request).await;
             drop(guard);
             response

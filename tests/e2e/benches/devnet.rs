@@ -1,13 +1,14 @@
 //! `cargo xtask bench devnet`: a bounded load generator against a real 4-node devnet
-//! (release `vigil` processes on 127.0.0.1), in Fast and in Bft mode. Every request is
-//! a signed transfer submitted with `wait=true`, so its latency is submit-to-commit as a
-//! client sees it. Anchor, same run: Ed25519 verifications per second on all cores,
+//! (release `vigil` processes on 127.0.0.1), in Fast and in Bft mode, with one signed
+//! transfer per request (`POST /v1/tx`) and then in batches (`POST /v1/txs`). Every
+//! request waits (`wait=true`), so a transfer's latency is submit-to-commit as a client
+//! sees it (in a batch, the batch's). Anchor, same run: Ed25519 verifications per second on all cores,
 //! divided by the number of nodes (every node verifies every transaction).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vigil_e2e::load::{signed_transfers, submit_all, Outcome};
+use vigil_e2e::load::{signed_transfers, submit_all, submit_batches, Outcome};
 use vigil_e2e::TestNet;
 use vigil_protocol::crypto::verify_batch;
 use vigil_protocol::encoding::to_bytes;
@@ -22,6 +23,9 @@ const NODES: usize = 4;
 const ACCOUNTS: usize = 256;
 const TXS_PER_ACCOUNT: u64 = 40;
 const IN_FLIGHT_MAX: usize = 512;
+/// Transactions per request when they go in batches (`POST /v1/txs`): one nonce of each
+/// of a node's 64 accounts.
+const BATCH: usize = 64;
 
 /// `VIGIL_BENCH_TXS_PER_ACCOUNT` lengthens a run (e.g. to attach a profiler).
 fn txs_per_account() -> u64 {
@@ -32,11 +36,16 @@ fn account(i: usize) -> SecretKey {
     vigil_e2e::seeded_key(0x5a, i)
 }
 
-async fn load(mode: ConsensusMode, keys: &[SecretKey]) -> anyhow::Result<Outcome> {
+/// One load on a fresh devnet in `mode`: one transaction per request, or `batched`.
+async fn load(mode: ConsensusMode, batched: bool, keys: &[SecretKey]) -> anyhow::Result<Outcome> {
     let funded = keys.iter().map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000_000))).collect();
     let net = Arc::new(TestNet::start_with(NODES, 0, mode, funded).await?);
     let work = signed_transfers(&ChainId::new("vigil-e2e")?, keys, txs_per_account(), NODES);
-    submit_all(net, work, IN_FLIGHT_MAX).await
+    if batched {
+        submit_batches(net, work, BATCH, IN_FLIGHT_MAX).await
+    } else {
+        submit_all(net, work, IN_FLIGHT_MAX).await
+    }
 }
 
 /// Ed25519 batch verifications per second on all cores.
@@ -85,28 +94,53 @@ fn main() -> anyhow::Result<()> {
     let limit = verify / NODES as f64;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!(
-        "{NODES}-node devnet, {} signed transfers per mode, {IN_FLIGHT_MAX} in flight, wait=true",
+        "{NODES}-node devnet, {} signed transfers per run, {IN_FLIGHT_MAX} in flight, wait=true: one per request (POST /v1/tx), then in batches of {BATCH} (POST /v1/txs)",
         ACCOUNTS as u64 * txs_per_account()
     );
     println!("Ed25519 batch verification, all cores: {verify:.0}/s → limit {limit:.0} tx/s for {NODES} nodes");
-    println!("{:>6} | {:>9} {:>9} {:>9} {:>7} | {:>9}", "mode", "tx/s", "p50 ms", "p99 ms", "failed", "of limit");
-    let mut results = Vec::new();
-    for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
-        let o = rt.block_on(load(mode, &keys))?;
-        println!(
-            "{:>6} | {:>9.0} {:>9.1} {:>9.1} {:>7} | {:>8.2}",
-            mode.to_string(),
-            o.tx_s,
-            o.p50_ms,
-            o.p99_ms,
-            o.failed,
-            o.tx_s / limit
-        );
-        results.push(o);
-    }
     println!(
-        "bench devnet: fast_tx_s={:.0} bft_tx_s={:.0} limit_tx_s={limit:.0} fast_p50_ms={:.1} bft_p50_ms={:.1}",
-        results[0].tx_s, results[1].tx_s, results[0].p50_ms, results[1].p50_ms
+        "{:>6} {:>8} | {:>9} {:>9} {:>9} {:>7} | {:>9}",
+        "mode", "requests", "tx/s", "p50 ms", "p99 ms", "failed", "of limit"
+    );
+    let mut results = Vec::new();
+    for batched in [false, true] {
+        for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
+            let o = rt.block_on(load(mode, batched, &keys))?;
+            println!(
+                "{:>6} {:>8} | {:>9.0} {:>9.1} {:>9.1} {:>7} | {:>8.2}",
+                mode.to_string(),
+                if batched { "batches" } else { "single" },
+                o.tx_s,
+                o.p50_ms,
+                o.p99_ms,
+                o.failed,
+                o.tx_s / limit
+            );
+            results.push(o);
+        }
+    }
+    let [fast, bft, fast_batch, bft_batch] = [&results[0], &results[1], &results[2], &results[3]];
+    println!(
+        "targets (issue 22): ≥ 0.3 of the limit in both modes; batched {:.2} / {:.2}, single {:.2} / {:.2}",
+        fast_batch.tx_s / limit,
+        bft_batch.tx_s / limit,
+        fast.tx_s / limit,
+        bft.tx_s / limit
+    );
+    println!(
+        "bench devnet: fast_tx_s={:.0} bft_tx_s={:.0} fast_batch_tx_s={:.0} bft_batch_tx_s={:.0} limit_tx_s={limit:.0} fast_of_limit={:.2} bft_of_limit={:.2} fast_batch_of_limit={:.2} bft_batch_of_limit={:.2} fast_p50_ms={:.1} bft_p50_ms={:.1} fast_batch_p50_ms={:.1} bft_batch_p50_ms={:.1}",
+        fast.tx_s,
+        bft.tx_s,
+        fast_batch.tx_s,
+        bft_batch.tx_s,
+        fast.tx_s / limit,
+        bft.tx_s / limit,
+        fast_batch.tx_s / limit,
+        bft_batch.tx_s / limit,
+        fast.p50_ms,
+        bft.p50_ms,
+        fast_batch.p50_ms,
+        bft_batch.p50_ms
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! A bounded load generator for the benches: signed transactions submitted to a devnet's
 //! nodes with `wait=true` (latency is submit-to-commit as a client sees it), at most a
-//! given number in flight.
+//! given number in flight: one per request (`POST /v1/tx`), or in batches (`POST
+//! /v1/txs`, each transaction's latency its batch's).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,6 +96,75 @@ pub async fn submit_to(
         } else {
             failed += 1;
         }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(Outcome {
+        tx_s: latencies.len() as f64 / secs,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        failed,
+    })
+}
+
+/// [`submit_all`] in batches of at most `batch` transactions per request (`POST
+/// /v1/txs`, each batch to one node, in the order of `work`), at most `in_flight`
+/// transactions at once; a transaction counts when its node answered it committed, and
+/// its latency is its batch's.
+pub async fn submit_batches(
+    net: Arc<TestNet>,
+    work: Vec<(usize, SignedTransaction)>,
+    batch: usize,
+    in_flight: usize,
+) -> anyhow::Result<Outcome> {
+    let nodes = net.devnet.nodes.len();
+    let urls: Arc<Vec<String>> = Arc::new(net.devnet.nodes.iter().map(|n| n.api_url.clone()).collect());
+    // Each node's transactions in the order of `work`, cut into batches that go out in
+    // turn, so that no batch runs far ahead of the nonces before it.
+    let mut per_node: Vec<Vec<SignedTransaction>> = vec![Vec::new(); nodes];
+    for (node, tx) in work {
+        per_node[node % nodes].push(tx);
+    }
+    let mut chunks: Vec<_> = per_node.iter().map(|txs| txs.chunks(batch.max(1))).collect();
+    let mut batches = Vec::new();
+    loop {
+        let before = batches.len();
+        for (node, c) in chunks.iter_mut().enumerate() {
+            if let Some(txs) = c.next() {
+                batches.push((node, txs.to_vec()));
+            }
+        }
+        if batches.len() == before {
+            break;
+        }
+    }
+    let total: usize = batches.iter().map(|(_, b)| b.len()).sum();
+    let permits = Arc::new(Semaphore::new(in_flight.max(batch)));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(batches.len());
+    for (node, txs) in batches {
+        let permit = permits.clone().acquire_many_owned(txs.len() as u32).await?;
+        let (http, urls) = (net.http.clone(), urls.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let sent = Instant::now();
+            let url = format!("{}/v1/txs?wait=true&timeout_ms=30000", urls[node]);
+            let r = http.post(url).header("content-type", "application/octet-stream").body(to_bytes(&txs)).send().await;
+            let answer = match r {
+                Ok(resp) if resp.status().as_u16() == 200 => resp.json::<vigil_api::TxBatchAnswer>().await.ok(),
+                _ => None,
+            };
+            let committed = answer
+                .map_or(0, |a| a.results.iter().filter(|o| o.status == Some(vigil_api::TxState::Committed)).count());
+            (committed, txs.len(), sent.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut failed = 0;
+    for t in tasks {
+        let (committed, sent, ms) = t.await?;
+        latencies.extend(std::iter::repeat_n(ms, committed));
+        failed += sent - committed;
     }
     let secs = start.elapsed().as_secs_f64();
     latencies.sort_by(|a, b| a.total_cmp(b));

@@ -4,7 +4,8 @@
 //! one only when the batch fails, to name the bad ones); each is then admitted exactly
 //! as `POST /v1/tx` admits it, and the answer gives each one's outcome in the order
 //! sent: with `wait` (the default), this node's signed receipt for each committed within
-//! the wait. One refused transaction refuses nothing else.
+//! the wait. One refused transaction refuses nothing else. A batch costs its client
+//! network's rate limit a token per transaction.
 
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use vigil_api::{ErrorCode, ErrorDetail, TxBatchAnswer, TxOutcome, TxState};
@@ -25,6 +27,7 @@ use super::tx::{admit_and_wait, body_error, is_bcs, receipt_json, refused_signat
 use super::{ApiError, ApiResult};
 use crate::openapi::error_doc;
 use crate::service::Shared;
+use vigil_server::limits::ClientCharge;
 
 /// Most transactions in one batch.
 pub const TX_BATCH_MAX: usize = 256;
@@ -38,23 +41,45 @@ pub fn routes() -> Router<Arc<Shared>> {
 async fn submit_batch(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<WaitQuery>,
+    charge: Option<Extension<ClientCharge>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<TxBatchAnswer>> {
-    let body = body.map_err(body_error)?;
+) -> Response {
+    match batch(shared, q, charge, headers, body).await {
+        Ok(answer) => answer.into_response(),
+        Err(refused) => refused,
+    }
+}
+
+async fn batch(
+    shared: Arc<Shared>,
+    q: WaitQuery,
+    charge: Option<Extension<ClientCharge>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<TxBatchAnswer>, Response> {
+    let refuse = |e: ApiError| e.into_response();
+    let body = body.map_err(body_error).map_err(refuse)?;
     if !is_bcs(&headers) {
-        return Err(ApiError::new(
+        return Err(refuse(ApiError::new(
             ErrorCode::UnsupportedMediaType,
             "send a batch as application/octet-stream: the BCS of a list of signed transactions",
-        ));
+        )));
     }
-    let txs: Vec<SignedTransaction> = from_bytes_limited(&body, TX_BATCH_BODY_MAX_BYTES)
-        .map_err(|e| ApiError::new(ErrorCode::Malformed, format!("not a BCS list of signed transactions: {e}")))?;
+    let txs: Vec<SignedTransaction> = from_bytes_limited(&body, TX_BATCH_BODY_MAX_BYTES).map_err(|e| {
+        refuse(ApiError::new(ErrorCode::Malformed, format!("not a BCS list of signed transactions: {e}")))
+    })?;
     if txs.is_empty() || txs.len() > TX_BATCH_MAX {
-        return Err(ApiError::new(
+        return Err(refuse(ApiError::new(
             ErrorCode::Malformed,
             format!("a batch holds 1 to {TX_BATCH_MAX} transactions, not {}", txs.len()),
-        ));
+        )));
+    }
+    // A batch costs its client network a token per transaction (the request took one),
+    // as that many `POST /v1/tx` would: the signatures checked are as many.
+    if let Some(Extension(charge)) = charge {
+        let more = u32::try_from(txs.len() - 1).unwrap_or(u32::MAX);
+        charge.charge(more).map_err(IntoResponse::into_response)?;
     }
     let checks = check(&shared, &txs);
     let outcomes = txs.into_iter().zip(checks).map(|(tx, checked)| {
@@ -145,7 +170,7 @@ pub fn openapi_paths() -> Value {
                 "400": error_doc("MALFORMED (not a BCS list of signed transactions, or not 1 to 256 of them)"),
                 "413": error_doc("BODY_TOO_LARGE"),
                 "415": error_doc("UNSUPPORTED_MEDIA_TYPE (a batch is BCS only)"),
-                "429": error_doc("RATE_LIMITED (with Retry-After) or TOO_MANY_IN_FLIGHT, per client network")
+                "429": error_doc("RATE_LIMITED (with Retry-After; a batch costs a token per transaction) or TOO_MANY_IN_FLIGHT, per client network")
             }
         }}
     })
