@@ -40,3 +40,52 @@ for (const entry of ['node.js', 'vault-node.js']) {
     small.free();
   });
 }
+
+// The pool itself, on stand-in workers (what each does is the point here): a worker's
+// "no" is an answer, while a worker that fails or never answers rejects the call (the
+// wasm then verifies that share itself), and the pool stops and stops using its workers.
+test('the verifier pool: a no is an answer; a failed or stuck worker rejects, is stopped, and is not used again', async () => {
+  const { verifierPool } = await import(pathToFileURL(join(PKG, 'verifier-pool.js')).href);
+  const standIn = (behaviour) => {
+    const log = { spawned: 0, stopped: 0, posted: 0 };
+    const spawn = () => {
+      log.spawned += 1;
+      let onMessage, onError, keepAlive;
+      return {
+        post: ({ id, batch }) => {
+          log.posted += 1;
+          behaviour({ id, batch, answer: (ok) => onMessage({ id, ok }), die: () => onError(new Error('died')) });
+        },
+        listen: (m, e) => ([onMessage, onError] = [m, e]),
+        // As a Node worker's `ref()` does: the process lives while a worker has work.
+        hold(busy) {
+          if (busy) keepAlive ??= setInterval(() => {}, 1_000);
+          else keepAlive = void clearInterval(keepAlive);
+        },
+        stop: () => (log.stopped += 1),
+      };
+    };
+    return { log, spawn };
+  };
+  const batches = () => [new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])];
+
+  const says = standIn(({ batch, answer }) => queueMicrotask(() => answer(batch[0] !== 2)));
+  const pool = verifierPool(says.spawn, 2, 1_000);
+  assert.equal(await pool.verify(batches()), false, 'one batch said no');
+  assert.equal(await pool.verify([new Uint8Array([1])]), true);
+  assert.deepEqual([says.log.spawned, pool.running()], [2, 2], 'started once, at the first call');
+
+  for (const [name, behaviour] of [
+    ['dies', ({ die }) => queueMicrotask(die)],
+    ['never answers', () => {}],
+  ]) {
+    const w = standIn(behaviour);
+    const p = verifierPool(w.spawn, 2, 50);
+    await assert.rejects(p.verify(batches()), `a worker that ${name} rejects the call`);
+    assert.equal(w.log.stopped, 2, `a worker that ${name}: every worker is stopped`);
+    assert.equal(p.running(), 0);
+    const posted = w.log.posted;
+    await assert.rejects(p.verify(batches()));
+    assert.equal(w.log.posted, posted, 'and not used again');
+  }
+});

@@ -25,6 +25,7 @@ export function initOnce(glue, wasmUrl, newVerifier) {
           };
         },
         hold() {},
+        stop: () => worker.terminate(),
       };
     };
     return verifierPool(spawn, count);

@@ -26,6 +26,7 @@ export function initOnce(glue, wasmUrl, verifierUrl) {
           worker.on('exit', (code) => onError(new Error(`a verifier worker exited (code ${code})`)));
         },
         hold: (busy) => (busy ? worker.ref() : worker.unref()),
+        stop: () => void worker.terminate(),
       };
     };
     return verifierPool(spawn, count);

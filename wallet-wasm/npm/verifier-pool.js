@@ -6,13 +6,20 @@
 // cannot run them costs one failed attempt, never a wrong answer.
 //
 // `spawn()` starts one worker on the entry's compiled module and returns
-// `{ post(message, transfer), listen(onMessage, onError), hold(busy) }`; `hold` keeps a
-// Node process alive only while a worker has work.
+// `{ post(message, transfer), listen(onMessage, onError), hold(busy), stop() }`; `hold`
+// keeps a Node process alive only while a worker has work, `stop` ends the worker.
 
 /** At most this many verifier workers beside the caller's thread (the wasm's `WORKERS_MAX`). */
 export const WORKERS_MAX = 7;
 
-export function verifierPool(spawn, count) {
+/**
+ * A worker that has not answered a batch this long is taken for stuck: the call rejects
+ * (the wasm verifies that share itself) and the pool stops using workers. A batch of
+ * 100 signatures takes milliseconds; a worker's start, tens of them.
+ */
+export const ANSWER_TIMEOUT_MS = 10_000;
+
+export function verifierPool(spawn, count, answerTimeoutMs = ANSWER_TIMEOUT_MS) {
   let workers;
   let broken = false;
   let nextId = 0;
@@ -36,19 +43,28 @@ export function verifierPool(spawn, count) {
   };
 
   const fail = (error) => {
+    if (broken) return;
     broken = true;
     for (const job of pending.values()) job.reject(error);
     pending.clear();
     for (const worker of workers ?? []) {
       worker.busy = 0;
       worker.port.hold(false);
+      worker.port.stop();
     }
   };
 
   const run = (worker, batch) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => fail(new Error('a verifier worker did not answer')), answerTimeoutMs);
+      // A pending timer must not keep a Node process alive by itself.
+      timer.unref?.();
+      const settle = (f) => (value) => {
+        clearTimeout(timer);
+        f(value);
+      };
+      pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
       if (worker.busy++ === 0) worker.port.hold(true);
       worker.port.post({ id, batch }, [batch.buffer]);
     });

@@ -39,7 +39,14 @@ impl Default for VerifiedTxs {
 
 impl VerifiedTxs {
     pub fn new(capacity: usize) -> Self {
-        let inner = Inner { signatures: HashMap::new(), order: VecDeque::new(), capacity: capacity.max(1) };
+        // Sized for the bound at once: a map that grows under load rehashes into fresh
+        // memory at each doubling (page faults and zeroed pages on every node).
+        let capacity = capacity.max(1);
+        let inner = Inner {
+            signatures: HashMap::with_capacity(capacity + 1),
+            order: VecDeque::with_capacity(capacity + 1),
+            capacity,
+        };
         Self { inner: Mutex::new(inner) }
     }
 

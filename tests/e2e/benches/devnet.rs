@@ -32,6 +32,11 @@ fn txs_per_account() -> u64 {
     vigil_e2e::env_or("VIGIL_BENCH_TXS_PER_ACCOUNT", TXS_PER_ACCOUNT)
 }
 
+/// `VIGIL_BENCH_IN_FLIGHT` changes how many transactions are in flight at once.
+fn in_flight() -> usize {
+    vigil_e2e::env_or("VIGIL_BENCH_IN_FLIGHT", IN_FLIGHT_MAX as u64) as usize
+}
+
 fn account(i: usize) -> SecretKey {
     vigil_e2e::seeded_key(0x5a, i)
 }
@@ -42,9 +47,9 @@ async fn load(mode: ConsensusMode, batched: bool, keys: &[SecretKey]) -> anyhow:
     let net = Arc::new(TestNet::start_with(NODES, 0, mode, funded).await?);
     let work = signed_transfers(&ChainId::new("vigil-e2e")?, keys, txs_per_account(), NODES);
     if batched {
-        submit_batches(net, work, BATCH, IN_FLIGHT_MAX).await
+        submit_batches(net, work, BATCH, in_flight()).await
     } else {
-        submit_all(net, work, IN_FLIGHT_MAX).await
+        submit_all(net, work, in_flight()).await
     }
 }
 
@@ -94,16 +99,26 @@ fn main() -> anyhow::Result<()> {
     let limit = verify / NODES as f64;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!(
-        "{NODES}-node devnet, {} signed transfers per run, {IN_FLIGHT_MAX} in flight, wait=true: one per request (POST /v1/tx), then in batches of {BATCH} (POST /v1/txs)",
-        ACCOUNTS as u64 * txs_per_account()
+        "{NODES}-node devnet, {} signed transfers per run, {} in flight, wait=true: one per request (POST /v1/tx), then in batches of {BATCH} (POST /v1/txs)",
+        ACCOUNTS as u64 * txs_per_account(),
+        in_flight()
     );
     println!("Ed25519 batch verification, all cores: {verify:.0}/s → limit {limit:.0} tx/s for {NODES} nodes");
     println!(
         "{:>6} {:>8} | {:>9} {:>9} {:>9} {:>7} | {:>9}",
         "mode", "requests", "tx/s", "p50 ms", "p99 ms", "failed", "of limit"
     );
+    // `VIGIL_BENCH_WAY=single` (or `batches`) runs that way only, for a profiler to
+    // attach; the figures line then needs all four, so it is not printed.
+    let only = std::env::var("VIGIL_BENCH_WAY").ok();
+    let ways: Vec<bool> = match only.as_deref() {
+        None => vec![false, true],
+        Some("single") => vec![false],
+        Some("batches") => vec![true],
+        Some(other) => anyhow::bail!("VIGIL_BENCH_WAY is `single` or `batches`, not `{other}`"),
+    };
     let mut results = Vec::new();
-    for batched in [false, true] {
+    for batched in ways {
         for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
             let o = rt.block_on(load(mode, batched, &keys))?;
             println!(
@@ -118,6 +133,9 @@ fn main() -> anyhow::Result<()> {
             );
             results.push(o);
         }
+    }
+    if only.is_some() {
+        return Ok(());
     }
     let [fast, bft, fast_batch, bft_batch] = [&results[0], &results[1], &results[2], &results[3]];
     println!(
