@@ -20,6 +20,20 @@ pub struct Outcome {
     pub failed: usize,
 }
 
+impl Outcome {
+    /// The figures of a run of `secs` seconds: the latencies of the transactions that
+    /// committed, and how many did not.
+    fn of(mut latencies: Vec<f64>, failed: usize, secs: f64) -> Self {
+        latencies.sort_by(f64::total_cmp);
+        Outcome {
+            tx_s: latencies.len() as f64 / secs,
+            p50_ms: percentile(&latencies, 0.5),
+            p99_ms: percentile(&latencies, 0.99),
+            failed,
+        }
+    }
+}
+
 /// The `p` quantile of `sorted` (0 when empty).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -97,14 +111,7 @@ pub async fn submit_to(
             failed += 1;
         }
     }
-    let secs = start.elapsed().as_secs_f64();
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok(Outcome {
-        tx_s: latencies.len() as f64 / secs,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-        failed,
-    })
+    Ok(Outcome::of(latencies, failed, start.elapsed().as_secs_f64()))
 }
 
 /// [`submit_all`] in batches of at most `batch` transactions per request (`POST
@@ -166,12 +173,5 @@ pub async fn submit_batches(
         latencies.extend(std::iter::repeat_n(ms, committed));
         failed += sent - committed;
     }
-    let secs = start.elapsed().as_secs_f64();
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok(Outcome {
-        tx_s: latencies.len() as f64 / secs,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-        failed,
-    })
+    Ok(Outcome::of(latencies, failed, start.elapsed().as_secs_f64()))
 }
