@@ -89,6 +89,15 @@ before(async () => {
     const [ab, ba] = [await a.connection(CHAIN_B), await b.connection(CHAIN_A)];
     return ab.open && ba.open ? true : undefined;
   });
+  // A transaction goes to every node of its chain, and reads are served by any: the
+  // connections can be open while a gateway still waits to retry a node that was not
+  // listening yet when it first tried it. Wait until each gateway serves all four.
+  for (const gatewayPort of [port + 200, port + 500]) {
+    await until(`the gateway on port ${gatewayPort} serves every node`, 60_000, async () => {
+      const { nodes } = await fetch(`https://localhost:${gatewayPort}/v1/nodes`).then((r) => r.json());
+      return nodes.filter((n) => n.healthy).length === 4 ? true : undefined;
+    });
+  }
 });
 
 after(async () => {
