@@ -2,7 +2,8 @@
 // native code produced (`protocol/tests/vectors/v1.json`): a 32-signer certificate is
 // split across the package's verifier worker threads by default, a forgery in the
 // workers' share is refused, and idle workers do not keep the process alive (this file
-// would not end otherwise). Run by `cargo xtask test` with VIGIL_NPM_DIR.
+// would not end otherwise); a failed load is tried again. Run by `cargo xtask test`
+// with VIGIL_NPM_DIR.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,4 +89,13 @@ test('the verifier pool: a no is an answer; a failed or stuck worker rejects, is
     await assert.rejects(p.verify(batches()));
     assert.equal(w.log.posted, posted, 'and not used again');
   }
+});
+
+test('init: a load that failed is not kept, the next init() tries again', async () => {
+  // A fresh instance of the entry (its own `init` state).
+  const entry = await import(`${pathToFileURL(join(PKG, 'node.js')).href}?retry`);
+  await assert.rejects(entry.init(new Uint8Array([0, 97, 115, 109, 9])), 'not a wasm module');
+  await entry.init();
+  const set = entry.TrustedValidatorSet.fromBytes(hex('large_set_hex'));
+  assert.equal(await set.verifyQuorumCert(hex('large_qc_hex')), 32);
 });

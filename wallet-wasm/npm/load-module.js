@@ -20,13 +20,18 @@ export async function compileModule(source) {
 export function loadOnce(glue, moduleSource, workers) {
   let loading;
   let pool;
+  const load = async (source) => {
+    const module = await compileModule(source ?? (await moduleSource()));
+    const exports = await glue.init({ module_or_path: module });
+    pool = await workers(module);
+    if (pool) glue.useVerifierWorkers(pool.verify, pool.count);
+    return exports;
+  };
+  // A load that failed (the network, say) is not kept: the next `init()` tries again.
   const init = (source) =>
-    (loading ??= (async () => {
-      const module = await compileModule(source ?? (await moduleSource()));
-      const exports = await glue.init({ module_or_path: module });
-      pool = await workers(module);
-      if (pool) glue.useVerifierWorkers(pool.verify, pool.count);
-      return exports;
-    })());
+    (loading ??= load(source).catch((error) => {
+      loading = undefined;
+      throw error;
+    }));
   return { init, verifierWorkers: () => pool?.running() ?? 0 };
 }
