@@ -1,7 +1,8 @@
 //! `POST /v1/txs`: many signed transactions in one request, for clients and load
 //! generators that send many (an exchange's withdrawals, a bench). The body is BCS of a
 //! list of [`SignedTransaction`]s; their signatures are batch-verified at once (one by
-//! one only when the batch fails, to name the bad ones); each is then admitted exactly
+//! one only when the batch fails, to name the bad ones; none seen before is checked
+//! again); each is then admitted exactly
 //! as `POST /v1/tx` admits it, and the answer gives each one's outcome in the order
 //! sent: with `wait` (the default), this node's signed receipt for each committed within
 //! the wait. One refused transaction refuses nothing else. A batch costs its client
@@ -21,12 +22,13 @@ use serde_json::{json, Value};
 use vigil_api::{ErrorCode, ErrorDetail, TxBatchAnswer, TxOutcome, TxState};
 use vigil_protocol::encoding::{from_bytes_limited, to_bytes};
 use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
-use vigil_protocol::{SignedTransaction, TxHash};
+use vigil_protocol::{SignedTransaction, TransactionError, TxHash};
 
 use super::tx::{admit_and_wait, body_error, is_bcs, receipt_json, refused_signature, too_large, WaitQuery};
 use super::{ApiError, ApiResult};
 use crate::openapi::error_doc;
 use crate::service::Shared;
+use crate::verified::Checked;
 use vigil_server::limits::ClientCharge;
 
 /// Most transactions in one batch.
@@ -96,23 +98,19 @@ async fn batch(
     Ok(Json(TxBatchAnswer { results: join_all(outcomes).await }))
 }
 
-/// Each transaction's size and signatures: the whole batch verified at once, and one
-/// by one only if that fails.
+/// Each transaction's size and signatures, through the node's table of checked
+/// signatures ([`crate::verified::VerifiedTxs::check`]: those seen before are not
+/// checked again, the rest in one batch, one by one only if it fails). A refused one is
+/// verified alone once more, for the code that says why.
 fn check(shared: &Shared, txs: &[SignedTransaction]) -> Vec<ApiResult<()>> {
-    let sizes: Vec<ApiResult<()>> = txs
-        .iter()
-        .map(|tx| match to_bytes(tx).len() {
-            size if size > TRANSACTION_SIZE_MAX_BYTES => Err(too_large(size)),
-            _ => Ok(()),
-        })
-        .collect();
-    let sound: Vec<&SignedTransaction> = txs.iter().zip(&sizes).filter(|(_, s)| s.is_ok()).map(|(t, _)| t).collect();
-    if vigil_core::execution::verify_transactions(&sound) {
-        return sizes;
-    }
+    let checked = shared.verified.check(txs);
     txs.iter()
-        .zip(sizes)
-        .map(|(tx, size)| size.and_then(|()| tx.verify().map_err(|e| refused_signature(shared, e))))
+        .zip(checked)
+        .map(|(tx, checked)| match to_bytes(tx).len() {
+            size if size > TRANSACTION_SIZE_MAX_BYTES => Err(too_large(size)),
+            _ if checked != Checked::Invalid => Ok(()),
+            _ => Err(refused_signature(shared, tx.verify().err().unwrap_or(TransactionError::BadSignature))),
+        })
         .collect()
 }
 

@@ -111,8 +111,12 @@ async fn submit_tx(
     if let Some(receipt) = already_committed(&shared, &hash)? {
         return Ok(receipt);
     }
+    // The signature is checked here, on the API's threads, not on the consensus thread.
+    if let Err(e) = tx.verify() {
+        return Err(refused_signature(&shared, e));
+    }
     let committed = shared.wait_for(hash);
-    let outcome = submit_and_wait(&shared, tx, hash, committed, &q).await;
+    let outcome = admit_and_wait(&shared, tx, hash, committed, &q).await;
     shared.forget_closed_waiters(&hash);
     let committed_now = outcome?;
     if q.wait || committed_now {
@@ -125,7 +129,7 @@ async fn submit_tx(
 }
 
 /// How long a submission refused for a used nonce waits for that nonce's commit to be
-/// its own (see [`submit_and_wait`]).
+/// its own (see [`admit_and_wait`]).
 const STALE_NONCE_GRACE: Duration = Duration::from_millis(500);
 
 /// A replay changes nothing; the answer still carries this node's signed receipt, so a
@@ -139,21 +143,6 @@ fn already_committed(shared: &Shared, hash: &TxHash) -> ApiResult<Option<Respons
         message: format!("transaction {hash} is already committed"),
     });
     Ok(Some((StatusCode::CONFLICT, Json(receipt)).into_response()))
-}
-
-/// Checks the transaction's signatures (on the API's threads, not on the consensus
-/// thread) and hands it on as [`admit_and_wait`] does.
-async fn submit_and_wait(
-    shared: &Shared,
-    tx: SignedTransaction,
-    hash: TxHash,
-    committed: oneshot::Receiver<()>,
-    q: &WaitQuery,
-) -> ApiResult<bool> {
-    if let Err(e) = tx.verify() {
-        return Err(refused_signature(shared, e));
-    }
-    admit_and_wait(shared, tx, hash, committed, q).await
 }
 
 /// The refusal of a transaction whose signature (or its row's) does not verify, counted.
