@@ -432,7 +432,8 @@ fn every_route_the_node_declares_is_documented() {
     assert!(declared >= 15, "only {declared} routes found in the sources");
 }
 
-/// A batch costs its client network a token per transaction: with a burst of 100, a
+/// A batch body over its limit is refused before anything reads it. A batch costs its
+/// client network a token per transaction: with a burst of 100, a
 /// batch of 150 is refused whole (and admits nothing), one of 99 passes, and then a
 /// batch of 2 finds one token left and is refused. A client under its limit is charged
 /// as if it had sent each transaction alone.
@@ -448,6 +449,8 @@ async fn a_batch_is_charged_a_token_per_transaction() {
         r.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 7], 4000))));
         r
     };
+    let too_large = post_bcs("/v1/txs", vec![0; vigil_node::api::batch::TX_BATCH_BODY_MAX_BYTES + 1]);
+    refused(&n.app, "a batch body over its limit", too_large, ErrorCode::BodyTooLarge).await;
     refused(&app, "150 transactions, 100 tokens", batch(0, 150), ErrorCode::RateLimited).await;
     let (status, body) = call(&app, batch(0, 99)).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
