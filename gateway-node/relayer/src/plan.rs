@@ -17,10 +17,13 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use vigil_protocol::crosschain::{
     Acknowledge, Batch, ClientState, Packet, PacketReceipt, ProofAt, ReceivePacket, Timeout, UpdateClient,
     PACKETS_PER_TX_MAX, UPDATE_CHANGES_MAX,
 };
+use vigil_protocol::encoding::to_bytes;
+use vigil_protocol::limits::TRANSACTION_SIZE_MAX_BYTES;
 use vigil_protocol::{CertifiedHeader, ChainId, Height, Payload, SetChange, StateProof};
 
 /// The source's side: its packets still outstanding, each proven at its header.
@@ -69,10 +72,18 @@ pub struct Plan {
     pub to_source: Vec<(Step, Item)>,
 }
 
-/// `items` as transactions: an update alone, packets of one step in batches of at most
-/// `PACKETS_PER_TX_MAX` at one proof height, only the first of each batch carrying the
-/// header (the others are checked against the root it gave). Each transaction with the
-/// steps it carries.
+/// Room a transaction takes beside its batch (chain, sender, nonce, fee, signature, the
+/// payload's tag and the batch's length); generous, so a batch within
+/// [`BATCH_BYTES_MAX`] always makes a transaction within the chain's size limit.
+pub const ENVELOPE_BYTES_MAX: usize = 1024;
+/// Most bytes one batch's packets may encode to.
+pub const BATCH_BYTES_MAX: usize = TRANSACTION_SIZE_MAX_BYTES - ENVELOPE_BYTES_MAX;
+
+/// `items` as transactions: an update alone, packets of one step in batches at one proof
+/// height, each of at most `PACKETS_PER_TX_MAX` packets and [`BATCH_BYTES_MAX`] bytes
+/// (proofs and the clients timeouts carry are large: a full batch of them would be
+/// refused as too large), only the first of each batch carrying the header (the others
+/// are checked against the root it gave). Each transaction with the steps it carries.
 pub fn batches(items: Vec<(Step, Item)>) -> Vec<(Vec<Step>, Payload)> {
     let mut out = Vec::new();
     let mut receives: BTreeMap<Height, Vec<(Step, ReceivePacket)>> = BTreeMap::new();
@@ -92,19 +103,34 @@ pub fn batches(items: Vec<(Step, Item)>) -> Vec<(Vec<Step>, Payload)> {
     out
 }
 
-fn grouped<T>(
+fn grouped<T: Serialize>(
     by_height: BTreeMap<Height, Vec<(Step, T)>>,
     proof: impl Fn(&mut T) -> &mut ProofAt,
     payload: impl Fn(Batch<T>) -> Payload,
 ) -> Vec<(Vec<Step>, Payload)> {
     let mut out = Vec::new();
     for (_, items) in by_height {
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            let (steps, mut batch): (Vec<Step>, Vec<T>) = items.by_ref().take(PACKETS_PER_TX_MAX).unzip();
-            for t in batch.iter_mut().skip(1) {
-                proof(t).header = None;
+        let mut header = None;
+        let (mut steps, mut batch, mut bytes) = (Vec::new(), Vec::new(), 0);
+        for (step, mut item) in items {
+            // The proofs at one height share its header: the first of a batch carries it.
+            let own = proof(&mut item).header.take();
+            header = header.or(own);
+            let mut size = to_bytes(&item).len();
+            let full = batch.len() == PACKETS_PER_TX_MAX || bytes + size > BATCH_BYTES_MAX;
+            if !batch.is_empty() && full {
+                out.push((std::mem::take(&mut steps), payload(Batch(std::mem::take(&mut batch)))));
+                bytes = 0;
             }
+            if batch.is_empty() {
+                proof(&mut item).header = header.clone();
+                size = to_bytes(&item).len();
+            }
+            bytes += size;
+            steps.push(step);
+            batch.push(item);
+        }
+        if !batch.is_empty() {
             out.push((steps, payload(Batch(batch))));
         }
     }
@@ -318,6 +344,64 @@ mod tests {
             let carried: Vec<bool> = batch.0.iter().map(|r| r.proof.header.is_some()).collect();
             assert!(carried[0] && carried[1..].iter().all(|c| !c), "{carried:?}");
         }
+    }
+
+    /// Timeouts by source height each carry the destination's client of the source, with
+    /// its whole validator set: a full batch of those would be refused as too large, so
+    /// batches are cut by size too, every step kept, in order.
+    #[test]
+    fn batches_stay_within_the_transaction_size_limit() {
+        let validators = (0..100u8)
+            .map(|i| {
+                let key = SecretKey::from_seed([i; 32]);
+                ValidatorInfo::new(
+                    format!("validator-{i}"),
+                    key.public_key(),
+                    EncryptionKey([i; 32]),
+                    P2pKey([i.wrapping_add(128); 32]),
+                )
+            })
+            .collect();
+        let large = ValidatorSet::new(validators).unwrap();
+        let proposal = ConnectionProposal {
+            chain_id: chain("dst"),
+            counterparty: chain("src"),
+            root_set: large.clone(),
+            root_from: Height(1),
+            settings: ConnectionSettings { fast_final: true, expiry_heights: 1_000 },
+            approving_set: large.hash(),
+            opening: 0,
+            valid_through: Height(10),
+        };
+        let client = Box::new((proposal.client(Height(1)), from_bytes(&[0, 0]).unwrap()));
+        let items: Vec<(Step, Item)> = (1..=40)
+            .map(|seq| {
+                let timeout =
+                    Timeout { packet: packet(seq, by_source(15)), proof: proof(20), client: Some(client.clone()) };
+                (Step::Timeout(seq), Item::Timeout(timeout))
+            })
+            .collect();
+        let key = SecretKey::from_seed([9; 32]);
+        let txs = batches(items);
+        assert!(txs.len() > 2, "40 timeouts of this size need more than two transactions, got {}", txs.len());
+        let mut carried = Vec::new();
+        for (steps, payload) in txs {
+            let Payload::Timeout(batch) = &payload else { panic!("{payload:?}") };
+            assert!(batch.0[0].proof.header.is_some(), "each batch's first proof carries the header");
+            assert!(batch.check().is_ok());
+            let tx = Transaction {
+                chain_id: chain("src"),
+                sender: key.public_key(),
+                nonce: Nonce(u64::MAX),
+                fee: Amount(u64::MAX),
+                payload,
+            }
+            .sign(&key);
+            let size = to_bytes(&tx).len();
+            assert!(size <= TRANSACTION_SIZE_MAX_BYTES, "a transaction of {size} bytes would be refused");
+            carried.extend(steps);
+        }
+        assert_eq!(carried, (1..=40).map(Step::Timeout).collect::<Vec<_>>());
     }
 
     /// A packet whose source-height timeout the source passed but the destination's
