@@ -172,17 +172,43 @@ pub fn plan(
     }
     if update {
         let followed_from = client.map_or(Height(0), |c| c.verifier.followed_from());
-        let changes: Vec<SetChange> = source
-            .set_changes
-            .iter()
-            .filter(|c| c.certified.header.height >= followed_from)
-            .take(UPDATE_CHANGES_MAX)
-            .cloned()
-            .collect();
-        let update = UpdateClient { chain: source.chain.clone(), changes, header: source.header.clone() };
+        let pending = source.set_changes.iter().filter(|c| c.certified.header.height >= followed_from);
+        let update = update_of(&source.chain, pending, &source.header);
         out.to_destination.insert(0, (Step::Update, Item::Update(update)));
     }
     out
+}
+
+/// An update carrying the `pending` set changes (oldest first) and `newest`, the
+/// source's newest header. When they do not all fit in one transaction (at most
+/// `UPDATE_CHANGES_MAX` changes, [`BATCH_BYTES_MAX`] bytes: a change carries a whole
+/// validator set), the update takes those that fit and ends at the last one's own
+/// header, which the set before it certified: the client can check it with what it
+/// follows by then, and the next update goes on from there.
+fn update_of<'a>(
+    chain: &ChainId,
+    pending: impl Iterator<Item = &'a SetChange>,
+    newest: &CertifiedHeader,
+) -> UpdateClient {
+    let newest_bytes = to_bytes(newest).len();
+    let (mut changes, mut bytes, mut all) = (Vec::new(), 0, true);
+    for change in pending {
+        let size = to_bytes(change).len();
+        let header_bytes = newest_bytes.max(to_bytes(&change.certified).len());
+        let fits = changes.len() < UPDATE_CHANGES_MAX && bytes + size + header_bytes <= BATCH_BYTES_MAX;
+        // One change too large for any transaction still goes alone: it cannot be cut.
+        if !fits && !changes.is_empty() {
+            all = false;
+            break;
+        }
+        bytes += size;
+        changes.push(change.clone());
+    }
+    let header = match changes.last() {
+        Some(last) if !all => last.certified.clone(),
+        _ => newest.clone(),
+    };
+    UpdateClient { chain: chain.clone(), changes, header }
 }
 
 /// The destination's client lacks set changes of the source, or is past half its expiry.
@@ -402,6 +428,95 @@ mod tests {
             carried.extend(steps);
         }
         assert_eq!(carried, (1..=40).map(Step::Timeout).collect::<Vec<_>>());
+    }
+
+    /// `n` validators (keys from `seed`) and their keys.
+    fn signed_set(n: u8, seed: u8) -> (ValidatorSet, Vec<SecretKey>) {
+        let keys: Vec<SecretKey> = (0..n).map(|i| SecretKey::from_seed([seed.wrapping_add(i); 32])).collect();
+        let infos = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let i = i as u8;
+                ValidatorInfo::new(format!("v{seed}-{i}"), k.public_key(), EncryptionKey([i; 32]), P2pKey([!i; 32]))
+            })
+            .collect();
+        (ValidatorSet::new(infos).unwrap(), keys)
+    }
+
+    /// A Bft header of the source at `height`, certified by all of `set`, naming `next`.
+    fn certified(set: &(ValidatorSet, Vec<SecretKey>), height: u64, next: &ValidatorSet) -> CertifiedHeader {
+        let mut header = header(height).header;
+        (header.mode, header.validator_set_hash, header.next_validator_set_hash) =
+            (ConsensusMode::Bft, set.0.hash(), next.hash());
+        header.proposer = set.0.validators()[0].id;
+        let data = VoteData {
+            chain_id: chain("src"),
+            height: Height(height),
+            view: View(0),
+            block_hash: header.hash(),
+            kind: VoteKind::Precommit,
+        };
+        let votes: Vec<Vote> = set.1.iter().map(|k| data.sign(NodeId::from_public_key(&k.public_key()), k)).collect();
+        CertifiedHeader { header, cert: QuorumCert::from_votes(data, &votes, &set.0).unwrap() }
+    }
+
+    /// Many set changes since the destination's client last followed (more than one update
+    /// may carry, or larger than one transaction): updates carry what fits, each ending at a
+    /// header the client can check, until it follows the source's set in force. Each
+    /// update passes the chain's own check and fits in a transaction.
+    #[test]
+    fn set_changes_beyond_one_update_are_carried_over_several() {
+        for (validators, changes) in [(4, UPDATE_CHANGES_MAX as u64 + 5), (100, 5)] {
+            let sets = [signed_set(validators, 1), signed_set(validators, 128)];
+            let set_changes: Vec<SetChange> = (1..=changes)
+                .map(|i| {
+                    let (from, to) = (&sets[(i as usize + 1) % 2], &sets[i as usize % 2]);
+                    SetChange { certified: certified(from, i * 10, &to.0), next: to.0.clone() }
+                })
+                .collect();
+            let in_force = &sets[changes as usize % 2];
+            let newest = certified(in_force, changes * 10 + 5, &in_force.0);
+            let source = SourceView { chain: chain("src"), header: newest.clone(), packets: vec![], set_changes };
+            let proposal = ConnectionProposal {
+                chain_id: chain("dst"),
+                counterparty: chain("src"),
+                root_set: sets[0].0.clone(),
+                root_from: Height(1),
+                settings: ConnectionSettings { fast_final: false, expiry_heights: 1_000 },
+                approving_set: set().hash(),
+                opening: 0,
+                valid_through: Height(10),
+            };
+            let mut client = proposal.client(Height(1));
+            let key = SecretKey::from_seed([9; 32]);
+            let mut updates = 0;
+            while let Some((Step::Update, Item::Update(update))) =
+                plan(&source, &[], Some(&client), Height(2)).to_destination.into_iter().next()
+            {
+                assert!(update.changes.len() <= UPDATE_CHANGES_MAX);
+                let done = update.header == newest;
+                client = client.checked_update(&update, Height(2)).expect("the chain takes each update");
+                let tx = Transaction {
+                    chain_id: chain("dst"),
+                    sender: key.public_key(),
+                    nonce: Nonce(u64::MAX),
+                    fee: Amount(u64::MAX),
+                    payload: Payload::UpdateClient(Box::new(update)),
+                }
+                .sign(&key);
+                let size = to_bytes(&tx).len();
+                assert!(size <= TRANSACTION_SIZE_MAX_BYTES, "an update of {size} bytes would be refused");
+                updates += 1;
+                if done {
+                    break;
+                }
+                assert!(updates < 10, "the updates do not converge");
+            }
+            assert!(updates > 1, "{validators} validators, {changes} changes: more than one update");
+            assert_eq!(client.verifier.current_set(), &in_force.0);
+            assert_eq!(client.verifier.newest(), newest.header.height);
+        }
     }
 
     /// A packet whose source-height timeout the source passed but the destination's

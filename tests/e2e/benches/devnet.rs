@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use vigil_api::NodeStatus;
 use vigil_e2e::load::{signed_transfers, submit_all, submit_batches, Outcome};
 use vigil_e2e::TestNet;
 use vigil_protocol::crypto::verify_batch;
@@ -42,15 +43,20 @@ fn account(i: usize) -> SecretKey {
 }
 
 /// One load on a fresh devnet in `mode`: one transaction per request, or `batched`.
-async fn load(mode: ConsensusMode, batched: bool, keys: &[SecretKey]) -> anyhow::Result<Outcome> {
+/// With its outcome, node 0's status after it: blocks committed, and its view (a Fast
+/// view past 0 is a view change, a leader the others gave up waiting for).
+async fn load(mode: ConsensusMode, batched: bool, keys: &[SecretKey]) -> anyhow::Result<(Outcome, NodeStatus)> {
     let funded = keys.iter().map(|k| (Address::from_public_key(&k.public_key()), Amount(1_000_000))).collect();
     let net = Arc::new(TestNet::start_with(NODES, 0, mode, funded).await?);
     let work = signed_transfers(&ChainId::new("vigil-e2e")?, keys, txs_per_account(), NODES);
-    if batched {
-        submit_batches(net, work, BATCH, in_flight()).await
+    let outcome = if batched {
+        submit_batches(net.clone(), work, BATCH, in_flight()).await?
     } else {
-        submit_all(net, work, in_flight()).await
-    }
+        submit_all(net.clone(), work, in_flight()).await?
+    };
+    let url = format!("{}/v1/status", net.devnet.nodes[0].api_url);
+    let status: NodeStatus = net.http.get(url).send().await?.error_for_status()?.json().await?;
+    Ok((outcome, status))
 }
 
 /// Ed25519 batch verifications per second on all cores.
@@ -105,8 +111,8 @@ fn main() -> anyhow::Result<()> {
     );
     println!("Ed25519 batch verification, all cores: {verify:.0}/s → limit {limit:.0} tx/s for {NODES} nodes");
     println!(
-        "{:>6} {:>8} | {:>9} {:>9} {:>9} {:>7} | {:>9}",
-        "mode", "requests", "tx/s", "p50 ms", "p99 ms", "failed", "of limit"
+        "{:>6} {:>8} | {:>9} {:>9} {:>9} {:>7} | {:>9} | {:>7} {:>5}",
+        "mode", "requests", "tx/s", "p50 ms", "p99 ms", "failed", "of limit", "blocks", "view"
     );
     // `VIGIL_BENCH_WAY=single` (or `batches`) runs that way only, for a profiler to
     // attach; the figures line then needs all four, so it is not printed.
@@ -120,16 +126,18 @@ fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for batched in ways {
         for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
-            let o = rt.block_on(load(mode, batched, &keys))?;
+            let (o, status) = rt.block_on(load(mode, batched, &keys))?;
             println!(
-                "{:>6} {:>8} | {:>9.0} {:>9.1} {:>9.1} {:>7} | {:>8.2}",
+                "{:>6} {:>8} | {:>9.0} {:>9.1} {:>9.1} {:>7} | {:>9.2} | {:>7} {:>5}",
                 mode.to_string(),
                 if batched { "batches" } else { "single" },
                 o.tx_s,
                 o.p50_ms,
                 o.p99_ms,
                 o.failed,
-                o.tx_s / limit
+                o.tx_s / limit,
+                status.height.0,
+                status.view.0
             );
             results.push(o);
         }
