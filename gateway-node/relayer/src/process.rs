@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use vigil_api::STATE_KEYS_MAX;
+use vigil_api::{ErrorCode, STATE_KEYS_MAX};
 use vigil_protocol::crosschain::{Channel, ClientState};
 use vigil_protocol::{AccountState, Address, ChainId, Height, SecretKey, SetChange, StateKey};
 use vigil_server::keys::load_account_key;
@@ -121,12 +121,31 @@ impl Relayer {
                 tracing::info!(relayer = %self.name, chain = %side.chain, ?step, "carried");
             }
             for (step, code) in &sent.refused {
-                tracing::info!(relayer = %self.name, chain = %side.chain, ?step, code, "refused (another relayer first, or no longer due)");
+                if raced(code) {
+                    tracing::info!(relayer = %self.name, chain = %side.chain, ?step, code, "refused (another relayer first, or no longer due)");
+                } else {
+                    tracing::warn!(relayer = %self.name, chain = %side.chain, ?step, code, "refused: sent again next round; if it repeats, check this relayer's account and version");
+                }
             }
             carried.refused += sent.refused.len();
         }
         Ok(carried)
     }
+}
+
+/// Whether a refusal is what a relayer racing others (or time passing) meets: the step
+/// was done, or is no longer due, or the proof's height is not yet known there. Any
+/// other refusal (a transaction too large, a fee the account cannot pay, a node down) is
+/// this relayer's problem, and is logged as a warning.
+fn raced(code: &str) -> bool {
+    matches!(
+        ErrorCode::from_wire(code),
+        ErrorCode::PacketAlreadyReceived
+            | ErrorCode::PacketNotPending
+            | ErrorCode::PacketTimedOut
+            | ErrorCode::UnknownProofHeight
+            | ErrorCode::StaleNonce
+    )
 }
 
 /// The source's packets to `to` still outstanding, from `low` on (which moves past
