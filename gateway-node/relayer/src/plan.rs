@@ -280,21 +280,38 @@ mod tests {
         }
     }
 
-    /// The destination's client of the source, having verified it up to `newest`.
-    fn client(newest: u64) -> ClientState {
-        let proposal = ConnectionProposal {
+    /// The destination's connection to the source, trusting `root` from height 1.
+    fn proposal(root: &ValidatorSet, fast_final: bool) -> ConnectionProposal {
+        ConnectionProposal {
             chain_id: chain("dst"),
             counterparty: chain("src"),
-            root_set: set(),
+            root_set: root.clone(),
             root_from: Height(1),
-            settings: ConnectionSettings { fast_final: true, expiry_heights: 1_000 },
+            settings: ConnectionSettings { fast_final, expiry_heights: 1_000 },
             approving_set: set().hash(),
             opening: 0,
             valid_through: Height(10),
-        };
-        let mut client = proposal.client(Height(1));
+        }
+    }
+
+    /// The destination's client of the source, having verified it up to `newest`.
+    fn client(newest: u64) -> ClientState {
+        let mut client = proposal(&set(), true).client(Height(1));
         client.verifier.newest_at_least(Height(newest));
         client
+    }
+
+    /// The size of a transaction carrying `payload`, signed.
+    fn signed_size(payload: Payload) -> usize {
+        let key = SecretKey::from_seed([9; 32]);
+        let tx = Transaction {
+            chain_id: chain("dst"),
+            sender: key.public_key(),
+            nonce: Nonce(u64::MAX),
+            fee: Amount(u64::MAX),
+            payload,
+        };
+        to_bytes(&tx.sign(&key)).len()
     }
 
     fn dest(receipt: bool, at: u64, newest: u64) -> Destination {
@@ -389,17 +406,7 @@ mod tests {
             })
             .collect();
         let large = ValidatorSet::new(validators).unwrap();
-        let proposal = ConnectionProposal {
-            chain_id: chain("dst"),
-            counterparty: chain("src"),
-            root_set: large.clone(),
-            root_from: Height(1),
-            settings: ConnectionSettings { fast_final: true, expiry_heights: 1_000 },
-            approving_set: large.hash(),
-            opening: 0,
-            valid_through: Height(10),
-        };
-        let client = Box::new((proposal.client(Height(1)), from_bytes(&[0, 0]).unwrap()));
+        let client = Box::new((proposal(&large, true).client(Height(1)), from_bytes(&[0, 0]).unwrap()));
         let items: Vec<(Step, Item)> = (1..=40)
             .map(|seq| {
                 let timeout =
@@ -407,7 +414,6 @@ mod tests {
                 (Step::Timeout(seq), Item::Timeout(timeout))
             })
             .collect();
-        let key = SecretKey::from_seed([9; 32]);
         let txs = batches(items);
         assert!(txs.len() > 2, "40 timeouts of this size need more than two transactions, got {}", txs.len());
         let mut carried = Vec::new();
@@ -415,15 +421,7 @@ mod tests {
             let Payload::Timeout(batch) = &payload else { panic!("{payload:?}") };
             assert!(batch.0[0].proof.header.is_some(), "each batch's first proof carries the header");
             assert!(batch.check().is_ok());
-            let tx = Transaction {
-                chain_id: chain("src"),
-                sender: key.public_key(),
-                nonce: Nonce(u64::MAX),
-                fee: Amount(u64::MAX),
-                payload,
-            }
-            .sign(&key);
-            let size = to_bytes(&tx).len();
+            let size = signed_size(payload);
             assert!(size <= TRANSACTION_SIZE_MAX_BYTES, "a transaction of {size} bytes would be refused");
             carried.extend(steps);
         }
@@ -478,18 +476,7 @@ mod tests {
             let in_force = &sets[changes as usize % 2];
             let newest = certified(in_force, changes * 10 + 5, &in_force.0);
             let source = SourceView { chain: chain("src"), header: newest.clone(), packets: vec![], set_changes };
-            let proposal = ConnectionProposal {
-                chain_id: chain("dst"),
-                counterparty: chain("src"),
-                root_set: sets[0].0.clone(),
-                root_from: Height(1),
-                settings: ConnectionSettings { fast_final: false, expiry_heights: 1_000 },
-                approving_set: set().hash(),
-                opening: 0,
-                valid_through: Height(10),
-            };
-            let mut client = proposal.client(Height(1));
-            let key = SecretKey::from_seed([9; 32]);
+            let mut client = proposal(&sets[0].0, false).client(Height(1));
             let mut updates = 0;
             while let Some((Step::Update, Item::Update(update))) =
                 plan(&source, &[], Some(&client), Height(2)).to_destination.into_iter().next()
@@ -497,15 +484,7 @@ mod tests {
                 assert!(update.changes.len() <= UPDATE_CHANGES_MAX);
                 let done = update.header == newest;
                 client = client.checked_update(&update, Height(2)).expect("the chain takes each update");
-                let tx = Transaction {
-                    chain_id: chain("dst"),
-                    sender: key.public_key(),
-                    nonce: Nonce(u64::MAX),
-                    fee: Amount(u64::MAX),
-                    payload: Payload::UpdateClient(Box::new(update)),
-                }
-                .sign(&key);
-                let size = to_bytes(&tx).len();
+                let size = signed_size(Payload::UpdateClient(Box::new(update)));
                 assert!(size <= TRANSACTION_SIZE_MAX_BYTES, "an update of {size} bytes would be refused");
                 updates += 1;
                 if done {
