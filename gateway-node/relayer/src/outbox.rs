@@ -47,6 +47,22 @@ pub struct Sent {
     pub refused: Vec<(Step, String)>,
 }
 
+/// Whether a refusal in [`Sent::refused`] is what a relayer racing others (or time
+/// passing) meets: the step was done, or is no longer due, or the proof's height is not
+/// yet known there. (A transaction the chain holds already, or a nonce it used, is not a
+/// refusal at all: [`Outbox::send`] counts it as taken.) Any other refusal (a
+/// transaction too large, a fee the account cannot pay, a node down) is this relayer's
+/// problem.
+pub fn raced(code: &str) -> bool {
+    matches!(
+        ErrorCode::from_wire(code),
+        ErrorCode::PacketAlreadyReceived
+            | ErrorCode::PacketNotPending
+            | ErrorCode::PacketTimedOut
+            | ErrorCode::UnknownProofHeight
+    )
+}
+
 impl Outbox {
     /// Sends the steps of `items` not on their way already, in batches, signed by `key`
     /// for `chain` whose committed nonce for the account is `chain_nonce` at `height`.

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use vigil_api::{ErrorCode, STATE_KEYS_MAX};
+use vigil_api::STATE_KEYS_MAX;
 use vigil_protocol::crosschain::{Channel, ClientState};
 use vigil_protocol::{AccountState, Address, ChainId, Height, SecretKey, SetChange, StateKey};
 use vigil_server::keys::load_account_key;
@@ -14,7 +14,7 @@ use vigil_wallet::native::{session_through, Native};
 use vigil_wallet::session::{Session, WalletError};
 
 use crate::config::{ChainEndpoint, RelayerConfig};
-use crate::outbox::Outbox;
+use crate::outbox::{raced, Outbox};
 use crate::plan::{plan, Destination, SourceView, Step};
 
 /// Packets planned in one round of one direction (the rest wait for the next round).
@@ -131,21 +131,6 @@ impl Relayer {
         }
         Ok(carried)
     }
-}
-
-/// Whether a refusal is what a relayer racing others (or time passing) meets: the step
-/// was done, or is no longer due, or the proof's height is not yet known there. Any
-/// other refusal (a transaction too large, a fee the account cannot pay, a node down) is
-/// this relayer's problem, and is logged as a warning.
-fn raced(code: &str) -> bool {
-    matches!(
-        ErrorCode::from_wire(code),
-        ErrorCode::PacketAlreadyReceived
-            | ErrorCode::PacketNotPending
-            | ErrorCode::PacketTimedOut
-            | ErrorCode::UnknownProofHeight
-            | ErrorCode::StaleNonce
-    )
 }
 
 /// The source's packets to `to` still outstanding, from `low` on (which moves past
