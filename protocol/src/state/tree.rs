@@ -2,6 +2,7 @@
 //! from. A light client needs only [`super::StateProof`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use imbl::OrdMap;
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
@@ -32,16 +33,27 @@ pub const STATE_VERSIONS_KEPT: u64 = 64;
 
 /// The nodes and value history of the versions in memory, in persistent maps that share
 /// structure: a clone costs O(1) and is unaffected by later writes to the original.
+///
+/// Keys and values are behind `Arc`s. The node's API holds a clone of each committed
+/// version, so the next commit's first write to a map chunk copies the chunk (64 entries):
+/// with `Arc`s that copy moves pointers, where owned entries would allocate each key's
+/// nibble path and each internal node's children again (and free the old ones when the
+/// API's clone goes).
 #[derive(Debug, Default, Clone)]
 struct TreeData {
-    nodes: OrdMap<NodeKey, Node>,
+    nodes: OrdMap<Arc<NodeKey>, Arc<Node>>,
     /// Value history per key, ascending by version.
-    values: OrdMap<KeyHash, Vec<(Version, Option<OwnedValue>)>>,
+    values: OrdMap<KeyHash, Arc<ValueHistory>>,
 }
+
+/// One key's values, ascending by version (`None`: deleted at that version). A write
+/// copies the history the API's clone shares: with `Arc`ed values that is one
+/// allocation, not one per version kept.
+type ValueHistory = Vec<(Version, Option<Arc<[u8]>>)>;
 
 impl TreeReader for TreeData {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(self.nodes.get(node_key).cloned())
+        Ok(self.nodes.get(node_key).map(|n| Node::clone(n)))
     }
 
     fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
@@ -49,15 +61,15 @@ impl TreeReader for TreeData {
             .values
             .get(&key_hash)
             .and_then(|history| history.iter().rev().find(|(v, _)| *v <= max_version))
-            .and_then(|(_, value)| value.clone()))
+            .and_then(|(_, value)| value.as_deref().map(<[u8]>::to_vec)))
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         Ok(self
             .nodes
             .iter()
-            .filter_map(|(k, n)| match n {
-                Node::Leaf(leaf) => Some((k.clone(), leaf.clone())),
+            .filter_map(|(k, n)| match &**n {
+                Node::Leaf(leaf) => Some((NodeKey::clone(k), leaf.clone())),
                 _ => None,
             })
             .max_by_key(|(_, leaf)| leaf.key_hash()))
@@ -102,13 +114,13 @@ pub struct MemoryTreeStore {
 impl MemoryTreeStore {
     fn write(&mut self, batch: &NodeBatch, stale: &[(Version, NodeKey)]) {
         for (k, n) in batch.nodes() {
-            self.data.nodes.insert(k.clone(), n.clone());
+            self.data.nodes.insert(Arc::new(k.clone()), Arc::new(n.clone()));
         }
         for (since, key) in stale {
             self.stale_nodes.entry(*since).or_default().push(key.clone());
         }
         for ((version, key_hash), value) in batch.values() {
-            let history = self.data.values.entry(*key_hash).or_default();
+            let history = Arc::make_mut(self.data.values.entry(*key_hash).or_default());
             if let Some((replaced, _)) = history.last() {
                 self.stale_values.entry(*version).or_default().push((*key_hash, *replaced));
             }
@@ -116,7 +128,7 @@ impl MemoryTreeStore {
                 // A deletion: once older lookups are gone, the key need not be kept at all.
                 self.stale_values.entry(*version).or_default().push((*key_hash, *version));
             }
-            history.push((*version, value.clone()));
+            history.push((*version, value.as_deref().map(Arc::from)));
             history.sort_by_key(|(v, _)| *v);
         }
     }
@@ -130,7 +142,7 @@ impl MemoryTreeStore {
         let kept = self.stale_values.split_off(&keep_from.saturating_add(1));
         for (since, entries) in std::mem::replace(&mut self.stale_values, kept) {
             for (key_hash, version) in entries {
-                let Some(history) = self.data.values.get_mut(&key_hash) else { continue };
+                let Some(history) = self.data.values.get_mut(&key_hash).map(Arc::make_mut) else { continue };
                 if version == since {
                     // The deletion at `since`: nothing older is left to find.
                     if matches!(history.as_slice(), [(v, None)] if *v == since) {
@@ -382,7 +394,10 @@ impl StateTree {
             .values
             .iter()
             .flat_map(|(key_hash, history)| {
-                history.iter().map(move |(version, value)| (value_key(*version, key_hash), encoding::to_bytes(value)))
+                history.iter().map(move |(version, value)| {
+                    let value: Option<&[u8]> = value.as_deref();
+                    (value_key(*version, key_hash), encoding::to_bytes(&value))
+                })
             })
             .collect();
         StateRecords { values }
@@ -519,7 +534,7 @@ impl StateSnapshot {
         let version = self.version;
         self.data.values.iter().filter_map(move |(key, history)| {
             let (_, value) = history.iter().rev().find(|(v, _)| *v <= version)?;
-            value.clone().map(|v| (Hash32(key.0), v))
+            value.as_deref().map(|v| (Hash32(key.0), v.to_vec()))
         })
     }
 
