@@ -56,7 +56,7 @@ pub mod genesis;
 pub mod hash;
 pub mod ids;
 pub mod limits;
-#[cfg(feature = "sealed")]
+#[cfg(feature = "link")]
 pub mod link;
 pub mod merkle;
 pub mod receipt;
