@@ -3,9 +3,19 @@
 
 use serde::{de, Deserializer, Serializer};
 
+/// Lower-case hex, written in one pass into a buffer of the final size (`hex::encode`
+/// collects a `String` a character at a time; a node writes every hash and signature of
+/// its JSON answers through here).
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; bytes.len() * 2];
+    // Cannot fail: the buffer is exactly twice the input, and hex digits are ASCII.
+    let _ = hex::encode_to_slice(bytes, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 pub(crate) fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], serializer: S) -> Result<S::Ok, S::Error> {
     if serializer.is_human_readable() {
-        serializer.serialize_str(&hex::encode(bytes))
+        serializer.serialize_str(&to_hex(bytes))
     } else {
         serializer.serialize_bytes(bytes)
     }
@@ -59,7 +69,7 @@ macro_rules! byte_newtype {
 
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(&::hex::encode(self.0))
+                f.write_str(&$crate::bytes::to_hex(&self.0))
             }
         }
 
@@ -92,3 +102,14 @@ macro_rules! byte_newtype {
     };
 }
 pub(crate) use byte_newtype;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn to_hex_is_lower_case_hex_of_every_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::to_hex(&all), hex::encode(&all));
+        assert_eq!(super::to_hex(&[0xab, 0x01]), "ab01");
+        assert_eq!(super::to_hex(&[]), "");
+    }
+}

@@ -115,7 +115,7 @@ impl std::fmt::Debug for PublicKey {
 
 impl std::fmt::Display for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.as_bytes()))
+        f.write_str(&crate::bytes::to_hex(self.as_bytes()))
     }
 }
 

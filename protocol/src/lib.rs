@@ -43,6 +43,7 @@ pub mod audit;
 pub mod authcenter;
 pub mod block;
 mod bytes;
+pub use bytes::to_hex;
 pub mod checkpoint;
 pub mod crosschain;
 pub mod crypto;

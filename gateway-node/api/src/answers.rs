@@ -12,7 +12,7 @@ pub struct Hex(pub Vec<u8>);
 
 impl Serialize for Hex {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&self.0))
+        s.serialize_str(&vigil_protocol::to_hex(&self.0))
     }
 }
 
