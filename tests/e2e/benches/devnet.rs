@@ -139,12 +139,15 @@ fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("VIGIL_BENCH_WAY is `single` or `batches`, not `{other}`"),
     };
     let mut results = Vec::new();
+    // The anchor measured after one load is the one before the next: nothing runs between.
+    let mut before = verify_rate_all_cores(&keys);
     for batched in ways {
         for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
-            let before = verify_rate_all_cores(&keys);
             let (o, status) = rt.block_on(load(mode, batched, &keys))?;
             std::thread::sleep(SETTLE);
-            let limit = (before + verify_rate_all_cores(&keys)) / 2.0 / NODES as f64;
+            let after = verify_rate_all_cores(&keys);
+            let limit = (before + after) / 2.0 / NODES as f64;
+            before = after;
             println!(
                 "{:>6} {:>8} | {:>9.0} {:>9.1} {:>9.1} {:>7} | {:>9.0} {:>9.2} | {:>7} {:>5}",
                 mode.to_string(),
