@@ -31,7 +31,7 @@ pub enum Domain {
     BlockHeader,
     /// Message a validator signs when it votes or acknowledges.
     VoteSignature,
-    /// Message a node signs for a receipt.
+    /// Message a node signs for a block's receipts ([`crate::ReceiptsStatement`]).
     ReceiptSignature,
     /// Leaf of the receipts Merkle root (a certified [`crate::ReceiptEntry`]).
     ReceiptLeaf,
@@ -151,7 +151,7 @@ impl Domain {
             Domain::TransactionSignature => "vigil/v1/sign/tx",
             Domain::BlockHeader => "vigil/v1/header",
             Domain::VoteSignature => "vigil/v1/sign/vote",
-            Domain::ReceiptSignature => "vigil/v1/sign/receipt",
+            Domain::ReceiptSignature => "vigil/v1/sign/block-receipts",
             Domain::ReceiptLeaf => "vigil/v1/leaf/receipt",
             Domain::TransactionLeaf => "vigil/v1/leaf/tx",
             Domain::MerkleNode => "vigil/v1/merkle/node",

@@ -89,8 +89,8 @@ pub use fast::{Backing, FastError, Justification, Promise, PromiseData, Proposal
 pub use genesis::Genesis;
 pub use hash::{BlockHash, Domain, Hash32, TxHash};
 pub use ids::{Amount, ChainId, ChainIdError, Height, NodeId, Nonce, Round, View};
-pub use merkle::{MerkleError, MerkleProof};
-pub use receipt::{FailureCode, Receipt, ReceiptEntry, SignedReceipt, TxStatus};
+pub use merkle::{MerkleError, MerkleProof, MerkleTree};
+pub use receipt::{BlockReceipts, FailureCode, Receipt, ReceiptEntry, ReceiptsStatement, SignedReceipt, TxStatus};
 pub use snapshot::{ChunkedSnapshot, ServedChunk, SnapshotChunk, SnapshotError};
 #[cfg(feature = "tree")]
 pub use state::{PreparedVersion, StateRecords, StateSnapshot, StateTree};

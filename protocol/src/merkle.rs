@@ -105,6 +105,18 @@ fn path(leaves: &[Hash32], index: usize, out: &mut Vec<Hash32>) {
 impl MerkleProof {
     /// Checks that `leaf` sits at `self.index` in a tree with root `expected_root`.
     pub fn verify(&self, leaf: &Hash32, expected_root: &Hash32) -> Result<(), MerkleError> {
+        if self.root_of(leaf)? == *expected_root {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        }
+    }
+
+    /// The root of the tree of `self.leaf_count` leaves in which `leaf` sits at
+    /// `self.index` with these siblings: what a signer who commits to that root commits
+    /// to about `leaf` (see [`crate::receipt::SignedReceipt`]). An error if the siblings
+    /// cannot be the path to that position in a tree of that size.
+    pub fn root_of(&self, leaf: &Hash32) -> Result<Hash32, MerkleError> {
         if self.index >= self.leaf_count {
             return Err(MerkleError::IndexOutOfRange { index: self.index, leaf_count: self.leaf_count });
         }
@@ -131,10 +143,133 @@ impl MerkleProof {
             f >>= 1;
             s >>= 1;
         }
-        if s == 0 && bind_count(self.leaf_count, &r) == *expected_root {
-            Ok(())
+        if s == 0 {
+            Ok(bind_count(self.leaf_count, &r))
         } else {
             Err(MerkleError::RootMismatch)
+        }
+    }
+
+    /// How many siblings the path to leaf `index` of a tree of `leaf_count` has (0 if
+    /// the index is out of range).
+    pub fn depth(index: u64, leaf_count: u64) -> usize {
+        if index >= leaf_count {
+            return 0;
+        }
+        let (mut f, mut s, mut depth) = (index, leaf_count - 1, 0);
+        while s != 0 {
+            if f & 1 == 1 || f == s {
+                while f & 1 == 0 && f != 0 {
+                    f >>= 1;
+                    s >>= 1;
+                }
+            }
+            f >>= 1;
+            s >>= 1;
+            depth += 1;
+        }
+        depth
+    }
+}
+
+/// A tree kept whole, for a signer that proves many of its leaves: every perfect
+/// subtree's hash by level, and the few others (those along the right edge) once each,
+/// so a proof costs its own length in lookups instead of rehashing the tree. Same root
+/// and same proofs as [`root`] and [`prove`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerkleTree {
+    /// `levels[j][i]`: the perfect subtree of `2^j` leaves starting at leaf `i · 2^j`.
+    levels: Vec<Vec<Hash32>>,
+    /// The subtrees `[start, len)` that end at the last leaf and are not perfect.
+    right_edge: Vec<(usize, Hash32)>,
+    root: Hash32,
+}
+
+impl MerkleTree {
+    pub fn new(leaves: Vec<Hash32>) -> Self {
+        let count = leaves.len();
+        let mut levels = vec![leaves];
+        while let Some(below) = levels.last().filter(|l| l.len() >= 2) {
+            let above = below.chunks_exact(2).map(|pair| node(&pair[0], &pair[1])).collect();
+            levels.push(above);
+        }
+        let mut tree = Self { levels, right_edge: Vec::new(), root: Hash32([0; 32]) };
+        let hash = match count {
+            0 => hash(Domain::MerkleEmpty, &[]),
+            n => tree.fill_right_edge(0, n),
+        };
+        tree.root = bind_count(count as u64, &hash);
+        tree
+    }
+
+    fn fill_right_edge(&mut self, start: usize, len: usize) -> Hash32 {
+        if len.is_power_of_two() {
+            return self.perfect(start, len);
+        }
+        let k = split_point(len);
+        let left = self.perfect(start, k);
+        let right = self.fill_right_edge(start + k, len - k);
+        let hash = node(&left, &right);
+        self.right_edge.push((start, hash));
+        hash
+    }
+
+    fn perfect(&self, start: usize, len: usize) -> Hash32 {
+        debug_assert!(len.is_power_of_two() && start % len == 0);
+        let level = len.trailing_zeros() as usize;
+        self.levels[level][start >> level]
+    }
+
+    /// The hash of leaves `[start, start + len)`, a subtree of this tree's shape.
+    fn subtree(&self, start: usize, len: usize) -> Hash32 {
+        if len.is_power_of_two() {
+            return self.perfect(start, len);
+        }
+        debug_assert_eq!(start + len, self.len(), "only right-edge subtrees are not perfect");
+        match self.right_edge.iter().find(|(s, _)| *s == start) {
+            Some((_, hash)) => *hash,
+            None => {
+                debug_assert!(false, "every right-edge subtree is filled in `new`");
+                let k = split_point(len);
+                node(&self.perfect(start, k), &self.subtree(start + k, len - k))
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The committed root, as [`root`] computes it.
+    pub fn root(&self) -> Hash32 {
+        self.root
+    }
+
+    /// The proof of leaf `index`, as [`prove`] makes it; `None` if out of range.
+    pub fn prove(&self, index: usize) -> Option<MerkleProof> {
+        if index >= self.len() {
+            return None;
+        }
+        let mut siblings = Vec::new();
+        self.path(0, self.len(), index, &mut siblings);
+        Some(MerkleProof { index: index as u64, leaf_count: self.len() as u64, siblings })
+    }
+
+    fn path(&self, start: usize, len: usize, index: usize, out: &mut Vec<Hash32>) {
+        if len <= 1 {
+            return;
+        }
+        let k = split_point(len);
+        if index < k {
+            self.path(start, k, index, out);
+            out.push(self.subtree(start + k, len - k));
+        } else {
+            self.path(start + k, len - k, index - k, out);
+            out.push(self.subtree(start, k));
         }
     }
 }
@@ -199,6 +334,22 @@ mod tests {
         let r3 = root(&l);
         l.push(l[2]);
         assert_ne!(r3, root(&l));
+    }
+
+    #[test]
+    fn a_kept_tree_has_the_same_root_and_proofs_as_the_plain_functions() {
+        for n in 0..=70 {
+            let l = leaves(n);
+            let tree = MerkleTree::new(l.clone());
+            assert_eq!(tree.root(), root(&l), "n={n}");
+            for i in 0..n {
+                let p = tree.prove(i).unwrap();
+                assert_eq!(Some(&p), prove(&l, i).as_ref(), "n={n} i={i}");
+                assert_eq!(p.siblings.len(), MerkleProof::depth(i as u64, n as u64), "n={n} i={i}");
+                assert_eq!(p.root_of(&l[i]), Ok(tree.root()));
+            }
+            assert!(tree.prove(n).is_none());
+        }
     }
 
     #[test]

@@ -667,10 +667,7 @@ pub(crate) mod tests {
         };
         let signed = receipt.clone().sign(&keys[0]);
         assert_eq!(lc.verify_receipt(&to_bytes(&signed)).unwrap(), signed);
-        let forged = vigil_protocol::SignedReceipt {
-            receipt: receipt.clone(),
-            signature: receipt.clone().sign(&keys[1]).signature,
-        };
+        let forged = vigil_protocol::SignedReceipt { signature: receipt.clone().sign(&keys[1]).signature, ..signed };
         assert_eq!(lc.verify_receipt(&to_bytes(&forged)), Err(LightError::BadReceiptSignature(node)));
         let outsider = SecretKey::from_seed([77; 32]);
         let mut r = receipt;

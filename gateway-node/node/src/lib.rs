@@ -10,6 +10,7 @@
 //! - [`recovery`]: the snapshots this node serves, and the restore of its own state
 //!   from its peers' snapshots when it lost its data.
 //! - [`verified`]: the signatures this node has checked, so each is checked once.
+//! - [`receipts`]: this node's signed receipts, one signature per block.
 //! - [`config`]: the node's TOML file and its environment overrides.
 //!
 //! What the node shares with the gateway lives in `vigil-server`; the `vigil` binary is
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod pruning;
+pub mod receipts;
 pub mod recovery;
 pub mod sealed;
 pub mod service;

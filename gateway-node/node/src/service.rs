@@ -17,14 +17,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, oneshot, watch};
 use vigil_protocol::{
-    ChainId, CheckpointDigest, Genesis, Height, NodeId, Receipt, ServedChunk, Signature, SignedReceipt,
-    SignedTransaction, TxHash,
+    ChainId, CheckpointDigest, Genesis, Height, NodeId, ServedChunk, Signature, SignedReceipt, SignedTransaction,
+    TxHash,
 };
 
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::net::{Network, NetworkConfig, PeerAddress};
-use crate::storage::{Store, TxRecord};
+use crate::storage::{StorageError, Store, TxRecord};
 use crate::verified::{Checked, VerifiedTxs};
 use vigil_core::carry::{carry_out, Env, Stop};
 use vigil_core::consensus::{
@@ -68,6 +68,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Fault injection (tests and demos only): sign receipts with a wrong result hash.
     pub byzantine_receipts: bool,
+    /// This node's signed statements over the receipts of the blocks asked about last.
+    signed_blocks: crate::receipts::SignedBlocks,
     /// Fault injection (tests only): serve snapshot chunks with a byte flipped.
     corrupt_snapshot_chunks: bool,
     /// Transactions whose signatures this node has checked: by the network task and
@@ -191,22 +193,16 @@ impl Shared {
         }
     }
 
-    /// This node's signed receipt for a committed transaction.
-    pub fn sign_receipt(&self, record: &TxRecord) -> SignedReceipt {
-        let mut entry = record.entry.clone();
-        if self.byzantine_receipts {
-            tracing::warn!(tx = %entry.tx_hash, "FAULT INJECTION: signing a receipt with a wrong result hash");
-            entry.result_hash = vigil_protocol::hash::hash(vigil_protocol::Domain::ExecutionResult, b"byzantine");
-        }
-        Receipt {
-            chain_id: self.chain_id().clone(),
-            height: record.height,
-            block_hash: record.block_hash,
-            tx_index: record.index,
-            entry,
+    /// This node's signed receipt for a committed transaction (`None` if pruned since
+    /// the record was read): a path into its block's statement, signed once.
+    pub fn signed_receipt(&self, record: &TxRecord) -> Result<Option<SignedReceipt>, StorageError> {
+        let signer = crate::receipts::Signer {
+            chain_id: self.chain_id(),
             node: self.keys.id(),
-        }
-        .sign(&self.keys.consensus)
+            key: &self.keys.consensus,
+            byzantine: self.byzantine_receipts,
+        };
+        self.signed_blocks.receipt(&self.store, &signer, record)
     }
 }
 
@@ -320,6 +316,7 @@ pub async fn start(cfg: &NodeConfig) -> anyhow::Result<Started> {
         events: events_tx.clone(),
         metrics: Metrics::default(),
         byzantine_receipts: cfg.testing.byzantine_receipts,
+        signed_blocks: Default::default(),
         corrupt_snapshot_chunks: cfg.testing.corrupt_snapshot_chunks,
         vault,
         records,

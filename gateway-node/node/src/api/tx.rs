@@ -94,7 +94,7 @@ pub(super) fn too_large(size: usize) -> ApiError {
 /// This node's signed receipt, if the transaction is committed.
 pub(super) fn receipt_json(shared: &Shared, hash: &TxHash) -> ApiResult<Option<TxAnswer>> {
     let Some(record) = shared.store.tx(hash).map_err(ApiError::internal)? else { return Ok(None) };
-    let signed = shared.sign_receipt(&record);
+    let Some(signed) = shared.signed_receipt(&record).map_err(ApiError::internal)? else { return Ok(None) };
     let answer = ReceiptAnswer { tx_hash: *hash, receipt_bcs: to_bytes(&signed).into(), error: None };
     Ok(Some(TxAnswer { status: TxState::Committed, receipt: signed, answer }))
 }

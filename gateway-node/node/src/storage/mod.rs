@@ -560,6 +560,28 @@ impl Store {
         }
     }
 
+    /// The receipt entries of the block committed at `height`, in block order (empty
+    /// for a height not committed here, or pruned).
+    pub fn block_receipts(&self, height: Height) -> Result<Vec<ReceiptEntry>, StorageError> {
+        // Under the lock's read side until the transaction ends: a compaction waits for it.
+        let db = self.db();
+        let txn = db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(RECEIPTS).map_err(db_err)?;
+        let mut entries = Vec::new();
+        for row in table.range((height.0, 0)..=(height.0, u32::MAX)).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let (_, index) = k.value();
+            if index as usize != entries.len() {
+                return Err(StorageError::Db(format!(
+                    "the receipts of block {height} skip position {}",
+                    entries.len()
+                )));
+            }
+            entries.push(from_bytes(checked("receipts", format!("({height}, {index})"), v.value())?)?);
+        }
+        Ok(entries)
+    }
+
     /// Up to `max` committed blocks from `from` on, in order.
     pub fn blocks(&self, from: Height, max: usize) -> Result<Vec<CommittedBlock>, StorageError> {
         // Under the lock's read side until the transaction ends: a compaction waits for it.
@@ -746,6 +768,54 @@ mod tests {
         assert_eq!(back.account(&Address::from_public_key(&chain.alice.public_key())).nonce, Nonce(1));
         // It continues the chain from the same block.
         assert_eq!(back.last_hash(), ledger.last_hash());
+    }
+
+    /// Issue 22: a node signs each block's receipts once; every receipt is a path into
+    /// that statement, and proves what the node said as a receipt signed alone did.
+    #[test]
+    fn receipts_are_signed_once_per_block_and_each_proves_its_entry_against_the_certified_root() {
+        use crate::receipts::{SignedBlocks, Signer};
+        let dir = tempfile::tempdir().unwrap();
+        let mut chain = Chain::new();
+        let store = fresh(&dir.path().join("vigil.redb"), &chain, TX_INDEX_MEMORY_MAX);
+        let written: Vec<_> = [5, 1, 7].into_iter().map(|n| chain.block(n)).collect();
+        for (c, r, s) in &written {
+            store.write(&[(c, r, s)], None).unwrap();
+        }
+        let node = chain.genesis.validators.validators()[0].id;
+        let honest = Signer { chain_id: &chain.genesis.chain_id, node, key: &chain.validator, byzantine: false };
+        let liar = Signer { byzantine: true, ..honest };
+        let key = chain.validator.public_key();
+        // Room for two blocks' receipts (the largest, 7, alone fits): older ones go.
+        let signed = SignedBlocks::with_bounds(8, 16);
+        let lies = SignedBlocks::default();
+        for (hash, record) in records(&written) {
+            let header = &written[(record.height.0 - 1) as usize].0.block.header;
+            let receipt = signed.receipt(&store, &honest, &record).unwrap().expect("a stored receipt");
+            receipt.verify(&key).unwrap();
+            assert_eq!((receipt.receipt.entry.clone(), receipt.receipt.tx_index), (record.entry.clone(), record.index));
+            assert_eq!(receipt.receipt.block_hash, header.hash());
+            assert_eq!(receipt.statement().unwrap().receipts_root, header.receipts_root, "{hash}");
+            receipt.proof.verify(&record.entry.leaf_hash(), &header.receipts_root).unwrap();
+            assert!(signed.receipts_kept() <= 8);
+
+            let lie = lies.receipt(&store, &liar, &record).unwrap().expect("a stored receipt");
+            lie.verify(&key).unwrap();
+            assert_ne!(lie.receipt.entry, record.entry, "the fault injection signs another result");
+            assert_ne!(lie.statement().unwrap().receipts_root, header.receipts_root);
+        }
+        assert_eq!(lies.len(), 3, "one statement per block, however many receipts");
+        assert_eq!(signed.len(), 2, "the oldest statement goes past the bound");
+        assert_eq!(signed.receipts_kept(), 1 + 7);
+        // A receipt of an evicted block is signed again, the same.
+        let (hash, first) = records(&written).remove(0);
+        let again = signed.receipt(&store, &honest, &first).unwrap().unwrap();
+        let fresh = SignedBlocks::default().receipt(&store, &honest, &first).unwrap().unwrap();
+        assert_eq!(again, fresh, "{hash}");
+        // A record that no longer matches its block's stored receipts gets none.
+        let moved = TxRecord { index: 1, ..first };
+        assert_eq!(signed.receipt(&store, &honest, &moved).unwrap(), None);
+        assert_eq!(store.block_receipts(Height(9)).unwrap(), vec![]);
     }
 
     /// Issue 14: schema 4 kept every transaction's hash in memory, rebuilt on open by
