@@ -293,6 +293,45 @@ fn bft_mode_commits_with_a_precommit_certificate() {
     }
 }
 
+/// Issue 22: a quorum's last vote often reaches a node after it committed the block. That
+/// voter holds the block and commits it from the same votes, so the node does not push
+/// the block to it (under load, every block went again to every slower peer); a peer
+/// further behind is still served at once.
+#[test]
+fn a_late_vote_for_the_block_just_committed_gets_no_copy_of_it_but_a_peer_further_behind_does() {
+    for mode in [ConsensusMode::Fast, ConsensusMode::Bft] {
+        let mut net = Net::new(4, mode);
+        let mut copies = 0;
+        for h in 1..=3u64 {
+            // Fast: node 0 leads view 0. Bft, height h, round 0: validators[h % 4].
+            net.fire(if mode == ConsensusMode::Fast { 0 } else { h as usize % 4 }, TimerKind::Propose);
+            while let Some((from, to, message)) = net.queue.pop_front() {
+                copies += usize::from(matches!(message, Message::SyncResponse(_)));
+                let from = net.id(from);
+                net.input(to, Input::Message { from, message, verified: Verified::none() });
+            }
+            assert!((0..4).all(|i| net.height(i) == h), "{mode:?}: height {h} committed everywhere");
+        }
+        assert_eq!(copies, 0, "{mode:?}: every node commits each block itself: no block travels twice");
+        assert_eq!(net.stored_sent, 0);
+    }
+
+    let mut net = Net::new(4, ConsensusMode::Bft);
+    for h in 1..=3u64 {
+        net.fire(h as usize % 4, TimerKind::Propose);
+        net.deliver_all();
+    }
+
+    let from = net.id(3);
+    let data = net.disk[0].0[0].cert.data.clone();
+    let message = Message::Vote { vote: data.sign(from, &net.keys[3]), leader_ack: None };
+    let outs = net.nodes[0].step_outputs(net.now_ms, Input::Message { from, message, verified: Verified::none() });
+    let served = outs
+        .iter()
+        .any(|o| matches!(o, Output::SendStored { .. } | Output::Send { message: Message::SyncResponse(_), .. }));
+    assert!(served, "a vote two heights behind is served the blocks it lacks: {outs:?}");
+}
+
 #[test]
 fn bft_round_change_after_a_silent_proposer() {
     let mut net = Net::new(4, ConsensusMode::Bft);
