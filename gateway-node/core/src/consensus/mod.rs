@@ -887,6 +887,25 @@ impl Node {
         }
     }
 
+    /// A message for a height below the one this node decides: its votes checked against
+    /// the certificate committed there, and the peer served the blocks it lacks.
+    fn on_message_from_behind(&mut self, from: NodeId, h: Height, message: &Message) {
+        for vote in message.signed_votes() {
+            self.check_against_certificate(&vote);
+        }
+        // A vote for the height just committed here is most often a quorum's last member
+        // arriving late: it holds the block and commits it from the same votes. Pushing
+        // the block to it sent every block again: in Bft from each node to each other, in
+        // Fast to each follower (in Bft under load, a tenth of the devnet's throughput). A
+        // peer further behind, or proposing or changing views at that height, is served;
+        // a late one that did miss the commit asks on its own when this node's next
+        // height reaches it (`request_sync` in `on_message`).
+        let late_vote = h == self.ledger.height() && matches!(message, Message::Vote { .. });
+        if !late_vote {
+            self.serve_lagging_peer(from, h);
+        }
+    }
+
     fn on_message(&mut self, from: NodeId, message: Message) {
         if let Message::Proposal(p) = &message {
             self.check_parent(from, &p.block.header);
@@ -903,21 +922,7 @@ impl Node {
                 return;
             }
             if h < mine {
-                for vote in message.signed_votes() {
-                    self.check_against_certificate(&vote);
-                }
-                // A vote for the height just committed here is most often a quorum's
-                // last member arriving late: it holds the block and commits it from the
-                // same votes. Pushing the block to it sent every block again: in Bft
-                // from each node to each other, in Fast to each follower (a tenth of a
-                // loaded devnet's throughput in Bft, where tx/s rose ~10%). A peer
-                // further behind, or proposing or changing views at that height, is
-                // served; a late one that did miss the commit asks on its own when this
-                // node's next height reaches it (`request_sync` above).
-                let late_vote = h == self.ledger.height() && matches!(message, Message::Vote { .. });
-                if !late_vote {
-                    self.serve_lagging_peer(from, h);
-                }
+                self.on_message_from_behind(from, h, &message);
                 return;
             }
         }
