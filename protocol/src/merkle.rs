@@ -151,21 +151,21 @@ impl MerkleProof {
     }
 
     /// How many siblings the path to leaf `index` of a tree of `leaf_count` has (0 if
-    /// the index is out of range).
+    /// the index is out of range): one per split on the way down, as [`prove`] cuts it.
     pub fn depth(index: u64, leaf_count: u64) -> usize {
         if index >= leaf_count {
             return 0;
         }
-        let (mut f, mut s, mut depth) = (index, leaf_count - 1, 0);
-        while s != 0 {
-            if f & 1 == 1 || f == s {
-                while f & 1 == 0 && f != 0 {
-                    f >>= 1;
-                    s >>= 1;
-                }
+        let (mut index, mut count, mut depth) = (index, leaf_count, 0);
+        while count > 1 {
+            // The largest power of two below `count`, in u64 (wasm32's usize is 32 bits).
+            let k = 1u64 << (63 - (count - 1).leading_zeros());
+            if index < k {
+                count = k;
+            } else {
+                index -= k;
+                count -= k;
             }
-            f >>= 1;
-            s >>= 1;
             depth += 1;
         }
         depth
