@@ -56,7 +56,7 @@ fn split_point(n: usize) -> usize {
 
 /// Root over already-hashed leaves, binding their count.
 pub fn root(leaves: &[Hash32]) -> Hash32 {
-    bind_count(leaves.len() as u64, &tree_hash(leaves))
+    MerkleTree::new(leaves.to_vec()).root()
 }
 
 fn bind_count(leaf_count: u64, tree_hash: &Hash32) -> Hash32 {
@@ -66,40 +66,10 @@ fn bind_count(leaf_count: u64, tree_hash: &Hash32) -> Hash32 {
     hash(Domain::MerkleRoot, &buf)
 }
 
-/// RFC 9162 Merkle tree hash; the empty tree hashes to `hash(MerkleEmpty, "")`.
-fn tree_hash(leaves: &[Hash32]) -> Hash32 {
-    match leaves.len() {
-        0 => hash(Domain::MerkleEmpty, &[]),
-        1 => leaves[0],
-        n => {
-            let k = split_point(n);
-            node(&tree_hash(&leaves[..k]), &tree_hash(&leaves[k..]))
-        }
-    }
-}
-
 /// Proof that `leaves[index]` is in `root(leaves)`; `None` if `index` is out of range.
+/// To prove many leaves of one tree, keep a [`MerkleTree`].
 pub fn prove(leaves: &[Hash32], index: usize) -> Option<MerkleProof> {
-    if index >= leaves.len() {
-        return None;
-    }
-    let mut siblings = Vec::new();
-    path(leaves, index, &mut siblings);
-    Some(MerkleProof { index: index as u64, leaf_count: leaves.len() as u64, siblings })
-}
-
-fn path(leaves: &[Hash32], index: usize, out: &mut Vec<Hash32>) {
-    if leaves.len() <= 1 {
-        return;
-    }
-    let k = split_point(leaves.len());
-    if index < k {
-        path(&leaves[..k], index, out);
-        out.push(tree_hash(&leaves[k..]));
-    } else {
-        path(&leaves[k..], index - k, out);
-        out.push(tree_hash(&leaves[..k]));
-    }
+    MerkleTree::new(leaves.to_vec()).prove(index)
 }
 
 impl MerkleProof {
@@ -172,10 +142,11 @@ impl MerkleProof {
     }
 }
 
-/// A tree kept whole, for a signer that proves many of its leaves: every perfect
-/// subtree's hash by level, and the few others (those along the right edge) once each,
-/// so a proof costs its own length in lookups instead of rehashing the tree. Same root
-/// and same proofs as [`root`] and [`prove`].
+/// An RFC 9162 tree (§2.1.1) kept whole, for a signer that proves many of its leaves:
+/// every perfect subtree's hash by level, and the few others (those along the right
+/// edge) once each, so a proof costs its own length in lookups instead of rehashing the
+/// tree. The empty tree hashes to `hash(MerkleEmpty, "")`; [`root`] and [`prove`] build
+/// one for a single answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MerkleTree {
     /// `levels[j][i]`: the perfect subtree of `2^j` leaves starting at leaf `i · 2^j`.
@@ -244,12 +215,12 @@ impl MerkleTree {
         self.len() == 0
     }
 
-    /// The committed root, as [`root`] computes it.
+    /// The committed root: the tree hash bound to the leaf count.
     pub fn root(&self) -> Hash32 {
         self.root
     }
 
-    /// The proof of leaf `index`, as [`prove`] makes it; `None` if out of range.
+    /// The proof of leaf `index` (RFC 9162 §2.1.3.1); `None` if out of range.
     pub fn prove(&self, index: usize) -> Option<MerkleProof> {
         if index >= self.len() {
             return None;
@@ -336,14 +307,46 @@ mod tests {
         assert_ne!(r3, root(&l));
     }
 
+    /// RFC 9162 §2.1.1's recursive definition, word for word: what the kept tree must
+    /// equal.
+    fn reference_tree_hash(leaves: &[Hash32]) -> Hash32 {
+        match leaves.len() {
+            0 => hash(Domain::MerkleEmpty, &[]),
+            1 => leaves[0],
+            n => {
+                let k = split_point(n);
+                node(&reference_tree_hash(&leaves[..k]), &reference_tree_hash(&leaves[k..]))
+            }
+        }
+    }
+
+    /// RFC 9162 §2.1.3.1's audit path, recursively.
+    fn reference_path(leaves: &[Hash32], index: usize, out: &mut Vec<Hash32>) {
+        if leaves.len() <= 1 {
+            return;
+        }
+        let k = split_point(leaves.len());
+        if index < k {
+            reference_path(&leaves[..k], index, out);
+            out.push(reference_tree_hash(&leaves[k..]));
+        } else {
+            reference_path(&leaves[k..], index - k, out);
+            out.push(reference_tree_hash(&leaves[..k]));
+        }
+    }
+
     #[test]
-    fn a_kept_tree_has_the_same_root_and_proofs_as_the_plain_functions() {
+    fn a_kept_tree_has_the_roots_and_paths_of_the_recursive_definition() {
         for n in 0..=70 {
             let l = leaves(n);
             let tree = MerkleTree::new(l.clone());
-            assert_eq!(tree.root(), root(&l), "n={n}");
+            assert_eq!(tree.root(), bind_count(n as u64, &reference_tree_hash(&l)), "n={n}");
+            assert_eq!(root(&l), tree.root(), "n={n}");
             for i in 0..n {
                 let p = tree.prove(i).unwrap();
+                let mut siblings = Vec::new();
+                reference_path(&l, i, &mut siblings);
+                assert_eq!(p, MerkleProof { index: i as u64, leaf_count: n as u64, siblings }, "n={n} i={i}");
                 assert_eq!(Some(&p), prove(&l, i).as_ref(), "n={n} i={i}");
                 assert_eq!(p.siblings.len(), MerkleProof::depth(i as u64, n as u64), "n={n} i={i}");
                 assert_eq!(p.root_of(&l[i]), Ok(tree.root()));
