@@ -10,7 +10,7 @@ use crate::address::Address;
 use crate::crypto::{CryptoError, PublicKey, SecretKey, Signature};
 use crate::encoding::{self, DecodeError};
 use crate::evidence::FaultEvidence;
-use crate::hash::{hash_value, Domain, TxHash};
+use crate::hash::{hash, hash_value, Domain, TxHash};
 use crate::ids::{Amount, ChainId, Nonce};
 use crate::limits::TRANSACTION_SIZE_MAX_BYTES;
 use crate::transfer::Transfer;
@@ -167,7 +167,50 @@ impl SignedTransaction {
     pub fn decode(bytes: &[u8]) -> Result<Self, TransactionError> {
         Ok(encoding::from_bytes_limited(bytes, TRANSACTION_SIZE_MAX_BYTES)?)
     }
+
+    /// The id of an encoded signed transaction, read without decoding its payload: the
+    /// bytes must be `BCS(Transaction) || BCS(Signature)`, their head a valid chain id and
+    /// sender key, and the signature the sender's over the body. Equal to
+    /// [`Self::hash`] of the decoded transaction for every signed transaction.
+    ///
+    /// For code that only needs the id (the wallet's `transactionHash`): it spares the
+    /// decoder of every payload kind, and a body that is not what its sender signed is
+    /// refused where a decode would accept it. A payload is not checked to be well formed,
+    /// so a sender who signs bytes that do not decode gets an id for them; nodes refuse
+    /// such a transaction at submission.
+    pub fn hash_encoded(bytes: &[u8]) -> Result<TxHash, TransactionError> {
+        if bytes.len() > TRANSACTION_SIZE_MAX_BYTES {
+            return Err(
+                DecodeError::TooLarge { size_bytes: bytes.len(), limit_bytes: TRANSACTION_SIZE_MAX_BYTES }.into()
+            );
+        }
+        let short = || {
+            TransactionError::Decode(DecodeError::Malformed {
+                type_name: "SignedTransaction",
+                reason: "too short for a transaction and its signature".into(),
+            })
+        };
+        let split = bytes.len().checked_sub(SIGNATURE_ENCODED_LEN).ok_or_else(short)?;
+        let (body, signature) = bytes.split_at(split);
+        let signature: Signature = encoding::from_bytes(signature)?;
+        // The head: the chain id (its length one ULEB128 byte, as ids are shorter than
+        // 128 bytes) and the sender's key.
+        let chain_id_len = usize::from(*body.first().ok_or_else(short)?);
+        let head = body.get(..1 + chain_id_len + PUBLIC_KEY_ENCODED_LEN).ok_or_else(short)?;
+        let (_, sender): (ChainId, PublicKey) = encoding::from_bytes(head)?;
+        sender
+            .verify(Domain::TransactionSignature, body, &signature)
+            .map_err(|_: CryptoError| TransactionError::BadSignature)?;
+        Ok(hash(Domain::Transaction, body))
+    }
 }
+
+/// Bytes a signature takes at the end of an encoded signed transaction: its length (64,
+/// one ULEB128 byte) and the 64 bytes.
+const SIGNATURE_ENCODED_LEN: usize = 1 + 64;
+/// Bytes the sender's key takes in an encoded transaction: its length and the 32 bytes.
+const PUBLIC_KEY_ENCODED_LEN: usize = 1 + 32;
+const _: () = assert!(crate::limits::CHAIN_ID_LEN_MAX < 128, "a chain id's length is one ULEB128 byte");
 
 #[cfg(test)]
 mod tests {
@@ -213,6 +256,56 @@ mod tests {
         let bytes = vec![0u8; TRANSACTION_SIZE_MAX_BYTES + 1];
         assert!(matches!(
             SignedTransaction::decode(&bytes),
+            Err(TransactionError::Decode(DecodeError::TooLarge { .. }))
+        ));
+    }
+
+    #[test]
+    fn the_id_read_from_the_bytes_is_the_decoded_transactions() {
+        for seed in 1..6 {
+            let (tx, _) = transfer(seed, u64::from(seed) * 1000);
+            let bytes = encoding::to_bytes(&tx);
+            assert_eq!(SignedTransaction::hash_encoded(&bytes), Ok(tx.hash()));
+            // The layout the reader assumes: the signature last, the key after the chain id.
+            assert_eq!(encoding::to_bytes(&tx.signature).len(), SIGNATURE_ENCODED_LEN);
+            assert_eq!(encoding::to_bytes(&tx.tx.sender).len(), PUBLIC_KEY_ENCODED_LEN);
+        }
+        // Another payload kind, the longest chain id and the largest nonce.
+        let key = SecretKey::from_seed([5; 32]);
+        let body = Transaction {
+            chain_id: ChainId::new("c".repeat(crate::limits::CHAIN_ID_LEN_MAX)).unwrap(),
+            sender: key.public_key(),
+            nonce: Nonce(u64::MAX),
+            fee: Amount(0),
+            payload: Payload::RegisterUser(crate::UserId::new("alice").unwrap()),
+        };
+        let tx = body.sign(&key);
+        assert_eq!(SignedTransaction::hash_encoded(&encoding::to_bytes(&tx)), Ok(tx.hash()));
+    }
+
+    #[test]
+    fn an_id_is_refused_for_bytes_their_sender_did_not_sign() {
+        let (tx, _) = transfer(1, 0);
+        let bytes = encoding::to_bytes(&tx);
+        // Any byte changed: the head no longer decodes, or the signature no longer verifies.
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            assert!(SignedTransaction::hash_encoded(&b).is_err(), "byte {i} changed");
+        }
+        // Cut anywhere, or grown by a byte.
+        for len in 0..bytes.len() {
+            assert!(SignedTransaction::hash_encoded(&bytes[..len]).is_err(), "cut to {len}");
+        }
+        let mut longer = bytes.clone();
+        longer.insert(40, 0);
+        assert!(SignedTransaction::hash_encoded(&longer).is_err());
+        // Signed by another key than the sender's.
+        let forged = encoding::to_bytes(&tx.tx.clone().sign(&SecretKey::from_seed([99; 32])));
+        assert_eq!(SignedTransaction::hash_encoded(&forged), Err(TransactionError::BadSignature));
+        let huge = vec![0u8; TRANSACTION_SIZE_MAX_BYTES + 1];
+        assert!(matches!(
+            SignedTransaction::hash_encoded(&huge),
             Err(TransactionError::Decode(DecodeError::TooLarge { .. }))
         ));
     }

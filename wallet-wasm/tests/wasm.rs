@@ -13,7 +13,8 @@ use vigil_protocol::{
     VoteData, VoteKind,
 };
 use vigil_wallet::js::{
-    use_verifier_workers, verify_vote_batch, JsTrustedSet, VigilClient, Wallet, PARALLEL_MIN_SIGNATURES,
+    transaction_hash, use_verifier_workers, verify_vote_batch, JsTrustedSet, VigilClient, Wallet,
+    PARALLEL_MIN_SIGNATURES,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -93,6 +94,17 @@ fn transfers_are_signed_in_the_browser_and_verify() {
     tx.verify().unwrap();
     assert_eq!(tx.tx.nonce.0, 7);
     assert_eq!(tx.tx.sender_address().to_string(), w.address(0).unwrap());
+    // Its id, as apps show it before sending: the decoded transaction's; a changed byte
+    // or another signer's signature gets none.
+    assert_eq!(transaction_hash(&bytes).unwrap(), tx.hash().to_string());
+    let mut changed = bytes.clone();
+    changed[bytes.len() / 2] ^= 1;
+    assert_eq!(code(transaction_hash(&changed).err().unwrap()), "BAD_SIGNATURE");
+    let other = Wallet::generate().sign_transfer(0, "vigil-test", big(7), &to, big(1000), big(1)).unwrap();
+    let mut spliced = bytes[..bytes.len() - 64].to_vec();
+    spliced.extend_from_slice(&other[other.len() - 64..]);
+    assert_eq!(code(transaction_hash(&spliced).err().unwrap()), "BAD_SIGNATURE");
+    assert_eq!(code(transaction_hash(&bytes[..40]).err().unwrap()), "DECODE");
     // A JS number, a negative bigint and one past 2^64 - 1 are refused, never rounded or wrapped.
     let number: js_sys::BigInt = wasm_bindgen::JsValue::from_f64(1.0).unchecked_into();
     let negative = js_sys::BigInt::from(-1i64);
