@@ -59,6 +59,8 @@ pub mod ids;
 pub mod limits;
 #[cfg(feature = "link")]
 pub mod link;
+#[cfg(feature = "link")]
+pub mod link_batch;
 pub mod merkle;
 pub mod receipt;
 #[cfg(feature = "sealed")]

@@ -4,7 +4,9 @@
 //! encryption key) and answers a confirmation only this node can make; `POST
 //! /v1/link/request` takes a request sealed under a session's key, checks its counter
 //! against the session's replay window, serves the Binary HTTP request inside with the
-//! node's public API exactly as `/v1/sealed` does, and seals the answer back.
+//! node's public API exactly as `/v1/sealed` does, and seals the answer back; `POST
+//! /v1/link/requests` takes several such requests at once and streams their answers back
+//! as each is ready ([`vigil_protocol::link_batch`]).
 //!
 //! Sessions live in a bounded table ([`LINK_SESSIONS_MAX`]): idle ones
 //! ([`LINK_SESSION_IDLE_MS`]) and old ones ([`LINK_SESSION_AGE_MAX_MS`]) are forgotten,
@@ -17,14 +19,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use futures::stream::{FuturesUnordered, StreamExt};
 use vigil_protocol::link::{
     self, LinkError, LinkKey, LinkRefusal, ReceiverSession, ReplayWindow, SessionId, OPEN_MEDIA_TYPE,
     REQUEST_MEDIA_TYPE, RESPONSE_MEDIA_TYPE, SESSION_LIFETIME_MS,
 };
+use vigil_protocol::link_batch::{Answered, Batch, ANSWER_FRAME_MAX_BYTES, BATCH_ANSWERS_MEDIA_TYPE, BATCH_MEDIA_TYPE};
 use vigil_protocol::sealed::PlainRequest;
 
 use vigil_api::ErrorCode;
@@ -164,13 +168,54 @@ pub async fn request(State(link): State<Arc<Link>>, headers: HeaderMap, body: By
     if !media_is(&headers, REQUEST_MEDIA_TYPE) {
         return wrong_media(REQUEST_MEDIA_TYPE);
     }
-    let (id, counter) = match link::read_header(&body) {
-        Ok(h) => h,
+    answer(&link, &body).await
+}
+
+/// `POST /v1/link/requests`: a batch of requests ([`vigil_protocol::link_batch`]), each
+/// served as if it came alone, on a task of its own; their answers stream back as each
+/// finishes, so one that waits (a transaction waiting for its commit) holds back no other.
+pub async fn requests(State(link): State<Arc<Link>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !media_is(&headers, BATCH_MEDIA_TYPE) {
+        return wrong_media(BATCH_MEDIA_TYPE);
+    }
+    let batch = match Batch::decode(&body) {
+        Ok(b) => b,
         Err(e) => return refused(&link, LinkRefusal::CannotOpen, e.to_string()),
+    };
+    let answers: FuturesUnordered<_> = (0u16..)
+        .zip(batch.requests)
+        .map(|(index, request)| {
+            let link = link.clone();
+            tokio::spawn(async move {
+                let response = answer(&link, &request).await;
+                let status = response.status().as_u16();
+                // The answers are built whole in memory (never over the sealed bound):
+                // reading them back cannot fail.
+                let body = axum::body::to_bytes(response.into_body(), ANSWER_FRAME_MAX_BYTES).await.unwrap_or_default();
+                Answered { index, status, body: body.to_vec() }
+            })
+        })
+        .collect();
+    let frames = answers.map(|done| {
+        let answered = done.unwrap_or_else(|_| Answered {
+            index: u16::MAX,
+            status: ErrorCode::Internal.status(),
+            body: Vec::new(),
+        });
+        Ok::<_, std::convert::Infallible>(Bytes::from(answered.encode()))
+    });
+    ([(header::CONTENT_TYPE, BATCH_ANSWERS_MEDIA_TYPE)], Body::from_stream(frames)).into_response()
+}
+
+/// What `POST /v1/link/request` answers for a sealed request.
+async fn answer(link: &Link, body: &[u8]) -> Response {
+    let (id, counter) = match link::read_header(body) {
+        Ok(h) => h,
+        Err(e) => return refused(link, LinkRefusal::CannotOpen, e.to_string()),
     };
     let Some(entry) = link.sessions.get(&id) else {
         return refused(
-            &link,
+            link,
             LinkRefusal::UnknownSession,
             "this node has no such link session (it expired, or the node restarted): open another with POST /v1/link"
                 .into(),
@@ -183,17 +228,17 @@ pub async fn request(State(link): State<Arc<Link>>, headers: HeaderMap, body: By
         f(&mut w)
     };
     if let Err(e) = window(&|w| w.check(counter)) {
-        return refused(&link, LinkRefusal::Replayed, e.to_string());
+        return refused(link, LinkRefusal::Replayed, e.to_string());
     }
-    let plain = match entry.session.open(&body) {
+    let plain = match entry.session.open(body) {
         Ok((c, plain)) => {
             debug_assert_eq!(c, counter);
             plain
         }
-        Err(e) => return refused(&link, LinkRefusal::CannotOpen, e.to_string()),
+        Err(e) => return refused(link, LinkRefusal::CannotOpen, e.to_string()),
     };
     if let Err(e) = window(&|w| w.mark(counter)) {
-        return refused(&link, LinkRefusal::Replayed, e.to_string());
+        return refused(link, LinkRefusal::Replayed, e.to_string());
     }
     link.counters.opened.fetch_add(1, Ordering::Relaxed);
     let answer = match PlainRequest::from_bhttp(&plain) {
@@ -335,6 +380,45 @@ mod tests {
             assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, ErrorCode::BadOpening));
             let (status, _) = post(&router, "/v1/link/request", "application/json", vec![0; 64]).await;
             assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        }
+
+        #[tokio::test]
+        async fn a_batch_is_served_request_by_request_and_answered_by_index() {
+            use vigil_protocol::link_batch::{AnswerReader, Batch, BATCH_MEDIA_TYPE};
+            let (router, key, hits) = node(6);
+            let s = session(&router, &key).await;
+            let sealed: Vec<(Vec<u8>, u64)> = (0..3).map(|_| s.seal(&status_request()).unwrap()).collect();
+            let mut forged = sealed[1].0.clone();
+            let last = forged.len() - 1;
+            forged[last] ^= 1;
+            // The first request, a forgery, the third, and the first again (a replay).
+            let requests = vec![sealed[0].0.clone(), forged, sealed[2].0.clone(), sealed[0].0.clone()];
+            let (status, stream) =
+                post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, Batch { requests }.encode()).await;
+            assert_eq!(status, StatusCode::OK);
+            let mut answers = AnswerReader::default().push(&stream).unwrap();
+            answers.sort_by_key(|a| a.index);
+            assert_eq!(answers.iter().map(|a| a.index).collect::<Vec<_>>(), [0, 1, 2, 3], "one answer per request");
+            for (i, counter) in [(0, sealed[0].1), (2, sealed[2].1)] {
+                assert_eq!(answers[i].status, 200);
+                let plain = PlainResponse::from_bhttp(&s.open_answer(counter, &answers[i].body).unwrap()).unwrap();
+                assert_eq!(plain.body, b"height 7");
+            }
+            // The forgery and the replay are refused as they would be alone; at most one
+            // of the two copies of the first request was served.
+            assert_eq!((answers[1].status, code(&answers[1].body)), (400, ErrorCode::CannotOpen));
+            let replays = [&answers[0], &answers[3]].iter().filter(|a| a.status == 409).count();
+            assert_eq!(replays, 1, "one copy is a replay");
+            assert_eq!(hits.load(Ordering::SeqCst), 2);
+            // The forged request's counter was not consumed: the genuine one is served.
+            let (status, _) = post(&router, "/v1/link/request", REQUEST_MEDIA_TYPE, sealed[1].0.clone()).await;
+            assert_eq!(status, StatusCode::OK);
+            // Not a batch, or not one's media type: refused, nothing served.
+            let (status, body) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, vec![0, 0, 0, 9, 1]).await;
+            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, ErrorCode::CannotOpen));
+            let (status, _) = post(&router, "/v1/link/requests", REQUEST_MEDIA_TYPE, vec![0; 64]).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert_eq!(hits.load(Ordering::SeqCst), 3);
         }
 
         #[tokio::test]

@@ -52,6 +52,7 @@ pub fn routes(encryption_seed: &[u8; 32], api: Router, counters: Arc<SealedCount
     let link_routes = Router::new()
         .route("/v1/link", post(crate::link::open))
         .route("/v1/link/request", post(crate::link::request))
+        .route("/v1/link/requests", post(crate::link::requests))
         .with_state(link);
     Ok(Router::new()
         .route("/v1/ohttp-keys", get(ohttp_keys))
