@@ -21,6 +21,7 @@
 //! separate loopback admin listener only, access logs without content, and optional
 //! static serving of the web wallet with the security headers a wallet page needs.
 
+pub mod batch;
 pub mod certs;
 pub mod config;
 pub mod faucet;
@@ -201,6 +202,8 @@ struct Gateway {
     links: link::Links,
     /// The hop to nodes for forwarded and relayed requests.
     upstream: upstream::Upstream,
+    /// Link requests to each node, gathered into batches under load.
+    batcher: batch::Batcher,
     /// Everything else (health checks, set changes, the faucet).
     http: reqwest::Client,
     limits: Arc<ClientLimits>,
@@ -233,9 +236,12 @@ impl Gateway {
             Hop::LinkOpen => ("/v1/link", vigil_protocol::link::OPEN_MEDIA_TYPE),
             Hop::LinkRequest => ("/v1/link/request", vigil_protocol::link::REQUEST_MEDIA_TYPE),
         };
-        let answer = match upstream::uri(&target.url, path) {
-            Ok(uri) => self.upstream.post(uri, media, body, self.node_timeout).await,
-            Err(e) => Err(e),
+        let answer = match hop {
+            Hop::LinkRequest => self.batcher.post(&target.url, body).await,
+            _ => match upstream::uri(&target.url, path) {
+                Ok(uri) => self.upstream.post(uri, media, body, self.node_timeout).await,
+                Err(e) => Err(e),
+            },
         };
         let elapsed = started.elapsed();
         match answer {
@@ -428,10 +434,12 @@ fn app(cfg: &GatewayConfig, genesis: &Genesis) -> anyhow::Result<(Router, Router
         nodes: registry.configured().iter().map(|(id, _)| (*id, NodeMetrics::default())).collect(),
         ..GatewayMetrics::default()
     };
+    let upstream = upstream::Upstream::default();
     let gateway = Arc::new(Gateway {
         registry,
         links: link::Links::default(),
-        upstream: upstream::Upstream::default(),
+        batcher: batch::Batcher::new(upstream.clone(), Duration::from_millis(cfg.limits.node_timeout_ms)),
+        upstream,
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(8)
             .connect_timeout(Duration::from_secs(2))

@@ -85,6 +85,26 @@ impl Upstream {
         };
         tokio::time::timeout(timeout, exchange).await.map_err(|_| HopError::Timeout)?
     }
+
+    /// POSTs `body` as `media` to `uri`; the status and the answer's body as it streams
+    /// (the caller bounds what it reads), within `timeout` for the status.
+    pub async fn post_streaming(
+        &self,
+        uri: Uri,
+        media: &'static str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, hyper::body::Incoming), HopError> {
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, media)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| HopError::Unreachable)?;
+        let response = tokio::time::timeout(timeout, self.client.request(request))
+            .await
+            .map_err(|_| HopError::Timeout)?
+            .map_err(|_| HopError::Unreachable)?;
+        Ok((response.status(), response.into_body()))
+    }
 }
 
 /// `base` (a node's configured URL, e.g. `http://127.0.0.1:7001`) joined with `path`.

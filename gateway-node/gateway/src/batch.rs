@@ -1,0 +1,313 @@
+//! Link requests to one node gathered into batches ([`vigil_protocol::link_batch`]).
+//!
+//! Each node has a queue and a task that empties it. The task takes the first request
+//! waiting, lets the requests that are ready to run join it (one turn of the scheduler:
+//! nothing waits on a timer, so a lone request goes at once), and sends what it holds:
+//! one request as `POST /v1/link/request`, several as one `POST /v1/link/requests`,
+//! whose answers stream back as the node finishes each and go to their waiters. Under
+//! load, one HTTP exchange (its syscalls, its parsing, at both ends) carries many
+//! requests; at rest, each request goes alone as before.
+//!
+//! Every waiter gets what the single endpoint would have answered for its request, so
+//! the caller's handling of the answer (refusals, a replaced session) is unchanged. A
+//! node that does not know the batch endpoint (an older node) is sent requests one by
+//! one from then on. A request larger than
+//! [`BATCHED_REQUEST_MAX_BYTES`](vigil_protocol::link_batch::BATCHED_REQUEST_MAX_BYTES)
+//! goes alone.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{StatusCode, Uri};
+use http_body_util::BodyExt;
+use tokio::sync::{mpsc, oneshot};
+use vigil_protocol::link::REQUEST_MEDIA_TYPE;
+use vigil_protocol::link_batch::{
+    AnswerReader, Batch, BATCHED_REQUEST_MAX_BYTES, BATCH_MEDIA_TYPE, BATCH_REQUESTS_MAX,
+};
+
+use crate::upstream::{self, HopError, Upstream};
+
+/// Requests waiting for a node's batching task at most; a sender past it waits.
+pub const QUEUE_MAX: usize = 4096;
+
+type Answer = Result<(StatusCode, Bytes), HopError>;
+
+struct Queued {
+    sealed: Vec<u8>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The queues, per node URL.
+pub struct Batcher {
+    upstream: Upstream,
+    timeout: Duration,
+    queues: Mutex<HashMap<String, mpsc::Sender<Queued>>>,
+}
+
+impl Batcher {
+    pub fn new(upstream: Upstream, timeout: Duration) -> Self {
+        Self { upstream, timeout, queues: Mutex::new(HashMap::new()) }
+    }
+
+    /// Sends a sealed link request to the node at `base`, alone or in a batch; what the
+    /// node answered for it (its status and body), within the timeout.
+    pub async fn post(&self, base: &str, sealed: Vec<u8>) -> Answer {
+        if sealed.len() >= BATCHED_REQUEST_MAX_BYTES {
+            let uri = upstream::uri(base, "/v1/link/request")?;
+            return self.upstream.post(uri, REQUEST_MEDIA_TYPE, sealed, self.timeout).await;
+        }
+        let sender = self.queue(base)?;
+        let (reply, answer) = oneshot::channel();
+        sender.send(Queued { sealed, reply }).await.map_err(|_| HopError::Unreachable)?;
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(HopError::Unreachable),
+            Err(_) => Err(HopError::Timeout),
+        }
+    }
+
+    /// The node's queue, its task started on first use.
+    fn queue(&self, base: &str) -> Result<mpsc::Sender<Queued>, HopError> {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = queues.get(base).filter(|s| !s.is_closed()) {
+            return Ok(sender.clone());
+        }
+        let node = Node {
+            upstream: self.upstream.clone(),
+            single: upstream::uri(base, "/v1/link/request")?,
+            batch: upstream::uri(base, "/v1/link/requests")?,
+            timeout: self.timeout,
+            batches: AtomicBool::new(true),
+        };
+        let (sender, receiver) = mpsc::channel(QUEUE_MAX);
+        tokio::spawn(run(Arc::new(node), receiver));
+        queues.insert(base.to_string(), sender.clone());
+        Ok(sender)
+    }
+}
+
+/// What a node's task knows of it.
+struct Node {
+    upstream: Upstream,
+    single: Uri,
+    batch: Uri,
+    timeout: Duration,
+    /// Cleared when the node does not know the batch endpoint.
+    batches: AtomicBool,
+}
+
+/// Empties one node's queue until the gateway drops it.
+async fn run(node: Arc<Node>, mut queue: mpsc::Receiver<Queued>) {
+    while let Some(first) = queue.recv().await {
+        // The requests ready to run now get to join this one.
+        tokio::task::yield_now().await;
+        let mut batch = vec![first];
+        while batch.len() < BATCH_REQUESTS_MAX {
+            match queue.try_recv() {
+                Ok(q) => batch.push(q),
+                Err(_) => break,
+            }
+        }
+        debug_assert!(batch.len() <= BATCH_REQUESTS_MAX);
+        let node = node.clone();
+        if batch.len() == 1 || !node.batches.load(Ordering::Relaxed) {
+            for q in batch {
+                tokio::spawn(single(node.clone(), q));
+            }
+        } else {
+            tokio::spawn(send_batch(node, batch));
+        }
+    }
+}
+
+async fn single(node: Arc<Node>, q: Queued) {
+    let answer = node.upstream.post(node.single.clone(), REQUEST_MEDIA_TYPE, q.sealed, node.timeout).await;
+    let _ = q.reply.send(answer);
+}
+
+/// Sends `batch` as one exchange and hands each answer to its waiter as it arrives;
+/// those left when the stream ends get `Unreachable`.
+async fn send_batch(node: Arc<Node>, batch: Vec<Queued>) {
+    let (requests, mut replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|q| (q.sealed, Some(q.reply))).unzip();
+    let batch = Batch { requests };
+    let sent = node.upstream.post_streaming(node.batch.clone(), BATCH_MEDIA_TYPE, batch.encode(), node.timeout).await;
+    let mut stream = match sent {
+        Ok((StatusCode::OK, stream)) => stream,
+        Ok((status, _)) => {
+            // An older node: no batch endpoint. Each request goes alone, now and later.
+            if matches!(
+                status,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            ) {
+                node.batches.store(false, Ordering::Relaxed);
+            }
+            for (sealed, reply) in batch.requests.into_iter().zip(replies) {
+                if let Some(reply) = reply {
+                    tokio::spawn(single(node.clone(), Queued { sealed, reply }));
+                }
+            }
+            return;
+        }
+        Err(e) => {
+            for reply in replies.into_iter().flatten() {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    let mut reader = AnswerReader::default();
+    let read = async {
+        while let Some(frame) = stream.frame().await {
+            let Ok(data) = frame.map(|f| f.into_data()) else { return };
+            let Ok(data) = data else { continue };
+            let Ok(answers) = reader.push(&data) else {
+                tracing::warn!("a node's batch answer is not in its framing");
+                return;
+            };
+            for a in answers {
+                let waiter = replies.get_mut(usize::from(a.index)).and_then(Option::take);
+                let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
+                if let Some(reply) = waiter {
+                    let _ = reply.send(Ok((status, Bytes::from(a.body))));
+                }
+            }
+        }
+    };
+    let ended = tokio::time::timeout(node.timeout, read).await;
+    let left = if ended.is_err() { HopError::Timeout } else { HopError::Unreachable };
+    for reply in replies.into_iter().flatten() {
+        let _ = reply.send(Err(left.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use axum::body::Body;
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use futures::stream::{FuturesUnordered, StreamExt};
+    use vigil_protocol::link_batch::{Answered, BATCH_ANSWERS_MEDIA_TYPE};
+
+    use super::*;
+
+    /// What the mock node answers for a request: its bytes reversed (a request that
+    /// starts with `slow` takes a second).
+    async fn served(request: Vec<u8>) -> Vec<u8> {
+        if request.starts_with(b"slow") {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        request.into_iter().rev().collect()
+    }
+
+    /// A mock node: both link endpoints (or only the single one, as an older node), and
+    /// the exchanges each got.
+    async fn node(batches: bool) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let (singles, batched) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counted = singles.clone();
+        let mut app = axum::Router::new().route(
+            "/v1/link/request",
+            post(move |body: Bytes| async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                served(body.to_vec()).await
+            }),
+        );
+        if batches {
+            let counted = batched.clone();
+            app = app.route(
+                "/v1/link/requests",
+                post(move |body: Bytes| async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let batch = Batch::decode(&body).unwrap();
+                    let answers: FuturesUnordered<_> = (0u16..)
+                        .zip(batch.requests)
+                        .map(|(index, r)| async move {
+                            let body = served(r).await;
+                            Ok::<_, std::convert::Infallible>(Answered { index, status: 200, body }.encode())
+                        })
+                        .collect();
+                    ([(axum::http::header::CONTENT_TYPE, BATCH_ANSWERS_MEDIA_TYPE)], Body::from_stream(answers))
+                        .into_response()
+                }),
+            );
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), singles, batched)
+    }
+
+    fn batcher() -> Arc<Batcher> {
+        Arc::new(Batcher::new(Upstream::default(), Duration::from_secs(10)))
+    }
+
+    /// `n` requests sent at once; each must get its own answer.
+    async fn burst(batcher: &Arc<Batcher>, base: &str, n: usize) {
+        let sends: FuturesUnordered<_> = (0..n)
+            .map(|i| {
+                let (batcher, base) = (batcher.clone(), base.to_string());
+                async move {
+                    let request = format!("request {i}").into_bytes();
+                    let (status, answer) = batcher.post(&base, request.clone()).await.unwrap();
+                    assert_eq!(status, StatusCode::OK);
+                    assert_eq!(answer.to_vec(), request.into_iter().rev().collect::<Vec<_>>(), "request {i}");
+                }
+            })
+            .collect();
+        sends.collect::<Vec<()>>().await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_sent_together_share_exchanges_and_each_gets_its_answer() {
+        let (base, singles, batched) = node(true).await;
+        let batcher = batcher();
+        burst(&batcher, &base, 200).await;
+        let exchanges = singles.load(Ordering::SeqCst) + batched.load(Ordering::SeqCst);
+        assert!(batched.load(Ordering::SeqCst) >= 1, "a burst goes in batches");
+        assert!(exchanges <= 200 / 4, "200 requests in {exchanges} exchanges");
+        // A lone request goes alone.
+        let before = singles.load(Ordering::SeqCst);
+        burst(&batcher, &base, 1).await;
+        assert_eq!(singles.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_slow_request_in_a_batch_holds_back_no_other() {
+        let (base, _, batched) = node(true).await;
+        let batcher = batcher();
+        let slow = {
+            let (batcher, base) = (batcher.clone(), base.clone());
+            tokio::spawn(async move { batcher.post(&base, b"slow one".to_vec()).await })
+        };
+        let started = std::time::Instant::now();
+        burst(&batcher, &base, 20).await;
+        assert!(started.elapsed() < Duration::from_millis(900), "the others did not wait for the slow one");
+        assert_eq!(slow.await.unwrap().unwrap().1.to_vec(), b"eno wols".to_vec());
+        assert!(batched.load(Ordering::SeqCst) >= 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_older_node_gets_every_request_alone() {
+        let (base, singles, _) = node(false).await;
+        let batcher = batcher();
+        burst(&batcher, &base, 50).await;
+        burst(&batcher, &base, 50).await;
+        // Every request reached the node once, alone (the first batch was sent again request by request).
+        assert_eq!(singles.load(Ordering::SeqCst), 100);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_node_that_is_not_there_fails_every_waiter() {
+        let nobody = format!("http://{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+        let batcher = batcher();
+        let sends: FuturesUnordered<_> = (0..10).map(|_| batcher.post(&nobody, vec![1])).collect();
+        for answer in sends.collect::<Vec<_>>().await {
+            assert_eq!(answer.unwrap_err(), HopError::Unreachable);
+        }
+    }
+}
