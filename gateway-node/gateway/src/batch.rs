@@ -16,7 +16,7 @@
 //! goes alone.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,17 +46,32 @@ pub struct Batcher {
     upstream: Upstream,
     timeout: Duration,
     queues: Mutex<HashMap<String, mpsc::Sender<Queued>>>,
+    counts: Arc<Counts>,
+}
+
+/// What the batcher sent, for the gateway's metrics.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// HTTP exchanges that carried link requests: batches and requests sent alone.
+    pub exchanges: AtomicU64,
+    /// Of those, batches.
+    pub batches: AtomicU64,
 }
 
 impl Batcher {
     pub fn new(upstream: Upstream, timeout: Duration) -> Self {
-        Self { upstream, timeout, queues: Mutex::new(HashMap::new()) }
+        Self { upstream, timeout, queues: Mutex::new(HashMap::new()), counts: Arc::default() }
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     /// Sends a sealed link request to the node at `base`, alone or in a batch; what the
     /// node answered for it (its status and body), within the timeout.
     pub async fn post(&self, base: &str, sealed: Vec<u8>) -> Answer {
         if sealed.len() >= BATCHED_REQUEST_MAX_BYTES {
+            self.counts.exchanges.fetch_add(1, Ordering::Relaxed);
             let uri = upstream::uri(base, "/v1/link/request")?;
             return self.upstream.post(uri, REQUEST_MEDIA_TYPE, sealed, self.timeout).await;
         }
@@ -82,6 +97,7 @@ impl Batcher {
             batch: upstream::uri(base, "/v1/link/requests")?,
             timeout: self.timeout,
             batches: AtomicBool::new(true),
+            counts: self.counts.clone(),
         };
         let (sender, receiver) = mpsc::channel(QUEUE_MAX);
         tokio::spawn(run(Arc::new(node), receiver));
@@ -98,6 +114,7 @@ struct Node {
     timeout: Duration,
     /// Cleared when the node does not know the batch endpoint.
     batches: AtomicBool,
+    counts: Arc<Counts>,
 }
 
 /// Empties one node's queue until the gateway drops it.
@@ -125,6 +142,7 @@ async fn run(node: Arc<Node>, mut queue: mpsc::Receiver<Queued>) {
 }
 
 async fn single(node: Arc<Node>, q: Queued) {
+    node.counts.exchanges.fetch_add(1, Ordering::Relaxed);
     let answer = node.upstream.post(node.single.clone(), REQUEST_MEDIA_TYPE, q.sealed, node.timeout).await;
     let _ = q.reply.send(answer);
 }
@@ -134,6 +152,8 @@ async fn single(node: Arc<Node>, q: Queued) {
 async fn send_batch(node: Arc<Node>, batch: Vec<Queued>) {
     let (requests, mut replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|q| (q.sealed, Some(q.reply))).unzip();
     let batch = Batch { requests };
+    node.counts.exchanges.fetch_add(1, Ordering::Relaxed);
+    node.counts.batches.fetch_add(1, Ordering::Relaxed);
     let sent = node.upstream.post_streaming(node.batch.clone(), BATCH_MEDIA_TYPE, batch.encode(), node.timeout).await;
     let mut stream = match sent {
         Ok((StatusCode::OK, stream)) => stream,
@@ -270,6 +290,9 @@ mod tests {
         let exchanges = singles.load(Ordering::SeqCst) + batched.load(Ordering::SeqCst);
         assert!(batched.load(Ordering::SeqCst) >= 1, "a burst goes in batches");
         assert!(exchanges <= 200 / 4, "200 requests in {exchanges} exchanges");
+        // The metrics count what the node received.
+        assert_eq!(batcher.counts().exchanges.load(Ordering::SeqCst) as usize, exchanges);
+        assert_eq!(batcher.counts().batches.load(Ordering::SeqCst) as usize, batched.load(Ordering::SeqCst));
         // A lone request goes alone.
         let before = singles.load(Ordering::SeqCst);
         burst(&batcher, &base, 1).await;

@@ -147,7 +147,7 @@ struct GatewayMetrics {
 }
 
 impl GatewayMetrics {
-    fn render(&self, limits: &ClientLimits) -> String {
+    fn render(&self, limits: &ClientLimits, link: &batch::Counts) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -190,6 +190,12 @@ impl GatewayMetrics {
             ),
             ("vigil_gateway_too_large_total", "Requests refused for their body size.", &self.too_large),
             ("vigil_gateway_bad_requests_total", "Malformed requests.", &self.bad_requests),
+            (
+                "vigil_gateway_link_exchanges_total",
+                "HTTP exchanges with nodes that carried link requests: batches, and requests sent alone.",
+                &link.exchanges,
+            ),
+            ("vigil_gateway_link_batches_total", "Of those exchanges, batches of several requests.", &link.batches),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", load(v));
         }
@@ -731,7 +737,8 @@ async fn faucet_fund(
 }
 
 async fn metrics_text(State(gw): State<Arc<Gateway>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.render(&gw.limits)).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.render(&gw.limits, gw.batcher.counts()))
+        .into_response()
 }
 
 /// Health checks and registry refreshes, until the process ends.

@@ -192,6 +192,11 @@ async fn the_gateway_seals_requests_to_the_named_node_fans_out_and_refuses_what_
     let metrics = net.http.get(format!("{}/metrics", net.devnet.gateway.admin_url)).send().await?.text().await?;
     assert!(metrics.contains(&format!("vigil_gateway_requests_total{{node=\"{}\"}}", id(0))), "{metrics}");
     assert!(!metrics.contains("vigil_gateway_rate_limited_total 0"), "{metrics}");
+    assert!(metrics.contains("# TYPE vigil_gateway_link_exchanges_total counter"), "{metrics}");
+    assert!(
+        !metrics.contains("vigil_gateway_link_exchanges_total 0\n"),
+        "forwarded requests crossed the link: {metrics}"
+    );
 
     // Finding 9: a node's own API limits each client network too (the devnet lists
     // loopback's 127.0.0.1, its gateway, as unlimited; 127.0.0.2 is another client).
