@@ -717,3 +717,37 @@ mod oneshot {
         refused(&app, "the second request within the second", get(), ErrorCode::RateLimited).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_one_node_at_once_share_link_exchanges_and_one_that_waits_holds_back_none() {
+    let unlimited = LimitsConfig { unlimited: vec!["127.0.0.1".parse().unwrap()], ..LimitsConfig::default() };
+    let f = fixture(unlimited, false).await;
+    let node = |path: &str| format!("{}/v1/node/{}{path}", f.gateway, f.ids[0]);
+    // One request the node holds until the test lets it go.
+    let held = tokio::spawn(f.http.get(node("/v1/hold")).send());
+    while f.held.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Many at once: each gets its own answer while the held one still waits.
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        burst.spawn(f.http.get(node("/v1/status")).send());
+    }
+    while let Some(answer) = burst.join_next().await {
+        let answer = answer.unwrap().unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.json::<Value>().await.unwrap()["name"], "node-0");
+    }
+    assert!(!held.is_finished(), "the held request is still held");
+    f.gate.add_permits(1);
+    assert_eq!(held.await.unwrap().unwrap().text().await.unwrap(), "released");
+    // Fewer exchanges than requests: some went together.
+    let metrics = f.http.get(format!("{}/metrics", f.admin)).send().await.unwrap().text().await.unwrap();
+    let count = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (exchanges, batches) = (count("vigil_gateway_link_exchanges_total"), count("vigil_gateway_link_batches_total"));
+    assert!(batches >= 1, "{metrics}");
+    assert!(exchanges < 201, "201 requests in {exchanges} exchanges");
+}
