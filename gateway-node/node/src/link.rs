@@ -23,6 +23,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::stream::{FuturesUnordered, StreamExt};
 use vigil_protocol::link::{
     self, LinkError, LinkKey, LinkRefusal, ReceiverSession, ReplayWindow, SessionId, OPEN_MEDIA_TYPE,
@@ -32,6 +33,7 @@ use vigil_protocol::link_batch::{Answered, Batch, ANSWER_FRAME_MAX_BYTES, BATCH_
 use vigil_protocol::sealed::PlainRequest;
 
 use vigil_api::ErrorCode;
+use vigil_server::limits::ClientCharge;
 
 use crate::metrics::SealedCounters;
 use crate::sealed::{media_is, plain_error, refuse, serve};
@@ -174,7 +176,12 @@ pub async fn request(State(link): State<Arc<Link>>, headers: HeaderMap, body: By
 /// `POST /v1/link/requests`: a batch of requests ([`vigil_protocol::link_batch`]), each
 /// served as if it came alone, on a task of its own; their answers stream back as each
 /// finishes, so one that waits (a transaction waiting for its commit) holds back no other.
-pub async fn requests(State(link): State<Arc<Link>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn requests(
+    State(link): State<Arc<Link>>,
+    charge: Option<Extension<ClientCharge>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !media_is(&headers, BATCH_MEDIA_TYPE) {
         return wrong_media(BATCH_MEDIA_TYPE);
     }
@@ -182,6 +189,15 @@ pub async fn requests(State(link): State<Arc<Link>>, headers: HeaderMap, body: B
         Ok(b) => b,
         Err(e) => return refused(&link, LinkRefusal::CannotOpen, e.to_string()),
     };
+    // A batch costs its client network a token per request (the exchange took one), as
+    // that many `POST /v1/link/request` would: no way around the per-client rate. A
+    // gateway a node lists as unlimited pays nothing, as for single requests.
+    if let Some(Extension(charge)) = charge {
+        let more = u32::try_from(batch.requests.len() - 1).unwrap_or(u32::MAX);
+        if let Err(refusal) = charge.charge(more) {
+            return refusal.into_response();
+        }
+    }
     let answers: FuturesUnordered<_> = (0u16..)
         .zip(batch.requests)
         .map(|(index, request)| {
@@ -419,6 +435,24 @@ mod tests {
             let (status, _) = post(&router, "/v1/link/requests", REQUEST_MEDIA_TYPE, vec![0; 64]).await;
             assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
             assert_eq!(hits.load(Ordering::SeqCst), 3);
+        }
+
+        #[tokio::test]
+        async fn a_batch_costs_its_client_a_token_per_request() {
+            use vigil_protocol::link_batch::{Batch, BATCH_MEDIA_TYPE};
+            use vigil_server::limits::{outermost, ClientLimits, Settings};
+            let (router, key, hits) = node(7);
+            let limits = ClientLimits::new(Settings { rate_per_second: 1, rate_burst: 10, in_flight_max: 100 }, &[]);
+            let router = outermost(router, limits);
+            let s = session(&router, &key).await;
+            let batch = |n: usize| Batch { requests: (0..n).map(|_| s.seal(&status_request()).unwrap().0).collect() };
+            // Eleven requests in one exchange: more than the client's nine tokens left.
+            let (status, body) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(11).encode()).await;
+            assert_eq!((status, code(&body)), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
+            assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing of a refused batch is served");
+            let (status, _) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(5).encode()).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(hits.load(Ordering::SeqCst), 5);
         }
 
         #[tokio::test]
