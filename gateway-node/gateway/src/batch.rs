@@ -11,9 +11,7 @@
 //! Every waiter gets what the single endpoint would have answered for its request, so
 //! the caller's handling of the answer (refusals, a replaced session) is unchanged. A
 //! node that does not know the batch endpoint (an older node) is sent requests one by
-//! one from then on. A request larger than
-//! [`BATCHED_REQUEST_MAX_BYTES`](vigil_protocol::link_batch::BATCHED_REQUEST_MAX_BYTES)
-//! goes alone.
+//! one from then on. A request of [`BATCHED_REQUEST_MAX_BYTES`] or more goes alone.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
