@@ -156,7 +156,9 @@ async fn send_batch(node: Arc<Node>, batch: Vec<Queued>) {
     let mut stream = match sent {
         Ok((StatusCode::OK, stream)) => stream,
         Ok((status, _)) => {
-            // An older node: no batch endpoint. Each request goes alone, now and later.
+            // Not taken whole (a refusal of the exchange, as its client's rate, or an
+            // older node without the endpoint): each request goes alone, and to an older
+            // node every later one too.
             if matches!(
                 status,
                 StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE

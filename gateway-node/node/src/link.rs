@@ -189,15 +189,15 @@ pub async fn requests(
         Ok(b) => b,
         Err(e) => return refused(&link, LinkRefusal::CannotOpen, e.to_string()),
     };
-    // A batch costs its client network a token per request (the exchange took one), as
-    // that many `POST /v1/link/request` would: no way around the per-client rate. A
-    // gateway a node lists as unlimited pays nothing, as for single requests.
-    if let Some(Extension(charge)) = charge {
-        let more = u32::try_from(batch.requests.len() - 1).unwrap_or(u32::MAX);
-        if let Err(refusal) = charge.charge(more) {
-            return refusal.into_response();
-        }
-    }
+    // A batch costs its client network a token per request (the exchange took one) and
+    // a place in flight per request until its last answer is sent, as that many `POST
+    // /v1/link/request` would: no way around the per-client limits. A gateway a node
+    // lists as unlimited pays nothing, as for single requests.
+    let more = u32::try_from(batch.requests.len() - 1).unwrap_or(u32::MAX);
+    let in_flight = match charge.map(|Extension(c)| c.charge(more).and_then(|()| c.enter(more))).transpose() {
+        Ok(guard) => guard,
+        Err(refusal) => return refusal.into_response(),
+    };
     let answers: FuturesUnordered<_> = (0u16..)
         .zip(batch.requests)
         .map(|(index, request)| {
@@ -212,7 +212,10 @@ pub async fn requests(
             })
         })
         .collect();
-    let frames = answers.map(|done| {
+    let frames = answers.map(move |done| {
+        // Held by the stream: released when the last answer has gone (or the exchange
+        // broke off).
+        let _in_flight = &in_flight;
         let answered = done.unwrap_or_else(|_| Answered {
             index: u16::MAX,
             status: ErrorCode::Internal.status(),
@@ -453,6 +456,26 @@ mod tests {
             let (status, _) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(5).encode()).await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(hits.load(Ordering::SeqCst), 5);
+        }
+
+        #[tokio::test]
+        async fn a_batch_holds_a_place_in_flight_per_request() {
+            use vigil_protocol::link_batch::{Batch, BATCH_MEDIA_TYPE};
+            use vigil_server::limits::{outermost, ClientLimits, Settings};
+            let (router, key, hits) = node(8);
+            let limits = ClientLimits::new(Settings { rate_per_second: 1, rate_burst: 100, in_flight_max: 4 }, &[]);
+            let router = outermost(router, limits);
+            let s = session(&router, &key).await;
+            let batch = |n: usize| Batch { requests: (0..n).map(|_| s.seal(&status_request()).unwrap().0).collect() };
+            let (status, body) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(5).encode()).await;
+            assert_eq!((status, code(&body)), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyInFlight));
+            assert_eq!(hits.load(Ordering::SeqCst), 0);
+            // Four fit, and their places are given back once the answers are out.
+            for round in 1..=2 {
+                let (status, _) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(4).encode()).await;
+                assert_eq!(status, StatusCode::OK);
+                assert_eq!(hits.load(Ordering::SeqCst), 4 * round);
+            }
         }
 
         #[tokio::test]

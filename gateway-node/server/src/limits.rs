@@ -193,6 +193,13 @@ impl ClientCharge {
     pub fn charge(&self, cost: u32) -> Result<(), Refusal> {
         self.limits.charge(self.client, cost)
     }
+
+    /// Counts `units` more in flight for the client network until the guard drops (for
+    /// a request whose units outlive its handler, as a stream of answers), or refuses if
+    /// that would pass the cap.
+    pub fn enter(&self, units: u32) -> Result<InFlight, Refusal> {
+        self.limits.enter(self.client, units)
+    }
 }
 
 /// Work in flight for one client network; released on drop.
