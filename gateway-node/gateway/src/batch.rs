@@ -39,11 +39,14 @@ struct Queued {
     reply: oneshot::Sender<Answer>,
 }
 
+/// A node's queue, and what its task knows of the node.
+type NodeQueue = (mpsc::Sender<Queued>, Arc<Node>);
+
 /// The queues, per node URL.
 pub struct Batcher {
     upstream: Upstream,
     timeout: Duration,
-    queues: Mutex<HashMap<String, mpsc::Sender<Queued>>>,
+    queues: Mutex<HashMap<String, NodeQueue>>,
     counts: Arc<Counts>,
 }
 
@@ -68,14 +71,13 @@ impl Batcher {
     /// Sends a sealed link request to the node at `base`, alone or in a batch; what the
     /// node answered for it (its status and body), within the timeout.
     pub async fn post(&self, base: &str, sealed: Vec<u8>) -> Answer {
-        if sealed.len() >= BATCHED_REQUEST_MAX_BYTES {
-            self.counts.exchanges.fetch_add(1, Ordering::Relaxed);
-            let uri = upstream::uri(base, "/v1/link/request")?;
-            return self.upstream.post(uri, REQUEST_MEDIA_TYPE, sealed, self.timeout).await;
-        }
-        let sender = self.queue(base)?;
+        let (sender, node) = self.queue(base)?;
         let (reply, answer) = oneshot::channel();
-        sender.send(Queued { sealed, reply }).await.map_err(|_| HopError::Unreachable)?;
+        if sealed.len() >= BATCHED_REQUEST_MAX_BYTES {
+            single(node, Queued { sealed, reply }).await;
+        } else {
+            sender.send(Queued { sealed, reply }).await.map_err(|_| HopError::Unreachable)?;
+        }
         match tokio::time::timeout(self.timeout, answer).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Err(HopError::Unreachable),
@@ -83,11 +85,11 @@ impl Batcher {
         }
     }
 
-    /// The node's queue, its task started on first use.
-    fn queue(&self, base: &str) -> Result<mpsc::Sender<Queued>, HopError> {
+    /// The node's queue, its task started on first use, and what the task knows of it.
+    fn queue(&self, base: &str) -> Result<NodeQueue, HopError> {
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = queues.get(base).filter(|s| !s.is_closed()) {
-            return Ok(sender.clone());
+        if let Some((sender, node)) = queues.get(base).filter(|(s, _)| !s.is_closed()) {
+            return Ok((sender.clone(), node.clone()));
         }
         let node = Node {
             upstream: self.upstream.clone(),
@@ -97,10 +99,11 @@ impl Batcher {
             batches: AtomicBool::new(true),
             counts: self.counts.clone(),
         };
+        let node = Arc::new(node);
         let (sender, receiver) = mpsc::channel(QUEUE_MAX);
-        tokio::spawn(run(Arc::new(node), receiver));
-        queues.insert(base.to_string(), sender.clone());
-        Ok(sender)
+        tokio::spawn(run(node.clone(), receiver));
+        queues.insert(base.to_string(), (sender.clone(), node.clone()));
+        Ok((sender, node))
     }
 }
 

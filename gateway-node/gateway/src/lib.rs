@@ -237,17 +237,19 @@ impl Gateway {
                 m.requests.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let (path, media) = match hop {
-            Hop::Sealed => ("/v1/sealed", REQUEST_MEDIA_TYPE),
-            Hop::LinkOpen => ("/v1/link", vigil_protocol::link::OPEN_MEDIA_TYPE),
-            Hop::LinkRequest => ("/v1/link/request", vigil_protocol::link::REQUEST_MEDIA_TYPE),
-        };
         let answer = match hop {
+            // Alone or in a batch, to `/v1/link/request(s)` (see `batch.rs`).
             Hop::LinkRequest => self.batcher.post(&target.url, body).await,
-            _ => match upstream::uri(&target.url, path) {
-                Ok(uri) => self.upstream.post(uri, media, body, self.node_timeout).await,
-                Err(e) => Err(e),
-            },
+            Hop::Sealed | Hop::LinkOpen => {
+                let (path, media) = match hop {
+                    Hop::LinkOpen => ("/v1/link", vigil_protocol::link::OPEN_MEDIA_TYPE),
+                    _ => ("/v1/sealed", REQUEST_MEDIA_TYPE),
+                };
+                match upstream::uri(&target.url, path) {
+                    Ok(uri) => self.upstream.post(uri, media, body, self.node_timeout).await,
+                    Err(e) => Err(e),
+                }
+            }
         };
         let elapsed = started.elapsed();
         match answer {

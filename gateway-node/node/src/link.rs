@@ -440,15 +440,31 @@ mod tests {
             assert_eq!(hits.load(Ordering::SeqCst), 3);
         }
 
-        #[tokio::test]
-        async fn a_batch_costs_its_client_a_token_per_request() {
-            use vigil_protocol::link_batch::{Batch, BATCH_MEDIA_TYPE};
+        /// [`node`] behind the per-client limits (a token a second back), with a session.
+        async fn limited_node(
+            seed: u8,
+            rate_burst: u32,
+            in_flight_max: u32,
+        ) -> (axum::Router, link::SenderSession, Arc<AtomicU64>) {
             use vigil_server::limits::{outermost, ClientLimits, Settings};
-            let (router, key, hits) = node(7);
-            let limits = ClientLimits::new(Settings { rate_per_second: 1, rate_burst: 10, in_flight_max: 100 }, &[]);
+            let (router, key, hits) = node(seed);
+            let limits = ClientLimits::new(Settings { rate_per_second: 1, rate_burst, in_flight_max }, &[]);
             let router = outermost(router, limits);
             let s = session(&router, &key).await;
-            let batch = |n: usize| Batch { requests: (0..n).map(|_| s.seal(&status_request()).unwrap().0).collect() };
+            (router, s, hits)
+        }
+
+        /// A batch of `n` status requests sealed over `s`.
+        fn batch_of(s: &link::SenderSession, n: usize) -> vigil_protocol::link_batch::Batch {
+            vigil_protocol::link_batch::Batch {
+                requests: (0..n).map(|_| s.seal(&status_request()).unwrap().0).collect(),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_batch_costs_its_client_a_token_per_request() {
+            let (router, s, hits) = limited_node(7, 10, 100).await;
+            let batch = |n: usize| batch_of(&s, n);
             // Eleven requests in one exchange: more than the client's nine tokens left.
             let (status, body) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(11).encode()).await;
             assert_eq!((status, code(&body)), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
@@ -460,13 +476,8 @@ mod tests {
 
         #[tokio::test]
         async fn a_batch_holds_a_place_in_flight_per_request() {
-            use vigil_protocol::link_batch::{Batch, BATCH_MEDIA_TYPE};
-            use vigil_server::limits::{outermost, ClientLimits, Settings};
-            let (router, key, hits) = node(8);
-            let limits = ClientLimits::new(Settings { rate_per_second: 1, rate_burst: 100, in_flight_max: 4 }, &[]);
-            let router = outermost(router, limits);
-            let s = session(&router, &key).await;
-            let batch = |n: usize| Batch { requests: (0..n).map(|_| s.seal(&status_request()).unwrap().0).collect() };
+            let (router, s, hits) = limited_node(8, 100, 4).await;
+            let batch = |n: usize| batch_of(&s, n);
             let (status, body) = post(&router, "/v1/link/requests", BATCH_MEDIA_TYPE, batch(5).encode()).await;
             assert_eq!((status, code(&body)), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyInFlight));
             assert_eq!(hits.load(Ordering::SeqCst), 0);
