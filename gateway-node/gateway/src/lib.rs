@@ -526,19 +526,29 @@ struct ResponseHeaders {
     hsts: bool,
 }
 
+/// Content-Security-Policy of every answer under `/v1/` (data, never a page), whatever
+/// its content type: nothing loads or runs in it, nothing frames it, and opened as a
+/// document it is sandboxed (an origin of its own, not the wallet's). A node's answer
+/// comes through the passthrough on this origin, the web wallet's: under the page's
+/// policy (`script-src 'self'`), a Byzantine node's HTML page and its script, both
+/// served on this origin, would run as the wallet. The page's policy is also a quarter
+/// of a kilobyte every API answer would carry for nothing.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
 /// Headers a wallet page needs; `index.html` (any HTML) is never cached. One
 /// middleware for all of them: each layer costs every request.
 async fn security_headers(State(set): State<ResponseHeaders>, request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/v1/");
     let mut r = next.run(request).await;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, set.csp);
+    let html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    h.insert(header::CONTENT_SECURITY_POLICY, if api { HeaderValue::from_static(API_CSP) } else { set.csp });
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if set.hsts {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
-    let html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     if html {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }

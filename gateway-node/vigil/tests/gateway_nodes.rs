@@ -75,7 +75,13 @@ async fn start_node_on(
     let api = Router::new()
         .route("/v1/status", get(move || async move { Json(json!({ "name": name })) }))
         .route("/v1/hold", get(hold))
-        .route("/v1/echo", post(|body: Bytes| async move { body }));
+        .route("/v1/echo", post(|body: Bytes| async move { body }))
+        // What a Byzantine node could answer to reach the wallet's origin.
+        .route("/v1/page", get(|| async { axum::response::Html("<script src=\"/v1/node/x/v1/app.js\"></script>") }))
+        .route(
+            "/v1/app.js",
+            get(|| async { ([(axum::http::header::CONTENT_TYPE, "text/javascript")], "steal(localStorage)") }),
+        );
     let app = vigil_node::sealed::routes(&[seed; 32], api, Default::default()).unwrap();
     let listener = tokio::net::TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -383,6 +389,15 @@ async fn the_wallet_page_is_served_with_its_security_headers() {
         .await
         .unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "https://wallet.example");
+    // An API answer is data: it gets the policy that lets nothing load from it or frame
+    // it, not the page's; the other headers as a page.
+    for path in ["/v1/nodes", "/v1/no-such-endpoint"] {
+        let r = f.http.get(format!("{}{path}", f.gateway)).send().await.unwrap();
+        assert_eq!(r.headers()["content-security-policy"], API_CSP, "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
+        assert!(r.headers().get("cache-control").is_none(), "{path}");
+    }
 }
 
 async fn metrics(f: &Fixture) -> String {
@@ -592,6 +607,16 @@ async fn a_node_api_is_served_through_its_passthrough_as_the_node_answered() {
     // carry no Vigil-Node header.
     let r = f.http.get(via(0, "/v1/nowhere")).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers().contains_key("vigil-node")), (404, true));
+    // A node's page or script is served on the wallet's origin as data only: neither
+    // type passes, and the policy lets nothing in it run (sandboxed if opened).
+    for path in ["/v1/page", "/v1/app.js"] {
+        let r = f.http.get(via(0, path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/octet-stream", "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(r.headers()["content-security-policy"], API_CSP, "{path}");
+        assert!(API_CSP.contains("default-src 'none'") && API_CSP.ends_with("; sandbox"));
+    }
     let r = f.http.get(via(2, "/v1/status")).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers().contains_key("vigil-node")), (503, false));
     let body: Value = r.json().await.unwrap();
