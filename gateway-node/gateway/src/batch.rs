@@ -37,6 +37,10 @@ use crate::upstream::{self, HopError, Upstream};
 /// Requests waiting for a node's batching task at most; a sender past it waits.
 pub const QUEUE_MAX: usize = 4096;
 
+// A queued request's counter still reaches the node inside its replay window, however
+// many were sealed after it and went first (those over the batch bound go alone).
+const _: () = assert!((QUEUE_MAX + BATCH_REQUESTS_MAX) as u64 <= vigil_protocol::link::REPLAY_WINDOW);
+
 /// Exchanges to one node sent and not yet taken by it (no answer head back) at most.
 /// One: under load, what arrives while the node is busy goes as one batch. Measured on
 /// `bench gateway` against no bound (every batch sent at once): forwarding went from
@@ -144,14 +148,20 @@ async fn run(node: Arc<Node>, mut queue: mpsc::Receiver<Queued>) {
         let place = if batches { node.untaken.clone().acquire_owned().await.ok() } else { None };
         // The requests ready to run now get to join this one.
         tokio::task::yield_now().await;
-        let mut batch = vec![first];
+        // A request whose waiter has gone (its deadline passed while the node was slow to
+        // take exchanges, or its client left) is not sent: its caller was told it failed.
+        let mut batch: Vec<Queued> = Some(first).into_iter().filter(|q| !q.reply.is_closed()).collect();
         while batch.len() < BATCH_REQUESTS_MAX {
             match queue.try_recv() {
+                Ok(q) if q.reply.is_closed() => {}
                 Ok(q) => batch.push(q),
                 Err(_) => break,
             }
         }
         debug_assert!(batch.len() <= BATCH_REQUESTS_MAX);
+        if batch.is_empty() {
+            continue;
+        }
         let node = node.clone();
         if batches {
             tokio::spawn(send_batch(node, batch, place));
@@ -388,6 +398,33 @@ mod tests {
         assert_eq!(first.await.unwrap().unwrap().1.to_vec(), b"tsrif".to_vec());
         // The 30 went together once the node took the first.
         assert_eq!(*sizes.lock().unwrap(), [1, 30]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_whose_waiter_has_gone_is_not_sent() {
+        let take = Arc::new(tokio::sync::Semaphore::new(0));
+        let (base, sizes) = slow_to_take(take.clone()).await;
+        let batcher = batcher();
+        let post = |request: &'static [u8]| {
+            let (batcher, base) = (batcher.clone(), base.clone());
+            tokio::spawn(async move { batcher.post(&base, request.to_vec()).await })
+        };
+        let first = post(b"first");
+        while sizes.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Five wait behind the exchange the node has not taken; their callers give up.
+        let gone: Vec<_> = (0..5).map(|_| post(b"gone")).collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for g in &gone {
+            g.abort();
+        }
+        take.add_permits(1);
+        assert_eq!(first.await.unwrap().unwrap().1.to_vec(), b"tsrif".to_vec());
+        let last = post(b"last").await.unwrap().unwrap();
+        assert_eq!(last.1.to_vec(), b"tsal".to_vec());
+        // None of the five reached the node.
+        assert_eq!(*sizes.lock().unwrap(), [1, 1]);
     }
 
     #[tokio::test(flavor = "current_thread")]
