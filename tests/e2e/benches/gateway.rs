@@ -271,9 +271,7 @@ impl Spinners {
         }
         Ok(Self(children))
     }
-}
 
-impl Spinners {
     /// Lets the cores idle from now on.
     fn stop(&mut self) {
         for mut c in self.0.drain(..) {
@@ -507,10 +505,14 @@ async fn main() -> anyhow::Result<()> {
     // Each pass: the p99 of direct, nginx and forward, in ms.
     let mut passes: Vec<Vec<f64>> = Vec::new();
     let awake_pass = !spinners.0.is_empty();
-    for cores in ["cores kept awake", "cores left to idle"].into_iter().skip(usize::from(!awake_pass)) {
-        if cores == "cores left to idle" {
+    for awake in [true, false] {
+        if awake && !awake_pass {
+            continue;
+        }
+        if !awake {
             spinners.stop();
         }
+        let cores = if awake { "cores kept awake" } else { "cores left to idle" };
         println!("\nlatency at a paced {PACED_RPS:.0} req/s ({PACED_REQUESTS} requests, open loop), {cores}:");
         let mut p99s = Vec::new();
         for (name, way) in &paced_ways {
