@@ -202,7 +202,8 @@ async fn send_batch(node: Arc<Node>, batch: Vec<Queued>, place: Option<OwnedSema
                 node.batches.store(false, Ordering::Relaxed);
             }
             for (sealed, reply) in batch.requests.into_iter().zip(replies) {
-                if let Some(reply) = reply {
+                // As in the queue: a request whose waiter has gone is not sent.
+                if let Some(reply) = reply.filter(|r| !r.is_closed()) {
                     tokio::spawn(single(node.clone(), Queued { sealed, reply }));
                 }
             }

@@ -195,7 +195,11 @@ impl GatewayMetrics {
                 "HTTP exchanges with nodes that carried link requests: batches, and requests sent alone.",
                 &link.exchanges,
             ),
-            ("vigil_gateway_link_batches_total", "Of those exchanges, batches of several requests.", &link.batches),
+            (
+                "vigil_gateway_link_batches_total",
+                "Of those exchanges, batches (a lone request to a node that takes batches is a batch of one).",
+                &link.batches,
+            ),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", load(v));
         }
